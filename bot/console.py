@@ -1,0 +1,79 @@
+"""The terminal chat: the default transport when no chat token is set.
+
+Reads one command per line from standard input (a terminal or a pipe) and prints replies
+and alerts on standard output. The person at the server's terminal is the operator. When
+the input ends (a pipe runs dry) the chat stays up; the app keeps running until it is
+interrupted or its `--duration` passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.commands import CommandCore
+from bot.reply import Reply, Role
+from trader.domain import Actor
+
+
+def format_plain(reply: Reply) -> str:
+    text = reply.text
+    for row in reply.buttons:
+        text += "\n  " + "   ".join(f"[{b.label}: /{b.data}]" for b in row)
+    for image in reply.images:
+        text += f"\n  image: {image}"
+    return text
+
+
+class ConsoleChat:
+    def __init__(
+        self,
+        core: CommandCore,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        user: str | None = None,
+    ) -> None:
+        self._core = core
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self.actor = Actor(channel="console", user_id=user or getpass.getuser())
+        self.input_closed = asyncio.Event()
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def write(self, text: str) -> None:
+        self._stdout.write(text + "\n")
+        self._stdout.flush()
+
+    def show(self, reply: Reply) -> None:
+        self.write(format_plain(reply))
+
+    def _reader(self, loop: asyncio.AbstractEventLoop, put: Callable[[str | None], None]) -> None:
+        # A daemon thread: a blocking read of a terminal never holds up shutdown.
+        try:
+            for line in self._stdin:
+                loop.call_soon_threadsafe(put, line)
+        except (OSError, ValueError):
+            pass
+        loop.call_soon_threadsafe(put, None)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=self._reader, args=(loop, self._lines.put_nowait), daemon=True, name="stdin"
+        ).start()
+        while True:
+            line = await self._lines.get()
+            if line is None:
+                self.input_closed.set()
+                await asyncio.Event().wait()  # stay up for alerts until cancelled
+                return
+            if not line.strip():
+                continue
+            self.write(f"> {line.strip()}")
+            reply = await self._core.handle(line, self.actor, Role.OPERATOR)
+            self.show(reply)

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from trader.config import ConfigError, load_settings
+from trader.domain import TradingMode
+
+SECRET_KEY = "0x" + "ab12" * 16
+SECRET_TOKEN = "123456789:AAFakeTelegramTokenThatIsSecret_0123456"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("POLYMARKET_", "TELEGRAM_", "WHATSAPP_", "TRADING_", "OPERATOR_")):
+            monkeypatch.delenv(name, raising=False)
+
+
+def write_env(tmp_path: Path, text: str) -> str:
+    path = tmp_path / ".env"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = load_settings(None)
+    assert settings.database_url == "sqlite+aiosqlite:///./data/polyops.db"
+    assert settings.trading_mode is TradingMode.PAPER
+    assert settings.telegram_api_base == "https://api.telegram.org"
+    assert settings.operator_tz == "UTC"
+    assert settings.report_time == "07:00"
+    assert settings.heartbeat_interval_s == 10
+    assert settings.watchdog_timeout_s == 60
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8081)
+    assert settings.min_volume_usd == Decimal(50_000)
+
+
+def test_env_file_values_are_parsed(tmp_path: Path) -> None:
+    env = write_env(
+        tmp_path,
+        "TELEGRAM_OPERATOR_IDS=11, 22\nWHATSAPP_VIEWER_NUMBERS=+44 7700900123\n"
+        "OPERATOR_TZ=Europe/Berlin\nREPORT_TIME=06:30\n",
+    )
+    settings = load_settings(env)
+    assert settings.telegram_operator_ids == (11, 22)
+    assert settings.whatsapp_viewer_numbers == ("447700900123",)
+    assert settings.report_at.hour == 6
+    assert str(settings.zone) == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("line", "setting"),
+    [
+        ("TRADING_MODE=live", "POLYMARKET_PRIVATE_KEY"),
+        ("OPERATOR_TZ=Mars/Olympus", "OPERATOR_TZ"),
+        ("TELEGRAM_OPERATOR_IDS=12,abc", "TELEGRAM_OPERATOR_IDS"),
+        ("MAX_OPEN_ORDERS=lots", "MAX_OPEN_ORDERS"),
+        ("MAX_ORDER_NOTIONAL_USD=ten", "MAX_ORDER_NOTIONAL_USD"),
+        ("REPORT_TIME=7am", "REPORT_TIME"),
+        ("DATABASE_URL=mysql://x", "DATABASE_URL"),
+        ("POLYMARKET_PRIVATE_KEY=not-hex", "POLYMARKET_PRIVATE_KEY"),
+    ],
+)
+def test_each_bad_setting_is_named(tmp_path: Path, line: str, setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_env(tmp_path, line + "\n"))
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(setting + ":")
+
+
+def test_several_problems_give_one_line_each(tmp_path: Path) -> None:
+    env = write_env(
+        tmp_path,
+        "TRADING_MODE=live\nOPERATOR_TZ=Nowhere/Land\nTELEGRAM_VIEWER_IDS=x\nHTTP_PORT=99999\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    named = sorted(line.split(":")[0] for line in caught.value.problems)
+    assert named == ["HTTP_PORT", "OPERATOR_TZ", "POLYMARKET_PRIVATE_KEY", "TELEGRAM_VIEWER_IDS"]
+
+
+def test_cli_exits_2_with_one_line_per_problem_and_no_secret(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"TRADING_MODE=live\nPOLYMARKET_PRIVATE_KEY={SECRET_KEY[:-2]}zz\n"
+        f"TELEGRAM_BOT_TOKEN={SECRET_TOKEN}\nTELEGRAM_OPERATOR_IDS=me\nOPERATOR_TZ=Bad/Zone\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "trader.cli", "check-config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    problems = [line for line in lines if ":" in line and line.split(":")[0].isupper()]
+    assert {p.split(":")[0] for p in problems} == {
+        "POLYMARKET_PRIVATE_KEY",
+        "TELEGRAM_OPERATOR_IDS",
+        "OPERATOR_TZ",
+    }
+    output = result.stdout + result.stderr
+    assert SECRET_KEY[2:-2] not in output
+    assert SECRET_TOKEN not in output
+    assert "Traceback" not in output
+
+
+def test_env_example_documents_every_setting_with_its_default() -> None:
+    from trader.config import Settings
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    documented: dict[str, str] = {}
+    for line in example.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            documented[name] = value
+    assert set(documented) == {name.upper() for name in Settings.model_fields}
+    settings = load_settings(None)
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None or value == ():
+            assert documented[name.upper()] == "", name
+        elif isinstance(value, bool):
+            assert documented[name.upper()] == str(value).lower(), name
+        elif isinstance(value, int | float | Decimal):
+            assert Decimal(str(value)) == Decimal(documented[name.upper()]), name
+        else:
+            shown = value.value if hasattr(value, "value") else value
+            assert str(shown) == documented[name.upper()], name

@@ -1,0 +1,135 @@
+"""The `trader` command line. Every command validates the settings first: a bad setting
+stops it before anything is touched, with one line per problem and exit status 2."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trader.config import ConfigError, Settings, load_settings
+
+cli = typer.Typer(
+    name="trader",
+    help="Polyops: chat-ops trading for Polymarket.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_CONFIG = 2
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as error:
+        typer.echo("Polyops cannot start: the configuration has problems:", err=True)
+        for line in error.problems:
+            typer.echo(line, err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _logging(settings: Settings) -> None:
+    from trader.logs import setup_logging
+
+    setup_logging(
+        settings.log_level,
+        as_json=settings.log_json,
+        secrets=(
+            settings.polymarket_private_key,
+            settings.telegram_bot_token,
+            settings.whatsapp_token,
+            settings.whatsapp_app_secret,
+            settings.whatsapp_verify_token,
+            settings.anthropic_api_key,
+        ),
+    )
+
+
+@cli.command("check-config")
+def check_config() -> None:
+    """Validate the settings (environment and .env) and say so."""
+    settings = _settings()
+    typer.echo(f"configuration ok: mode={settings.trading_mode.value} tz={settings.operator_tz}")
+
+
+@cli.command()
+def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
+    """Bring the database schema to the latest revision (alembic upgrade)."""
+    from trader.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database migrated to {revision}")
+
+
+@cli.command()
+def run(
+    console: Annotated[bool, typer.Option(help="terminal chat on stdin/stdout")] = True,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """Run the trader and the chat frontend in one process (the Procfile's `app`)."""
+    from trader.app import App, ConsoleIO
+    from trader.store.migrate import SchemaBehindError
+
+    settings = _settings()
+    _logging(settings)
+    app = App(settings, console_io=ConsoleIO() if console else None)
+    try:
+        code = asyncio.run(app.run(duration=duration))
+    except SchemaBehindError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    raise typer.Exit(code)
+
+
+@cli.command()
+def demo(
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """Run the whole product offline on embedded defaults with a terminal chat."""
+    from trader.demo import run_demo
+
+    settings = _settings()
+    _logging(settings)
+    raise typer.Exit(run_demo(settings, duration=duration))
+
+
+@cli.command()
+def doctor() -> None:
+    """Validate the settings and check that every configured service answers."""
+    from trader.doctor import run_doctor
+
+    settings = _settings()
+    _logging(settings)
+    raise typer.Exit(asyncio.run(run_doctor(settings)))
+
+
+@cli.command()
+def sim(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind")] = 8900,
+    scenario: Annotated[Path | None, typer.Option(help="scenario file (JSON)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed for the price walk")] = 1,
+) -> None:
+    """Run the local CLOB simulator (REST, WebSocket, Gamma, Data API) standalone."""
+    from trader.venue.sim import run as run_sim
+
+    run_sim(host=host, port=port, scenario_path=scenario, seed=seed)
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigError as error:  # defensive: a command that loaded settings itself
+        for line in error.problems:
+            print(line, file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""Settings: read once from the environment and `.env`, validated before anything starts.
+
+`load_settings()` either returns a valid, frozen `Settings` or raises `ConfigError` whose
+`problems` are one line per problem, each naming the setting. Secret values never appear in
+those lines. Components receive the small frozen config they need (`settings.venue()`, ...),
+never the whole `Settings`.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from trader.domain import TradingMode
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/polyops.db"
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_PHONE = re.compile(r"^\d{6,15}$")
+
+IdList = Annotated[tuple[int, ...], NoDecode]
+PhoneList = Annotated[tuple[str, ...], NoDecode]
+UrlList = Annotated[tuple[str, ...], NoDecode]
+
+
+class ConfigError(Exception):
+    """Start-up configuration is invalid; `problems` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _split(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(part).strip() for part in value if str(part).strip()]
+    raise ValueError("expected a comma-separated list")
+
+
+class Settings(BaseSettings):
+    """Every setting Polyops reads. The names are the public interface (see .env.example)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    # storage and mode
+    database_url: str = DEFAULT_DATABASE_URL
+    trading_mode: TradingMode = TradingMode.PAPER
+
+    # venue
+    clob_host: str = "https://clob.polymarket.com"
+    gamma_host: str = "https://gamma-api.polymarket.com"
+    data_api_host: str = "https://data-api.polymarket.com"
+    clob_ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws"
+    polymarket_private_key: SecretStr | None = None
+    polymarket_funder: str | None = None
+    polymarket_signature_type: Literal[0, 1, 2, 3] = 0
+    venue_heartbeat_s: float = Field(default=5.0, gt=0)
+    paper_bankroll_usd: Decimal = Field(default=Decimal(1000), gt=0)
+    paper_fee_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+
+    # telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_operator_ids: IdList = ()
+    telegram_viewer_ids: IdList = ()
+
+    # whatsapp
+    whatsapp_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+    whatsapp_operator_numbers: PhoneList = ()
+    whatsapp_viewer_numbers: PhoneList = ()
+    whatsapp_template_name: str = "polyops_alert"
+    whatsapp_template_language: str = "en"
+
+    # llm
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    llm_triage_model: str = "claude-haiku-4-5"
+    llm_analysis_model: str = "claude-sonnet-4-5"
+    llm_daily_budget_usd: Decimal = Field(default=Decimal(5), ge=0)
+    llm_concurrency: int = Field(default=8, ge=1, le=256)
+    llm_ensemble_samples: int = Field(default=3, ge=1, le=15)
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+
+    # signals
+    news_feeds: UrlList = ()
+    min_volume_usd: Decimal = Field(default=Decimal(50_000), ge=0)
+    min_liquidity_usd: Decimal = Field(default=Decimal(1_000), ge=0)
+    max_markets_per_cycle: int = Field(default=50, ge=1)
+    kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+
+    # schedule (seconds)
+    market_refresh_s: int = Field(default=300, ge=1)
+    signal_cycle_s: int = Field(default=1800, ge=1)
+    rebalance_s: int = Field(default=21_600, ge=1)
+    health_check_s: int = Field(default=900, ge=1)
+    reconcile_s: int = Field(default=60, ge=1)
+    equity_snapshot_s: int = Field(default=300, ge=1)
+
+    # risk defaults (persisted at first start; changed at run time from the chat)
+    max_order_notional_usd: Decimal = Field(default=Decimal(50), gt=0)
+    max_position_usd: Decimal = Field(default=Decimal(200), gt=0)
+    max_exposure_usd: Decimal = Field(default=Decimal(1000), gt=0)
+    max_open_orders: int = Field(default=20, ge=1)
+    max_orders_per_minute: int = Field(default=10, ge=1)
+    daily_loss_limit_usd: Decimal = Field(default=Decimal(100), gt=0)
+    min_edge: Decimal = Field(default=Decimal("0.03"), ge=0, lt=1)
+    stale_book_s: float = Field(default=30.0, gt=0)
+    approval_timeout_s: int = Field(default=600, ge=10)
+
+    # operator, chat, liveness
+    operator_tz: str = "UTC"
+    report_time: str = "07:00"
+    heartbeat_interval_s: float = Field(default=10.0, gt=0)
+    watchdog_timeout_s: float = Field(default=60.0, gt=0)
+    watchdog_cancel_after_s: float = Field(default=300.0, gt=0)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8081, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+
+    @field_validator("telegram_operator_ids", "telegram_viewer_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> tuple[int, ...]:
+        parts = _split(value)
+        bad = [part for part in parts if not re.fullmatch(r"-?\d+", part)]
+        if bad:
+            raise ValueError(f"not a numeric Telegram user id: {', '.join(bad)}")
+        return tuple(int(part) for part in parts)
+
+    @field_validator("whatsapp_operator_numbers", "whatsapp_viewer_numbers", mode="before")
+    @classmethod
+    def _phones(cls, value: object) -> tuple[str, ...]:
+        parts = [part.lstrip("+").replace(" ", "") for part in _split(value)]
+        bad = [part for part in parts if not _PHONE.fullmatch(part)]
+        if bad:
+            raise ValueError(f"not a phone number in international format: {', '.join(bad)}")
+        return tuple(parts)
+
+    @field_validator("news_feeds", mode="before")
+    @classmethod
+    def _feeds(cls, value: object) -> tuple[str, ...]:
+        parts = _split(value)
+        bad = [part for part in parts if not part.startswith(("http://", "https://"))]
+        if bad:
+            raise ValueError(f"not an http(s) URL: {', '.join(bad)}")
+        return tuple(parts)
+
+    @field_validator("operator_tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("report_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.fullmatch(value.strip()):
+            raise ValueError(f"expected HH:MM (24-hour), got {value!r}")
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
+            )
+        return value
+
+    @field_validator(
+        "clob_host", "gamma_host", "data_api_host", "telegram_api_base", "whatsapp_api_base"
+    )
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("clob_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("expected a ws:// or wss:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = _cross_field_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # --- per-component frozen configs -------------------------------------------------
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.operator_tz)
+
+    @property
+    def report_at(self) -> time:
+        hours, minutes = self.report_time.split(":")
+        return time(int(hours), int(minutes))
+
+    def venue(self) -> VenueConfig:
+        return VenueConfig(
+            mode=self.trading_mode,
+            clob_host=self.clob_host,
+            gamma_host=self.gamma_host,
+            data_api_host=self.data_api_host,
+            clob_ws_url=self.clob_ws_url,
+            private_key=self.polymarket_private_key,
+            funder=self.polymarket_funder,
+            signature_type=self.polymarket_signature_type,
+            heartbeat_s=self.venue_heartbeat_s,
+            paper_bankroll=self.paper_bankroll_usd,
+            paper_fee_bps=self.paper_fee_bps,
+        )
+
+    def telegram(self) -> TelegramConfig | None:
+        if self.telegram_bot_token is None:
+            return None
+        return TelegramConfig(
+            token=self.telegram_bot_token,
+            api_base=self.telegram_api_base,
+            operator_ids=frozenset(self.telegram_operator_ids),
+            viewer_ids=frozenset(self.telegram_viewer_ids),
+        )
+
+    def http(self) -> HttpConfig:
+        return HttpConfig(host=self.http_host, port=self.http_port)
+
+
+# Cross-field rules: (setting named in the message, predicate over settings, message).
+def _cross_field_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    if settings.trading_mode is TradingMode.LIVE and settings.polymarket_private_key is None:
+        problems.append("POLYMARKET_PRIVATE_KEY: required when TRADING_MODE=live")
+    if settings.polymarket_private_key is not None:
+        raw = settings.polymarket_private_key.get_secret_value().removeprefix("0x")
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+            problems.append("POLYMARKET_PRIVATE_KEY: expected 64 hex digits (value not shown)")
+    if settings.polymarket_signature_type in (1, 2) and not settings.polymarket_funder:
+        problems.append(
+            "POLYMARKET_FUNDER: required when POLYMARKET_SIGNATURE_TYPE is 1 or 2 (proxy wallet)"
+        )
+    whatsapp = (settings.whatsapp_token, settings.whatsapp_phone_number_id)
+    if any(whatsapp) and not all(whatsapp):
+        problems.append("WHATSAPP_PHONE_NUMBER_ID: WHATSAPP_TOKEN and it go together")
+    if settings.whatsapp_token is not None and settings.whatsapp_app_secret is None:
+        problems.append("WHATSAPP_APP_SECRET: required to verify webhook signatures")
+    if settings.watchdog_timeout_s <= settings.heartbeat_interval_s:
+        problems.append("WATCHDOG_TIMEOUT_S: must be longer than HEARTBEAT_INTERVAL_S")
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    mode: TradingMode
+    clob_host: str
+    gamma_host: str
+    data_api_host: str
+    clob_ws_url: str
+    private_key: SecretStr | None
+    funder: str | None
+    signature_type: int
+    heartbeat_s: float
+    paper_bankroll: Decimal
+    paper_fee_bps: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token: SecretStr
+    api_base: str
+    operator_ids: frozenset[int]
+    viewer_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    host: str
+    port: int
+
+
+def _problem_lines(error: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for item in error.errors(include_input=False, include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["loc"]:
+            lines.append(f"{str(item['loc'][0]).upper()}: {message}")
+        else:  # model-level: the cross-field messages already name their settings
+            lines.extend(part.strip() for part in message.split("; "))
+    return lines
+
+
+def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
+    """Read and validate the settings, or raise `ConfigError` with one line per problem."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems = _problem_lines(error)
+        bad = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
+    if bad:
+        # Re-check with the broken fields at their defaults, so cross-field problems show too.
+        defaults = {name: Settings.model_fields[name].get_default() for name in bad}
+        try:
+            Settings(_env_file=env_file, **{**overrides, **defaults})  # type: ignore[call-arg]
+        except ValidationError as again:
+            problems += [line for line in _problem_lines(again) if line not in problems]
+    raise ConfigError(problems)

@@ -1,0 +1,127 @@
+"""`trader doctor`: the settings are valid (checked before this runs); can we reach each
+configured service? Prints a table and exits 0 when everything configured answers, 1 if not.
+Secrets are used for the checks but never printed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import typer
+
+from trader.config import Settings
+from trader.logs import REDACTOR
+from trader.store.db import safe_url
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    service: str
+    target: str
+    ok: bool | None  # None: not configured, skipped
+    detail: str
+
+
+Probe = Callable[[], Awaitable[str]]
+
+
+async def _timed(service: str, target: str, probe: Probe) -> Check:
+    started = time.perf_counter()
+    try:
+        detail = await asyncio.wait_for(probe(), timeout=10)
+    except Exception as error:
+        # Error texts can carry a URL with a token in it: redact before anything is printed.
+        return Check(service, target, False, REDACTOR(f"{type(error).__name__}: {error}")[:160])
+    elapsed = (time.perf_counter() - started) * 1000
+    return Check(service, target, True, f"{detail} ({elapsed:.0f} ms)")
+
+
+async def _database(settings: Settings) -> str:
+    from trader.store.db import create_engine
+    from trader.store.migrate import current_revision, head_revision
+
+    engine = create_engine(settings.database_url)
+    try:
+        current = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    if current != head:
+        raise RuntimeError(f"schema at {current or 'nothing'}, needs {head}: run `trader migrate`")
+    return f"schema {current}"
+
+
+def _http_get(client: httpx.AsyncClient, url: str, *, expect: str = "") -> Probe:
+    async def probe() -> str:
+        response = await client.get(url)
+        response.raise_for_status()
+        if expect and expect not in response.text:
+            raise RuntimeError(f"unexpected answer from {url}")
+        return f"HTTP {response.status_code}"
+
+    return probe
+
+
+async def collect(settings: Settings, client: httpx.AsyncClient) -> list[Check]:
+    probes: list[tuple[str, str, Probe]] = [
+        ("database", safe_url(settings.database_url), lambda: _database(settings)),
+        ("clob", settings.clob_host, _http_get(client, f"{settings.clob_host}/time")),
+        ("gamma", settings.gamma_host, _http_get(client, f"{settings.gamma_host}/markets?limit=1")),
+    ]
+    skipped: list[Check] = []
+    if settings.telegram_bot_token is not None:
+        token = settings.telegram_bot_token.get_secret_value()
+        url = f"{settings.telegram_api_base}/bot{token}/getMe"
+        probes.append(("telegram", settings.telegram_api_base, _http_get(client, url)))
+    else:
+        skipped.append(Check("telegram", "-", None, "TELEGRAM_BOT_TOKEN not set: terminal chat"))
+    if settings.whatsapp_token is not None and settings.whatsapp_phone_number_id:
+        base = settings.whatsapp_api_base
+        headers = {"Authorization": f"Bearer {settings.whatsapp_token.get_secret_value()}"}
+
+        async def whatsapp() -> str:
+            response = await client.get(f"{base}/{settings.whatsapp_phone_number_id}",
+                                        headers=headers)
+            response.raise_for_status()
+            return f"HTTP {response.status_code}"
+
+        probes.append(("whatsapp", base, whatsapp))
+    else:
+        skipped.append(Check("whatsapp", "-", None, "not configured"))
+    if settings.anthropic_api_key is None:
+        skipped.append(Check("anthropic", "-", None, "ANTHROPIC_API_KEY not set: heuristic model"))
+    else:
+        base = (settings.anthropic_base_url or "https://api.anthropic.com").rstrip("/")
+        key = settings.anthropic_api_key.get_secret_value()
+
+        async def anthropic() -> str:
+            response = await client.get(
+                f"{base}/v1/models",
+                headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+            )
+            response.raise_for_status()
+            return f"HTTP {response.status_code}"
+
+        probes.append(("anthropic", base, anthropic))
+    results = await asyncio.gather(*(_timed(name, target, p) for name, target, p in probes))
+    return [*results, *skipped]
+
+
+def table(checks: list[Check]) -> str:
+    width = max(len(c.service) for c in checks)
+    rows = []
+    for check in checks:
+        mark = {True: "ok  ", False: "FAIL", None: "skip"}[check.ok]
+        rows.append(f"{mark}  {check.service:<{width}}  {check.target}  {check.detail}")
+    return "\n".join(rows)
+
+
+async def run_doctor(settings: Settings) -> int:
+    typer.echo(f"settings: ok (mode {settings.trading_mode.value}, tz {settings.operator_tz})")
+    async with httpx.AsyncClient(timeout=8) as client:
+        checks = await collect(settings, client)
+    typer.echo(table(checks))
+    return 1 if any(check.ok is False for check in checks) else 0

@@ -1,0 +1,108 @@
+"""Structured logging with an optional JSON format, and redaction of secrets.
+
+Redaction works on the final formatted line, so a secret cannot leak through an exception
+text, a repr of a request or an `extra` field. Known secret values (registered at start-up
+from the settings) and secret-shaped strings (bot tokens, private keys, API keys) are
+replaced by `[REDACTED]`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+REDACTED = "[REDACTED]"
+_PATTERNS = (
+    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot token
+    re.compile(r"\b(0x)?[0-9a-fA-F]{64}\b"),  # private key / 32-byte secret
+    re.compile(r"\bsk-ant-[A-Za-z0-9_-]{10,}\b"),  # Anthropic API key
+    re.compile(r"\bEAA[A-Za-z0-9]{30,}\b"),  # Meta Graph API access token
+    re.compile(r"(?i)(bot)(\d{6,12}:[A-Za-z0-9_-]{20,})"),  # token inside a Bot API URL
+)
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+class Redactor:
+    """Replaces registered secret values and secret-shaped strings."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def register(self, *secrets: SecretStr | str | None) -> None:
+        for secret in secrets:
+            value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+            if value and len(value) >= 6:
+                self._values.add(value)
+                self._values.add(value.removeprefix("0x"))
+
+    def __call__(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(REDACTED, text)
+        return text
+
+
+REDACTOR = Redactor()
+
+
+class _RedactingFormatter(logging.Formatter):
+    def __init__(self, redactor: Redactor, *, as_json: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self._redactor = redactor
+        self._json = as_json
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._json:
+            line = super().format(record)
+            extras = _extras(record)
+            if extras:
+                line += " " + " ".join(f"{key}={value}" for key, value in extras.items())
+            return self._redactor(line)
+        payload: dict[str, object] = {
+            "ts": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **_extras(record),
+        }
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return self._redactor(json.dumps(payload, default=str))
+
+
+def _extras(record: logging.LogRecord) -> dict[str, object]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+
+
+def setup_logging(
+    level: str = "INFO",
+    *,
+    as_json: bool = False,
+    secrets: Iterable[SecretStr | str | None] = (),
+    stream: object = None,
+) -> Redactor:
+    """Configure the root logger once, at start-up (never at import time)."""
+    REDACTOR.register(*secrets)
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler.setFormatter(_RedactingFormatter(REDACTOR, as_json=as_json))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_polyops", False):
+            root.removeHandler(existing)
+    handler._polyops = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("aiosqlite", "httpx", "httpcore", "websockets", "aiogram.event", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    return REDACTOR
