@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,7 +23,7 @@ from bot import render
 from bot.commands import CommandCore
 from bot.console import ConsoleChat
 from trader import __version__
-from trader.bus import Bus
+from trader.bus import Bus, Subscription
 from trader.clock import Clock, SystemClock
 from trader.config import Settings
 from trader.control import ControlAPI
@@ -35,6 +36,14 @@ from trader.store.repositories import ControlStateRepository
 from trader.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+
+
+def _spill_path(settings: Settings) -> Path:
+    """Where unwritable events go at shutdown: beside a SQLite file, else ./data/."""
+    url = settings.database_url
+    if url.startswith("sqlite") and ":///" in url:
+        return Path(url.split(":///", 1)[1]).with_suffix(".eventlog-spill.jsonl")
+    return Path("data/eventlog-spill.jsonl")
 
 
 @dataclass
@@ -66,7 +75,7 @@ class App:
         self.engine = create_engine(settings.database_url)
         await ensure_schema_current(self.engine)
         sessions = session_factory(self.engine)
-        self.events = EventLog(sessions, clock=self.clock)
+        self.events = EventLog(sessions, clock=self.clock, spill_path=_spill_path(settings))
         await self.events.start()
         self.state = ControlState(ControlStateRepository(sessions, clock=self.clock), self.clock)
         await self.state.load()
@@ -84,16 +93,25 @@ class App:
                 self.commands, stdin=self.console_io.stdin, stdout=self.console_io.stdout
             )
             self.supervisor.start("console", self.console.run)
-        self.supervisor.start("alerts", self._print_alerts)
+        alerts = self.bus.alerts.subscribe()  # before the first publish, so nothing is missed
+        self.supervisor.start("alerts", lambda: self._print_alerts(alerts))
         self.events.append(
             "startup",
-            {"version": __version__, "pid": os.getpid(), "mode": settings.trading_mode.value,
-             "trading_state": self.state.trading.state.value},
+            {
+                "version": __version__,
+                "pid": os.getpid(),
+                "mode": settings.trading_mode.value,
+                "trading_state": self.state.trading.state.value,
+            },
             actor=str(SYSTEM_ACTOR),
         )
         self.bus.alerts.publish(
-            Alert("startup", Severity.INFO, f"Polyops {__version__} started",
-                  f"mode {settings.trading_mode.value}, trading {self.state.trading.state.value}")
+            Alert(
+                "startup",
+                Severity.INFO,
+                f"Polyops {__version__} started",
+                f"mode {settings.trading_mode.value}, trading {self.state.trading.state.value}",
+            )
         )
         self.ready.set()
         log.info("ready", extra={"mode": settings.trading_mode.value})
@@ -101,30 +119,38 @@ class App:
     def component_states(self) -> dict[str, str]:
         return {name: status.state.value for name, status in self.supervisor.status.items()}
 
-    async def _print_alerts(self) -> None:
+    async def _print_alerts(self, subscription: Subscription[Alert]) -> None:
         """Until the notifier exists, alerts reach the terminal chat (if any) and the log."""
-        subscription = self.bus.alerts.subscribe()
         try:
             async for envelope in subscription:
                 alert = envelope.payload
                 log.log(
                     logging.CRITICAL if alert.severity is Severity.CRITICAL else logging.INFO,
-                    "alert %s: %s", alert.kind, alert.title,
+                    "alert %s: %s",
+                    alert.kind,
+                    alert.title,
                 )
                 if self.console is not None:
-                    self.console.write(f"[{alert.severity.value}] {alert.title}"
-                                       + (f" - {alert.body}" if alert.body else ""))
+                    self.console.write(
+                        f"[{alert.severity.value}] {alert.title}"
+                        + (f" - {alert.body}" if alert.body else "")
+                    )
         finally:
             subscription.close()
 
     async def _on_trip(self, name: str, error: BaseException) -> None:
         self.bus.alerts.publish(
-            Alert("supervisor", Severity.CRITICAL, f"Component {name} stopped after 3 crashes",
-                  f"{type(error).__name__}: {error}")
+            Alert(
+                "supervisor",
+                Severity.CRITICAL,
+                f"Component {name} stopped after 3 crashes",
+                f"{type(error).__name__}: {error}",
+            )
         )
         if self.events is not None:
-            self.events.append("circuit_breaker", {"component": name, "error": str(error)},
-                               actor=str(SYSTEM_ACTOR))
+            self.events.append(
+                "circuit_breaker", {"component": name, "error": str(error)}, actor=str(SYSTEM_ACTOR)
+            )
 
     # --- run and stop -----------------------------------------------------------------
 

@@ -23,9 +23,9 @@ cli = typer.Typer(
 EXIT_CONFIG = 2
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings() -> Settings:
     try:
-        return load_settings(**overrides)
+        return load_settings()
     except ConfigError as error:
         typer.echo("Polyops cannot start: the configuration has problems:", err=True)
         for line in error.problems:
@@ -74,14 +74,14 @@ def run(
 ) -> None:
     """Run the trader and the chat frontend in one process (the Procfile's `app`)."""
     from trader.app import App, ConsoleIO
-    from trader.store.migrate import SchemaBehindError
+    from trader.store.migrate import SchemaError
 
     settings = _settings()
     _logging(settings)
     app = App(settings, console_io=ConsoleIO() if console else None)
     try:
         code = asyncio.run(app.run(duration=duration))
-    except SchemaBehindError as error:
+    except SchemaError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     raise typer.Exit(code)

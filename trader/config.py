@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
     llm_triage_model: str = "claude-haiku-4-5"
-    llm_analysis_model: str = "claude-sonnet-4-5"
+    llm_analysis_model: str = "claude-sonnet-4-6"
     llm_daily_budget_usd: Decimal = Field(default=Decimal(5), ge=0)
     llm_concurrency: int = Field(default=8, ge=1, le=256)
     llm_ensemble_samples: int = Field(default=3, ge=1, le=15)
@@ -319,7 +319,7 @@ def _problem_lines(error: ValidationError) -> list[str]:
 def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
     """Read and validate the settings, or raise `ConfigError` with one line per problem."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)
     except ValidationError as error:
         problems = _problem_lines(error)
         bad = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
@@ -327,7 +327,7 @@ def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
         # Re-check with the broken fields at their defaults, so cross-field problems show too.
         defaults = {name: Settings.model_fields[name].get_default() for name in bad}
         try:
-            Settings(_env_file=env_file, **{**overrides, **defaults})  # type: ignore[call-arg]
+            Settings(_env_file=env_file, **{**overrides, **defaults})
         except ValidationError as again:
             problems += [line for line in _problem_lines(again) if line not in problems]
     raise ConfigError(problems)

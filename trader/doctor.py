@@ -83,8 +83,9 @@ async def collect(settings: Settings, client: httpx.AsyncClient) -> list[Check]:
         headers = {"Authorization": f"Bearer {settings.whatsapp_token.get_secret_value()}"}
 
         async def whatsapp() -> str:
-            response = await client.get(f"{base}/{settings.whatsapp_phone_number_id}",
-                                        headers=headers)
+            response = await client.get(
+                f"{base}/{settings.whatsapp_phone_number_id}", headers=headers
+            )
             response.raise_for_status()
             return f"HTTP {response.status_code}"
 

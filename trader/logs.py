@@ -59,7 +59,7 @@ class _RedactingFormatter(logging.Formatter):
         self._redactor = redactor
         self._json = as_json
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
     def format(self, record: logging.LogRecord) -> str:
@@ -103,6 +103,15 @@ def setup_logging(
     handler._polyops = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("aiosqlite", "httpx", "httpcore", "websockets", "aiogram.event", "apscheduler"):
+    noisy_loggers = (
+        "aiosqlite",
+        "httpx",
+        "httpcore",
+        "websockets",
+        "aiogram.event",
+        "apscheduler",
+        "alembic.runtime.migration",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return REDACTOR

@@ -1,0 +1,185 @@
+"""A fake Anthropic Messages API on 127.0.0.1 (aiohttp), driven by the real `anthropic` SDK.
+
+Tests script it: a queue of `Reply`s consumed one per request, then a default reply or a
+`responder` that builds a reply from the request. Replies: a well-formed answer (usage with cache
+tokens), any text (malformed JSON, an out-of-range probability), an error status with
+`retry-after`, a hang (until the client gives up and the server closes), and a delay.
+
+Usage is simulated: about four characters a token; the first request with a given system prompt
+writes the cache (`cache_creation_input_tokens`), later ones read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def answer_text(
+    probability: float | str = 0.6,
+    confidence: float | str = 0.7,
+    key_factors: tuple[str, ...] = ("base rate", "recent news"),
+    sources_used: tuple[str, ...] = (),
+) -> str:
+    return json.dumps(
+        {
+            "probability": probability,
+            "confidence": confidence,
+            "key_factors": list(key_factors),
+            "sources_used": list(sources_used),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    text: str = field(default_factory=answer_text)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering
+    hang: bool = False  # never answer (until the server closes)
+    usage: dict[str, int] | None = None  # overrides the simulated usage
+
+    @classmethod
+    def answer(cls, probability: float | str = 0.6, **kwargs: Any) -> Reply:
+        delay = kwargs.pop("delay", 0.0)
+        return cls(text=answer_text(probability, **kwargs), delay=delay)
+
+    @classmethod
+    def error(cls, status: int, *, retry_after: str | None = None) -> Reply:
+        headers = {"retry-after": retry_after} if retry_after is not None else {}
+        return cls(status=status, headers=headers)
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+class FakeAnthropicServer:
+    def __init__(self, *, default: Reply | None = None, responder: Responder | None = None) -> None:
+        self.default = default or Reply()
+        self.responder = responder
+        self.script: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []  # the JSON bodies, in arrival order
+        self.headers: list[dict[str, str]] = []
+        self.statuses: list[int] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._cached_systems: set[str] = set()
+        self._ids = itertools.count(1)
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def push(self, *replies: Reply) -> None:
+        self.script.extend(replies)
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeAnthropicServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def _wait(self, seconds: float | None) -> None:
+        """Wait `seconds` (forever if None) or until the server closes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    def _next(self, body: dict[str, Any]) -> Reply:
+        if self.script:
+            return self.script.popleft()
+        if self.responder is not None:
+            return self.responder(body)
+        return self.default
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
+        reply = self._next(body)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if reply.hang:
+                await self._wait(None)
+                raise web.HTTPServiceUnavailable()
+            if reply.delay:
+                await self._wait(reply.delay)
+        finally:
+            self.in_flight -= 1
+        self.statuses.append(reply.status)
+        if reply.status != 200:
+            kind = ERROR_TYPES.get(reply.status, "api_error")
+            payload = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
+            return web.json_response(payload, status=reply.status, headers=reply.headers)
+        return web.json_response(self._message(body, reply), headers=reply.headers)
+
+    def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, int]:
+        if reply.usage is not None:
+            return reply.usage
+        system = body.get("system", "")
+        system_text = (
+            system if isinstance(system, str) else "".join(b.get("text", "") for b in system)
+        )
+        cached = not isinstance(system, str) and any(b.get("cache_control") for b in system)
+        user_text = json.dumps(body.get("messages", []))
+        usage = {
+            "input_tokens": len(user_text) // 4,
+            "output_tokens": max(1, len(reply.text) // 4),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        system_tokens = len(system_text) // 4
+        if not cached:
+            usage["input_tokens"] += system_tokens
+        elif system_text in self._cached_systems:
+            usage["cache_read_input_tokens"] = system_tokens
+        else:
+            self._cached_systems.add(system_text)
+            usage["cache_creation_input_tokens"] = system_tokens
+        return usage
+
+    def _message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        return {
+            "id": f"msg_fake_{next(self._ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "unknown"),
+            "content": [{"type": "text", "text": reply.text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": self._usage(body, reply),
+        }

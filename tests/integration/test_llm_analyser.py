@@ -1,0 +1,277 @@
+"""LLMAnalyser with the real `anthropic` SDK against the fake Messages API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import anthropic
+import pytest
+
+from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
+from trader.clock import FakeClock
+from trader.signals.budget import DailyBudget, estimate_tokens
+from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+from trader.signals.prompts import ANALYSIS_SYSTEM, ScreenOutput, analysis_prompt
+from trader.signals.records import InMemoryUsageRecorder
+from trader.signals.synthetic import make_market
+from trader.signals.values import AnalysisRequest, FailureKind, NewsItem, NewsMatch
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+API_KEY = "sk-test-never-logged"
+MARKET = make_market(
+    "m1",
+    "Will the Senate pass the bill?",
+    end_date=NOW + timedelta(days=10),
+    description="Resolves YES if the Senate passes the bill.",
+)
+REQUEST = AnalysisRequest(
+    MARKET,
+    Decimal("0.5"),
+    (NewsMatch(NewsItem("n1", "Senate vote set", "https://x.test/1", "", NOW, "wire"), 0.5),),
+    NOW,
+)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeAnthropicServer]:
+    async with FakeAnthropicServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client(server: FakeAnthropicServer) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    sdk = make_client(API_KEY, base_url=server.url, timeout=5.0, max_retries=2)
+    yield sdk
+    await sdk.close()
+
+
+def analyser(
+    client: anthropic.AsyncAnthropic,
+    recorder: InMemoryUsageRecorder,
+    *,
+    budget: DailyBudget | None = None,
+    clock: FakeClock | None = None,
+    **config: object,
+) -> LLMAnalyser:
+    settings = {"requests_per_second": 1000.0, "burst": 1000.0, **config}
+    return LLMAnalyser(
+        client,
+        recorder=recorder,
+        clock=clock or FakeClock(NOW),
+        budget=budget,
+        config=LLMConfig(**settings),  # type: ignore[arg-type]
+    )
+
+
+async def test_a_well_formed_answer_becomes_an_estimate_with_usage_recorded(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    server.push(Reply.answer(0.64, confidence=0.8, sources_used=("https://x.test/1",)))
+    outcome = await analyser(client, recorder).estimate(REQUEST)
+
+    assert outcome.estimate is not None
+    assert outcome.estimate.probability == Decimal("0.64")
+    assert outcome.estimate.sources_used == ("https://x.test/1",)
+    (usage,) = recorder.records
+    assert usage.ok
+    assert (usage.model, usage.purpose, usage.market) == ("claude-sonnet-4-6", "analysis", "m1")
+    assert usage.cache_write_tokens > 0
+    assert usage.cost > 0
+
+
+async def test_the_system_prompt_is_sent_cacheable_and_read_from_cache_next_time(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    llm = analyser(client, recorder)
+    await llm.estimate(REQUEST)
+    await llm.estimate(REQUEST, sample=1)
+
+    body = server.requests[0]
+    assert body["system"] == [
+        {"type": "text", "text": ANALYSIS_SYSTEM, "cache_control": {"type": "ephemeral"}}
+    ]
+    assert body["model"] == "claude-sonnet-4-6"
+    assert body["messages"][0]["content"] == analysis_prompt(REQUEST)
+    credentials = server.headers[0].get("x-api-key") or server.headers[0]["authorization"]
+    assert API_KEY in credentials  # this SDK version sends it as a bearer token
+    assert server.headers[0]["anthropic-version"]
+    first, second = recorder.records
+    assert (first.cache_write_tokens, first.cache_read_tokens) == (second.cache_read_tokens, 0)
+    assert second.cost < first.cost
+
+
+@pytest.mark.parametrize(
+    ("reply", "detail"),
+    [
+        (Reply(text="I think it is likely, maybe 60%."), "no JSON object"),
+        (Reply(text='{"probability": 0.6, "confidence": '), "no JSON object"),
+        (Reply.answer(1.4), "probability"),
+        (Reply.answer(-0.1), "probability"),
+        (Reply.answer(65), "probability"),
+        (Reply.answer("NaN"), "probability"),
+        (Reply(text='{"probability": NaN, "confidence": 0.5}'), "non-finite"),
+        (Reply(text='{"confidence": 0.5}'), "probability"),
+        (Reply(text="[0.6]"), "no JSON object"),
+    ],
+)
+async def test_unusable_answers_yield_no_estimate_and_count_as_failures(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic, reply: Reply, detail: str
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    llm = analyser(client, recorder)
+    server.push(reply)
+    outcome = await llm.estimate(REQUEST)
+
+    assert outcome.estimate is None
+    assert outcome.failure is FailureKind.INVALID_OUTPUT
+    assert detail in outcome.detail
+    assert llm.stats.failures == 1
+    assert llm.stats.ok == 0
+    (usage,) = recorder.records
+    assert not usage.ok
+    assert usage.error == "invalid_output"
+    assert usage.cost > 0  # the tokens were billed all the same
+
+
+async def test_fenced_json_is_accepted(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    server.push(Reply(text='Here:\n```json\n{"probability": 0.3, "confidence": 0.5}\n```'))
+    outcome = await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST)
+    assert outcome.estimate is not None
+    assert outcome.estimate.probability == Decimal("0.3")
+
+
+@pytest.mark.parametrize("status", [429, 529])
+async def test_rate_limits_and_overload_are_retried_honouring_retry_after(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic, status: int
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    server.push(Reply.error(status, retry_after="0.01"), Reply.error(status, retry_after="0.01"))
+    server.push(Reply.answer(0.55))
+    outcome = await analyser(client, recorder).estimate(REQUEST)
+
+    assert outcome.estimate is not None
+    assert server.statuses == [status, status, 200]
+    assert len(recorder.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(429, FailureKind.RATE_LIMITED), (529, FailureKind.OVERLOADED)]
+)
+async def test_exhausted_retries_are_failures_of_their_kind(
+    server: FakeAnthropicServer, status: int, kind: FailureKind
+) -> None:
+    server.default = Reply.error(status, retry_after="0.01")
+    sdk = make_client(API_KEY, base_url=server.url, timeout=5.0, max_retries=1)
+    try:
+        recorder = InMemoryUsageRecorder()
+        llm = analyser(sdk, recorder)
+        outcome = await llm.estimate(REQUEST)
+    finally:
+        await sdk.close()
+    assert outcome.failure is kind
+    assert len(server.statuses) == 2
+    (usage,) = recorder.records
+    assert (usage.ok, usage.error, usage.cost) == (False, str(kind), Decimal(0))
+
+
+async def test_a_hanging_response_times_out_and_counts_as_a_failure(
+    server: FakeAnthropicServer,
+) -> None:
+    server.push(Reply(hang=True))
+    sdk = make_client(API_KEY, base_url=server.url, timeout=0.2, max_retries=0)
+    try:
+        llm = analyser(sdk, InMemoryUsageRecorder(), timeout=0.2)
+        outcome = await llm.estimate(REQUEST)
+    finally:
+        await sdk.close()
+    assert outcome.estimate is None
+    assert outcome.failure is FailureKind.TIMEOUT
+    assert llm.stats.failures == 1
+
+
+async def test_a_long_retry_after_is_cut_short_by_the_call_deadline(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    server.push(Reply.error(529, retry_after="3600"))
+    llm = analyser(client, InMemoryUsageRecorder(), deadline=0.2)
+    outcome = await llm.estimate(REQUEST)
+    assert outcome.failure is FailureKind.TIMEOUT
+    assert "0.2 s" in outcome.detail
+    assert server.statuses == [529]
+
+
+async def test_a_slow_answer_within_the_timeout_is_fine(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    server.push(Reply.answer(0.4, delay=0.05))
+    outcome = await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST)
+    assert outcome.estimate is not None
+
+
+async def test_the_concurrency_limit_bounds_requests_in_flight(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    server.default = Reply.answer(0.5, delay=0.02)
+    llm = analyser(client, InMemoryUsageRecorder(), concurrency=3)
+    outcomes = await asyncio.gather(*(llm.estimate(REQUEST, sample=i) for i in range(12)))
+    assert all(o.estimate is not None for o in outcomes)
+    assert server.max_in_flight <= 3
+
+
+async def test_budget_sixteen_parallel_calls_never_spend_past_a_budget_for_five(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    config = LLMConfig()
+    price = config.prices[config.analysis_model]
+    worst = price.worst_case(
+        prompt_tokens=estimate_tokens(ANALYSIS_SYSTEM) + estimate_tokens(analysis_prompt(REQUEST)),
+        max_output_tokens=config.max_tokens,
+    )
+    limit = worst * Decimal("5.5")
+    clock = FakeClock(NOW)
+    recorder = InMemoryUsageRecorder()
+    budget = DailyBudget(limit, clock, UTC, ledger=recorder)
+    server.default = Reply.answer(0.5, delay=0.05)
+    llm = analyser(client, recorder, budget=budget, clock=clock, concurrency=32)
+
+    outcomes = await asyncio.gather(*(llm.estimate(REQUEST, sample=i) for i in range(16)))
+
+    made = sum(1 for o in outcomes if o.estimate is not None)
+    refused = sum(1 for o in outcomes if o.failure is FailureKind.BUDGET)
+    assert made == 5
+    assert refused == 11
+    assert len(server.requests) == 5
+    assert recorder.total_cost <= limit
+    state = await budget.state()
+    assert state.spent == recorder.total_cost
+    assert state.reserved == 0
+    assert llm.stats.budget_refusals == 11
+
+
+async def test_the_screen_uses_the_triage_model(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    server.push(Reply(text='{"analyse": false, "reason": "old news"}'))
+    result = await analyser(client, recorder).screen(REQUEST)
+    assert isinstance(result, ScreenOutput)
+    assert not result.analyse
+    assert server.requests[0]["model"] == "claude-haiku-4-5"
+    assert recorder.records[0].purpose == "triage"
+
+
+async def test_the_api_key_never_reaches_the_logs(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    server.push(Reply.error(429, retry_after="0.01"), Reply(text="garbage"))
+    await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST)
+    assert caplog.records
+    assert API_KEY not in caplog.text

@@ -1,0 +1,353 @@
+"""Deep analysis of one market with the Messages API (`anthropic.AsyncAnthropic`).
+
+Each call: a concurrency slot (semaphore), a budget reservation of the worst-case cost, a
+rate-limit token (token bucket on the injected clock), the request with the system prompt marked
+`cache_control: ephemeral`, then settlement of the reservation to the actual cost and one
+`UsageRecord`. Retries are the SDK's own (`max_retries`): it retries 408/409/429/5xx/529 and
+connection errors, honouring `retry-after` / `retry-after-ms`; `deadline` bounds a whole call,
+retries included. Timeouts, exhausted retries and unusable answers come back as a
+`SampleOutcome` with a `FailureKind`, never as an exception.
+
+The client is injected: build it with `make_client` (key and base URL from settings; the SDK
+falls back to ANTHROPIC_BASE_URL). Nothing here logs the key or the request headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
+from typing import TypeVar
+
+import anthropic
+from anthropic.types import TextBlockParam
+
+from trader.clock import Clock
+from trader.domain import ZERO
+from trader.signals.budget import (
+    DEFAULT_PRICES,
+    BudgetExceeded,
+    DailyBudget,
+    ModelPrice,
+    estimate_tokens,
+)
+from trader.signals.prompts import (
+    ANALYSIS_SYSTEM,
+    SCREEN_SYSTEM,
+    InvalidOutput,
+    ScreenOutput,
+    analysis_prompt,
+    parse_analysis,
+    parse_screen,
+    screen_prompt,
+)
+from trader.signals.records import UsageRecord, UsageRecorder
+from trader.signals.values import AnalysisRequest, Estimate, FailureKind, SampleOutcome, Source
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `capacity` saved up. `acquire` waits for one token.
+
+    Waiters are served in arrival order (the lock is fair), and the wait is done with the
+    clock's `sleep`, so a fake clock moves time instead of blocking.
+    """
+
+    def __init__(self, rate: float, capacity: float, clock: Clock) -> None:
+        if rate <= 0 or capacity < 1:
+            raise ValueError("a token bucket needs rate > 0 and capacity >= 1")
+        self.rate = rate
+        self.capacity = capacity
+        self._clock = clock
+        self._tokens = capacity
+        self._updated = clock.monotonic()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        elapsed = max(0.0, now - self._updated)
+        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
+        self._updated = now
+
+    @property
+    def available(self) -> float:
+        self._refill()
+        return self._tokens
+
+    async def acquire(self, tokens: float = 1.0) -> float:
+        """Take `tokens`, waiting as long as needed; returns the seconds waited."""
+        if tokens > self.capacity:
+            raise ValueError("cannot take more tokens than the bucket holds")
+        waited = 0.0
+        async with self._lock:
+            self._refill()
+            while self._tokens < tokens:
+                delay = (tokens - self._tokens) / self.rate
+                await self._clock.sleep(delay)
+                waited += delay
+                self._refill()
+            self._tokens -= tokens
+        return waited
+
+
+@dataclass(frozen=True, slots=True)
+class LLMConfig:
+    analysis_model: str = "claude-sonnet-4-6"
+    triage_model: str = "claude-haiku-4-5"
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    max_tokens: int = 700
+    screen_max_tokens: int = 150
+    timeout: float = 60.0  # seconds per attempt
+    # Seconds for a whole call, the SDK's retries and their waits included: this SDK honours any
+    # retry-after, however long, so a deadline keeps one answer from stalling a cycle.
+    deadline: float = 180.0
+    concurrency: int = 8
+    requests_per_second: float = 5.0
+    burst: float = 10.0
+
+
+def make_client(
+    api_key: str, *, base_url: str | None = None, timeout: float = 60.0, max_retries: int = 2
+) -> anthropic.AsyncAnthropic:
+    """The SDK client. The caller owns it and closes it (`await client.close()`)."""
+    return anthropic.AsyncAnthropic(
+        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+    )
+
+
+def classify(error: anthropic.APIError) -> tuple[FailureKind, str]:
+    if isinstance(error, anthropic.APITimeoutError):
+        return FailureKind.TIMEOUT, "request timed out"
+    if isinstance(error, anthropic.APIConnectionError):
+        return FailureKind.CONNECTION, "connection failed"
+    if isinstance(error, anthropic.APIStatusError):
+        status = error.status_code
+        if status == 429:
+            return FailureKind.RATE_LIMITED, "HTTP 429 after retries"
+        if status == 529:
+            return FailureKind.OVERLOADED, "HTTP 529 after retries"
+        return FailureKind.API_ERROR, f"HTTP {status}"
+    return FailureKind.API_ERROR, type(error).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class LLMStats:
+    calls: int = 0  # requests that reached the API (retries inside the SDK count once)
+    ok: int = 0
+    failures: int = 0
+    budget_refusals: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost: Decimal = ZERO
+
+    @property
+    def tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+    def minus(self, earlier: LLMStats) -> LLMStats:
+        """What happened between `earlier` and this snapshot."""
+        return LLMStats(
+            **{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)}
+        )
+
+
+class LLMAnalyser:
+    source = Source.LLM
+
+    def __init__(
+        self,
+        client: anthropic.AsyncAnthropic,
+        *,
+        recorder: UsageRecorder,
+        clock: Clock,
+        budget: DailyBudget | None = None,
+        config: LLMConfig | None = None,
+    ) -> None:
+        self.config = config or LLMConfig()
+        for model in (self.config.analysis_model, self.config.triage_model):
+            if model not in self.config.prices:
+                raise ValueError(f"no price configured for model {model!r}")
+        self._client = client
+        self._recorder = recorder
+        self._clock = clock
+        self._budget = budget
+        self._slots = asyncio.Semaphore(max(1, self.config.concurrency))
+        self._bucket = TokenBucket(self.config.requests_per_second, self.config.burst, clock)
+        self._stats = LLMStats()
+        self.failure_counts: Counter[FailureKind] = Counter()
+
+    @property
+    def stats(self) -> LLMStats:
+        return self._stats
+
+    async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
+        """One independent estimate with the analysis model."""
+        outcome = await self._call(
+            purpose="analysis",
+            model=self.config.analysis_model,
+            system=ANALYSIS_SYSTEM,
+            user=analysis_prompt(request, sample=sample),
+            max_tokens=self.config.max_tokens,
+            market=request.market.condition_id,
+            parse=parse_analysis,
+        )
+        if isinstance(outcome, Estimate):
+            return SampleOutcome(outcome)
+        return outcome
+
+    async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
+        """A cheap yes/no with the triage model: is the news material to this market?"""
+        return await self._call(
+            purpose="triage",
+            model=self.config.triage_model,
+            system=SCREEN_SYSTEM,
+            user=screen_prompt(request),
+            max_tokens=self.config.screen_max_tokens,
+            market=request.market.condition_id,
+            parse=parse_screen,
+        )
+
+    def _fail(self, kind: FailureKind, detail: str) -> SampleOutcome:
+        self.failure_counts[kind] += 1
+        stats = self._stats
+        if kind is FailureKind.BUDGET:
+            self._stats = replace(stats, budget_refusals=stats.budget_refusals + 1)
+        else:
+            self._stats = replace(stats, failures=stats.failures + 1)
+        return SampleOutcome(None, kind, detail)
+
+    async def _call(
+        self,
+        *,
+        purpose: str,
+        model: str,
+        system: str,
+        user: str,
+        max_tokens: int,
+        market: str,
+        parse: Callable[[str], T],
+    ) -> T | SampleOutcome:
+        price = self.config.prices[model]
+        worst = price.worst_case(
+            prompt_tokens=estimate_tokens(system) + estimate_tokens(user),
+            max_output_tokens=max_tokens,
+        )
+        call = _Call(model, purpose, market, price)
+        async with self._slots:
+            reservation = None
+            if self._budget is not None:
+                try:
+                    reservation = await self._budget.reserve(worst)
+                except BudgetExceeded as exc:
+                    return self._fail(FailureKind.BUDGET, str(exc))
+            message: anthropic.types.Message | None = None
+            failure: tuple[FailureKind, str] | None = None
+            try:
+                await self._bucket.acquire()
+                async with asyncio.timeout(self.config.deadline):
+                    message = await self._send(model, system, user, max_tokens)
+            except anthropic.APIError as exc:
+                failure = classify(exc)
+            except TimeoutError:
+                failure = (FailureKind.TIMEOUT, f"no answer within {self.config.deadline:g} s")
+            finally:
+                # One settlement, with the billed cost (zero when there was no answer), so
+                # the reservation is never released before the real cost is counted.
+                if reservation is not None and self._budget is not None:
+                    billed = price.cost(**_tokens(message.usage if message else None))
+                    await self._budget.settle(reservation, billed)
+        if message is None:
+            kind, detail = failure or (FailureKind.API_ERROR, "no answer")
+            log.warning("LLM %s call for %s failed: %s", purpose, market, detail)
+            await self._record(call, None, error=kind)
+            return self._fail(kind, detail)
+        return await self._parse(call, message, parse)
+
+    async def _parse(
+        self, call: _Call, message: anthropic.types.Message, parse: Callable[[str], T]
+    ) -> T | SampleOutcome:
+        text = "".join(b.text for b in message.content if b.type == "text")
+        try:
+            result = parse(text)
+        except InvalidOutput as exc:
+            log.warning("LLM %s answer for %s unusable: %s", call.purpose, call.market, exc)
+            await self._record(call, message.usage, error=FailureKind.INVALID_OUTPUT)
+            return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
+        await self._record(call, message.usage, error=None)
+        self._stats = replace(self._stats, ok=self._stats.ok + 1)
+        return result
+
+    async def _send(
+        self, model: str, system: str, user: str, max_tokens: int
+    ) -> anthropic.types.Message:
+        system_blocks: list[TextBlockParam] = [
+            {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
+        ]
+        return await self._client.messages.create(
+            model=model,
+            max_tokens=max_tokens,
+            system=system_blocks,
+            messages=[{"role": "user", "content": user}],
+            timeout=self.config.timeout,
+        )
+
+    async def _record(
+        self, call: _Call, usage: anthropic.types.Usage | None, *, error: FailureKind | None
+    ) -> None:
+        tokens = _tokens(usage)
+        cost = call.price.cost(**tokens)
+        stats = self._stats
+        self._stats = replace(
+            stats,
+            calls=stats.calls + 1,
+            input_tokens=stats.input_tokens + tokens["input_tokens"],
+            output_tokens=stats.output_tokens + tokens["output_tokens"],
+            cache_read_tokens=stats.cache_read_tokens + tokens["cache_read_tokens"],
+            cache_write_tokens=stats.cache_write_tokens + tokens["cache_write_tokens"],
+            cost=stats.cost + cost,
+        )
+        await self._recorder.record(
+            UsageRecord(
+                timestamp=self._clock.now(),
+                model=call.model,
+                purpose=call.purpose,
+                cost=cost,
+                ok=error is None,
+                error=str(error or ""),
+                market=call.market,
+                **tokens,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    model: str
+    purpose: str
+    market: str
+    price: ModelPrice
+
+
+def _tokens(usage: anthropic.types.Usage | None) -> dict[str, int]:
+    if usage is None:
+        return dict.fromkeys(
+            ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"), 0
+        )
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_input_tokens or 0,
+        "cache_write_tokens": usage.cache_creation_input_tokens or 0,
+    }

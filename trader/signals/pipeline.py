@@ -1,0 +1,315 @@
+"""One signal cycle: select -> news -> (per market, concurrently) books, arb, triage, analysis,
+sizing -> intent groups, with a `CycleReport` saying what was decided for each market and why.
+
+Inputs are injected: the markets list, a book getter (e.g. `venue.get_book`), the news source,
+the strategies (which hold the triage, the analyser and the sizing), the clock. The pipeline
+returns intents; it never executes them. Cycles do not overlap (a lock serialises them), which
+also makes the LLM usage diff in the report exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from trader.clock import Clock
+from trader.domain import Book, Market, TradingMode
+from trader.signals.analysis import AnalysisConfig, AnalysisService
+from trader.signals.ensemble import EnsembleConfig
+from trader.signals.heuristic import HeuristicModel
+from trader.signals.llm import LLMAnalyser, LLMStats
+from trader.signals.news import RefreshResult
+from trader.signals.records import ForecastRecord, ForecastRecorder
+from trader.signals.sizing import SizingConfig
+from trader.signals.strategies import CompleteSetArbStrategy, EdgeEvaluation, LLMEdgeStrategy
+from trader.signals.triage import Triage
+from trader.signals.values import IntentGroup, NewsMatch
+
+log = logging.getLogger(__name__)
+
+BookGetter = Callable[[str], Awaitable[Book]]
+
+
+class NewsProvider(Protocol):
+    async def refresh(self) -> RefreshResult: ...
+
+    def match(self, markets: Sequence[Market]) -> dict[str, tuple[NewsMatch, ...]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionConfig:
+    min_volume: Decimal = Decimal(50_000)
+    min_liquidity: Decimal = Decimal(1_000)
+    min_time_to_end: timedelta = timedelta(hours=6)
+    max_time_to_end: timedelta = timedelta(days=60)
+    max_markets: int = 50
+
+
+def select_markets(
+    markets: Sequence[Market], now: datetime, config: SelectionConfig
+) -> list[Market]:
+    """Tradeable markets inside the window, by volume (highest first), at most `max_markets`."""
+    earliest, latest = now + config.min_time_to_end, now + config.max_time_to_end
+    chosen = [
+        m
+        for m in markets
+        if m.active
+        and not m.closed
+        and m.accepting_orders
+        and m.volume >= config.min_volume
+        and m.liquidity >= config.min_liquidity
+        and m.end_date is not None
+        and earliest <= m.end_date <= latest
+        and m.token("Yes") is not None
+        and m.token("No") is not None
+    ]
+    chosen.sort(key=lambda m: (-m.volume, m.condition_id))
+    return chosen[: config.max_markets]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    concurrency: int = 32  # markets evaluated at once (the LLM has its own limit too)
+    refresh_news: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MarketReport:
+    market: str
+    question: str
+    decision: str  # "trade" or "skip"
+    reason: str
+    market_probability: Decimal | None = None
+    model_probability: Decimal | None = None
+    edge: Decimal | None = None  # at the best ask of the side considered, after fees
+    source: str = ""  # "llm", "heuristic" or "" when nothing was analysed
+    analysis: str = ""  # which analysis ran, and why
+    arb: str = ""
+    intents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    started_at: datetime
+    duration_seconds: float
+    mode: TradingMode
+    candidates: int  # markets offered
+    selected: int
+    analysed: int  # markets that reached the analysis stage
+    markets: tuple[MarketReport, ...]
+    llm: LLMStats
+    news: RefreshResult | None = None
+    news_error: str = ""  # the news stage failed: markets were triaged without news
+
+    @property
+    def trades(self) -> tuple[MarketReport, ...]:
+        return tuple(m for m in self.markets if m.decision == "trade")
+
+    @property
+    def sources(self) -> dict[str, int]:
+        """How many markets each model analysed this cycle ("llm", "heuristic")."""
+        counts: dict[str, int] = {}
+        for market in self.markets:
+            if market.source:
+                counts[market.source] = counts.get(market.source, 0) + 1
+        return counts
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    report: CycleReport
+    groups: tuple[IntentGroup, ...]
+
+
+class SignalPipeline:
+    def __init__(
+        self,
+        *,
+        books: BookGetter,
+        clock: Clock,
+        news: NewsProvider | None = None,
+        edge: LLMEdgeStrategy | None = None,
+        arb: CompleteSetArbStrategy | None = None,
+        usage: Callable[[], LLMStats] | None = None,
+        forecasts: ForecastRecorder | None = None,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self._books = books
+        self._clock = clock
+        self._news = news
+        self._edge = edge
+        self._arb = arb
+        self._usage = usage or LLMStats
+        self._forecasts = forecasts
+        self.config = config or PipelineConfig()
+        self._lock = asyncio.Lock()
+
+    async def run_cycle(
+        self, markets: Sequence[Market], *, bankroll: Decimal, mode: TradingMode
+    ) -> CycleResult:
+        async with self._lock:
+            return await self._cycle(markets, bankroll, mode)
+
+    async def _cycle(
+        self, markets: Sequence[Market], bankroll: Decimal, mode: TradingMode
+    ) -> CycleResult:
+        started, start = self._clock.now(), self._clock.monotonic()
+        usage_before = self._usage()
+        selected = select_markets(markets, started, self.config.selection)
+        refresh, matches, news_error = await self._news_for(selected)
+        limit = asyncio.Semaphore(max(1, self.config.concurrency))
+
+        async def bounded(market: Market) -> tuple[MarketReport, list[IntentGroup], bool]:
+            async with limit:
+                return await self._guarded(
+                    market, matches.get(market.condition_id, ()), bankroll, mode
+                )
+
+        results = await asyncio.gather(*(bounded(m) for m in selected))
+        report = CycleReport(
+            started_at=started,
+            duration_seconds=self._clock.monotonic() - start,
+            mode=mode,
+            candidates=len(markets),
+            selected=len(selected),
+            analysed=sum(1 for _, _, analysed in results if analysed),
+            markets=tuple(r for r, _, _ in results),
+            llm=self._usage().minus(usage_before),
+            news=refresh,
+            news_error=news_error,
+        )
+        groups = tuple(g for _, gs, _ in results for g in gs)
+        return CycleResult(report, groups)
+
+    async def _news_for(
+        self, selected: Sequence[Market]
+    ) -> tuple[RefreshResult | None, dict[str, tuple[NewsMatch, ...]], str]:
+        """Refresh and match. A failure (say, of the news cache) costs this cycle its news only."""
+        if self._news is None or not selected:
+            return None, {}, ""
+        refresh = None
+        try:
+            if self.config.refresh_news:
+                refresh = await self._news.refresh()
+            # Matching is CPU work (TF-IDF over markets and items): off the event loop.
+            matches = await asyncio.to_thread(self._news.match, selected)
+        except Exception as exc:
+            log.exception("signal cycle: news stage failed")
+            return refresh, {}, f"{type(exc).__name__}: {exc}"
+        return refresh, matches, ""
+
+    async def _guarded(
+        self, market: Market, news: tuple[NewsMatch, ...], bankroll: Decimal, mode: TradingMode
+    ) -> tuple[MarketReport, list[IntentGroup], bool]:
+        """One market; a failure here is reported for this market and never ends the cycle."""
+        try:
+            return await self._market(market, news, bankroll, mode)
+        except Exception as exc:
+            log.exception("signal cycle: market %s failed", market.condition_id)
+            reason = f"error: {type(exc).__name__}"
+            return MarketReport(market.condition_id, market.question, "skip", reason), [], False
+
+    async def _fetch_books(self, market: Market) -> dict[str, Book]:
+        tokens = [t.token_id for t in market.tokens]
+        books = await asyncio.gather(*(self._books(t) for t in tokens))
+        return dict(zip(tokens, books, strict=True))
+
+    async def _market(
+        self, market: Market, news: tuple[NewsMatch, ...], bankroll: Decimal, mode: TradingMode
+    ) -> tuple[MarketReport, list[IntentGroup], bool]:
+        skip = MarketReport(market.condition_id, market.question, "skip", "")
+        try:
+            books = await self._fetch_books(market)
+        except Exception as exc:  # any venue or transport error: this market waits a cycle
+            log.warning("signal cycle: no book for %s: %s", market.condition_id, exc)
+            return replace(skip, reason=f"book unavailable: {type(exc).__name__}"), [], False
+        yes = market.token("Yes")
+        mid = books[yes.token_id].mid if yes else None
+        if mid is None:
+            return replace(skip, reason="no two-sided YES book"), [], False
+        groups: list[IntentGroup] = []
+        arb_reason = ""
+        if self._arb is not None:
+            arb = self._arb.propose(market, books, mode)
+            arb_reason = arb.reason
+            if arb.group is not None:
+                groups.append(arb.group)
+        report = replace(skip, market_probability=mid, arb=arb_reason, reason=arb_reason)
+        analysed = False
+        if self._edge is not None:
+            evaluation = await self._edge.evaluate(
+                market, books, mid, news, bankroll=bankroll, now=self._clock.now(), mode=mode
+            )
+            analysed = evaluation.analysis is not None
+            report = await self._edge_report(report, evaluation)
+            if evaluation.group is not None:
+                groups.append(evaluation.group)
+            if arb_reason and groups and groups[0].strategy == CompleteSetArbStrategy.name:
+                report = replace(report, reason=f"{arb_reason}; {report.reason}")
+        decision = "trade" if groups else "skip"
+        return (
+            replace(report, decision=decision, intents=sum(len(g.intents) for g in groups)),
+            groups,
+            analysed,
+        )
+
+    async def _edge_report(self, report: MarketReport, evaluation: EdgeEvaluation) -> MarketReport:
+        analysis = evaluation.analysis
+        forecast = analysis.forecast if analysis else None
+        report = replace(
+            report,
+            reason=evaluation.reason,
+            analysis=analysis.why if analysis else "",
+            model_probability=forecast.model_probability if forecast else None,
+            source=str(forecast.source) if forecast else "",
+            edge=evaluation.sizing.edge if evaluation.sizing else None,
+        )
+        if forecast is not None and self._forecasts is not None:
+            decision = "trade" if evaluation.group else "skip"
+            await self._forecasts.record(
+                ForecastRecord(self._clock.now(), forecast, decision, evaluation.reason)
+            )
+        return report
+
+
+def build_pipeline(
+    *,
+    books: BookGetter,
+    clock: Clock,
+    news: NewsProvider | None,
+    llm: LLMAnalyser | None,
+    triage: Triage | None = None,
+    ensemble: EnsembleConfig | None = None,
+    sizing: SizingConfig | None = None,
+    arb: CompleteSetArbStrategy | None = None,
+    analysis: AnalysisConfig | None = None,
+    forecasts: ForecastRecorder | None = None,
+    config: PipelineConfig | None = None,
+    screen: bool = False,
+) -> SignalPipeline:
+    """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model."""
+    service = AnalysisService(
+        heuristic=HeuristicModel(),
+        llm=llm,
+        clock=clock,
+        ensemble=ensemble,
+        screener=llm if screen else None,
+        config=analysis,
+    )
+    edge = LLMEdgeStrategy(triage=triage or Triage(), analysis=service, sizing=sizing)
+    return SignalPipeline(
+        books=books,
+        clock=clock,
+        news=news,
+        edge=edge,
+        arb=arb,
+        usage=(lambda: llm.stats) if llm is not None else None,
+        forecasts=forecasts,
+        config=config,
+    )

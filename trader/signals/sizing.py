@@ -1,0 +1,154 @@
+"""From a forecast to an order intent: edge after fees at executable prices, fractional Kelly.
+
+A YES view buys the YES token; a NO view buys the NO token (never a short sale of YES). The
+book's asks are walked best first. A level is acceptable while the edge at that level, after
+the taker fee, is at least `min_edge`; the intent's limit price is the worst acceptable level it
+uses. At each level the target outlay is the fractional Kelly stake computed at that level's
+price (it only shrinks as the price worsens), capped by `max_notional`; the walk stops when the
+outlay reaches the target or the acceptable depth runs out. Shares are rounded down to 0.01.
+
+Fees: Polymarket charges takers `rate x min(price, 1 - price)` per share (the CTF exchange
+formula); `fee_bps` is the rate. It is zero on most markets; set it from the venue's fee rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from trader.domain import ONE, ZERO, Book, Market, OrderIntent, OrderType, Side
+from trader.signals.values import Forecast
+
+BPS = Decimal(10_000)
+CENT_SHARES = Decimal("0.01")
+MIN_MARKETABLE_NOTIONAL = Decimal(1)  # the venue refuses marketable buys under $1
+
+
+@dataclass(frozen=True, slots=True)
+class SizingConfig:
+    kelly_fraction: Decimal = Decimal("0.25")
+    max_notional: Decimal = Decimal(100)  # pUSD per intent, fees included
+    min_edge: Decimal = Decimal("0.02")  # probability points per share, after fees
+    fee_bps: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        if not ZERO < self.kelly_fraction <= ONE:
+            raise ValueError("kelly_fraction must be in (0, 1]")
+        if self.min_edge <= ZERO:
+            raise ValueError("min_edge must be positive: a zero edge is not a trade")
+
+
+def fee_per_share(price: Decimal, fee_bps: Decimal) -> Decimal:
+    return fee_bps / BPS * min(price, ONE - price)
+
+
+def edge_at(probability: Decimal, price: Decimal, fee_bps: Decimal) -> Decimal:
+    """Expected profit per share of buying at `price` a token that wins with `probability`."""
+    return probability - price - fee_per_share(price, fee_bps)
+
+
+def kelly(probability: Decimal, cost: Decimal) -> Decimal:
+    """Kelly fraction for a contract costing `cost` (fee included) that pays 1 on a win."""
+    if cost >= ONE or probability <= cost:
+        return ZERO
+    return (probability - cost) / (ONE - cost)
+
+
+@dataclass(frozen=True, slots=True)
+class BuyPlan:
+    """The planned take: shares, what they cost, and the worst price used."""
+
+    shares: Decimal
+    notional: Decimal  # price x shares
+    outlay: Decimal  # notional plus fees
+    limit_price: Decimal
+    average_price: Decimal
+    edge: Decimal  # per share, at the average price, after fees
+
+
+def plan_buy(
+    probability: Decimal, book: Book, bankroll: Decimal, config: SizingConfig
+) -> BuyPlan | None:
+    """Walk `book`'s asks for a token that wins with `probability`. None if nothing qualifies."""
+    shares = notional = outlay = ZERO
+    limit: Decimal | None = None
+    for level in book.asks:
+        fee = fee_per_share(level.price, config.fee_bps)
+        cost = level.price + fee
+        if probability - cost < config.min_edge:
+            break
+        target = min(
+            config.max_notional, bankroll * config.kelly_fraction * kelly(probability, cost)
+        )
+        take = min(level.size, (target - outlay) / cost).quantize(CENT_SHARES, ROUND_DOWN)
+        if take <= ZERO:
+            break
+        shares += take
+        notional += take * level.price
+        outlay += take * cost
+        limit = level.price
+    if limit is None or shares <= ZERO:
+        return None
+    average = notional / shares
+    edge = probability - outlay / shares
+    return BuyPlan(shares, notional, outlay, limit, average, edge)
+
+
+@dataclass(frozen=True, slots=True)
+class SizingDecision:
+    intent: OrderIntent | None
+    reason: str
+    outcome: str = ""  # "Yes" or "No": the token the view buys
+    edge: Decimal | None = None  # at the best ask, after fees, of the side considered
+
+
+def size_forecast(
+    forecast: Forecast,
+    market: Market,
+    books: dict[str, Book],
+    bankroll: Decimal,
+    config: SizingConfig,
+    *,
+    strategy: str = "llm_edge",
+) -> SizingDecision:
+    """The intent for `forecast`, or None with the reason. `books` maps token id to book."""
+    if not forecast.actionable:
+        return SizingDecision(None, f"not actionable: {forecast.note}")
+    if bankroll <= ZERO:
+        return SizingDecision(None, "no bankroll")
+    q = forecast.model_probability
+    sides: list[tuple[Decimal, str, Decimal, Book]] = []
+    for outcome, win in (("Yes", q), ("No", ONE - q)):
+        token = market.token(outcome)
+        book = books.get(token.token_id) if token else None
+        if book is not None and book.best_ask is not None:
+            sides.append((edge_at(win, book.best_ask, config.fee_bps), outcome, win, book))
+    if not sides:
+        return SizingDecision(None, "no asks to buy")
+    edge, outcome, win, book = max(sides, key=lambda s: s[0])
+    if edge < config.min_edge:
+        return SizingDecision(
+            None, f"edge {edge:.4f} after fees below {config.min_edge}", outcome, edge
+        )
+    fill = plan_buy(win, book, bankroll, config)
+    if fill is None:
+        return SizingDecision(None, "Kelly stake rounds to zero", outcome, edge)
+    if fill.shares < book.min_order_size or fill.notional < MIN_MARKETABLE_NOTIONAL:
+        reason = f"{fill.shares} shares (${fill.notional:.2f}) below the venue minimum"
+        return SizingDecision(None, reason, outcome, edge)
+    intent = OrderIntent(
+        market=market.condition_id,
+        token_id=book.token_id,
+        side=Side.BUY,
+        limit_price=fill.limit_price,
+        size=fill.shares,
+        strategy=strategy,
+        reason=(
+            f"{forecast.source} view {q} vs market {forecast.market_probability}: buy {outcome}, "
+            f"edge {fill.edge:.4f}/share after fees, avg {fill.average_price:.4f}"
+        ),
+        order_type=OrderType.FAK,
+        model_probability=q,
+        market_probability=forecast.market_probability,
+    )
+    return SizingDecision(intent, f"buy {outcome}", outcome, edge)

@@ -1,0 +1,279 @@
+"""Repositories for orders, fills, positions, markets and forecasts.
+
+Orders are persisted with their client order id (and, on a signing venue, the signed order's
+hash and payload) before they are submitted, so an unknown outcome can be resolved by id after a
+crash. Fills are keyed on (trade id, order id) and recording one twice is a no-op, because the
+venue reports the same fill over the user channel, the trades endpoint and reconciliation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from trader.domain import (
+    Fill,
+    Market,
+    Order,
+    OrderStatus,
+    OrderType,
+    OutcomeToken,
+    Position,
+    Side,
+    TradeStatus,
+)
+from trader.store.repositories import (
+    Repository,
+    column_values,
+    dialect_of,
+    insert_ignore,
+    upsert,
+)
+from trader.store.tables import (
+    FillRow,
+    ForecastRow,
+    MarketRow,
+    OrderRow,
+    PositionRow,
+    table_of,
+)
+
+OPEN_STATUSES = tuple(status.value for status in OrderStatus if status.is_open)
+
+
+def order_from_row(row: OrderRow) -> Order:
+    return Order(
+        order_id=row.venue_order_id or "",
+        token_id=row.token_id,
+        side=Side(row.side),
+        price=row.price,
+        original_size=row.size,
+        size_matched=row.size_matched,
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        market=row.market,
+        order_type=OrderType(row.order_type),
+        client_order_id=row.client_order_id,
+    )
+
+
+def fill_from_row(row: FillRow) -> Fill:
+    return Fill(
+        trade_id=row.trade_id,
+        order_id=row.order_id,
+        token_id=row.token_id,
+        side=Side(row.side),
+        price=row.price,
+        size=row.size,
+        fee=row.fee,
+        timestamp=row.ts,
+        market=row.market,
+        status=TradeStatus(row.status),
+        liquidity=row.liquidity,
+    )
+
+
+def market_from_row(row: MarketRow) -> Market:
+    return Market(
+        condition_id=row.condition_id,
+        question=row.question,
+        tokens=tuple(OutcomeToken(t["token_id"], t["outcome"]) for t in row.tokens),
+        end_date=row.end_date,
+        active=row.active,
+        closed=row.closed,
+        accepting_orders=row.accepting_orders,
+        tick_size=row.tick_size,
+        min_order_size=row.min_order_size,
+        neg_risk=row.neg_risk,
+        volume=row.volume,
+        liquidity=row.liquidity,
+        slug=row.slug,
+        description=row.description,
+    )
+
+
+class OrderRepository(Repository):
+    async def insert(self, order: OrderRow) -> OrderRow:
+        """Persist a new order. Raises `DuplicateError` on a reused client or venue order id."""
+        return await self._add(order)
+
+    async def get_by_client_id(self, client_order_id: str) -> OrderRow | None:
+        row: OrderRow | None = await self._first(
+            select(OrderRow).where(OrderRow.client_order_id == client_order_id)
+        )
+        return row
+
+    async def get_by_venue_id(self, venue_order_id: str) -> OrderRow | None:
+        row: OrderRow | None = await self._first(
+            select(OrderRow).where(OrderRow.venue_order_id == venue_order_id)
+        )
+        return row
+
+    async def update(
+        self,
+        client_order_id: str,
+        *,
+        status: OrderStatus | None = None,
+        size_matched: Decimal | None = None,
+        venue_order_id: str | None = None,
+        signed_payload: str | None = None,
+        error: str | None = None,
+    ) -> OrderRow | None:
+        """Change the given fields (and updated_at); the updated row, or None if unknown."""
+        changes: dict[str, Any] = {
+            "status": None if status is None else str(status),
+            "size_matched": size_matched,
+            "venue_order_id": venue_order_id,
+            "signed_payload": signed_payload,
+            "error": error,
+        }
+        changes = {name: value for name, value in changes.items() if value is not None}
+        changes["updated_at"] = self._clock.now()
+        await self._update(OrderRow, OrderRow.client_order_id == client_order_id, **changes)
+        return await self.get_by_client_id(client_order_id)
+
+    async def open_orders(self, *, market: str | None = None) -> list[OrderRow]:
+        """Orders that are pending, submitted or live, oldest first."""
+        query = select(OrderRow).where(OrderRow.status.in_(OPEN_STATUSES))
+        if market is not None:
+            query = query.where(OrderRow.market == market)
+        return await self._all(query.order_by(OrderRow.id))
+
+    async def by_correlation(self, correlation_id: str) -> list[OrderRow]:
+        query = select(OrderRow).where(OrderRow.correlation_id == correlation_id)
+        return await self._all(query.order_by(OrderRow.id))
+
+
+class FillRepository(Repository):
+    async def insert(self, fill: Fill, *, correlation_id: str | None = None) -> bool:
+        """Record a fill; False (and no change) if (trade id, order id) is already recorded."""
+        row = FillRow(
+            trade_id=fill.trade_id,
+            order_id=fill.order_id,
+            token_id=fill.token_id,
+            side=str(fill.side),
+            price=fill.price,
+            size=fill.size,
+            fee=fill.fee,
+            ts=fill.timestamp,
+            market=fill.market,
+            status=str(fill.status),
+            liquidity=fill.liquidity,
+            correlation_id=correlation_id,
+        )
+        async with self._sessions.begin() as session:
+            statement = insert_ignore(dialect_of(session), table_of(FillRow), column_values(row))
+            result = await session.execute(statement)
+        return int(getattr(result, "rowcount", 0)) == 1
+
+    async def set_status(self, trade_id: str, order_id: str, status: TradeStatus) -> bool:
+        """A trade moves MATCHED -> MINED -> CONFIRMED (or RETRYING / FAILED)."""
+        where = (FillRow.trade_id == trade_id) & (FillRow.order_id == order_id)
+        return await self._update(FillRow, where, status=str(status)) == 1
+
+    async def get(self, trade_id: str, order_id: str) -> Fill | None:
+        where = (FillRow.trade_id == trade_id) & (FillRow.order_id == order_id)
+        row: FillRow | None = await self._first(select(FillRow).where(where))
+        return None if row is None else fill_from_row(row)
+
+    async def for_order(self, order_id: str) -> list[Fill]:
+        """Fills of one venue order id, in the order they were recorded."""
+        query = select(FillRow).where(FillRow.order_id == order_id).order_by(FillRow.id)
+        return [fill_from_row(row) for row in await self._all(query)]
+
+    async def since(self, since: datetime) -> list[Fill]:
+        query = select(FillRow).where(FillRow.ts >= since).order_by(FillRow.ts, FillRow.id)
+        return [fill_from_row(row) for row in await self._all(query)]
+
+
+class PositionRepository(Repository):
+    async def upsert(self, position: Position) -> None:
+        values = {
+            "token_id": position.token_id,
+            "size": position.size,
+            "average_price": position.average_price,
+            "market": position.market,
+            "outcome": position.outcome,
+            "realized_pnl": position.realized_pnl,
+            "updated_at": self._clock.now(),
+        }
+        async with self._sessions.begin() as session:
+            statement = upsert(dialect_of(session), table_of(PositionRow), values, ["token_id"])
+            await session.execute(statement)
+
+    async def get(self, token_id: str) -> Position | None:
+        async with self._sessions() as session:
+            row = await session.get(PositionRow, token_id)
+        return None if row is None else self._position(row)
+
+    async def all(self, *, include_flat: bool = False) -> list[Position]:
+        """Positions by token id; flat (zero-size) ones only when asked."""
+        query = select(PositionRow).order_by(PositionRow.token_id)
+        rows: list[PositionRow] = await self._all(query)
+        # Filtered here, not in SQL: sizes are exact decimal text on SQLite.
+        return [self._position(r) for r in rows if include_flat or r.size != 0]
+
+    @staticmethod
+    def _position(row: PositionRow) -> Position:
+        return Position(
+            token_id=row.token_id,
+            size=row.size,
+            average_price=row.average_price,
+            market=row.market,
+            outcome=row.outcome,
+            realized_pnl=row.realized_pnl,
+        )
+
+
+class MarketRepository(Repository):
+    async def upsert(self, market: Market) -> None:
+        values = column_values(
+            MarketRow(
+                condition_id=market.condition_id,
+                question=market.question,
+                slug=market.slug,
+                description=market.description,
+                tokens=[{"token_id": t.token_id, "outcome": t.outcome} for t in market.tokens],
+                end_date=market.end_date,
+                active=market.active,
+                closed=market.closed,
+                accepting_orders=market.accepting_orders,
+                neg_risk=market.neg_risk,
+                tick_size=market.tick_size,
+                min_order_size=market.min_order_size,
+                volume=market.volume,
+                liquidity=market.liquidity,
+                updated_at=self._clock.now(),
+            )
+        )
+        async with self._sessions.begin() as session:
+            statement = upsert(dialect_of(session), table_of(MarketRow), values, ["condition_id"])
+            await session.execute(statement)
+
+    async def get(self, condition_id: str) -> Market | None:
+        async with self._sessions() as session:
+            row = await session.get(MarketRow, condition_id)
+        return None if row is None else market_from_row(row)
+
+
+class ForecastRepository(Repository):
+    async def insert(self, forecast: ForecastRow) -> ForecastRow:
+        return await self._add(forecast)
+
+    async def for_market(self, market: str) -> list[ForecastRow]:
+        query = select(ForecastRow).where(ForecastRow.market == market)
+        return await self._all(query.order_by(ForecastRow.created_at, ForecastRow.id))
+
+    async def unresolved(self) -> list[ForecastRow]:
+        query = select(ForecastRow).where(ForecastRow.resolved_at.is_(None))
+        return await self._all(query.order_by(ForecastRow.created_at, ForecastRow.id))
+
+    async def resolve(self, token_id: str, outcome: Decimal, *, at: datetime | None = None) -> int:
+        """Record what a token paid at resolution on its unresolved forecasts; how many."""
+        where = (ForecastRow.token_id == token_id) & ForecastRow.resolved_at.is_(None)
+        return await self._update(
+            ForecastRow, where, resolved_outcome=outcome, resolved_at=at or self._clock.now()
+        )
