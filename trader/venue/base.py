@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from trader.domain import Balance, Book, Fill, Market, Order, OrderRequest, OrderStatus, Position

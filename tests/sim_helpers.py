@@ -1,0 +1,221 @@
+"""Helpers for tests that run the CLOB simulator on loopback and drive it with the real SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from polymarket import AsyncSecureClient
+
+from trader.venue.sdk_env import build_environment
+from trader.venue.sim.app import SimServer, serve
+from trader.venue.sim.auth import hmac_signature
+
+T = TypeVar("T")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "polymarket"
+
+# Two small markets: quick ticks, short heartbeat timeout, small pages.
+TEST_SCENARIO: dict[str, Any] = {
+    "seed": 11,
+    "tick_interval_s": 0.05,
+    "heartbeat_timeout_s": 10.0,
+    "settlement_delay_s": 0.1,
+    "initial_collateral": "1000",
+    "page_size": 4,
+    "markets": [
+        {
+            "question": "Will the simulator pass its tests?",
+            "slug": "sim-tests",
+            "fair_price": "0.60",
+            "volatility": 0.0,
+            "depth": 3,
+            "level_size": "50",
+            "flow_rate": 0.0,
+        },
+        {
+            "question": "Will the thin market trade?",
+            "slug": "thin-market",
+            "fair_price": "0.30",
+            "volatility": 0.0,
+            "tick_size": "0.001",
+            "depth": 2,
+            "level_size": "20",
+            "flow_rate": 0.0,
+            "fee_rate_bps": 200,
+        },
+    ],
+}
+
+
+async def eventually(
+    predicate: Callable[[], Any], *, within: float = 5.0, interval: float = 0.02
+) -> Any:
+    """Poll until `predicate()` (sync or async) is truthy; return its value or fail."""
+    deadline = time.monotonic() + within
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(interval)
+
+
+async def next_matching(
+    stream: AsyncIterator[T], predicate: Callable[[T], bool], *, within: float = 5.0
+) -> T:
+    """The first item of `stream` that satisfies `predicate`, within `within` seconds."""
+
+    async def find() -> T:
+        async for item in stream:
+            if predicate(item):
+                return item
+        raise AssertionError("stream ended")
+
+    return await asyncio.wait_for(find(), within)
+
+
+def avoid_ca_bundle(monkeypatch: Any, directory: Path) -> None:
+    """Every SDK client builds about ten httpx transports, each loading the CA bundle
+    (~80 ms apiece). The simulator is plain HTTP on loopback, so point httpx at an empty
+    CA directory instead; use with pytest's `monkeypatch`."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(directory))
+
+
+def scenario(**changes: Any) -> dict[str, Any]:
+    """The test scenario with top-level keys replaced."""
+    return {**json.loads(json.dumps(TEST_SCENARIO)), **changes}
+
+
+@asynccontextmanager
+async def running_sim(
+    source: Mapping[str, Any] | None = None, **overrides: Any
+) -> AsyncIterator[SimServer]:
+    sim = await serve("127.0.0.1", 0, dict(source or TEST_SCENARIO), **overrides)
+    try:
+        yield sim
+    finally:
+        await sim.close()
+
+
+@asynccontextmanager
+async def sdk_client(
+    sim: SimServer, account: LocalAccount | None = None
+) -> AsyncIterator[AsyncSecureClient]:
+    """The official async secure client for a fresh (or given) EOA, against the simulator."""
+    signer = account or Account.create()
+    client = await AsyncSecureClient.create(
+        private_key=signer.key.hex(),
+        wallet=signer.address,
+        environment=build_environment(**sim.sdk_urls),
+    )
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def user_channel_ready(sim: SimServer, count: int = 1) -> None:
+    """The user channel has no acknowledgement: wait until the simulator has authenticated
+    `count` user sockets, so events that follow are not raced past the subscription."""
+    hub = sim.context.hub
+    assert hub is not None
+    await eventually(lambda: hub.authenticated_users() >= count)
+
+
+def tokens(sim: SimServer, index: int = 0) -> tuple[str, str]:
+    market = list(sim.exchange.markets.values())[index]
+    return market.spec.token_ids
+
+
+def condition_id(sim: SimServer, index: int = 0) -> str:
+    return list(sim.exchange.markets.values())[index].condition_id
+
+
+def l2_headers(
+    client: AsyncSecureClient, method: str, path: str, body: str = "", *, secret: str | None = None
+) -> dict[str, str]:
+    """L2 headers as the SDK computes them (optionally with a wrong secret)."""
+    creds = client.credentials
+    stamp = str(int(time.time()))
+    message = f"{stamp}{method}{path}{body}"
+    return {
+        "POLY_ADDRESS": str(client.signer),
+        "POLY_API_KEY": creds.key,
+        "POLY_PASSPHRASE": creds.passphrase,
+        "POLY_TIMESTAMP": stamp,
+        "POLY_SIGNATURE": hmac_signature(secret or creds.secret, message),
+        "Content-Type": "application/json",
+    }
+
+
+def order_payload(client: AsyncSecureClient, signed: Any, order_type: str = "GTC") -> str:
+    """The `POST /order` body the SDK sends for a signed order, compact as it signs it."""
+    payload = {
+        "deferExec": False,
+        "order": {
+            "builder": signed.builder,
+            "expiration": str(signed.expiration),
+            "maker": signed.maker,
+            "makerAmount": str(signed.maker_amount),
+            "metadata": signed.metadata,
+            "salt": signed.salt,
+            "side": signed.side,
+            "signature": signed.signature,
+            "signatureType": signed.signature_type,
+            "signer": signed.signer,
+            "takerAmount": str(signed.taker_amount),
+            "timestamp": str(signed.timestamp),
+            "tokenId": signed.token_id,
+        },
+        "orderType": order_type,
+        "owner": client.credentials.key,
+    }
+    return json.dumps(payload, separators=(",", ":"))
+
+
+async def admin(sim: SimServer, method: str, path: str, body: Any = None) -> Any:
+    async with httpx.AsyncClient(base_url=sim.url, timeout=5.0) as http:
+        response = await http.request(method, f"/_admin/{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+
+async def wait_for(awaitable: Awaitable[T], within: float = 5.0) -> T:
+    return await asyncio.wait_for(awaitable, within)
+
+
+def load_fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+__all__ = [
+    "FIXTURES",
+    "TEST_SCENARIO",
+    "admin",
+    "avoid_ca_bundle",
+    "condition_id",
+    "eventually",
+    "l2_headers",
+    "load_fixture",
+    "next_matching",
+    "order_payload",
+    "running_sim",
+    "scenario",
+    "sdk_client",
+    "tokens",
+    "user_channel_ready",
+    "wait_for",
+]

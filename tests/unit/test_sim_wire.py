@@ -1,0 +1,215 @@
+"""The simulator's payloads against the venue fixture corpus and the official SDK's parsers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from polymarket.models.clob import ClobTrade, OpenOrder, OrderBook
+from polymarket.models.clob.market_events import parse_market_event
+from polymarket.models.clob.user_events import parse_user_event
+from polymarket.models.gamma.market import Market
+
+from tests.sim_helpers import FIXTURES, load_fixture
+from trader.clock import FakeClock
+from trader.domain import OrderType, Side
+from trader.venue.sim.catalog import _position_v1, gamma_market_json
+from trader.venue.sim.exchange import SimExchange
+from trader.venue.sim.liquidity import LiquidityEngine
+from trader.venue.sim.market_data import clob_market_json
+from trader.venue.sim.model import (
+    BookChanged,
+    MarketResolved,
+    OrderChanged,
+    PlaceRequest,
+    SimEvent,
+    TickSizeChanged,
+    TradeChanged,
+    TradePrinted,
+)
+from trader.venue.sim.scenario import load_scenario
+from trader.venue.sim.wire import (
+    best_bid_ask_json,
+    book_event_json,
+    book_json,
+    last_trade_json,
+    market_resolved_json,
+    order_event_json,
+    order_json,
+    price_change_json,
+    tick_size_json,
+    trade_event_json,
+    trade_json,
+)
+
+pytestmark = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f"venue fixture corpus not found at {FIXTURES}"
+)
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[SimExchange, list[SimEvent]]:
+    clock = FakeClock(datetime(2026, 6, 1, tzinfo=UTC))
+    scenario = load_scenario(
+        {"markets": [{"question": "Wire?", "fair_price": "0.5", "depth": 2}]}, now=clock.now()
+    )
+    exchange = SimExchange(scenario, clock)
+    events: list[SimEvent] = []
+    exchange.listeners.append(events.extend)
+    LiquidityEngine(exchange, 1).start()
+    yes, _ = exchange.markets[scenario.markets[0].condition_id].spec.token_ids
+    for price, size in (("0.45", "10"), ("0.55", "10")):
+        exchange.place(
+            PlaceRequest(
+                order_id=exchange.new_order_id(),
+                token_id=yes,
+                side=Side.BUY,
+                price=Decimal(price),
+                size=Decimal(size),
+                order_type=OrderType.GTC,
+                owner="key-a",
+                address="0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+                collateral=Decimal(price) * Decimal(size),
+            )
+        )
+    exchange.set_tick_size(scenario.markets[0].condition_id, Decimal("0.001"))
+    exchange.resolve(scenario.markets[0].condition_id, "Yes")
+    return exchange, events
+
+
+def first(events: list[SimEvent], event_type: type[Any], **where: Any) -> Any:
+    return next(
+        e
+        for e in events
+        if isinstance(e, event_type) and all(getattr(e, k) == v for k, v in where.items())
+    )
+
+
+def covers(ours: dict[str, Any], fixture: str) -> None:
+    theirs = load_fixture(fixture)
+    missing = set(theirs) - set(ours)
+    assert not missing, f"{fixture}: missing {sorted(missing)}"
+
+
+def test_rest_book_matches_the_corpus_and_parses(world: Any) -> None:
+    exchange, _ = world
+    market = next(iter(exchange.markets.values()))
+    body = book_json(market, market.spec.token_ids[1], exchange.clock.now())
+
+    covers(body, "rs_clob_book_response.json")
+    book = OrderBook.parse_response(body)
+    assert book.timestamp is not None
+
+
+def test_order_and_trade_rest_shapes_match_the_corpus_and_parse(world: Any) -> None:
+    exchange, _ = world
+    order = next(iter(exchange.orders.values()))
+    trade = exchange.trades[0]
+
+    covers(order_json(order), "rs_http_open_order.json")
+    body = trade_json(trade, {"key-a"})
+    covers(body, "rs_http_trade_report.json")
+    maker_keys = set(load_fixture("rs_http_trade_report.json")["maker_orders"][0])
+    assert maker_keys <= set(body["maker_orders"][0])
+    assert OpenOrder.parse_response(order_json(order)).id == order.order_id
+    assert ClobTrade.parse_response(body).trader_side == "TAKER"
+
+
+def test_user_channel_messages_match_the_corpus_and_parse(world: Any) -> None:
+    _, events = world
+    placement = order_event_json(first(events, OrderChanged, kind="PLACEMENT"))
+    cancel = order_event_json(first(events, OrderChanged, kind="CANCELLATION"))
+    trade = trade_event_json(first(events, TradeChanged))
+
+    covers(placement, "py_ws_messages_order_placement.json")
+    covers(cancel, "py_ws_messages_order_cancel.json")
+    covers(trade, "py_ws_messages_user_trade2.json")
+    assert parse_user_event(placement).payload.order_event_type == "PLACEMENT"
+    assert parse_user_event(cancel).payload.status == "CANCELED_MARKET_RESOLVED"
+    assert parse_user_event(trade).payload.status == "MATCHED"
+
+
+def test_market_channel_messages_match_the_corpus_and_parse(world: Any) -> None:
+    exchange, events = world
+    market = next(iter(exchange.markets.values()))
+    yes = market.spec.token_ids[0]
+    now = exchange.clock.now()
+    messages = {
+        "py_ws_messages_book.json": book_event_json(market, yes, now),
+        "py_ws_messages_price_change_v2.json": price_change_json(
+            first(events, BookChanged), set(market.spec.token_ids)
+        ),
+        "py_ws_messages_last_trade_price.json": last_trade_json(first(events, TradePrinted)),
+        "py_ws_messages_tick_size_change.json": tick_size_json(first(events, TickSizeChanged)),
+        "rs_ws_market_resolved_msg.json": market_resolved_json(
+            market, first(events, MarketResolved)
+        ),
+        "rs_ws_market_best_bid_ask_msg.json": best_bid_ask_json(market, yes, now),
+    }
+
+    for fixture, body in messages.items():
+        assert body is not None
+        covers(body, fixture)
+        assert parse_market_event(body).type == body["event_type"]
+
+
+def test_price_change_levels_carry_the_corpus_fields(world: Any) -> None:
+    exchange, events = world
+    market = next(iter(exchange.markets.values()))
+    body = price_change_json(first(events, BookChanged), set(market.spec.token_ids))
+    fixture = load_fixture("py_ws_messages_price_change_v2.json")["price_changes"][0]
+
+    assert body is not None
+    assert set(fixture) <= set(body["price_changes"][0])
+
+
+def test_gamma_market_matches_the_corpus_types_and_parses(world: Any) -> None:
+    exchange, _ = world
+    market = next(iter(exchange.markets.values()))
+    body = gamma_market_json(market)
+    fixture = load_fixture("rs_gamma_market.json")
+    keys = [
+        "id",
+        "question",
+        "conditionId",
+        "slug",
+        "endDate",
+        "active",
+        "closed",
+        "acceptingOrders",
+        "enableOrderBook",
+        "negRisk",
+        "orderPriceMinTickSize",
+        "orderMinSize",
+        "volumeNum",
+        "liquidityNum",
+        "outcomes",
+        "outcomePrices",
+        "clobTokenIds",
+    ]
+
+    def json_type(value: Any) -> str:
+        return (
+            "number"
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else (type(value).__name__)
+        )
+
+    for key in keys:
+        assert json_type(body[key]) == json_type(fixture[key]), key
+    parsed = Market.parse_response(body)
+    assert parsed.state.closed
+    assert parsed.outcomes.yes.price == Decimal(1)
+
+
+def test_clob_market_and_positions_match_the_corpus(world: Any) -> None:
+    exchange, _ = world
+    market = next(iter(exchange.markets.values()))
+    account = exchange.ledger.account("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266")
+    holding = next(iter(account.holdings.values()))
+
+    covers(clob_market_json(market), "rs_clob_market_closed_binary_accepting_true.json")
+    theirs = set(load_fixture("rs_data_api_positions_response.json")[0])
+    assert theirs <= set(_position_v1(account, holding, market))
