@@ -110,6 +110,8 @@ def setup_logging(
         "websockets",
         "aiogram.event",
         "apscheduler",
+        "apscheduler.scheduler",
+        "apscheduler.executors.default",
         "alembic.runtime.migration",
     )
     for noisy in noisy_loggers:

@@ -149,6 +149,11 @@ class ForecastRow(Base):
     # What the token paid at resolution: 1 (won), 0 (lost), 0.5 (split); None until resolved.
     resolved_outcome: Mapped[Decimal | None] = mapped_column(default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    decision: Mapped[str | None] = mapped_column(String(8), default=None)  # "trade" / "skip"
+    reason: Mapped[str | None] = mapped_column(Text, default=None)  # why that decision
+    # Squared errors against resolved_outcome, set on resolution: the model's and the market's.
+    brier_model: Mapped[Decimal | None] = mapped_column(default=None)
+    brier_market: Mapped[Decimal | None] = mapped_column(default=None)
 
 
 class ApprovalRow(Base):
@@ -232,6 +237,43 @@ class LlmUsageRow(Base):
     cost: Mapped[Decimal] = mapped_column(default=ZERO)  # USD
     correlation_id: Mapped[str | None] = mapped_column(default=None)
     ok: Mapped[bool] = mapped_column(default=True)
+    market: Mapped[str | None] = mapped_column(default=None)  # the condition id analysed
+    error: Mapped[str | None] = mapped_column(default=None)  # the failure kind when not ok
+
+
+class AnalysisMemoryRow(Base):
+    """Per market: what its last conclusive analysis saw (a fingerprint), and when."""
+
+    __tablename__ = "analysis_memory"
+
+    market: Mapped[str] = mapped_column(primary_key=True)  # condition id
+    fingerprint: Mapped[str]
+    analysed_at: Mapped[datetime]
+
+
+class NewsItemRow(Base):
+    """Deduplicated feed items, kept for the news window across restarts."""
+
+    __tablename__ = "news_items"
+    __table_args__ = (Index(None, "published"),)
+
+    item_id: Mapped[str] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime]
+    source: Mapped[str]
+
+
+class FeedValidatorRow(Base):
+    """A feed's last ETag and Last-Modified, sent back on the next (conditional) request."""
+
+    __tablename__ = "feed_validators"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    updated_at: Mapped[datetime]
+    etag: Mapped[str | None] = mapped_column(Text, default=None)
+    last_modified: Mapped[str | None] = mapped_column(default=None)
 
 
 class EquitySnapshotRow(Base):

@@ -1,0 +1,461 @@
+"""Whole signal cycles through the runtime: a real database (both backends), real news feeds
+over httpx, the real Anthropic SDK against the fake Messages API, intents on a real bus."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
+from tests.fakes.feed_server import FakeFeedServer, FeedDocument, http_date, rss
+from trader.bus import Bus, Envelope
+from trader.clock import FakeClock
+from trader.config import Settings
+from trader.domain import Alert, Market, OrderIntent, TradingMode
+from trader.scheduler import JobHook, JobScheduler, ScheduleConfig, job_plan
+from trader.signals.llm import LLMStats
+from trader.signals.pipeline import CycleReport, MarketReport
+from trader.signals.runtime import (
+    SignalRuntime,
+    SignalRuntimeConfig,
+    build_signal_runtime,
+    fallback_reasons,
+    signal_runtime_config,
+)
+from trader.signals.synthetic import StaticBooks, Universe, make_book, make_market, universe
+from trader.store.db import to_jsonable
+from trader.store.repositories import LlmUsageRepository
+from trader.store.signals_repo import SqlForecastStore
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class Events:
+    """Stands in for `EventLog.append`, keeping (type, payload, correlation id)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any], str | None]] = []
+
+    def __call__(
+        self,
+        type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        correlation_id: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.seen.append((type, to_jsonable(dict(payload or {})), correlation_id))  # storable
+
+    @property
+    def types(self) -> list[str]:
+        return [kind for kind, _, _ in self.seen]
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FakeFeedServer]:
+    async with FakeFeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def anthropic_api() -> AsyncIterator[FakeAnthropicServer]:
+    async with FakeAnthropicServer(default=Reply.answer(0.9)) as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def world() -> Universe:
+    return universe(4, NOW)
+
+
+def serve_news(feeds: FakeFeedServer, world: Universe) -> str:
+    items = [
+        {
+            "title": item.title,
+            "link": item.link,
+            "guid": item.item_id,
+            "description": item.summary,
+            "pubDate": http_date(item.published),
+        }
+        for item in world.news
+    ]
+    return feeds.serve("/wire.rss", FeedDocument(rss(items), etag='"wire-1"'))
+
+
+class Rig:
+    """One runtime at a time on a shared database, bus and clock, rebuilt as after a restart.
+    Bus traffic is captured by subscriptions taken before anything is published."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        http: httpx.AsyncClient,
+        world: Universe,
+        config: SignalRuntimeConfig,
+    ) -> None:
+        self.sessions, self.http, self.world, self.config = sessions, http, world, config
+        self.clock = FakeClock(NOW)
+        self.bus = Bus()
+        self.events = Events()
+        self.intents: list[Envelope[OrderIntent]] = []
+        self.alerts: list[Alert] = []
+        self._intents = self.bus.intents.subscribe()
+        self._alerts = self.bus.alerts.subscribe()
+        self.markets: Callable[[], Awaitable[tuple[Market, ...]]] = self._world_markets
+        self.runtime: SignalRuntime | None = None
+
+    async def _world_markets(self) -> tuple[Market, ...]:
+        return self.world.markets
+
+    async def _markets(self) -> tuple[Market, ...]:
+        return await self.markets()
+
+    async def _bankroll(self) -> Decimal:
+        return Decimal(1000)
+
+    async def build(self) -> SignalRuntime:
+        await self.close()
+        self.runtime = build_signal_runtime(
+            self.config,
+            sessions=self.sessions,
+            clock=self.clock,
+            bus=self.bus,
+            markets=self._markets,
+            books=StaticBooks(dict(self.world.books)),
+            http=self.http,
+            bankroll=self._bankroll,
+            events=self.events,
+        )
+        return self.runtime
+
+    async def cycle(self) -> tuple[CycleReport, list[Envelope[OrderIntent]]]:
+        """Run one cycle; its report and the intents it published."""
+        assert self.runtime is not None
+        report = await self.runtime.run_cycle()
+        published = []
+        while (envelope := self._intents.get_nowait()) is not None:
+            published.append(envelope)
+        self.intents.extend(published)
+        while (alert := self._alerts.get_nowait()) is not None:
+            self.alerts.append(alert.payload)
+        return report, published
+
+    async def close(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.close()
+            self.runtime = None
+
+
+@pytest.fixture
+async def make_rig(
+    sessions: Sessions, http: httpx.AsyncClient, world: Universe
+) -> AsyncIterator[Callable[[SignalRuntimeConfig], Rig]]:
+    made: list[Rig] = []
+
+    def make(cfg: SignalRuntimeConfig) -> Rig:
+        rig = Rig(sessions, http, world, cfg)
+        made.append(rig)
+        return rig
+
+    yield make
+    for rig in made:
+        await rig.close()
+
+
+def config(feed: str, **changes: Any) -> SignalRuntimeConfig:
+    base: dict[str, Any] = {"feeds": (feed,), "min_edge": Decimal("0.005"), "ensemble_samples": 3}
+    return SignalRuntimeConfig(**{**base, **changes})
+
+
+def llm_config(feed: str, api: FakeAnthropicServer, **changes: Any) -> SignalRuntimeConfig:
+    return config(
+        feed, anthropic_api_key=SecretStr("sk-test"), anthropic_base_url=api.url, **changes
+    )
+
+
+MakeRig = Callable[[SignalRuntimeConfig], Rig]
+
+
+async def test_a_heuristic_cycle_publishes_intents_and_stores_forecasts_once_per_change(
+    make_rig: MakeRig, feeds: FakeFeedServer, world: Universe, sessions: Sessions
+) -> None:
+    rig = make_rig(config(serve_news(feeds, world)))
+    runtime = await rig.build()
+    assert runtime.analyser == "heuristic (no ANTHROPIC_API_KEY)"
+    assert runtime.last_report is None
+
+    report, published = await rig.cycle()
+
+    assert report.analysed == 4
+    assert report.sources == {"heuristic": 4}
+    assert published, "the heuristic finds some edge in the synthetic news"
+    assert runtime.last_report is report
+    assert runtime.last_cycle_at == NOW
+    assert [e.payload for e in published] == list(runtime.last_published)
+    for envelope in published:
+        assert envelope.correlation_id == envelope.payload.correlation_id
+        assert envelope.payload.strategy == "llm_edge"
+    forecasts = SqlForecastStore(sessions, rig.clock)
+    rows = [row for m in world.markets for row in await forecasts.for_market(m.condition_id)]
+    assert len(rows) == 4
+    assert {(row.source, row.model) for row in rows} == {("heuristic", "heuristic")}
+    assert all(row.token_id == f"{row.market}-yes" for row in rows)
+    traded = {row.correlation_id: row for row in rows if row.decision == "trade"}
+    assert set(traded) == {e.correlation_id for e in published}
+    assert rig.events.types[0] == "signal_cycle_started"
+    assert rig.events.types[-1] == "signal_cycle_completed"
+    assert rig.events.types.count("signal_group_published") == len(published)
+    completed = rig.events.seen[-1][1]
+    assert (completed["analysed"], completed["intents"]) == (4, len(published))
+    assert rig.alerts == []
+
+    again, published_again = await rig.cycle()
+
+    assert again.analysed == 0
+    assert published_again == []
+    assert {m.reason for m in again.markets} == {"nothing new since the last analysis"}
+    assert len([r for m in world.markets for r in await forecasts.for_market(m.condition_id)]) == 4
+
+    await rig.build()  # a restart: the fingerprints and the news come back from the database
+    after_restart, published_after = await rig.cycle()
+
+    assert after_restart.analysed == 0
+    assert published_after == []
+    conditional = feeds.requests_for("/wire.rss")[-1]
+    assert conditional.get("if-none-match") == '"wire-1"'  # the validator survived too
+
+
+async def test_an_llm_cycle_calls_the_api_once_per_change_even_across_a_restart(
+    make_rig: MakeRig,
+    feeds: FakeFeedServer,
+    anthropic_api: FakeAnthropicServer,
+    world: Universe,
+    sessions: Sessions,
+) -> None:
+    rig = make_rig(llm_config(serve_news(feeds, world), anthropic_api))
+    runtime = await rig.build()
+    assert runtime.analyser == "llm (claude-sonnet-4-6)"
+
+    report, published = await rig.cycle()
+
+    assert len(anthropic_api.requests) == 12  # four markets, three samples each
+    assert report.sources == {"llm": 4}
+    assert report.llm.calls == 12
+    assert published  # a 0.9 view against mids of 0.2..0.8 buys YES somewhere
+    usage = await LlmUsageRepository(sessions, rig.clock).recent()
+    assert len(usage) == 12
+    assert {row.market for row in usage} == {m.condition_id for m in world.markets}
+    spent = sum((row.cost for row in usage), Decimal(0))
+    assert spent > 0
+    rows = await SqlForecastStore(sessions, rig.clock).for_market(world.markets[0].condition_id)
+    assert (rows[0].source, rows[0].model) == ("llm", "claude-sonnet-4-6")
+
+    second, _ = await rig.cycle()
+    assert second.llm.calls == 0
+    assert len(anthropic_api.requests) == 12
+
+    restarted = await rig.build()
+    third, published_third = await rig.cycle()
+
+    assert len(anthropic_api.requests) == 12
+    assert third.analysed == 0
+    assert published_third == []
+    # the day's spend read back from llm_usage, against the default $5 budget
+    assert await restarted.llm_spend_today() == (spent, Decimal(5))
+
+
+async def test_over_budget_falls_back_to_the_heuristic_with_an_alert(
+    make_rig: MakeRig, feeds: FakeFeedServer, anthropic_api: FakeAnthropicServer, world: Universe
+) -> None:
+    cfg = llm_config(serve_news(feeds, world), anthropic_api, llm_daily_budget=Decimal("0.0001"))
+    rig = make_rig(cfg)
+    await rig.build()
+
+    report, _ = await rig.cycle()
+
+    assert anthropic_api.requests == []
+    assert report.sources == {"heuristic": 4}
+    assert report.llm.budget_refusals == 12
+    fallback = [a for a in rig.alerts if a.kind == "llm_fallback"]
+    assert len(fallback) == 1
+    assert fallback[0].title == "Heuristic used instead of the LLM for 4 market(s)"
+    assert fallback[0].body == "over daily LLM budget: 4"
+    assert fallback[0].dedupe_key == "signals:llm_fallback"
+
+
+async def test_a_failing_api_falls_back_with_the_reason_in_the_alert(
+    make_rig: MakeRig, feeds: FakeFeedServer, anthropic_api: FakeAnthropicServer, world: Universe
+) -> None:
+    anthropic_api.default = Reply.error(400)  # not retried by the SDK: fails fast
+    rig = make_rig(llm_config(serve_news(feeds, world), anthropic_api))
+    await rig.build()
+
+    report, _ = await rig.cycle()
+
+    assert report.sources == {"heuristic": 4}
+    (alert,) = [a for a in rig.alerts if a.kind == "llm_fallback"]
+    assert alert.body == "LLM API failing: 4"
+
+
+async def test_a_cycle_that_cannot_run_is_recorded_and_raised(
+    make_rig: MakeRig, feeds: FakeFeedServer, world: Universe
+) -> None:
+    rig = make_rig(config(serve_news(feeds, world)))
+    runtime = await rig.build()
+    await rig.cycle()
+    last = runtime.last_report
+
+    async def venue_down() -> tuple[Market, ...]:
+        raise ConnectionError("gamma unreachable")
+
+    rig.markets = venue_down
+    with pytest.raises(ConnectionError):
+        await runtime.run_cycle()
+
+    assert runtime.last_report is last
+    assert runtime.last_error == "ConnectionError: gamma unreachable"
+    kind, payload, correlation_id = rig.events.seen[-1]
+    assert kind == "signal_cycle_failed"
+    assert payload["error"] == "ConnectionError: gamma unreachable"
+    assert correlation_id == rig.events.seen[-2][2]  # the same cycle id as its start
+
+
+async def test_the_scheduler_runs_the_cycle_for_the_control_api(
+    make_rig: MakeRig, feeds: FakeFeedServer, world: Universe
+) -> None:
+    rig = make_rig(config(serve_news(feeds, world)))
+    runtime = await rig.build()
+    assert runtime.describe_last_cycle() == "No signal cycle has completed yet."
+    assert await runtime.llm_spend_today() == (0, 0)  # no key, no LLM spend
+    plan = job_plan(ScheduleConfig(), {"signal_cycle": runtime.run_cycle})
+    scheduler = JobScheduler(plan, clock=rig.clock, alert=rig.bus.alerts.publish)
+    hook = JobHook(scheduler, "signal_cycle", describe=runtime.describe_last_cycle)
+    assert hook.next_cycle_at() is None
+    scheduler.start()
+    try:
+        next_cycle = hook.next_cycle_at()
+        assert next_cycle is not None
+        assert next_cycle > datetime.now(UTC) + timedelta(minutes=29)
+
+        reply = await hook.run_now()
+    finally:
+        await scheduler.stop()
+
+    assert runtime.last_report is not None
+    assert runtime.last_report.analysed == 4
+    published = len(runtime.last_published)
+    assert reply == (
+        "Signal cycle done (heuristic (no ANTHROPIC_API_KEY)): 4 of 4 markets selected, "
+        f"4 analysed, {published} intent(s) published."
+    )
+    assert hook.last_cycle_at() == NOW
+
+
+async def test_a_complete_set_arbitrage_is_published_as_legs_that_name_their_group(
+    sessions: Sessions, http: httpx.AsyncClient
+) -> None:
+    market = make_market("0xarb", "Will the arb close?", end_date=NOW + timedelta(days=10))
+    books = {
+        "0xarb-yes": make_book("0xarb-yes", bid=Decimal("0.44"), ask=Decimal("0.45"), now=NOW),
+        "0xarb-no": make_book("0xarb-no", bid=Decimal("0.49"), ask=Decimal("0.50"), now=NOW),
+    }
+    rig = Rig(sessions, http, Universe((market,), books, ()), config("", feeds=()))
+    await rig.build()
+    try:
+        report, published = await rig.cycle()
+    finally:
+        await rig.close()
+
+    groups = {
+        p["strategy"]: (p, cid)
+        for kind, p, cid in rig.events.seen
+        if kind == "signal_group_published"
+    }
+    arb, group_id = groups["complete_set_arb"]
+    legs = [e.payload for e in published if e.payload.strategy == "complete_set_arb"]
+    assert [leg.token_id for leg in legs] == ["0xarb-yes", "0xarb-no"]
+    assert [leg.correlation_id for leg in legs] == [f"{group_id}-1", f"{group_id}-2"]
+    assert [leg["correlation_id"] for leg in arb["legs"]] == [f"{group_id}-1", f"{group_id}-2"]
+    assert legs[0].reason.endswith(
+        f"[group {group_id} leg 1/2, all-or-none, unwind: sell_filled_legs]"
+    )
+    assert report.trades[0].arb.startswith("complete set:")
+    # the same market's edge trade (the heuristic buys NO at 0.50 against 0.555) is one leg,
+    # whose correlation id is its group id
+    (edge,) = [e for e in published if e.payload.strategy == "llm_edge"]
+    assert edge.correlation_id == groups["llm_edge"][1] == edge.payload.correlation_id
+    assert [e.correlation_id for e in published] == [
+        f"{group_id}-1",
+        f"{group_id}-2",
+        edge.correlation_id,
+    ]
+
+
+def test_the_runtime_config_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:  # the settings come from the test, not the environment
+        monkeypatch.delenv(name.upper(), raising=False)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        trading_mode="paper",
+        operator_tz="Europe/London",
+        news_feeds="https://news.test/a.rss,https://news.test/b.xml",
+        anthropic_api_key="sk-ant-test",
+        llm_daily_budget_usd="2.50",
+        llm_ensemble_samples=5,
+        max_order_notional_usd="25",
+        min_edge="0.04",
+        kelly_fraction="0.1",
+    )
+
+    cfg = signal_runtime_config(settings)
+
+    assert cfg.feeds == ("https://news.test/a.rss", "https://news.test/b.xml")
+    assert cfg.uses_llm
+    assert cfg.anthropic_api_key is not None
+    assert cfg.anthropic_api_key.get_secret_value() == "sk-ant-test"
+    assert (cfg.llm_daily_budget, cfg.ensemble_samples) == (Decimal("2.50"), 5)
+    assert (cfg.max_order_notional, cfg.min_edge, cfg.kelly_fraction) == (
+        Decimal(25),
+        Decimal("0.04"),
+        Decimal("0.1"),
+    )
+    assert str(cfg.zone) == "Europe/London"
+    assert not signal_runtime_config(Settings(_env_file=None)).uses_llm  # type: ignore[call-arg]
+
+
+def test_fallback_reasons_count_only_real_fallbacks() -> None:
+    def market(analysis: str) -> MarketReport:
+        return MarketReport("0xm", "?", "skip", "", analysis=analysis)
+
+    report = CycleReport(
+        started_at=NOW,
+        duration_seconds=0.0,
+        mode=TradingMode.PAPER,
+        candidates=4,
+        selected=4,
+        analysed=4,
+        markets=(
+            market("heuristic: no API key"),
+            market("heuristic: LLM API failing (timeout x3)"),
+            market("heuristic: LLM API failing (2 markets in a row)"),
+            market("LLM ensemble: 3/3 samples"),
+            market("heuristic: over daily LLM budget"),
+        ),
+        llm=LLMStats(),
+    )
+
+    assert fallback_reasons(report) == {"LLM API failing": 2, "over daily LLM budget": 1}

@@ -1,0 +1,400 @@
+"""The signal cycle as the trader runs it: `build_signal_runtime` wires the pipeline to the
+database, the bus and the event log; `SignalRuntime.run_cycle()` runs one cycle.
+
+A cycle reads the markets and the bankroll, runs the pipeline, stores its forecasts, publishes
+each intent on `bus.intents`, keeps the `CycleReport` (/signals) and records start, end,
+duration or failure in the event log. The analyser is the LLM ensemble with an Anthropic API
+key, the heuristic without (`analyser` says which). A fallback to the heuristic (over budget,
+API failing) or a failed news stage becomes an alert with the pipeline's reason.
+
+Intent groups: the execution engine takes intents one at a time, so a group is published as its
+legs, in order. A one-leg group's intent has the group id as its correlation id; the legs of a
+larger group have `<group id>-<leg>` and a reason ending `[group <id> leg i/n, all-or-none,
+unwind: ...]`. The engine does not enforce all-or-none: the only multi-leg strategy (complete-set
+arbitrage) is experimental, paper mode only. A traded market's forecast rows carry its group id.
+
+Cycles never overlap. Nothing here imports `trader.execution`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+import anthropic
+import httpx
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from trader.bus import Bus
+from trader.clock import Clock
+from trader.config import Settings
+from trader.domain import Alert, Market, OrderIntent, Severity, TradingMode, new_correlation_id
+from trader.signals.budget import DailyBudget
+from trader.signals.ensemble import EnsembleConfig
+from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+from trader.signals.news import Feed, NewsConfig, NewsSource
+from trader.signals.pipeline import (
+    BookGetter,
+    CycleReport,
+    PipelineConfig,
+    SelectionConfig,
+    SignalPipeline,
+    build_pipeline,
+)
+from trader.signals.records import ForecastRecord, InMemoryForecastRecorder
+from trader.signals.sizing import SizingConfig
+from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy
+from trader.signals.triage import Triage, TriageConfig
+from trader.signals.values import IntentGroup, Source, UnwindAction
+from trader.store.signals_repo import (
+    ForecastEntry,
+    SqlAnalysisMemory,
+    SqlForecastStore,
+    SqlNewsCache,
+    SqlUsageRecorder,
+)
+
+log = logging.getLogger(__name__)
+
+MarketSource = Callable[[], Awaitable[Sequence[Market]]]
+BankrollSource = Callable[[], Awaitable[Decimal]]
+ACTOR = "scheduler:signals"
+EventAppend = Callable[..., object]  # EventLog.append(type, payload, *, correlation_id, actor)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRuntimeConfig:
+    mode: TradingMode = TradingMode.PAPER
+    zone: tzinfo = UTC  # the operator's: the LLM budget's day
+    feeds: tuple[str, ...] = ()
+    news_window: timedelta = timedelta(hours=48)
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    analysis_model: str = "claude-sonnet-4-6"
+    triage_model: str = "claude-haiku-4-5"
+    llm_daily_budget: Decimal = Decimal(5)
+    llm_concurrency: int = 8
+    llm_timeout_s: float = 60.0
+    ensemble_samples: int = 3
+    min_volume: Decimal = Decimal(50_000)
+    min_liquidity: Decimal = Decimal(1_000)
+    max_markets: int = 50
+    kelly_fraction: Decimal = Decimal("0.25")
+    max_order_notional: Decimal = Decimal(50)
+    min_edge: Decimal = Decimal("0.03")
+    fee_bps: Decimal = Decimal(0)
+
+    @property
+    def uses_llm(self) -> bool:  # a key is what turns the LLM on
+        return self.anthropic_api_key is not None
+
+
+def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
+    return SignalRuntimeConfig(
+        mode=settings.trading_mode,
+        zone=settings.zone,
+        feeds=settings.news_feeds,
+        anthropic_api_key=settings.anthropic_api_key,
+        anthropic_base_url=settings.anthropic_base_url,
+        analysis_model=settings.llm_analysis_model,
+        triage_model=settings.llm_triage_model,
+        llm_daily_budget=settings.llm_daily_budget_usd,
+        llm_concurrency=settings.llm_concurrency,
+        llm_timeout_s=settings.llm_timeout_s,
+        ensemble_samples=settings.llm_ensemble_samples,
+        min_volume=settings.min_volume_usd,
+        min_liquidity=settings.min_liquidity_usd,
+        max_markets=settings.max_markets_per_cycle,
+        kelly_fraction=settings.kelly_fraction,
+        max_order_notional=settings.max_order_notional_usd,
+        min_edge=settings.min_edge,
+        fee_bps=settings.paper_fee_bps,
+    )
+
+
+def group_legs(group: IntentGroup) -> tuple[OrderIntent, ...]:
+    """The group's intents as published: correlation ids and reasons that name the group."""
+    legs = group.intents
+    if len(legs) == 1:
+        return (replace(legs[0], correlation_id=group.group_id),)
+    notes = ["all-or-none"] if group.all_or_none else []
+    if group.unwind is not UnwindAction.NONE:
+        notes.append(f"unwind: {group.unwind}")
+    published = []
+    for number, intent in enumerate(legs, start=1):
+        tag = ", ".join([f"group {group.group_id} leg {number}/{len(legs)}", *notes])
+        published.append(
+            replace(
+                intent,
+                correlation_id=f"{group.group_id}-{number}",
+                reason=f"{intent.reason} [{tag}]".strip(),
+            )
+        )
+    return tuple(published)
+
+
+def fallback_reasons(report: CycleReport) -> Counter[str]:
+    """Why markets were analysed by the heuristic although the LLM is the primary model."""
+    reasons: Counter[str] = Counter()
+    for market in report.markets:
+        why = market.analysis.removeprefix("heuristic: ")
+        if why != market.analysis and why != "no API key":
+            reasons[why.split(" (", 1)[0]] += 1
+    return reasons
+
+
+@dataclass(eq=False)
+class SignalRuntime:
+    """Runs signal cycles; built by `build_signal_runtime`. Call `close()` when done."""
+
+    config: SignalRuntimeConfig
+    pipeline: SignalPipeline
+    collector: InMemoryForecastRecorder  # this cycle's forecasts, written after it
+    forecasts: SqlForecastStore
+    markets: MarketSource
+    bankroll: BankrollSource
+    bus: Bus
+    clock: Clock
+    events: EventAppend | None = None
+    news_cache: SqlNewsCache | None = None
+    budget: DailyBudget | None = None
+    client: anthropic.AsyncAnthropic | None = None  # owned: closed by `close()`
+    last_report: CycleReport | None = field(default=None, init=False)
+    last_cycle_at: datetime | None = field(default=None, init=False)  # the last one's start
+    last_published: tuple[OrderIntent, ...] = field(default=(), init=False)
+    last_error: str = field(default="", init=False)  # cleared by a completed cycle
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+
+    @property
+    def analyser(self) -> str:
+        """Which model analyses markets, for /status and /signals."""
+        if self.config.uses_llm:
+            return f"llm ({self.config.analysis_model})"
+        return "heuristic (no ANTHROPIC_API_KEY)"
+
+    def describe_last_cycle(self) -> str:
+        """A line for /cycle: what the last completed cycle did."""
+        report = self.last_report
+        if report is None:
+            return "No signal cycle has completed yet."
+        return (
+            f"Signal cycle done ({self.analyser}): {report.selected} of {report.candidates} "
+            f"markets selected, {report.analysed} analysed, "
+            f"{len(self.last_published)} intent(s) published."
+        )
+
+    async def llm_spend_today(self) -> tuple[Decimal, Decimal]:
+        """(spent today, daily budget) in USD, the Control API's `SpendSource`."""
+        state = await self.budget.state() if self.budget is not None else None
+        return (state.spent, state.limit) if state is not None else (Decimal(0), Decimal(0))
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def run_cycle(self) -> CycleReport:
+        """One cycle; raises (after recording the failure) if it could not run at all."""
+        async with self._lock:
+            cycle_id = new_correlation_id()
+            self._record("signal_cycle_started", {"analyser": self.analyser}, cycle_id)
+            start = self.clock.monotonic()
+            try:
+                report = await self._cycle(cycle_id)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._record(
+                    "signal_cycle_failed",
+                    {"error": self.last_error, "duration_s": self.clock.monotonic() - start},
+                    cycle_id,
+                )
+                raise
+            self.last_report, self.last_cycle_at, self.last_error = report, report.started_at, ""
+            self._record("signal_cycle_completed", self._summary(report, start), cycle_id)
+            self._alert_fallbacks(report, cycle_id)
+            return report
+
+    async def _cycle(self, cycle_id: str) -> CycleReport:
+        markets = await self.markets()
+        bankroll = await self.bankroll()
+        self._take_forecasts()  # nothing from an earlier, interrupted cycle
+        result = await self.pipeline.run_cycle(markets, bankroll=bankroll, mode=self.config.mode)
+        legs = {group.group_id: group_legs(group) for group in result.groups}
+        await self._store_forecasts(markets, result.groups, cycle_id)
+        published: list[OrderIntent] = []
+        for group in result.groups:
+            self._record("signal_group_published", _group_payload(group, cycle_id), group.group_id)
+            for intent in legs[group.group_id]:
+                self.bus.intents.publish(intent, intent.correlation_id)
+                published.append(intent)
+        self.last_published = tuple(published)
+        await self._prune_news()
+        return result.report
+
+    async def _store_forecasts(
+        self, markets: Sequence[Market], groups: Sequence[IntentGroup], cycle_id: str
+    ) -> None:
+        """Write the cycle's forecasts; a failure costs the record, never the cycle's intents."""
+        yes_tokens = {m.condition_id: t.token_id for m in markets if (t := m.token("Yes"))}
+        edge_groups = {g.intents[0].market: g.group_id for g in groups if g.strategy == "llm_edge"}
+        entries = [
+            ForecastEntry(
+                record,
+                token_id=yes_tokens.get(record.forecast.market, ""),
+                model=self._model_name(record.forecast.source),
+                correlation_id=edge_groups.get(record.forecast.market),
+            )
+            for record in self._take_forecasts()
+        ]
+        try:
+            await self.forecasts.record_many(entries)
+        except Exception as exc:
+            log.exception("signal cycle: could not store %d forecasts", len(entries))
+            title = f"{len(entries)} forecasts of this cycle were not stored"
+            self._warn("forecasts_not_stored", title, f"{type(exc).__name__}: {exc}", cycle_id)
+
+    def _take_forecasts(self) -> list[ForecastRecord]:
+        records, self.collector.records = self.collector.records, []
+        return records
+
+    def _model_name(self, source: Source) -> str:
+        return self.config.analysis_model if source is Source.LLM else str(source)
+
+    async def _prune_news(self) -> None:
+        try:
+            if self.news_cache is not None:
+                await self.news_cache.prune(self.clock.now() - self.config.news_window)
+        except Exception:  # housekeeping: the next cycle tries again
+            log.exception("signal cycle: could not prune old news items")
+
+    def _alert_fallbacks(self, report: CycleReport, cycle_id: str) -> None:
+        reasons = fallback_reasons(report)
+        if reasons:
+            title = f"Heuristic used instead of the LLM for {sum(reasons.values())} market(s)"
+            body = "; ".join(f"{why}: {n}" for why, n in sorted(reasons.items()))
+            self._warn("llm_fallback", title, body, cycle_id)
+        if report.news_error:
+            title = "News stage failed: markets were triaged without news"
+            self._warn("news_failed", title, report.news_error, cycle_id)
+
+    def _warn(self, kind: str, title: str, body: str, cycle_id: str) -> None:
+        # positional: kind, severity, title, body, correlation id, dedupe key
+        alert = Alert(kind, Severity.WARNING, title, body, cycle_id, f"signals:{kind}")
+        self.bus.alerts.publish(alert, cycle_id)
+
+    def _record(self, kind: str, payload: Mapping[str, Any], correlation_id: str) -> None:
+        if self.events is None:
+            return
+        try:
+            self.events(kind, payload, correlation_id=correlation_id, actor=ACTOR)
+        except Exception:  # the event log refusing (closed at shutdown) never ends a cycle
+            log.exception("signal cycle: could not record %s", kind)
+
+    def _summary(self, report: CycleReport, start: float) -> dict[str, Any]:
+        return {
+            "duration_s": self.clock.monotonic() - start,
+            "candidates": report.candidates,
+            "selected": report.selected,
+            "analysed": report.analysed,
+            "trades": len(report.trades),
+            "intents": len(self.last_published),
+            "sources": report.sources,
+            "llm_calls": report.llm.calls,
+            "llm_cost": report.llm.cost,
+            "news_error": report.news_error,
+        }
+
+
+_LEG_FIELDS = ("correlation_id", "market", "token_id", "side", "limit_price", "size", "notional")
+
+
+def _group_payload(group: IntentGroup, cycle_id: str) -> dict[str, Any]:
+    return {
+        "cycle": cycle_id,
+        "strategy": group.strategy,
+        "reason": group.reason,
+        "all_or_none": group.all_or_none,
+        "unwind": group.unwind,
+        "legs": [{name: getattr(leg, name) for name in _LEG_FIELDS} for leg in group_legs(group)],
+    }
+
+
+def build_signal_runtime(
+    config: SignalRuntimeConfig,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    bus: Bus,
+    markets: MarketSource,
+    books: BookGetter,
+    http: httpx.AsyncClient,
+    bankroll: BankrollSource,
+    events: EventAppend | None = None,
+) -> SignalRuntime:
+    """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
+    pipeline and the database recorders. The caller owns `http`; the runtime owns the
+    Anthropic client it creates and closes it in `close()`."""
+    news_cache = SqlNewsCache(sessions, clock) if config.feeds else None
+    feeds, window = [Feed(url) for url in config.feeds], NewsConfig(window=config.news_window)
+    news = NewsSource(feeds, http, clock, config=window, cache=news_cache) if news_cache else None
+    client = budget = llm = None
+    if config.anthropic_api_key is not None:
+        key, base_url = config.anthropic_api_key.get_secret_value(), config.anthropic_base_url
+        client = make_client(key, base_url=base_url, timeout=config.llm_timeout_s)
+        usage = SqlUsageRecorder(sessions, clock)
+        budget = DailyBudget(config.llm_daily_budget, clock, config.zone, ledger=usage)
+        llm_config = LLMConfig(
+            analysis_model=config.analysis_model,
+            triage_model=config.triage_model,
+            timeout=config.llm_timeout_s,
+            concurrency=config.llm_concurrency,
+        )
+        llm = LLMAnalyser(client, recorder=usage, clock=clock, budget=budget, config=llm_config)
+    # Without feeds there is no news to wait for: the price alone decides re-analysis.
+    memory = SqlAnalysisMemory(sessions, clock)
+    triage = Triage(TriageConfig(require_news=bool(config.feeds)), memory)
+    sizing = SizingConfig(
+        kelly_fraction=config.kelly_fraction,
+        max_notional=config.max_order_notional,
+        min_edge=config.min_edge if config.min_edge > 0 else SizingConfig().min_edge,
+        fee_bps=config.fee_bps,
+    )
+    selection = SelectionConfig(
+        config.min_volume, config.min_liquidity, max_markets=config.max_markets
+    )
+    collector = InMemoryForecastRecorder()
+    pipeline = build_pipeline(
+        books=books,
+        clock=clock,
+        news=news,
+        llm=llm,
+        triage=triage,
+        ensemble=EnsembleConfig(config.ensemble_samples, config.ensemble_samples // 2 + 1),
+        sizing=sizing,
+        arb=CompleteSetArbStrategy(
+            ArbConfig(fee_bps=config.fee_bps, max_notional=config.max_order_notional)
+        ),
+        forecasts=collector,
+        config=PipelineConfig(selection=selection),
+    )
+    return SignalRuntime(
+        config=config,
+        pipeline=pipeline,
+        collector=collector,
+        forecasts=SqlForecastStore(sessions, clock),
+        markets=markets,
+        bankroll=bankroll,
+        bus=bus,
+        clock=clock,
+        events=events,
+        news_cache=news_cache,
+        budget=budget,
+        client=client,
+    )
