@@ -122,6 +122,29 @@ def sim(
     run_sim(host=host, port=port, scenario_path=scenario, seed=seed)
 
 
+@cli.command()
+def watchdog() -> None:
+    """Watch the app's heartbeat; alert when it goes quiet (the Procfile's `watchdog`)."""
+    from trader.watchdog import run_watchdog
+
+    settings = _settings()
+    _logging(settings)
+    raise typer.Exit(run_watchdog(settings))
+
+
+@cli.command()
+def backup(
+    dest: Annotated[Path, typer.Option(help="directory for the backup files")],
+    keep: Annotated[int, typer.Option(min=1, help="how many backups to keep")] = 7,
+) -> None:
+    """Online copy of the SQLite database, pruned to the newest KEEP (PostgreSQL: pg_dump)."""
+    from trader.backup import backup_command
+
+    settings = _settings()
+    _logging(settings)
+    raise typer.Exit(backup_command(settings.database_url, dest, keep))
+
+
 def main() -> None:
     try:
         cli()
