@@ -113,6 +113,10 @@ def setup_logging(
         "apscheduler.scheduler",
         "apscheduler.executors.default",
         "alembic.runtime.migration",
+        # HTTP/2 frame logs can carry request headers (API key, passphrase) at DEBUG
+        "hpack",
+        "h2",
+        "websockets.client",
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

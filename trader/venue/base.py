@@ -138,6 +138,10 @@ class Venue(Protocol):
 
     async def get_order(self, order_id: str) -> Order | None: ...
 
+    async def resolve_unknown(self, order_id: str) -> Order | None:
+        """Find an order whose submit outcome was unknown, by its id; never re-sign."""
+        ...
+
     async def open_orders(self, *, market: str | None = None) -> Sequence[Order]: ...
 
     async def trades(

@@ -1,0 +1,122 @@
+"""Pure bookkeeping for paper trading: cash and positions derived from fills, book walking.
+
+Nothing here awaits or reads the clock. `PaperLedger` is rebuilt from the recorded fills on every
+start, so a restart resumes exactly where the journal left off. `take_liquidity` and
+`through_liquidity` are the two fill rules `PaperVenue` applies: a marketable order walks the
+opposite side up to its limit; a resting order fills only when the opposite side moves strictly
+through its price (an equal price might have queued ahead of us, so it does not count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trader.domain import ZERO, BookLevel, Fill, Position, Side
+
+
+@dataclass(slots=True)
+class _Holding:
+    size: Decimal = ZERO
+    cost: Decimal = ZERO  # cost basis of the shares still held
+    realized_pnl: Decimal = ZERO
+    market: str = ""
+
+
+class PaperLedger:
+    """Cash and positions as a fold over fills: BUY pays price * size + fee, SELL receives
+    price * size - fee. Positions keep their average cost; selling realizes the difference."""
+
+    def __init__(self, bankroll: Decimal, fills: Iterable[Fill] = ()) -> None:
+        self.bankroll = bankroll
+        self.cash = bankroll
+        self.fees_paid = ZERO
+        self._holdings: dict[str, _Holding] = {}
+        for fill in fills:
+            self.apply(fill)
+
+    def apply(self, fill: Fill) -> None:
+        holding = self._holdings.setdefault(fill.token_id, _Holding(market=fill.market))
+        notional = fill.price * fill.size
+        self.fees_paid += fill.fee
+        if fill.side is Side.BUY:
+            self.cash -= notional + fill.fee
+            holding.size += fill.size
+            holding.cost += notional
+        else:
+            self.cash += notional - fill.fee
+            average = holding.cost / holding.size if holding.size else fill.price
+            holding.realized_pnl += (fill.price - average) * fill.size
+            holding.size -= fill.size
+            holding.cost = average * holding.size if holding.size else ZERO
+        holding.realized_pnl -= fill.fee
+
+    def position_size(self, token_id: str) -> Decimal:
+        holding = self._holdings.get(token_id)
+        return holding.size if holding else ZERO
+
+    def positions(self) -> list[Position]:
+        return [
+            Position(
+                token_id=token_id,
+                size=h.size,
+                average_price=h.cost / h.size if h.size else ZERO,
+                market=h.market,
+                realized_pnl=h.realized_pnl,
+            )
+            for token_id, h in self._holdings.items()
+            if h.size != ZERO
+        ]
+
+    def cost_basis(self) -> Decimal:
+        """What the open positions cost: with `cash`, what the bankroll became, less fees."""
+        return sum((h.cost for h in self._holdings.values()), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    price: Decimal
+    size: Decimal
+
+
+def take_liquidity(
+    levels: Iterable[BookLevel],
+    *,
+    side: Side,
+    limit: Decimal,
+    size: Decimal,
+    consumed: Mapping[Decimal, Decimal] | None = None,
+) -> list[Take]:
+    """Walk the opposite side (best first) for an order of `side` up to `limit` and `size`.
+
+    `consumed` is what earlier paper orders already took at each price of this book, so two
+    orders against the same snapshot cannot both take the same liquidity.
+    """
+    takes: list[Take] = []
+    wanted = size
+    for level in levels:
+        if wanted <= ZERO or not _within(level.price, side, limit):
+            break
+        available = level.size - (consumed or {}).get(level.price, ZERO)
+        if available <= ZERO:
+            continue
+        quantity = min(available, wanted)
+        takes.append(Take(level.price, quantity))
+        wanted -= quantity
+    return takes
+
+
+def through_liquidity(levels: Iterable[BookLevel], *, side: Side, price: Decimal) -> Decimal:
+    """Opposite-side size strictly better than a resting order's price: what traded through."""
+    total = ZERO
+    for level in levels:
+        strictly = level.price < price if side is Side.BUY else level.price > price
+        if not strictly:
+            break
+        total += level.size
+    return total
+
+
+def _within(level_price: Decimal, side: Side, limit: Decimal) -> bool:
+    return level_price <= limit if side is Side.BUY else level_price >= limit
