@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench.hot_path",
     "bench.cycle",
     "bench.telegram_status",
+    "bench.report",
 ]
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -143,6 +144,28 @@ def backup(
     settings = _settings()
     _logging(settings)
     raise typer.Exit(backup_command(settings.database_url, dest, keep))
+
+
+@cli.command()
+def report(
+    date: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="the operator's day (default: yesterday)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="dashboard PNG (default data/reports/report-DAY.png)")
+    ] = None,
+    window: Annotated[int, typer.Option(min=1, max=365, help="chart window in days")] = 30,
+) -> None:
+    """Print the daily report for a day and write its dashboard PNG, offline from the database."""
+    from trader.reports import report_command
+
+    settings = _settings()
+    _logging(settings)
+    day = date.date() if date else None
+    raise typer.Exit(
+        report_command(settings.database_url, day, out, zone=settings.zone, window_days=window)
+    )
 
 
 def main() -> None:
