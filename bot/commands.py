@@ -2,72 +2,119 @@
 
 Telegram, WhatsApp and the terminal chat are thin transports over `CommandCore.handle`.
 A stranger learns nothing but their own id (`/whoami`); a viewer may read; an operator may
-also control. The reply is a plain model (title, lines, buttons, images); each transport
-formats and escapes it for its medium.
+also control. Buttons come back as hidden commands (`confirm`, `decide`, `ack`) through the
+same `handle`, so they are authorised exactly like typed commands. The reply is a plain
+model (title, lines, buttons, images); each transport formats and escapes it.
 """
 
 from __future__ import annotations
 
+import logging
 import shlex
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from bot import render
+from bot import commands_control, commands_read, commands_settings
+from bot.commandset import (
+    Command,
+    ConfirmHandler,
+    Context,
+    UsageError,
+    notice,
+)
+from bot.confirm import Confirmations, Refused
+from bot.notifier import Notifier
 from bot.reply import Reply, Role
+from bot.timing import Clock, SystemClock
 from trader.control import ControlAPI, ControlError
 from trader.domain import Actor
 
-REFUSAL = Reply("Not authorised. Send /whoami to get your id for the operator to add.")
+__all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
 
-Handler = Callable[[Actor, list[str]], Awaitable[Reply]]
+log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    role: Role
-    summary: str
-    usage: str = ""
-    handler: Handler | None = field(default=None, compare=False)
-
-
-class UsageError(Exception):
-    """Bad arguments: the message says what was expected."""
+REFUSAL = Reply("Not authorised. Send /whoami to get your id for the operator to add.", notice=True)
+_MAX_TEXT = 4096
 
 
 class CommandCore:
-    def __init__(self, control: ControlAPI) -> None:
+    def __init__(
+        self,
+        control: ControlAPI,
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        zone: ZoneInfo | None = None,
+    ) -> None:
         self._control = control
+        the_clock: Clock = clock or SystemClock()
+        self.context = Context(
+            control=control,
+            clock=the_clock,
+            confirmations=Confirmations(the_clock),
+            notifier=notifier,
+            zone=zone or ZoneInfo("UTC"),
+        )
         self._commands: dict[str, Command] = {}
-        for command in (
-            Command("help", Role.VIEWER, "what you can do here", "/help", self._help),
-            Command("whoami", Role.STRANGER, "your id, to add to the settings", "", self._whoami),
-            Command("status", Role.VIEWER, "trading state, mode and health", "", self._status),
-            Command("events", Role.VIEWER, "the last events", "/events [n]", self._events),
-            Command("pause", Role.OPERATOR, "stop new entries", "/pause [reason]", self._pause),
-            Command("resume", Role.OPERATOR, "allow new entries again", "", self._resume),
-        ):
-            self.register(command)
+        self._confirm_handlers: dict[str, ConfirmHandler] = {}
+        self.register(
+            Command(
+                "help", Role.VIEWER, "what you can do here", "/help", self._help, feature="general"
+            )
+        )
+        self.register(
+            Command(
+                "whoami",
+                Role.STRANGER,
+                "your id, to add to the settings",
+                "",
+                self._whoami,
+                feature="general",
+            )
+        )
+        self.register(
+            Command(
+                "confirm",
+                Role.OPERATOR,
+                "answer a confirmation",
+                "",
+                self._confirm,
+                feature="control",
+                hidden=True,
+            )
+        )
+        for module in (commands_read, commands_control, commands_settings):
+            module.install(self)
+
+    @property
+    def control(self) -> ControlAPI:
+        return self._control
 
     def register(self, command: Command) -> None:
         self._commands[command.name] = command
 
+    def on_confirm(self, action: str, handler: ConfirmHandler) -> None:
+        self._confirm_handlers[action] = handler
+
+    def all_commands(self) -> list[Command]:
+        return list(self._commands.values())
+
     def commands_for(self, role: Role) -> list[Command]:
-        return [c for c in self._commands.values() if c.role <= role and c.role > Role.STRANGER]
+        return [c for c in self._commands.values() if c.role <= role and not c.hidden]
 
     async def handle(self, text: str, actor: Actor, role: Role) -> Reply:
-        name, args = parse(text)
+        name, args = parse(text[:_MAX_TEXT])
         command = self._commands.get(name)
         if command is None or command.handler is None:
             if role is Role.STRANGER:
                 return REFUSAL
-            return await self._help(actor, [], unknown=name, role=role)
-        if role < command.role:
+            return await self._help(actor, [], unknown=name or text[:32], role=role)
+        if role < command.required_role(args):
             if role is Role.STRANGER:
                 return REFUSAL
-            return Reply(f"/{name} needs the operator role; you are a viewer.")
+            what = f"/{name}" + (" with arguments" if role >= command.role else "")
+            return notice(f"{what} needs the operator role; you are a viewer.")
         try:
-            if command.name == "help":
+            if command.name in ("help", "start"):
                 return await self._help(actor, args, role=role)
             return await command.handler(actor, args)
         except UsageError as error:
@@ -81,29 +128,32 @@ class CommandCore:
         self, actor: Actor, args: list[str], *, unknown: str | None = None, role: Role = Role.VIEWER
     ) -> Reply:
         lines = [f"/{c.name} - {c.summary}" for c in self.commands_for(role)]
-        title = f"Unknown command /{unknown}. Commands:" if unknown else "Commands:"
+        if role is Role.VIEWER:
+            lines.append("(You are a viewer: you can read, not control.)")
+        title = f"Unknown command {unknown!r}. Commands:" if unknown else "Commands:"
         return Reply(title, tuple(lines))
 
     async def _whoami(self, actor: Actor, args: list[str]) -> Reply:
         return Reply(f"Your {actor.channel} id is {actor.user_id}")
 
-    async def _status(self, actor: Actor, args: list[str]) -> Reply:
-        snapshot = await self._control.status(actor)
-        return render.status(snapshot)
-
-    async def _events(self, actor: Actor, args: list[str]) -> Reply:
-        n = _int_arg(args, default=10, low=1, high=100, what="number of events")
-        return render.events(await self._control.recent_events(actor, n))
-
-    async def _pause(self, actor: Actor, args: list[str]) -> Reply:
-        change = await self._control.pause(actor, " ".join(args))
-        if not change.changed:
-            return Reply("Already paused.", (f"Reason: {change.reason}",))
-        return Reply("Paused: no new entries.", (f"Reason: {change.reason}", "Resume with /resume"))
-
-    async def _resume(self, actor: Actor, args: list[str]) -> Reply:
-        change = await self._control.resume(actor)
-        return Reply("Resumed: trading." if change.changed else "Already running.")
+    async def _confirm(self, actor: Actor, args: list[str]) -> Reply:
+        if len(args) != 2:
+            return notice("This confirmation is not valid.")
+        token, choice = args
+        try:
+            pending = self.context.confirmations.take(token, choice, actor)
+        except Refused as refused:
+            return notice(str(refused))
+        if choice == "abort":
+            return Reply("Cancelled: nothing was done.")
+        handler = self._confirm_handlers.get(pending.action)
+        if handler is None:
+            log.error("no handler for confirmed action %s", pending.action)
+            return notice("This confirmation is not valid.")
+        try:
+            return await handler(pending, choice, actor)
+        except ControlError as error:
+            return Reply(f"Refused: {error}")
 
 
 def parse(text: str) -> tuple[str, list[str]]:
@@ -116,16 +166,7 @@ def parse(text: str) -> tuple[str, list[str]]:
         parts = shlex.split(stripped)
     except ValueError:
         parts = stripped.split()
+    if not parts:
+        return "", []
     head = parts[0].removeprefix("/").split("@", 1)[0].casefold()
     return head, parts[1:]
-
-
-def _int_arg(args: list[str], *, default: int, low: int, high: int, what: str) -> int:
-    if not args:
-        return default
-    if len(args) > 1 or not args[0].isdigit():
-        raise UsageError(f"Expected one whole number for the {what}, got {' '.join(args)!r}.")
-    value = int(args[0])
-    if not low <= value <= high:
-        raise UsageError(f"The {what} must be between {low} and {high}.")
-    return value

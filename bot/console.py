@@ -25,7 +25,8 @@ def format_plain(reply: Reply) -> str:
     for row in reply.buttons:
         text += "\n  " + "   ".join(f"[{b.label}: /{b.data}]" for b in row)
     for image in reply.images:
-        text += f"\n  image: {image}"
+        shown = f"{len(image)} bytes" if isinstance(image, bytes) else str(image)
+        text += f"\n  image: {shown}"
     return text
 
 
@@ -77,3 +78,17 @@ class ConsoleChat:
             self.write(f"> {line.strip()}")
             reply = await self._core.handle(line, self.actor, Role.OPERATOR)
             self.show(reply)
+
+
+class ConsoleChannel:
+    """The notifier's view of the terminal: alerts and approval requests are printed, and
+    their buttons shown as commands to type. The terminal user is the operator."""
+
+    def __init__(self, chat: ConsoleChat) -> None:
+        self._chat = chat
+
+    async def publish(self, reply: Reply, *, audience: Role, key: str | None = None) -> None:
+        self._chat.show(reply)
+
+    async def update(self, key: str, reply: Reply) -> None:
+        self._chat.write("(update) " + format_plain(reply))

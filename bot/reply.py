@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
+# A chart or report image: a file on disk or the encoded bytes (PNG).
+Image = Path | bytes
+
 
 class Role(IntEnum):
     STRANGER = 0
@@ -15,19 +18,31 @@ class Role(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Button:
+    """`data` is a command line the core understands ("confirm 3fa9c1 flatten").
+
+    The terminal chat shows it for typing; Telegram packs it into callback data. Either way
+    it comes back through `CommandCore.handle`, so a button is authorised like a command.
+    """
+
     label: str
     data: str
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """`title` is shown emphasised; `lines` follow. No markup: transports escape."""
+    """`title` is shown emphasised; `lines` follow. No markup: transports escape.
+
+    `silent`: deliver without a notification sound. `notice`: a short answer that changes
+    nothing (an expired confirmation, a refused button); Telegram shows it as a toast on the
+    button instead of editing the message.
+    """
 
     title: str
     lines: tuple[str, ...] = ()
     buttons: tuple[tuple[Button, ...], ...] = ()
-    images: tuple[Path, ...] = ()
+    images: tuple[Image, ...] = ()
     silent: bool = False
+    notice: bool = False
 
     @property
     def text(self) -> str:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-async def eventually(
+async def eventually(  # noqa: ASYNC109 - polls a predicate; a deadline is its whole purpose
     predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0, interval: float = 0.01
 ) -> None:
     """Wait until `predicate` holds, polling; fail with a clear message after `timeout`."""

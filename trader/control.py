@@ -1,73 +1,89 @@
 """The Control API: the only door the chat uses into the trader.
 
 Every call takes the `Actor` who asked (user and channel), is audited in the event log, and
-returns a typed result; formatting is the chat's job. Collaborators are injected by the
-composition root; the chat never reaches past this module and `trader.domain`.
+returns a typed result (see `trader.control_types`, re-exported here); formatting is the
+chat's job. Collaborators are injected by the composition root: the persisted control state,
+the event log, and the execution core's `TradingDesk` (positions, orders, PnL, kill, approvals)
+plus small providers for the cycle, heartbeat and LLM spend. Without a desk (a bare start)
+the state-only calls still work. The chat never reaches past this module and `trader.domain`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from trader import __version__
 from trader.clock import Clock
-from trader.domain import Actor, TradingMode, TradingState
-from trader.state import ControlState
+from trader.control_types import (
+    ApprovalDecision,
+    ApprovalRequest,
+    CycleHook,
+    EventLine,
+    EventStream,
+    ExecutionResult,
+    HeartbeatSource,
+    KillPreview,
+    KillReport,
+    OrderView,
+    Outcome,
+    PnlPeriod,
+    PnlReport,
+    PortfolioView,
+    PositionView,
+    SettingChange,
+    SpendSource,
+    StateChange,
+    StatusSnapshot,
+    TradingDesk,
+)
+from trader.domain import Actor, Alert, DrawdownMode, TradingMode, TradingState, new_correlation_id
+from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
+
+__all__ = [
+    "AlertSettings",
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "ControlAPI",
+    "ControlError",
+    "DrawdownMode",
+    "EventLine",
+    "EventStream",
+    "ExecutionResult",
+    "KillPreview",
+    "KillReport",
+    "OrderView",
+    "Outcome",
+    "PnlPeriod",
+    "PnlReport",
+    "PortfolioView",
+    "PositionView",
+    "RiskLimits",
+    "SettingChange",
+    "StateChange",
+    "StatusSnapshot",
+]
 
 
 class EventSink(Protocol):
     def append(
         self,
         type: str,
-        payload: dict[str, Any],
+        payload: Mapping[str, Any] | None = None,
         *,
-        correlation_id: str | None = None,
-        actor: str | None = None,
+        correlation_id: str | None,
+        actor: Actor | str = ...,
     ) -> None: ...
 
 
 class EventReader(Protocol):
-    async def recent(self, n: int) -> list[Any]: ...
+    async def recent(self, limit: int = ...) -> list[Any]: ...
 
 
 class ControlError(Exception):
     """A request the Control API refuses, with a message fit for the operator."""
-
-
-@dataclass(frozen=True, slots=True)
-class StatusSnapshot:
-    version: str
-    pid: int
-    mode: TradingMode
-    trading_state: TradingState
-    state_reason: str
-    state_changed_by: str
-    state_changed_at: datetime | None
-    approval_mode: bool
-    started_at: datetime
-    now: datetime
-    components: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    before: TradingState
-    after: TradingState
-    reason: str
-    changed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class EventLine:
-    seq: int
-    at: datetime
-    type: str
-    actor: str
-    correlation_id: str
-    summary: str
 
 
 class ComponentHealth(Protocol):
@@ -84,6 +100,10 @@ class ControlAPI:
         clock: Clock,
         mode: TradingMode,
         components: ComponentHealth | None = None,
+        desk: TradingDesk | None = None,
+        cycle: CycleHook | None = None,
+        heartbeat: HeartbeatSource | None = None,
+        spend: SpendSource | None = None,
     ) -> None:
         self._state = state
         self._events = events
@@ -91,14 +111,31 @@ class ControlAPI:
         self._clock = clock
         self._mode = mode
         self._components = components
+        self._desk = desk
+        self._cycle = cycle
+        self._heartbeat = heartbeat
+        self._spend = spend
         self._started_at = clock.now()
 
-    def _audit(self, actor: Actor, command: str, **details: Any) -> None:
-        self._events.append("command", {"command": command, **details}, actor=str(actor))
+    def _audit(self, actor: Actor, command: str, **details: Any) -> str:
+        corr = new_correlation_id()
+        self._events.append(
+            "command", {"command": command, **details}, correlation_id=corr, actor=str(actor)
+        )
+        return corr
+
+    def _need_desk(self) -> TradingDesk:
+        if self._desk is None:
+            raise ControlError("the execution core is not running")
+        return self._desk
+
+    # status ----------------------------------------------------------------------------
 
     async def status(self, actor: Actor) -> StatusSnapshot:
         self._audit(actor, "status")
         trading = self._state.trading
+        desk = self._desk
+        spent, budget = await self._spend.llm_spend_today() if self._spend else (None, None)
         return StatusSnapshot(
             version=__version__,
             pid=os.getpid(),
@@ -111,39 +148,31 @@ class ControlAPI:
             started_at=self._started_at,
             now=self._clock.now(),
             components=self._components.component_states() if self._components else {},
+            portfolio=desk.portfolio_view() if desk else None,
+            last_cycle_at=self._cycle.last_cycle_at() if self._cycle else None,
+            next_cycle_at=self._cycle.next_cycle_at() if self._cycle else None,
+            heartbeat_age_s=self._heartbeat.heartbeat_age() if self._heartbeat else None,
+            feed_age_s=desk.feed_age() if desk else None,
+            llm_spend_today=spent,
+            llm_budget=budget,
+            pending_approvals=len(await desk.pending_approvals()) if desk else 0,
         )
 
-    async def pause(self, actor: Actor, reason: str = "") -> StateChange:
-        """Stop new entries; resting orders stay. Kept across restarts."""
-        before = self._state.trading.state
-        self._audit(actor, "pause", reason=reason)
-        if before in (TradingState.KILLED, TradingState.HALTED):
-            raise ControlError(f"trading is {before.value}; re-arm it first, then pause or resume")
-        if before is TradingState.PAUSED:
-            return StateChange(before, before, self._state.trading.reason, changed=False)
-        text = reason or f"paused by {actor}"
-        await self._state.set_trading(TradingState.PAUSED, text, str(actor))
-        self._events.append(
-            "trading_state_changed",
-            {"from": before.value, "to": TradingState.PAUSED.value, "reason": text},
-            actor=str(actor),
-        )
-        return StateChange(before, TradingState.PAUSED, text, changed=True)
+    async def positions(self, actor: Actor) -> list[PositionView]:
+        self._audit(actor, "positions")
+        return await self._need_desk().positions()
 
-    async def resume(self, actor: Actor) -> StateChange:
-        before = self._state.trading.state
-        self._audit(actor, "resume")
-        if before in (TradingState.KILLED, TradingState.HALTED):
-            raise ControlError(f"trading is {before.value}: only /rearm clears it")
-        if before is TradingState.RUNNING:
-            return StateChange(before, before, "", changed=False)
-        await self._state.set_trading(TradingState.RUNNING, f"resumed by {actor}", str(actor))
-        self._events.append(
-            "trading_state_changed",
-            {"from": before.value, "to": TradingState.RUNNING.value},
-            actor=str(actor),
-        )
-        return StateChange(before, TradingState.RUNNING, "", changed=True)
+    async def open_orders(self, actor: Actor) -> list[OrderView]:
+        self._audit(actor, "orders")
+        return await self._need_desk().open_orders()
+
+    async def pnl(self, actor: Actor, period: PnlPeriod | str = PnlPeriod.DAY) -> PnlReport:
+        try:
+            which = PnlPeriod(str(period).casefold())
+        except ValueError:
+            raise ControlError("the period is day, week or month") from None
+        self._audit(actor, "pnl", period=which.value)
+        return await self._need_desk().pnl(which)
 
     async def recent_events(self, actor: Actor, n: int = 10) -> list[EventLine]:
         if not 1 <= n <= 100:
@@ -151,6 +180,190 @@ class ControlAPI:
         self._audit(actor, "events", n=n)
         rows = await self._reader.recent(n)
         return [_event_line(row) for row in rows]
+
+    # trading state ---------------------------------------------------------------------
+
+    async def pause(self, actor: Actor, reason: str = "") -> StateChange:
+        """Stop new orders; resting orders stay. Kept across restarts."""
+        before = self._state.trading.state
+        corr = self._audit(actor, "pause", reason=reason)
+        if before in (TradingState.KILLED, TradingState.HALTED):
+            raise ControlError(f"trading is {before.value}; re-arm it first, then pause or resume")
+        if before is TradingState.PAUSED:
+            return StateChange(before, before, self._state.trading.reason, changed=False)
+        text = reason or f"paused by {actor}"
+        await self._state.set_trading(TradingState.PAUSED, text, str(actor))
+        self._state_event(before, TradingState.PAUSED, text, corr, actor)
+        return StateChange(before, TradingState.PAUSED, text, changed=True)
+
+    async def resume(self, actor: Actor) -> StateChange:
+        before = self._state.trading.state
+        corr = self._audit(actor, "resume")
+        if before in (TradingState.KILLED, TradingState.HALTED):
+            raise ControlError(f"trading is {before.value}: only /rearm clears it")
+        if before is TradingState.RUNNING:
+            return StateChange(before, before, "", changed=False)
+        await self._state.set_trading(TradingState.RUNNING, f"resumed by {actor}", str(actor))
+        self._state_event(before, TradingState.RUNNING, "", corr, actor)
+        return StateChange(before, TradingState.RUNNING, "", changed=True)
+
+    def _state_event(
+        self, before: TradingState, after: TradingState, reason: str, corr: str, actor: Actor
+    ) -> None:
+        self._events.append(
+            "trading_state_changed",
+            {"from": before.value, "to": after.value, "reason": reason},
+            correlation_id=corr,
+            actor=str(actor),
+        )
+
+    async def preview_kill(self, actor: Actor, slippage: Decimal | None = None) -> KillPreview:
+        """What a kill with flatten would do now: the exits, their floors and proceeds."""
+        self._audit(actor, "kill_preview", slippage=slippage)
+        try:
+            return await self._need_desk().preview_kill(slippage)
+        except ValueError as error:
+            raise ControlError(str(error)) from None
+
+    async def kill(
+        self,
+        actor: Actor,
+        *,
+        flatten: bool = False,
+        reason: str = "",
+        slippage: Decimal | None = None,
+    ) -> KillReport:
+        """Cancel every order (and with `flatten` sell every position within the slippage
+        cap); KILLED survives restarts until `rearm`."""
+        self._audit(actor, "kill", flatten=flatten, reason=reason, slippage=slippage)
+        if self._desk is None:
+            text = reason or f"killed by {actor}"
+            await self._state.set_trading(TradingState.KILLED, text, str(actor))
+            return KillReport(TradingState.KILLED, 0, 0, False, (), "killed (no execution core)")
+        try:
+            return await self._desk.kill(actor, flatten=flatten, reason=reason, slippage=slippage)
+        except ValueError as error:
+            raise ControlError(str(error)) from None
+
+    async def rearm(self, actor: Actor) -> StateChange:
+        """Clear KILLED or HALTED back to RUNNING: the only way out of either."""
+        before = self._state.trading.state
+        corr = self._audit(actor, "rearm")
+        if before not in (TradingState.KILLED, TradingState.HALTED):
+            return StateChange(before, before, "nothing to re-arm", changed=False)
+        if self._desk is not None:
+            after = await self._desk.rearm(actor)
+        else:
+            await self._state.set_trading(TradingState.RUNNING, f"re-armed by {actor}", str(actor))
+            after = TradingState.RUNNING
+            self._state_event(before, after, "re-armed", corr, actor)
+        return StateChange(before, after, f"re-armed by {actor}", changed=after is not before)
+
+    async def cancel_order(self, actor: Actor, order_id: str) -> bool:
+        self._audit(actor, "cancel", order_id=order_id)
+        if not await self._need_desk().cancel_order(actor, order_id):
+            raise ControlError(f"no open order {order_id} (or the venue would not cancel it)")
+        return True
+
+    # approvals ------------------------------------------------------------------------
+
+    async def set_approval_mode(self, actor: Actor, on: bool) -> SettingChange:
+        before = self._state.approval_mode
+        corr = self._audit(actor, "approval_mode", on=on)
+        await self._state.set_approval_mode(on, str(actor))
+        self._events.append(
+            "approval_mode_changed", {"on": on}, correlation_id=corr, actor=str(actor)
+        )
+        return SettingChange("approval_mode", _on_off(before), _on_off(on))
+
+    async def pending_approvals(self, actor: Actor) -> list[ApprovalRequest]:
+        self._audit(actor, "approvals")
+        return await self._need_desk().pending_approvals()
+
+    async def approve(
+        self, actor: Actor, key: str, size: Decimal | str | None = None
+    ) -> ApprovalDecision:
+        """Approve once (a second approve does nothing); re-checked against price and risk.
+        With `size`, at that size instead."""
+        amount = _decimal_arg(size, "size") if size is not None else None
+        self._audit(actor, "approve", key=key, size=amount)
+        return await self._need_desk().approve(actor, key, amount)
+
+    async def reject(self, actor: Actor, key: str) -> ApprovalDecision:
+        self._audit(actor, "reject", key=key)
+        return await self._need_desk().reject(actor, key)
+
+    # cycle, limits, alert settings -------------------------------------------------------
+
+    async def run_cycle(self, actor: Actor) -> str:
+        self._audit(actor, "run_cycle")
+        if self._cycle is None:
+            raise ControlError("no signal cycle is scheduled in this process")
+        return await self._cycle.run_now()
+
+    async def limits(self, actor: Actor) -> RiskLimits:
+        self._audit(actor, "limits")
+        return self._state.risk_limits
+
+    async def set_limit(self, actor: Actor, name: str, value: object) -> SettingChange:
+        corr = self._audit(actor, "set_limit", name=name, value=str(value))
+        before = self._state.risk_limits
+        try:
+            after = await self._state.set_risk_limit(name, value, str(actor))
+        except SettingError as error:
+            raise ControlError(str(error)) from None
+        change = SettingChange(name, str(getattr(before, name)), str(getattr(after, name)))
+        self._events.append(
+            "limit_changed",
+            {"name": name, "from": change.before, "to": change.after},
+            correlation_id=corr,
+            actor=str(actor),
+        )
+        return change
+
+    async def alert_settings(self, actor: Actor) -> AlertSettings:
+        self._audit(actor, "alert_settings")
+        return self._state.alert_settings
+
+    async def set_alert_setting(self, actor: Actor, name: str, value: object) -> SettingChange:
+        corr = self._audit(actor, "set_alert_setting", name=name, value=str(value))
+        before = self._state.alert_settings.to_json().get(name)
+        try:
+            after = await self._state.set_alert_setting(name, value, str(actor))
+        except SettingError as error:
+            raise ControlError(str(error)) from None
+        change = SettingChange(name, str(before), str(after.to_json()[name]))
+        self._events.append(
+            "alert_setting_changed",
+            {"name": name, "from": change.before, "to": change.after},
+            correlation_id=corr,
+            actor=str(actor),
+        )
+        return change
+
+    # subscriptions ---------------------------------------------------------------------
+
+    def subscribe_alerts(self, actor: Actor) -> EventStream[Alert]:
+        self._audit(actor, "subscribe_alerts")
+        return self._need_desk().subscribe_alerts()
+
+    def subscribe_approvals(self, actor: Actor) -> EventStream[ApprovalRequest]:
+        self._audit(actor, "subscribe_approvals")
+        return self._need_desk().subscribe_approvals()
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _decimal_arg(value: Decimal | str, what: str) -> Decimal:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ControlError(f"the {what} must be a number, got {value!r}") from None
+    if not number.is_finite() or number <= 0:
+        raise ControlError(f"the {what} must be a positive number, got {value}")
+    return number
 
 
 def _event_line(row: Any) -> EventLine:

@@ -41,7 +41,9 @@ class SupervisorPolicy:
     breaker_window_s: float = 300.0
 
     def backoff(self, consecutive_crashes: int) -> float:
-        return float(min(self.max_backoff_s, self.initial_backoff_s * 2.0 ** (consecutive_crashes - 1)))
+        return float(
+            min(self.max_backoff_s, self.initial_backoff_s * 2.0 ** (consecutive_crashes - 1))
+        )
 
 
 @dataclass(slots=True)

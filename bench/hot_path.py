@@ -1,0 +1,182 @@
+"""Hot-path latency: order intent to position update, through the real execution engine.
+
+What one measured call (`ExecutionEngine.handle`) includes: the engine lock, the market
+and book look-up (cached), the risk checks, the capital reservation, `PaperVenue.prepare`
+(rounding and validation), the order row written before the venue is called, the paper
+submit (a marketable order walking the book), the fill applied to the position in memory,
+the write-behind enqueue of the fill/position/status, every event-log append (buffered; the
+log's background writer commits to SQLite on the same loop, so its CPU share is included)
+and the bus publishes. Intents alternate BUY and SELL of 10 shares, so positions stay small;
+the book is reset between intents, outside the timed region (and the paper venue's book of
+filled orders is pruned there: see `_prune_paper_book`).
+
+Two stores for the order row:
+  memory_*   an in-memory store (the fast in-process setup: N = 100,000 intents)
+  sqlite_*   the real SQLite store (WAL, synchronous=NORMAL): one committed INSERT per intent
+             before the venue is called (N = 2,000)
+
+Figures: p50/p90/p99/max in microseconds, and intents per second. Run alone with
+`python -m bench.hot_path`; `make bench` runs it with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from trader.bus import Bus
+from trader.clock import SystemClock
+from trader.domain import Book, BookLevel, Fill, Market, OrderIntent, OutcomeToken, Side
+from trader.execution.runtime import ExecutionConfig, build_execution
+from trader.execution.store import ExecutionStore, MemoryExecutionStore, SqlExecutionStore
+from trader.state import ControlState, RiskLimits
+from trader.store import migrate
+from trader.store.db import create_engine, session_factory
+from trader.store.eventlog import EventLog
+from trader.store.repositories import ControlStateRepository
+from trader.venue.paper import PaperVenue
+from trader.venue.paper_feed import StaticMarketData
+
+N_MEMORY = int(os.environ.get("BENCH_HOT_PATH_N", "100000"))
+N_SQLITE = int(os.environ.get("BENCH_HOT_PATH_SQLITE_N", "2000"))
+TOKEN, CONDITION = "tok-bench", "0xbench"
+D = Decimal
+LIMITS = RiskLimits(
+    max_order_notional=D(1_000_000),
+    max_position=D(10**9),
+    max_exposure=D(10**9),
+    max_open_orders=10**6,
+    max_orders_per_minute=10**9,
+    daily_loss_limit=D(10**9),
+    min_edge=D(0),
+    cooldown_s=D(0),
+    min_time_to_end_s=D(0),
+)
+
+
+class _Journal:
+    async def load(self) -> list[Fill]:
+        return []
+
+    async def record(self, fill: Fill) -> None:
+        return None
+
+
+def _book(clock: SystemClock) -> Book:
+    bids = tuple(BookLevel(D("0.49") - D(i) / 100, D(1000)) for i in range(3))
+    asks = tuple(BookLevel(D("0.51") + D(i) / 100, D(1000)) for i in range(3))
+    return Book(TOKEN, bids, asks, clock.now(), market=CONDITION)
+
+
+def _intents(n: int) -> list[OrderIntent]:
+    buy = {"side": Side.BUY, "limit_price": D("0.52"), "model_probability": D("0.9")}
+    sell = {"side": Side.SELL, "limit_price": D("0.48"), "model_probability": None}
+    return [
+        OrderIntent(CONDITION, TOKEN, size=D(10), strategy="bench", **(buy if i % 2 == 0 else sell))  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+
+
+def _prune_paper_book(venue: PaperVenue) -> None:
+    """Drop filled orders from the paper venue's order book, outside the timed region.
+
+    `PaperOrderBook` keeps every order it ever saw and scans all of them on each submit, so
+    without this the benchmark measures that O(n) scan (quadratic over 100,000 intents), not
+    the hot path. Reported to the venue's owner; a no-op once the book prunes itself.
+    """
+    orders = getattr(getattr(venue, "_book", None), "_orders", None)
+    if isinstance(orders, dict):
+        for order_id in [k for k, v in orders.items() if v.order.status.value != "LIVE"]:
+            del orders[order_id]
+
+
+async def _measure(n: int, directory: Path, *, sql_store: bool) -> dict[str, float]:
+    clock = SystemClock()
+    url = f"sqlite+aiosqlite:///{directory / ('sql' if sql_store else 'mem')}.db"
+    await asyncio.to_thread(migrate.upgrade, url)
+    database = create_engine(url)
+    sessions = session_factory(database)
+    market = Market(
+        CONDITION,
+        "Bench?",
+        (OutcomeToken(TOKEN, "Yes"),),
+        end_date=clock.now() + timedelta(days=30),
+    )
+    data = StaticMarketData(clock, [market])
+    data.set_book(_book(clock))
+    venue = PaperVenue(data, bankroll=D(10**9), fee_rate_bps=D(0), clock=clock, journal=_Journal())
+    await venue.start()
+    events = EventLog(sessions, clock)
+    await events.start()
+    state = ControlState(ControlStateRepository(sessions, clock), clock, risk_defaults=LIMITS)
+    await state.load()
+    store: ExecutionStore = (
+        SqlExecutionStore(sessions, clock) if sql_store else MemoryExecutionStore()
+    )
+    runtime = build_execution(
+        config=ExecutionConfig(book_feed=False),
+        sessions=sessions,
+        events=events,
+        bus=Bus(),
+        venue=venue,
+        clock=clock,
+        state=state,
+        store=store,
+    )
+    await runtime.start()
+    writer = asyncio.create_task(runtime.engine.writer.run())
+    engine = runtime.engine
+    samples: list[float] = []
+    started = time.perf_counter()
+    try:
+        for intent in _intents(n):
+            data.set_book(_book(clock))  # fresh liquidity, outside the timed region
+            _prune_paper_book(venue)
+            t0 = time.perf_counter_ns()
+            result = await engine.handle(intent)
+            samples.append((time.perf_counter_ns() - t0) / 1000)
+            if result.filled != intent.size:
+                raise RuntimeError(f"intent not filled: {result}")
+        elapsed = time.perf_counter() - started
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        await runtime.close()
+        await venue.close()
+        data.close()
+        await events.close()
+        await database.dispose()
+    samples.sort()
+    prefix = "sqlite" if sql_store else "memory"
+    return {
+        f"{prefix}_intents": float(n),
+        f"{prefix}_p50_us": round(statistics.median(samples), 1),
+        f"{prefix}_p90_us": round(samples[int(0.90 * (n - 1))], 1),
+        f"{prefix}_p99_us": round(samples[int(0.99 * (n - 1))], 1),
+        f"{prefix}_max_us": round(samples[-1], 1),
+        f"{prefix}_intents_per_s": round(n / elapsed, 1),
+    }
+
+
+async def _main() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as directory:
+        figures = await _measure(N_MEMORY, Path(directory), sql_store=False)
+        figures |= await _measure(N_SQLITE, Path(directory), sql_store=True)
+    return figures
+
+
+def run() -> dict[str, float]:
+    return asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:28} {value}")

@@ -1,0 +1,118 @@
+"""Read-only commands (viewer role): what the trader is doing and has done."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot import render, render_trading
+from bot.commandset import Command, UsageError, choice_arg, int_arg
+from bot.reply import Button, Reply, Role
+from trader.control import PnlPeriod
+from trader.domain import Actor
+
+if TYPE_CHECKING:
+    from bot.commands import CommandCore
+
+_PERIODS = [period.value for period in PnlPeriod]
+_CHARTS = ["dashboard", "equity", "pnl", "exposure", "llm", "calibration"]
+_NOT_YET = (
+    "This build has no {what} source behind the Control API yet; "
+    "/status and /pnl show what there is."
+)
+
+
+class ReadCommands:
+    def __init__(self, core: CommandCore) -> None:
+        self._context = core.context
+
+    async def status(self, actor: Actor, args: list[str]) -> Reply:
+        if args:
+            raise UsageError("/status takes no arguments.")
+        snapshot = await self._context.control.status(actor)
+        reply = render.status(snapshot)
+        buttons = [Button("🔄 Refresh", "status")]
+        if snapshot.pending_approvals:
+            buttons.append(Button(f"🗳 Pending ({snapshot.pending_approvals})", "pending"))
+        return Reply(reply.title, reply.lines, buttons=(tuple(buttons),))
+
+    async def health(self, actor: Actor, args: list[str]) -> Reply:
+        return render.health(await self._context.control.status(actor))
+
+    async def events(self, actor: Actor, args: list[str]) -> Reply:
+        n = int_arg(args, default=10, low=1, high=100, what="number of events")
+        return render.events(await self._context.control.recent_events(actor, n))
+
+    async def positions(self, actor: Actor, args: list[str]) -> Reply:
+        return render_trading.positions(await self._context.control.positions(actor))
+
+    async def orders(self, actor: Actor, args: list[str]) -> Reply:
+        return render_trading.orders(await self._context.control.open_orders(actor))
+
+    async def pnl(self, actor: Actor, args: list[str]) -> Reply:
+        period = choice_arg(args, _PERIODS, default="day", what="period")
+        return render_trading.pnl(await self._context.control.pnl(actor, PnlPeriod(period)))
+
+    async def pending(self, actor: Actor, args: list[str]) -> Reply:
+        requests = await self._context.control.pending_approvals(actor)
+        return render_trading.pending(requests, self._context.clock.now())
+
+    async def limits(self, actor: Actor, args: list[str]) -> Reply:
+        return render_trading.limits(await self._context.control.limits(actor))
+
+    async def signals(self, actor: Actor, args: list[str]) -> Reply:
+        return Reply("Signals are not available yet.", (_NOT_YET.format(what="signal"),))
+
+    async def report(self, actor: Actor, args: list[str]) -> Reply:
+        return Reply("Reports are not available yet.", (_NOT_YET.format(what="report"),))
+
+    async def chart(self, actor: Actor, args: list[str]) -> Reply:
+        choice_arg(args, _CHARTS, default=None, what="chart")
+        return Reply("Charts are not available yet.", (_NOT_YET.format(what="chart"),))
+
+
+def install(core: CommandCore) -> None:
+    read = ReadCommands(core)
+    viewer = Role.VIEWER
+    for command in (
+        Command(
+            "status",
+            viewer,
+            "trading state, money, cycles",
+            "/status",
+            read.status,
+            feature="status",
+        ),
+        Command(
+            "health",
+            viewer,
+            "components, heartbeat, feed, LLM spend",
+            "/health",
+            read.health,
+            feature="status",
+        ),
+        Command("events", viewer, "the last events", "/events [n]", read.events, feature="status"),
+        Command(
+            "positions", viewer, "open positions", "/positions", read.positions, feature="trading"
+        ),
+        Command("orders", viewer, "open orders", "/orders", read.orders, feature="trading"),
+        Command(
+            "pnl", viewer, "profit and loss", "/pnl [day|week|month]", read.pnl, feature="trading"
+        ),
+        Command(
+            "pending",
+            viewer,
+            "trades waiting for approval",
+            "/pending",
+            read.pending,
+            feature="approvals",
+        ),
+        Command("limits", viewer, "the risk limits", "/limits", read.limits, feature="settings"),
+        Command(
+            "signals", viewer, "the latest signals", "/signals", read.signals, feature="reports"
+        ),
+        Command("report", viewer, "today's report", "/report", read.report, feature="reports"),
+        Command(
+            "chart", viewer, "a chart as an image", "/chart <kind>", read.chart, feature="reports"
+        ),
+    ):
+        core.register(command)

@@ -1,0 +1,88 @@
+"""Every callback-data factory of the Telegram transport, with short unique prefixes.
+
+A button in the reply model carries a command line for the core ("confirm 3fa9c1 flatten");
+`pack` turns it into one of these factories' strings (at most 64 bytes, Telegram's limit) and
+`as_command` turns a tapped button back into the command line. The command goes through
+`CommandCore.handle` with the tapping user's role, exactly like a typed command, so no button
+can do what its user could not type.
+"""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData, CallbackDataException
+
+from bot.commands import parse
+
+
+class ConfirmCallback(CallbackData, prefix="cf"):
+    """A choice in a two-step confirmation (kill, flatten, re-arm, a risk limit)."""
+
+    token: str
+    choice: str
+
+    def as_command(self) -> str:
+        return f"confirm {self.token} {self.choice}"
+
+
+class ApprovalCallback(CallbackData, prefix="ap"):
+    """Approve, approve half or reject one pending trade."""
+
+    request_id: str
+    decision: str
+
+    def as_command(self) -> str:
+        return f"decide {self.request_id} {self.decision}"
+
+
+class AckCallback(CallbackData, prefix="ak"):
+    """Acknowledge a critical alert (stops its repeats)."""
+
+    alert_id: str
+
+    def as_command(self) -> str:
+        return f"ack {self.alert_id}"
+
+
+class CommandCallback(CallbackData, prefix="cm"):
+    """A shortcut button that runs a read-only command (Refresh, Pending...)."""
+
+    command: str
+    argument: str = ""
+
+    def as_command(self) -> str:
+        return f"{self.command} {self.argument}".strip()
+
+
+AnyCallback = ConfirmCallback | ApprovalCallback | AckCallback | CommandCallback
+
+
+def pack(data: str) -> str | None:
+    """A reply-model button's command line -> callback data, or None if it cannot fit."""
+    name, args = parse(data)
+    factory: CallbackData
+    try:
+        if name == "confirm" and len(args) == 2:
+            factory = ConfirmCallback(token=args[0], choice=args[1])
+        elif name == "decide" and len(args) == 2:
+            factory = ApprovalCallback(request_id=args[0], decision=args[1])
+        elif name == "ack" and len(args) == 1:
+            factory = AckCallback(alert_id=args[0])
+        elif name and len(args) <= 1:
+            factory = CommandCallback(command=name, argument=args[0] if args else "")
+        else:
+            return None
+        return factory.pack()
+    except (CallbackDataException, ValueError):
+        return None
+
+
+def unpack(data: str) -> AnyCallback | None:
+    """Callback data from Telegram -> the factory it was made with, or None if it is not ours."""
+    prefix = data.split(":", 1)[0]
+    for factory in (ConfirmCallback, ApprovalCallback, AckCallback, CommandCallback):
+        if factory.__prefix__ == prefix:
+            try:
+                return factory.unpack(data)
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -1,0 +1,62 @@
+"""Reply model -> Telegram messages: HTML with every dynamic text escaped, split below the
+4,096-character limit at line boundaries, the keyboard on the last part.
+
+The title is the only markup (bold). Each part also keeps its plain form, which the sender
+uses if Telegram still refuses the HTML: a message is never lost to formatting.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import render
+from bot.reply import Reply
+from bot.telegram.callbacks import pack
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    html: str
+    plain: str
+
+
+def parts(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Part]:
+    """The reply's text as one or more parts, in order, each within `limit` as seen by users."""
+    chunks = render.split_message(reply.text, limit, measure=render.utf16_length)
+    out: list[Part] = []
+    for index, chunk in enumerate(chunks):
+        text = chunk if chunk.strip() else "."
+        out.append(Part(_html(text, reply.title if index == 0 else None), text))
+    return out
+
+
+def _html(chunk: str, title: str | None) -> str:
+    if title and (chunk == title or chunk.startswith(title + "\n")):
+        rest = chunk[len(title) :]
+        return f"<b>{html.escape(title, quote=False)}</b>{html.escape(rest, quote=False)}"
+    return html.escape(chunk, quote=False)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Inline keyboard for the reply's buttons; a button whose data cannot be packed is left
+    out (and logged by the caller's tests, never sent half-formed)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for row in reply.buttons:
+        buttons = [
+            InlineKeyboardButton(text=button.label[:64], callback_data=data)
+            for button in row
+            if (data := pack(button.data)) is not None
+        ]
+        if buttons:
+            rows.append(buttons)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def caption_fits(reply: Reply) -> bool:
+    return render.utf16_length(reply.text) <= CAPTION_LIMIT

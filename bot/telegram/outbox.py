@@ -1,0 +1,368 @@
+"""Delivery to Telegram that does not lose messages.
+
+One FIFO queue and worker per chat, so a chat's messages arrive in order and one slow chat
+does not hold up another. Every send waits for a token from the chat's bucket (about one
+message a second in a private chat, twenty a minute in a group) and from the bot-wide bucket
+(thirty a second). A 429 is honoured: the worker sleeps `retry_after` and sends the same
+message again, once it is allowed. Network and server errors are retried with a capped
+backoff. A message Telegram refuses for its formatting is re-sent as plain text. A chat that
+cannot be reached (the user blocked the bot or never started it) is logged and skipped.
+
+Messages sent under a `key` (an approval request, a critical alert) are remembered, so a
+later `update_key` edits every copy in every chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import BufferedInputFile, FSInputFile, LinkPreviewOptions, Message
+
+from bot.reply import Image, Reply
+from bot.telegram import format as fmt
+from bot.timing import Clock, TokenBucket
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_MAX_KEYS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class FloodPolicy:
+    global_rate: float = 30.0
+    global_burst: float = 30.0
+    private_rate: float = 1.0
+    private_burst: float = 3.0
+    group_rate: float = 20 / 60
+    group_burst: float = 3.0
+    max_backoff: float = 30.0
+    # network/server failures in a row before a message is given up; None: keep trying (the
+    # chat's later messages wait behind it, in order, until Telegram is reachable again)
+    max_attempts: int | None = None
+
+
+class Undeliverable(Exception):
+    """The chat cannot receive messages (blocked, never started, deleted)."""
+
+
+def _future() -> asyncio.Future[list[int]]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass
+class _Job:
+    run: Callable[[], Awaitable[list[int]]]
+    done: asyncio.Future[list[int]] = field(default_factory=_future)
+
+
+class Outbox:
+    def __init__(self, bot: Bot, clock: Clock, policy: FloodPolicy | None = None) -> None:
+        self._bot = bot
+        self._clock = clock
+        self.policy = policy or FloodPolicy()
+        self._global = TokenBucket(
+            clock, rate=self.policy.global_rate, burst=self.policy.global_burst
+        )
+        self._buckets: dict[int, TokenBucket] = {}
+        self._queues: dict[int, asyncio.Queue[_Job]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._keys: OrderedDict[str, dict[int, list[int]]] = OrderedDict()
+        self.stats: defaultdict[str, int] = defaultdict(int)
+
+    # public -------------------------------------------------------------------------
+
+    def send(
+        self, chat_id: int, reply: Reply, *, key: str | None = None
+    ) -> asyncio.Future[list[int]]:
+        async def run() -> list[int]:
+            ids = await self._deliver(chat_id, reply)
+            if key is not None and ids:
+                self._remember(key, chat_id, ids[-1])
+            return ids
+
+        if key is not None:  # an update queued before this send completes still finds it
+            self._remember(key, chat_id, None)
+        return self._submit(chat_id, run)
+
+    def edit(self, chat_id: int, message_id: int, reply: Reply) -> asyncio.Future[list[int]]:
+        return self._submit(chat_id, lambda: self._edit(chat_id, message_id, reply))
+
+    def update_key(self, key: str, reply: Reply) -> list[asyncio.Future[list[int]]]:
+        """Edit every message sent under `key`, in each chat's order."""
+        futures = []
+        for chat_id in list(self._keys.get(key, {})):
+
+            async def run(chat_id: int = chat_id) -> list[int]:
+                ids = self._keys.get(key, {}).get(chat_id, [])
+                edited: list[int] = []
+                for message_id in ids:
+                    edited += await self._edit(chat_id, message_id, reply, allow_new=False)
+                return edited
+
+            futures.append(self._submit(chat_id, run))
+        return futures
+
+    async def drain(self) -> None:
+        """Wait until every queued message has been handled."""
+        for queue in list(self._queues.values()):
+            await queue.join()
+
+    async def close(self) -> None:
+        for task in self._workers.values():
+            task.cancel()
+        for task in self._workers.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        left = sum(queue.qsize() for queue in self._queues.values())
+        if left:
+            log.warning("telegram outbox closed with %d message(s) unsent", left)
+        self._workers.clear()
+
+    # queueing -----------------------------------------------------------------------
+
+    def _submit(
+        self, chat_id: int, run: Callable[[], Awaitable[list[int]]]
+    ) -> asyncio.Future[list[int]]:
+        job = _Job(run)
+        queue = self._queues.get(chat_id)
+        if queue is None:
+            queue = self._queues[chat_id] = asyncio.Queue()
+        queue.put_nowait(job)
+        worker = self._workers.get(chat_id)
+        if worker is None or worker.done():
+            self._workers[chat_id] = asyncio.create_task(
+                self._work(chat_id, queue), name=f"telegram-outbox-{chat_id}"
+            )
+        return job.done
+
+    async def _work(self, chat_id: int, queue: asyncio.Queue[_Job]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                ids = await job.run()
+            except Undeliverable as error:
+                self.stats["undeliverable"] += 1
+                log.warning("telegram chat %s unreachable: %s", chat_id, error)
+                _settle(job.done, [])
+            except Exception as error:
+                self.stats["failed"] += 1
+                log.exception("telegram delivery to chat %s failed", chat_id)
+                if not job.done.done():
+                    job.done.set_exception(error)
+                    job.done.exception()  # retrieved: a failed alert must not warn on GC
+            else:
+                _settle(job.done, ids)
+            finally:
+                queue.task_done()
+
+    def _remember(self, key: str, chat_id: int, message_id: int | None) -> None:
+        chats = self._keys.setdefault(key, {})
+        ids = chats.setdefault(chat_id, [])
+        if message_id is not None:
+            ids.append(message_id)
+        self._keys.move_to_end(key)
+        while len(self._keys) > _MAX_KEYS:
+            self._keys.popitem(last=False)
+
+    # delivery -----------------------------------------------------------------------
+
+    async def _deliver(self, chat_id: int, reply: Reply) -> list[int]:
+        markup = fmt.keyboard(reply)
+        has_text = bool(reply.text.strip())
+        ids: list[int] = []
+        caption_done = not has_text
+        if has_text and not (reply.images and fmt.caption_fits(reply)):
+            texts = fmt.parts(reply)
+            for index, part in enumerate(texts):
+                last = index == len(texts) - 1 and not reply.images
+                ids.append(await self._text(chat_id, part, markup if last else None, reply.silent))
+            caption_done = True
+        for index, image in enumerate(reply.images):
+            last = index == len(reply.images) - 1
+            caption = reply if index == 0 and not caption_done else None
+            ids.append(
+                await self._photo(chat_id, image, caption, markup if last else None, reply.silent)
+            )
+        return ids
+
+    async def _text(self, chat_id: int, part: fmt.Part, markup: Any, silent: bool) -> int:
+        async def html() -> Message:
+            return await self._bot.send_message(
+                chat_id,
+                part.html,
+                parse_mode="HTML",
+                reply_markup=markup,
+                disable_notification=silent,
+                link_preview_options=_NO_PREVIEW,
+            )
+
+        async def plain() -> Message:
+            return await self._bot.send_message(
+                chat_id,
+                part.plain,
+                parse_mode=None,
+                reply_markup=markup,
+                disable_notification=silent,
+                link_preview_options=_NO_PREVIEW,
+            )
+
+        message = await self._with_fallback(chat_id, html, plain)
+        self.stats["sent"] += 1
+        return message.message_id
+
+    async def _photo(
+        self, chat_id: int, image: Image, caption: Reply | None, markup: Any, silent: bool
+    ) -> int:
+        photo = (
+            BufferedInputFile(image, "chart.png")
+            if isinstance(image, bytes)
+            else FSInputFile(image)
+        )
+        part = fmt.parts(caption, fmt.CAPTION_LIMIT)[0] if caption else None
+
+        async def html() -> Message:
+            return await self._bot.send_photo(
+                chat_id,
+                photo,
+                caption=part.html if part else None,
+                parse_mode="HTML" if part else None,
+                reply_markup=markup,
+                disable_notification=silent,
+            )
+
+        async def plain() -> Message:
+            return await self._bot.send_photo(
+                chat_id,
+                photo,
+                caption=part.plain if part else None,
+                parse_mode=None,
+                reply_markup=markup,
+                disable_notification=silent,
+            )
+
+        message = await self._with_fallback(chat_id, html, plain)
+        self.stats["photos"] += 1
+        return message.message_id
+
+    async def _edit(
+        self, chat_id: int, message_id: int, reply: Reply, *, allow_new: bool = True
+    ) -> list[int]:
+        texts = fmt.parts(reply)
+        markup = fmt.keyboard(reply) if len(texts) == 1 and not reply.images else None
+
+        async def html() -> Any:
+            return await self._bot.edit_message_text(
+                text=texts[0].html,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode="HTML",
+                reply_markup=markup,
+                link_preview_options=_NO_PREVIEW,
+            )
+
+        async def plain() -> Any:
+            return await self._bot.edit_message_text(
+                text=texts[0].plain,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=None,
+                reply_markup=markup,
+                link_preview_options=_NO_PREVIEW,
+            )
+
+        try:
+            await self._with_fallback(chat_id, html, plain)
+        except TelegramBadRequest as error:
+            if "not modified" in error.message:
+                return [message_id]
+            if not allow_new:
+                log.info("telegram edit of %s/%s skipped: %s", chat_id, message_id, error.message)
+                return []
+            return await self._deliver(chat_id, reply)  # too old or gone: send it anew
+        self.stats["edited"] += 1
+        if len(texts) == 1 and not reply.images:
+            return [message_id]
+        rest = "\n".join(part.plain for part in texts[1:])
+        follow = Reply(rest, buttons=reply.buttons, images=reply.images, silent=True)
+        return [message_id, *await self._deliver(chat_id, follow)]
+
+    # retries ------------------------------------------------------------------------
+
+    async def _with_fallback(
+        self, chat_id: int, html: Callable[[], Awaitable[T]], plain: Callable[[], Awaitable[T]]
+    ) -> T:
+        try:
+            return await self._call(chat_id, html)
+        except TelegramBadRequest as error:
+            if "parse entities" not in error.message and "entity" not in error.message:
+                raise
+            self.stats["plain_fallback"] += 1
+            log.warning("telegram refused the formatting (%s); sending plain text", error.message)
+            return await self._call(chat_id, plain)
+
+    async def _call(self, chat_id: int, request: Callable[[], Awaitable[T]]) -> T:
+        failures = 0
+        bucket = self._bucket(chat_id)
+        while True:
+            await bucket.acquire()
+            await self._global.acquire()
+            try:
+                return await request()
+            except TelegramRetryAfter as error:
+                self.stats["retry_after"] += 1
+                log.warning(
+                    "telegram flood control: retry after %ss (chat %s)", error.retry_after, chat_id
+                )
+                await self._clock.sleep(float(error.retry_after))
+            except (TelegramForbiddenError, TelegramNotFound) as error:
+                raise Undeliverable(error.message) from error
+            except TelegramBadRequest as error:
+                if "chat not found" in error.message:
+                    raise Undeliverable(error.message) from error
+                raise
+            except (TelegramNetworkError, TelegramServerError) as error:
+                failures += 1
+                self.stats["network_retry"] += 1
+                if self.policy.max_attempts is not None and failures >= self.policy.max_attempts:
+                    raise
+                delay = min(self.policy.max_backoff, 0.5 * 2 ** min(failures, 10))
+                log.warning(
+                    "telegram send failed (%s); retry %d in %.1fs",
+                    type(error).__name__,
+                    failures,
+                    delay,
+                )
+                await self._clock.sleep(delay)
+
+    def _bucket(self, chat_id: int) -> TokenBucket:
+        bucket = self._buckets.get(chat_id)
+        if bucket is None:
+            policy = self.policy
+            rate, burst = (
+                (policy.private_rate, policy.private_burst)
+                if chat_id > 0
+                else (policy.group_rate, policy.group_burst)
+            )
+            bucket = self._buckets[chat_id] = TokenBucket(self._clock, rate=rate, burst=burst)
+        return bucket
+
+
+def _settle(future: asyncio.Future[list[int]], ids: list[int]) -> None:
+    if not future.done():
+        future.set_result(ids)

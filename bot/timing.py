@@ -1,0 +1,116 @@
+"""Time for the chat: the injected clock's shape, quiet hours and token buckets.
+
+`bot` may import only `trader.control` and `trader.domain` from the trader, so the clock is
+described here structurally; `trader.clock.SystemClock` and `FakeClock` both satisfy it.
+Times are timezone-aware UTC everywhere; the operator's zone appears only when a quiet-hours
+window is checked or shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time as _time
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock, for callers that were not given one."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return _time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+_WINDOW = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class QuietHoursError(ValueError):
+    """A quiet-hours window that is not HH:MM-HH:MM."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window in the operator's zone; it may wrap midnight (22:00-07:00)."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        match = _WINDOW.match(text.strip())
+        if match is None:
+            raise QuietHoursError(f"expected HH:MM-HH:MM (24-hour clock), got {text!r}")
+        h1, m1, h2, m2 = (int(group) for group in match.groups())
+        if (h1, m1) == (h2, m2):
+            raise QuietHoursError("the window starts and ends at the same minute")
+        return cls(time(h1, m1), time(h2, m2))
+
+    def contains(self, when: datetime, zone: ZoneInfo) -> bool:
+        local = when.astimezone(zone).time().replace(second=0, microsecond=0)
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_quiet_hours(text: str | None) -> QuietHours | None:
+    """Stored form ('' or None = no quiet hours) -> value; a bad stored value is ignored."""
+    if not text or text == "off":
+        return None
+    try:
+        return QuietHours.parse(text)
+    except QuietHoursError:
+        return None
+
+
+class TokenBucket:
+    """`rate` tokens per second, at most `burst` banked. Time comes from the injected clock."""
+
+    def __init__(self, clock: Clock, *, rate: float, burst: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
+        self._clock = clock
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._stamp = clock.monotonic()
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+
+    def wait_time(self) -> float:
+        """Seconds until one token is available (0 when one is available now)."""
+        self._refill()
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+
+    def take(self) -> bool:
+        self._refill()
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        while not self.take():
+            await self._clock.sleep(self.wait_time())

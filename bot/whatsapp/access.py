@@ -1,0 +1,104 @@
+"""Who may do what over WhatsApp, and when each number may be written to freely.
+
+`NumberAccess`: roles by phone number (WHATSAPP_OPERATOR_NUMBERS, WHATSAPP_VIEWER_NUMBERS, in
+international format without "+"; WhatsApp's `wa_id` is exactly that). An empty operator
+list means nobody controls, never "everyone".
+
+`ServiceWindow`: the 24-hour customer-service window. A business may send free-form messages
+(text, buttons, lists, images) to a number only within 24 hours of that number's last
+message; after that only an approved template. The window is tracked in memory from each
+inbound message's timestamp, and treated as closed a little early (`margin`), so a message
+is not refused on its way. After a restart every window counts as closed: alerts go out as
+templates until the person writes again (the safe direction: it costs a template, never a
+lost alert).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.reply import Role
+from bot.timing import Clock
+
+WINDOW = timedelta(hours=24)
+DEFAULT_MARGIN = timedelta(minutes=10)
+_MAX_NUMBERS = 4096
+
+
+def normalise(number: str) -> str:
+    """'+44 7700 900123' -> '447700900123' (WhatsApp's wa_id form)."""
+    return "".join(char for char in number if char.isdigit())
+
+
+def masked(number: str) -> str:
+    """For logs and alerts: enough to tell numbers apart, not the whole number."""
+    return f"…{number[-4:]}" if len(number) > 4 else "…"
+
+
+@dataclass(frozen=True, slots=True)
+class NumberAccess:
+    operators: frozenset[str]
+    viewers: frozenset[str]
+
+    @classmethod
+    def of(cls, operators: object, viewers: object) -> NumberAccess:
+        def clean(numbers: object) -> frozenset[str]:
+            items = numbers if isinstance(numbers, list | tuple | set | frozenset) else ()
+            return frozenset(n for n in (normalise(str(item)) for item in items) if n)
+
+        return cls(clean(operators), clean(viewers))
+
+    def role_of(self, number: str) -> Role:
+        number = normalise(number)
+        if number in self.operators:
+            return Role.OPERATOR
+        if number in self.viewers:
+            return Role.VIEWER
+        return Role.STRANGER
+
+    def recipients(self, audience: Role) -> list[str]:
+        numbers = set(self.operators)
+        if audience <= Role.VIEWER:
+            numbers |= self.viewers
+        return sorted(numbers)
+
+
+class ServiceWindow:
+    def __init__(
+        self, clock: Clock, *, length: timedelta = WINDOW, margin: timedelta = DEFAULT_MARGIN
+    ) -> None:
+        self._clock = clock
+        self._length = length
+        self._margin = margin
+        self._last_inbound: OrderedDict[str, datetime] = OrderedDict()
+
+    def opened(self, number: str, at: datetime | None = None) -> None:
+        """`number` wrote to us at `at` (its message's timestamp; now if unknown)."""
+        now = self._clock.now()
+        when = min(at, now) if at is not None else now
+        previous = self._last_inbound.get(number)
+        if previous is not None and previous >= when:
+            return
+        self._last_inbound[number] = when
+        self._last_inbound.move_to_end(number)
+        while len(self._last_inbound) > _MAX_NUMBERS:
+            self._last_inbound.popitem(last=False)
+
+    def is_open(self, number: str) -> bool:
+        last = self._last_inbound.get(number)
+        if last is None:
+            return False
+        return self._clock.now() < last + self._length - self._margin
+
+    def close(self, number: str) -> None:
+        """WhatsApp said the window is closed (error 131047): believe it."""
+        self._last_inbound.pop(number, None)
+
+    def last_inbound(self, number: str) -> datetime | None:
+        return self._last_inbound.get(number)
+
+    def closes_at(self, number: str) -> datetime | None:
+        last = self._last_inbound.get(number)
+        return None if last is None else last + self._length

@@ -1,0 +1,397 @@
+"""The WhatsApp transport: what the composition root builds, starts and stops.
+
+    whatsapp = build_whatsapp(config, core, notifier, clock, http_server)  # registers routes
+    await http_server.start()                     # the webhook is served from here on
+    await whatsapp.start()                        # checks the token, joins the notifier
+    ...
+    await whatsapp.stop()                         # finishes in-hand work, delivers the queue
+
+Inbound: Meta posts to the webhook (see `webhook.py`); each message is handled in the order
+its sender sent it. The sender's number decides the role; strangers get one short refusal an
+hour and nothing else, except `whoami`, which tells them their number. A command that
+changes something and arrives late (WhatsApp retried it for a while: older than
+`max_command_age`) is not acted on; the sender is told to send it again. Tapped buttons and
+list rows carry a command line and go through `CommandCore.handle` like typed text.
+
+Outbound: `WhatsAppChannel` is the notifier's view (alerts to operators and viewers, approval
+requests to operators), over the `Outbox` (queues, rate limits, the 24-hour window, the
+template). Status callbacks are recorded; a failed message is announced on the other
+channels through the notifier (the WhatsApp channel does not carry its own failures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.commands import REFUSAL, CommandCore, parse
+from bot.notifier import Notifier
+from bot.reply import Reply, Role
+from bot.timing import Clock
+from bot.whatsapp.access import NumberAccess, ServiceWindow, masked
+from bot.whatsapp.graph import ErrorKind, GraphClient, GraphError, PhoneNumber
+from bot.whatsapp.outbox import Outbox, SendPolicy, Template
+from bot.whatsapp.webhook import Inbound, StatusEvent, WebhookReceiver
+from trader.domain import Actor, Alert, Severity
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "/webhooks/whatsapp"
+PROBLEM_TITLE = "WhatsApp delivery problem"
+NOT_TEXT = Reply("I read text commands only. Send help for the list.")
+_REFUSE_AGAIN_AFTER = timedelta(hours=1)
+_MAX_STRANGERS = 4096
+_MAX_STATUSES = 4096
+
+Handler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
+
+
+class Secret(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+class WhatsAppSettings(Protocol):
+    """What the transport needs; `WhatsAppConfig` has this shape."""
+
+    @property
+    def token(self) -> Secret: ...
+    @property
+    def phone_number_id(self) -> str: ...
+    @property
+    def app_secret(self) -> Secret: ...
+    @property
+    def verify_token(self) -> Secret | None: ...
+    @property
+    def api_base(self) -> str: ...
+    @property
+    def operator_numbers(self) -> Collection[str]: ...
+    @property
+    def viewer_numbers(self) -> Collection[str]: ...
+    @property
+    def template_name(self) -> str: ...
+    @property
+    def template_language(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppConfig:
+    token: Secret
+    phone_number_id: str
+    app_secret: Secret
+    verify_token: Secret | None
+    api_base: str
+    operator_numbers: frozenset[str]
+    viewer_numbers: frozenset[str]
+    template_name: str
+    template_language: str
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> WhatsAppConfig | None:
+        """From the app's settings (their `whatsapp_*` values); None when WhatsApp is off
+        (no WHATSAPP_TOKEN). The settings validate that the rest is present."""
+        token = settings.whatsapp_token
+        if token is None or not settings.whatsapp_phone_number_id:
+            return None
+        if settings.whatsapp_app_secret is None:
+            raise ValueError("WHATSAPP_APP_SECRET: required to verify webhook signatures")
+        return cls(
+            token=token,
+            phone_number_id=str(settings.whatsapp_phone_number_id),
+            app_secret=settings.whatsapp_app_secret,
+            verify_token=settings.whatsapp_verify_token,
+            api_base=str(settings.whatsapp_api_base),
+            operator_numbers=frozenset(settings.whatsapp_operator_numbers),
+            viewer_numbers=frozenset(settings.whatsapp_viewer_numbers),
+            template_name=str(settings.whatsapp_template_name),
+            template_language=str(settings.whatsapp_template_language),
+        )
+
+
+class HttpRoutes(Protocol):
+    """`trader.httpserver.HttpServer` fits."""
+
+    def add_route(self, method: str, path: str, handler: Handler) -> None: ...
+
+
+class WhatsAppError(RuntimeError):
+    """The transport cannot start; the message says why (never the token)."""
+
+
+class WhatsAppChannel:
+    """The notifier's view of WhatsApp: the configured numbers, chosen by role."""
+
+    def __init__(self, outbox: Outbox, access: NumberAccess) -> None:
+        self._outbox = outbox
+        self._access = access
+
+    async def publish(self, reply: Reply, *, audience: Role, key: str | None = None) -> None:
+        if PROBLEM_TITLE in reply.title:
+            return  # WhatsApp's own failures go to the other channels only
+        for number in self._access.recipients(audience):
+            self._outbox.send(number, reply, key=key)
+
+    async def update(self, key: str, reply: Reply) -> None:
+        self._outbox.update(key, reply)
+
+
+class WhatsAppTransport:
+    def __init__(
+        self,
+        graph: GraphClient,
+        core: CommandCore,
+        notifier: Notifier,
+        access: NumberAccess,
+        clock: Clock,
+        *,
+        template: Template,
+        verify_token: str | None,
+        app_secret: str,
+        policy: SendPolicy | None = None,
+        max_command_age: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.graph = graph
+        self._core = core
+        self._notifier = notifier
+        self.access = access
+        self._clock = clock
+        self._max_command_age = max_command_age
+        self.window = ServiceWindow(clock)
+        self.outbox = Outbox(graph, clock, self.window, template, policy, self._on_problem)
+        self.channel = WhatsAppChannel(self.outbox, access)
+        self.receiver = WebhookReceiver(
+            phone_number_id=graph.phone_number_id,
+            app_secret=app_secret,
+            verify_token=verify_token,
+            on_message=self._on_message,
+            on_status=self._on_status,
+        )
+        self.phone: PhoneNumber | None = None
+        self.statuses: OrderedDict[str, str] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._chains: dict[str, asyncio.Task[None]] = {}
+        self._refused: OrderedDict[str, datetime] = OrderedDict()
+        self._channel_added = False
+        self._state = "stopped"
+
+    @property
+    def state(self) -> str:
+        """For /health: webhook (started), unauthorized (token refused) or stopped."""
+        return self._state
+
+    def register(self, http: HttpRoutes, path: str = DEFAULT_PATH) -> None:
+        http.add_route("GET", path, self.receiver.verify)
+        http.add_route("POST", path, self.receiver.receive)
+
+    async def start(self) -> None:
+        """Check the token and phone number id, join the notifier. Raises `WhatsAppError`
+        if Meta refuses them."""
+        try:
+            self.phone = await self.graph.phone_number()
+        except GraphError as error:
+            if error.kind is ErrorKind.UNAUTHORIZED or error.status in (400, 404):
+                self._state = "unauthorized"
+                raise WhatsAppError(
+                    "Meta refused WHATSAPP_TOKEN or WHATSAPP_PHONE_NUMBER_ID "
+                    f"(#{error.code}: {error.message[:120]})"
+                ) from None
+            log.warning("whatsapp: could not check the phone number (%s); starting anyway", error)
+        if not self.access.operators:
+            log.warning("WHATSAPP_OPERATOR_NUMBERS is empty: nobody can control from WhatsApp")
+        if not self.receiver.can_verify:
+            log.warning("WHATSAPP_VERIFY_TOKEN is not set: Meta cannot verify the webhook URL")
+        if not self._channel_added:
+            self._notifier.add_channel(self.channel)
+            self._channel_added = True
+        self._state = "webhook"
+        self.receiver.accepting = True
+        shown = self.phone.display_phone_number if self.phone else "?"
+        log.info("whatsapp ready", extra={"number": shown})
+
+    async def idle(self) -> None:
+        """Wait until the messages in hand are handled and their answers delivered."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+        await self.outbox.drain()
+
+    async def stop(self) -> None:
+        """Finish the messages in hand and deliver what is queued (a few seconds at most),
+        then close the client. Deliveries from now on are answered 503 (Meta retries)."""
+        self.receiver.accepting = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), timeout=5)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.outbox.close()
+        await self.graph.close()
+        self._state = "stopped"
+
+    # inbound --------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_message(self, message: Inbound) -> None:
+        """Handle in the order each sender sent (after that sender's previous message)."""
+        sender = message.sender
+        previous = self._chains.get(sender)
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await self._handle(message)
+
+        task = self._spawn(run(), f"whatsapp-in-{masked(sender)}")
+        self._chains[sender] = task
+        task.add_done_callback(
+            lambda done: (
+                self._chains.pop(sender, None) if self._chains.get(sender) is done else None
+            )
+        )
+
+    async def _handle(self, message: Inbound) -> None:
+        sender = message.sender
+        role = self.access.role_of(sender)
+        self.window.opened(sender, message.sent_at)
+        name = parse(message.text or "")[0][:32] if role is not Role.STRANGER else "-"
+        log.info(
+            "whatsapp message",
+            extra={
+                "user": masked(sender),
+                "role": role.name,
+                "command": name,
+                "kind": message.kind,
+            },
+        )
+        actor = Actor(channel="whatsapp", user_id=sender, name=message.name)
+        updates = self.outbox.updates_to(sender)
+        try:
+            reply = await self._answer(message, actor, role)
+        except Exception:
+            log.exception("whatsapp: handling a message failed")
+            reply = Reply("Something went wrong handling that; the operator's logs say what.")
+        if reply is None:
+            return
+        if message.tapped and self.outbox.said_by_update(sender, updates, reply):
+            return  # the notifier's update of the tapped message already says it
+        self.outbox.send(sender, reply, reply_to=message.id if message.tapped else None)
+
+    async def _answer(self, message: Inbound, actor: Actor, role: Role) -> Reply | None:
+        text = (message.text or "").strip()
+        if role is Role.STRANGER:
+            if text and parse(text)[0] == "whoami":
+                return await self._core.handle(text, actor, role)
+            return REFUSAL if self._should_refuse(message.sender) else None
+        self.outbox.release_held(message.sender)
+        if not text:
+            return NOT_TEXT
+        late = self._clock.now() - message.sent_at
+        if late > self._max_command_age and self._changes_something(text):
+            minutes = int(late.total_seconds() // 60)
+            return Reply(
+                f"Not done: WhatsApp delivered {text[:40]!r} {minutes} min late.",
+                ("Send it again if you still want it.",),
+                notice=True,
+            )
+        return await self._core.handle(text, actor, role)
+
+    def _changes_something(self, text: str) -> bool:
+        name, args = parse(text)
+        command = next((c for c in self._core.all_commands() if c.name == name), None)
+        return command is not None and command.required_role(args) >= Role.OPERATOR
+
+    def _should_refuse(self, number: str) -> bool:
+        now = self._clock.now()
+        last = self._refused.get(number)
+        if last is not None and now - last < _REFUSE_AGAIN_AFTER:
+            return False
+        self._refused[number] = now
+        self._refused.move_to_end(number)
+        while len(self._refused) > _MAX_STRANGERS:
+            self._refused.popitem(last=False)
+        return True
+
+    # statuses and problems -------------------------------------------------------------
+
+    def _on_status(self, event: StatusEvent) -> None:
+        self.statuses[event.id] = event.status
+        self.statuses.move_to_end(event.id)
+        while len(self.statuses) > _MAX_STATUSES:
+            self.statuses.popitem(last=False)
+        if event.status != "failed":
+            return
+        error = event.errors[0] if event.errors else None
+        code = error.code if error else None
+        if code in (131047, 470) and self.outbox.resend_as_template(event.id):
+            log.info(
+                "whatsapp: %s was outside the 24-hour window; resent as the template", event.id
+            )
+            return
+        what = f"#{code} {error.title}" if error and code is not None else "no reason given"
+        details = f": {error.details}" if error and error.details else ""
+        self._alert(
+            Severity.WARNING,
+            f"{PROBLEM_TITLE}: a message to {masked(event.recipient)} failed",
+            f"{what}{details}",
+            f"status|{event.recipient}|{code}",
+        )
+
+    def _on_problem(self, number: str, error: GraphError) -> None:
+        if error.kind is ErrorKind.UNAUTHORIZED:
+            self._state = "unauthorized"
+            severity, what = Severity.CRITICAL, "Meta refused the access token"
+        elif error.kind is ErrorKind.TEMPLATE:
+            severity, what = Severity.WARNING, "the alert template was refused"
+        else:
+            severity, what = Severity.WARNING, f"a message to {masked(number)} was not sent"
+        per_number = error.kind not in (ErrorKind.UNAUTHORIZED, ErrorKind.TEMPLATE)
+        dedupe = f"send|{number if per_number else '*'}|{error.code}"
+
+        self._alert(severity, f"{PROBLEM_TITLE}: {what}", error.describe(), dedupe)
+
+    def _alert(self, severity: Severity, title: str, body: str, dedupe: str) -> None:
+        alert = Alert("whatsapp", severity, title, body, dedupe_key=dedupe)
+        self._spawn(self._notifier.notify(alert), "whatsapp-alert")
+
+
+def build_whatsapp(
+    settings: WhatsAppSettings,
+    core: CommandCore,
+    notifier: Notifier,
+    clock: Clock,
+    http: HttpRoutes,
+    *,
+    path: str = DEFAULT_PATH,
+    policy: SendPolicy | None = None,
+    max_command_age: timedelta = timedelta(minutes=10),
+) -> WhatsAppTransport:
+    """Build the transport and register its webhook on `http` (call before the HTTP server
+    starts). Nothing connects until `start()`."""
+    graph = GraphClient(
+        settings.api_base, settings.phone_number_id, settings.token.get_secret_value()
+    )
+    transport = WhatsAppTransport(
+        graph,
+        core,
+        notifier,
+        NumberAccess.of(list(settings.operator_numbers), list(settings.viewer_numbers)),
+        clock,
+        template=Template(settings.template_name, settings.template_language),
+        verify_token=settings.verify_token.get_secret_value() if settings.verify_token else None,
+        app_secret=settings.app_secret.get_secret_value(),
+        policy=policy,
+        max_command_age=max_command_age,
+    )
+    transport.register(http, path)
+    return transport

@@ -1,0 +1,116 @@
+"""The automatic halt: repeated venue 5xx (the simulator, through the real SDK) and a frozen
+feed (paper books that stop moving) each lead to cancel-all, HALTED and one critical alert."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tests.helpers import eventually
+from tests.integration.test_execution_rig import (
+    SIM_SCENARIO,
+    YES,
+    book,
+    buy,
+    live_rig,
+    paper_rig,
+    sim_intent,
+    sim_market,
+)
+from tests.sim_helpers import avoid_ca_bundle
+from trader.bus import Subscription
+from trader.clock import FakeClock
+from trader.control_types import Outcome
+from trader.domain import Alert, OrderStatus, Severity, TradingState
+from trader.venue.base import VenueUnavailable
+from trader.venue.sim.app import SimServer, serve
+
+D = Decimal
+
+
+@pytest.fixture
+async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
+    avoid_ca_bundle(monkeypatch, tmp_path)
+    server = await serve(scenario=SIM_SCENARIO, seed=5)
+    yield server
+    await server.close()
+
+
+def drained(alerts: Subscription[Alert]) -> list[Alert]:
+    out = []
+    while (envelope := alerts.get_nowait()) is not None:
+        out.append(envelope.payload)
+    return out
+
+
+async def test_repeated_venue_5xx_cancel_all_halt_and_alert_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with live_rig(engine, sessions, sim) as rig:
+        alerts = rig.bus.alerts.subscribe()
+        market = sim_market(rig)
+        resting = await rig.engine.handle(sim_intent(market, "0.50", "10"))
+        assert resting.status is OrderStatus.LIVE
+        async with httpx.AsyncClient(base_url=sim.url) as admin:
+            fault = {"kind": "server_error", "method": "POST", "path": "/order", "status": 502}
+            (await admin.post("/_admin/faults", json=fault)).raise_for_status()
+
+        outcomes = [
+            (await rig.engine.handle(sim_intent(market, "0.52", "5"))).outcome for _ in range(5)
+        ]
+        await eventually(lambda: rig.runtime.halt.halts == 1)  # cancelled and alerted
+        after = await rig.engine.handle(sim_intent(market, "0.52", "5"))
+        for _ in range(5):  # more venue errors while halted: no new halt, no new alert
+            rig.runtime.halt.record_venue_error(VenueUnavailable("502"), "submit")
+        await rig.runtime.halt.trigger("venue_errors", "again")
+
+        assert outcomes == [Outcome.UNKNOWN] * 5
+        assert (after.outcome, after.rule) == (Outcome.DENIED, "halted")
+        assert rig.state.trading.state is TradingState.HALTED
+        assert rig.runtime.halt.halts == 1
+        assert list(await rig.venue.open_orders()) == []
+        halts = [a for a in drained(alerts) if a.kind == "auto_halt"]
+        assert len(halts) == 1
+        assert halts[0].severity is Severity.CRITICAL
+        assert "venue_errors" in halts[0].title
+        assert "Cancelled 1 orders" in halts[0].body
+        assert rig.state.trading.reason.startswith("venue_errors")
+        alerts.close()
+
+
+async def test_a_frozen_feed_cancels_halts_and_alerts_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    clock = FakeClock()
+    async with paper_rig(engine, sessions, clock=clock) as rig:
+        assert rig.data is not None
+        alerts = rig.bus.alerts.subscribe()
+        await rig.engine.handle(buy())  # a position: the feed matters now
+        resting = await rig.engine.handle(buy(price="0.50", size="10"))
+        assert resting.status is OrderStatus.LIVE
+        rig.run("execution.books", "execution.book_feed")
+        halt = rig.runtime.halt
+
+        await eventually(lambda: rig.engine.board.feed_age() is not None)
+        clock.advance(100)
+        rig.data.set_book(book(YES, [("0.48", "90")], [("0.53", "100")]))  # still alive
+        await eventually(lambda: rig.engine.board.feed_age() == 0)
+        assert not halt.check_feed()
+        rig.run("execution.feed_watch")  # from here the books never move: time runs on
+
+        await eventually(lambda: rig.state.trading.state is TradingState.HALTED)
+        await eventually(lambda: halt.halts == 1)
+        clock.advance(600)
+        assert not halt.check_feed()  # halted already: nothing more
+
+        assert list(await rig.venue.open_orders()) == []
+        halts = [a for a in drained(alerts) if a.kind == "auto_halt"]
+        assert [(a.severity, a.title) for a in halts] == [
+            (Severity.CRITICAL, "Trading HALTED: feed_down")
+        ]
+        alerts.close()

@@ -1,0 +1,96 @@
+"""Alerts over Telegram: quiet hours, critical repeats, the Acknowledge button."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.timing import QuietHours
+from tests.fakes.chat_stack import ChatStack, MemoryStore, start_chat_stack
+from tests.fakes.telegram_server import (
+    OPERATOR_ID,
+    STRANGER_ID,
+    VIEWER_ID,
+    FakeBotAPI,
+)
+from tests.helpers import eventually
+from trader.clock import FakeClock
+from trader.domain import Alert, Severity
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
+    clock = FakeClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    store = MemoryStore()  # quiet hours kept from an earlier run
+    store.values["alert_settings"] = {"quiet_start": "22:00", "quiet_end": "07:00"}
+    chat = await start_chat_stack(api, clock=clock, store=store)
+    await eventually(lambda: chat.notifier.policy.quiet_hours == QuietHours.parse("22:00-07:00"))
+    try:
+        yield chat
+    finally:
+        await chat.stop()
+
+
+async def test_at_three_a_warning_is_silent_and_a_critical_rings_until_acknowledged(
+    stack: ChatStack, api: FakeBotAPI
+) -> None:
+    await stack.notifier.notify(Alert("feed_stale", Severity.WARNING, "Feed stale"))
+    await stack.notifier.notify(Alert("watchdog", Severity.CRITICAL, "Heartbeat stopped"))
+    await eventually(lambda: len(api.to(OPERATOR_ID)) == 2)
+    warning, critical = api.to(OPERATOR_ID)
+    assert warning.silent
+    assert not critical.silent
+    assert critical.buttons[0][0] == "Acknowledge"
+
+    stack.clock.advance(5 * 60)
+    await stack.notifier.tick()
+    await eventually(lambda: len(api.to(OPERATOR_ID)) == 3)
+    repeat = api.to(OPERATOR_ID)[2]
+    assert "repeat 1" in repeat.plain
+    assert not repeat.silent
+
+    ack = critical.buttons[0][1]
+    stranger_tap = api.press(STRANGER_ID, critical, ack)
+    viewer_tap = api.press(VIEWER_ID, critical, ack)
+    await eventually(lambda: api.answer_for(viewer_tap) is not None)
+    await eventually(lambda: api.answer_for(stranger_tap) is not None)
+    assert stack.notifier.unacknowledged != []
+
+    operator_tap = api.press(OPERATOR_ID, repeat, ack)
+    await eventually(lambda: api.answer_for(operator_tap) is not None)
+    await eventually(lambda: not api.to(OPERATOR_ID)[1].buttons)
+    await eventually(lambda: not api.to(VIEWER_ID)[1].buttons)
+    await eventually(lambda: not repeat.buttons)
+
+    assert stack.notifier.unacknowledged == []
+    assert "Acknowledged by" in api.to(OPERATOR_ID)[1].plain
+    assert api.answer_for(stranger_tap)["text"] == "Not authorised."
+    assert "operator" in api.answer_for(viewer_tap)["text"]
+    stack.clock.advance(60 * 60)
+    await stack.notifier.tick()
+    await stack.transport.outbox.drain()
+    assert len(api.to(OPERATOR_ID)) == 3
+    second_tap = api.press(OPERATOR_ID, repeat, ack)
+    await eventually(lambda: api.answer_for(second_tap) is not None)
+    assert "Already acknowledged" in api.answer_for(second_tap)["text"]
+
+
+async def test_alerts_from_the_control_api_stream_reach_the_chat(
+    stack: ChatStack, api: FakeBotAPI
+) -> None:
+    assert stack.desk is not None
+
+    stack.desk.publish_alert(Alert("order_filled", Severity.INFO, "Filled 10 @ 0.41 <Yes>"))
+
+    await eventually(lambda: len(api.to(VIEWER_ID)) == 1)
+    message = api.to(VIEWER_ID)[0]
+    assert message.plain.startswith("ℹ️ Filled 10 @ 0.41 <Yes>")
+    assert message.silent  # 03:00 is inside the quiet hours

@@ -1,0 +1,120 @@
+"""The command core without a transport: roles, usage messages, the kill switch without an
+execution core, hidden button commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import REFUSAL, CommandCore
+from bot.notifier import Notifier
+from bot.reply import Reply, Role
+from tests.fakes.chat_stack import FakeDesk, MemoryEvents, MemoryStore
+from trader.clock import FakeClock
+from trader.control import ControlAPI
+from trader.domain import Actor, TradingMode, TradingState
+from trader.state import ControlState
+
+ADA = Actor("console", "ada")
+
+
+async def make(*, desk: bool) -> tuple[CommandCore, ControlState, MemoryEvents]:
+    clock = FakeClock()
+    events = MemoryEvents(clock)
+    state = ControlState(MemoryStore(), clock)
+    await state.load()
+    control = ControlAPI(
+        state=state,
+        events=events,
+        event_reader=events,
+        clock=clock,
+        mode=TradingMode.PAPER,
+        desk=FakeDesk(state, clock) if desk else None,
+    )
+    return CommandCore(control, clock=clock, notifier=Notifier(clock)), state, events
+
+
+def button(reply: Reply, label: str) -> str:
+    return next(b.data for row in reply.buttons for b in row if label in b.label)
+
+
+async def test_kill_without_an_execution_core_still_halts() -> None:
+    core, state, _ = await make(desk=False)
+
+    prompt = await core.handle("/kill", ADA, Role.OPERATOR)
+    done = await core.handle(button(prompt, "Cancel orders"), ADA, Role.OPERATOR)
+
+    assert "No preview (the execution core is not running)" in prompt.text
+    assert [b.label for row in prompt.buttons for b in row] == [
+        "🛑 Cancel orders and halt",
+        "Abort",
+    ]
+    assert done.title == "🛑 Trading KILLED"
+    assert state.trading.state is TradingState.KILLED
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/events x", "Expected one whole number for the number of events"),
+        ("/events 500", "between 1 and 100"),
+        ("/pnl year", "The period is one of day, week, month"),
+        ("/cancel", "Give exactly one order id."),
+        ("/cancel a;b", "Not a valid order id"),
+        ("/approve maybe", "The approval mode is one of on, off"),
+        ("/quiet", "Give one window like 22:00-07:00, or off."),
+        ("/alerts nonsense on", "Unknown alert kind 'nonsense'"),
+        ("/set max_order_notional", "Give a limit name and a value."),
+        ("/set max_order_notional -5", "max_order_notional must be above 0"),
+        ("/chart", "Say which chart: dashboard | equity"),
+        ("/chart pie", "The chart is one of dashboard, equity, pnl"),
+    ],
+)
+async def test_bad_arguments_get_a_useful_reply(text: str, expected: str) -> None:
+    core, _, _ = await make(desk=True)
+
+    reply = await core.handle(text, ADA, Role.OPERATOR)
+
+    assert expected in reply.text
+    assert reply.lines[-1].startswith("Usage: /") or "Usage" not in reply.text
+
+
+async def test_hidden_button_commands_are_not_in_help_and_need_an_operator() -> None:
+    core, _, events = await make(desk=True)
+
+    help_text = (await core.handle("/help", ADA, Role.OPERATOR)).text
+    viewer = await core.handle("decide ap-1 approve", ADA, Role.VIEWER)
+    stranger = await core.handle("confirm 0123 cancel", ADA, Role.STRANGER)
+
+    assert "/decide" not in help_text
+    assert "/confirm" not in help_text
+    assert "/kill" in help_text
+    assert viewer.notice
+    assert stranger == REFUSAL
+    assert events.commands() == []
+
+
+async def test_a_stranger_learns_nothing_but_their_id() -> None:
+    core, _, events = await make(desk=True)
+
+    replies = [
+        await core.handle(text, ADA, Role.STRANGER)
+        for text in ("/status", "/help", "/nonsense", "", "/kill")
+    ]
+    whoami = await core.handle("/whoami", ADA, Role.STRANGER)
+
+    assert all(reply == REFUSAL for reply in replies)
+    assert whoami.text == "Your console id is ada"
+    assert events.commands() == []
+
+
+async def test_a_new_kill_request_voids_the_earlier_confirmation() -> None:
+    core, state, _ = await make(desk=True)
+    first = await core.handle("/kill", ADA, Role.OPERATOR)
+    second = await core.handle("/kill", ADA, Role.OPERATOR)
+
+    stale = await core.handle(button(first, "Cancel orders"), ADA, Role.OPERATOR)
+    fresh = await core.handle(button(second, "Cancel orders"), ADA, Role.OPERATOR)
+
+    assert stale.notice
+    assert fresh.title == "🛑 Trading KILLED"
+    assert state.trading.state is TradingState.KILLED

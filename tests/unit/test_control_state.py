@@ -1,0 +1,93 @@
+"""The persisted settings schema in trader.state: risk limits and alert settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from trader.clock import FakeClock
+from trader.domain import Severity
+from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
+
+D = Decimal
+
+
+class DictStore:
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        self.values = dict(values or {})
+        self.writes = 0
+
+    async def get_all(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    async def set(self, key: str, value: Any, *, updated_by: str) -> None:
+        self.values[key] = value
+        self.writes += 1
+
+
+def test_limits_round_trip_through_json_as_exact_strings() -> None:
+    limits = RiskLimits(max_order_notional=D("12.34"), max_open_orders=3)
+
+    stored = limits.to_json()
+
+    assert stored["max_order_notional"] == "12.34"
+    assert RiskLimits.from_json(stored) == limits
+
+
+def test_a_limit_missing_from_the_stored_document_takes_its_default() -> None:
+    defaults = RiskLimits(max_exposure=D(777))
+
+    limits = RiskLimits.from_json({"max_order_notional": "5", "retired_limit": "1"}, defaults)
+
+    assert (limits.max_order_notional, limits.max_exposure) == (D(5), D(777))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("max_open_orders", "1.5", "whole number"),
+        ("max_order_notional", "abc", "not a number"),
+        ("max_order_notional", "NaN", "finite"),
+        ("min_edge", "2", "fraction"),
+        ("reduced_drawdown", "0.5", "not be above"),
+        ("cooldown_s", "-1", "at least 0"),
+    ],
+)
+def test_bad_limit_values_are_refused_with_a_reason(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        RiskLimits().with_value(name, value)
+
+
+def test_limits_accept_dollar_signs_and_floats() -> None:
+    assert RiskLimits().with_value("max_exposure", "$250").max_exposure == D(250)
+    assert RiskLimits().with_value("min_edge", 0.05).min_edge == D("0.05")
+
+
+async def test_first_start_persists_the_defaults_and_later_starts_keep_changes() -> None:
+    store = DictStore()
+    clock = FakeClock()
+    first = ControlState(store, clock, risk_defaults=RiskLimits(max_open_orders=4))
+    await first.load()
+    await first.set_risk_limit("max_open_orders", "9", "telegram:1")
+
+    second = ControlState(store, clock, risk_defaults=RiskLimits(max_open_orders=4))
+    await second.load()
+
+    assert second.risk_limits.max_open_orders == 9
+    assert store.writes == 2  # the defaults once, the change once
+
+
+def test_alert_settings_parse_and_refuse() -> None:
+    settings = (
+        AlertSettings().with_value("min_severity", "critical").with_value("fill_alerts", "off")
+    )
+
+    assert settings.min_severity is Severity.CRITICAL
+    assert settings.fill_alerts is False
+    assert AlertSettings.from_json(settings.to_json()) == settings
+    with pytest.raises(SettingError):
+        AlertSettings().with_value("fill_alerts", "maybe")
+    with pytest.raises(SettingError):
+        AlertSettings().with_value("volume", "11")

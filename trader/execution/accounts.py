@@ -1,0 +1,262 @@
+"""Equity snapshots, PnL by period, market settlement, and the portfolio's restart memory.
+
+- Every few minutes `snapshot` writes the portfolio's summary to `equity_snapshots` (for the
+  charts) and persists what the portfolio cannot rebuild from fills and the venue: peak
+  equity, redeemable payouts and settled tokens (control_state key "portfolio").
+- `pnl(period)` compares equity now with equity at the start of the operator's day, week
+  (Monday) or month, and counts what sells and settlements realized in it.
+- `settle(market, winner)` closes a resolved market: positions pay 1 (winner) or 0, PnL is
+  realized, and one alert says what can be redeemed.
+- `restore()` rebuilds the portfolio after a restart (then reconciliation corrects it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from trader.bus import Bus
+from trader.clock import Clock
+from trader.control_types import PnlPeriod, PnlReport
+from trader.domain import (
+    ONE,
+    ZERO,
+    Alert,
+    DrawdownMode,
+    OrderStatus,
+    Position,
+    Severity,
+    new_correlation_id,
+)
+from trader.execution.engine import ExecutionEngine
+from trader.execution.ledger import replay
+from trader.execution.portfolio import SettledPosition, WorkingOrder
+from trader.execution.ports import EventSink
+from trader.execution.risk import drawdown_mode
+from trader.execution.store import Write
+from trader.state import ControlState
+
+MEMORY_KEY = "portfolio"
+
+
+@runtime_checkable
+class ResolutionSource(Protocol):
+    """Which of these markets have resolved, and the winning token of each."""
+
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+def period_start(period: PnlPeriod, now: datetime, zone: tzinfo) -> datetime:
+    local = now.astimezone(zone).date()
+    if period is PnlPeriod.WEEK:
+        local -= timedelta(days=local.weekday())
+    elif period is PnlPeriod.MONTH:
+        local = local.replace(day=1)
+    return datetime.combine(local, time(0), zone).astimezone(now.tzinfo)
+
+
+class Accounts:
+    def __init__(
+        self,
+        *,
+        engine: ExecutionEngine,
+        state: ControlState,
+        events: EventSink,
+        bus: Bus,
+        clock: Clock,
+        zone: tzinfo,
+    ) -> None:
+        self._engine = engine
+        self._state = state
+        self._events = events
+        self._bus = bus
+        self._clock = clock
+        self._zone = zone
+        self._mode = DrawdownMode.FULL
+        self._loss_day: date | None = None
+
+    async def restore(self) -> None:
+        """Rebuild the portfolio from the database and the venue's cash."""
+        engine, store = self._engine, self._engine.store
+        balance = await engine.venue.balance()
+        fills = await store.fills()
+        _, realizations = replay(fills)
+        orders = [
+            WorkingOrder(
+                r.client_order_id,
+                r.order_id,
+                r.token_id,
+                r.market,
+                r.side,
+                r.price,
+                r.size,
+                r.size_matched,
+                self._state.risk_limits.fee_rate_bps,
+                r.correlation_id,
+            )
+            for r in await store.open_orders()
+        ]
+        memory: dict[str, Any] = self._state.get(MEMORY_KEY) or {}
+        day_start = period_start(PnlPeriod.DAY, self._clock.now(), self._zone)
+        engine.portfolio.load(
+            cash=balance.cash,
+            positions=await store.positions(),
+            fills=fills,
+            realizations=realizations,
+            orders=orders,
+            redeemable={k: Decimal(v) for k, v in (memory.get("redeemable") or {}).items()},
+            settled_tokens=memory.get("settled_tokens") or (),
+            peak_equity=Decimal(memory["peak_equity"]) if memory.get("peak_equity") else None,
+            day_start_equity=await store.equity_before(day_start),
+        )
+
+    async def snapshot(self) -> None:
+        portfolio = self._engine.portfolio
+        summary = portfolio.summary()
+        await self._engine.store.save_equity(summary)
+        await self.remember()
+        self._watch_limits(summary.drawdown, summary.day_pnl)
+
+    def _watch_limits(self, drawdown: Decimal, day_pnl: Decimal) -> None:
+        """One alert when the drawdown mode changes, one when the daily loss limit is hit."""
+        limits = self._state.risk_limits
+        mode = drawdown_mode(drawdown, limits)
+        if mode is not self._mode:
+            severity = Severity.INFO if mode is DrawdownMode.FULL else Severity.CRITICAL
+            self._alert(
+                "drawdown_mode",
+                severity,
+                f"Drawdown mode {self._mode.value} -> {mode.value}",
+                f"drawdown {drawdown:.1%} from peak equity",
+            )
+            self._mode = mode
+        today = self._clock.now().astimezone(self._zone).date()
+        if day_pnl <= -limits.daily_loss_limit and self._loss_day != today:
+            self._loss_day = today
+            self._alert(
+                "daily_loss",
+                Severity.CRITICAL,
+                "Daily loss limit reached",
+                f"today's PnL {day_pnl:.2f} (limit -{limits.daily_loss_limit}): "
+                "no new entries until tomorrow",
+            )
+
+    def _alert(self, kind: str, severity: Severity, title: str, body: str) -> None:
+        corr = new_correlation_id()
+        self._events.append(kind, {"title": title, "body": body}, correlation_id=corr)
+        self._bus.alerts.publish(Alert(kind, severity, title, body, corr, kind), corr)
+
+    async def remember(self) -> None:
+        portfolio = self._engine.portfolio
+        memory = {
+            "peak_equity": str(portfolio.peak_equity),
+            "redeemable": {k: str(v) for k, v in portfolio.redeemable.items()},
+            "settled_tokens": sorted(portfolio.settled_tokens),
+        }
+        await self._state.put(MEMORY_KEY, memory, "system:trader")
+
+    async def run_snapshots(self, interval_s: float) -> None:
+        while True:
+            await self.snapshot()
+            await self._clock.sleep(interval_s)
+
+    async def pnl(self, period: PnlPeriod) -> PnlReport:
+        now = self._clock.now()
+        start = period_start(period, now, self._zone)
+        store, portfolio = self._engine.store, self._engine.portfolio
+        start_equity = await store.equity_before(start)
+        if start_equity is None:
+            start_equity = await store.equity_from(start)
+        end_equity = portfolio.observe()
+        realizations = portfolio.realizations(start)
+        wins, losses, rate = portfolio.win_rate(start)
+        return PnlReport(
+            period=period,
+            start=start,
+            end=now,
+            start_equity=start_equity,
+            end_equity=end_equity,
+            pnl=None if start_equity is None else end_equity - start_equity,
+            realized=sum((r.pnl for r in realizations), ZERO),
+            trades=len(realizations),
+            wins=wins,
+            losses=losses,
+            win_rate=rate,
+        )
+
+    # settlement ---------------------------------------------------------------------------
+
+    async def settle_resolved(self, source: ResolutionSource) -> list[SettledPosition]:
+        """Ask `source` about every market we hold; settle those that resolved."""
+        markets = sorted({p.market for p in self._engine.portfolio.positions() if p.market})
+        if not markets:
+            return []
+        settled: list[SettledPosition] = []
+        for market, winner in (await source.resolved_markets(markets)).items():
+            settled.extend(await self.settle(market, winner))
+        return settled
+
+    async def settle(self, market: str, winning_token: str) -> list[SettledPosition]:
+        """Pay 1 per winning share and 0 per losing share; call with the engine lock free."""
+        engine, portfolio = self._engine, self._engine.portfolio
+        async with engine.lock:
+            for order in [o for o in portfolio.working_orders() if o.market == market]:
+                portfolio.close_order(order.order_id)
+                engine.writer.enqueue("order", _status_write(engine, order.client_order_id))
+            held = [p for p in portfolio.positions() if p.market == market]
+            payouts = {p.token_id: ONE if p.token_id == winning_token else ZERO for p in held}
+            settled = portfolio.settle(market, payouts)
+            for item in settled:
+                engine.writer.enqueue("settlement", _fill_write(engine, item))
+                engine.writer.enqueue("position", _flat_write(engine, item))
+            await engine.writer.drain_now()
+        if settled:
+            await self.remember()
+            self._announce(market, winning_token, settled)
+        return settled
+
+    def _announce(self, market: str, winner: str, settled: list[SettledPosition]) -> None:
+        corr = new_correlation_id()
+        realized = sum((s.realized for s in settled), ZERO)
+        redeemable = sum((s.size * s.payout for s in settled), ZERO)
+        found = self._engine.board.market(market)
+        question = found.question if found else market
+        lines = [
+            f"{s.size} shares of {self._engine.board.outcome_of(s.token_id) or s.token_id}"
+            f" paid {s.payout} each (PnL {s.realized:+.2f})"
+            for s in settled
+        ]
+        self._events.append(
+            "market_settled",
+            {"market": market, "winner": winner, "realized": realized, "redeemable": redeemable},
+            correlation_id=corr,
+        )
+        body = "\n".join([*lines, f"Realized {realized:+.2f}; redeemable {redeemable:.2f} pUSD"])
+        self._bus.alerts.publish(
+            Alert(
+                "market_resolved",
+                Severity.INFO,
+                f"Market resolved: {question}",
+                body,
+                corr,
+                f"resolved:{market}",
+            ),
+            corr,
+        )
+
+
+def _status_write(engine: ExecutionEngine, client_order_id: str) -> Write:
+    return lambda: engine.store.update_order(
+        client_order_id, status=OrderStatus.CANCELED_MARKET_RESOLVED
+    )
+
+
+def _fill_write(engine: ExecutionEngine, item: SettledPosition) -> Write:
+    return lambda: engine.store.record_fill(item.fill, None)
+
+
+def _flat_write(engine: ExecutionEngine, item: SettledPosition) -> Write:
+    flat = Position(item.token_id, ZERO, ZERO, market=item.market, realized_pnl=item.realized)
+    return lambda: engine.store.save_position(flat)

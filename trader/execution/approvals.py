@@ -1,0 +1,190 @@
+"""The approval queue: with approval mode on, an intent that passes risk waits for the operator.
+
+A request is persisted in the `approvals` table (surviving restarts), published on the bus for
+the chat, and expires after the approval timeout. Approving moves the row from pending to
+approved in one conditional UPDATE, so a double approve (two taps, two operators) acts once;
+the intent is then re-checked against the current book and every risk limit by the engine
+before anything is sent. Approving at a different size replaces the intent's size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from trader.bus import Bus
+from trader.clock import Clock
+from trader.control_types import ApprovalDecision, ApprovalRequest, ExecutionResult
+from trader.domain import Actor, OrderIntent, OrderType, Side
+from trader.execution.engine import ExecutionEngine
+from trader.execution.ports import EventSink
+from trader.execution.risk import RiskApproval
+from trader.store.repositories import ApprovalRepository
+from trader.store.tables import ApprovalRow
+
+
+def intent_to_json(intent: OrderIntent) -> dict[str, Any]:
+    return {
+        "market": intent.market,
+        "token_id": intent.token_id,
+        "side": intent.side.value,
+        "limit_price": str(intent.limit_price),
+        "size": None if intent.size is None else str(intent.size),
+        "notional": None if intent.notional is None else str(intent.notional),
+        "strategy": intent.strategy,
+        "reason": intent.reason,
+        "correlation_id": intent.correlation_id,
+        "expires_at": intent.expires_at.isoformat() if intent.expires_at else None,
+        "order_type": intent.order_type.value,
+        "post_only": intent.post_only,
+        "model_probability": _text(intent.model_probability),
+        "market_probability": _text(intent.market_probability),
+    }
+
+
+def intent_from_json(raw: dict[str, Any]) -> OrderIntent:
+    return OrderIntent(
+        market=raw["market"],
+        token_id=raw["token_id"],
+        side=Side(raw["side"]),
+        limit_price=Decimal(raw["limit_price"]),
+        size=_decimal(raw.get("size")),
+        notional=_decimal(raw.get("notional")),
+        strategy=raw.get("strategy", "manual"),
+        reason=raw.get("reason", ""),
+        correlation_id=raw["correlation_id"],
+        expires_at=datetime.fromisoformat(raw["expires_at"]) if raw.get("expires_at") else None,
+        order_type=OrderType(raw.get("order_type", "GTC")),
+        post_only=bool(raw.get("post_only", False)),
+        model_probability=_decimal(raw.get("model_probability")),
+        market_probability=_decimal(raw.get("market_probability")),
+    )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+class ApprovalQueue:
+    def __init__(
+        self,
+        *,
+        repository: ApprovalRepository,
+        engine: ExecutionEngine,
+        bus: Bus,
+        events: EventSink,
+        clock: Clock,
+        timeout_s: float,
+    ) -> None:
+        self._repo = repository
+        self._engine = engine
+        self._bus = bus
+        self._events = events
+        self._clock = clock
+        self._timeout = timedelta(seconds=timeout_s)
+
+    async def request(self, intent: OrderIntent, decision: RiskApproval) -> str:
+        """The engine's approval gate: persist, publish, return the request key."""
+        now = self._clock.now()
+        key = f"ap-{uuid.uuid4().hex[:12]}"
+        payload = {
+            "intent": intent_to_json(intent),
+            "size": str(decision.size),
+            "notional": str(decision.notional),
+        }
+        row = ApprovalRow(
+            request_key=key,
+            created_at=now,
+            expires_at=now + self._timeout,
+            payload=payload,
+            correlation_id=intent.correlation_id,
+        )
+        await self._repo.insert(row)
+        view = self._view(row)
+        self._events.append(
+            "approval_requested",
+            {"key": key, "size": decision.size, "notional": decision.notional},
+            correlation_id=intent.correlation_id,
+        )
+        self._bus.approvals.publish(view, intent.correlation_id)
+        return key
+
+    async def pending(self) -> list[ApprovalRequest]:
+        now = self._clock.now()
+        return [self._view(r) for r in await self._repo.pending() if r.expires_at > now]
+
+    async def approve(self, actor: Actor, key: str, size: Decimal | None) -> ApprovalDecision:
+        row = await self._repo.get(key)
+        if row is None:
+            return ApprovalDecision(key, "unknown", False, f"no approval request {key}")
+        if size is not None and size <= 0:
+            return ApprovalDecision(key, row.status, False, "the size must be above 0")
+        now = self._clock.now()
+        if row.status == "pending" and row.expires_at <= now:
+            await self._repo.decide(key, "expired", decided_by="system:expiry", at=now)
+            return ApprovalDecision(key, "expired", False, "the request has expired")
+        if not await self._repo.decide(key, "approved", decided_by=str(actor), at=now):
+            current = await self._repo.get(key)
+            status = current.status if current else "unknown"
+            return ApprovalDecision(key, status, False, f"already {status}: nothing done")
+        intent = intent_from_json(row.payload["intent"])
+        if size is not None:
+            intent = dataclasses.replace(intent, size=size, notional=None)
+        self._events.append(
+            "approval_approved",
+            {"key": key, "size": size},
+            correlation_id=intent.correlation_id,
+            actor=actor,
+        )
+        result: ExecutionResult = await self._engine.handle(intent, approved_by=str(actor))
+        return ApprovalDecision(key, "approved", True, result.message or result.outcome, result)
+
+    async def reject(self, actor: Actor, key: str) -> ApprovalDecision:
+        if not await self._repo.decide(key, "rejected", decided_by=str(actor)):
+            current = await self._repo.get(key)
+            status = current.status if current else "unknown"
+            return ApprovalDecision(key, status, False, f"already {status}: nothing done")
+        row = await self._repo.get(key)
+        self._events.append(
+            "approval_rejected",
+            {"key": key},
+            correlation_id=row.correlation_id if row else None,
+            actor=actor,
+        )
+        return ApprovalDecision(key, "rejected", True, "rejected")
+
+    async def expire_due(self) -> list[str]:
+        keys = await self._repo.expire_due(at=self._clock.now())
+        for key in keys:
+            self._events.append("approval_expired", {"key": key}, correlation_id=None)
+        return keys
+
+    def _view(self, row: ApprovalRow) -> ApprovalRequest:
+        intent = intent_from_json(row.payload["intent"])
+        board = self._engine.board
+        market = board.market(intent.market)
+        return ApprovalRequest(
+            key=row.request_key,
+            market=intent.market,
+            question=market.question if market else "",
+            token_id=intent.token_id,
+            outcome=board.outcome_of(intent.token_id),
+            side=intent.side,
+            limit_price=intent.limit_price,
+            size=Decimal(row.payload["size"]),
+            notional=Decimal(row.payload["notional"]),
+            strategy=intent.strategy,
+            reason=intent.reason,
+            model_probability=intent.model_probability,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            correlation_id=intent.correlation_id,
+            status=row.status,
+        )

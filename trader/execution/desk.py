@@ -1,0 +1,176 @@
+"""The execution core as the Control API sees it: a `TradingDesk` over the engine, the kill
+switch, the approval queue and the accounts, returning the typed views of
+`trader.control_types`. It also turns bus subscriptions into plain streams, so the chat
+never touches the bus."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Generic, TypeVar, cast
+
+from trader.bus import Bus, Subscription
+from trader.control_types import (
+    ApprovalDecision,
+    ApprovalRequest,
+    KillPreview,
+    KillReport,
+    OrderView,
+    PnlPeriod,
+    PnlReport,
+    PortfolioView,
+    PositionView,
+)
+from trader.domain import Actor, Alert, TradingState
+from trader.execution.accounts import Accounts
+from trader.execution.approvals import ApprovalQueue
+from trader.execution.engine import ExecutionEngine
+from trader.execution.kill import KillSwitch
+from trader.execution.risk import drawdown_mode
+from trader.state import ControlState
+
+T = TypeVar("T")
+
+
+class BusStream(Generic[T]):
+    """A bus subscription seen as a stream of payloads."""
+
+    def __init__(self, subscription: Subscription[T]) -> None:
+        self._subscription = subscription
+
+    async def _payloads(self) -> AsyncIterator[T]:
+        async for envelope in self._subscription:
+            yield envelope.payload
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._payloads()
+
+    def close(self) -> None:
+        self._subscription.close()
+
+
+class ExecutionDesk:
+    def __init__(
+        self,
+        *,
+        engine: ExecutionEngine,
+        kill_switch: KillSwitch,
+        approvals: ApprovalQueue,
+        accounts: Accounts,
+        state: ControlState,
+        bus: Bus,
+    ) -> None:
+        self._engine = engine
+        self._kill = kill_switch
+        self._approvals = approvals
+        self._accounts = accounts
+        self._state = state
+        self._bus = bus
+
+    def portfolio_view(self) -> PortfolioView:
+        s = self._engine.portfolio.summary()
+        return PortfolioView(
+            cash=s.cash,
+            reserved=s.reserved,
+            redeemable=s.redeemable,
+            equity=s.equity,
+            exposure=s.exposure,
+            unrealized=s.unrealized,
+            realized=s.realized,
+            day_pnl=s.day_pnl,
+            peak_equity=s.peak_equity,
+            drawdown=s.drawdown,
+            drawdown_mode=drawdown_mode(s.drawdown, self._state.risk_limits),
+            open_positions=s.open_positions,
+            open_orders=s.open_orders,
+        )
+
+    async def positions(self) -> list[PositionView]:
+        portfolio, board = self._engine.portfolio, self._engine.board
+        views = []
+        for p in portfolio.positions():
+            mark = portfolio.mark_price(p.token_id)
+            market = board.market(p.market)
+            price = mark if mark is not None else p.average_price
+            views.append(
+                PositionView(
+                    token_id=p.token_id,
+                    market=p.market,
+                    question=market.question if market else "",
+                    outcome=p.outcome or board.outcome_of(p.token_id),
+                    size=p.size,
+                    average_price=p.average_price,
+                    mark=mark,
+                    value=p.size * price,
+                    unrealized=p.size * (price - p.average_price),
+                    realized=p.realized_pnl,
+                )
+            )
+        return views
+
+    async def open_orders(self) -> list[OrderView]:
+        engine, board = self._engine, self._engine.board
+        await engine.writer.drain_now()
+        views = []
+        for r in await engine.store.open_orders():
+            working = engine.portfolio.order(r.order_id)
+            market = board.market(r.market)
+            views.append(
+                OrderView(
+                    order_id=r.order_id,
+                    client_order_id=r.client_order_id,
+                    market=r.market,
+                    question=market.question if market else "",
+                    token_id=r.token_id,
+                    outcome=board.outcome_of(r.token_id),
+                    side=r.side,
+                    price=r.price,
+                    size=r.size,
+                    filled=working.matched if working else r.size_matched,
+                    status=r.status,
+                    created_at=r.created_at,
+                    strategy=r.strategy,
+                    correlation_id=r.correlation_id,
+                )
+            )
+        return views
+
+    async def pnl(self, period: PnlPeriod) -> PnlReport:
+        return await self._accounts.pnl(period)
+
+    async def preview_kill(self, slippage: Decimal | None) -> KillPreview:
+        return await self._kill.preview(slippage)
+
+    async def kill(
+        self, actor: Actor, *, flatten: bool, reason: str, slippage: Decimal | None
+    ) -> KillReport:
+        return await self._kill.kill(actor, flatten=flatten, reason=reason, slippage=slippage)
+
+    async def rearm(self, actor: Actor) -> TradingState:
+        return await self._kill.rearm(actor)
+
+    async def cancel_order(self, actor: Actor, order_id: str) -> bool:
+        working = self._engine.portfolio.order(order_id)
+        if working is None:
+            return False
+        canceled = await self._engine.cancel([order_id], reason="operator", actor=actor)
+        return order_id in canceled
+
+    async def pending_approvals(self) -> list[ApprovalRequest]:
+        return await self._approvals.pending()
+
+    async def approve(self, actor: Actor, key: str, size: Decimal | None) -> ApprovalDecision:
+        return await self._approvals.approve(actor, key, size)
+
+    async def reject(self, actor: Actor, key: str) -> ApprovalDecision:
+        return await self._approvals.reject(actor, key)
+
+    def feed_age(self) -> float | None:
+        return self._engine.board.feed_age()
+
+    def subscribe_alerts(self) -> BusStream[Alert]:
+        return BusStream(self._bus.alerts.subscribe())
+
+    def subscribe_approvals(self) -> BusStream[ApprovalRequest]:
+        # The approvals topic carries ApprovalRequest (this core is its only publisher).
+        return BusStream(cast(Subscription[ApprovalRequest], self._bus.approvals.subscribe()))

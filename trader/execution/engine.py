@@ -1,0 +1,386 @@
+"""The execution engine: the one synchronous hot path that moves money, and the only code
+that submits or cancels orders.
+
+intent -> risk (a function call) -> capital reserved -> prepared (rounded, signed, its id known)
+-> order row written -> submitted -> fills applied to positions at once.
+
+- The order row (client id, venue id = the signed order's hash, the signed payload) is written
+  and committed before the venue is called. Everything after the submit is persisted through
+  the write-behind queue; positions change in memory first (optimistic) and reconciliation
+  corrects them from the venue.
+- A submit with an unknown outcome leaves the order SUBMITTED with its capital reserved; it is
+  resolved by looking its id up (`resolve_unknown`), never re-signed or re-sent.
+- Decisions are serialised by a lock: one intent at a time is checked, reserved and sent, so
+  two intents never both fit under a limit only one of them fits under. Fills and cancels do
+  not take the lock (they only ever release risk).
+- Every step is appended to the event log with the intent's correlation id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+from trader.bus import Bus
+from trader.clock import Clock
+from trader.domain import (
+    SYSTEM_ACTOR,
+    ZERO,
+    Actor,
+    Fill,
+    OrderIntent,
+    OrderRequest,
+    OrderStatus,
+)
+from trader.execution.market_data import MarketBoard
+from trader.execution.portfolio import Portfolio, WorkingOrder
+from trader.execution.ports import (
+    EventSink,
+    ExecutionResult,
+    Outcome,
+    intent_payload,
+    order_view,
+    record_payload,
+)
+from trader.execution.risk import RiskApproval, RiskContext, RiskDenial, RiskEngine
+from trader.execution.store import ExecutionStore, OrderRecord, WriteBehind
+from trader.state import ControlState
+from trader.venue.base import (
+    OrderRefused,
+    PreparedOrder,
+    SubmitResult,
+    UnknownOutcome,
+    Venue,
+    VenueError,
+)
+
+ApprovalGate = Callable[[OrderIntent, RiskApproval], Awaitable[str]]
+VenueErrorHook = Callable[[VenueError, str], None]
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        *,
+        venue: Venue,
+        risk: RiskEngine,
+        portfolio: Portfolio,
+        board: MarketBoard,
+        store: ExecutionStore,
+        writer: WriteBehind,
+        events: EventSink,
+        bus: Bus,
+        clock: Clock,
+        state: ControlState,
+    ) -> None:
+        self.venue = venue
+        self.risk = risk
+        self.portfolio = portfolio
+        self.board = board
+        self.store = store
+        self.writer = writer
+        self._events = events
+        self._bus = bus
+        self._clock = clock
+        self._state = state
+        self.lock = asyncio.Lock()
+        self.in_flight: set[str] = set()
+        self._approval_gate: ApprovalGate | None = None
+        self._on_venue_error: VenueErrorHook | None = None
+
+    def set_approval_gate(self, gate: ApprovalGate | None) -> None:
+        self._approval_gate = gate
+
+    def set_venue_error_hook(self, hook: VenueErrorHook | None) -> None:
+        self._on_venue_error = hook
+
+    def risk_horizon_s(self) -> Decimal:
+        """How far back sent orders still matter to risk (the rate minute, the cooldown)."""
+        return max(Decimal(60), self._state.risk_limits.cooldown_s)
+
+    # the hot path ------------------------------------------------------------------------
+
+    async def handle(
+        self, intent: OrderIntent, *, approved_by: str | None = None
+    ) -> ExecutionResult:
+        """Check, reserve, persist, submit. With approval mode on, an intent that passes risk
+        becomes an approval request instead (unless it is the approved one)."""
+        corr = intent.correlation_id
+        async with self.lock:
+            self._events.append(
+                "intent_received",
+                intent_payload(intent, approved_by),
+                correlation_id=corr,
+                actor=approved_by or SYSTEM_ACTOR,
+            )
+            decision = await self._check(intent)
+            if isinstance(decision, RiskDenial):
+                self._events.append(
+                    "intent_denied",
+                    {"rule": decision.rule.value, "message": decision.message},
+                    correlation_id=corr,
+                )
+                return ExecutionResult(Outcome.DENIED, corr, decision.message, decision.rule.value)
+            if approved_by is None and self._state.approval_mode and self._approval_gate:
+                key = await self._approval_gate(intent, decision)
+                return ExecutionResult(
+                    Outcome.AWAITING_APPROVAL,
+                    corr,
+                    "awaiting approval",
+                    size=decision.size,
+                    approval_key=key,
+                )
+            return await self._place(intent, decision.size)
+
+    async def _check(self, intent: OrderIntent) -> RiskApproval | RiskDenial:
+        market = self.board.market(intent.market)
+        view = await self.board.book_for(intent.token_id)
+        ctx = RiskContext(
+            now=self._clock.now(),
+            trading_state=self._state.trading.state,
+            limits=self._state.risk_limits,
+            exposure=self.portfolio.exposure_for(intent.market, intent.token_id),
+            market=market,
+            book=view.book,
+            book_age_s=view.age_s,
+        )
+        return self.risk.check(intent, ctx)
+
+    async def place_exit(self, intent: OrderIntent, size: Decimal, actor: Actor) -> ExecutionResult:
+        """The kill switch's flatten: sells bypass the trading-state gate (we are killed) but
+        take the same lock and the same persist-before-submit path."""
+        async with self.lock:
+            self._events.append(
+                "exit_requested",
+                intent_payload(intent, str(actor)),
+                correlation_id=intent.correlation_id,
+                actor=actor,
+            )
+            return await self._place(intent, size)
+
+    async def _place(self, intent: OrderIntent, size: Decimal) -> ExecutionResult:
+        corr = intent.correlation_id
+        request = OrderRequest(
+            token_id=intent.token_id,
+            side=intent.side,
+            price=intent.limit_price,
+            size=size,
+            client_order_id=f"po-{uuid.uuid4().hex}",
+            order_type=intent.order_type,
+            post_only=intent.post_only,
+            expiration=intent.expires_at,
+            market=intent.market,
+        )
+        try:
+            prepared = await self.venue.prepare(request)
+        except OrderRefused as error:
+            self._events.append(
+                "order_refused", {"code": error.code, "message": str(error)}, correlation_id=corr
+            )
+            return ExecutionResult(Outcome.REFUSED, corr, str(error), error.code)
+        except VenueError as error:
+            return self._venue_failed(error, corr, "prepare")
+        rounded = prepared.request
+        record = OrderRecord(
+            client_order_id=rounded.client_order_id,
+            order_id=prepared.order_id,
+            token_id=rounded.token_id,
+            market=intent.market,
+            side=rounded.side,
+            price=rounded.price,
+            size=rounded.size,
+            status=OrderStatus.SUBMITTED,
+            created_at=self._clock.now(),
+            order_type=rounded.order_type,
+            post_only=rounded.post_only,
+            expires_at=rounded.expiration,
+            strategy=intent.strategy,
+            correlation_id=corr,
+            signed_payload=prepared.payload,
+        )
+        working = WorkingOrder(
+            record.client_order_id,
+            record.order_id,
+            record.token_id,
+            record.market,
+            record.side,
+            record.price,
+            record.size,
+            fee_rate_bps=self._state.risk_limits.fee_rate_bps,
+            correlation_id=corr,
+        )
+        self.portfolio.add_order(working)  # capital reserved before anything is sent
+        self.risk.record(intent, record.created_at)
+        try:
+            await self.store.insert_order(record)
+        except Exception:
+            self.portfolio.close_order(record.order_id)
+            raise
+        self._events.append("order_created", record_payload(record), correlation_id=corr)
+        return await self._submit(record, prepared)
+
+    async def _submit(self, record: OrderRecord, prepared: PreparedOrder) -> ExecutionResult:
+        corr = record.correlation_id
+        self.in_flight.add(record.order_id)
+        try:
+            result = await self.venue.submit(prepared)
+        except UnknownOutcome as error:
+            self._events.append(
+                "submit_unknown",
+                {"order_id": record.order_id, "message": str(error)},
+                correlation_id=corr,
+            )
+            if self._on_venue_error is not None:
+                self._on_venue_error(error, "submit")
+            return ExecutionResult(
+                Outcome.UNKNOWN,
+                corr,
+                str(error),
+                "unknown_outcome",
+                record.order_id,
+                record.client_order_id,
+                OrderStatus.SUBMITTED,
+                record.size,
+            )
+        except VenueError as error:
+            self.portfolio.close_order(record.order_id)
+            self._persist_status(record.client_order_id, OrderStatus.REJECTED, error=str(error))
+            return self._venue_failed(error, corr, "submit", record)
+        finally:
+            self.in_flight.discard(record.order_id)
+        return self._accepted(record, result)
+
+    def _accepted(self, record: OrderRecord, result: SubmitResult) -> ExecutionResult:
+        for fill in result.fills:
+            self.apply_fill(fill)
+        filled = sum((f.size for f in result.fills), ZERO)
+        status = result.status
+        # MATCHED with its fills still to come (they arrive on the fill stream): the order
+        # keeps its reservation until they do, or until reconciliation settles it.
+        awaiting_fills = status is OrderStatus.MATCHED and filled < record.size
+        if not status.is_open and not awaiting_fills:
+            self.portfolio.close_order(record.order_id)
+        known = filled if result.fills else None
+        self._persist_status(record.client_order_id, status, size_matched=known)
+        self._events.append(
+            "order_submitted",
+            {"order_id": record.order_id, "status": status.value, "filled": filled},
+            correlation_id=record.correlation_id,
+        )
+        self._bus.orders.publish(order_view(record, status, filled), record.correlation_id)
+        return ExecutionResult(
+            Outcome.PLACED,
+            record.correlation_id,
+            result.message,
+            result.error_code,
+            record.order_id,
+            record.client_order_id,
+            status,
+            record.size,
+            filled,
+        )
+
+    def _venue_failed(
+        self, error: VenueError, corr: str, step: str, record: OrderRecord | None = None
+    ) -> ExecutionResult:
+        self._events.append(
+            "venue_error",
+            {
+                "step": step,
+                "code": error.code,
+                "error": type(error).__name__,
+                "message": str(error),
+            },
+            correlation_id=corr,
+        )
+        if self._on_venue_error is not None:
+            self._on_venue_error(error, step)
+        return ExecutionResult(
+            Outcome.REJECTED,
+            corr,
+            str(error),
+            error.code,
+            record.order_id if record else None,
+            record.client_order_id if record else None,
+            OrderStatus.REJECTED if record else None,
+        )
+
+    # fills -------------------------------------------------------------------------------
+
+    def apply_fill(self, fill: Fill, *, source: str = "venue") -> bool:
+        """Apply a fill to positions at once (False if it was seen before); persist behind."""
+        effect = self.portfolio.apply_fill(fill)
+        if effect is None:
+            return False
+        order = effect.order
+        corr = order.correlation_id if order else None
+        self.writer.enqueue("fill", lambda: self.store.record_fill(fill, corr))
+        self.writer.enqueue("position", lambda: self.store.save_position(effect.position))
+        if order is not None:
+            status = OrderStatus.MATCHED if order.remaining <= ZERO else None
+            self._persist_status(order.client_order_id, status, size_matched=order.matched)
+        self._events.append(
+            "fill",
+            {
+                "trade_id": fill.trade_id,
+                "order_id": fill.order_id,
+                "side": fill.side.value,
+                "price": fill.price,
+                "size": fill.size,
+                "fee": fill.fee,
+                "source": source,
+                "position": effect.position.size,
+                "realized": effect.realized,
+            },
+            correlation_id=corr,
+        )
+        self._bus.fills.publish(fill, corr)
+        return True
+
+    async def consume_fills(self) -> None:
+        """Apply the venue's fill stream (a supervised task)."""
+        async for fill in self.venue.fills():
+            self.apply_fill(fill, source="stream")
+
+    def _persist_status(
+        self,
+        client_order_id: str,
+        status: OrderStatus | None,
+        *,
+        size_matched: Decimal | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.writer.enqueue(
+            "order",
+            lambda: self.store.update_order(
+                client_order_id, status=status, size_matched=size_matched, error=error
+            ),
+        )
+
+    # cancels -----------------------------------------------------------------------------
+
+    async def cancel(self, order_ids: list[str], *, reason: str, actor: Actor | str) -> list[str]:
+        """Cancel these orders; the ids the venue cancelled."""
+        result = await self.venue.cancel(order_ids)
+        self._closed_by_cancel(list(result.canceled), reason, actor)
+        return list(result.canceled)
+
+    async def cancel_all(self, *, reason: str, actor: Actor | str) -> list[str]:
+        result = await self.venue.cancel_all()
+        self._closed_by_cancel(list(result.canceled), reason, actor)
+        return list(result.canceled)
+
+    def _closed_by_cancel(self, ids: list[str], reason: str, actor: Actor | str) -> None:
+        for order_id in ids:
+            order = self.portfolio.close_order(order_id)
+            corr = order.correlation_id if order else None
+            if order is not None:
+                self._persist_status(order.client_order_id, OrderStatus.CANCELED)
+            self._events.append(
+                "order_canceled",
+                {"order_id": order_id, "reason": reason},
+                correlation_id=corr,
+                actor=actor,
+            )

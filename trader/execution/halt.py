@@ -1,0 +1,174 @@
+"""The automatic halt: when the venue or the feed cannot be trusted, stop and say so once.
+
+Causes: repeated venue errors within a window (5xx, lost submits, throttling, maintenance:
+anything but a plain rejection of an order's content), the market feed silent for longer than
+a threshold, a reconciliation difference beyond tolerance, or the supervisor's circuit
+breaker. Each does the same: persist HALTED with the cause, cancel everything (checking the
+venue shows none left), and publish ONE critical alert. Further causes while halted add an
+event-log line, not another alert. Only a re-arm clears it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+
+from trader.bus import Bus
+from trader.clock import Clock
+from trader.domain import SYSTEM_ACTOR, Alert, Severity, TradingState, new_correlation_id
+from trader.execution.kill import KillSwitch
+from trader.execution.market_data import MarketBoard
+from trader.execution.ports import EventSink
+from trader.state import ControlState
+from trader.venue.base import OrderRefused, OrderRejected, VenueError
+
+log = logging.getLogger(__name__)
+HALT_ACTOR = "system:auto-halt"
+
+
+class AutoHalt:
+    def __init__(
+        self,
+        *,
+        kill_switch: KillSwitch,
+        state: ControlState,
+        board: MarketBoard,
+        events: EventSink,
+        bus: Bus,
+        clock: Clock,
+        watching: Callable[[], bool] | None = None,
+    ) -> None:
+        self._kill = kill_switch
+        self._watching = watching  # the feed only matters while we hold or work something
+        self._state = state
+        self._board = board
+        self._events = events
+        self._bus = bus
+        self._clock = clock
+        self._errors: deque[float] = deque()
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[bool]] = set()
+        self.halts = 0
+
+    # causes --------------------------------------------------------------------------------
+
+    def record_venue_error(self, error: VenueError, step: str) -> None:
+        """The engine's hook (synchronous): count the error, halt when they repeat."""
+        if isinstance(error, OrderRejected | OrderRefused) or self._halted():
+            return  # about this order's content (not a venue fault), or halted already
+        limits = self._state.risk_limits
+        now = self._clock.monotonic()
+        self._errors.append(now)
+        window = float(limits.halt_venue_error_window_s)
+        while self._errors and now - self._errors[0] > window:
+            self._errors.popleft()
+        if len(self._errors) >= limits.halt_venue_errors:
+            detail = f"{len(self._errors)} venue errors within {window:.0f}s, last: {error}"
+            self._spawn("venue_errors", detail)
+
+    def check_feed(self) -> bool:
+        """Halt if the market feed has been silent too long; True if it is."""
+        if self._halted() or (self._watching is not None and not self._watching()):
+            return False
+        age = self._board.feed_age()
+        limit = float(self._state.risk_limits.halt_feed_down_s)
+        if age is None or age <= limit:
+            return False
+        self._spawn("feed_down", f"no market data for {age:.0f}s (limit {limit:.0f}s)")
+        return True
+
+    async def watch_feed(self, interval_s: float = 5.0) -> None:
+        """Check the feed every few seconds (a supervised task)."""
+        while True:
+            self.check_feed()
+            await self._clock.sleep(interval_s)
+
+    async def on_reconcile_mismatch(self, value: Decimal, detail: str) -> bool:
+        tolerance = self._state.risk_limits.halt_reconcile_tolerance
+        if value <= tolerance:
+            return False
+        return await self.trigger(
+            "reconcile_mismatch",
+            f"positions differ by {value:.2f} USD (tolerance {tolerance}): {detail}",
+        )
+
+    async def on_circuit_breaker(self, component: str, error: BaseException) -> None:
+        """The supervisor's on_trip."""
+        await self.trigger(
+            "circuit_breaker",
+            f"component {component} crashed 3 times: {type(error).__name__}: {error}",
+        )
+
+    # the halt ------------------------------------------------------------------------------
+
+    def _halted(self) -> bool:
+        return self._state.trading.state in (TradingState.HALTED, TradingState.KILLED)
+
+    def _spawn(self, cause: str, detail: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.trigger(cause, detail))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def trigger(self, cause: str, detail: str) -> bool:
+        """Halt (once). True if this call halted trading, False if it already was."""
+        corr = new_correlation_id()
+        async with self._lock:
+            current = self._state.trading.state
+            if current in (TradingState.HALTED, TradingState.KILLED):
+                self._events.append(
+                    "auto_halt_suppressed",
+                    {"cause": cause, "detail": detail, "state": current.value},
+                    correlation_id=corr,
+                    actor=HALT_ACTOR,
+                )
+                return False
+            reason = f"{cause}: {detail}"
+            await self._state.set_trading(TradingState.HALTED, reason, HALT_ACTOR)
+            self._events.append(
+                "auto_halt",
+                {"cause": cause, "detail": detail},
+                correlation_id=corr,
+                actor=HALT_ACTOR,
+            )
+            body = detail + "\n" + await self._cancel(corr)
+            self._bus.alerts.publish(
+                Alert(
+                    "auto_halt",
+                    Severity.CRITICAL,
+                    f"Trading HALTED: {cause}",
+                    body + "\nRe-arm with /rearm once the cause is fixed.",
+                    corr,
+                    f"auto_halt:{cause}",
+                ),
+                corr,
+            )
+            self._errors.clear()
+            self.halts += 1  # counted once the cancel and the alert are done
+            return True
+
+    async def _cancel(self, corr: str) -> str:
+        try:
+            canceled, left = await self._kill.cancel_everything(SYSTEM_ACTOR, "automatic halt")
+        except VenueError as error:
+            log.error("automatic halt could not cancel orders: %s", error)
+            self._events.append(
+                "auto_halt_cancel_failed",
+                {"error": str(error)},
+                correlation_id=corr,
+                actor=HALT_ACTOR,
+            )
+            return f"Cancelling orders FAILED ({error}); the venue may still hold open orders."
+        if left:
+            return f"Cancelled {canceled} orders; {left} still open at the venue."
+        return f"Cancelled {canceled} orders; none left open."
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,279 @@
+"""The kill switch: stop everything, cancel every order, optionally flatten, survive restarts.
+
+`kill` first persists KILLED (so no intent passes risk from that moment, in this process or
+after a restart), then waits for any decision in flight, cancels everything and checks that
+the venue shows no open order left (cancelling stragglers one by one, a few rounds). With
+flatten, every position is sold with a fill-and-kill order whose limit is the slippage floor:
+best bid * (1 - cap), so nothing sells below it; what the book cannot take above the floor
+stays held and is reported. `preview` shows all of that before anyone commits to it.
+
+Only `rearm` clears KILLED (or an automatic HALTED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+
+from trader.bus import Bus
+from trader.control_types import ExitPreview, ExitResult, KillPreview, KillReport
+from trader.domain import (
+    ZERO,
+    Actor,
+    Alert,
+    Book,
+    OrderIntent,
+    OrderType,
+    Position,
+    Severity,
+    Side,
+    TradingState,
+    new_correlation_id,
+)
+from trader.execution.engine import ExecutionEngine
+from trader.execution.ports import EventSink
+from trader.state import ControlState
+from trader.venue.base import VenueError
+
+CANCEL_ROUNDS = 3
+SIZE_STEP = Decimal("0.01")
+AfterCancel = Callable[[], Awaitable[object]]
+
+
+def exit_preview(
+    position: Position, book: Book | None, slippage: Decimal, *, question: str, outcome: str
+) -> ExitPreview:
+    """What selling `position` into `book` now would do, never below bid * (1 - slippage)."""
+    size = position.size.quantize(SIZE_STEP, rounding=ROUND_DOWN)
+    if book is None or book.best_bid is None:
+        return ExitPreview(
+            position.token_id,
+            position.market,
+            question,
+            outcome,
+            size,
+            None,
+            None,
+            ZERO,
+            ZERO,
+            "no bids: nothing can be sold now",
+        )
+    floor = book.best_bid * (1 - slippage)
+    floor = (floor / book.tick_size).to_integral_value(rounding=ROUND_CEILING) * book.tick_size
+    floor = max(floor, book.tick_size)
+    left, proceeds = size, ZERO
+    for level in book.bids:
+        if level.price < floor or left <= ZERO:
+            break
+        take = min(left, level.size)
+        proceeds += take * level.price
+        left -= take
+    note = "" if left <= ZERO else f"{left} shares have no bid at or above {floor}"
+    if size < book.min_order_size:
+        note = f"{size} shares is below the market's minimum order size {book.min_order_size}"
+    return ExitPreview(
+        position.token_id,
+        position.market,
+        question,
+        outcome,
+        size,
+        book.best_bid,
+        floor,
+        size - left,
+        proceeds,
+        note,
+    )
+
+
+class KillSwitch:
+    def __init__(
+        self,
+        *,
+        engine: ExecutionEngine,
+        state: ControlState,
+        events: EventSink,
+        bus: Bus,
+        after_cancel: AfterCancel | None = None,
+        fill_wait_s: float = 5.0,
+    ) -> None:
+        self._fill_wait_s = fill_wait_s
+        self._engine = engine
+        self._state = state
+        self._events = events
+        self._bus = bus
+        self._after_cancel = after_cancel
+
+    def _cap(self, slippage: Decimal | None) -> Decimal:
+        cap = self._state.risk_limits.flatten_slippage if slippage is None else slippage
+        if not ZERO <= cap < 1:
+            raise ValueError(f"the slippage cap is a fraction in [0, 1), got {cap}")
+        return cap
+
+    async def preview(self, slippage: Decimal | None = None) -> KillPreview:
+        cap = self._cap(slippage)
+        exits = []
+        for position in self._engine.portfolio.positions():
+            exits.append(await self._preview_one(position, cap))
+        total = sum((e.estimated_proceeds for e in exits), ZERO)
+        open_orders = len(self._engine.portfolio.working_orders())
+        return KillPreview(open_orders, cap, tuple(exits), total)
+
+    async def _preview_one(self, position: Position, cap: Decimal) -> ExitPreview:
+        board = self._engine.board
+        view = await board.book_for(position.token_id)
+        market = board.market(position.market)
+        return exit_preview(
+            position,
+            view.book,
+            cap,
+            question=market.question if market else "",
+            outcome=board.outcome_of(position.token_id),
+        )
+
+    async def kill(
+        self, actor: Actor, *, flatten: bool, reason: str = "", slippage: Decimal | None = None
+    ) -> KillReport:
+        cap = self._cap(slippage)
+        text = reason or f"killed by {actor}"
+        before = self._state.trading.state
+        await self._state.set_trading(TradingState.KILLED, text, str(actor))
+        corr = new_correlation_id()
+        self._events.append(
+            "kill",
+            {"from": before.value, "reason": text, "flatten": flatten, "slippage": cap},
+            correlation_id=corr,
+            actor=actor,
+        )
+        async with self._engine.lock:  # any decision in flight finishes first
+            pass
+        try:
+            canceled, left = await self.cancel_everything(actor, text)
+        except VenueError as error:  # still KILLED; the operator must know cancels failed
+            canceled, left = 0, len(self._engine.portfolio.working_orders())
+            self._events.append("kill_cancel_failed", {"error": str(error)}, correlation_id=corr)
+        exits = await self._flatten(actor, cap, corr) if flatten else ()
+        message = f"killed: {canceled} orders cancelled, {left} still open at the venue"
+        if flatten:
+            sold = sum((e.sold for e in exits), ZERO)
+            message += f"; sold {sold} shares in {len(exits)} positions"
+        self._events.append(
+            "killed",
+            {"canceled": canceled, "left": left, "message": message},
+            correlation_id=corr,
+            actor=actor,
+        )
+        severity = Severity.CRITICAL
+        self._bus.alerts.publish(
+            Alert("kill", severity, f"Trading KILLED by {actor}", message, corr, "kill"), corr
+        )
+        return KillReport(TradingState.KILLED, canceled, left, flatten, exits, message)
+
+    async def cancel_everything(self, actor: Actor | str, reason: str) -> tuple[int, int]:
+        """Cancel all, then check the venue until it shows none (a few rounds).
+        Returns (cancelled, still open)."""
+        engine = self._engine
+        canceled = set(await engine.cancel_all(reason=reason, actor=actor))
+        remaining = list(await engine.venue.open_orders())
+        for _ in range(CANCEL_ROUNDS):
+            if not remaining:
+                break
+            canceled.update(
+                await engine.cancel([o.order_id for o in remaining], reason=reason, actor=actor)
+            )
+            remaining = list(await engine.venue.open_orders())
+        if self._after_cancel is not None:
+            await self._after_cancel()
+        return len(canceled), len(remaining)
+
+    async def _flatten(self, actor: Actor, cap: Decimal, corr: str) -> tuple[ExitResult, ...]:
+        results = []
+        for position in self._engine.portfolio.positions():
+            preview = await self._preview_one(position, cap)
+            results.append(await self._sell(actor, position, preview, corr))
+        return tuple(results)
+
+    async def _sell(
+        self, actor: Actor, position: Position, preview: ExitPreview, corr: str
+    ) -> ExitResult:
+        floor = preview.floor_price
+        if floor is None or preview.sellable <= ZERO or preview.size <= ZERO:
+            return ExitResult(
+                position.token_id,
+                preview.size,
+                ZERO,
+                ZERO,
+                None,
+                floor,
+                preview.size,
+                preview.note or "nothing sellable",
+            )
+        intent = OrderIntent(
+            market=position.market,
+            token_id=position.token_id,
+            side=Side.SELL,
+            limit_price=floor,
+            size=preview.size,
+            strategy="kill",
+            reason="flatten",
+            correlation_id=corr,
+            order_type=OrderType.FAK,
+        )
+        try:
+            result = await self._engine.place_exit(intent, preview.size, actor)
+            if result.order_id:
+                await self._wait_for_fills(result.order_id)
+        except VenueError as error:
+            return ExitResult(
+                position.token_id,
+                preview.size,
+                ZERO,
+                ZERO,
+                None,
+                floor,
+                preview.size,
+                f"sell failed: {error}",
+            )
+        held = self._engine.portfolio.position(position.token_id)
+        remaining = held.size if held else ZERO
+        sold = max(result.filled, position.size - remaining)
+        average = preview.estimated_proceeds / preview.sellable if preview.sellable else None
+        return ExitResult(
+            position.token_id,
+            preview.size,
+            sold,
+            (average or ZERO) * sold,
+            average,
+            floor,
+            remaining,
+            result.message or result.outcome.value,
+        )
+
+    async def _wait_for_fills(self, order_id: str) -> None:
+        """A venue may answer MATCHED before the fills arrive on the user channel: give
+        them a moment, so the report says what was sold (reconciliation settles the rest)."""
+        closed = self._engine.portfolio.closed(order_id)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._fill_wait_s):
+                await closed.wait()
+
+    async def rearm(self, actor: Actor) -> TradingState:
+        """Clear KILLED or HALTED back to RUNNING (the only way out of them)."""
+        before = self._state.trading.state
+        if before not in (TradingState.KILLED, TradingState.HALTED):
+            return before
+        await self._state.set_trading(TradingState.RUNNING, f"re-armed by {actor}", str(actor))
+        corr = new_correlation_id()
+        self._events.append("rearmed", {"from": before.value}, correlation_id=corr, actor=actor)
+        self._bus.alerts.publish(
+            Alert(
+                "rearm",
+                Severity.WARNING,
+                f"Trading re-armed by {actor}",
+                f"was {before.value}",
+                corr,
+            ),
+            corr,
+        )
+        return TradingState.RUNNING

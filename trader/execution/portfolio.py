@@ -1,0 +1,374 @@
+"""The portfolio: cash, positions, working orders, marks, PnL, peak equity and drawdown.
+
+Everything here is in memory and synchronous, so the hot path can read exposure and apply a
+fill without awaiting. Fills update positions at once (optimistically); reconciliation
+corrects cash and positions from the venue, which wins. The execution engine persists what
+changes (fills, positions, equity snapshots); `load` rebuilds the state after a restart.
+
+Working orders are the orders the engine has committed to (written to the database and sent
+or about to be): an open BUY reserves its remaining notional plus fee, an open SELL offers its
+remaining shares, and both count against the open-orders limit.
+
+Market resolution pays 1 (or 0, or a split) per share; `settle` realizes the PnL and keeps the
+payout as *redeemable* (on-chain, not yet cash at the venue) until reconciliation sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+
+from trader.clock import Clock
+from trader.domain import ZERO, Book, Fill, Position, Side
+from trader.execution.ledger import Realization, apply_fill, cash_delta, settlement_fill
+from trader.execution.risk import ExposureSnapshot, fee_per_share
+
+
+@dataclass(slots=True)
+class WorkingOrder:
+    client_order_id: str
+    order_id: str  # the venue's id (known before submit)
+    token_id: str
+    market: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    matched: Decimal = ZERO
+    fee_rate_bps: Decimal = ZERO
+    correlation_id: str = ""
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.size - self.matched, ZERO)
+
+    @property
+    def reserved_cash(self) -> Decimal:
+        if self.side is Side.SELL:
+            return ZERO
+        return self.remaining * (self.price + fee_per_share(self.price, self.fee_rate_bps))
+
+
+@dataclass(frozen=True, slots=True)
+class FillEffect:
+    fill: Fill
+    position: Position
+    realized: Decimal
+    cash_delta: Decimal
+    order: WorkingOrder | None  # the working order it filled, if we know it
+
+
+@dataclass(frozen=True, slots=True)
+class SettledPosition:
+    token_id: str
+    market: str
+    size: Decimal
+    payout: Decimal  # per share
+    realized: Decimal
+    fill: Fill  # the synthetic settlement fill, to persist
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSummary:
+    at: datetime
+    cash: Decimal
+    reserved: Decimal
+    redeemable: Decimal
+    equity: Decimal
+    exposure: Decimal  # positions at cost plus open BUY orders
+    positions_value: Decimal  # positions at their marks
+    unrealized: Decimal
+    realized: Decimal  # every sell and settlement in the fill history
+    day_pnl: Decimal
+    peak_equity: Decimal
+    drawdown: Decimal  # fraction below peak
+    open_positions: int
+    open_orders: int
+
+
+class Portfolio:
+    def __init__(self, clock: Clock, *, zone: tzinfo, cash: Decimal = ZERO) -> None:
+        self._clock = clock
+        self._zone = zone
+        self.cash = cash
+        self._positions: dict[str, Position] = {}
+        self._marks: dict[str, Decimal] = {}
+        self._orders: dict[str, WorkingOrder] = {}  # by venue order id
+        self._closed_waiters: dict[str, asyncio.Event] = {}
+        self._seen: set[tuple[str, str]] = set()
+        self._realizations: list[Realization] = []
+        self._redeemable: dict[str, Decimal] = {}  # by market
+        self._settled_tokens: set[str] = set()
+        self._peak = ZERO
+        self._day: date | None = None
+        self._day_start_equity = ZERO
+
+    def load(
+        self,
+        *,
+        cash: Decimal,
+        positions: Iterable[Position],
+        fills: Iterable[Fill] = (),
+        realizations: Iterable[Realization] = (),
+        orders: Iterable[WorkingOrder] = (),
+        redeemable: Mapping[str, Decimal] | None = None,
+        settled_tokens: Iterable[str] = (),
+        peak_equity: Decimal | None = None,
+        day_start_equity: Decimal | None = None,
+    ) -> None:
+        """Restore after a restart (then reconciliation corrects it from the venue)."""
+        self.cash = cash
+        self._positions = {p.token_id: p for p in positions if p.size != ZERO}
+        self._seen = {f.key for f in fills}
+        self._realizations = sorted(realizations, key=lambda r: r.at)
+        self._orders = {o.order_id: o for o in orders}
+        self._redeemable = dict(redeemable or {})
+        self._settled_tokens = set(settled_tokens)
+        equity = self.equity()
+        self._peak = max(peak_equity or ZERO, equity)
+        self._day = self._today()
+        self._day_start_equity = equity if day_start_equity is None else day_start_equity
+
+    # working orders ------------------------------------------------------------------------
+
+    def add_order(self, order: WorkingOrder) -> None:
+        self._orders[order.order_id] = order
+
+    def order(self, order_id: str) -> WorkingOrder | None:
+        return self._orders.get(order_id)
+
+    def close_order(self, order_id: str) -> WorkingOrder | None:
+        """The order is done (filled, cancelled, rejected): release what it reserved."""
+        waiter = self._closed_waiters.pop(order_id, None)
+        if waiter is not None:
+            waiter.set()
+        return self._orders.pop(order_id, None)
+
+    def closed(self, order_id: str) -> asyncio.Event:
+        """An event set once this order is no longer working (set already if it is not)."""
+        event = self._closed_waiters.setdefault(order_id, asyncio.Event())
+        if order_id not in self._orders:
+            self._closed_waiters.pop(order_id, None)
+            event.set()
+        return event
+
+    def working_orders(self) -> list[WorkingOrder]:
+        return list(self._orders.values())
+
+    # fills ---------------------------------------------------------------------------------
+
+    def has_seen(self, fill: Fill) -> bool:
+        return fill.key in self._seen
+
+    def apply_fill(self, fill: Fill) -> FillEffect | None:
+        """Update cash and the position at once; None if this fill was applied before."""
+        if fill.key in self._seen:
+            return None
+        self._seen.add(fill.key)
+        position, realized = apply_fill(self._positions.get(fill.token_id), fill)
+        self._store(position)
+        delta = cash_delta(fill)
+        self.cash += delta
+        if fill.side is Side.SELL:
+            self._realizations.append(
+                Realization(fill.timestamp, fill.token_id, position.market, fill.size, realized)
+            )
+        order = self._orders.get(fill.order_id)
+        if order is not None:
+            order.matched += fill.size
+            if order.remaining <= ZERO:
+                self.close_order(fill.order_id)
+        self._marks.setdefault(fill.token_id, fill.price)
+        return FillEffect(fill, position, realized, delta, order)
+
+    def _store(self, position: Position) -> None:
+        if position.size == ZERO:
+            self._positions.pop(position.token_id, None)
+        else:
+            self._positions[position.token_id] = position
+
+    # marks ---------------------------------------------------------------------------------
+
+    def mark(self, token_id: str, price: Decimal) -> None:
+        self._marks[token_id] = price
+
+    def mark_book(self, book: Book) -> None:
+        price = book.mid if book.mid is not None else book.best_bid
+        if price is not None:
+            self._marks[book.token_id] = price
+
+    def mark_price(self, token_id: str) -> Decimal | None:
+        return self._marks.get(token_id)
+
+    # corrections from reconciliation -----------------------------------------------------
+
+    def set_cash(self, cash: Decimal) -> None:
+        self.cash = cash
+
+    def set_position(self, position: Position) -> None:
+        self._store(position)
+
+    def mark_fill_seen(self, fill: Fill) -> None:
+        self._seen.add(fill.key)
+
+    def clear_redeemable(self) -> Decimal:
+        """The venue paid the redeemable amounts out (it shows in its cash): forget them."""
+        total = sum(self._redeemable.values(), ZERO)
+        self._redeemable.clear()
+        return total
+
+    # settlement ----------------------------------------------------------------------------
+
+    def settle(self, market: str, payouts: Mapping[str, Decimal]) -> list[SettledPosition]:
+        """Close every position in `market` at its token's payout; realize the PnL."""
+        now = self._clock.now()
+        settled: list[SettledPosition] = []
+        for position in [p for p in self._positions.values() if p.market == market]:
+            payout = payouts.get(position.token_id, ZERO)
+            fill = settlement_fill(position, payout, now)
+            effect = self.apply_fill(fill)
+            if effect is None:
+                continue
+            amount = payout * position.size
+            self._settled_tokens.add(position.token_id)
+            self._redeemable[market] = self._redeemable.get(market, ZERO) + amount
+            self._marks[position.token_id] = payout
+            settled.append(
+                SettledPosition(
+                    position.token_id, market, position.size, payout, effect.realized, fill
+                )
+            )
+        return settled
+
+    # views ---------------------------------------------------------------------------------
+
+    def position(self, token_id: str) -> Position | None:
+        return self._positions.get(token_id)
+
+    def positions(self) -> list[Position]:
+        return sorted(self._positions.values(), key=lambda p: (p.market, p.token_id))
+
+    @property
+    def redeemable(self) -> dict[str, Decimal]:
+        return dict(self._redeemable)
+
+    @property
+    def settled_tokens(self) -> frozenset[str]:
+        return frozenset(self._settled_tokens)
+
+    def reserved_cash(self) -> Decimal:
+        return sum((o.reserved_cash for o in self._orders.values()), ZERO)
+
+    def positions_value(self) -> Decimal:
+        return sum((p.size * self._value_price(p) for p in self._positions.values()), ZERO)
+
+    def _value_price(self, position: Position) -> Decimal:
+        return self._marks.get(position.token_id, position.average_price)
+
+    def unrealized(self) -> Decimal:
+        return sum(
+            (p.size * (self._value_price(p) - p.average_price) for p in self._positions.values()),
+            ZERO,
+        )
+
+    def equity(self) -> Decimal:
+        return self.cash + sum(self._redeemable.values(), ZERO) + self.positions_value()
+
+    def exposure(self, market: str | None = None) -> Decimal:
+        """Positions at cost plus open BUY orders (in one market, or all)."""
+        held = sum(
+            (
+                p.size * p.average_price
+                for p in self._positions.values()
+                if market is None or p.market == market
+            ),
+            ZERO,
+        )
+        working = sum(
+            (
+                o.reserved_cash
+                for o in self._orders.values()
+                if market is None or o.market == market
+            ),
+            ZERO,
+        )
+        return held + working
+
+    def exposure_for(self, market: str, token_id: str) -> ExposureSnapshot:
+        self.observe()
+        position = self._positions.get(token_id)
+        offered = sum(
+            (
+                o.remaining
+                for o in self._orders.values()
+                if o.token_id == token_id and o.side is Side.SELL
+            ),
+            ZERO,
+        )
+        return ExposureSnapshot(
+            available_cash=self.cash - self.reserved_cash(),
+            token_shares=position.size if position else ZERO,
+            token_shares_offered=offered,
+            market_exposure=self.exposure(market),
+            total_exposure=self.exposure(),
+            open_orders=len(self._orders),
+            day_pnl=self.day_pnl(),
+            drawdown=self.drawdown(),
+        )
+
+    def observe(self) -> Decimal:
+        """Update the peak and the day's starting equity; returns the equity now."""
+        equity = self.equity()
+        today = self._today()
+        if self._day != today:
+            self._day = today
+            self._day_start_equity = equity
+        self._peak = max(self._peak, equity)
+        return equity
+
+    def day_pnl(self) -> Decimal:
+        return self.equity() - self._day_start_equity
+
+    def drawdown(self) -> Decimal:
+        if self._peak <= ZERO:
+            return ZERO
+        return max(ZERO, (self._peak - self.equity()) / self._peak)
+
+    @property
+    def peak_equity(self) -> Decimal:
+        return self._peak
+
+    def realizations(self, since: datetime | None = None) -> list[Realization]:
+        return [r for r in self._realizations if since is None or r.at >= since]
+
+    def win_rate(self, since: datetime | None = None) -> tuple[int, int, Decimal | None]:
+        """(wins, losses, wins / (wins + losses)) over sells and settlements since `since`."""
+        pnls = [r.pnl for r in self.realizations(since)]
+        wins = sum(1 for pnl in pnls if pnl > ZERO)
+        losses = sum(1 for pnl in pnls if pnl <= ZERO)
+        rate = Decimal(wins) / Decimal(wins + losses) if pnls else None
+        return wins, losses, rate
+
+    def summary(self) -> PortfolioSummary:
+        equity = self.observe()
+        return PortfolioSummary(
+            at=self._clock.now(),
+            cash=self.cash,
+            reserved=self.reserved_cash(),
+            redeemable=sum(self._redeemable.values(), ZERO),
+            equity=equity,
+            exposure=self.exposure(),
+            positions_value=self.positions_value(),
+            unrealized=self.unrealized(),
+            realized=sum((r.pnl for r in self._realizations), ZERO),
+            day_pnl=self.day_pnl(),
+            peak_equity=self._peak,
+            drawdown=self.drawdown(),
+            open_positions=len(self._positions),
+            open_orders=len(self._orders),
+        )
+
+    def _today(self) -> date:
+        return self._clock.now().astimezone(self._zone).date()

@@ -1,0 +1,87 @@
+"""The small interfaces the execution core is handed, and event payload helpers.
+
+Kept apart so the engine, the kill switch, the halt and the desk share them without importing
+each other. The typed results (`ExecutionResult`, ...) live in `trader.control_types`, where
+the chat can see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from trader.control_types import ExecutionResult, Outcome
+from trader.domain import Actor, Order, OrderIntent, OrderStatus
+
+if TYPE_CHECKING:
+    from trader.execution.store import OrderRecord
+
+
+class EventSink(Protocol):
+    """The event log's append: never blocks, never awaits."""
+
+    def append(
+        self,
+        type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        correlation_id: str | None,
+        actor: Actor | str = ...,
+    ) -> None: ...
+
+
+@runtime_checkable
+class ResolvesUnknown(Protocol):
+    """A venue that can look up an order whose submit had an unknown outcome (by its hash)."""
+
+    async def resolve_unknown(self, order_id: str) -> Order | None: ...
+
+
+def intent_payload(intent: OrderIntent, approved_by: str | None) -> dict[str, object]:
+    return {
+        "market": intent.market,
+        "token_id": intent.token_id,
+        "side": intent.side.value,
+        "limit_price": intent.limit_price,
+        "size": intent.size,
+        "notional": intent.notional,
+        "strategy": intent.strategy,
+        "reason": intent.reason[:500],
+        "expires_at": intent.expires_at,
+        "approved_by": approved_by,
+    }
+
+
+def record_payload(record: OrderRecord) -> dict[str, object]:
+    return {
+        "client_order_id": record.client_order_id,
+        "order_id": record.order_id,
+        "token_id": record.token_id,
+        "side": record.side.value,
+        "price": record.price,
+        "size": record.size,
+        "order_type": record.order_type.value,
+    }
+
+
+def order_view(record: OrderRecord, status: OrderStatus, filled: Decimal) -> Order:
+    return replace(
+        Order(
+            record.order_id,
+            record.token_id,
+            record.side,
+            record.price,
+            record.size,
+            filled,
+            status,
+            record.created_at,
+            market=record.market,
+            order_type=record.order_type,
+        ),
+        client_order_id=record.client_order_id,
+    )
+
+
+__all__ = ["EventSink", "ExecutionResult", "Outcome", "ResolvesUnknown"]

@@ -1,0 +1,316 @@
+"""Runs reconciliation against the venue: on start (before any new order), then periodically.
+
+It holds the engine's lock for the whole run, so no decision interleaves with the comparison,
+drains the write-behind queue so the database is current, reads the venue (cash, open orders,
+trades by market, positions, and each of our open orders it no longer lists), compares with
+the pure `reconcile`, and applies every correction: to the database, to the portfolio, to the
+event log, and in one summary alert per run. A position difference beyond the tolerance
+triggers the automatic halt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from decimal import Decimal
+
+from trader.bus import Bus
+from trader.clock import Clock
+from trader.domain import ZERO, Alert, Fill, Order, Position, Severity, new_correlation_id
+from trader.execution.engine import ExecutionEngine
+from trader.execution.portfolio import WorkingOrder
+from trader.execution.ports import EventSink, ResolvesUnknown
+from trader.execution.reconcile import (
+    CASH_TOLERANCE,
+    AdoptOrder,
+    Correction,
+    LocalOrder,
+    LocalState,
+    ReconcileResult,
+    RecordFill,
+    SetCash,
+    SetPosition,
+    UpdateFillStatus,
+    UpdateOrder,
+    VenueReport,
+    orders_to_look_up,
+    reconcile,
+)
+from trader.execution.store import OrderRecord
+
+log = logging.getLogger(__name__)
+MismatchHook = Callable[[Decimal, str], Awaitable[object]]
+MAX_ALERT_LINES = 10
+
+
+def local_order(record: OrderRecord) -> LocalOrder:
+    return LocalOrder(
+        record.client_order_id,
+        record.order_id,
+        record.token_id,
+        record.market,
+        record.side,
+        record.price,
+        record.size,
+        record.size_matched,
+        record.status,
+        record.created_at,
+    )
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        engine: ExecutionEngine,
+        events: EventSink,
+        bus: Bus,
+        clock: Clock,
+        lookback: timedelta = timedelta(days=7),
+        unknown_grace_s: float = 30.0,
+        on_mismatch: MismatchHook | None = None,
+        before_run: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._events = events
+        self._bus = bus
+        self._clock = clock
+        self._lookback = lookback
+        self._grace = unknown_grace_s
+        self._on_mismatch = on_mismatch
+        self._before_run = before_run  # settle resolved markets first (their positions vanish)
+        self.runs = 0
+        self.last_result: ReconcileResult | None = None
+
+    async def run_forever(self, interval_s: float) -> None:
+        while True:
+            await self._clock.sleep(interval_s)
+            await self.run_once("periodic")
+
+    async def run_once(self, reason: str = "periodic") -> ReconcileResult:
+        engine = self._engine
+        if self._before_run is not None:
+            await self._before_run()
+        corr = new_correlation_id()
+        async with engine.lock:
+            # At start nothing of ours is in flight: the process that sent it is gone.
+            result, venue = await self._compare(starting=reason == "start")
+            if any(isinstance(c, SetPosition) for c in result.corrections):
+                # A fill landing between the venue's reads is not a difference: apply the
+                # rest, read again, and take only the position differences that remain.
+                first = [c for c in result.corrections if not isinstance(c, SetPosition)]
+                await self._apply_all(first, corr)
+                again, venue = await self._compare(starting=reason == "start")
+                await self._apply_all(again.corrections, corr)
+                result = ReconcileResult(
+                    (*first, *again.corrections), again.position_mismatch_value
+                )
+            else:
+                await self._apply_all(result.corrections, corr)
+            if reason == "start" and venue.cash is not None:
+                engine.portfolio.set_cash(venue.cash)
+            await engine.writer.drain_now()
+            await self._prune_working(venue)
+        self.runs += 1
+        self.last_result = result
+        self._report(result, reason, corr)
+        if result.position_mismatch_value > 0 and self._on_mismatch is not None:
+            await self._on_mismatch(result.position_mismatch_value, _summary(result))
+        return result
+
+    async def _compare(self, *, starting: bool) -> tuple[ReconcileResult, VenueReport]:
+        await self._engine.writer.drain_now()  # the database must be current
+        local, venue = await self._gather(starting=starting)
+        return reconcile(local, venue), venue
+
+    async def _apply_all(self, corrections: Sequence[Correction], corr: str) -> None:
+        for correction in corrections:
+            await self._apply(correction, corr)
+
+    async def _gather(self, *, starting: bool) -> tuple[LocalState, VenueReport]:
+        engine, portfolio, store = self._engine, self._engine.portfolio, self._engine.store
+        now = self._clock.now()
+        balance = await engine.venue.balance()
+        venue_open = list(await engine.venue.open_orders())
+        local_open = [local_order(r) for r in await store.open_orders()]
+        venue_ids = [o.order_id for o in venue_open]
+        rows = {r.order_id: r for r in await store.orders_by_ids(venue_ids)}
+        closed = {i: local_order(r) for i, r in rows.items() if not r.status.is_open}
+        positions = list(await engine.venue.positions())
+        markets = {o.market for o in local_open} | {o.market for o in venue_open}
+        markets |= {p.market for p in portfolio.positions()} | {p.market for p in positions}
+        markets |= {
+            r.market for r in await store.recent_orders(200) if r.created_at > now - self._lookback
+        }
+        trades: list[Fill] = []
+        for market in sorted(m for m in markets if m):
+            trades.extend(await engine.venue.trades(market=market, after=now - self._lookback))
+        local = LocalState(
+            open_orders=local_open,
+            known_order_ids=frozenset(rows),
+            fills=await store.fill_statuses(),
+            positions={p.token_id: p for p in portfolio.positions()},
+            # At start our cash was just read from the venue (it already counts any fills we
+            # missed): nothing to compare, and it is reset to the venue's after the fills.
+            cash=None if starting else portfolio.cash,
+            in_flight=frozenset(engine.in_flight),
+            ignored_tokens=portfolio.settled_tokens,
+            closed_orders=closed,
+            now=now,
+            unknown_grace_s=0.0 if starting else self._grace,
+        )
+        looked_up = {i: await self._look_up(i) for i in orders_to_look_up(local, venue_open)}
+        report = VenueReport(venue_open, trades, positions, balance.cash, looked_up)
+        return local, report
+
+    async def _prune_working(self, venue: VenueReport) -> None:
+        """Release working orders that are open neither here nor at the venue any more
+        (a MATCHED answer whose fills were recorded from the venue's trades, say)."""
+        engine = self._engine
+        still_open = {r.order_id for r in await engine.store.open_orders()}
+        still_open |= {o.order_id for o in venue.open_orders} | engine.in_flight
+        for working in engine.portfolio.working_orders():
+            if working.order_id not in still_open:
+                engine.portfolio.close_order(working.order_id)
+
+    async def _look_up(self, order_id: str) -> Order | None:
+        venue = self._engine.venue
+        if isinstance(venue, ResolvesUnknown):
+            return await venue.resolve_unknown(order_id)
+        return await venue.get_order(order_id)
+
+    async def _apply(self, correction: Correction, corr: str) -> None:
+        engine = self._engine
+        self._events.append(
+            "reconcile_correction",
+            {"kind": correction.kind, "detail": correction.describe()},
+            correlation_id=corr,
+        )
+        if isinstance(correction, RecordFill):
+            engine.apply_fill(correction.fill, source="reconcile")
+        elif isinstance(correction, UpdateOrder):
+            await self._update_order(correction)
+        elif isinstance(correction, AdoptOrder):
+            await self._adopt(correction.order)
+        elif isinstance(correction, UpdateFillStatus):
+            trade, order, status = correction.trade_id, correction.order_id, correction.after
+            engine.writer.enqueue(
+                "fill status", lambda: engine.store.set_fill_status(trade, order, status)
+            )
+        elif isinstance(correction, SetPosition):
+            position = _position(correction, engine.portfolio.position(correction.token_id))
+            engine.portfolio.set_position(position)
+            engine.writer.enqueue("position", lambda: engine.store.save_position(position))
+        elif isinstance(correction, SetCash):
+            self._set_cash(correction)
+
+    async def _update_order(self, correction: UpdateOrder) -> None:
+        engine = self._engine
+        # Through the writer, so it lands in order with what the engine has queued.
+        engine.writer.enqueue(
+            "order",
+            lambda: engine.store.update_order(
+                correction.client_order_id,
+                status=correction.after,
+                size_matched=correction.size_matched,
+            ),
+        )
+        working = engine.portfolio.order(correction.order_id)
+        if not correction.after.is_open:
+            engine.portfolio.close_order(correction.order_id)
+        elif working is not None:
+            working.matched = correction.size_matched
+        else:
+            rows = await engine.store.orders_by_ids([correction.order_id])
+            if rows:
+                engine.portfolio.add_order(_working(rows[0], correction.size_matched))
+
+    async def _adopt(self, order: Order) -> None:
+        engine = self._engine
+        record = OrderRecord(
+            client_order_id=f"adopted-{order.order_id}",
+            order_id=order.order_id,
+            token_id=order.token_id,
+            market=order.market,
+            side=order.side,
+            price=order.price,
+            size=order.original_size,
+            status=order.status,
+            created_at=order.created_at,
+            size_matched=order.size_matched,
+            order_type=order.order_type,
+            strategy="external",
+        )
+        engine.writer.enqueue("adopted order", lambda: engine.store.insert_order(record))
+        engine.portfolio.add_order(_working(record, order.size_matched))
+
+    def _set_cash(self, correction: SetCash) -> None:
+        portfolio = self._engine.portfolio
+        redeemable = sum(portfolio.redeemable.values(), ZERO)
+        if redeemable and correction.venue - portfolio.cash >= redeemable - CASH_TOLERANCE:
+            portfolio.clear_redeemable()  # the payout reached the venue's cash
+        portfolio.set_cash(correction.venue)
+
+    def _report(self, result: ReconcileResult, reason: str, corr: str) -> None:
+        counts: dict[str, int] = {}
+        for correction in result.corrections:
+            counts[correction.kind] = counts.get(correction.kind, 0) + 1
+        self._events.append(
+            "reconciled",
+            {
+                "reason": reason,
+                "corrections": counts,
+                "mismatch_value": result.position_mismatch_value,
+            },
+            correlation_id=corr,
+        )
+        # Trades moving MATCHED -> MINED -> CONFIRMED are routine: logged, not alerted.
+        notable = [c for c in result.corrections if not isinstance(c, UpdateFillStatus)]
+        if not notable:
+            return
+        lines = [c.describe() for c in notable[:MAX_ALERT_LINES]]
+        if len(notable) > MAX_ALERT_LINES:
+            lines.append(f"... and {len(notable) - MAX_ALERT_LINES} more")
+        self._bus.alerts.publish(
+            Alert(
+                "reconciliation",
+                Severity.WARNING,
+                f"Reconciliation ({reason}) corrected {len(notable)} differences",
+                "\n".join(lines),
+                corr,
+            ),
+            corr,
+        )
+
+
+def _summary(result: ReconcileResult) -> str:
+    return "; ".join(c.describe() for c in result.corrections if isinstance(c, SetPosition))
+
+
+def _position(correction: SetPosition, ours: Position | None) -> Position:
+    """The venue's size; its average price when it gives one, else ours."""
+    venue = correction.venue
+    average = venue.average_price or (ours.average_price if ours else ZERO)
+    return Position(
+        token_id=correction.token_id,
+        size=venue.size,
+        average_price=average,
+        market=correction.market or (ours.market if ours else ""),
+        outcome=venue.outcome or (ours.outcome if ours else ""),
+        realized_pnl=ours.realized_pnl if ours else venue.realized_pnl,
+    )
+
+
+def _working(record: OrderRecord, matched: Decimal) -> WorkingOrder:
+    return WorkingOrder(
+        record.client_order_id,
+        record.order_id,
+        record.token_id,
+        record.market,
+        record.side,
+        record.price,
+        record.size,
+        matched,
+        correlation_id=record.correlation_id,
+    )

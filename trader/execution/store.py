@@ -1,0 +1,352 @@
+"""What the execution core persists, behind one small protocol with two implementations.
+
+`SqlExecutionStore` writes to the database through the repositories (the app); the
+`MemoryExecutionStore` keeps the same records in dicts (the hot-path benchmark and fast
+tests).
+
+Write-behind (`WriteBehind`): the engine awaits `insert_order` before it calls the venue (on
+the hot path). What follows (the venue's answer, fills, the new position) is already applied
+in memory; writing it is queued and done in order by one task, so the hot path never waits
+for the database twice. A failed write is retried with a backoff; if the process dies with
+writes queued, reconciliation restores the same facts from the venue on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from trader.clock import Clock
+from trader.domain import ZERO, Fill, OrderStatus, OrderType, Position, Side, TradeStatus
+from trader.execution.portfolio import PortfolioSummary
+from trader.store.execution_repo import ExecutionRepository
+from trader.store.repositories import EquityRepository
+from trader.store.tables import EquitySnapshotRow, OrderRow
+from trader.store.trading import FillRepository, OrderRepository, PositionRepository
+
+log = logging.getLogger(__name__)
+Write = Callable[[], Awaitable[object]]
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    client_order_id: str
+    order_id: str  # the venue's id, known before submit
+    token_id: str
+    market: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    status: OrderStatus
+    created_at: datetime
+    size_matched: Decimal = ZERO
+    order_type: OrderType = OrderType.GTC
+    post_only: bool = False
+    expires_at: datetime | None = None
+    strategy: str = "manual"
+    correlation_id: str = ""
+    signed_payload: str = ""
+    error: str = ""
+
+
+class ExecutionStore(Protocol):
+    async def insert_order(self, order: OrderRecord) -> None: ...
+
+    async def update_order(
+        self,
+        client_order_id: str,
+        *,
+        status: OrderStatus | None = None,
+        size_matched: Decimal | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool: ...
+
+    async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None: ...
+
+    async def save_position(self, position: Position) -> None: ...
+
+    async def open_orders(self) -> list[OrderRecord]: ...
+
+    async def recent_orders(self, limit: int = 50) -> list[OrderRecord]: ...
+
+    async def known_order_ids(self, order_ids: Iterable[str]) -> set[str]: ...
+
+    async def orders_by_ids(self, order_ids: Iterable[str]) -> list[OrderRecord]: ...
+
+    async def fill_statuses(self) -> dict[tuple[str, str], TradeStatus]: ...
+
+    async def fills(self, since: datetime | None = None) -> list[Fill]: ...
+
+    async def positions(self) -> list[Position]: ...
+
+    async def save_equity(self, summary: PortfolioSummary) -> None: ...
+
+    async def equity_before(self, at: datetime) -> Decimal | None: ...
+
+    async def equity_from(self, at: datetime) -> Decimal | None: ...
+
+
+def record_from_row(row: OrderRow) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=row.client_order_id,
+        order_id=row.venue_order_id or "",
+        token_id=row.token_id,
+        market=row.market,
+        side=Side(row.side),
+        price=row.price,
+        size=row.size,
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        size_matched=row.size_matched,
+        order_type=OrderType(row.order_type),
+        post_only=row.post_only,
+        expires_at=row.expires_at,
+        strategy=row.strategy,
+        correlation_id=row.correlation_id or "",
+        signed_payload=row.signed_payload or "",
+        error=row.error or "",
+    )
+
+
+class SqlExecutionStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._clock = clock
+        self._orders = OrderRepository(sessions, clock)
+        self._fills = FillRepository(sessions, clock)
+        self._positions = PositionRepository(sessions, clock)
+        self._equity = EquityRepository(sessions, clock)
+        self._queries = ExecutionRepository(sessions, clock)
+
+    async def insert_order(self, order: OrderRecord) -> None:
+        await self._orders.insert(
+            OrderRow(
+                client_order_id=order.client_order_id,
+                venue_order_id=order.order_id or None,
+                market=order.market,
+                token_id=order.token_id,
+                side=order.side.value,
+                price=order.price,
+                size=order.size,
+                size_matched=order.size_matched,
+                status=order.status.value,
+                order_type=order.order_type.value,
+                post_only=order.post_only,
+                expires_at=order.expires_at,
+                strategy=order.strategy,
+                correlation_id=order.correlation_id or None,
+                signed_payload=order.signed_payload or None,
+                error=order.error or None,
+                created_at=order.created_at,
+                updated_at=order.created_at,
+            )
+        )
+
+    async def update_order(
+        self,
+        client_order_id: str,
+        *,
+        status: OrderStatus | None = None,
+        size_matched: Decimal | None = None,
+        error: str | None = None,
+    ) -> None:
+        await self._orders.update(
+            client_order_id, status=status, size_matched=size_matched, error=error
+        )
+
+    async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
+        return await self._fills.insert(fill, correlation_id=correlation_id)
+
+    async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
+        await self._fills.set_status(trade_id, order_id, status)
+
+    async def save_position(self, position: Position) -> None:
+        await self._positions.upsert(position)
+
+    async def open_orders(self) -> list[OrderRecord]:
+        return [record_from_row(row) for row in await self._orders.open_orders()]
+
+    async def recent_orders(self, limit: int = 50) -> list[OrderRecord]:
+        return [record_from_row(row) for row in await self._queries.orders(limit=limit)]
+
+    async def known_order_ids(self, order_ids: Iterable[str]) -> set[str]:
+        return await self._queries.known_venue_order_ids(order_ids)
+
+    async def orders_by_ids(self, order_ids: Iterable[str]) -> list[OrderRecord]:
+        return [record_from_row(r) for r in await self._queries.orders_by_venue_ids(order_ids)]
+
+    async def fill_statuses(self) -> dict[tuple[str, str], TradeStatus]:
+        return await self._queries.fill_statuses()
+
+    async def fills(self, since: datetime | None = None) -> list[Fill]:
+        return await self._fills.since(since or EPOCH)
+
+    async def positions(self) -> list[Position]:
+        return await self._positions.all()
+
+    async def save_equity(self, summary: PortfolioSummary) -> None:
+        await self._equity.insert(
+            EquitySnapshotRow(
+                ts=summary.at,
+                equity=summary.equity,
+                cash=summary.cash,
+                exposure=summary.exposure,
+                unrealized=summary.unrealized,
+                realized=summary.realized,
+                drawdown=summary.drawdown,
+            )
+        )
+
+    async def equity_before(self, at: datetime) -> Decimal | None:
+        row = await self._queries.equity_before(at)
+        return None if row is None else row.equity
+
+    async def equity_from(self, at: datetime) -> Decimal | None:
+        row = await self._queries.equity_from(at)
+        return None if row is None else row.equity
+
+
+class MemoryExecutionStore:
+    """The same records in dicts: for the benchmark and tests that need no database."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, OrderRecord] = {}
+        self.fill_rows: dict[tuple[str, str], Fill] = {}
+        self.position_rows: dict[str, Position] = {}
+        self.equity: list[PortfolioSummary] = []
+
+    async def insert_order(self, order: OrderRecord) -> None:
+        if order.client_order_id in self.orders:
+            raise ValueError(f"duplicate client order id {order.client_order_id}")
+        self.orders[order.client_order_id] = order
+
+    async def update_order(
+        self,
+        client_order_id: str,
+        *,
+        status: OrderStatus | None = None,
+        size_matched: Decimal | None = None,
+        error: str | None = None,
+    ) -> None:
+        row = self.orders.get(client_order_id)
+        if row is None:
+            return
+        self.orders[client_order_id] = replace(
+            row,
+            status=status or row.status,
+            size_matched=row.size_matched if size_matched is None else size_matched,
+            error=row.error if error is None else error,
+        )
+
+    async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
+        if fill.key in self.fill_rows:
+            return False
+        self.fill_rows[fill.key] = fill
+        return True
+
+    async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
+        fill = self.fill_rows.get((trade_id, order_id))
+        if fill is not None:
+            self.fill_rows[fill.key] = replace(fill, status=status)
+
+    async def save_position(self, position: Position) -> None:
+        self.position_rows[position.token_id] = position
+
+    async def open_orders(self) -> list[OrderRecord]:
+        return [o for o in self.orders.values() if o.status.is_open]
+
+    async def recent_orders(self, limit: int = 50) -> list[OrderRecord]:
+        return list(reversed(self.orders.values()))[:limit]
+
+    async def known_order_ids(self, order_ids: Iterable[str]) -> set[str]:
+        known = {o.order_id for o in self.orders.values()}
+        return {order_id for order_id in order_ids if order_id in known}
+
+    async def orders_by_ids(self, order_ids: Iterable[str]) -> list[OrderRecord]:
+        wanted = set(order_ids)
+        return [o for o in self.orders.values() if o.order_id in wanted]
+
+    async def fill_statuses(self) -> dict[tuple[str, str], TradeStatus]:
+        return {key: fill.status for key, fill in self.fill_rows.items()}
+
+    async def fills(self, since: datetime | None = None) -> list[Fill]:
+        return [f for f in self.fill_rows.values() if since is None or f.timestamp >= since]
+
+    async def positions(self) -> list[Position]:
+        return [p for p in self.position_rows.values() if p.size != ZERO]
+
+    async def save_equity(self, summary: PortfolioSummary) -> None:
+        self.equity.append(summary)
+
+    async def equity_before(self, at: datetime) -> Decimal | None:
+        before = [s for s in self.equity if s.at < at]
+        return before[-1].equity if before else None
+
+    async def equity_from(self, at: datetime) -> Decimal | None:
+        after = [s for s in self.equity if s.at >= at]
+        return after[0].equity if after else None
+
+
+class WriteBehind:
+    def __init__(self, *, max_attempts: int = 5, first_backoff_s: float = 0.05) -> None:
+        self._queue: deque[tuple[str, Write]] = deque()
+        self._lock = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._max_attempts = max_attempts
+        self._first_backoff = first_backoff_s
+        self.failed = 0
+
+    def enqueue(self, what: str, write: Write) -> None:
+        self._queue.append((what, write))
+        self._idle.clear()
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def run(self) -> None:
+        """Write queued items in order, forever (a supervised task)."""
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await self.drain_now()
+
+    async def drain_now(self) -> None:
+        """Write everything queued, in order, now (safe to call beside `run`)."""
+        async with self._lock:
+            while self._queue:
+                what, write = self._queue[0]
+                await self._write(what, write)
+                self._queue.popleft()
+            self._idle.set()
+
+    async def _write(self, what: str, write: Write) -> None:
+        delay = self._first_backoff
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await write()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if attempt == self._max_attempts:
+                    self.failed += 1
+                    log.exception("giving up writing %s; reconciliation will restore it", what)
+                    return
+                log.warning("writing %s failed (attempt %d); retrying", what, attempt)
+                # I/O backoff on the loop's real time, like the event log's: not a clock read.
+                await asyncio.sleep(delay)
+                delay *= 2
