@@ -7,8 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-async def eventually(  # noqa: ASYNC109 - polls a predicate; a deadline is its whole purpose
-    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0, interval: float = 0.01
+async def eventually(
+    predicate: Callable[[], bool | Awaitable[bool]],
+    timeout: float = 5.0,  # noqa: ASYNC109 - a polling deadline is this helper's whole purpose
+    interval: float = 0.01,
 ) -> None:
     """Wait until `predicate` holds, polling; fail with a clear message after `timeout`."""
     deadline = time.monotonic() + timeout

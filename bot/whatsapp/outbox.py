@@ -107,6 +107,7 @@ class Outbox:
         self._updated: defaultdict[str, deque[str]] = defaultdict(lambda: deque(maxlen=8))
         self._update_counts: defaultdict[str, int] = defaultdict(int)
         self._records: OrderedDict[str, SentRecord] = OrderedDict()
+        self._closed = False
         self.stats: defaultdict[str, int] = defaultdict(int)
 
     # public -------------------------------------------------------------------------
@@ -192,6 +193,8 @@ class Outbox:
             await queue.join()
 
     async def close(self) -> None:
+        """Stop the workers; anything sent from now on is dropped (and counted)."""
+        self._closed = True
         for task in self._workers.values():
             task.cancel()
         for task in self._workers.values():
@@ -208,6 +211,10 @@ class Outbox:
         self, number: str, run: Callable[[], Awaitable[list[str]]]
     ) -> asyncio.Future[list[str]]:
         job = _Job(run)
+        if self._closed:
+            self.stats["after_close"] += 1
+            job.done.set_result([])
+            return job.done
         queue = self._queues.get(number)
         if queue is None:
             queue = self._queues[number] = asyncio.Queue()

@@ -327,6 +327,19 @@ async def test_the_token_and_the_app_secret_never_reach_the_logs(
     await alert(stack, FILL)
     await stack.post(b"{}", {"X-Hub-Signature-256": "sha256=00"})
 
-    assert caplog.records  # something was logged
+    assert "HTTP Request: POST" in caplog.text  # the client's own request log is captured
     assert TOKEN not in caplog.text
     assert APP_SECRET not in caplog.text
+
+
+async def test_after_stop_alerts_are_dropped_quietly(
+    stack: WhatsAppStack, api: FakeGraphAPI
+) -> None:
+    await stack.say(OPERATOR, "status")
+    await stack.transport.stop()
+
+    await stack.notifier.notify(FILL)
+
+    assert [m.kind for m in api.to(OPERATOR)] == ["button"]  # only the status reply
+    assert stack.transport.outbox.stats["after_close"] == 2  # operator and viewer
+    assert "WhatsApp" not in " ".join(stack.other.titles())
