@@ -254,6 +254,7 @@ class Alert:
     body: str = ""
     correlation_id: str = field(default_factory=new_correlation_id)
     dedupe_key: str | None = None
+    attachment: str | None = None  # path of an image sent with the alert (the daily report)
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,6 +164,10 @@ class Metrics:
         if outcome == "denied":
             self.denials.labels(rule=result.rule or "unknown").inc()
 
+    def record_order(self, outcome: str) -> None:
+        """An order attempt's outcome as recorded in the event log (submitted, refused...)."""
+        self.orders.labels(outcome=outcome).inc()
+
     def record_denial(self, rule: str) -> None:
         self.denials.labels(rule=rule or "unknown").inc()
 

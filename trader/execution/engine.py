@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 
 from trader.bus import Bus
@@ -30,6 +31,7 @@ from trader.domain import (
     ZERO,
     Actor,
     Fill,
+    Order,
     OrderIntent,
     OrderRequest,
     OrderStatus,
@@ -297,6 +299,8 @@ class ExecutionEngine:
         )
         if self._on_venue_error is not None:
             self._on_venue_error(error, step)
+        if record is not None:
+            self._bus.orders.publish(order_view(record, OrderStatus.REJECTED, ZERO), corr)
         return ExecutionResult(
             Outcome.REJECTED,
             corr,
@@ -378,9 +382,28 @@ class ExecutionEngine:
             corr = order.correlation_id if order else None
             if order is not None:
                 self._persist_status(order.client_order_id, OrderStatus.CANCELED)
+                self._bus.orders.publish(
+                    _working_view(order, OrderStatus.CANCELED, self._clock.now()), corr
+                )
             self._events.append(
                 "order_canceled",
                 {"order_id": order_id, "reason": reason},
                 correlation_id=corr,
                 actor=actor,
             )
+
+
+def _working_view(order: WorkingOrder, status: OrderStatus, at: datetime) -> Order:
+    """A working order as the bus's `Order` fact, once its state changed."""
+    return Order(
+        order.order_id,
+        order.token_id,
+        order.side,
+        order.price,
+        order.size,
+        order.matched,
+        status,
+        at,
+        market=order.market,
+        client_order_id=order.client_order_id,
+    )

@@ -1,0 +1,149 @@
+"""Builders the composition root uses: the venue chosen once at start-up, the event-log tap
+that feeds the Prometheus counters, and the venue heartbeat loop.
+
+Paper and live differ only in the venue built here; nothing downstream branches on the mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from trader.clock import Clock
+from trader.config import VenueConfig
+from trader.domain import Actor, TradingMode
+from trader.metrics import Metrics
+from trader.store.eventlog import EventLog
+from trader.venue.base import Venue
+from trader.venue.paper import PaperVenue
+from trader.venue.paper_journal import DatabaseFillJournal
+from trader.venue.polymarket import PolymarketVenue
+from trader.venue.polymarket_market_data import PolymarketEndpoints, PolymarketMarketData
+
+log = logging.getLogger(__name__)
+
+
+def endpoints(config: VenueConfig) -> PolymarketEndpoints:
+    return PolymarketEndpoints(
+        clob_url=config.clob_host,
+        gamma_url=config.gamma_host,
+        data_url=config.data_api_host,
+        market_ws_url=f"{config.clob_ws_url}/market",
+        user_ws_url=f"{config.clob_ws_url}/user",
+    )
+
+
+def build_venue(
+    config: VenueConfig, *, clock: Clock, sessions: async_sessionmaker[AsyncSession]
+) -> Venue:
+    """Live: the official SDK with the operator's key. Paper: the same market data (Polymarket
+    or the simulator), fills simulated conservatively, balances derived from recorded fills."""
+    if config.mode is TradingMode.LIVE:
+        if config.private_key is None:  # Settings validation already refuses this
+            raise ValueError("live mode needs POLYMARKET_PRIVATE_KEY")
+        return PolymarketVenue(
+            private_key=config.private_key.get_secret_value(),
+            clock=clock,
+            signature_type=config.signature_type,
+            funder=config.funder,
+            endpoints=endpoints(config),
+        )
+    return _PaperOnMarketData(
+        PolymarketMarketData(clock=clock, endpoints=endpoints(config)),
+        bankroll=config.paper_bankroll,
+        fee_rate_bps=config.paper_fee_bps,
+        clock=clock,
+        journal=DatabaseFillJournal(sessions, clock),
+    )
+
+
+class _PaperOnMarketData(PaperVenue):
+    """The paper venue that owns its market-data connection: started and closed with it.
+    (PaperVenue itself takes any source and leaves the source's lifecycle to its owner.)"""
+
+    def __init__(
+        self,
+        source: PolymarketMarketData,
+        *,
+        bankroll: Decimal,
+        fee_rate_bps: Decimal,
+        clock: Clock,
+        journal: DatabaseFillJournal,
+    ) -> None:
+        super().__init__(
+            source, bankroll=bankroll, fee_rate_bps=fee_rate_bps, clock=clock, journal=journal
+        )
+        self._market_data = source
+
+    async def start(self) -> None:
+        await self._market_data.start()
+        await super().start()
+
+    async def close(self) -> None:
+        await super().close()
+        await self._market_data.close()
+
+
+class MeteredEventLog:
+    """The event log, with a tap that counts what it records for `/metrics`.
+
+    Everything the trader decides or does is appended here with its type, so this is the one
+    place that sees every order, fill, denial, venue error and cycle without each engine
+    holding a metrics object.
+    """
+
+    def __init__(self, events: EventLog, metrics: Metrics) -> None:
+        self._events = events
+        self._metrics = metrics
+
+    def append(
+        self,
+        type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        correlation_id: str | None = None,
+        actor: Actor | str | None = None,
+    ) -> None:
+        self._events.append(type, payload, correlation_id=correlation_id, actor=actor)
+        try:
+            self._count(type, payload or {})
+        except Exception:  # a metrics bug never loses an event or breaks the hot path
+            log.exception("metrics tap failed for %s", type)
+
+    def _count(self, type: str, payload: Mapping[str, Any]) -> None:
+        metrics = self._metrics
+        if type == "intent_denied":
+            metrics.record_denial(str(payload.get("rule", "unknown")))
+        elif type == "fill":
+            metrics.record_fill()
+        elif type == "venue_error":
+            metrics.record_venue_error(_code(payload))
+        elif type in ("order_submitted", "order_refused", "submit_unknown"):
+            metrics.record_order(type.removeprefix("order_"))
+        elif type == "signal_cycle_completed":
+            metrics.record_cycle(float(payload.get("duration_s", 0.0)), ok=True)
+        elif type == "signal_cycle_failed":
+            metrics.record_cycle(float(payload.get("duration_s", 0.0)), ok=False)
+
+    async def recent(self, limit: int = 10) -> list[Any]:
+        return list(await self._events.recent(limit))
+
+    async def by_correlation(self, correlation_id: str) -> list[Any]:
+        return list(await self._events.by_correlation(correlation_id))
+
+
+def _code(payload: Mapping[str, Any]) -> str | None:
+    code = payload.get("code") or payload.get("error_code")
+    return str(code) if code else None
+
+
+async def venue_heartbeats(venue: Venue, clock: Clock, interval_s: float) -> None:
+    """Keep the venue's dead-man switch alive: if this loop stops (the process died or the
+    loop is blocked), the venue cancels our resting orders after about 10 s."""
+    while True:
+        await venue.heartbeat()
+        await clock.sleep(interval_s)
