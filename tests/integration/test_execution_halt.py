@@ -1,8 +1,12 @@
-"""The automatic halt: repeated venue 5xx (the simulator, through the real SDK) and a frozen
-feed (paper books that stop moving) each lead to cancel-all, HALTED and one critical alert."""
+"""The automatic halt: repeated venue 5xx (the simulator, through the real SDK), a frozen feed
+(paper books that stop moving, no socket to ask) and a market socket down past the threshold
+each lead to cancel-all, HALTED and one critical alert; a quiet market on a live socket, and a
+socket that reconnects between checks, do not."""
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,19 +19,25 @@ from tests.helpers import eventually
 from tests.integration.test_execution_rig import (
     SIM_SCENARIO,
     YES,
+    MemoryJournal,
+    Rig,
     book,
+    build_rig,
     buy,
     live_rig,
     paper_rig,
+    sim_endpoints,
     sim_intent,
     sim_market,
 )
-from tests.sim_helpers import avoid_ca_bundle
+from tests.sim_helpers import admin, avoid_ca_bundle
 from trader.bus import Subscription
-from trader.clock import FakeClock
+from trader.clock import FakeClock, SystemClock
 from trader.control_types import Outcome
 from trader.domain import Alert, OrderStatus, Severity, TradingState
 from trader.venue.base import VenueUnavailable
+from trader.venue.paper import PaperVenue
+from trader.venue.polymarket_market_data import PolymarketMarketData
 from trader.venue.sim.app import SimServer, serve
 
 D = Decimal
@@ -113,4 +123,98 @@ async def test_a_frozen_feed_cancels_halts_and_alerts_once(
         assert [(a.severity, a.title) for a in halts] == [
             (Severity.CRITICAL, "Trading HALTED: feed_down")
         ]
+        alerts.close()
+
+
+# --- feed liveness from the market socket ----------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def socket_rig(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> AsyncIterator[tuple[Rig, FakeClock, PolymarketMarketData]]:
+    """Paper trading on the simulator's market socket (real time), with the execution core on a
+    fake clock: the books' silence can be made as long as a test likes while the socket, in
+    real time, has just been heard from. A position is held, so the feed matters."""
+    clock = FakeClock()
+    data = PolymarketMarketData(
+        clock=SystemClock(), endpoints=sim_endpoints(sim), reconnect_base=0.5, snapshot_grace=0.3
+    )
+    await data.start()
+    venue = PaperVenue(
+        data, bankroll=D(1000), fee_rate_bps=D(0), clock=clock, journal=MemoryJournal()
+    )
+    await venue.start()
+    rig = await build_rig(engine, sessions, venue, clock)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        placed = await rig.engine.handle(sim_intent(sim_market(rig), "0.62", "10"))
+        assert placed.outcome is Outcome.PLACED
+        await eventually(lambda: (venue.feed_age() or math.inf) < math.inf)  # connected
+        yield rig, clock, data
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()
+        await data.close()
+
+
+async def test_a_quiet_market_on_a_live_socket_does_not_halt(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with socket_rig(engine, sessions, sim) as (rig, clock, _):
+        halt, board = rig.runtime.halt, rig.engine.board
+        limit = float(rig.state.risk_limits.halt_feed_down_s)
+
+        clock.advance(10 * limit)  # no book has moved for ten times the limit
+
+        assert (board.feed_age() or 0) > limit  # by the books' silence, the feed is down
+        assert not halt.check_feed()
+        assert rig.state.trading.state is TradingState.RUNNING
+        assert halt.halts == 0
+
+
+async def test_a_socket_back_before_the_threshold_does_not_halt(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with socket_rig(engine, sessions, sim) as (rig, clock, data):
+        halt = rig.runtime.halt
+        limit = float(rig.state.risk_limits.halt_feed_down_s)
+        connects = data.books.socket.connects
+
+        await admin(sim, "POST", "drop_ws", {"channel": "market"})
+        await eventually(lambda: data.feed_age() == math.inf)
+        seen_down = halt.check_feed()  # the outage starts being timed here
+        await eventually(lambda: data.books.socket.connects == connects + 1)
+        clock.advance(limit + 1)
+
+        assert not seen_down
+        assert not halt.check_feed()  # reconnected: the outage is over
+        assert rig.state.trading.state is TradingState.RUNNING
+
+
+async def test_a_socket_down_past_the_threshold_halts_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with socket_rig(engine, sessions, sim) as (rig, clock, data):
+        alerts = rig.bus.alerts.subscribe()
+        halt = rig.runtime.halt
+        limit = float(rig.state.risk_limits.halt_feed_down_s)
+
+        await sim.close()  # the venue is gone: the socket cannot come back
+        await eventually(lambda: data.feed_age() == math.inf)
+        first = halt.check_feed()
+        clock.advance(limit / 2)
+        early = halt.check_feed()
+        clock.advance(limit)
+        late = halt.check_feed()
+        await eventually(lambda: halt.halts == 1)
+        clock.advance(10 * limit)
+        after = halt.check_feed()
+
+        assert (first, early, late, after) == (False, False, True, False)
+        assert rig.state.trading.state is TradingState.HALTED
+        (alert,) = [a for a in drained(alerts) if a.kind == "auto_halt"]
+        assert alert.title == "Trading HALTED: feed_down"
+        assert "market socket disconnected" in alert.body
         alerts.close()

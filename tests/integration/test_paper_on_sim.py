@@ -1,4 +1,5 @@
-"""Paper trading on market data streamed from the CLOB simulator (through the public SDK)."""
+"""Paper trading on market data streamed from the CLOB simulator (through the public SDK), alone
+and under the execution runtime with its fills in the database."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.helpers import eventually
+from tests.integration.test_execution_rig import build_rig, sim_intent, sim_market
 from tests.integration.test_live_adapter_rig import SCENARIO, endpoints_for
 from trader.clock import SystemClock
+from trader.control_types import Outcome
 from trader.domain import Fill, Market, OrderRequest, OrderStatus, OrderType, Side
+from trader.store.trading import FillRepository
 from trader.venue.paper import PaperVenue
+from trader.venue.paper_journal import DatabaseFillJournal
 from trader.venue.polymarket_market_data import PolymarketMarketData
 from trader.venue.sim.app import SimServer, serve
 
@@ -121,3 +127,52 @@ async def test_paper_resting_order_fills_when_the_simulated_market_moves_through
         return order is not None and order.status is OrderStatus.MATCHED
 
     await eventually(done)
+
+
+async def test_paper_rebuilt_over_the_database_resumes_the_fills_the_engine_recorded(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    sim: SimServer,
+    data: PolymarketMarketData,
+) -> None:
+    clock = SystemClock()
+
+    def paper_venue() -> PaperVenue:
+        journal = DatabaseFillJournal(sessions, clock)
+        return PaperVenue(
+            data, bankroll=Decimal(1000), fee_rate_bps=Decimal(100), clock=clock, journal=journal
+        )
+
+    venue = paper_venue()
+    await venue.start()
+    rig = await build_rig(engine, sessions, venue, clock)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        market = sim_market(rig, "Will the rig pass?")
+        yes = market.tokens[0].token_id
+        taken = await rig.engine.handle(sim_intent(market, "0.62", "20"))  # takes the asks
+        sold = await rig.engine.handle(sim_intent(market, "0.55", "8", side=Side.SELL))
+        resting = await rig.engine.handle(sim_intent(market, "0.55", "10"))
+        async with httpx.AsyncClient(base_url=sim.url) as admin:
+            body = {"condition_id": market.condition_id, "fair": "0.40"}
+            (await admin.post("/_admin/price", json=body)).raise_for_status()
+        position = rig.engine.portfolio.position
+        await eventually(lambda: (p := position(yes)) is not None and p.size == Decimal(22))
+    finally:
+        await rig.stop()  # drains the write-behind queue
+        await rig.events.close()
+    before = (await venue.balance(), await venue.positions(), await venue.trades())
+    await venue.close()
+
+    rebuilt = paper_venue()
+    await rebuilt.start()
+    after = (await rebuilt.balance(), await rebuilt.positions(), await rebuilt.trades())
+    await rebuilt.close()
+
+    assert [r.outcome for r in (taken, resting, sold)] == [Outcome.PLACED] * 3
+    assert {f.liquidity for f in before[2]} == {"TAKER", "MAKER"}
+    assert after[:2] == before[:2]
+    assert after[1][0].size == Decimal(22)
+    assert sorted(f.key for f in after[2]) == sorted(f.key for f in before[2])
+    recorded = await FillRepository(sessions, clock).since(before[2][0].timestamp)
+    assert len(recorded) == len(before[2])

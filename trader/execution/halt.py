@@ -1,11 +1,18 @@
 """The automatic halt: when the venue or the feed cannot be trusted, stop and say so once.
 
 Causes: repeated venue errors within a window (5xx, lost submits, throttling, maintenance:
-anything but a plain rejection of an order's content), the market feed silent for longer than
+anything but a plain rejection of an order's content), the market feed down for longer than
 a threshold, a reconciliation difference beyond tolerance, or the supervisor's circuit
 breaker. Each does the same: persist HALTED with the cause, cancel everything (checking the
 venue shows none left), and publish ONE critical alert. Further causes while halted add an
 event-log line, not another alert. Only a re-arm clears it.
+
+"Feed down" asks the venue's market socket first (`FeedLiveness.feed_age`): a socket that keeps
+answering PINGs is alive however quiet the markets are, so a quiet market never halts. A socket
+that is disconnected (infinite age) is timed from the first check that sees it so: a reconnect
+between two checks is not an outage, and a real one halts within one check interval of the
+threshold. A venue without a socket to ask (None) falls back to the books' silence: how long
+since the last book update reached the market board.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from trader.bus import Bus
 from trader.clock import Clock
@@ -30,6 +39,16 @@ log = logging.getLogger(__name__)
 HALT_ACTOR = "system:auto-halt"
 
 
+@runtime_checkable
+class FeedLiveness(Protocol):
+    """A venue that can say whether its market feed is alive."""
+
+    def feed_age(self) -> float | None:
+        """Seconds since the market socket last delivered anything (PONG included); inf while
+        disconnected; None when no feed is running."""
+        ...
+
+
 class AutoHalt:
     def __init__(
         self,
@@ -41,9 +60,12 @@ class AutoHalt:
         bus: Bus,
         clock: Clock,
         watching: Callable[[], bool] | None = None,
+        feed: FeedLiveness | None = None,
     ) -> None:
         self._kill = kill_switch
         self._watching = watching  # the feed only matters while we hold or work something
+        self._feed = feed
+        self._down_since: float | None = None  # when a check first saw the socket disconnected
         self._state = state
         self._board = board
         self._events = events
@@ -71,15 +93,29 @@ class AutoHalt:
             self._spawn("venue_errors", detail)
 
     def check_feed(self) -> bool:
-        """Halt if the market feed has been silent too long; True if it is."""
+        """Halt if the market feed has been down too long; True if it is."""
+        silence, what = self._feed_silence()  # every check, so an outage is timed from its start
         if self._halted() or (self._watching is not None and not self._watching()):
             return False
-        age = self._board.feed_age()
         limit = float(self._state.risk_limits.halt_feed_down_s)
-        if age is None or age <= limit:
+        if silence is None or silence <= limit:
             return False
-        self._spawn("feed_down", f"no market data for {age:.0f}s (limit {limit:.0f}s)")
+        self._spawn("feed_down", f"{what} for {silence:.0f}s (limit {limit:.0f}s)")
         return True
+
+    def _feed_silence(self) -> tuple[float | None, str]:
+        """How long the feed has been down (None: nothing to judge yet), and in what way."""
+        age = self._feed.feed_age() if self._feed is not None else None
+        if age is None:  # no socket to ask: the books' silence is all there is
+            self._down_since = None
+            return self._board.feed_age(), "no market data"
+        if math.isinf(age):
+            now = self._clock.monotonic()
+            if self._down_since is None:
+                self._down_since = now
+            return now - self._down_since, "market socket disconnected"
+        self._down_since = None
+        return age, "market socket silent"
 
     async def watch_feed(self, interval_s: float = 5.0) -> None:
         """Check the feed every few seconds (a supervised task)."""

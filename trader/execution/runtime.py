@@ -28,7 +28,7 @@ from trader.execution.accounts import Accounts, ResolutionSource
 from trader.execution.approvals import ApprovalQueue
 from trader.execution.desk import ExecutionDesk
 from trader.execution.engine import ExecutionEngine
-from trader.execution.halt import AutoHalt
+from trader.execution.halt import AutoHalt, FeedLiveness
 from trader.execution.kill import KillSwitch
 from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import Portfolio
@@ -236,7 +236,12 @@ def build_execution(
     store: ExecutionStore | None = None,
     resolutions: ResolutionSource | None = None,
 ) -> ExecutionRuntime:
-    """Build the execution core. `state` must be loaded; `store` defaults to the database."""
+    """Build the execution core. `state` must be loaded; `store` defaults to the database.
+
+    Without `resolutions`, the venue itself settles resolved markets when it can say which
+    have resolved (`ResolutionSource`: both Polymarket venues and the paper venue can); the
+    automatic halt asks the venue whether its market socket is alive when it can say so
+    (`FeedLiveness`), and otherwise judges the feed by the books' silence."""
     board = MarketBoard(venue, clock)
     portfolio = Portfolio(clock, zone=config.zone)
     board.add_listener(portfolio.mark_book)
@@ -264,6 +269,7 @@ def build_execution(
         bus=bus,
         clock=clock,
         watching=lambda: bool(portfolio.positions() or portfolio.working_orders()),
+        feed=venue if isinstance(venue, FeedLiveness) else None,
     )
     engine.set_venue_error_hook(halt.record_venue_error)
     approvals = ApprovalQueue(
@@ -280,8 +286,12 @@ def build_execution(
         source = venue
 
     async def settle_first() -> None:
-        if source is not None:
+        if source is None:
+            return
+        try:
             await accounts.settle_resolved(source)
+        except VenueError as error:  # Gamma down: reconcile anyway, settle on the next run
+            log.warning("could not check for resolved markets: %s", error)
 
     reconciler = Reconciler(
         engine=engine,

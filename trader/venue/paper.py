@@ -12,8 +12,17 @@ simulator through it, or `StaticMarketData`) and fills conservatively:
   fills included: paper should flatter nothing.
 
 Cash and positions are a fold over fills recorded in a `FillJournal`, reloaded on `start()`, so a
-restart resumes exactly. Resting paper orders live in memory only: after a restart they are gone,
-as if cancelled, and reconciliation against the venue sees that.
+restart resumes exactly (in the app the journal is the database's fills table:
+`trader.venue.paper_journal`). Resting paper orders live in memory only: after a restart they are
+gone, as if cancelled, and reconciliation against the venue sees that. Ended orders are
+remembered for a bounded window (`trader.venue.paper_book`), and a token's book is followed only
+while a paper order rests on it.
+
+Resolution: `resolved_markets` answers from the source (Gamma, for Polymarket data) and, like the
+simulator, pays out at once: the resolved market's resting orders end CANCELED_MARKET_RESOLVED and
+its shares are redeemed into cash at 1 (winner) or 0 (loser) by settlement fills, the same ones
+the execution core records when it settles, so a restart from the database agrees. `feed_age` is
+the source's market-socket liveness (None for sources without a socket).
 """
 
 from __future__ import annotations
@@ -38,8 +47,8 @@ from trader.venue.base import (
     VenueError,
 )
 from trader.venue.fanout import FanOut
-from trader.venue.paper_book import PaperOrderBook
-from trader.venue.paper_ledger import PaperLedger
+from trader.venue.paper_book import KEEP_CLOSED, PaperOrderBook
+from trader.venue.paper_ledger import SETTLEMENT_LIQUIDITY, PaperLedger
 from trader.venue.parsing import fee_for
 from trader.venue.rounding import round_order
 
@@ -54,6 +63,15 @@ class MarketDataSource(Protocol):
     def book_updates(self, token_ids: Sequence[str]) -> AsyncIterator[Book]: ...
 
     def book_age(self, token_id: str) -> float | None: ...
+
+    def feed_age(self) -> float | None:
+        """Seconds since the market feed last delivered anything; inf while disconnected; None
+        when there is no feed to watch."""
+        ...
+
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
+        """Resolved markets among `condition_ids` -> winning token id."""
+        ...
 
 
 class FillJournal(Protocol):
@@ -75,6 +93,7 @@ class PaperVenue:
         fee_rate_bps: Decimal,
         clock: Clock,
         journal: FillJournal,
+        keep_closed: int = KEEP_CLOSED,
     ) -> None:
         self._source = source
         self._bankroll = bankroll
@@ -83,7 +102,7 @@ class PaperVenue:
         self._journal = journal
         self._ledger: PaperLedger | None = None
         self._history: list[Fill] = []
-        self._book = PaperOrderBook()
+        self._book = PaperOrderBook(keep_closed=keep_closed)
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._fills = FanOut[Fill]()
         self._lock = asyncio.Lock()
@@ -117,6 +136,38 @@ class PaperVenue:
 
     def book_age(self, token_id: str) -> float | None:
         return self._source.book_age(token_id)
+
+    def feed_age(self) -> float | None:
+        return self._source.feed_age()
+
+    # --- resolution -------------------------------------------------------------------------
+
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
+        """The source's resolved markets -> winning token; each one is redeemed here too."""
+        resolved = await self._source.resolved_markets(condition_ids)
+        if resolved:
+            async with self._lock:
+                for market, winner in resolved.items():
+                    self._redeem(market, winner)
+        return resolved
+
+    def _redeem(self, market: str, winner: str) -> None:
+        """End the market's resting orders; pay its shares out at 1 or 0 (once: a redeemed
+        market holds nothing more)."""
+        ledger = self._started()
+        canceled = self._book.cancel_market(market)
+        fills = ledger.settlement_fills(market, winner, self._clock.now())
+        for fill in fills:
+            ledger.apply(fill)
+            self._history.append(fill)
+        if canceled or fills:
+            log.info(
+                "paper market %s resolved (winner %s): %d orders ended, %d holdings redeemed",
+                market,
+                winner,
+                len(canceled),
+                len(fills),
+            )
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -197,10 +248,12 @@ class PaperVenue:
     async def trades(
         self, *, market: str | None = None, after: datetime | None = None
     ) -> Sequence[Fill]:
-        return [
+        return [  # redemptions are not trades (the execution core records its own settlements)
             f
             for f in self._history
-            if market in (None, f.market) and (after is None or f.timestamp > after)
+            if f.liquidity != SETTLEMENT_LIQUIDITY
+            and market in (None, f.market)
+            and (after is None or f.timestamp > after)
         ]
 
     def fills(self) -> AsyncIterator[Fill]:
@@ -218,6 +271,10 @@ class PaperVenue:
 
     async def heartbeat(self) -> None:
         """Paper has no dead-man switch: resting orders die with the process anyway."""
+
+    def followed_tokens(self) -> frozenset[str]:
+        """Tokens whose book updates are followed now (those a paper order rests on)."""
+        return frozenset(t for t, task in self._watchers.items() if not task.done())
 
     # --- internals --------------------------------------------------------------------------
 
@@ -280,23 +337,45 @@ class PaperVenue:
             )
 
     async def _follow(self, token_id: str, updates: AsyncIterator[Book]) -> None:
-        """Apply every book update of `token_id` to the resting orders on it."""
-        while True:
-            try:
-                async for book in updates:
-                    await self._on_book(book)
-                return  # the source closed the feed: nothing more will come
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("paper book feed for %s failed; resubscribing", token_id)
-            await self._clock.sleep(1.0)
-            updates = self._source.book_updates([token_id])
+        """Apply every book update of `token_id` to the resting orders on it, until none rests
+        there any more (checked as each update arrives)."""
+        try:
+            while True:
+                try:
+                    async for book in updates:
+                        if not await self._on_book(book):
+                            self._unwatch(token_id)
+                            return
+                    return  # the source closed the feed: nothing more will come
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("paper book feed for %s failed; resubscribing", token_id)
+                await _close(updates)
+                await self._clock.sleep(1.0)
+                updates = self._source.book_updates([token_id])
+        finally:
+            await _close(updates)  # ended, failed for good or cancelled: unsubscribe
 
-    async def _on_book(self, book: Book) -> None:
+    async def _on_book(self, book: Book) -> bool:
+        """Apply one update; True while a paper order still rests on its token."""
         async with self._lock:
             self._book.set_latest_book(book)
             self._book.expire(self._clock.now())
             for resting, price, size in self._book.through_fills(book):
                 fill = await self._fill(resting.order_id, resting.request, price, size, "MAKER")
                 self._book.record_fill(resting.order_id, fill)
+            return self._book.has_open(book.token_id)
+
+    def _unwatch(self, token_id: str) -> None:
+        """Stop following `token_id` (called with no await before the watcher returns, so a
+        submit that rests a new order on it afterwards starts a new watcher)."""
+        if self._watchers.get(token_id) is asyncio.current_task():
+            del self._watchers[token_id]
+        self._book.forget_book(token_id)  # unfollowed, the cached book would go stale
+
+
+async def _close(updates: AsyncIterator[Book]) -> None:
+    closer = getattr(updates, "aclose", None)
+    if closer is not None:
+        await closer()

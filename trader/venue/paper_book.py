@@ -2,11 +2,21 @@
 
 Synchronous and free of I/O; `PaperVenue` calls it under its lock and does the awaiting (the
 journal, the feed). See `trader.venue.paper` for the fill rules.
+
+Memory stays bounded on a long run. LIVE orders are all kept: they are what a submit's funds
+check and a book update look at, and nothing else is scanned. An order that ends (MATCHED,
+CANCELED, EXPIRED, an FOK/FAK killed, CANCELED_MARKET_RESOLVED) moves to a window of the
+`keep_closed` most recently ended orders (1,000 by default), so `get` (and through it the venue's
+`get_order` and `resolve_unknown`) still answers for it for a while: reconciliation looks an
+order up within a minute or so of it leaving the open list. Older ended orders are forgotten and
+`get` answers None, as the live venue may for an order long filled or cancelled; reconciliation
+then settles such an order from its trades.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +28,7 @@ from trader.venue.paper_ledger import Take, take_liquidity, through_liquidity
 from trader.venue.parsing import fee_for
 
 _IMMEDIATE = (OrderType.FOK, OrderType.FAK)
+KEEP_CLOSED = 1000
 _KILL_CODES = {
     OrderType.FOK: "FOK_ORDER_NOT_FILLED_ERROR",
     OrderType.FAK: "FAK_ORDER_NOT_FILLED_ERROR",
@@ -39,9 +50,12 @@ class _Consumption:
 
 
 class PaperOrderBook:
-    def __init__(self) -> None:
-        self._orders: dict[str, PaperOrder] = {}
-        self._live_ids: dict[str, None] = {}  # LIVE order ids, oldest first
+    def __init__(self, *, keep_closed: int = KEEP_CLOSED) -> None:
+        if keep_closed < 0:
+            raise ValueError("keep_closed must not be negative")
+        self._keep_closed = keep_closed
+        self._open: dict[str, PaperOrder] = {}  # LIVE orders, oldest first
+        self._closed: OrderedDict[str, PaperOrder] = OrderedDict()  # most recently ended last
         self._books: dict[str, Book] = {}
         self._consumed: dict[str, _Consumption] = {}
         self._sequence = 0
@@ -49,11 +63,24 @@ class PaperOrderBook:
     # --- reading ----------------------------------------------------------------------------
 
     def get(self, order_id: str) -> Order | None:
-        entry = self._orders.get(order_id)
+        """A LIVE order, or one among the `keep_closed` most recently ended; else None."""
+        entry = self._open.get(order_id) or self._closed.get(order_id)
         return entry.order if entry else None
 
     def open_orders(self) -> list[Order]:
         return [e.order for e in self._live()]
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    @property
+    def closed_count(self) -> int:
+        """Ended orders still remembered (at most `keep_closed`)."""
+        return len(self._closed)
+
+    def has_open(self, token_id: str) -> bool:
+        return any(e.order.token_id == token_id for e in self._open.values())
 
     def latest_book(self, token_id: str) -> Book | None:
         return self._books.get(token_id)
@@ -132,9 +159,11 @@ class PaperOrderBook:
             client_order_id=request.client_order_id,
         )
         self._sequence += 1
-        self._orders[order_id] = PaperOrder(order_id, request, order, self._sequence)
+        entry = PaperOrder(order_id, request, order, self._sequence)
         if status is OrderStatus.LIVE:
-            self._live_ids[order_id] = None
+            self._open[order_id] = entry
+        else:
+            self._remember(entry)
         return order
 
     @staticmethod
@@ -149,15 +178,22 @@ class PaperOrderBook:
         canceled: list[str] = []
         not_canceled: dict[str, str] = {}
         for order_id in order_ids:
-            entry = self._orders.get(order_id)
-            if entry is None:
-                not_canceled[order_id] = "order not found"
-            elif entry.order.status is not OrderStatus.LIVE:
-                not_canceled[order_id] = "already canceled or matched"
-            else:
+            entry = self._open.get(order_id)
+            if entry is not None:
                 self._close(entry, OrderStatus.CANCELED)
                 canceled.append(order_id)
+            elif order_id in self._closed:
+                not_canceled[order_id] = "already canceled or matched"
+            else:
+                not_canceled[order_id] = "order not found"
         return CancelResult(canceled=tuple(canceled), not_canceled=not_canceled)
+
+    def cancel_market(self, market: str) -> list[str]:
+        """The market resolved: its LIVE orders end as CANCELED_MARKET_RESOLVED (their ids)."""
+        ended = [e for e in self._live() if e.order.market == market]
+        for entry in ended:
+            self._close(entry, OrderStatus.CANCELED_MARKET_RESOLVED)
+        return [e.order_id for e in ended]
 
     def expire(self, now: datetime) -> None:
         for entry in self._live():
@@ -171,6 +207,10 @@ class PaperOrderBook:
         """A fresh update: liquidity taken from the previous snapshot is forgotten."""
         self._books[book.token_id] = book
         self._consumed.pop(book.token_id, None)
+
+    def forget_book(self, token_id: str) -> None:
+        """No longer following this token's updates: its cached book would go stale."""
+        self._books.pop(token_id, None)
 
     def through_fills(self, book: Book) -> list[tuple[PaperOrder, Decimal, Decimal]]:
         """(order, price, size) for resting orders the opposite side moved strictly through.
@@ -191,20 +231,30 @@ class PaperOrderBook:
         return results
 
     def record_fill(self, order_id: str, fill: Fill) -> None:
-        entry = self._orders[order_id]
+        entry = self._open.get(order_id) or self._closed.get(order_id)
+        if entry is None:  # ended and forgotten meanwhile: nothing left to update
+            return
         matched = entry.order.size_matched + fill.size
         entry.order = dataclasses.replace(entry.order, size_matched=matched)
-        if matched >= entry.order.original_size:
+        if matched >= entry.order.original_size and order_id in self._open:
             self._close(entry, OrderStatus.MATCHED)
 
     # --- internals --------------------------------------------------------------------------
 
     def _live(self) -> list[PaperOrder]:
-        return [self._orders[order_id] for order_id in self._live_ids]
+        return list(self._open.values())
 
     def _close(self, entry: PaperOrder, status: OrderStatus) -> None:
         entry.order = dataclasses.replace(entry.order, status=status)
-        self._live_ids.pop(entry.order_id, None)
+        self._open.pop(entry.order_id, None)
+        self._remember(entry)
+
+    def _remember(self, entry: PaperOrder) -> None:
+        """Keep an ended order for `get`, dropping the oldest beyond `keep_closed`."""
+        self._closed[entry.order_id] = entry
+        self._closed.move_to_end(entry.order_id)
+        while len(self._closed) > self._keep_closed:
+            self._closed.popitem(last=False)
 
     def _queue(self, token_id: str, side: Side) -> list[PaperOrder]:
         entries = [e for e in self._live() if e.order.token_id == token_id and e.order.side is side]

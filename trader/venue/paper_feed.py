@@ -1,7 +1,9 @@
 """An in-memory market data source: books set by hand (demos, benchmarks, tests).
 
 It implements the `MarketDataSource` protocol `PaperVenue` reads, like the live adapter's
-public market-data part does, so paper trading can run on replayed or scripted books.
+public market-data part does, so paper trading can run on replayed or scripted books. It has no
+socket, so `feed_age` is None (whoever watches the feed falls back to the books' silence), and
+markets resolve when `resolve` says so.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class StaticMarketData:
         self._markets = list(markets)
         self._books: dict[str, Book] = {}
         self._updated: dict[str, float] = {}
+        self._winners: dict[str, str] = {}
         self._fanout = BookFanOut()
 
     async def list_markets(self, *, limit: int = 500) -> Sequence[Market]:
@@ -40,6 +43,16 @@ class StaticMarketData:
     def book_age(self, token_id: str) -> float | None:
         updated = self._updated.get(token_id)
         return None if updated is None else self._clock.monotonic() - updated
+
+    def feed_age(self) -> float | None:
+        return None  # no socket: nothing to be connected or not
+
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
+        return {c: self._winners[c] for c in condition_ids if c in self._winners}
+
+    def resolve(self, condition_id: str, winning_token: str) -> None:
+        """The market has resolved in favour of `winning_token`."""
+        self._winners[condition_id] = winning_token
 
     def set_book(self, book: Book, *, stamp: bool = True) -> Book:
         """Store and publish `book` (timestamped now unless `stamp` is False)."""

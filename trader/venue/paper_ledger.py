@@ -1,7 +1,10 @@
 """Pure bookkeeping for paper trading: cash and positions derived from fills, book walking.
 
 Nothing here awaits or reads the clock. `PaperLedger` is rebuilt from the recorded fills on every
-start, so a restart resumes exactly where the journal left off. `take_liquidity` and
+start, so a restart resumes exactly where the journal left off. A resolved market is redeemed as
+settlement fills (every share sold at 1 for the winner, 0 for the loser, no fee): the same fills
+the execution core records when it settles the market, so a ledger rebuilt from the database
+finds the market redeemed too. `take_liquidity` and
 `through_liquidity` are the two fill rules `PaperVenue` applies: a marketable order walks the
 opposite side up to its limit; a resting order fills only when the opposite side moves strictly
 through its price (an equal price might have queued ahead of us, so it does not count).
@@ -11,9 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from trader.domain import ZERO, BookLevel, Fill, Position, Side
+from trader.domain import ONE, ZERO, BookLevel, Fill, Position, Side
+
+# The execution core's settlement fills (`trader.execution.ledger.settlement_fill`) look like
+# this; the venue layer does not import the execution core, so the two values are repeated here
+# (a unit test checks they agree).
+SETTLEMENT_ORDER_ID = "settlement"
+SETTLEMENT_LIQUIDITY = "SETTLE"
 
 
 @dataclass(slots=True)
@@ -51,6 +61,25 @@ class PaperLedger:
             holding.size -= fill.size
             holding.cost = average * holding.size if holding.size else ZERO
         holding.realized_pnl -= fill.fee
+
+    def settlement_fills(self, market: str, winning_token: str, at: datetime) -> list[Fill]:
+        """The fills that redeem every holding in a resolved `market` (apply them to settle)."""
+        return [
+            Fill(
+                trade_id=f"settlement:{market}:{token_id}",
+                order_id=SETTLEMENT_ORDER_ID,
+                token_id=token_id,
+                side=Side.SELL,
+                price=ONE if token_id == winning_token else ZERO,
+                size=holding.size,
+                fee=ZERO,
+                timestamp=at,
+                market=market,
+                liquidity=SETTLEMENT_LIQUIDITY,
+            )
+            for token_id, holding in self._holdings.items()
+            if holding.market == market and holding.size > ZERO
+        ]
 
     def position_size(self, token_id: str) -> Decimal:
         holding = self._holdings.get(token_id)

@@ -178,6 +178,16 @@ class PolymarketVenue:
     def book_age(self, token_id: str) -> float | None:
         return self.market_data.book_age(token_id)
 
+    def feed_age(self) -> float | None:
+        """The market socket's liveness: seconds since it last delivered anything (PONG
+        included), infinite while disconnected, None when not started."""
+        return self.market_data.feed_age()
+
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
+        """Resolved markets among `condition_ids` -> winning token id, from Gamma. The payout
+        itself is on-chain (redemption): the execution core counts it as redeemable."""
+        return await self.market_data.resolved_markets(condition_ids)
+
     # --- orders -----------------------------------------------------------------------------
 
     async def prepare(self, request: OrderRequest) -> PreparedOrder:

@@ -115,6 +115,10 @@ class MarketBooks:
             return math.inf
         return max(0.0, self._clock.monotonic() - updated)
 
+    def feed_age(self) -> float | None:
+        """The market socket's liveness (see `ReconnectingSocket.feed_age`)."""
+        return self.socket.feed_age()
+
     def remember_tick(self, token_id: str, tick_size: Decimal, min_order_size: Decimal) -> None:
         self._ticks[token_id] = (tick_size, min_order_size)
 

@@ -26,7 +26,17 @@ from polymarket import ClobTrade, OpenOrder, OrderBook, SignedOrder
 from polymarket import Market as GammaMarket
 from polymarket.models.data.portfolio import Position as DataPosition
 
-from trader.domain import ZERO, Book, BookLevel, Fill, Market, Order, OutcomeToken, Position
+from trader.domain import (
+    ONE,
+    ZERO,
+    Book,
+    BookLevel,
+    Fill,
+    Market,
+    Order,
+    OutcomeToken,
+    Position,
+)
 from trader.venue.parsing import AccountIdentity, parse_order, parse_trade
 
 COLLATERAL_SCALE = Decimal(1_000_000)  # pUSD and share amounts have six implied decimals
@@ -99,6 +109,21 @@ def market_from_gamma(market: GammaMarket) -> Market | None:
         slug=market.slug or "",
         description=market.description or "",
     )
+
+
+def winner_from_gamma(market: GammaMarket) -> str | None:
+    """The winning token of a resolved market, or None while it is not known to have one.
+
+    Gamma shows a resolution as `closed` with outcome prices "1" and "0". A closed market whose
+    prices are anything else (legacy "0"/"0", a 50/50 split, the last trade's prices of a market
+    closed early) has no winner here: it is reported once its prices show one.
+    """
+    if not market.state.closed:
+        return None
+    outcomes = (market.outcomes.yes, market.outcomes.no)
+    winners = [o.token_id for o in outcomes if o.price == ONE and o.token_id]
+    losers = [o for o in outcomes if o.price == ZERO]
+    return winners[0] if len(winners) == 1 and len(losers) == 1 else None
 
 
 # --- orders, trades, positions -------------------------------------------------------------

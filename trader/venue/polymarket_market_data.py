@@ -1,4 +1,5 @@
-"""Polymarket's public market data: Gamma markets, CLOB books, the market WebSocket.
+"""Polymarket's public market data: Gamma markets and resolutions, CLOB books, the market
+WebSocket and its liveness.
 
 Needs no key. `PaperVenue` runs on it (paper trading on real Polymarket data, or on the
 simulator through the same code), and `PolymarketVenue` builds its live trading on top of it.
@@ -8,6 +9,7 @@ venue advertises, a bounded number of times (`trader.venue.errors_map.retry_read
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,10 +20,11 @@ from trader.clock import Clock
 from trader.domain import Book, Market
 from trader.venue.errors_map import retry_read
 from trader.venue.polymarket_books import MarketBooks
-from trader.venue.polymarket_convert import book_from_sdk, market_from_gamma
+from trader.venue.polymarket_convert import book_from_sdk, market_from_gamma, winner_from_gamma
 from trader.venue.sdk_env import build_environment
 
 GAMMA_PAGE = 100
+RESOLUTION_BATCH = 50  # condition ids per Gamma request (they travel in the query string)
 T = TypeVar("T")
 
 
@@ -53,7 +56,8 @@ class PolymarketEndpoints:
 
 
 class PolymarketMarketData:
-    """list_markets, get_book, book_updates, book_age: the `MarketDataSource` of paper trading."""
+    """The `MarketDataSource` of paper trading: markets, books, book updates and ages, market
+    resolutions and the feed's liveness."""
 
     def __init__(
         self,
@@ -116,6 +120,31 @@ class PolymarketMarketData:
 
         return await self._retry(read, "list markets")
 
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
+        """Which of these markets have resolved: condition id -> winning token id (Gamma's
+        closed markets whose outcome prices show a 1; see `winner_from_gamma`). Open markets,
+        and markets Gamma does not know, are simply absent."""
+        wanted = {c.lower(): c for c in condition_ids if c}
+        ids = sorted(wanted)
+        resolved: dict[str, str] = {}
+        for start in range(0, len(ids), RESOLUTION_BATCH):
+            batch = ids[start : start + RESOLUTION_BATCH]
+            found = await self._retry(functools.partial(self._winners, batch), "resolutions")
+            resolved.update({wanted[c]: w for c, w in found.items() if c in wanted})
+        return resolved
+
+    async def _winners(self, condition_ids: list[str]) -> dict[str, str]:
+        """Lower-cased condition id -> winner, for the resolved markets among `condition_ids`."""
+        winners: dict[str, str] = {}
+        pages = self.client.list_markets(
+            condition_ids=condition_ids, closed=True, page_size=min(len(condition_ids), GAMMA_PAGE)
+        )
+        async for item in pages.iter_items():
+            winner = winner_from_gamma(item)
+            if winner is not None and item.condition_id:
+                winners[item.condition_id.lower()] = winner
+        return winners
+
     async def get_book(self, token_id: str) -> Book:
         """The streamed book when it is current, else a REST snapshot (and start streaming)."""
         streamed = self.books.book(token_id)
@@ -150,3 +179,8 @@ class PolymarketMarketData:
 
     def book_age(self, token_id: str) -> float | None:
         return self.books.book_age(token_id)
+
+    def feed_age(self) -> float | None:
+        """Seconds since the market socket last delivered anything (PONG included), infinite
+        while it is disconnected, None before `start()` and after `close()`."""
+        return None if self._client is None else self.books.feed_age()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 
@@ -71,6 +72,17 @@ class ReconnectingSocket:
     @property
     def connected(self) -> bool:
         return self._connection is not None
+
+    def feed_age(self) -> float | None:
+        """Seconds since the connection last delivered anything, PONG included: a healthy socket
+        on a quiet market stays young because the venue answers every PING. Infinite while
+        disconnected (also before the first connect succeeds); None when not running (never
+        started, or closed)."""
+        if self._task is None or self._closed:
+            return None
+        if self._connection is None:
+            return math.inf
+        return max(0.0, self._clock.monotonic() - self._last_heard)
 
     def start(self) -> None:
         if self._task is None:

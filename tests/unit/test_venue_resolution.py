@@ -1,0 +1,143 @@
+"""Market resolution at the venue layer: the winner read from Gamma's payloads, and the paper
+venue redeeming a resolved market the way the execution core settles it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from polymarket import Market as GammaMarket
+
+from tests.unit.test_parsing import fixture, needs_corpus
+from tests.unit.test_venue_paper import MemoryJournal, levels, make_book, order
+from trader.clock import FakeClock
+from trader.domain import OrderStatus, OrderType, Position, Side
+from trader.execution import ledger as execution_ledger
+from trader.venue.paper import PaperVenue
+from trader.venue.paper_feed import StaticMarketData
+from trader.venue.paper_ledger import SETTLEMENT_LIQUIDITY, SETTLEMENT_ORDER_ID
+from trader.venue.polymarket_convert import winner_from_gamma
+from trader.venue.polymarket_market_data import PolymarketMarketData
+
+YES, NO = "tok-yes", "tok-no"
+MARKET = "0xm"  # the market `order()` and `make_book()` use
+
+
+def gamma(name: str) -> GammaMarket:
+    return GammaMarket.parse_response(fixture(name))
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    ("name", "winner_index"),
+    [
+        ("rs_gamma_market_closed_binary_accepting_false.json", 1),  # prices ["0", "1"]
+        ("rs_gamma_market_closed_binary_accepting_true.json", 0),  # prices ["1", "0"]
+        ("rs_gamma_market_closed_zero_zero_legacy.json", None),  # closed, no winner shown
+        ("rs_gamma_market_closed_nonbinary_legacy.json", None),  # closed at trading prices
+        ("rs_gamma_market.json", None),  # open
+    ],
+)
+def test_winner_from_gamma_is_the_token_priced_one_of_a_closed_market(
+    name: str, winner_index: int | None
+) -> None:
+    market = gamma(name)
+    tokens = [market.outcomes.yes.token_id, market.outcomes.no.token_id]
+
+    winner = winner_from_gamma(market)
+
+    assert winner == (None if winner_index is None else tokens[winner_index])
+
+
+def test_paper_settlement_fills_look_like_the_execution_cores() -> None:
+    position = Position(token_id=YES, size=Decimal(3), average_price=Decimal("0.4"), market="m")
+    theirs = execution_ledger.settlement_fill(position, Decimal(1), FakeClock().now())
+
+    assert (SETTLEMENT_ORDER_ID, SETTLEMENT_LIQUIDITY) == (
+        execution_ledger.SETTLEMENT_ORDER_ID,
+        execution_ledger.SETTLEMENT_LIQUIDITY,
+    )
+    assert theirs.trade_id == f"settlement:m:{YES}"
+
+
+class Paper:
+    def __init__(self, journal: MemoryJournal | None = None) -> None:
+        self.clock = FakeClock()
+        self.data = StaticMarketData(self.clock)
+        self.data.set_book(make_book(bids=levels(("0.40", "100")), asks=levels(("0.50", "100"))))
+        self.data.set_book(
+            make_book(bids=levels(("0.45", "100")), asks=levels(("0.55", "100")), token=NO)
+        )
+        self.journal = journal or MemoryJournal()
+        self.venue = PaperVenue(
+            self.data,
+            bankroll=Decimal(1000),
+            fee_rate_bps=Decimal(0),
+            clock=self.clock,
+            journal=self.journal,
+        )
+
+    async def place(self, side: Side, price: str, size: str, kind: OrderType, token: str = YES):  # type: ignore[no-untyped-def]
+        prepared = await self.venue.prepare(order(side, price, size, kind, token=token))
+        return await self.venue.submit(prepared)
+
+
+@pytest.fixture
+async def paper() -> AsyncIterator[Paper]:
+    rig = Paper()
+    await rig.venue.start()
+    yield rig
+    await rig.venue.close()
+
+
+async def test_paper_reports_only_what_its_source_says_resolved(paper: Paper) -> None:
+    assert await paper.venue.resolved_markets([MARKET, "0xother"]) == {}
+
+    paper.data.resolve(MARKET, NO)
+
+    assert await paper.venue.resolved_markets([MARKET, "0xother"]) == {MARKET: NO}
+
+
+async def test_paper_redeems_a_resolved_market_once_and_ends_its_orders(paper: Paper) -> None:
+    await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)  # 10.00 on Yes
+    await paper.place(Side.BUY, "0.55", "10", OrderType.FOK, token=NO)  # 5.50 on No
+    resting = await paper.place(Side.BUY, "0.30", "10", OrderType.GTC)
+    trades_before = await paper.venue.trades()
+    paper.data.resolve(MARKET, YES)
+
+    await paper.venue.resolved_markets([MARKET])
+    again = await paper.venue.resolved_markets([MARKET])  # asked again: paid once
+
+    assert again == {MARKET: YES}
+    assert await paper.venue.positions() == []
+    balance = await paper.venue.balance()
+    assert (balance.cash, balance.reserved) == (Decimal("1004.50"), Decimal(0))  # 1000 - 15.50 + 20
+    ended = await paper.venue.get_order(resting.order_id)
+    assert ended is not None
+    assert ended.status is OrderStatus.CANCELED_MARKET_RESOLVED
+    assert await paper.venue.trades() == trades_before  # a redemption is not a trade
+
+
+async def test_paper_restarted_with_the_settlements_recorded_stays_redeemed(paper: Paper) -> None:
+    await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)
+    paper.data.resolve(MARKET, YES)
+    await paper.venue.resolved_markets([MARKET])
+    # the execution core records its settlement of the market as a fill (in the database)
+    held = Position(token_id=YES, size=Decimal(20), average_price=Decimal("0.5"), market=MARKET)
+    settlement = execution_ledger.settlement_fill(held, Decimal(1), paper.clock.now())
+    restarted = Paper(MemoryJournal([*paper.journal.fills, settlement]))
+    await restarted.venue.start()
+
+    assert await restarted.venue.positions() == []
+    assert await restarted.venue.balance() == await paper.venue.balance()
+    assert await restarted.venue.resolved_markets([MARKET]) == {}  # its source knows nothing
+    await restarted.venue.close()
+
+
+async def test_feed_age_is_none_without_a_socket(paper: Paper) -> None:
+    idle = PolymarketMarketData(clock=FakeClock())
+
+    assert paper.data.feed_age() is None
+    assert paper.venue.feed_age() is None
+    assert idle.feed_age() is None  # not started: no feed running
