@@ -30,11 +30,20 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from trader.store import migrate
 from trader.store.db import create_engine, normalize_url, session_factory
+
+# CI replays a fixed set of examples so a run is reproducible; locally Hypothesis explores
+# (and remembers failures in .hypothesis/). Select with HYPOTHESIS_PROFILE=ci|dev.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("dev", print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
 
 PG_ENV = "TEST_DATABASE_URL"
 PG_SKIP_REASON = (

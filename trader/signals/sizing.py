@@ -81,6 +81,10 @@ def plan_buy(
             config.max_notional, bankroll * config.kelly_fraction * kelly(probability, cost)
         )
         take = min(level.size, (target - outlay) / cost).quantize(CENT_SHARES, ROUND_DOWN)
+        # The division is rounded to the context's precision first and may round up across a
+        # cent: step back so the outlay never exceeds the target, even by 1e-26.
+        if take > ZERO and outlay + take * cost > target:
+            take -= CENT_SHARES
         if take <= ZERO:
             break
         shares += take
