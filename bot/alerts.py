@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 from bot import render
 from bot.reply import Button, Reply
@@ -26,7 +27,6 @@ KINDS: dict[str, str] = {
     "risk_mode": "risk mode change",
     "daily_loss": "daily loss limit",
     "kill": "kill switch",
-    "halt": "automatic halt",
     "feed_stale": "market feed stale",
     "venue_errors": "venue errors",
     "reconciliation": "reconciliation difference",
@@ -37,7 +37,22 @@ KINDS: dict[str, str] = {
     "shutdown": "shutdown",
     "watchdog": "watchdog",
     "approval": "approval requests",
-    "report": "daily report",
+    "daily_report": "daily report",
+    "auto_halt": "automatic halt",
+    "rearm": "re-arm",
+    "drawdown_mode": "drawdown mode change",
+    "exposure": "exposure near its limit",
+    "supervisor": "component crashes",
+    "job_failed": "scheduled job failed",
+    "job_recovered": "scheduled job recovered",
+    "llm_fallback": "heuristic used instead of the LLM",
+    "news_failed": "news stage failed",
+    "forecasts_not_stored": "forecasts not stored",
+    "win_rate": "win rate low",
+    "clock_drift": "clock drift",
+    "disk_space": "disk space low",
+    "telegram_conflict": "Telegram token used elsewhere",
+    "whatsapp": "WhatsApp delivery",
 }
 
 _MARK = {Severity.INFO: "ℹ️", Severity.WARNING: "⚠️", Severity.CRITICAL: "🚨"}
@@ -69,18 +84,17 @@ def policy_from_settings(settings: AlertSettings) -> AlertPolicy:
     """The notifier's policy from the settings the Control API keeps.
 
     Off: `muted_kinds`, plus order_filled when `fill_alerts` is off and the daily report when
-    `daily_report` is off. Silent: `silent_kinds`, read only if the Control API's settings
-    have that field (they do not yet; until then a kind cannot be made silent).
+    `daily_report` is off. Silent: `silent_kinds` (a kind in both is off).
     """
     modes: dict[str, AlertMode] = {}
-    for kind in getattr(settings, "silent_kinds", ()):
-        modes[str(kind)] = AlertMode.SILENT
+    for kind in settings.silent_kinds:
+        modes[kind] = AlertMode.SILENT
     for kind in settings.muted_kinds:
         modes[kind] = AlertMode.OFF
     if not settings.fill_alerts:
         modes["order_filled"] = AlertMode.OFF
     if not settings.daily_report:
-        modes["report"] = AlertMode.OFF
+        modes["daily_report"] = AlertMode.OFF
     quiet = None
     if settings.quiet_start and settings.quiet_end:
         try:
@@ -102,7 +116,8 @@ def alert_reply(
     if duplicates:
         lines.append(f"Happened {duplicates} more time(s) since.")
     buttons = ((Button("Acknowledge", f"ack {ack_id}"),),) if ack_id else ()
-    return Reply(title, tuple(lines), buttons=buttons)
+    images = (Path(alert.attachment),) if alert.attachment else ()  # the daily report's dashboard
+    return Reply(title, tuple(lines), buttons=buttons, images=images)
 
 
 def acknowledged_reply(alert: Alert, actor: Actor, when: datetime) -> Reply:

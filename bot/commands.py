@@ -25,7 +25,7 @@ from bot.confirm import Confirmations, Refused
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from bot.timing import Clock, SystemClock
-from trader.control import ControlAPI, ControlError
+from trader.control import ControlAPI, ControlError, NotConfiguredError
 from trader.domain import Actor
 
 __all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
@@ -119,6 +119,8 @@ class CommandCore:
             return await command.handler(actor, args)
         except UsageError as error:
             return Reply(f"{error}", (f"Usage: {command.usage or '/' + command.name}",))
+        except NotConfiguredError as error:
+            return Reply(_sentence(str(error)))
         except ControlError as error:
             return Reply(f"Refused: {error}")
 
@@ -154,6 +156,10 @@ class CommandCore:
             return await handler(pending, choice, actor)
         except ControlError as error:
             return Reply(f"Refused: {error}")
+
+
+def _sentence(text: str) -> str:
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
 
 
 def parse(text: str) -> tuple[str, list[str]]:

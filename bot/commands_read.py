@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
-from bot import render, render_trading
+from bot import render, render_reports, render_trading
 from bot.commandset import Command, UsageError, choice_arg, int_arg
 from bot.reply import Button, Reply, Role
-from trader.control import PnlPeriod
+from trader.control import CHART_KINDS, MAX_CHART_DAYS, PnlPeriod
 from trader.domain import Actor
 
 if TYPE_CHECKING:
     from bot.commands import CommandCore
 
 _PERIODS = [period.value for period in PnlPeriod]
-_CHARTS = ["dashboard", "equity", "pnl", "exposure", "llm", "calibration"]
-_NOT_YET = (
-    "This build has no {what} source behind the Control API yet; "
-    "/status and /pnl show what there is."
-)
 
 
 class ReadCommands:
@@ -60,14 +56,30 @@ class ReadCommands:
         return render_trading.limits(await self._context.control.limits(actor))
 
     async def signals(self, actor: Actor, args: list[str]) -> Reply:
-        return Reply("Signals are not available yet.", (_NOT_YET.format(what="signal"),))
+        if args:
+            raise UsageError("/signals takes no arguments.")
+        return render_reports.signals(await self._context.control.signals(actor))
 
     async def report(self, actor: Actor, args: list[str]) -> Reply:
-        return Reply("Reports are not available yet.", (_NOT_YET.format(what="report"),))
+        day = _day_arg(args)
+        return render_reports.report(await self._context.control.report(actor, day))
 
     async def chart(self, actor: Actor, args: list[str]) -> Reply:
-        choice_arg(args, _CHARTS, default=None, what="chart")
-        return Reply("Charts are not available yet.", (_NOT_YET.format(what="chart"),))
+        kind = choice_arg(args[:1], CHART_KINDS, default=None, what="chart")
+        days = int_arg(args[1:], default=30, low=1, high=MAX_CHART_DAYS, what="number of days")
+        path = await self._context.control.chart(actor, kind, days)
+        return render_reports.chart(kind, days, path)
+
+
+def _day_arg(args: list[str]) -> date | None:
+    if not args:
+        return None
+    if len(args) > 1:
+        raise UsageError("Give at most one day, like 2026-03-08.")
+    try:
+        return date.fromisoformat(args[0])
+    except ValueError:
+        raise UsageError(f"Not a day: {args[0][:20]!r}; write it like 2026-03-08.") from None
 
 
 def install(core: CommandCore) -> None:
@@ -108,11 +120,28 @@ def install(core: CommandCore) -> None:
         ),
         Command("limits", viewer, "the risk limits", "/limits", read.limits, feature="settings"),
         Command(
-            "signals", viewer, "the latest signals", "/signals", read.signals, feature="reports"
+            "signals",
+            viewer,
+            "the last signal cycle: model, edges, decisions",
+            "/signals",
+            read.signals,
+            feature="reports",
         ),
-        Command("report", viewer, "today's report", "/report", read.report, feature="reports"),
         Command(
-            "chart", viewer, "a chart as an image", "/chart <kind>", read.chart, feature="reports"
+            "report",
+            viewer,
+            "the daily report with its dashboard (yesterday by default)",
+            "/report [YYYY-MM-DD]",
+            read.report,
+            feature="reports",
+        ),
+        Command(
+            "chart",
+            viewer,
+            "one chart as an image",
+            f"/chart <{'|'.join(CHART_KINDS)}> [days]",
+            read.chart,
+            feature="reports",
         ),
     ):
         core.register(command)

@@ -81,13 +81,14 @@ class SettingsCommands:
         kinds = set(KINDS) if kind == "all" else {kind}
         control = self._context.control
         settings = await control.alert_settings(actor)
-        muted, silent = set(settings.muted_kinds), set(_silent_kinds(settings))
+        muted, silent = set(settings.muted_kinds), set(settings.silent_kinds)
         muted = muted | kinds if mode is AlertMode.OFF else muted - kinds
         silent = silent | kinds if mode is AlertMode.SILENT else silent - kinds
-        if silent != set(_silent_kinds(settings)):
+        if silent != set(settings.silent_kinds):
             await control.set_alert_setting(actor, "silent_kinds", sorted(silent))
-        await control.set_alert_setting(actor, "muted_kinds", sorted(muted))
-        switches = {"order_filled": "fill_alerts", "report": "daily_report"}
+        if muted != set(settings.muted_kinds):
+            await control.set_alert_setting(actor, "muted_kinds", sorted(muted))
+        switches = {"order_filled": "fill_alerts", "daily_report": "daily_report"}
         for switched, field in switches.items():
             if switched in kinds and getattr(settings, field) != (mode is not AlertMode.OFF):
                 await control.set_alert_setting(actor, field, mode is not AlertMode.OFF)
@@ -127,11 +128,6 @@ class SettingsCommands:
         if self._context.notifier is not None:
             self._context.notifier.set_policy(policy)
         return policy
-
-
-def _silent_kinds(settings: AlertSettings) -> tuple[str, ...]:
-    # `silent_kinds` is not in the Control API's AlertSettings yet; see alerts.policy_from_settings
-    return tuple(getattr(settings, "silent_kinds", ()))
 
 
 def install(core: CommandCore) -> None:

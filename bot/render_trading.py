@@ -25,6 +25,7 @@ from trader.control import (
 from trader.domain import Side
 
 _TITLE = 60
+_SOURCES = 5
 
 
 def money(value: Decimal | None, *, sign: bool = False) -> str:
@@ -182,17 +183,42 @@ def time_left(request: ApprovalRequest, now: datetime) -> str:
     return age(max(request.expires_at - now, timedelta(0)))
 
 
+def resolution(request: ApprovalRequest, now: datetime) -> str:
+    if request.end_date is None:
+        return "Resolves: date unknown"
+    left = request.end_date - now
+    when = "passed" if left <= timedelta(0) else f"in {_days(left)}"
+    return f"Resolves {local(request.end_date)} ({when})"
+
+
+def _days(delta: timedelta) -> str:
+    return f"{delta.days}d" if delta >= timedelta(days=2) else age(delta)
+
+
+def sources(request: ApprovalRequest, limit: int = _SOURCES) -> str:
+    if not request.sources:
+        return "Sources: none recorded"
+    shown = [short(source, _TITLE) for source in request.sources[:limit]]
+    more = len(request.sources) - len(shown)
+    return "Sources: " + "; ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+
+
 def approval_request(request: ApprovalRequest, now: datetime) -> Reply:
     model = request.model_probability
     advantage = edge(request)
+    market = request.market_probability
     lines = [
         market_name(request.question, request.outcome, request.market),
         f"{request.side.value} {shares(request.size)} @ {price(request.limit_price)} = "
         f"{money(request.notional)}",
         f"Worst case: lose {money(worst_case_loss(request))}",
-        f"Model {percent(model)} vs market {percent(request.limit_price)} · edge "
-        + ("n/a" if advantage is None else f"{advantage * 100:+.1f} pts"),
+        f"Model {percent(model)} vs market "
+        + (percent(market) if market is not None else f"n/a (price {price(request.limit_price)})")
+        + " · edge "
+        + ("n/a" if advantage is None else f"{advantage * 100:+.1f} pts at this price"),
         f"Why: {short(request.reason, 600) or 'no rationale given'}",
+        sources(request),
+        resolution(request, now),
         f"Strategy {request.strategy} · expires {local(request.expires_at)} "
         f"(in {time_left(request, now)})",
         f"Ref {request.key}",

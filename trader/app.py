@@ -56,6 +56,7 @@ from trader.reports import ReportService
 from trader.scheduler import JobHook, JobScheduler
 from trader.sdnotify import SystemdNotifier
 from trader.signals.runtime import SignalRuntime, build_signal_runtime, signal_runtime_config
+from trader.signals.views import SignalsAdapter
 from trader.state import ControlState
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
@@ -299,6 +300,8 @@ class App:
             cycle=self.cycle_hook,
             heartbeat=self.heartbeat,
             spend=self._signals,
+            reports=self.reports,
+            signals=SignalsAdapter(self._signals),
         )
         self.notifier = Notifier(self.clock, zone=settings.zone)
         self.commands = CommandCore(

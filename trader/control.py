@@ -5,35 +5,49 @@ returns a typed result (see `trader.control_types`, re-exported here); formattin
 chat's job. Collaborators are injected by the composition root: the persisted control state,
 the event log, and the execution core's `TradingDesk` (positions, orders, PnL, kill, approvals)
 plus small providers for the cycle, heartbeat and LLM spend. Without a desk (a bare start)
-the state-only calls still work. The chat never reaches past this module and `trader.domain`.
+the state-only calls still work; reports, charts and the last signal cycle come from the
+injected `ReportSource` and `SignalSource` (see `trader.control_reports`). The chat never
+reaches past this module and `trader.domain`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 from trader import __version__
 from trader.clock import Clock
+from trader.control_reports import Reporting, ReportSource, SignalSource
 from trader.control_types import (
+    CHART_KINDS,
+    MAX_CHART_DAYS,
     ApprovalDecision,
     ApprovalRequest,
+    ComponentHealth,
+    ControlError,
     CycleHook,
     EventLine,
+    EventReader,
+    EventSink,
     EventStream,
     ExecutionResult,
     HeartbeatSource,
     KillPreview,
     KillReport,
+    MarketSignal,
+    NotConfiguredError,
     OrderView,
     Outcome,
     PnlPeriod,
     PnlReport,
     PortfolioView,
     PositionView,
+    ReportView,
     SettingChange,
+    SignalsView,
     SpendSource,
     StateChange,
     StatusSnapshot,
@@ -43,6 +57,8 @@ from trader.domain import Actor, Alert, DrawdownMode, TradingMode, TradingState,
 from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
 
 __all__ = [
+    "CHART_KINDS",
+    "MAX_CHART_DAYS",
     "AlertSettings",
     "ApprovalDecision",
     "ApprovalRequest",
@@ -54,40 +70,23 @@ __all__ = [
     "ExecutionResult",
     "KillPreview",
     "KillReport",
+    "MarketSignal",
+    "NotConfiguredError",
     "OrderView",
     "Outcome",
     "PnlPeriod",
     "PnlReport",
     "PortfolioView",
     "PositionView",
+    "ReportSource",
+    "ReportView",
     "RiskLimits",
     "SettingChange",
+    "SignalSource",
+    "SignalsView",
     "StateChange",
     "StatusSnapshot",
 ]
-
-
-class EventSink(Protocol):
-    def append(
-        self,
-        type: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        correlation_id: str | None,
-        actor: Actor | str = ...,
-    ) -> None: ...
-
-
-class EventReader(Protocol):
-    async def recent(self, limit: int = ...) -> list[Any]: ...
-
-
-class ControlError(Exception):
-    """A request the Control API refuses, with a message fit for the operator."""
-
-
-class ComponentHealth(Protocol):
-    def component_states(self) -> dict[str, str]: ...
 
 
 class ControlAPI:
@@ -104,6 +103,8 @@ class ControlAPI:
         cycle: CycleHook | None = None,
         heartbeat: HeartbeatSource | None = None,
         spend: SpendSource | None = None,
+        reports: ReportSource | None = None,
+        signals: SignalSource | None = None,
     ) -> None:
         self._state = state
         self._events = events
@@ -115,6 +116,7 @@ class ControlAPI:
         self._cycle = cycle
         self._heartbeat = heartbeat
         self._spend = spend
+        self._reporting = Reporting(clock, reports, signals)
         self._started_at = clock.now()
 
     def _audit(self, actor: Actor, command: str, **details: Any) -> str:
@@ -340,6 +342,24 @@ class ControlAPI:
             actor=str(actor),
         )
         return change
+
+    # reports and signals ---------------------------------------------------------------
+
+    async def report(self, actor: Actor, day: date | None = None) -> ReportView:
+        """The daily report for `day` (default: the operator's yesterday): the text and the
+        dashboard PNG, drawn off the event loop by the report source."""
+        self._audit(actor, "report", day=day.isoformat() if day else None)
+        return await self._reporting.report(day)
+
+    async def chart(self, actor: Actor, kind: str, window_days: int = 30) -> Path:
+        """One chart's PNG (`kind` one of `CHART_KINDS`) over the last `window_days` days."""
+        self._audit(actor, "chart", kind=str(kind)[:40], window_days=window_days)
+        return await self._reporting.chart(kind, window_days)
+
+    async def signals(self, actor: Actor) -> SignalsView:
+        """The last completed signal cycle: the model, and per market what it decided."""
+        self._audit(actor, "signals")
+        return self._reporting.signals()
 
     # subscriptions ---------------------------------------------------------------------
 

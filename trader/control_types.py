@@ -9,12 +9,13 @@ and LLM budget fill the status fields through the provider protocols.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from trader.domain import (
     ZERO,
@@ -28,6 +29,14 @@ from trader.domain import (
 )
 
 T_co = TypeVar("T_co", covariant=True)
+
+
+class ControlError(Exception):
+    """A request the Control API refuses, with a message fit for the operator."""
+
+
+class NotConfiguredError(ControlError):
+    """This process was started without what the request needs (reports, signals)."""
 
 
 class Outcome(StrEnum):
@@ -75,6 +84,9 @@ class ApprovalRequest:
     expires_at: datetime
     correlation_id: str
     status: str = "pending"  # pending, approved, rejected, expired
+    sources: tuple[str, ...] = ()  # what the analysis cited; () when the intent named none
+    end_date: datetime | None = None  # when the market resolves, if known
+    market_probability: Decimal | None = None  # the YES mid when the signal was made
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +302,25 @@ class TradingDesk(Protocol):
     def subscribe_approvals(self) -> EventStream[ApprovalRequest]: ...
 
 
+class EventSink(Protocol):
+    def append(
+        self,
+        type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        correlation_id: str | None,
+        actor: Actor | str = ...,
+    ) -> None: ...
+
+
+class EventReader(Protocol):
+    async def recent(self, limit: int = ...) -> list[Any]: ...
+
+
+class ComponentHealth(Protocol):
+    def component_states(self) -> dict[str, str]: ...
+
+
 class CycleHook(Protocol):
     """The scheduler's side: when the signal cycle ran, when it runs next, run it now."""
 
@@ -308,3 +339,51 @@ class SpendSource(Protocol):
     async def llm_spend_today(self) -> tuple[Decimal, Decimal]:
         """(spent today, daily budget) in USD."""
         ...
+
+
+# reports and signals ------------------------------------------------------------------
+
+CHART_KINDS = ("dashboard", "equity", "pnl", "exposure", "llm", "calibration")
+MAX_CHART_DAYS = 365
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    text: str
+    image_path: Path  # the dashboard PNG
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSignal:
+    """What the last signal cycle decided about one market, and why."""
+
+    market: str
+    question: str
+    decision: str  # "trade" or "skip"
+    reason: str
+    model_probability: Decimal | None = None  # YES, from the model
+    market_probability: Decimal | None = None  # the YES book's mid
+    edge: Decimal | None = None  # per share at the best ask of the side considered, after fees
+    source: str = ""  # "llm", "heuristic", or "" when nothing was analysed
+    analysis: str = ""  # which analysis ran, and why
+
+
+@dataclass(frozen=True, slots=True)
+class SignalsView:
+    """The last completed signal cycle (`ran_at` None: none has completed yet)."""
+
+    model: str  # the primary model: "llm" or "heuristic"
+    model_name: str  # the LLM's name; "" for the heuristic
+    model_reason: str  # why that model is the primary one
+    ran_at: datetime | None = None
+    duration_s: float = 0.0
+    candidates: int = 0  # markets offered
+    selected: int = 0
+    analysed: int = 0
+    intents: int = 0  # order intents published
+    markets: tuple[MarketSignal, ...] = ()
+    llm_calls: int = 0
+    llm_cost: Decimal = ZERO
+    fallbacks: tuple[tuple[str, int], ...] = ()  # (why the heuristic stood in, markets)
+    news_error: str = ""  # the news stage failed: markets were triaged without news
+    last_error: str = ""  # the latest cycle failed; the view is of the one before it

@@ -167,8 +167,10 @@ class OrderIntent:
     expires_at: datetime | None = None
     order_type: OrderType = OrderType.GTC
     post_only: bool = False
+    # of the token bought winning (for a NO purchase: the NO side), as risk compares them
     model_probability: Decimal | None = None
     market_probability: Decimal | None = None
+    sources: tuple[str, ...] = ()  # what the forecast read (news links), for the approval card
 
 
 @dataclass(frozen=True, slots=True)

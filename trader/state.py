@@ -172,7 +172,8 @@ class AlertSettings:
     min_severity: Severity = Severity.INFO
     quiet_start: str | None = None
     quiet_end: str | None = None
-    muted_kinds: tuple[str, ...] = ()
+    muted_kinds: tuple[str, ...] = ()  # not delivered (critical alerts are, always)
+    silent_kinds: tuple[str, ...] = ()  # delivered without a notification sound
     fill_alerts: bool = True
     daily_report: bool = True
 
@@ -182,6 +183,7 @@ class AlertSettings:
             "quiet_start": self.quiet_start,
             "quiet_end": self.quiet_end,
             "muted_kinds": list(self.muted_kinds),
+            "silent_kinds": list(self.silent_kinds),
             "fill_alerts": self.fill_alerts,
             "daily_report": self.daily_report,
         }
@@ -206,8 +208,8 @@ class AlertSettings:
                 raise SettingError("min_severity is one of info, warning, critical") from None
         elif name in ("quiet_start", "quiet_end"):
             parsed = _parse_hhmm(name, value)
-        elif name == "muted_kinds":
-            parsed = _parse_kinds(value)
+        elif name in ("muted_kinds", "silent_kinds"):
+            parsed = _parse_kinds(name, value)
         else:
             parsed = _parse_bool(name, value)
         return dataclasses.replace(self, **{name: parsed})
@@ -216,13 +218,13 @@ class AlertSettings:
 _ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertSettings))
 
 
-def _parse_kinds(value: object) -> tuple[str, ...]:
+def _parse_kinds(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         items: list[object] = list(value.split(","))
     elif isinstance(value, list | tuple | set | frozenset):
         items = list(value)
     else:
-        raise SettingError("muted_kinds is a comma-separated list of alert kinds")
+        raise SettingError(f"{name} is a comma-separated list of alert kinds")
     return tuple(sorted({str(item).strip() for item in items if str(item).strip()}))
 
 

@@ -39,6 +39,8 @@ from trader.control import (
     PnlReport,
     PortfolioView,
     PositionView,
+    ReportSource,
+    SignalSource,
 )
 from trader.control_types import ExitPreview, ExitResult
 from trader.domain import (
@@ -173,6 +175,9 @@ class FakeDesk:
         size: str = "100",
         model: str = "0.55",
         minutes: int = 10,
+        market_probability: str | None = "0.43",
+        sources: tuple[str, ...] = ("Météo-France bulletin", "https://news.example/rain?a=1&b=<2>"),
+        resolves_in: timedelta | None = timedelta(days=6, hours=3),
     ) -> ApprovalRequest:
         now = self.clock.now()
         request = ApprovalRequest(
@@ -191,6 +196,9 @@ class FakeDesk:
             created_at=now,
             expires_at=now + timedelta(minutes=minutes),
             correlation_id="c" * 32,
+            sources=sources,
+            end_date=None if resolves_in is None else now + resolves_in,
+            market_probability=None if market_probability is None else Decimal(market_probability),
         )
         self.approvals[key] = request
         for stream in self.approval_streams:
@@ -394,11 +402,15 @@ async def start_chat_stack(
     store: MemoryStore | None = None,
     desk: FakeDesk | bool = True,
     notifier_config: NotifierConfig | None = None,
+    reports: ReportSource | None = None,
+    signals: SignalSource | None = None,
 ) -> ChatStack:
     """The chat side of Polyops over `api`, started (polling, relay running).
 
     `desk=True` makes a fresh `FakeDesk`; pass one to keep it across a restart; `False` for a
-    bare start without an execution core. Stop the stack before the server.
+    bare start without an execution core. `reports` and `signals` back /report, /chart and
+    /signals (without them those commands say they are not configured). Stop the stack
+    before the server.
     """
     clock = clock or FakeClock()
     store = store or MemoryStore()
@@ -415,6 +427,8 @@ async def start_chat_stack(
         clock=clock,
         mode=TradingMode.PAPER,
         desk=the_desk,
+        reports=reports,
+        signals=signals,
     )
     chat = await start_chat(
         api, control, clock, operators=operators, viewers=viewers, notifier_config=notifier_config

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from bot.alerts import AlertMode
 from bot.timing import QuietHours
-from tests.fakes.chat_stack import ChatStack, MemoryStore, start_chat_stack
+from tests.fakes.chat_stack import ChatStack, MemoryStore, ask, start_chat_stack
 from tests.fakes.telegram_server import (
     OPERATOR_ID,
     STRANGER_ID,
@@ -94,3 +96,56 @@ async def test_alerts_from_the_control_api_stream_reach_the_chat(
     message = api.to(VIEWER_ID)[0]
     assert message.plain.startswith("ℹ️ Filled 10 @ 0.41 <Yes>")
     assert message.silent  # 03:00 is inside the quiet hours
+
+
+async def test_a_silent_kind_arrives_without_sound_and_stays_silent_after_a_restart(
+    api: FakeBotAPI,
+) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))  # midday: no quiet hours
+    store = MemoryStore()
+    first = await start_chat_stack(api, clock=clock, store=store)
+    try:
+        reply = await ask(api, OPERATOR_ID, "/alerts venue_errors silent")
+        assert ["venue_errors", "silent"] in [line.split() for line in reply.plain.splitlines()]
+    finally:
+        await first.stop()
+
+    second = await start_chat_stack(api, clock=clock, store=store)  # rebuilt from the store
+    try:
+        await eventually(
+            lambda: second.notifier.policy.mode_for("venue_errors") is AlertMode.SILENT
+        )
+        assert second.desk is not None
+        before = len(api.to(VIEWER_ID))
+        second.desk.publish_alert(Alert("venue_errors", Severity.WARNING, "5 venue errors"))
+        second.desk.publish_alert(Alert("feed_stale", Severity.WARNING, "Feed stale"))
+        await eventually(lambda: len(api.to(VIEWER_ID)) == before + 2)
+    finally:
+        await second.stop()
+
+    silent, ringing = api.to(VIEWER_ID)[before:]
+    assert silent.plain.startswith("⚠️ 5 venue errors")
+    assert silent.silent
+    assert ringing.plain.startswith("⚠️ Feed stale")
+    assert not ringing.silent
+    assert store.values["alert_settings"]["silent_kinds"] == ["venue_errors"]
+
+
+async def test_the_daily_report_alert_arrives_with_its_dashboard(
+    stack: ChatStack, api: FakeBotAPI, tmp_path: Path
+) -> None:
+    assert stack.desk is not None
+    image = tmp_path / "report-2026-03-01.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n-dashboard-")
+
+    stack.desk.publish_alert(
+        Alert(
+            "daily_report", Severity.INFO, "Daily report", "Equity $500.00", attachment=str(image)
+        )
+    )
+
+    await eventually(lambda: any(m.method == "sendPhoto" for m in api.to(OPERATOR_ID)))
+    photo = next(m for m in api.to(OPERATOR_ID) if m.method == "sendPhoto")
+    assert photo.photo == image.read_bytes()
+    assert photo.plain.startswith("ℹ️ Daily report\nEquity $500.00")
+    assert "daily report" in photo.plain

@@ -54,11 +54,26 @@ async def test_the_request_card_shows_what_the_operator_needs(
     assert f"{TITLE} — Yes" in text
     assert "BUY 100 @ 0.41 = $41.00" in text
     assert "Worst case: lose $41.00" in text
-    assert "Model 55.0% vs market 41.0% · edge +14.0 pts" in text
+    assert "Model 55.0% vs market 43.0% · edge +14.0 pts at this price" in text
     assert "Why: Forecasts agree on rain" in text
+    assert "Sources: Météo-France bulletin; https://news.example/rain?a=1&b=<2>" in text
+    assert "Resolves 2026-01-07 03:00 UTC (in 6d)" in text
+    assert card.parse_mode == "HTML"  # the sources' < and & were escaped, not dropped
     assert "expires" in text
     assert [label for label, _ in card.buttons] == ["✅ Approve", "½ Approve half", "❌ Reject"]
     assert api.to(VIEWER_ID) == []  # approval requests go to operators only
+
+
+async def test_the_card_says_plainly_what_the_request_does_not_know(
+    stack: ChatStack, api: FakeBotAPI
+) -> None:
+    card = await request_card(
+        stack, api, market_probability=None, sources=(), resolves_in=None, key="ap-bare"
+    )
+
+    assert "Model 55.0% vs market n/a (price 0.41)" in card.plain
+    assert "Sources: none recorded" in card.plain
+    assert "Resolves: date unknown" in card.plain
 
 
 async def test_approve_acts_once_even_on_a_double_tap(stack: ChatStack, api: FakeBotAPI) -> None:

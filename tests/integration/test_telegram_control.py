@@ -213,11 +213,9 @@ async def test_alert_settings_and_quiet_hours_are_kept(stack: ChatStack, api: Fa
     assert str(stack.notifier.policy.quiet_hours) == "22:00-07:00"
     assert quiet.plain.startswith("Quiet hours 22:00-07:00")
     assert "HH:MM-HH:MM" in bad.plain
-    if hasattr(stack.state.alert_settings, "silent_kinds"):
-        assert stack.notifier.policy.mode_for("venue_errors") is AlertMode.SILENT
-    else:  # the Control API cannot keep silent kinds yet: it says so, nothing half-set
-        assert silent.plain.startswith("Refused: unknown alert setting 'silent_kinds'")
-        assert stack.notifier.policy.mode_for("venue_errors") is AlertMode.ON
+    assert stack.state.alert_settings.silent_kinds == ("venue_errors",)
+    assert stack.notifier.policy.mode_for("venue_errors") is AlertMode.SILENT
+    assert ["venue_errors", "silent"] in [line.split() for line in silent.plain.splitlines()]
 
 
 async def test_status_shows_money_and_a_refresh_button(stack: ChatStack, api: FakeBotAPI) -> None:

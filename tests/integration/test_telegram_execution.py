@@ -6,16 +6,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import render
 from tests.fakes.chat_stack import Chat, ask, start_chat, tap
 from tests.fakes.telegram_server import OPERATOR_ID, FakeBotAPI
 from tests.helpers import eventually
-from tests.integration.test_execution_rig import YES, Rig, buy, paper_rig
+from tests.integration.test_execution_rig import CONDITION, YES, Rig, buy, paper_rig
 from trader.control import ControlAPI, Outcome
 from trader.domain import TradingMode, TradingState
+from trader.execution.approvals import ApprovalQueue
+from trader.execution.market_data import MarketBoard
+from trader.store.repositories import ApprovalRepository
 
 
 @pytest.fixture
@@ -76,13 +81,47 @@ async def test_an_approval_over_the_real_execution_core(
     assert "off → on" in turned_on.plain
     before = len(api.to(OPERATOR_ID))
 
-    waiting = await rig.engine.handle(buy(size="10"))
+    waiting = await rig.engine.handle(buy(size="10", market_probability=Decimal("0.51")))
 
     assert waiting.outcome is Outcome.AWAITING_APPROVAL
     await eventually(lambda: len(api.to(OPERATOR_ID)) > before)
     card = next(m for m in api.to(OPERATOR_ID)[before:] if m.plain.startswith("🗳"))
     assert "BUY 10 @ 0.53" in card.plain
+    assert "Model 65.0% vs market 51.0% · edge +12.0 pts at this price" in card.plain
+    market = rig.runtime.board.market(CONDITION)
+    assert market is not None
+    assert market.end_date is not None
+    assert f"Resolves {render.local(market.end_date)}" in card.plain
+    assert "Sources: none recorded" in card.plain  # OrderIntent carries no sources yet
     await tap(api, OPERATOR_ID, card, "half")
     await eventually(lambda: card.plain.startswith("✅ Approved by"))
     assert "5 shares, filled 5" in card.plain
     assert rig.engine.portfolio.position(YES).size == Decimal(5)
+
+
+async def test_an_approval_keeps_its_question_and_resolution_date_across_a_restart(
+    chat: Chat, api: FakeBotAPI, rig: Rig, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await ask(api, OPERATOR_ID, "/approve on")
+    waiting = await rig.engine.handle(buy(size="10", market_probability=Decimal("0.51")))
+    market = rig.runtime.board.market(CONDITION)
+    assert market is not None
+    assert waiting.approval_key is not None
+
+    # After a restart the board is empty until the markets are fetched again.
+    empty = MarketBoard(rig.venue, rig.clock)
+    restarted = ApprovalQueue(
+        repository=ApprovalRepository(sessions, rig.clock),
+        engine=SimpleNamespace(board=empty),  # type: ignore[arg-type]  # only .board is read
+        bus=rig.bus,
+        events=rig.events,
+        clock=rig.clock,
+        timeout_s=600,
+    )
+    (request,) = await restarted.pending()
+
+    assert request.key == waiting.approval_key
+    assert request.question == market.question
+    assert request.end_date == market.end_date
+    assert request.market_probability == Decimal("0.51")
+    assert request.sources == ()

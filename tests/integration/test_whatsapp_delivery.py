@@ -88,7 +88,7 @@ async def test_an_alert_outside_the_window_goes_out_as_the_template(
 async def test_a_critical_alert_outside_the_window_brings_its_button_when_they_write(
     stack: WhatsAppStack,
 ) -> None:
-    sent = await alert(stack, Alert("halt", Severity.CRITICAL, "Trading halted"))
+    sent = await alert(stack, Alert("auto_halt", Severity.CRITICAL, "Trading halted"))
     (template,) = sent
 
     answers = await stack.say(OPERATOR, "status")

@@ -91,3 +91,20 @@ def test_alert_settings_parse_and_refuse() -> None:
         AlertSettings().with_value("fill_alerts", "maybe")
     with pytest.raises(SettingError):
         AlertSettings().with_value("volume", "11")
+
+
+async def test_silent_kinds_are_kept_like_muted_kinds_across_a_restart() -> None:
+    store = DictStore({"alert_settings": {"muted_kinds": ["kill"]}})  # written before the field
+    state = ControlState(store, FakeClock())
+    await state.load()
+    assert state.alert_settings.silent_kinds == ()
+
+    await state.set_alert_setting("silent_kinds", "venue_errors, order_filled ,", "telegram:1")
+    again = ControlState(store, FakeClock())
+    await again.load()
+
+    assert again.alert_settings.silent_kinds == ("order_filled", "venue_errors")
+    assert again.alert_settings.muted_kinds == ("kill",)
+    assert store.values["alert_settings"]["silent_kinds"] == ["order_filled", "venue_errors"]
+    with pytest.raises(SettingError, match="silent_kinds is a comma-separated list"):
+        AlertSettings().with_value("silent_kinds", 3)

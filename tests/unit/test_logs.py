@@ -16,12 +16,24 @@ KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
 @pytest.fixture
 def stream() -> Iterator[io.StringIO]:
+    """A buffer to log into; every logger level setup_logging touches is restored after."""
     buffer = io.StringIO()
-    yield buffer
+    manager = logging.Logger.manager
+    before = {
+        name: logger.level
+        for name, logger in manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
     root = logging.getLogger()
+    root_level = root.level
+    yield buffer
     for handler in list(root.handlers):
         if getattr(handler, "_polyops", False):
             root.removeHandler(handler)
+    root.setLevel(root_level)
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(before.get(name, logging.NOTSET))
 
 
 def test_registered_and_shaped_secrets_are_redacted(stream: io.StringIO) -> None:

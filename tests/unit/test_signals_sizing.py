@@ -180,3 +180,24 @@ def test_property_no_bankroll_no_trade(bankroll: Decimal) -> None:
 def test_config_refuses_a_zero_min_edge() -> None:
     with pytest.raises(ValueError, match="min_edge"):
         SizingConfig(min_edge=Decimal(0))
+
+
+def test_a_no_view_buys_the_no_token_with_the_no_side_probabilities() -> None:
+    """Risk compares the intent's model probability with the price of the token bought: for
+    a NO purchase both must be the NO side's, or every buy-No would be denied for no edge."""
+    books = {
+        YES: make_book(YES, bid=None, ask=Decimal("0.70"), now=NOW, sizes=(Decimal(100),)),
+        NO: make_book(NO, bid=None, ask=Decimal("0.30"), now=NOW, sizes=(Decimal(100),)),
+    }
+    config = SizingConfig(min_edge=Decimal("0.03"), fee_bps=Decimal(0))
+    view = forecast("0.55")  # the market says 0.70 for YES: the edge is on NO
+
+    decision = size_forecast(view, MARKET, books, Decimal(1000), config)
+
+    intent = decision.intent
+    assert intent is not None
+    assert intent.token_id == NO
+    assert intent.model_probability == Decimal("0.45")
+    assert intent.market_probability == 1 - view.market_probability
+    assert intent.model_probability - intent.limit_price >= config.min_edge
+    assert intent.sources == view.sources

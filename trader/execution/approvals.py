@@ -64,6 +64,11 @@ def intent_from_json(raw: dict[str, Any]) -> OrderIntent:
     )
 
 
+def intent_sources(intent: OrderIntent) -> tuple[str, ...]:
+    """The sources the analysis behind `intent` cited (news links), for the approval card."""
+    return tuple(str(source) for source in intent.sources)
+
+
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -94,10 +99,17 @@ class ApprovalQueue:
         """The engine's approval gate: persist, publish, return the request key."""
         now = self._clock.now()
         key = f"ap-{uuid.uuid4().hex[:12]}"
+        market = self._engine.board.market(intent.market)
+        end_date = market.end_date if market else None
         payload = {
             "intent": intent_to_json(intent),
             "size": str(decision.size),
             "notional": str(decision.notional),
+            # Kept with the request: the card still shows them after a restart, before the
+            # board has loaded the market again.
+            "question": market.question if market else "",
+            "end_date": end_date.isoformat() if end_date else None,
+            "sources": list(intent_sources(intent)),
         }
         row = ApprovalRow(
             request_key=key,
@@ -167,19 +179,23 @@ class ApprovalQueue:
         return keys
 
     def _view(self, row: ApprovalRow) -> ApprovalRequest:
-        intent = intent_from_json(row.payload["intent"])
+        payload = row.payload
+        intent = intent_from_json(payload["intent"])
         board = self._engine.board
         market = board.market(intent.market)
+        end_date = market.end_date if market else None
+        if end_date is None and payload.get("end_date"):
+            end_date = datetime.fromisoformat(payload["end_date"])
         return ApprovalRequest(
             key=row.request_key,
             market=intent.market,
-            question=market.question if market else "",
+            question=market.question if market else str(payload.get("question", "")),
             token_id=intent.token_id,
             outcome=board.outcome_of(intent.token_id),
             side=intent.side,
             limit_price=intent.limit_price,
-            size=Decimal(row.payload["size"]),
-            notional=Decimal(row.payload["notional"]),
+            size=Decimal(payload["size"]),
+            notional=Decimal(payload["notional"]),
             strategy=intent.strategy,
             reason=intent.reason,
             model_probability=intent.model_probability,
@@ -187,4 +203,7 @@ class ApprovalQueue:
             expires_at=row.expires_at,
             correlation_id=intent.correlation_id,
             status=row.status,
+            sources=tuple(str(source) for source in payload.get("sources") or ()),
+            end_date=end_date,
+            market_probability=intent.market_probability,
         )

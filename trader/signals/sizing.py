@@ -152,7 +152,11 @@ def size_forecast(
             f"edge {fill.edge:.4f}/share after fees, avg {fill.average_price:.4f}"
         ),
         order_type=OrderType.FAK,
-        model_probability=q,
-        market_probability=forecast.market_probability,
+        # Probabilities of the token bought winning (risk compares them with its price).
+        model_probability=win,
+        market_probability=(
+            forecast.market_probability if outcome == "Yes" else ONE - forecast.market_probability
+        ),
+        sources=forecast.sources,
     )
     return SizingDecision(intent, f"buy {outcome}", outcome, edge)
