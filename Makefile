@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_ARGS ?=
+CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint typecheck contracts unit format bench chaos migrate sim clean
@@ -45,6 +46,9 @@ format: $(STAMP) ## apply ruff format and safe fixes
 
 bench: $(STAMP) ## run the benchmarks, print a table, write bench/results.json
 	$(BIN)/python -m bench
+
+chaos: $(STAMP) ## kill the app and inject venue faults at random; check the invariants
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 migrate: $(STAMP) ## alembic upgrade head on DATABASE_URL
 	$(BIN)/trader migrate
