@@ -5,8 +5,9 @@ Nothing connects or reads settings at import time. `App.start()` builds, in orde
 live, chosen here once), the execution core (which reconciles with the venue before any
 order), the signal runtime, reports, liveness (heartbeat, health, HTTP, metrics), the
 scheduler (one table of jobs), the Control API and the chat transports. `App.stop()` stops
-scheduling first, lets in-flight work finish, records the state and flushes the event log
-last, within 30 s; a second signal exits at once.
+scheduling first (a cycle in progress is cancelled and recorded as such), lets an order
+decision in flight finish, records the state and flushes the event log last, within 30 s;
+a second signal exits at once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import signal
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,8 +29,6 @@ from bot.commands import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat
 from bot.notifier import Notifier
 from bot.relay import ControlRelay
-from bot.telegram import TelegramTransport, build_telegram
-from bot.whatsapp import WhatsAppConfig, WhatsAppError, WhatsAppTransport, build_whatsapp
 from trader import __version__
 from trader.bus import Bus
 from trader.clock import Clock, SystemClock
@@ -65,6 +64,10 @@ from trader.store.repositories import ControlStateRepository, HeartbeatRepositor
 from trader.supervisor import Supervisor
 from trader.venue.base import Venue
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
+
+if TYPE_CHECKING:
+    from bot.telegram import TelegramTransport
+    from bot.whatsapp import WhatsAppTransport
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 25.0
@@ -315,9 +318,13 @@ class App:
             )
             self.notifier.add_channel(ConsoleChannel(self.console))
         telegram = settings.telegram()
-        if telegram is not None:
+        if telegram is not None:  # aiogram is imported only when Telegram is configured
+            from bot.telegram import build_telegram
+
             self.telegram = build_telegram(telegram, self.commands, self.notifier, self.clock)
             await self.telegram.start()
+        from bot.whatsapp import WhatsAppConfig, build_whatsapp
+
         whatsapp = WhatsAppConfig.from_settings(settings)
         if whatsapp is not None and self.http is not None:
             self.whatsapp = build_whatsapp(
@@ -375,6 +382,8 @@ class App:
         """Runs once the HTTP server serves (the webhook route is registered before)."""
         if self.whatsapp is None:
             return
+        from bot.whatsapp import WhatsAppError
+
         try:
             await self.whatsapp.start()
         except WhatsAppError as error:
@@ -468,7 +477,7 @@ class App:
         await self._notify_shutdown()
         if self.whatsapp is not None:
             await self.whatsapp.stop()
-        await self.supervisor.stop()
+        await self._stop_components()
         if self.execution is not None:  # in-flight writes drained, halt watcher closed
             await self.execution.close()
         if self.telegram is not None:
@@ -480,6 +489,25 @@ class App:
         if self.http_client is not None:
             await self.http_client.aclose()
         await self._record_shutdown()
+
+    async def _stop_components(self) -> None:
+        """Cancel the supervised components, but never in the middle of a decision: the
+        engine's lock is taken first, so an order being submitted finishes (or times out into
+        an unknown outcome the next start resolves) and nothing new starts after it."""
+        if self.execution is None:
+            await self.supervisor.stop()
+            return
+        lock = self.execution.engine.lock
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=10)
+        except TimeoutError:
+            log.error("an order decision did not finish within 10 s; stopping anyway")
+            await self.supervisor.stop()
+            return
+        try:
+            await self.supervisor.stop()
+        finally:
+            lock.release()
 
     async def _notify_shutdown(self) -> None:
         if not self.ready.is_set():

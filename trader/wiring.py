@@ -18,7 +18,7 @@ from trader.config import VenueConfig
 from trader.domain import Actor, TradingMode
 from trader.metrics import Metrics
 from trader.store.eventlog import EventLog
-from trader.venue.base import Venue
+from trader.venue.base import Venue, VenueError
 from trader.venue.paper import PaperVenue
 from trader.venue.paper_journal import DatabaseFillJournal
 from trader.venue.polymarket import PolymarketVenue
@@ -143,7 +143,23 @@ def _code(payload: Mapping[str, Any]) -> str | None:
 
 async def venue_heartbeats(venue: Venue, clock: Clock, interval_s: float) -> None:
     """Keep the venue's dead-man switch alive: if this loop stops (the process died or the
-    loop is blocked), the venue cancels our resting orders after about 10 s."""
+    loop is blocked), the venue cancels our resting orders after about 10 s.
+
+    A venue error (maintenance, a rate limit, a network blip) must not stop the beating: it
+    is retried well inside the venue's window. Were it to crash the component, three in five
+    minutes would trip the circuit breaker and halt trading over a short maintenance. Orders
+    the venue cancels during a long outage are picked up by reconciliation.
+    """
+    failures = 0
     while True:
-        await venue.heartbeat()
+        try:
+            await venue.heartbeat()
+        except VenueError as error:
+            failures += 1
+            log.warning("venue heartbeat failed (%d in a row): %s", failures, error)
+            await clock.sleep(min(interval_s, 1.0))
+            continue
+        if failures:
+            log.info("venue heartbeat back after %d failure(s)", failures)
+            failures = 0
         await clock.sleep(interval_s)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 
-import trader.app
 from tests.fakes.telegram_server import FakeBotAPI
 from tests.helpers import eventually
 
@@ -39,28 +38,6 @@ TIMEOUT_S = 2.0
 DEADLINE_S = TIMEOUT_S + 5.0
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
-APP_WRITES_HEARTBEATS = hasattr(trader.app, "HeartbeatWriter")
-
-TINY_APP = """
-import asyncio, os
-from trader.clock import SystemClock
-from trader.health import HeartbeatProviders, HeartbeatWriter
-from trader.store.db import create_engine, session_factory
-from trader.store.repositories import HeartbeatRepository
-
-async def main() -> None:
-    clock = SystemClock()
-    engine = create_engine(os.environ["DATABASE_URL"])
-    writer = HeartbeatWriter(
-        HeartbeatRepository(session_factory(engine), clock),
-        clock,
-        HeartbeatProviders(trading_state=lambda: "RUNNING"),
-        interval_s=float(os.environ["HEARTBEAT_INTERVAL_S"]),
-    )
-    await writer.run()
-
-asyncio.run(main())
-"""
 
 
 @dataclass
@@ -81,11 +58,9 @@ class Processes:
         return process
 
     async def app(self) -> asyncio.subprocess.Process:
-        if APP_WRITES_HEARTBEATS:
-            return await self.spawn(
-                "app", str(BIN / "trader"), "run", "--no-console", env=self.base_env
-            )
-        return await self.spawn("app", sys.executable, "-c", TINY_APP, env=self.base_env)
+        return await self.spawn(
+            "app", str(BIN / "trader"), "run", "--no-console", env=self.base_env
+        )
 
     def logs(self) -> str:
         return "\n".join(
@@ -123,6 +98,11 @@ async def processes(tmp_path: Path) -> AsyncIterator[Processes]:
         "WATCHDOG_TIMEOUT_S": str(TIMEOUT_S),
         "HTTP_PORT": "0",
         "LOG_LEVEL": "INFO",
+        # nothing here may reach the real venue: a closed local port answers at once
+        "CLOB_HOST": "http://127.0.0.1:9",
+        "GAMMA_HOST": "http://127.0.0.1:9/gamma",
+        "DATA_API_HOST": "http://127.0.0.1:9/data-api",
+        "CLOB_WS_URL": "ws://127.0.0.1:9/ws",
     }
     procs = Processes(tmp_path, env)
     migrate = await procs.spawn("migrate", str(BIN / "trader"), "migrate", env=env)

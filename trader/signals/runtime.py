@@ -208,6 +208,13 @@ class SignalRuntime:
             start = self.clock.monotonic()
             try:
                 report = await self._cycle(cycle_id)
+            except asyncio.CancelledError:  # shutdown mid-cycle: say so, then stop
+                self._record(
+                    "signal_cycle_cancelled",
+                    {"duration_s": self.clock.monotonic() - start},
+                    cycle_id,
+                )
+                raise
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self._record(
