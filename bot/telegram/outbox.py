@@ -15,11 +15,10 @@ later `update_key` edits every copy in every chat.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiogram import Bot
@@ -34,6 +33,7 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, FSInputFile, LinkPreviewOptions, Message
 
 from bot.reply import Image, Reply
+from bot.sendqueue import KeyedSendQueue
 from bot.telegram import format as fmt
 from bot.timing import Clock, TokenBucket
 
@@ -61,16 +61,6 @@ class Undeliverable(Exception):
     """The chat cannot receive messages (blocked, never started, deleted)."""
 
 
-def _future() -> asyncio.Future[list[int]]:
-    return asyncio.get_running_loop().create_future()
-
-
-@dataclass
-class _Job:
-    run: Callable[[], Awaitable[list[int]]]
-    done: asyncio.Future[list[int]] = field(default_factory=_future)
-
-
 class Outbox:
     def __init__(self, bot: Bot, clock: Clock, policy: FloodPolicy | None = None) -> None:
         self._bot = bot
@@ -80,8 +70,11 @@ class Outbox:
             clock, rate=self.policy.global_rate, burst=self.policy.global_burst
         )
         self._buckets: dict[int, TokenBucket] = {}
-        self._queues: dict[int, asyncio.Queue[_Job]] = {}
-        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._sends: KeyedSendQueue[int, list[int]] = KeyedSendQueue(
+            on_error=self._failed,
+            unsent=list,
+            task_name=lambda chat_id: f"telegram-outbox-{chat_id}",
+        )
         self._keys: OrderedDict[str, dict[int, list[int]]] = OrderedDict()
         self.stats: defaultdict[str, int] = defaultdict(int)
 
@@ -120,56 +113,29 @@ class Outbox:
 
     async def drain(self) -> None:
         """Wait until every queued message has been handled."""
-        for queue in list(self._queues.values()):
-            await queue.join()
+        await self._sends.drain()
 
     async def close(self) -> None:
-        for task in self._workers.values():
-            task.cancel()
-        for task in self._workers.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        left = sum(queue.qsize() for queue in self._queues.values())
+        left = await self._sends.close()
         if left:
             log.warning("telegram outbox closed with %d message(s) unsent", left)
-        self._workers.clear()
 
     # queueing -----------------------------------------------------------------------
 
     def _submit(
         self, chat_id: int, run: Callable[[], Awaitable[list[int]]]
     ) -> asyncio.Future[list[int]]:
-        job = _Job(run)
-        queue = self._queues.get(chat_id)
-        if queue is None:
-            queue = self._queues[chat_id] = asyncio.Queue()
-        queue.put_nowait(job)
-        worker = self._workers.get(chat_id)
-        if worker is None or worker.done():
-            self._workers[chat_id] = asyncio.create_task(
-                self._work(chat_id, queue), name=f"telegram-outbox-{chat_id}"
-            )
-        return job.done
+        return self._sends.submit(chat_id, run)
 
-    async def _work(self, chat_id: int, queue: asyncio.Queue[_Job]) -> None:
-        while True:
-            job = await queue.get()
-            try:
-                ids = await job.run()
-            except Undeliverable as error:
-                self.stats["undeliverable"] += 1
-                log.warning("telegram chat %s unreachable: %s", chat_id, error)
-                _settle(job.done, [])
-            except Exception as error:
-                self.stats["failed"] += 1
-                log.exception("telegram delivery to chat %s failed", chat_id)
-                if not job.done.done():
-                    job.done.set_exception(error)
-                    job.done.exception()  # retrieved: a failed alert must not warn on GC
-            else:
-                _settle(job.done, ids)
-            finally:
-                queue.task_done()
+    def _failed(self, chat_id: int, error: Exception) -> list[int]:
+        """An unreachable chat is skipped (its future gets no ids); anything else fails it."""
+        if isinstance(error, Undeliverable):
+            self.stats["undeliverable"] += 1
+            log.warning("telegram chat %s unreachable: %s", chat_id, error)
+            return []
+        self.stats["failed"] += 1
+        log.exception("telegram delivery to chat %s failed", chat_id)
+        raise error
 
     def _remember(self, key: str, chat_id: int, message_id: int | None) -> None:
         chats = self._keys.setdefault(key, {})
@@ -361,8 +327,3 @@ class Outbox:
             )
             bucket = self._buckets[chat_id] = TokenBucket(self._clock, rate=rate, burst=burst)
         return bucket
-
-
-def _settle(future: asyncio.Future[list[int]], ids: list[int]) -> None:
-    if not future.done():
-        future.set_result(ids)

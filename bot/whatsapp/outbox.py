@@ -20,16 +20,16 @@ reported through `on_problem`, so the other channels hear of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from bot.reply import Image, Reply
+from bot.sendqueue import KeyedSendQueue
 from bot.timing import Clock, TokenBucket
 from bot.whatsapp import format as fmt
 from bot.whatsapp.access import ServiceWindow, masked
@@ -70,16 +70,6 @@ class SentRecord:
     template: bool
 
 
-def _future() -> asyncio.Future[list[str]]:
-    return asyncio.get_running_loop().create_future()
-
-
-@dataclass
-class _Job:
-    run: Callable[[], Awaitable[list[str]]]
-    done: asyncio.Future[list[str]] = field(default_factory=_future)
-
-
 class Outbox:
     def __init__(
         self,
@@ -100,14 +90,16 @@ class Outbox:
             clock, rate=self.policy.global_rate, burst=self.policy.global_burst
         )
         self._buckets: dict[str, TokenBucket] = {}
-        self._queues: dict[str, asyncio.Queue[_Job]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._sends: KeyedSendQueue[str, list[str]] = KeyedSendQueue(
+            on_error=self._failed,
+            unsent=list,
+            task_name=lambda number: f"whatsapp-outbox-{masked(number)}",
+        )
         self._keys: OrderedDict[str, dict[str, list[str]]] = OrderedDict()
         self._held: dict[str, OrderedDict[str, Reply]] = defaultdict(OrderedDict)
         self._updated: defaultdict[str, deque[str]] = defaultdict(lambda: deque(maxlen=8))
         self._update_counts: defaultdict[str, int] = defaultdict(int)
         self._records: OrderedDict[str, SentRecord] = OrderedDict()
-        self._closed = False
         self.stats: defaultdict[str, int] = defaultdict(int)
 
     # public -------------------------------------------------------------------------
@@ -189,64 +181,38 @@ class Outbox:
         return list(self._held.get(number, {}).values())
 
     async def drain(self) -> None:
-        for queue in list(self._queues.values()):
-            await queue.join()
+        await self._sends.drain()
 
     async def close(self) -> None:
         """Stop the workers; anything sent from now on is dropped (and counted)."""
-        self._closed = True
-        for task in self._workers.values():
-            task.cancel()
-        for task in self._workers.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        left = sum(queue.qsize() for queue in self._queues.values())
+        left = await self._sends.close()
         if left:
             log.warning("whatsapp outbox closed with %d message(s) unsent", left)
-        self._workers.clear()
 
     # queueing -----------------------------------------------------------------------
 
     def _submit(
         self, number: str, run: Callable[[], Awaitable[list[str]]]
     ) -> asyncio.Future[list[str]]:
-        job = _Job(run)
-        if self._closed:
+        if self._sends.closed:
             self.stats["after_close"] += 1
-            job.done.set_result([])
-            return job.done
-        queue = self._queues.get(number)
-        if queue is None:
-            queue = self._queues[number] = asyncio.Queue()
-        queue.put_nowait(job)
-        worker = self._workers.get(number)
-        if worker is None or worker.done():
-            self._workers[number] = asyncio.create_task(
-                self._work(number, queue), name=f"whatsapp-outbox-{masked(number)}"
-            )
-        return job.done
+            dropped: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+            dropped.set_result([])
+            return dropped
+        return self._sends.submit(number, run)
 
-    async def _work(self, number: str, queue: asyncio.Queue[_Job]) -> None:
-        while True:
-            job = await queue.get()
-            try:
-                ids = await job.run()
-            except GraphError as error:
-                self.stats[f"failed_{error.kind.value}"] += 1
-                log.warning("whatsapp delivery to %s failed: %s", masked(number), error)
-                if self._on_problem is not None:
-                    self._on_problem(number, error)
-                _settle(job.done, [])
-            except Exception as error:
-                self.stats["failed"] += 1
-                log.exception("whatsapp delivery to %s failed", masked(number))
-                if not job.done.done():
-                    job.done.set_exception(error)
-                    job.done.exception()  # retrieved: a failed alert must not warn on GC
-            else:
-                _settle(job.done, ids)
-            finally:
-                queue.task_done()
+    def _failed(self, number: str, error: Exception) -> list[str]:
+        """A refusal from WhatsApp is reported through `on_problem` (its future gets no
+        ids); anything else fails the future."""
+        if isinstance(error, GraphError):
+            self.stats[f"failed_{error.kind.value}"] += 1
+            log.warning("whatsapp delivery to %s failed: %s", masked(number), error)
+            if self._on_problem is not None:
+                self._on_problem(number, error)
+            return []
+        self.stats["failed"] += 1
+        log.exception("whatsapp delivery to %s failed", masked(number))
+        raise error
 
     def _remember(self, key: str, number: str, wamid: str | None) -> None:
         numbers = self._keys.setdefault(key, {})
@@ -394,8 +360,3 @@ class Outbox:
                 self._clock, rate=self.policy.pair_rate, burst=self.policy.pair_burst
             )
         return bucket
-
-
-def _settle(future: asyncio.Future[list[str]], ids: list[str]) -> None:
-    if not future.done():
-        future.set_result(ids)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +14,6 @@ from polymarket.errors import OrderHeartbeatMismatchError, RequestRejectedError
 
 from tests.sim_helpers import (
     admin,
-    avoid_ca_bundle,
     condition_id,
     eventually,
     l2_headers,
@@ -31,22 +28,8 @@ from trader.venue.sdk_env import build_environment
 from trader.venue.sim.app import SimServer, serve
 from trader.venue.sim.signing import Domain, order_hash, parse_signed_order
 
-
-@pytest.fixture(autouse=True)
-def _plain_http_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with running_sim() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(sim: SimServer) -> AsyncIterator[AsyncSecureClient]:
-    async with sdk_client(sim) as sdk:
-        yield sdk
+# `sim` and `client` come from conftest.py
+pytestmark = pytest.mark.usefixtures("plain_http_only")
 
 
 async def test_create_then_derive_returns_the_same_api_key(sim: SimServer) -> None:

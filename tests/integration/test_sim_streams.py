@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import websockets
@@ -22,33 +20,16 @@ from polymarket.streams import MarketSpec, UserSpec
 
 from tests.sim_helpers import (
     admin,
-    avoid_ca_bundle,
     condition_id,
     next_matching,
-    running_sim,
-    sdk_client,
     tokens,
     user_channel_ready,
     wait_for,
 )
 from trader.venue.sim.app import SimServer
 
-
-@pytest.fixture(autouse=True)
-def _plain_http_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with running_sim() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(sim: SimServer) -> AsyncIterator[AsyncSecureClient]:
-    async with sdk_client(sim) as sdk:
-        yield sdk
+# `sim` and `client` come from conftest.py
+pytestmark = pytest.mark.usefixtures("plain_http_only")
 
 
 async def test_market_channel_sends_a_snapshot_then_updates(

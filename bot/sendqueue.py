@@ -1,0 +1,112 @@
+"""One ordered queue and one worker task per recipient, for the chat outboxes.
+
+A job submitted under a key runs after every earlier job under that key, and a slow key does
+not hold up another: each key has its own FIFO queue and its own worker, started on the first
+job (and again if it has stopped). The caller gets a future, settled with what the job
+returned. A job that raises goes to `on_error`, which either returns the result to settle
+with (a failure it knows, such as an unreachable recipient) or raises, and the future then
+carries that exception (already retrieved, so a failed message does not warn on garbage
+collection).
+
+Rate limits, retries and the transport's own errors stay with the outbox that owns the queue:
+its jobs pace and retry their requests themselves, and its `on_error` counts and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
+
+
+def _future() -> asyncio.Future[R]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass
+class _Job(Generic[R]):
+    run: Callable[[], Awaitable[R]]
+    done: asyncio.Future[R] = field(default_factory=_future)
+
+
+class KeyedSendQueue(Generic[K, R]):
+    def __init__(
+        self,
+        *,
+        on_error: Callable[[K, Exception], R],
+        unsent: Callable[[], R],
+        task_name: Callable[[K], str],
+    ) -> None:
+        """`on_error(key, error)`: the result for a job that raised `error`, or raise to fail
+        its future; `unsent()`: the result for a job still pending when the queue closes;
+        `task_name(key)`: the name of the key's worker task."""
+        self._on_error = on_error
+        self._unsent = unsent
+        self._task_name = task_name
+        self._queues: dict[K, asyncio.Queue[_Job[R]]] = {}
+        self._workers: dict[K, asyncio.Task[None]] = {}
+        self._pending: set[asyncio.Future[R]] = set()
+        self.closed = False
+
+    def submit(self, key: K, run: Callable[[], Awaitable[R]]) -> asyncio.Future[R]:
+        """Queue `run` behind `key`'s earlier jobs; the future settles with its result."""
+        job: _Job[R] = _Job(run)
+        self._pending.add(job.done)
+        job.done.add_done_callback(self._pending.discard)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = asyncio.Queue()
+        queue.put_nowait(job)
+        worker = self._workers.get(key)
+        if worker is None or worker.done():
+            self._workers[key] = asyncio.create_task(
+                self._work(key, queue), name=self._task_name(key)
+            )
+        return job.done
+
+    async def drain(self) -> None:
+        """Wait until every queued job has been handled."""
+        for queue in list(self._queues.values()):
+            await queue.join()
+
+    async def close(self) -> int:
+        """Stop the workers and settle every future still pending with `unsent()`; returns
+        how many jobs were still queued (not counting one a worker had in hand)."""
+        self.closed = True
+        for task in self._workers.values():
+            task.cancel()
+        for task in self._workers.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        left = sum(queue.qsize() for queue in self._queues.values())
+        self._workers.clear()
+        for future in list(self._pending):
+            _settle(future, self._unsent())
+        return left
+
+    async def _work(self, key: K, queue: asyncio.Queue[_Job[R]]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                try:
+                    result = await job.run()
+                except Exception as error:
+                    result = self._on_error(key, error)
+            except Exception as error:
+                if not job.done.done():
+                    job.done.set_exception(error)
+                    job.done.exception()  # retrieved: a failed alert must not warn on GC
+            else:
+                _settle(job.done, result)
+            finally:
+                queue.task_done()
+
+
+def _settle(future: asyncio.Future[R], result: R) -> None:
+    if not future.done():
+        future.set_result(result)

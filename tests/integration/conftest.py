@@ -1,0 +1,38 @@
+"""Fixtures shared by the simulator test modules (test_sim_*.py).
+
+    plain_http_only   point httpx at an empty CA directory (the simulator is plain HTTP on
+                      loopback); not autouse: a module opts in with
+                      `pytestmark = pytest.mark.usefixtures("plain_http_only")`
+    sim               a simulator on loopback with the test scenario
+    client            the SDK client of a fresh account, against `sim`
+
+A module that defines its own `sim` or `client` keeps it: a module's fixture overrides these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from polymarket import AsyncSecureClient
+
+from tests.sim_helpers import avoid_ca_bundle, running_sim, sdk_client
+from trader.venue.sim.app import SimServer
+
+
+@pytest.fixture
+def plain_http_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    avoid_ca_bundle(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with running_sim() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(sim: SimServer) -> AsyncIterator[AsyncSecureClient]:
+    async with sdk_client(sim) as sdk:
+        yield sdk
