@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench.cycle",
     "bench.telegram_status",
     "bench.report",
+    "bench.footprint",
 ]
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -1,0 +1,285 @@
+"""The invariants a crash, a fault or a kill must never break, checked against the venue.
+
+Inputs are plain snapshots: `read_ledger(path)` reads the trader's SQLite file (read-only, while
+the app may be writing), `venue_view(state, address)` takes the simulator's `/_admin/state`
+JSON and keeps what belongs to our address. `check_all` returns, per invariant, the list of
+problems found (empty: it holds).
+
+- no_duplicate_orders: every venue order id appears once at the venue and once in our orders
+  table; every venue order of ours has the row that was written before it was sent (none had
+  to be adopted); no intent (correlation id, token, side) reached the venue twice.
+- no_lost_fills: every trade leg of ours at the venue is in the fills table.
+- positions_match: our non-zero positions equal the venue's holdings.
+- open_orders_match: the orders we think are open are exactly those open at the venue.
+- event_log_continuous: seq runs 1, 2, 3, ... without a gap or a repeat (SQLite).
+- no_orders_while_stopped: no order was decided while trading was KILLED or HALTED (the
+  decision is the intent's `intent_received` event; kill-switch exits are the exception).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+INVARIANTS = (
+    "no_duplicate_orders",
+    "no_lost_fills",
+    "positions_match",
+    "open_orders_match",
+    "event_log_continuous",
+    "no_orders_while_stopped",
+)
+OPEN_STATUSES = frozenset({"PENDING", "SUBMITTED", "LIVE"})
+STOPPED = frozenset({"KILLED", "HALTED"})
+STOP_EVENTS = frozenset({"kill", "auto_halt"})
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    ts: datetime
+    type: str
+    correlation_id: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    client_order_id: str
+    venue_order_id: str | None
+    token_id: str
+    side: str
+    status: str
+    created_at: datetime
+    strategy: str
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What the trader's database says."""
+
+    orders: list[OrderRecord]
+    fills: set[tuple[str, str]]  # (trade id, venue order id)
+    positions: dict[str, Decimal]  # token id -> size, non-zero only
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class VenueView:
+    """What the venue says about our account."""
+
+    orders: list[dict[str, Any]]
+    open_ids: set[str]
+    trade_legs: set[tuple[str, str]]
+    holdings: dict[str, Decimal]
+
+
+def _utc(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_ledger(path: Path) -> Ledger:
+    """A consistent read of the tables (one read transaction; the app may be writing)."""
+    uri = f"file:{path}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
+        db.execute("BEGIN")
+        orders = [
+            OrderRecord(cid, vid, token, side, status, _utc(created), strategy, corr)
+            for cid, vid, token, side, status, created, strategy, corr in db.execute(
+                "SELECT client_order_id, venue_order_id, token_id, side, status, created_at, "
+                "strategy, correlation_id FROM orders ORDER BY id"
+            )
+        ]
+        fills = {(str(t), str(o)) for t, o in db.execute("SELECT trade_id, order_id FROM fills")}
+        positions = {
+            str(token): Decimal(str(size))
+            for token, size in db.execute("SELECT token_id, size FROM positions")
+            if Decimal(str(size)) != 0
+        }
+        events = [
+            Event(seq, _utc(ts), kind, corr, json.loads(payload))
+            for seq, ts, kind, corr, payload in db.execute(
+                "SELECT seq, ts, type, correlation_id, payload FROM event_log ORDER BY seq"
+            )
+        ]
+        db.execute("COMMIT")
+    return Ledger(orders, fills, positions, events)
+
+
+def venue_view(state: dict[str, Any], address: str) -> VenueView:
+    address = address.lower()
+    ours = [o for o in state["orders"] if str(o["maker_address"]).lower() == address]
+    open_ids = {o["id"] for o in ours} & set(state["open_order_ids"])
+    legs = {
+        (str(t["id"]), str(leg["order_id"]))
+        for t in state["trades"]
+        for leg in (t["taker"], t["maker"])
+        if str(leg["address"]).lower() == address
+    }
+    account = next((a for a in state["accounts"] if str(a["address"]).lower() == address), None)
+    holdings = {
+        str(token): Decimal(h["size"])
+        for token, h in (account or {"holdings": {}})["holdings"].items()
+        if Decimal(h["size"]) != 0
+    }
+    return VenueView(ours, open_ids, legs, holdings)
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def no_duplicate_orders(ledger: Ledger, venue: VenueView) -> list[str]:
+    problems = []
+    at_venue = Counter(o["id"] for o in venue.orders)
+    problems += [f"venue order {oid} listed {n} times" for oid, n in at_venue.items() if n > 1]
+    rows = Counter(o.venue_order_id for o in ledger.orders if o.venue_order_id)
+    problems += [f"venue order {oid} has {n} rows" for oid, n in rows.items() if n > 1]
+    problems += [f"venue order {oid} has no row" for oid in at_venue if oid not in rows]
+    problems += [
+        f"order {o.venue_order_id} had to be adopted"
+        for o in ledger.orders
+        if o.client_order_id.startswith("adopted-")
+    ]
+    sent = [o for o in ledger.orders if o.venue_order_id in at_venue]
+    per_intent = Counter((o.correlation_id, o.token_id, o.side) for o in sent if o.correlation_id)
+    problems += [
+        f"intent {corr} ({side} {token[:10]}...) reached the venue {n} times"
+        for (corr, token, side), n in per_intent.items()
+        if n > 1
+    ]
+    return problems
+
+
+def no_lost_fills(ledger: Ledger, venue: VenueView) -> list[str]:
+    return [
+        f"trade {t} of order {o} not recorded" for t, o in sorted(venue.trade_legs - ledger.fills)
+    ]
+
+
+def positions_match(ledger: Ledger, venue: VenueView) -> list[str]:
+    tokens = sorted(set(ledger.positions) | set(venue.holdings))
+    return [
+        f"token {t[:12]}...: ours {ledger.positions.get(t, 0)}, venue {venue.holdings.get(t, 0)}"
+        for t in tokens
+        if ledger.positions.get(t, Decimal(0)) != venue.holdings.get(t, Decimal(0))
+    ]
+
+
+def open_orders_match(ledger: Ledger, venue: VenueView) -> list[str]:
+    ours = {o.venue_order_id for o in ledger.orders if o.status in OPEN_STATUSES}
+    return [f"open for us only: {oid}" for oid in sorted(ours - venue.open_ids, key=str)] + [
+        f"open at the venue only: {oid}" for oid in sorted(venue.open_ids - ours)
+    ]
+
+
+def event_log_continuous(ledger: Ledger, venue: VenueView | None = None) -> list[str]:
+    problems = []
+    expected = 1
+    for event in ledger.events:
+        if event.seq != expected:
+            problems.append(f"seq {event.seq} where {expected} was expected")
+        expected = event.seq + 1
+    return problems
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime | None
+    cause: str
+
+
+def stopped_intervals(events: list[Event]) -> list[Interval]:
+    """When trading was KILLED or HALTED, from the event log. A `startup` event says what
+    state the app started in, which also closes or opens an interval whose event a crash
+    may have kept from being written."""
+    intervals: list[Interval] = []
+    since: tuple[datetime, str] | None = None
+    for event in events:
+        stops, resumes = _transition(event)
+        if stops and since is None:
+            since = (event.ts, event.type)
+        elif resumes and since is not None:
+            intervals.append(Interval(since[0], event.ts, since[1]))
+            since = None
+    if since is not None:
+        intervals.append(Interval(since[0], None, since[1]))
+    return intervals
+
+
+def _transition(event: Event) -> tuple[bool, bool]:
+    """(this event stops trading, this event lets it trade again)"""
+    if event.type in STOP_EVENTS:
+        return True, False
+    if event.type == "rearmed":
+        return False, True
+    if event.type == "trading_state_changed":
+        return False, event.payload.get("to") not in STOPPED
+    if event.type == "startup":
+        stopped = event.payload.get("trading_state") in STOPPED
+        return stopped, not stopped
+    return False, False
+
+
+def no_orders_while_stopped(ledger: Ledger, venue: VenueView | None = None) -> list[str]:
+    intervals = stopped_intervals(ledger.events)
+    decided: dict[str, list[datetime]] = {}
+    for event in ledger.events:
+        if event.type == "intent_received" and event.correlation_id:
+            decided.setdefault(event.correlation_id, []).append(event.ts)
+    problems = []
+    for order in ledger.orders:
+        if order.strategy == "kill":  # flatten exits are sent while KILLED on purpose
+            continue
+        times = [t for t in decided.get(order.correlation_id or "", []) if t <= order.created_at]
+        at = max(times) if times else order.created_at
+        for interval in intervals:
+            if interval.start < at and (interval.end is None or at < interval.end):
+                problems.append(
+                    f"order {order.client_order_id} decided at {at:%H:%M:%S.%f} while "
+                    f"stopped ({interval.cause} at {interval.start:%H:%M:%S.%f})"
+                )
+    return problems
+
+
+CHECKS = {
+    "no_duplicate_orders": no_duplicate_orders,
+    "no_lost_fills": no_lost_fills,
+    "positions_match": positions_match,
+    "open_orders_match": open_orders_match,
+    "event_log_continuous": event_log_continuous,
+    "no_orders_while_stopped": no_orders_while_stopped,
+}
+
+
+def check_all(ledger: Ledger, venue: VenueView) -> dict[str, list[str]]:
+    return {name: check(ledger, venue) for name, check in CHECKS.items()}
+
+
+def failures(results: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {name: problems for name, problems in results.items() if problems}
+
+
+__all__ = [
+    "CHECKS",
+    "INVARIANTS",
+    "Event",
+    "Interval",
+    "Ledger",
+    "OrderRecord",
+    "VenueView",
+    "check_all",
+    "failures",
+    "read_ledger",
+    "stopped_intervals",
+    "venue_view",
+]

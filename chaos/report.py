@@ -1,0 +1,103 @@
+"""The chaos run's table and its results file."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import Counter
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from chaos.invariants import INVARIANTS
+from chaos.runner import ChaosResult, TrialRecord
+
+
+def _checked(result: ChaosResult) -> list[TrialRecord]:
+    """Every record that carries invariant verdicts: the trials and the final stop."""
+    return [*result.trials, result.final]
+
+
+def invariant_counts(result: ChaosResult) -> dict[str, tuple[int, int]]:
+    """Per invariant: (checks held, checks failed)."""
+    counts = {}
+    for name in INVARIANTS:
+        verdicts = [r.invariants[name] for r in _checked(result) if name in r.invariants]
+        failed = sum(1 for problems in verdicts if problems)
+        counts[name] = (len(verdicts) - failed, failed)
+    return counts
+
+
+def failed(result: ChaosResult) -> bool:
+    return any(failed for _, failed in invariant_counts(result).values())
+
+
+def summary(result: ChaosResult) -> dict[str, Any]:
+    trials = result.trials
+    kinds = Counter(kind for t in trials for kind in t.faults)
+    counts = invariant_counts(result)
+    return {
+        "trials run": len(trials),
+        "faults injected": sum(kinds.values()),
+        "faults by kind": dict(sorted(kinds.items())),
+        "SIGKILLs": sum(t.sigkills for t in trials),
+        "kill points": dict(Counter(t.kill_point for t in trials)),
+        "price moves": sum(t.price_moves for t in trials),
+        "database locks": sum(t.db_locks for t in trials),
+        "operator kills": sum(t.operator_kills for t in trials),
+        "re-arms": sum(t.rearms for t in trials),
+        **{k.replace("_", " "): v for k, v in result.totals.items()},
+        "invariant checks held": sum(held for held, _ in counts.values()),
+        "invariant checks failed": sum(bad for _, bad in counts.values()),
+        "mean start-up s": round(
+            sum(t.startup_s for t in [*trials, result.final]) / (len(trials) + 1), 2
+        ),
+    }
+
+
+def table(result: ChaosResult) -> str:
+    lines = ["| chaos | value |", "|---|---|"]
+    for key, value in summary(result).items():
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
+        else:
+            shown = str(value)
+        lines.append(f"| {key} | {shown} |")
+    lines += ["", "| invariant | held | failed |", "|---|---|---|"]
+    for name, (held, bad) in invariant_counts(result).items():
+        lines.append(f"| {name} | {held} | {bad} |")
+    problems = [
+        f"trial {r.number or 'final'}: {name}: {'; '.join(found[:3])}"
+        for r in _checked(result)
+        for name, found in r.invariants.items()
+        if found
+    ]
+    if problems:
+        lines += ["", "Invariant failures:", *problems]
+    notes = [f"trial {r.number or 'final'}: {note}" for r in _checked(result) for note in r.notes]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    return "\n".join(lines)
+
+
+def to_json(result: ChaosResult) -> str:
+    config = asdict(result.config)
+    config["workdir"] = str(result.workdir)
+    payload = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.python_implementation()} "
+        f"{platform.python_version()}",
+        "config": config,
+        "passed": not failed(result),
+        "summary": summary(result),
+        "invariants": {
+            name: {"held": held, "failed": bad}
+            for name, (held, bad) in invariant_counts(result).items()
+        },
+        "trials": [asdict(t) for t in result.trials],
+        "final": asdict(result.final),
+    }
+    return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+__all__ = ["failed", "invariant_counts", "summary", "table", "to_json"]

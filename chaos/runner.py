@@ -1,0 +1,383 @@
+"""One chaos run: the simulator and the app in live mode (the real SDK, a random key), trials of
+faults, database locks, operator kills and SIGKILLs, and the invariants after every restart.
+
+A trial: start the app on the database the last trial left behind (it restores and
+reconciles); check the invariants against the venue (that is the verdict on the previous
+trial's crash); re-arm over Telegram if trading was left KILLED or HALTED; then for a few
+seconds of signal cycles (one a second) inject faults, maybe lock the database, maybe /kill
+over Telegram, and SIGKILL the app at a random moment: right after an order reached the
+venue, inside a cycle, or at any time. After the last trial the app starts once more, is
+checked, and stops gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos import faults
+from chaos.invariants import INVARIANTS, check_all, failures, read_ledger, venue_view
+from chaos.world import HEADLINES, OPERATOR, SCENARIO, app_environment, configure_operator
+from tests.e2e.harness import (
+    AppSettings,
+    Child,
+    NewsFeed,
+    Processes,
+    Simulator,
+    address_of,
+    migrate,
+    start_app,
+    start_simulator,
+)
+from tests.fakes.telegram_server import FakeBotAPI, Sent
+
+KILL_POINTS = ("after_order", "in_cycle", "any_time")
+STOPPED = ("KILLED", "HALTED")
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    trials: int = 10
+    seed: int = 1
+    phase_s: tuple[float, float] = (4.0, 9.0)  # chaos before the SIGKILL, per trial
+    faults_per_trial: tuple[int, int] = (1, 3)
+    lock_chance: float = 0.5  # of holding the database's write lock for 1-3 s in a trial
+    kill_chance: float = 0.25  # of an operator /kill (and a /rearm at the next start)
+    check_s: float = 45.0  # how long the database may take to agree with the venue
+    chat_s: float = 30.0  # how long a chat reply may take
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    faults: list[str] = field(default_factory=list)
+    sigkills: int = 0
+    db_locks: int = 0
+    operator_kills: int = 0
+    rearms: int = 0
+    kill_point: str = ""
+    price_moves: int = 0
+    startup_s: float = 0.0
+    seconds: float = 0.0
+    invariants: dict[str, list[str]] = field(default_factory=dict)  # after its restart
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Telegram:
+    """The operator's phone: commands and button taps through the fake Bot API."""
+
+    api: FakeBotAPI
+    wait_s: float
+
+    def _mine(self) -> list[Sent]:
+        return self.api.to(OPERATOR)
+
+    async def _expect(self, text: str, after: int, edited: Sent | None = None) -> Sent:
+        deadline = time.monotonic() + self.wait_s
+        while time.monotonic() < deadline:
+            for message in [*self._mine()[after:], *([edited] if edited else [])]:
+                if text in message.plain:
+                    return message
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"no chat message with {text!r} within {self.wait_s}s")
+
+    async def command(self, text: str, expect: str) -> Sent:
+        mark = len(self._mine())
+        self.api.send_text(OPERATOR, text)
+        return await self._expect(expect, mark)
+
+    async def tap(self, message: Sent, label: str, expect: str) -> Sent:
+        mark = len(self._mine())
+        data = next(d for text, d in message.buttons if label in text)
+        self.api.press(OPERATOR, message, data)
+        return await self._expect(expect, mark, edited=message)
+
+    async def kill(self) -> None:
+        prompt = await self.command("/kill chaos", "Kill switch")
+        await self.tap(prompt, "Cancel orders and halt", "🛑 Trading KILLED")
+
+    async def rearm(self) -> None:
+        prompt = await self.command("/rearm", "Re-arm trading?")
+        await self.tap(prompt, "Re-arm", "Re-armed: trading RUNNING")
+
+
+def trading_state(database: Path) -> str:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as db:
+        row = db.execute("SELECT value FROM control_state WHERE key = 'trading_state'").fetchone()
+    if row is None:
+        return "RUNNING"
+    return str(json.loads(row[0]).get("state", "RUNNING"))
+
+
+def lock_database(database: Path, seconds: float) -> None:
+    """Hold a write transaction from another connection: the app's writers must wait."""
+    with closing(sqlite3.connect(database, timeout=30, isolation_level=None)) as db:
+        db.execute("BEGIN IMMEDIATE")
+        time.sleep(seconds)
+        db.execute("COMMIT")
+
+
+class ChaosRun:
+    def __init__(
+        self,
+        config: ChaosConfig,
+        processes: Processes,
+        sim: Simulator,
+        settings: AppSettings,
+        chat: Telegram,
+    ) -> None:
+        self.config = config
+        self.processes = processes
+        self.sim = sim
+        self.settings = settings
+        self.chat = chat
+        self.address = address_of(settings.live_key or "")
+        self.rng = random.Random(config.seed)  # noqa: S311 - replayable chaos, not cryptography
+        self.markets: list[str] = []
+        self.deck = faults.FaultDeck(self.rng)
+
+    # checks -----------------------------------------------------------------------------
+
+    async def check(self) -> dict[str, list[str]]:
+        """Poll until every invariant holds on a stable snapshot (the venue read before and
+        after the database shows the same orders and trades), or the deadline passes: then
+        the last problems found."""
+        deadline = time.monotonic() + self.config.check_s
+        results: dict[str, list[str]] = {name: ["never checked"] for name in INVARIANTS}
+        while time.monotonic() < deadline:
+            before = venue_view(await self.sim.state(), self.address)
+            ledger = await asyncio.to_thread(read_ledger, self.settings.database)
+            after = venue_view(await self.sim.state(), self.address)
+            if (before.orders, before.trade_legs) != (after.orders, after.trade_legs):
+                await asyncio.sleep(0.1)
+                continue
+            results = check_all(ledger, after)
+            if not failures(results):
+                return results
+            await asyncio.sleep(0.25)
+        return results
+
+    # one trial ----------------------------------------------------------------------------
+
+    async def start(self, record: TrialRecord) -> Child:
+        started = time.monotonic()
+        app = await start_app(self.processes, self.settings)
+        record.startup_s = round(time.monotonic() - started, 2)
+        return app
+
+    async def trial(self, number: int, previous: TrialRecord | None) -> TrialRecord:
+        record = TrialRecord(number)
+        begun = time.monotonic()
+        app = await self.start(record)
+        try:
+            checked = await self.check()
+            if previous is not None:
+                previous.invariants = checked
+            if trading_state(self.settings.database) in STOPPED:
+                await self._rearm(record)
+            await self.phase(record, app)
+        finally:
+            await app.kill()
+            await self.sim.clear_faults()
+        record.seconds = round(time.monotonic() - begun, 2)
+        return record
+
+    async def finish(self, previous: TrialRecord | None) -> TrialRecord:
+        """The last restart: check, then a graceful stop, then the database-only checks."""
+        record = TrialRecord(0)
+        app = await self.start(record)
+        try:
+            checked = await self.check()
+            if previous is not None:
+                previous.invariants = checked
+        finally:
+            code = await app.stop()
+        if code != 0:
+            record.notes.append(f"graceful stop exited {code}")
+        ledger = await asyncio.to_thread(read_ledger, self.settings.database)
+        record.invariants = {
+            name: problems
+            for name, problems in check_all(
+                ledger, venue_view(await self.sim.state(), self.address)
+            ).items()
+            if name in ("event_log_continuous", "no_orders_while_stopped")
+        }
+        return record
+
+    async def _rearm(self, record: TrialRecord) -> None:
+        """/rearm and its button; then wait until the re-arm's event is in the database, so
+        that the SIGKILL to come cannot lose it (the state row is written before the event)."""
+        mark = await self._last_seq()
+        try:
+            await self.chat.rearm()
+        except TimeoutError as error:
+            record.notes.append(f"re-arm: {error}")
+            return
+        record.rearms += 1
+        deadline = time.monotonic() + self.config.chat_s
+        while time.monotonic() < deadline:
+            ledger = await asyncio.to_thread(read_ledger, self.settings.database)
+            if any(e.type == "rearmed" and e.seq > mark for e in ledger.events):
+                return
+            await asyncio.sleep(0.1)
+        record.notes.append("re-arm: the event never reached the event log")
+
+    async def _last_seq(self) -> int:
+        ledger = await asyncio.to_thread(read_ledger, self.settings.database)
+        return ledger.events[-1].seq if ledger.events else 0
+
+    # the chaos phase --------------------------------------------------------------------
+
+    async def phase(self, record: TrialRecord, app: Child) -> None:
+        """Faults, a lock and a /kill at random times, then the SIGKILL: no earlier than
+        `armed` seconds (a random share of the phase), everything else before that."""
+        rng, config = self.rng, self.config
+        duration = rng.uniform(*config.phase_s)
+        armed = rng.uniform(0.5, 1.0) * duration
+        record.kill_point = rng.choice(KILL_POINTS)
+        actions: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        for kind, rule in self.deck.draw(self.markets, rng.randint(*config.faults_per_trial)):
+            actions.append((rng.uniform(0, armed * 0.8), self._fault(record, kind, rule)))
+        if rng.random() < config.lock_chance:
+            hold = rng.uniform(1.0, 3.0)
+            actions.append((rng.uniform(0, armed * 0.8), self._lock(record, hold)))
+        tasks = [asyncio.create_task(self._later(at, action)) for at, action in actions]
+        tasks.append(asyncio.create_task(self._move_prices(record)))
+        operator: asyncio.Task[None] | None = None
+        if rng.random() < config.kill_chance:
+            kill = self._operator_kill(record)
+            operator = asyncio.create_task(self._later(rng.uniform(0, armed * 0.5), kill))
+            tasks.append(operator)
+        try:
+            await self._kill_moment(record.kill_point, armed, duration)
+            if operator is not None:  # let a /kill in progress finish: the next trial re-arms
+                await asyncio.wait([operator], timeout=self.config.chat_s)
+            await app.kill()
+            record.sigkills += 1
+        finally:
+            for task in tasks:
+                task.cancel()
+            for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    record.notes.append(f"{type(outcome).__name__}: {outcome}")
+
+    @staticmethod
+    async def _later(delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(delay)
+        await action()
+
+    async def _move_prices(self, record: TrialRecord) -> None:
+        """The market moving: a random market's price jumps about once a second, so the
+        strategies keep finding something to trade while the faults land."""
+        rng = self.rng
+        while True:
+            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            await self.sim.price(rng.choice(self.markets), f"{rng.uniform(0.2, 0.8):.2f}")
+            record.price_moves += 1
+
+    def _fault(
+        self, record: TrialRecord, kind: str, rule: faults.Rule
+    ) -> Callable[[], Awaitable[None]]:
+        async def inject() -> None:
+            await self.sim.faults(rule)
+            record.faults.append(kind)
+
+        return inject
+
+    def _lock(self, record: TrialRecord, seconds: float) -> Callable[[], Awaitable[None]]:
+        async def hold() -> None:
+            record.db_locks += 1
+            await asyncio.to_thread(lock_database, self.settings.database, seconds)
+
+        return hold
+
+    def _operator_kill(self, record: TrialRecord) -> Callable[[], Awaitable[None]]:
+        async def kill() -> None:
+            await self.chat.kill()
+            record.operator_kills += 1  # counted once confirmed: a SIGKILL may come first
+
+        return kill
+
+    async def _kill_moment(self, point: str, armed: float, duration: float) -> None:
+        """Return at the moment to SIGKILL: `armed` seconds in, then right after the next
+        order reaches the venue, inside the next signal cycle, or at once; never much later
+        than `duration` seconds."""
+        await asyncio.sleep(armed)
+        if point == "any_time":
+            return
+        deadline = time.monotonic() + max(duration - armed, 1.0)
+        baseline = await self._marker(point)
+        while time.monotonic() < deadline:
+            if await self._marker(point) != baseline:
+                await asyncio.sleep(self.rng.uniform(0, 0.05))
+                return
+            await asyncio.sleep(0.02)
+
+    async def _marker(self, point: str) -> int:
+        if point == "after_order":
+            return len(venue_view(await self.sim.state(), self.address).orders)
+        ledger = await asyncio.to_thread(read_ledger, self.settings.database)
+        return sum(1 for e in ledger.events if e.type == "signal_cycle_started")
+
+
+@dataclass
+class ChaosResult:
+    config: ChaosConfig
+    trials: list[TrialRecord]
+    final: TrialRecord
+    totals: dict[str, Any]
+    workdir: Path
+
+
+async def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosResult:
+    processes = Processes(workdir)
+    api = await FakeBotAPI().start()
+    feed = await NewsFeed(list(HEADLINES)).start()
+    sim: Simulator | None = None
+    try:
+        sim = await start_simulator(processes, SCENARIO, seed=config.seed)
+        settings = app_environment(workdir, sim.url, config.seed, api, feed.url)
+        await migrate(processes, settings)
+        await configure_operator(settings.database_url)
+        run = ChaosRun(config, processes, sim, settings, Telegram(api, config.chat_s))
+        run.markets = [m["condition_id"] for m in (await sim.state())["markets"]]
+        records: list[TrialRecord] = []
+        for number in range(1, config.trials + 1):
+            records.append(await run.trial(number, records[-1] if records else None))
+        final = await run.finish(records[-1] if records else None)
+        totals = await _totals(run, records)
+    finally:
+        await processes.close()
+        if sim is not None:
+            with contextlib.suppress(Exception):  # the run's outcome matters more
+                await sim.close()
+        await feed.close()
+        await api.stop()
+    return ChaosResult(config, records, final, totals, workdir)
+
+
+async def _totals(run: ChaosRun, records: list[TrialRecord]) -> dict[str, Any]:
+    ledger = await asyncio.to_thread(read_ledger, run.settings.database)
+    venue = venue_view(await run.sim.state(), run.address)
+    return {
+        "orders": len(venue.orders),
+        "fills": len(venue.trade_legs),
+        "events": len(ledger.events),
+        "auto_halts": sum(1 for e in ledger.events if e.type == "auto_halt"),
+        "unknown_outcomes": sum(1 for e in ledger.events if e.type == "submit_unknown"),
+        "venue_errors": sum(1 for e in ledger.events if e.type == "venue_error"),
+        "reconcile_corrections": sum(1 for e in ledger.events if e.type == "reconcile_correction"),
+    }
+
+
+__all__ = ["KILL_POINTS", "ChaosConfig", "ChaosResult", "ChaosRun", "TrialRecord", "run_chaos"]
