@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -70,8 +72,9 @@ class Reply:
 Responder = Callable[[dict[str, Any]], Reply]
 
 
-class FakeAnthropicServer:
+class FakeAnthropicServer(LoopbackServer):
     def __init__(self, *, default: Reply | None = None, responder: Responder | None = None) -> None:
+        super().__init__()
         self.default = default or Reply()
         self.responder = responder
         self.script: deque[Reply] = deque()
@@ -82,36 +85,12 @@ class FakeAnthropicServer:
         self.max_in_flight = 0
         self._cached_systems: set[str] = set()
         self._ids = itertools.count(1)
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     def push(self, *replies: Reply) -> None:
         self.script.extend(replies)
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeAnthropicServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
 
     async def _wait(self, seconds: float | None) -> None:
         """Wait `seconds` (forever if None) or until the server closes."""

@@ -7,13 +7,14 @@ status, hang until the server closes (for client timeouts) or stream an oversize
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -55,13 +56,11 @@ def http_date(when: datetime) -> str:
     return format_datetime(when.astimezone(UTC), usegmt=True)
 
 
-class FakeFeedServer:
+class FakeFeedServer(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
         self.documents: dict[str, FeedDocument] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []  # (path, lower-cased headers)
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     def serve(self, path: str, document: FeedDocument) -> str:
         self.documents[path] = document
@@ -70,29 +69,8 @@ class FakeFeedServer:
     def requests_for(self, path: str) -> list[dict[str, str]]:
         return [headers for p, headers in self.requests if p == path]
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeFeedServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
