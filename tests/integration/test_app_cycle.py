@@ -62,6 +62,10 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
     assert app.signals is not None
     assert app.signals.analyser.startswith("heuristic")  # no ANTHROPIC_API_KEY: labelled
     assert app.engine is not None
+    assert app.events is not None
+    assert app.execution is not None
+    await app.execution.engine.writer.drain_now()  # order rows are written behind the path
+    await app.events.flush()  # and the event log in batches
     async with app.engine.connect() as connection:
         kinds = [
             row[0]
@@ -77,5 +81,4 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
         assert kinds.index(earlier) < kinds.index(later)
     assert "fill" in kinds
     assert orders >= 1
-    assert app.execution is not None
     assert app.execution.desk.portfolio_view().open_positions >= 1
