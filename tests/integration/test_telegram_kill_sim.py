@@ -1,0 +1,66 @@
+"""The Telegram kill flow with flatten, against the CLOB simulator: the real aiogram client
+on the fake Bot API, the real execution core over the live adapter (the real SDK)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tests.fakes.chat_stack import ask, start_chat, tap
+from tests.fakes.telegram_server import OPERATOR_ID, FakeBotAPI
+from tests.helpers import eventually
+from tests.integration.test_execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
+from tests.sim_helpers import avoid_ca_bundle
+from trader.control import ControlAPI
+from trader.domain import Side, TradingMode, TradingState
+from trader.venue.sim.app import SimServer, serve
+
+
+@pytest.fixture
+async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
+    avoid_ca_bundle(monkeypatch, tmp_path)
+    server = await serve(scenario=SIM_SCENARIO, seed=5)
+    yield server
+    await server.close()
+
+
+async def test_kill_with_flatten_from_telegram_leaves_nothing_open_on_the_simulator(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with FakeBotAPI() as api, live_rig(engine, sessions, sim) as rig:
+        market = sim_market(rig)
+        token = market.tokens[0].token_id
+        await rig.engine.handle(sim_intent(market, "0.62", "20"))
+        await rig.engine.handle(sim_intent(market, "0.55", "10"))  # rests below the book
+        await eventually(lambda: rig.engine.portfolio.position(token) is not None)
+        control = ControlAPI(
+            state=rig.state,
+            events=rig.events,
+            event_reader=rig.events,
+            clock=rig.clock,
+            mode=TradingMode.LIVE,
+            desk=rig.runtime.desk,
+        )
+        chat = await start_chat(api, control, rig.clock)
+        try:
+            prompt = await ask(api, OPERATOR_ID, "/kill")
+            await tap(api, OPERATOR_ID, prompt, "flatten")
+            await eventually(lambda: prompt.plain.startswith("⚠️ Flatten preview"))
+            assert "floor 0.57" in prompt.plain  # best bid 0.59 less the 5% slippage cap
+            await tap(api, OPERATOR_ID, prompt, "Confirm")
+            await eventually(lambda: prompt.plain.startswith("🛑 Trading KILLED"), timeout=20)
+        finally:
+            await chat.stop()
+
+        assert rig.state.trading.state is TradingState.KILLED
+        assert list(await rig.venue.open_orders()) == []
+        sells = [
+            f for f in await rig.venue.trades(market=market.condition_id) if f.side is Side.SELL
+        ]
+        assert sum(f.size for f in sells) == Decimal(20)
+        assert all(f.price >= Decimal("0.57") for f in sells)
+        await eventually(lambda: rig.engine.portfolio.position(token) is None)
