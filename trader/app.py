@@ -61,6 +61,7 @@ from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
 from trader.store.migrate import ensure_schema_current
 from trader.store.repositories import ControlStateRepository, HeartbeatRepository
+from trader.store.trading import MarketRepository
 from trader.supervisor import Supervisor
 from trader.venue.base import Venue
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
@@ -153,6 +154,8 @@ class App:
         )
         await self.execution.start()  # restore, load markets, reconcile: before any order
         execution = self.execution
+        self.markets = MarketRepository(sessions, self.clock)
+        await self.markets.upsert_many(execution.board.markets())  # reports name them
         board = execution.board
 
         def title_of(token_id: str) -> str:
@@ -245,7 +248,7 @@ class App:
         self.scheduler = JobScheduler.from_settings(
             self.settings,
             {
-                "market_refresh": execution.board.refresh_markets,
+                "market_refresh": self._refresh_markets,
                 "signal_cycle": self._signal_cycle,
                 "rebalance": self._exposure_check,
                 "health_check": health_check,
@@ -259,6 +262,11 @@ class App:
         self.cycle_hook = JobHook(
             self.scheduler, "signal_cycle", describe=signals.describe_last_cycle
         )
+
+    async def _refresh_markets(self) -> None:
+        board = self._execution.board
+        await board.refresh_markets()
+        await self.markets.upsert_many(board.markets())
 
     async def _signal_cycle(self) -> None:
         await self._signals.run_cycle()

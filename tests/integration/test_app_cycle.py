@@ -72,6 +72,9 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
             for row in await connection.execute(text("SELECT type FROM event_log ORDER BY seq"))
         ]
         orders = (await connection.execute(text("SELECT count(*) FROM orders"))).scalar_one()
+        questions = {
+            row[0] for row in await connection.execute(text("SELECT question FROM markets"))
+        }
     # the decision path, in order: intent -> order row (before the venue) -> submit -> fill
     for earlier, later in (
         ("signal_group_published", "intent_received"),
@@ -81,4 +84,5 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
         assert kinds.index(earlier) < kinds.index(later)
     assert "fill" in kinds
     assert orders >= 1
+    assert "Will the Fed cut rates at its next meeting?" in questions  # reports can name it
     assert app.execution.desk.portfolio_view().open_positions >= 1

@@ -8,6 +8,7 @@ venue reports the same fill over the user channel, the trades endpoint and recon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -230,7 +231,22 @@ class PositionRepository(Repository):
 
 class MarketRepository(Repository):
     async def upsert(self, market: Market) -> None:
-        values = column_values(
+        await self.upsert_many([market])
+
+    async def upsert_many(self, markets: Sequence[Market]) -> None:
+        """Remember markets (question, tokens, end date...) so reports can name them; one
+        transaction for the whole refresh."""
+        if not markets:
+            return
+        async with self._sessions.begin() as session:
+            for market in markets:
+                statement = upsert(
+                    dialect_of(session), table_of(MarketRow), self._values(market), ["condition_id"]
+                )
+                await session.execute(statement)
+
+    def _values(self, market: Market) -> dict[str, Any]:
+        return column_values(
             MarketRow(
                 condition_id=market.condition_id,
                 question=market.question,
@@ -249,9 +265,6 @@ class MarketRepository(Repository):
                 updated_at=self._clock.now(),
             )
         )
-        async with self._sessions.begin() as session:
-            statement = upsert(dialect_of(session), table_of(MarketRow), values, ["condition_id"])
-            await session.execute(statement)
 
     async def get(self, condition_id: str) -> Market | None:
         async with self._sessions() as session:
