@@ -99,4 +99,8 @@ async def test_keepalive_pings_from_the_event_loop_every_half_watchdog_sec(
 
 
 async def test_keepalive_returns_at_once_without_a_watchdog() -> None:
-    await asyncio.wait_for(SystemdNotifier(None).keepalive(FakeClock()), timeout=1)
+    clock = FakeClock()
+
+    await asyncio.wait_for(SystemdNotifier(None).keepalive(clock), timeout=1)
+
+    assert clock.sleeps == []  # returned without looping: nothing to keep alive
