@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 25.0
 # Execution loops that the scheduler runs instead, so every periodic job has one definition.
+_TRIP_WITHOUT_HALT = frozenset({"http", "console", "systemd"})
 _SCHEDULED_ELSEWHERE = ("execution.reconcile", "execution.equity", "execution.markets")
 
 
@@ -438,8 +439,10 @@ class App:
         return states
 
     async def _on_trip(self, name: str, error: BaseException) -> None:
-        if self.execution is not None:  # cancel all, halt, one critical alert
-            await self.execution.halt.on_circuit_breaker(name, error)
+        # A component that moves or watches money tripping halts trading; one that only
+        # serves people (the HTTP endpoints, the terminal, systemd) raises the alert alone.
+        if self.execution is not None and name not in _TRIP_WITHOUT_HALT:
+            await self.execution.halt.on_circuit_breaker(name, error)  # cancel all, halt, alert
             return
         self.bus.alerts.publish(
             Alert(
