@@ -72,9 +72,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 25.0
-# Execution loops that the scheduler runs instead, so every periodic job has one definition.
 _TRIP_WITHOUT_HALT = frozenset({"http", "console", "systemd"})
-_SCHEDULED_ELSEWHERE = ("execution.reconcile", "execution.equity", "execution.markets")
 
 
 def _spill_path(settings: Settings) -> Path:
@@ -240,21 +238,17 @@ class App:
     def _build_scheduler(self) -> None:
         execution, signals = self._execution, self._signals
 
-        async def reconcile() -> None:
-            await execution.reconciler.run_once("periodic")
-
         async def health_check() -> None:
             await self.health.run_checks()
 
         self.scheduler = JobScheduler.from_settings(
             self.settings,
             {
+                **execution.jobs(),
                 "market_refresh": self._refresh_markets,
                 "signal_cycle": self._signal_cycle,
                 "rebalance": self._exposure_check,
                 "health_check": health_check,
-                "reconcile": reconcile,
-                "equity_snapshot": execution.accounts.snapshot,
                 "daily_report": self._daily_report,
             },
             clock=self.clock,
@@ -265,6 +259,7 @@ class App:
         )
 
     async def _refresh_markets(self) -> None:
+        """The execution job, then the markets written down so reports can name them."""
         board = self._execution.board
         await board.refresh_markets()
         await self.markets.upsert_many(board.markets())
@@ -343,8 +338,7 @@ class App:
     def _start_components(self) -> None:
         supervisor = self.supervisor
         for name, component in self._execution.components().items():
-            if name not in _SCHEDULED_ELSEWHERE:
-                supervisor.start(name, component)
+            supervisor.start(name, component)
         if self.settings.trading_mode is TradingMode.LIVE:
             venue, every = self._venue, self.settings.venue_heartbeat_s
             supervisor.start("venue.heartbeat", lambda: venue_heartbeats(venue, self.clock, every))

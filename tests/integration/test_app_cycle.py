@@ -51,6 +51,10 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
     fills: list[Fill] = []
     subscription = app.bus.fills.subscribe()
 
+    assert app.scheduler is not None  # one job table holds the execution's periodic duties
+    assert {"reconcile", "equity_snapshot", "market_refresh"} <= set(app.scheduler.next_runs())
+    assert not any(name.endswith(("reconcile", "equity")) for name in app.supervisor.status)
+
     await app.cycle_hook.run_now()
 
     async def filled() -> bool:

@@ -157,11 +157,6 @@ class Accounts:
         }
         await self._state.put(MEMORY_KEY, memory, "system:trader")
 
-    async def run_snapshots(self, interval_s: float) -> None:
-        while True:
-            await self.snapshot()
-            await self._clock.sleep(interval_s)
-
     async def pnl(self, period: PnlPeriod) -> PnlReport:
         now = self._clock.now()
         start = period_start(period, now, self._zone)

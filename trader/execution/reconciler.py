@@ -83,11 +83,6 @@ class Reconciler:
         self.runs = 0
         self.last_result: ReconcileResult | None = None
 
-    async def run_forever(self, interval_s: float) -> None:
-        while True:
-            await self._clock.sleep(interval_s)
-            await self.run_once("periodic")
-
     async def run_once(self, reason: str = "periodic") -> ReconcileResult:
         engine = self._engine
         if self._before_run is not None:

@@ -47,10 +47,7 @@ Component = Callable[[], Awaitable[None]]
 @dataclass(frozen=True, slots=True)
 class ExecutionConfig:
     zone: tzinfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    reconcile_s: float = 60.0
-    equity_snapshot_s: float = 300.0
     approval_timeout_s: float = 600.0
-    market_refresh_s: float = 300.0
     feed_check_s: float = 5.0
     unknown_grace_s: float = 30.0
     reconcile_lookback: timedelta = timedelta(days=7)
@@ -60,10 +57,7 @@ class ExecutionConfig:
 def execution_config(settings: Settings) -> ExecutionConfig:
     return ExecutionConfig(
         zone=settings.zone,
-        reconcile_s=float(settings.reconcile_s),
-        equity_snapshot_s=float(settings.equity_snapshot_s),
         approval_timeout_s=float(settings.approval_timeout_s),
-        market_refresh_s=float(settings.market_refresh_s),
     )
 
 
@@ -126,17 +120,16 @@ class ExecutionRuntime:
             engine.risk.record_order(record.market, record.token_id, record.side, record.created_at)
 
     def components(self) -> dict[str, Component]:
+        """What runs continuously, for the supervisor. The periodic work (reconciliation,
+        equity snapshots, market refresh) is in `jobs()`, for the scheduler's one table."""
         cfg = self.config
         parts: dict[str, Component] = {
             "execution.writer": self.engine.writer.run,
             "execution.intents": self.consume_intents,
             "execution.fills": self.engine.consume_fills,
             "execution.books": self.consume_books,
-            "execution.reconcile": lambda: self.reconciler.run_forever(cfg.reconcile_s),
-            "execution.equity": lambda: self.accounts.run_snapshots(cfg.equity_snapshot_s),
             "execution.feed_watch": lambda: self.halt.watch_feed(cfg.feed_check_s),
             "execution.approval_expiry": self.expire_approvals,
-            "execution.markets": self.refresh_markets,
         }
         if cfg.book_feed:
             parts["execution.book_feed"] = self.follow_books
@@ -161,10 +154,20 @@ class ExecutionRuntime:
             await self.approvals.expire_due()
             await self.clock.sleep(min(30.0, self.config.approval_timeout_s / 4))
 
-    async def refresh_markets(self) -> None:
-        while True:
-            await self.clock.sleep(self.config.market_refresh_s)
+    def jobs(self) -> dict[str, Component]:
+        """One run of each periodic duty, keyed by the scheduler's job names."""
+
+        async def reconcile() -> None:
+            await self.reconciler.run_once("periodic")
+
+        async def refresh_markets() -> None:
             await self.board.refresh_markets()
+
+        return {
+            "reconcile": reconcile,
+            "equity_snapshot": self.accounts.snapshot,
+            "market_refresh": refresh_markets,
+        }
 
     def watched_tokens(self) -> frozenset[str]:
         held = {p.token_id for p in self.portfolio.positions()}
