@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import render
 from bot.commands import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat
 from bot.notifier import Notifier
@@ -119,6 +120,7 @@ class App:
 
     async def start(self) -> None:
         settings = self.settings
+        render.set_zone(settings.zone)  # times in replies: the operator's zone
         self.engine = create_engine(settings.database_url)
         await ensure_schema_current(self.engine)
         sessions = session_factory(self.engine)

@@ -4,11 +4,14 @@ markets and a news wire goes through risk to an order and a fill, end to end."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
+from bot import render
 from tests.helpers import eventually
 from tests.sim_helpers import avoid_ca_bundle
 from trader.app import App
@@ -33,9 +36,8 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
     feed, feed_url = await start_feed("127.0.0.1", free_port())
     port = int(sim.url.rsplit(":", 1)[1])
     database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-    settings = demo_settings(
-        load_settings(None, database_url=database), sim_port=port, http_port=0, feed=feed_url
-    )
+    operator = load_settings(None, database_url=database, operator_tz="America/New_York")
+    settings = demo_settings(operator, sim_port=port, http_port=0, feed=feed_url)
     await upgrade_async(settings.database_url)
     application = App(settings)
     try:
@@ -45,6 +47,7 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
         await application.stop()
         await feed.cleanup()
         await sim.close()
+        render.set_zone(ZoneInfo("UTC"))  # the display zone is process-wide: put it back
 
 
 async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(app: App) -> None:
@@ -54,6 +57,9 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
     assert app.scheduler is not None  # one job table holds the execution's periodic duties
     assert {"reconcile", "equity_snapshot", "market_refresh"} <= set(app.scheduler.next_runs())
     assert not any(name.endswith(("reconcile", "equity")) for name in app.supervisor.status)
+
+    noon_utc = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    assert render.local(noon_utc) == "2026-01-15 07:00 EST"  # replies in OPERATOR_TZ
 
     await app.cycle_hook.run_now()
 
