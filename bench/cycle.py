@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from polysim.synthetic.signals import StaticBooks, StaticNews, Universe, universe
 from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import SystemClock
 from trader.domain import TradingMode
@@ -23,7 +24,6 @@ from trader.signals.ensemble import EnsembleConfig
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.pipeline import CycleResult, PipelineConfig, SelectionConfig, build_pipeline
 from trader.signals.records import InMemoryUsageRecorder
-from trader.signals.synthetic import StaticBooks, StaticNews, Universe, universe
 
 MARKETS = 200
 SEQUENTIAL_SAMPLE = 4

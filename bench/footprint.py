@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "trader" / "demo" / "scenario.json"
+SCENARIO = REPO / "polysim" / "demo" / "scenario.json"
 IDLE_S = float(os.environ.get("POLYOPS_BENCH_IDLE_S", "60"))
 STARTUP_TIMEOUT_S = 120.0
 TICKS = os.sysconf("SC_CLK_TCK")

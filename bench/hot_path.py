@@ -41,8 +41,8 @@ from trader.store import migrate
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_feed import StaticMarketData
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.venue import PaperVenue
 
 N_MEMORY = int(os.environ.get("BENCH_HOT_PATH_N", "100000"))
 N_SQLITE = int(os.environ.get("BENCH_HOT_PATH_SQLITE_N", "2000"))

@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from trader.clock import FakeClock
 from trader.domain import Book, BookLevel, Fill, OrderRequest, OrderType, Side
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_feed import StaticMarketData
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.venue import PaperVenue
 
 ASSET = "bench-asset"
 ORDERS = 2_000

@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from polysim.synthetic.history import seed_history
 from trader.clock import FakeClock
 from trader.reports import (
     ChartKind,
@@ -44,7 +45,6 @@ from trader.reports import (
     default_renderer,
     load_data,
 )
-from trader.reports.synthetic import seed_history
 from trader.store import migrate
 from trader.store.db import create_engine, session_factory
 

@@ -22,8 +22,8 @@ from typing import Any
 from eth_account import Account
 from polymarket import AsyncSecureClient
 
-from trader.venue.sdk_env import build_environment
-from trader.venue.sim import serve
+from polysim.clob import serve
+from trader.venue.polymarket.sdk_env import build_environment
 
 ORDERS = 300
 SCENARIO: dict[str, Any] = {

@@ -22,7 +22,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 from pydantic import SecretStr
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.telegram import FloodPolicy, PollingConfig, build_telegram
 from tests.fakes.chat_stack import FakeTelegramSettings, MemoryEvents, MemoryStore
@@ -31,7 +31,7 @@ from tests.fakes.telegram_server import (
     FakeBotAPI,
 )
 from trader.clock import SystemClock
-from trader.control import ControlAPI
+from trader.control.api import ControlAPI
 from trader.domain import TradingMode
 from trader.state import ControlState
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from bot import render
+from bot.render import common as render
 from bot.reply import Button, Reply
 from bot.timing import QuietHours, QuietHoursError
-from trader.control import AlertSettings
+from trader.control.api import AlertSettings
 from trader.domain import Actor, Alert, Severity
 
 KINDS: dict[str, str] = {

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.reply import Reply, Role
 from trader.domain import Actor
 

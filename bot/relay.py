@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot import alerts, render_trading
+from bot import alerts
 from bot.notifier import Notifier
+from bot.render import trading as render_trading
 from bot.reply import Reply
 from bot.timing import Clock
-from trader.control import ApprovalRequest, ControlAPI, ControlError, EventStream
+from trader.control.api import ApprovalRequest, ControlAPI, ControlError, EventStream
 from trader.domain import Actor, Alert
 
 log = logging.getLogger(__name__)

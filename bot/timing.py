@@ -1,6 +1,6 @@
 """Time for the chat: the injected clock's shape, quiet hours and token buckets.
 
-`bot` may import only `trader.control` and `trader.domain` from the trader, so the clock is
+`bot` may import only `trader.control.api` and `trader.domain` from the trader, so the clock is
 described here structurally; `trader.clock.SystemClock` and `FakeClock` both satisfy it.
 Times are timezone-aware UTC everywhere; the operator's zone appears only when a quiet-hours
 window is checked or shown.

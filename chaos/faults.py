@@ -1,6 +1,6 @@
 """The faults a chaos trial injects through the simulator's admin API (`POST /_admin/faults`).
 
-Each kind maps to a rule the simulator understands (see trader/venue/sim/faults.py), drawn
+Each kind maps to a rule the simulator understands (see polysim/clob/faults.py), drawn
 with the trial's random generator so a seed replays the same choices:
 
 - rate_limit: 429 with Retry-After on order posts

@@ -16,9 +16,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from polymarket import AsyncSecureClient
 
-from trader.venue.sdk_env import build_environment
-from trader.venue.sim.app import SimServer, serve
-from trader.venue.sim.auth import hmac_signature
+from polysim.clob.app import SimServer, serve
+from polysim.clob.auth import hmac_signature
+from trader.venue.polymarket.sdk_env import build_environment
 
 T = TypeVar("T")
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "polymarket"

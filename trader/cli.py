@@ -24,7 +24,7 @@ cli = typer.Typer(
 EXIT_CONFIG = 2
 
 
-def _settings() -> Settings:
+def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
@@ -34,7 +34,7 @@ def _settings() -> Settings:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def _logging(settings: Settings) -> None:
+def setup_logging_for(settings: Settings) -> None:
     from trader.logs import setup_logging
 
     setup_logging(
@@ -54,7 +54,7 @@ def _logging(settings: Settings) -> None:
 @cli.command("check-config")
 def check_config() -> None:
     """Validate the settings (environment and .env) and say so."""
-    settings = _settings()
+    settings = settings_or_exit()
     typer.echo(f"configuration ok: mode={settings.trading_mode.value} tz={settings.operator_tz}")
 
 
@@ -63,7 +63,7 @@ def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "he
     """Bring the database schema to the latest revision (alembic upgrade)."""
     from trader.store.migrate import upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade(settings.database_url, revision)
     typer.echo(f"database migrated to {revision}")
 
@@ -74,11 +74,11 @@ def run(
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
 ) -> None:
     """Run the trader and the chat frontend in one process (the Procfile's `app`)."""
-    from trader.app import App, ConsoleIO
+    from trader.app.root import App, ConsoleIO
     from trader.store.migrate import SchemaError
 
-    settings = _settings()
-    _logging(settings)
+    settings = settings_or_exit()
+    setup_logging_for(settings)
     app = App(settings, console_io=ConsoleIO() if console else None)
     try:
         code = asyncio.run(app.run(duration=duration))
@@ -89,38 +89,13 @@ def run(
 
 
 @cli.command()
-def demo(
-    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
-) -> None:
-    """Run the whole product offline on embedded defaults with a terminal chat."""
-    from trader.demo import run_demo
-
-    settings = _settings()
-    _logging(settings)
-    raise typer.Exit(run_demo(settings, duration=duration))
-
-
-@cli.command()
 def doctor() -> None:
     """Validate the settings and check that every configured service answers."""
-    from trader.doctor import run_doctor
+    from trader.ops.doctor import run_doctor
 
-    settings = _settings()
-    _logging(settings)
+    settings = settings_or_exit()
+    setup_logging_for(settings)
     raise typer.Exit(asyncio.run(run_doctor(settings)))
-
-
-@cli.command()
-def sim(
-    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to bind")] = 8900,
-    scenario: Annotated[Path | None, typer.Option(help="scenario file (JSON)")] = None,
-    seed: Annotated[int, typer.Option(help="random seed for the price walk")] = 1,
-) -> None:
-    """Run the local CLOB simulator (REST, WebSocket, Gamma, Data API) standalone."""
-    from trader.venue.sim import run as run_sim
-
-    run_sim(host=host, port=port, scenario_path=scenario, seed=seed)
 
 
 @cli.command()
@@ -128,8 +103,8 @@ def watchdog() -> None:
     """Watch the app's heartbeat; alert when it goes quiet (the Procfile's `watchdog`)."""
     from trader.watchdog import run_watchdog
 
-    settings = _settings()
-    _logging(settings)
+    settings = settings_or_exit()
+    setup_logging_for(settings)
     raise typer.Exit(run_watchdog(settings))
 
 
@@ -139,10 +114,10 @@ def backup(
     keep: Annotated[int, typer.Option(min=1, help="how many backups to keep")] = 7,
 ) -> None:
     """Online copy of the SQLite database, pruned to the newest KEEP (PostgreSQL: pg_dump)."""
-    from trader.backup import backup_command
+    from trader.ops.backup import backup_command
 
-    settings = _settings()
-    _logging(settings)
+    settings = settings_or_exit()
+    setup_logging_for(settings)
     raise typer.Exit(backup_command(settings.database_url, dest, keep))
 
 
@@ -160,15 +135,26 @@ def report(
     """Print the daily report for a day and write its dashboard PNG, offline from the database."""
     from trader.reports import report_command
 
-    settings = _settings()
-    _logging(settings)
+    settings = settings_or_exit()
+    setup_logging_for(settings)
     day = date.date() if date else None
     raise typer.Exit(
         report_command(settings.database_url, day, out, zone=settings.zone, window_days=window)
     )
 
 
+def _load_plugins() -> None:
+    """Commands from installed plugins (entry-point group `polyops.cli`): the workshop
+    package `polysim` adds `trader sim` and `trader demo` this way, so the product never
+    imports it. A plugin is a callable taking the Typer app."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="polyops.cli"):
+        entry.load()(cli)
+
+
 def main() -> None:
+    _load_plugins()
     try:
         cli()
     except ConfigError as error:  # defensive: a command that loaded settings itself

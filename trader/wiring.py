@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from trader.clock import Clock
 from trader.config import VenueConfig
 from trader.domain import Actor, TradingMode
-from trader.metrics import Metrics
+from trader.ops.metrics import Metrics
 from trader.store.eventlog import EventLog
 from trader.venue.base import Venue, VenueError
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_journal import DatabaseFillJournal
-from trader.venue.polymarket import PolymarketVenue
-from trader.venue.polymarket_market_data import PolymarketEndpoints, PolymarketMarketData
+from trader.venue.paper.journal import DatabaseFillJournal
+from trader.venue.paper.venue import PaperVenue
+from trader.venue.polymarket.adapter import PolymarketVenue
+from trader.venue.polymarket.market_data import PolymarketEndpoints, PolymarketMarketData
 
 log = logging.getLogger(__name__)
 

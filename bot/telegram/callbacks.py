@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData, CallbackDataException
 
-from bot.commands import parse
+from bot.commands.core import parse
 
 
 class ConfirmCallback(CallbackData, prefix="cf"):

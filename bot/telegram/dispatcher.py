@@ -16,7 +16,7 @@ from aiogram.types import (
     BotCommandScopeDefault,
 )
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.reply import Role
 from bot.telegram.middlewares import Access, AuditMiddleware, AuthMiddleware
 from bot.telegram.outbox import Outbox

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import render
+from bot.render import common as render
 from bot.reply import Reply
 from bot.telegram.callbacks import pack
 

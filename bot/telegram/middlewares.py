@@ -20,7 +20,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
-from bot.commands import REFUSAL, parse
+from bot.commands.core import REFUSAL, parse
 from bot.reply import Role
 from bot.telegram.outbox import Outbox
 from bot.timing import Clock

@@ -14,7 +14,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.reply import Reply, Role
 from bot.telegram.callbacks import (
     AckCallback,

@@ -28,7 +28,7 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from bot.telegram.dispatcher import create_dispatcher, register_commands

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot import render
-from bot.commands import parse
+from bot.commands.core import parse
+from bot.render import common as render
 from bot.reply import Button, Image, Reply
 
 TEXT_LIMIT = 4000  # WhatsApp's limit is 4,096

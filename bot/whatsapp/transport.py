@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.commands import REFUSAL, CommandCore, parse
+from bot.commands.core import REFUSAL, CommandCore, parse
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from bot.timing import Clock
@@ -116,7 +116,7 @@ class WhatsAppConfig:
 
 
 class HttpRoutes(Protocol):
-    """`trader.httpserver.HttpServer` fits."""
+    """`trader.ops.httpserver.HttpServer` fits."""
 
     def add_route(self, method: str, path: str, handler: Handler) -> None: ...
 

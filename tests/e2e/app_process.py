@@ -3,7 +3,7 @@
 A `Rig` owns one test's temporary directory: a migrated SQLite database, the simulator as a
 child process (`python -m trader.cli sim --port 0`, the URL read from its output, so the port
 is ephemeral), and the app (`python -m trader.cli run --no-console`) configured only through
-its environment, pointed at the simulator as `trader.demo.demo_settings` points the demo
+its environment, pointed at the simulator as `polysim.demo.demo_settings` points the demo
 (CLOB_HOST, GAMMA_HOST=/gamma, DATA_API_HOST=/data-api, CLOB_WS_URL=ws://.../ws). The children
 run with the temporary directory as working directory (no stray `.env`) and are all killed in
 `close()`. The database is read with the standard `sqlite3` module, which WAL lets run beside
@@ -30,7 +30,7 @@ from tests.helpers import eventually
 from trader.store.migrate import upgrade_async
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_SCENARIO = REPO / "trader" / "demo" / "scenario.json"
+DEMO_SCENARIO = REPO / "polysim" / "demo" / "scenario.json"
 _SIM_URL = re.compile(r"simulator on (http://127\.0\.0\.1:\d+)")
 
 

@@ -30,8 +30,8 @@ from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
 from trader.store.trading import OrderRepository
-from trader.venue.polymarket import PolymarketVenue
-from trader.venue.polymarket_market_data import PolymarketEndpoints
+from trader.venue.polymarket.adapter import PolymarketVenue
+from trader.venue.polymarket.market_data import PolymarketEndpoints
 
 D = Decimal
 CENT = D("0.01")

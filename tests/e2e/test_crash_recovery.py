@@ -27,12 +27,12 @@ import pytest
 from eth_account import Account
 from sqlalchemy import select
 
+from polysim.clob.app import SimServer, serve
 from tests.helpers import eventually
 from tests.sim_helpers import avoid_ca_bundle
 from trader.store import migrate
 from trader.store.db import create_engine, session_factory
 from trader.store.tables import EventLogRow, FillRow, OrderRow, PositionRow
-from trader.venue.sim.app import SimServer, serve
 
 TRIALS = int(os.environ.get("CRASH_TRIALS", "20"))
 KEY = "0x" + "d4" * 32

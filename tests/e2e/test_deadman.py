@@ -29,7 +29,7 @@ from polymarket import AsyncSecureClient
 
 from tests.e2e.app_process import Rig, demo_scenario, order_rows, rig
 from tests.helpers import eventually
-from trader.venue.sdk_env import build_environment
+from trader.venue.polymarket.sdk_env import build_environment
 
 pytestmark = pytest.mark.slow
 

@@ -19,14 +19,14 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import SecretStr
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.notifier import Notifier, NotifierConfig
 from bot.relay import ControlRelay
 from bot.telegram import PollingConfig, TelegramTransport, build_telegram
 from tests.fakes.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI, Sent
 from tests.helpers import eventually
 from trader.clock import FakeClock
-from trader.control import (
+from trader.control.api import (
     ApprovalDecision,
     ApprovalRequest,
     ControlAPI,
@@ -42,7 +42,7 @@ from trader.control import (
     ReportSource,
     SignalSource,
 )
-from trader.control_types import ExitPreview, ExitResult
+from trader.control.types import ExitPreview, ExitResult
 from trader.domain import (
     Actor,
     Alert,

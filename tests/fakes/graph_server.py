@@ -29,16 +29,16 @@ import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.relay import ControlRelay
 from bot.reply import Reply
 from bot.whatsapp import SendPolicy, WhatsAppConfig, WhatsAppTransport, build_whatsapp
 from tests.fakes.chat_stack import FakeDesk, MemoryEvents, MemoryStore
 from trader.clock import FakeClock
-from trader.control import ControlAPI
+from trader.control.api import ControlAPI
 from trader.domain import TradingMode
-from trader.httpserver import HttpServer
+from trader.ops.httpserver import HttpServer
 from trader.state import ControlState
 
 VERSION = "v21.0"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from polymarket import AsyncSecureClient
 
+from polysim.clob.app import SimServer
 from tests.sim_helpers import avoid_ca_bundle, running_sim, sdk_client
-from trader.venue.sim.app import SimServer
 
 
 @pytest.fixture

@@ -11,16 +11,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from bot import render
+from bot.render import common as render
+from polysim.clob import serve
+from polysim.demo import SCENARIO, demo_settings, free_port
+from polysim.demo.news import start_feed
 from tests.helpers import eventually
 from tests.sim_helpers import avoid_ca_bundle
-from trader.app import App
+from trader.app.root import App
 from trader.config import load_settings
-from trader.demo import SCENARIO, demo_settings, free_port
-from trader.demo.news import start_feed
 from trader.domain import Fill
 from trader.store.migrate import upgrade_async
-from trader.venue.sim import serve
 
 pytestmark = pytest.mark.slow
 

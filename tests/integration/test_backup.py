@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from trader.backup import (
+from trader.clock import FakeClock, SystemClock
+from trader.ops.backup import (
     EXIT_FAILED,
     EXIT_NOT_SQLITE,
     EXIT_OK,
@@ -24,7 +25,6 @@ from trader.backup import (
     create_backup,
     list_backups,
 )
-from trader.clock import FakeClock, SystemClock
 from trader.store import migrate
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog

@@ -13,19 +13,19 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from polysim.synthetic.signals import StaticBooks, universe
 from tests.fakes.chat_stack import ChatStack, ask, start_chat_stack
 from tests.fakes.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI, Sent
 from tests.helpers import eventually
 from trader.bus import Bus
 from trader.clock import FakeClock
-from trader.control import ReportSource
+from trader.control.api import ReportSource
 from trader.domain import Market, TradingMode
 from trader.reports import ReportData, ReportService
 from trader.reports.model import ChartKind
 from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
 from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
-from trader.signals.synthetic import StaticBooks, universe
 from trader.signals.views import SignalsAdapter
 
 NOW = datetime(2026, 3, 9, 11, tzinfo=UTC)

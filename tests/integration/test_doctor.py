@@ -7,7 +7,7 @@ import pytest
 
 from tests.sim_helpers import avoid_ca_bundle, running_sim
 from trader.config import load_settings
-from trader.doctor import collect, table
+from trader.ops.doctor import collect, table
 from trader.store.migrate import upgrade_async
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"

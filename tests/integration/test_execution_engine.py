@@ -20,12 +20,12 @@ from tests.integration.test_execution_rig import (
     sell,
 )
 from trader.clock import FakeClock
-from trader.control_types import ApprovalRequest, Outcome
+from trader.control.types import ApprovalRequest, Outcome
 from trader.domain import Actor, OrderStatus, TradingState
 from trader.store.trading import FillRepository, OrderRepository, PositionRepository
 from trader.venue.base import PreparedOrder, SubmitResult, UnknownOutcome
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_feed import StaticMarketData
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.venue import PaperVenue
 
 D = Decimal
 OPERATOR = Actor("telegram", "42", "ops")

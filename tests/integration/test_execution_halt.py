@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from polysim.clob.app import SimServer, serve
 from tests.helpers import eventually
 from tests.integration.test_execution_rig import (
     SIM_SCENARIO,
@@ -33,12 +34,11 @@ from tests.integration.test_execution_rig import (
 from tests.sim_helpers import admin, avoid_ca_bundle
 from trader.bus import Subscription
 from trader.clock import FakeClock, SystemClock
-from trader.control_types import Outcome
+from trader.control.types import Outcome
 from trader.domain import Alert, OrderStatus, Severity, TradingState
 from trader.venue.base import VenueUnavailable
-from trader.venue.paper import PaperVenue
-from trader.venue.polymarket_market_data import PolymarketMarketData
-from trader.venue.sim.app import SimServer, serve
+from trader.venue.paper.venue import PaperVenue
+from trader.venue.polymarket.market_data import PolymarketMarketData
 
 D = Decimal
 

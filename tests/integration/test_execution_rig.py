@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from polysim.clob.app import SimServer
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
 from trader.domain import (
@@ -31,11 +32,10 @@ from trader.state import ControlState, RiskLimits
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
 from trader.venue.base import Venue
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_feed import StaticMarketData
-from trader.venue.polymarket import PolymarketVenue
-from trader.venue.polymarket_market_data import PolymarketEndpoints
-from trader.venue.sim.app import SimServer
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.venue import PaperVenue
+from trader.venue.polymarket.adapter import PolymarketVenue
+from trader.venue.polymarket.market_data import PolymarketEndpoints
 
 YES, NO = "tok-yes", "tok-no"
 CONDITION = "0xcondition"

@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from trader.clock import FakeClock
-from trader.control_types import ExecutionResult, Outcome
+from trader.control.types import ExecutionResult, Outcome
 from trader.domain import Alert
-from trader.health import FeedCheck, HealthMonitor
-from trader.httpserver import HttpServer, is_loopback
-from trader.metrics import GaugeSources, Metrics
+from trader.ops.health import FeedCheck, HealthMonitor
+from trader.ops.httpserver import HttpServer, is_loopback
+from trader.ops.metrics import GaugeSources, Metrics
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

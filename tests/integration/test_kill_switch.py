@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from polysim.clob.app import SimServer, serve
 from tests.helpers import eventually
 from tests.integration.test_execution_rig import (
     SIM_SCENARIO,
@@ -17,9 +18,8 @@ from tests.integration.test_execution_rig import (
     sim_market,
 )
 from tests.sim_helpers import avoid_ca_bundle
-from trader.control_types import Outcome
+from trader.control.types import Outcome
 from trader.domain import Actor, OrderStatus, Side, TradingState
-from trader.venue.sim.app import SimServer, serve
 
 D = Decimal
 OPERATOR = Actor("telegram", "42", "ops")

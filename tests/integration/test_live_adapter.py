@@ -13,6 +13,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from polysim.clob.app import SimServer
 from tests.helpers import eventually
 from tests.integration.test_live_adapter_rig import (
     KEY_A,
@@ -29,9 +30,8 @@ from tests.integration.test_live_adapter_rig import (
 )
 from trader.domain import Market, OrderStatus, OrderType, Side, TradeStatus
 from trader.venue.base import OrderRefused, OrderRejected, Venue
-from trader.venue.polymarket import PolymarketVenue
-from trader.venue.polymarket_convert import signed_from_json
-from trader.venue.sim.app import SimServer
+from trader.venue.polymarket.adapter import PolymarketVenue
+from trader.venue.polymarket.convert import signed_from_json
 
 __all__ = ["admin", "clock", "market", "sim", "venue"]  # fixtures used by name below
 

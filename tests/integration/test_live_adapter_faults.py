@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from polysim.clob.app import SimServer
 from tests.helpers import eventually
 from tests.integration.test_live_adapter_rig import (
     KEY_A,
@@ -33,8 +34,7 @@ from trader.venue.base import (
     UnknownOutcome,
     VenueUnavailable,
 )
-from trader.venue.polymarket import PolymarketVenue
-from trader.venue.sim.app import SimServer
+from trader.venue.polymarket.adapter import PolymarketVenue
 
 __all__ = ["admin", "clock", "market", "sim", "venue"]  # fixtures used by name below
 

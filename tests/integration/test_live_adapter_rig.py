@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from polysim.clob.app import SimServer, serve
 from trader.clock import SystemClock
 from trader.domain import Market, OrderRequest, OrderType, Side
-from trader.venue.polymarket import PolymarketVenue
-from trader.venue.polymarket_market_data import PolymarketEndpoints
-from trader.venue.sim.app import SimServer, serve
+from trader.venue.polymarket.adapter import PolymarketVenue
+from trader.venue.polymarket.market_data import PolymarketEndpoints
 
 KEY_A = "0x" + "a1" * 32
 KEY_B = "0x" + "b2" * 32

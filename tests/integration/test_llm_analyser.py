@@ -10,13 +10,13 @@ from decimal import Decimal
 import anthropic
 import pytest
 
+from polysim.synthetic.signals import make_market
 from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
 from trader.signals.budget import DailyBudget, estimate_tokens
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.prompts import ANALYSIS_SYSTEM, ScreenOutput, analysis_prompt
 from trader.signals.records import InMemoryUsageRecorder
-from trader.signals.synthetic import make_market
 from trader.signals.values import AnalysisRequest, FailureKind, NewsItem, NewsMatch
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -10,6 +10,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from polysim.synthetic.signals import StaticBooks, StaticNews, Universe, universe
 from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
 from trader.domain import TradingMode
@@ -20,7 +21,6 @@ from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.pipeline import CycleResult, PipelineConfig, SignalPipeline, build_pipeline
 from trader.signals.records import InMemoryUsageRecorder
 from trader.signals.sizing import SizingConfig
-from trader.signals.synthetic import StaticBooks, StaticNews, Universe, universe
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 FAST = LLMConfig(requests_per_second=1000.0, burst=1000.0, concurrency=8)

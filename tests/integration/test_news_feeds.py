@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from polysim.synthetic.signals import make_market
 from tests.fakes.feed_server import FakeFeedServer, FeedDocument, atom, http_date, rss
 from trader.clock import FakeClock
 from trader.signals.news import Feed, NewsConfig, NewsSource
 from trader.signals.records import InMemoryNewsCache
-from trader.signals.synthetic import make_market
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

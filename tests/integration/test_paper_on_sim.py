@@ -11,17 +11,17 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from polysim.clob.app import SimServer, serve
 from tests.helpers import eventually
 from tests.integration.test_execution_rig import build_rig, sim_intent, sim_market
 from tests.integration.test_live_adapter_rig import SCENARIO, endpoints_for
 from trader.clock import SystemClock
-from trader.control_types import Outcome
+from trader.control.types import Outcome
 from trader.domain import Fill, Market, OrderRequest, OrderStatus, OrderType, Side
 from trader.store.trading import FillRepository
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_journal import DatabaseFillJournal
-from trader.venue.polymarket_market_data import PolymarketMarketData
-from trader.venue.sim.app import SimServer, serve
+from trader.venue.paper.journal import DatabaseFillJournal
+from trader.venue.paper.venue import PaperVenue
+from trader.venue.polymarket.market_data import PolymarketMarketData
 
 
 class MemoryJournal:

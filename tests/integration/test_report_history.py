@@ -14,15 +14,15 @@ import pytest
 from matplotlib.image import imread
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Role
+from polysim.synthetic.history import SyntheticHistory, seed_history
 from tests.helpers import eventually
 from trader.clock import FakeClock
-from trader.control import ControlAPI
+from trader.control.api import ControlAPI
 from trader.domain import Actor, TradingMode
 from trader.reports import ChartKind, ReportData, ReportOptions, build_report, default_renderer
-from trader.reports.synthetic import SyntheticHistory, seed_history
 from trader.state import ControlState
 
 Sessions = async_sessionmaker[AsyncSession]

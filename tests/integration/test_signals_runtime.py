@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from polysim.synthetic.signals import StaticBooks, Universe, make_book, make_market, universe
 from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
 from tests.fakes.feed_server import FakeFeedServer, FeedDocument, http_date, rss
 from trader.bus import Bus, Envelope
@@ -29,7 +30,6 @@ from trader.signals.runtime import (
     fallback_reasons,
     signal_runtime_config,
 )
-from trader.signals.synthetic import StaticBooks, Universe, make_book, make_market, universe
 from trader.store.db import to_jsonable
 from trader.store.repositories import LlmUsageRepository
 from trader.store.signals_repo import SqlForecastStore

@@ -13,6 +13,7 @@ from polymarket.errors import RateLimitError, RequestRejectedError
 from polymarket.models.clob.market_events import MarketBookEvent
 from polymarket.streams import MarketSpec
 
+from polysim.clob.app import SimServer
 from tests.sim_helpers import (
     admin,
     condition_id,
@@ -24,7 +25,6 @@ from tests.sim_helpers import (
     user_channel_ready,
     wait_for,
 )
-from trader.venue.sim.app import SimServer
 
 # `sim` and `client` come from conftest.py
 pytestmark = pytest.mark.usefixtures("plain_http_only")

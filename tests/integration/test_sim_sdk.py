@@ -12,6 +12,8 @@ from eth_account import Account
 from polymarket import AsyncSecureClient
 from polymarket.errors import OrderHeartbeatMismatchError, RequestRejectedError
 
+from polysim.clob.app import SimServer, serve
+from polysim.clob.signing import Domain, order_hash, parse_signed_order
 from tests.sim_helpers import (
     admin,
     condition_id,
@@ -24,9 +26,7 @@ from tests.sim_helpers import (
     tokens,
 )
 from trader.clock import FakeClock
-from trader.venue.sdk_env import build_environment
-from trader.venue.sim.app import SimServer, serve
-from trader.venue.sim.signing import Domain, order_hash, parse_signed_order
+from trader.venue.polymarket.sdk_env import build_environment
 
 # `sim` and `client` come from conftest.py
 pytestmark = pytest.mark.usefixtures("plain_http_only")

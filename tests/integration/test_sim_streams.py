@@ -18,6 +18,7 @@ from polymarket.models.clob.market_events import (
 from polymarket.models.clob.user_events import UserOrderEvent, UserTradeEvent
 from polymarket.streams import MarketSpec, UserSpec
 
+from polysim.clob.app import SimServer
 from tests.sim_helpers import (
     admin,
     condition_id,
@@ -26,7 +27,6 @@ from tests.sim_helpers import (
     user_channel_ready,
     wait_for,
 )
-from trader.venue.sim.app import SimServer
 
 # `sim` and `client` come from conftest.py
 pytestmark = pytest.mark.usefixtures("plain_http_only")

@@ -13,7 +13,7 @@ from bot.alerts import AlertMode
 from tests.fakes.chat_stack import ChatStack, ask, position, start_chat_stack, tap, tap_data
 from tests.fakes.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI
 from tests.helpers import eventually
-from trader.control import OrderView
+from trader.control.api import OrderView
 from trader.domain import OrderStatus, Side, TradingState
 
 SECOND_OPERATOR = 1002

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from polysim.clob.app import SimServer, serve
 from tests.fakes.chat_stack import ask, start_chat, tap
 from tests.fakes.telegram_server import OPERATOR_ID, FakeBotAPI
 from tests.helpers import eventually
 from tests.integration.test_execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
 from tests.sim_helpers import avoid_ca_bundle
-from trader.control import ControlAPI
+from trader.control.api import ControlAPI
 from trader.domain import Side, TradingMode, TradingState
-from trader.venue.sim.app import SimServer, serve
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.telegram import TelegramTransport, WebhookConfig, build_telegram
 from tests.fakes.chat_stack import FakeTelegramSettings, MemoryEvents, MemoryStore
@@ -19,7 +19,7 @@ from tests.fakes.telegram_server import (
 )
 from tests.helpers import eventually
 from trader.clock import FakeClock
-from trader.control import ControlAPI
+from trader.control.api import ControlAPI
 from trader.domain import TradingMode
 from trader.state import ControlState
 

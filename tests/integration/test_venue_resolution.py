@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from polysim.clob.app import SimServer, serve
 from tests.helpers import eventually
 from tests.integration.test_execution_rig import (
     SIM_SCENARIO,
@@ -27,10 +28,9 @@ from tests.integration.test_execution_rig import (
 )
 from tests.sim_helpers import admin, avoid_ca_bundle, condition_id, tokens
 from trader.clock import SystemClock
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_journal import DatabaseFillJournal
-from trader.venue.polymarket_market_data import PolymarketMarketData
-from trader.venue.sim.app import SimServer, serve
+from trader.venue.paper.journal import DatabaseFillJournal
+from trader.venue.paper.venue import PaperVenue
+from trader.venue.polymarket.market_data import PolymarketMarketData
 
 D = Decimal
 

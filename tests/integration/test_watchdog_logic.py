@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.fakes.telegram_server import FakeBotAPI
 from trader.clock import FakeClock
-from trader.health import HeartbeatProviders, HeartbeatWriter
+from trader.ops.health import HeartbeatProviders, HeartbeatWriter
 from trader.store.repositories import HeartbeatRepository
 from trader.store.tables import HeartbeatRow
 from trader.venue.base import CancelResult, Venue

@@ -39,7 +39,7 @@ def test_the_watchdog_never_imports_the_app_the_chat_or_the_venue_sdk() -> None:
     probe = (
         "import sys, trader.watchdog; "
         "bad = sorted(m for m in sys.modules if m == 'bot' or m.startswith(('bot.', "
-        "'trader.app', 'trader.control', 'polymarket', 'aiogram'))); print(bad)"
+        "'trader.app.root', 'trader.control.api', 'polymarket', 'aiogram'))); print(bad)"
     )
     result = subprocess.run(  # noqa: S603 - a fixed probe, run with this interpreter
         [sys.executable, "-c", probe],

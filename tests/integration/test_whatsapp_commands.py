@@ -25,7 +25,7 @@ from tests.fakes.graph_server import (
     start_whatsapp_stack,
     text,
 )
-from trader.control import OrderView
+from trader.control.api import OrderView
 from trader.domain import OrderStatus, Side, TradingState
 
 

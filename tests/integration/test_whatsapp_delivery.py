@@ -28,7 +28,7 @@ from tests.fakes.graph_server import (
 )
 from tests.helpers import eventually
 from trader.domain import Alert, Severity
-from trader.httpserver import HttpServer
+from trader.ops.httpserver import HttpServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 REPORT = Reply("📊 Daily report, 1 January", ("Equity $1,012.40 (+1.2%)", "3 trades, 2 won"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from trader.app import App
+from trader.app.root import App
 from trader.config import load_settings
 from trader.domain import Alert, Severity
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import REFUSAL, CommandCore
+from bot.commands.core import REFUSAL, CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from tests.fakes.chat_stack import FakeDesk, MemoryEvents, MemoryStore
 from trader.clock import FakeClock
-from trader.control import ControlAPI
+from trader.control.api import ControlAPI
 from trader.domain import Actor, TradingMode, TradingState
 from trader.state import ControlState
 

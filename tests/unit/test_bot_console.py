@@ -6,14 +6,14 @@ import asyncio
 import io
 from pathlib import Path
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat, format_plain
 from bot.notifier import Notifier
 from bot.reply import Button, Reply, Role
 from tests.fakes.chat_stack import MemoryEvents, MemoryStore
 from tests.helpers import eventually
 from trader.clock import FakeClock
-from trader.control import ControlAPI
+from trader.control.api import ControlAPI
 from trader.domain import Alert, Severity, TradingMode
 from trader.state import ControlState
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.commands import parse
+from bot.commands.core import parse
 from bot.confirm import Confirmations, Refused
-from bot.render import split_message, utf16_length
+from bot.render.common import split_message, utf16_length
 from bot.reply import Button, Reply
 from bot.telegram import format as fmt
 from bot.telegram.callbacks import ApprovalCallback, ConfirmCallback, pack, unpack

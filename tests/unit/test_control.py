@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from trader.clock import FakeClock
-from trader.control import ControlAPI, ControlError, PnlPeriod
+from trader.control.api import ControlAPI, ControlError, PnlPeriod
 from trader.domain import Actor, Severity, TradingMode, TradingState
 from trader.state import ControlState, RiskLimits
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.unit.test_control import DictStore, ListEvents
 from trader.clock import FakeClock
-from trader.control import (
+from trader.control.api import (
     ControlAPI,
     ControlError,
     NotConfiguredError,

@@ -12,7 +12,7 @@ import pytest
 
 from trader.clock import FakeClock
 from trader.domain import Alert, DrawdownMode, Severity
-from trader.health import (
+from trader.ops.health import (
     CheckStatus,
     ClockDriftCheck,
     CycleCheck,

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import eventually
 from trader.clock import FakeClock
-from trader.health import STOPPED_KEY, HeartbeatProviders, HeartbeatWriter
+from trader.ops.health import STOPPED_KEY, HeartbeatProviders, HeartbeatWriter
 from trader.store.tables import HeartbeatRow
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import eventually
 from trader.clock import FakeClock
-from trader.sdnotify import SystemdNotifier
+from trader.ops.sdnotify import SystemdNotifier
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from trader.domain import OrderStatus, OrderType, Side, TradeStatus
-from trader.venue.parsing import (
+from trader.venue.parsing.rest import (
     AccountIdentity,
     ParseError,
     fee_for,

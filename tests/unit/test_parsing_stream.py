@@ -11,8 +11,8 @@ import pytest
 
 from tests.unit.test_parsing import FIXTURES, OUR_ADDRESS, TOKEN, fixture, needs_corpus
 from trader.domain import Book, BookLevel, OrderStatus, Side, TradeStatus
-from trader.venue.parsing import AccountIdentity
-from trader.venue.parsing_stream import (
+from trader.venue.parsing.rest import AccountIdentity
+from trader.venue.parsing.stream import (
     BestBidAsk,
     BookSnapshot,
     LastTradePrice,

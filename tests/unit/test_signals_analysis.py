@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from polysim.synthetic.signals import make_market
 from trader.clock import FakeClock
 from trader.signals.analysis import AnalysisConfig, AnalysisService
 from trader.signals.ensemble import (
@@ -20,7 +21,6 @@ from trader.signals.ensemble import (
 )
 from trader.signals.heuristic import HeuristicModel, sentiment
 from trader.signals.prompts import ScreenOutput
-from trader.signals.synthetic import make_market
 from trader.signals.values import (
     AnalysisRequest,
     Estimate,

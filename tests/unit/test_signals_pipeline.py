@@ -4,6 +4,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from polysim.synthetic.signals import StaticBooks, StaticNews, binary_books, make_market, universe
 from trader.clock import FakeClock
 from trader.domain import Book, TradingMode
 from trader.signals.analysis import AnalysisService
@@ -14,7 +15,6 @@ from trader.signals.pipeline import PipelineConfig, SelectionConfig, SignalPipel
 from trader.signals.records import InMemoryForecastRecorder
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import CompleteSetArbStrategy, LLMEdgeStrategy
-from trader.signals.synthetic import StaticBooks, StaticNews, binary_books, make_market, universe
 from trader.signals.triage import Triage
 from trader.signals.values import NewsItem
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from polysim.synthetic.signals import make_market
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
     InvalidOutput,
@@ -13,7 +14,6 @@ from trader.signals.prompts import (
     parse_analysis,
     parse_screen,
 )
-from trader.signals.synthetic import make_market
 from trader.signals.values import AnalysisRequest, NewsItem, NewsMatch
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

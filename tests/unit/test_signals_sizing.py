@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polysim.synthetic.signals import binary_books, make_book, make_market
 from trader.domain import Book, BookLevel, OrderType, Side
 from trader.signals.sizing import (
     SizingConfig,
@@ -16,7 +17,6 @@ from trader.signals.sizing import (
     plan_buy,
     size_forecast,
 )
-from trader.signals.synthetic import binary_books, make_book, make_market
 from trader.signals.values import Forecast, Source
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polysim.synthetic.signals import binary_books, make_market
 from trader.clock import FakeClock
 from trader.domain import Book, BookLevel, OrderType, TradingMode
 from trader.signals.analysis import AnalysisService
@@ -13,7 +14,6 @@ from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.sizing import SizingConfig, fee_per_share
 from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
-from trader.signals.synthetic import binary_books, make_market
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import NewsItem, NewsMatch, Source, UnwindAction
 

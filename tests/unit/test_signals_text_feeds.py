@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from polysim.synthetic.signals import make_market
 from trader.signals.feeds import FeedError, clean_text, parse_date, parse_feed, parse_xml
 from trader.signals.news import match_news
-from trader.signals.synthetic import make_market
 from trader.signals.text import RelevanceIndex, tokenize
 from trader.signals.values import NewsItem
 

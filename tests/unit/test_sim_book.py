@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polysim.clob.book import OrderBook, mirror_price
 from trader.domain import Side
-from trader.venue.sim.book import OrderBook, mirror_price
 
 D = Decimal
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from polysim.clob.exchange import SimExchange
+from polysim.clob.liquidity import LiquidityEngine
+from polysim.clob.model import OrderChanged, OrderRejected, PlaceRequest, SimEvent, TradeChanged
+from polysim.clob.scenario import load_scenario
 from trader.clock import FakeClock
 from trader.domain import OrderStatus, OrderType, Side, TradeStatus
-from trader.venue.sim.exchange import SimExchange
-from trader.venue.sim.liquidity import LiquidityEngine
-from trader.venue.sim.model import OrderChanged, OrderRejected, PlaceRequest, SimEvent, TradeChanged
-from trader.venue.sim.scenario import load_scenario
 
 D = Decimal
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

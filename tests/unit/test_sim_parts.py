@@ -15,9 +15,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak
 
-from trader.domain import Side
-from trader.venue import sdk_env
-from trader.venue.sim.auth import (
+from polysim.clob.auth import (
     ApiKeyStore,
     AuthError,
     HeartbeatRegistry,
@@ -26,15 +24,15 @@ from trader.venue.sim.auth import (
     check_ws_auth,
     hmac_signature,
 )
-from trader.venue.sim.context import END_CURSOR, FIRST_CURSOR, page
-from trader.venue.sim.faults import FaultError, FaultInjector
-from trader.venue.sim.scenario import (
+from polysim.clob.context import END_CURSOR, FIRST_CURSOR, page
+from polysim.clob.faults import FaultError, FaultInjector
+from polysim.clob.scenario import (
     NEG_RISK_EXCHANGE,
     STANDARD_EXCHANGE,
     ScenarioError,
     load_scenario,
 )
-from trader.venue.sim.signing import (
+from polysim.clob.signing import (
     CLOB_AUTH_MESSAGE,
     Domain,
     is_v2_position_id,
@@ -43,6 +41,8 @@ from trader.venue.sim.signing import (
     parse_signed_order,
     recover_order_signer,
 )
+from trader.domain import Side
+from trader.venue.polymarket import sdk_env
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
@@ -352,7 +352,7 @@ def test_bad_scenarios_are_refused(bad: dict[str, Any]) -> None:
 
 
 def test_the_demo_scenario_loads_with_one_market_resolving_soon() -> None:
-    from trader.venue.sim.app import DEFAULT_SCENARIO
+    from polysim.clob.app import DEFAULT_SCENARIO
 
     loaded = load_scenario(DEFAULT_SCENARIO, now=NOW)
     soon = [m for m in loaded.markets if m.resolves_at is not None]

@@ -12,14 +12,11 @@ from polymarket.models.clob.market_events import parse_market_event
 from polymarket.models.clob.user_events import parse_user_event
 from polymarket.models.gamma.market import Market
 
-from tests.sim_helpers import FIXTURES, load_fixture
-from trader.clock import FakeClock
-from trader.domain import OrderType, Side
-from trader.venue.sim.catalog import _position_v1, gamma_market_json
-from trader.venue.sim.exchange import SimExchange
-from trader.venue.sim.liquidity import LiquidityEngine
-from trader.venue.sim.market_data import clob_market_json
-from trader.venue.sim.model import (
+from polysim.clob.catalog import _position_v1, gamma_market_json
+from polysim.clob.exchange import SimExchange
+from polysim.clob.liquidity import LiquidityEngine
+from polysim.clob.market_data import clob_market_json
+from polysim.clob.model import (
     BookChanged,
     MarketResolved,
     OrderChanged,
@@ -29,8 +26,8 @@ from trader.venue.sim.model import (
     TradeChanged,
     TradePrinted,
 )
-from trader.venue.sim.scenario import load_scenario
-from trader.venue.sim.wire import (
+from polysim.clob.scenario import load_scenario
+from polysim.clob.wire import (
     best_bid_ask_json,
     book_event_json,
     book_json,
@@ -43,6 +40,9 @@ from trader.venue.sim.wire import (
     trade_event_json,
     trade_json,
 )
+from tests.sim_helpers import FIXTURES, load_fixture
+from trader.clock import FakeClock
+from trader.domain import OrderType, Side
 
 pytestmark = pytest.mark.skipif(
     not FIXTURES.is_dir(), reason=f"venue fixture corpus not found at {FIXTURES}"

@@ -4,7 +4,7 @@ import asyncio
 
 from tests.helpers import eventually
 from trader.clock import FakeClock
-from trader.supervisor import ComponentState, Supervisor, SupervisorPolicy
+from trader.ops.supervisor import ComponentState, Supervisor, SupervisorPolicy
 
 
 class Flaky:

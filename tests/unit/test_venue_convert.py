@@ -7,10 +7,12 @@ from decimal import Decimal
 
 from polymarket import ClobTrade, Market, OpenOrder, OrderBook, SignedOrder
 
+from polysim.clob.signing import Domain, parse_signed_order
+from polysim.clob.signing import order_hash as simulator_order_hash
 from tests.unit.test_parsing import fixture, needs_corpus
 from trader.domain import OrderStatus, Side
-from trader.venue.parsing import AccountIdentity
-from trader.venue.polymarket_convert import (
+from trader.venue.parsing.rest import AccountIdentity
+from trader.venue.polymarket.convert import (
     ExchangeDomain,
     book_from_sdk,
     fills_from_sdk,
@@ -20,9 +22,7 @@ from trader.venue.polymarket_convert import (
     signed_from_json,
     signed_to_json,
 )
-from trader.venue.sdk_env import exchange_addresses
-from trader.venue.sim.signing import Domain, parse_signed_order
-from trader.venue.sim.signing import order_hash as simulator_order_hash
+from trader.venue.polymarket.sdk_env import exchange_addresses
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 DOMAIN = ExchangeDomain.from_addresses(exchange_addresses())

@@ -20,7 +20,7 @@ from trader.venue.base import (
     VenueError,
     VenueUnavailable,
 )
-from trader.venue.errors_map import map_read_error, map_submit_error, retry_read, venue_code
+from trader.venue.polymarket.errors import map_read_error, map_submit_error, retry_read, venue_code
 
 
 def rejected(status: int, message: str = "no", **kwargs: object) -> RequestRejectedError:

@@ -13,7 +13,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 
 from tests.helpers import eventually
 from trader.clock import SystemClock
-from trader.venue.polymarket_socket import ReconnectingSocket, Send
+from trader.venue.polymarket.socket import ReconnectingSocket, Send
 
 
 class SteppedClock(SystemClock):

@@ -16,8 +16,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from tests.helpers import eventually
 from trader.clock import SystemClock
 from trader.domain import Book, BookLevel
-from trader.venue.polymarket_books import MarketBooks
-from trader.venue.polymarket_socket import ReconnectingSocket, Send
+from trader.venue.polymarket.books import MarketBooks
+from trader.venue.polymarket.socket import ReconnectingSocket, Send
 
 TOKEN = "111"
 

@@ -22,8 +22,8 @@ from trader.domain import (
     Side,
 )
 from trader.venue.base import OrderRefused, OrderRejected, PreparedOrder, Venue
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_feed import StaticMarketData
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.venue import PaperVenue
 
 TOKEN = "tok-yes"
 OTHER = "tok-no"

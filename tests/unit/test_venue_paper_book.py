@@ -13,9 +13,9 @@ from tests.helpers import eventually
 from tests.unit.test_venue_paper import MemoryJournal, levels, make_book, order
 from trader.clock import FakeClock
 from trader.domain import OrderStatus, OrderType, Side
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_book import PaperOrderBook
-from trader.venue.paper_feed import StaticMarketData
+from trader.venue.paper.book import PaperOrderBook
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.venue import PaperVenue
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 DEEP_ASKS = levels(("0.50", "100000"))

@@ -14,11 +14,11 @@ from tests.unit.test_venue_paper import MemoryJournal, levels, make_book, order
 from trader.clock import FakeClock
 from trader.domain import OrderStatus, OrderType, Position, Side
 from trader.execution import ledger as execution_ledger
-from trader.venue.paper import PaperVenue
-from trader.venue.paper_feed import StaticMarketData
-from trader.venue.paper_ledger import SETTLEMENT_LIQUIDITY, SETTLEMENT_ORDER_ID
-from trader.venue.polymarket_convert import winner_from_gamma
-from trader.venue.polymarket_market_data import PolymarketMarketData
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.ledger import SETTLEMENT_LIQUIDITY, SETTLEMENT_ORDER_ID
+from trader.venue.paper.venue import PaperVenue
+from trader.venue.polymarket.convert import winner_from_gamma
+from trader.venue.polymarket.market_data import PolymarketMarketData
 
 YES, NO = "tok-yes", "tok-no"
 MARKET = "0xm"  # the market `order()` and `make_book()` use

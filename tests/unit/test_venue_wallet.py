@@ -8,7 +8,7 @@ from eth_account import Account
 from tests.unit.test_venue_paper import make_book
 from trader.venue.base import VenueError
 from trader.venue.fanout import BookFanOut, FanOut
-from trader.venue.polymarket_account import WalletConfig, redact
+from trader.venue.polymarket.account import WalletConfig, redact
 
 KEY = "0x" + "42" * 32
 SIGNER = Account.from_key(KEY).address

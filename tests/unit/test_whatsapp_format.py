@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commandset import confirm_buttons
-from bot.render_trading import approval_buttons
+from bot.commands.base import confirm_buttons
+from bot.render.trading import approval_buttons
 from bot.reply import Button, Reply
 from bot.whatsapp import format as fmt
 

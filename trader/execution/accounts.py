@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from trader.bus import Bus
 from trader.clock import Clock
-from trader.control_types import PnlPeriod, PnlReport
+from trader.control.types import PnlPeriod, PnlReport
 from trader.domain import (
     ONE,
     ZERO,

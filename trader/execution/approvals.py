@@ -17,7 +17,7 @@ from typing import Any
 
 from trader.bus import Bus
 from trader.clock import Clock
-from trader.control_types import ApprovalDecision, ApprovalRequest, ExecutionResult
+from trader.control.types import ApprovalDecision, ApprovalRequest, ExecutionResult
 from trader.domain import Actor, OrderIntent, OrderType, Side
 from trader.execution.engine import ExecutionEngine
 from trader.execution.ports import EventSink

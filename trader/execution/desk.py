@@ -1,6 +1,6 @@
 """The execution core as the Control API sees it: a `TradingDesk` over the engine, the kill
 switch, the approval queue and the accounts, returning the typed views of
-`trader.control_types`. It also turns bus subscriptions into plain streams, so the chat
+`trader.control.types`. It also turns bus subscriptions into plain streams, so the chat
 never touches the bus."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Generic, TypeVar, cast
 
 from trader.bus import Bus, Subscription
-from trader.control_types import (
+from trader.control.types import (
     ApprovalDecision,
     ApprovalRequest,
     KillPreview,

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from trader.bus import Bus
-from trader.control_types import ExitPreview, ExitResult, KillPreview, KillReport
+from trader.control.types import ExitPreview, ExitResult, KillPreview, KillReport
 from trader.domain import (
     ZERO,
     Actor,

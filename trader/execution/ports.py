@@ -1,7 +1,7 @@
 """The small interfaces the execution core is handed, and event payload helpers.
 
 Kept apart so the engine, the kill switch, the halt and the desk share them without importing
-each other. The typed results (`ExecutionResult`, ...) live in `trader.control_types`, where
+each other. The typed results (`ExecutionResult`, ...) live in `trader.control.types`, where
 the chat can see them.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from trader.control_types import ExecutionResult, Outcome
+from trader.control.types import ExecutionResult, Outcome
 from trader.domain import Actor, Order, OrderIntent, OrderStatus
 
 if TYPE_CHECKING:

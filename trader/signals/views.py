@@ -3,7 +3,7 @@
 `SignalsAdapter(runtime)` is the Control API's `SignalSource`: it reads the runtime's last
 `CycleReport` and turns it into a `SignalsView` of plain values (which model, and why; per
 market the question, the model's and the market's probability, the edge, the decision and
-its reason; the cycle's LLM calls and cost). The chat sees only `trader.control_types`.
+its reason; the cycle's LLM calls and cost). The chat sees only `trader.control.types`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from trader.control_types import MarketSignal, SignalsView
+from trader.control.types import MarketSignal, SignalsView
 from trader.domain import OrderIntent
 from trader.signals.pipeline import CycleReport, MarketReport
 from trader.signals.runtime import fallback_reasons

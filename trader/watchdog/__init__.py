@@ -1,6 +1,6 @@
 """The watchdog: a separate process that reads the app's heartbeat from the database and
 alerts the operators over its own minimal HTTP path when it goes quiet (the Procfile's
-`watchdog`, `trader watchdog`). It never imports bot/ or trader.app and never trusts the
+`watchdog`, `trader watchdog`). It never imports bot/ or trader.app.root and never trusts the
 process it watches. See `core` for the rules, `sender` for the alert path and `run` for the
 process and the live-mode emergency cancel.
 """

@@ -30,8 +30,8 @@ from datetime import datetime
 from typing import Protocol
 
 from trader.clock import Clock
-from trader.health.checks import human
-from trader.health.heartbeat import APP_COMPONENT, STOPPED_KEY
+from trader.ops.health.checks import human
+from trader.ops.health.heartbeat import APP_COMPONENT, STOPPED_KEY
 from trader.store.tables import HeartbeatRow
 from trader.watchdog.sender import AlertSender
 

@@ -2,7 +2,7 @@
 
 It builds only what it needs: a database engine to read the heartbeat, an httpx client for its
 own alerts, and in live mode a venue factory for the emergency cancel. It never imports bot/
-or trader.app (an import-linter contract checks it). SIGTERM or SIGINT stop it with exit 0.
+or trader.app.root (an import-linter contract checks it). SIGTERM or SIGINT stop it with exit 0.
 Under systemd it reports READY=1 and keeps WatchdogSec alive from its own loop.
 """
 
@@ -20,7 +20,7 @@ import httpx
 from trader.clock import Clock, SystemClock
 from trader.config import ConfigError, Settings, load_settings
 from trader.domain import TradingMode
-from trader.sdnotify import SystemdNotifier
+from trader.ops.sdnotify import SystemdNotifier
 from trader.store.db import create_engine, safe_url, session_factory
 from trader.store.repositories import HeartbeatRepository
 from trader.venue.base import Venue
@@ -70,8 +70,8 @@ def live_venue_factory(settings: Settings, clock: Clock) -> VenueFactory:
     """Builds the live Polymarket adapter from the settings (imported only when called)."""
 
     def build() -> Venue:
-        from trader.venue.polymarket import PolymarketVenue
-        from trader.venue.polymarket_market_data import PolymarketEndpoints
+        from trader.venue.polymarket.adapter import PolymarketVenue
+        from trader.venue.polymarket.market_data import PolymarketEndpoints
 
         key = settings.polymarket_private_key
         if key is None:

@@ -1,0 +1,104 @@
+"""What every command module shares: the command record, the context handlers get, and the
+argument helpers that turn bad input into a useful usage message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from bot.confirm import Confirmations, Pending
+from bot.notifier import Notifier
+from bot.reply import Button, Reply, Role
+from bot.timing import Clock
+from trader.control.api import ControlAPI
+from trader.domain import Actor
+
+Handler = Callable[[Actor, list[str]], Awaitable[Reply]]
+ConfirmHandler = Callable[[Pending, str, Actor], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    role: Role
+    summary: str
+    usage: str = ""
+    handler: Handler | None = field(default=None, compare=False)
+    feature: str = "general"
+    hidden: bool = False  # typed only from buttons (confirm, decide, ack): not in /help
+    role_with_args: Role | None = None  # reading needs `role`, changing (with args) needs this
+
+    def required_role(self, args: list[str]) -> Role:
+        return self.role_with_args if args and self.role_with_args is not None else self.role
+
+
+@dataclass
+class Context:
+    """The services command handlers use; built once by `CommandCore`."""
+
+    control: ControlAPI
+    clock: Clock
+    confirmations: Confirmations
+    notifier: Notifier | None
+    zone: ZoneInfo
+
+
+class UsageError(Exception):
+    """Bad arguments: the message says what was expected."""
+
+
+def notice(text: str) -> Reply:
+    return Reply(text, notice=True)
+
+
+def confirm_buttons(token: str, *choices: tuple[str, str]) -> tuple[tuple[Button, ...], ...]:
+    """One row per choice plus Abort: `choices` are (label, choice name)."""
+    rows = tuple((Button(label, f"confirm {token} {choice}"),) for label, choice in choices)
+    return (*rows, (Button("Abort", f"confirm {token} abort"),))
+
+
+def int_arg(args: Sequence[str], *, default: int, low: int, high: int, what: str) -> int:
+    if not args:
+        return default
+    if len(args) > 1 or not args[0].isdigit():
+        raise UsageError(f"Expected one whole number for the {what}, got {' '.join(args)!r}.")
+    value = int(args[0])
+    if not low <= value <= high:
+        raise UsageError(f"The {what} must be between {low} and {high}.")
+    return value
+
+
+def choice_arg(
+    args: Sequence[str], choices: Sequence[str], *, default: str | None, what: str
+) -> str:
+    if not args:
+        if default is None:
+            raise UsageError(f"Say which {what}: {' | '.join(choices)}.")
+        return default
+    value = args[0].casefold()
+    if len(args) > 1 or value not in choices:
+        raise UsageError(f"The {what} is one of {', '.join(choices)}; got {' '.join(args)!r}.")
+    return value
+
+
+def decimal_arg(text: str, what: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().removeprefix("$").replace(",", ""))
+    except InvalidOperation:
+        raise UsageError(f"The {what} must be a number, got {text!r}.") from None
+    if not value.is_finite():
+        raise UsageError(f"The {what} must be a finite number, got {text!r}.")
+    return value
+
+
+def token_arg(args: Sequence[str], what: str) -> str:
+    """One short identifier (an order id, a request id): letters, digits, - _ and x only."""
+    if len(args) != 1:
+        raise UsageError(f"Give exactly one {what}.")
+    value = args[0]
+    if not 1 <= len(value) <= 100 or not all(c.isalnum() or c in "-_:" for c in value):
+        raise UsageError(f"Not a valid {what}: {value[:40]!r}.")
+    return value

@@ -1,0 +1,180 @@
+"""The transport-agnostic command core: parse -> authorize -> Control API -> reply model.
+
+Telegram, WhatsApp and the terminal chat are thin transports over `CommandCore.handle`.
+A stranger learns nothing but their own id (`/whoami`); a viewer may read; an operator may
+also control. Buttons come back as hidden commands (`confirm`, `decide`, `ack`) through the
+same `handle`, so they are authorised exactly like typed commands. The reply is a plain
+model (title, lines, buttons, images); each transport formats and escapes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from zoneinfo import ZoneInfo
+
+from bot.commands import control as commands_control
+from bot.commands import read as commands_read
+from bot.commands import settings as commands_settings
+from bot.commands.base import (
+    Command,
+    ConfirmHandler,
+    Context,
+    UsageError,
+    notice,
+)
+from bot.confirm import Confirmations, Refused
+from bot.notifier import Notifier
+from bot.reply import Reply, Role
+from bot.timing import Clock, SystemClock
+from trader.control.api import ControlAPI, ControlError, NotConfiguredError
+from trader.domain import Actor
+
+__all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
+
+log = logging.getLogger(__name__)
+
+REFUSAL = Reply("Not authorised. Send /whoami to get your id for the operator to add.", notice=True)
+_MAX_TEXT = 4096
+
+
+class CommandCore:
+    def __init__(
+        self,
+        control: ControlAPI,
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        zone: ZoneInfo | None = None,
+    ) -> None:
+        self._control = control
+        the_clock: Clock = clock or SystemClock()
+        self.context = Context(
+            control=control,
+            clock=the_clock,
+            confirmations=Confirmations(the_clock),
+            notifier=notifier,
+            zone=zone or ZoneInfo("UTC"),
+        )
+        self._commands: dict[str, Command] = {}
+        self._confirm_handlers: dict[str, ConfirmHandler] = {}
+        self.register(
+            Command(
+                "help", Role.VIEWER, "what you can do here", "/help", self._help, feature="general"
+            )
+        )
+        self.register(
+            Command(
+                "whoami",
+                Role.STRANGER,
+                "your id, to add to the settings",
+                "",
+                self._whoami,
+                feature="general",
+            )
+        )
+        self.register(
+            Command(
+                "confirm",
+                Role.OPERATOR,
+                "answer a confirmation",
+                "",
+                self._confirm,
+                feature="control",
+                hidden=True,
+            )
+        )
+        for module in (commands_read, commands_control, commands_settings):
+            module.install(self)
+
+    @property
+    def control(self) -> ControlAPI:
+        return self._control
+
+    def register(self, command: Command) -> None:
+        self._commands[command.name] = command
+
+    def on_confirm(self, action: str, handler: ConfirmHandler) -> None:
+        self._confirm_handlers[action] = handler
+
+    def all_commands(self) -> list[Command]:
+        return list(self._commands.values())
+
+    def commands_for(self, role: Role) -> list[Command]:
+        return [c for c in self._commands.values() if c.role <= role and not c.hidden]
+
+    async def handle(self, text: str, actor: Actor, role: Role) -> Reply:
+        name, args = parse(text[:_MAX_TEXT])
+        command = self._commands.get(name)
+        if command is None or command.handler is None:
+            if role is Role.STRANGER:
+                return REFUSAL
+            return await self._help(actor, [], unknown=name or text[:32], role=role)
+        if role < command.required_role(args):
+            if role is Role.STRANGER:
+                return REFUSAL
+            what = f"/{name}" + (" with arguments" if role >= command.role else "")
+            return notice(f"{what} needs the operator role; you are a viewer.")
+        try:
+            if command.name in ("help", "start"):
+                return await self._help(actor, args, role=role)
+            return await command.handler(actor, args)
+        except UsageError as error:
+            return Reply(f"{error}", (f"Usage: {command.usage or '/' + command.name}",))
+        except NotConfiguredError as error:
+            return Reply(_sentence(str(error)))
+        except ControlError as error:
+            return Reply(f"Refused: {error}")
+
+    # handlers ---------------------------------------------------------------------------
+
+    async def _help(
+        self, actor: Actor, args: list[str], *, unknown: str | None = None, role: Role = Role.VIEWER
+    ) -> Reply:
+        lines = [f"/{c.name} - {c.summary}" for c in self.commands_for(role)]
+        if role is Role.VIEWER:
+            lines.append("(You are a viewer: you can read, not control.)")
+        title = f"Unknown command {unknown!r}. Commands:" if unknown else "Commands:"
+        return Reply(title, tuple(lines))
+
+    async def _whoami(self, actor: Actor, args: list[str]) -> Reply:
+        return Reply(f"Your {actor.channel} id is {actor.user_id}")
+
+    async def _confirm(self, actor: Actor, args: list[str]) -> Reply:
+        if len(args) != 2:
+            return notice("This confirmation is not valid.")
+        token, choice = args
+        try:
+            pending = self.context.confirmations.take(token, choice, actor)
+        except Refused as refused:
+            return notice(str(refused))
+        if choice == "abort":
+            return Reply("Cancelled: nothing was done.")
+        handler = self._confirm_handlers.get(pending.action)
+        if handler is None:
+            log.error("no handler for confirmed action %s", pending.action)
+            return notice("This confirmation is not valid.")
+        try:
+            return await handler(pending, choice, actor)
+        except ControlError as error:
+            return Reply(f"Refused: {error}")
+
+
+def _sentence(text: str) -> str:
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def parse(text: str) -> tuple[str, list[str]]:
+    """'/pause  slow news' -> ('pause', ['slow', 'news']). Accepts 'status' without a slash
+    and Telegram's '/status@MyBot' form."""
+    stripped = text.strip()
+    if not stripped:
+        return "", []
+    try:
+        parts = shlex.split(stripped)
+    except ValueError:
+        parts = stripped.split()
+    if not parts:
+        return "", []
+    head = parts[0].removeprefix("/").split("@", 1)[0].casefold()
+    return head, parts[1:]

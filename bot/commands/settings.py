@@ -1,0 +1,174 @@
+"""Settings commands: risk limits, alert settings, quiet hours, acknowledging alerts.
+
+Every setting is kept by the Control API (in the database); after a change the notifier's
+policy is rebuilt from what the Control API stored, so what the chat shows is what is kept.
+A risk limit changes only after a confirmation that shows the old and the new value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot import alerts
+from bot.alerts import KINDS, AlertMode
+from bot.commands.base import Command, UsageError, choice_arg, confirm_buttons, notice, token_arg
+from bot.confirm import Pending
+from bot.render import trading as render_trading
+from bot.reply import Reply, Role
+from bot.timing import QuietHours, QuietHoursError
+from trader.control.api import AlertSettings
+from trader.domain import Actor, Severity
+
+if TYPE_CHECKING:
+    from bot.commands.core import CommandCore
+
+_MODES = [mode.value for mode in AlertMode]
+_SEVERITIES = [severity.value for severity in Severity]
+
+
+class SettingsCommands:
+    def __init__(self, core: CommandCore) -> None:
+        self._context = core.context
+
+    # risk limits ----------------------------------------------------------------------
+
+    async def set_limit(self, actor: Actor, args: list[str]) -> Reply:
+        if len(args) != 2:
+            raise UsageError("Give a limit name and a value.")
+        name, value = args[0].casefold(), args[1]
+        current = await self._context.control.limits(actor)
+        try:
+            changed = current.with_value(name, value)
+        except ValueError as error:  # the state's SettingError says what is wrong
+            raise UsageError(str(error)) from None
+        before, after = current.to_json()[name], changed.to_json()[name]
+        if before == after:
+            return Reply(f"{name} is already {before}.")
+        confirmations = self._context.confirmations
+        confirmations.cancel_for(actor, "set_limit")
+        pending = confirmations.issue("set_limit", actor, {"set", "abort"}, name=name, value=value)
+        return Reply(
+            f"Change the risk limit {name}?",
+            (f"{before} → {after}", "The risk checks use it from the next order on."),
+            buttons=confirm_buttons(pending.token, (f"✅ Set {name} to {after}", "set")),
+        )
+
+    async def on_set_limit(self, pending: Pending, choice: str, actor: Actor) -> Reply:
+        name, value = str(pending.payload["name"]), pending.payload["value"]
+        change = await self._context.control.set_limit(actor, name, value)
+        return render_trading.setting_changed(change)
+
+    # alerts ---------------------------------------------------------------------------
+
+    async def alert_settings(self, actor: Actor, args: list[str]) -> Reply:
+        control = self._context.control
+        if args:
+            if args[0].casefold() in ("min", "minimum"):
+                level = choice_arg(args[1:], _SEVERITIES, default=None, what="minimum severity")
+                await control.set_alert_setting(actor, "min_severity", level)
+            else:
+                await self._set_mode(actor, args)
+        settings = await control.alert_settings(actor)
+        policy = self._apply(settings)
+        return alerts.settings_reply(policy, self._context.zone.key)
+
+    async def _set_mode(self, actor: Actor, args: list[str]) -> None:
+        if len(args) != 2:
+            raise UsageError("Give an alert kind (or all) and on, silent or off.")
+        kind = args[0].casefold()
+        if kind != "all" and kind not in KINDS:
+            raise UsageError(f"Unknown alert kind {kind!r}; the kinds are: {', '.join(KINDS)}.")
+        mode = AlertMode(choice_arg(args[1:], _MODES, default=None, what="mode"))
+        kinds = set(KINDS) if kind == "all" else {kind}
+        control = self._context.control
+        settings = await control.alert_settings(actor)
+        muted, silent = set(settings.muted_kinds), set(settings.silent_kinds)
+        muted = muted | kinds if mode is AlertMode.OFF else muted - kinds
+        silent = silent | kinds if mode is AlertMode.SILENT else silent - kinds
+        if silent != set(settings.silent_kinds):
+            await control.set_alert_setting(actor, "silent_kinds", sorted(silent))
+        if muted != set(settings.muted_kinds):
+            await control.set_alert_setting(actor, "muted_kinds", sorted(muted))
+        switches = {"order_filled": "fill_alerts", "daily_report": "daily_report"}
+        for switched, field in switches.items():
+            if switched in kinds and getattr(settings, field) != (mode is not AlertMode.OFF):
+                await control.set_alert_setting(actor, field, mode is not AlertMode.OFF)
+
+    async def quiet(self, actor: Actor, args: list[str]) -> Reply:
+        if len(args) != 1:
+            raise UsageError("Give one window like 22:00-07:00, or off.")
+        control = self._context.control
+        if args[0].casefold() == "off":
+            await control.set_alert_setting(actor, "quiet_start", "off")
+            await control.set_alert_setting(actor, "quiet_end", "off")
+        else:
+            try:
+                window = QuietHours.parse(args[0])
+            except QuietHoursError as error:
+                raise UsageError(str(error).capitalize() + ".") from None
+            await control.set_alert_setting(actor, "quiet_start", f"{window.start:%H:%M}")
+            await control.set_alert_setting(actor, "quiet_end", f"{window.end:%H:%M}")
+        policy = self._apply(await control.alert_settings(actor))
+        if policy.quiet_hours is None:
+            return Reply("Quiet hours off: every alert rings.")
+        return Reply(
+            f"Quiet hours {policy.quiet_hours} ({self._context.zone.key}).",
+            ("Non-critical alerts arrive silently then; critical ones always ring.",),
+        )
+
+    async def ack(self, actor: Actor, args: list[str]) -> Reply:
+        alert_id = token_arg(args, "alert reference")
+        notifier = self._context.notifier
+        alert = await notifier.acknowledge(alert_id, actor) if notifier else None
+        if alert is None:
+            return notice("Already acknowledged (or no longer known).")
+        return notice(f"Acknowledged: {alert.title[:150]}")
+
+    def _apply(self, settings: AlertSettings) -> alerts.AlertPolicy:
+        policy = alerts.policy_from_settings(settings)
+        if self._context.notifier is not None:
+            self._context.notifier.set_policy(policy)
+        return policy
+
+
+def install(core: CommandCore) -> None:
+    settings = SettingsCommands(core)
+    operator = Role.OPERATOR
+    for command in (
+        Command(
+            "set",
+            operator,
+            "change a risk limit",
+            "/set <limit> <value>",
+            settings.set_limit,
+            feature="settings",
+        ),
+        Command(
+            "alerts",
+            Role.VIEWER,
+            "alert settings",
+            "/alerts [<kind|all> on|silent|off]",
+            settings.alert_settings,
+            feature="settings",
+            role_with_args=operator,
+        ),
+        Command(
+            "quiet",
+            operator,
+            "quiet hours",
+            "/quiet HH:MM-HH:MM|off",
+            settings.quiet,
+            feature="settings",
+        ),
+        Command(
+            "ack",
+            operator,
+            "acknowledge a critical alert",
+            "",
+            settings.ack,
+            feature="alerts",
+            hidden=True,
+        ),
+    ):
+        core.register(command)
+    core.on_confirm("set_limit", settings.on_set_limit)

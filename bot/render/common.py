@@ -1,0 +1,149 @@
+"""Text for replies and alerts, in the operator's terms. No markup: transports escape and style.
+
+Times are stored in UTC and shown in the operator's time zone only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from bot.reply import Reply
+from trader.control.api import EventLine, StatusSnapshot
+
+TELEGRAM_LIMIT = 4096
+_ZONE: ZoneInfo = ZoneInfo("UTC")
+
+
+def set_zone(zone: ZoneInfo) -> None:
+    global _ZONE
+    _ZONE = zone
+
+
+def local(when: datetime | None) -> str:
+    if when is None:
+        return "never"
+    return when.astimezone(_ZONE).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def status(snapshot: StatusSnapshot) -> Reply:
+    lines = [
+        f"Mode: {snapshot.mode.value}",
+        f"Trading: {snapshot.trading_state.value}"
+        + (f" ({snapshot.state_reason})" if snapshot.state_reason else ""),
+        f"Approval mode: {'on' if snapshot.approval_mode else 'off'}"
+        + (f" · {snapshot.pending_approvals} waiting" if snapshot.pending_approvals else ""),
+    ]
+    book = snapshot.portfolio
+    if book is not None:
+        lines += [
+            f"Equity {_usd(book.equity)} · cash {_usd(book.cash)} · exposure {_usd(book.exposure)}",
+            f"Today {_usd(book.day_pnl, sign=True)} · drawdown {book.drawdown * 100:.1f}% "
+            f"({book.drawdown_mode.value}) · {book.open_positions} positions, "
+            f"{book.open_orders} orders",
+        ]
+    if snapshot.last_cycle_at or snapshot.next_cycle_at:
+        lines.append(
+            f"Cycle: last {local(snapshot.last_cycle_at)}, next {local(snapshot.next_cycle_at)}"
+        )
+    if snapshot.llm_budget is not None:
+        lines.append(f"LLM today {_usd(snapshot.llm_spend_today)} of {_usd(snapshot.llm_budget)}")
+    lines.append(
+        f"Up: {age(snapshot.now - snapshot.started_at)} (pid {snapshot.pid}, v{snapshot.version})"
+    )
+    for name, state in sorted(snapshot.components.items()):
+        lines.append(f"  {name}: {state}")
+    return Reply("Polyops status", tuple(lines))
+
+
+def _usd(value: Decimal | None, *, sign: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    prefix = "-" if value < 0 else ("+" if sign and value > 0 else "")
+    return f"{prefix}${abs(value):,.2f}"
+
+
+def health(snapshot: StatusSnapshot) -> Reply:
+    components = sorted(snapshot.components.items())
+    bad = [name for name, state in components if state not in _HEALTHY]
+    lines = [f"{'✅' if name not in bad else '❌'} {name}: {state}" for name, state in components]
+    if snapshot.heartbeat_age_s is not None:
+        lines.append(f"Heartbeat: {age(timedelta(seconds=snapshot.heartbeat_age_s))} ago")
+    if snapshot.feed_age_s is not None:
+        lines.append(f"Market feed: last book {age(timedelta(seconds=snapshot.feed_age_s))} ago")
+    if snapshot.llm_budget is not None:
+        lines.append(
+            f"LLM spend today {_usd(snapshot.llm_spend_today)} of {_usd(snapshot.llm_budget)}"
+        )
+    lines.append(
+        f"Trading: {snapshot.trading_state.value} · up {age(snapshot.now - snapshot.started_at)}"
+    )
+    title = "Health: all components running" if not bad else f"Health: {len(bad)} need attention"
+    return Reply(title, tuple(lines))
+
+
+_HEALTHY = frozenset({"running", "polling", "webhook", "ok", "finished"})
+
+
+def events(rows: Sequence[EventLine]) -> Reply:
+    if not rows:
+        return Reply("No events yet.")
+    lines = [
+        f"#{row.seq} {local(row.at)} {row.type} by {row.actor or '-'}"
+        + (f": {row.summary}" if row.summary else "")
+        for row in rows
+    ]
+    return Reply(f"Last {len(rows)} events", tuple(lines))
+
+
+def utf16_length(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units (an emoji may count twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_message(
+    text: str, limit: int = TELEGRAM_LIMIT, measure: Callable[[str], int] = len
+) -> list[str]:
+    """Split at line boundaries so every part measures at most `limit`.
+
+    A single line longer than the limit is cut inside (nothing is dropped). Parts keep
+    their order; joining them with newlines gives the text back.
+    """
+    parts: list[str] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        for piece in _cut(line, limit, measure):
+            candidate = piece if current is None else f"{current}\n{piece}"
+            if measure(candidate) <= limit:
+                current = candidate
+                continue
+            if current is not None:
+                parts.append(current)
+            current = piece
+    parts.append(current or "")
+    return parts
+
+
+def _cut(line: str, limit: int, measure: Callable[[str], int]) -> list[str]:
+    if measure(line) <= limit:
+        return [line]
+    pieces: list[str] = []
+    while measure(line) > limit:
+        size = min(len(line), limit)
+        while size > 1 and measure(line[:size]) > limit:
+            size -= max(1, (measure(line[:size]) - limit) // 2)
+        pieces.append(line[:size])
+        line = line[size:]
+    pieces.append(line)
+    return pieces

@@ -1,0 +1,399 @@
+"""The Control API: the only door the chat uses into the trader.
+
+Every call takes the `Actor` who asked (user and channel), is audited in the event log, and
+returns a typed result (see `trader.control.types`, re-exported here); formatting is the
+chat's job. Collaborators are injected by the composition root: the persisted control state,
+the event log, and the execution core's `TradingDesk` (positions, orders, PnL, kill, approvals)
+plus small providers for the cycle, heartbeat and LLM spend. Without a desk (a bare start)
+the state-only calls still work; reports, charts and the last signal cycle come from the
+injected `ReportSource` and `SignalSource` (see `trader.control.reports`). The chat never
+reaches past this module and `trader.domain`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from trader import __version__
+from trader.clock import Clock
+from trader.control.reports import Reporting, ReportSource, SignalSource
+from trader.control.types import (
+    CHART_KINDS,
+    MAX_CHART_DAYS,
+    ApprovalDecision,
+    ApprovalRequest,
+    ComponentHealth,
+    ControlError,
+    CycleHook,
+    EventLine,
+    EventReader,
+    EventSink,
+    EventStream,
+    ExecutionResult,
+    HeartbeatSource,
+    KillPreview,
+    KillReport,
+    MarketSignal,
+    NotConfiguredError,
+    OrderView,
+    Outcome,
+    PnlPeriod,
+    PnlReport,
+    PortfolioView,
+    PositionView,
+    ReportView,
+    SettingChange,
+    SignalsView,
+    SpendSource,
+    StateChange,
+    StatusSnapshot,
+    TradingDesk,
+)
+from trader.domain import Actor, Alert, DrawdownMode, TradingMode, TradingState, new_correlation_id
+from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
+
+__all__ = [
+    "CHART_KINDS",
+    "MAX_CHART_DAYS",
+    "AlertSettings",
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "ControlAPI",
+    "ControlError",
+    "DrawdownMode",
+    "EventLine",
+    "EventStream",
+    "ExecutionResult",
+    "KillPreview",
+    "KillReport",
+    "MarketSignal",
+    "NotConfiguredError",
+    "OrderView",
+    "Outcome",
+    "PnlPeriod",
+    "PnlReport",
+    "PortfolioView",
+    "PositionView",
+    "ReportSource",
+    "ReportView",
+    "RiskLimits",
+    "SettingChange",
+    "SignalSource",
+    "SignalsView",
+    "StateChange",
+    "StatusSnapshot",
+]
+
+
+class ControlAPI:
+    def __init__(
+        self,
+        *,
+        state: ControlState,
+        events: EventSink,
+        event_reader: EventReader,
+        clock: Clock,
+        mode: TradingMode,
+        components: ComponentHealth | None = None,
+        desk: TradingDesk | None = None,
+        cycle: CycleHook | None = None,
+        heartbeat: HeartbeatSource | None = None,
+        spend: SpendSource | None = None,
+        reports: ReportSource | None = None,
+        signals: SignalSource | None = None,
+    ) -> None:
+        self._state = state
+        self._events = events
+        self._reader = event_reader
+        self._clock = clock
+        self._mode = mode
+        self._components = components
+        self._desk = desk
+        self._cycle = cycle
+        self._heartbeat = heartbeat
+        self._spend = spend
+        self._reporting = Reporting(clock, reports, signals)
+        self._started_at = clock.now()
+
+    def _audit(self, actor: Actor, command: str, **details: Any) -> str:
+        corr = new_correlation_id()
+        self._events.append(
+            "command", {"command": command, **details}, correlation_id=corr, actor=str(actor)
+        )
+        return corr
+
+    def _need_desk(self) -> TradingDesk:
+        if self._desk is None:
+            raise ControlError("the execution core is not running")
+        return self._desk
+
+    # status ----------------------------------------------------------------------------
+
+    async def status(self, actor: Actor) -> StatusSnapshot:
+        self._audit(actor, "status")
+        trading = self._state.trading
+        desk = self._desk
+        spent, budget = await self._spend.llm_spend_today() if self._spend else (None, None)
+        return StatusSnapshot(
+            version=__version__,
+            pid=os.getpid(),
+            mode=self._mode,
+            trading_state=trading.state,
+            state_reason=trading.reason,
+            state_changed_by=trading.changed_by,
+            state_changed_at=trading.changed_at,
+            approval_mode=self._state.approval_mode,
+            started_at=self._started_at,
+            now=self._clock.now(),
+            components=self._components.component_states() if self._components else {},
+            portfolio=desk.portfolio_view() if desk else None,
+            last_cycle_at=self._cycle.last_cycle_at() if self._cycle else None,
+            next_cycle_at=self._cycle.next_cycle_at() if self._cycle else None,
+            heartbeat_age_s=self._heartbeat.heartbeat_age() if self._heartbeat else None,
+            feed_age_s=desk.feed_age() if desk else None,
+            llm_spend_today=spent,
+            llm_budget=budget,
+            pending_approvals=len(await desk.pending_approvals()) if desk else 0,
+        )
+
+    async def positions(self, actor: Actor) -> list[PositionView]:
+        self._audit(actor, "positions")
+        return await self._need_desk().positions()
+
+    async def open_orders(self, actor: Actor) -> list[OrderView]:
+        self._audit(actor, "orders")
+        return await self._need_desk().open_orders()
+
+    async def pnl(self, actor: Actor, period: PnlPeriod | str = PnlPeriod.DAY) -> PnlReport:
+        try:
+            which = PnlPeriod(str(period).casefold())
+        except ValueError:
+            raise ControlError("the period is day, week or month") from None
+        self._audit(actor, "pnl", period=which.value)
+        return await self._need_desk().pnl(which)
+
+    async def recent_events(self, actor: Actor, n: int = 10) -> list[EventLine]:
+        if not 1 <= n <= 100:
+            raise ControlError("the number of events must be between 1 and 100")
+        self._audit(actor, "events", n=n)
+        rows = await self._reader.recent(n)
+        return [_event_line(row) for row in rows]
+
+    # trading state ---------------------------------------------------------------------
+
+    async def pause(self, actor: Actor, reason: str = "") -> StateChange:
+        """Stop new orders; resting orders stay. Kept across restarts."""
+        before = self._state.trading.state
+        corr = self._audit(actor, "pause", reason=reason)
+        if before in (TradingState.KILLED, TradingState.HALTED):
+            raise ControlError(f"trading is {before.value}; re-arm it first, then pause or resume")
+        if before is TradingState.PAUSED:
+            return StateChange(before, before, self._state.trading.reason, changed=False)
+        text = reason or f"paused by {actor}"
+        await self._state.set_trading(TradingState.PAUSED, text, str(actor))
+        self._state_event(before, TradingState.PAUSED, text, corr, actor)
+        return StateChange(before, TradingState.PAUSED, text, changed=True)
+
+    async def resume(self, actor: Actor) -> StateChange:
+        before = self._state.trading.state
+        corr = self._audit(actor, "resume")
+        if before in (TradingState.KILLED, TradingState.HALTED):
+            raise ControlError(f"trading is {before.value}: only /rearm clears it")
+        if before is TradingState.RUNNING:
+            return StateChange(before, before, "", changed=False)
+        await self._state.set_trading(TradingState.RUNNING, f"resumed by {actor}", str(actor))
+        self._state_event(before, TradingState.RUNNING, "", corr, actor)
+        return StateChange(before, TradingState.RUNNING, "", changed=True)
+
+    def _state_event(
+        self, before: TradingState, after: TradingState, reason: str, corr: str, actor: Actor
+    ) -> None:
+        self._events.append(
+            "trading_state_changed",
+            {"from": before.value, "to": after.value, "reason": reason},
+            correlation_id=corr,
+            actor=str(actor),
+        )
+
+    async def preview_kill(self, actor: Actor, slippage: Decimal | None = None) -> KillPreview:
+        """What a kill with flatten would do now: the exits, their floors and proceeds."""
+        self._audit(actor, "kill_preview", slippage=slippage)
+        try:
+            return await self._need_desk().preview_kill(slippage)
+        except ValueError as error:
+            raise ControlError(str(error)) from None
+
+    async def kill(
+        self,
+        actor: Actor,
+        *,
+        flatten: bool = False,
+        reason: str = "",
+        slippage: Decimal | None = None,
+    ) -> KillReport:
+        """Cancel every order (and with `flatten` sell every position within the slippage
+        cap); KILLED survives restarts until `rearm`."""
+        self._audit(actor, "kill", flatten=flatten, reason=reason, slippage=slippage)
+        if self._desk is None:
+            text = reason or f"killed by {actor}"
+            await self._state.set_trading(TradingState.KILLED, text, str(actor))
+            return KillReport(TradingState.KILLED, 0, 0, False, (), "killed (no execution core)")
+        try:
+            return await self._desk.kill(actor, flatten=flatten, reason=reason, slippage=slippage)
+        except ValueError as error:
+            raise ControlError(str(error)) from None
+
+    async def rearm(self, actor: Actor) -> StateChange:
+        """Clear KILLED or HALTED back to RUNNING: the only way out of either."""
+        before = self._state.trading.state
+        corr = self._audit(actor, "rearm")
+        if before not in (TradingState.KILLED, TradingState.HALTED):
+            return StateChange(before, before, "nothing to re-arm", changed=False)
+        if self._desk is not None:
+            after = await self._desk.rearm(actor)
+        else:
+            await self._state.set_trading(TradingState.RUNNING, f"re-armed by {actor}", str(actor))
+            after = TradingState.RUNNING
+            self._state_event(before, after, "re-armed", corr, actor)
+        return StateChange(before, after, f"re-armed by {actor}", changed=after is not before)
+
+    async def cancel_order(self, actor: Actor, order_id: str) -> bool:
+        self._audit(actor, "cancel", order_id=order_id)
+        if not await self._need_desk().cancel_order(actor, order_id):
+            raise ControlError(f"no open order {order_id} (or the venue would not cancel it)")
+        return True
+
+    # approvals ------------------------------------------------------------------------
+
+    async def set_approval_mode(self, actor: Actor, on: bool) -> SettingChange:
+        before = self._state.approval_mode
+        corr = self._audit(actor, "approval_mode", on=on)
+        await self._state.set_approval_mode(on, str(actor))
+        self._events.append(
+            "approval_mode_changed", {"on": on}, correlation_id=corr, actor=str(actor)
+        )
+        return SettingChange("approval_mode", _on_off(before), _on_off(on))
+
+    async def pending_approvals(self, actor: Actor) -> list[ApprovalRequest]:
+        self._audit(actor, "approvals")
+        return await self._need_desk().pending_approvals()
+
+    async def approve(
+        self, actor: Actor, key: str, size: Decimal | str | None = None
+    ) -> ApprovalDecision:
+        """Approve once (a second approve does nothing); re-checked against price and risk.
+        With `size`, at that size instead."""
+        amount = _decimal_arg(size, "size") if size is not None else None
+        self._audit(actor, "approve", key=key, size=amount)
+        return await self._need_desk().approve(actor, key, amount)
+
+    async def reject(self, actor: Actor, key: str) -> ApprovalDecision:
+        self._audit(actor, "reject", key=key)
+        return await self._need_desk().reject(actor, key)
+
+    # cycle, limits, alert settings -------------------------------------------------------
+
+    async def run_cycle(self, actor: Actor) -> str:
+        self._audit(actor, "run_cycle")
+        if self._cycle is None:
+            raise ControlError("no signal cycle is scheduled in this process")
+        return await self._cycle.run_now()
+
+    async def limits(self, actor: Actor) -> RiskLimits:
+        self._audit(actor, "limits")
+        return self._state.risk_limits
+
+    async def set_limit(self, actor: Actor, name: str, value: object) -> SettingChange:
+        corr = self._audit(actor, "set_limit", name=name, value=str(value))
+        before = self._state.risk_limits
+        try:
+            after = await self._state.set_risk_limit(name, value, str(actor))
+        except SettingError as error:
+            raise ControlError(str(error)) from None
+        change = SettingChange(name, str(getattr(before, name)), str(getattr(after, name)))
+        self._events.append(
+            "limit_changed",
+            {"name": name, "from": change.before, "to": change.after},
+            correlation_id=corr,
+            actor=str(actor),
+        )
+        return change
+
+    async def alert_settings(self, actor: Actor) -> AlertSettings:
+        self._audit(actor, "alert_settings")
+        return self._state.alert_settings
+
+    async def set_alert_setting(self, actor: Actor, name: str, value: object) -> SettingChange:
+        corr = self._audit(actor, "set_alert_setting", name=name, value=str(value))
+        before = self._state.alert_settings.to_json().get(name)
+        try:
+            after = await self._state.set_alert_setting(name, value, str(actor))
+        except SettingError as error:
+            raise ControlError(str(error)) from None
+        change = SettingChange(name, str(before), str(after.to_json()[name]))
+        self._events.append(
+            "alert_setting_changed",
+            {"name": name, "from": change.before, "to": change.after},
+            correlation_id=corr,
+            actor=str(actor),
+        )
+        return change
+
+    # reports and signals ---------------------------------------------------------------
+
+    async def report(self, actor: Actor, day: date | None = None) -> ReportView:
+        """The daily report for `day` (default: the operator's yesterday): the text and the
+        dashboard PNG, drawn off the event loop by the report source."""
+        self._audit(actor, "report", day=day.isoformat() if day else None)
+        return await self._reporting.report(day)
+
+    async def chart(self, actor: Actor, kind: str, window_days: int = 30) -> Path:
+        """One chart's PNG (`kind` one of `CHART_KINDS`) over the last `window_days` days."""
+        self._audit(actor, "chart", kind=str(kind)[:40], window_days=window_days)
+        return await self._reporting.chart(kind, window_days)
+
+    async def signals(self, actor: Actor) -> SignalsView:
+        """The last completed signal cycle: the model, and per market what it decided."""
+        self._audit(actor, "signals")
+        return self._reporting.signals()
+
+    # subscriptions ---------------------------------------------------------------------
+
+    def subscribe_alerts(self, actor: Actor) -> EventStream[Alert]:
+        self._audit(actor, "subscribe_alerts")
+        return self._need_desk().subscribe_alerts()
+
+    def subscribe_approvals(self, actor: Actor) -> EventStream[ApprovalRequest]:
+        self._audit(actor, "subscribe_approvals")
+        return self._need_desk().subscribe_approvals()
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _decimal_arg(value: Decimal | str, what: str) -> Decimal:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ControlError(f"the {what} must be a number, got {value!r}") from None
+    if not number.is_finite() or number <= 0:
+        raise ControlError(f"the {what} must be a positive number, got {value}")
+    return number
+
+
+def _event_line(row: Any) -> EventLine:
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    summary = ", ".join(f"{k}={v}" for k, v in list(payload.items())[:4])
+    return EventLine(
+        seq=row.seq,
+        at=row.ts,
+        type=row.type,
+        actor=row.actor or "",
+        correlation_id=row.correlation_id or "",
+        summary=summary[:200],
+    )

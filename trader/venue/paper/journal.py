@@ -1,0 +1,53 @@
+"""The paper venue's memory in the app: the fills table of the trader's own database.
+
+`PaperVenue` derives its cash and positions from the fills it has made, reloaded on `start()`
+(`trader.venue.paper.venue.FillJournal`). In the app those fills are already in the database: the
+execution engine persists every fill the venue reports to it. `DatabaseFillJournal` reads them
+back; it writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from trader.clock import Clock
+from trader.domain import Fill, TradeStatus
+from trader.store.trading import FillRepository
+
+SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)  # before any fill this trader could have made
+
+
+class DatabaseFillJournal:
+    """Paper fills as the database's fills table records them.
+
+    `load()` returns every recorded fill, oldest first, except failed trades (they moved no
+    shares and no money); the paper ledger folds them into cash and positions. Settlement fills
+    the execution core writes when a market resolves are included on purpose: they are how a
+    restarted paper venue finds a resolved market already redeemed (`PaperVenue` redeems the
+    same way while running).
+
+    `record()` does nothing, on purpose. Every fill the paper venue makes reaches the execution
+    engine, in the submit's answer or on the venue's `fills()` stream, and the engine persists
+    each fill it has not seen, with the correlation id of the intent behind it, through its
+    write-behind queue. Recording it here as well would be a second writer of the same row:
+    fills are keyed on (trade id, order id) and a second insert is ignored, so whichever write
+    landed first would win, and if it were this one the row would lose its correlation id.
+
+    What follows from one writer: the paper venue after a restart is exactly what the database
+    says, no more. A fill made in the last moments before a crash, still in the engine's
+    write-behind queue, is lost from both the database and the restarted paper venue, so the two
+    still agree (as if the paper venue had never made it). One database per trading mode: a
+    paper venue over a database that holds live fills would count them against its bankroll.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._fills = FillRepository(sessions, clock)
+
+    async def load(self) -> list[Fill]:
+        fills = await self._fills.since(SINCE_EVER)
+        return [f for f in fills if f.status is not TradeStatus.FAILED]
+
+    async def record(self, fill: Fill) -> None:
+        """Nothing to do: the execution engine persists this fill (see the class docstring)."""

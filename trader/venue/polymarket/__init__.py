@@ -1,0 +1,1 @@
+"""trader.venue.polymarket."""
