@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.timing import Clock
+from trader.control.api import Clock
 from trader.domain import Actor
 
 DEFAULT_TTL = timedelta(minutes=2)

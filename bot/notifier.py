@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 from bot import alerts as catalog
 from bot.alerts import AlertMode, AlertPolicy
 from bot.reply import Reply, Role
-from bot.timing import Clock
+from trader.control.api import Clock
 from trader.domain import Actor, Alert, Severity
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,7 @@ from bot import alerts
 from bot.notifier import Notifier
 from bot.render import trading as render_trading
 from bot.reply import Reply
-from bot.timing import Clock
-from trader.control.api import ApprovalRequest, ControlAPI, ControlError, EventStream
+from trader.control.api import ApprovalRequest, Clock, ControlAPI, ControlError, EventStream
 from trader.domain import Actor, Alert
 
 log = logging.getLogger(__name__)

@@ -1,42 +1,18 @@
-"""Time for the chat: the injected clock's shape, quiet hours and token buckets.
+"""Time for the chat: quiet hours and token buckets, on the trader's injected `Clock`.
 
-`bot` may import only `trader.control.api` and `trader.domain` from the trader, so the clock is
-described here structurally; `trader.clock.SystemClock` and `FakeClock` both satisfy it.
-Times are timezone-aware UTC everywhere; the operator's zone appears only when a quiet-hours
-window is checked or shown.
+`bot` may import only `trader.control.api` and `trader.domain` from the trader, so the clock
+protocol comes through `trader.control.api`. Times are timezone-aware UTC everywhere; the
+operator's zone appears only when a quiet-hours window is checked or shown.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time as _time
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
-from typing import Protocol
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-    def monotonic(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock, for callers that were not given one."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return _time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
+from trader.control.api import Clock
 
 _WINDOW = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
 

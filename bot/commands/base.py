@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.confirm import Confirmations, Pending
 from bot.notifier import Notifier
 from bot.reply import Button, Reply, Role
-from bot.timing import Clock
-from trader.control.api import ControlAPI
+from trader.control.api import Clock, ControlAPI
 from trader.domain import Actor
 
 Handler = Callable[[Actor, list[str]], Awaitable[Reply]]

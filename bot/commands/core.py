@@ -26,8 +26,7 @@ from bot.commands.base import (
 from bot.confirm import Confirmations, Refused
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from bot.timing import Clock, SystemClock
-from trader.control.api import ControlAPI, ControlError, NotConfiguredError
+from trader.control.api import Clock, ControlAPI, ControlError, NotConfiguredError, SystemClock
 from trader.domain import Actor
 
 __all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
@@ -116,7 +115,7 @@ class CommandCore:
             what = f"/{name}" + (" with arguments" if role >= command.role else "")
             return notice(f"{what} needs the operator role; you are a viewer.")
         try:
-            if command.name in ("help", "start"):
+            if command.name == "help":
                 return await self._help(actor, args, role=role)
             return await command.handler(actor, args)
         except UsageError as error:

@@ -74,15 +74,3 @@ def pack(data: str) -> str | None:
         return factory.pack()
     except (CallbackDataException, ValueError):
         return None
-
-
-def unpack(data: str) -> AnyCallback | None:
-    """Callback data from Telegram -> the factory it was made with, or None if it is not ours."""
-    prefix = data.split(":", 1)[0]
-    for factory in (ConfirmCallback, ApprovalCallback, AckCallback, CommandCallback):
-        if factory.__prefix__ == prefix:
-            try:
-                return factory.unpack(data)
-            except (TypeError, ValueError):
-                return None
-    return None

@@ -21,7 +21,7 @@ from bot.reply import Role
 from bot.telegram.middlewares import Access, AuditMiddleware, AuthMiddleware
 from bot.telegram.outbox import Outbox
 from bot.telegram.routers import button_routers, command_routers, fallback_router
-from bot.timing import Clock
+from trader.control.api import Clock
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from bot.commands.core import REFUSAL, parse
 from bot.reply import Role
 from bot.telegram.outbox import Outbox
-from bot.timing import Clock
+from trader.control.api import Clock
 from trader.domain import Actor
 
 log = logging.getLogger(__name__)

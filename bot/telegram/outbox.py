@@ -35,7 +35,8 @@ from aiogram.types import BufferedInputFile, FSInputFile, LinkPreviewOptions, Me
 from bot.reply import Image, Reply
 from bot.sendqueue import KeyedSendQueue
 from bot.telegram import format as fmt
-from bot.timing import Clock, TokenBucket
+from bot.timing import TokenBucket
+from trader.control.api import Clock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -35,7 +35,7 @@ from bot.telegram.dispatcher import create_dispatcher, register_commands
 from bot.telegram.middlewares import Access
 from bot.telegram.outbox import FloodPolicy, Outbox
 from bot.telegram.polling import Poller, PollingConfig
-from bot.timing import Clock
+from trader.control.api import Clock
 
 log = logging.getLogger(__name__)
 

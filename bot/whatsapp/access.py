@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.reply import Role
-from bot.timing import Clock
+from trader.control.api import Clock
 
 WINDOW = timedelta(hours=24)
 DEFAULT_MARGIN = timedelta(minutes=10)

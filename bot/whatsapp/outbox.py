@@ -30,10 +30,11 @@ from typing import TypeVar
 
 from bot.reply import Image, Reply
 from bot.sendqueue import KeyedSendQueue
-from bot.timing import Clock, TokenBucket
+from bot.timing import TokenBucket
 from bot.whatsapp import format as fmt
 from bot.whatsapp.access import ServiceWindow, masked
 from bot.whatsapp.graph import ErrorKind, GraphClient, GraphError
+from trader.control.api import Clock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -35,11 +35,11 @@ from aiohttp import web
 from bot.commands.core import REFUSAL, CommandCore, parse
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from bot.timing import Clock
 from bot.whatsapp.access import NumberAccess, ServiceWindow, masked
 from bot.whatsapp.graph import ErrorKind, GraphClient, GraphError, PhoneNumber
 from bot.whatsapp.outbox import Outbox, SendPolicy, Template
 from bot.whatsapp.webhook import Inbound, StatusEvent, WebhookReceiver
+from trader.control.api import Clock
 from trader.domain import Actor, Alert, Severity
 
 log = logging.getLogger(__name__)

@@ -126,38 +126,20 @@ async def test_live_adapter_gtd_and_post_only_are_signed_as_asked(
     await venue.cancel_all()
 
 
-async def test_live_adapter_batch_and_cancel_all(venue: PolymarketVenue, market: Market) -> None:
+async def test_live_adapter_cancel_all_cancels_every_open_order(
+    venue: PolymarketVenue, market: Market
+) -> None:
     good = [
         await venue.prepare(buy(market, price, client_order_id=f"b-{price}"))
         for price in ("0.40", "0.41", "0.42")
     ]
+    results = [await venue.submit(prepared) for prepared in good]
 
-    results = await venue.submit_many(good)
     everything = await venue.cancel_all()
 
     assert [r.status for r in results] == [OrderStatus.LIVE] * 3
     assert sorted(everything.canceled) == sorted(p.order_id for p in good)
     assert await venue.open_orders() == []
-
-
-async def test_live_adapter_batch_reports_each_rejection(
-    venue: PolymarketVenue, market: Market, admin: httpx.AsyncClient
-) -> None:
-    await add_fault(
-        admin,
-        kind="reject_order",
-        code="INVALID_ORDER_MIN_TICK_SIZE",
-        message="order is invalid. Price breaks minimum tick size rules",
-        count=1,
-    )
-    first = await venue.prepare(buy(market, "0.40", client_order_id="x-1"))
-    second = await venue.prepare(buy(market, "0.41", client_order_id="x-2"))
-
-    results = await venue.submit_many([first, second])
-
-    assert [r.status for r in results].count(OrderStatus.REJECTED) == 1
-    assert {r.error_code for r in results} == {None, "INVALID_ORDER_MIN_TICK_SIZE"}
-    await venue.cancel_all()
 
 
 async def test_live_adapter_marketable_fok_fills_via_the_user_channel(

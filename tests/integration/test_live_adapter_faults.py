@@ -149,31 +149,6 @@ async def test_submit_answered_5xx_is_unknown_and_resolves_to_nothing(
     assert await venue.resolve_unknown(prepared.order_id) is None
 
 
-async def test_batch_with_a_lost_answer_reports_every_order_unknown(
-    sim: SimServer, market: Market, admin: httpx.AsyncClient
-) -> None:
-    impatient = make_venue(sim, KEY_A, RecordingClock(), submit_timeout=0.3)
-    await impatient.start()
-    try:
-        await add_fault(
-            admin, kind="hang_after_accept", method="POST", path="/orders", seconds=1.0, count=1
-        )
-        batch = [
-            await impatient.prepare(buy(market, p, client_order_id=p)) for p in ("0.40", "0.41")
-        ]
-
-        results = await impatient.submit_many(batch)
-        resolved = [await impatient.resolve_unknown(r.order_id) for r in results]
-    finally:
-        await impatient.cancel_all()
-        await impatient.close()
-
-    assert [(r.status, r.error_code) for r in results] == [
-        (OrderStatus.SUBMITTED, "unknown_outcome")
-    ] * 2
-    assert [o.status for o in resolved if o is not None] == [OrderStatus.LIVE] * 2
-
-
 async def test_dropped_market_socket_reports_stale_then_reconnects_with_a_fresh_book(
     sim: SimServer, market: Market, admin: httpx.AsyncClient
 ) -> None:

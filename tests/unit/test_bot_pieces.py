@@ -14,7 +14,7 @@ from bot.confirm import Confirmations, Refused
 from bot.render.common import split_message, utf16_length
 from bot.reply import Button, Reply
 from bot.telegram import format as fmt
-from bot.telegram.callbacks import ApprovalCallback, ConfirmCallback, pack, unpack
+from bot.telegram.callbacks import ApprovalCallback, ConfirmCallback, pack
 from bot.timing import QuietHours, QuietHoursError, TokenBucket
 from trader.clock import FakeClock
 from trader.domain import Actor
@@ -124,22 +124,15 @@ def test_format_puts_a_long_reply_in_several_parts() -> None:
 def test_callback_data_round_trips_through_the_factories() -> None:
     data = pack("confirm 3fa9c1d2e0aa flatten")
     assert data == "cf:3fa9c1d2e0aa:flatten"
-    parsed = unpack(data)
-    assert isinstance(parsed, ConfirmCallback)
+    parsed = ConfirmCallback.unpack(data)
     assert parsed.as_command() == "confirm 3fa9c1d2e0aa flatten"
-    decision = unpack(pack("decide 0123456789abcdef0123456789abcdef half") or "")
-    assert isinstance(decision, ApprovalCallback)
+    decision = ApprovalCallback.unpack(pack("decide 0123456789abcdef0123456789abcdef half") or "")
     assert decision.decision == "half"
 
 
 def test_callback_data_that_cannot_fit_is_not_packed() -> None:
     assert pack("confirm " + "x" * 80 + " ok") is None
     assert fmt.keyboard(Reply("t", buttons=((Button("Too long", "ack " + "y" * 70),),))) is None
-
-
-def test_unpack_of_foreign_data_is_none() -> None:
-    assert unpack("zz:1:2") is None
-    assert unpack("") is None
 
 
 @pytest.mark.parametrize(

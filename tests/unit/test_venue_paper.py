@@ -282,16 +282,6 @@ async def test_paper_duplicate_submit_is_rejected(rig: Rig) -> None:
     assert info.value.code == "INVALID_ORDER_DUPLICATED"
 
 
-async def test_paper_batch_reports_each_order(rig: Rig) -> None:
-    good = await rig.venue.prepare(order(Side.BUY, "0.30", "10"))
-    bad = await rig.venue.prepare(order(Side.SELL, "0.90", "10"))
-
-    results = await rig.venue.submit_many([good, bad])
-
-    assert [r.status for r in results] == [OrderStatus.LIVE, OrderStatus.REJECTED]
-    assert results[1].error_code == "INVALID_ORDER_NOT_ENOUGH_BALANCE"
-
-
 async def test_paper_fees_are_charged_on_every_fill() -> None:
     rig = Rig(fee_bps="200")
     rig.data.set_book(make_book(asks=levels(("0.80", "100"))))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trader import __version__
-from trader.clock import Clock
+from trader.clock import Clock, SystemClock
 from trader.control.reports import Reporting, ReportSource, SignalSource
 from trader.control.types import (
     CHART_KINDS,
@@ -62,6 +62,7 @@ __all__ = [
     "AlertSettings",
     "ApprovalDecision",
     "ApprovalRequest",
+    "Clock",
     "ControlAPI",
     "ControlError",
     "DrawdownMode",
@@ -86,6 +87,7 @@ __all__ = [
     "SignalsView",
     "StateChange",
     "StatusSnapshot",
+    "SystemClock",
 ]
 
 

@@ -303,6 +303,8 @@ class TradingDesk(Protocol):
 
 
 class EventSink(Protocol):
+    """The event log's append: never blocks, never awaits."""
+
     def append(
         self,
         type: str,

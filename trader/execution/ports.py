@@ -1,35 +1,21 @@
 """The small interfaces the execution core is handed, and event payload helpers.
 
 Kept apart so the engine, the kill switch, the halt and the desk share them without importing
-each other. The typed results (`ExecutionResult`, ...) live in `trader.control.types`, where
-the chat can see them.
+each other. The typed results (`ExecutionResult`, ...) and the event log's `EventSink` live in
+`trader.control.types`, where the chat can see them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from trader.control.types import ExecutionResult, Outcome
-from trader.domain import Actor, Order, OrderIntent, OrderStatus
+from trader.control.types import EventSink, ExecutionResult, Outcome
+from trader.domain import Order, OrderIntent, OrderStatus
 
 if TYPE_CHECKING:
     from trader.execution.store import OrderRecord
-
-
-class EventSink(Protocol):
-    """The event log's append: never blocks, never awaits."""
-
-    def append(
-        self,
-        type: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        correlation_id: str | None,
-        actor: Actor | str = ...,
-    ) -> None: ...
 
 
 @runtime_checkable

@@ -44,7 +44,6 @@ from trader.venue.base import (
     OrderRejected,
     PreparedOrder,
     SubmitResult,
-    VenueError,
 )
 from trader.venue.fanout import FanOut
 from trader.venue.paper.book import KEEP_CLOSED, PaperOrderBook
@@ -208,22 +207,6 @@ class PaperVenue:
             fills=tuple(fills),
             error_code=self._book.kill_code(request, placed),
         )
-
-    async def submit_many(self, orders: Sequence[PreparedOrder]) -> Sequence[SubmitResult]:
-        results = []
-        for order in orders:
-            try:
-                results.append(await self.submit(order))
-            except VenueError as error:
-                results.append(
-                    SubmitResult(
-                        order_id=order.order_id,
-                        status=OrderStatus.REJECTED,
-                        error_code=error.code,
-                        message=str(error),
-                    )
-                )
-        return results
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
         async with self._lock:

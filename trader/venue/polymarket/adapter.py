@@ -74,7 +74,6 @@ from trader.venue.rounding import round_order
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 15
 KILLED = {"FOK_ORDER_NOT_FILLED_ERROR", "FAK_ORDER_NOT_FILLED_ERROR"}
 
 
@@ -222,16 +221,7 @@ class PolymarketVenue:
             )
         except Exception as error:
             raise map_submit_error(error, order.order_id) from error
-        return self._result(order, response, raise_rejection=True)
-
-    async def submit_many(self, orders: Sequence[PreparedOrder]) -> Sequence[SubmitResult]:
-        """Batches of up to 15. A batch whose answer is lost reports each order as SUBMITTED
-        with error code `unknown_outcome` (resolve each by id); rejections are per order."""
-        results: list[SubmitResult] = []
-        for start in range(0, len(orders), MAX_BATCH):
-            chunk = list(orders[start : start + MAX_BATCH])
-            results.extend(await self._submit_chunk(chunk))
-        return results
+        return self._result(order, response)
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
         if not order_ids:
@@ -320,9 +310,7 @@ class PolymarketVenue:
         request = self._requests.get(order_id)
         return request.client_order_id if request else None
 
-    def _result(
-        self, order: PreparedOrder, response: OrderResponse, *, raise_rejection: bool
-    ) -> SubmitResult:
+    def _result(self, order: PreparedOrder, response: OrderResponse) -> SubmitResult:
         if isinstance(response, AcceptedOrder):
             status = normalize_insert_status(response.status)
             if response.order_id.lower() != order.order_id.lower():
@@ -341,32 +329,9 @@ class PolymarketVenue:
             return SubmitResult(
                 order.order_id, OrderStatus.CANCELED, error_code=code, message=response.message
             )
-        if not raise_rejection:
-            return SubmitResult(
-                order.order_id, OrderStatus.REJECTED, error_code=code, message=response.message
-            )
         if code == "post_only_mode":
             raise PostOnlyMode(response.message)
         raise OrderRejected(response.message, code=code)
-
-    async def _submit_chunk(self, chunk: list[PreparedOrder]) -> list[SubmitResult]:
-        signed = [self._signed_for(order) for order in chunk]
-        try:
-            responses = await asyncio.wait_for(
-                self.client.post_orders(signed), timeout=self._submit_timeout
-            )
-        except Exception as raw:
-            error = map_submit_error(raw, chunk[0].order_id)
-            if error.code != "unknown_outcome":
-                raise error from raw
-            return [
-                SubmitResult(o.order_id, OrderStatus.SUBMITTED, error_code="unknown_outcome")
-                for o in chunk
-            ]
-        return [
-            self._result(order, response, raise_rejection=False)
-            for order, response in zip(chunk, responses, strict=True)
-        ]
 
     async def _trades_after(self, after: datetime | None) -> Sequence[Fill]:
         return await self.account.trades(market=None, after=after)
