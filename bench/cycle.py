@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from polysim.synthetic.signals import StaticBooks, StaticNews, Universe, universe
-from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import SystemClock
 from trader.domain import TradingMode
 from trader.signals.ensemble import EnsembleConfig

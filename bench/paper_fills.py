@@ -13,25 +13,15 @@ import asyncio
 import time
 from decimal import Decimal
 
+from tests.support.paper import MemoryJournal
 from trader.clock import FakeClock
-from trader.domain import Book, BookLevel, Fill, OrderRequest, OrderType, Side
+from trader.domain import Book, BookLevel, OrderRequest, OrderType, Side
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
 
 ASSET = "bench-asset"
 ORDERS = 2_000
 RESTING = 500
-
-
-class ListJournal:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    async def load(self) -> list[Fill]:
-        return []
-
-    async def record(self, fill: Fill) -> None:
-        self.fills.append(fill)
 
 
 def deep_book(clock: FakeClock, *, bid: str = "0.40", ask: str = "0.50", level: int = 100) -> Book:
@@ -58,7 +48,11 @@ async def marketable(orders: int) -> dict[str, float]:
     data = StaticMarketData(clock)
     data.set_book(deep_book(clock))
     venue = PaperVenue(
-        data, bankroll=Decimal(10**9), fee_rate_bps=Decimal(100), clock=clock, journal=ListJournal()
+        data,
+        bankroll=Decimal(10**9),
+        fee_rate_bps=Decimal(100),
+        clock=clock,
+        journal=MemoryJournal(),
     )
     await venue.start()
     fills = 0
@@ -82,7 +76,7 @@ async def resting(count: int) -> dict[str, float]:
     clock = FakeClock()
     data = StaticMarketData(clock)
     data.set_book(deep_book(clock, bid="0.30", ask="0.60"))
-    journal = ListJournal()
+    journal = MemoryJournal()
     venue = PaperVenue(
         data, bankroll=Decimal(10**9), fee_rate_bps=Decimal(0), clock=clock, journal=journal
     )

@@ -25,8 +25,9 @@ from pydantic import SecretStr
 from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.telegram import FloodPolicy, PollingConfig, build_telegram
-from tests.fakes.chat_stack import FakeTelegramSettings, MemoryEvents, MemoryStore
-from tests.fakes.telegram_server import (
+from tests.support.chat_stack import FakeTelegramSettings
+from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.telegram_server import (
     OPERATOR_ID,
     FakeBotAPI,
 )

@@ -27,7 +27,7 @@ from typing import Any
 from chaos import faults
 from chaos.invariants import INVARIANTS, check_all, failures, read_ledger, venue_view
 from chaos.world import HEADLINES, OPERATOR, SCENARIO, app_environment, configure_operator
-from tests.e2e.harness import (
+from tests.support.processes import (
     AppSettings,
     Child,
     NewsFeed,
@@ -38,7 +38,7 @@ from tests.e2e.harness import (
     start_app,
     start_simulator,
 )
-from tests.fakes.telegram_server import FakeBotAPI, Sent
+from tests.support.telegram_server import FakeBotAPI, Sent
 
 KILL_POINTS = ("after_order", "in_cycle", "any_time")
 STOPPED = ("KILLED", "HALTED")

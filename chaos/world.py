@@ -13,8 +13,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import AppSettings
-from tests.fakes.telegram_server import OPERATOR_ID, FakeBotAPI
+from tests.support.processes import AppSettings
+from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
 from trader.clock import SystemClock
 from trader.state import ALERT_SETTINGS_KEY, RISK_LIMITS_KEY
 from trader.store.db import create_engine, session_factory

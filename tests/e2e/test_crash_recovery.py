@@ -28,8 +28,8 @@ from eth_account import Account
 from sqlalchemy import select
 
 from polysim.clob.app import SimServer, serve
-from tests.helpers import eventually
-from tests.sim_helpers import avoid_ca_bundle
+from tests.support.sim import avoid_ca_bundle
+from tests.support.waiting import eventually
 from trader.store import migrate
 from trader.store.db import create_engine, session_factory
 from trader.store.tables import EventLogRow, FillRow, OrderRow, PositionRow
@@ -77,7 +77,7 @@ class Driver:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.e2e.crash_driver",
+            "tests.support.crash_driver",
             "--sim",
             sim.url,
             "--database",

@@ -27,8 +27,8 @@ import pytest
 from eth_account import Account
 from polymarket import AsyncSecureClient
 
-from tests.e2e.app_process import Rig, demo_scenario, order_rows, rig
-from tests.helpers import eventually
+from tests.support.app_process import Rig, demo_scenario, order_rows, rig
+from tests.support.waiting import eventually
 from trader.venue.polymarket.sdk_env import build_environment
 
 pytestmark = pytest.mark.slow

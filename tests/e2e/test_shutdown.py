@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.app_process import Rig, app_heartbeat, demo_scenario, events, rig
-from tests.fakes.feed_server import FakeFeedServer, FeedDocument
-from tests.helpers import eventually
+from tests.support.app_process import Rig, app_heartbeat, demo_scenario, events, rig
+from tests.support.feed_server import FakeFeedServer, FeedDocument
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 
 from chaos.invariants import check_all, failures, read_ledger, venue_view
-from tests.e2e.harness import (
+from tests.support.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.processes import (
     AppSettings,
     Child,
     NewsFeed,
@@ -39,9 +40,8 @@ from tests.e2e.harness import (
     start_app,
     start_simulator,
 )
-from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
-from tests.fakes.telegram_server import OPERATOR_ID, FakeBotAPI, Sent
-from tests.helpers import eventually
+from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI, Sent
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

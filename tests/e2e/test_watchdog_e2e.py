@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.telegram_server import FakeBotAPI
-from tests.helpers import eventually
+from tests.support.telegram_server import FakeBotAPI
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pytest
 from polymarket import AsyncSecureClient
 
 from polysim.clob.app import SimServer
-from tests.sim_helpers import avoid_ca_bundle, running_sim, sdk_client
+from tests.support.sim import avoid_ca_bundle, running_sim, sdk_client
 
 
 @pytest.fixture

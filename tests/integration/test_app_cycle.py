@@ -15,8 +15,8 @@ from bot.render import common as render
 from polysim.clob import serve
 from polysim.demo import SCENARIO, demo_settings, free_port
 from polysim.demo.news import start_feed
-from tests.helpers import eventually
-from tests.sim_helpers import avoid_ca_bundle
+from tests.support.sim import avoid_ca_bundle
+from tests.support.waiting import eventually
 from trader.app.root import App
 from trader.config import load_settings
 from trader.domain import Fill

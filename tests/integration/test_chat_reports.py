@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from polysim.synthetic.signals import StaticBooks, universe
-from tests.fakes.chat_stack import ChatStack, ask, start_chat_stack
-from tests.fakes.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI, Sent
-from tests.helpers import eventually
+from tests.support.chat_stack import ChatStack, ask, start_chat_stack
+from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI, Sent
+from tests.support.waiting import eventually
 from trader.bus import Bus
 from trader.clock import FakeClock
 from trader.control.api import ReportSource
@@ -77,7 +77,7 @@ async def test_report_sends_the_text_and_the_dashboard_from_an_empty_database(
     assert photo.method == "sendPhoto"
     assert photo.photo is not None
     assert photo.photo.startswith(PNG)
-    assert ("telegram:" + str(VIEWER_ID), "report") in reporting.events.commands()
+    assert ("telegram:" + str(VIEWER_ID), "report") in reporting.events.audited()
 
 
 async def test_chart_sends_one_chart_as_a_photo_with_its_caption(

@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sim_helpers import avoid_ca_bundle, running_sim
+from tests.support.sim import avoid_ca_bundle, running_sim
 from trader.config import load_settings
 from trader.ops.doctor import collect, table
 from trader.store.migrate import upgrade_async

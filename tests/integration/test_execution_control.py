@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.integration.test_execution_rig import YES, Rig, buy, paper_rig
+from tests.support.execution_rig import YES, Rig, buy, paper_rig
 from trader.control.api import ControlAPI, Outcome, PnlPeriod
 from trader.domain import Actor, Alert, DrawdownMode, OrderStatus, Severity, TradingMode
 

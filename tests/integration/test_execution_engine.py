@@ -8,8 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.helpers import eventually
-from tests.integration.test_execution_rig import (
+from tests.support.execution_rig import (
     TEST_LIMITS,
     YES,
     MemoryJournal,
@@ -19,6 +18,7 @@ from tests.integration.test_execution_rig import (
     paper_rig,
     sell,
 )
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.control.types import ApprovalRequest, Outcome
 from trader.domain import Actor, OrderStatus, TradingState
@@ -93,7 +93,7 @@ async def checking_rig(  # type: ignore[no-untyped-def]
 ):
     clock = FakeClock()
     data = StaticMarketData(clock, [])
-    from tests.integration.test_execution_rig import market
+    from tests.support.execution_rig import market
 
     data.add_market(market(clock=clock))
     data.set_book(book(YES, [("0.48", "100")], [("0.52", "100"), ("0.53", "100")]))

@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from tests.helpers import eventually
-from tests.integration.test_execution_rig import (
+from tests.support.execution_rig import (
     SIM_SCENARIO,
     YES,
     MemoryJournal,
@@ -31,7 +30,8 @@ from tests.integration.test_execution_rig import (
     sim_intent,
     sim_market,
 )
-from tests.sim_helpers import admin, avoid_ca_bundle
+from tests.support.sim import admin, avoid_ca_bundle
+from tests.support.waiting import eventually
 from trader.bus import Subscription
 from trader.clock import FakeClock, SystemClock
 from trader.control.types import Outcome

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from tests.helpers import eventually
-from tests.integration.test_execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
-from tests.sim_helpers import avoid_ca_bundle
+from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
+from tests.support.sim import avoid_ca_bundle
+from tests.support.waiting import eventually
 from trader.domain import TradeStatus
 from trader.execution.ledger import SETTLEMENT_LIQUIDITY
 from trader.store.trading import FillRepository

@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from polysim.clob.app import SimServer
-from tests.helpers import eventually
-from tests.integration.test_live_adapter_rig import (
+from tests.support.live_adapter_rig import (
     KEY_A,
     KEY_B,
     RecordingClock,
@@ -28,6 +27,7 @@ from tests.integration.test_live_adapter_rig import (
     sim,
     venue,
 )
+from tests.support.waiting import eventually
 from trader.domain import Market, OrderStatus, OrderType, Side, TradeStatus
 from trader.venue.base import OrderRefused, OrderRejected, Venue
 from trader.venue.polymarket.adapter import PolymarketVenue

@@ -11,7 +11,7 @@ import anthropic
 import pytest
 
 from polysim.synthetic.signals import make_market
-from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
 from trader.signals.budget import DailyBudget, estimate_tokens
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client

@@ -11,7 +11,7 @@ import anthropic
 import pytest
 
 from polysim.synthetic.signals import StaticBooks, StaticNews, Universe, universe
-from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
 from trader.domain import TradingMode
 from trader.signals.analysis import AnalysisConfig

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from polysim.synthetic.signals import make_market
-from tests.fakes.feed_server import FakeFeedServer, FeedDocument, atom, http_date, rss
+from tests.support.feed_server import FakeFeedServer, FeedDocument, atom, http_date, rss
 from trader.clock import FakeClock
 from trader.signals.news import Feed, NewsConfig, NewsSource
 from trader.signals.records import InMemoryNewsCache

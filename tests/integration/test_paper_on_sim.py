@@ -12,27 +12,17 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from tests.helpers import eventually
-from tests.integration.test_execution_rig import build_rig, sim_intent, sim_market
-from tests.integration.test_live_adapter_rig import SCENARIO, endpoints_for
+from tests.support.execution_rig import build_rig, sim_intent, sim_market
+from tests.support.live_adapter_rig import SCENARIO, endpoints_for
+from tests.support.paper import MemoryJournal
+from tests.support.waiting import eventually
 from trader.clock import SystemClock
 from trader.control.types import Outcome
-from trader.domain import Fill, Market, OrderRequest, OrderStatus, OrderType, Side
+from trader.domain import Market, OrderRequest, OrderStatus, OrderType, Side
 from trader.store.trading import FillRepository
 from trader.venue.paper.journal import DatabaseFillJournal
 from trader.venue.paper.venue import PaperVenue
 from trader.venue.polymarket.market_data import PolymarketMarketData
-
-
-class MemoryJournal:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    async def load(self) -> list[Fill]:
-        return list(self.fills)
-
-    async def record(self, fill: Fill) -> None:
-        self.fills.append(fill)
 
 
 @pytest.fixture

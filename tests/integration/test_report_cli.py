@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.test_report_build import DAY, NEW_YORK, NOW, fill_one_day
+from tests.support.report_day import DAY, NEW_YORK, NOW, fill_one_day
 from trader.clock import FakeClock
 from trader.reports import ReportService, report_command
 from trader.store.db import create_engine, session_factory

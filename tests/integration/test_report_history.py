@@ -7,7 +7,6 @@ import asyncio
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +17,8 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Role
 from polysim.synthetic.history import SyntheticHistory, seed_history
-from tests.helpers import eventually
+from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI
 from trader.domain import Actor, TradingMode
@@ -74,37 +74,6 @@ async def test_thirty_day_default_window_over_a_long_history(
     assert len(series.daily_pnl) == 30
     assert all(p.at >= series.start for p in series.equity)
     assert series.end - series.start == timedelta(days=30)  # no DST change in June in Sydney
-
-
-class MemoryStore:
-    """Control state kept in a dict (the chat side needs no database here)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    async def get_all(self) -> dict[str, Any]:
-        return dict(self.values)
-
-    async def set(self, key: str, value: Any, *, updated_by: str) -> None:
-        self.values[key] = value
-
-
-class MemoryEvents:
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, dict[str, Any]]] = []
-
-    def append(
-        self,
-        type: str,
-        payload: dict[str, Any],
-        *,
-        correlation_id: str | None = None,
-        actor: str | None = None,
-    ) -> None:
-        self.rows.append((type, payload))
-
-    async def recent(self, n: int) -> list[Any]:
-        return []
 
 
 async def make_core(clock: FakeClock) -> CommandCore:

@@ -10,7 +10,7 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import SystemClock
 from trader.domain import Alert, Severity
 from trader.scheduler import JobHook, JobScheduler, PlannedJob

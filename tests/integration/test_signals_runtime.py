@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from polysim.synthetic.signals import StaticBooks, Universe, make_book, make_market, universe
-from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
-from tests.fakes.feed_server import FakeFeedServer, FeedDocument, http_date, rss
+from tests.support.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.feed_server import FakeFeedServer, FeedDocument, http_date, rss
 from trader.bus import Bus, Envelope
 from trader.clock import FakeClock
 from trader.config import Settings

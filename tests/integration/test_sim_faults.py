@@ -14,7 +14,7 @@ from polymarket.models.clob.market_events import MarketBookEvent
 from polymarket.streams import MarketSpec
 
 from polysim.clob.app import SimServer
-from tests.sim_helpers import (
+from tests.support.sim import (
     admin,
     condition_id,
     l2_headers,
@@ -306,7 +306,7 @@ async def test_unknown_fault_kind_is_a_400(sim: SimServer) -> None:
 
 
 async def test_scenario_faults_are_active_from_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.sim_helpers import scenario
+    from tests.support.sim import scenario
 
     source = scenario(faults=[{"kind": "maintenance", "path": "/book", "count": 1}])
     async with running_sim(source) as sim, httpx.AsyncClient(base_url=sim.url) as http:

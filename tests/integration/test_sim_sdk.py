@@ -14,7 +14,7 @@ from polymarket.errors import OrderHeartbeatMismatchError, RequestRejectedError
 
 from polysim.clob.app import SimServer, serve
 from polysim.clob.signing import Domain, order_hash, parse_signed_order
-from tests.sim_helpers import (
+from tests.support.sim import (
     admin,
     condition_id,
     eventually,

@@ -19,7 +19,7 @@ from polymarket.models.clob.user_events import UserOrderEvent, UserTradeEvent
 from polymarket.streams import MarketSpec, UserSpec
 
 from polysim.clob.app import SimServer
-from tests.sim_helpers import (
+from tests.support.sim import (
     admin,
     condition_id,
     next_matching,

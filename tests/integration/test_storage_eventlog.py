@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.domain import Actor, OrderStatus, Side
 from trader.store import migrate

@@ -10,14 +10,15 @@ import pytest
 
 from bot.alerts import AlertMode
 from bot.timing import QuietHours
-from tests.fakes.chat_stack import ChatStack, MemoryStore, ask, start_chat_stack
-from tests.fakes.telegram_server import (
+from tests.support.chat_stack import ChatStack, ask, start_chat_stack
+from tests.support.memory import MemoryStore
+from tests.support.telegram_server import (
     OPERATOR_ID,
     STRANGER_ID,
     VIEWER_ID,
     FakeBotAPI,
 )
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.domain import Alert, Severity
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fakes.chat_stack import ChatStack, ask, start_chat_stack, tap, tap_data
-from tests.fakes.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI, Sent
-from tests.helpers import eventually
+from tests.support.chat_stack import ChatStack, ask, start_chat_stack, tap, tap_data
+from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI, Sent
+from tests.support.waiting import eventually
 
 KEY = "ap-0123456789ab"
 TITLE = "Will <Trump> & <Harris> debate before 1 May?"

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.fakes.chat_stack import ChatStack, start_chat_stack
-from tests.fakes.telegram_server import (
+from tests.support.chat_stack import ChatStack, start_chat_stack
+from tests.support.telegram_server import (
     OPERATOR_ID,
     STRANGER_ID,
     VIEWER_ID,
     FakeBotAPI,
 )
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ async def test_stranger_gets_one_short_refusal_and_nothing_else(
     assert refusal.startswith("Not authorised")
     assert whoami == f"Your telegram id is {STRANGER_ID}"
     assert len(api.to(STRANGER_ID)) == 2
-    assert stack.events.commands(f"telegram:{STRANGER_ID}") == []
+    assert stack.events.audited(f"telegram:{STRANGER_ID}") == []
     assert stack.control._state.trading.state.value == "RUNNING"
 
 
@@ -77,7 +77,7 @@ async def test_viewer_cannot_control(stack: ChatStack, api: FakeBotAPI) -> None:
     (reply,) = await ask(api, VIEWER_ID, "/pause lunch")
 
     assert reply == "/pause needs the operator role; you are a viewer."
-    assert stack.events.commands(f"telegram:{VIEWER_ID}") == []
+    assert stack.events.audited(f"telegram:{VIEWER_ID}") == []
 
 
 async def test_operator_pauses_and_resumes(stack: ChatStack, api: FakeBotAPI) -> None:
@@ -87,7 +87,7 @@ async def test_operator_pauses_and_resumes(stack: ChatStack, api: FakeBotAPI) ->
     assert paused.startswith("Paused: no new entries.")
     assert "Reason: slow news" in paused
     assert resumed == "Resumed: trading."
-    assert [c for _, c in stack.events.commands(f"telegram:{OPERATOR_ID}")] == ["pause", "resume"]
+    assert [c for _, c in stack.events.audited(f"telegram:{OPERATOR_ID}")] == ["pause", "resume"]
 
 
 async def test_unknown_command_gets_help_by_role(stack: ChatStack, api: FakeBotAPI) -> None:
@@ -112,4 +112,4 @@ async def test_in_a_group_the_senders_id_decides(stack: ChatStack, api: FakeBotA
     texts = api.texts(group)
     assert sum(t.startswith("Polyops status") for t in texts) == 1
     assert sum(t.startswith("Not authorised") for t in texts) == 1
-    assert stack.events.commands(f"telegram:{STRANGER_ID}") == []
+    assert stack.events.audited(f"telegram:{STRANGER_ID}") == []

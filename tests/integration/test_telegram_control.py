@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 from bot.alerts import AlertMode
-from tests.fakes.chat_stack import ChatStack, ask, position, start_chat_stack, tap, tap_data
-from tests.fakes.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI
-from tests.helpers import eventually
+from tests.support.chat_stack import ChatStack, ask, position, start_chat_stack, tap, tap_data
+from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI
+from tests.support.waiting import eventually
 from trader.control.api import OrderView
 from trader.domain import OrderStatus, Side, TradingState
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.reply import Button, Reply
-from tests.fakes.chat_stack import ChatStack, start_chat_stack
-from tests.fakes.telegram_server import (
+from tests.support.chat_stack import ChatStack, start_chat_stack
+from tests.support.telegram_server import (
     OPERATOR_ID,
     VIEWER_ID,
     FakeBotAPI,
 )
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.domain import Alert, Severity
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -165,7 +165,7 @@ async def test_a_long_command_reply_is_split_in_order(stack: ChatStack, api: Fak
     assert joined.startswith("Last 60 events")
     lines = [line for line in joined.splitlines() if "detail=" in line]
     numbers = [int(line.split("detail=")[1][:2]) for line in lines]
-    assert numbers == list(range(59, 0, -1))  # the newest 59 (the 60th is the /events call)
+    assert numbers == list(range(1, 60))  # the newest 59 oldest first (the 60th is /events)
     assert "<&><&>" in texts[-1]
 
 

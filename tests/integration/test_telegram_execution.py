@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.render import common as render
-from tests.fakes.chat_stack import Chat, ask, start_chat, tap
-from tests.fakes.telegram_server import OPERATOR_ID, FakeBotAPI
-from tests.helpers import eventually
-from tests.integration.test_execution_rig import CONDITION, YES, Rig, buy, paper_rig
+from tests.support.chat_stack import Chat, ask, start_chat, tap
+from tests.support.execution_rig import CONDITION, YES, Rig, buy, paper_rig
+from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
+from tests.support.waiting import eventually
 from trader.control.api import ControlAPI, Outcome
 from trader.domain import TradingMode, TradingState
 from trader.execution.approvals import ApprovalQueue

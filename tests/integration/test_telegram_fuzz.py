@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from bot.notifier import NotifierConfig
-from tests.fakes.chat_stack import ChatStack, ask, position, start_chat_stack
-from tests.fakes.telegram_server import (
+from tests.support.chat_stack import ChatStack, ask, position, start_chat_stack
+from tests.support.telegram_server import (
     OPERATOR_ID,
     STRANGER_ID,
     VIEWER_ID,
     FakeBotAPI,
 )
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 
 UPDATES = 10_000
 READ_ONLY = {
@@ -214,7 +214,7 @@ async def test_random_updates_crash_nothing_and_only_operators_act(
     await eventually(lambda: len(api.to(OPERATOR_ID)) == 1)
     await ask(api, OPERATOR_ID, "/kill")  # a live confirmation the fuzzers can see and tap
     await ask(api, OPERATOR_ID, "/set max_exposure 10")
-    calls_before = len(stack.events.commands(f"telegram:{OPERATOR_ID}"))
+    calls_before = len(stack.events.audited(f"telegram:{OPERATOR_ID}"))
 
     for _ in range(UPDATES):
         random_update(rng, api)
@@ -225,13 +225,13 @@ async def test_random_updates_crash_nothing_and_only_operators_act(
     assert not any(api.token in m.text for m in api.sent)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
-    audited = stack.events.commands()
+    audited = stack.events.audited()
     assert all(not actor.startswith(f"telegram:{STRANGER_ID}") for actor, _ in audited)
     others = {c for a, c in audited if a.startswith("telegram:") and a != f"telegram:{OPERATOR_ID}"}
     assert others <= READ_ONLY
     assert {"status", "positions"} <= others  # the viewer's reads did get through
     assert sum(a.get("text") == "Not authorised." for a in api.callback_answers) > 100
-    assert len(stack.events.commands(f"telegram:{OPERATOR_ID}")) == calls_before
+    assert len(stack.events.audited(f"telegram:{OPERATOR_ID}")) == calls_before
     assert not [r for r in stack.events.rows if r.type != "command"]
     assert stack.desk.calls == []
     assert stack.state.trading.state.value == "RUNNING"

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from tests.fakes.chat_stack import ask, start_chat, tap
-from tests.fakes.telegram_server import OPERATOR_ID, FakeBotAPI
-from tests.helpers import eventually
-from tests.integration.test_execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
-from tests.sim_helpers import avoid_ca_bundle
+from tests.support.chat_stack import ask, start_chat, tap
+from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
+from tests.support.sim import avoid_ca_bundle
+from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
+from tests.support.waiting import eventually
 from trader.control.api import ControlAPI
 from trader.domain import Side, TradingMode, TradingState
 

@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from tests.helpers import eventually
-from tests.integration.test_execution_rig import (
+from tests.support.execution_rig import (
     SIM_SCENARIO,
     MemoryJournal,
     build_rig,
@@ -26,7 +25,8 @@ from tests.integration.test_execution_rig import (
     sim_intent,
     sim_market,
 )
-from tests.sim_helpers import admin, avoid_ca_bundle, condition_id, tokens
+from tests.support.sim import admin, avoid_ca_bundle, condition_id, tokens
+from tests.support.waiting import eventually
 from trader.clock import SystemClock
 from trader.venue.paper.journal import DatabaseFillJournal
 from trader.venue.paper.venue import PaperVenue

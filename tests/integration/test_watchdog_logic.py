@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.fakes.telegram_server import FakeBotAPI
+from tests.support.telegram_server import FakeBotAPI
 from trader.clock import FakeClock
 from trader.ops.health import HeartbeatProviders, HeartbeatWriter
 from trader.store.repositories import HeartbeatRepository

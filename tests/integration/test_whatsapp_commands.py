@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fakes.chat_stack import position
-from tests.fakes.graph_server import (
+from tests.support.chat_stack import position
+from tests.support.graph_server import (
     APP_SECRET,
     OPERATOR,
     STRANGER,
@@ -45,7 +45,7 @@ async def stack(api: FakeGraphAPI) -> AsyncIterator[WhatsAppStack]:
 
 
 def audited(stack: WhatsAppStack, command: str) -> list[str]:
-    return [actor for actor, name in stack.events.commands("whatsapp:") if name == command]
+    return [actor for actor, name in stack.events.audited("whatsapp:") if name == command]
 
 
 async def test_the_verification_handshake_answers_the_challenge_only_with_the_token(
@@ -124,7 +124,7 @@ async def test_a_stranger_gets_one_short_refusal_and_learns_only_their_number(
     ]
     assert second == []
     assert who.text == f"*Your whatsapp id is {STRANGER}*"
-    assert stack.events.commands("whatsapp:") == []  # nothing reached the Control API
+    assert stack.events.audited("whatsapp:") == []  # nothing reached the Control API
 
 
 async def test_a_bad_or_missing_signature_is_refused_and_nothing_happens(

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fakes.chat_stack import FakeDesk, position
-from tests.fakes.graph_server import (
+from tests.support.chat_stack import FakeDesk, position
+from tests.support.graph_server import (
     OPERATOR,
     VIEWER,
     FakeGraphAPI,
@@ -20,7 +20,7 @@ from tests.fakes.graph_server import (
     inbound,
     start_whatsapp_stack,
 )
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.domain import TradingState
 
 SECOND_OPERATOR = "447700900009"

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from bot.reply import Button, Reply, Role
 from bot.whatsapp import SendPolicy, WhatsAppConfig, WhatsAppError, build_whatsapp
-from tests.fakes.graph_server import (
+from tests.support.graph_server import (
     APP_SECRET,
     OPERATOR,
     TEMPLATE,
@@ -26,7 +26,7 @@ from tests.fakes.graph_server import (
     start_whatsapp_stack,
     status,
 )
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.domain import Alert, Severity
 from trader.ops.httpserver import HttpServer
 

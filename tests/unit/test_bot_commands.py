@@ -8,7 +8,8 @@ import pytest
 from bot.commands.core import REFUSAL, CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from tests.fakes.chat_stack import FakeDesk, MemoryEvents, MemoryStore
+from tests.support.chat_stack import FakeDesk
+from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI
 from trader.domain import Actor, TradingMode, TradingState

@@ -10,8 +10,8 @@ from bot.commands.core import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat, format_plain
 from bot.notifier import Notifier
 from bot.reply import Button, Reply, Role
-from tests.fakes.chat_stack import MemoryEvents, MemoryStore
-from tests.helpers import eventually
+from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI
 from trader.domain import Alert, Severity, TradingMode

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI, ControlError, PnlPeriod
 from trader.domain import Actor, Severity, TradingMode, TradingState
@@ -17,57 +16,6 @@ from trader.state import ControlState, RiskLimits
 
 OPERATOR = Actor("telegram", "42", "ops")
 D = Decimal
-
-
-class DictStore:
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    async def get_all(self) -> dict[str, Any]:
-        return dict(self.values)
-
-    async def set(self, key: str, value: Any, *, updated_by: str) -> None:
-        self.values[key] = value
-
-
-@dataclass
-class Row:
-    seq: int
-    ts: datetime
-    type: str
-    actor: str
-    correlation_id: str
-    payload: dict[str, Any]
-
-
-class ListEvents:
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.rows: list[Row] = []
-
-    def append(
-        self,
-        type: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        correlation_id: str | None,
-        actor: Actor | str = "system:trader",
-    ) -> None:
-        row = Row(
-            len(self.rows) + 1,
-            self.clock.now(),
-            type,
-            str(actor),
-            correlation_id or "",
-            dict(payload or {}),
-        )
-        self.rows.append(row)
-
-    async def recent(self, limit: int = 50) -> list[Row]:
-        return self.rows[-limit:]
-
-    def commands(self) -> list[str]:
-        return [r.payload["command"] for r in self.rows if r.type == "command"]
 
 
 class Cycle:
@@ -92,12 +40,12 @@ class Spend:
 
 
 async def make(
-    store: DictStore | None = None, **providers: Any
-) -> tuple[ControlAPI, ControlState, ListEvents, FakeClock]:
+    store: MemoryStore | None = None, **providers: Any
+) -> tuple[ControlAPI, ControlState, MemoryEvents, FakeClock]:
     clock = FakeClock()
-    state = ControlState(store or DictStore(), clock, risk_defaults=RiskLimits(max_open_orders=7))
+    state = ControlState(store or MemoryStore(), clock, risk_defaults=RiskLimits(max_open_orders=7))
     await state.load()
-    events = ListEvents(clock)
+    events = MemoryEvents(clock)
     control = ControlAPI(
         state=state,
         events=events,
@@ -130,7 +78,7 @@ async def test_status_fills_provider_fields() -> None:
 
 
 async def test_kill_survives_a_reload_and_only_rearm_clears_it() -> None:
-    store = DictStore()
+    store = MemoryStore()
     control, _, events, _ = await make(store)
 
     report = await control.kill(OPERATOR, reason="test")
@@ -153,7 +101,7 @@ async def test_kill_survives_a_reload_and_only_rearm_clears_it() -> None:
 
 
 async def test_limits_are_validated_persisted_and_audited() -> None:
-    store = DictStore()
+    store = MemoryStore()
     control, _, events, _ = await make(store)
 
     change = await control.set_limit(OPERATOR, "max_order_notional", "25")
@@ -175,7 +123,7 @@ async def test_limits_are_validated_persisted_and_audited() -> None:
 
 
 async def test_alert_settings_are_typed_and_persisted() -> None:
-    store = DictStore()
+    store = MemoryStore()
     control, _, _, _ = await make(store)
 
     await control.set_alert_setting(OPERATOR, "min_severity", "WARNING")
@@ -192,7 +140,7 @@ async def test_alert_settings_are_typed_and_persisted() -> None:
 
 
 async def test_approval_mode_is_persisted() -> None:
-    store = DictStore()
+    store = MemoryStore()
     control, _, _, _ = await make(store)
 
     change = await control.set_approval_mode(OPERATOR, True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_control import DictStore, ListEvents
+from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import (
     ControlAPI,
@@ -74,10 +74,10 @@ class Reports:
 
 async def control_with(
     reports: ReportSource | None = None, signals: SignalSource | None = None
-) -> tuple[ControlAPI, ListEvents]:
+) -> tuple[ControlAPI, MemoryEvents]:
     clock = FakeClock(NOW)
-    events = ListEvents(clock)
-    state = ControlState(DictStore(), clock)
+    events = MemoryEvents(clock)
+    state = ControlState(MemoryStore(), clock)
     await state.load()
     control = ControlAPI(
         state=state,

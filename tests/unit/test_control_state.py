@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
+from tests.support.memory import MemoryStore
 from trader.clock import FakeClock
 from trader.domain import Severity
 from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
 
 D = Decimal
-
-
-class DictStore:
-    def __init__(self, values: dict[str, Any] | None = None) -> None:
-        self.values = dict(values or {})
-        self.writes = 0
-
-    async def get_all(self) -> dict[str, Any]:
-        return dict(self.values)
-
-    async def set(self, key: str, value: Any, *, updated_by: str) -> None:
-        self.values[key] = value
-        self.writes += 1
 
 
 def test_limits_round_trip_through_json_as_exact_strings() -> None:
@@ -66,7 +53,7 @@ def test_limits_accept_dollar_signs_and_floats() -> None:
 
 
 async def test_first_start_persists_the_defaults_and_later_starts_keep_changes() -> None:
-    store = DictStore()
+    store = MemoryStore()
     clock = FakeClock()
     first = ControlState(store, clock, risk_defaults=RiskLimits(max_open_orders=4))
     await first.load()
@@ -94,7 +81,7 @@ def test_alert_settings_parse_and_refuse() -> None:
 
 
 async def test_silent_kinds_are_kept_like_muted_kinds_across_a_restart() -> None:
-    store = DictStore({"alert_settings": {"muted_kinds": ["kill"]}})  # written before the field
+    store = MemoryStore({"alert_settings": {"muted_kinds": ["kill"]}})  # written before the field
     state = ControlState(store, FakeClock())
     await state.load()
     assert state.alert_settings.silent_kinds == ()

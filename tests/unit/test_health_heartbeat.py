@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.ops.health import STOPPED_KEY, HeartbeatProviders, HeartbeatWriter
 from trader.store.tables import HeartbeatRow

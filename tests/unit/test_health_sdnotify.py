@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.ops.sdnotify import SystemdNotifier
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_parsing import FIXTURES, OUR_ADDRESS, TOKEN, fixture, needs_corpus
+from tests.support.corpus import OUR_ADDRESS, TOKEN, fixture, raw
 from trader.domain import Book, BookLevel, OrderStatus, Side, TradeStatus
 from trader.venue.parsing.rest import AccountIdentity
 from trader.venue.parsing.stream import (
@@ -32,14 +32,9 @@ from trader.venue.parsing.stream import (
 ME = AccountIdentity.of("00000000-0000-0000-0000-000000000001", OUR_ADDRESS)
 
 
-def frame(name: str) -> str:
-    return (FIXTURES / name).read_text()
-
-
-@needs_corpus
 @pytest.mark.parametrize("name", ["rs_ws_market_book_msg.json", "rs_ws_book_snapshot.json"])
 def test_book_message_is_a_best_first_snapshot(name: str) -> None:
-    (event,) = parse_market_frame(frame(name))
+    (event,) = parse_market_frame(raw(name))
 
     assert isinstance(event, BookSnapshot)
     assert event.book.token_id == TOKEN
@@ -47,9 +42,8 @@ def test_book_message_is_a_best_first_snapshot(name: str) -> None:
     assert event.book.timestamp == datetime(2023, 12, 29, 18, 40, tzinfo=UTC)
 
 
-@needs_corpus
 def test_large_book_message_orders_all_levels() -> None:
-    (event,) = parse_market_frame(frame("py_ws_messages_book.json"))
+    (event,) = parse_market_frame(raw("py_ws_messages_book.json"))
 
     assert isinstance(event, BookSnapshot)
     asks = [lvl.price for lvl in event.book.asks]
@@ -57,9 +51,8 @@ def test_large_book_message_orders_all_levels() -> None:
     assert len(event.book.bids) == 76
 
 
-@needs_corpus
 def test_price_change_v2_carries_one_change_per_level() -> None:
-    events = parse_market_frame(frame("py_ws_messages_price_change_v2.json"))
+    events = parse_market_frame(raw("py_ws_messages_price_change_v2.json"))
 
     assert [type(e) for e in events] == [PriceChange] * 3
     first = events[0]
@@ -68,16 +61,14 @@ def test_price_change_v2_carries_one_change_per_level() -> None:
     assert (first.best_bid, first.best_ask) == (Decimal("0.6"), Decimal("0.7"))
 
 
-@needs_corpus
 def test_price_change_with_several_assets() -> None:
     events = parse_market_message(fixture("rs_ws_quotes.json"))
 
     assert [e.token_id[:6] for e in events if isinstance(e, PriceChange)] == ["713210", "521143"]
 
 
-@needs_corpus
 def test_price_change_old_inline_shape() -> None:
-    (event,) = parse_market_frame(frame("py_ws_messages_price_change.json"))
+    (event,) = parse_market_frame(raw("py_ws_messages_price_change.json"))
 
     assert isinstance(event, PriceChange)
     assert (event.side, event.price, event.size) == (
@@ -87,7 +78,6 @@ def test_price_change_old_inline_shape() -> None:
     )
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     "name",
     [
@@ -97,14 +87,13 @@ def test_price_change_old_inline_shape() -> None:
     ],
 )
 def test_last_trade_price(name: str) -> None:
-    (event,) = parse_market_frame(frame(name))
+    (event,) = parse_market_frame(raw(name))
 
     assert isinstance(event, LastTradePrice)
     assert event.size > 0
     assert event.side in (Side.BUY, Side.SELL)
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     "name",
     [
@@ -114,26 +103,24 @@ def test_last_trade_price(name: str) -> None:
     ],
 )
 def test_tick_size_change(name: str) -> None:
-    (event,) = parse_market_frame(frame(name))
+    (event,) = parse_market_frame(raw(name))
 
     assert isinstance(event, TickSizeChange)
     assert event.new_tick_size < (event.old_tick_size or Decimal(1))
 
 
-@needs_corpus
 def test_best_bid_ask_and_resolution_and_new_market() -> None:
-    (bba,) = parse_market_frame(frame("rs_ws_market_best_bid_ask_msg.json"))
-    (resolved,) = parse_market_frame(frame("rs_ws_market_resolved_msg.json"))
+    (bba,) = parse_market_frame(raw("rs_ws_market_best_bid_ask_msg.json"))
+    (resolved,) = parse_market_frame(raw("rs_ws_market_resolved_msg.json"))
 
     assert isinstance(bba, BestBidAsk)
     assert (bba.best_bid, bba.best_ask) == (Decimal("0.73"), Decimal("0.77"))
     assert isinstance(resolved, MarketResolved)
     assert resolved.winning_outcome == "Yes"
     assert resolved.winning_token_id in resolved.token_ids
-    assert parse_market_frame(frame("rs_ws_market_new_market_msg.json")) == []
+    assert parse_market_frame(raw("rs_ws_market_new_market_msg.json")) == []
 
 
-@needs_corpus
 def test_frames_may_be_arrays_or_plain_text() -> None:
     array = json.dumps(
         [fixture("rs_ws_market_book_msg.json"), fixture("rs_ws_market_tick_size_msg.json")]
@@ -186,7 +173,6 @@ def test_apply_price_change_for_another_token_is_refused() -> None:
         apply_price_change(book([], []), other)
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("name", "kind", "status"),
     [
@@ -202,13 +188,12 @@ def test_apply_price_change_for_another_token_is_refused() -> None:
     ],
 )
 def test_user_order_messages(name: str, kind: str, status: OrderStatus) -> None:
-    (event,) = parse_user_frame(frame(name), ME)
+    (event,) = parse_user_frame(raw(name), ME)
 
     assert isinstance(event, OrderUpdate)
     assert (event.kind, event.order.status) == (kind, status)
 
 
-@needs_corpus
 def test_user_order_message_with_prefixed_status() -> None:
     payload: dict[str, Any] = {
         **fixture("rs_ws_user_order_update.json"),
@@ -222,10 +207,9 @@ def test_user_order_message_with_prefixed_status() -> None:
     assert event.order.size_matched == Decimal(25)
 
 
-@needs_corpus
 @pytest.mark.parametrize("name", ["rs_ws_user_trade.json", "rs_ws_user_trade_msg.json"])
 def test_user_trade_messages_as_taker(name: str) -> None:
-    (event,) = parse_user_frame(frame(name), ME)
+    (event,) = parse_user_frame(raw(name), ME)
 
     assert isinstance(event, TradeUpdate)
     (fill,) = event.fills
@@ -233,7 +217,6 @@ def test_user_trade_messages_as_taker(name: str) -> None:
     assert (fill.side, fill.size, fill.status) == (Side.BUY, Decimal(25), TradeStatus.CONFIRMED)
 
 
-@needs_corpus
 def test_user_trade_prefixed_status() -> None:
     payload = {**fixture("rs_ws_user_trade_msg.json"), "status": "TRADE_STATUS_MINED"}
 
@@ -243,7 +226,6 @@ def test_user_trade_prefixed_status() -> None:
     assert event.fills[0].status is TradeStatus.MINED
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("name", "count"),
     [

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bot.sendqueue import KeyedSendQueue
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 
 
 class Known(Exception):

@@ -40,13 +40,9 @@ from polysim.clob.wire import (
     trade_event_json,
     trade_json,
 )
-from tests.sim_helpers import FIXTURES, load_fixture
+from tests.support import corpus
 from trader.clock import FakeClock
 from trader.domain import OrderType, Side
-
-pytestmark = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason=f"venue fixture corpus not found at {FIXTURES}"
-)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +84,7 @@ def first(events: list[SimEvent], event_type: type[Any], **where: Any) -> Any:
 
 
 def covers(ours: dict[str, Any], fixture: str) -> None:
-    theirs = load_fixture(fixture)
+    theirs = corpus.fixture(fixture)
     missing = set(theirs) - set(ours)
     assert not missing, f"{fixture}: missing {sorted(missing)}"
 
@@ -111,7 +107,7 @@ def test_order_and_trade_rest_shapes_match_the_corpus_and_parse(world: Any) -> N
     covers(order_json(order), "rs_http_open_order.json")
     body = trade_json(trade, {"key-a"})
     covers(body, "rs_http_trade_report.json")
-    maker_keys = set(load_fixture("rs_http_trade_report.json")["maker_orders"][0])
+    maker_keys = set(corpus.fixture("rs_http_trade_report.json")["maker_orders"][0])
     assert maker_keys <= set(body["maker_orders"][0])
     assert OpenOrder.parse_response(order_json(order)).id == order.order_id
     assert ClobTrade.parse_response(body).trader_side == "TAKER"
@@ -159,7 +155,7 @@ def test_price_change_levels_carry_the_corpus_fields(world: Any) -> None:
     exchange, events = world
     market = next(iter(exchange.markets.values()))
     body = price_change_json(first(events, BookChanged), set(market.spec.token_ids))
-    fixture = load_fixture("py_ws_messages_price_change_v2.json")["price_changes"][0]
+    fixture = corpus.fixture("py_ws_messages_price_change_v2.json")["price_changes"][0]
 
     assert body is not None
     assert set(fixture) <= set(body["price_changes"][0])
@@ -169,7 +165,7 @@ def test_gamma_market_matches_the_corpus_types_and_parses(world: Any) -> None:
     exchange, _ = world
     market = next(iter(exchange.markets.values()))
     body = gamma_market_json(market)
-    fixture = load_fixture("rs_gamma_market.json")
+    fixture = corpus.fixture("rs_gamma_market.json")
     keys = [
         "id",
         "question",
@@ -211,5 +207,5 @@ def test_clob_market_and_positions_match_the_corpus(world: Any) -> None:
     holding = next(iter(account.holdings.values()))
 
     covers(clob_market_json(market), "rs_clob_market_closed_binary_accepting_true.json")
-    theirs = set(load_fixture("rs_data_api_positions_response.json")[0])
+    theirs = set(corpus.fixture("rs_data_api_positions_response.json")[0])
     assert theirs <= set(_position_v1(account, holding, market))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.ops.supervisor import ComponentState, Supervisor, SupervisorPolicy
 

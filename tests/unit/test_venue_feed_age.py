@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import SystemClock
 from trader.venue.polymarket.socket import ReconnectingSocket, Send
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.clock import SystemClock
 from trader.domain import Book, BookLevel
 from trader.venue.polymarket.books import MarketBooks

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,12 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import eventually
+from tests.support.paper import MemoryJournal, levels, make_book, order
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.domain import (
-    Book,
     BookLevel,
-    Fill,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -24,50 +23,6 @@ from trader.domain import (
 from trader.venue.base import OrderRefused, OrderRejected, PreparedOrder, Venue
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
-
-TOKEN = "tok-yes"
-OTHER = "tok-no"
-
-
-class MemoryJournal:
-    def __init__(self, fills: Sequence[Fill] = ()) -> None:
-        self.fills = list(fills)
-
-    async def load(self) -> list[Fill]:
-        return list(self.fills)
-
-    async def record(self, fill: Fill) -> None:
-        self.fills.append(fill)
-
-
-def levels(*pairs: tuple[str, str]) -> tuple[BookLevel, ...]:
-    return tuple(BookLevel(Decimal(p), Decimal(s)) for p, s in pairs)
-
-
-def make_book(
-    bids: tuple[BookLevel, ...] = (), asks: tuple[BookLevel, ...] = (), token: str = TOKEN
-) -> Book:
-    return Book(token_id=token, bids=bids, asks=asks, timestamp=FakeClock().now(), market="0xm")
-
-
-def order(
-    side: Side,
-    price: str,
-    size: str,
-    order_type: OrderType = OrderType.GTC,
-    token: str = TOKEN,
-    **kwargs: object,
-) -> OrderRequest:
-    return OrderRequest(
-        token_id=token,
-        side=side,
-        price=Decimal(price),
-        size=Decimal(size),
-        client_order_id=f"c-{side}-{price}-{size}",
-        order_type=order_type,
-        market="0xm",
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 class Rig:

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import eventually
-from tests.unit.test_venue_paper import MemoryJournal, levels, make_book, order
+from tests.support.paper import MemoryJournal, levels, make_book, order
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.domain import OrderStatus, OrderType, Side
 from trader.venue.paper.book import PaperOrderBook

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from polymarket import Market as GammaMarket
 
-from tests.unit.test_parsing import fixture, needs_corpus
-from tests.unit.test_venue_paper import MemoryJournal, levels, make_book, order
+from tests.support.corpus import fixture
+from tests.support.paper import MemoryJournal, levels, make_book, order
 from trader.clock import FakeClock
 from trader.domain import OrderStatus, OrderType, Position, Side
 from trader.execution import ledger as execution_ledger
@@ -28,7 +28,6 @@ def gamma(name: str) -> GammaMarket:
     return GammaMarket.parse_response(fixture(name))
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("name", "winner_index"),
     [

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from eth_account import Account
 
-from tests.unit.test_venue_paper import make_book
+from tests.support.paper import make_book
 from trader.venue.base import VenueError
 from trader.venue.fanout import BookFanOut, FanOut
 from trader.venue.polymarket.account import WalletConfig, redact

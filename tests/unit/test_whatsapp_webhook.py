@@ -10,7 +10,7 @@ from bot.reply import Role
 from bot.whatsapp.access import NumberAccess, ServiceWindow, masked, normalise
 from bot.whatsapp.graph import ErrorKind, classify, error_from_body
 from bot.whatsapp.webhook import SeenIds, parse_events, sign, signature_valid
-from tests.fakes.graph_server import (
+from tests.support.graph_server import (
     APP_SECRET,
     OPERATOR,
     PHONE_NUMBER_ID,

@@ -1,6 +1,6 @@
 """A trader process for the crash test: the execution stack, live mode, against the simulator.
 
-    python -m tests.e2e.crash_driver --sim URL --database URL --key HEX --seed N
+    python -m tests.support.crash_driver --sim URL --database URL --key HEX --seed N
 
 It starts like the app does (restore, load markets, reconcile with the venue), prints
 `READY`, waits for `go` on standard input, then places a stream of intents (marketable buys

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer
 
 ERROR_TYPES = {
     400: "invalid_request_error",

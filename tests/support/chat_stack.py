@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -23,8 +22,9 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier, NotifierConfig
 from bot.relay import ControlRelay
 from bot.telegram import PollingConfig, TelegramTransport, build_telegram
-from tests.fakes.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI, Sent
-from tests.helpers import eventually
+from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI, Sent
+from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.control.api import (
     ApprovalDecision,
@@ -55,63 +55,6 @@ from trader.domain import (
 from trader.state import ControlState
 
 T = TypeVar("T")
-
-
-@dataclass
-class EventRow:
-    seq: int
-    ts: Any
-    type: str
-    actor: str | None
-    correlation_id: str | None
-    payload: dict[str, Any]
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    async def get_all(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self.values))
-
-    async def set(self, key: str, value: Any, *, updated_by: str) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-
-class MemoryEvents:
-    def __init__(self, clock: Any) -> None:
-        self.rows: list[EventRow] = []
-        self._clock = clock
-
-    def append(
-        self,
-        type: str,
-        payload: Any = None,
-        *,
-        correlation_id: str | None = None,
-        actor: Any = None,
-    ) -> None:
-        self.rows.append(
-            EventRow(
-                len(self.rows) + 1,
-                self._clock.now(),
-                type,
-                None if actor is None else str(actor),
-                correlation_id,
-                json.loads(json.dumps(payload or {}, default=str)),
-            )
-        )
-
-    async def recent(self, limit: int = 10) -> list[EventRow]:
-        return list(reversed(self.rows[-limit:]))
-
-    def commands(self, actor_prefix: str = "") -> list[tuple[str, str]]:
-        """(actor, command) of every audited Control API call."""
-        return [
-            (row.actor or "", str(row.payload.get("command")))
-            for row in self.rows
-            if row.type == "command" and (row.actor or "").startswith(actor_prefix)
-        ]
 
 
 class QueueStream(Generic[T]):

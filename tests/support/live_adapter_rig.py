@@ -1,5 +1,5 @@
 """Fixtures for the live adapter tests: the CLOB simulator on 127.0.0.1 and the real SDK in
-`PolymarketVenue` pointed at it. (No tests here; the test modules import these fixtures.)"""
+`PolymarketVenue` pointed at it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Fixtures for the execution tests: the execution core built by `build_execution` on a real
 database (SQLite; PostgreSQL too with TEST_DATABASE_URL), a real event log, and a paper venue
-over in-memory books. (No tests here; the test modules import these.)"""
+over in-memory books."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer
+from tests.support.paper import MemoryJournal
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
 from trader.domain import (
     Book,
     BookLevel,
-    Fill,
     Market,
     OrderIntent,
     OutcomeToken,
@@ -85,17 +85,6 @@ def buy(price: str = "0.53", size: str = "20", model: str = "0.65", **kw: object
 
 def sell(price: str, size: str, token_id: str = YES) -> OrderIntent:
     return OrderIntent(CONDITION, token_id, Side.SELL, D(price), size=D(size), strategy="test")
-
-
-class MemoryJournal:
-    def __init__(self) -> None:
-        self.fills: list[Fill] = []
-
-    async def load(self) -> list[Fill]:
-        return list(self.fills)
-
-    async def record(self, fill: Fill) -> None:
-        self.fills.append(fill)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 from trader.store.migrate import upgrade_async
 
 REPO = Path(__file__).resolve().parents[2]

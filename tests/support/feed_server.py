@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer
 
 
 @dataclass

@@ -34,7 +34,8 @@ from bot.notifier import Notifier
 from bot.relay import ControlRelay
 from bot.reply import Reply
 from bot.whatsapp import SendPolicy, WhatsAppConfig, WhatsAppTransport, build_whatsapp
-from tests.fakes.chat_stack import FakeDesk, MemoryEvents, MemoryStore
+from tests.support.chat_stack import FakeDesk
+from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI
 from trader.domain import TradingMode

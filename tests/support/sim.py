@@ -21,7 +21,6 @@ from polysim.clob.auth import hmac_signature
 from trader.venue.polymarket.sdk_env import build_environment
 
 T = TypeVar("T")
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "polymarket"
 
 # Two small markets: quick ticks, short heartbeat timeout, small pages.
 TEST_SCENARIO: dict[str, Any] = {
@@ -197,19 +196,13 @@ async def wait_for(awaitable: Awaitable[T], within: float = 5.0) -> T:
     return await asyncio.wait_for(awaitable, within)
 
 
-def load_fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
 __all__ = [
-    "FIXTURES",
     "TEST_SCENARIO",
     "admin",
     "avoid_ca_bundle",
     "condition_id",
     "eventually",
     "l2_headers",
-    "load_fixture",
     "next_matching",
     "order_payload",
     "running_sim",
