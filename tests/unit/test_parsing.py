@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.corpus import OUR_ADDRESS, fixture
+from tests.support.corpus import OUR_ADDRESS, fixture, needs_corpus
 from trader.domain import OrderStatus, OrderType, Side, TradeStatus
 from trader.venue.parsing.rest import (
     AccountIdentity,
@@ -29,6 +29,7 @@ from trader.venue.parsing.rest import (
 FOK_KILLED = "CANCELED_order couldn't be fully filled. FOK orders are fully filled or killed."
 
 
+@needs_corpus
 def test_parse_book_rest_levels_are_best_first() -> None:
     book = parse_book(fixture("py_http_responses_book.json"))
 
@@ -43,6 +44,7 @@ def test_parse_book_rest_levels_are_best_first() -> None:
     assert book.hash == "2fc4a3d6a98bc164e057589bcb74981852b87412"
 
 
+@needs_corpus
 def test_parse_book_uses_defaults_when_the_payload_has_no_tick() -> None:
     book = parse_book(fixture("rs_clob_book_response.json"), tick_size=Decimal("0.001"))
 
@@ -128,6 +130,7 @@ def test_unknown_statuses_are_parse_errors() -> None:
         normalize_trade_status("")
 
 
+@needs_corpus
 def test_parse_order_rest_open_order() -> None:
     order = parse_order(fixture("rs_http_open_order.json"), client_order_id="c-1")
 
@@ -148,6 +151,7 @@ def test_parse_order_rest_open_order() -> None:
     assert order.outcome == "Yes"
 
 
+@needs_corpus
 def test_parse_order_prefixed_status_reads_like_the_bare_one() -> None:
     payload = dict(fixture("rs_http_open_order_sell_fok.json"))
     bare = parse_order(payload)
@@ -163,6 +167,7 @@ def test_parse_order_prefixed_status_reads_like_the_bare_one() -> None:
     )
 
 
+@needs_corpus
 def test_parse_orders_page_ends_on_lte_cursor() -> None:
     orders, cursor = parse_orders_page(fixture("rs_http_open_orders_page.json"))
 
@@ -178,6 +183,7 @@ def test_parse_orders_page_returns_the_next_cursor() -> None:
     assert cursor == "MTAw"
 
 
+@needs_corpus
 def test_parse_trade_as_taker_gives_one_fill_with_fee() -> None:
     payload = dict(fixture("rs_http_trade_report.json"))
     payload["fee_rate_bps"] = "100"
@@ -198,6 +204,7 @@ def test_parse_trade_as_taker_gives_one_fill_with_fee() -> None:
     assert fill.timestamp == datetime(2024, 1, 1, tzinfo=UTC)
 
 
+@needs_corpus
 def test_parse_trade_as_maker_gives_one_fill_per_maker_order_of_ours() -> None:
     fills = parse_trade(
         fixture("py_ws_messages_user_trade4.json"), AccountIdentity.of(None, OUR_ADDRESS)
@@ -213,6 +220,7 @@ def test_parse_trade_as_maker_gives_one_fill_per_maker_order_of_ours() -> None:
     assert all(f.liquidity == "MAKER" and f.fee == 0 for f in fills)
 
 
+@needs_corpus
 def test_parse_trade_maker_side_is_derived_when_absent() -> None:
     identity = AccountIdentity.of(None, OUR_ADDRESS, "0xFfd192468b7a05b38c37C82d09fA941289FaEB23")
 
@@ -225,6 +233,7 @@ def test_parse_trade_maker_side_is_derived_when_absent() -> None:
     assert all(f.status is TradeStatus.MINED for f in fills)
 
 
+@needs_corpus
 def test_parse_trade_by_api_key_owner_and_prefixed_status() -> None:
     payload = dict(fixture("rs_http_trade_report.json"))
     payload["trader_side"] = "MAKER"
@@ -239,12 +248,14 @@ def test_parse_trade_by_api_key_owner_and_prefixed_status() -> None:
     assert fills[0].status is TradeStatus.CONFIRMED
 
 
+@needs_corpus
 def test_parse_trade_with_no_order_of_ours_gives_nothing() -> None:
     fills = parse_trade(fixture("py_ws_messages_user_trade4.json"), AccountIdentity.of("nobody"))
 
     assert fills == ()
 
 
+@needs_corpus
 def test_parse_trades_page_epoch_seconds_match_time() -> None:
     fills = parse_trade(fixture("py_ws_messages_trades.json"), AccountIdentity.of(None))
 
@@ -259,6 +270,7 @@ def test_fee_for_follows_the_v2_curve() -> None:
     assert fee_for(Decimal("0.5"), Decimal(100), Decimal(0)) == 0
 
 
+@needs_corpus
 def test_parse_gamma_market_decodes_json_string_fields() -> None:
     market = parse_gamma_market(fixture("rs_gamma_market.json"))
 
@@ -281,6 +293,7 @@ def test_parse_gamma_market_decodes_json_string_fields() -> None:
         "rs_gamma_market_closed_zero_zero_legacy.json",
     ],
 )
+@needs_corpus
 def test_parse_gamma_market_closed_variants(name: str) -> None:
     market = parse_gamma_market(fixture(name))
 
@@ -288,6 +301,7 @@ def test_parse_gamma_market_closed_variants(name: str) -> None:
     assert len(market.tokens) >= 2
 
 
+@needs_corpus
 def test_parse_gamma_market_accepts_plain_lists() -> None:
     market = parse_gamma_market(
         {**fixture("py_http_responses_market_slug.json"), "outcomes": ["Yes", "No"]}
@@ -296,6 +310,7 @@ def test_parse_gamma_market_accepts_plain_lists() -> None:
     assert [t.outcome for t in market.tokens] == ["Yes", "No"]
 
 
+@needs_corpus
 def test_parse_clob_market() -> None:
     market = parse_clob_market(fixture("py_http_responses_market.json"))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.corpus import OUR_ADDRESS, TOKEN, fixture, raw
+from tests.support.corpus import OUR_ADDRESS, TOKEN, fixture, needs_corpus, raw
 from trader.domain import Book, BookLevel, OrderStatus, Side, TradeStatus
 from trader.venue.parsing.rest import AccountIdentity
 from trader.venue.parsing.stream import (
@@ -33,6 +33,7 @@ ME = AccountIdentity.of("00000000-0000-0000-0000-000000000001", OUR_ADDRESS)
 
 
 @pytest.mark.parametrize("name", ["rs_ws_market_book_msg.json", "rs_ws_book_snapshot.json"])
+@needs_corpus
 def test_book_message_is_a_best_first_snapshot(name: str) -> None:
     (event,) = parse_market_frame(raw(name))
 
@@ -42,6 +43,7 @@ def test_book_message_is_a_best_first_snapshot(name: str) -> None:
     assert event.book.timestamp == datetime(2023, 12, 29, 18, 40, tzinfo=UTC)
 
 
+@needs_corpus
 def test_large_book_message_orders_all_levels() -> None:
     (event,) = parse_market_frame(raw("py_ws_messages_book.json"))
 
@@ -51,6 +53,7 @@ def test_large_book_message_orders_all_levels() -> None:
     assert len(event.book.bids) == 76
 
 
+@needs_corpus
 def test_price_change_v2_carries_one_change_per_level() -> None:
     events = parse_market_frame(raw("py_ws_messages_price_change_v2.json"))
 
@@ -61,12 +64,14 @@ def test_price_change_v2_carries_one_change_per_level() -> None:
     assert (first.best_bid, first.best_ask) == (Decimal("0.6"), Decimal("0.7"))
 
 
+@needs_corpus
 def test_price_change_with_several_assets() -> None:
     events = parse_market_message(fixture("rs_ws_quotes.json"))
 
     assert [e.token_id[:6] for e in events if isinstance(e, PriceChange)] == ["713210", "521143"]
 
 
+@needs_corpus
 def test_price_change_old_inline_shape() -> None:
     (event,) = parse_market_frame(raw("py_ws_messages_price_change.json"))
 
@@ -86,6 +91,7 @@ def test_price_change_old_inline_shape() -> None:
         "rs_ws_last_trade.json",
     ],
 )
+@needs_corpus
 def test_last_trade_price(name: str) -> None:
     (event,) = parse_market_frame(raw(name))
 
@@ -102,6 +108,7 @@ def test_last_trade_price(name: str) -> None:
         "rs_ws_tick_size_change.json",
     ],
 )
+@needs_corpus
 def test_tick_size_change(name: str) -> None:
     (event,) = parse_market_frame(raw(name))
 
@@ -109,6 +116,7 @@ def test_tick_size_change(name: str) -> None:
     assert event.new_tick_size < (event.old_tick_size or Decimal(1))
 
 
+@needs_corpus
 def test_best_bid_ask_and_resolution_and_new_market() -> None:
     (bba,) = parse_market_frame(raw("rs_ws_market_best_bid_ask_msg.json"))
     (resolved,) = parse_market_frame(raw("rs_ws_market_resolved_msg.json"))
@@ -121,6 +129,7 @@ def test_best_bid_ask_and_resolution_and_new_market() -> None:
     assert parse_market_frame(raw("rs_ws_market_new_market_msg.json")) == []
 
 
+@needs_corpus
 def test_frames_may_be_arrays_or_plain_text() -> None:
     array = json.dumps(
         [fixture("rs_ws_market_book_msg.json"), fixture("rs_ws_market_tick_size_msg.json")]
@@ -187,6 +196,7 @@ def test_apply_price_change_for_another_token_is_refused() -> None:
         ("py_ws_messages_order_cancel.json", "CANCELLATION", OrderStatus.CANCELED),
     ],
 )
+@needs_corpus
 def test_user_order_messages(name: str, kind: str, status: OrderStatus) -> None:
     (event,) = parse_user_frame(raw(name), ME)
 
@@ -194,6 +204,7 @@ def test_user_order_messages(name: str, kind: str, status: OrderStatus) -> None:
     assert (event.kind, event.order.status) == (kind, status)
 
 
+@needs_corpus
 def test_user_order_message_with_prefixed_status() -> None:
     payload: dict[str, Any] = {
         **fixture("rs_ws_user_order_update.json"),
@@ -208,6 +219,7 @@ def test_user_order_message_with_prefixed_status() -> None:
 
 
 @pytest.mark.parametrize("name", ["rs_ws_user_trade.json", "rs_ws_user_trade_msg.json"])
+@needs_corpus
 def test_user_trade_messages_as_taker(name: str) -> None:
     (event,) = parse_user_frame(raw(name), ME)
 
@@ -217,6 +229,7 @@ def test_user_trade_messages_as_taker(name: str) -> None:
     assert (fill.side, fill.size, fill.status) == (Side.BUY, Decimal(25), TradeStatus.CONFIRMED)
 
 
+@needs_corpus
 def test_user_trade_prefixed_status() -> None:
     payload = {**fixture("rs_ws_user_trade_msg.json"), "status": "TRADE_STATUS_MINED"}
 
@@ -238,6 +251,7 @@ def test_user_trade_prefixed_status() -> None:
         ("py_ws_messages_user_trade4.json", 2),
     ],
 )
+@needs_corpus
 def test_user_trade_messages_as_maker(name: str, count: int) -> None:
     identity = AccountIdentity.of(None, OUR_ADDRESS)
     payload = fixture(name)

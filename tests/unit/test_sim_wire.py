@@ -44,6 +44,8 @@ from tests.support import corpus
 from trader.clock import FakeClock
 from trader.domain import OrderType, Side
 
+pytestmark = corpus.needs_corpus
+
 
 @pytest.fixture(scope="module")
 def world() -> tuple[SimExchange, list[SimEvent]]:

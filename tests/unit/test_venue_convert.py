@@ -9,7 +9,7 @@ from polymarket import ClobTrade, Market, OpenOrder, OrderBook, SignedOrder
 
 from polysim.clob.signing import Domain, parse_signed_order
 from polysim.clob.signing import order_hash as simulator_order_hash
-from tests.support.corpus import fixture
+from tests.support.corpus import fixture, needs_corpus
 from trader.domain import OrderStatus, Side
 from trader.venue.parsing.rest import AccountIdentity
 from trader.venue.polymarket.convert import (
@@ -28,6 +28,7 @@ NOW = datetime(2026, 5, 1, tzinfo=UTC)
 DOMAIN = ExchangeDomain.from_addresses(exchange_addresses())
 
 
+@needs_corpus
 def test_book_from_sdk_is_best_first() -> None:
     payload = {**fixture("py_http_responses_book.json"), "tick_size": "0.01", "neg_risk": False}
     payload["min_order_size"] = "5"
@@ -39,6 +40,7 @@ def test_book_from_sdk_is_best_first() -> None:
     assert book.tick_size == Decimal("0.01")
 
 
+@needs_corpus
 def test_market_from_gamma() -> None:
     market = market_from_gamma(Market.parse_response(fixture("rs_gamma_market.json")))
 
@@ -49,6 +51,7 @@ def test_market_from_gamma() -> None:
     assert market.end_date == datetime(2026, 3, 12, 9, 25, tzinfo=UTC)
 
 
+@needs_corpus
 def test_order_from_sdk_matches_the_dict_parser() -> None:
     order = order_from_sdk(
         OpenOrder.parse_response(fixture("rs_http_open_order.json")), client_order_id="c"
@@ -58,6 +61,7 @@ def test_order_from_sdk_matches_the_dict_parser() -> None:
     assert order.client_order_id == "c"
 
 
+@needs_corpus
 def test_fills_from_sdk_picks_our_maker_order() -> None:
     trade = ClobTrade.parse_response(
         {**fixture("rs_http_trade_report.json"), "trader_side": "MAKER"}
@@ -71,6 +75,7 @@ def test_fills_from_sdk_picks_our_maker_order() -> None:
     assert (fill.side, fill.size, fill.liquidity) == (Side.SELL, Decimal(5), "MAKER")
 
 
+@needs_corpus
 def test_order_hash_agrees_with_the_simulator_and_round_trips_as_json() -> None:
     raw = fixture("rs_http_signed_order.json")
     signed = SignedOrder(

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from polymarket import Market as GammaMarket
 
-from tests.support.corpus import fixture
+from tests.support.corpus import fixture, needs_corpus
 from tests.support.paper import MemoryJournal, levels, make_book, order
 from trader.clock import FakeClock
 from trader.domain import OrderStatus, OrderType, Position, Side
@@ -38,6 +38,7 @@ def gamma(name: str) -> GammaMarket:
         ("rs_gamma_market.json", None),  # open
     ],
 )
+@needs_corpus
 def test_winner_from_gamma_is_the_token_priced_one_of_a_closed_market(
     name: str, winner_index: int | None
 ) -> None:
