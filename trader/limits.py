@@ -1,8 +1,8 @@
 """The risk limits an operator may change at run time, each with a type and a sane range.
 
-A limit is one of a few kinds: a USD amount, a fraction, a duration in seconds, a count or a
-fee rate in basis points. Each kind says how its text is parsed and which values are sane, so
-`/set cooldown_s 1e20` is refused with a reason instead of overflowing `timedelta` later and
+A limit is one of a few kinds: a USD amount, a fraction, a duration in seconds or a count.
+Each kind says how its text is parsed and which values are sane, so `/set cooldown_s 1e20` is
+refused with a reason instead of overflowing `timedelta` later and
 crashing the component that reads it on every restart.
 
 Parsing is deliberately narrow: plain ASCII decimal digits with an optional fraction (a `$`
@@ -33,7 +33,6 @@ class LimitKind(Enum):
     FRACTION = "fraction"
     SECONDS = "seconds"
     COUNT = "count"
-    BPS = "bps"
 
 
 # how far above the bankroll an amount may go before it is surely a typo (an extra zero or
@@ -42,7 +41,6 @@ BANKROLL_MULTIPLE = Decimal(10)
 MAX_USD = Decimal(10_000_000)  # absolute cap when no bankroll is known
 MAX_SECONDS = Decimal(30 * 86_400)  # thirty days
 MAX_COUNT = 10_000
-MAX_BPS = Decimal(10_000)
 _NUMBER = re.compile(r"[0-9]{1,18}(\.[0-9]{1,18})?|\.[0-9]{1,18}")
 _WHOLE = re.compile(r"[0-9]{1,9}")
 
@@ -106,8 +104,6 @@ class LimitRule:
                 return MAX_SECONDS
             case LimitKind.COUNT:
                 return MAX_COUNT
-            case LimitKind.BPS:
-                return MAX_BPS
 
 
 _USD = LimitRule(LimitKind.USD, positive=True, unit="USD")
@@ -117,7 +113,6 @@ _FRACTION_POSITIVE = LimitRule(LimitKind.FRACTION, positive=True, unit="a fracti
 _SECONDS = LimitRule(LimitKind.SECONDS, positive=True, unit="seconds, up to 30 days")
 _SECONDS_OR_ZERO = LimitRule(LimitKind.SECONDS, positive=False, unit="seconds, up to 30 days")
 _COUNT = LimitRule(LimitKind.COUNT, positive=True, unit="orders or events")
-_BPS = LimitRule(LimitKind.BPS, positive=False, unit="basis points")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +126,6 @@ class RiskLimits:
     max_orders_per_minute: int = 10
     daily_loss_limit: Decimal = Decimal(100)  # realized + unrealized, operator's day
     min_edge: Decimal = Decimal("0.03")  # model probability - price - fee per share
-    fee_rate_bps: Decimal = Decimal(0)  # taker fee rate used in the edge check
     stale_book_s: Decimal = Decimal(30)
     min_time_to_end_s: Decimal = Decimal(3600)  # no entries this close to a market's end
     price_band_low: Decimal = Decimal("0.02")
@@ -243,7 +237,6 @@ LIMIT_RULES: dict[str, LimitRule] = {
     "max_orders_per_minute": _COUNT,
     "daily_loss_limit": _USD,
     "min_edge": _FRACTION,
-    "fee_rate_bps": _BPS,
     "stale_book_s": _SECONDS,
     "min_time_to_end_s": _SECONDS_OR_ZERO,
     "price_band_low": _FRACTION,

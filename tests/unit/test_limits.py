@@ -49,7 +49,6 @@ def test_defaults_pass_their_own_rules() -> None:
         ("max_exposure", "1_000", "plain decimal number"),
         ("max_exposure", "99999999", "at most"),
         ("halt_venue_errors", "0", "above 0"),
-        ("fee_rate_bps", "20000", "at most"),
     ],
 )
 def test_absurd_values_are_refused_with_a_reason(name: str, value: str, message: str) -> None:

@@ -22,9 +22,10 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from trader.clock import Clock
-from trader.domain import ZERO, Book, Fill, Position, Side
+from trader.domain import NO_FEES, ZERO, Book, FeeSchedule, Fill, Position, Side
 from trader.execution.ledger import Realization, apply_fill, cash_delta, settlement_fill
-from trader.execution.risk import ExposureSnapshot, fee_per_share
+from trader.execution.risk import ExposureSnapshot
+from trader.fees import fee_per_share
 
 
 @dataclass(slots=True)
@@ -37,7 +38,7 @@ class WorkingOrder:
     price: Decimal
     size: Decimal
     matched: Decimal = ZERO
-    fee_rate_bps: Decimal = ZERO
+    fees: FeeSchedule = NO_FEES
     correlation_id: str = ""
 
     @property
@@ -48,7 +49,7 @@ class WorkingOrder:
     def reserved_cash(self) -> Decimal:
         if self.side is Side.SELL:
             return ZERO
-        return self.remaining * (self.price + fee_per_share(self.price, self.fee_rate_bps))
+        return self.remaining * (self.price + fee_per_share(self.price, self.fees))
 
 
 @dataclass(frozen=True, slots=True)

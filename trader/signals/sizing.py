@@ -7,8 +7,14 @@ uses. At each level the target outlay is the fractional Kelly stake computed at 
 price (it only shrinks as the price worsens), capped by `max_notional`; the walk stops when the
 outlay reaches the target or the acceptable depth runs out. Shares are rounded down to 0.01.
 
-Fees: Polymarket charges takers `rate x min(price, 1 - price)` per share (the CTF exchange
-formula); `fee_bps` is the rate. It is zero on most markets; set it from the venue's fee rate.
+Fees: the market's own schedule (`trader.fees`: `rate x (p(1-p))^e` per share, paid in pUSD on
+top of the price); the same function risk and the paper venue use.
+
+The intent is a marketable buy of a dollar amount (the venue's market-buy amount is collateral):
+`notional` is the planned spend on shares, rounded down to the cent, and the limit price is the
+worst level planned. So live spends what was planned, paper fills the same way, and risk values
+the order at the amount it was planned for, not at shares x limit (which would exceed the cap
+whenever the plan walks more than one level).
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from trader.domain import ONE, ZERO, Book, Market, OrderIntent, OrderType, Side
+from trader.domain import ONE, ZERO, Book, FeeSchedule, Market, OrderIntent, OrderType, Side
+from trader.fees import fee_per_share, walk_buy
 from trader.signals.values import Forecast
 
-BPS = Decimal(10_000)
+CENT = Decimal("0.01")
 CENT_SHARES = Decimal("0.01")
 MIN_MARKETABLE_NOTIONAL = Decimal(1)  # the venue refuses marketable buys under $1
 
@@ -29,7 +36,6 @@ class SizingConfig:
     kelly_fraction: Decimal = Decimal("0.25")
     max_notional: Decimal = Decimal(100)  # pUSD per intent, fees included
     min_edge: Decimal = Decimal("0.02")  # probability points per share, after fees
-    fee_bps: Decimal = ZERO
 
     def __post_init__(self) -> None:
         if not ZERO < self.kelly_fraction <= ONE:
@@ -38,13 +44,9 @@ class SizingConfig:
             raise ValueError("min_edge must be positive: a zero edge is not a trade")
 
 
-def fee_per_share(price: Decimal, fee_bps: Decimal) -> Decimal:
-    return fee_bps / BPS * min(price, ONE - price)
-
-
-def edge_at(probability: Decimal, price: Decimal, fee_bps: Decimal) -> Decimal:
+def edge_at(probability: Decimal, price: Decimal, fees: FeeSchedule) -> Decimal:
     """Expected profit per share of buying at `price` a token that wins with `probability`."""
-    return probability - price - fee_per_share(price, fee_bps)
+    return probability - price - fee_per_share(price, fees)
 
 
 def kelly(probability: Decimal, cost: Decimal) -> Decimal:
@@ -59,21 +61,24 @@ class BuyPlan:
     """The planned take: shares, what they cost, and the worst price used."""
 
     shares: Decimal
-    notional: Decimal  # price x shares
-    outlay: Decimal  # notional plus fees
+    notional: Decimal  # the spend on shares, rounded down to the cent (the market-buy amount)
+    outlay: Decimal  # what the walk of that spend costs, fees included
     limit_price: Decimal
     average_price: Decimal
     edge: Decimal  # per share, at the average price, after fees
 
 
 def plan_buy(
-    probability: Decimal, book: Book, bankroll: Decimal, config: SizingConfig
+    probability: Decimal, book: Book, bankroll: Decimal, config: SizingConfig, fees: FeeSchedule
 ) -> BuyPlan | None:
-    """Walk `book`'s asks for a token that wins with `probability`. None if nothing qualifies."""
+    """Walk `book`'s asks for a token that wins with `probability`. None if nothing qualifies.
+
+    The plan is then re-walked as the venue will fill it (the spend rounded down to the cent,
+    fees on top), so what it reports is what the order will cost."""
     shares = notional = outlay = ZERO
     limit: Decimal | None = None
     for level in book.asks:
-        fee = fee_per_share(level.price, config.fee_bps)
+        fee = fee_per_share(level.price, fees)
         cost = level.price + fee
         if probability - cost < config.min_edge:
             break
@@ -93,9 +98,13 @@ def plan_buy(
         limit = level.price
     if limit is None or shares <= ZERO:
         return None
-    average = notional / shares
-    edge = probability - outlay / shares
-    return BuyPlan(shares, notional, outlay, limit, average, edge)
+    spend = notional.quantize(CENT, ROUND_DOWN)
+    walk = walk_buy(book.asks, spend, limit, fees)
+    if walk.shares <= ZERO:
+        return None
+    average = walk.spent / walk.shares
+    edge = probability - walk.cost / walk.shares
+    return BuyPlan(walk.shares, spend, walk.cost, limit, average, edge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +135,7 @@ def size_forecast(
         token = market.token(outcome)
         book = books.get(token.token_id) if token else None
         if book is not None and book.best_ask is not None:
-            sides.append((edge_at(win, book.best_ask, config.fee_bps), outcome, win, book))
+            sides.append((edge_at(win, book.best_ask, market.fees), outcome, win, book))
     if not sides:
         return SizingDecision(None, "no asks to buy")
     edge, outcome, win, book = max(sides, key=lambda s: s[0])
@@ -134,7 +143,7 @@ def size_forecast(
         return SizingDecision(
             None, f"edge {edge:.4f} after fees below {config.min_edge}", outcome, edge
         )
-    fill = plan_buy(win, book, bankroll, config)
+    fill = plan_buy(win, book, bankroll, config, market.fees)
     if fill is None:
         return SizingDecision(None, "Kelly stake rounds to zero", outcome, edge)
     if fill.shares < book.min_order_size or fill.notional < MIN_MARKETABLE_NOTIONAL:
@@ -145,7 +154,7 @@ def size_forecast(
         token_id=book.token_id,
         side=Side.BUY,
         limit_price=fill.limit_price,
-        size=fill.shares,
+        notional=fill.notional,
         strategy=strategy,
         reason=(
             f"{forecast.source} view {q} vs market {forecast.market_probability}: buy {outcome}, "
