@@ -197,3 +197,83 @@ async def test_paper_spends_a_marketable_buy_amount_like_the_venue_with_fees_on_
     assert fees == D("0.96") + D("23.78") * D("0.04") * D("0.42") * D("0.58")
     assert (await venue.balance()).cash == D(1000) - spent - fees  # fees paid in pUSD
     await venue.close()
+
+
+def test_kelly_is_net_of_what_is_held_so_re_analyses_do_not_pile_up() -> None:
+    """q = 0.65, ask 0.51, equity $1,000, quarter Kelly: the target is about $71 (0.25 x 0.14
+    / 0.49 x 1000 = 71.43). Four re-analyses with the same view must not build $200+."""
+    asks = (BookLevel(D("0.51"), D(10_000)),)
+    books = {
+        YES: Book(YES, bids=(BookLevel(D("0.49"), D(10_000)),), asks=asks, timestamp=NOW),
+        NO: Book(
+            NO,
+            bids=(BookLevel(D("0.47"), D(10_000)),),
+            asks=(BookLevel(D("0.51"), D(10_000)),),
+            timestamp=NOW,
+        ),
+    }
+    config = SizingConfig(kelly_fraction=D("0.25"), max_notional=D(100))
+    held: dict[str, D] = {}
+    spent = D(0)
+    for _ in range(4):
+        decision = size_forecast(view("0.65"), MARKET, books, D(1000), config, held=held)
+        if decision.intent is None:
+            assert "already holding" in decision.reason
+            continue
+        assert decision.intent.notional is not None
+        walk = walk_buy(asks, decision.intent.notional, decision.intent.limit_price, MARKET.fees)
+        held[YES] = held.get(YES, D(0)) + walk.shares
+        spent += walk.cost
+
+    assert D(71) <= spent <= D("71.43")
+
+
+def test_a_reversed_view_sells_the_holding_instead_of_buying_the_other_side() -> None:
+    books = {
+        YES: Book(
+            YES,
+            bids=(BookLevel(D("0.49"), D(500)),),
+            asks=(BookLevel(D("0.51"), D(500)),),
+            timestamp=NOW,
+        ),
+        NO: Book(
+            NO,
+            bids=(BookLevel(D("0.49"), D(500)),),
+            asks=(BookLevel(D("0.51"), D(500)),),
+            timestamp=NOW,
+        ),
+    }
+    decision = size_forecast(
+        view("0.20"), MARKET, books, D(1000), SizingConfig(), held={YES: D(140)}
+    )
+
+    intent = decision.intent
+    assert intent is not None
+    assert (intent.token_id, intent.side, intent.size) == (YES, Side.SELL, D(140))
+    assert intent.limit_price == D("0.49")
+    assert "against the 140.00 Yes held" in intent.reason
+
+
+def test_complete_sets_are_no_stake_and_no_view() -> None:
+    """100 YES + 100 NO are $100 whatever happens: a YES view sizes as if nothing were held,
+    and 100 YES + 60 NO is a 40-share YES stake."""
+    asks = (BookLevel(D("0.51"), D(10_000)),)
+    bids = (BookLevel(D("0.49"), D(10_000)),)
+    books = {
+        YES: Book(YES, bids=bids, asks=asks, timestamp=NOW),
+        NO: Book(NO, bids=bids, asks=asks, timestamp=NOW),
+    }
+    config = SizingConfig(kelly_fraction=D("0.25"), max_notional=D(100))
+    empty = size_forecast(view("0.65"), MARKET, books, D(1000), config)
+    sets = size_forecast(
+        view("0.65"), MARKET, books, D(1000), config, held={YES: D(100), NO: D(100)}
+    )
+    partly = size_forecast(
+        view("0.65"), MARKET, books, D(1000), config, held={YES: D(100), NO: D(60)}
+    )
+
+    assert empty.intent is not None
+    assert sets.intent is not None
+    assert partly.intent is not None
+    assert sets.intent.notional == empty.intent.notional
+    assert partly.intent.notional == (empty.intent.notional or D(0)) - D("20.40")  # 40 x 0.51

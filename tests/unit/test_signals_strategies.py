@@ -178,3 +178,31 @@ async def test_llm_edge_reports_the_triage_reason_when_it_skips() -> None:
     )
     assert evaluation.group is None
     assert evaluation.reason.startswith("price extreme")
+
+
+async def test_llm_edge_sizes_on_the_book_read_after_the_analysis() -> None:
+    """The analysis can take minutes: the order is sized on the book as it is afterwards."""
+    strategy = edge_strategy()
+    stale = binary_books(MARKET, Decimal("0.50"), NOW)  # YES ask 0.51 when the cycle began
+    fresh = binary_books(MARKET, Decimal("0.55"), NOW)  # YES ask 0.56 once the model answered
+    reads: list[str] = []
+
+    async def refresh() -> dict[str, Book]:
+        reads.append("after")
+        return fresh
+
+    evaluation = await strategy.evaluate(
+        MARKET,
+        stale,
+        Decimal("0.50"),
+        good_news(),
+        bankroll=Decimal(1000),
+        now=NOW,
+        mode=TradingMode.PAPER,
+        refresh=refresh,
+    )
+
+    assert reads == ["after"]
+    assert evaluation.group is not None
+    intent = evaluation.group.intents[0]
+    assert intent.limit_price == fresh[intent.token_id].asks[0].price == Decimal("0.56")

@@ -183,6 +183,7 @@ class App:
             http=self.http_client,
             bankroll=bankroll,
             events=self.recorder.append,
+            holdings=execution.portfolio.holdings,
         )
         self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution.portfolio)
 

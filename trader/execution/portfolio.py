@@ -251,6 +251,16 @@ class Portfolio:
     def positions(self) -> list[Position]:
         return sorted(self._positions.values(), key=lambda p: (p.market, p.token_id))
 
+    def holdings(self) -> dict[str, Decimal]:
+        """Shares per token held plus those open BUY orders may still buy, less those open
+        SELL orders offer: what the stake will be if working orders complete. Sizing nets a
+        new Kelly stake against this, so a re-analysis adds only the difference."""
+        held = {token: p.size for token, p in self._positions.items()}
+        for order in self._orders.values():
+            delta = order.remaining if order.side is Side.BUY else -order.remaining
+            held[order.token_id] = held.get(order.token_id, ZERO) + delta
+        return {token: max(size, ZERO) for token, size in held.items()}
+
     @property
     def redeemable(self) -> dict[str, Decimal]:
         return dict(self._redeemable)

@@ -43,6 +43,7 @@ from trader.signals.news import Feed, NewsConfig, NewsSource
 from trader.signals.pipeline import (
     BookGetter,
     CycleReport,
+    HoldingsSource,
     PipelineConfig,
     SelectionConfig,
     SignalPipeline,
@@ -342,6 +343,7 @@ def build_signal_runtime(
     http: httpx.AsyncClient,
     bankroll: BankrollSource,
     events: EventAppend | None = None,
+    holdings: HoldingsSource | None = None,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
@@ -385,6 +387,7 @@ def build_signal_runtime(
         arb=CompleteSetArbStrategy(ArbConfig(max_notional=config.max_order_notional)),
         forecasts=collector,
         config=PipelineConfig(selection=selection),
+        holdings=holdings,
     )
     return SignalRuntime(
         config=config,

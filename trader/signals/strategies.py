@@ -10,6 +10,7 @@ Each has `enabled` and `experimental`; an experimental strategy runs only in pap
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -103,7 +104,12 @@ class LLMEdgeStrategy(Strategy):
         bankroll: Decimal,
         now: datetime,
         mode: TradingMode,
+        refresh: Callable[[], Awaitable[dict[str, Book]]] | None = None,
+        held: Mapping[str, Decimal] | None = None,
     ) -> EdgeEvaluation:
+        """Screen, analyse, size. The analysis can take minutes: the books are read again
+        (`refresh`) after it returns, so the order is sized on prices as they are then;
+        `held` is what is held of each token, so the stake is sized net of it."""
         if not self.runs_in(mode):
             return EdgeEvaluation(None, note=self.not_running(mode))
         triage = await self.triage.decide(market.condition_id, market_probability, news, now=now)
@@ -115,8 +121,10 @@ class LLMEdgeStrategy(Strategy):
             await self.triage.remember(triage, now)
         if analysis.forecast is None:
             return EdgeEvaluation(triage, analysis)
+        if refresh is not None:
+            books = await refresh()
         sizing = size_forecast(
-            analysis.forecast, market, books, bankroll, self.sizing, strategy=self.name
+            analysis.forecast, market, books, bankroll, self.sizing, strategy=self.name, held=held
         )
         group = None
         if sizing.intent is not None:
