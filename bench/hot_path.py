@@ -111,7 +111,7 @@ async def _measure(n: int, directory: Path, *, sql_store: bool) -> dict[str, flo
     )
     data = StaticMarketData(clock, [market])
     data.set_book(_book(clock))
-    venue = PaperVenue(data, bankroll=D(10**9), fee_rate_bps=D(0), clock=clock, journal=_Journal())
+    venue = PaperVenue(data, bankroll=D(10**9), clock=clock, journal=_Journal())
     await venue.start()
     events = EventLog(sessions, clock)
     await events.start()

@@ -15,7 +15,8 @@ from decimal import Decimal
 
 from tests.support.paper import MemoryJournal
 from trader.clock import FakeClock
-from trader.domain import Book, BookLevel, OrderRequest, OrderType, Side
+from trader.domain import Book, BookLevel, Market, OrderRequest, OrderType, OutcomeToken, Side
+from trader.fees import schedule_from_bps
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
 
@@ -45,16 +46,18 @@ def order(number: int, side: Side, price: str, size: str, kind: OrderType) -> Or
 
 async def marketable(orders: int) -> dict[str, float]:
     clock = FakeClock()
-    data = StaticMarketData(clock)
-    data.set_book(deep_book(clock))
-    venue = PaperVenue(
-        data,
-        bankroll=Decimal(10**9),
-        fee_rate_bps=Decimal(100),
-        clock=clock,
-        journal=MemoryJournal(),
+    charged = Market(  # a 100 bps market: every taker fill computes its fee
+        "0xbench",
+        "Bench?",
+        (OutcomeToken(ASSET, "Yes"),),
+        None,
+        fees=schedule_from_bps(Decimal(100)),
     )
+    data = StaticMarketData(clock, [charged])
+    data.set_book(deep_book(clock))
+    venue = PaperVenue(data, bankroll=Decimal(10**9), clock=clock, journal=MemoryJournal())
     await venue.start()
+    await venue.list_markets()
     fills = 0
     started = time.perf_counter()
     for number in range(orders):
@@ -77,9 +80,7 @@ async def resting(count: int) -> dict[str, float]:
     data = StaticMarketData(clock)
     data.set_book(deep_book(clock, bid="0.30", ask="0.60"))
     journal = MemoryJournal()
-    venue = PaperVenue(
-        data, bankroll=Decimal(10**9), fee_rate_bps=Decimal(0), clock=clock, journal=journal
-    )
+    venue = PaperVenue(data, bankroll=Decimal(10**9), clock=clock, journal=journal)
     await venue.start()
     for number in range(count):
         price = f"0.{40 + number % 10}"

@@ -34,6 +34,7 @@ KINDS: dict[str, str] = {
     "llm_budget": "LLM budget",
     "market_resolved": "market resolved",
     "startup": "startup",
+    "settings_fallback": "stored setting unusable",
     "shutdown": "shutdown",
     "watchdog": "watchdog",
     "approval": "approval requests",

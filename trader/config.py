@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     polymarket_signature_type: Literal[0, 1, 2, 3] = 0
     venue_heartbeat_s: float = Field(default=5.0, gt=0)
     paper_bankroll_usd: Decimal = Field(default=Decimal(1000), gt=0)
-    paper_fee_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+    # replaces every market's own fee schedule (Gamma's feeSchedule) when set: an assumption
+    # for sizing, risk and paper fills alike, in live mode too; unset = each market's own rate
+    fee_rate_override_bps: Decimal | None = Field(default=None, ge=0, le=1000)
 
     # telegram
     telegram_bot_token: SecretStr | None = None
@@ -236,7 +238,7 @@ class Settings(BaseSettings):
             signature_type=self.polymarket_signature_type,
             heartbeat_s=self.venue_heartbeat_s,
             paper_bankroll=self.paper_bankroll_usd,
-            paper_fee_bps=self.paper_fee_bps,
+            fee_rate_override_bps=self.fee_rate_override_bps,
         )
 
     def telegram(self) -> TelegramConfig | None:
@@ -288,7 +290,7 @@ class VenueConfig:
     signature_type: int
     heartbeat_s: float
     paper_bankroll: Decimal
-    paper_fee_bps: Decimal
+    fee_rate_override_bps: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)

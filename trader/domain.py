@@ -96,6 +96,28 @@ class OutcomeToken:
 
 
 @dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """A market's taker fee, as Gamma's `feeSchedule` states it (`trader.fees` applies it).
+
+    `rate` is a fraction (0.04, not 400 bps); the fee per share at price p is
+    `rate * (p * (1 - p)) ** exponent`. Makers pay none when `taker_only`; `rebate_rate` is
+    the share of taker fees paid back to makers (not counted as income here)."""
+
+    rate: Decimal = ZERO
+    exponent: int = 1
+    taker_only: bool = True
+    rebate_rate: Decimal = ZERO
+    enabled: bool = True
+
+    @property
+    def charges(self) -> bool:
+        return self.enabled and self.rate > ZERO
+
+
+NO_FEES = FeeSchedule(enabled=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Market:
     condition_id: str
     question: str
@@ -111,6 +133,7 @@ class Market:
     liquidity: Decimal = ZERO
     slug: str = ""
     description: str = ""
+    fees: FeeSchedule = NO_FEES
 
     def token(self, outcome: str) -> OutcomeToken | None:
         wanted = outcome.casefold()
@@ -186,6 +209,9 @@ class OrderRequest:
     post_only: bool = False
     expiration: datetime | None = None
     market: str = ""
+    # a marketable BUY of a dollar amount: the collateral to spend (fees on top), `size` then
+    # being the shares expected; None: spend at most price x size
+    amount: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

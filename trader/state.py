@@ -17,11 +17,22 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 from trader.clock import Clock
 from trader.domain import Severity, TradingState
+from trader.limits import LimitProblem, RiskLimits, SettingError
+
+__all__ = [
+    "AlertSettings",
+    "ControlState",
+    "KeyValueStore",
+    "LimitProblem",
+    "RiskLimits",
+    "SettingError",
+    "TradingStatus",
+]
 
 TRADING_STATE_KEY = "trading_state"
 APPROVAL_MODE_KEY = "approval_mode"
@@ -36,133 +47,12 @@ class KeyValueStore(Protocol):
     async def set(self, key: str, value: Any, *, updated_by: str) -> None: ...
 
 
-class SettingError(ValueError):
-    """A setting name or value the operator gave is not acceptable; the message says why."""
-
-
 @dataclass(frozen=True, slots=True)
 class TradingStatus:
     state: TradingState
     reason: str
     changed_by: str
     changed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class RiskLimits:
-    """Every limit the risk engine and the automatic halt enforce. USD amounts are pUSD."""
-
-    max_order_notional: Decimal = Decimal(50)
-    max_position: Decimal = Decimal(200)  # per market, at cost
-    max_exposure: Decimal = Decimal(1000)  # all positions at cost plus open BUY orders
-    max_open_orders: int = 20
-    max_orders_per_minute: int = 10
-    daily_loss_limit: Decimal = Decimal(100)  # realized + unrealized, operator's day
-    min_edge: Decimal = Decimal("0.03")  # model probability - price - fee per share
-    fee_rate_bps: Decimal = Decimal(0)  # taker fee rate used in the edge check
-    stale_book_s: Decimal = Decimal(30)
-    min_time_to_end_s: Decimal = Decimal(3600)  # no entries this close to a market's end
-    price_band_low: Decimal = Decimal("0.02")
-    price_band_high: Decimal = Decimal("0.98")
-    max_price_deviation: Decimal = Decimal("0.10")  # |limit - mid| at most this
-    reduced_drawdown: Decimal = Decimal("0.10")  # drawdown from peak: REDUCED from here
-    halted_drawdown: Decimal = Decimal("0.20")  # and HALTED (no new entries) from here
-    reduced_scale: Decimal = Decimal("0.5")  # order sizes times this in REDUCED
-    cooldown_s: Decimal = Decimal(300)  # the same (market, token, side) not again before
-    flatten_slippage: Decimal = Decimal("0.05")  # kill-flatten sells no lower than bid * (1-x)
-    halt_venue_errors: int = 5  # this many venue errors ...
-    halt_venue_error_window_s: Decimal = Decimal(60)  # ... within this window halt trading
-    halt_feed_down_s: Decimal = Decimal(120)  # market feed silent this long halts trading
-    halt_reconcile_tolerance: Decimal = Decimal(5)  # USD of position difference that halts
-
-    def to_json(self) -> dict[str, str]:
-        return {f.name: str(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_json(
-        cls, raw: dict[str, Any] | None, defaults: RiskLimits | None = None
-    ) -> RiskLimits:
-        """Read a stored document; unknown keys are ignored, missing ones take `defaults`."""
-        base = defaults or cls()
-        values: dict[str, Any] = {}
-        for name, value in (raw or {}).items():
-            if name in _LIMIT_TYPES:
-                values[name] = _parse_limit(name, value)
-        limits = dataclasses.replace(base, **values)
-        limits.validate()
-        return limits
-
-    def with_value(self, name: str, value: object) -> RiskLimits:
-        """A copy with one limit changed, validated (raises `SettingError`)."""
-        if name not in _LIMIT_TYPES:
-            known = ", ".join(sorted(_LIMIT_TYPES))
-            raise SettingError(f"unknown limit {name!r}; the limits are: {known}")
-        parsed: dict[str, Any] = {name: _parse_limit(name, value)}
-        changed = dataclasses.replace(self, **parsed)
-        changed.validate()
-        return changed
-
-    def validate(self) -> None:
-        for name in _LIMIT_TYPES:
-            value = getattr(self, name)
-            if value < 0 or (value == 0 and name in _POSITIVE):
-                floor = "above 0" if name in _POSITIVE else "at least 0"
-                raise SettingError(f"{name} must be {floor}, got {value}")
-            if name in _FRACTIONS and value > 1:
-                raise SettingError(f"{name} is a fraction: at most 1, got {value}")
-        if not self.price_band_low < self.price_band_high:
-            raise SettingError("price_band_low must be below price_band_high")
-        if not self.reduced_drawdown <= self.halted_drawdown:
-            raise SettingError("reduced_drawdown must not be above halted_drawdown")
-
-
-_LIMIT_TYPES: dict[str, type] = {
-    f.name: int if f.type in ("int", int) else Decimal for f in dataclasses.fields(RiskLimits)
-}
-_POSITIVE = frozenset(
-    {
-        "max_order_notional",
-        "max_position",
-        "max_exposure",
-        "max_open_orders",
-        "max_orders_per_minute",
-        "daily_loss_limit",
-        "stale_book_s",
-        "reduced_scale",
-        "halt_venue_errors",
-        "halt_venue_error_window_s",
-        "halt_feed_down_s",
-        "halted_drawdown",
-    }
-)
-_FRACTIONS = frozenset(
-    {
-        "min_edge",
-        "price_band_low",
-        "price_band_high",
-        "max_price_deviation",
-        "reduced_drawdown",
-        "halted_drawdown",
-        "reduced_scale",
-        "flatten_slippage",
-    }
-)
-
-
-def _parse_limit(name: str, value: object) -> Decimal | int:
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        number = Decimal(str(value).strip().removeprefix("$"))
-    except InvalidOperation:
-        raise SettingError(f"{name}: {value!r} is not a number") from None
-    if not number.is_finite():
-        raise SettingError(f"{name}: {value!r} is not a finite number")
-    if _LIMIT_TYPES[name] is int:
-        if number != number.to_integral_value():
-            raise SettingError(f"{name} must be a whole number, got {value!r}")
-        return int(number)
-    return number
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,14 +148,29 @@ class ControlState:
         self._risk_defaults = risk_defaults or RiskLimits()
         self._limits = self._risk_defaults
         self._alerts = AlertSettings()
+        self._limit_problems: tuple[LimitProblem, ...] = ()
 
     async def load(self) -> None:
         """Read everything; on first start, persist the risk limits' defaults."""
         self._values = dict(await self._store.get_all())
-        self._limits = RiskLimits.from_json(self._values.get(RISK_LIMITS_KEY), self._risk_defaults)
-        self._alerts = AlertSettings.from_json(self._values.get(ALERT_SETTINGS_KEY))
-        if RISK_LIMITS_KEY not in self._values:
+        self._limits, self._limit_problems = RiskLimits.from_stored(
+            self._values.get(RISK_LIMITS_KEY), self._risk_defaults
+        )
+        try:
+            self._alerts = AlertSettings.from_json(self._values.get(ALERT_SETTINGS_KEY))
+        except SettingError as error:
+            self._alerts = AlertSettings()
+            self._limit_problems += (
+                LimitProblem(ALERT_SETTINGS_KEY, "(stored document)", "defaults", str(error)),
+            )
+        if RISK_LIMITS_KEY not in self._values or self._limit_problems:
+            # persist the values in force, so the bad stored value cannot come back
             await self._set(RISK_LIMITS_KEY, self._limits.to_json(), "system:trader")
+
+    @property
+    def limit_problems(self) -> tuple[LimitProblem, ...]:
+        """Stored settings that were unusable at the last `load` and fell back to defaults."""
+        return self._limit_problems
 
     async def _set(self, key: str, value: Any, by: str) -> None:
         await self._store.set(key, value, updated_by=by)
@@ -313,9 +218,12 @@ class ControlState:
     def risk_defaults(self) -> RiskLimits:
         return self._risk_defaults
 
-    async def set_risk_limit(self, name: str, value: object, by: str) -> RiskLimits:
-        """Change one limit (validated, raises `SettingError`) and persist it."""
-        changed = self._limits.with_value(name, value)
+    async def set_risk_limit(
+        self, name: str, value: object, by: str, *, bankroll: Decimal | None = None
+    ) -> RiskLimits:
+        """Change one limit (validated, raises `SettingError`) and persist it. USD limits may
+        be at most ten times `bankroll` when it is known."""
+        changed = self._limits.with_value(name, value, bankroll=bankroll)
         await self._set(RISK_LIMITS_KEY, changed.to_json(), by)
         self._limits = changed
         return changed

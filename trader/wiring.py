@@ -51,11 +51,15 @@ def build_venue(
             signature_type=config.signature_type,
             funder=config.funder,
             endpoints=endpoints(config),
+            fee_override_bps=config.fee_rate_override_bps,
         )
     return _PaperOnMarketData(
-        PolymarketMarketData(clock=clock, endpoints=endpoints(config)),
+        PolymarketMarketData(
+            clock=clock,
+            endpoints=endpoints(config),
+            fee_override_bps=config.fee_rate_override_bps,
+        ),
         bankroll=config.paper_bankroll,
-        fee_rate_bps=config.paper_fee_bps,
         clock=clock,
         journal=DatabaseFillJournal(sessions, clock),
     )
@@ -70,13 +74,10 @@ class _PaperOnMarketData(PaperVenue):
         source: PolymarketMarketData,
         *,
         bankroll: Decimal,
-        fee_rate_bps: Decimal,
         clock: Clock,
         journal: DatabaseFillJournal,
     ) -> None:
-        super().__init__(
-            source, bankroll=bankroll, fee_rate_bps=fee_rate_bps, clock=clock, journal=journal
-        )
+        super().__init__(source, bankroll=bankroll, clock=clock, journal=journal)
         self._market_data = source
 
     async def start(self) -> None:

@@ -72,6 +72,17 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
         "umaResolutionStatus": "resolved" if market.closed else "",
         "closedTime": closed_time,
         "feesEnabled": spec.fee_rate_bps > 0,
+        # Gamma's schedule: the rate as a fraction, the curve's exponent, makers free
+        "feeSchedule": (
+            {
+                "rate": str(Decimal(spec.fee_rate_bps) / Decimal(10_000)),
+                "exponent": spec.fee_exponent,
+                "takerOnly": True,
+                "rebateRate": "0",
+            }
+            if spec.fee_rate_bps > 0
+            else None
+        ),
         "takerBaseFee": spec.fee_rate_bps,
         "makerBaseFee": 0,
         "events": [],

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from trader import fees
 from trader.domain import ZERO, Side
+from trader.fees import schedule_from_bps
 
 SIX_PLACES = Decimal("0.000001")
 
@@ -53,10 +55,9 @@ class Account:
 
 
 def taker_fee(size: Decimal, price: Decimal, fee_rate_bps: int, exponent: int) -> Decimal:
-    if fee_rate_bps <= 0:
-        return ZERO
-    rate = Decimal(fee_rate_bps) / Decimal(10_000)
-    return (size * rate * (price * (1 - price)) ** exponent).quantize(SIX_PLACES)
+    """The product's one fee function (`trader.fees`), to the venue's six decimals."""
+    schedule = schedule_from_bps(Decimal(fee_rate_bps), exponent)
+    return fees.taker_fee(size, price, schedule).quantize(SIX_PLACES)
 
 
 class Ledger:

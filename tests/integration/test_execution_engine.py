@@ -100,7 +100,6 @@ async def checking_rig(  # type: ignore[no-untyped-def]
     venue = CheckingVenue(
         data,
         bankroll=D(1000),
-        fee_rate_bps=D(0),
         clock=clock,
         journal=MemoryJournal(),
         orders=OrderRepository(sessions, clock),

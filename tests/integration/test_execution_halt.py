@@ -141,9 +141,7 @@ async def socket_rig(
         clock=SystemClock(), endpoints=sim_endpoints(sim), reconnect_base=0.5, snapshot_grace=0.3
     )
     await data.start()
-    venue = PaperVenue(
-        data, bankroll=D(1000), fee_rate_bps=D(0), clock=clock, journal=MemoryJournal()
-    )
+    venue = PaperVenue(data, bankroll=D(1000), clock=clock, journal=MemoryJournal())
     await venue.start()
     rig = await build_rig(engine, sessions, venue, clock)
     rig.run("execution.writer", "execution.fills")

@@ -34,8 +34,12 @@ async def sim() -> AsyncIterator[SimServer]:
 
 @pytest.fixture
 async def data(sim: SimServer) -> AsyncIterator[PolymarketMarketData]:
-    source = PolymarketMarketData(
-        clock=SystemClock(), endpoints=endpoints_for(sim), reconnect_base=0.05, snapshot_grace=0.3
+    source = PolymarketMarketData(  # FEE_RATE_OVERRIDE_BPS=100 on markets that charge none
+        clock=SystemClock(),
+        endpoints=endpoints_for(sim),
+        reconnect_base=0.05,
+        snapshot_grace=0.3,
+        fee_override_bps=Decimal(100),
     )
     await source.start()
     yield source
@@ -47,7 +51,6 @@ async def paper(data: PolymarketMarketData) -> AsyncIterator[PaperVenue]:
     venue = PaperVenue(
         data,
         bankroll=Decimal(1000),
-        fee_rate_bps=Decimal(100),
         clock=SystemClock(),
         journal=MemoryJournal(),
     )
@@ -129,9 +132,7 @@ async def test_paper_rebuilt_over_the_database_resumes_the_fills_the_engine_reco
 
     def paper_venue() -> PaperVenue:
         journal = DatabaseFillJournal(sessions, clock)
-        return PaperVenue(
-            data, bankroll=Decimal(1000), fee_rate_bps=Decimal(100), clock=clock, journal=journal
-        )
+        return PaperVenue(data, bankroll=Decimal(1000), clock=clock, journal=journal)
 
     venue = paper_venue()
     await venue.start()
@@ -166,3 +167,30 @@ async def test_paper_rebuilt_over_the_database_resumes_the_fills_the_engine_reco
     assert sorted(f.key for f in after[2]) == sorted(f.key for f in before[2])
     recorded = await FillRepository(sessions, clock).since(before[2][0].timestamp)
     assert len(recorded) == len(before[2])
+
+
+async def test_a_markets_fee_schedule_arrives_through_the_sdk_from_gamma() -> None:
+    """The simulator's Gamma states a 400 bps schedule; the SDK's market model carries it to
+    our Market, and a paper taker fill is charged by it: 10 x 0.04 x 0.61 x 0.39."""
+    scenario = {
+        **SCENARIO,
+        "markets": [{**SCENARIO["markets"][0], "fee_rate_bps": 400, "fee_exponent": 1}],
+    }
+    server = await serve(scenario=scenario, seed=3)
+    source = PolymarketMarketData(clock=SystemClock(), endpoints=endpoints_for(server))
+    await source.start()
+    venue = PaperVenue(source, bankroll=Decimal(1000), clock=SystemClock(), journal=MemoryJournal())
+    await venue.start()
+    try:
+        (market,) = [m for m in await venue.list_markets() if m.question == "Will the rig pass?"]
+        assert (market.fees.rate, market.fees.exponent) == (Decimal("0.04"), 1)
+        result = await venue.submit(
+            await venue.prepare(request(market, Side.BUY, "0.61", "10", OrderType.FAK))
+        )
+        assert [f.fee for f in result.fills] == [
+            Decimal(10) * Decimal("0.04") * Decimal("0.61") * Decimal("0.39")
+        ]
+    finally:
+        await venue.close()
+        await source.close()
+        await server.close()

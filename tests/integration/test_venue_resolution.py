@@ -99,7 +99,6 @@ async def test_a_paper_position_in_a_resolved_market_is_settled_and_redeemed(
     venue = PaperVenue(
         data,
         bankroll=D(1000),
-        fee_rate_bps=D(0),
         clock=clock,
         journal=DatabaseFillJournal(sessions, clock),
     )
@@ -143,7 +142,6 @@ async def test_a_paper_position_in_a_resolved_market_is_settled_and_redeemed(
     rebuilt = PaperVenue(
         data,
         bankroll=D(1000),
-        fee_rate_bps=D(0),
         clock=clock,
         journal=DatabaseFillJournal(sessions, clock),
     )
@@ -159,9 +157,7 @@ async def test_reconciliation_goes_on_while_resolutions_cannot_be_read(
     clock = SystemClock()
     data = PolymarketMarketData(clock=clock, endpoints=sim_endpoints(sim), read_attempts=1)
     await data.start()
-    venue = PaperVenue(
-        data, bankroll=D(1000), fee_rate_bps=D(0), clock=clock, journal=MemoryJournal()
-    )
+    venue = PaperVenue(data, bankroll=D(1000), clock=clock, journal=MemoryJournal())
     await venue.start()
     rig = await build_rig(engine, sessions, venue, clock)
     rig.run("execution.writer", "execution.fills")

@@ -166,9 +166,7 @@ async def paper_rig(
     data = StaticMarketData(clock, [market(clock=clock)])
     data.set_book(book(YES, [("0.48", "100"), ("0.47", "100")], [("0.52", "100"), ("0.53", "100")]))
     data.set_book(book(NO, [("0.47", "100")], [("0.51", "100")]))
-    venue = PaperVenue(
-        data, bankroll=D(1000), fee_rate_bps=D(0), clock=clock, journal=journal or MemoryJournal()
-    )
+    venue = PaperVenue(data, bankroll=D(1000), clock=clock, journal=journal or MemoryJournal())
     await venue.start()
     rig = await build_rig(database, sessions, venue, clock, limits=limits, data=data)
     rig.run("execution.writer", "execution.fills")

@@ -35,11 +35,11 @@ def test_a_limit_missing_from_the_stored_document_takes_its_default() -> None:
     ("name", "value", "message"),
     [
         ("max_open_orders", "1.5", "whole number"),
-        ("max_order_notional", "abc", "not a number"),
-        ("max_order_notional", "NaN", "finite"),
+        ("max_order_notional", "abc", "plain decimal number"),
+        ("max_order_notional", "NaN", "plain decimal number"),
         ("min_edge", "2", "fraction"),
         ("reduced_drawdown", "0.5", "not be above"),
-        ("cooldown_s", "-1", "at least 0"),
+        ("cooldown_s", "-1", "cannot be negative"),
     ],
 )
 def test_bad_limit_values_are_refused_with_a_reason(name: str, value: str, message: str) -> None:

@@ -14,6 +14,7 @@ from trader.domain import (
     DrawdownMode,
     Market,
     OrderIntent,
+    OrderType,
     OutcomeToken,
     Side,
     TradingState,
@@ -26,8 +27,9 @@ from trader.execution.risk import (
     RiskEngine,
     RiskRule,
     drawdown_mode,
-    fee_per_share,
+    spends_amount,
 )
+from trader.fees import fee_per_share, schedule_from_bps
 from trader.state import RiskLimits
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -58,7 +60,6 @@ def limits(draw: st.DrawFn) -> RiskLimits:
         max_orders_per_minute=draw(st.integers(1, 30)),
         daily_loss_limit=draw(money(1, 300)),
         min_edge=draw(fraction("0", "0.1")),
-        fee_rate_bps=Decimal(draw(st.integers(0, 200))),
         stale_book_s=Decimal(draw(st.integers(1, 60))),
         min_time_to_end_s=Decimal(draw(st.integers(0, 86_400))),
         price_band_low=draw(fraction("0", "0.2")),
@@ -105,6 +106,7 @@ def scenarios(
         if rarely(draw)
         else min(Decimal(1), price + lim.min_edge + draw(fraction("-0.03", "0.1"))),
         expires_at=NOW + timedelta(seconds=draw(st.integers(-60, 600))) if rarely(draw) else None,
+        order_type=draw(st.sampled_from([OrderType.GTC, OrderType.FAK, OrderType.FOK])),
     )
     end_in = near(lim.min_time_to_end_s, "0.2", "4")
     market = Market(
@@ -113,6 +115,7 @@ def scenarios(
         tokens=(OutcomeToken("t", "Yes"),),
         end_date=None if draw(st.booleans()) else NOW + timedelta(seconds=float(end_in)),
         accepting_orders=not rarely(draw),
+        fees=schedule_from_bps(Decimal(draw(st.integers(0, 200)))),
     )
     shares = draw(money(0, 500))
     exposure = ExposureSnapshot(
@@ -200,7 +203,11 @@ def test_no_accepted_order_breaks_any_limit(
     cost = decision.notional + decision.fee
     # every order
     assert decision.size > 0
-    assert decision.notional == decision.size * price
+    if spends_amount(intent):  # a marketable buy of an amount: valued at that amount
+        assert intent.notional is not None
+        assert decision.notional <= intent.notional
+    else:
+        assert decision.notional == decision.size * price
     assert decision.notional <= limits.max_order_notional
     assert exposure.open_orders + 1 <= limits.max_open_orders
     assert engine.orders_last_minute(ctx.now) + 1 <= limits.max_orders_per_minute
@@ -218,14 +225,15 @@ def test_no_accepted_order_breaks_any_limit(
         return
     # entries
     assert intent.side is Side.BUY
-    assert decision.size <= (intent.size or intent.notional / price)  # type: ignore[operator]
+    if not spends_amount(intent):
+        assert decision.size <= (intent.size or intent.notional / price)  # type: ignore[operator]
     assert cost <= exposure.available_cash
     assert exposure.market_exposure + cost <= limits.max_position
     assert exposure.total_exposure + cost <= limits.max_exposure
     assert exposure.day_pnl > -limits.daily_loss_limit
     assert limits.price_band_low <= price <= limits.price_band_high
     assert intent.model_probability is not None
-    edge = intent.model_probability - price - fee_per_share(price, limits.fee_rate_bps)
+    edge = intent.model_probability - price - fee_per_share(price, ctx.market.fees)
     assert edge >= limits.min_edge
     mode = drawdown_mode(exposure.drawdown, limits)
     assert mode is not DrawdownMode.HALTED

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -8,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polysim.synthetic.signals import binary_books, make_book, make_market
-from trader.domain import Book, BookLevel, OrderType, Side
+from trader.domain import NO_FEES, Book, BookLevel, FeeSchedule, Market, OrderType, Side
+from trader.fees import fee_per_share, schedule_from_bps, walk_buy
 from trader.signals.sizing import (
     SizingConfig,
     edge_at,
-    fee_per_share,
     kelly,
     plan_buy,
     size_forecast,
@@ -41,10 +42,18 @@ def forecast(model: str, market: str = "0.5", *, actionable: bool = True) -> For
     )
 
 
-def test_fee_is_rate_times_the_cheaper_side() -> None:
-    assert fee_per_share(Decimal("0.3"), Decimal(100)) == Decimal("0.003")
-    assert fee_per_share(Decimal("0.8"), Decimal(100)) == Decimal("0.002")
-    assert edge_at(Decimal("0.6"), Decimal("0.5"), Decimal(200)) == Decimal("0.09")
+def with_fees(bps: int, market: Market = MARKET) -> Market:
+    return dataclasses.replace(market, fees=schedule_from_bps(Decimal(bps)))
+
+
+def test_fee_is_rate_times_p_times_one_minus_p() -> None:
+    # 400 bps at p = 0.5: 0.04 x 0.25 = 0.010 a share (rate x min(p, 1-p) said 0.020)
+    assert fee_per_share(Decimal("0.5"), schedule_from_bps(Decimal(400))) == Decimal("0.01")
+    assert fee_per_share(Decimal("0.3"), schedule_from_bps(Decimal(100))) == Decimal("0.0021")
+    assert fee_per_share(Decimal("0.8"), schedule_from_bps(Decimal(100))) == Decimal("0.0016")
+    assert edge_at(Decimal("0.6"), Decimal("0.5"), schedule_from_bps(Decimal(200))) == Decimal(
+        "0.095"
+    )
 
 
 def test_kelly_fraction() -> None:
@@ -59,8 +68,10 @@ def test_a_yes_view_buys_yes_up_to_the_kelly_stake() -> None:
     intent = decision.intent
     assert intent is not None
     assert (intent.token_id, intent.side, intent.order_type) == (YES, Side.BUY, OrderType.FAK)
-    # Quarter Kelly at 0.51: 0.25 * (0.70 - 0.51) / 0.49 * 1000 = 96.94 of outlay -> 190.07 shares
-    assert intent.size == Decimal("190.07")
+    # Quarter Kelly at 0.51: 0.25 * (0.70 - 0.51) / 0.49 * 1000 = 96.94 of outlay -> 190.07
+    # shares, $96.9357: sent as the dollar amount, rounded down to the cent
+    assert intent.size is None
+    assert intent.notional == Decimal("96.93")
     assert intent.limit_price == Decimal("0.51")
     assert intent.model_probability == Decimal("0.70")
 
@@ -75,8 +86,10 @@ def test_a_no_view_buys_the_no_token() -> None:
 
 def test_no_trade_without_edge_after_fees() -> None:
     books = binary_books(MARKET, Decimal("0.50"), NOW)
-    config = SizingConfig(fee_bps=Decimal(500))
-    decision = size_forecast(forecast("0.54"), MARKET, books, Decimal(1000), config)
+    # 0.54 - 0.51 = 0.03 before fees; 2,000 bps x 0.51 x 0.49 = 0.05 a share after
+    decision = size_forecast(
+        forecast("0.54"), with_fees(2000), books, Decimal(1000), SizingConfig()
+    )
     assert decision.intent is None
     assert "after fees below" in decision.reason
 
@@ -95,9 +108,10 @@ def test_the_walk_stops_at_the_worst_acceptable_level_and_uses_it_as_the_limit()
     config = SizingConfig(
         kelly_fraction=Decimal(1), max_notional=Decimal(10_000), min_edge=Decimal("0.06")
     )
-    plan = plan_buy(Decimal("0.70"), book, Decimal(10_000), config)
+    plan = plan_buy(Decimal("0.70"), book, Decimal(10_000), config, NO_FEES)
     assert plan is not None
     assert (plan.shares, plan.limit_price) == (Decimal(20), Decimal("0.55"))
+    assert plan.notional == Decimal("10.50")
 
 
 def test_not_actionable_or_tiny_stakes_are_refused_with_reasons() -> None:
@@ -117,7 +131,9 @@ sizes = st.integers(min_value=1, max_value=5000).map(Decimal)
 
 
 @st.composite
-def books_and_views(draw: st.DrawFn) -> tuple[Decimal, dict[str, Book], Decimal, SizingConfig]:
+def books_and_views(
+    draw: st.DrawFn,
+) -> tuple[Decimal, dict[str, Book], Decimal, SizingConfig, FeeSchedule]:
     probability = draw(st.integers(min_value=1, max_value=99).map(lambda c: Decimal(c) / 100))
     books = {}
     for token in (YES, NO):
@@ -129,46 +145,37 @@ def books_and_views(draw: st.DrawFn) -> tuple[Decimal, dict[str, Book], Decimal,
         kelly_fraction=draw(st.sampled_from([Decimal("0.1"), Decimal("0.25"), Decimal(1)])),
         max_notional=draw(st.integers(min_value=1, max_value=5000).map(Decimal)),
         min_edge=draw(st.sampled_from([Decimal("0.01"), Decimal("0.03")])),
-        fee_bps=draw(st.sampled_from([Decimal(0), Decimal(100), Decimal(1000)])),
     )
-    return probability, books, bankroll, config
+    fees = schedule_from_bps(draw(st.sampled_from([Decimal(0), Decimal(100), Decimal(1000)])))
+    return probability, books, bankroll, config, fees
 
 
 @settings(max_examples=300, deadline=None)
 @given(books_and_views())
 def test_property_never_sizes_without_edge_and_never_exceeds_caps(
-    case: tuple[Decimal, dict[str, Book], Decimal, SizingConfig],
+    case: tuple[Decimal, dict[str, Book], Decimal, SizingConfig, FeeSchedule],
 ) -> None:
-    probability, books, bankroll, config = case
-    decision = size_forecast(forecast(str(probability)), MARKET, books, bankroll, config)
+    probability, books, bankroll, config, fees = case
+    market = dataclasses.replace(MARKET, fees=fees)
+    decision = size_forecast(forecast(str(probability)), market, books, bankroll, config)
     intent = decision.intent
     if intent is None:
         return
-    assert intent.size is not None
+    assert intent.size is None
+    assert intent.notional is not None
+    assert intent.notional == intent.notional.quantize(Decimal("0.01"))  # a cent amount
     win = probability if intent.token_id == YES else 1 - probability
     book = books[intent.token_id]
     # every level bought keeps the edge after fees: so does the limit price, the worst one
-    assert edge_at(win, intent.limit_price, config.fee_bps) >= config.min_edge > 0
-    assert edge_at(win, book.asks[0].price, config.fee_bps) > 0
-    # caps: notional with fees, the Kelly stake, and the depth at acceptable prices
-    depth = sum(level.size for level in book.asks if level.price <= intent.limit_price)
-    best_cost = book.asks[0].price + fee_per_share(book.asks[0].price, config.fee_bps)
-    assert intent.size <= depth
-    outlay = _walk_outlay(book, intent.size, config)
-    assert outlay <= config.max_notional
-    assert outlay <= bankroll * config.kelly_fraction * kelly(win, best_cost)
-
-
-def _walk_outlay(book: Book, shares: Decimal, config: SizingConfig) -> Decimal:
-    """What buying `shares` from the top of `book` costs, fees included."""
-    left, outlay = shares, Decimal(0)
-    for level in book.asks:
-        take = min(left, level.size)
-        outlay += take * (level.price + fee_per_share(level.price, config.fee_bps))
-        left -= take
-        if left <= 0:
-            break
-    return outlay
+    assert edge_at(win, intent.limit_price, fees) >= config.min_edge > 0
+    assert edge_at(win, book.asks[0].price, fees) > 0
+    # caps: what the venue will spend walking the book, fees included, against the order
+    # cap and the Kelly stake; never beyond the depth at acceptable prices
+    walk = walk_buy(book.asks, intent.notional, intent.limit_price, fees)
+    best_cost = book.asks[0].price + fee_per_share(book.asks[0].price, fees)
+    assert walk.unspent < intent.limit_price * Decimal("0.01")  # the book takes it all
+    assert walk.cost <= config.max_notional
+    assert walk.cost <= bankroll * config.kelly_fraction * kelly(win, best_cost)
 
 
 @given(st.sampled_from([Decimal(0), Decimal(-5)]))
@@ -189,7 +196,7 @@ def test_a_no_view_buys_the_no_token_with_the_no_side_probabilities() -> None:
         YES: make_book(YES, bid=None, ask=Decimal("0.70"), now=NOW, sizes=(Decimal(100),)),
         NO: make_book(NO, bid=None, ask=Decimal("0.30"), now=NOW, sizes=(Decimal(100),)),
     }
-    config = SizingConfig(min_edge=Decimal("0.03"), fee_bps=Decimal(0))
+    config = SizingConfig(min_edge=Decimal("0.03"))
     view = forecast("0.55")  # the market says 0.70 for YES: the edge is on NO
 
     decision = size_forecast(view, MARKET, books, Decimal(1000), config)

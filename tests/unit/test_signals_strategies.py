@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -8,11 +9,12 @@ from hypothesis import strategies as st
 
 from polysim.synthetic.signals import binary_books, make_market
 from trader.clock import FakeClock
-from trader.domain import Book, BookLevel, OrderType, TradingMode
+from trader.domain import Book, BookLevel, FeeSchedule, OrderType, TradingMode
+from trader.fees import fee_per_share, schedule_from_bps
 from trader.signals.analysis import AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
-from trader.signals.sizing import SizingConfig, fee_per_share
+from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import NewsItem, NewsMatch, Source, UnwindAction
@@ -54,8 +56,10 @@ def test_arb_buys_both_sides_in_equal_size_when_the_set_is_cheap() -> None:
 
 def test_arb_skips_when_fees_and_margin_eat_the_gap() -> None:
     books = {YES: asks(YES, ("0.49", 100)), NO: asks(NO, ("0.49", 100))}
-    strategy = CompleteSetArbStrategy(ArbConfig(margin=Decimal("0.01"), fee_bps=Decimal(200)))
-    decision = strategy.propose(MARKET, books, TradingMode.PAPER)
+    # 0.49 + 0.49 = 0.98, then 2 x 2,000 bps x 0.49 x 0.51 = 0.10 of fees per set
+    strategy = CompleteSetArbStrategy(ArbConfig(margin=Decimal("0.01")))
+    charged = dataclasses.replace(MARKET, fees=schedule_from_bps(Decimal(2000)))
+    decision = strategy.propose(charged, books, TradingMode.PAPER)
     assert decision.group is None
     assert "no arbitrage" in decision.reason
 
@@ -85,26 +89,28 @@ def test_property_arb_legs_are_equal_and_every_set_pays_more_than_it_costs(
         YES: asks(YES, *sorted((str(p), s) for p, s in yes)),
         NO: asks(NO, *sorted((str(p), s) for p, s in no)),
     }
-    config = ArbConfig(margin=Decimal("0.01"), fee_bps=fee, max_notional=Decimal(cap))
-    decision = CompleteSetArbStrategy(config).propose(MARKET, books, TradingMode.PAPER)
+    config = ArbConfig(margin=Decimal("0.01"), max_notional=Decimal(cap))
+    fees = schedule_from_bps(fee)
+    charged = dataclasses.replace(MARKET, fees=fees)
+    decision = CompleteSetArbStrategy(config).propose(charged, books, TradingMode.PAPER)
     if decision.group is None:
         return
     yes_leg, no_leg = decision.group.intents
     assert yes_leg.size == no_leg.size
     worst = [yes_leg.limit_price, no_leg.limit_price]
-    cost = sum(p + fee_per_share(p, fee) for p in worst)
+    cost = sum(p + fee_per_share(p, fees) for p in worst)
     assert cost <= 1 - config.margin
     assert yes_leg.size is not None
-    outlay = _cost_of(books[YES], yes_leg.size, fee) + _cost_of(books[NO], yes_leg.size, fee)
+    outlay = _cost_of(books[YES], yes_leg.size, fees) + _cost_of(books[NO], yes_leg.size, fees)
     assert outlay <= config.max_notional
 
 
-def _cost_of(book: Book, shares: Decimal, fee: Decimal) -> Decimal:
+def _cost_of(book: Book, shares: Decimal, fees: FeeSchedule) -> Decimal:
     """Buying the first `shares` of `book`'s asks, fees included."""
     left, cost = shares, Decimal(0)
     for level in book.asks:
         take = min(left, level.size)
-        cost += take * (level.price + fee_per_share(level.price, fee))
+        cost += take * (level.price + fee_per_share(level.price, fees))
         left -= take
     assert left <= 0, "bought more than the book holds"
     return cost
@@ -172,3 +178,31 @@ async def test_llm_edge_reports_the_triage_reason_when_it_skips() -> None:
     )
     assert evaluation.group is None
     assert evaluation.reason.startswith("price extreme")
+
+
+async def test_llm_edge_sizes_on_the_book_read_after_the_analysis() -> None:
+    """The analysis can take minutes: the order is sized on the book as it is afterwards."""
+    strategy = edge_strategy()
+    stale = binary_books(MARKET, Decimal("0.50"), NOW)  # YES ask 0.51 when the cycle began
+    fresh = binary_books(MARKET, Decimal("0.55"), NOW)  # YES ask 0.56 once the model answered
+    reads: list[str] = []
+
+    async def refresh() -> dict[str, Book]:
+        reads.append("after")
+        return fresh
+
+    evaluation = await strategy.evaluate(
+        MARKET,
+        stale,
+        Decimal("0.50"),
+        good_news(),
+        bankroll=Decimal(1000),
+        now=NOW,
+        mode=TradingMode.PAPER,
+        refresh=refresh,
+    )
+
+    assert reads == ["after"]
+    assert evaluation.group is not None
+    intent = evaluation.group.intents[0]
+    assert intent.limit_price == fresh[intent.token_id].asks[0].price == Decimal("0.56")

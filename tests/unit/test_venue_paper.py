@@ -10,16 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.paper import MemoryJournal, levels, make_book, order
+from tests.support.paper import OTHER, TOKEN, MemoryJournal, levels, make_book, order
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.domain import (
     BookLevel,
+    Market,
     OrderRequest,
     OrderStatus,
     OrderType,
+    OutcomeToken,
     Side,
 )
+from trader.fees import schedule_from_bps
 from trader.venue.base import OrderRefused, OrderRejected, PreparedOrder, Venue
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
@@ -30,17 +33,21 @@ class Rig:
         self, bankroll: str = "1000", fee_bps: str = "0", journal: MemoryJournal | None = None
     ):
         self.clock = FakeClock()
-        self.data = StaticMarketData(self.clock)
+        market = Market(
+            "0xm",
+            "Will the rig pass?",
+            (OutcomeToken(TOKEN, "Yes"), OutcomeToken(OTHER, "No")),
+            None,
+            fees=schedule_from_bps(Decimal(fee_bps)),
+        )
+        self.data = StaticMarketData(self.clock, [market])
         self.journal = journal or MemoryJournal()
         self.venue = PaperVenue(
-            self.data,
-            bankroll=Decimal(bankroll),
-            fee_rate_bps=Decimal(fee_bps),
-            clock=self.clock,
-            journal=self.journal,
+            self.data, bankroll=Decimal(bankroll), clock=self.clock, journal=self.journal
         )
 
     async def place(self, request: OrderRequest):  # type: ignore[no-untyped-def]
+        await self.venue.list_markets()  # as the board does: the venue learns each fee schedule
         prepared = await self.venue.prepare(request)
         return await self.venue.submit(prepared)
 

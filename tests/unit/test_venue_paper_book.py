@@ -29,7 +29,6 @@ class Paper:
         self.venue = PaperVenue(
             self.data,
             bankroll=Decimal(10**6),
-            fee_rate_bps=Decimal(0),
             clock=self.clock,
             journal=MemoryJournal(),
             keep_closed=keep_closed,

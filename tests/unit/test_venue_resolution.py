@@ -73,7 +73,6 @@ class Paper:
         self.venue = PaperVenue(
             self.data,
             bankroll=Decimal(1000),
-            fee_rate_bps=Decimal(0),
             clock=self.clock,
             journal=self.journal,
         )

@@ -183,6 +183,7 @@ class App:
             http=self.http_client,
             bankroll=bankroll,
             events=self.recorder.append,
+            holdings=execution.portfolio.holdings,
         )
         self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution.portfolio)
 
@@ -379,9 +380,31 @@ class App:
                 f"mode {settings.trading_mode.value}, trading {trading}",
             )
         )
+        self._alert_unusable_settings()
         self.ready.set()
         self.systemd.ready(f"trading {trading}")
         log.info("ready", extra={"mode": settings.trading_mode.value, "trading": trading})
+
+    def _alert_unusable_settings(self) -> None:
+        """A stored limit that failed its rule was replaced by its default at load: say so
+        loudly, once per start, naming each one (start-up itself never dies on it)."""
+        problems = self.state.limit_problems
+        if not problems:
+            return
+        lines = [f"{p.name}: stored {p.stored!r}, using {p.used} ({p.message})" for p in problems]
+        self.recorder.append(
+            "settings_fallback",
+            {"problems": [{"name": p.name, "stored": p.stored, "used": p.used} for p in problems]},
+            actor=str(SYSTEM_ACTOR),
+        )
+        self.bus.alerts.publish(
+            Alert(
+                "settings_fallback",
+                Severity.CRITICAL,
+                f"{len(problems)} stored setting(s) unusable: defaults in force",
+                "\n".join([*lines, "check them with /limits and /set"]),
+            )
+        )
 
     async def start_whatsapp(self) -> None:
         """Runs once the HTTP server serves (the webhook route is registered before)."""

@@ -312,8 +312,10 @@ class ControlAPI:
     async def set_limit(self, actor: Actor, name: str, value: object) -> SettingChange:
         corr = self._audit(actor, "set_limit", name=name, value=str(value))
         before = self._state.risk_limits
+        # amounts are judged against the account's size: at most ten times its equity
+        bankroll = self._desk.portfolio_view().equity if self._desk is not None else None
         try:
-            after = await self._state.set_risk_limit(name, value, str(actor))
+            after = await self._state.set_risk_limit(name, value, str(actor), bankroll=bankroll)
         except SettingError as error:
             raise ControlError(str(error)) from None
         change = SettingChange(name, str(getattr(before, name)), str(getattr(after, name)))

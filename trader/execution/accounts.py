@@ -21,10 +21,12 @@ from trader.bus import Bus
 from trader.clock import Clock
 from trader.control.types import PnlPeriod, PnlReport
 from trader.domain import (
+    NO_FEES,
     ONE,
     ZERO,
     Alert,
     DrawdownMode,
+    FeeSchedule,
     OrderStatus,
     Position,
     Severity,
@@ -77,6 +79,11 @@ class Accounts:
         self._mode = DrawdownMode.FULL
         self._loss_day: date | None = None
 
+    def _fees_of(self, market_id: str) -> FeeSchedule:
+        # the runtime loads the board before restoring; a market it could not load: no fees
+        market = self._engine.board.market(market_id)
+        return market.fees if market is not None else NO_FEES
+
     async def restore(self) -> None:
         """Rebuild the portfolio from the database and the venue's cash."""
         engine, store = self._engine, self._engine.store
@@ -93,7 +100,7 @@ class Accounts:
                 r.price,
                 r.size,
                 r.size_matched,
-                self._state.risk_limits.fee_rate_bps,
+                self._fees_of(r.market),
                 r.correlation_id,
             )
             for r in await store.open_orders()

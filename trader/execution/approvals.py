@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from trader.bus import Bus
@@ -148,7 +148,7 @@ class ApprovalQueue:
             return ApprovalDecision(key, status, False, f"already {status}: nothing done")
         intent = intent_from_json(row.payload["intent"])
         if size is not None:
-            intent = dataclasses.replace(intent, size=size, notional=None)
+            intent = _resized(intent, size, row.payload)
         self._events.append(
             "approval_approved",
             {"key": key, "size": size},
@@ -207,3 +207,15 @@ class ApprovalQueue:
             end_date=end_date,
             market_probability=intent.market_probability,
         )
+
+
+def _resized(intent: OrderIntent, size: Decimal, payload: dict[str, Any]) -> OrderIntent:
+    """The intent at `size` shares. A marketable buy of an amount keeps being one: its amount
+    is scaled by the share of the approved size (so "approve half" spends half)."""
+    planned = _decimal(payload.get("size"))
+    if intent.notional is not None and intent.size is None and planned and planned > 0:
+        amount = (intent.notional * min(size / planned, Decimal(1))).quantize(
+            Decimal("0.01"), rounding=ROUND_DOWN
+        )
+        return dataclasses.replace(intent, notional=amount)
+    return dataclasses.replace(intent, size=size, notional=None)

@@ -27,9 +27,11 @@ from decimal import Decimal
 from trader.bus import Bus
 from trader.clock import Clock
 from trader.domain import (
+    NO_FEES,
     SYSTEM_ACTOR,
     ZERO,
     Actor,
+    FeeSchedule,
     Fill,
     Order,
     OrderIntent,
@@ -46,7 +48,13 @@ from trader.execution.ports import (
     order_view,
     record_payload,
 )
-from trader.execution.risk import RiskApproval, RiskContext, RiskDenial, RiskEngine
+from trader.execution.risk import (
+    RiskApproval,
+    RiskContext,
+    RiskDenial,
+    RiskEngine,
+    spends_amount,
+)
 from trader.execution.store import ExecutionStore, OrderRecord, WriteBehind
 from trader.state import ControlState
 from trader.venue.base import (
@@ -134,7 +142,11 @@ class ExecutionEngine:
                     size=decision.size,
                     approval_key=key,
                 )
-            return await self._place(intent, decision.size)
+            return await self._place(intent, decision.size, _amount(intent, decision))
+
+    def _fees_of(self, market_id: str) -> FeeSchedule:
+        market = self.board.market(market_id)
+        return market.fees if market is not None else NO_FEES
 
     async def _check(self, intent: OrderIntent) -> RiskApproval | RiskDenial:
         market = self.board.market(intent.market)
@@ -162,7 +174,9 @@ class ExecutionEngine:
             )
             return await self._place(intent, size)
 
-    async def _place(self, intent: OrderIntent, size: Decimal) -> ExecutionResult:
+    async def _place(
+        self, intent: OrderIntent, size: Decimal, amount: Decimal | None = None
+    ) -> ExecutionResult:
         corr = intent.correlation_id
         request = OrderRequest(
             token_id=intent.token_id,
@@ -174,6 +188,8 @@ class ExecutionEngine:
             post_only=intent.post_only,
             expiration=intent.expires_at,
             market=intent.market,
+            # a marketable buy of an amount spends what risk approved, as sizing planned it
+            amount=amount,
         )
         try:
             prepared = await self.venue.prepare(request)
@@ -210,7 +226,7 @@ class ExecutionEngine:
             record.side,
             record.price,
             record.size,
-            fee_rate_bps=self._state.risk_limits.fee_rate_bps,
+            fees=self._fees_of(record.market),
             correlation_id=corr,
         )
         self.portfolio.add_order(working)  # capital reserved before anything is sent
@@ -407,3 +423,8 @@ def _working_view(order: WorkingOrder, status: OrderStatus, at: datetime) -> Ord
         market=order.market,
         client_order_id=order.client_order_id,
     )
+
+
+def _amount(intent: OrderIntent, decision: RiskApproval) -> Decimal | None:
+    """The collateral a marketable buy of an amount spends: what risk approved."""
+    return decision.notional if spends_amount(intent) else None

@@ -22,9 +22,10 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from trader.clock import Clock
-from trader.domain import ZERO, Book, Fill, Position, Side
+from trader.domain import NO_FEES, ZERO, Book, FeeSchedule, Fill, Position, Side
 from trader.execution.ledger import Realization, apply_fill, cash_delta, settlement_fill
-from trader.execution.risk import ExposureSnapshot, fee_per_share
+from trader.execution.risk import ExposureSnapshot
+from trader.fees import fee_per_share
 
 
 @dataclass(slots=True)
@@ -37,7 +38,7 @@ class WorkingOrder:
     price: Decimal
     size: Decimal
     matched: Decimal = ZERO
-    fee_rate_bps: Decimal = ZERO
+    fees: FeeSchedule = NO_FEES
     correlation_id: str = ""
 
     @property
@@ -48,7 +49,7 @@ class WorkingOrder:
     def reserved_cash(self) -> Decimal:
         if self.side is Side.SELL:
             return ZERO
-        return self.remaining * (self.price + fee_per_share(self.price, self.fee_rate_bps))
+        return self.remaining * (self.price + fee_per_share(self.price, self.fees))
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +250,16 @@ class Portfolio:
 
     def positions(self) -> list[Position]:
         return sorted(self._positions.values(), key=lambda p: (p.market, p.token_id))
+
+    def holdings(self) -> dict[str, Decimal]:
+        """Shares per token held plus those open BUY orders may still buy, less those open
+        SELL orders offer: what the stake will be if working orders complete. Sizing nets a
+        new Kelly stake against this, so a re-analysis adds only the difference."""
+        held = {token: p.size for token, p in self._positions.items()}
+        for order in self._orders.values():
+            delta = order.remaining if order.side is Side.BUY else -order.remaining
+            held[order.token_id] = held.get(order.token_id, ZERO) + delta
+        return {token: max(size, ZERO) for token, size in held.items()}
 
     @property
     def redeemable(self) -> dict[str, Decimal]:

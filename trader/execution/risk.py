@@ -21,11 +21,24 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
-from trader.domain import ONE, ZERO, Book, DrawdownMode, Market, OrderIntent, Side, TradingState
+from trader.domain import (
+    NO_FEES,
+    ONE,
+    ZERO,
+    Book,
+    DrawdownMode,
+    FeeSchedule,
+    Market,
+    OrderIntent,
+    OrderType,
+    Side,
+    TradingState,
+)
+from trader.fees import fee_per_share, taker_fee, walk_buy
 from trader.state import RiskLimits
 
 SIZE_STEP = Decimal("0.01")
-_BPS = Decimal(10_000)
+IMMEDIATE = frozenset({OrderType.FOK, OrderType.FAK})
 _MINUTE = timedelta(minutes=1)
 
 
@@ -66,8 +79,8 @@ class RiskDenial:
 
 @dataclass(frozen=True, slots=True)
 class RiskApproval:
-    size: Decimal  # shares, after the drawdown scale, two decimals
-    notional: Decimal  # size * limit price
+    size: Decimal  # shares, after the drawdown scale, two decimals (expected, for an amount)
+    notional: Decimal  # size * limit price; for a marketable buy of an amount, that amount
     fee: Decimal  # the estimated taker fee
     reduces: bool  # an exit: sells shares we hold
     drawdown_mode: DrawdownMode
@@ -113,9 +126,25 @@ def drawdown_mode(drawdown: Decimal, limits: RiskLimits) -> DrawdownMode:
     return DrawdownMode.FULL
 
 
-def fee_per_share(price: Decimal, fee_rate_bps: Decimal) -> Decimal:
-    """Polymarket's fee formula per share: rate * min(p, 1 - p)."""
-    return fee_rate_bps / _BPS * min(price, ONE - price)
+def market_fees(ctx: RiskContext) -> FeeSchedule:
+    return ctx.market.fees if ctx.market is not None else NO_FEES
+
+
+def spends_amount(intent: OrderIntent) -> bool:
+    """A marketable BUY of a dollar amount: the venue spends `notional` (fees on top)."""
+    return (
+        intent.side is Side.BUY and intent.order_type in IMMEDIATE and intent.notional is not None
+    )
+
+
+def buy_amount_terms(
+    amount: Decimal, limit: Decimal, book: Book | None, fees: FeeSchedule
+) -> tuple[Decimal, Decimal]:
+    """(shares expected, fee) for spending `amount` up to `limit`: walked on the book as the
+    venue fills it; what the book cannot take is counted at the limit (the most it costs)."""
+    walk = walk_buy(book.asks if book is not None else (), amount, limit, fees)
+    rest = (walk.unspent / limit).quantize(SIZE_STEP, rounding=ROUND_DOWN) if limit > 0 else ZERO
+    return walk.shares + rest, walk.fee + taker_fee(rest, limit, fees)
 
 
 def intent_size(intent: OrderIntent) -> Decimal:
@@ -148,13 +177,21 @@ class RiskEngine:
             return denial
         mode = drawdown_mode(ctx.exposure.drawdown, ctx.limits)
         reduces = intent.side is Side.SELL
-        size = intent_size(intent)
-        if not reduces and mode is DrawdownMode.REDUCED:
-            size = (size * ctx.limits.reduced_scale).quantize(SIZE_STEP, rounding=ROUND_DOWN)
+        scale = ctx.limits.reduced_scale if not reduces and mode is DrawdownMode.REDUCED else None
+        fees = market_fees(ctx)
+        if spends_amount(intent) and intent.notional is not None:
+            # valued at the amount the venue will spend, as sizing planned it
+            notional = intent.notional if scale is None else intent.notional * scale
+            notional = notional.quantize(SIZE_STEP, rounding=ROUND_DOWN)
+            size, fee = buy_amount_terms(notional, intent.limit_price, ctx.book, fees)
+        else:
+            size = intent_size(intent)
+            if scale is not None:
+                size = (size * scale).quantize(SIZE_STEP, rounding=ROUND_DOWN)
+            notional = size * intent.limit_price
+            fee = taker_fee(size, intent.limit_price, fees)
         if size <= ZERO:
             return RiskDenial(RiskRule.INVALID_INTENT, "the order size rounds to zero shares")
-        notional = size * intent.limit_price
-        fee = size * fee_per_share(intent.limit_price, ctx.limits.fee_rate_bps)
         check = _exit_checks if reduces else _entry_checks
         denial = check(intent, ctx, size, notional + fee, mode) or self._flow_checks(intent, ctx)
         if denial is not None:
@@ -275,14 +312,14 @@ def _entry_checks(
             RiskRule.DAILY_LOSS,
             f"today's PnL {exposure.day_pnl:.2f} has reached the -{limits.daily_loss_limit} limit",
         )
-    return _edge_check(intent, limits) or _money_checks(ctx, cost)
+    return _edge_check(intent, limits, market_fees(ctx)) or _money_checks(ctx, cost)
 
 
-def _edge_check(intent: OrderIntent, limits: RiskLimits) -> RiskDenial | None:
+def _edge_check(intent: OrderIntent, limits: RiskLimits, fees: FeeSchedule) -> RiskDenial | None:
     if intent.model_probability is None:
         return RiskDenial(RiskRule.MIN_EDGE, "an entry needs a model probability to have an edge")
     price = intent.limit_price
-    edge = intent.model_probability - price - fee_per_share(price, limits.fee_rate_bps)
+    edge = intent.model_probability - price - fee_per_share(price, fees)
     if edge < limits.min_edge:
         return RiskDenial(
             RiskRule.MIN_EDGE,

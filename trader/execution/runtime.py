@@ -71,7 +71,6 @@ def risk_limits_from_settings(settings: Settings) -> RiskLimits:
         max_orders_per_minute=settings.max_orders_per_minute,
         daily_loss_limit=settings.daily_loss_limit_usd,
         min_edge=settings.min_edge,
-        fee_rate_bps=settings.paper_fee_bps,
         stale_book_s=Decimal(str(settings.stale_book_s)),
     )
 
@@ -101,12 +100,12 @@ class ExecutionRuntime:
         """Restore, load markets, reconcile: before any component runs."""
         self._intents = self.bus.intents.subscribe()
         self._books = self.bus.books.subscribe()
-        await self.accounts.restore()
-        await self._remember_recent_orders()
-        try:
+        try:  # first: working orders restored below reserve fees by their market's schedule
             await self.board.refresh_markets()
         except VenueError as error:
             log.warning("could not load markets at start: %s", error)
+        await self.accounts.restore()
+        await self._remember_recent_orders()
         await self.reconciler.run_once("start")
         for token_id in sorted(self.watched_tokens()):  # marks for equity and drawdown
             await self.board.book_for(token_id)

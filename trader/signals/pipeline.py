@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,6 +33,8 @@ from trader.signals.values import IntentGroup, NewsMatch
 log = logging.getLogger(__name__)
 
 BookGetter = Callable[[str], Awaitable[Book]]
+# token id -> shares held and being bought: sizing nets the Kelly stake against them
+HoldingsSource = Callable[[], Mapping[str, Decimal]]
 
 
 class NewsProvider(Protocol):
@@ -139,8 +141,10 @@ class SignalPipeline:
         usage: Callable[[], LLMStats] | None = None,
         forecasts: ForecastRecorder | None = None,
         config: PipelineConfig | None = None,
+        holdings: HoldingsSource | None = None,
     ) -> None:
         self._books = books
+        self._holdings = holdings
         self._clock = clock
         self._news = news
         self._edge = edge
@@ -244,7 +248,15 @@ class SignalPipeline:
         analysed = False
         if self._edge is not None:
             evaluation = await self._edge.evaluate(
-                market, books, mid, news, bankroll=bankroll, now=self._clock.now(), mode=mode
+                market,
+                books,
+                mid,
+                news,
+                bankroll=bankroll,
+                now=self._clock.now(),
+                mode=mode,
+                refresh=lambda: self._fetch_books(market),
+                held=self._holdings() if self._holdings is not None else None,
             )
             analysed = evaluation.analysis is not None
             report = await self._edge_report(report, evaluation)
@@ -292,6 +304,7 @@ def build_pipeline(
     forecasts: ForecastRecorder | None = None,
     config: PipelineConfig | None = None,
     screen: bool = False,
+    holdings: HoldingsSource | None = None,
 ) -> SignalPipeline:
     """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model."""
     service = AnalysisService(
@@ -312,4 +325,5 @@ def build_pipeline(
         usage=(lambda: llm.stats) if llm is not None else None,
         forecasts=forecasts,
         config=config,
+        holdings=holdings,
     )

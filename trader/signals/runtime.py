@@ -43,6 +43,7 @@ from trader.signals.news import Feed, NewsConfig, NewsSource
 from trader.signals.pipeline import (
     BookGetter,
     CycleReport,
+    HoldingsSource,
     PipelineConfig,
     SelectionConfig,
     SignalPipeline,
@@ -89,7 +90,6 @@ class SignalRuntimeConfig:
     kelly_fraction: Decimal = Decimal("0.25")
     max_order_notional: Decimal = Decimal(50)
     min_edge: Decimal = Decimal("0.03")
-    fee_bps: Decimal = Decimal(0)
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
@@ -115,7 +115,6 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         kelly_fraction=settings.kelly_fraction,
         max_order_notional=settings.max_order_notional_usd,
         min_edge=settings.min_edge,
-        fee_bps=settings.paper_fee_bps,
     )
 
 
@@ -344,6 +343,7 @@ def build_signal_runtime(
     http: httpx.AsyncClient,
     bankroll: BankrollSource,
     events: EventAppend | None = None,
+    holdings: HoldingsSource | None = None,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
@@ -371,7 +371,6 @@ def build_signal_runtime(
         kelly_fraction=config.kelly_fraction,
         max_notional=config.max_order_notional,
         min_edge=config.min_edge if config.min_edge > 0 else SizingConfig().min_edge,
-        fee_bps=config.fee_bps,
     )
     selection = SelectionConfig(
         config.min_volume, config.min_liquidity, max_markets=config.max_markets
@@ -385,11 +384,10 @@ def build_signal_runtime(
         triage=triage,
         ensemble=EnsembleConfig(config.ensemble_samples, config.ensemble_samples // 2 + 1),
         sizing=sizing,
-        arb=CompleteSetArbStrategy(
-            ArbConfig(fee_bps=config.fee_bps, max_notional=config.max_order_notional)
-        ),
+        arb=CompleteSetArbStrategy(ArbConfig(max_notional=config.max_order_notional)),
         forecasts=collector,
         config=PipelineConfig(selection=selection),
+        holdings=holdings,
     )
     return SignalRuntime(
         config=config,

@@ -7,19 +7,28 @@ uses. At each level the target outlay is the fractional Kelly stake computed at 
 price (it only shrinks as the price worsens), capped by `max_notional`; the walk stops when the
 outlay reaches the target or the acceptable depth runs out. Shares are rounded down to 0.01.
 
-Fees: Polymarket charges takers `rate x min(price, 1 - price)` per share (the CTF exchange
-formula); `fee_bps` is the rate. It is zero on most markets; set it from the venue's fee rate.
+Fees: the market's own schedule (`trader.fees`: `rate x (p(1-p))^e` per share, paid in pUSD on
+top of the price); the same function risk and the paper venue use.
+
+The intent is a marketable buy of a dollar amount (the venue's market-buy amount is collateral):
+`notional` is the planned spend on shares, rounded down to the cent, and the limit price is the
+worst level planned. So live spends what was planned, paper fills the same way, and risk values
+the order at the amount it was planned for, not at shares x limit (which would exceed the cap
+whenever the plan walks more than one level).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from trader.domain import ONE, ZERO, Book, Market, OrderIntent, OrderType, Side
+from trader.domain import ONE, ZERO, Book, FeeSchedule, Market, OrderIntent, OrderType, Side
+from trader.fees import fee_per_share, walk_buy
 from trader.signals.values import Forecast
 
-BPS = Decimal(10_000)
+CENT = Decimal("0.01")
+BINARY = ("Yes", "No")
 CENT_SHARES = Decimal("0.01")
 MIN_MARKETABLE_NOTIONAL = Decimal(1)  # the venue refuses marketable buys under $1
 
@@ -29,7 +38,6 @@ class SizingConfig:
     kelly_fraction: Decimal = Decimal("0.25")
     max_notional: Decimal = Decimal(100)  # pUSD per intent, fees included
     min_edge: Decimal = Decimal("0.02")  # probability points per share, after fees
-    fee_bps: Decimal = ZERO
 
     def __post_init__(self) -> None:
         if not ZERO < self.kelly_fraction <= ONE:
@@ -38,13 +46,9 @@ class SizingConfig:
             raise ValueError("min_edge must be positive: a zero edge is not a trade")
 
 
-def fee_per_share(price: Decimal, fee_bps: Decimal) -> Decimal:
-    return fee_bps / BPS * min(price, ONE - price)
-
-
-def edge_at(probability: Decimal, price: Decimal, fee_bps: Decimal) -> Decimal:
+def edge_at(probability: Decimal, price: Decimal, fees: FeeSchedule) -> Decimal:
     """Expected profit per share of buying at `price` a token that wins with `probability`."""
-    return probability - price - fee_per_share(price, fee_bps)
+    return probability - price - fee_per_share(price, fees)
 
 
 def kelly(probability: Decimal, cost: Decimal) -> Decimal:
@@ -59,27 +63,36 @@ class BuyPlan:
     """The planned take: shares, what they cost, and the worst price used."""
 
     shares: Decimal
-    notional: Decimal  # price x shares
-    outlay: Decimal  # notional plus fees
+    notional: Decimal  # the spend on shares, rounded down to the cent (the market-buy amount)
+    outlay: Decimal  # what the walk of that spend costs, fees included
     limit_price: Decimal
     average_price: Decimal
     edge: Decimal  # per share, at the average price, after fees
 
 
 def plan_buy(
-    probability: Decimal, book: Book, bankroll: Decimal, config: SizingConfig
+    probability: Decimal,
+    book: Book,
+    bankroll: Decimal,
+    config: SizingConfig,
+    fees: FeeSchedule,
+    *,
+    already: Decimal = ZERO,
 ) -> BuyPlan | None:
-    """Walk `book`'s asks for a token that wins with `probability`. None if nothing qualifies."""
+    """Walk `book`'s asks for a token that wins with `probability`. None if nothing qualifies.
+
+    `already` is the value of what is held of the token: the Kelly target is for the whole
+    stake, so only the difference is bought. The plan is then re-walked as the venue will fill
+    it (the spend rounded down to the cent, fees on top), so it reports what the order costs."""
     shares = notional = outlay = ZERO
     limit: Decimal | None = None
     for level in book.asks:
-        fee = fee_per_share(level.price, config.fee_bps)
+        fee = fee_per_share(level.price, fees)
         cost = level.price + fee
         if probability - cost < config.min_edge:
             break
-        target = min(
-            config.max_notional, bankroll * config.kelly_fraction * kelly(probability, cost)
-        )
+        stake = bankroll * config.kelly_fraction * kelly(probability, cost)
+        target = min(config.max_notional, stake - already)
         take = min(level.size, (target - outlay) / cost).quantize(CENT_SHARES, ROUND_DOWN)
         # The division is rounded to the context's precision first and may round up across a
         # cent: step back so the outlay never exceeds the target, even by 1e-26.
@@ -93,9 +106,13 @@ def plan_buy(
         limit = level.price
     if limit is None or shares <= ZERO:
         return None
-    average = notional / shares
-    edge = probability - outlay / shares
-    return BuyPlan(shares, notional, outlay, limit, average, edge)
+    spend = notional.quantize(CENT, ROUND_DOWN)
+    walk = walk_buy(book.asks, spend, limit, fees)
+    if walk.shares <= ZERO:
+        return None
+    average = walk.spent / walk.shares
+    edge = probability - walk.cost / walk.shares
+    return BuyPlan(walk.shares, spend, walk.cost, limit, average, edge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +123,14 @@ class SizingDecision:
     edge: Decimal | None = None  # at the best ask, after fees, of the side considered
 
 
+def net_holdings(market: Market, held: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Shares held per outcome after netting complete sets: a YES and a NO share together are
+    worth $1 whatever happens, so they are no view and no stake."""
+    shares = {t.outcome: held.get(t.token_id, ZERO) for t in market.tokens}
+    sets = min(shares.values(), default=ZERO) if len(shares) == 2 else ZERO
+    return {outcome: size - sets for outcome, size in shares.items()}
+
+
 def size_forecast(
     forecast: Forecast,
     market: Market,
@@ -114,38 +139,46 @@ def size_forecast(
     config: SizingConfig,
     *,
     strategy: str = "llm_edge",
+    held: Mapping[str, Decimal] | None = None,
 ) -> SizingDecision:
-    """The intent for `forecast`, or None with the reason. `books` maps token id to book."""
+    """The intent for `forecast`, or None with the reason. `books` maps token id to book;
+    `held` token id to shares held (and being bought): the stake is sized net of them, and a
+    view against what is held sells it instead of buying the other side."""
     if not forecast.actionable:
         return SizingDecision(None, f"not actionable: {forecast.note}")
     if bankroll <= ZERO:
         return SizingDecision(None, "no bankroll")
     q = forecast.model_probability
-    sides: list[tuple[Decimal, str, Decimal, Book]] = []
-    for outcome, win in (("Yes", q), ("No", ONE - q)):
-        token = market.token(outcome)
-        book = books.get(token.token_id) if token else None
-        if book is not None and book.best_ask is not None:
-            sides.append((edge_at(win, book.best_ask, config.fee_bps), outcome, win, book))
-    if not sides:
+    best = _best_side(q, market, books)
+    if best is None:
         return SizingDecision(None, "no asks to buy")
-    edge, outcome, win, book = max(sides, key=lambda s: s[0])
+    edge, outcome, win, book = best
     if edge < config.min_edge:
         return SizingDecision(
             None, f"edge {edge:.4f} after fees below {config.min_edge}", outcome, edge
         )
-    fill = plan_buy(win, book, bankroll, config)
+    holding = net_holdings(market, held or {})
+    against = next((o for o, size in holding.items() if o != outcome and size > ZERO), None)
+    if against is not None:
+        return _exit(forecast, market, books, against, holding[against], strategy, edge)
+    already = holding.get(outcome, ZERO) * (book.best_ask or ZERO)
+    fill = plan_buy(win, book, bankroll, config, market.fees, already=already)
     if fill is None:
+        if already > ZERO:
+            reason = f"already holding {holding[outcome]} {outcome} (${already:.2f}): at target"
+            return SizingDecision(None, reason, outcome, edge)
         return SizingDecision(None, "Kelly stake rounds to zero", outcome, edge)
     if fill.shares < book.min_order_size or fill.notional < MIN_MARKETABLE_NOTIONAL:
         reason = f"{fill.shares} shares (${fill.notional:.2f}) below the venue minimum"
+        if already > ZERO:
+            reason = f"already holding {holding[outcome]} {outcome} (${already:.2f}): {reason}"
         return SizingDecision(None, reason, outcome, edge)
     intent = OrderIntent(
         market=market.condition_id,
         token_id=book.token_id,
         side=Side.BUY,
         limit_price=fill.limit_price,
-        size=fill.shares,
+        notional=fill.notional,
         strategy=strategy,
         reason=(
             f"{forecast.source} view {q} vs market {forecast.market_probability}: buy {outcome}, "
@@ -160,3 +193,60 @@ def size_forecast(
         sources=forecast.sources,
     )
     return SizingDecision(intent, f"buy {outcome}", outcome, edge)
+
+
+def _best_side(
+    q: Decimal, market: Market, books: dict[str, Book]
+) -> tuple[Decimal, str, Decimal, Book] | None:
+    """(edge at the best ask after fees, outcome, its probability, its book) of the better
+    side to buy for a YES probability `q`; None when neither side has an ask."""
+    sides: list[tuple[Decimal, str, Decimal, Book]] = []
+    for outcome, win in (("Yes", q), ("No", ONE - q)):
+        token = market.token(outcome)
+        book = books.get(token.token_id) if token else None
+        if book is not None and book.best_ask is not None:
+            sides.append((edge_at(win, book.best_ask, market.fees), outcome, win, book))
+    return max(sides, key=lambda s: s[0]) if sides else None
+
+
+def _exit(
+    forecast: Forecast,
+    market: Market,
+    books: dict[str, Book],
+    outcome: str,
+    shares: Decimal,
+    strategy: str,
+    edge: Decimal,
+) -> SizingDecision:
+    """The view turned against a holding: sell it (at the bid, FAK) rather than buy the other
+    side, which would only build complete sets at the cost of two spreads."""
+    token = market.token(outcome)
+    book = books.get(token.token_id) if token else None
+    size = shares.quantize(CENT_SHARES, ROUND_DOWN)
+    if token is None or book is None or book.best_bid is None:
+        return SizingDecision(None, f"view against the {outcome} held, but no bid to sell it")
+    if size < book.min_order_size:
+        reason = f"view against {size} {outcome} held: below the venue minimum"
+        return SizingDecision(None, reason)
+    probability = (
+        forecast.model_probability if outcome == "Yes" else ONE - forecast.model_probability
+    )
+    intent = OrderIntent(
+        market=market.condition_id,
+        token_id=token.token_id,
+        side=Side.SELL,
+        limit_price=book.best_bid,
+        size=size,
+        strategy=strategy,
+        reason=(
+            f"{forecast.source} view {forecast.model_probability} is against the {size} "
+            f"{outcome} held: sell them"
+        ),
+        order_type=OrderType.FAK,
+        model_probability=probability,
+        market_probability=(
+            forecast.market_probability if outcome == "Yes" else ONE - forecast.market_probability
+        ),
+        sources=forecast.sources,
+    )
+    return SizingDecision(intent, f"exit {outcome}", outcome, edge)

@@ -10,6 +10,7 @@ Each has `enabled` and `experimental`; an experimental strategy runs only in pap
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -19,19 +20,20 @@ from trader.domain import (
     ZERO,
     Book,
     BookLevel,
+    FeeSchedule,
     Market,
     OrderIntent,
     OrderType,
     Side,
     TradingMode,
 )
+from trader.fees import fee_per_share
 from trader.signals.analysis import AnalysisResult, AnalysisService
 from trader.signals.sizing import (
     CENT_SHARES,
     MIN_MARKETABLE_NOTIONAL,
     SizingConfig,
     SizingDecision,
-    fee_per_share,
     size_forecast,
 )
 from trader.signals.triage import Triage, TriageDecision
@@ -102,7 +104,12 @@ class LLMEdgeStrategy(Strategy):
         bankroll: Decimal,
         now: datetime,
         mode: TradingMode,
+        refresh: Callable[[], Awaitable[dict[str, Book]]] | None = None,
+        held: Mapping[str, Decimal] | None = None,
     ) -> EdgeEvaluation:
+        """Screen, analyse, size. The analysis can take minutes: the books are read again
+        (`refresh`) after it returns, so the order is sized on prices as they are then;
+        `held` is what is held of each token, so the stake is sized net of it."""
         if not self.runs_in(mode):
             return EdgeEvaluation(None, note=self.not_running(mode))
         triage = await self.triage.decide(market.condition_id, market_probability, news, now=now)
@@ -114,8 +121,10 @@ class LLMEdgeStrategy(Strategy):
             await self.triage.remember(triage, now)
         if analysis.forecast is None:
             return EdgeEvaluation(triage, analysis)
+        if refresh is not None:
+            books = await refresh()
         sizing = size_forecast(
-            analysis.forecast, market, books, bankroll, self.sizing, strategy=self.name
+            analysis.forecast, market, books, bankroll, self.sizing, strategy=self.name, held=held
         )
         group = None
         if sizing.intent is not None:
@@ -126,7 +135,6 @@ class LLMEdgeStrategy(Strategy):
 @dataclass(frozen=True, slots=True)
 class ArbConfig:
     margin: Decimal = Decimal("0.01")  # per complete set, after fees
-    fee_bps: Decimal = ZERO
     max_notional: Decimal = Decimal(100)  # both legs together, fees included
 
 
@@ -146,11 +154,12 @@ class CompleteSetArbStrategy(Strategy):
         super().__init__(enabled=enabled, experimental=experimental)
         self.config = config or ArbConfig()
 
-    def _cost(self, price: Decimal) -> Decimal:
-        return price + fee_per_share(price, self.config.fee_bps)
+    @staticmethod
+    def _cost(price: Decimal, fees: FeeSchedule) -> Decimal:
+        return price + fee_per_share(price, fees)
 
     def _walk(
-        self, yes: tuple[BookLevel, ...], no: tuple[BookLevel, ...]
+        self, yes: tuple[BookLevel, ...], no: tuple[BookLevel, ...], fees: FeeSchedule
     ) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """Equal shares of YES and NO while each pair of levels keeps the margin.
 
@@ -161,7 +170,7 @@ class CompleteSetArbStrategy(Strategy):
         shares = outlay = ZERO
         worst_yes = worst_no = ZERO
         while i < len(yes) and j < len(no):
-            pair = self._cost(yes[i].price) + self._cost(no[j].price)
+            pair = self._cost(yes[i].price, fees) + self._cost(no[j].price, fees)
             if ONE - pair < self.config.margin:
                 break
             room = ((self.config.max_notional - outlay) / pair).quantize(CENT_SHARES, ROUND_DOWN)
@@ -188,10 +197,11 @@ class CompleteSetArbStrategy(Strategy):
         yes, no = books.get(yes_token.token_id), books.get(no_token.token_id)
         if yes is None or no is None or not yes.asks or not no.asks:
             return ArbDecision(None, "no asks on both sides")
-        edge = ONE - self._cost(yes.asks[0].price) - self._cost(no.asks[0].price)
+        fees = market.fees
+        edge = ONE - self._cost(yes.asks[0].price, fees) - self._cost(no.asks[0].price, fees)
         if edge < self.config.margin:
             return ArbDecision(None, f"set costs {ONE - edge:.4f}: no arbitrage", edge)
-        shares, outlay, worst_yes, worst_no = self._walk(yes.asks, no.asks)
+        shares, outlay, worst_yes, worst_no = self._walk(yes.asks, no.asks, fees)
         minimum = max(yes.min_order_size, no.min_order_size)
         if shares < minimum or min(worst_yes, worst_no) * shares < MIN_MARKETABLE_NOTIONAL:
             return ArbDecision(None, f"{shares} sets below the venue minimum", edge)

@@ -17,15 +17,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from trader.domain import ZERO, Book, Fill, Order, OrderRequest, OrderStatus, OrderType, Side
+from trader.domain import (
+    ZERO,
+    Book,
+    FeeSchedule,
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from trader.fees import taker_fee
 from trader.venue.base import CancelResult
-from trader.venue.paper.ledger import Take, take_liquidity, through_liquidity
-from trader.venue.parsing.rest import fee_for
+from trader.venue.paper.ledger import Take, amount_unspent, take_liquidity, through_liquidity
 
 _IMMEDIATE = (OrderType.FOK, OrderType.FAK)
 KEEP_CLOSED = 1000
@@ -85,12 +95,12 @@ class PaperOrderBook:
     def latest_book(self, token_id: str) -> Book | None:
         return self._books.get(token_id)
 
-    def reserved_cash(self, fee_rate_bps: Decimal) -> Decimal:
-        """Cash the open BUY orders could still spend, fees included."""
+    def reserved_cash(self, fees_of: Callable[[str], FeeSchedule]) -> Decimal:
+        """Cash the open BUY orders could still spend, fees (by token) included."""
         return sum(
             (
                 e.order.price * e.order.remaining
-                + fee_for(e.order.price, e.order.remaining, fee_rate_bps)
+                + taker_fee(e.order.remaining, e.order.price, fees_of(e.order.token_id))
                 for e in self._live()
                 if e.order.side is Side.BUY
             ),
@@ -123,12 +133,14 @@ class PaperOrderBook:
         consumed = {p: q for (s, p), q in consumption.taken.items() if s is taken_side}
         levels = book.asks if request.side is Side.BUY else book.bids
         takes = take_liquidity(
-            levels, side=request.side, limit=request.price, size=request.size, consumed=consumed
+            levels,
+            side=request.side,
+            limit=request.price,
+            size=request.size,
+            consumed=consumed,
+            amount=request.amount if request.side is Side.BUY else None,
         )
-        if (
-            request.order_type is OrderType.FOK
-            and sum((t.size for t in takes), ZERO) < request.size
-        ):
+        if request.order_type is OrderType.FOK and not _complete(request, takes):
             return []
         for take in takes:
             key = (taken_side, take.price)
@@ -139,6 +151,11 @@ class PaperOrderBook:
         self, order_id: str, request: OrderRequest, fills: Iterable[Fill], now: datetime
     ) -> Order:
         matched = sum((f.size for f in fills), ZERO)
+        spent_all = request.amount is not None and request.side is Side.BUY
+        spent = sum((f.price * f.size for f in fills), ZERO)
+        spent_all = spent_all and not amount_unspent(request.amount or ZERO, spent, request.price)
+        if spent_all:  # a marketable buy of an amount is done when the amount is spent
+            request = dataclasses.replace(request, size=matched)
         if matched >= request.size:
             status = OrderStatus.MATCHED
         elif request.order_type in _IMMEDIATE:
@@ -269,3 +286,11 @@ class PaperOrderBook:
             current = _Consumption(stamp)
             self._consumed[book.token_id] = current
         return current
+
+
+def _complete(request: OrderRequest, takes: list[Take]) -> bool:
+    """A FOK order is filled whole: its size, or (an amount buy) its amount, to the share."""
+    if request.amount is not None and request.side is Side.BUY:
+        spent = sum((t.price * t.size for t in takes), ZERO)
+        return not amount_unspent(request.amount, spent, request.price)
+    return sum((t.size for t in takes), ZERO) >= request.size

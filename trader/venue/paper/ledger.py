@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from trader.domain import ONE, ZERO, BookLevel, Fill, Position, Side
 
@@ -24,6 +24,9 @@ from trader.domain import ONE, ZERO, BookLevel, Fill, Position, Side
 # (a unit test checks they agree).
 SETTLEMENT_ORDER_ID = "settlement"
 SETTLEMENT_LIQUIDITY = "SETTLE"
+
+
+CENT = Decimal("0.01")
 
 
 @dataclass(slots=True)
@@ -116,24 +119,39 @@ def take_liquidity(
     limit: Decimal,
     size: Decimal,
     consumed: Mapping[Decimal, Decimal] | None = None,
+    amount: Decimal | None = None,
 ) -> list[Take]:
     """Walk the opposite side (best first) for an order of `side` up to `limit` and `size`.
 
+    With `amount` (a marketable BUY of a dollar amount, as the venue takes it), the walk
+    spends at most `amount` on shares instead, in hundredths of a share; `size` is ignored.
     `consumed` is what earlier paper orders already took at each price of this book, so two
     orders against the same snapshot cannot both take the same liquidity.
     """
     takes: list[Take] = []
     wanted = size
+    left = amount
     for level in levels:
         if wanted <= ZERO or not _within(level.price, side, limit):
             break
         available = level.size - (consumed or {}).get(level.price, ZERO)
         if available <= ZERO:
             continue
-        quantity = min(available, wanted)
+        if left is not None:
+            quantity = min(available, (left / level.price).quantize(CENT, ROUND_DOWN))
+            if quantity <= ZERO:
+                break
+            left -= quantity * level.price
+        else:
+            quantity = min(available, wanted)
+            wanted -= quantity
         takes.append(Take(level.price, quantity))
-        wanted -= quantity
     return takes
+
+
+def amount_unspent(amount: Decimal, spent: Decimal, limit: Decimal) -> bool:
+    """Whether an amount order left a hundredth of a share at its limit, or more, unspent."""
+    return amount - spent >= CENT * limit
 
 
 def through_liquidity(levels: Iterable[BookLevel], *, side: Side, price: Decimal) -> Decimal:

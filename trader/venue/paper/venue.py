@@ -8,8 +8,10 @@ simulator through it, or `StaticMarketData`) and fills conservatively:
   took from a snapshot stays taken until the next book update for that token;
 - a resting order fills, at its own price, only when the opposite side moves strictly through it,
   and at most by the size that moved through;
-- every fill pays `fee_rate_bps` on the venue's V2 fee curve (`parsing.rest.fee_for`), maker
-  fills included: paper should flatter nothing.
+- a marketable BUY of an amount (`OrderRequest.amount`, as sizing plans it) spends that amount
+  on the asks up to its limit, as the venue does, so paper and live spend alike;
+- a taker fill pays its market's fee (`trader.fees`, the market's own schedule as listed) in
+  pUSD on top; a maker fill pays none, as on the venue.
 
 Cash and positions are a fold over fills recorded in a `FillJournal`, reloaded on `start()`, so a
 restart resumes exactly (in the app the journal is the database's fills table:
@@ -37,8 +39,20 @@ from decimal import Decimal
 from typing import Protocol
 
 from trader.clock import Clock
-from trader.domain import Balance, Book, Fill, Market, OrderRequest, OrderStatus, Position
+from trader.domain import (
+    NO_FEES,
+    ZERO,
+    Balance,
+    Book,
+    FeeSchedule,
+    Fill,
+    Market,
+    OrderRequest,
+    OrderStatus,
+    Position,
+)
 from trader.domain import Order as DomainOrder
+from trader.fees import taker_fee
 from trader.venue.base import (
     CancelResult,
     OrderRejected,
@@ -48,7 +62,6 @@ from trader.venue.base import (
 from trader.venue.fanout import FanOut
 from trader.venue.paper.book import KEEP_CLOSED, PaperOrderBook
 from trader.venue.paper.ledger import SETTLEMENT_LIQUIDITY, PaperLedger
-from trader.venue.parsing.rest import fee_for
 from trader.venue.rounding import round_order
 
 log = logging.getLogger(__name__)
@@ -89,14 +102,13 @@ class PaperVenue:
         source: MarketDataSource,
         *,
         bankroll: Decimal,
-        fee_rate_bps: Decimal,
         clock: Clock,
         journal: FillJournal,
         keep_closed: int = KEEP_CLOSED,
     ) -> None:
         self._source = source
         self._bankroll = bankroll
-        self._fee_rate_bps = fee_rate_bps
+        self._fees: dict[str, FeeSchedule] = {}  # token -> its market's schedule, as listed
         self._clock = clock
         self._journal = journal
         self._ledger: PaperLedger | None = None
@@ -125,7 +137,14 @@ class PaperVenue:
     # --- market data: the source's ----------------------------------------------------------
 
     async def list_markets(self, *, limit: int = 500) -> Sequence[Market]:
-        return await self._source.list_markets(limit=limit)
+        markets = await self._source.list_markets(limit=limit)
+        for market in markets:  # fills are charged by their market's own schedule
+            for token in market.tokens:
+                self._fees[token.token_id] = market.fees
+        return markets
+
+    def _fees_of(self, token_id: str) -> FeeSchedule:
+        return self._fees.get(token_id, NO_FEES)
 
     async def get_book(self, token_id: str) -> Book:
         return await self._source.get_book(token_id)
@@ -244,7 +263,7 @@ class PaperVenue:
 
     async def balance(self) -> Balance:
         ledger = self._started()
-        return Balance(cash=ledger.cash, reserved=self._book.reserved_cash(self._fee_rate_bps))
+        return Balance(cash=ledger.cash, reserved=self._book.reserved_cash(self._fees_of))
 
     async def positions(self) -> Sequence[Position]:
         return self._started().positions()
@@ -272,10 +291,14 @@ class PaperVenue:
 
     def _check_funds(self, ledger: PaperLedger, request: OrderRequest) -> None:
         if request.side.sign > 0:
-            cost = request.price * request.size + fee_for(
-                request.price, request.size, self._fee_rate_bps
-            )
-            available = ledger.cash - self._book.reserved_cash(self._fee_rate_bps)
+            fees = self._fees_of(request.token_id)
+            if request.amount is not None:  # a marketable buy of an amount: fees on top
+                cost = request.amount + taker_fee(
+                    request.amount / request.price, request.price, fees
+                )
+            else:
+                cost = request.price * request.size + taker_fee(request.size, request.price, fees)
+            available = ledger.cash - self._book.reserved_cash(self._fees_of)
             if cost > available:
                 raise OrderRejected(
                     f"not enough balance: order needs {cost}, {available} available",
@@ -299,7 +322,10 @@ class PaperVenue:
             side=request.side,
             price=price,
             size=size,
-            fee=fee_for(price, size, self._fee_rate_bps),
+            # takers pay the market's fee in pUSD on top; makers pay none
+            fee=taker_fee(size, price, self._fees_of(request.token_id))
+            if liquidity == "TAKER"
+            else ZERO,
             timestamp=self._clock.now(),
             market=request.market,
             liquidity=liquidity,

@@ -19,10 +19,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from trader.domain import (
+    NO_FEES,
     ONE,
     ZERO,
     Book,
     BookLevel,
+    FeeSchedule,
     Fill,
     Market,
     Order,
@@ -32,6 +34,7 @@ from trader.domain import (
     Side,
     TradeStatus,
 )
+from trader.fees import schedule_from_bps, taker_fee
 from trader.venue.parsing.values import (
     ParseError,
     Payload,
@@ -44,7 +47,6 @@ from trader.venue.parsing.values import (
     to_decimal,
 )
 
-_BPS = Decimal(10_000)
 _INSERT_STATUSES = {
     "LIVE": OrderStatus.LIVE,
     "MATCHED": OrderStatus.MATCHED,
@@ -199,14 +201,10 @@ class AccountIdentity:
 
 
 def fee_for(price: Decimal, size: Decimal, fee_rate_bps: Decimal, exponent: int = 1) -> Decimal:
-    """The venue's V2 fee curve, in pUSD: shares * rate * (p * (1 - p)) ** exponent.
-
-    `fee_rate_bps` is what trades carry; the exponent is per market (`fd.e` in
-    `/clob-markets`) and 1 unless told otherwise. Symmetric in p and 1 - p, largest at 0.5.
-    """
-    if fee_rate_bps == ZERO:
-        return ZERO
-    return size * fee_rate_bps / _BPS * (price * (ONE - price)) ** exponent
+    """The fee a trade states by its `fee_rate_bps`, on the one fee curve (`trader.fees`):
+    shares * rate * (p * (1 - p)) ** exponent; the exponent is per market (`fd.e` in
+    `/clob-markets`) and 1 unless told otherwise. Symmetric in p and 1 - p, largest at 0.5."""
+    return taker_fee(size, price, schedule_from_bps(fee_rate_bps, exponent))
 
 
 def parse_trade(
@@ -324,6 +322,23 @@ def parse_gamma_market(payload: Payload) -> Market:
         liquidity=_first_decimal(payload, "liquidityNum", "liquidity", default=ZERO),
         slug=str(payload.get("slug") or ""),
         description=str(payload.get("description") or ""),
+        fees=parse_fee_schedule(payload),
+    )
+
+
+def parse_fee_schedule(payload: Payload) -> FeeSchedule:
+    """Gamma's `feesEnabled` + `feeSchedule` ({rate, exponent, takerOnly, rebateRate})."""
+    schedule = payload.get("feeSchedule")
+    if payload.get("feesEnabled") is False or not isinstance(schedule, Mapping):
+        return NO_FEES
+    exponent = to_decimal(schedule.get("exponent"), "feeSchedule.exponent", default=ONE)
+    if exponent != exponent.to_integral_value() or exponent < ONE:
+        raise ParseError(f"feeSchedule.exponent {exponent} is not a whole number >= 1")
+    return FeeSchedule(
+        rate=to_decimal(schedule.get("rate"), "feeSchedule.rate", default=ZERO),
+        exponent=int(exponent),
+        taker_only=bool(schedule.get("takerOnly", True)),
+        rebate_rate=to_decimal(schedule.get("rebateRate"), "feeSchedule.rebateRate", default=ZERO),
     )
 
 

@@ -166,8 +166,8 @@ class PolymarketAccount:
     async def sign(self, request: OrderRequest) -> SignedOrder:
         """Sign a rounded order without sending it. GTC/GTD: a limit order. FOK/FAK: the SDK's
         protected market order, whose amounts follow the venue's rules for immediate orders
-        (BUY spends price * size rounded down to cents, capped at `price`; SELL sells `size`
-        shares at no less than `price`)."""
+        (BUY spends `amount`, or price * size, rounded down to cents, capped at `price`;
+        SELL sells `size` shares at no less than `price`)."""
         side: Literal["BUY", "SELL"] = "BUY" if request.side is Side.BUY else "SELL"
         if request.order_type in (OrderType.GTC, OrderType.GTD):
             expiration = (
@@ -185,7 +185,8 @@ class PolymarketAccount:
             )
         kind: Literal["FOK", "FAK"] = "FOK" if request.order_type is OrderType.FOK else "FAK"
         if request.side is Side.BUY:
-            spend = (request.price * request.size).quantize(CENT, rounding=ROUND_DOWN)
+            planned = request.amount if request.amount is not None else request.price * request.size
+            spend = planned.quantize(CENT, rounding=ROUND_DOWN)
             return await self.client.create_market_order(
                 token_id=request.token_id,
                 side="BUY",

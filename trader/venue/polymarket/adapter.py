@@ -27,6 +27,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 import httpx
 from polymarket import (
@@ -94,6 +95,7 @@ class PolymarketVenue:
         fill_poll_interval: float | None = 30.0,
         reconnect_base: float = 0.5,
         snapshot_grace: float = 2.0,
+        fee_override_bps: Decimal | None = None,
     ) -> None:
         self.endpoints = endpoints or PolymarketEndpoints()
         self._clock = clock
@@ -103,6 +105,7 @@ class PolymarketVenue:
         self.market_data = PolymarketMarketData(
             clock=clock,
             endpoints=self.endpoints,
+            fee_override_bps=fee_override_bps,
             read_attempts=read_attempts,
             read_backoff=read_backoff,
             reconnect_base=reconnect_base,

@@ -27,10 +27,12 @@ from polymarket import Market as GammaMarket
 from polymarket.models.data.portfolio import Position as DataPosition
 
 from trader.domain import (
+    NO_FEES,
     ONE,
     ZERO,
     Book,
     BookLevel,
+    FeeSchedule,
     Fill,
     Market,
     Order,
@@ -108,6 +110,21 @@ def market_from_gamma(market: GammaMarket) -> Market | None:
         liquidity=metrics.liquidity_num or metrics.liquidity or ZERO,
         slug=market.slug or "",
         description=market.description or "",
+        fees=fees_from_gamma(trading),
+    )
+
+
+def fees_from_gamma(trading: Any) -> FeeSchedule:
+    """Gamma's `feesEnabled` and `feeSchedule` (the SDK's `MarketTrading`) as our schedule.
+    A market that says fees are off, or states no schedule, charges nothing."""
+    schedule = trading.fee_schedule
+    if trading.fees_enabled is False or schedule is None:
+        return NO_FEES
+    return FeeSchedule(
+        rate=Decimal(schedule.rate),
+        exponent=int(schedule.exponent),
+        taker_only=bool(schedule.taker_only),
+        rebate_rate=Decimal(schedule.rebate_rate),
     )
 
 

@@ -9,15 +9,18 @@ venue advertises, a bounded number of times (`trader.venue.polymarket.errors.ret
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
 from polymarket import PRODUCTION, AsyncPublicClient, AsyncSecureClient, Environment
 
 from trader.clock import Clock
 from trader.domain import Book, Market
+from trader.fees import schedule_from_bps
 from trader.venue.polymarket.books import MarketBooks
 from trader.venue.polymarket.convert import book_from_sdk, market_from_gamma, winner_from_gamma
 from trader.venue.polymarket.errors import retry_read
@@ -68,9 +71,15 @@ class PolymarketMarketData:
         read_backoff: float = 0.5,
         reconnect_base: float = 0.5,
         snapshot_grace: float = 2.0,
+        fee_override_bps: Decimal | None = None,
     ) -> None:
         self.endpoints = endpoints or PolymarketEndpoints()
         self._clock = clock
+        # FEE_RATE_OVERRIDE_BPS: replaces each market's schedule, so every consumer of these
+        # markets (sizing, risk, paper fills) applies the same stated assumption
+        self._fee_override = (
+            None if fee_override_bps is None else schedule_from_bps(fee_override_bps)
+        )
         self._read_attempts = read_attempts
         self._read_backoff = read_backoff
         self._client: AsyncPublicClient | AsyncSecureClient | None = None
@@ -112,6 +121,8 @@ class PolymarketMarketData:
             pages = self.client.list_markets(closed=False, page_size=min(limit, GAMMA_PAGE))
             async for item in pages.iter_items():
                 market = market_from_gamma(item)
+                if market is not None and self._fee_override is not None:
+                    market = dataclasses.replace(market, fees=self._fee_override)
                 if market is not None:
                     markets.append(market)
                 if len(markets) >= limit:
