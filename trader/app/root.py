@@ -43,6 +43,7 @@ from trader.execution.runtime import (
     risk_limits_from_settings,
 )
 from trader.execution.trade_alerts import TradeAlerts
+from trader.ops.failures import describe_failure
 from trader.ops.health import (
     HealthMonitor,
     HealthSources,
@@ -445,7 +446,7 @@ class App:
                 "supervisor",
                 Severity.CRITICAL,
                 f"Component {name} stopped after 3 crashes",
-                f"{type(error).__name__}: {error}",
+                describe_failure(error),
             )
         )
 
