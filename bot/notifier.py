@@ -16,6 +16,12 @@ Rules, in order, for one alert:
 5. A kind set to silent, and everything non-critical during quiet hours, arrives without a
    notification sound.
 
+A transport registers its channel when it is built, not yet started (`add_channel(channel,
+started=False)`): what the notifier sends it meanwhile (the start-up alert, the first cycle's
+fills) is queued, up to `pending_limit` sends and edits, and delivered in order by
+`start_channel(channel)` once the transport can send; `remove_channel` drops a transport that
+could not start, with its queue.
+
 Timekeeping uses the injected clock; `tick()` does the timed work (digests, repeats,
 expiring approval messages). `run_timer()` calls it on a short real-time cadence, so a test
 moves a `FakeClock` and calls `tick()` itself.
@@ -60,6 +66,20 @@ class NotifierConfig:
     repeat_every: timedelta = timedelta(minutes=5)
     tick_seconds: float = 1.0
     digest_examples: int = 5
+    pending_limit: int = 200  # sends and edits queued for a channel not started yet
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    reply: Reply
+    audience: Role
+    key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    key: str
+    reply: Reply
 
 
 @dataclass
@@ -91,6 +111,7 @@ class Notifier:
         self.config = config or NotifierConfig()
         self.policy = policy or AlertPolicy()
         self._channels: list[AlertChannel] = []
+        self._pending: dict[int, deque[_Send | _Edit]] = {}  # by id(channel): not started yet
         self._seen: dict[str, datetime] = {}
         self._sent_at: deque[datetime] = deque()
         self._digest: _Digest | None = None
@@ -99,8 +120,28 @@ class Notifier:
         self._lock = asyncio.Lock()
         self.stats: Counter[str] = Counter()
 
-    def add_channel(self, channel: AlertChannel) -> None:
-        self._channels.append(channel)
+    def add_channel(self, channel: AlertChannel, *, started: bool = True) -> None:
+        """Deliver to `channel` from now on; if not `started`, queue for it until
+        `start_channel(channel)`."""
+        if not any(known is channel for known in self._channels):
+            self._channels.append(channel)
+        if not started:
+            self._pending.setdefault(id(channel), deque(maxlen=self.config.pending_limit))
+
+    async def start_channel(self, channel: AlertChannel) -> int:
+        """The transport can send: deliver what was queued for it, in order; how many."""
+        async with self._lock:
+            queued = self._pending.pop(id(channel), deque())
+            for item in queued:
+                await self._deliver(channel, item)
+            return len(queued)
+
+    def remove_channel(self, channel: AlertChannel) -> None:
+        """The transport could not start (or is gone): forget it and what was queued."""
+        self._channels = [known for known in self._channels if known is not channel]
+        dropped = self._pending.pop(id(channel), ())
+        if dropped:
+            log.warning("%d alert(s) queued for %s dropped", len(dropped), type(channel).__name__)
 
     def set_policy(self, policy: AlertPolicy) -> None:
         self.policy = policy
@@ -174,18 +215,30 @@ class Notifier:
     async def _publish(
         self, reply: Reply, *, key: str | None = None, audience: Role = Role.VIEWER
     ) -> None:
-        for channel in self._channels:
-            try:
-                await channel.publish(reply, audience=audience, key=key)
-            except Exception:  # one broken transport must not silence the others
-                log.exception("alert channel %s failed", type(channel).__name__)
+        await self._each(_Send(reply, audience, key))
 
     async def _update(self, key: str, reply: Reply) -> None:
-        for channel in self._channels:
-            try:
-                await channel.update(key, reply)
-            except Exception:
-                log.exception("alert channel %s failed to update", type(channel).__name__)
+        await self._each(_Edit(key, reply))
+
+    async def _each(self, item: _Send | _Edit) -> None:
+        for channel in list(self._channels):
+            queue = self._pending.get(id(channel))
+            if queue is not None:
+                if len(queue) == queue.maxlen:
+                    self.stats["pending_dropped"] += 1  # the oldest goes
+                queue.append(item)
+            else:
+                await self._deliver(channel, item)
+
+    @staticmethod
+    async def _deliver(channel: AlertChannel, item: _Send | _Edit) -> None:
+        try:
+            if isinstance(item, _Send):
+                await channel.publish(item.reply, audience=item.audience, key=item.key)
+            else:
+                await channel.update(item.key, item.reply)
+        except Exception:  # one broken transport must not silence the others
+            log.exception("alert channel %s failed", type(channel).__name__)
 
     def _prune_seen(self, now: datetime) -> None:
         if len(self._seen) < 512:

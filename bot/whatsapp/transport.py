@@ -2,7 +2,7 @@
 
     whatsapp = build_whatsapp(config, core, notifier, clock, http_server)  # registers routes
     await http_server.start()                     # the webhook is served from here on
-    await whatsapp.start()                        # checks the token, joins the notifier
+    await whatsapp.start()                        # checks the token, delivers what waited
     ...
     await whatsapp.stop()                         # finishes in-hand work, delivers the queue
 
@@ -178,7 +178,8 @@ class WhatsAppTransport:
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._refused: OrderedDict[str, datetime] = OrderedDict()
-        self._channel_added = False
+        # Registered now, started by start(): alerts raised before then wait for it.
+        notifier.add_channel(self.channel, started=False)
         self._state = "stopped"
 
     @property
@@ -198,6 +199,7 @@ class WhatsAppTransport:
         except GraphError as error:
             if error.kind is ErrorKind.UNAUTHORIZED or error.status in (400, 404):
                 self._state = "unauthorized"
+                self._notifier.remove_channel(self.channel)
                 raise WhatsAppError(
                     "Meta refused WHATSAPP_TOKEN or WHATSAPP_PHONE_NUMBER_ID "
                     f"(#{error.code}: {error.message[:120]})"
@@ -207,11 +209,12 @@ class WhatsAppTransport:
             log.warning("WHATSAPP_OPERATOR_NUMBERS is empty: nobody can control from WhatsApp")
         if not self.receiver.can_verify:
             log.warning("WHATSAPP_VERIFY_TOKEN is not set: Meta cannot verify the webhook URL")
-        if not self._channel_added:
-            self._notifier.add_channel(self.channel)
-            self._channel_added = True
+        self._notifier.add_channel(self.channel)  # again after a refused start: no-op else
         self._state = "webhook"
         self.receiver.accepting = True
+        queued = await self._notifier.start_channel(self.channel)
+        if queued:
+            log.info("whatsapp: %d alert(s) raised while starting delivered", queued)
         shown = self.phone.display_phone_number if self.phone else "?"
         log.info("whatsapp ready", extra={"number": shown})
 

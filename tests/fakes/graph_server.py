@@ -153,6 +153,7 @@ class FakeGraphAPI:
     failures: list[Failure] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)  # (code, what) answered
     closed_windows: set[str] = field(default_factory=set)
+    phone_delay: float = 0.0  # seconds before the phone-number check is answered (a slow Meta)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -201,6 +202,8 @@ class FakeGraphAPI:
     # handlers ---------------------------------------------------------------------------
 
     async def _phone(self, request: web.Request) -> web.Response:
+        if self.phone_delay:
+            await asyncio.sleep(self.phone_delay)  # the fake's latency, not a test's wait
         try:
             self._check(request, "phone", {})
         except GraphFault as fault:
@@ -515,7 +518,9 @@ async def start_whatsapp_stack(
     viewers: tuple[str, ...] = (VIEWER,),
     policy: SendPolicy | None = None,
     desk: bool = True,
+    start: bool = True,
 ) -> WhatsAppStack:
+    """The stack, its transport started unless `start` is False (the test starts it)."""
     clock = FakeClock()
     events = MemoryEvents(clock)
     state = ControlState(MemoryStore(), clock)
@@ -549,7 +554,8 @@ async def start_whatsapp_stack(
     http = HttpServer("127.0.0.1", 0)
     transport = build_whatsapp(config, core, notifier, clock, http, policy=policy)
     await http.start()
-    await transport.start()
+    if start:
+        await transport.start()
     session = aiohttp.ClientSession()
     tasks = [asyncio.create_task(relay.run())]
     return WhatsAppStack(
