@@ -22,6 +22,12 @@ fills) is queued, up to `pending_limit` sends and edits, and delivered in order 
 `start_channel(channel)` once the transport can send; `remove_channel` drops a transport that
 could not start, with its queue.
 
+With a `ChatMemory` (the composition root passes the database's), every critical alert sent
+with an Acknowledge button, and its acknowledgement, is written there; `restore()` (the relay
+calls it on start) takes back the ones still unacknowledged, so they go on repeating after a
+restart and their old buttons still work. A failing memory is logged, never in the way of an
+alert.
+
 Timekeeping uses the injected clock; `tick()` does the timed work (digests, repeats,
 expiring approval messages). `run_timer()` calls it on a short real-time cadence, so a test
 moves a `FakeClock` and calls `tick()` itself.
@@ -33,7 +39,7 @@ import asyncio
 import logging
 import secrets
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -43,6 +49,7 @@ from bot import alerts as catalog
 from bot.alerts import AlertMode, AlertPolicy
 from bot.reply import Reply, Role
 from bot.timing import Clock
+from trader.control.api import ChatMemory
 from trader.domain import Actor, Alert, Severity
 
 log = logging.getLogger(__name__)
@@ -105,8 +112,10 @@ class Notifier:
         zone: ZoneInfo | None = None,
         config: NotifierConfig | None = None,
         policy: AlertPolicy | None = None,
+        memory: ChatMemory | None = None,
     ) -> None:
         self._clock = clock
+        self._memory = memory
         self._zone = zone or ZoneInfo("UTC")
         self.config = config or NotifierConfig()
         self.policy = policy or AlertPolicy()
@@ -207,6 +216,8 @@ class Notifier:
         if alert.severity is Severity.CRITICAL:
             ack_id = secrets.token_hex(6)
             self._criticals[ack_id] = _Critical(alert, now + self.config.repeat_every)
+            if self._memory is not None:
+                await self._remember(self._memory.remember_critical(ack_id, alert, now))
             await self._publish(catalog.alert_reply(alert, ack_id=ack_id), key=f"ak:{ack_id}")
         else:
             await self._publish(replace(catalog.alert_reply(alert), silent=silent))
@@ -255,9 +266,37 @@ class Notifier:
             if state is None:
                 return None
             self.stats["acknowledged"] += 1
-            done = catalog.acknowledged_reply(state.alert, actor, self._clock.now())
+            now = self._clock.now()
+            if self._memory is not None:
+                await self._remember(self._memory.acknowledge_critical(ack_id, now))
+            done = catalog.acknowledged_reply(state.alert, actor, now)
             await self._update(f"ak:{ack_id}", done)
             return state.alert
+
+    async def restore(self) -> int:
+        """Take back the critical alerts still unacknowledged before a restart: they repeat
+        when due (at once if overdue). How many."""
+        if self._memory is None:
+            return 0
+        try:
+            pending = await self._memory.unacknowledged_criticals()
+        except Exception:
+            log.exception("could not read the unacknowledged critical alerts")
+            return 0
+        async with self._lock:
+            for item in pending:
+                if item.ack_id not in self._criticals:
+                    due = item.sent_at + self.config.repeat_every
+                    self._criticals[item.ack_id] = _Critical(item.alert, due)
+                    self._seen[_dedupe_key(item.alert)] = item.sent_at
+        return len(pending)
+
+    @staticmethod
+    async def _remember(write: Awaitable[None]) -> None:
+        try:
+            await write
+        except Exception:  # the alert goes out all the same
+            log.exception("could not record a critical alert's state")
 
     @property
     def unacknowledged(self) -> list[Alert]:

@@ -36,10 +36,12 @@ from bot.commands.core import REFUSAL, CommandCore, parse
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from bot.timing import Clock
-from bot.whatsapp.access import NumberAccess, ServiceWindow, masked
+from bot.whatsapp.access import NumberAccess, masked
 from bot.whatsapp.graph import ErrorKind, GraphClient, GraphError, PhoneNumber
 from bot.whatsapp.outbox import Outbox, SendPolicy, Template
 from bot.whatsapp.webhook import Inbound, StatusEvent, WebhookReceiver
+from bot.whatsapp.windows import RememberedWindow
+from trader.control.api import ChatMemory
 from trader.domain import Actor, Alert, Severity
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,7 @@ class WhatsAppTransport:
         app_secret: str,
         policy: SendPolicy | None = None,
         max_command_age: timedelta = timedelta(minutes=10),
+        memory: ChatMemory | None = None,
     ) -> None:
         self.graph = graph
         self._core = core
@@ -163,7 +166,7 @@ class WhatsAppTransport:
         self.access = access
         self._clock = clock
         self._max_command_age = max_command_age
-        self.window = ServiceWindow(clock)
+        self.window = RememberedWindow(clock, memory, self._spawn)
         self.outbox = Outbox(graph, clock, self.window, template, policy, self._on_problem)
         self.channel = WhatsAppChannel(self.outbox, access)
         self.receiver = WebhookReceiver(
@@ -209,6 +212,9 @@ class WhatsAppTransport:
             log.warning("WHATSAPP_OPERATOR_NUMBERS is empty: nobody can control from WhatsApp")
         if not self.receiver.can_verify:
             log.warning("WHATSAPP_VERIFY_TOKEN is not set: Meta cannot verify the webhook URL")
+        restored = await self.window.restore()
+        if restored:
+            log.info("whatsapp: %d service window(s) remembered from before", restored)
         self._notifier.add_channel(self.channel)  # again after a refused start: no-op else
         self._state = "webhook"
         self.receiver.accepting = True
@@ -378,6 +384,7 @@ def build_whatsapp(
     path: str = DEFAULT_PATH,
     policy: SendPolicy | None = None,
     max_command_age: timedelta = timedelta(minutes=10),
+    memory: ChatMemory | None = None,
 ) -> WhatsAppTransport:
     """Build the transport and register its webhook on `http` (call before the HTTP server
     starts). Nothing connects until `start()`."""
@@ -395,6 +402,7 @@ def build_whatsapp(
         app_secret=settings.app_secret.get_secret_value(),
         policy=policy,
         max_command_age=max_command_age,
+        memory=memory,
     )
     transport.register(http, path)
     return transport

@@ -36,7 +36,7 @@ from bot.reply import Reply
 from bot.whatsapp import SendPolicy, WhatsAppConfig, WhatsAppTransport, build_whatsapp
 from tests.fakes.chat_stack import FakeDesk, MemoryEvents, MemoryStore
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
+from trader.control.api import ChatMemory, ControlAPI
 from trader.domain import TradingMode
 from trader.ops.httpserver import HttpServer
 from trader.state import ControlState
@@ -519,9 +519,12 @@ async def start_whatsapp_stack(
     policy: SendPolicy | None = None,
     desk: bool = True,
     start: bool = True,
+    memory: ChatMemory | None = None,
+    clock: FakeClock | None = None,
 ) -> WhatsAppStack:
-    """The stack, its transport started unless `start` is False (the test starts it)."""
-    clock = FakeClock()
+    """The stack, its transport started unless `start` is False (the test starts it); with
+    `memory`, the notifier and the transport remember through it (a restart is a new stack)."""
+    clock = clock or FakeClock()
     events = MemoryEvents(clock)
     state = ControlState(MemoryStore(), clock)
     await state.load()
@@ -534,7 +537,7 @@ async def start_whatsapp_stack(
         mode=TradingMode.PAPER,
         desk=the_desk,
     )
-    notifier = Notifier(clock)
+    notifier = Notifier(clock, memory=memory)
     other = RecordingChannel()
     notifier.add_channel(other)
     core = CommandCore(control, clock=clock, notifier=notifier)
@@ -552,7 +555,7 @@ async def start_whatsapp_stack(
         template_language=TEMPLATE[1],
     )
     http = HttpServer("127.0.0.1", 0)
-    transport = build_whatsapp(config, core, notifier, clock, http, policy=policy)
+    transport = build_whatsapp(config, core, notifier, clock, http, policy=policy, memory=memory)
     await http.start()
     if start:
         await transport.start()

@@ -34,7 +34,7 @@ from trader import __version__
 from trader.bus import Bus
 from trader.clock import Clock, SystemClock
 from trader.config import Settings
-from trader.control.api import ControlAPI
+from trader.control.api import ChatMemory, ControlAPI
 from trader.domain import SYSTEM_ACTOR, Alert, Market, Severity, TradingMode
 from trader.execution.runtime import (
     ExecutionRuntime,
@@ -60,6 +60,7 @@ from trader.scheduler import JobHook, JobScheduler
 from trader.signals.runtime import SignalRuntime, build_signal_runtime, signal_runtime_config
 from trader.signals.views import SignalsAdapter
 from trader.state import ControlState
+from trader.store.chat_memory import ChatMemoryRepository
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
 from trader.store.migrate import ensure_schema_current
@@ -137,7 +138,7 @@ class App:
         await self._start_trading(sessions)
         self._build_liveness(sessions)
         self._build_scheduler()
-        await self._start_chat()
+        await self._start_chat(ChatMemoryRepository(sessions, self.clock))
         self._start_components()
         self._announce_start()
 
@@ -297,7 +298,7 @@ class App:
             )
         )
 
-    async def _start_chat(self) -> None:
+    async def _start_chat(self, memory: ChatMemory) -> None:
         settings = self.settings
         self.control = ControlAPI(
             state=self.state,
@@ -313,7 +314,7 @@ class App:
             reports=self.reports,
             signals=SignalsAdapter(self._signals),
         )
-        self.notifier = Notifier(self.clock, zone=settings.zone)
+        self.notifier = Notifier(self.clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
             self.control, clock=self.clock, notifier=self.notifier, zone=settings.zone
         )
@@ -335,7 +336,7 @@ class App:
         whatsapp = WhatsAppConfig.from_settings(settings)
         if whatsapp is not None and self.http is not None:
             self.whatsapp = build_whatsapp(
-                whatsapp, self.commands, self.notifier, self.clock, self.http
+                whatsapp, self.commands, self.notifier, self.clock, self.http, memory=memory
             )
 
     def _start_components(self) -> None:
