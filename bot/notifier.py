@@ -16,6 +16,18 @@ Rules, in order, for one alert:
 5. A kind set to silent, and everything non-critical during quiet hours, arrives without a
    notification sound.
 
+A transport registers its channel when it is built, not yet started (`add_channel(channel,
+started=False)`): what the notifier sends it meanwhile (the start-up alert, the first cycle's
+fills) is queued, up to `pending_limit` sends and edits, and delivered in order by
+`start_channel(channel)` once the transport can send; `remove_channel` drops a transport that
+could not start, with its queue.
+
+With a `ChatMemory` (the composition root passes the database's), every critical alert sent
+with an Acknowledge button, and its acknowledgement, is written there; `restore()` (the relay
+calls it on start) takes back the ones still unacknowledged, so they go on repeating after a
+restart and their old buttons still work. A failing memory is logged, never in the way of an
+alert.
+
 Timekeeping uses the injected clock; `tick()` does the timed work (digests, repeats,
 expiring approval messages). `run_timer()` calls it on a short real-time cadence, so a test
 moves a `FakeClock` and calls `tick()` itself.
@@ -27,7 +39,7 @@ import asyncio
 import logging
 import secrets
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -36,7 +48,7 @@ from zoneinfo import ZoneInfo
 from bot import alerts as catalog
 from bot.alerts import AlertMode, AlertPolicy
 from bot.reply import Reply, Role
-from trader.control.api import Clock
+from trader.control.api import ChatMemory, Clock
 from trader.domain import Actor, Alert, Severity
 
 log = logging.getLogger(__name__)
@@ -60,6 +72,20 @@ class NotifierConfig:
     repeat_every: timedelta = timedelta(minutes=5)
     tick_seconds: float = 1.0
     digest_examples: int = 5
+    pending_limit: int = 200  # sends and edits queued for a channel not started yet
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    reply: Reply
+    audience: Role
+    key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    key: str
+    reply: Reply
 
 
 @dataclass
@@ -85,12 +111,15 @@ class Notifier:
         zone: ZoneInfo | None = None,
         config: NotifierConfig | None = None,
         policy: AlertPolicy | None = None,
+        memory: ChatMemory | None = None,
     ) -> None:
         self._clock = clock
+        self._memory = memory
         self._zone = zone or ZoneInfo("UTC")
         self.config = config or NotifierConfig()
         self.policy = policy or AlertPolicy()
         self._channels: list[AlertChannel] = []
+        self._pending: dict[int, deque[_Send | _Edit]] = {}  # by id(channel): not started yet
         self._seen: dict[str, datetime] = {}
         self._sent_at: deque[datetime] = deque()
         self._digest: _Digest | None = None
@@ -99,8 +128,28 @@ class Notifier:
         self._lock = asyncio.Lock()
         self.stats: Counter[str] = Counter()
 
-    def add_channel(self, channel: AlertChannel) -> None:
-        self._channels.append(channel)
+    def add_channel(self, channel: AlertChannel, *, started: bool = True) -> None:
+        """Deliver to `channel` from now on; if not `started`, queue for it until
+        `start_channel(channel)`."""
+        if not any(known is channel for known in self._channels):
+            self._channels.append(channel)
+        if not started:
+            self._pending.setdefault(id(channel), deque(maxlen=self.config.pending_limit))
+
+    async def start_channel(self, channel: AlertChannel) -> int:
+        """The transport can send: deliver what was queued for it, in order; how many."""
+        async with self._lock:
+            queued = self._pending.pop(id(channel), deque())
+            for item in queued:
+                await self._deliver(channel, item)
+            return len(queued)
+
+    def remove_channel(self, channel: AlertChannel) -> None:
+        """The transport could not start (or is gone): forget it and what was queued."""
+        self._channels = [known for known in self._channels if known is not channel]
+        dropped = self._pending.pop(id(channel), ())
+        if dropped:
+            log.warning("%d alert(s) queued for %s dropped", len(dropped), type(channel).__name__)
 
     def set_policy(self, policy: AlertPolicy) -> None:
         self.policy = policy
@@ -166,6 +215,8 @@ class Notifier:
         if alert.severity is Severity.CRITICAL:
             ack_id = secrets.token_hex(6)
             self._criticals[ack_id] = _Critical(alert, now + self.config.repeat_every)
+            if self._memory is not None:
+                await self._remember(self._memory.remember_critical(ack_id, alert, now))
             await self._publish(catalog.alert_reply(alert, ack_id=ack_id), key=f"ak:{ack_id}")
         else:
             await self._publish(replace(catalog.alert_reply(alert), silent=silent))
@@ -174,18 +225,30 @@ class Notifier:
     async def _publish(
         self, reply: Reply, *, key: str | None = None, audience: Role = Role.VIEWER
     ) -> None:
-        for channel in self._channels:
-            try:
-                await channel.publish(reply, audience=audience, key=key)
-            except Exception:  # one broken transport must not silence the others
-                log.exception("alert channel %s failed", type(channel).__name__)
+        await self._each(_Send(reply, audience, key))
 
     async def _update(self, key: str, reply: Reply) -> None:
-        for channel in self._channels:
-            try:
-                await channel.update(key, reply)
-            except Exception:
-                log.exception("alert channel %s failed to update", type(channel).__name__)
+        await self._each(_Edit(key, reply))
+
+    async def _each(self, item: _Send | _Edit) -> None:
+        for channel in list(self._channels):
+            queue = self._pending.get(id(channel))
+            if queue is not None:
+                if len(queue) == queue.maxlen:
+                    self.stats["pending_dropped"] += 1  # the oldest goes
+                queue.append(item)
+            else:
+                await self._deliver(channel, item)
+
+    @staticmethod
+    async def _deliver(channel: AlertChannel, item: _Send | _Edit) -> None:
+        try:
+            if isinstance(item, _Send):
+                await channel.publish(item.reply, audience=item.audience, key=item.key)
+            else:
+                await channel.update(item.key, item.reply)
+        except Exception:  # one broken transport must not silence the others
+            log.exception("alert channel %s failed", type(channel).__name__)
 
     def _prune_seen(self, now: datetime) -> None:
         if len(self._seen) < 512:
@@ -202,9 +265,37 @@ class Notifier:
             if state is None:
                 return None
             self.stats["acknowledged"] += 1
-            done = catalog.acknowledged_reply(state.alert, actor, self._clock.now())
+            now = self._clock.now()
+            if self._memory is not None:
+                await self._remember(self._memory.acknowledge_critical(ack_id, now))
+            done = catalog.acknowledged_reply(state.alert, actor, now)
             await self._update(f"ak:{ack_id}", done)
             return state.alert
+
+    async def restore(self) -> int:
+        """Take back the critical alerts still unacknowledged before a restart: they repeat
+        when due (at once if overdue). How many."""
+        if self._memory is None:
+            return 0
+        try:
+            pending = await self._memory.unacknowledged_criticals()
+        except Exception:
+            log.exception("could not read the unacknowledged critical alerts")
+            return 0
+        async with self._lock:
+            for item in pending:
+                if item.ack_id not in self._criticals:
+                    due = item.sent_at + self.config.repeat_every
+                    self._criticals[item.ack_id] = _Critical(item.alert, due)
+                    self._seen[_dedupe_key(item.alert)] = item.sent_at
+        return len(pending)
+
+    @staticmethod
+    async def _remember(write: Awaitable[None]) -> None:
+        try:
+            await write
+        except Exception:  # the alert goes out all the same
+            log.exception("could not record a critical alert's state")
 
     @property
     def unacknowledged(self) -> list[Alert]:

@@ -1,8 +1,9 @@
 """Carries the Control API's alert and approval streams into the notifier.
 
 `bot` never touches the bus: the Control API offers `subscribe_alerts` and
-`subscribe_approvals`. On start the relay loads the alert settings into the notifier's policy
-and re-announces the approval requests still pending (they survive a restart; the old
+`subscribe_approvals`. On start the relay loads the alert settings into the notifier's policy,
+has it take back the critical alerts still unacknowledged (`Notifier.restore`), and
+re-announces the approval requests still pending (they survive a restart; the old
 messages' buttons keep working too, since they carry the request key). Then it forwards
 every alert and every new approval request until cancelled.
 """
@@ -66,6 +67,7 @@ class ControlRelay:
     async def run(self) -> None:
         """Forward until cancelled. Without an execution core only the policy is loaded."""
         await self.load_policy()
+        await self._notifier.restore()  # criticals still unacknowledged before a restart
         if not self.subscribe() or self._streams is None:
             await asyncio.Event().wait()
             return

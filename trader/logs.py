@@ -1,9 +1,20 @@
 """Structured logging with an optional JSON format, and redaction of secrets.
 
 Redaction works on the final formatted line, so a secret cannot leak through an exception
-text, a repr of a request or an `extra` field. Known secret values (registered at start-up
-from the settings) and secret-shaped strings (bot tokens, private keys, API keys) are
-replaced by `[REDACTED]`.
+text, a repr of a request or an `extra` field. What is replaced by `[REDACTED]`:
+
+- registered secrets, exactly, wherever they appear (with or without a `0x` prefix): the
+  settings' secrets at start-up, and the L2 API credentials the venue derives when it connects;
+- strings whose shape only a secret has: Telegram bot tokens (also inside a Bot API URL),
+  Anthropic API keys, Meta Graph access tokens;
+- a 64-hex-digit string (with or without `0x`) only where it is labelled as a secret: right
+  after `key`, `private_key`, `secret`, `passphrase`, `password`, `mnemonic`, `seed` or
+  `api_key` (any case, `_`/`-`/space spelling, as `NAME=`, `NAME: `, `"NAME": "`, `NAME is `).
+
+A bare 64-hex string is left alone: condition ids, order hashes and transaction hashes have
+that shape too, and a log that hides them cannot be followed. A private key is always a
+registered secret (POLYMARKET_PRIVATE_KEY), so the first rule masks it wherever it appears.
+Long decimal token ids match no rule.
 """
 
 from __future__ import annotations
@@ -20,10 +31,14 @@ from pydantic import SecretStr
 REDACTED = "[REDACTED]"
 _PATTERNS = (
     re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot token
-    re.compile(r"\b(0x)?[0-9a-fA-F]{64}\b"),  # private key / 32-byte secret
     re.compile(r"\bsk-ant-[A-Za-z0-9_-]{10,}\b"),  # Anthropic API key
     re.compile(r"\bEAA[A-Za-z0-9]{30,}\b"),  # Meta Graph API access token
     re.compile(r"(?i)(bot)(\d{6,12}:[A-Za-z0-9_-]{20,})"),  # token inside a Bot API URL
+)
+# A 32-byte hex value labelled as a secret (group 1 is the label, kept).
+_LABELLED_HEX = re.compile(
+    r"(?i)((?<![a-z])(?:private[_ -]?key|api[_ -]?key|key|secret|passphrase|password|mnemonic"
+    r"|seed)[\"']?\s*(?:[:=]|\bis\b|\bwas\b)?\s*[\"']?)(?:0x)?[0-9a-f]{64}(?![0-9a-z])"
 )
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -47,7 +62,7 @@ class Redactor:
                 text = text.replace(value, REDACTED)
         for pattern in _PATTERNS:
             text = pattern.sub(REDACTED, text)
-        return text
+        return _LABELLED_HEX.sub(lambda match: match.group(1) + REDACTED, text)
 
 
 REDACTOR = Redactor()

@@ -9,8 +9,10 @@ How a job runs (`JobScheduler`):
   APScheduler's own `max_instances=1, coalesce=True` back this up, and `misfire_grace_time=None`
   means a late firing (a busy loop, a suspended laptop) still runs, once.
 - A run longer than its timeout is cancelled and counts as a failure.
-- A failure is logged and becomes an `Alert` (warning; critical from the third failure in a
-  row, with a per-job dedupe key); the scheduler keeps going and the next firing runs as usual.
+- A failure is logged (with its traceback) and becomes an `Alert` (warning; critical from the
+  third failure in a row, with a per-job dedupe key) that says what failed in words, never the
+  SQL behind a database error (`trader.ops.failures`); the scheduler keeps going and the next
+  firing runs as usual.
 - `next_runs()` and `status()` are for the Control API; `run_now(name)` (the /cycle command)
   runs a job at once and returns how it went.
 
@@ -37,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from trader.clock import Clock
 from trader.config import Settings
 from trader.domain import Alert, Severity
+from trader.ops.failures import describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -388,4 +391,4 @@ class JobHook:
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return describe_failure(error)  # words for the chat; the traceback is in the log

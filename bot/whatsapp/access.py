@@ -8,9 +8,9 @@ list means nobody controls, never "everyone".
 (text, buttons, lists, images) to a number only within 24 hours of that number's last
 message; after that only an approved template. The window is tracked in memory from each
 inbound message's timestamp, and treated as closed a little early (`margin`), so a message
-is not refused on its way. After a restart every window counts as closed: alerts go out as
-templates until the person writes again (the safe direction: it costs a template, never a
-lost alert).
+is not refused on its way. The transport's `windows.RememberedWindow` keeps the windows
+across a restart; without a memory every window then counts as closed: alerts go out as
+templates until the person writes again (the safe direction: a template, never a lost alert).
 """
 
 from __future__ import annotations

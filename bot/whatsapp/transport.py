@@ -2,7 +2,7 @@
 
     whatsapp = build_whatsapp(config, core, notifier, clock, http_server)  # registers routes
     await http_server.start()                     # the webhook is served from here on
-    await whatsapp.start()                        # checks the token, joins the notifier
+    await whatsapp.start()                        # checks the token, delivers what waited
     ...
     await whatsapp.stop()                         # finishes in-hand work, delivers the queue
 
@@ -35,11 +35,12 @@ from aiohttp import web
 from bot.commands.core import REFUSAL, CommandCore, parse
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from bot.whatsapp.access import NumberAccess, ServiceWindow, masked
+from bot.whatsapp.access import NumberAccess, masked
 from bot.whatsapp.graph import ErrorKind, GraphClient, GraphError, PhoneNumber
 from bot.whatsapp.outbox import Outbox, SendPolicy, Template
 from bot.whatsapp.webhook import Inbound, StatusEvent, WebhookReceiver
-from trader.control.api import Clock
+from bot.whatsapp.windows import RememberedWindow
+from trader.control.api import ChatMemory, Clock
 from trader.domain import Actor, Alert, Severity
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class WhatsAppTransport:
         app_secret: str,
         policy: SendPolicy | None = None,
         max_command_age: timedelta = timedelta(minutes=10),
+        memory: ChatMemory | None = None,
     ) -> None:
         self.graph = graph
         self._core = core
@@ -163,7 +165,7 @@ class WhatsAppTransport:
         self.access = access
         self._clock = clock
         self._max_command_age = max_command_age
-        self.window = ServiceWindow(clock)
+        self.window = RememberedWindow(clock, memory, self._spawn)
         self.outbox = Outbox(graph, clock, self.window, template, policy, self._on_problem)
         self.channel = WhatsAppChannel(self.outbox, access)
         self.receiver = WebhookReceiver(
@@ -178,7 +180,8 @@ class WhatsAppTransport:
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._refused: OrderedDict[str, datetime] = OrderedDict()
-        self._channel_added = False
+        # Registered now, started by start(): alerts raised before then wait for it.
+        notifier.add_channel(self.channel, started=False)
         self._state = "stopped"
 
     @property
@@ -198,6 +201,7 @@ class WhatsAppTransport:
         except GraphError as error:
             if error.kind is ErrorKind.UNAUTHORIZED or error.status in (400, 404):
                 self._state = "unauthorized"
+                self._notifier.remove_channel(self.channel)
                 raise WhatsAppError(
                     "Meta refused WHATSAPP_TOKEN or WHATSAPP_PHONE_NUMBER_ID "
                     f"(#{error.code}: {error.message[:120]})"
@@ -207,11 +211,15 @@ class WhatsAppTransport:
             log.warning("WHATSAPP_OPERATOR_NUMBERS is empty: nobody can control from WhatsApp")
         if not self.receiver.can_verify:
             log.warning("WHATSAPP_VERIFY_TOKEN is not set: Meta cannot verify the webhook URL")
-        if not self._channel_added:
-            self._notifier.add_channel(self.channel)
-            self._channel_added = True
+        restored = await self.window.restore()
+        if restored:
+            log.info("whatsapp: %d service window(s) remembered from before", restored)
+        self._notifier.add_channel(self.channel)  # again after a refused start: no-op else
         self._state = "webhook"
         self.receiver.accepting = True
+        queued = await self._notifier.start_channel(self.channel)
+        if queued:
+            log.info("whatsapp: %d alert(s) raised while starting delivered", queued)
         shown = self.phone.display_phone_number if self.phone else "?"
         log.info("whatsapp ready", extra={"number": shown})
 
@@ -375,6 +383,7 @@ def build_whatsapp(
     path: str = DEFAULT_PATH,
     policy: SendPolicy | None = None,
     max_command_age: timedelta = timedelta(minutes=10),
+    memory: ChatMemory | None = None,
 ) -> WhatsAppTransport:
     """Build the transport and register its webhook on `http` (call before the HTTP server
     starts). Nothing connects until `start()`."""
@@ -392,6 +401,7 @@ def build_whatsapp(
         app_secret=settings.app_secret.get_secret_value(),
         policy=policy,
         max_command_age=max_command_age,
+        memory=memory,
     )
     transport.register(http, path)
     return transport

@@ -6,8 +6,10 @@ deliveries, and the pure parsing of what Meta posts.
   anything else with 403.
 - POST: accepted only with `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the raw
   body keyed with WHATSAPP_APP_SECRET, compared in constant time. No signature: 401; a wrong
-  one: 403; either way nothing in the body is read. A signed delivery is answered 200 at once
-  (Meta retries anything slower or other), and its messages and statuses are handed on.
+  one: 403; either way nothing in the body is read. A signed body nested past the JSON
+  parser's depth is answered 400 (nothing Meta sends looks like it). A signed delivery is
+  answered 200 at once (Meta retries anything slower or other), and its messages and statuses
+  are handed on.
   Before the transport starts and after it stops the answer is 503, so Meta keeps the
   delivery and retries it (for up to a few days) instead of it being lost.
 - Duplicates: WhatsApp delivers at least once and retries. Message ids already seen (the
@@ -259,6 +261,10 @@ class WebhookReceiver:
             self._count("malformed")
             log.warning("whatsapp webhook: a signed delivery was not JSON; ignored")
             return web.Response(text="ok\n")  # a 4xx would only make Meta retry it
+        except RecursionError:  # nesting past the parser's depth: nothing Meta sends
+            self._count("too_deep")
+            log.warning("whatsapp webhook: a signed delivery nested too deeply was refused")
+            return web.Response(status=400, text="too deeply nested\n")
         messages, statuses = parse_events(payload, self._phone_number_id)
         for message in messages:
             if self._messages.first(message.id):

@@ -224,6 +224,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response({"error": "Internal server error"}, status=500)
 
 
+GATEWAY_PAGE = (
+    "<html><head><title>503 Service Temporarily Unavailable</title></head>"
+    "<body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
+)
+
+
 @web.middleware
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = request.rel_url.raw_path
@@ -241,6 +247,13 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     late = faults.take("hang_after_accept", method, path)
     if late is not None:
         await ctx.hold(float(late.params.get("seconds", 30)))
+    lost = faults.take("error_after_accept", method, path)
+    if lost is not None:  # the work is done; the answer that reports it is replaced
+        return web.Response(
+            text=str(lost.params.get("body", GATEWAY_PAGE)),
+            status=int(lost.params.get("status", 503)),
+            content_type="text/html",
+        )
     return response
 
 

@@ -15,6 +15,9 @@ Kinds (parameters in brackets):
 - hang [seconds, default 30]: never processed; 504 after `seconds` (past any client timeout).
 - hang_after_accept [seconds]: processed (an order IS placed), the answer held back: the
   "unknown outcome" case.
+- error_after_accept [status, default 503; body, default an HTML error page]: processed (an
+  order IS placed and may fill), then answered `status` with a `text/html` body, as a proxy in
+  front of the venue does when the upstream answer is lost.
 - post_only_mode [seconds, default 120]: `POST /order(s)` without postOnly answer 503
   `{"code": "post_only_mode", "retry_after_seconds": N}`.
 - cancel_only_mode [seconds]: `POST /order(s)` answer 503 "cancel-only".
@@ -44,6 +47,7 @@ REQUEST_KINDS = frozenset(
 HANDLER_KINDS = frozenset(
     {
         "hang_after_accept",
+        "error_after_accept",
         "reject_order",
         "partial_fill",
         "duplicate_user_events",

@@ -15,7 +15,7 @@ from bot.render import common as render
 from polysim.clob import serve
 from polysim.demo import SCENARIO, demo_settings, free_port
 from polysim.demo.news import start_feed
-from tests.sim_helpers import avoid_ca_bundle
+from tests.support.sim import avoid_ca_bundle
 from trader.app.root import App
 from trader.clock import SystemClock
 from trader.config import load_settings

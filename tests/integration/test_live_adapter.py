@@ -29,6 +29,7 @@ from tests.support.live_adapter_rig import (
 )
 from tests.support.waiting import eventually
 from trader.domain import Market, OrderStatus, OrderType, Side, TradeStatus
+from trader.logs import REDACTED, REDACTOR
 from trader.venue.base import OrderRefused, OrderRejected, Venue
 from trader.venue.polymarket.adapter import PolymarketVenue
 from trader.venue.polymarket.convert import signed_from_json
@@ -285,6 +286,16 @@ async def test_live_adapter_logs_no_secret_even_at_debug(
     fragments = (secret[:8], secret[-8:], passphrase[:8], passphrase[-8:], KEY_A[2:10])
     for hidden in (secret, passphrase, KEY_A, *fragments):
         assert hidden not in caplog.text
+
+
+async def test_the_derived_api_credentials_are_redacted_wherever_they_appear(
+    venue: PolymarketVenue,
+) -> None:
+    credentials = venue.account.client.credentials
+
+    line = REDACTOR(f"headers {credentials.secret} {credentials.passphrase}")
+
+    assert line == f"headers {REDACTED} {REDACTED}"
 
 
 async def test_live_adapter_user_frame_secret_is_never_in_a_repr(venue: PolymarketVenue) -> None:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.waiting import eventually
 from trader.clock import SystemClock
@@ -240,3 +242,35 @@ async def test_the_job_hook_answers_the_control_api_for_one_job(
 
     assert await hook.run_now() == "signal_cycle failed: RuntimeError: no markets"
     assert hook.last_cycle_at() == succeeded  # the last run that went well
+
+
+async def test_a_database_failure_is_alerted_in_words_without_the_sql(
+    make: Callable[..., JobScheduler],
+) -> None:
+    alerts: list[Alert] = []
+    database = create_async_engine("sqlite+aiosqlite://")
+
+    async def report() -> None:
+        async with database.connect() as connection:
+            await connection.execute(text("SELECT secret_column FROM missing_table WHERE id = 7"))
+
+    scheduler = make(job("daily_report", report, every=None), alerts=alerts)
+
+    run = await scheduler.run_now("daily_report")
+    await database.dispose()
+
+    (alert,) = alerts
+    for chat_text in (
+        alert.title,
+        alert.body,
+        run.error,
+        scheduler.status()["daily_report"].last_error,
+    ):
+        assert "SELECT" not in chat_text
+        assert "missing_table" not in chat_text
+        assert "[SQL" not in chat_text
+    assert alert.title == "Job daily_report failed"
+    assert alert.body == (
+        "database error: the database could not be reached or used (OperationalError); "
+        "details in the log"
+    )

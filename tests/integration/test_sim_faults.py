@@ -154,6 +154,24 @@ async def test_hang_after_accept_leaves_an_order_to_look_up_by_hash(
     assert again.value.code == "INVALID_ORDER_DUPLICATED"
 
 
+async def test_error_after_accept_fills_the_order_then_answers_an_html_503(
+    sim: SimServer, client: AsyncSecureClient
+) -> None:
+    yes, _ = tokens(sim)
+    await fault(sim, kind="error_after_accept", method="POST", path="/order", count=1)
+
+    with pytest.raises(RequestRejectedError) as answered:
+        await client.place_limit_order(token_id=yes, price="0.70", size="5", side="BUY")
+    (order_id,) = sim.exchange.orders
+    found = await client.get_order(order_id=order_id)
+
+    assert answered.value.status == 503
+    assert (answered.value.code, answered.value.restriction) == (None, None)
+    assert found.status == "MATCHED"
+    assert found.size_matched == Decimal(5)
+    assert await admin(sim, "GET", "faults") == []
+
+
 async def test_latency_delays_but_serves_and_is_used_up(
     sim: SimServer, client: AsyncSecureClient
 ) -> None:

@@ -4,6 +4,7 @@ Graph API received them."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -275,3 +276,18 @@ async def test_a_delivery_after_stop_is_refused_for_meta_to_retry(stack: WhatsAp
 
     assert code == 503
     assert stack.state.trading.state is TradingState.RUNNING
+
+
+async def test_a_signed_but_deeply_nested_body_is_refused_400_and_the_next_one_served(
+    stack: WhatsAppStack,
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000  # 200 kB, under the server's body limit
+    headers = {"X-Hub-Signature-256": signed(deep)}
+
+    async with stack.session.post(stack.url, data=io.BytesIO(deep), headers=headers) as response:
+        code, answer = response.status, await response.text()
+    (paused,) = await stack.say(OPERATOR, "pause deep")
+
+    assert (code, answer) == (400, "too deeply nested\n")
+    assert stack.transport.receiver.stats["too_deep"] == 1
+    assert paused.text.startswith("*Paused: no new entries.*")

@@ -4,6 +4,7 @@ Graph API errors, long messages, and status callbacks."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -343,3 +344,47 @@ async def test_after_stop_alerts_are_dropped_quietly(
     assert [m.kind for m in api.to(OPERATOR)] == ["button"]  # only the status reply
     assert stack.transport.outbox.stats["after_close"] == 2  # operator and viewer
     assert "WhatsApp" not in " ".join(stack.other.titles())
+
+
+async def test_alerts_raised_while_the_transport_starts_are_delivered_after_start() -> None:
+    async with FakeGraphAPI(phone_delay=0.8) as slow:  # Meta takes 0.8 s to check the number
+        chat = await start_whatsapp_stack(slow, start=False)
+        try:
+            started_alert = Alert("startup", Severity.INFO, "Polyops started")
+            await chat.notifier.notify(started_alert)  # before start, as the app's is
+            starting = asyncio.create_task(chat.transport.start())
+            await chat.notifier.notify(FILL)  # the first cycle's fill, while it starts
+            await starting
+            await eventually(lambda: len(slow.to(OPERATOR)) >= 2)
+            await chat.transport.idle()
+
+            texts = slow.texts(OPERATOR)
+            assert len(texts) == 2
+            assert texts[0].startswith("ℹ️ Polyops started")
+            assert texts[1].startswith("ℹ️ Filled 100 @ 0.41")
+            assert chat.other.titles()[:2] == ["ℹ️ Polyops started", "ℹ️ Filled 100 @ 0.41"]
+        finally:
+            await chat.stop()
+
+
+async def test_a_transport_that_cannot_start_drops_what_was_queued_for_it(
+    api: FakeGraphAPI,
+) -> None:
+    chat = await start_whatsapp_stack(api, start=False)
+    try:
+        await chat.notifier.notify(Alert("startup", Severity.INFO, "Polyops started"))
+        api.token = "another-token"  # Meta refuses ours
+        with pytest.raises(WhatsAppError):
+            await chat.transport.start()
+        await chat.notifier.notify(FILL)  # WhatsApp is off: not kept for it
+        refused = list(api.sent)
+        api.token = TOKEN  # fixed; started again
+        await chat.transport.start()
+        await chat.notifier.notify(Alert("order_filled", Severity.INFO, "Filled 5 @ 0.50"))
+        await eventually(lambda: bool(api.sent))
+        await chat.transport.idle()
+
+        assert refused == []
+        assert [m.text.split(" · ")[0] for m in api.to(OPERATOR)] == ["ℹ️ Filled 5 @ 0.50"]
+    finally:
+        await chat.stop()

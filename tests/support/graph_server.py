@@ -37,7 +37,7 @@ from bot.whatsapp import SendPolicy, WhatsAppConfig, WhatsAppTransport, build_wh
 from tests.support.chat_stack import FakeDesk
 from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
+from trader.control.api import ChatMemory, ControlAPI
 from trader.domain import TradingMode
 from trader.ops.httpserver import HttpServer
 from trader.state import ControlState
@@ -154,6 +154,7 @@ class FakeGraphAPI:
     failures: list[Failure] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)  # (code, what) answered
     closed_windows: set[str] = field(default_factory=set)
+    phone_delay: float = 0.0  # seconds before the phone-number check is answered (a slow Meta)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -202,6 +203,8 @@ class FakeGraphAPI:
     # handlers ---------------------------------------------------------------------------
 
     async def _phone(self, request: web.Request) -> web.Response:
+        if self.phone_delay:
+            await asyncio.sleep(self.phone_delay)  # the fake's latency, not a test's wait
         try:
             self._check(request, "phone", {})
         except GraphFault as fault:
@@ -516,8 +519,13 @@ async def start_whatsapp_stack(
     viewers: tuple[str, ...] = (VIEWER,),
     policy: SendPolicy | None = None,
     desk: bool = True,
+    start: bool = True,
+    memory: ChatMemory | None = None,
+    clock: FakeClock | None = None,
 ) -> WhatsAppStack:
-    clock = FakeClock()
+    """The stack, its transport started unless `start` is False (the test starts it); with
+    `memory`, the notifier and the transport remember through it (a restart is a new stack)."""
+    clock = clock or FakeClock()
     events = MemoryEvents(clock)
     state = ControlState(MemoryStore(), clock)
     await state.load()
@@ -530,7 +538,7 @@ async def start_whatsapp_stack(
         mode=TradingMode.PAPER,
         desk=the_desk,
     )
-    notifier = Notifier(clock)
+    notifier = Notifier(clock, memory=memory)
     other = RecordingChannel()
     notifier.add_channel(other)
     core = CommandCore(control, clock=clock, notifier=notifier)
@@ -548,9 +556,10 @@ async def start_whatsapp_stack(
         template_language=TEMPLATE[1],
     )
     http = HttpServer("127.0.0.1", 0)
-    transport = build_whatsapp(config, core, notifier, clock, http, policy=policy)
+    transport = build_whatsapp(config, core, notifier, clock, http, policy=policy, memory=memory)
     await http.start()
-    await transport.start()
+    if start:
+        await transport.start()
     session = aiohttp.ClientSession()
     tasks = [asyncio.create_task(relay.run())]
     return WhatsAppStack(

@@ -59,3 +59,59 @@ def test_json_format_is_one_object_per_line_with_extras(stream: io.StringIO) -> 
     assert record["msg"] == "order placed"
     assert record["correlation_id"] == "c1"
     assert record["ts"].endswith("+00:00")
+
+
+CONDITION = "0x" + "9f2c" * 16  # a condition id: 0x + 64 hex, like a private key
+ORDER_HASH = "0x" + "ab12" * 16
+TOKEN_ID = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+TOKEN_ID_64 = "5" * 64  # a token id that happens to be 64 digits long
+
+
+def test_market_ids_and_hashes_are_kept(stream: io.StringIO) -> None:
+    setup_logging("INFO", stream=stream)
+
+    logging.getLogger("t").info(
+        "order %s on market %s token %s / %s", ORDER_HASH, CONDITION, TOKEN_ID, TOKEN_ID_64
+    )
+
+    output = stream.getvalue()
+    for kept in (ORDER_HASH, CONDITION, TOKEN_ID, TOKEN_ID_64):
+        assert kept in output
+    assert REDACTED not in output
+
+
+def test_a_registered_private_key_is_masked_bare_and_without_its_prefix(
+    stream: io.StringIO,
+) -> None:
+    registered = "0x" + "7e" * 32
+    setup_logging("INFO", secrets=[SecretStr(registered)], stream=stream)
+
+    logging.getLogger("t").info("signer %s; again %s; market %s", registered, "7e" * 32, CONDITION)
+
+    output = stream.getvalue()
+    assert "7e" * 32 not in output
+    assert output.count(REDACTED) == 2
+    assert CONDITION in output
+
+
+@pytest.mark.parametrize(
+    "labelled",
+    [
+        f"private_key=0x{KEY}",
+        f'{{"secret": "{KEY}"}}',
+        f"POLY_PASSPHRASE: {KEY}",
+        f"the API key is 0x{KEY}",
+        f"Private Key {KEY}",
+    ],
+)
+def test_an_unregistered_hex_secret_is_masked_where_it_is_labelled(
+    stream: io.StringIO, labelled: str
+) -> None:
+    setup_logging("INFO", stream=stream)
+
+    logging.getLogger("t").info("config: %s, market %s", labelled, CONDITION)
+
+    output = stream.getvalue()
+    assert KEY not in output
+    assert REDACTED in output
+    assert CONDITION in output

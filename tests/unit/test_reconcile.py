@@ -219,3 +219,60 @@ def test_cash_is_compared_after_the_missing_fills() -> None:
     result = reconcile(local, venue)
 
     assert not any(isinstance(c, SetCash) for c in result.corrections)
+
+
+def closed_order(order_id: str, status: OrderStatus, matched: str = "0") -> LocalOrder:
+    order = local_order(order_id, status, size="5")
+    return LocalOrder(**{**_fields(order), "size_matched": D(matched)})
+
+
+def _fields(order: LocalOrder) -> dict[str, object]:
+    return {name: getattr(order, name) for name in LocalOrder.__slots__}
+
+
+def test_a_recently_closed_order_the_trades_contradict_takes_the_venues_status_and_size() -> None:
+    rejected_here = closed_order("o1", OrderStatus.REJECTED)
+    local = state(recently_closed=[rejected_here], known_order_ids=frozenset({"o1"}))
+    trades = [trade("t1", "o1", size="5")]
+    filled = Order(
+        "o1", "yes", Side.BUY, D("0.5"), D(5), D(5), OrderStatus.MATCHED, NOW, market="m"
+    )
+
+    asked = orders_to_look_up(local, [], trades)
+    result = reconcile(local, VenueReport([], trades, [], looked_up={"o1": filled}))
+
+    assert asked == ["o1"]
+    updates = [c for c in result.corrections if isinstance(c, UpdateOrder)]
+    assert updates == [
+        UpdateOrder(
+            "c-o1",
+            "o1",
+            OrderStatus.REJECTED,
+            OrderStatus.MATCHED,
+            D(5),
+            "closed here; the venue reports otherwise",
+        )
+    ]
+
+
+def test_a_recently_closed_order_its_trades_agree_with_is_not_looked_up() -> None:
+    done = closed_order("o1", OrderStatus.MATCHED, matched="5")
+    local = state(recently_closed=[done], known_order_ids=frozenset({"o1"}))
+    trades = [trade("t1", "o1", size="5")]
+
+    asked = orders_to_look_up(local, [], trades)
+    result = reconcile(local, VenueReport([], trades, [], looked_up={}))
+
+    assert asked == []
+    assert not [c for c in result.corrections if isinstance(c, UpdateOrder)]
+
+
+def test_a_closed_order_the_venue_no_longer_shows_takes_its_trades() -> None:
+    rejected_here = closed_order("o1", OrderStatus.REJECTED)
+    local = state(recently_closed=[rejected_here], known_order_ids=frozenset({"o1"}))
+    trades = [trade("t1", "o1", size="2")]
+
+    result = reconcile(local, VenueReport([], trades, [], looked_up={"o1": None}))
+
+    updates = [c for c in result.corrections if isinstance(c, UpdateOrder)]
+    assert [(u.after, u.size_matched) for u in updates] == [(OrderStatus.CANCELED, D(2))]

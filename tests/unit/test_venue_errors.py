@@ -61,8 +61,20 @@ def test_submit_with_a_lost_or_5xx_answer_is_unknown_with_the_order_id() -> None
         assert mapped.order_id == "0xfeed"
 
 
-def test_submit_503_without_restriction_had_no_effect() -> None:
-    assert isinstance(map_submit_error(rejected(503, "unavailable"), "0x1"), VenueUnavailable)
+def test_submit_503_without_a_restriction_proves_nothing_so_is_unknown() -> None:
+    html = "Request to /order failed with status 503 and an unexpected HTML response body"
+    for error in (rejected(503, html), rejected(502), rejected(503, "busy", code="overloaded")):
+        mapped = map_submit_error(error, "0x1")
+        assert isinstance(mapped, UnknownOutcome)
+        assert mapped.order_id == "0x1"
+
+
+def test_submit_answers_that_prove_rejection_stay_typed() -> None:
+    cancel_only = map_submit_error(rejected(503, restriction="cancel_only"), "0x1")
+    forbidden = map_submit_error(rejected(403, "geoblocked"), "0x1")
+
+    assert (type(cancel_only), cancel_only.code) == (VenueUnavailable, "cancel_only")
+    assert isinstance(forbidden, OrderRejected)
 
 
 def test_submit_400_is_a_rejection_with_the_venue_code() -> None:

@@ -34,7 +34,7 @@ from trader import __version__
 from trader.bus import Bus
 from trader.clock import Clock, SystemClock
 from trader.config import Settings
-from trader.control.api import ControlAPI
+from trader.control.api import ChatMemory, ControlAPI
 from trader.domain import SYSTEM_ACTOR, Alert, Market, Severity, TradingMode
 from trader.execution.runtime import (
     ExecutionRuntime,
@@ -43,6 +43,7 @@ from trader.execution.runtime import (
     risk_limits_from_settings,
 )
 from trader.execution.trade_alerts import TradeAlerts
+from trader.ops.failures import describe_failure
 from trader.ops.health import (
     HealthMonitor,
     HealthSources,
@@ -59,6 +60,7 @@ from trader.scheduler import JobHook, JobScheduler
 from trader.signals.runtime import SignalRuntime, build_signal_runtime, signal_runtime_config
 from trader.signals.views import SignalsAdapter
 from trader.state import ControlState
+from trader.store.chat_memory import ChatMemoryRepository
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
 from trader.store.migrate import ensure_schema_current
@@ -136,7 +138,7 @@ class App:
         await self._start_trading(sessions)
         self._build_liveness(sessions)
         self._build_scheduler()
-        await self._start_chat()
+        await self._start_chat(ChatMemoryRepository(sessions, self.clock))
         self._start_components()
         self._announce_start()
 
@@ -297,7 +299,7 @@ class App:
             )
         )
 
-    async def _start_chat(self) -> None:
+    async def _start_chat(self, memory: ChatMemory) -> None:
         settings = self.settings
         self.control = ControlAPI(
             state=self.state,
@@ -313,7 +315,7 @@ class App:
             reports=self.reports,
             signals=SignalsAdapter(self._signals),
         )
-        self.notifier = Notifier(self.clock, zone=settings.zone)
+        self.notifier = Notifier(self.clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
             self.control, clock=self.clock, notifier=self.notifier, zone=settings.zone
         )
@@ -335,7 +337,7 @@ class App:
         whatsapp = WhatsAppConfig.from_settings(settings)
         if whatsapp is not None and self.http is not None:
             self.whatsapp = build_whatsapp(
-                whatsapp, self.commands, self.notifier, self.clock, self.http
+                whatsapp, self.commands, self.notifier, self.clock, self.http, memory=memory
             )
 
     def _start_components(self) -> None:
@@ -468,7 +470,7 @@ class App:
                 "supervisor",
                 Severity.CRITICAL,
                 f"Component {name} stopped after 3 crashes",
-                f"{type(error).__name__}: {error}",
+                describe_failure(error),
             )
         )
 

@@ -268,6 +268,33 @@ class EventStream(Protocol[T_co]):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PendingCritical:
+    """A critical alert sent with an Acknowledge button and not yet acknowledged."""
+
+    ack_id: str
+    alert: Alert
+    sent_at: datetime
+
+
+class ChatMemory(Protocol):
+    """What the chat keeps across a restart (implemented over the database by trader.store;
+    the composition root hands it to the notifier and the transports): critical alerts
+    awaiting acknowledgement, and when each person last wrote on a channel."""
+
+    async def remember_critical(self, ack_id: str, alert: Alert, sent_at: datetime) -> None: ...
+
+    async def acknowledge_critical(self, ack_id: str, at: datetime) -> None: ...
+
+    async def unacknowledged_criticals(self) -> list[PendingCritical]: ...
+
+    async def record_inbound(self, channel: str, user_id: str, at: datetime) -> None: ...
+
+    async def forget_inbound(self, channel: str, user_id: str) -> None: ...
+
+    async def last_inbound(self, channel: str) -> dict[str, datetime]: ...
+
+
 class TradingDesk(Protocol):
     """What the execution core offers the Control API (implemented by trader.execution)."""
 

@@ -11,6 +11,9 @@ Rules:
 - an order of ours takes the venue's status and matched size; one the venue has never heard
   of and that has no trades was never received (a crash between the write and the send, or
   a lost request): REJECTED. It is never re-sent: the signed order stays unused;
+- an order we closed recently (created within the trades' lookback) whose matched size
+  disagrees with the venue's trades for it (REJECTED here, yet traded there, say) is looked up
+  and takes the venue's status and matched size; without the venue's order, the trades';
 - a venue trade we have not recorded is recorded (it also moves the position); a trade whose
   status moved (MINED, CONFIRMED, FAILED) takes the venue's status;
 - positions are compared after those fills; a difference beyond the tolerance takes the
@@ -56,6 +59,7 @@ class LocalState:
     in_flight: frozenset[str] = frozenset()  # order ids being submitted now
     ignored_tokens: frozenset[str] = frozenset()  # settled markets' tokens
     closed_orders: Mapping[str, LocalOrder] = field(default_factory=dict)  # ours, closed here
+    recently_closed: Sequence[LocalOrder] = ()  # ours closed here, within the trades' lookback
     now: datetime | None = None
     unknown_grace_s: float = 0.0  # a SUBMITTED order younger than this is not judged yet
 
@@ -157,14 +161,43 @@ class ReconcileResult:
         return not self.corrections
 
 
-def orders_to_look_up(local: LocalState, venue_open: Sequence[Order]) -> list[str]:
-    """Our open orders that the venue's open list does not show: look each up by id."""
+def orders_to_look_up(
+    local: LocalState, venue_open: Sequence[Order], trades: Sequence[Fill] = ()
+) -> list[str]:
+    """Our open orders that the venue's open list does not show, and our recently closed
+    orders whose matched size the venue's trades contradict: look each up by id."""
     shown = {order.order_id for order in venue_open}
-    return [
+    asked = [
         o.order_id
         for o in local.open_orders
         if o.order_id and o.order_id not in shown and o.order_id not in local.in_flight
     ]
+    traded = _matched_by_trades(trades)
+    asked += [
+        o.order_id
+        for o in _closed_to_check(local, shown)
+        if traded.get(o.order_id, ZERO) != o.size_matched
+    ]
+    return asked
+
+
+def _closed_to_check(local: LocalState, shown: set[str]) -> list[LocalOrder]:
+    return [
+        o
+        for o in local.recently_closed
+        if o.order_id
+        and o.order_id not in shown
+        and o.order_id not in local.in_flight
+        and o.order_id not in local.closed_orders
+    ]
+
+
+def _matched_by_trades(trades: Sequence[Fill]) -> dict[str, Decimal]:
+    matched: dict[str, Decimal] = {}
+    for trade in trades:
+        if trade.status is not TradeStatus.FAILED:
+            matched[trade.order_id] = matched.get(trade.order_id, ZERO) + trade.size
+    return matched
 
 
 def reconcile(local: LocalState, venue: VenueReport) -> ReconcileResult:
@@ -199,12 +232,7 @@ def _order_corrections(local: LocalState, venue: VenueReport) -> list[Correction
             )
         elif order.order_id not in local.known_order_ids:
             corrections.append(AdoptOrder(order))
-    matched_by_trades: dict[str, Decimal] = {}
-    for trade in venue.trades:
-        if trade.status is not TradeStatus.FAILED:
-            matched_by_trades[trade.order_id] = (
-                matched_by_trades.get(trade.order_id, ZERO) + trade.size
-            )
+    matched_by_trades = _matched_by_trades(venue.trades)
     for mine in local.open_orders:
         if not mine.order_id or mine.order_id in local.in_flight:
             continue
@@ -215,7 +243,36 @@ def _order_corrections(local: LocalState, venue: VenueReport) -> list[Correction
         update = _order_update(mine, seen, traded)
         if update is not None:
             corrections.append(update)
+    corrections += _closed_corrections(local, venue, matched_by_trades)
     return corrections
+
+
+def _closed_corrections(
+    local: LocalState, venue: VenueReport, matched_by_trades: Mapping[str, Decimal]
+) -> list[Correction]:
+    corrections: list[Correction] = []
+    for closed in _closed_to_check(local, {o.order_id for o in venue.open_orders}):
+        traded = matched_by_trades.get(closed.order_id, ZERO)
+        if closed.order_id in venue.looked_up and traded != closed.size_matched:
+            update = _closed_update(closed, venue.looked_up[closed.order_id], traded)
+            if update is not None:
+                corrections.append(update)
+    return corrections
+
+
+def _closed_update(mine: LocalOrder, seen: Order | None, traded: Decimal) -> UpdateOrder | None:
+    """An order closed here that the venue's trades contradict: the venue's order if it has
+    one, else what its trades say."""
+    if seen is not None:
+        status, matched = seen.status, max(seen.size_matched, traded)
+    else:
+        status, matched = OrderStatus.MATCHED if traded >= mine.size else mine.status, traded
+        if status is OrderStatus.REJECTED and traded > ZERO:
+            status = OrderStatus.CANCELED  # it traded, so it was received: partly filled
+    if status is mine.status and matched == mine.size_matched:
+        return None
+    reason = "closed here; the venue reports otherwise"
+    return UpdateOrder(mine.client_order_id, mine.order_id, mine.status, status, matched, reason)
 
 
 def _too_young(mine: LocalOrder, local: LocalState) -> bool:

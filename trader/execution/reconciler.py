@@ -2,7 +2,8 @@
 
 It holds the engine's lock for the whole run, so no decision interleaves with the comparison,
 drains the write-behind queue so the database is current, reads the venue (cash, open orders,
-trades by market, positions, and each of our open orders it no longer lists), compares with
+trades by market, positions, each of our open orders it no longer lists, and each of our
+recently closed orders its trades contradict), compares with
 the pure `reconcile`, and applies every correction: to the database, to the portfolio, to the
 event log, and in one summary alert per run. A position difference beyond the tolerance
 triggers the automatic halt.
@@ -135,9 +136,8 @@ class Reconciler:
         positions = list(await engine.venue.positions())
         markets = {o.market for o in local_open} | {o.market for o in venue_open}
         markets |= {p.market for p in portfolio.positions()} | {p.market for p in positions}
-        markets |= {
-            r.market for r in await store.recent_orders(200) if r.created_at > now - self._lookback
-        }
+        recent = [r for r in await store.recent_orders(200) if r.created_at > now - self._lookback]
+        markets |= {r.market for r in recent}
         trades: list[Fill] = []
         for market in sorted(m for m in markets if m):
             trades.extend(await engine.venue.trades(market=market, after=now - self._lookback))
@@ -152,10 +152,13 @@ class Reconciler:
             in_flight=frozenset(engine.in_flight),
             ignored_tokens=portfolio.settled_tokens,
             closed_orders=closed,
+            recently_closed=[local_order(r) for r in recent if not r.status.is_open],
             now=now,
             unknown_grace_s=0.0 if starting else self._grace,
         )
-        looked_up = {i: await self._look_up(i) for i in orders_to_look_up(local, venue_open)}
+        looked_up = {
+            i: await self._look_up(i) for i in orders_to_look_up(local, venue_open, trades)
+        }
         report = VenueReport(venue_open, trades, positions, balance.cash, looked_up)
         return local, report
 

@@ -190,8 +190,15 @@ class ControlStateRow(Base):
 
 
 class AlertRow(Base):
+    """An alert; a critical one sent with an Acknowledge button has its `ack_id`, and stays
+    unacknowledged (and repeating, across restarts) until `acknowledged_at` is set."""
+
     __tablename__ = "alerts"
-    __table_args__ = (Index(None, "created_at"), Index(None, "dedupe_key"))
+    __table_args__ = (
+        Index(None, "created_at"),
+        Index(None, "dedupe_key"),
+        Index(None, "ack_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, init=False)
     kind: Mapped[str]
@@ -204,6 +211,18 @@ class AlertRow(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
     # {"telegram": "2026-01-01T00:00:00+00:00", ...}: when each channel took it
     delivered: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE, default_factory=dict)
+    ack_id: Mapped[str | None] = mapped_column(default=None)
+
+
+class ChatWindowRow(Base):
+    """When each person last wrote to us on a channel: WhatsApp's 24-hour service window
+    opens with it, so it must outlive a restart."""
+
+    __tablename__ = "chat_windows"
+
+    channel: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(primary_key=True)
+    last_inbound_at: Mapped[datetime]
 
 
 class HeartbeatRow(Base):

@@ -30,6 +30,7 @@ from trader.domain import (
     Position,
     Side,
 )
+from trader.logs import REDACTOR
 from trader.venue.base import VenueError
 from trader.venue.parsing.rest import AccountIdentity
 from trader.venue.polymarket.convert import (
@@ -132,6 +133,8 @@ class PolymarketAccount:
                 code="config",
             )
         self._client = client
+        credentials = client.credentials  # derived, so no setting registered them
+        REDACTOR.register(credentials.secret, credentials.passphrase)
         self._identity = AccountIdentity.of(
             client.credentials.key, str(client.wallet), str(client.signer)
         )

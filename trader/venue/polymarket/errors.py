@@ -8,9 +8,12 @@ header, or `retry_after_seconds` in the body) and `.restriction` ("restarting" f
 the venue's error text, never our credentials; we add nothing from the request body.
 
 Reads and writes map differently: a read that failed certainly had no effect
-(`VenueUnavailable`, retried by `retry_read`), whereas a submit whose answer was lost, or
-answered 5xx, may have reached the matching engine and maps to `UnknownOutcome` with the order id
-(the caller resolves it by hash and never re-signs).
+(`VenueUnavailable`, retried by `retry_read`). A submit is rejected only on an answer that
+proves it: a 4xx (the venue's refusal, 429 throttling, 425 engine restart) or a 503 that names
+a trading restriction (post-only or cancel-only mode, which the venue reports before matching).
+Any other answer, a bare 5xx (an HTML 503 from a proxy in front of the venue included), a lost
+connection or a 2xx we cannot read, may come after the matching engine placed and even filled
+the order: `UnknownOutcome` with the order id (the caller resolves it by hash, never re-signs).
 """
 
 from __future__ import annotations
@@ -109,8 +112,10 @@ def map_submit_error(error: BaseException, order_id: str) -> VenueError:
     if isinstance(error, RateLimitError):
         return RateLimited(f"order rate limited: {error}", retry_after=error.retry_after)
     if isinstance(error, RequestRejectedError):
-        if error.status >= 500 and error.status != 503:
-            return UnknownOutcome(f"venue answered {error.status} to a submit", order_id=order_id)
+        if not proves_rejection(error):
+            return UnknownOutcome(
+                f"venue answered {error.status} to a submit: {error}", order_id=order_id
+            )
         return _map_rejection(error, writing=True)
     if isinstance(error, UserInputError):
         return OrderRefused(f"refused by the SDK before sending: {error}", code="sdk_input")
@@ -118,6 +123,14 @@ def map_submit_error(error: BaseException, order_id: str) -> VenueError:
         detail = str(error) or type(error).__name__
         return UnknownOutcome(f"submit outcome unknown: {detail}", order_id=order_id)
     return UnknownOutcome(f"submit failed: {type(error).__name__}", order_id=order_id)
+
+
+def proves_rejection(error: RequestRejectedError) -> bool:
+    """Whether an error answer to a submit proves the order was not placed: any 4xx, or a 5xx
+    that names a trading restriction (which the venue checks before matching)."""
+    if error.status < 500:
+        return True
+    return error.restriction in ("post_only", "cancel_only") or error.code == "post_only_mode"
 
 
 def _map_rejection(error: RequestRejectedError, *, writing: bool) -> VenueError:

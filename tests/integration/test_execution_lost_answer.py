@@ -1,0 +1,61 @@
+"""A submit the venue accepted and filled, answered with an HTML 503 (the simulator's
+`error_after_accept`, through the real SDK): the outcome is unknown, never REJECTED, and
+reconciliation gives the order the venue's status and matched size."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from polysim.clob.app import SimServer, serve
+from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
+from tests.support.sim import admin, avoid_ca_bundle
+from tests.support.waiting import eventually
+from trader.control.types import Outcome
+from trader.domain import OrderStatus
+
+D = Decimal
+
+
+@pytest.fixture
+async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
+    avoid_ca_bundle(monkeypatch, tmp_path)
+    server = await serve(scenario=SIM_SCENARIO, seed=5)
+    yield server
+    await server.close()
+
+
+@pytest.mark.parametrize(
+    "components", [("execution.writer", "execution.fills"), ("execution.writer",)]
+)
+async def test_html_503_after_the_venue_filled_ends_with_the_venues_status_and_size(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    sim: SimServer,
+    components: tuple[str, ...],
+) -> None:
+    async with live_rig(engine, sessions, sim, components=components) as rig:
+        market = sim_market(rig)
+        fault = {"kind": "error_after_accept", "method": "POST", "path": "/order", "count": 1}
+        await admin(sim, "POST", "faults", fault)
+
+        result = await rig.engine.handle(sim_intent(market, "0.70", "5"))
+        assert result.order_id is not None
+        venue_order = await rig.venue.get_order(result.order_id)
+        await rig.runtime.reconciler.run_once("periodic")
+        await rig.engine.writer.drain_now()
+        (row,) = await rig.engine.store.orders_by_ids([result.order_id])
+        position = rig.engine.portfolio.position(market.tokens[0].token_id)
+
+        assert result.outcome is Outcome.UNKNOWN
+        assert venue_order is not None
+        assert (venue_order.status, venue_order.size_matched) == (OrderStatus.MATCHED, D(5))
+        assert (row.status, row.size_matched) == (OrderStatus.MATCHED, D(5))
+        assert position is not None
+        assert position.size == D(5)
+        assert rig.engine.portfolio.order(result.order_id) is None  # reservation released
+        await eventually(lambda: rig.engine.in_flight == set())
