@@ -13,16 +13,21 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from trader.domain import TradingMode
+from trader.envfile import ENCODING as ENV_FILE_ENCODING
+from trader.envfile import env_file_problems
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/polyops.db"
+DATA_DIRECTORY = Path("data")  # the default database's directory, created on first use
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _PHONE = re.compile(r"^\d{6,15}$")
+_TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 
 IdList = Annotated[tuple[int, ...], NoDecode]
 PhoneList = Annotated[tuple[str, ...], NoDecode]
@@ -52,7 +57,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_file=".env",
-        env_file_encoding="utf-8",
+        env_file_encoding=ENV_FILE_ENCODING,
+        env_ignore_empty=True,  # `KEY=` in .env or the environment means "not set"
         extra="ignore",
         frozen=True,
         case_sensitive=False,
@@ -139,6 +145,19 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8081, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
+
+    @field_validator("polymarket_signature_type", mode="before")
+    @classmethod
+    def _signature_type(cls, value: object) -> object:
+        # The environment and .env give strings; the Literal wants the int.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("telegram_operator_ids", "telegram_viewer_ids", mode="before")
     @classmethod
@@ -268,6 +287,13 @@ def _cross_field_problems(settings: Settings) -> list[str]:
         problems.append(
             "POLYMARKET_FUNDER: required when POLYMARKET_SIGNATURE_TYPE is 1 or 2 (proxy wallet)"
         )
+    if settings.telegram_bot_token is not None and not _TELEGRAM_TOKEN.fullmatch(
+        settings.telegram_bot_token.get_secret_value()
+    ):
+        problems.append(
+            "TELEGRAM_BOT_TOKEN: expected the form 123456789:AAE... from @BotFather "
+            "(value not shown)"
+        )
     whatsapp = (settings.whatsapp_token, settings.whatsapp_phone_number_id)
     if any(whatsapp) and not all(whatsapp):
         problems.append("WHATSAPP_PHONE_NUMBER_ID: WHATSAPP_TOKEN and it go together")
@@ -319,12 +345,23 @@ def _problem_lines(error: ValidationError) -> list[str]:
 
 
 def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
-    """Read and validate the settings, or raise `ConfigError` with one line per problem."""
+    """Read and validate the settings, or raise `ConfigError` with one line per problem.
+
+    A `.env` that cannot be read or parsed is refused before any value is taken from it."""
+    if env_file is not None:
+        file_problems = env_file_problems(env_file)
+        if file_problems:
+            raise ConfigError(file_problems)
     try:
-        return Settings(_env_file=env_file, **overrides)
+        settings = Settings(_env_file=env_file, **overrides)
     except ValidationError as error:
         problems = _problem_lines(error)
         bad = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
+    else:
+        problem = database_directory_problem(settings.database_url)
+        if problem is None:
+            return settings
+        raise ConfigError([problem])
     if bad:
         # Re-check with the broken fields at their defaults, so cross-field problems show too.
         defaults = {name: Settings.model_fields[name].get_default() for name in bad}
@@ -333,3 +370,21 @@ def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
         except ValidationError as again:
             problems += [line for line in _problem_lines(again) if line not in problems]
     raise ConfigError(problems)
+
+
+def database_directory_problem(url: str) -> str | None:
+    """A SQLite file must go into an existing directory: a typo in DATABASE_URL must not
+    quietly create a second, empty database elsewhere. Only ./data is created on first use."""
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix):
+        return None
+    database = url.removeprefix(prefix).split("?", 1)[0]
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    directory = Path(database).parent
+    if directory.is_dir() or directory.resolve() == DATA_DIRECTORY.resolve():
+        return None
+    return (
+        f"DATABASE_URL: the directory {directory} does not exist "
+        "(create it first; only ./data is created on first use)"
+    )

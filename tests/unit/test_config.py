@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -135,3 +136,104 @@ def test_env_example_documents_every_setting_with_its_default() -> None:
         else:
             shown = value.value if hasattr(value, "value") else value
             assert str(shown) == documented[name.upper()], name
+
+
+def _documented() -> dict[str, str]:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    return {
+        name: value
+        for name, _, value in (
+            line.partition("=")
+            for line in example.read_text().splitlines()
+            if line and not line.startswith("#")
+        )
+    }
+
+
+def test_env_example_loads_unchanged_as_a_dot_env(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    env = write_env(tmp_path, example.read_text())
+    settings = load_settings(env)
+    assert settings.polymarket_private_key is None
+    assert settings.polymarket_signature_type == 0
+    assert settings.telegram() is None
+    assert settings.whatsapp_token is None
+    assert settings.anthropic_base_url is None
+    assert settings == load_settings(None)
+
+
+def test_every_documented_value_is_read_back_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trader.config import Settings
+
+    documented = _documented()
+    for name, value in documented.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(None)
+    defaults = Settings.model_construct()
+    for name in Settings.model_fields:
+        value = documented[name.upper()]
+        read = getattr(settings, name)
+        if value == "":  # empty means not set: the default
+            assert read == getattr(defaults, name), name
+        elif isinstance(read, bool):
+            assert str(read).lower() == value, name
+        elif isinstance(read, int | float | Decimal):
+            assert Decimal(str(read)) == Decimal(value), name
+        else:
+            assert str(getattr(read, "value", read)) == value, name
+
+
+@pytest.mark.parametrize("kind", ["0", "1", "2", "3"])
+def test_every_signature_type_is_settable_from_env_and_dot_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    funder = "POLYMARKET_FUNDER=0x" + "12" * 20 + "\n"
+    from_file = load_settings(write_env(tmp_path, f"POLYMARKET_SIGNATURE_TYPE={kind}\n{funder}"))
+    monkeypatch.setenv("POLYMARKET_SIGNATURE_TYPE", kind)
+    monkeypatch.setenv("POLYMARKET_FUNDER", "0x" + "12" * 20)
+    from_env = load_settings(None)
+    assert from_file.polymarket_signature_type == from_env.polymarket_signature_type == int(kind)
+    assert from_env.venue().signature_type == int(kind)
+
+
+def test_a_bad_signature_type_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYMARKET_SIGNATURE_TYPE", "4")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert [line.split(":")[0] for line in caught.value.problems] == ["POLYMARKET_SIGNATURE_TYPE"]
+
+
+def test_empty_values_in_the_environment_mean_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TELEGRAM_BOT_TOKEN", "WHATSAPP_TOKEN", "POLYMARKET_PRIVATE_KEY", "HTTP_PORT"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings(None)
+    assert settings.telegram() is None
+    assert settings.whatsapp_token is None
+    assert settings.polymarket_private_key is None
+    assert settings.http_port == 8081
+
+
+def test_a_malformed_telegram_token_is_a_named_problem_not_shown(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_env(tmp_path, "TELEGRAM_BOT_TOKEN=not-a-token-at-all\n"))
+    assert [line.split(":")[0] for line in caught.value.problems] == ["TELEGRAM_BOT_TOKEN"]
+    assert "not-a-token-at-all" not in caught.value.problems[0]
+
+
+def test_check_config_on_a_copy_of_env_example_says_ok(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    (tmp_path / ".env").write_text(example.read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYMARKET_", "TELEGRAM_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "trader.cli", "check-config"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("configuration ok")
