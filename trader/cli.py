@@ -7,7 +7,7 @@ import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -28,10 +28,16 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
-        typer.echo("Polyops cannot start: the configuration has problems:", err=True)
-        for line in error.problems:
-            typer.echo(line, err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
+        config_exit(error)
+
+
+def config_exit(error: ConfigError) -> NoReturn:
+    """One line per problem on stderr, exit status 2: for bad settings and for a setting a
+    service refused at start-up (a revoked Telegram token)."""
+    typer.echo("Polyops cannot start: the configuration has problems:", err=True)
+    for line in error.problems:
+        typer.echo(line, err=True)
+    raise typer.Exit(EXIT_CONFIG) from None
 
 
 def setup_logging_for(settings: Settings) -> None:
@@ -64,6 +70,7 @@ def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "he
     from trader.store.migrate import upgrade
 
     settings = settings_or_exit()
+    setup_logging_for(settings)
     upgrade(settings.database_url, revision)
     typer.echo(f"database migrated to {revision}")
 
@@ -85,6 +92,8 @@ def run(
     except SchemaError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_CONFIG) from None
+    except ConfigError as error:
+        config_exit(error)
     raise typer.Exit(code)
 
 

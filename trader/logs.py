@@ -118,21 +118,28 @@ def setup_logging(
     handler._polyops = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    noisy_loggers = (
-        "aiosqlite",
-        "httpx",
-        "httpcore",
-        "websockets",
-        "aiogram.event",
-        "apscheduler",
-        "apscheduler.scheduler",
-        "apscheduler.executors.default",
-        "alembic.runtime.migration",
-        # HTTP/2 frame logs can carry request headers (API key, passphrase) at DEBUG
-        "hpack",
-        "h2",
-        "websockets.client",
-    )
-    for noisy in noisy_loggers:
+    for noisy in _THIRD_PARTY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return REDACTOR
+
+
+# Libraries whose INFO lines are chatter to an operator (alembic's plugin set-up, every
+# HTTP request, aiogram's polling notes, scheduler job runs): warnings and errors only.
+# A parent covers its children unless a child sets its own level.
+_THIRD_PARTY = (
+    "aiogram",
+    "aiohttp",
+    "aiosqlite",
+    "alembic",
+    "anthropic",
+    "apscheduler",
+    "asyncio",
+    "httpcore",
+    "httpx",
+    "sqlalchemy",
+    "urllib3",
+    "websockets",
+    # HTTP/2 frame logs can carry request headers (API key, passphrase) at DEBUG
+    "hpack",
+    "h2",
+)

@@ -33,7 +33,7 @@ from bot.render import common as render
 from trader import __version__
 from trader.bus import Bus
 from trader.clock import Clock, SystemClock
-from trader.config import Settings
+from trader.config import ConfigError, Settings
 from trader.control.api import ChatMemory, ControlAPI
 from trader.domain import SYSTEM_ACTOR, Alert, Market, Severity, TradingMode
 from trader.execution.runtime import (
@@ -328,10 +328,15 @@ class App:
             self.notifier.add_channel(ConsoleChannel(self.console))
         telegram = settings.telegram()
         if telegram is not None:  # aiogram is imported only when Telegram is configured
-            from bot.telegram import build_telegram
+            from bot.telegram import TelegramError, build_telegram
 
             self.telegram = build_telegram(telegram, self.commands, self.notifier, self.clock)
-            await self.telegram.start()
+            try:
+                await self.telegram.start()
+            except TelegramError:  # the token is a setting: refuse to start, as for a bad one
+                raise ConfigError(
+                    ["TELEGRAM_BOT_TOKEN: Telegram refused the token (revoked or mistyped)"]
+                ) from None
         from bot.whatsapp import WhatsAppConfig, build_whatsapp
 
         whatsapp = WhatsAppConfig.from_settings(settings)
