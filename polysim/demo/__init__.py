@@ -12,6 +12,8 @@ One command starts, on 127.0.0.1 only:
 Commands typed or piped on standard input are answered on standard output. After piped
 input ends the demo keeps running until Ctrl-C or `--duration` seconds. With
 TELEGRAM_BOT_TOKEN set the same demo is driven from Telegram (TELEGRAM_API_BASE honoured).
+HTTP_PORT is honoured when set (else a free port). The children end with the demo, even
+when it is killed with SIGKILL (Linux; see `polysim.lifeline`).
 """
 
 from __future__ import annotations
@@ -92,9 +94,11 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 def start_child(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Through the lifeline: the child ends with the demo, even one killed by SIGKILL.
+    lifeline = [sys.executable, "-m", "polysim.lifeline", str(os.getpid())]
     with log_path.open("ab") as log_file:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and CLI, fixed arguments
-            [sys.executable, "-m", "trader.cli", *args],
+            [*lifeline, sys.executable, "-m", "trader.cli", *args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -125,9 +129,15 @@ def stop_child(child: subprocess.Popen[bytes]) -> None:
             child.wait()
 
 
+def demo_http_port(settings: Settings) -> int:
+    """HTTP_PORT when the operator set it (environment or .env), else a free port: the demo
+    should not collide with a real instance on the default 8081."""
+    return settings.http_port if "http_port" in settings.model_fields_set else free_port()
+
+
 def run_demo(settings: Settings, *, duration: float | None = None) -> int:
     logs = Path("data/demo-logs")
-    sim_port, http_port = free_port(), free_port()
+    sim_port, http_port = free_port(), demo_http_port(settings)
     sim = start_child(
         ["sim", "--port", str(sim_port), "--scenario", str(SCENARIO), "--seed", "7"],
         logs / "sim.log",
