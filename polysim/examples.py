@@ -4,7 +4,8 @@
 
 Builds a temporary SQLite database at the schema head, fills it with `seed_history`, and
 renders the dashboard and the equity chart as the app would (a fixed clock: the images are
-the same on every run). Prints the report text too.
+the same on every run), each with a "synthetic data" banner added below it. Prints
+the report text too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from PIL import Image, ImageDraw, ImageFont
 
 from polysim.synthetic.history import seed_history
 from trader.clock import FakeClock
@@ -27,6 +30,27 @@ ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 4, 14, 7, 0, tzinfo=ZONE).astimezone(UTC)
 DAYS = 90
 DEFAULT_OUTPUT = Path("docs/images")
+SYNTHETIC_LABEL = "SYNTHETIC DATA: generated example, not a track record"
+BANNER = (176, 0, 32, 255)
+
+
+def label_synthetic(path: Path) -> None:
+    """Add a banner saying the data is synthetic below the image at `path` (the chart is
+    left whole), so the picture cannot be taken for results on its own."""
+    with Image.open(path) as original:
+        chart = original.convert("RGBA")
+    font = ImageFont.load_default(size=max(16, chart.width // 36))
+    box = ImageDraw.Draw(chart).textbbox((0, 0), SYNTHETIC_LABEL, font=font)
+    left, top, right, bottom = (round(edge) for edge in box)
+    pad = (bottom - top) // 2
+    band = (bottom - top) + 2 * pad
+    image = Image.new("RGBA", (chart.width, chart.height + band), BANNER)
+    image.paste(chart, (0, 0))
+    x = (image.width - (right - left)) // 2 - left
+    ImageDraw.Draw(image).text(
+        (x, chart.height + pad - top), SYNTHETIC_LABEL, fill="white", font=font
+    )
+    image.save(path)
 
 
 async def _render(url: str, output: Path) -> str:
@@ -48,6 +72,8 @@ async def _render(url: str, output: Path) -> str:
         )
     finally:
         await engine.dispose()
+    for image in ("report-dashboard-90d.png", "report-equity-90d.png"):
+        label_synthetic(output / image)
     return report.text
 
 
