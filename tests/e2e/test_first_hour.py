@@ -8,23 +8,17 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers import eventually
+from tests.support.processes import free_port
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def trader(cwd: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.app_process import demo_scenario, rig
-from tests.fakes.telegram_server import FakeBotAPI
+from tests.support.app_process import demo_scenario, rig
+from tests.support.telegram_server import FakeBotAPI
 
 WRONG_TOKEN = "123456789:AAWrongTokenTheFakeAnswers401To_012345"
 
