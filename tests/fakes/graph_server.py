@@ -520,7 +520,7 @@ async def start_whatsapp_stack(
     events = MemoryEvents(clock)
     state = ControlState(MemoryStore(), clock)
     await state.load()
-    the_desk = FakeDesk(state, clock) if desk else None
+    the_desk = FakeDesk(state, clock)
     control = ControlAPI(
         state=state,
         events=events,

@@ -21,7 +21,8 @@ from tests.integration.test_execution_rig import (
 )
 from trader.clock import FakeClock
 from trader.control.types import ApprovalRequest, Outcome
-from trader.domain import Actor, OrderStatus, TradingState
+from trader.domain import Actor, OrderStatus
+from trader.execution.trading_state import Transition
 from trader.store.trading import FillRepository, OrderRepository, PositionRepository
 from trader.venue.base import PreparedOrder, SubmitResult, UnknownOutcome
 from trader.venue.paper.feed import StaticMarketData
@@ -186,7 +187,7 @@ async def test_a_denial_names_its_rule_and_nothing_reaches_the_venue(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
-        await rig.state.set_trading(TradingState.PAUSED, "lunch", "test")
+        await rig.runtime.trading.change(Transition.PAUSE, "lunch", "test")
         intent = buy()
 
         result = await rig.engine.handle(intent)

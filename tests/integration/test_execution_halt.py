@@ -81,7 +81,7 @@ async def test_repeated_venue_5xx_cancel_all_halt_and_alert_once(
 
         assert outcomes == [Outcome.UNKNOWN] * 5
         assert (after.outcome, after.rule) == (Outcome.DENIED, "halted")
-        assert rig.state.trading.state is TradingState.HALTED
+        assert rig.trading.state is TradingState.HALTED
         assert rig.runtime.halt.halts == 1
         assert list(await rig.venue.open_orders()) == []
         halts = [a for a in drained(alerts) if a.kind == "auto_halt"]
@@ -89,7 +89,7 @@ async def test_repeated_venue_5xx_cancel_all_halt_and_alert_once(
         assert halts[0].severity is Severity.CRITICAL
         assert "venue_errors" in halts[0].title
         assert "Cancelled 1 orders" in halts[0].body
-        assert rig.state.trading.reason.startswith("venue_errors")
+        assert rig.trading.reason.startswith("venue_errors")
         alerts.close()
 
 
@@ -113,7 +113,7 @@ async def test_a_frozen_feed_cancels_halts_and_alerts_once(
         assert not halt.check_feed()
         rig.run("execution.feed_watch")  # from here the books never move: time runs on
 
-        await eventually(lambda: rig.state.trading.state is TradingState.HALTED)
+        await eventually(lambda: rig.trading.state is TradingState.HALTED)
         await eventually(lambda: halt.halts == 1)
         clock.advance(600)
         assert not halt.check_feed()  # halted already: nothing more
@@ -170,7 +170,7 @@ async def test_a_quiet_market_on_a_live_socket_does_not_halt(
 
         assert (board.feed_age() or 0) > limit  # by the books' silence, the feed is down
         assert not halt.check_feed()
-        assert rig.state.trading.state is TradingState.RUNNING
+        assert rig.trading.state is TradingState.RUNNING
         assert halt.halts == 0
 
 
@@ -190,7 +190,7 @@ async def test_a_socket_back_before_the_threshold_does_not_halt(
 
         assert not seen_down
         assert not halt.check_feed()  # reconnected: the outage is over
-        assert rig.state.trading.state is TradingState.RUNNING
+        assert rig.trading.state is TradingState.RUNNING
 
 
 async def test_a_socket_down_past_the_threshold_halts_once(
@@ -213,7 +213,7 @@ async def test_a_socket_down_past_the_threshold_halts_once(
         after = halt.check_feed()
 
         assert (first, early, late, after) == (False, False, True, False)
-        assert rig.state.trading.state is TradingState.HALTED
+        assert rig.trading.state is TradingState.HALTED
         (alert,) = [a for a in drained(alerts) if a.kind == "auto_halt"]
         assert alert.title == "Trading HALTED: feed_down"
         assert "market socket disconnected" in alert.body

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from polysim.clob.app import SimServer
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
+from trader.control.types import TradingStatus
 from trader.domain import (
     Book,
     BookLevel,
@@ -112,6 +113,10 @@ class Rig:
     @property
     def engine(self):  # type: ignore[no-untyped-def]
         return self.runtime.engine
+
+    @property
+    def trading(self) -> TradingStatus:
+        return self.runtime.trading.status
 
     def run(self, *names: str) -> None:
         parts = {"execution.book_feed": self.runtime.follow_books, **self.runtime.components()}

@@ -74,16 +74,16 @@ async def test_kill_with_flatten_cancels_everything_sells_within_the_cap_and_sur
 
     # A restart: new objects on the same database.
     async with live_rig(engine, sessions, sim) as again:
-        assert again.state.trading.state is TradingState.KILLED
+        assert again.trading.state is TradingState.KILLED
         market = sim_market(again)
         denied = await again.engine.handle(sim_intent(market, "0.62", "10"))
         assert denied.rule == "killed"
 
-        assert await again.runtime.kill_switch.rearm(OPERATOR) is TradingState.RUNNING
+        assert (await again.runtime.kill_switch.rearm(OPERATOR)).after is TradingState.RUNNING
         placed = await again.engine.handle(sim_intent(market, "0.62", "10"))
 
         assert placed.outcome is Outcome.PLACED
-        assert again.state.trading.state is TradingState.RUNNING
+        assert again.trading.state is TradingState.RUNNING
 
 
 async def test_kill_without_flatten_keeps_positions_and_alerts_once(

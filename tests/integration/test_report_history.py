@@ -18,6 +18,7 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Role
 from polysim.synthetic.history import SyntheticHistory, seed_history
+from tests.fakes.chat_stack import FakeDesk
 from tests.helpers import eventually
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI
@@ -112,7 +113,12 @@ async def make_core(clock: FakeClock) -> CommandCore:
     state = ControlState(MemoryStore(), clock)
     await state.load()
     control = ControlAPI(
-        state=state, events=events, event_reader=events, clock=clock, mode=TradingMode.PAPER
+        state=state,
+        events=events,
+        event_reader=events,
+        clock=clock,
+        mode=TradingMode.PAPER,
+        desk=FakeDesk(state, clock),
     )
     return CommandCore(control, clock=clock, notifier=Notifier(clock))
 

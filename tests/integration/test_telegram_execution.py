@@ -70,7 +70,7 @@ async def test_kill_with_flatten_over_the_real_execution_core(
 
     await eventually(lambda: prompt.plain.startswith("🛑 Trading KILLED"))
     assert rig.engine.portfolio.position(YES) is None
-    assert rig.state.trading.state is TradingState.KILLED
+    assert rig.trading.state is TradingState.KILLED
     await eventually(lambda: any("Acknowledge" in str(m.buttons) for m in api.to(OPERATOR_ID)))
 
 

@@ -56,7 +56,7 @@ async def test_kill_with_flatten_from_telegram_leaves_nothing_open_on_the_simula
         finally:
             await chat.stop()
 
-        assert rig.state.trading.state is TradingState.KILLED
+        assert rig.trading.state is TradingState.KILLED
         assert list(await rig.venue.open_orders()) == []
         sells = [
             f for f in await rig.venue.trades(market=market.condition_id) if f.side is Side.SELL

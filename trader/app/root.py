@@ -193,7 +193,7 @@ class App:
             HeartbeatRepository(sessions, self.clock),
             self.clock,
             HeartbeatProviders(
-                trading_state=lambda: self.state.trading.state.value,
+                trading_state=lambda: execution.trading.state.value,
                 last_cycle_at=lambda: self.signals.last_cycle_at if self.signals else None,
                 feed_age_s=desk.feed_age,
                 open_orders=lambda: desk.portfolio_view().open_orders,
@@ -360,7 +360,7 @@ class App:
 
     def _announce_start(self) -> None:
         settings = self.settings
-        trading = self.state.trading.state.value
+        trading = self._trading_state()
         self.recorder.append(
             "startup",
             {
@@ -516,6 +516,9 @@ class App:
         finally:
             lock.release()
 
+    def _trading_state(self) -> str | None:
+        return self.execution.trading.state.value if self.execution is not None else None
+
     async def _notify_shutdown(self) -> None:
         if not self.ready.is_set():
             return
@@ -523,7 +526,7 @@ class App:
             "shutdown",
             Severity.INFO,
             "Polyops stopping",
-            f"trading state {self.state.trading.state.value}",
+            f"trading state {self._trading_state()}",
         )
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.notifier.notify(alert), timeout=5)
@@ -540,9 +543,7 @@ class App:
                 "shutdown",
                 {
                     "pid": os.getpid(),
-                    "trading_state": self.state.trading.state.value
-                    if hasattr(self, "state")
-                    else None,
+                    "trading_state": self._trading_state(),
                     "open_orders": open_orders,
                 },
                 actor=str(SYSTEM_ACTOR),

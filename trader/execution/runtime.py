@@ -36,6 +36,7 @@ from trader.execution.ports import EventSink
 from trader.execution.reconciler import Reconciler
 from trader.execution.risk import RiskEngine
 from trader.execution.store import ExecutionStore, SqlExecutionStore, WriteBehind
+from trader.execution.trading_state import TradingStateMachine
 from trader.state import ControlState, RiskLimits
 from trader.store.repositories import ApprovalRepository
 from trader.venue.base import Venue, VenueError
@@ -89,6 +90,7 @@ class ExecutionRuntime:
     desk: ExecutionDesk
     bus: Bus
     clock: Clock
+    trading: TradingStateMachine
     resolutions: ResolutionSource | None = None
     _intents: Subscription[OrderIntent] | None = None
     _books: Subscription[Book] | None = None
@@ -208,6 +210,7 @@ class ExecutionRuntime:
     async def close(self) -> None:
         await self.engine.writer.drain_now()
         await self.halt.close()
+        await self.trading.close()
         for subscription in (self._intents, self._books):
             if subscription is not None:
                 subscription.close()
@@ -245,6 +248,7 @@ def build_execution(
     have resolved (`ResolutionSource`: both Polymarket venues and the paper venue can); the
     automatic halt asks the venue whether its market socket is alive when it can say so
     (`FeedLiveness`), and otherwise judges the feed by the books' silence."""
+    trading = TradingStateMachine(state.store, clock, events, initial=state.stored_trading)
     board = MarketBoard(venue, clock)
     portfolio = Portfolio(clock, zone=config.zone)
     board.add_listener(portfolio.mark_book)
@@ -259,14 +263,16 @@ def build_execution(
         bus=bus,
         clock=clock,
         state=state,
+        trading=trading,
     )
     accounts = Accounts(
         engine=engine, state=state, events=events, bus=bus, clock=clock, zone=config.zone
     )
-    kill_switch = KillSwitch(engine=engine, state=state, events=events, bus=bus)
+    kill_switch = KillSwitch(engine=engine, state=state, trading=trading, events=events, bus=bus)
     halt = AutoHalt(
         kill_switch=kill_switch,
         state=state,
+        trading=trading,
         board=board,
         events=events,
         bus=bus,
@@ -312,6 +318,7 @@ def build_execution(
         approvals=approvals,
         accounts=accounts,
         state=state,
+        trading=trading,
         bus=bus,
     )
     return ExecutionRuntime(
@@ -326,5 +333,6 @@ def build_execution(
         desk,
         bus,
         clock,
+        trading,
         source,
     )
