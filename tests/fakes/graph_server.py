@@ -37,6 +37,7 @@ from bot.whatsapp import SendPolicy, WhatsAppConfig, WhatsAppTransport, build_wh
 from tests.fakes.chat_stack import FakeDesk, MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI
+from trader.control.types import TradingStatus
 from trader.domain import TradingMode
 from trader.ops.httpserver import HttpServer
 from trader.state import ControlState
@@ -450,7 +451,7 @@ class WhatsAppStack:
     clock: FakeClock
     events: MemoryEvents
     state: ControlState
-    desk: FakeDesk | None
+    desk: FakeDesk
     control: ControlAPI
     core: CommandCore
     notifier: Notifier
@@ -459,6 +460,10 @@ class WhatsAppStack:
     other: RecordingChannel
     session: aiohttp.ClientSession
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def trading(self) -> TradingStatus:
+        return self.desk.trading.status
 
     @property
     def url(self) -> str:
