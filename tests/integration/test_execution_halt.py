@@ -64,17 +64,17 @@ async def test_repeated_venue_5xx_cancel_all_halt_and_alert_once(
     async with live_rig(engine, sessions, sim) as rig:
         alerts = rig.bus.alerts.subscribe()
         market = sim_market(rig)
-        resting = await rig.engine.handle(sim_intent(market, "0.50", "10"))
+        resting = await rig.runtime.handle(sim_intent(market, "0.50", "10"))
         assert resting.status is OrderStatus.LIVE
         async with httpx.AsyncClient(base_url=sim.url) as admin:
             fault = {"kind": "server_error", "method": "POST", "path": "/order", "status": 502}
             (await admin.post("/_admin/faults", json=fault)).raise_for_status()
 
         outcomes = [
-            (await rig.engine.handle(sim_intent(market, "0.52", "5"))).outcome for _ in range(5)
+            (await rig.runtime.handle(sim_intent(market, "0.52", "5"))).outcome for _ in range(5)
         ]
         await eventually(lambda: rig.runtime.halt.halts == 1)  # cancelled and alerted
-        after = await rig.engine.handle(sim_intent(market, "0.52", "5"))
+        after = await rig.runtime.handle(sim_intent(market, "0.52", "5"))
         for _ in range(5):  # more venue errors while halted: no new halt, no new alert
             rig.runtime.halt.record_venue_error(VenueUnavailable("502"), "submit")
         await rig.runtime.halt.trigger("venue_errors", "again")
@@ -100,16 +100,16 @@ async def test_a_frozen_feed_cancels_halts_and_alerts_once(
     async with paper_rig(engine, sessions, clock=clock) as rig:
         assert rig.data is not None
         alerts = rig.bus.alerts.subscribe()
-        await rig.engine.handle(buy())  # a position: the feed matters now
-        resting = await rig.engine.handle(buy(price="0.50", size="10"))
+        await rig.runtime.handle(buy())  # a position: the feed matters now
+        resting = await rig.runtime.handle(buy(price="0.50", size="10"))
         assert resting.status is OrderStatus.LIVE
         rig.run("execution.books", "execution.book_feed")
         halt = rig.runtime.halt
 
-        await eventually(lambda: rig.engine.board.feed_age() is not None)
+        await eventually(lambda: rig.runtime.board.feed_age() is not None)
         clock.advance(100)
         rig.data.set_book(book(YES, [("0.48", "90")], [("0.53", "100")]))  # still alive
-        await eventually(lambda: rig.engine.board.feed_age() == 0)
+        await eventually(lambda: rig.runtime.board.feed_age() == 0)
         assert not halt.check_feed()
         rig.run("execution.feed_watch")  # from here the books never move: time runs on
 
@@ -148,7 +148,7 @@ async def socket_rig(
     rig = await build_rig(engine, sessions, venue, clock)
     rig.run("execution.writer", "execution.fills")
     try:
-        placed = await rig.engine.handle(sim_intent(sim_market(rig), "0.62", "10"))
+        placed = await rig.runtime.handle(sim_intent(sim_market(rig), "0.62", "10"))
         assert placed.outcome is Outcome.PLACED
         await eventually(lambda: (venue.feed_age() or math.inf) < math.inf)  # connected
         yield rig, clock, data
@@ -163,7 +163,7 @@ async def test_a_quiet_market_on_a_live_socket_does_not_halt(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
 ) -> None:
     async with socket_rig(engine, sessions, sim) as (rig, clock, _):
-        halt, board = rig.runtime.halt, rig.engine.board
+        halt, board = rig.runtime.halt, rig.runtime.board
         limit = float(rig.state.risk_limits.halt_feed_down_s)
 
         clock.advance(10 * limit)  # no book has moved for ten times the limit

@@ -28,7 +28,7 @@ from trader.domain import (
     Side,
 )
 from trader.execution.accounts import ResolutionSource
-from trader.execution.runtime import ExecutionConfig, ExecutionRuntime, build_execution
+from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
 from trader.state import ControlState, RiskLimits
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
@@ -101,7 +101,7 @@ class MemoryJournal:
 
 @dataclass
 class Rig:
-    runtime: ExecutionRuntime
+    runtime: ExecutionCore
     state: ControlState
     events: EventLog
     bus: Bus
@@ -109,10 +109,6 @@ class Rig:
     venue: Venue
     data: StaticMarketData | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        return self.runtime.engine
 
     @property
     def trading(self) -> TradingStatus:

@@ -37,7 +37,7 @@ async def test_kill_during_a_slow_reconciliation_waits_only_for_its_own_cancels(
 ) -> None:
     async with live_rig(engine, sessions, sim) as rig, httpx.AsyncClient(base_url=sim.url) as admin:
         market = sim_market(rig)
-        resting = await rig.engine.handle(sim_intent(market, "0.50", "10"))
+        resting = await rig.runtime.handle(sim_intent(market, "0.50", "10"))
         assert resting.status is OrderStatus.LIVE
         fault = {
             "kind": "latency",
@@ -48,7 +48,7 @@ async def test_kill_during_a_slow_reconciliation_waits_only_for_its_own_cancels(
         }
         (await admin.post("/_admin/faults", json=fault)).raise_for_status()
 
-        sweep = asyncio.create_task(rig.runtime.reconciler.run_once("periodic"))
+        sweep = asyncio.create_task(rig.runtime.reconcile("periodic"))
 
         async def slow_request_started() -> bool:  # the count-1 rule is used up once it matched
             return (await admin.get("/_admin/faults")).json() == []

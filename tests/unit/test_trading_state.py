@@ -28,9 +28,7 @@ from trader.state import TRADING_STATE_KEY
 
 RUNNING, PAUSED = TradingState.RUNNING, TradingState.PAUSED
 KILLED, HALTED = TradingState.KILLED, TradingState.HALTED
-ALLOWED_PAIRS = {
-    (before, rule.target) for rule in TRANSITIONS.values() for before in rule.sources
-}
+ALLOWED_PAIRS = {(before, rule.target) for rule in TRANSITIONS.values() for before in rule.sources}
 
 
 @dataclass
@@ -90,7 +88,7 @@ def machine(store: ScriptedStore, start: TradingState = RUNNING) -> TradingState
 
 
 async def test_the_table_allows_only_the_issue_moves() -> None:
-    assert ALLOWED_PAIRS == {
+    assert {
         (RUNNING, PAUSED),
         (PAUSED, RUNNING),
         (RUNNING, KILLED),
@@ -101,7 +99,7 @@ async def test_the_table_allows_only_the_issue_moves() -> None:
         (PAUSED, HALTED),
         (KILLED, RUNNING),
         (HALTED, RUNNING),
-    }
+    } == ALLOWED_PAIRS
     trading = machine(ScriptedStore(), KILLED)
     for move in (Transition.PAUSE, Transition.RESUME, Transition.HALT):
         with pytest.raises(TransitionRefused):

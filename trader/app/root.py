@@ -37,7 +37,7 @@ from trader.config import Settings
 from trader.control.api import ControlAPI
 from trader.domain import SYSTEM_ACTOR, Alert, Market, Severity, TradingMode
 from trader.execution.runtime import (
-    ExecutionRuntime,
+    ExecutionCore,
     build_execution,
     execution_config,
     risk_limits_from_settings,
@@ -106,7 +106,7 @@ class App:
         self.engine: AsyncEngine | None = None
         self.events: EventLog | None = None
         self.venue: Venue | None = None
-        self.execution: ExecutionRuntime | None = None
+        self.execution: ExecutionCore | None = None
         self.signals: SignalRuntime | None = None
         self.scheduler: JobScheduler | None = None
         self.heartbeat: HeartbeatWriter | None = None
@@ -170,7 +170,7 @@ class App:
             return list(execution.board.markets())
 
         async def bankroll() -> Decimal:
-            return execution.portfolio.equity()
+            return execution.equity()
 
         self.http_client = httpx.AsyncClient(timeout=15)
         self.signals = build_signal_runtime(
@@ -184,7 +184,7 @@ class App:
             bankroll=bankroll,
             events=self.recorder.append,
         )
-        self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution.portfolio)
+        self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution)
 
     def _build_liveness(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         settings, execution = self.settings, self._execution
@@ -206,7 +206,7 @@ class App:
             cycle_interval_s=settings.signal_cycle_s,
             last_cycle_at=lambda: self.signals.last_cycle_at if self.signals else None,
             drawdown_mode=lambda: desk.portfolio_view().drawdown_mode,
-            win_rate=execution.portfolio.win_rate,
+            win_rate=execution.win_rate,
             feed_age_s=desk.feed_age,
             stale_feed_s=settings.stale_book_s,
             server_time=self._venue.server_time
@@ -397,7 +397,7 @@ class App:
     # --- accessors for parts built in start() (fail loudly if used before) -------------
 
     @property
-    def _execution(self) -> ExecutionRuntime:
+    def _execution(self) -> ExecutionCore:
         assert self.execution is not None, "execution is built in start()"
         return self.execution
 
@@ -504,17 +504,10 @@ class App:
         if self.execution is None:
             await self.supervisor.stop()
             return
-        lock = self.execution.engine.lock
-        try:
-            await asyncio.wait_for(lock.acquire(), timeout=10)
-        except TimeoutError:
-            log.error("an order decision did not finish within 10 s; stopping anyway")
+        async with self.execution.quiesced(timeout_s=10) as quiet:
+            if not quiet:
+                log.error("an order decision did not finish within 10 s; stopping anyway")
             await self.supervisor.stop()
-            return
-        try:
-            await self.supervisor.stop()
-        finally:
-            lock.release()
 
     def _trading_state(self) -> str | None:
         return self.execution.trading.state.value if self.execution is not None else None
