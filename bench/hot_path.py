@@ -131,8 +131,8 @@ async def _measure(n: int, directory: Path, *, sql_store: bool) -> dict[str, flo
         store=store,
     )
     await runtime.start()
-    writer = asyncio.create_task(runtime.engine.writer.run())
-    engine = runtime.engine
+    writer = asyncio.create_task(runtime.components()["execution.writer"]())
+    engine = runtime
     samples: list[float] = []
     started = time.perf_counter()
     try:

@@ -1,8 +1,12 @@
-"""Operator-controlled state that survives restarts: trading state, approval mode, settings.
+"""Operator-controlled state that survives restarts: approval mode and settings.
 
 Reads are synchronous from an in-memory copy (the risk checks on the hot path read it);
 every change is written through to the database before the call returns, and appended to
 the event log by the caller (the Control API).
+
+The trading state (RUNNING / PAUSED / KILLED / HALTED) is stored in the same table but is
+not ControlState's: `trader.execution.trading_state` owns and writes it. `load` hands the
+stored value over (`stored_trading`) and `get`/`put` refuse its key.
 
 The typed settings the operator changes from the chat live here too: `RiskLimits` (every
 limit of the risk engine, the automatic-halt thresholds and the flatten slippage cap) and
@@ -16,12 +20,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from trader.clock import Clock
-from trader.domain import Severity, TradingState
+from trader.domain import Severity
 from trader.limits import LimitProblem, RiskLimits, SettingError
 
 __all__ = [
@@ -31,7 +34,6 @@ __all__ = [
     "LimitProblem",
     "RiskLimits",
     "SettingError",
-    "TradingStatus",
 ]
 
 TRADING_STATE_KEY = "trading_state"
@@ -45,14 +47,6 @@ class KeyValueStore(Protocol):
     async def get_all(self) -> dict[str, Any]: ...
 
     async def set(self, key: str, value: Any, *, updated_by: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TradingStatus:
-    state: TradingState
-    reason: str
-    changed_by: str
-    changed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +139,7 @@ class ControlState:
         self._store = store
         self._clock = clock
         self._values: dict[str, Any] = {}
+        self._trading: dict[str, Any] | None = None
         self._risk_defaults = risk_defaults or RiskLimits()
         self._limits = self._risk_defaults
         self._alerts = AlertSettings()
@@ -153,6 +148,7 @@ class ControlState:
     async def load(self) -> None:
         """Read everything; on first start, persist the risk limits' defaults."""
         self._values = dict(await self._store.get_all())
+        self._trading = self._values.pop(TRADING_STATE_KEY, None)
         self._limits, self._limit_problems = RiskLimits.from_stored(
             self._values.get(RISK_LIMITS_KEY), self._risk_defaults
         )
@@ -176,28 +172,17 @@ class ControlState:
         await self._store.set(key, value, updated_by=by)
         self._values[key] = value
 
-    # trading state --------------------------------------------------------------------
+    # the trading state's hand-over ------------------------------------------------------
 
     @property
-    def trading(self) -> TradingStatus:
-        raw = self._values.get(TRADING_STATE_KEY) or {}
-        at = raw.get("at")
-        return TradingStatus(
-            state=TradingState(raw.get("state", TradingState.RUNNING)),
-            reason=str(raw.get("reason", "")),
-            changed_by=str(raw.get("by", "")),
-            changed_at=datetime.fromisoformat(at) if at else None,
-        )
+    def store(self) -> KeyValueStore:
+        """The store the trading-state machine persists to (it alone writes that key)."""
+        return self._store
 
-    async def set_trading(self, state: TradingState, reason: str, by: str) -> TradingStatus:
-        value = {
-            "state": state.value,
-            "reason": reason,
-            "by": by,
-            "at": self._clock.now().isoformat(),
-        }
-        await self._set(TRADING_STATE_KEY, value, by)
-        return self.trading
+    @property
+    def stored_trading(self) -> dict[str, Any] | None:
+        """The trading state as stored when `load` ran (None on a first start)."""
+        return self._trading
 
     # approval mode --------------------------------------------------------------------
 
@@ -241,7 +226,14 @@ class ControlState:
     # generic settings -----------------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
+        _not_trading(key)
         return self._values.get(key, default)
 
     async def put(self, key: str, value: Any, by: str) -> None:
+        _not_trading(key)
         await self._set(key, value, by)
+
+
+def _not_trading(key: str) -> None:
+    if key == TRADING_STATE_KEY:
+        raise KeyError("the trading state is trader.execution.trading_state's to read and write")

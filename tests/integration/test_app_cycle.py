@@ -74,7 +74,7 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
     assert app.engine is not None
     assert app.events is not None
     assert app.execution is not None
-    await app.execution.engine.writer.drain_now()  # order rows are written behind the path
+    await app.execution.flush()  # order rows are written behind the path
     await app.events.flush()  # and the event log in batches
     async with app.engine.connect() as connection:
         kinds = [

@@ -32,8 +32,8 @@ async def test_status_positions_orders_and_pnl(
     async with paper_rig(engine, sessions) as rig:
         control = control_for(rig)
         await rig.runtime.accounts.snapshot()  # the day starts at 1000
-        await rig.engine.handle(buy())
-        resting = await rig.engine.handle(buy(price="0.50", size="10"))
+        await rig.runtime.handle(buy())
+        resting = await rig.runtime.handle(buy(price="0.50", size="10"))
 
         status = await control.status(OPERATOR)
         (position,) = await control.positions(OPERATOR)
@@ -75,8 +75,8 @@ async def test_kill_preview_then_kill_with_flatten_through_the_control_api(
                 received.append(alert)
 
         reader = asyncio.create_task(collect())
-        await rig.engine.handle(buy())
-        await rig.engine.handle(buy(price="0.50", size="10"))
+        await rig.runtime.handle(buy())
+        await rig.runtime.handle(buy(price="0.50", size="10"))
 
         preview = await control.preview_kill(OPERATOR)
         report = await control.kill(OPERATOR, flatten=True, reason="test")
@@ -86,7 +86,7 @@ async def test_kill_preview_then_kill_with_flatten_through_the_control_api(
         assert preview.estimated_proceeds == D("9.60")
         assert (report.canceled, report.open_orders_left) == (1, 0)
         assert report.exits[0].sold == D(20)
-        assert rig.engine.portfolio.position(YES) is None
+        assert rig.runtime.position(YES) is None
         assert (await control.rearm(OPERATOR)).changed
         stream.close()
         await reader
@@ -100,7 +100,7 @@ async def test_approvals_through_the_control_api_act_once(
     async with paper_rig(engine, sessions) as rig:
         control = control_for(rig)
         await control.set_approval_mode(OPERATOR, True)
-        waiting = await rig.engine.handle(buy(size="10"))
+        waiting = await rig.runtime.handle(buy(size="10"))
         (pending,) = await control.pending_approvals(OPERATOR)
 
         first = await control.approve(OPERATOR, pending.key, "8")

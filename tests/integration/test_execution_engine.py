@@ -21,7 +21,8 @@ from tests.support.execution_rig import (
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.control.types import ApprovalRequest, Outcome
-from trader.domain import Actor, OrderStatus, TradingState
+from trader.domain import Actor, OrderStatus
+from trader.execution.trading_state import Transition
 from trader.store.trading import FillRepository, OrderRepository, PositionRepository
 from trader.venue.base import PreparedOrder, SubmitResult, UnknownOutcome
 from trader.venue.paper.feed import StaticMarketData
@@ -37,15 +38,15 @@ async def test_an_intent_fills_and_the_position_changes_at_once(
     async with paper_rig(engine, sessions) as rig:
         intent = buy()
 
-        result = await rig.engine.handle(intent)
+        result = await rig.runtime.handle(intent)
 
         assert result.outcome is Outcome.PLACED
         assert result.status is OrderStatus.MATCHED
         assert result.filled == D(20)
-        position = rig.engine.portfolio.position(YES)
+        position = rig.runtime.position(YES)
         assert position is not None
         assert (position.size, position.average_price) == (D(20), D("0.52"))
-        await rig.engine.writer.drain_now()
+        await rig.runtime.flush()
         row = await OrderRepository(sessions, rig.clock).get_by_venue_id(result.order_id or "")
         assert row is not None
         assert (row.status, row.size_matched) == ("MATCHED", D(20))
@@ -122,8 +123,8 @@ async def test_the_signed_order_row_is_written_before_the_venue_is_called(
 ) -> None:
     rig, venue, data = await checking_rig(engine, sessions)
     try:
-        await rig.engine.handle(buy())
-        await rig.engine.handle(buy(price="0.50"))
+        await rig.runtime.handle(buy())
+        await rig.runtime.handle(buy(price="0.50"))
     finally:
         await close_rig(rig, venue, data)
 
@@ -136,25 +137,25 @@ async def test_a_lost_answer_stays_submitted_and_is_resolved_by_id_never_resent(
     rig, venue, data = await checking_rig(engine, sessions, fills=False)  # the answer is lost
     try:
         venue.lose_answer = True
-        result = await rig.engine.handle(buy())
-        await rig.engine.writer.drain_now()
+        result = await rig.runtime.handle(buy())
+        await rig.runtime.flush()
         row = await OrderRepository(sessions, rig.clock).get_by_venue_id(result.order_id or "")
 
         assert result.outcome is Outcome.UNKNOWN
         assert row is not None
         assert row.status == "SUBMITTED"
-        assert rig.engine.portfolio.exposure_for("x", YES).open_orders == 1
+        assert rig.runtime.exposure_for("x", YES).open_orders == 1
 
-        outcome = await rig.runtime.reconciler.run_once("test")
+        outcome = await rig.runtime.reconcile("test")
 
         row = await OrderRepository(sessions, rig.clock).get_by_venue_id(result.order_id or "")
         assert row is not None
         assert row.status == "MATCHED"
         assert {c.kind for c in outcome.corrections} >= {"update_order", "record_fill"}
-        position = rig.engine.portfolio.position(YES)
+        position = rig.runtime.position(YES)
         assert position is not None
         assert position.size == D(20)
-        assert rig.engine.portfolio.working_orders() == []
+        assert rig.runtime.working_orders() == []
         assert venue.prepared == 1  # never re-signed
     finally:
         await close_rig(rig, venue, data)
@@ -166,16 +167,16 @@ async def test_a_submit_that_never_reached_the_venue_is_rejected_and_releases_ca
     rig, venue, data = await checking_rig(engine, sessions)
     try:
         venue.drop_request = True
-        result = await rig.engine.handle(buy())
+        result = await rig.runtime.handle(buy())
         assert result.outcome is Outcome.UNKNOWN
 
-        await rig.runtime.reconciler.run_once("test")
+        await rig.runtime.reconcile("test")
 
         row = await OrderRepository(sessions, rig.clock).get_by_venue_id(result.order_id or "")
         assert row is not None
         assert row.status == "REJECTED"
-        assert rig.engine.portfolio.working_orders() == []
-        assert rig.engine.portfolio.position(YES) is None
+        assert rig.runtime.working_orders() == []
+        assert rig.runtime.position(YES) is None
         assert venue.prepared == 1
     finally:
         await close_rig(rig, venue, data)
@@ -185,10 +186,10 @@ async def test_a_denial_names_its_rule_and_nothing_reaches_the_venue(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
-        await rig.state.set_trading(TradingState.PAUSED, "lunch", "test")
+        await rig.runtime.trading.change(Transition.PAUSE, "lunch", "test")
         intent = buy()
 
-        result = await rig.engine.handle(intent)
+        result = await rig.runtime.handle(intent)
 
         assert (result.outcome, result.rule) == (Outcome.DENIED, "paused")
         assert await rig.event_types(intent.correlation_id) == ["intent_received", "intent_denied"]
@@ -199,16 +200,15 @@ async def test_a_resting_order_reserves_capital_until_cancelled(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
-        result = await rig.engine.handle(buy(price="0.50"))
-        portfolio = rig.engine.portfolio
+        result = await rig.runtime.handle(buy(price="0.50"))
         assert result.status is OrderStatus.LIVE
-        assert portfolio.reserved_cash() == D(10)
+        assert rig.runtime.summary().reserved == D(10)
 
-        canceled = await rig.engine.cancel([result.order_id or ""], reason="t", actor=OPERATOR)
+        canceled = await rig.runtime.cancel([result.order_id or ""], reason="t", actor=OPERATOR)
 
         assert canceled == [result.order_id]
-        assert portfolio.reserved_cash() == 0
-        await rig.engine.writer.drain_now()
+        assert rig.runtime.summary().reserved == 0
+        await rig.runtime.flush()
         row = await OrderRepository(sessions, rig.clock).get_by_venue_id(result.order_id or "")
         assert row is not None
         assert row.status == "CANCELED"
@@ -219,29 +219,29 @@ async def test_a_resting_order_filled_later_arrives_through_the_fill_stream(
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
         assert rig.data is not None
-        result = await rig.engine.handle(buy(price="0.50"))
+        result = await rig.runtime.handle(buy(price="0.50"))
         assert result.status is OrderStatus.LIVE
 
         rig.data.set_book(book(YES, [("0.45", "100")], [("0.49", "100")]))
 
-        await eventually(lambda: rig.engine.portfolio.position(YES) is not None)
-        position = rig.engine.portfolio.position(YES)
+        await eventually(lambda: rig.runtime.position(YES) is not None)
+        position = rig.runtime.position(YES)
         assert position is not None
         assert (position.size, position.average_price) == (D(20), D("0.50"))
-        assert rig.engine.portfolio.working_orders() == []
+        assert rig.runtime.working_orders() == []
 
 
 async def test_selling_realizes_pnl(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
-        await rig.engine.handle(buy())
-        result = await rig.engine.handle(sell("0.47", "20"))
+        await rig.runtime.handle(buy())
+        result = await rig.runtime.handle(sell("0.47", "20"))
 
         assert result.filled == D(20)
-        assert rig.engine.portfolio.position(YES) is None
-        assert rig.engine.portfolio.win_rate() == (0, 1, D(0))
-        assert rig.engine.portfolio.summary().realized == D("-0.80")
+        assert rig.runtime.position(YES) is None
+        assert rig.runtime.win_rate() == (0, 1, D(0))
+        assert rig.runtime.summary().realized == D("-0.80")
 
 
 async def test_approval_mode_waits_and_a_double_approve_acts_once(
@@ -251,7 +251,7 @@ async def test_approval_mode_waits_and_a_double_approve_acts_once(
         requests = rig.bus.approvals.subscribe()
         await rig.state.set_approval_mode(True, "test")
 
-        waiting = await rig.engine.handle(buy(size="10"))
+        waiting = await rig.runtime.handle(buy(size="10"))
 
         assert waiting.outcome is Outcome.AWAITING_APPROVAL
         envelope = requests.get_nowait()
@@ -271,7 +271,7 @@ async def test_approval_mode_waits_and_a_double_approve_acts_once(
         acted = first if first.acted else second
         assert acted.result is not None
         assert acted.result.outcome is Outcome.PLACED
-        position = rig.engine.portfolio.position(YES)
+        position = rig.runtime.position(YES)
         assert position is not None
         assert position.size == D(10)
         assert await rig.runtime.approvals.pending() == []
@@ -286,7 +286,7 @@ async def test_approve_at_a_different_size_reject_and_expiry(
         await rig.state.set_approval_mode(True, "test")
         keys: list[str] = []
         for _ in range(3):
-            result = await rig.engine.handle(buy(size="10"))
+            result = await rig.runtime.handle(buy(size="10"))
             keys.append(result.approval_key or "")
 
         resized = await approvals.approve(OPERATOR, keys[0], D(6))
@@ -309,14 +309,14 @@ async def test_after_a_restart_the_portfolio_is_restored_and_reconciles_clean(
     journal = MemoryJournal()
     clock = FakeClock()
     async with paper_rig(engine, sessions, clock=clock, journal=journal) as rig:
-        await rig.engine.handle(buy())
+        await rig.runtime.handle(buy())
         await rig.runtime.accounts.snapshot()
-        before = rig.engine.portfolio.summary()
+        before = rig.runtime.summary()
 
     async with paper_rig(engine, sessions, clock=clock, journal=journal) as again:
-        after = again.engine.portfolio.summary()
-        assert again.runtime.reconciler.last_result is not None
-        assert again.runtime.reconciler.last_result.clean
+        after = again.runtime.summary()
+        assert again.runtime.last_reconcile is not None
+        assert again.runtime.last_reconcile.clean
         assert (after.cash, after.equity, after.open_positions) == (
             before.cash,
             before.equity,
@@ -334,9 +334,9 @@ async def test_snapshots_alert_once_on_a_drawdown_mode_change_and_the_daily_loss
         assert rig.data is not None
         alerts = rig.bus.alerts.subscribe()
         await rig.runtime.accounts.snapshot()
-        await rig.engine.handle(buy())
+        await rig.runtime.handle(buy())
         fallen = rig.data.set_book(book(YES, [("0.10", "100")], [("0.12", "100")]))
-        rig.engine.board.put_book(fallen)  # as the book feed does: the mark falls to 0.11
+        rig.runtime.board.put_book(fallen)  # as the book feed does: the mark falls to 0.11
 
         await rig.runtime.accounts.snapshot()
         await rig.runtime.accounts.snapshot()
@@ -348,6 +348,6 @@ async def test_snapshots_alert_once_on_a_drawdown_mode_change_and_the_daily_loss
             ("drawdown_mode", "Drawdown mode FULL -> REDUCED"),
             ("daily_loss", "Daily loss limit reached"),
         ]
-        denied = await rig.engine.handle(buy(price="0.12", model="0.5"))
+        denied = await rig.runtime.handle(buy(price="0.12", model="0.5"))
         assert denied.rule == "daily_loss"
         alerts.close()

@@ -64,24 +64,24 @@ async def test_repeated_venue_5xx_cancel_all_halt_and_alert_once(
     async with live_rig(engine, sessions, sim) as rig:
         alerts = rig.bus.alerts.subscribe()
         market = sim_market(rig)
-        resting = await rig.engine.handle(sim_intent(market, "0.50", "10"))
+        resting = await rig.runtime.handle(sim_intent(market, "0.50", "10"))
         assert resting.status is OrderStatus.LIVE
         async with httpx.AsyncClient(base_url=sim.url) as admin:
             fault = {"kind": "server_error", "method": "POST", "path": "/order", "status": 502}
             (await admin.post("/_admin/faults", json=fault)).raise_for_status()
 
         outcomes = [
-            (await rig.engine.handle(sim_intent(market, "0.52", "5"))).outcome for _ in range(5)
+            (await rig.runtime.handle(sim_intent(market, "0.52", "5"))).outcome for _ in range(5)
         ]
         await eventually(lambda: rig.runtime.halt.halts == 1)  # cancelled and alerted
-        after = await rig.engine.handle(sim_intent(market, "0.52", "5"))
+        after = await rig.runtime.handle(sim_intent(market, "0.52", "5"))
         for _ in range(5):  # more venue errors while halted: no new halt, no new alert
             rig.runtime.halt.record_venue_error(VenueUnavailable("502"), "submit")
         await rig.runtime.halt.trigger("venue_errors", "again")
 
         assert outcomes == [Outcome.UNKNOWN] * 5
         assert (after.outcome, after.rule) == (Outcome.DENIED, "halted")
-        assert rig.state.trading.state is TradingState.HALTED
+        assert rig.trading.state is TradingState.HALTED
         assert rig.runtime.halt.halts == 1
         assert list(await rig.venue.open_orders()) == []
         halts = [a for a in drained(alerts) if a.kind == "auto_halt"]
@@ -89,7 +89,7 @@ async def test_repeated_venue_5xx_cancel_all_halt_and_alert_once(
         assert halts[0].severity is Severity.CRITICAL
         assert "venue_errors" in halts[0].title
         assert "Cancelled 1 orders" in halts[0].body
-        assert rig.state.trading.reason.startswith("venue_errors")
+        assert rig.trading.reason.startswith("venue_errors")
         alerts.close()
 
 
@@ -100,20 +100,20 @@ async def test_a_frozen_feed_cancels_halts_and_alerts_once(
     async with paper_rig(engine, sessions, clock=clock) as rig:
         assert rig.data is not None
         alerts = rig.bus.alerts.subscribe()
-        await rig.engine.handle(buy())  # a position: the feed matters now
-        resting = await rig.engine.handle(buy(price="0.50", size="10"))
+        await rig.runtime.handle(buy())  # a position: the feed matters now
+        resting = await rig.runtime.handle(buy(price="0.50", size="10"))
         assert resting.status is OrderStatus.LIVE
         rig.run("execution.books", "execution.book_feed")
         halt = rig.runtime.halt
 
-        await eventually(lambda: rig.engine.board.feed_age() is not None)
+        await eventually(lambda: rig.runtime.board.feed_age() is not None)
         clock.advance(100)
         rig.data.set_book(book(YES, [("0.48", "90")], [("0.53", "100")]))  # still alive
-        await eventually(lambda: rig.engine.board.feed_age() == 0)
+        await eventually(lambda: rig.runtime.board.feed_age() == 0)
         assert not halt.check_feed()
         rig.run("execution.feed_watch")  # from here the books never move: time runs on
 
-        await eventually(lambda: rig.state.trading.state is TradingState.HALTED)
+        await eventually(lambda: rig.trading.state is TradingState.HALTED)
         await eventually(lambda: halt.halts == 1)
         clock.advance(600)
         assert not halt.check_feed()  # halted already: nothing more
@@ -146,7 +146,7 @@ async def socket_rig(
     rig = await build_rig(engine, sessions, venue, clock)
     rig.run("execution.writer", "execution.fills")
     try:
-        placed = await rig.engine.handle(sim_intent(sim_market(rig), "0.62", "10"))
+        placed = await rig.runtime.handle(sim_intent(sim_market(rig), "0.62", "10"))
         assert placed.outcome is Outcome.PLACED
         await eventually(lambda: (venue.feed_age() or math.inf) < math.inf)  # connected
         yield rig, clock, data
@@ -161,14 +161,14 @@ async def test_a_quiet_market_on_a_live_socket_does_not_halt(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
 ) -> None:
     async with socket_rig(engine, sessions, sim) as (rig, clock, _):
-        halt, board = rig.runtime.halt, rig.engine.board
+        halt, board = rig.runtime.halt, rig.runtime.board
         limit = float(rig.state.risk_limits.halt_feed_down_s)
 
         clock.advance(10 * limit)  # no book has moved for ten times the limit
 
         assert (board.feed_age() or 0) > limit  # by the books' silence, the feed is down
         assert not halt.check_feed()
-        assert rig.state.trading.state is TradingState.RUNNING
+        assert rig.trading.state is TradingState.RUNNING
         assert halt.halts == 0
 
 
@@ -188,7 +188,7 @@ async def test_a_socket_back_before_the_threshold_does_not_halt(
 
         assert not seen_down
         assert not halt.check_feed()  # reconnected: the outage is over
-        assert rig.state.trading.state is TradingState.RUNNING
+        assert rig.trading.state is TradingState.RUNNING
 
 
 async def test_a_socket_down_past_the_threshold_halts_once(
@@ -211,7 +211,7 @@ async def test_a_socket_down_past_the_threshold_halts_once(
         after = halt.check_feed()
 
         assert (first, early, late, after) == (False, False, True, False)
-        assert rig.state.trading.state is TradingState.HALTED
+        assert rig.trading.state is TradingState.HALTED
         (alert,) = [a for a in drained(alerts) if a.kind == "auto_halt"]
         assert alert.title == "Trading HALTED: feed_down"
         assert "market socket disconnected" in alert.body

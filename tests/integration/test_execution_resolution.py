@@ -58,26 +58,26 @@ async def test_resolution_settles_positions_realizes_pnl_and_says_what_to_redeem
         alerts = rig.bus.alerts.subscribe()
         market = sim_market(rig)
         yes, no = (t.token_id for t in market.tokens)
-        await rig.engine.handle(sim_intent(market, "0.62", "20"))
-        await rig.engine.handle(sim_intent(market, "0.42", "10", outcome=1, model="0.55"))
-        portfolio = rig.engine.portfolio
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await rig.runtime.handle(sim_intent(market, "0.42", "10", outcome=1, model="0.55"))
+        portfolio = rig.runtime
         await eventually(lambda: portfolio.position(yes) is not None)
         await eventually(lambda: portfolio.position(no) is not None)
         cost = {t: p.size * p.average_price for t in (yes, no) if (p := portfolio.position(t))}
-        cash_before = portfolio.cash
+        cash_before = portfolio.summary().cash
         async with httpx.AsyncClient(base_url=sim.url) as admin:
             body = {"condition_id": market.condition_id, "outcome": "Yes"}
             (await admin.post("/_admin/resolve", json=body)).raise_for_status()
 
-        result = await rig.runtime.reconciler.run_once("test")
+        result = await rig.runtime.reconcile("test")
 
         assert portfolio.positions() == []
         realized = {r.token_id: r.pnl for r in portfolio.realizations()}
         assert realized == {yes: D(20) - cost[yes], no: -cost[no]}
         # the simulator pays winners out at once: the venue's cash shows the 20 pUSD
         assert not any(c.kind == "set_position" for c in result.corrections)
-        assert portfolio.cash == cash_before + D(20)
-        assert portfolio.redeemable == {}
+        assert portfolio.summary().cash == cash_before + D(20)
+        assert portfolio.summary().redeemable == 0
         settled = [a for a in _drain(alerts) if a.kind == "market_resolved"]
         assert len(settled) == 1
         assert "redeemable 20.00 pUSD" in settled[0].body

@@ -39,11 +39,11 @@ async def test_kill_with_flatten_cancels_everything_sells_within_the_cap_and_sur
     async with live_rig(engine, sessions, sim) as rig:
         market = sim_market(rig)
         token = market.tokens[0].token_id
-        bought = await rig.engine.handle(sim_intent(market, "0.62", "20"))
-        resting = await rig.engine.handle(sim_intent(market, "0.55", "10"))
+        bought = await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        resting = await rig.runtime.handle(sim_intent(market, "0.55", "10"))
         assert bought.outcome is Outcome.PLACED
         assert resting.status is OrderStatus.LIVE
-        await eventually(lambda: rig.engine.portfolio.position(token) is not None)
+        await eventually(lambda: rig.runtime.position(token) is not None)
 
         preview = await rig.runtime.kill_switch.preview(D("0.05"))
         (exit_,) = preview.exits
@@ -60,7 +60,7 @@ async def test_kill_with_flatten_cancels_everything_sells_within_the_cap_and_sur
         assert list(await rig.venue.open_orders()) == []
         (sold,) = report.exits
         assert sold.sold == D(20)
-        await eventually(lambda: rig.engine.portfolio.position(token) is None)
+        await eventually(lambda: rig.runtime.position(token) is None)
         sells = [
             f for f in await rig.venue.trades(market=market.condition_id) if f.side is Side.SELL
         ]
@@ -69,21 +69,21 @@ async def test_kill_with_flatten_cancels_everything_sells_within_the_cap_and_sur
         assert await rig.venue.positions() == [] or all(
             p.size == 0 for p in await rig.venue.positions()
         )
-        denied = await rig.engine.handle(sim_intent(market, "0.62", "10"))
+        denied = await rig.runtime.handle(sim_intent(market, "0.62", "10"))
         assert (denied.outcome, denied.rule) == (Outcome.DENIED, "killed")
 
     # A restart: new objects on the same database.
     async with live_rig(engine, sessions, sim) as again:
-        assert again.state.trading.state is TradingState.KILLED
+        assert again.trading.state is TradingState.KILLED
         market = sim_market(again)
-        denied = await again.engine.handle(sim_intent(market, "0.62", "10"))
+        denied = await again.runtime.handle(sim_intent(market, "0.62", "10"))
         assert denied.rule == "killed"
 
-        assert await again.runtime.kill_switch.rearm(OPERATOR) is TradingState.RUNNING
-        placed = await again.engine.handle(sim_intent(market, "0.62", "10"))
+        assert (await again.runtime.kill_switch.rearm(OPERATOR)).after is TradingState.RUNNING
+        placed = await again.runtime.handle(sim_intent(market, "0.62", "10"))
 
         assert placed.outcome is Outcome.PLACED
-        assert again.state.trading.state is TradingState.RUNNING
+        assert again.trading.state is TradingState.RUNNING
 
 
 async def test_kill_without_flatten_keeps_positions_and_alerts_once(
@@ -93,14 +93,14 @@ async def test_kill_without_flatten_keeps_positions_and_alerts_once(
         alerts = rig.bus.alerts.subscribe()
         market = sim_market(rig)
         token = market.tokens[0].token_id
-        await rig.engine.handle(sim_intent(market, "0.62", "10"))
-        await rig.engine.handle(sim_intent(market, "0.50", "10"))
-        await eventually(lambda: rig.engine.portfolio.position(token) is not None)
+        await rig.runtime.handle(sim_intent(market, "0.62", "10"))
+        await rig.runtime.handle(sim_intent(market, "0.50", "10"))
+        await eventually(lambda: rig.runtime.position(token) is not None)
 
         report = await rig.runtime.kill_switch.kill(OPERATOR, flatten=False)
 
         assert (report.canceled, report.open_orders_left, report.exits) == (1, 0, ())
-        position = rig.engine.portfolio.position(token)
+        position = rig.runtime.position(token)
         assert position is not None
         assert position.size == D(10)
         kinds = []

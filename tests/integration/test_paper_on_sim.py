@@ -141,13 +141,13 @@ async def test_paper_rebuilt_over_the_database_resumes_the_fills_the_engine_reco
     try:
         market = sim_market(rig, "Will the rig pass?")
         yes = market.tokens[0].token_id
-        taken = await rig.engine.handle(sim_intent(market, "0.62", "20"))  # takes the asks
-        sold = await rig.engine.handle(sim_intent(market, "0.55", "8", side=Side.SELL))
-        resting = await rig.engine.handle(sim_intent(market, "0.55", "10"))
+        taken = await rig.runtime.handle(sim_intent(market, "0.62", "20"))  # takes the asks
+        sold = await rig.runtime.handle(sim_intent(market, "0.55", "8", side=Side.SELL))
+        resting = await rig.runtime.handle(sim_intent(market, "0.55", "10"))
         async with httpx.AsyncClient(base_url=sim.url) as admin:
             body = {"condition_id": market.condition_id, "fair": "0.40"}
             (await admin.post("/_admin/price", json=body)).raise_for_status()
-        position = rig.engine.portfolio.position
+        position = rig.runtime.position
         await eventually(lambda: (p := position(yes)) is not None and p.size == Decimal(22))
     finally:
         await rig.stop()  # drains the write-behind queue

@@ -17,6 +17,7 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Role
 from polysim.synthetic.history import SyntheticHistory, seed_history
+from tests.support.chat_stack import FakeDesk
 from tests.support.memory import MemoryEvents, MemoryStore
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
@@ -81,7 +82,12 @@ async def make_core(clock: FakeClock) -> CommandCore:
     state = ControlState(MemoryStore(), clock)
     await state.load()
     control = ControlAPI(
-        state=state, events=events, event_reader=events, clock=clock, mode=TradingMode.PAPER
+        state=state,
+        events=events,
+        event_reader=events,
+        clock=clock,
+        mode=TradingMode.PAPER,
+        desk=FakeDesk(state, clock),
     )
     return CommandCore(control, clock=clock, notifier=Notifier(clock))
 

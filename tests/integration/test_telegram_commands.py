@@ -70,7 +70,7 @@ async def test_stranger_gets_one_short_refusal_and_nothing_else(
     assert whoami == f"Your telegram id is {STRANGER_ID}"
     assert len(api.to(STRANGER_ID)) == 2
     assert stack.events.audited(f"telegram:{STRANGER_ID}") == []
-    assert stack.control._state.trading.state.value == "RUNNING"
+    assert stack.trading.state.value == "RUNNING"
 
 
 async def test_viewer_cannot_control(stack: ChatStack, api: FakeBotAPI) -> None:

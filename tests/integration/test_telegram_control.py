@@ -97,7 +97,7 @@ async def test_kill_with_flatten_previews_exits_then_confirms(
         ("kill", f"telegram:{OPERATOR_ID}", {"flatten": True, "slippage": Decimal("0.05")})
     ]
     assert "Cancelled 1 order(s)" in prompt.plain
-    assert stack.state.trading.state is TradingState.KILLED
+    assert stack.trading.state is TradingState.KILLED
     assert prompt.buttons == []
 
 
@@ -128,7 +128,7 @@ async def test_kill_abort_and_expiry_do_nothing(stack: ChatStack, api: FakeBotAP
 
     assert "expired" in late["text"]
     assert kill_calls(stack) == []
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
 
 
 async def test_a_forged_confirmation_does_nothing(stack: ChatStack, api: FakeBotAPI) -> None:
@@ -150,15 +150,15 @@ async def test_rearm_confirms_first(stack: ChatStack, api: FakeBotAPI) -> None:
     assert nothing.plain == "Nothing to re-arm: trading is RUNNING."
     prompt = await ask(api, OPERATOR_ID, "/kill")
     await tap(api, OPERATOR_ID, prompt, "Cancel orders")
-    await eventually(lambda: stack.state.trading.state is TradingState.KILLED)
+    await eventually(lambda: stack.trading.state is TradingState.KILLED)
 
     rearm = await ask(api, OPERATOR_ID, "/rearm")
     assert rearm.plain.startswith("Re-arm trading? It is KILLED.")
-    assert stack.state.trading.state is TradingState.KILLED
+    assert stack.trading.state is TradingState.KILLED
     await tap(api, OPERATOR_ID, rearm, "Re-arm")
 
     await eventually(lambda: rearm.plain.startswith("Re-armed: trading RUNNING"))
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
 
 
 async def test_set_a_risk_limit_after_confirming(stack: ChatStack, api: FakeBotAPI) -> None:

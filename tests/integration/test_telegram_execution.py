@@ -57,7 +57,7 @@ async def chat(api: FakeBotAPI, rig: Rig) -> AsyncIterator[Chat]:
 async def test_kill_with_flatten_over_the_real_execution_core(
     chat: Chat, api: FakeBotAPI, rig: Rig
 ) -> None:
-    await rig.engine.handle(buy())
+    await rig.runtime.handle(buy())
     positions = await ask(api, OPERATOR_ID, "/positions")
     assert "Will it rain tomorrow? — Yes" in positions.plain
 
@@ -65,12 +65,12 @@ async def test_kill_with_flatten_over_the_real_execution_core(
     await tap(api, OPERATOR_ID, prompt, "flatten")
     await eventually(lambda: prompt.plain.startswith("⚠️ Flatten preview"))
     assert "floor 0.46" in prompt.plain
-    assert rig.engine.portfolio.position(YES) is not None
+    assert rig.runtime.position(YES) is not None
     await tap(api, OPERATOR_ID, prompt, "Confirm")
 
     await eventually(lambda: prompt.plain.startswith("🛑 Trading KILLED"))
-    assert rig.engine.portfolio.position(YES) is None
-    assert rig.state.trading.state is TradingState.KILLED
+    assert rig.runtime.position(YES) is None
+    assert rig.trading.state is TradingState.KILLED
     await eventually(lambda: any("Acknowledge" in str(m.buttons) for m in api.to(OPERATOR_ID)))
 
 
@@ -81,7 +81,7 @@ async def test_an_approval_over_the_real_execution_core(
     assert "off → on" in turned_on.plain
     before = len(api.to(OPERATOR_ID))
 
-    waiting = await rig.engine.handle(buy(size="10", market_probability=Decimal("0.51")))
+    waiting = await rig.runtime.handle(buy(size="10", market_probability=Decimal("0.51")))
 
     assert waiting.outcome is Outcome.AWAITING_APPROVAL
     await eventually(lambda: len(api.to(OPERATOR_ID)) > before)
@@ -96,14 +96,14 @@ async def test_an_approval_over_the_real_execution_core(
     await tap(api, OPERATOR_ID, card, "half")
     await eventually(lambda: card.plain.startswith("✅ Approved by"))
     assert "5 shares, filled 5" in card.plain
-    assert rig.engine.portfolio.position(YES).size == Decimal(5)
+    assert rig.runtime.position(YES).size == Decimal(5)
 
 
 async def test_an_approval_keeps_its_question_and_resolution_date_across_a_restart(
     chat: Chat, api: FakeBotAPI, rig: Rig, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await ask(api, OPERATOR_ID, "/approve on")
-    waiting = await rig.engine.handle(buy(size="10", market_probability=Decimal("0.51")))
+    waiting = await rig.runtime.handle(buy(size="10", market_probability=Decimal("0.51")))
     market = rig.runtime.board.market(CONDITION)
     assert market is not None
     assert waiting.approval_key is not None

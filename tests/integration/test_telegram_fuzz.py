@@ -234,7 +234,7 @@ async def test_random_updates_crash_nothing_and_only_operators_act(
     assert len(stack.events.audited(f"telegram:{OPERATOR_ID}")) == calls_before
     assert not [r for r in stack.events.rows if r.type != "command"]
     assert stack.desk.calls == []
-    assert stack.state.trading.state.value == "RUNNING"
+    assert stack.trading.state.value == "RUNNING"
     assert stack.state.approval_mode is False
     assert stack.state.risk_limits.max_exposure == 1000
     api.send_text(OPERATOR_ID, "/status")

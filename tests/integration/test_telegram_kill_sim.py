@@ -34,9 +34,9 @@ async def test_kill_with_flatten_from_telegram_leaves_nothing_open_on_the_simula
     async with FakeBotAPI() as api, live_rig(engine, sessions, sim) as rig:
         market = sim_market(rig)
         token = market.tokens[0].token_id
-        await rig.engine.handle(sim_intent(market, "0.62", "20"))
-        await rig.engine.handle(sim_intent(market, "0.55", "10"))  # rests below the book
-        await eventually(lambda: rig.engine.portfolio.position(token) is not None)
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await rig.runtime.handle(sim_intent(market, "0.55", "10"))  # rests below the book
+        await eventually(lambda: rig.runtime.position(token) is not None)
         control = ControlAPI(
             state=rig.state,
             events=rig.events,
@@ -56,11 +56,11 @@ async def test_kill_with_flatten_from_telegram_leaves_nothing_open_on_the_simula
         finally:
             await chat.stop()
 
-        assert rig.state.trading.state is TradingState.KILLED
+        assert rig.trading.state is TradingState.KILLED
         assert list(await rig.venue.open_orders()) == []
         sells = [
             f for f in await rig.venue.trades(market=market.condition_id) if f.side is Side.SELL
         ]
         assert sum(f.size for f in sells) == Decimal(20)
         assert all(f.price >= Decimal("0.57") for f in sells)
-        await eventually(lambda: rig.engine.portfolio.position(token) is None)
+        await eventually(lambda: rig.runtime.position(token) is None)

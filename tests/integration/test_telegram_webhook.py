@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.telegram import TelegramTransport, WebhookConfig, build_telegram
-from tests.support.chat_stack import FakeTelegramSettings
+from tests.support.chat_stack import FakeDesk, FakeTelegramSettings
 from tests.support.memory import MemoryEvents, MemoryStore
 from tests.support.telegram_server import (
     OPERATOR_ID,
@@ -40,7 +40,12 @@ async def transport(api: FakeBotAPI) -> AsyncIterator[TelegramTransport]:
     state = ControlState(MemoryStore(), clock)
     await state.load()
     control = ControlAPI(
-        state=state, events=events, event_reader=events, clock=clock, mode=TradingMode.PAPER
+        state=state,
+        events=events,
+        event_reader=events,
+        clock=clock,
+        mode=TradingMode.PAPER,
+        desk=FakeDesk(state, clock),
     )
     notifier = Notifier(clock)
     settings = FakeTelegramSettings(

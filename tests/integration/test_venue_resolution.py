@@ -109,15 +109,15 @@ async def test_a_paper_position_in_a_resolved_market_is_settled_and_redeemed(
         alerts = rig.bus.alerts.subscribe()
         market = sim_market(rig)
         yes, no = (t.token_id for t in market.tokens)
-        await rig.engine.handle(sim_intent(market, "0.62", "20"))
-        await rig.engine.handle(sim_intent(market, "0.42", "10", outcome=1, model="0.55"))
-        portfolio = rig.engine.portfolio
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await rig.runtime.handle(sim_intent(market, "0.42", "10", outcome=1, model="0.55"))
+        portfolio = rig.runtime
         await eventually(lambda: portfolio.position(no) is not None)
         cost = {t: p.size * p.average_price for t in (yes, no) if (p := portfolio.position(t))}
-        cash_before = portfolio.cash
+        cash_before = portfolio.summary().cash
         await resolve(sim, market.condition_id, "Yes")
 
-        result = await rig.runtime.reconciler.run_once("test")
+        result = await rig.runtime.reconcile("test")
 
         assert rig.runtime.resolutions is venue
         assert portfolio.positions() == []
@@ -125,8 +125,8 @@ async def test_a_paper_position_in_a_resolved_market_is_settled_and_redeemed(
         realized = {r.token_id: r.pnl for r in portfolio.realizations()}
         assert realized == {yes: D(20) - cost[yes], no: -cost[no]}
         paper_cash = (await venue.balance()).cash
-        assert portfolio.cash == paper_cash == cash_before + D(20)  # paid out at once
-        assert portfolio.redeemable == {}
+        assert portfolio.summary().cash == paper_cash == cash_before + D(20)  # paid out at once
+        assert portfolio.summary().redeemable == 0
         assert not any(c.kind == "set_position" for c in result.corrections)
         resolved = []
         while (envelope := alerts.get_nowait()) is not None:
@@ -164,19 +164,19 @@ async def test_reconciliation_goes_on_while_resolutions_cannot_be_read(
     try:
         market = sim_market(rig)
         yes = market.tokens[0].token_id
-        await rig.engine.handle(sim_intent(market, "0.62", "20"))
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
         await resolve(sim, market.condition_id, "Yes")
         await admin(sim, "POST", "faults", {"kind": "server_error", "path": "/gamma/*"})
 
-        during = await rig.runtime.reconciler.run_once("test")
-        held = rig.engine.portfolio.position(yes)
+        during = await rig.runtime.reconcile("test")
+        held = rig.runtime.position(yes)
         await admin(sim, "DELETE", "faults")
-        await rig.runtime.reconciler.run_once("test")
+        await rig.runtime.reconcile("test")
 
         assert during.position_mismatch_value == 0
         assert held is not None
         assert held.size == D(20)
-        assert rig.engine.portfolio.positions() == []  # settled on the next run
+        assert rig.runtime.positions() == []  # settled on the next run
     finally:
         await rig.stop()
         await rig.events.close()

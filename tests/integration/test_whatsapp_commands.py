@@ -80,13 +80,13 @@ async def test_status_for_operator_and_viewer_with_or_without_a_slash(
 
 async def test_operator_pauses_and_resumes(stack: WhatsAppStack) -> None:
     (paused,) = await stack.say(OPERATOR, "pause slow news day")
-    state_after_pause = stack.state.trading.state
+    state_after_pause = stack.trading.state
     (resumed,) = await stack.say(OPERATOR, "/resume")
 
     assert paused.text.startswith("*Paused: no new entries.*\nReason: slow news day")
     assert state_after_pause is TradingState.PAUSED
     assert resumed.text == "*Resumed: trading.*"
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
     assert audited(stack, "pause") == [f"whatsapp:{OPERATOR}"]
 
 
@@ -95,7 +95,7 @@ async def test_a_viewer_reads_but_cannot_control(stack: WhatsAppStack) -> None:
     (helped,) = await stack.say(VIEWER, "help")
 
     assert "needs the operator role; you are a viewer" in refused.text
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
     assert audited(stack, "pause") == []
     assert "/status - " in helped.text
     assert "/pause" not in helped.text
@@ -141,7 +141,7 @@ async def test_a_bad_or_missing_signature_is_refused_and_nothing_happens(
     await stack.transport.idle()
 
     assert (forged[0], missing[0], tampered[0]) == (403, 401, 403)
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
     assert api.sent == []
     assert stack.transport.receiver.stats == {"bad_signature": 2, "unsigned": 1}
 
@@ -168,7 +168,7 @@ async def test_a_late_control_command_is_not_acted_on_but_a_late_read_is(
     (late_status,) = await stack.say_at(OPERATOR, "status", an_hour_ago)
 
     assert late_pause.text.startswith("*Not done: WhatsApp delivered 'pause' 60 min late.*")
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
     assert late_status.text.startswith("*Polyops status*")
 
 
@@ -190,7 +190,7 @@ async def test_messages_for_another_phone_number_of_the_account_are_ignored(
 
     assert await stack.deliver(payload) == 200
 
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
     assert api.sent == []
 
 
@@ -275,7 +275,7 @@ async def test_a_delivery_after_stop_is_refused_for_meta_to_retry(stack: WhatsAp
     code, _ = await stack.post(body, {"X-Hub-Signature-256": signed(body)})
 
     assert code == 503
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
 
 
 async def test_a_signed_but_deeply_nested_body_is_refused_400_and_the_next_one_served(

@@ -73,7 +73,7 @@ async def test_kill_offers_three_short_buttons_then_flattens_after_a_second_conf
     assert kills(stack) == [
         ("kill", f"whatsapp:{OPERATOR}", {"flatten": True, "slippage": Decimal("0.05")})
     ]
-    assert stack.state.trading.state is TradingState.KILLED
+    assert stack.trading.state is TradingState.KILLED
 
 
 async def test_a_replayed_or_foreign_confirmation_does_nothing(stack: WhatsAppStack) -> None:
@@ -125,7 +125,7 @@ async def test_rearm_after_a_kill_confirms_first(stack: WhatsAppStack) -> None:
 
     assert [title for _, title in ask.choices] == ["✅ Re-arm", "Abort"]
     assert done.text.startswith("*Re-armed: trading RUNNING.*")
-    assert stack.state.trading.state is TradingState.RUNNING
+    assert stack.trading.state is TradingState.RUNNING
 
 
 async def test_a_risk_limit_button_gets_a_short_title(stack: WhatsAppStack) -> None:

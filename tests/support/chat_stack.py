@@ -42,7 +42,7 @@ from trader.control.api import (
     ReportSource,
     SignalSource,
 )
-from trader.control.types import ExitPreview, ExitResult
+from trader.control.types import ExitPreview, ExitResult, StateChange, TradingStatus
 from trader.domain import (
     Actor,
     Alert,
@@ -52,6 +52,7 @@ from trader.domain import (
     TradingMode,
     TradingState,
 )
+from trader.execution.trading_state import TradingStateMachine, Transition
 from trader.state import ControlState
 
 T = TypeVar("T")
@@ -106,6 +107,14 @@ class FakeDesk:
     def __post_init__(self) -> None:
         self.alert_streams: list[QueueStream[Alert]] = []
         self.approval_streams: list[QueueStream[ApprovalRequest]] = []
+        self.attach(self.state, MemoryEvents(self.clock))
+
+    def attach(self, state: ControlState, events: Any) -> None:
+        """Take the (re)loaded control state: the real trading-state machine over its store."""
+        self.state = state
+        self.trading = TradingStateMachine(
+            state.store, self.clock, events, initial=state.stored_trading
+        )
 
     # test helpers ---------------------------------------------------------------------
 
@@ -230,13 +239,21 @@ class FakeDesk:
                 for p in self.positions_
             )
             self.positions_.clear()
-        await self.state.set_trading(TradingState.KILLED, reason or "kill", str(actor))
+        await self.trading.change(Transition.KILL, reason or "kill", str(actor))
         return KillReport(TradingState.KILLED, canceled, 0, flatten, exits, "")
 
-    async def rearm(self, actor: Actor) -> TradingState:
+    def trading_status(self) -> TradingStatus:
+        return self.trading.status
+
+    async def pause(self, actor: Actor, reason: str) -> StateChange:
+        return await self.trading.change(Transition.PAUSE, reason or "paused", str(actor))
+
+    async def resume(self, actor: Actor) -> StateChange:
+        return await self.trading.change(Transition.RESUME, "resumed", str(actor))
+
+    async def rearm(self, actor: Actor) -> StateChange:
         self.calls.append(("rearm", str(actor), None))
-        await self.state.set_trading(TradingState.RUNNING, "re-armed", str(actor))
-        return TradingState.RUNNING
+        return await self.trading.change(Transition.REARM, "re-armed", str(actor))
 
     async def cancel_order(self, actor: Actor, order_id: str) -> bool:
         found = [o for o in self.orders_ if o.order_id == order_id]
@@ -317,13 +334,17 @@ class ChatStack:
     store: MemoryStore
     events: MemoryEvents
     state: ControlState
-    desk: FakeDesk | None
+    desk: FakeDesk
     control: ControlAPI
     core: CommandCore
     notifier: Notifier
     relay: ControlRelay
     transport: TelegramTransport
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def trading(self) -> TradingStatus:
+        return self.desk.trading.status
 
     async def stop(self) -> None:
         """As the app does: cancel the supervised parts, then stop the transport."""
@@ -350,8 +371,8 @@ async def start_chat_stack(
 ) -> ChatStack:
     """The chat side of Polyops over `api`, started (polling, relay running).
 
-    `desk=True` makes a fresh `FakeDesk`; pass one to keep it across a restart; `False` for a
-    bare start without an execution core. `reports` and `signals` back /report, /chart and
+    `desk=True` makes a fresh `FakeDesk`; pass one to keep it across a restart (the Control
+    API always has a desk). `reports` and `signals` back /report, /chart and
     /signals (without them those commands say they are not configured). Stop the stack
     before the server.
     """
@@ -360,9 +381,8 @@ async def start_chat_stack(
     events = MemoryEvents(clock)
     state = ControlState(store, clock)
     await state.load()
-    the_desk = FakeDesk(state, clock) if desk is True else (desk or None)
-    if the_desk is not None:
-        the_desk.state = state
+    the_desk = FakeDesk(state, clock) if desk is True else (desk or FakeDesk(state, clock))
+    the_desk.attach(state, events)
     control = ControlAPI(
         state=state,
         events=events,

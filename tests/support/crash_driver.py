@@ -24,7 +24,7 @@ from decimal import Decimal
 from trader.bus import Bus
 from trader.clock import SystemClock
 from trader.domain import OrderIntent, OrderType, Side
-from trader.execution.runtime import ExecutionConfig, ExecutionRuntime, build_execution
+from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
 from trader.state import ControlState, RiskLimits
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
@@ -60,8 +60,8 @@ def endpoints(url: str) -> PolymarketEndpoints:
     )
 
 
-async def next_intent(runtime: ExecutionRuntime, rng: random.Random, i: int) -> OrderIntent | None:
-    board, portfolio = runtime.board, runtime.portfolio
+async def next_intent(runtime: ExecutionCore, rng: random.Random, i: int) -> OrderIntent | None:
+    board, portfolio = runtime.board, runtime
     market = board.markets()[0]
     token = market.tokens[0].token_id
     view = await board.book_for(token)
@@ -100,7 +100,7 @@ async def next_intent(runtime: ExecutionRuntime, rng: random.Random, i: int) -> 
     )
 
 
-async def trade(runtime: ExecutionRuntime, orders: OrderRepository, seed: int) -> None:
+async def trade(runtime: ExecutionCore, orders: OrderRepository, seed: int) -> None:
     rng = random.Random(seed)
     i = 0
     while True:
@@ -110,12 +110,12 @@ async def trade(runtime: ExecutionRuntime, orders: OrderRepository, seed: int) -
         intent = await next_intent(runtime, rng, i)
         print(f"SUBMIT {i}", flush=True)
         if intent is None:
-            working = runtime.portfolio.working_orders()
+            working = runtime.working_orders()
             if working:
                 victim = rng.choice(working)
-                await runtime.engine.cancel([victim.order_id], reason="crash test", actor="driver")
+                await runtime.cancel([victim.order_id], reason="crash test", actor="driver")
             continue
-        await runtime.engine.handle(intent)
+        await runtime.handle(intent)
 
 
 async def main(argv: list[str]) -> int:

@@ -18,6 +18,7 @@ from polysim.clob.app import SimServer
 from tests.support.paper import MemoryJournal
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
+from trader.control.types import TradingStatus
 from trader.domain import (
     Book,
     BookLevel,
@@ -27,7 +28,7 @@ from trader.domain import (
     Side,
 )
 from trader.execution.accounts import ResolutionSource
-from trader.execution.runtime import ExecutionConfig, ExecutionRuntime, build_execution
+from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
 from trader.state import ControlState, RiskLimits
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
@@ -89,7 +90,7 @@ def sell(price: str, size: str, token_id: str = YES) -> OrderIntent:
 
 @dataclass
 class Rig:
-    runtime: ExecutionRuntime
+    runtime: ExecutionCore
     state: ControlState
     events: EventLog
     bus: Bus
@@ -99,8 +100,8 @@ class Rig:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        return self.runtime.engine
+    def trading(self) -> TradingStatus:
+        return self.runtime.trading.status
 
     def run(self, *names: str) -> None:
         parts = {"execution.book_feed": self.runtime.follow_books, **self.runtime.components()}

@@ -38,6 +38,7 @@ from tests.support.chat_stack import FakeDesk
 from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import ChatMemory, ControlAPI
+from trader.control.types import TradingStatus
 from trader.domain import TradingMode
 from trader.ops.httpserver import HttpServer
 from trader.state import ControlState
@@ -454,7 +455,7 @@ class WhatsAppStack:
     clock: FakeClock
     events: MemoryEvents
     state: ControlState
-    desk: FakeDesk | None
+    desk: FakeDesk
     control: ControlAPI
     core: CommandCore
     notifier: Notifier
@@ -463,6 +464,10 @@ class WhatsAppStack:
     other: RecordingChannel
     session: aiohttp.ClientSession
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def trading(self) -> TradingStatus:
+        return self.desk.trading.status
 
     @property
     def url(self) -> str:
@@ -529,7 +534,7 @@ async def start_whatsapp_stack(
     events = MemoryEvents(clock)
     state = ControlState(MemoryStore(), clock)
     await state.load()
-    the_desk = FakeDesk(state, clock) if desk else None
+    the_desk = FakeDesk(state, clock)
     control = ControlAPI(
         state=state,
         events=events,

@@ -18,7 +18,7 @@ from trader.state import ControlState
 ADA = Actor("console", "ada")
 
 
-async def make(*, desk: bool) -> tuple[CommandCore, ControlState, MemoryEvents]:
+async def make() -> tuple[CommandCore, FakeDesk, MemoryEvents]:
     clock = FakeClock()
     events = MemoryEvents(clock)
     state = ControlState(MemoryStore(), clock)
@@ -29,28 +29,13 @@ async def make(*, desk: bool) -> tuple[CommandCore, ControlState, MemoryEvents]:
         event_reader=events,
         clock=clock,
         mode=TradingMode.PAPER,
-        desk=FakeDesk(state, clock) if desk else None,
+        desk=(the_desk := FakeDesk(state, clock)),
     )
-    return CommandCore(control, clock=clock, notifier=Notifier(clock)), state, events
+    return CommandCore(control, clock=clock, notifier=Notifier(clock)), the_desk, events
 
 
 def button(reply: Reply, label: str) -> str:
     return next(b.data for row in reply.buttons for b in row if label in b.label)
-
-
-async def test_kill_without_an_execution_core_still_halts() -> None:
-    core, state, _ = await make(desk=False)
-
-    prompt = await core.handle("/kill", ADA, Role.OPERATOR)
-    done = await core.handle(button(prompt, "Cancel orders"), ADA, Role.OPERATOR)
-
-    assert "No preview (the execution core is not running)" in prompt.text
-    assert [b.label for row in prompt.buttons for b in row] == [
-        "🛑 Cancel orders and halt",
-        "Abort",
-    ]
-    assert done.title == "🛑 Trading KILLED"
-    assert state.trading.state is TradingState.KILLED
 
 
 @pytest.mark.parametrize(
@@ -72,7 +57,7 @@ async def test_kill_without_an_execution_core_still_halts() -> None:
     ],
 )
 async def test_bad_arguments_get_a_useful_reply(text: str, expected: str) -> None:
-    core, _, _ = await make(desk=True)
+    core, _, _ = await make()
 
     reply = await core.handle(text, ADA, Role.OPERATOR)
 
@@ -81,7 +66,7 @@ async def test_bad_arguments_get_a_useful_reply(text: str, expected: str) -> Non
 
 
 async def test_hidden_button_commands_are_not_in_help_and_need_an_operator() -> None:
-    core, _, events = await make(desk=True)
+    core, _, events = await make()
 
     help_text = (await core.handle("/help", ADA, Role.OPERATOR)).text
     viewer = await core.handle("decide ap-1 approve", ADA, Role.VIEWER)
@@ -96,7 +81,7 @@ async def test_hidden_button_commands_are_not_in_help_and_need_an_operator() -> 
 
 
 async def test_a_stranger_learns_nothing_but_their_id() -> None:
-    core, _, events = await make(desk=True)
+    core, _, events = await make()
 
     replies = [
         await core.handle(text, ADA, Role.STRANGER)
@@ -110,7 +95,7 @@ async def test_a_stranger_learns_nothing_but_their_id() -> None:
 
 
 async def test_a_new_kill_request_voids_the_earlier_confirmation() -> None:
-    core, state, _ = await make(desk=True)
+    core, desk, _ = await make()
     first = await core.handle("/kill", ADA, Role.OPERATOR)
     second = await core.handle("/kill", ADA, Role.OPERATOR)
 
@@ -119,4 +104,4 @@ async def test_a_new_kill_request_voids_the_earlier_confirmation() -> None:
 
     assert stale.notice
     assert fresh.title == "🛑 Trading KILLED"
-    assert state.trading.state is TradingState.KILLED
+    assert desk.trading.state is TradingState.KILLED

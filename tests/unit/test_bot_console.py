@@ -10,6 +10,7 @@ from bot.commands.core import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat, format_plain
 from bot.notifier import Notifier
 from bot.reply import Button, Reply, Role
+from tests.support.chat_stack import FakeDesk
 from tests.support.memory import MemoryEvents, MemoryStore
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
@@ -23,7 +24,12 @@ async def make_core(clock: FakeClock, notifier: Notifier) -> CommandCore:
     state = ControlState(MemoryStore(), clock)
     await state.load()
     control = ControlAPI(
-        state=state, events=events, event_reader=events, clock=clock, mode=TradingMode.PAPER
+        state=state,
+        events=events,
+        event_reader=events,
+        clock=clock,
+        mode=TradingMode.PAPER,
+        desk=FakeDesk(state, clock),
     )
     return CommandCore(control, clock=clock, notifier=notifier)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.chat_stack import FakeDesk
 from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import ControlAPI, ControlError, PnlPeriod
@@ -52,18 +53,20 @@ async def make(
         event_reader=events,
         clock=clock,
         mode=TradingMode.PAPER,
+        desk=FakeDesk(state, clock),
         **providers,
     )
     return control, state, events, clock
 
 
-async def test_status_without_an_execution_core_still_answers() -> None:
+async def test_status_answers_from_the_desk() -> None:
     control, _, events, _ = await make()
 
     snapshot = await control.status(OPERATOR)
 
     assert snapshot.trading_state is TradingState.RUNNING
-    assert snapshot.portfolio is None
+    assert snapshot.portfolio is not None
+    assert snapshot.portfolio.cash == D(500)
     assert events.commands() == ["status"]
     assert events.rows[0].actor == "telegram:42"
 
@@ -82,10 +85,10 @@ async def test_kill_survives_a_reload_and_only_rearm_clears_it() -> None:
     control, _, events, _ = await make(store)
 
     report = await control.kill(OPERATOR, reason="test")
-    again, state, _, _ = await make(store)
+    again, _, _, _ = await make(store)
 
     assert report.state is TradingState.KILLED
-    assert state.trading.state is TradingState.KILLED
+    assert (await again.status(OPERATOR)).trading_state is TradingState.KILLED
     with pytest.raises(ControlError):
         await again.resume(OPERATOR)
     with pytest.raises(ControlError):
@@ -150,11 +153,9 @@ async def test_approval_mode_is_persisted() -> None:
     assert state.approval_mode is True
 
 
-async def test_calls_that_need_the_execution_core_say_so() -> None:
+async def test_bad_arguments_are_refused_with_the_reason() -> None:
     control, _, _, _ = await make()
 
-    with pytest.raises(ControlError, match="execution core"):
-        await control.positions(OPERATOR)
     with pytest.raises(ControlError, match="day, week or month"):
         await control.pnl(OPERATOR, "year")
     with pytest.raises(ControlError, match="positive number"):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.chat_stack import FakeDesk
 from tests.support.memory import MemoryEvents, MemoryStore
 from trader.clock import FakeClock
 from trader.control.api import (
@@ -85,6 +86,7 @@ async def control_with(
         event_reader=events,
         clock=clock,
         mode=TradingMode.PAPER,
+        desk=FakeDesk(state, clock),
         reports=reports,
         signals=signals,
     )

@@ -37,7 +37,7 @@ from trader.config import ConfigError, Settings
 from trader.control.api import ChatMemory, ControlAPI
 from trader.domain import SYSTEM_ACTOR, Alert, Market, Severity, TradingMode
 from trader.execution.runtime import (
-    ExecutionRuntime,
+    ExecutionCore,
     build_execution,
     execution_config,
     risk_limits_from_settings,
@@ -108,7 +108,7 @@ class App:
         self.engine: AsyncEngine | None = None
         self.events: EventLog | None = None
         self.venue: Venue | None = None
-        self.execution: ExecutionRuntime | None = None
+        self.execution: ExecutionCore | None = None
         self.signals: SignalRuntime | None = None
         self.scheduler: JobScheduler | None = None
         self.heartbeat: HeartbeatWriter | None = None
@@ -172,7 +172,7 @@ class App:
             return list(execution.board.markets())
 
         async def bankroll() -> Decimal:
-            return execution.portfolio.equity()
+            return execution.equity()
 
         self.http_client = httpx.AsyncClient(timeout=15)
         self.signals = build_signal_runtime(
@@ -185,9 +185,9 @@ class App:
             http=self.http_client,
             bankroll=bankroll,
             events=self.recorder.append,
-            holdings=execution.portfolio.holdings,
+            holdings=execution.holdings,
         )
-        self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution.portfolio)
+        self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution)
 
     def _build_liveness(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         settings, execution = self.settings, self._execution
@@ -196,7 +196,7 @@ class App:
             HeartbeatRepository(sessions, self.clock),
             self.clock,
             HeartbeatProviders(
-                trading_state=lambda: self.state.trading.state.value,
+                trading_state=lambda: execution.trading.state.value,
                 last_cycle_at=lambda: self.signals.last_cycle_at if self.signals else None,
                 feed_age_s=desk.feed_age,
                 open_orders=lambda: desk.portfolio_view().open_orders,
@@ -209,7 +209,7 @@ class App:
             cycle_interval_s=settings.signal_cycle_s,
             last_cycle_at=lambda: self.signals.last_cycle_at if self.signals else None,
             drawdown_mode=lambda: desk.portfolio_view().drawdown_mode,
-            win_rate=execution.portfolio.win_rate,
+            win_rate=execution.win_rate,
             feed_age_s=desk.feed_age,
             stale_feed_s=settings.stale_book_s,
             server_time=self._venue.server_time
@@ -368,7 +368,7 @@ class App:
 
     def _announce_start(self) -> None:
         settings = self.settings
-        trading = self.state.trading.state.value
+        trading = self._trading_state()
         self.recorder.append(
             "startup",
             {
@@ -427,7 +427,7 @@ class App:
     # --- accessors for parts built in start() (fail loudly if used before) -------------
 
     @property
-    def _execution(self) -> ExecutionRuntime:
+    def _execution(self) -> ExecutionCore:
         assert self.execution is not None, "execution is built in start()"
         return self.execution
 
@@ -534,17 +534,13 @@ class App:
         if self.execution is None:
             await self.supervisor.stop()
             return
-        lock = self.execution.engine.lock
-        try:
-            await asyncio.wait_for(lock.acquire(), timeout=10)
-        except TimeoutError:
-            log.error("an order decision did not finish within 10 s; stopping anyway")
+        async with self.execution.quiesced(timeout_s=10) as quiet:
+            if not quiet:
+                log.error("an order decision did not finish within 10 s; stopping anyway")
             await self.supervisor.stop()
-            return
-        try:
-            await self.supervisor.stop()
-        finally:
-            lock.release()
+
+    def _trading_state(self) -> str | None:
+        return self.execution.trading.state.value if self.execution is not None else None
 
     async def _notify_shutdown(self) -> None:
         if not self.ready.is_set():
@@ -553,7 +549,7 @@ class App:
             "shutdown",
             Severity.INFO,
             "Polyops stopping",
-            f"trading state {self.state.trading.state.value}",
+            f"trading state {self._trading_state()}",
         )
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.notifier.notify(alert), timeout=5)
@@ -570,9 +566,7 @@ class App:
                 "shutdown",
                 {
                     "pid": os.getpid(),
-                    "trading_state": self.state.trading.state.value
-                    if hasattr(self, "state")
-                    else None,
+                    "trading_state": self._trading_state(),
                     "open_orders": open_orders,
                 },
                 actor=str(SYSTEM_ACTOR),

@@ -3,10 +3,11 @@
 Every call takes the `Actor` who asked (user and channel), is audited in the event log, and
 returns a typed result (see `trader.control.types`, re-exported here); formatting is the
 chat's job. Collaborators are injected by the composition root: the persisted control state,
-the event log, and the execution core's `TradingDesk` (positions, orders, PnL, kill, approvals)
-plus small providers for the cycle, heartbeat and LLM spend. Without a desk (a bare start)
-the state-only calls still work; reports, charts and the last signal cycle come from the
-injected `ReportSource` and `SignalSource` (see `trader.control.reports`). The chat never
+the event log, and the execution core's `TradingDesk` (positions, orders, PnL, the trading
+state, kill, approvals: always there) plus small providers for the cycle, heartbeat and LLM
+spend. The trading state moves only through the desk (its state machine); reports, charts
+and the last signal cycle come from the injected `ReportSource` and `SignalSource` (see
+`trader.control.reports`). The chat never
 reaches past this module and `trader.domain`.
 """
 
@@ -104,8 +105,8 @@ class ControlAPI:
         event_reader: EventReader,
         clock: Clock,
         mode: TradingMode,
+        desk: TradingDesk,
         components: ComponentHealth | None = None,
-        desk: TradingDesk | None = None,
         cycle: CycleHook | None = None,
         heartbeat: HeartbeatSource | None = None,
         spend: SpendSource | None = None,
@@ -132,17 +133,12 @@ class ControlAPI:
         )
         return corr
 
-    def _need_desk(self) -> TradingDesk:
-        if self._desk is None:
-            raise ControlError("the execution core is not running")
-        return self._desk
-
     # status ----------------------------------------------------------------------------
 
     async def status(self, actor: Actor) -> StatusSnapshot:
         self._audit(actor, "status")
-        trading = self._state.trading
         desk = self._desk
+        trading = desk.trading_status()
         spent, budget = await self._spend.llm_spend_today() if self._spend else (None, None)
         return StatusSnapshot(
             version=__version__,
@@ -156,23 +152,23 @@ class ControlAPI:
             started_at=self._started_at,
             now=self._clock.now(),
             components=self._components.component_states() if self._components else {},
-            portfolio=desk.portfolio_view() if desk else None,
+            portfolio=desk.portfolio_view(),
             last_cycle_at=self._cycle.last_cycle_at() if self._cycle else None,
             next_cycle_at=self._cycle.next_cycle_at() if self._cycle else None,
             heartbeat_age_s=self._heartbeat.heartbeat_age() if self._heartbeat else None,
-            feed_age_s=desk.feed_age() if desk else None,
+            feed_age_s=desk.feed_age(),
             llm_spend_today=spent,
             llm_budget=budget,
-            pending_approvals=len(await desk.pending_approvals()) if desk else 0,
+            pending_approvals=len(await desk.pending_approvals()),
         )
 
     async def positions(self, actor: Actor) -> list[PositionView]:
         self._audit(actor, "positions")
-        return await self._need_desk().positions()
+        return await self._desk.positions()
 
     async def open_orders(self, actor: Actor) -> list[OrderView]:
         self._audit(actor, "orders")
-        return await self._need_desk().open_orders()
+        return await self._desk.open_orders()
 
     async def pnl(self, actor: Actor, period: PnlPeriod | str = PnlPeriod.DAY) -> PnlReport:
         try:
@@ -180,7 +176,7 @@ class ControlAPI:
         except ValueError:
             raise ControlError("the period is day, week or month") from None
         self._audit(actor, "pnl", period=which.value)
-        return await self._need_desk().pnl(which)
+        return await self._desk.pnl(which)
 
     async def recent_events(self, actor: Actor, n: int = 10) -> list[EventLine]:
         if not 1 <= n <= 100:
@@ -192,44 +188,20 @@ class ControlAPI:
     # trading state ---------------------------------------------------------------------
 
     async def pause(self, actor: Actor, reason: str = "") -> StateChange:
-        """Stop new orders; resting orders stay. Kept across restarts."""
-        before = self._state.trading.state
-        corr = self._audit(actor, "pause", reason=reason)
-        if before in (TradingState.KILLED, TradingState.HALTED):
-            raise ControlError(f"trading is {before.value}; re-arm it first, then pause or resume")
-        if before is TradingState.PAUSED:
-            return StateChange(before, before, self._state.trading.reason, changed=False)
-        text = reason or f"paused by {actor}"
-        await self._state.set_trading(TradingState.PAUSED, text, str(actor))
-        self._state_event(before, TradingState.PAUSED, text, corr, actor)
-        return StateChange(before, TradingState.PAUSED, text, changed=True)
+        """Stop new orders; resting orders stay. Kept across restarts. Refused (ControlError)
+        while KILLED or HALTED, or when the state could not be saved."""
+        self._audit(actor, "pause", reason=reason)
+        return await self._desk.pause(actor, reason)
 
     async def resume(self, actor: Actor) -> StateChange:
-        before = self._state.trading.state
-        corr = self._audit(actor, "resume")
-        if before in (TradingState.KILLED, TradingState.HALTED):
-            raise ControlError(f"trading is {before.value}: only /rearm clears it")
-        if before is TradingState.RUNNING:
-            return StateChange(before, before, "", changed=False)
-        await self._state.set_trading(TradingState.RUNNING, f"resumed by {actor}", str(actor))
-        self._state_event(before, TradingState.RUNNING, "", corr, actor)
-        return StateChange(before, TradingState.RUNNING, "", changed=True)
-
-    def _state_event(
-        self, before: TradingState, after: TradingState, reason: str, corr: str, actor: Actor
-    ) -> None:
-        self._events.append(
-            "trading_state_changed",
-            {"from": before.value, "to": after.value, "reason": reason},
-            correlation_id=corr,
-            actor=str(actor),
-        )
+        self._audit(actor, "resume")
+        return await self._desk.resume(actor)
 
     async def preview_kill(self, actor: Actor, slippage: Decimal | None = None) -> KillPreview:
         """What a kill with flatten would do now: the exits, their floors and proceeds."""
         self._audit(actor, "kill_preview", slippage=slippage)
         try:
-            return await self._need_desk().preview_kill(slippage)
+            return await self._desk.preview_kill(slippage)
         except ValueError as error:
             raise ControlError(str(error)) from None
 
@@ -244,10 +216,6 @@ class ControlAPI:
         """Cancel every order (and with `flatten` sell every position within the slippage
         cap); KILLED survives restarts until `rearm`."""
         self._audit(actor, "kill", flatten=flatten, reason=reason, slippage=slippage)
-        if self._desk is None:
-            text = reason or f"killed by {actor}"
-            await self._state.set_trading(TradingState.KILLED, text, str(actor))
-            return KillReport(TradingState.KILLED, 0, 0, False, (), "killed (no execution core)")
         try:
             return await self._desk.kill(actor, flatten=flatten, reason=reason, slippage=slippage)
         except ValueError as error:
@@ -255,21 +223,15 @@ class ControlAPI:
 
     async def rearm(self, actor: Actor) -> StateChange:
         """Clear KILLED or HALTED back to RUNNING: the only way out of either."""
-        before = self._state.trading.state
-        corr = self._audit(actor, "rearm")
+        before = self._desk.trading_status().state
+        self._audit(actor, "rearm")
         if before not in (TradingState.KILLED, TradingState.HALTED):
             return StateChange(before, before, "nothing to re-arm", changed=False)
-        if self._desk is not None:
-            after = await self._desk.rearm(actor)
-        else:
-            await self._state.set_trading(TradingState.RUNNING, f"re-armed by {actor}", str(actor))
-            after = TradingState.RUNNING
-            self._state_event(before, after, "re-armed", corr, actor)
-        return StateChange(before, after, f"re-armed by {actor}", changed=after is not before)
+        return await self._desk.rearm(actor)
 
     async def cancel_order(self, actor: Actor, order_id: str) -> bool:
         self._audit(actor, "cancel", order_id=order_id)
-        if not await self._need_desk().cancel_order(actor, order_id):
+        if not await self._desk.cancel_order(actor, order_id):
             raise ControlError(f"no open order {order_id} (or the venue would not cancel it)")
         return True
 
@@ -286,7 +248,7 @@ class ControlAPI:
 
     async def pending_approvals(self, actor: Actor) -> list[ApprovalRequest]:
         self._audit(actor, "approvals")
-        return await self._need_desk().pending_approvals()
+        return await self._desk.pending_approvals()
 
     async def approve(
         self, actor: Actor, key: str, size: Decimal | str | None = None
@@ -295,11 +257,11 @@ class ControlAPI:
         With `size`, at that size instead."""
         amount = _decimal_arg(size, "size") if size is not None else None
         self._audit(actor, "approve", key=key, size=amount)
-        return await self._need_desk().approve(actor, key, amount)
+        return await self._desk.approve(actor, key, amount)
 
     async def reject(self, actor: Actor, key: str) -> ApprovalDecision:
         self._audit(actor, "reject", key=key)
-        return await self._need_desk().reject(actor, key)
+        return await self._desk.reject(actor, key)
 
     # cycle, limits, alert settings -------------------------------------------------------
 
@@ -373,11 +335,11 @@ class ControlAPI:
 
     def subscribe_alerts(self, actor: Actor) -> EventStream[Alert]:
         self._audit(actor, "subscribe_alerts")
-        return self._need_desk().subscribe_alerts()
+        return self._desk.subscribe_alerts()
 
     def subscribe_approvals(self, actor: Actor) -> EventStream[ApprovalRequest]:
         self._audit(actor, "subscribe_approvals")
-        return self._need_desk().subscribe_approvals()
+        return self._desk.subscribe_approvals()
 
 
 def _on_off(value: bool) -> str:

@@ -243,11 +243,35 @@ class StatusSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class TradingStatus:
+    state: TradingState
+    reason: str
+    changed_by: str
+    changed_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        at = self.changed_at.isoformat() if self.changed_at else None
+        return {"state": self.state.value, "reason": self.reason, "by": self.changed_by, "at": at}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any] | None) -> TradingStatus:
+        raw = raw or {}
+        at = raw.get("at")
+        return cls(
+            state=TradingState(raw.get("state", TradingState.RUNNING)),
+            reason=str(raw.get("reason", "")),
+            changed_by=str(raw.get("by", "")),
+            changed_at=datetime.fromisoformat(at) if at else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StateChange:
     before: TradingState
     after: TradingState
     reason: str
     changed: bool
+    persisted: bool = True  # False: a kill or halt holds in memory, its write is retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +336,13 @@ class TradingDesk(Protocol):
         self, actor: Actor, *, flatten: bool, reason: str, slippage: Decimal | None
     ) -> KillReport: ...
 
-    async def rearm(self, actor: Actor) -> TradingState: ...
+    def trading_status(self) -> TradingStatus: ...
+
+    async def pause(self, actor: Actor, reason: str) -> StateChange: ...
+
+    async def resume(self, actor: Actor) -> StateChange: ...
+
+    async def rearm(self, actor: Actor) -> StateChange: ...
 
     async def cancel_order(self, actor: Actor, order_id: str) -> bool: ...
 

@@ -20,13 +20,16 @@ from trader.control.types import (
     PnlReport,
     PortfolioView,
     PositionView,
+    StateChange,
+    TradingStatus,
 )
-from trader.domain import Actor, Alert, TradingState
+from trader.domain import Actor, Alert
 from trader.execution.accounts import Accounts
 from trader.execution.approvals import ApprovalQueue
 from trader.execution.engine import ExecutionEngine
 from trader.execution.kill import KillSwitch
 from trader.execution.risk import drawdown_mode
+from trader.execution.trading_state import TradingStateMachine, Transition
 from trader.state import ControlState
 
 T = TypeVar("T")
@@ -58,8 +61,10 @@ class ExecutionDesk:
         approvals: ApprovalQueue,
         accounts: Accounts,
         state: ControlState,
+        trading: TradingStateMachine,
         bus: Bus,
     ) -> None:
+        self._trading = trading
         self._engine = engine
         self._kill = kill_switch
         self._approvals = approvals
@@ -146,7 +151,17 @@ class ExecutionDesk:
     ) -> KillReport:
         return await self._kill.kill(actor, flatten=flatten, reason=reason, slippage=slippage)
 
-    async def rearm(self, actor: Actor) -> TradingState:
+    def trading_status(self) -> TradingStatus:
+        return self._trading.status
+
+    async def pause(self, actor: Actor, reason: str) -> StateChange:
+        text = reason or f"paused by {actor}"
+        return await self._trading.change(Transition.PAUSE, text, str(actor))
+
+    async def resume(self, actor: Actor) -> StateChange:
+        return await self._trading.change(Transition.RESUME, f"resumed by {actor}", str(actor))
+
+    async def rearm(self, actor: Actor) -> StateChange:
         return await self._kill.rearm(actor)
 
     async def cancel_order(self, actor: Actor, order_id: str) -> bool:

@@ -56,6 +56,7 @@ from trader.execution.risk import (
     spends_amount,
 )
 from trader.execution.store import ExecutionStore, OrderRecord, WriteBehind
+from trader.execution.trading_state import TradingStateMachine
 from trader.state import ControlState
 from trader.venue.base import (
     OrderRefused,
@@ -84,6 +85,7 @@ class ExecutionEngine:
         bus: Bus,
         clock: Clock,
         state: ControlState,
+        trading: TradingStateMachine,
     ) -> None:
         self.venue = venue
         self.risk = risk
@@ -95,6 +97,7 @@ class ExecutionEngine:
         self._bus = bus
         self._clock = clock
         self._state = state
+        self._trading = trading
         self.lock = asyncio.Lock()
         self.in_flight: set[str] = set()
         self._approval_gate: ApprovalGate | None = None
@@ -153,7 +156,7 @@ class ExecutionEngine:
         view = await self.board.book_for(intent.token_id)
         ctx = RiskContext(
             now=self._clock.now(),
-            trading_state=self._state.trading.state,
+            trading_state=self._trading.state,
             limits=self._state.risk_limits,
             exposure=self.portfolio.exposure_for(intent.market, intent.token_id),
             market=market,

@@ -3,7 +3,8 @@
 Causes: repeated venue errors within a window (5xx, lost submits, throttling, maintenance:
 anything but a plain rejection of an order's content), the market feed down for longer than
 a threshold, a reconciliation difference beyond tolerance, or the supervisor's circuit
-breaker. Each does the same: persist HALTED with the cause, cancel everything (checking the
+breaker. Each does the same: move the trading-state machine to HALTED with the cause (in
+memory at once, then persisted), cancel everything (checking the
 venue shows none left), and publish ONE critical alert. Further causes while halted add an
 event-log line, not another alert. Only a re-arm clears it.
 
@@ -32,6 +33,7 @@ from trader.domain import SYSTEM_ACTOR, Alert, Severity, TradingState, new_corre
 from trader.execution.kill import KillSwitch
 from trader.execution.market_data import MarketBoard
 from trader.execution.ports import EventSink
+from trader.execution.trading_state import TradingStateMachine, Transition, TransitionRefused
 from trader.state import ControlState
 from trader.venue.base import OrderRefused, OrderRejected, VenueError
 
@@ -55,6 +57,7 @@ class AutoHalt:
         *,
         kill_switch: KillSwitch,
         state: ControlState,
+        trading: TradingStateMachine,
         board: MarketBoard,
         events: EventSink,
         bus: Bus,
@@ -67,6 +70,7 @@ class AutoHalt:
         self._feed = feed
         self._down_since: float | None = None  # when a check first saw the socket disconnected
         self._state = state
+        self._trading = trading
         self._board = board
         self._events = events
         self._bus = bus
@@ -142,7 +146,7 @@ class AutoHalt:
     # the halt ------------------------------------------------------------------------------
 
     def _halted(self) -> bool:
-        return self._state.trading.state in (TradingState.HALTED, TradingState.KILLED)
+        return self._trading.state in (TradingState.HALTED, TradingState.KILLED)
 
     def _spawn(self, cause: str, detail: str) -> None:
         task = asyncio.get_running_loop().create_task(self.trigger(cause, detail))
@@ -153,17 +157,21 @@ class AutoHalt:
         """Halt (once). True if this call halted trading, False if it already was."""
         corr = new_correlation_id()
         async with self._lock:
-            current = self._state.trading.state
-            if current in (TradingState.HALTED, TradingState.KILLED):
+            reason = f"{cause}: {detail}"
+            try:
+                change = await self._trading.change(
+                    Transition.HALT, reason, HALT_ACTOR, correlation_id=corr
+                )
+            except TransitionRefused:  # KILLED: the kill already stopped everything
+                change = None
+            if change is None or not change.changed:
                 self._events.append(
                     "auto_halt_suppressed",
-                    {"cause": cause, "detail": detail, "state": current.value},
+                    {"cause": cause, "detail": detail, "state": self._trading.state.value},
                     correlation_id=corr,
                     actor=HALT_ACTOR,
                 )
                 return False
-            reason = f"{cause}: {detail}"
-            await self._state.set_trading(TradingState.HALTED, reason, HALT_ACTOR)
             self._events.append(
                 "auto_halt",
                 {"cause": cause, "detail": detail},
@@ -171,6 +179,8 @@ class AutoHalt:
                 actor=HALT_ACTOR,
             )
             body = detail + "\n" + await self._cancel(corr)
+            if not change.persisted:
+                body += "\nHALTED holds in memory but is NOT yet saved (retrying)."
             self._bus.alerts.publish(
                 Alert(
                     "auto_halt",

@@ -1,8 +1,10 @@
 """The kill switch: stop everything, cancel every order, optionally flatten, survive restarts.
 
-`kill` first persists KILLED (so no intent passes risk from that moment, in this process or
-after a restart), then waits for any decision in flight, cancels everything and checks that
-the venue shows no open order left (cancelling stragglers one by one, a few rounds). With
+`kill` first moves the trading-state machine to KILLED (in memory at once, so no intent passes
+risk from that moment; persisted so it holds after a restart), then waits for the decision in
+flight (only that: reconciliation gathers from the venue outside the decision lock), cancels
+everything and checks that the venue shows no open order left (cancelling stragglers one by
+one, a few rounds). With
 flatten, every position is sold with a fill-and-kill order whose limit is the slippage floor:
 best bid * (1 - cap), so nothing sells below it; what the book cannot take above the floor
 stays held and is reported. `preview` shows all of that before anyone commits to it.
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from trader.bus import Bus
-from trader.control.types import ExitPreview, ExitResult, KillPreview, KillReport
+from trader.control.types import ExitPreview, ExitResult, KillPreview, KillReport, StateChange
 from trader.domain import (
     ZERO,
     Actor,
@@ -34,6 +36,7 @@ from trader.domain import (
 )
 from trader.execution.engine import ExecutionEngine
 from trader.execution.ports import EventSink
+from trader.execution.trading_state import TradingStateMachine, Transition
 from trader.state import ControlState
 from trader.venue.base import VenueError
 
@@ -93,6 +96,7 @@ class KillSwitch:
         *,
         engine: ExecutionEngine,
         state: ControlState,
+        trading: TradingStateMachine,
         events: EventSink,
         bus: Bus,
         after_cancel: AfterCancel | None = None,
@@ -101,6 +105,7 @@ class KillSwitch:
         self._fill_wait_s = fill_wait_s
         self._engine = engine
         self._state = state
+        self._trading = trading
         self._events = events
         self._bus = bus
         self._after_cancel = after_cancel
@@ -137,12 +142,17 @@ class KillSwitch:
     ) -> KillReport:
         cap = self._cap(slippage)
         text = reason or f"killed by {actor}"
-        before = self._state.trading.state
-        await self._state.set_trading(TradingState.KILLED, text, str(actor))
         corr = new_correlation_id()
+        change = await self._trading.change(Transition.KILL, text, str(actor), correlation_id=corr)
         self._events.append(
             "kill",
-            {"from": before.value, "reason": text, "flatten": flatten, "slippage": cap},
+            {
+                "from": change.before.value,
+                "reason": text,
+                "flatten": flatten,
+                "slippage": cap,
+                "persisted": change.persisted,
+            },
             correlation_id=corr,
             actor=actor,
         )
@@ -158,6 +168,8 @@ class KillSwitch:
         if flatten:
             sold = sum((e.sold for e in exits), ZERO)
             message += f"; sold {sold} shares in {len(exits)} positions"
+        if not change.persisted:
+            message += "; KILLED holds in memory but is NOT yet saved (retrying)"
         self._events.append(
             "killed",
             {"canceled": canceled, "left": left, "message": message},
@@ -258,22 +270,26 @@ class KillSwitch:
             async with asyncio.timeout(self._fill_wait_s):
                 await closed.wait()
 
-    async def rearm(self, actor: Actor) -> TradingState:
-        """Clear KILLED or HALTED back to RUNNING (the only way out of them)."""
-        before = self._state.trading.state
-        if before not in (TradingState.KILLED, TradingState.HALTED):
-            return before
-        await self._state.set_trading(TradingState.RUNNING, f"re-armed by {actor}", str(actor))
+    async def rearm(self, actor: Actor) -> StateChange:
+        """Clear KILLED or HALTED back to RUNNING (the only way out of them); raises
+        `TransitionRefused` from any other state."""
         corr = new_correlation_id()
-        self._events.append("rearmed", {"from": before.value}, correlation_id=corr, actor=actor)
+        change = await self._trading.change(
+            Transition.REARM, f"re-armed by {actor}", str(actor), correlation_id=corr
+        )
+        if not change.changed:
+            return change
+        self._events.append(
+            "rearmed", {"from": change.before.value}, correlation_id=corr, actor=actor
+        )
         self._bus.alerts.publish(
             Alert(
                 "rearm",
                 Severity.WARNING,
                 f"Trading re-armed by {actor}",
-                f"was {before.value}",
+                f"was {change.before.value}",
                 corr,
             ),
             corr,
         )
-        return TradingState.RUNNING
+        return change

@@ -1,12 +1,14 @@
 """Runs reconciliation against the venue: on start (before any new order), then periodically.
 
-It holds the engine's lock for the whole run, so no decision interleaves with the comparison,
-drains the write-behind queue so the database is current, reads the venue (cash, open orders,
-trades by market, positions, each of our open orders it no longer lists, and each of our
-recently closed orders its trades contradict), compares with
-the pure `reconcile`, and applies every correction: to the database, to the portfolio, to the
-event log, and in one summary alert per run. A position difference beyond the tolerance
-triggers the automatic halt.
+It drains the write-behind queue so the database is current, reads the venue (cash, open
+orders, trades by market, positions, each of our open orders it no longer lists, and each of
+our recently closed orders its trades contradict) and compares with the pure `reconcile`, all
+WITHOUT the engine's decision lock: a slow venue must not hold up decisions or a kill. Only
+applying the corrections takes the lock, and each is re-validated there against what changed
+since the gather (`_still_valid`): an order now being submitted, an order now known here, a
+position or cash that moved meanwhile are left for the next run. Corrections go to the
+database, the portfolio, the event log, and one summary alert per run. A position difference
+beyond the tolerance triggers the automatic halt.
 """
 
 from __future__ import annotations
@@ -89,24 +91,25 @@ class Reconciler:
         if self._before_run is not None:
             await self._before_run()
         corr = new_correlation_id()
+        starting = reason == "start"  # nothing of ours is in flight: its process is gone
+        result, local, venue = await self._compare(starting=starting)
+        if any(isinstance(c, SetPosition) for c in result.corrections):
+            # A fill landing between the venue's reads is not a difference: apply the rest,
+            # read again, and take only the position differences that remain.
+            rest: list[Correction] = [
+                c for c in result.corrections if not isinstance(c, SetPosition)
+            ]
+            first = await self._apply_all(rest, local, corr)
+            again, local, venue = await self._compare(starting=starting)
+            applied = await self._apply_all(again.corrections, local, corr)
+            result = _applied(again, (*first, *applied))
+        else:
+            result = _applied(result, await self._apply_all(result.corrections, local, corr))
         async with engine.lock:
-            # At start nothing of ours is in flight: the process that sent it is gone.
-            result, venue = await self._compare(starting=reason == "start")
-            if any(isinstance(c, SetPosition) for c in result.corrections):
-                # A fill landing between the venue's reads is not a difference: apply the
-                # rest, read again, and take only the position differences that remain.
-                first = [c for c in result.corrections if not isinstance(c, SetPosition)]
-                await self._apply_all(first, corr)
-                again, venue = await self._compare(starting=reason == "start")
-                await self._apply_all(again.corrections, corr)
-                result = ReconcileResult(
-                    (*first, *again.corrections), again.position_mismatch_value
-                )
-            else:
-                await self._apply_all(result.corrections, corr)
-            if reason == "start" and venue.cash is not None:
+            if starting and venue.cash is not None:
                 engine.portfolio.set_cash(venue.cash)
-            await engine.writer.drain_now()
+        await engine.writer.drain_now()
+        async with engine.lock:
             await self._prune_working(venue)
         self.runs += 1
         self.last_result = result
@@ -115,14 +118,43 @@ class Reconciler:
             await self._on_mismatch(result.position_mismatch_value, _summary(result))
         return result
 
-    async def _compare(self, *, starting: bool) -> tuple[ReconcileResult, VenueReport]:
+    async def _compare(self, *, starting: bool) -> tuple[ReconcileResult, LocalState, VenueReport]:
         await self._engine.writer.drain_now()  # the database must be current
         local, venue = await self._gather(starting=starting)
-        return reconcile(local, venue), venue
+        return reconcile(local, venue), local, venue
 
-    async def _apply_all(self, corrections: Sequence[Correction], corr: str) -> None:
-        for correction in corrections:
-            await self._apply(correction, corr)
+    async def _apply_all(
+        self, corrections: Sequence[Correction], local: LocalState, corr: str
+    ) -> list[Correction]:
+        """Under the decision lock, apply what still holds; the corrections applied."""
+        applied: list[Correction] = []
+        async with self._engine.lock:
+            for correction in corrections:
+                if await self._still_valid(correction, local):
+                    await self._apply(correction, corr)
+                    applied.append(correction)
+        return applied
+
+    async def _still_valid(self, correction: Correction, local: LocalState) -> bool:
+        """Whether a correction computed from the gathered picture still fits the present
+        (a decision or a fill may have run while the venue was being read)."""
+        engine, portfolio = self._engine, self._engine.portfolio
+        if isinstance(correction, UpdateOrder):
+            return correction.order_id not in engine.in_flight
+        if isinstance(correction, AdoptOrder):
+            order_id = correction.order.order_id
+            if portfolio.order(order_id) is not None or order_id in engine.in_flight:
+                return False
+            return not await engine.store.orders_by_ids([order_id])
+        if isinstance(correction, SetPosition):
+            now, then = (
+                portfolio.position(correction.token_id),
+                local.positions.get(correction.token_id),
+            )
+            return _size(now) == _size(then)
+        if isinstance(correction, SetCash):
+            return local.cash is None or portfolio.cash == local.cash
+        return True  # fills are applied once by trade id; a fill's status only moves on
 
     async def _gather(self, *, starting: bool) -> tuple[LocalState, VenueReport]:
         engine, portfolio, store = self._engine, self._engine.portfolio, self._engine.store
@@ -280,6 +312,16 @@ class Reconciler:
             ),
             corr,
         )
+
+
+def _applied(result: ReconcileResult, applied: Sequence[Correction]) -> ReconcileResult:
+    """The run's result as applied: a position difference dropped as stale does not count."""
+    moved = any(isinstance(c, SetPosition) for c in applied)
+    return ReconcileResult(tuple(applied), result.position_mismatch_value if moved else ZERO)
+
+
+def _size(position: Position | None) -> Decimal:
+    return position.size if position is not None else ZERO
 
 
 def _summary(result: ReconcileResult) -> str:
