@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from polysim.clob.app import SimServer, serve
 from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
 from tests.support.sim import admin, avoid_ca_bundle
-from tests.support.waiting import eventually
 from trader.control.types import Outcome
 from trader.domain import OrderStatus
+from trader.store.trading import OrderRepository
 
 D = Decimal
 
@@ -43,19 +43,20 @@ async def test_html_503_after_the_venue_filled_ends_with_the_venues_status_and_s
         fault = {"kind": "error_after_accept", "method": "POST", "path": "/order", "count": 1}
         await admin(sim, "POST", "faults", fault)
 
-        result = await rig.engine.handle(sim_intent(market, "0.70", "5"))
+        result = await rig.runtime.handle(sim_intent(market, "0.70", "5"))
         assert result.order_id is not None
         venue_order = await rig.venue.get_order(result.order_id)
-        await rig.runtime.reconciler.run_once("periodic")
-        await rig.engine.writer.drain_now()
-        (row,) = await rig.engine.store.orders_by_ids([result.order_id])
-        position = rig.engine.portfolio.position(market.tokens[0].token_id)
+        await rig.runtime.reconcile("periodic")
+        await rig.runtime.flush()
+        row = await OrderRepository(sessions, rig.clock).get_by_venue_id(result.order_id)
+        position = rig.runtime.position(market.tokens[0].token_id)
 
         assert result.outcome is Outcome.UNKNOWN
         assert venue_order is not None
         assert (venue_order.status, venue_order.size_matched) == (OrderStatus.MATCHED, D(5))
+        assert row is not None
         assert (row.status, row.size_matched) == (OrderStatus.MATCHED, D(5))
         assert position is not None
         assert position.size == D(5)
-        assert rig.engine.portfolio.order(result.order_id) is None  # reservation released
-        await eventually(lambda: rig.engine.in_flight == set())
+        working = {o.order_id for o in rig.runtime.working_orders()}
+        assert result.order_id not in working  # reservation released
