@@ -132,8 +132,9 @@ async def build_rig(
     data: StaticMarketData | None = None,
     start: bool = True,
     resolutions: ResolutionSource | None = None,
+    flush_interval: float = 0.01,
 ) -> Rig:
-    events = EventLog(sessions, clock, flush_interval=0.01)
+    events = EventLog(sessions, clock, flush_interval=flush_interval, batch_size=10_000)
     await events.start()
     state = ControlState(ControlStateRepository(sessions, clock), clock, risk_defaults=limits)
     await state.load()
@@ -147,6 +148,7 @@ async def build_rig(
         clock=clock,
         state=state,
         resolutions=resolutions,
+        durable=events.flush,  # as the app wires it
     )
     if start:
         await runtime.start()

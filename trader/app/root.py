@@ -126,8 +126,9 @@ class App:
         self.engine = create_engine(settings.database_url)
         await ensure_schema_current(self.engine)
         sessions = session_factory(self.engine)
-        self.events = EventLog(sessions, clock=self.clock, spill_path=_spill_path(settings))
-        await self.events.start()
+        events = EventLog(sessions, clock=self.clock, spill_path=_spill_path(settings))
+        self.events = events
+        await events.start()
         self.recorder = MeteredEventLog(self.events, self.metrics)
         self.state = ControlState(
             ControlStateRepository(sessions, clock=self.clock),
@@ -143,7 +144,9 @@ class App:
         self._announce_start()
 
     async def _start_trading(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        settings = self.settings
+        settings, events = self.settings, self.events
+        if events is None:
+            raise RuntimeError("the event log starts before trading")
         self.venue = build_venue(settings.venue(), clock=self.clock, sessions=sessions)
         await self.venue.start()
         self.execution = build_execution(
@@ -154,6 +157,7 @@ class App:
             venue=self.venue,
             clock=self.clock,
             state=self.state,
+            durable=events.flush,
         )
         await self.execution.start()  # restore, load markets, reconcile: before any order
         execution = self.execution

@@ -19,6 +19,7 @@ intent -> risk (a function call) -> capital reserved -> prepared (rounded, signe
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -71,6 +72,9 @@ ApprovalGate = Callable[[OrderIntent, RiskApproval], Awaitable[str]]
 VenueErrorHook = Callable[[VenueError, str], None]
 
 
+log = logging.getLogger(__name__)
+
+
 class ExecutionEngine:
     def __init__(
         self,
@@ -86,8 +90,10 @@ class ExecutionEngine:
         clock: Clock,
         state: ControlState,
         trading: TradingStateMachine,
+        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.venue = venue
+        self._durable = durable
         self.risk = risk
         self.portfolio = portfolio
         self.board = board
@@ -240,7 +246,27 @@ class ExecutionEngine:
             self.portfolio.close_order(record.order_id)
             raise
         self._events.append("order_created", record_payload(record), correlation_id=corr)
+        try:  # the intent and the order are on record before the venue hears of them
+            await self._make_durable()
+        except Exception:
+            self.portfolio.close_order(record.order_id)
+            self._persist_status(
+                record.client_order_id, OrderStatus.REJECTED, error="event log not writable"
+            )
+            raise
         return await self._submit(record, prepared)
+
+    async def _make_durable(self) -> None:
+        if self._durable is not None:
+            await self._durable()
+
+    async def _record_durably(self) -> None:
+        """After fills were applied: write their events now. A refusal is logged, not raised:
+        the events stay buffered and the writer retries; the fills have already happened."""
+        try:
+            await self._make_durable()
+        except Exception as error:
+            log.warning("event log not durable after a fill: %s", error)
 
     async def _submit(self, record: OrderRecord, prepared: PreparedOrder) -> ExecutionResult:
         corr = record.correlation_id
@@ -271,7 +297,9 @@ class ExecutionEngine:
             return self._venue_failed(error, corr, "submit", record)
         finally:
             self.in_flight.discard(record.order_id)
-        return self._accepted(record, result)
+        accepted = self._accepted(record, result)
+        await self._record_durably()
+        return accepted
 
     def _accepted(self, record: OrderRecord, result: SubmitResult) -> ExecutionResult:
         for fill in result.fills:
@@ -365,7 +393,8 @@ class ExecutionEngine:
     async def consume_fills(self) -> None:
         """Apply the venue's fill stream (a supervised task)."""
         async for fill in self.venue.fills():
-            self.apply_fill(fill, source="stream")
+            if self.apply_fill(fill, source="stream"):
+                await self._record_durably()
 
     def _persist_status(
         self,

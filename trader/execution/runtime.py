@@ -8,6 +8,7 @@ automatic halt, approval queue, accounts, reconciler and desk, and returns them 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -69,13 +70,17 @@ def build_execution(
     state: ControlState,
     store: ExecutionStore | None = None,
     resolutions: ResolutionSource | None = None,
+    durable: Callable[[], Awaitable[None]] | None = None,
 ) -> ExecutionCore:
     """Build the execution core. `state` must be loaded; `store` defaults to the database.
 
     Without `resolutions`, the venue itself settles resolved markets when it can say which
     have resolved (`ResolutionSource`: both Polymarket venues and the paper venue can); the
     automatic halt asks the venue whether its market socket is alive when it can say so
-    (`FeedLiveness`), and otherwise judges the feed by the books' silence."""
+    (`FeedLiveness`), and otherwise judges the feed by the books' silence. `durable` makes
+    the events appended so far durable (the event log's `flush`): the engine awaits it before
+    the venue is called and after fills are applied, so a crash cannot lose the record of an
+    order that reached the venue."""
     trading = TradingStateMachine(state.store, clock, events, initial=state.stored_trading)
     board = MarketBoard(venue, clock)
     portfolio = Portfolio(clock, zone=config.zone)
@@ -92,6 +97,7 @@ def build_execution(
         clock=clock,
         state=state,
         trading=trading,
+        durable=durable,
     )
     accounts = Accounts(
         engine=engine, state=state, events=events, bus=bus, clock=clock, zone=config.zone

@@ -17,7 +17,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, Index, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column
 
 from trader.store.types import BIG_ID, JSON_TYPE, DecimalType, UTCDateTime
@@ -313,7 +322,10 @@ class EventLogRow(Base):
     """Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL)."""
 
     __tablename__ = "event_log"
-    __table_args__ = (Index(None, "correlation_id"),)
+    __table_args__ = (
+        Index(None, "correlation_id"),
+        Index("ix_event_log_run", "run_id", "run_seq", unique=True),
+    )
 
     seq: Mapped[int] = mapped_column(BIG_ID, primary_key=True, init=False)
     ts: Mapped[datetime]
@@ -321,6 +333,10 @@ class EventLogRow(Base):
     actor: Mapped[str]
     correlation_id: Mapped[str | None] = mapped_column(default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE, default_factory=dict)
+    # the writing process's run, and the event's number within it, given when the event was
+    # created (not when the row was inserted): a number missing from a run is a lost event
+    run_id: Mapped[str | None] = mapped_column(default=None)
+    run_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 ALL_TABLES = tuple(Base.metadata.sorted_tables)
