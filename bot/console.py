@@ -1,9 +1,11 @@
 """The terminal chat: the default transport when no chat token is set.
 
 Reads one command per line from standard input (a terminal or a pipe) and prints replies
-and alerts on standard output. The person at the server's terminal is the operator. When
-the input ends (a pipe runs dry) the chat stays up; the app keeps running until it is
-interrupted or its `--duration` passes.
+and alerts on standard output. The person at the server's terminal is the operator (their
+login name is the roster's only operator id, unless a roster is given). Each line goes
+through the core's access gate like a Telegram or WhatsApp message; typed just now, it is
+never stale. When the input ends (a pipe runs dry) the chat stays up; the app keeps running
+until it is interrupted or its `--duration` passes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.access import Request, Roster
 from bot.commands.core import CommandCore
 from bot.reply import Reply, Role
 from trader.domain import Actor
@@ -38,11 +41,13 @@ class ConsoleChat:
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         user: str | None = None,
+        roster: Roster | None = None,
     ) -> None:
         self._core = core
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self.actor = Actor(channel="console", user_id=user or getpass.getuser())
+        core.access.set_roster("console", roster or Roster.of([self.actor.user_id], []))
         self.input_closed = asyncio.Event()
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -76,8 +81,14 @@ class ConsoleChat:
             if not line.strip():
                 continue
             self.write(f"> {line.strip()}")
-            reply = await self._core.handle(line, self.actor, Role.OPERATOR)
-            self.show(reply)
+            reply = await self.answer(line)
+            if reply is not None:
+                self.show(reply)
+
+    async def answer(self, line: str) -> Reply | None:
+        """One typed line through the access gate; None when the gate says to stay silent."""
+        verdict = await self._core.access.handle(Request(self.actor, line.strip()))
+        return verdict.reply if verdict.deliver else None
 
 
 class ConsoleChannel:

@@ -58,6 +58,12 @@ def parse_quiet_hours(text: str | None) -> QuietHours | None:
         return None
 
 
+# Float sums of elapsed time leave a token at 0.9999999999999991 now and then; waiting the
+# 3e-17 s still missing does not move a clock that reads 0.6 (0.6 + 3e-17 == 0.6), so an
+# exact comparison would wait for ever. A billionth of a token is not worth a stall.
+_SLACK = 1e-9
+
+
 class TokenBucket:
     """`rate` tokens per second, at most `burst` banked. Time comes from the injected clock."""
 
@@ -78,12 +84,12 @@ class TokenBucket:
     def wait_time(self) -> float:
         """Seconds until one token is available (0 when one is available now)."""
         self._refill()
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+        return 0.0 if self._tokens >= 1 - _SLACK else (1 - self._tokens) / self._rate
 
     def take(self) -> bool:
         self._refill()
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= 1 - _SLACK:
+            self._tokens = max(0.0, self._tokens - 1)
             return True
         return False
 

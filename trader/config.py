@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     # operator, chat, liveness
     operator_tz: str = "UTC"
     report_time: str = "07:00"
+    # a chat command that changes something and is older than this is refused (bot/access.py)
+    chat_command_max_age_s: int = Field(default=300, ge=30, le=86_400)
     heartbeat_interval_s: float = Field(default=10.0, gt=0)
     watchdog_timeout_s: float = Field(default=60.0, gt=0)
     watchdog_cancel_after_s: float = Field(default=300.0, gt=0)

@@ -4,6 +4,7 @@ argument helpers that turn bad input into a useful usage message.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,6 +30,9 @@ class Command:
     feature: str = "general"
     hidden: bool = False  # typed only from buttons (confirm, decide, ack): not in /help
     role_with_args: Role | None = None  # reading needs `role`, changing (with args) needs this
+    # Acted on however late it arrives: it checks its own validity (a confirmation token's
+    # expiry, an approval request's) or only silences (an alert's acknowledgement).
+    late_ok: bool = False
 
     def required_role(self, args: list[str]) -> Role:
         return self.role_with_args if args and self.role_with_args is not None else self.role
@@ -101,3 +105,19 @@ def token_arg(args: Sequence[str], what: str) -> str:
     if not 1 <= len(value) <= 100 or not all(c.isalnum() or c in "-_:" for c in value):
         raise UsageError(f"Not a valid {what}: {value[:40]!r}.")
     return value
+
+
+def parse(text: str) -> tuple[str, list[str]]:
+    """'/pause  slow news' -> ('pause', ['slow', 'news']). Accepts 'status' without a slash
+    and Telegram's '/status@MyBot' form."""
+    stripped = text.strip()
+    if not stripped:
+        return "", []
+    try:
+        parts = shlex.split(stripped)
+    except ValueError:
+        parts = stripped.split()
+    if not parts:
+        return "", []
+    head = parts[0].removeprefix("/").split("@", 1)[0].casefold()
+    return head, parts[1:]

@@ -241,6 +241,7 @@ def install(core: CommandCore) -> None:
             control.decide,
             feature="approvals",
             hidden=True,
+            late_ok=True,  # the approval request's own expiry decides (checked by the trader)
         ),
     ):
         core.register(command)

@@ -1,18 +1,21 @@
 """The transport-agnostic command core: parse -> authorize -> Control API -> reply model.
 
-Telegram, WhatsApp and the terminal chat are thin transports over `CommandCore.handle`.
-A stranger learns nothing but their own id (`/whoami`); a viewer may read; an operator may
-also control. Buttons come back as hidden commands (`confirm`, `decide`, `ack`) through the
-same `handle`, so they are authorised exactly like typed commands. The reply is a plain
-model (title, lines, buttons, images); each transport formats and escapes it.
+Telegram, WhatsApp and the terminal chat are thin transports over the core's access gate
+(`core.access`, see `bot/access.py`): the gate resolves the sender's role, turns strangers
+away and refuses stale commands, then calls `handle` with the role, which checks each
+command's own role requirement: a viewer may read; an operator may also control. Buttons
+come back as hidden commands (`confirm`, `decide`, `ack`) through the same gate and
+`handle`, so they are authorised exactly like typed commands. The reply is a plain model
+(title, lines, buttons, images); each transport formats and escapes it.
 """
 
 from __future__ import annotations
 
 import logging
-import shlex
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot.access import DEFAULT_MAX_AGE, REFUSAL, AccessGate
 from bot.commands import control as commands_control
 from bot.commands import read as commands_read
 from bot.commands import settings as commands_settings
@@ -22,6 +25,7 @@ from bot.commands.base import (
     Context,
     UsageError,
     notice,
+    parse,
 )
 from bot.confirm import Confirmations, Refused
 from bot.notifier import Notifier
@@ -33,7 +37,6 @@ __all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
 
 log = logging.getLogger(__name__)
 
-REFUSAL = Reply("Not authorised. Send /whoami to get your id for the operator to add.", notice=True)
 _MAX_TEXT = 4096
 
 
@@ -45,6 +48,7 @@ class CommandCore:
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         zone: ZoneInfo | None = None,
+        command_max_age: timedelta = DEFAULT_MAX_AGE,
     ) -> None:
         self._control = control
         the_clock: Clock = clock or SystemClock()
@@ -55,6 +59,7 @@ class CommandCore:
             notifier=notifier,
             zone=zone or ZoneInfo("UTC"),
         )
+        self.access = AccessGate(self, the_clock, max_age=command_max_age)
         self._commands: dict[str, Command] = {}
         self._confirm_handlers: dict[str, ConfirmHandler] = {}
         self.register(
@@ -81,6 +86,7 @@ class CommandCore:
                 self._confirm,
                 feature="control",
                 hidden=True,
+                late_ok=True,  # tokens expire in minutes and die with a restart
             )
         )
         for module in (commands_read, commands_control, commands_settings):
@@ -98,6 +104,14 @@ class CommandCore:
 
     def all_commands(self) -> list[Command]:
         return list(self._commands.values())
+
+    def changes_state(self, name: str, args: list[str]) -> bool:
+        """Whether this command line would change something (it needs the operator role) and
+        so must not be acted on when it arrives late (see `bot/access.py`)."""
+        command = self._commands.get(name)
+        if command is None or command.handler is None or command.late_ok:
+            return False
+        return command.required_role(args) >= Role.OPERATOR
 
     def commands_for(self, role: Role) -> list[Command]:
         return [c for c in self._commands.values() if c.role <= role and not c.hidden]
@@ -161,19 +175,3 @@ class CommandCore:
 
 def _sentence(text: str) -> str:
     return (text[:1].upper() + text[1:]).rstrip(".") + "."
-
-
-def parse(text: str) -> tuple[str, list[str]]:
-    """'/pause  slow news' -> ('pause', ['slow', 'news']). Accepts 'status' without a slash
-    and Telegram's '/status@MyBot' form."""
-    stripped = text.strip()
-    if not stripped:
-        return "", []
-    try:
-        parts = shlex.split(stripped)
-    except ValueError:
-        parts = stripped.split()
-    if not parts:
-        return "", []
-    head = parts[0].removeprefix("/").split("@", 1)[0].casefold()
-    return head, parts[1:]

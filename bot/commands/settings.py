@@ -168,6 +168,7 @@ def install(core: CommandCore) -> None:
             settings.ack,
             feature="alerts",
             hidden=True,
+            late_ok=True,  # acknowledging only stops an alert's repeats
         ),
     ):
         core.register(command)

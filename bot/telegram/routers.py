@@ -1,21 +1,23 @@
-"""One aiogram Router per feature. Handlers are thin: text in, `CommandCore.handle`, reply out.
+"""One aiogram Router per feature. Handlers are thin: text in, the access gate, reply out.
 
 The command routers are built from the core's registry (each command names its feature), so
-Telegram never offers a command the core does not know. Button routers unpack their own
-callback-data factory and hand the command line to the same core, with the tapping user's
-role: a button is authorised exactly like the command it stands for.
+Telegram never offers a command the core does not know. Every handler hands the sender, the
+command line and the message's date to the core's access gate (`bot/access.py`), which
+decides; button routers unpack their own callback-data factory first. A button is authorised
+exactly like the command it stands for.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
+from bot.access import Request, Verdict
 from bot.commands.core import CommandCore
-from bot.reply import Reply, Role
 from bot.telegram.callbacks import (
     AckCallback,
     AnyCallback,
@@ -27,11 +29,11 @@ from bot.telegram.outbox import Outbox
 from trader.domain import Actor
 
 
-async def run_command(
-    message: Message, core: CommandCore, outbox: Outbox, actor: Actor, role: Role
-) -> None:
-    reply = await core.handle(message.text or "", actor, role)
-    await outbox.send(message.chat.id, reply)
+async def answer_message(message: Message, core: CommandCore, outbox: Outbox, actor: Actor) -> None:
+    request = Request(actor, message.text or "", sent_at=message.date)
+    verdict = await core.access.handle(request)
+    if verdict.deliver:
+        await outbox.send(message.chat.id, verdict.reply)
 
 
 def command_routers(core: CommandCore) -> list[Router]:
@@ -41,7 +43,7 @@ def command_routers(core: CommandCore) -> list[Router]:
     routers = []
     for feature, names in by_feature.items():
         router = Router(name=f"commands.{feature}")
-        router.message.register(run_command, Command(*names, ignore_case=True))
+        router.message.register(answer_message, Command(*names, ignore_case=True))
         routers.append(router)
     return routers
 
@@ -52,15 +54,15 @@ def fallback_router() -> Router:
 
     @router.message(F.text)
     async def other_text(
-        message: Message, bot: Bot, core: CommandCore, outbox: Outbox, actor: Actor, role: Role
+        message: Message, bot: Bot, core: CommandCore, outbox: Outbox, actor: Actor
     ) -> None:
         text = message.text or ""
         if not text.startswith("/"):
             if message.chat.type != "private":
-                return
+                return  # group chatter is not addressed to the bot
         elif not await _addressed_to_us(text, bot):
             return
-        await outbox.send(message.chat.id, await core.handle(text, actor, role))
+        await answer_message(message, core, outbox, actor)
 
     return router
 
@@ -73,10 +75,25 @@ async def _addressed_to_us(text: str, bot: Bot) -> bool:
     return head.split("@", 1)[1].casefold() == (me.username or "").casefold()
 
 
-async def answer_button(query: CallbackQuery, reply: Reply, outbox: Outbox, *, edit: bool) -> None:
-    """A notice is a toast on the button; otherwise the tapped message is edited (or, for
-    shortcut buttons, a new message is sent)."""
-    if reply.notice:
+def pressed_at(query: CallbackQuery) -> datetime | None:
+    """A button press carries no time of its own: the date of the message it is on bounds
+    its age (a message too old for the bot to see has date 0, so counts as stale)."""
+    message = query.message
+    if message is None:
+        return None  # a button on an inline message: no date at all
+    if isinstance(message, Message):
+        return message.date
+    return datetime.fromtimestamp(message.date, UTC)
+
+
+async def answer_button(
+    query: CallbackQuery, verdict: Verdict, outbox: Outbox, *, edit: bool
+) -> None:
+    """A notice is a toast on the button (a refused stranger gets it too: a toast is not a
+    message); otherwise the tapped message is edited (or, for shortcut buttons, a new
+    message is sent)."""
+    reply = verdict.reply
+    if reply.notice or not verdict.deliver:
         await query.answer(reply.title[:190], show_alert=True)
         return
     await query.answer()
@@ -97,10 +114,10 @@ def _button_router(name: str, factory: type[AnyCallback], *, edit: bool) -> Rout
         core: CommandCore,
         outbox: Outbox,
         actor: Actor,
-        role: Role,
     ) -> None:
-        reply = await core.handle(callback_data.as_command(), actor, role)
-        await answer_button(query, reply, outbox, edit=edit)
+        request = Request(actor, callback_data.as_command(), sent_at=pressed_at(query), tapped=True)
+        verdict = await core.access.handle(request)
+        await answer_button(query, verdict, outbox, edit=edit)
 
     router.callback_query.register(tapped, factory.filter())
     return router

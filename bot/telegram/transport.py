@@ -28,11 +28,12 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
+from bot.access import Roster
 from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from bot.telegram.dispatcher import create_dispatcher, register_commands
-from bot.telegram.middlewares import Access
+from bot.telegram.middlewares import roster_of
 from bot.telegram.outbox import FloodPolicy, Outbox
 from bot.telegram.polling import Poller, PollingConfig
 from trader.control.api import Clock
@@ -76,13 +77,13 @@ class TelegramError(RuntimeError):
 class TelegramChannel:
     """The notifier's view of Telegram: private chats chosen by role."""
 
-    def __init__(self, outbox: Outbox, access: Access) -> None:
+    def __init__(self, outbox: Outbox, roster: Roster) -> None:
         self._outbox = outbox
-        self._access = access
+        self._roster = roster
 
     async def publish(self, reply: Reply, *, audience: Role, key: str | None = None) -> None:
-        for chat_id in self._access.recipients(audience):
-            self._outbox.send(chat_id, reply, key=key)
+        for user_id in self._roster.recipients(audience):
+            self._outbox.send(int(user_id), reply, key=key)
 
     async def update(self, key: str, reply: Reply) -> None:
         self._outbox.update_key(key, reply)
@@ -96,7 +97,7 @@ class TelegramTransport:
         outbox: Outbox,
         core: CommandCore,
         notifier: Notifier,
-        access: Access,
+        roster: Roster,
         *,
         polling: PollingConfig | None = None,
         webhook: WebhookConfig | None = None,
@@ -106,7 +107,7 @@ class TelegramTransport:
         self.outbox = outbox
         self._core = core
         self._notifier = notifier
-        self._access = access
+        self._roster = roster
         self._webhook = webhook
         self.poller = Poller(bot, dispatcher, notifier.notify, polling)
         self._started = False
@@ -134,11 +135,11 @@ class TelegramTransport:
             raise TelegramError(
                 "Telegram refused TELEGRAM_BOT_TOKEN (revoked or mistyped)"
             ) from None
-        if not self._access.operators:
+        if not self._roster.operators:
             log.warning("TELEGRAM_OPERATOR_IDS is empty: nobody can control Polyops from Telegram")
-        await register_commands(self.bot, self._core, self._access)
+        await register_commands(self.bot, self._core, self._roster)
         if not self._channel_added:
-            self._notifier.add_channel(TelegramChannel(self.outbox, self._access))
+            self._notifier.add_channel(TelegramChannel(self.outbox, self._roster))
             self._channel_added = True
         if self._webhook is None:
             await self.bot.delete_webhook(drop_pending_updates=False)
@@ -212,9 +213,10 @@ def build_telegram(
         session=session,
         default=DefaultBotProperties(parse_mode=None),
     )
-    access = Access(frozenset(settings.operator_ids), frozenset(settings.viewer_ids))
+    roster = roster_of(settings.operator_ids, settings.viewer_ids)
+    core.access.set_roster("telegram", roster)
     outbox = Outbox(bot, clock, flood)
-    dispatcher = create_dispatcher(core, outbox, access, clock)
+    dispatcher = create_dispatcher(core, outbox)
     return TelegramTransport(
-        bot, dispatcher, outbox, core, notifier, access, polling=polling, webhook=webhook
+        bot, dispatcher, outbox, core, notifier, roster, polling=polling, webhook=webhook
     )

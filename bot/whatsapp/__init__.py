@@ -23,7 +23,7 @@ See docs/whatsapp.md for setting up the Meta app, the webhook and the alert temp
 
 from __future__ import annotations
 
-from bot.whatsapp.access import NumberAccess, ServiceWindow
+from bot.whatsapp.access import ServiceWindow, number_roster
 from bot.whatsapp.graph import ErrorKind, GraphClient, GraphError
 from bot.whatsapp.outbox import Outbox, SendPolicy, Template
 from bot.whatsapp.transport import (
@@ -42,7 +42,6 @@ __all__ = [
     "ErrorKind",
     "GraphClient",
     "GraphError",
-    "NumberAccess",
     "Outbox",
     "SendPolicy",
     "ServiceWindow",
@@ -54,6 +53,7 @@ __all__ = [
     "WhatsAppSettings",
     "WhatsAppTransport",
     "build_whatsapp",
+    "number_roster",
     "sign",
     "signature_valid",
 ]

@@ -1,8 +1,8 @@
-"""Who may do what over WhatsApp, and when each number may be written to freely.
+"""WhatsApp's id lists, and when each number may be written to freely.
 
-`NumberAccess`: roles by phone number (WHATSAPP_OPERATOR_NUMBERS, WHATSAPP_VIEWER_NUMBERS, in
-international format without "+"; WhatsApp's `wa_id` is exactly that). An empty operator
-list means nobody controls, never "everyone".
+`number_roster`: the access gate's roster by phone number (WHATSAPP_OPERATOR_NUMBERS,
+WHATSAPP_VIEWER_NUMBERS, in international format without "+"; WhatsApp's `wa_id` is exactly
+that). The gate (`bot/access.py`) decides who may do what, as for every transport.
 
 `ServiceWindow`: the 24-hour customer-service window. A business may send free-form messages
 (text, buttons, lists, images) to a number only within 24 hours of that number's last
@@ -16,10 +16,9 @@ templates until the person writes again (the safe direction: a template, never a
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.reply import Role
+from bot.access import Roster
 from trader.control.api import Clock
 
 WINDOW = timedelta(hours=24)
@@ -37,32 +36,14 @@ def masked(number: str) -> str:
     return f"…{number[-4:]}" if len(number) > 4 else "…"
 
 
-@dataclass(frozen=True, slots=True)
-class NumberAccess:
-    operators: frozenset[str]
-    viewers: frozenset[str]
+def number_roster(operators: object, viewers: object) -> Roster:
+    """'+44 7700 900123' and '447700900123' are the same number; anything not a list of
+    numbers counts as none (nobody controls, never everyone)."""
 
-    @classmethod
-    def of(cls, operators: object, viewers: object) -> NumberAccess:
-        def clean(numbers: object) -> frozenset[str]:
-            items = numbers if isinstance(numbers, list | tuple | set | frozenset) else ()
-            return frozenset(n for n in (normalise(str(item)) for item in items) if n)
+    def items(numbers: object) -> list[object]:
+        return list(numbers) if isinstance(numbers, list | tuple | set | frozenset) else []
 
-        return cls(clean(operators), clean(viewers))
-
-    def role_of(self, number: str) -> Role:
-        number = normalise(number)
-        if number in self.operators:
-            return Role.OPERATOR
-        if number in self.viewers:
-            return Role.VIEWER
-        return Role.STRANGER
-
-    def recipients(self, audience: Role) -> list[str]:
-        numbers = set(self.operators)
-        if audience <= Role.VIEWER:
-            numbers |= self.viewers
-        return sorted(numbers)
+    return Roster.of(items(operators), items(viewers), normalise)
 
 
 class ServiceWindow:

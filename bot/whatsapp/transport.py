@@ -7,11 +7,11 @@
     await whatsapp.stop()                         # finishes in-hand work, delivers the queue
 
 Inbound: Meta posts to the webhook (see `webhook.py`); each message is handled in the order
-its sender sent it. The sender's number decides the role; strangers get one short refusal an
-hour and nothing else, except `whoami`, which tells them their number. A command that
-changes something and arrives late (WhatsApp retried it for a while: older than
-`max_command_age`) is not acted on; the sender is told to send it again. Tapped buttons and
-list rows carry a command line and go through `CommandCore.handle` like typed text.
+its sender sent it. The sender's number, the command line and WhatsApp's timestamp go to
+the core's access gate (`bot/access.py`), which decides as for every transport: the role
+by number, strangers get one short refusal an hour (except `whoami`), and a command that
+changes something and arrives late (WhatsApp retried it for a while) is not acted on.
+Tapped buttons and list rows carry a command line and go through the gate like typed text.
 
 Outbound: `WhatsAppChannel` is the notifier's view (alerts to operators and viewers, approval
 requests to operators), over the `Outbox` (queues, rate limits, the 24-hour window, the
@@ -27,15 +27,15 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.commands.core import REFUSAL, CommandCore, parse
+from bot.access import Outcome, Request, Roster
+from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from bot.whatsapp.access import NumberAccess, masked
+from bot.whatsapp.access import masked, number_roster
 from bot.whatsapp.graph import ErrorKind, GraphClient, GraphError, PhoneNumber
 from bot.whatsapp.outbox import Outbox, SendPolicy, Template
 from bot.whatsapp.webhook import Inbound, StatusEvent, WebhookReceiver
@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PATH = "/webhooks/whatsapp"
 PROBLEM_TITLE = "WhatsApp delivery problem"
 NOT_TEXT = Reply("I read text commands only. Send help for the list.")
-_REFUSE_AGAIN_AFTER = timedelta(hours=1)
-_MAX_STRANGERS = 4096
 _MAX_STATUSES = 4096
 
 Handler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
@@ -129,7 +127,7 @@ class WhatsAppError(RuntimeError):
 class WhatsAppChannel:
     """The notifier's view of WhatsApp: the configured numbers, chosen by role."""
 
-    def __init__(self, outbox: Outbox, access: NumberAccess) -> None:
+    def __init__(self, outbox: Outbox, access: Roster) -> None:
         self._outbox = outbox
         self._access = access
 
@@ -149,22 +147,21 @@ class WhatsAppTransport:
         graph: GraphClient,
         core: CommandCore,
         notifier: Notifier,
-        access: NumberAccess,
+        access: Roster,
         clock: Clock,
         *,
         template: Template,
         verify_token: str | None,
         app_secret: str,
         policy: SendPolicy | None = None,
-        max_command_age: timedelta = timedelta(minutes=10),
         memory: ChatMemory | None = None,
     ) -> None:
         self.graph = graph
         self._core = core
         self._notifier = notifier
         self.access = access
+        core.access.set_roster("whatsapp", access)
         self._clock = clock
-        self._max_command_age = max_command_age
         self.window = RememberedWindow(clock, memory, self._spawn)
         self.outbox = Outbox(graph, clock, self.window, template, policy, self._on_problem)
         self.channel = WhatsAppChannel(self.outbox, access)
@@ -179,7 +176,6 @@ class WhatsAppTransport:
         self.statuses: OrderedDict[str, str] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
-        self._refused: OrderedDict[str, datetime] = OrderedDict()
         # Registered now, started by start(): alerts raised before then wait for it.
         notifier.add_channel(self.channel, started=False)
         self._state = "stopped"
@@ -270,22 +266,11 @@ class WhatsAppTransport:
 
     async def _handle(self, message: Inbound) -> None:
         sender = message.sender
-        role = self.access.role_of(sender)
         self.window.opened(sender, message.sent_at)
-        name = parse(message.text or "")[0][:32] if role is not Role.STRANGER else "-"
-        log.info(
-            "whatsapp message",
-            extra={
-                "user": masked(sender),
-                "role": role.name,
-                "command": name,
-                "kind": message.kind,
-            },
-        )
         actor = Actor(channel="whatsapp", user_id=sender, name=message.name)
         updates = self.outbox.updates_to(sender)
         try:
-            reply = await self._answer(message, actor, role)
+            reply = await self._answer(message, actor)
         except Exception:
             log.exception("whatsapp: handling a message failed")
             reply = Reply("Something went wrong handling that; the operator's logs say what.")
@@ -295,40 +280,16 @@ class WhatsAppTransport:
             return  # the notifier's update of the tapped message already says it
         self.outbox.send(sender, reply, reply_to=message.id if message.tapped else None)
 
-    async def _answer(self, message: Inbound, actor: Actor, role: Role) -> Reply | None:
+    async def _answer(self, message: Inbound, actor: Actor) -> Reply | None:
+        self.outbox.release_held(message.sender)  # only known numbers have anything held
         text = (message.text or "").strip()
-        if role is Role.STRANGER:
-            if text and parse(text)[0] == "whoami":
-                return await self._core.handle(text, actor, role)
-            return REFUSAL if self._should_refuse(message.sender) else None
-        self.outbox.release_held(message.sender)
-        if not text:
-            return NOT_TEXT
-        late = self._clock.now() - message.sent_at
-        if late > self._max_command_age and self._changes_something(text):
-            minutes = int(late.total_seconds() // 60)
-            return Reply(
-                f"Not done: WhatsApp delivered {text[:40]!r} {minutes} min late.",
-                ("Send it again if you still want it.",),
-                notice=True,
-            )
-        return await self._core.handle(text, actor, role)
-
-    def _changes_something(self, text: str) -> bool:
-        name, args = parse(text)
-        command = next((c for c in self._core.all_commands() if c.name == name), None)
-        return command is not None and command.required_role(args) >= Role.OPERATOR
-
-    def _should_refuse(self, number: str) -> bool:
-        now = self._clock.now()
-        last = self._refused.get(number)
-        if last is not None and now - last < _REFUSE_AGAIN_AFTER:
-            return False
-        self._refused[number] = now
-        self._refused.move_to_end(number)
-        while len(self._refused) > _MAX_STRANGERS:
-            self._refused.popitem(last=False)
-        return True
+        request = Request(actor, text, sent_at=message.sent_at, tapped=message.tapped)
+        verdict = await self._core.access.handle(request)
+        if not verdict.deliver:
+            return None
+        if not text and verdict.outcome is Outcome.ANSWERED:
+            return NOT_TEXT  # a photo, a voice note, a sticker: not a command
+        return verdict.reply
 
     # statuses and problems -------------------------------------------------------------
 
@@ -382,7 +343,6 @@ def build_whatsapp(
     *,
     path: str = DEFAULT_PATH,
     policy: SendPolicy | None = None,
-    max_command_age: timedelta = timedelta(minutes=10),
     memory: ChatMemory | None = None,
 ) -> WhatsAppTransport:
     """Build the transport and register its webhook on `http` (call before the HTTP server
@@ -394,13 +354,12 @@ def build_whatsapp(
         graph,
         core,
         notifier,
-        NumberAccess.of(list(settings.operator_numbers), list(settings.viewer_numbers)),
+        number_roster(list(settings.operator_numbers), list(settings.viewer_numbers)),
         clock,
         template=Template(settings.template_name, settings.template_language),
         verify_token=settings.verify_token.get_secret_value() if settings.verify_token else None,
         app_secret=settings.app_secret.get_secret_value(),
         policy=policy,
-        max_command_age=max_command_age,
         memory=memory,
     )
     transport.register(http, path)

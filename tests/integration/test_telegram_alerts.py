@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.access import REFUSAL
 from bot.alerts import AlertMode
 from bot.timing import QuietHours
 from tests.support.chat_stack import ChatStack, ask, start_chat_stack
@@ -75,7 +76,7 @@ async def test_at_three_a_warning_is_silent_and_a_critical_rings_until_acknowled
 
     assert stack.notifier.unacknowledged == []
     assert "Acknowledged by" in api.to(OPERATOR_ID)[1].plain
-    assert api.answer_for(stranger_tap)["text"] == "Not authorised."
+    assert api.answer_for(stranger_tap)["text"] == REFUSAL.title
     assert "operator" in api.answer_for(viewer_tap)["text"]
     stack.clock.advance(60 * 60)
     await stack.notifier.tick()

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.access import REFUSAL
 from tests.support.chat_stack import ChatStack, ask, start_chat_stack, tap, tap_data
 from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI, Sent
 from tests.support.waiting import eventually
@@ -141,7 +142,7 @@ async def test_viewers_and_strangers_cannot_decide(stack: ChatStack, api: FakeBo
     forged = await tap_data(api, STRANGER_ID, None, f"ap:{KEY}:approve")
     viewer = await tap(api, VIEWER_ID, card, "✅ Approve")
 
-    assert stranger["text"] == forged["text"] == "Not authorised."
+    assert stranger["text"] == forged["text"] == REFUSAL.title
     assert "operator" in viewer["text"]
     assert approvals(stack) == []
     assert card.buttons != []

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.access import REFUSAL
 from bot.alerts import AlertMode
 from tests.support.chat_stack import ChatStack, ask, position, start_chat_stack, tap, tap_data
 from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI
@@ -77,7 +78,7 @@ async def test_kill_with_flatten_previews_exits_then_confirms(
     stranger = await tap(api, STRANGER_ID, prompt, "flatten")
     viewer = await tap(api, VIEWER_ID, prompt, "flatten")
     other = await tap(api, SECOND_OPERATOR, prompt, "flatten")
-    assert stranger["text"] == "Not authorised."
+    assert stranger["text"] == REFUSAL.title
     assert "operator" in viewer["text"]
     assert other["text"] == "Only the person who asked can confirm this."
     assert kill_calls(stack) == []
@@ -139,7 +140,7 @@ async def test_a_forged_confirmation_does_nothing(stack: ChatStack, api: FakeBot
     ]
 
     assert "no longer valid" in answers[0]["text"]
-    assert answers[1]["text"] == "Not authorised."
+    assert answers[1]["text"] == REFUSAL.title
     assert answers[2]["text"] == "This button is not valid any more."
     assert stack.desk is not None
     assert stack.desk.calls == []

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.access import REFUSAL
 from bot.notifier import NotifierConfig
 from tests.support.chat_stack import ChatStack, ask, position, start_chat_stack
 from tests.support.telegram_server import (
@@ -230,7 +231,7 @@ async def test_random_updates_crash_nothing_and_only_operators_act(
     others = {c for a, c in audited if a.startswith("telegram:") and a != f"telegram:{OPERATOR_ID}"}
     assert others <= READ_ONLY
     assert {"status", "positions"} <= others  # the viewer's reads did get through
-    assert sum(a.get("text") == "Not authorised." for a in api.callback_answers) > 100
+    assert sum(a.get("text") == REFUSAL.title for a in api.callback_answers) > 100
     assert len(stack.events.audited(f"telegram:{OPERATOR_ID}")) == calls_before
     assert not [r for r in stack.events.rows if r.type != "command"]
     assert stack.desk.calls == []

@@ -167,7 +167,8 @@ async def test_a_late_control_command_is_not_acted_on_but_a_late_read_is(
     (late_pause,) = await stack.say_at(OPERATOR, "pause", an_hour_ago)
     (late_status,) = await stack.say_at(OPERATOR, "status", an_hour_ago)
 
-    assert late_pause.text.startswith("*Not done: WhatsApp delivered 'pause' 60 min late.*")
+    assert late_pause.text.startswith("*Not done: /pause was sent 60 min ago.*")
+    assert "Send it again if you still want it." in late_pause.text
     assert stack.trading.state is TradingState.RUNNING
     assert late_status.text.startswith("*Polyops status*")
 

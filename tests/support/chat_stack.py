@@ -443,6 +443,7 @@ async def start_chat(
 ) -> Chat:
     notifier = Notifier(clock, config=notifier_config)
     core = CommandCore(control, clock=clock, notifier=notifier)
+    api.clock = clock  # users' messages are dated by the chat's clock
     relay = ControlRelay(control, notifier, clock)
     relay.subscribe()
     settings = FakeTelegramSettings(

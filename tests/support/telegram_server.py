@@ -17,6 +17,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -110,6 +111,7 @@ class Sent:
     silent: bool
     photo: bytes | None = None
     edits: int = 0
+    date: int = 0  # when the bot sent it (Unix time, as Telegram dates messages)
 
     @property
     def plain(self) -> str:
@@ -141,6 +143,7 @@ class FakeBotAPI:
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     conflict: bool = False
+    clock: Any = None  # dates messages when set (the chat's FakeClock); else the real time
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -191,16 +194,26 @@ class FakeBotAPI:
         self._new_update.set()
         return int(update["update_id"])
 
+    def now(self) -> int:
+        return int(self.clock.now().timestamp()) if self.clock is not None else int(time.time())
+
     def send_text(
-        self, user_id: int, text: str, *, chat_id: int | None = None, name: str = "User"
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int | None = None,
+        name: str = "User",
+        at: datetime | None = None,
     ) -> int:
+        """`user_id` types `text`; `at` dates the message (a message queued during an outage)."""
         chat = chat_id if chat_id is not None else user_id
         self._next_message += 1
         return self._push(
             {
                 "message": {
                     "message_id": self._next_message,
-                    "date": int(time.time()),
+                    "date": int(at.timestamp()) if at is not None else self.now(),
                     "chat": _chat(chat),
                     "from": {"id": user_id, "is_bot": False, "first_name": name},
                     "text": text,
@@ -221,7 +234,7 @@ class FakeBotAPI:
         if message is not None:
             query["message"] = {
                 "message_id": message.message_id,
-                "date": int(time.time()),
+                "date": message.date,
                 "chat": _chat(message.chat_id),
                 "text": message.plain,
             }
@@ -351,6 +364,7 @@ class FakeBotAPI:
             markup=json.loads(params["reply_markup"]) if "reply_markup" in params else None,
             silent=params.get("disable_notification") == "true",
             photo=photo,
+            date=self.now(),
         )
         self.sent.append(message)
         self._new_message.set()

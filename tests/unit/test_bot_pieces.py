@@ -91,6 +91,22 @@ async def test_token_bucket_waits_on_the_injected_clock() -> None:
     assert sum(clock.sleeps) == pytest.approx(3.0)
 
 
+def test_token_bucket_gives_rate_times_time_however_the_float_sums_fall() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(clock, rate=30, burst=3)
+    taken = 0
+
+    for _ in range(100):  # 0.1 s steps leave 0.9999999999999991 tokens at 0.6 s
+        while bucket.take():
+            taken += 1
+        clock.advance(0.1)
+    while bucket.take():
+        taken += 1
+
+    assert taken == 3 + 100 * 3
+    assert bucket.wait_time() == pytest.approx(1 / 30)
+
+
 def test_split_keeps_every_character_in_order_below_the_limit() -> None:
     text = "\n".join(f"line {i} " + "é😀" * (i % 40) for i in range(900))
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.reply import Role
-from bot.whatsapp.access import NumberAccess, ServiceWindow, masked, normalise
+from bot.whatsapp.access import ServiceWindow, masked, normalise, number_roster
 from bot.whatsapp.graph import ErrorKind, classify, error_from_body
 from bot.whatsapp.webhook import SeenIds, parse_events, sign, signature_valid
 from tests.support.graph_server import (
@@ -95,8 +95,8 @@ def test_seen_ids_are_bounded() -> None:
 
 
 def test_roles_by_number_and_no_operators_means_nobody() -> None:
-    access = NumberAccess.of(["+44 7700 900001"], ("447700900002",))
-    nobody = NumberAccess.of([], [])
+    access = number_roster(["+44 7700 900001"], ("447700900002",))
+    nobody = number_roster([], [])
 
     assert access.role_of("447700900001") is Role.OPERATOR
     assert access.role_of("447700900002") is Role.VIEWER

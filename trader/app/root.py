@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -321,7 +322,11 @@ class App:
         )
         self.notifier = Notifier(self.clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
-            self.control, clock=self.clock, notifier=self.notifier, zone=settings.zone
+            self.control,
+            clock=self.clock,
+            notifier=self.notifier,
+            zone=settings.zone,
+            command_max_age=timedelta(seconds=settings.chat_command_max_age_s),
         )
         self.relay = ControlRelay(self.control, self.notifier, self.clock)
         self.relay.subscribe()  # before the first alert is published
