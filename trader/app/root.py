@@ -186,6 +186,7 @@ class App:
             bankroll=bankroll,
             events=self.recorder.append,
             holdings=execution.portfolio.holdings,
+            allow_heuristic_live=lambda: self.state.allow_heuristic_live,
         )
         self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution.portfolio)
 

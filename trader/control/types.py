@@ -240,6 +240,7 @@ class StatusSnapshot:
     llm_spend_today: Decimal | None = None
     llm_budget: Decimal | None = None
     pending_approvals: int = 0
+    allow_heuristic_live: bool = False  # may a heuristic forecast trade in live mode
 
 
 @dataclass(frozen=True, slots=True)
