@@ -83,7 +83,7 @@ class ApprovalRequest:
     created_at: datetime
     expires_at: datetime
     correlation_id: str
-    status: str = "pending"  # pending, approved, rejected, expired
+    status: str = "pending"  # pending, approved, rejected, expired, superseded
     sources: tuple[str, ...] = ()  # what the analysis cited; () when the intent named none
     end_date: datetime | None = None  # when the market resolves, if known
     market_probability: Decimal | None = None  # the YES mid when the signal was made
