@@ -5,7 +5,8 @@
 has it take back the critical alerts still unacknowledged (`Notifier.restore`), and
 re-announces the approval requests still pending (they survive a restart; the old
 messages' buttons keep working too, since they carry the request key). Then it forwards
-every alert and every new approval request until cancelled.
+every alert and every new approval request until cancelled; a request superseded by a newer
+one for its market has its card edited to say so, without buttons.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class ControlRelay:
         self._notifier.set_policy(alerts.policy_from_settings(settings))
 
     async def announce(self, request: ApprovalRequest, *, again: bool = False) -> None:
+        if request.status == "superseded":  # a newer request for its market replaced it
+            await self._notifier.close_approval(
+                request.key, render_trading.approval_superseded(request)
+            )
+            return
         if request.key in self._announced or request.status != "pending":
             return
         self._announced.add(request.key)

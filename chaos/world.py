@@ -16,7 +16,7 @@ from typing import Any
 from tests.support.processes import AppSettings
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
 from trader.clock import SystemClock
-from trader.state import ALERT_SETTINGS_KEY, RISK_LIMITS_KEY
+from trader.state import ALERT_SETTINGS_KEY, ALLOW_HEURISTIC_LIVE_KEY, RISK_LIMITS_KEY
 from trader.store.db import create_engine, session_factory
 from trader.store.repositories import ControlStateRepository
 
@@ -95,7 +95,8 @@ def app_environment(
 
 async def configure_operator(database_url: str) -> None:
     """What the operator would have set from the chat before the run: no cooldown between
-    orders on one token (the other limits come from the environment), warnings and up."""
+    orders on one token (the other limits come from the environment), warnings and up, and
+    `/set allow_heuristic_live on` (the run trades the heuristic, live against the simulator)."""
     engine = create_engine(database_url)
     try:
         store = ControlStateRepository(session_factory(engine), SystemClock())
@@ -103,6 +104,7 @@ async def configure_operator(database_url: str) -> None:
         await store.set(
             ALERT_SETTINGS_KEY, {"min_severity": "warning"}, updated_by="chaos:operator"
         )
+        await store.set(ALLOW_HEURISTIC_LIVE_KEY, True, updated_by="chaos:operator")
     finally:
         await engine.dispose()
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from trader.domain import Alert, Book, Fill, Order, OrderIntent, new_correlation_id
+from trader.domain import Alert, Book, Fill, Order, OrderIntent, Resolution, new_correlation_id
 
 T = TypeVar("T")
 
@@ -174,6 +174,8 @@ class Bus:
         self.fills: QueueTopic[Fill] = QueueTopic("fills")
         self.alerts: QueueTopic[Alert] = QueueTopic("alerts")
         self.approvals: QueueTopic[object] = QueueTopic("approvals")
+        # one per market settled (Accounts.settle), for whoever scores what was forecast on it
+        self.resolutions: QueueTopic[Resolution] = QueueTopic("resolutions")
         self.heartbeats: CoalescingTopic[str] = CoalescingTopic("heartbeats", str)
 
     def topics(self) -> tuple[Topic[object], ...]:
@@ -184,5 +186,6 @@ class Bus:
             self.fills,
             self.alerts,
             self.approvals,
+            self.resolutions,
             self.heartbeats,
         )

@@ -264,6 +264,20 @@ class Position:
     realized_pnl: Decimal = ZERO
 
 
+# What one share of each token of a resolved market pays, by token id: 1 and 0 for a winner and
+# a loser, 0.5 and 0.5 for a 50/50 split. Every resolution carries its vector, never a winner.
+Payouts = dict[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A market resolved (a fact on the bus): what each of its tokens pays per share."""
+
+    market: str
+    payouts: Payouts
+    at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Balance:
     cash: Decimal

@@ -40,6 +40,7 @@ TRADING_STATE_KEY = "trading_state"
 APPROVAL_MODE_KEY = "approval_mode"
 RISK_LIMITS_KEY = "risk_limits"
 ALERT_SETTINGS_KEY = "alert_settings"
+ALLOW_HEURISTIC_LIVE_KEY = "allow_heuristic_live"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -192,6 +193,17 @@ class ControlState:
 
     async def set_approval_mode(self, on: bool, by: str) -> None:
         await self._set(APPROVAL_MODE_KEY, on, by)
+
+    # heuristic forecasts in live mode -------------------------------------------------
+
+    @property
+    def allow_heuristic_live(self) -> bool:
+        """Whether a heuristic forecast may become a live order (off unless an operator set
+        it on: the heuristic never trades real money by default)."""
+        return bool(self._values.get(ALLOW_HEURISTIC_LIVE_KEY, False))
+
+    async def set_allow_heuristic_live(self, on: bool, by: str) -> None:
+        await self._set(ALLOW_HEURISTIC_LIVE_KEY, on, by)
 
     # risk limits and alert settings ---------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Every setting is kept by the Control API (in the database); after a change the notifier's
 policy is rebuilt from what the Control API stored, so what the chat shows is what is kept.
-A risk limit changes only after a confirmation that shows the old and the new value.
+A risk limit changes only after a confirmation that shows the old and the new value; so does
+`/set allow_heuristic_live on|off` (may heuristic forecasts trade in live mode).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from bot.commands.core import CommandCore
 
 _MODES = [mode.value for mode in AlertMode]
+HEURISTIC_LIVE = "allow_heuristic_live"  # /set allow_heuristic_live on|off
 _SEVERITIES = [severity.value for severity in Severity]
 
 
@@ -36,6 +38,8 @@ class SettingsCommands:
         if len(args) != 2:
             raise UsageError("Give a limit name and a value.")
         name, value = args[0].casefold(), args[1]
+        if name == HEURISTIC_LIVE:
+            return await self._ask_heuristic_live(actor, args[1:])
         current = await self._context.control.limits(actor)
         try:
             changed = current.with_value(name, value)
@@ -56,6 +60,32 @@ class SettingsCommands:
     async def on_set_limit(self, pending: Pending, choice: str, actor: Actor) -> Reply:
         name, value = str(pending.payload["name"]), pending.payload["value"]
         change = await self._context.control.set_limit(actor, name, value)
+        return render_trading.setting_changed(change)
+
+    # heuristic forecasts in live mode ----------------------------------------------------
+
+    async def _ask_heuristic_live(self, actor: Actor, args: list[str]) -> Reply:
+        wanted = choice_arg(args, ["on", "off"], default=None, what=HEURISTIC_LIVE)
+        before = "on" if (await self._context.control.status(actor)).allow_heuristic_live else "off"
+        if before == wanted:
+            return Reply(f"{HEURISTIC_LIVE} is already {before}.")
+        confirmations = self._context.confirmations
+        confirmations.cancel_for(actor, "set_heuristic_live")
+        pending = confirmations.issue("set_heuristic_live", actor, {"set", "abort"}, on=wanted)
+        effect = (
+            "Heuristic forecasts (no LLM) would then place real-money orders in live mode."
+            if wanted == "on"
+            else "Heuristic forecasts are then shown and recorded, never traded in live mode."
+        )
+        return Reply(
+            f"Change {HEURISTIC_LIVE}?",
+            (f"{before} → {wanted}", effect),
+            buttons=confirm_buttons(pending.token, (f"✅ Set {HEURISTIC_LIVE} {wanted}", "set")),
+        )
+
+    async def on_set_heuristic_live(self, pending: Pending, choice: str, actor: Actor) -> Reply:
+        on = pending.payload["on"] == "on"
+        change = await self._context.control.set_allow_heuristic_live(actor, on)
         return render_trading.setting_changed(change)
 
     # alerts ---------------------------------------------------------------------------
@@ -138,7 +168,7 @@ def install(core: CommandCore) -> None:
         Command(
             "set",
             operator,
-            "change a risk limit",
+            "change a risk limit (or allow_heuristic_live on|off)",
             "/set <limit> <value>",
             settings.set_limit,
             feature="settings",
@@ -173,3 +203,4 @@ def install(core: CommandCore) -> None:
     ):
         core.register(command)
     core.on_confirm("set_limit", settings.on_set_limit)
+    core.on_confirm("set_heuristic_live", settings.on_set_heuristic_live)

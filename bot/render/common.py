@@ -44,6 +44,8 @@ def status(snapshot: StatusSnapshot) -> Reply:
         + (f" ({snapshot.state_reason})" if snapshot.state_reason else ""),
         f"Approval mode: {'on' if snapshot.approval_mode else 'off'}"
         + (f" · {snapshot.pending_approvals} waiting" if snapshot.pending_approvals else ""),
+        "Heuristic forecasts in live mode: "
+        + ("traded (allow_heuristic_live on)" if snapshot.allow_heuristic_live else "not traded"),
     ]
     book = snapshot.portfolio
     if book is not None:

@@ -237,6 +237,17 @@ def approval_expired(request: ApprovalRequest) -> Reply:
     )
 
 
+def approval_superseded(request: ApprovalRequest) -> Reply:
+    return Reply(
+        "↪️ Superseded: a newer request for this market replaced it",
+        (
+            market_name(request.question, request.outcome, request.market),
+            f"{request.side.value} {shares(request.size)} @ {price(request.limit_price)}",
+            f"Ref {request.key}: approving it does nothing",
+        ),
+    )
+
+
 def approval_decision(decision: ApprovalDecision, who: str) -> Reply:
     result = decision.result
     if decision.status == "rejected":

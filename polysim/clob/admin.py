@@ -4,7 +4,8 @@
   heartbeats, faults, WebSocket counts.
 - `POST /_admin/faults` (a rule, a list, or `{"rules": [...]}`), `GET` / `DELETE` the same
   path to list / clear them (see `faults.py`).
-- `POST /_admin/resolve {"condition_id", "outcome"?}`: resolve a market now.
+- `POST /_admin/resolve {"condition_id", "outcome"?}`: resolve a market now; outcome "50/50"
+  pays 0.5 per share each side. Answers the winner (null for a 50/50) and the payouts.
 - `POST /_admin/price {"condition_id" or "token_id", "fair"}`: jump the fair price.
 - `POST /_admin/tick_size {"condition_id", "tick_size"}`: change a tick size.
 - `POST /_admin/balances {"address", "collateral"?, "tokens"?: {token_id: size}}`.
@@ -181,11 +182,16 @@ async def resolve(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await _body(request)
     market = _market(ctx, body)
-    winner = _resolve(ctx, market, body.get("outcome"))
-    return web.json_response({"condition_id": market.condition_id, "winner": winner})
+    payouts = _resolve(ctx, market, body.get("outcome"))
+    answer = {
+        "condition_id": market.condition_id,
+        "winner": market.winner,
+        "payouts": {token: dec(payout) for token, payout in payouts.items()},
+    }
+    return web.json_response(answer)
 
 
-def _resolve(ctx: SimContext, market: SimMarket, outcome: Any) -> str:
+def _resolve(ctx: SimContext, market: SimMarket, outcome: Any) -> dict[str, Decimal]:
     try:
         return ctx.exchange.resolve(market.condition_id, None if outcome is None else str(outcome))
     except ValueError as error:

@@ -6,12 +6,13 @@ strings; tick and minimum size are numbers. `GET /gamma/markets` pages by `limit
 `GET /gamma/markets/keyset` (what the SDK's `list_markets` calls) answers
 `{markets, next_cursor}` and takes `after_cursor`. Filters: `active`, `closed`, `id`, `slug`,
 `condition_ids`, `clob_token_ids` (repeatable). A resolved market shows `closed: true`,
-`acceptingOrders: false` and outcome prices "1"/"0".
+`acceptingOrders: false`, `umaResolutionStatus: "resolved"` and its payouts as outcome prices:
+"1"/"0", or "0.5"/"0.5" for a 50/50.
 
 Data API: `GET /data-api/positions?user=` (the v1 camelCase list) and
 `GET /data-api/v2/positions?user=&condition_id=&status=&limit=&cursor=` (the SDK's
 `list_positions`: `{data, pagination: {has_more, next_cursor}}`); `GET /data-api/trades?user=`.
-Positions settle automatically at resolution (winners paid 1 per share), so a resolved
+Positions settle automatically at resolution (each share paid its payout), so a resolved
 holding appears as CLOSED with its realized PnL.
 """
 

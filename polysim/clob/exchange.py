@@ -36,6 +36,8 @@ from trader.clock import Clock
 from trader.domain import ZERO, OrderStatus, OrderType, Side, TradeStatus
 
 Listener = Callable[[Sequence[SimEvent]], None]
+# the outcome names the admin resolve takes for a 50/50 resolution (0.5 per share each side)
+SPLIT_OUTCOMES = frozenset({"50/50", "split"})
 FAK_NOT_FILLED = (
     "no orders found to match with FAK order. "
     "FAK orders are partially filled or killed if no match is found."
@@ -185,32 +187,41 @@ class SimExchange:
                 if not market.closed and due is not None and due <= now:
                     self.resolve(market.condition_id)
 
-    def resolve(self, condition_id: str, outcome: str | None = None) -> str:
-        """Close a market, cancel its orders, pay its winners 1 and its losers 0. Winner token."""
+    def resolve(self, condition_id: str, outcome: str | None = None) -> dict[str, Decimal]:
+        """Close a market, cancel its orders and pay every holding its token's payout: 1 to the
+        winner and 0 to the loser, or 0.5 to each for `outcome` "50/50". The payouts by token."""
         market = self.markets[condition_id]
-        if market.closed and market.winner is not None:
-            return market.winner
-        tokens = market.spec.tokens
-        wanted = outcome or market.spec.outcome
-        if wanted is not None:
-            names = [t.outcome.casefold() for t in tokens]
-            if wanted.casefold() not in names:
-                raise ValueError(f"{wanted!r} is not an outcome of {condition_id}")
-            index = names.index(wanted.casefold())
-        else:
-            index = 0 if market.fair >= Decimal("0.5") else 1
-        winner, loser = tokens[index].token_id, tokens[1 - index].token_id
+        if market.closed and market.payouts is not None:
+            return dict(market.payouts)
+        payouts = self._payouts(market, outcome or market.spec.outcome)
+        winners = [token for token, payout in payouts.items() if payout == 1]
         with self.operation():
             for order in [o for o in self.open.values() if o.market == condition_id]:
                 self._cancel(order, OrderStatus.CANCELED_MARKET_RESOLVED)
             now = self.clock.now()
-            market.closed, market.accepting_orders, market.winner = True, False, winner
+            market.closed, market.accepting_orders = True, False
+            market.winner = winners[0] if winners else None
+            market.payouts = payouts
             market.closed_at = now
-            market.fair = Decimal(1) if index == 0 else Decimal(0)
-            self.ledger.settle(winner, Decimal(1), now.timestamp())
-            self.ledger.settle(loser, ZERO, now.timestamp())
-            self._pending.append(MarketResolved(condition_id, winner, now))
-        return winner
+            market.fair = payouts[market.spec.tokens[0].token_id]
+            for token, payout in payouts.items():
+                self.ledger.settle(token, payout, now.timestamp())
+            self._pending.append(MarketResolved(condition_id, market.winner, now))
+        return dict(payouts)
+
+    @staticmethod
+    def _payouts(market: SimMarket, wanted: str | None) -> dict[str, Decimal]:
+        tokens = market.spec.tokens
+        if wanted is not None and wanted.casefold() in SPLIT_OUTCOMES:
+            return {t.token_id: Decimal("0.5") for t in tokens}
+        if wanted is not None:
+            names = [t.outcome.casefold() for t in tokens]
+            if wanted.casefold() not in names:
+                raise ValueError(f"{wanted!r} is not an outcome of {market.condition_id}")
+            index = names.index(wanted.casefold())
+        else:
+            index = 0 if market.fair >= Decimal("0.5") else 1
+        return {t.token_id: Decimal(1) if i == index else ZERO for i, t in enumerate(tokens)}
 
     def set_tick_size(self, condition_id: str, tick_size: Decimal) -> None:
         market = self.markets[condition_id]

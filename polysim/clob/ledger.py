@@ -106,7 +106,7 @@ class Ledger:
         holding.size -= size
 
     def settle(self, token_id: str, payout: Decimal, when: float) -> None:
-        """Redeem every holding of a resolved token at `payout` (1 or 0) per share."""
+        """Redeem every holding of a resolved token at `payout` (1, 0 or 0.5) per share."""
         for account in self._accounts.values():
             holding = account.holdings.get(token_id)
             if holding is None or holding.size <= 0:

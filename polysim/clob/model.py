@@ -105,7 +105,8 @@ class SimMarket:
     book: OrderBook = field(default_factory=OrderBook)
     closed: bool = False
     accepting_orders: bool = True
-    winner: str | None = None  # token id
+    winner: str | None = None  # token id; None for a 50/50 resolution
+    payouts: dict[str, Decimal] | None = None  # token id -> payout per share, once resolved
     closed_at: datetime | None = None
     volume: Decimal = ZERO
     last_trade: dict[str, tuple[Decimal, Side]] = field(default_factory=dict)
@@ -262,7 +263,7 @@ class TickSizeChanged:
 @dataclass(frozen=True, slots=True)
 class MarketResolved:
     market: str
-    winner: str
+    winner: str | None  # None: resolved 50/50
     at: datetime
 
 

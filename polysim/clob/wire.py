@@ -233,17 +233,17 @@ def market_resolved_json(market: SimMarket, event: MarketResolved) -> Json:
         "id": market.spec.gamma_id,
         "market": event.market,
         "assets_ids": list(market.spec.token_ids),
-        "winning_asset_id": event.winner,
-        "winning_outcome": market.outcome(event.winner),
+        "winning_asset_id": event.winner or "",  # a 50/50 has no winning asset
+        "winning_outcome": market.outcome(event.winner) if event.winner else "",
         "timestamp": ms(event.at),
         "tags": [],
     }
 
 
 def current_price(market: SimMarket, token_id: str) -> Decimal:
-    """Mid of the token's book, else the fair value; 1 or 0 once resolved."""
-    if market.winner is not None:
-        return Decimal(1) if token_id == market.winner else Decimal(0)
+    """Mid of the token's book, else the fair value; its payout (1, 0 or 0.5) once resolved."""
+    if market.payouts is not None:
+        return market.payouts.get(token_id, Decimal(0))
     bid, ask = market.best(token_id)
     if bid is not None and ask is not None:
         return (bid + ask) / 2

@@ -284,17 +284,19 @@ async def test_approve_at_a_different_size_reject_and_expiry(
     async with paper_rig(engine, sessions) as rig:
         approvals = rig.runtime.approvals
         await rig.state.set_approval_mode(True, "test")
-        keys: list[str] = []
-        for _ in range(3):
-            result = await rig.runtime.handle(buy(size="10"))
-            keys.append(result.approval_key or "")
 
-        resized = await approvals.approve(OPERATOR, keys[0], D(6))
-        rejected = await approvals.reject(OPERATOR, keys[1])
+        # one request per market at a time: a newer one would supersede the pending one
+        async def request() -> str:
+            return (await rig.runtime.handle(buy(size="10"))).approval_key or ""
+
+        resized = await approvals.approve(OPERATOR, await request(), D(6))
+        second = await request()
+        rejected = await approvals.reject(OPERATOR, second)
         assert isinstance(rig.clock, FakeClock)
+        third = await request()
         rig.clock.advance(601)
-        expired = await approvals.approve(OPERATOR, keys[2], None)
-        again = await approvals.reject(OPERATOR, keys[1])
+        expired = await approvals.approve(OPERATOR, third, None)
+        again = await approvals.reject(OPERATOR, second)
 
         assert resized.result is not None
         assert resized.result.filled == D(6)

@@ -1,9 +1,9 @@
-"""Market resolution in the simulator settles positions and realizes PnL."""
+"""Market resolution in the simulator settles positions and realizes PnL: the live venue reads
+each resolved market's payout vector from Gamma through the official SDK (1/0, or 0.5/0.5)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,26 +22,6 @@ from trader.store.trading import FillRepository
 D = Decimal
 
 
-class GammaResolutions:
-    """Resolved markets from Gamma: closed, with an outcome price of 1 (the winner)."""
-
-    def __init__(self, gamma_url: str) -> None:
-        self._url = gamma_url
-
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
-        params = [("condition_ids", c) for c in condition_ids]
-        async with httpx.AsyncClient(base_url=self._url, timeout=5.0) as http:
-            response = await http.get("/markets", params=params)
-            response.raise_for_status()
-        resolved = {}
-        for item in response.json():
-            prices = [D(p) for p in json.loads(item["outcomePrices"])]
-            tokens = json.loads(item["clobTokenIds"])
-            if item["closed"] and D(1) in prices:
-                resolved[item["conditionId"]] = tokens[prices.index(D(1))]
-        return resolved
-
-
 @pytest.fixture
 async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
     avoid_ca_bundle(monkeypatch, tmp_path)
@@ -53,8 +33,7 @@ async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[
 async def test_resolution_settles_positions_realizes_pnl_and_says_what_to_redeem(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
 ) -> None:
-    source = GammaResolutions(sim.gamma_url)
-    async with live_rig(engine, sessions, sim, resolutions=source) as rig:
+    async with live_rig(engine, sessions, sim) as rig:  # the venue is the resolution source
         alerts = rig.bus.alerts.subscribe()
         market = sim_market(rig)
         yes, no = (t.token_id for t in market.tokens)
@@ -87,6 +66,48 @@ async def test_resolution_settles_positions_realizes_pnl_and_says_what_to_redeem
             (no, D(0), SETTLEMENT_LIQUIDITY),
         }
         assert all(f.status is TradeStatus.MATCHED for f in fills)
+        alerts.close()
+
+
+async def test_a_yes_and_a_50_50_resolution_both_pay_out_and_the_alerts_say_so(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with live_rig(engine, sessions, sim) as rig:
+        alerts = rig.bus.alerts.subscribe()
+        first, second = sim_market(rig), sim_market(rig, "Will the other market matter?")
+        yes, no = first.tokens[0].token_id, second.tokens[1].token_id
+        await rig.runtime.handle(sim_intent(first, "0.62", "20"))  # YES in the first
+        await rig.runtime.handle(sim_intent(second, "0.72", "10", outcome=1, model="0.80"))  # NO
+        portfolio = rig.runtime
+        await eventually(lambda: portfolio.position(yes) is not None)
+        await eventually(lambda: portfolio.position(no) is not None)
+        cost = {t: p.size * p.average_price for t in (yes, no) if (p := portfolio.position(t))}
+        cash_before = portfolio.summary().cash
+        async with httpx.AsyncClient(base_url=sim.url) as admin:
+            for market, outcome in ((first, "Yes"), (second, "50/50")):
+                body = {"condition_id": market.condition_id, "outcome": outcome}
+                (await admin.post("/_admin/resolve", json=body)).raise_for_status()
+
+        await rig.runtime.reconcile("test")
+
+        assert portfolio.positions() == []
+        assert portfolio.summary().exposure == 0
+        assert portfolio.summary().cash == cash_before + D(20) + D(5)  # 20 x 1 and 10 x 0.5
+        realized = {r.token_id: r.pnl for r in portfolio.realizations()}
+        assert realized == {yes: D(20) - cost[yes], no: D(5) - cost[no]}
+        settled = {a.title: a.body for a in _drain(alerts) if a.kind == "market_resolved"}
+        assert settled.keys() == {
+            f"Market resolved: {first.question}",
+            f"Market resolved 50/50 (0.5 a share each side): {second.question}",
+        }
+        assert (
+            "10 shares of No paid 0.5 each"
+            in settled[f"Market resolved 50/50 (0.5 a share each side): {second.question}"]
+        )
+        assert (
+            "redeemable 5.00 pUSD"
+            in settled[f"Market resolved 50/50 (0.5 a share each side): {second.question}"]
+        )
         alerts.close()
 
 

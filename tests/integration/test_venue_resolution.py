@@ -1,6 +1,6 @@
 """Market resolution through the venues, against the CLOB simulator with the real SDK.
 
-The live venue and the paper venue's Gamma source report a resolved market's winner and never
+The live venue and the paper venue's Gamma source report a resolved market's payouts and never
 an open market; the execution runtime picks the paper venue as its resolution source by itself,
 and a paper position in a market that resolves is settled, redeemed into the paper cash, and
 stays so when the paper venue is rebuilt from the database. Gamma being down delays the
@@ -58,6 +58,10 @@ async def resolve(sim: SimServer, condition: str, outcome: str) -> str:
     return str(answer["winner"])
 
 
+def paying(winner: str, index: int, sim: SimServer) -> dict[str, Decimal]:
+    return {token: D(1) if token == winner else D(0) for token in tokens(sim, index)}
+
+
 async def test_live_venue_reports_the_winner_of_a_resolved_market_and_no_open_one(
     sim: SimServer,
 ) -> None:
@@ -73,7 +77,7 @@ async def test_live_venue_reports_the_winner_of_a_resolved_market_and_no_open_on
 
     assert before == {}
     assert winner == tokens(sim, 0)[1]
-    assert after == {first: winner}
+    assert after == {first: paying(winner, 0, sim)}
 
 
 async def test_gamma_source_answers_for_many_markets_in_batches(
@@ -85,7 +89,7 @@ async def test_gamma_source_answers_for_many_markets_in_batches(
 
     resolved = await data.resolved_markets([*unknown, first, second.upper()])
 
-    assert resolved == {second.upper(): winner}  # keyed as asked
+    assert resolved == {second.upper(): paying(winner, 1, sim)}  # keyed as asked
     assert winner == tokens(sim, 1)[0]
 
 

@@ -1,8 +1,9 @@
-"""Market resolution at the venue layer: the winner read from Gamma's payloads, and the paper
+"""Market resolution at the venue layer: the payout vector read from Gamma's payloads, and the paper
 venue redeeming a resolved market the way the execution core settles it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -17,11 +18,18 @@ from trader.execution import ledger as execution_ledger
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.ledger import SETTLEMENT_LIQUIDITY, SETTLEMENT_ORDER_ID
 from trader.venue.paper.venue import PaperVenue
-from trader.venue.polymarket.convert import winner_from_gamma
 from trader.venue.polymarket.market_data import PolymarketMarketData
+from trader.venue.polymarket.resolution import payouts_from_gamma
 
 YES, NO = "tok-yes", "tok-no"
 MARKET = "0xm"  # the market `order()` and `make_book()` use
+YES_WINS = {YES: Decimal(1), NO: Decimal(0)}
+NO_WINS = {YES: Decimal(0), NO: Decimal(1)}
+SPLIT = {YES: Decimal("0.5"), NO: Decimal("0.5")}
+
+
+def vector(tokens: list[str | None], prices: tuple[str, str]) -> dict[str | None, Decimal]:
+    return dict(zip(tokens, map(Decimal, prices), strict=True))
 
 
 def gamma(name: str) -> GammaMarket:
@@ -29,25 +37,50 @@ def gamma(name: str) -> GammaMarket:
 
 
 @pytest.mark.parametrize(
-    ("name", "winner_index"),
+    ("name", "payouts"),
     [
-        ("rs_gamma_market_closed_binary_accepting_false.json", 1),  # prices ["0", "1"]
-        ("rs_gamma_market_closed_binary_accepting_true.json", 0),  # prices ["1", "0"]
-        ("rs_gamma_market_closed_zero_zero_legacy.json", None),  # closed, no winner shown
+        ("rs_gamma_market_closed_binary_accepting_false.json", ("0", "1")),  # status resolved
+        ("rs_gamma_market_closed_binary_accepting_true.json", ("1", "0")),  # no status stated
+        ("rs_gamma_market_closed_zero_zero_legacy.json", None),  # closed, no payouts shown
         ("rs_gamma_market_closed_nonbinary_legacy.json", None),  # closed at trading prices
         ("rs_gamma_market.json", None),  # open
     ],
 )
 @needs_corpus
-def test_winner_from_gamma_is_the_token_priced_one_of_a_closed_market(
-    name: str, winner_index: int | None
+def test_payouts_from_gamma_are_a_closed_markets_outcome_prices(
+    name: str, payouts: tuple[str, str] | None
 ) -> None:
     market = gamma(name)
     tokens = [market.outcomes.yes.token_id, market.outcomes.no.token_id]
 
-    winner = winner_from_gamma(market)
+    found = payouts_from_gamma(market)
 
-    assert winner == (None if winner_index is None else tokens[winner_index])
+    assert found == (None if payouts is None else vector(tokens, payouts))
+
+
+@pytest.mark.parametrize(
+    ("prices", "status", "expected"),
+    [
+        (["0.5", "0.5"], "resolved", ("0.5", "0.5")),  # a 50/50: half a dollar each side
+        (["0.5", "0.5"], None, ("0.5", "0.5")),
+        (["1", "0"], "proposed", None),  # the oracle has not answered yet
+        (["1", "0"], "disputed", None),
+        (["0.5", "0.4"], "resolved", None),  # not a payout vector
+    ],
+)
+@needs_corpus
+def test_a_50_50_resolution_pays_half_each_side_once_the_oracle_resolved(
+    prices: list[str], status: str | None, expected: tuple[str, str] | None
+) -> None:
+    raw = dict(fixture("rs_gamma_market_closed_binary_accepting_false.json"))
+    raw["outcomePrices"] = json.dumps(prices)
+    raw["umaResolutionStatus"] = status or ""
+    market = GammaMarket.parse_response(raw)
+    tokens = [market.outcomes.yes.token_id, market.outcomes.no.token_id]
+
+    found = payouts_from_gamma(market)
+
+    assert found == (None if expected is None else vector(tokens, expected))
 
 
 def test_paper_settlement_fills_look_like_the_execution_cores() -> None:
@@ -93,9 +126,9 @@ async def paper() -> AsyncIterator[Paper]:
 async def test_paper_reports_only_what_its_source_says_resolved(paper: Paper) -> None:
     assert await paper.venue.resolved_markets([MARKET, "0xother"]) == {}
 
-    paper.data.resolve(MARKET, NO)
+    paper.data.resolve(MARKET, NO_WINS)
 
-    assert await paper.venue.resolved_markets([MARKET, "0xother"]) == {MARKET: NO}
+    assert await paper.venue.resolved_markets([MARKET, "0xother"]) == {MARKET: NO_WINS}
 
 
 async def test_paper_redeems_a_resolved_market_once_and_ends_its_orders(paper: Paper) -> None:
@@ -103,12 +136,12 @@ async def test_paper_redeems_a_resolved_market_once_and_ends_its_orders(paper: P
     await paper.place(Side.BUY, "0.55", "10", OrderType.FOK, token=NO)  # 5.50 on No
     resting = await paper.place(Side.BUY, "0.30", "10", OrderType.GTC)
     trades_before = await paper.venue.trades()
-    paper.data.resolve(MARKET, YES)
+    paper.data.resolve(MARKET, YES_WINS)
 
     await paper.venue.resolved_markets([MARKET])
     again = await paper.venue.resolved_markets([MARKET])  # asked again: paid once
 
-    assert again == {MARKET: YES}
+    assert again == {MARKET: YES_WINS}
     assert await paper.venue.positions() == []
     balance = await paper.venue.balance()
     assert (balance.cash, balance.reserved) == (Decimal("1004.50"), Decimal(0))  # 1000 - 15.50 + 20
@@ -118,9 +151,23 @@ async def test_paper_redeems_a_resolved_market_once_and_ends_its_orders(paper: P
     assert await paper.venue.trades() == trades_before  # a redemption is not a trade
 
 
+async def test_paper_redeems_a_50_50_market_at_half_a_dollar_a_share_each_side(
+    paper: Paper,
+) -> None:
+    await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)  # 10.00 on Yes
+    await paper.place(Side.BUY, "0.55", "10", OrderType.FOK, token=NO)  # 5.50 on No
+    paper.data.resolve(MARKET, SPLIT)
+
+    await paper.venue.resolved_markets([MARKET])
+
+    assert await paper.venue.positions() == []
+    balance = await paper.venue.balance()
+    assert balance.cash == Decimal("999.50")  # 1000 - 15.50 + (20 + 10) x 0.5
+
+
 async def test_paper_restarted_with_the_settlements_recorded_stays_redeemed(paper: Paper) -> None:
     await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)
-    paper.data.resolve(MARKET, YES)
+    paper.data.resolve(MARKET, YES_WINS)
     await paper.venue.resolved_markets([MARKET])
     # the execution core records its settlement of the market as a fill (in the database)
     held = Position(token_id=YES, size=Decimal(20), average_price=Decimal("0.5"), market=MARKET)

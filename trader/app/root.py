@@ -59,6 +59,7 @@ from trader.ops.supervisor import Supervisor
 from trader.reports import ReportService
 from trader.scheduler import JobHook, JobScheduler
 from trader.signals.runtime import SignalRuntime, build_signal_runtime, signal_runtime_config
+from trader.signals.scoring import ForecastScoring, PayoutSource
 from trader.signals.views import SignalsAdapter
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository
@@ -67,7 +68,7 @@ from trader.store.eventlog import EventLog
 from trader.store.migrate import ensure_schema_current
 from trader.store.repositories import ControlStateRepository, HeartbeatRepository
 from trader.store.trading import MarketRepository
-from trader.venue.base import Venue
+from trader.venue.base import Venue, VenueError
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class App:
         self.venue: Venue | None = None
         self.execution: ExecutionCore | None = None
         self.signals: SignalRuntime | None = None
+        self.scoring: ForecastScoring | None = None
         self.scheduler: JobScheduler | None = None
         self.heartbeat: HeartbeatWriter | None = None
         self.http: HttpServer | None = None
@@ -191,7 +193,10 @@ class App:
             bankroll=bankroll,
             events=self.recorder.append,
             holdings=execution.holdings,
+            allow_heuristic_live=lambda: self.state.allow_heuristic_live,
         )
+        # forecasts resolve with their market: scored from the resolution facts on the bus
+        self.scoring = ForecastScoring(self.bus, self.signals.forecasts, self.clock)
         self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution)
 
     def _build_liveness(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -273,6 +278,19 @@ class App:
         board = self._execution.board
         await board.refresh_markets()
         await self.markets.upsert_many(board.markets())
+        await self._score_unheld_forecasts()
+
+    async def _score_unheld_forecasts(self) -> None:
+        """Forecasts of markets nothing holds resolve too (the execution core settles, and so
+        announces, only the markets it holds)."""
+        venue, scoring = self._venue, self.scoring
+        if scoring is None or not isinstance(venue, PayoutSource):
+            return
+        execution = self._execution
+        try:
+            await scoring.check(venue, lambda: {p.market for p in execution.positions()})
+        except VenueError as error:  # Gamma down: the next refresh asks again
+            log.warning("could not check forecasts' markets for resolutions: %s", error)
 
     async def _signal_cycle(self) -> None:
         await self._signals.run_cycle()
@@ -363,6 +381,8 @@ class App:
             supervisor.start("venue.heartbeat", lambda: venue_heartbeats(venue, self.clock, every))
         supervisor.start("alerts.orders", self.trade_alerts.run_orders)
         supervisor.start("alerts.fills", self.trade_alerts.run_fills)
+        if self.scoring is not None:
+            supervisor.start("signals.scoring", self.scoring.run)
         supervisor.start("heartbeat", self._heartbeat.run)
         supervisor.start("scheduler", self._scheduler.run)
         supervisor.start("notifier", self.relay.run)

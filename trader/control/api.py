@@ -149,6 +149,7 @@ class ControlAPI:
             state_changed_by=trading.changed_by,
             state_changed_at=trading.changed_at,
             approval_mode=self._state.approval_mode,
+            allow_heuristic_live=self._state.allow_heuristic_live,
             started_at=self._started_at,
             now=self._clock.now(),
             components=self._components.component_states() if self._components else {},
@@ -245,6 +246,16 @@ class ControlAPI:
             "approval_mode_changed", {"on": on}, correlation_id=corr, actor=str(actor)
         )
         return SettingChange("approval_mode", _on_off(before), _on_off(on))
+
+    async def set_allow_heuristic_live(self, actor: Actor, on: bool) -> SettingChange:
+        """Whether heuristic forecasts may trade in live mode (audited, persisted)."""
+        before = self._state.allow_heuristic_live
+        corr = self._audit(actor, "allow_heuristic_live", on=on)
+        await self._state.set_allow_heuristic_live(on, str(actor))
+        self._events.append(
+            "allow_heuristic_live_changed", {"on": on}, correlation_id=corr, actor=str(actor)
+        )
+        return SettingChange("allow_heuristic_live", _on_off(before), _on_off(on))
 
     async def pending_approvals(self, actor: Actor) -> list[ApprovalRequest]:
         self._audit(actor, "approvals")

@@ -83,7 +83,7 @@ class ApprovalRequest:
     created_at: datetime
     expires_at: datetime
     correlation_id: str
-    status: str = "pending"  # pending, approved, rejected, expired
+    status: str = "pending"  # pending, approved, rejected, expired, superseded
     sources: tuple[str, ...] = ()  # what the analysis cited; () when the intent named none
     end_date: datetime | None = None  # when the market resolves, if known
     market_probability: Decimal | None = None  # the YES mid when the signal was made
@@ -240,6 +240,7 @@ class StatusSnapshot:
     llm_spend_today: Decimal | None = None
     llm_budget: Decimal | None = None
     pending_approvals: int = 0
+    allow_heuristic_live: bool = False  # may a heuristic forecast trade in live mode
 
 
 @dataclass(frozen=True, slots=True)

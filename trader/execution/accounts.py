@@ -5,8 +5,9 @@
   equity, redeemable payouts and settled tokens (control_state key "portfolio").
 - `pnl(period)` compares equity now with equity at the start of the operator's day, week
   (Monday) or month, and counts what sells and settlements realized in it.
-- `settle(market, winner)` closes a resolved market: positions pay 1 (winner) or 0, PnL is
-  realized, and one alert says what can be redeemed.
+- `settle(market, payouts)` closes a resolved market: each position pays its token's payout
+  (1 or 0, 0.5 each side of a 50/50), PnL is realized, the position leaves exposure at once,
+  one alert says what can be redeemed and a `Resolution` fact goes on the bus.
 - `restore()` rebuilds the portfolio after a restart (then reconciliation corrects it).
 """
 
@@ -22,13 +23,14 @@ from trader.clock import Clock
 from trader.control.types import PnlPeriod, PnlReport
 from trader.domain import (
     NO_FEES,
-    ONE,
     ZERO,
     Alert,
     DrawdownMode,
     FeeSchedule,
     OrderStatus,
+    Payouts,
     Position,
+    Resolution,
     Severity,
     new_correlation_id,
 )
@@ -45,9 +47,9 @@ MEMORY_KEY = "portfolio"
 
 @runtime_checkable
 class ResolutionSource(Protocol):
-    """Which of these markets have resolved, and the winning token of each."""
+    """Which of these markets have resolved, and what each of their tokens pays per share."""
 
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]: ...
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]: ...
 
 
 def period_start(period: PnlPeriod, now: datetime, zone: tzinfo) -> datetime:
@@ -196,31 +198,33 @@ class Accounts:
         if not markets:
             return []
         settled: list[SettledPosition] = []
-        for market, winner in (await source.resolved_markets(markets)).items():
-            settled.extend(await self.settle(market, winner))
+        for market, payouts in (await source.resolved_markets(markets)).items():
+            settled.extend(await self.settle(market, payouts))
         return settled
 
-    async def settle(self, market: str, winning_token: str) -> list[SettledPosition]:
-        """Pay 1 per winning share and 0 per losing share; call with the engine lock free."""
+    async def settle(self, market: str, payouts: Payouts) -> list[SettledPosition]:
+        """Pay each share its token's payout (a token the vector does not name pays 0); call
+        with the engine lock free."""
         engine, portfolio = self._engine, self._engine.portfolio
         async with engine.lock:
             for order in [o for o in portfolio.working_orders() if o.market == market]:
                 portfolio.close_order(order.order_id)
                 engine.writer.enqueue("order", _status_write(engine, order.client_order_id))
-            held = [p for p in portfolio.positions() if p.market == market]
-            payouts = {p.token_id: ONE if p.token_id == winning_token else ZERO for p in held}
             settled = portfolio.settle(market, payouts)
             for item in settled:
                 engine.writer.enqueue("settlement", _fill_write(engine, item))
                 engine.writer.enqueue("position", _flat_write(engine, item))
             await engine.writer.drain_now()
+        corr = new_correlation_id()
+        self._bus.resolutions.publish(Resolution(market, dict(payouts), self._clock.now()), corr)
         if settled:
             await self.remember()
-            self._announce(market, winning_token, settled)
+            self._announce(market, payouts, settled, corr)
         return settled
 
-    def _announce(self, market: str, winner: str, settled: list[SettledPosition]) -> None:
-        corr = new_correlation_id()
+    def _announce(
+        self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
+    ) -> None:
         realized = sum((s.realized for s in settled), ZERO)
         redeemable = sum((s.size * s.payout for s in settled), ZERO)
         found = self._engine.board.market(market)
@@ -232,7 +236,12 @@ class Accounts:
         ]
         self._events.append(
             "market_settled",
-            {"market": market, "winner": winner, "realized": realized, "redeemable": redeemable},
+            {
+                "market": market,
+                "payouts": {token: str(p) for token, p in payouts.items()},
+                "realized": realized,
+                "redeemable": redeemable,
+            },
             correlation_id=corr,
         )
         body = "\n".join([*lines, f"Realized {realized:+.2f}; redeemable {redeemable:.2f} pUSD"])
@@ -240,13 +249,19 @@ class Accounts:
             Alert(
                 "market_resolved",
                 Severity.INFO,
-                f"Market resolved: {question}",
+                f"Market resolved{_split_note(payouts)}: {question}",
                 body,
                 corr,
                 f"resolved:{market}",
             ),
             corr,
         )
+
+
+def _split_note(payouts: Payouts) -> str:
+    """ " 50/50" when every token pays the same (0.5 a share each side), else nothing."""
+    values = set(payouts.values())
+    return f" 50/50 ({next(iter(values))} a share each side)" if len(values) == 1 else ""
 
 
 def _status_write(engine: ExecutionEngine, client_order_id: str) -> Write:

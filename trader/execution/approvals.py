@@ -5,6 +5,10 @@ the chat, and expires after the approval timeout. Approving moves the row from p
 approved in one conditional UPDATE, so a double approve (two taps, two operators) acts once;
 the intent is then re-checked against the current book and every risk limit by the engine
 before anything is sent. Approving at a different size replaces the intent's size.
+
+One approval per market: a new request for a market that already has one pending supersedes it.
+The old row moves to "superseded" (so approving it does nothing) and its view, so marked, goes
+on the bus before the new one, for the chat to edit the old card.
 """
 
 from __future__ import annotations
@@ -69,6 +73,13 @@ def intent_sources(intent: OrderIntent) -> tuple[str, ...]:
     return tuple(str(source) for source in intent.sources)
 
 
+def group_of(correlation_id: str) -> str:
+    """The intent group a correlation id belongs to: the signal runtime gives a group's legs
+    `{group}-{n}` and a single intent the group id itself (hex, without a dash)."""
+    head, _, number = correlation_id.rpartition("-")
+    return head if head and number.isdigit() else correlation_id
+
+
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -118,6 +129,7 @@ class ApprovalQueue:
             payload=payload,
             correlation_id=intent.correlation_id,
         )
+        superseded = await self._supersede(intent, key, now)
         await self._repo.insert(row)
         view = self._view(row)
         self._events.append(
@@ -125,8 +137,31 @@ class ApprovalQueue:
             {"key": key, "size": decision.size, "notional": decision.notional},
             correlation_id=intent.correlation_id,
         )
+        for old in superseded:
+            self._bus.approvals.publish(old, old.correlation_id)
         self._bus.approvals.publish(view, intent.correlation_id)
         return key
+
+    async def _supersede(
+        self, intent: OrderIntent, by: str, now: datetime
+    ) -> list[ApprovalRequest]:
+        """Mark the pending requests for `intent`'s market superseded by `by` (but not the
+        other legs of its own group); their views, so marked."""
+        done: list[ApprovalRequest] = []
+        group = group_of(intent.correlation_id)
+        for row in await self._repo.pending():
+            if row.payload["intent"]["market"] != intent.market:
+                continue
+            if group_of(row.correlation_id or "") == group:
+                continue  # legs of one all-or-none group are decided together
+            if await self._repo.decide(row.request_key, "superseded", decided_by=by, at=now):
+                self._events.append(
+                    "approval_superseded",
+                    {"key": row.request_key, "by": by},
+                    correlation_id=row.correlation_id,
+                )
+                done.append(dataclasses.replace(self._view(row), status="superseded"))
+        return done
 
     async def pending(self) -> list[ApprovalRequest]:
         now = self._clock.now()

@@ -153,11 +153,19 @@ class SignalPipeline:
         self._forecasts = forecasts
         self.config = config or PipelineConfig()
         self._lock = asyncio.Lock()
+        self._allow_heuristic_live = False  # this cycle's operator setting
 
     async def run_cycle(
-        self, markets: Sequence[Market], *, bankroll: Decimal, mode: TradingMode
+        self,
+        markets: Sequence[Market],
+        *,
+        bankroll: Decimal,
+        mode: TradingMode,
+        allow_heuristic_live: bool = False,
     ) -> CycleResult:
+        """One cycle; in live mode heuristic forecasts trade only with `allow_heuristic_live`."""
         async with self._lock:
+            self._allow_heuristic_live = allow_heuristic_live
             return await self._cycle(markets, bankroll, mode)
 
     async def _cycle(
@@ -257,6 +265,7 @@ class SignalPipeline:
                 mode=mode,
                 refresh=lambda: self._fetch_books(market),
                 held=self._holdings() if self._holdings is not None else None,
+                allow_heuristic_live=self._allow_heuristic_live,
             )
             analysed = evaluation.analysis is not None
             report = await self._edge_report(report, evaluation)

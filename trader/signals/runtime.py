@@ -165,6 +165,8 @@ class SignalRuntime:
     news_cache: SqlNewsCache | None = None
     budget: DailyBudget | None = None
     client: anthropic.AsyncAnthropic | None = None  # owned: closed by `close()`
+    # the operator's /set allow_heuristic_live (ControlState), read at each cycle's start
+    allow_heuristic_live: Callable[[], bool] = field(default=lambda: False)
     last_report: CycleReport | None = field(default=None, init=False)
     last_cycle_at: datetime | None = field(default=None, init=False)  # the last one's start
     last_published: tuple[OrderIntent, ...] = field(default=(), init=False)
@@ -231,7 +233,12 @@ class SignalRuntime:
         markets = await self.markets()
         bankroll = await self.bankroll()
         self._take_forecasts()  # nothing from an earlier, interrupted cycle
-        result = await self.pipeline.run_cycle(markets, bankroll=bankroll, mode=self.config.mode)
+        result = await self.pipeline.run_cycle(
+            markets,
+            bankroll=bankroll,
+            mode=self.config.mode,
+            allow_heuristic_live=self.allow_heuristic_live(),
+        )
         legs = {group.group_id: group_legs(group) for group in result.groups}
         await self._store_forecasts(markets, result.groups, cycle_id)
         published: list[OrderIntent] = []
@@ -344,6 +351,7 @@ def build_signal_runtime(
     bankroll: BankrollSource,
     events: EventAppend | None = None,
     holdings: HoldingsSource | None = None,
+    allow_heuristic_live: Callable[[], bool] = lambda: False,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
@@ -402,4 +410,5 @@ def build_signal_runtime(
         news_cache=news_cache,
         budget=budget,
         client=client,
+        allow_heuristic_live=allow_heuristic_live,
     )

@@ -6,6 +6,10 @@
   unwind instruction tells the executor to sell a filled leg if the other fails.
 
 Each has `enabled` and `experimental`; an experimental strategy runs only in paper mode.
+
+The heuristic never trades real money unless the operator allows it: in live mode a heuristic
+forecast is shown and recorded, but sized into no intent while `allow_heuristic_live` is off
+(`heuristic_gate` says why, and that reason is what the forecast row records).
 """
 
 from __future__ import annotations
@@ -37,7 +41,16 @@ from trader.signals.sizing import (
     size_forecast,
 )
 from trader.signals.triage import Triage, TriageDecision
-from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, UnwindAction
+from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, Source, UnwindAction
+
+HEURISTIC_NOT_LIVE = "heuristic forecast: not traded in live mode (allow_heuristic_live off)"
+
+
+def heuristic_gate(source: Source, mode: TradingMode, *, allowed: bool) -> str:
+    """Why a forecast from `source` may not become an order in `mode`, or "" when it may."""
+    if source is Source.HEURISTIC and mode is TradingMode.LIVE and not allowed:
+        return HEURISTIC_NOT_LIVE
+    return ""
 
 
 class Strategy:
@@ -64,11 +77,11 @@ class EdgeEvaluation:
     analysis: AnalysisResult | None = None
     sizing: SizingDecision | None = None
     group: IntentGroup | None = None
-    note: str = ""  # why the strategy did not run
+    note: str = ""  # why the strategy did not run, or why its sized order was held back
 
     @property
     def reason(self) -> str:
-        if self.triage is None:
+        if self.triage is None or self.note:
             return self.note
         if self.sizing is not None:
             return self.sizing.reason
@@ -106,10 +119,12 @@ class LLMEdgeStrategy(Strategy):
         mode: TradingMode,
         refresh: Callable[[], Awaitable[dict[str, Book]]] | None = None,
         held: Mapping[str, Decimal] | None = None,
+        allow_heuristic_live: bool = False,
     ) -> EdgeEvaluation:
         """Screen, analyse, size. The analysis can take minutes: the books are read again
         (`refresh`) after it returns, so the order is sized on prices as they are then;
-        `held` is what is held of each token, so the stake is sized net of it."""
+        `held` is what is held of each token, so the stake is sized net of it. A heuristic
+        forecast in live mode becomes no intent unless `allow_heuristic_live`."""
         if not self.runs_in(mode):
             return EdgeEvaluation(None, note=self.not_running(mode))
         triage = await self.triage.decide(market.condition_id, market_probability, news, now=now)
@@ -126,6 +141,9 @@ class LLMEdgeStrategy(Strategy):
         sizing = size_forecast(
             analysis.forecast, market, books, bankroll, self.sizing, strategy=self.name, held=held
         )
+        held_back = heuristic_gate(analysis.forecast.source, mode, allowed=allow_heuristic_live)
+        if sizing.intent is not None and held_back:
+            return EdgeEvaluation(triage, analysis, sizing, note=held_back)
         group = None
         if sizing.intent is not None:
             group = IntentGroup((sizing.intent,), self.name, sizing.intent.reason)

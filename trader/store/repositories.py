@@ -232,9 +232,10 @@ class ApprovalRepository(Repository):
         decided_by: Actor | str,
         at: datetime | None = None,
     ) -> bool:
-        """Move a pending request to approved/rejected/expired. False if it was not pending
-        (already decided, or unknown), or, for "approved", if it has expired by `at`."""
-        if status not in ("approved", "rejected", "expired"):
+        """Move a pending request to approved/rejected/expired/superseded (a newer request for
+        its market replaced it). False if it was not pending (already decided, or unknown),
+        or, for "approved", if it has expired by `at`."""
+        if status not in ("approved", "rejected", "expired", "superseded"):
             raise ValueError(f"not a decision: {status!r}")
         at = at or self._clock.now()
         where = (ApprovalRow.request_key == request_key) & (ApprovalRow.status == "pending")

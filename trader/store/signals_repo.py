@@ -17,7 +17,7 @@ Money columns are TEXT on SQLite (see `trader.store.types`), so sums are done in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -151,6 +151,36 @@ class SqlForecastStore(Repository):
                 if row.market_price is not None:
                     row.brier_market = brier(row.market_price, yes_payout)
         return rows
+
+    async def resolve_payouts(
+        self, market: str, payouts: Mapping[str, Decimal], *, at: datetime | None = None
+    ) -> list[ForecastRow]:
+        """Resolve `market`'s unresolved forecasts by its payout vector: each row against what
+        its own token paid (1, 0, or 0.5 for a 50/50), with the Brier scores of the model and
+        the market price. Rows of a token the vector does not name stay unresolved."""
+        at = at or self._clock.now()
+        query = select(ForecastRow).where(
+            (ForecastRow.market == market) & ForecastRow.resolved_at.is_(None)
+        )
+        resolved: list[ForecastRow] = []
+        async with self._sessions.begin() as session:
+            for row in (await session.scalars(query.with_for_update())).all():
+                payout = payouts.get(row.token_id)
+                if payout is None or not ZERO <= payout <= ONE:
+                    continue
+                row.resolved_outcome = payout
+                row.resolved_at = at
+                row.brier_model = brier(row.model_probability, payout)
+                if row.market_price is not None:
+                    row.brier_market = brier(row.market_price, payout)
+                resolved.append(row)
+        return resolved
+
+    async def unresolved_markets(self) -> list[str]:
+        """The markets that have forecasts not yet resolved."""
+        query = select(ForecastRow.market).where(ForecastRow.resolved_at.is_(None)).distinct()
+        async with self._sessions() as session:
+            return sorted((await session.scalars(query)).all())
 
     async def scores(self, start: datetime, end: datetime) -> BrierScores:
         """Mean Brier scores of the forecasts resolved in [start, end)."""

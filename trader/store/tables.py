@@ -41,7 +41,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired")
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "superseded")
 
 
 class Base(MappedAsDataclass, DeclarativeBase, kw_only=True):

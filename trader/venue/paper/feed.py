@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 from trader.clock import Clock
-from trader.domain import Book, Market
+from trader.domain import Book, Market, Payouts
 from trader.venue.base import VenueUnavailable
 from trader.venue.fanout import BookFanOut
 
@@ -25,7 +25,7 @@ class StaticMarketData:
         self._markets = list(markets)
         self._books: dict[str, Book] = {}
         self._updated: dict[str, float] = {}
-        self._winners: dict[str, str] = {}
+        self._payouts: dict[str, Payouts] = {}
         self._fanout = BookFanOut()
 
     async def list_markets(self, *, limit: int = 500) -> Sequence[Market]:
@@ -47,12 +47,12 @@ class StaticMarketData:
     def feed_age(self) -> float | None:
         return None  # no socket: nothing to be connected or not
 
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
-        return {c: self._winners[c] for c in condition_ids if c in self._winners}
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
+        return {c: dict(self._payouts[c]) for c in condition_ids if c in self._payouts}
 
-    def resolve(self, condition_id: str, winning_token: str) -> None:
-        """The market has resolved in favour of `winning_token`."""
-        self._winners[condition_id] = winning_token
+    def resolve(self, condition_id: str, payouts: Payouts) -> None:
+        """The market has resolved: `payouts` per share by token (1/0, or 0.5/0.5)."""
+        self._payouts[condition_id] = dict(payouts)
 
     def set_book(self, book: Book, *, stamp: bool = True) -> Book:
         """Store and publish `book` (timestamped now unless `stamp` is False)."""

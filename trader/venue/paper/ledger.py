@@ -2,7 +2,8 @@
 
 Nothing here awaits or reads the clock. `PaperLedger` is rebuilt from the recorded fills on every
 start, so a restart resumes exactly where the journal left off. A resolved market is redeemed as
-settlement fills (every share sold at 1 for the winner, 0 for the loser, no fee): the same fills
+settlement fills (every share sold at its token's payout: 1 for the winner, 0 for the loser,
+0.5 each side of a 50/50; no fee): the same fills
 the execution core records when it settles the market, so a ledger rebuilt from the database
 finds the market redeemed too. `take_liquidity` and
 `through_liquidity` are the two fill rules `PaperVenue` applies: a marketable order walks the
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from trader.domain import ONE, ZERO, BookLevel, Fill, Position, Side
+from trader.domain import ZERO, BookLevel, Fill, Position, Side
 
 # The execution core's settlement fills (`trader.execution.ledger.settlement_fill`) look like
 # this; the venue layer does not import the execution core, so the two values are repeated here
@@ -65,15 +66,18 @@ class PaperLedger:
             holding.cost = average * holding.size if holding.size else ZERO
         holding.realized_pnl -= fill.fee
 
-    def settlement_fills(self, market: str, winning_token: str, at: datetime) -> list[Fill]:
-        """The fills that redeem every holding in a resolved `market` (apply them to settle)."""
+    def settlement_fills(
+        self, market: str, payouts: Mapping[str, Decimal], at: datetime
+    ) -> list[Fill]:
+        """The fills that redeem every holding in a resolved `market` at its token's payout
+        (a token the vector does not name pays 0); apply them to settle."""
         return [
             Fill(
                 trade_id=f"settlement:{market}:{token_id}",
                 order_id=SETTLEMENT_ORDER_ID,
                 token_id=token_id,
                 side=Side.SELL,
-                price=ONE if token_id == winning_token else ZERO,
+                price=payouts.get(token_id, ZERO),
                 size=holding.size,
                 fee=ZERO,
                 timestamp=at,

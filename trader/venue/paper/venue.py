@@ -22,8 +22,9 @@ while a paper order rests on it.
 
 Resolution: `resolved_markets` answers from the source (Gamma, for Polymarket data) and, like the
 simulator, pays out at once: the resolved market's resting orders end CANCELED_MARKET_RESOLVED and
-its shares are redeemed into cash at 1 (winner) or 0 (loser) by settlement fills, the same ones
-the execution core records when it settles, so a restart from the database agrees. `feed_age` is
+its shares are redeemed into cash at their payout (1/0, or 0.5 each side of a 50/50) by
+settlement fills, the same ones the execution core records when it settles, so a restart from
+the database agrees. `feed_age` is
 the source's market-socket liveness (None for sources without a socket).
 """
 
@@ -49,6 +50,7 @@ from trader.domain import (
     Market,
     OrderRequest,
     OrderStatus,
+    Payouts,
     Position,
 )
 from trader.domain import Order as DomainOrder
@@ -81,8 +83,8 @@ class MarketDataSource(Protocol):
         when there is no feed to watch."""
         ...
 
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
-        """Resolved markets among `condition_ids` -> winning token id."""
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
+        """Resolved markets among `condition_ids` -> payout per share by token."""
         ...
 
 
@@ -160,29 +162,29 @@ class PaperVenue:
 
     # --- resolution -------------------------------------------------------------------------
 
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
-        """The source's resolved markets -> winning token; each one is redeemed here too."""
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
+        """The source's resolved markets -> payouts by token; each one is redeemed here too."""
         resolved = await self._source.resolved_markets(condition_ids)
         if resolved:
             async with self._lock:
-                for market, winner in resolved.items():
-                    self._redeem(market, winner)
+                for market, payouts in resolved.items():
+                    self._redeem(market, payouts)
         return resolved
 
-    def _redeem(self, market: str, winner: str) -> None:
-        """End the market's resting orders; pay its shares out at 1 or 0 (once: a redeemed
-        market holds nothing more)."""
+    def _redeem(self, market: str, payouts: Payouts) -> None:
+        """End the market's resting orders; pay its shares out at their token's payout (1, 0,
+        or 0.5 each side of a 50/50), once: a redeemed market holds nothing more."""
         ledger = self._started()
         canceled = self._book.cancel_market(market)
-        fills = ledger.settlement_fills(market, winner, self._clock.now())
+        fills = ledger.settlement_fills(market, payouts, self._clock.now())
         for fill in fills:
             ledger.apply(fill)
             self._history.append(fill)
         if canceled or fills:
             log.info(
-                "paper market %s resolved (winner %s): %d orders ended, %d holdings redeemed",
+                "paper market %s resolved (payouts %s): %d orders ended, %d holdings redeemed",
                 market,
-                winner,
+                {token: str(p) for token, p in payouts.items()},
                 len(canceled),
                 len(fills),
             )

@@ -48,6 +48,7 @@ from trader.domain import (
     Order,
     OrderRequest,
     OrderStatus,
+    Payouts,
     Position,
     Side,
 )
@@ -185,9 +186,10 @@ class PolymarketVenue:
         included), infinite while disconnected, None when not started."""
         return self.market_data.feed_age()
 
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
-        """Resolved markets among `condition_ids` -> winning token id, from Gamma. The payout
-        itself is on-chain (redemption): the execution core counts it as redeemable."""
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
+        """Resolved markets among `condition_ids` -> payout per share by token, from Gamma.
+        The payout itself is on-chain (redemption): the execution core counts it as
+        redeemable."""
         return await self.market_data.resolved_markets(condition_ids)
 
     # --- orders -----------------------------------------------------------------------------

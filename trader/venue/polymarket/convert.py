@@ -28,7 +28,6 @@ from polymarket.models.data.portfolio import Position as DataPosition
 
 from trader.domain import (
     NO_FEES,
-    ONE,
     ZERO,
     Book,
     BookLevel,
@@ -126,21 +125,6 @@ def fees_from_gamma(trading: Any) -> FeeSchedule:
         taker_only=bool(schedule.taker_only),
         rebate_rate=Decimal(schedule.rebate_rate),
     )
-
-
-def winner_from_gamma(market: GammaMarket) -> str | None:
-    """The winning token of a resolved market, or None while it is not known to have one.
-
-    Gamma shows a resolution as `closed` with outcome prices "1" and "0". A closed market whose
-    prices are anything else (legacy "0"/"0", a 50/50 split, the last trade's prices of a market
-    closed early) has no winner here: it is reported once its prices show one.
-    """
-    if not market.state.closed:
-        return None
-    outcomes = (market.outcomes.yes, market.outcomes.no)
-    winners = [o.token_id for o in outcomes if o.price == ONE and o.token_id]
-    losers = [o for o in outcomes if o.price == ZERO]
-    return winners[0] if len(winners) == 1 and len(losers) == 1 else None
 
 
 # --- orders, trades, positions -------------------------------------------------------------

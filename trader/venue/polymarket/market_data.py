@@ -19,11 +19,12 @@ from typing import TypeVar
 from polymarket import PRODUCTION, AsyncPublicClient, AsyncSecureClient, Environment
 
 from trader.clock import Clock
-from trader.domain import Book, Market
+from trader.domain import Book, Market, Payouts
 from trader.fees import schedule_from_bps
 from trader.venue.polymarket.books import MarketBooks
-from trader.venue.polymarket.convert import book_from_sdk, market_from_gamma, winner_from_gamma
+from trader.venue.polymarket.convert import book_from_sdk, market_from_gamma
 from trader.venue.polymarket.errors import retry_read
+from trader.venue.polymarket.resolution import payouts_from_gamma
 from trader.venue.polymarket.sdk_env import build_environment
 
 GAMMA_PAGE = 100
@@ -131,30 +132,30 @@ class PolymarketMarketData:
 
         return await self._retry(read, "list markets")
 
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, str]:
-        """Which of these markets have resolved: condition id -> winning token id (Gamma's
-        closed markets whose outcome prices show a 1; see `winner_from_gamma`). Open markets,
-        and markets Gamma does not know, are simply absent."""
+    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
+        """Which of these markets have resolved: condition id -> payout per share by token
+        (Gamma's closed markets, 1/0 or 0.5/0.5; see `payouts_from_gamma`). Open markets, and
+        markets Gamma does not know, are simply absent."""
         wanted = {c.lower(): c for c in condition_ids if c}
         ids = sorted(wanted)
-        resolved: dict[str, str] = {}
+        resolved: dict[str, Payouts] = {}
         for start in range(0, len(ids), RESOLUTION_BATCH):
             batch = ids[start : start + RESOLUTION_BATCH]
-            found = await self._retry(functools.partial(self._winners, batch), "resolutions")
-            resolved.update({wanted[c]: w for c, w in found.items() if c in wanted})
+            found = await self._retry(functools.partial(self._payouts, batch), "resolutions")
+            resolved.update({wanted[c]: p for c, p in found.items() if c in wanted})
         return resolved
 
-    async def _winners(self, condition_ids: list[str]) -> dict[str, str]:
-        """Lower-cased condition id -> winner, for the resolved markets among `condition_ids`."""
-        winners: dict[str, str] = {}
+    async def _payouts(self, condition_ids: list[str]) -> dict[str, Payouts]:
+        """Lower-cased condition id -> payouts, for the resolved markets among `condition_ids`."""
+        found: dict[str, Payouts] = {}
         pages = self.client.list_markets(
             condition_ids=condition_ids, closed=True, page_size=min(len(condition_ids), GAMMA_PAGE)
         )
         async for item in pages.iter_items():
-            winner = winner_from_gamma(item)
-            if winner is not None and item.condition_id:
-                winners[item.condition_id.lower()] = winner
-        return winners
+            payouts = payouts_from_gamma(item)
+            if payouts is not None and item.condition_id:
+                found[item.condition_id.lower()] = payouts
+        return found
 
     async def get_book(self, token_id: str) -> Book:
         """The streamed book when it is current, else a REST snapshot (and start streaming)."""
