@@ -38,11 +38,12 @@ D = Decimal
 OPERATOR = Actor("telegram", "42", "ops")
 
 
-async def _interrupted_kill(rig: Rig, slippage: str) -> None:
+async def _interrupted_kill(rig: Rig, slippage: str, *, killed: bool = True) -> None:
     """What a SIGKILL between cancel-all and the sells leaves: KILLED saved, the intent saved."""
     await rig.runtime.handle(buy(size="20"))
     assert rig.runtime.position(YES) is not None
-    await rig.runtime.trading.change(Transition.KILL, "killed by ops", str(OPERATOR))
+    if killed:
+        await rig.runtime.trading.change(Transition.KILL, "killed by ops", str(OPERATOR))
     await FlattenIntentRepository(rig.state).record(
         FlattenIntent(
             slippage=D(slippage),
@@ -110,6 +111,7 @@ async def test_an_interrupted_flatten_is_resumed_within_its_cap_and_cleared(
             assert "flatten_resumed" in await again.event_types("corr-flatten")
         finally:
             await again.stop()
+            await again.events.close()
 
 
 async def test_with_resume_off_the_positions_stay_and_a_critical_alert_lists_them(
@@ -133,6 +135,50 @@ async def test_with_resume_off_the_positions_stay_and_a_critical_alert_lists_the
             assert await _stored(sessions, again) is None
         finally:
             await again.stop()
+            await again.events.close()
+
+
+async def test_a_record_without_killed_is_reported_not_resumed(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with paper_rig(engine, sessions) as rig:
+        await _interrupted_kill(rig, slippage="0.05", killed=False)
+
+        again, alerts = await _restart(rig, engine, sessions, resume=True)
+        try:
+            position = again.runtime.position(YES)
+            assert position is not None
+            assert position.size == D(20)
+            (alert,) = alerts
+            assert alert.severity is Severity.CRITICAL
+            assert "not resumed: trading is not KILLED" in alert.body
+            assert await _stored(sessions, again) is None
+        finally:
+            await again.stop()
+            await again.events.close()
+
+
+async def test_an_unreadable_record_is_reported_and_cleared(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with paper_rig(engine, sessions) as rig:
+        await rig.runtime.handle(buy(size="20"))
+        await rig.state.put(PENDING_FLATTEN_KEY, {"slippage": "lots"}, "test")
+        await rig.stop()
+
+        again, alerts = await _restart(rig, engine, sessions, resume=True)
+        try:
+            (alert,) = alerts
+            assert alert.severity is Severity.CRITICAL
+            assert alert.title == "Interrupted flatten: unreadable record"
+            assert "lots" in alert.body
+            position = again.runtime.position(YES)
+            assert position is not None
+            assert position.size == D(20)
+            assert await _stored(sessions, again) is None
+        finally:
+            await again.stop()
+            await again.events.close()
 
 
 async def test_a_clean_start_sends_no_flatten_alert(
@@ -149,6 +195,7 @@ async def test_a_clean_start_sends_no_flatten_alert(
             assert position.size == D(20)
         finally:
             await again.stop()
+            await again.events.close()
 
 
 class _WatchedVenue(PaperVenue):
