@@ -9,7 +9,9 @@ writer), snapshots (`position`, `positions`, `working_orders`, `summary`, `equit
 `win_rate`, `mark_price`), `quiesced()` for a shutdown that must not cut a decision in two,
 and the supervisor's `components()` and the scheduler's `jobs()`. `start()` must be awaited
 before the components run: it restores the portfolio, loads the markets and reconciles with
-the venue, so no new order is placed on a stale picture of the world.
+the venue, so no new order is placed on a stale picture of the world; it then finishes (or
+reports) a kill's flatten that a crash cut short, and `announce_startup()` publishes what it
+found once the chat listens.
 """
 
 from __future__ import annotations
