@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     min_edge: Decimal = Field(default=Decimal("0.03"), ge=0, lt=1)
     stale_book_s: float = Field(default=30.0, gt=0)
     approval_timeout_s: int = Field(default=600, ge=10)
+    # a kill's flatten cut short by a crash: finish it at the next start (else only report it)
+    kill_resume_flatten: bool = True
 
     # operator, chat, liveness
     operator_tz: str = "UTC"

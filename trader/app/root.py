@@ -417,6 +417,7 @@ class App:
             )
         )
         self._alert_unusable_settings()
+        self._execution.announce_startup()  # an interrupted flatten, resumed or reported
         self.ready.set()
         self.systemd.ready(f"trading {trading}")
         log.info("ready", extra={"mode": settings.trading_mode.value, "trading": trading})

@@ -9,7 +9,9 @@ writer), snapshots (`position`, `positions`, `working_orders`, `summary`, `equit
 `win_rate`, `mark_price`), `quiesced()` for a shutdown that must not cut a decision in two,
 and the supervisor's `components()` and the scheduler's `jobs()`. `start()` must be awaited
 before the components run: it restores the portfolio, loads the markets and reconciles with
-the venue, so no new order is placed on a stale picture of the world.
+the venue, so no new order is placed on a stale picture of the world; it then finishes (or
+reports) a kill's flatten that a crash cut short, and `announce_startup()` publishes what it
+found once the chat listens.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from zoneinfo import ZoneInfo
 from trader.bus import Bus, Subscription
 from trader.clock import Clock
 from trader.control.types import ExecutionResult, TradingStatus
-from trader.domain import Actor, Book, OrderIntent, Position
+from trader.domain import Actor, Alert, Book, OrderIntent, Position
 from trader.execution.accounts import Accounts, ResolutionSource
 from trader.execution.approvals import ApprovalQueue
 from trader.execution.desk import ExecutionDesk
@@ -55,6 +57,7 @@ class ExecutionConfig:
     unknown_grace_s: float = 30.0
     reconcile_lookback: timedelta = timedelta(days=7)
     book_feed: bool = True  # follow the books of held and working tokens
+    resume_flatten: bool = True  # finish a kill's flatten cut short by a crash (else report it)
 
 
 class ExecutionCore:
@@ -90,6 +93,7 @@ class ExecutionCore:
         self.resolutions = resolutions
         self._intents: Subscription[OrderIntent] | None = None
         self._books: Subscription[Book] | None = None
+        self._startup_alerts: list[Alert] = []
 
     # narrow operations ---------------------------------------------------------------------
 
@@ -166,7 +170,8 @@ class ExecutionCore:
     # lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Restore, load markets, reconcile: before any component runs."""
+        """Restore, load markets, reconcile, then finish (or report) a flatten a crash cut
+        short: before any component runs. Its alert waits for `announce_startup`."""
         self._intents = self.bus.intents.subscribe()
         self._books = self.bus.books.subscribe()
         try:  # first: working orders restored below reserve fees by their market's schedule
@@ -178,6 +183,16 @@ class ExecutionCore:
         await self._reconciler.run_once("start")
         for token_id in sorted(self.watched_tokens()):  # marks for equity and drawdown
             await self.board.book_for(token_id)
+        alert = await self.kill_switch.finish_interrupted(resume=self.config.resume_flatten)
+        if alert is not None:
+            self._startup_alerts.append(alert)
+
+    def announce_startup(self) -> None:
+        """Publish what `start` found for the operator (an interrupted flatten), once: the
+        composition root calls this after the chat has subscribed to the alerts."""
+        alerts, self._startup_alerts = self._startup_alerts, []
+        for alert in alerts:
+            self.bus.alerts.publish(alert, alert.correlation_id)
 
     async def _remember_recent_orders(self) -> None:
         """Orders sent shortly before a restart still count for the rate limit and cooldown."""

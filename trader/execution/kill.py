@@ -9,6 +9,10 @@ flatten, every position is sold with a fill-and-kill order whose limit is the sl
 best bid * (1 - cap), so nothing sells below it; what the book cannot take above the floor
 stays held and is reported. `preview` shows all of that before anyone commits to it.
 
+Before it cancels anything, a kill with flatten records what it will sell (trader.execution.
+flatten_intent), and clears the record once the sells have run; `finish_interrupted`, called
+at start-up after reconciliation, resumes (or only reports) a flatten a crash cut short.
+
 Only `rearm` clears KILLED (or an automatic HALTED).
 """
 
@@ -16,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from trader.bus import Bus
+from trader.clock import Clock
 from trader.control.types import ExitPreview, ExitResult, KillPreview, KillReport, StateChange
 from trader.domain import (
+    SYSTEM_ACTOR,
     ZERO,
     Actor,
     Alert,
@@ -35,11 +42,13 @@ from trader.domain import (
     new_correlation_id,
 )
 from trader.execution.engine import ExecutionEngine
+from trader.execution.flatten_intent import FlattenIntent, FlattenIntentRepository, FlattenSell
 from trader.execution.ports import EventSink
 from trader.execution.trading_state import TradingStateMachine, Transition
 from trader.state import ControlState
 from trader.venue.base import VenueError
 
+log = logging.getLogger(__name__)
 CANCEL_ROUNDS = 3
 SIZE_STEP = Decimal("0.01")
 AfterCancel = Callable[[], Awaitable[object]]
@@ -99,6 +108,7 @@ class KillSwitch:
         trading: TradingStateMachine,
         events: EventSink,
         bus: Bus,
+        clock: Clock,
         after_cancel: AfterCancel | None = None,
         fill_wait_s: float = 5.0,
     ) -> None:
@@ -108,7 +118,9 @@ class KillSwitch:
         self._trading = trading
         self._events = events
         self._bus = bus
+        self._clock = clock
         self._after_cancel = after_cancel
+        self._intents = FlattenIntentRepository(state)
 
     def _cap(self, slippage: Decimal | None) -> Decimal:
         cap = self._state.risk_limits.flatten_slippage if slippage is None else slippage
@@ -158,16 +170,22 @@ class KillSwitch:
         )
         async with self._engine.lock:  # any decision in flight finishes first
             pass
+        saved = await self._record_flatten(actor, cap, text, corr) if flatten else True
         try:
             canceled, left = await self.cancel_everything(actor, text)
         except VenueError as error:  # still KILLED; the operator must know cancels failed
             canceled, left = 0, len(self._engine.portfolio.working_orders())
             self._events.append("kill_cancel_failed", {"error": str(error)}, correlation_id=corr)
-        exits = await self._flatten(actor, cap, corr) if flatten else ()
+        exits: tuple[ExitResult, ...] = ()
+        if flatten:
+            exits = await self._flatten(actor, cap, corr, self._engine.portfolio.positions())
+            await self._intents.clear(str(actor))
         message = f"killed: {canceled} orders cancelled, {left} still open at the venue"
         if flatten:
             sold = sum((e.sold for e in exits), ZERO)
             message += f"; sold {sold} shares in {len(exits)} positions"
+        if not saved:
+            message += "; the flatten was NOT recorded before it ran (see the log)"
         if not change.persisted:
             message += "; KILLED holds in memory but is NOT yet saved (retrying)"
         self._events.append(
@@ -199,9 +217,34 @@ class KillSwitch:
             await self._after_cancel()
         return len(canceled), len(remaining)
 
-    async def _flatten(self, actor: Actor, cap: Decimal, corr: str) -> tuple[ExitResult, ...]:
+    async def _record_flatten(self, actor: Actor, cap: Decimal, reason: str, corr: str) -> bool:
+        """Commit what the flatten will sell before anything is cancelled or sold. False if
+        the database refused: the flatten runs anyway (selling matters more than the record)."""
+        intent = FlattenIntent(
+            slippage=cap,
+            requested_by=str(actor),
+            requested_at=self._clock.now(),
+            correlation_id=corr,
+            reason=reason,
+            sells=tuple(
+                FlattenSell(p.token_id, p.market, p.size)
+                for p in self._engine.portfolio.positions()
+            ),
+        )
+        try:
+            await self._intents.record(intent)
+        except Exception as error:  # any storage failure: log it, flatten regardless
+            log.error("could not record the flatten intent: %s", error)
+            self._events.append("flatten_not_recorded", {"error": str(error)}, correlation_id=corr)
+            return False
+        self._events.append("flatten_recorded", intent.to_json(), correlation_id=corr, actor=actor)
+        return True
+
+    async def _flatten(
+        self, actor: Actor, cap: Decimal, corr: str, positions: Iterable[Position]
+    ) -> tuple[ExitResult, ...]:
         results = []
-        for position in self._engine.portfolio.positions():
+        for position in list(positions):
             preview = await self._preview_one(position, cap)
             results.append(await self._sell(actor, position, preview, corr))
         return tuple(results)
@@ -269,6 +312,49 @@ class KillSwitch:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._fill_wait_s):
                 await closed.wait()
+
+    async def finish_interrupted(self, *, resume: bool) -> Alert | None:
+        """At start-up, after reconciliation: finish (`resume`) or report a flatten that a
+        crash cut short, clear its record, and return the critical alert that says so (None
+        when there was none). Only a KILLED state is resumed: selling is what KILLED asked."""
+        pending = self._intents.pending()
+        if pending is None:
+            return None
+        by = str(SYSTEM_ACTOR)
+        if isinstance(pending, str):
+            corr = new_correlation_id()
+            self._events.append(
+                "flatten_record_unreadable", {"raw": pending}, correlation_id=corr, actor=by
+            )
+            await self._intents.clear(by)
+            body = f"An unfinished flatten was found but could not be read: {pending}"
+            title = "Interrupted flatten: unreadable record"
+            return Alert("kill", Severity.CRITICAL, title, body, corr, "flatten")
+        intent, corr = pending, pending.correlation_id
+        recorded = {sell.token_id for sell in intent.sells}
+        held = [p for p in self._engine.portfolio.positions() if p.token_id in recorded]
+        killed = self._trading.status.state is TradingState.KILLED
+        asked = (
+            f"kill with flatten by {intent.requested_by} at {intent.requested_at:%Y-%m-%d %H:%M}"
+        )
+        if resume and killed:
+            exits = await self._flatten(SYSTEM_ACTOR, intent.slippage, corr, held)
+            sold = sum((e.sold for e in exits), ZERO)
+            left = [e for e in exits if e.remaining > ZERO]
+            lines = [f"{asked} UTC was interrupted; resumed at start-up within the same cap"]
+            lines.append(f"sold {sold} shares in {len(exits)} positions (cap {intent.slippage})")
+            lines += [f"still held: {e.token_id} {e.remaining} ({e.message})" for e in left]
+            event, title = "flatten_resumed", "Interrupted flatten resumed"
+            payload: dict[str, object] = {"sold": sold, "still_held": len(left)}
+        else:
+            why = "resuming is off (KILL_RESUME_FLATTEN)" if killed else "trading is not KILLED"
+            lines = [f"{asked} UTC was interrupted; not resumed: {why}"]
+            lines += [f"still held: {p.token_id} {p.size} shares" for p in held] or ["none held"]
+            event, title = "flatten_interrupted", "Interrupted flatten NOT finished"
+            payload = {"held": {p.token_id: p.size for p in held}, "why": why}
+        self._events.append(event, payload, correlation_id=corr, actor=by)
+        await self._intents.clear(by)
+        return Alert("kill", Severity.CRITICAL, title, "\n".join(lines), corr, "flatten")
 
     async def rearm(self, actor: Actor) -> StateChange:
         """Clear KILLED or HALTED back to RUNNING (the only way out of them); raises

@@ -42,6 +42,7 @@ def execution_config(settings: Settings) -> ExecutionConfig:
     return ExecutionConfig(
         zone=settings.zone,
         approval_timeout_s=float(settings.approval_timeout_s),
+        resume_flatten=settings.kill_resume_flatten,
     )
 
 
@@ -102,7 +103,9 @@ def build_execution(
     accounts = Accounts(
         engine=engine, state=state, events=events, bus=bus, clock=clock, zone=config.zone
     )
-    kill_switch = KillSwitch(engine=engine, state=state, trading=trading, events=events, bus=bus)
+    kill_switch = KillSwitch(
+        engine=engine, state=state, trading=trading, events=events, bus=bus, clock=clock
+    )
     halt = AutoHalt(
         kill_switch=kill_switch,
         state=state,
