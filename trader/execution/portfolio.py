@@ -9,13 +9,9 @@ Working orders are the orders the engine has committed to (written to the databa
 or about to be): an open BUY reserves its remaining notional plus fee, an open SELL offers its
 remaining shares, and both count against the open-orders limit.
 
-Positions are valued at what selling them now would realise (issue #16): the token's last
-book's bids, best first, walked for the position's size, each level net of the taker fee the
-sale would pay (`trader.fees.taker_fee` with the market's schedule, from the `fees` lookup);
-shares beyond the bids' depth, and a book with no bid, are worth zero. Equity, drawdown, the
-day's PnL (the daily loss limit) and the equity snapshots all use that value. Before any book
-has been seen a position is valued at its last price (`mark`, or its first fill) or its
-average price. `mark_price` is the display mark: the book's mid (labelled "mid" where shown).
+Positions are valued at what selling them now would realise, not at the mid (`marks`: the
+last book's bids walked for the size, net of the taker fee; no bid: zero). Before any book, a
+position is valued at its last price (`mark`, or its first fill), else its cost.
 
 Market resolution pays 1 (or 0, or a split) per share; `settle` realizes the PnL and keeps the
 payout as *redeemable* (on-chain, not yet cash at the venue) until reconciliation sees it.
@@ -24,7 +20,7 @@ payout as *redeemable* (on-chain, not yet cash at the venue) until reconciliatio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -32,28 +28,9 @@ from decimal import Decimal
 from trader.clock import Clock
 from trader.domain import NO_FEES, ZERO, Book, BookLevel, FeeSchedule, Fill, Position, Side
 from trader.execution.ledger import Realization, apply_fill, cash_delta, settlement_fill
+from trader.execution.marks import FeeLookup, exit_value, no_fees
 from trader.execution.risk import ExposureSnapshot
-from trader.fees import fee_per_share, taker_fee
-
-FeeLookup = Callable[[str], FeeSchedule]  # a market's condition id -> its taker fee schedule
-
-
-def _no_fees(market: str) -> FeeSchedule:
-    return NO_FEES
-
-
-def exit_value(size: Decimal, bids: Iterable[BookLevel], fees: FeeSchedule) -> Decimal:
-    """What selling `size` shares into `bids` (best first) realises, net of the taker fee;
-    shares the bids cannot take are worth zero."""
-    value = ZERO
-    left = size
-    for level in bids:
-        if left <= ZERO:
-            break
-        take = min(level.size, left)
-        value += take * level.price - taker_fee(take, level.price, fees)
-        left -= take
-    return value
+from trader.fees import fee_per_share
 
 
 @dataclass(slots=True)
@@ -124,7 +101,7 @@ class Portfolio:
         *,
         zone: tzinfo,
         cash: Decimal = ZERO,
-        fees: FeeLookup = _no_fees,
+        fees: FeeLookup = no_fees,
     ) -> None:
         self._clock = clock
         self._zone = zone
@@ -246,7 +223,7 @@ class Portfolio:
         return self._marks.get(token_id)
 
     def exit_value(self, token_id: str) -> Decimal | None:
-        """What the position in `token_id` is worth to equity (see the module's docstring)."""
+        """What the position in `token_id` is worth to equity (see `trader.execution.marks`)."""
         position = self._positions.get(token_id)
         return None if position is None else self._value(position)
 
