@@ -50,7 +50,8 @@ def status(snapshot: StatusSnapshot) -> Reply:
     book = snapshot.portfolio
     if book is not None:
         lines += [
-            f"Equity {_usd(book.equity)} · cash {_usd(book.cash)} · exposure {_usd(book.exposure)}",
+            f"Equity {_usd(book.equity)} (positions at their bids) · cash {_usd(book.cash)}"
+            f" · exposure {_usd(book.exposure)}",
             f"Today {_usd(book.day_pnl, sign=True)} · drawdown {book.drawdown * 100:.1f}% "
             f"({book.drawdown_mode.value}) · {book.open_positions} positions, "
             f"{book.open_orders} orders",

@@ -70,10 +70,11 @@ def positions(rows: Sequence[PositionView]) -> Reply:
     for i, row in enumerate(rows, 1):
         lines.append(f"{i}. {market_name(row.question, row.outcome, row.market)}")
         lines.append(
-            f"   {shares(row.size)} @ {price(row.average_price)} · mark {price(row.mark)} · "
+            f"   {shares(row.size)} @ {price(row.average_price)} · mid {price(row.mark)} · "
             f"value {money(row.value)} · unrealized {money(row.unrealized, sign=True)}"
         )
     lines.append(f"Total value {money(total)} · unrealized {money(unrealized, sign=True)}")
+    lines.append("Value: what selling now would realise (the bids, net of fees); mid for show.")
     return Reply(f"{len(rows)} open position(s)", tuple(lines))
 
 

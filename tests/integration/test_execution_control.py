@@ -50,8 +50,10 @@ async def test_status_positions_orders_and_pnl(
             "Yes",
             D(20),
         )
-        assert position.mark == D("0.50")  # the mid
-        assert position.unrealized == D("-0.40")
+        assert position.mark == D("0.50")  # the mid, for display
+        assert position.value == D("9.60")  # realisable: the 20 sold into the 0.48 bid
+        assert position.unrealized == D("-0.80")  # 20 x (0.48 - 0.52 paid)
+        assert status.portfolio.equity == D(1000) - D("10.40") + D("9.60")
         assert (order.order_id, order.status, order.filled) == (
             resting.order_id,
             OrderStatus.LIVE,
@@ -59,7 +61,7 @@ async def test_status_positions_orders_and_pnl(
         )
         assert day.period is PnlPeriod.DAY
         assert day.start_equity == D(1000)
-        assert day.pnl == D("-0.40")
+        assert day.pnl == D("-0.80")  # at the realisable mark, not the mid's -0.40
 
 
 async def test_kill_preview_then_kill_with_flatten_through_the_control_api(

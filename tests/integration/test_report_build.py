@@ -16,8 +16,10 @@ from matplotlib.image import imread
 
 from tests.support.report_day import DAY, END, NEW_YORK, NOW, START, Sessions, fill_one_day
 from trader.clock import FakeClock
-from trader.domain import DrawdownMode, TradingState
+from trader.domain import Book, BookLevel, DrawdownMode, Position, TradingState
+from trader.execution.portfolio import Portfolio
 from trader.reports import ChartKind, build_report, load_data, render_chart
+from trader.reports.text import report_text
 
 D = Decimal
 
@@ -143,3 +145,25 @@ def test_chart_kinds_are_the_documented_ones() -> None:
         "llm",
         "calibration",
     }
+
+
+async def test_live_marks_value_positions_at_their_walked_bids_and_show_the_mid(
+    sessions: Sessions,
+) -> None:
+    await fill_one_day(sessions)
+    live = Portfolio(FakeClock(NOW), zone=NEW_YORK)
+    live.load(cash=D(1000), positions=[Position("t1y", D(40), D("0.40"), market="m1")])
+    # mid 0.55; selling the 40 takes the 30 bid at 0.50, the 10 beyond it are worth nothing
+    bids, asks = (BookLevel(D("0.50"), D(30)),), (BookLevel(D("0.60"), D(10)),)
+    live.mark_book(Book("t1y", bids, asks, NOW))
+
+    data = await load_data(sessions, FakeClock(NOW), NEW_YORK, marks=live)
+
+    line = next(p for p in data.positions if p.token_id == "t1y")
+    assert (line.mark, line.mark_source, line.value, line.unrealized) == (
+        D("0.55"),
+        "live",
+        D("15.00"),
+        D("-1.00"),
+    )
+    assert "Yes 40 @ 0.40 mid 0.55 -$1.00" in report_text(data)

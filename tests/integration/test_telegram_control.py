@@ -223,7 +223,7 @@ async def test_status_shows_money_and_a_refresh_button(stack: ChatStack, api: Fa
     status = await ask(api, OPERATOR_ID, "/status")
     cycle = await ask(api, OPERATOR_ID, "/cycle")
 
-    assert "Equity $545.00" in status.plain
+    assert "Equity $545.00 (positions at their bids)" in status.plain
     assert status.buttons == [("🔄 Refresh", "cm:status:")]
     assert cycle.plain.startswith("Refused: no signal cycle")
     await tap(api, OPERATOR_ID, status, "Refresh")

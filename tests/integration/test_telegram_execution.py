@@ -60,6 +60,8 @@ async def test_kill_with_flatten_over_the_real_execution_core(
     await rig.runtime.handle(buy())
     positions = await ask(api, OPERATOR_ID, "/positions")
     assert "Will it rain tomorrow? — Yes" in positions.plain
+    # 20 bought at 0.52 into a book bidding 0.48: valued at the bid, the mid shown beside it
+    assert "20 @ 0.52 · mid 0.5 · value $9.60 · unrealized -$0.80" in positions.plain
 
     prompt = await ask(api, OPERATOR_ID, "/kill")
     await tap(api, OPERATOR_ID, prompt, "flatten")

@@ -101,7 +101,8 @@ def test_working_sell_offers_shares() -> None:
 def test_marks_drive_unrealized_pnl_equity_and_drawdown() -> None:
     book = portfolio()
     book.apply_fill(fill(Side.BUY, "100", "0.50"))
-    book.mark_book(Book("yes", (BookLevel(D("0.69"), D(1)),), (BookLevel(D("0.71"), D(1)),), START))
+    bids, asks = (BookLevel(D("0.70"), D(100)),), (BookLevel(D("0.72"), D(1)),)
+    book.mark_book(Book("yes", bids, asks, START))  # valued at the 0.70 bid, not the 0.71 mid
     peak = book.summary()
     book.mark("yes", D("0.30"))
 

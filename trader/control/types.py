@@ -123,8 +123,8 @@ class PositionView:
     outcome: str
     size: Decimal
     average_price: Decimal
-    mark: Decimal | None
-    value: Decimal  # at the mark (at cost when there is none)
+    mark: Decimal | None  # the display mark: the book's mid (or the last price)
+    value: Decimal  # realisable: the bids walked for the size, net of the sale's taker fee
     unrealized: Decimal
     realized: Decimal
 

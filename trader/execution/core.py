@@ -6,12 +6,12 @@ the process gets narrow operations instead: the Control API's `desk`, `handle` a
 for intents and orders, `reconcile` (gathered from the venue outside the decision lock,
 applied under it), the trading state (`trading_status`; the `trading` machine is the one
 writer), snapshots (`position`, `positions`, `working_orders`, `summary`, `equity`,
-`win_rate`, `mark_price`), `quiesced()` for a shutdown that must not cut a decision in two,
-and the supervisor's `components()` and the scheduler's `jobs()`. `start()` must be awaited
-before the components run: it restores the portfolio, loads the markets and reconciles with
-the venue, so no new order is placed on a stale picture of the world; it then finishes (or
-reports) a kill's flatten that a crash cut short, and `announce_startup()` publishes what it
-found once the chat listens.
+`win_rate`, `mark_price`, `exit_value`), `quiesced()` for a shutdown that must not cut a
+decision in two, and the supervisor's `components()` and the scheduler's `jobs()`. `start()`
+must be awaited before the components run: it restores the portfolio, loads the markets and
+reconciles with the venue, so no new order is placed on a stale picture of the world; it then
+finishes (or reports) a kill's flatten that a crash cut short, and `announce_startup()`
+publishes what it found once the chat listens.
 """
 
 from __future__ import annotations
@@ -145,6 +145,9 @@ class ExecutionCore:
 
     def mark_price(self, token_id: str) -> Decimal | None:
         return self._portfolio.mark_price(token_id)
+
+    def exit_value(self, token_id: str) -> Decimal | None:
+        return self._portfolio.exit_value(token_id)
 
     def realizations(self, since: datetime | None = None) -> list[Realization]:
         return self._portfolio.realizations(since)

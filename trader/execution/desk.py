@@ -96,7 +96,8 @@ class ExecutionDesk:
         for p in portfolio.positions():
             mark = portfolio.mark_price(p.token_id)
             market = board.market(p.market)
-            price = mark if mark is not None else p.average_price
+            value = portfolio.exit_value(p.token_id)
+            value = p.size * p.average_price if value is None else value
             views.append(
                 PositionView(
                     token_id=p.token_id,
@@ -106,8 +107,8 @@ class ExecutionDesk:
                     size=p.size,
                     average_price=p.average_price,
                     mark=mark,
-                    value=p.size * price,
-                    unrealized=p.size * (price - p.average_price),
+                    value=value,
+                    unrealized=value - p.size * p.average_price,
                     realized=p.realized_pnl,
                 )
             )

@@ -9,6 +9,10 @@ Working orders are the orders the engine has committed to (written to the databa
 or about to be): an open BUY reserves its remaining notional plus fee, an open SELL offers its
 remaining shares, and both count against the open-orders limit.
 
+Positions are valued at what selling them now would realise, not at the mid (`marks`: the
+last book's bids walked for the size, net of the taker fee; no bid: zero). Before any book, a
+position is valued at its last price (`mark`, or its first fill), else its cost.
+
 Market resolution pays 1 (or 0, or a split) per share; `settle` realizes the PnL and keeps the
 payout as *redeemable* (on-chain, not yet cash at the venue) until reconciliation sees it.
 """
@@ -22,8 +26,9 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from trader.clock import Clock
-from trader.domain import NO_FEES, ZERO, Book, FeeSchedule, Fill, Position, Side
+from trader.domain import NO_FEES, ZERO, Book, BookLevel, FeeSchedule, Fill, Position, Side
 from trader.execution.ledger import Realization, apply_fill, cash_delta, settlement_fill
+from trader.execution.marks import FeeLookup, exit_value, no_fees
 from trader.execution.risk import ExposureSnapshot
 from trader.fees import fee_per_share
 
@@ -90,12 +95,21 @@ class PortfolioSummary:
 
 
 class Portfolio:
-    def __init__(self, clock: Clock, *, zone: tzinfo, cash: Decimal = ZERO) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        zone: tzinfo,
+        cash: Decimal = ZERO,
+        fees: FeeLookup = no_fees,
+    ) -> None:
         self._clock = clock
         self._zone = zone
+        self._fees = fees
         self.cash = cash
         self._positions: dict[str, Position] = {}
-        self._marks: dict[str, Decimal] = {}
+        self._marks: dict[str, Decimal] = {}  # display marks: the mid, or the last price
+        self._bids: dict[str, tuple[BookLevel, ...]] = {}  # the last book's bids, to value at
         self._orders: dict[str, WorkingOrder] = {}  # by venue order id
         self._closed_waiters: dict[str, asyncio.Event] = {}
         self._seen: set[tuple[str, str]] = set()
@@ -193,15 +207,25 @@ class Portfolio:
     # marks ---------------------------------------------------------------------------------
 
     def mark(self, token_id: str, price: Decimal) -> None:
+        """A stated price: the position is valued at it (not at a book) until the next book."""
         self._marks[token_id] = price
+        self._bids.pop(token_id, None)
 
     def mark_book(self, book: Book) -> None:
+        """Value the token at this book's bids from now on; display its mid."""
+        self._bids[book.token_id] = book.bids
         price = book.mid if book.mid is not None else book.best_bid
         if price is not None:
             self._marks[book.token_id] = price
 
     def mark_price(self, token_id: str) -> Decimal | None:
+        """The display mark (the book's mid when it has both sides), not what equity uses."""
         return self._marks.get(token_id)
+
+    def exit_value(self, token_id: str) -> Decimal | None:
+        """What the position in `token_id` is worth to equity (see `trader.execution.marks`)."""
+        position = self._positions.get(token_id)
+        return None if position is None else self._value(position)
 
     # corrections from reconciliation -----------------------------------------------------
 
@@ -273,14 +297,19 @@ class Portfolio:
         return sum((o.reserved_cash for o in self._orders.values()), ZERO)
 
     def positions_value(self) -> Decimal:
-        return sum((p.size * self._value_price(p) for p in self._positions.values()), ZERO)
+        return sum((self._value(p) for p in self._positions.values()), ZERO)
 
-    def _value_price(self, position: Position) -> Decimal:
-        return self._marks.get(position.token_id, position.average_price)
+    def _value(self, position: Position) -> Decimal:
+        """The realisable value: the bids walked for the size, net of the sale's taker fee."""
+        bids = self._bids.get(position.token_id)
+        if bids is None:  # no book yet: the last stated price, else cost
+            price = self._marks.get(position.token_id, position.average_price)
+            return position.size * price
+        return exit_value(position.size, bids, self._fees(position.market))
 
     def unrealized(self) -> Decimal:
         return sum(
-            (p.size * (self._value_price(p) - p.average_price) for p in self._positions.values()),
+            (self._value(p) - p.size * p.average_price for p in self._positions.values()),
             ZERO,
         )
 

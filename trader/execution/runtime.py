@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from trader.bus import Bus
 from trader.clock import Clock
 from trader.config import Settings
+from trader.domain import NO_FEES, FeeSchedule
 from trader.execution.accounts import Accounts, ResolutionSource
 from trader.execution.approvals import ApprovalQueue
 from trader.execution.core import ExecutionConfig, ExecutionCore
@@ -60,6 +61,12 @@ def risk_limits_from_settings(settings: Settings) -> RiskLimits:
     )
 
 
+def _fees_of(board: MarketBoard, market_id: str) -> FeeSchedule:
+    """The market's taker fees, for valuing a position at what its sale would realise."""
+    market = board.market(market_id)
+    return market.fees if market is not None else NO_FEES
+
+
 def build_execution(
     *,
     config: ExecutionConfig,
@@ -84,7 +91,7 @@ def build_execution(
     order that reached the venue."""
     trading = TradingStateMachine(state.store, clock, events, initial=state.stored_trading)
     board = MarketBoard(venue, clock)
-    portfolio = Portfolio(clock, zone=config.zone)
+    portfolio = Portfolio(clock, zone=config.zone, fees=lambda market: _fees_of(board, market))
     board.add_listener(portfolio.mark_book)
     engine = ExecutionEngine(
         venue=venue,

@@ -4,7 +4,9 @@ The day's figures cover the operator's calendar day [start, end). The state figu
 of the report: equity and drawdown at the day's end (or now, for today), open positions, and
 what needs the operator (trading state, pending approvals, reconciliation differences since
 the day began, stale heartbeats) now. Marks come from a live `MarkSource` when the app has
-one (the portfolio), else from the latest forecast's market price, else the last fill.
+one (the portfolio), else from the latest forecast's market price, else the last fill. A
+live position is valued at what selling it would realise (the portfolio's `exit_value`: its
+bids walked for the size, net of the taker fee), the live mark shown beside it being the mid.
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ EXPOSURE_LABEL = 34
 class MarkSource(Protocol):
     """Live marks (the execution portfolio implements it)."""
 
-    def mark_price(self, token_id: str) -> Decimal | None: ...
+    def mark_price(self, token_id: str) -> Decimal | None:
+        """The display mark (the book's mid)."""
+        ...
+
+    def exit_value(self, token_id: str) -> Decimal | None:
+        """What the held position would realise if sold now (None: none is held)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +177,10 @@ async def _positions(
     for row in rows:
         mark, source = _mark(row.token_id, marks, from_forecasts, last_fill)
         price = row.average_price if mark is None else mark
+        value = row.size * price
+        realisable = marks.exit_value(row.token_id) if marks is not None else None
+        if source == "live" and realisable is not None:
+            value = realisable  # the live bids walked for the size, net of the sale's fee
         lines.append(
             PositionLine(
                 token_id=row.token_id,
@@ -179,8 +191,8 @@ async def _positions(
                 average_price=row.average_price,
                 mark=mark,
                 mark_source=source,
-                value=row.size * price,
-                unrealized=(price - row.average_price) * row.size,
+                value=value,
+                unrealized=value - row.average_price * row.size,
             )
         )
     return tuple(sorted(lines, key=lambda line: (-line.value, line.token_id)))

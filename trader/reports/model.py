@@ -67,8 +67,8 @@ class PositionLine:
     size: Decimal
     average_price: Decimal
     mark: Decimal | None
-    mark_source: str  # "live", "forecast", "fill" or "" (no mark: valued at cost)
-    value: Decimal
+    mark_source: str  # "live" (the mid), "forecast", "fill" or "" (no mark: valued at cost)
+    value: Decimal  # "live": realisable (bids walked, net of fee); else size x mark
     unrealized: Decimal
 
 

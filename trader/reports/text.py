@@ -123,7 +123,12 @@ def _money(data: ReportData) -> list[str]:
 
 def _position_line(p: PositionLine) -> str:
     name = truncate(p.question or p.market or p.token_id, QUESTION_CHARS)
-    mark = "at cost" if p.mark is None else f"→{p.mark:.2f}"
+    if p.mark is None:
+        mark = " at cost"
+    elif p.mark_source == "live":  # valued at its bids; the mark shown is the mid
+        mark = f" mid {p.mark:.2f}"
+    else:
+        mark = f"→{p.mark:.2f}"
     pnl = signed_usd(p.unrealized)
     return f"• {name} {p.outcome} {p.size:,.0f} @ {p.average_price:.2f}{mark} {pnl}"
 
