@@ -129,6 +129,8 @@ async def _measure(n: int, directory: Path, *, sql_store: bool) -> dict[str, flo
         clock=clock,
         state=state,
         store=store,
+        # as the app: the event log flushed before each submit and after fills (SQLite variant)
+        durable=events.flush if sql_store else None,
     )
     await runtime.start()
     writer = asyncio.create_task(runtime.components()["execution.writer"]())
