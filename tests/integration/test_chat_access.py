@@ -20,8 +20,7 @@ from bot.telegram.callbacks import pack
 from tests.support.chat_stack import (
     ChatStack,
     FakeDesk,
-    MemoryEvents,
-    MemoryStore,
+    memory_control,
     start_chat_stack,
 )
 from tests.support.graph_server import (
@@ -37,8 +36,7 @@ from tests.support.graph_server import (
 from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
-from trader.domain import TradingMode, TradingState
+from trader.domain import TradingState
 from trader.state import ControlState
 
 REFUSAL = "Not authorised. Send /whoami to get your id for the operator to add."
@@ -189,18 +187,8 @@ async def whatsapp() -> WhatsAppDriver:
 
 async def console() -> ConsoleDriver:
     clock = FakeClock()
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    desk = FakeDesk(state, clock)
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=desk,
-    )
+    parts = await memory_control(clock)
+    state, desk, control = parts.state, parts.desk, parts.control
     core = CommandCore(control, clock=clock, notifier=Notifier(clock))
     roster = Roster.of(["operator"], ["viewer"])
     chats = {

@@ -357,6 +357,34 @@ class ChatStack:
         await self.transport.stop()
 
 
+@dataclass
+class MemoryControl:
+    """A Control API over in-memory parts (store, event sink, FakeDesk), unstarted: the
+    command core's and the access gate's tests need nothing more."""
+
+    control: ControlAPI
+    state: ControlState
+    desk: FakeDesk
+    events: MemoryEvents
+
+
+async def memory_control(clock: FakeClock, *, store: MemoryStore | None = None) -> MemoryControl:
+    events = MemoryEvents(clock)
+    state = ControlState(store or MemoryStore(), clock)
+    await state.load()
+    desk = FakeDesk(state, clock)
+    desk.attach(state, events)
+    control = ControlAPI(
+        state=state,
+        events=events,
+        event_reader=events,
+        clock=clock,
+        mode=TradingMode.PAPER,
+        desk=desk,
+    )
+    return MemoryControl(control, state, desk, events)
+
+
 async def start_chat_stack(
     api: FakeBotAPI,
     *,

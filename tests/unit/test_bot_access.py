@@ -11,13 +11,10 @@ from bot.access import REFUSAL, AccessGate, Outcome, Request, Roster
 from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Role
-from tests.support.chat_stack import FakeDesk
-from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.chat_stack import FakeDesk, memory_control
 from trader.clock import FakeClock
 from trader.config import ConfigError, load_settings
-from trader.control.api import ControlAPI
-from trader.domain import Actor, TradingMode, TradingState
-from trader.state import ControlState
+from trader.domain import Actor, TradingState
 
 OPERATOR = Actor(channel="telegram", user_id="1001")
 VIEWER = Actor(channel="telegram", user_id="2002")
@@ -25,20 +22,10 @@ STRANGER = Actor(channel="telegram", user_id="3003")
 
 
 async def make(clock: FakeClock) -> tuple[AccessGate, FakeDesk]:
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    desk = FakeDesk(state, clock)
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=desk,
-    )
-    core = CommandCore(control, clock=clock, notifier=Notifier(clock))
+    parts = await memory_control(clock)
+    core = CommandCore(parts.control, clock=clock, notifier=Notifier(clock))
     core.access.set_roster("telegram", Roster.of([1001], [2002]))
+    desk = parts.desk
     return core.access, desk
 
 
@@ -126,17 +113,7 @@ async def test_old_reads_and_old_self_expiring_buttons_pass_and_viewers_are_refu
 
 async def test_the_age_is_the_core_s_setting() -> None:
     clock = FakeClock()
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=FakeDesk(state, clock),
-    )
+    control = (await memory_control(clock)).control
     core = CommandCore(control, clock=clock, command_max_age=timedelta(seconds=60))
     core.access.set_roster("telegram", Roster.of([1001], []))
 
