@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from trader.clock import Clock
-from trader.domain import Severity
+from trader.domain import Alert, Severity
 from trader.limits import LimitProblem, RiskLimits, SettingError
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "LimitProblem",
     "RiskLimits",
     "SettingError",
+    "fallback_alert",
+    "fallback_payload",
 ]
 
 TRADING_STATE_KEY = "trading_state"
@@ -42,6 +45,25 @@ RISK_LIMITS_KEY = "risk_limits"
 ALERT_SETTINGS_KEY = "alert_settings"
 ALLOW_HEURISTIC_LIVE_KEY = "allow_heuristic_live"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def fallback_alert(problems: Sequence[LimitProblem]) -> Alert | None:
+    """The critical alert that names each stored setting replaced by its default at load
+    (None when every stored value was usable): said once per start, which never dies on it."""
+    if not problems:
+        return None
+    lines = [f"{p.name}: stored {p.stored!r}, using {p.used} ({p.message})" for p in problems]
+    return Alert(
+        "settings_fallback",
+        Severity.CRITICAL,
+        f"{len(problems)} stored setting(s) unusable: defaults in force",
+        "\n".join([*lines, "check them with /limits and /set"]),
+    )
+
+
+def fallback_payload(problems: Sequence[LimitProblem]) -> dict[str, Any]:
+    """The `settings_fallback` event's payload: what was stored and what is used instead."""
+    return {"problems": [{"name": p.name, "stored": p.stored, "used": p.used} for p in problems]}
 
 
 class KeyValueStore(Protocol):

@@ -19,7 +19,7 @@ class RecordingHalt:
 async def test_a_tripped_trading_component_halts_but_the_http_server_only_alerts() -> None:
     app = App(load_settings(None))
     halt = RecordingHalt()
-    app.execution = SimpleNamespace(halt=halt)  # type: ignore[assignment]  # unit boundary
+    app.trading = SimpleNamespace(execution=SimpleNamespace(halt=halt))  # type: ignore[assignment]
     alerts = app.bus.alerts.subscribe()
 
     await app._on_trip("http", OSError("address already in use"))

@@ -73,6 +73,13 @@ class MarketBoard:
         token = next((t for t in market.tokens if t.token_id == token_id), None) if market else None
         return token.outcome if token else ""
 
+    def title_of(self, token_id: str) -> str:
+        """How alerts name a token: "question — outcome" (an unknown token by its id's first
+        12 characters, so an alert about it still says which)."""
+        market = self._by_token.get(token_id)
+        question = market.question if market else token_id[:12]
+        return f"{question} — {self.outcome_of(token_id)}"
+
     # books ----------------------------------------------------------------------------------
 
     def add_listener(self, listener: BookListener) -> None:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import Clock, SystemClock
+from trader.domain import Alert, Severity
 from trader.reports.collect import MarkSource, ReportOptions, collect
 from trader.reports.metrics import yesterday
 from trader.reports.model import ChartKind, ReportData
@@ -146,6 +147,18 @@ class ReportService:
                 marks=self._marks,
                 renderer=self._renderer,
             )
+
+    async def daily_alert(self) -> Alert:
+        """Yesterday's report as the alert the scheduler's `daily_report` job publishes: its
+        text, with the dashboard image attached."""
+        report = await self.report()
+        return Alert(
+            "daily_report",
+            Severity.INFO,
+            "Daily report",
+            report.text,
+            attachment=str(report.image_path),
+        )
 
     async def chart(
         self, kind: ChartKind | str, window_days: int = 30, day: date | None = None

@@ -1,0 +1,139 @@
+"""The trading assembly: the venue, the execution core, the signal runtime, forecast scoring,
+the trade alerts and the reports.
+
+Constructing it builds every part (nothing connects; the control state must be loaded, as
+`build_execution` reads the stored trading state). `start()` starts the venue, then the
+execution core (restore, load markets, reconcile: before any order) and writes the board's
+markets down so reports can name them. `close_execution()` drains the write-behind queue and
+`close_clients()` closes the signal runtime, the venue and the HTTP client, in that order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from trader.bus import Bus
+from trader.clock import Clock
+from trader.config import Settings
+from trader.domain import Market, TradingMode
+from trader.execution.runtime import build_execution, execution_config
+from trader.execution.trade_alerts import TradeAlerts
+from trader.reports import ReportService
+from trader.signals.runtime import build_signal_runtime, signal_runtime_config
+from trader.signals.scoring import ForecastScoring, PayoutSource
+from trader.state import ControlState
+from trader.store.eventlog import EventLog
+from trader.store.trading import MarketRepository
+from trader.venue.base import VenueError
+from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
+
+log = logging.getLogger(__name__)
+Component = Callable[[], Awaitable[None]]
+
+
+class TradingAssembly:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        bus: Bus,
+        sessions: async_sessionmaker[AsyncSession],
+        events: EventLog,
+        recorder: MeteredEventLog,
+        state: ControlState,
+    ) -> None:
+        self._settings, self._clock = settings, clock
+        self.venue = build_venue(settings.venue(), clock=clock, sessions=sessions)
+        self.execution = build_execution(
+            config=execution_config(settings),
+            sessions=sessions,
+            events=recorder,
+            bus=bus,
+            venue=self.venue,
+            clock=clock,
+            state=state,
+            durable=events.flush,
+        )
+        board = self.execution.board
+        self.markets = MarketRepository(sessions, clock)
+        self.trade_alerts = TradeAlerts(bus, board.title_of)
+        self.http_client = httpx.AsyncClient(timeout=15)
+        self.signals = build_signal_runtime(
+            signal_runtime_config(settings),
+            sessions=sessions,
+            clock=clock,
+            bus=bus,
+            markets=self._markets,
+            books=self.venue.get_book,
+            http=self.http_client,
+            bankroll=self._bankroll,
+            events=recorder.append,
+            holdings=self.execution.holdings,
+            allow_heuristic_live=lambda: state.allow_heuristic_live,
+        )
+        # forecasts resolve with their market: scored from the resolution facts on the bus
+        self.scoring = ForecastScoring(bus, self.signals.forecasts, clock)
+        self.reports = ReportService(sessions, clock, settings.zone, marks=self.execution)
+
+    async def _markets(self) -> list[Market]:
+        return list(self.execution.board.markets())
+
+    async def _bankroll(self) -> Decimal:
+        return self.execution.equity()
+
+    async def start(self) -> None:
+        await self.venue.start()
+        await self.execution.start()  # restore, load markets, reconcile: before any order
+        await self.markets.upsert_many(self.execution.board.markets())  # reports name them
+
+    def components(self) -> dict[str, Component]:
+        """What runs continuously, in the order the supervisor starts it."""
+        components = dict(self.execution.components())
+        if self._settings.trading_mode is TradingMode.LIVE:
+            venue, clock, every = self.venue, self._clock, self._settings.venue_heartbeat_s
+            components["venue.heartbeat"] = lambda: venue_heartbeats(venue, clock, every)
+        components["alerts.orders"] = self.trade_alerts.run_orders
+        components["alerts.fills"] = self.trade_alerts.run_fills
+        components["signals.scoring"] = self.scoring.run
+        return components
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    async def refresh_markets(self) -> None:
+        """The execution job, then the markets written down so reports can name them."""
+        board = self.execution.board
+        await board.refresh_markets()
+        await self.markets.upsert_many(board.markets())
+        await self._score_unheld_forecasts()
+
+    async def _score_unheld_forecasts(self) -> None:
+        """Forecasts of markets nothing holds resolve too (the execution core settles, and so
+        announces, only the markets it holds)."""
+        if not isinstance(self.venue, PayoutSource):
+            return
+        execution = self.execution
+        try:
+            await self.scoring.check(self.venue, lambda: {p.market for p in execution.positions()})
+        except VenueError as error:  # Gamma down: the next refresh asks again
+            log.warning("could not check forecasts' markets for resolutions: %s", error)
+
+    async def signal_cycle(self) -> None:
+        await self.signals.run_cycle()
+
+    # --- stop ---------------------------------------------------------------------------
+
+    async def close_execution(self) -> None:
+        await self.execution.close()  # in-flight writes drained, halt watcher closed
+
+    async def close_clients(self) -> None:
+        for closer in (self.signals, self.venue):
+            with contextlib.suppress(Exception):
+                await closer.close()
+        await self.http_client.aclose()
