@@ -121,13 +121,15 @@ def alert_reply(
     return Reply(title, tuple(lines), buttons=buttons, images=images)
 
 
-def acknowledged_reply(alert: Alert, actor: Actor, when: datetime) -> Reply:
+def acknowledged_reply(
+    alert: Alert, actor: Actor, when: datetime, ctx: render.RenderContext
+) -> Reply:
     who = actor.name or str(actor)
     return Reply(
         f"{_MARK[alert.severity]} {alert.title}",
         (
             *(line for line in alert.body.split("\n") if line),
-            f"Acknowledged by {who} at {render.local(when)}",
+            f"Acknowledged by {who} at {ctx.local(when)}",
         ),
     )
 

@@ -47,6 +47,7 @@ from zoneinfo import ZoneInfo
 
 from bot import alerts as catalog
 from bot.alerts import AlertMode, AlertPolicy
+from bot.render.common import RenderContext
 from bot.reply import Reply, Role
 from trader.control.api import ChatMemory, Clock
 from trader.domain import Actor, Alert, Severity
@@ -116,6 +117,7 @@ class Notifier:
         self._clock = clock
         self._memory = memory
         self._zone = zone or ZoneInfo("UTC")
+        self.render = RenderContext(self._zone)  # how replies show times (the relay's too)
         self.config = config or NotifierConfig()
         self.policy = policy or AlertPolicy()
         self._channels: list[AlertChannel] = []
@@ -268,7 +270,7 @@ class Notifier:
             now = self._clock.now()
             if self._memory is not None:
                 await self._remember(self._memory.acknowledge_critical(ack_id, now))
-            done = catalog.acknowledged_reply(state.alert, actor, now)
+            done = catalog.acknowledged_reply(state.alert, actor, now, self.render)
             await self._update(f"ak:{ack_id}", done)
             return state.alert
 

@@ -47,7 +47,7 @@ class ControlRelay:
         if request.key in self._announced or request.status != "pending":
             return
         self._announced.add(request.key)
-        reply = render_trading.approval_request(request, self._clock.now())
+        reply = render_trading.approval_request(request, self._clock.now(), self._notifier.render)
         if again:
             reply = Reply(
                 reply.title + " (still pending after a restart)", reply.lines, buttons=reply.buttons

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.confirm import Confirmations, Pending
 from bot.notifier import Notifier
+from bot.render.common import RenderContext
 from bot.reply import Button, Reply, Role
 from trader.control.api import Clock, ControlAPI
 from trader.domain import Actor
@@ -47,6 +48,11 @@ class Context:
     confirmations: Confirmations
     notifier: Notifier | None
     zone: ZoneInfo
+
+    @property
+    def render(self) -> RenderContext:
+        """How replies show times: in the operator's zone."""
+        return RenderContext(self.zone)
 
 
 class UsageError(Exception):

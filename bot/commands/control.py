@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from bot.commands.base import Command, choice_arg, confirm_buttons, notice, token_arg
 from bot.confirm import Pending
-from bot.render import common as render
 from bot.render import trading as render_trading
 from bot.reply import Reply, Role
 from trader.control.api import ApprovalDecision, ControlError
@@ -116,7 +115,7 @@ class ControlCommands:
         confirmations = self._context.confirmations
         confirmations.cancel_for(actor, "rearm")
         pending = confirmations.issue("rearm", actor, {"rearm", "abort"})
-        since = render.local(snapshot.state_changed_at)
+        since = self._context.render.local(snapshot.state_changed_at)
         return Reply(
             f"Re-arm trading? It is {snapshot.trading_state.value}.",
             (

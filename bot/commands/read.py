@@ -27,7 +27,7 @@ class ReadCommands:
         if args:
             raise UsageError("/status takes no arguments.")
         snapshot = await self._context.control.status(actor)
-        reply = render.status(snapshot)
+        reply = render.status(snapshot, self._context.render)
         buttons = [Button("🔄 Refresh", "status")]
         if snapshot.pending_approvals:
             buttons.append(Button(f"🗳 Pending ({snapshot.pending_approvals})", "pending"))
@@ -38,7 +38,9 @@ class ReadCommands:
 
     async def events(self, actor: Actor, args: list[str]) -> Reply:
         n = int_arg(args, default=10, low=1, high=100, what="number of events")
-        return render.events(await self._context.control.recent_events(actor, n))
+        return render.events(
+            await self._context.control.recent_events(actor, n), self._context.render
+        )
 
     async def positions(self, actor: Actor, args: list[str]) -> Reply:
         return render_trading.positions(await self._context.control.positions(actor))
@@ -48,7 +50,8 @@ class ReadCommands:
 
     async def pnl(self, actor: Actor, args: list[str]) -> Reply:
         period = choice_arg(args, _PERIODS, default="day", what="period")
-        return render_trading.pnl(await self._context.control.pnl(actor, PnlPeriod(period)))
+        report = await self._context.control.pnl(actor, PnlPeriod(period))
+        return render_trading.pnl(report, self._context.render)
 
     async def pending(self, actor: Actor, args: list[str]) -> Reply:
         requests = await self._context.control.pending_approvals(actor)
@@ -60,7 +63,9 @@ class ReadCommands:
     async def signals(self, actor: Actor, args: list[str]) -> Reply:
         if args:
             raise UsageError("/signals takes no arguments.")
-        return render_reports.signals(await self._context.control.signals(actor))
+        return render_reports.signals(
+            await self._context.control.signals(actor), self._context.render
+        )
 
     async def report(self, actor: Actor, args: list[str]) -> Reply:
         day = _day_arg(args)

@@ -1,31 +1,34 @@
 """Text for replies and alerts, in the operator's terms. No markup: transports escape and style.
 
-Times are stored in UTC and shown in the operator's time zone only here.
+Times are stored in UTC and shown in the operator's time zone only here, through the
+`RenderContext` each renderer that shows a time is handed (there is no process-wide zone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from bot.reply import Reply
 from trader.control.api import EventLine, StatusSnapshot
 
 TELEGRAM_LIMIT = 4096
-_ZONE: ZoneInfo = ZoneInfo("UTC")
 
 
-def set_zone(zone: ZoneInfo) -> None:
-    global _ZONE
-    _ZONE = zone
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """What a renderer needs beyond the data it shows: the operator's time zone
+    (`OPERATOR_TZ`). The command core and the notifier each hold one and hand it over."""
 
+    zone: tzinfo
 
-def local(when: datetime | None) -> str:
-    if when is None:
-        return "never"
-    return when.astimezone(_ZONE).strftime("%Y-%m-%d %H:%M %Z")
+    def local(self, when: datetime | None) -> str:
+        """A UTC timestamp as the operator reads it, e.g. "2026-01-15 07:00 EST"."""
+        if when is None:
+            return "never"
+        return when.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def age(delta: timedelta) -> str:
@@ -37,7 +40,7 @@ def age(delta: timedelta) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-def status(snapshot: StatusSnapshot) -> Reply:
+def status(snapshot: StatusSnapshot, ctx: RenderContext) -> Reply:
     lines = [
         f"Mode: {snapshot.mode.value}",
         f"Trading: {snapshot.trading_state.value}"
@@ -58,7 +61,8 @@ def status(snapshot: StatusSnapshot) -> Reply:
         ]
     if snapshot.last_cycle_at or snapshot.next_cycle_at:
         lines.append(
-            f"Cycle: last {local(snapshot.last_cycle_at)}, next {local(snapshot.next_cycle_at)}"
+            f"Cycle: last {ctx.local(snapshot.last_cycle_at)}, "
+            f"next {ctx.local(snapshot.next_cycle_at)}"
         )
     if snapshot.llm_budget is not None:
         lines.append(f"LLM today {_usd(snapshot.llm_spend_today)} of {_usd(snapshot.llm_budget)}")
@@ -99,11 +103,11 @@ def health(snapshot: StatusSnapshot) -> Reply:
 _HEALTHY = frozenset({"running", "polling", "webhook", "ok", "finished"})
 
 
-def events(rows: Sequence[EventLine]) -> Reply:
+def events(rows: Sequence[EventLine], ctx: RenderContext) -> Reply:
     if not rows:
         return Reply("No events yet.")
     lines = [
-        f"#{row.seq} {local(row.at)} {row.type} by {row.actor or '-'}"
+        f"#{row.seq} {ctx.local(row.at)} {row.type} by {row.actor or '-'}"
         + (f": {row.summary}" if row.summary else "")
         for row in rows
     ]

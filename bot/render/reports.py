@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from bot.render.common import local
+from bot.render.common import RenderContext
 from bot.render.trading import percent, short
 from bot.reply import Reply
 from trader.control.api import MarketSignal, ReportView, SignalsView
@@ -31,7 +31,7 @@ def chart(kind: str, window_days: int, path: Path) -> Reply:
     return Reply(f"📈 {kind} · last {window_days} day(s)", images=(path,))
 
 
-def signals(view: SignalsView) -> Reply:
+def signals(view: SignalsView, ctx: RenderContext) -> Reply:
     model = f"{view.model} ({view.model_name})" if view.model_name else view.model
     head = [f"Model: {model} — {view.model_reason}"]
     if view.last_error:
@@ -53,7 +53,7 @@ def signals(view: SignalsView) -> Reply:
     ]
     if len(view.markets) > MAX_SIGNAL_MARKETS:
         lines.append(f"… and {len(view.markets) - MAX_SIGNAL_MARKETS} more market(s)")
-    return Reply(f"🧠 Signals: last cycle {local(view.ran_at)}", tuple(lines))
+    return Reply(f"🧠 Signals: last cycle {ctx.local(view.ran_at)}", tuple(lines))
 
 
 def _market(number: int, market: MarketSignal) -> tuple[str, str, str]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.render.common import age, local
+from bot.render.common import RenderContext, age
 from bot.reply import Button, Reply
 from trader.control.api import (
     ApprovalDecision,
@@ -92,9 +92,9 @@ def orders(rows: Sequence[OrderView]) -> Reply:
     return Reply(f"{len(rows)} open order(s)", tuple(lines))
 
 
-def pnl(report: PnlReport) -> Reply:
+def pnl(report: PnlReport, ctx: RenderContext) -> Reply:
     lines = [
-        f"From {local(report.start)} to {local(report.end)}",
+        f"From {ctx.local(report.start)} to {ctx.local(report.end)}",
         f"Equity {money(report.start_equity)} → {money(report.end_equity)}",
         f"PnL {money(report.pnl, sign=True)} (realized {money(report.realized, sign=True)})",
         f"Trades {report.trades}: {report.wins} won, {report.losses} lost"
@@ -184,12 +184,12 @@ def time_left(request: ApprovalRequest, now: datetime) -> str:
     return age(max(request.expires_at - now, timedelta(0)))
 
 
-def resolution(request: ApprovalRequest, now: datetime) -> str:
+def resolution(request: ApprovalRequest, now: datetime, ctx: RenderContext) -> str:
     if request.end_date is None:
         return "Resolves: date unknown"
     left = request.end_date - now
     when = "passed" if left <= timedelta(0) else f"in {_days(left)}"
-    return f"Resolves {local(request.end_date)} ({when})"
+    return f"Resolves {ctx.local(request.end_date)} ({when})"
 
 
 def _days(delta: timedelta) -> str:
@@ -204,7 +204,7 @@ def sources(request: ApprovalRequest, limit: int = _SOURCES) -> str:
     return "Sources: " + "; ".join(shown) + (f" (+{more} more)" if more > 0 else "")
 
 
-def approval_request(request: ApprovalRequest, now: datetime) -> Reply:
+def approval_request(request: ApprovalRequest, now: datetime, ctx: RenderContext) -> Reply:
     model = request.model_probability
     advantage = edge(request)
     market = request.market_probability
@@ -219,8 +219,8 @@ def approval_request(request: ApprovalRequest, now: datetime) -> Reply:
         + ("n/a" if advantage is None else f"{advantage * 100:+.1f} pts at this price"),
         f"Why: {short(request.reason, 600) or 'no rationale given'}",
         sources(request),
-        resolution(request, now),
-        f"Strategy {request.strategy} · expires {local(request.expires_at)} "
+        resolution(request, now, ctx),
+        f"Strategy {request.strategy} · expires {ctx.local(request.expires_at)} "
         f"(in {time_left(request, now)})",
         f"Ref {request.key}",
     ]

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
-from bot.render import common as render
 from polysim.clob import serve
 from polysim.demo import SCENARIO, demo_settings, free_port
 from polysim.demo.news import start_feed
@@ -47,7 +45,6 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
         await application.stop()
         await feed.cleanup()
         await sim.close()
-        render.set_zone(ZoneInfo("UTC"))  # the display zone is process-wide: put it back
 
 
 async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(app: App) -> None:
@@ -59,7 +56,9 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
     assert not any(name.endswith(("reconcile", "equity")) for name in app.supervisor.status)
 
     noon_utc = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-    assert render.local(noon_utc) == "2026-01-15 07:00 EST"  # replies in OPERATOR_TZ
+    assert app.chat is not None  # replies and alerts in OPERATOR_TZ, handed to the renderers
+    assert app.chat.commands.context.render.local(noon_utc) == "2026-01-15 07:00 EST"
+    assert app.chat.notifier.render.local(noon_utc) == "2026-01-15 07:00 EST"
 
     await app.cycle_hook.run_now()
 

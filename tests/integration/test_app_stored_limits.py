@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.render import common as render
 from polysim.clob import serve
 from polysim.demo import SCENARIO, demo_settings, free_port
 from polysim.demo.news import start_feed
@@ -63,7 +61,6 @@ async def app_with_bad_limit(tmp_path: Path) -> AsyncIterator[tuple[App, list[Al
         await application.stop()
         await feed.cleanup()
         await sim.close()
-        render.set_zone(ZoneInfo("UTC"))
 
 
 async def test_a_bricking_stored_limit_falls_back_and_raises_one_critical_alert(

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.render import common as render
+from bot.render.common import RenderContext
 from tests.support.chat_stack import Chat, ask, start_chat, tap
 from tests.support.execution_rig import CONDITION, YES, Rig, buy, paper_rig
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
@@ -93,7 +94,8 @@ async def test_an_approval_over_the_real_execution_core(
     market = rig.runtime.board.market(CONDITION)
     assert market is not None
     assert market.end_date is not None
-    assert f"Resolves {render.local(market.end_date)}" in card.plain
+    utc = RenderContext(ZoneInfo("UTC"))  # the stack's notifier has no OPERATOR_TZ: UTC
+    assert f"Resolves {utc.local(market.end_date)}" in card.plain
     assert "Sources: none recorded" in card.plain  # OrderIntent carries no sources yet
     await tap(api, OPERATOR_ID, card, "half")
     await eventually(lambda: card.plain.startswith("✅ Approved by"))

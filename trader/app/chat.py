@@ -23,7 +23,6 @@ from bot.commands.core import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat
 from bot.notifier import Notifier
 from bot.relay import ControlRelay
-from bot.render import common as render
 from trader.clock import Clock
 from trader.config import ConfigError, Settings
 from trader.control.api import ControlAPI
@@ -82,7 +81,6 @@ class ChatAssembly:
     ) -> None:
         """`console_io`: the terminal chat's streams, None for no terminal chat."""
         self._supervisor = supervisor
-        render.set_zone(settings.zone)  # times in replies: the operator's zone
         memory = ChatMemoryRepository(sessions, clock)
         self.control = ControlAPI(
             state=state,
