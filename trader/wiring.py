@@ -1,5 +1,5 @@
-"""Builders the composition root uses: the venue chosen once at start-up, the event-log tap
-that feeds the Prometheus counters, and the venue heartbeat loop.
+"""Builders the composition root uses: the venue chosen once at start-up, the event log whose
+typed events feed the Prometheus counters, and the venue heartbeat loop.
 
 Paper and live differ only in the venue built here; nothing downstream branches on the mode.
 """
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from trader.clock import Clock
 from trader.config import VenueConfig
 from trader.domain import Actor, TradingMode
+from trader.events import EventHandlers, RecordedEvent
 from trader.ops.metrics import Metrics
 from trader.store.eventlog import EventLog
 from trader.venue.base import Venue, VenueError
@@ -90,16 +91,19 @@ class _PaperOnMarketData(PaperVenue):
 
 
 class MeteredEventLog:
-    """The event log, with a tap that counts what it records for `/metrics`.
+    """The event log, with its typed events handed to their subscribers (the `/metrics`
+    counters) as they are recorded.
 
-    Everything the trader decides or does is appended here with its type, so this is the one
-    place that sees every order, fill, denial, venue error and cycle without each engine
-    holding a metrics object.
+    Everything the trader decides or does is recorded here, so this is the one place that sees
+    every order, fill, denial, venue error and cycle without each engine holding a metrics
+    object. `Metrics` subscribes by event class (`trader.events`); a plain `append` is only
+    written down.
     """
 
     def __init__(self, events: EventLog, metrics: Metrics) -> None:
         self._events = events
-        self._metrics = metrics
+        self.handlers = EventHandlers()
+        metrics.subscribe(self.handlers)
 
     def append(
         self,
@@ -110,36 +114,24 @@ class MeteredEventLog:
         actor: Actor | str | None = None,
     ) -> None:
         self._events.append(type, payload, correlation_id=correlation_id, actor=actor)
-        try:
-            self._count(type, payload or {})
-        except Exception:  # a metrics bug never loses an event or breaks the hot path
-            log.exception("metrics tap failed for %s", type)
 
-    def _count(self, type: str, payload: Mapping[str, Any]) -> None:
-        metrics = self._metrics
-        if type == "intent_denied":
-            metrics.record_denial(str(payload.get("rule", "unknown")))
-        elif type == "fill":
-            metrics.record_fill()
-        elif type == "venue_error":
-            metrics.record_venue_error(_code(payload))
-        elif type in ("order_submitted", "order_refused", "submit_unknown"):
-            metrics.record_order(type.removeprefix("order_"))
-        elif type == "signal_cycle_completed":
-            metrics.record_cycle(float(payload.get("duration_s", 0.0)), ok=True)
-        elif type == "signal_cycle_failed":
-            metrics.record_cycle(float(payload.get("duration_s", 0.0)), ok=False)
+    def record(
+        self,
+        event: RecordedEvent,
+        *,
+        correlation_id: str | None = None,
+        actor: Actor | str | None = None,
+    ) -> None:
+        """Write the event down, then hand it to its class's handlers (a handler's failure is
+        logged there: it never loses the event or breaks the hot path)."""
+        self._events.record(event, correlation_id=correlation_id, actor=actor)
+        self.handlers.publish(event)
 
     async def recent(self, limit: int = 10) -> list[Any]:
         return list(await self._events.recent(limit))
 
     async def by_correlation(self, correlation_id: str) -> list[Any]:
         return list(await self._events.by_correlation(correlation_id))
-
-
-def _code(payload: Mapping[str, Any]) -> str | None:
-    code = payload.get("code") or payload.get("error_code")
-    return str(code) if code else None
 
 
 async def venue_heartbeats(venue: Venue, clock: Clock, interval_s: float) -> None:

@@ -92,6 +92,8 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
     ):
         assert kinds.index(earlier) < kinds.index(later)
     assert "fill" in kinds
+    # the typed fill event moved the /metrics counter (subscribed by class, not by type string)
+    assert (app.metrics.registry.get_sample_value("polyops_fills_total") or 0) >= 1
     assert orders >= 1
     assert "Will the Fed cut rates at its next meeting?" in questions  # reports can name it
     assert app.execution.desk.portfolio_view().open_positions >= 1

@@ -20,6 +20,7 @@ from trader.bus import Bus, Envelope
 from trader.clock import FakeClock
 from trader.config import Settings
 from trader.domain import Alert, Market, OrderIntent, TradingMode
+from trader.events import RecordedEvent
 from trader.scheduler import JobHook, JobScheduler, ScheduleConfig, job_plan
 from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
@@ -39,12 +40,12 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 class Events:
-    """Stands in for `EventLog.append`, keeping (type, payload, correlation id)."""
+    """Stands in for the event log, keeping (type, payload, correlation id)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, dict[str, Any], str | None]] = []
 
-    def __call__(
+    def append(
         self,
         type: str,
         payload: dict[str, Any] | None = None,
@@ -53,6 +54,11 @@ class Events:
         actor: str | None = None,
     ) -> None:
         self.seen.append((type, to_jsonable(dict(payload or {})), correlation_id))  # storable
+
+    def record(
+        self, event: RecordedEvent, *, correlation_id: str | None = None, actor: str | None = None
+    ) -> None:
+        self.append(event.type, event.payload(), correlation_id=correlation_id, actor=actor)
 
     @property
     def types(self) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from trader.clock import Clock, FakeClock
 from trader.domain import Actor
+from trader.events import RecordedEvent
 
 
 class MemoryStore:
@@ -65,6 +66,15 @@ class MemoryEvents:
                 payload=json.loads(json.dumps(dict(payload or {}), default=str)),
             )
         )
+
+    def record(
+        self,
+        event: RecordedEvent,
+        *,
+        correlation_id: str | None = None,
+        actor: Actor | str | None = None,
+    ) -> None:
+        self.append(event.type, event.payload(), correlation_id=correlation_id, actor=actor)
 
     async def recent(self, limit: int = 50) -> list[EventRow]:
         return self.rows[-limit:]

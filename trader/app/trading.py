@@ -74,7 +74,7 @@ class TradingAssembly:
             books=self.venue.get_book,
             http=self.http_client,
             bankroll=self._bankroll,
-            events=recorder.append,
+            events=recorder,
             holdings=self.execution.holdings,
             allow_heuristic_live=lambda: state.allow_heuristic_live,
         )

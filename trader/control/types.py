@@ -27,6 +27,7 @@ from trader.domain import (
     TradingMode,
     TradingState,
 )
+from trader.events import EventSink as EventSink  # the event log's port, with its typed events
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -358,19 +359,6 @@ class TradingDesk(Protocol):
     def subscribe_alerts(self) -> EventStream[Alert]: ...
 
     def subscribe_approvals(self) -> EventStream[ApprovalRequest]: ...
-
-
-class EventSink(Protocol):
-    """The event log's append: never blocks, never awaits."""
-
-    def append(
-        self,
-        type: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        correlation_id: str | None,
-        actor: Actor | str = ...,
-    ) -> None: ...
 
 
 class EventReader(Protocol):

@@ -39,6 +39,14 @@ from trader.domain import (
     OrderRequest,
     OrderStatus,
 )
+from trader.events import (
+    FillApplied,
+    IntentDenied,
+    OrderRefusedByVenue,
+    OrderSubmitted,
+    SubmitOutcomeUnknown,
+    VenueErrored,
+)
 from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import Portfolio, WorkingOrder
 from trader.execution.ports import (
@@ -136,10 +144,8 @@ class ExecutionEngine:
             )
             decision = await self._check(intent)
             if isinstance(decision, RiskDenial):
-                self._events.append(
-                    "intent_denied",
-                    {"rule": decision.rule.value, "message": decision.message},
-                    correlation_id=corr,
+                self._events.record(
+                    IntentDenied(decision.rule.value, decision.message), correlation_id=corr
                 )
                 return ExecutionResult(Outcome.DENIED, corr, decision.message, decision.rule.value)
             if approved_by is None and self._state.approval_mode and self._approval_gate:
@@ -203,9 +209,7 @@ class ExecutionEngine:
         try:
             prepared = await self.venue.prepare(request)
         except OrderRefused as error:
-            self._events.append(
-                "order_refused", {"code": error.code, "message": str(error)}, correlation_id=corr
-            )
+            self._events.record(OrderRefusedByVenue(error.code, str(error)), correlation_id=corr)
             return ExecutionResult(Outcome.REFUSED, corr, str(error), error.code)
         except VenueError as error:
             return self._venue_failed(error, corr, "prepare")
@@ -274,10 +278,8 @@ class ExecutionEngine:
         try:
             result = await self.venue.submit(prepared)
         except UnknownOutcome as error:
-            self._events.append(
-                "submit_unknown",
-                {"order_id": record.order_id, "message": str(error)},
-                correlation_id=corr,
+            self._events.record(
+                SubmitOutcomeUnknown(record.order_id, str(error)), correlation_id=corr
             )
             if self._on_venue_error is not None:
                 self._on_venue_error(error, "submit")
@@ -313,9 +315,8 @@ class ExecutionEngine:
             self.portfolio.close_order(record.order_id)
         known = filled if result.fills else None
         self._persist_status(record.client_order_id, status, size_matched=known)
-        self._events.append(
-            "order_submitted",
-            {"order_id": record.order_id, "status": status.value, "filled": filled},
+        self._events.record(
+            OrderSubmitted(record.order_id, status.value, filled),
             correlation_id=record.correlation_id,
         )
         self._bus.orders.publish(order_view(record, status, filled), record.correlation_id)
@@ -334,15 +335,8 @@ class ExecutionEngine:
     def _venue_failed(
         self, error: VenueError, corr: str, step: str, record: OrderRecord | None = None
     ) -> ExecutionResult:
-        self._events.append(
-            "venue_error",
-            {
-                "step": step,
-                "code": error.code,
-                "error": type(error).__name__,
-                "message": str(error),
-            },
-            correlation_id=corr,
+        self._events.record(
+            VenueErrored(step, error.code, type(error).__name__, str(error)), correlation_id=corr
         )
         if self._on_venue_error is not None:
             self._on_venue_error(error, step)
@@ -372,19 +366,18 @@ class ExecutionEngine:
         if order is not None:
             status = OrderStatus.MATCHED if order.remaining <= ZERO else None
             self._persist_status(order.client_order_id, status, size_matched=order.matched)
-        self._events.append(
-            "fill",
-            {
-                "trade_id": fill.trade_id,
-                "order_id": fill.order_id,
-                "side": fill.side.value,
-                "price": fill.price,
-                "size": fill.size,
-                "fee": fill.fee,
-                "source": source,
-                "position": effect.position.size,
-                "realized": effect.realized,
-            },
+        self._events.record(
+            FillApplied(
+                trade_id=fill.trade_id,
+                order_id=fill.order_id,
+                side=fill.side.value,
+                price=fill.price,
+                size=fill.size,
+                fee=fill.fee,
+                source=source,
+                position=effect.position.size,
+                realized=effect.realized,
+            ),
             correlation_id=corr,
         )
         self._bus.fills.publish(fill, corr)

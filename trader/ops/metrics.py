@@ -1,9 +1,10 @@
 """Prometheus metrics for one trader process, on a dedicated `CollectorRegistry`.
 
 Nothing here touches prometheus_client's global registry: the composition root builds one
-`Metrics`, hands its recording methods to the parts that count things (the execution engine,
-the signal cycle, the LLM client, the venue wrapper) and wires the gauges that are read at
-scrape time (`set_sources`). `/metrics` on the app's HTTP server serves `render()`.
+`Metrics`, which `subscribe`s its counters to the typed events the event log records
+(`trader.events`: orders, fills, denials, venue errors, cycles; by event class, never by
+parsing a type string), and wires the gauges that are read at scrape time (`set_sources`).
+`/metrics` on the app's HTTP server serves `render()`.
 
 Counters only go up; gauges read at scrape time are evaluated in the event loop's thread (the
 HTTP handler runs there), so providers may read in-memory state without locks. A provider that
@@ -24,6 +25,18 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+
+from trader.events import (
+    EventHandlers,
+    FillApplied,
+    IntentDenied,
+    OrderRefusedByVenue,
+    OrderSubmitted,
+    SignalCycleCompleted,
+    SignalCycleFailed,
+    SubmitOutcomeUnknown,
+    VenueErrored,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +165,21 @@ class Metrics:
         self.supervisor_restarts.set_function(_safe(sources.supervisor_restarts))
 
     # --- recording ------------------------------------------------------------------------
+
+    def subscribe(self, handlers: EventHandlers) -> None:
+        """Count the typed events recorded through `handlers` (the metered event log's)."""
+        handlers.subscribe(IntentDenied, lambda event: self.record_denial(event.rule))
+        handlers.subscribe(FillApplied, lambda _: self.record_fill())
+        handlers.subscribe(VenueErrored, lambda event: self.record_venue_error(event.code))
+        handlers.subscribe(OrderSubmitted, lambda _: self.record_order("submitted"))
+        handlers.subscribe(OrderRefusedByVenue, lambda _: self.record_order("refused"))
+        handlers.subscribe(SubmitOutcomeUnknown, lambda _: self.record_order("submit_unknown"))
+        handlers.subscribe(
+            SignalCycleCompleted, lambda event: self.record_cycle(event.duration_s, ok=True)
+        )
+        handlers.subscribe(
+            SignalCycleFailed, lambda event: self.record_cycle(event.duration_s, ok=False)
+        )
 
     def record_cycle(self, seconds: float, *, ok: bool = True) -> None:
         self.cycles.labels(result="ok" if ok else "failed").inc()

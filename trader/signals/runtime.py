@@ -36,6 +36,7 @@ from trader.bus import Bus
 from trader.clock import Clock
 from trader.config import Settings
 from trader.domain import Alert, Market, OrderIntent, Severity, TradingMode, new_correlation_id
+from trader.events import EventSink, RecordedEvent, SignalCycleCompleted, SignalCycleFailed
 from trader.signals.budget import DailyBudget
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
@@ -67,7 +68,6 @@ log = logging.getLogger(__name__)
 MarketSource = Callable[[], Awaitable[Sequence[Market]]]
 BankrollSource = Callable[[], Awaitable[Decimal]]
 ACTOR = "scheduler:signals"
-EventAppend = Callable[..., object]  # EventLog.append(type, payload, *, correlation_id, actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,7 @@ class SignalRuntime:
     bankroll: BankrollSource
     bus: Bus
     clock: Clock
-    events: EventAppend | None = None
+    events: EventSink | None = None  # the event log (typed cycle events are counted)
     news_cache: SqlNewsCache | None = None
     budget: DailyBudget | None = None
     client: anthropic.AsyncAnthropic | None = None  # owned: closed by `close()`
@@ -218,14 +218,13 @@ class SignalRuntime:
                 raise
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                self._record(
-                    "signal_cycle_failed",
-                    {"error": self.last_error, "duration_s": self.clock.monotonic() - start},
-                    cycle_id,
-                )
+                took = self.clock.monotonic() - start
+                self._record_event(SignalCycleFailed(self.last_error, took), cycle_id)
                 raise
             self.last_report, self.last_cycle_at, self.last_error = report, report.started_at, ""
-            self._record("signal_cycle_completed", self._summary(report, start), cycle_id)
+            summary = self._summary(report, start)
+            completed = SignalCycleCompleted(summary["duration_s"], summary)
+            self._record_event(completed, cycle_id)
             self._alert_fallbacks(report, cycle_id)
             return report
 
@@ -306,9 +305,17 @@ class SignalRuntime:
         if self.events is None:
             return
         try:
-            self.events(kind, payload, correlation_id=correlation_id, actor=ACTOR)
+            self.events.append(kind, payload, correlation_id=correlation_id, actor=ACTOR)
         except Exception:  # the event log refusing (closed at shutdown) never ends a cycle
             log.exception("signal cycle: could not record %s", kind)
+
+    def _record_event(self, event: RecordedEvent, correlation_id: str) -> None:
+        if self.events is None:
+            return
+        try:
+            self.events.record(event, correlation_id=correlation_id, actor=ACTOR)
+        except Exception:  # the event log refusing (closed at shutdown) never ends a cycle
+            log.exception("signal cycle: could not record %s", event.type)
 
     def _summary(self, report: CycleReport, start: float) -> dict[str, Any]:
         return {
@@ -349,7 +356,7 @@ def build_signal_runtime(
     books: BookGetter,
     http: httpx.AsyncClient,
     bankroll: BankrollSource,
-    events: EventAppend | None = None,
+    events: EventSink | None = None,
     holdings: HoldingsSource | None = None,
     allow_heuristic_live: Callable[[], bool] = lambda: False,
 ) -> SignalRuntime:

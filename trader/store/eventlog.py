@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import Clock
 from trader.domain import SYSTEM_ACTOR, Actor
+from trader.events import RecordedEvent
 from trader.store.db import to_jsonable
 from trader.store.tables import EventLogRow, table_of
 
@@ -170,6 +171,16 @@ class EventLog:
         if self._writer is None:
             with contextlib.suppress(RuntimeError):  # no running loop: close() will flush
                 self._start_writer()
+
+    def record(
+        self,
+        event: RecordedEvent,
+        *,
+        correlation_id: str | None = None,
+        actor: Actor | str | None = None,
+    ) -> None:
+        """Record a typed event as its row (`event.type`, `event.payload()`)."""
+        self.append(event.type, event.payload(), correlation_id=correlation_id, actor=actor)
 
     async def flush(self) -> None:
         """Write every event appended before this call. Raises `EventLogFlushError`."""
