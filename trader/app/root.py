@@ -61,13 +61,14 @@ from trader.scheduler import JobHook, JobScheduler
 from trader.signals.runtime import SignalRuntime, build_signal_runtime, signal_runtime_config
 from trader.signals.scoring import ForecastScoring, PayoutSource
 from trader.signals.views import SignalsAdapter
+from trader.stages import parse_stage_setting
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
 from trader.store.migrate import ensure_schema_current
 from trader.store.repositories import ControlStateRepository, HeartbeatRepository
-from trader.store.trading import MarketRepository
+from trader.store.trading import MarketRepository, OrderRepository
 from trader.venue.base import Venue, VenueError
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
 
@@ -137,6 +138,7 @@ class App:
             ControlStateRepository(sessions, clock=self.clock),
             self.clock,
             risk_defaults=risk_limits_from_settings(settings),
+            stage_defaults=parse_stage_setting(settings.strategy_stages),
         )
         await self.state.load()
         await self._start_trading(sessions)
@@ -165,6 +167,7 @@ class App:
         await self.execution.start()  # restore, load markets, reconcile: before any order
         execution = self.execution
         self.markets = MarketRepository(sessions, self.clock)
+        self.orders = OrderRepository(sessions, self.clock)  # /strategies: each one's record
         await self.markets.upsert_many(execution.board.markets())  # reports name them
         board = execution.board
 
@@ -194,6 +197,7 @@ class App:
             events=self.recorder.append,
             holdings=execution.holdings,
             allow_heuristic_live=lambda: self.state.allow_heuristic_live,
+            stages=lambda: self.state.stages,
         )
         # forecasts resolve with their market: scored from the resolution facts on the bus
         self.scoring = ForecastScoring(self.bus, self.signals.forecasts, self.clock)
@@ -337,6 +341,7 @@ class App:
             spend=self._signals,
             reports=self.reports,
             signals=SignalsAdapter(self._signals),
+            strategy_records=self.orders,
         )
         self.notifier = Notifier(self.clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(

@@ -38,6 +38,7 @@ from trader.domain import (
     OrderIntent,
     OrderRequest,
     OrderStatus,
+    TradingMode,
 )
 from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import Portfolio, WorkingOrder
@@ -91,8 +92,10 @@ class ExecutionEngine:
         state: ControlState,
         trading: TradingStateMachine,
         durable: Callable[[], Awaitable[None]] | None = None,
+        mode: TradingMode = TradingMode.PAPER,
     ) -> None:
         self.venue = venue
+        self._mode = mode
         self._durable = durable
         self.risk = risk
         self.portfolio = portfolio
@@ -168,6 +171,8 @@ class ExecutionEngine:
             market=market,
             book=view.book,
             book_age_s=view.age_s,
+            mode=self._mode,
+            stages=self._state.stages,
         )
         return self.risk.check(intent, ctx)
 
