@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from trader.domain import TradingMode
 from trader.envfile import ENCODING as ENV_FILE_ENCODING
 from trader.envfile import env_file_problems
+from trader.stages import StageError, parse_stage_setting
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/polyops.db"
 DATA_DIRECTORY = Path("data")  # the default database's directory, created on first use
@@ -136,6 +137,8 @@ class Settings(BaseSettings):
     approval_timeout_s: int = Field(default=600, ge=10)
     # a kill's flatten cut short by a crash: finish it at the next start (else only report it)
     kill_resume_flatten: bool = True
+    # the stage each strategy starts at on a fresh database (trader/stages.py); then /promote
+    strategy_stages: str = ""
 
     # operator, chat, liveness
     operator_tz: str = "UTC"
@@ -189,6 +192,15 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not an http(s) URL: {', '.join(bad)}")
         return tuple(parts)
+
+    @field_validator("strategy_stages")
+    @classmethod
+    def _stages(cls, value: str) -> str:
+        try:
+            parse_stage_setting(value)
+        except StageError as error:
+            raise ValueError(str(error)) from None
+        return value.strip()
 
     @field_validator("operator_tz")
     @classmethod

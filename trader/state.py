@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from trader.clock import Clock
 from trader.domain import Alert, Severity
 from trader.limits import LimitProblem, RiskLimits, SettingError
+from trader.stages import Stage, StageBook
 
 __all__ = [
     "AlertSettings",
@@ -44,6 +45,7 @@ APPROVAL_MODE_KEY = "approval_mode"
 RISK_LIMITS_KEY = "risk_limits"
 ALERT_SETTINGS_KEY = "alert_settings"
 ALLOW_HEURISTIC_LIVE_KEY = "allow_heuristic_live"
+STRATEGY_STAGES_KEY = "strategy_stages"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -157,7 +159,12 @@ def _parse_bool(name: str, value: object) -> bool:
 
 class ControlState:
     def __init__(
-        self, store: KeyValueStore, clock: Clock, *, risk_defaults: RiskLimits | None = None
+        self,
+        store: KeyValueStore,
+        clock: Clock,
+        *,
+        risk_defaults: RiskLimits | None = None,
+        stage_defaults: StageBook | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -167,6 +174,8 @@ class ControlState:
         self._limits = self._risk_defaults
         self._alerts = AlertSettings()
         self._limit_problems: tuple[LimitProblem, ...] = ()
+        self._stage_defaults = stage_defaults or StageBook.defaults()
+        self._stages = self._stage_defaults
 
     async def load(self) -> None:
         """Read everything; on first start, persist the risk limits' defaults."""
@@ -182,9 +191,18 @@ class ControlState:
             self._limit_problems += (
                 LimitProblem(ALERT_SETTINGS_KEY, "(stored document)", "defaults", str(error)),
             )
+        stored_stages = self._values.get(STRATEGY_STAGES_KEY)
+        self._stages, stage_problems = StageBook.from_json(stored_stages, self._stage_defaults)
+        self._limit_problems += tuple(
+            LimitProblem(STRATEGY_STAGES_KEY, "(stored entry)", "kept", problem)
+            for problem in stage_problems
+        )
         if RISK_LIMITS_KEY not in self._values or self._limit_problems:
             # persist the values in force, so the bad stored value cannot come back
             await self._set(RISK_LIMITS_KEY, self._limits.to_json(), "system:trader")
+        if stored_stages is None or stage_problems or self._stages.to_json() != stored_stages:
+            # first start (or a strategy added by an upgrade): its starting stage is stored
+            await self._set(STRATEGY_STAGES_KEY, self._stages.to_json(), "system:trader")
 
     @property
     def limit_problems(self) -> tuple[LimitProblem, ...]:
@@ -226,6 +244,21 @@ class ControlState:
 
     async def set_allow_heuristic_live(self, on: bool, by: str) -> None:
         await self._set(ALLOW_HEURISTIC_LIVE_KEY, on, by)
+
+    # strategy stages ------------------------------------------------------------------
+
+    @property
+    def stages(self) -> StageBook:
+        """The stage of every strategy (read on the hot path: synchronous, from memory)."""
+        return self._stages
+
+    async def set_stage(self, strategy: str, stage: Stage, by: str) -> StageBook:
+        """Move one strategy to `stage` (raises `StageError` for an unknown one); persisted
+        before memory changes, so a failed write changes nothing."""
+        changed = self._stages.with_stage(strategy, stage)
+        await self._set(STRATEGY_STAGES_KEY, changed.to_json(), by)
+        self._stages = changed
+        return changed
 
     # risk limits and alert settings ---------------------------------------------------
 

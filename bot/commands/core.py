@@ -19,6 +19,7 @@ from bot.access import DEFAULT_MAX_AGE, REFUSAL, AccessGate
 from bot.commands import control as commands_control
 from bot.commands import read as commands_read
 from bot.commands import settings as commands_settings
+from bot.commands import strategies as commands_strategies
 from bot.commands.base import (
     Command,
     ConfirmHandler,
@@ -89,7 +90,7 @@ class CommandCore:
                 late_ok=True,  # tokens expire in minutes and die with a restart
             )
         )
-        for module in (commands_read, commands_control, commands_settings):
+        for module in (commands_read, commands_control, commands_settings, commands_strategies):
             module.install(self)
 
     @property

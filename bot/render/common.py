@@ -50,6 +50,12 @@ def status(snapshot: StatusSnapshot, ctx: RenderContext) -> Reply:
         "Heuristic forecasts in live mode: "
         + ("traded (allow_heuristic_live on)" if snapshot.allow_heuristic_live else "not traded"),
     ]
+    trading = snapshot.trading_strategies
+    lines.append(
+        f"Strategies trading: {', '.join(trading)}"
+        if trading
+        else f"Strategies trading: none at a stage for {snapshot.mode.value} mode (/strategies)"
+    )
     book = snapshot.portfolio
     if book is not None:
         lines += [

@@ -21,6 +21,7 @@ from trader.control.api import (
     PositionView,
     RiskLimits,
     SettingChange,
+    StrategyView,
 )
 from trader.domain import Side
 
@@ -305,3 +306,24 @@ def limits(values: RiskLimits) -> Reply:
 
 def setting_changed(change: SettingChange) -> Reply:
     return Reply(f"Set {change.name}: {change.before} → {change.after}")
+
+
+def strategies(views: Sequence[StrategyView]) -> Reply:
+    """One line per strategy: its stage, whether it trades in this mode, what it has done."""
+    if not views:
+        return Reply("No strategies are known.")
+    return Reply("Strategies", tuple(_strategy_line(view) for view in views))
+
+
+def _strategy_line(view: StrategyView) -> str:
+    runs = "trades now" if view.trades_now else "not trading in this mode"
+    record = view.record
+    if record.orders == 0:
+        done = "no orders yet"
+    else:
+        done = (
+            f"{record.orders} order{'' if record.orders == 1 else 's'}, "
+            f"{record.filled_orders} filled, {money(record.traded_notional)} traded, "
+            f"fees {money(record.fees)}"
+        )
+    return f"{view.name}: {view.stage} ({runs}) · {done}"

@@ -3,9 +3,11 @@ markets and a news wire goes through risk to an order and a fill, end to end."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -17,10 +19,11 @@ from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
 from trader.app.root import App
 from trader.config import load_settings
-from trader.domain import Fill
+from trader.domain import Actor, Fill
 from trader.store.migrate import upgrade_async
 
 pytestmark = pytest.mark.slow
+OPERATOR = Actor("console", "ada")
 
 
 @pytest.fixture(autouse=True)
@@ -28,13 +31,15 @@ def _plain_http_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     avoid_ca_bundle(monkeypatch, tmp_path)
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[App]:
+@contextlib.asynccontextmanager
+async def running_app(tmp_path: Path, **overrides: Any) -> AsyncIterator[App]:
     sim = await serve("127.0.0.1", 0, SCENARIO, seed=7)
     feed, feed_url = await start_feed("127.0.0.1", free_port())
     port = int(sim.url.rsplit(":", 1)[1])
     database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-    operator = load_settings(None, database_url=database, operator_tz="America/New_York")
+    operator = load_settings(
+        None, database_url=database, operator_tz="America/New_York", **overrides
+    )
     settings = demo_settings(operator, sim_port=port, http_port=0, feed=feed_url)
     await upgrade_async(settings.database_url)
     application = App(settings)
@@ -45,6 +50,12 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
         await application.stop()
         await feed.cleanup()
         await sim.close()
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[App]:
+    async with running_app(tmp_path) as application:
+        yield application
 
 
 async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(app: App) -> None:
@@ -97,3 +108,30 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
     assert orders >= 1
     assert "Will the Fed cut rates at its next meeting?" in questions  # reports can name it
     assert app.execution.desk.portfolio_view().open_positions >= 1
+
+
+async def test_a_development_strategy_places_no_order_in_paper_mode(tmp_path: Path) -> None:
+    """The same cycle with every strategy at stage development: analysed for nothing, no
+    intent, no order; the cycle says why; /promote to paper makes the next cycle trade."""
+    stages = "llm_edge=development,complete_set_arb=development"
+    async with running_app(tmp_path, strategy_stages=stages) as application:
+        await application.cycle_hook.run_now()
+        assert application.engine is not None
+        assert application.execution is not None
+        assert application.events is not None
+        await application.execution.flush()
+        await application.events.flush()
+        async with application.engine.connect() as connection:
+            kinds = {row[0] for row in await connection.execute(text("SELECT type FROM event_log"))}
+            orders = (await connection.execute(text("SELECT count(*) FROM orders"))).scalar_one()
+        assert "signal_cycle_completed" in kinds
+        assert orders == 0
+        assert not kinds & {"signal_group_published", "intent_received", "order_created"}
+        assert application.signals is not None
+        report = application.signals.last_report
+        assert report is not None
+        assert report.selected > 0
+        reasons = {m.reason for m in report.markets}
+        assert (
+            "llm_edge is at stage development (backtests only): no orders in paper mode" in reasons
+        )

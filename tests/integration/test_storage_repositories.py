@@ -12,11 +12,13 @@ from trader.clock import FakeClock
 from trader.domain import (
     Actor,
     Alert,
+    Fill,
     Market,
     OrderStatus,
     OutcomeToken,
     Position,
     Severity,
+    Side,
     TradingState,
 )
 from trader.store.repositories import (
@@ -37,6 +39,7 @@ from trader.store.tables import (
     OrderRow,
 )
 from trader.store.trading import (
+    FillRepository,
     ForecastRepository,
     MarketRepository,
     OrderRepository,
@@ -166,6 +169,35 @@ async def test_orders_by_client_and_venue_id_and_updates(
     assert [o.client_order_id for o in await orders.by_correlation("corr")] == ["c1", "c2"]
     assert order_from_row(by_venue).remaining == Decimal("7.5")
     assert await orders.update("nope", status=OrderStatus.LIVE) is None
+
+
+async def test_strategy_records_count_orders_and_sum_fills_exactly(
+    sessions: Sessions, clock: FakeClock
+) -> None:
+    orders, fills = OrderRepository(sessions, clock), FillRepository(sessions, clock)
+    for client, venue, strategy in (("e1", "0xe1", "llm_edge"), ("e2", None, "llm_edge")):
+        row = _order(client)
+        row.strategy, row.venue_order_id = strategy, venue
+        await orders.insert(row)
+    await orders.update("e1", size_matched=Decimal(10))
+    manual = _order("m1")
+    manual.venue_order_id = "0xm1"
+    await orders.insert(manual)
+    for trade, price, size, fee in (("t1", "0.45", "6", "0.0743"), ("t2", "0.46", "4", "0.0497")):
+        fill = Fill(
+            trade, "0xe1", "111", Side.BUY, Decimal(price), Decimal(size), Decimal(fee), T0, "0xm"
+        )
+        await fills.insert(fill)
+
+    records = await orders.strategy_records()
+
+    edge = records["llm_edge"]
+    assert (edge.orders, edge.filled_orders) == (2, 1)
+    assert edge.traded_notional == Decimal("4.54")  # 6 x 0.45 + 4 x 0.46, exactly
+    assert edge.fees == Decimal("0.1240")
+    assert edge.last_order_at == T0
+    assert records["manual"].orders == 1
+    assert records["manual"].traded_notional == 0
 
 
 async def test_positions_upsert_and_list_without_flat_ones(

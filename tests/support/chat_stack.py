@@ -368,7 +368,12 @@ class MemoryControl:
     events: MemoryEvents
 
 
-async def memory_control(clock: FakeClock, *, store: MemoryStore | None = None) -> MemoryControl:
+async def memory_control(
+    clock: FakeClock,
+    *,
+    store: MemoryStore | None = None,
+    mode: TradingMode = TradingMode.PAPER,
+) -> MemoryControl:
     events = MemoryEvents(clock)
     state = ControlState(store or MemoryStore(), clock)
     await state.load()
@@ -379,7 +384,7 @@ async def memory_control(clock: FakeClock, *, store: MemoryStore | None = None) 
         events=events,
         event_reader=events,
         clock=clock,
-        mode=TradingMode.PAPER,
+        mode=mode,
         desk=desk,
     )
     return MemoryControl(control, state, desk, events)

@@ -146,7 +146,7 @@ def base_env() -> dict[str, str]:
 
 def _foreign(name: str) -> bool:
     prefixes = ("TELEGRAM_", "WHATSAPP_", "ANTHROPIC_", "POLYMARKET_", "DATABASE_", "NOTIFY_")
-    return name.startswith(prefixes) or name in ("TRADING_MODE", "NEWS_FEEDS")
+    return name.startswith(prefixes) or name in ("TRADING_MODE", "NEWS_FEEDS", "STRATEGY_STAGES")
 
 
 # --- the simulator -------------------------------------------------------------------------
@@ -273,7 +273,12 @@ class AppSettings:
             "TRADING_MODE": "paper",
         }
         if self.live_key is not None:
-            env |= {"TRADING_MODE": "live", "POLYMARKET_PRIVATE_KEY": self.live_key}
+            env |= {
+                "TRADING_MODE": "live",
+                "POLYMARKET_PRIVATE_KEY": self.live_key,
+                # as an operator would have promoted it after its paper record (/promote)
+                "STRATEGY_STAGES": "llm_edge=live",
+            }
         if self.telegram is not None:
             token, base, operator = self.telegram
             env |= {

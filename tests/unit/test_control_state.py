@@ -63,7 +63,8 @@ async def test_first_start_persists_the_defaults_and_later_starts_keep_changes()
     await second.load()
 
     assert second.risk_limits.max_open_orders == 9
-    assert store.writes == 2  # the defaults once, the change once
+    # the limits' and the strategy stages' defaults once each, the change once
+    assert store.writes == 3
 
 
 def test_alert_settings_parse_and_refuse() -> None:

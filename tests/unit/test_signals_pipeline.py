@@ -17,6 +17,7 @@ from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import CompleteSetArbStrategy, LLMEdgeStrategy
 from trader.signals.triage import Triage
 from trader.signals.values import NewsItem
+from trader.stages import StageBook, parse_stage_setting
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -41,8 +42,16 @@ def test_selection_filters_and_caps_by_volume() -> None:
     assert select_markets([keep, bigger], NOW, SelectionConfig(max_markets=1)) == [bigger]
 
 
+# every strategy promoted to live: these tests are about what happens in each mode
+ALL_LIVE = parse_stage_setting("llm_edge=live,complete_set_arb=live")
+
+
 def heuristic_pipeline(
-    books: StaticBooks, news: StaticNews, *, arb: CompleteSetArbStrategy | None = None
+    books: StaticBooks,
+    news: StaticNews,
+    *,
+    arb: CompleteSetArbStrategy | None = None,
+    stages: StageBook = ALL_LIVE,
 ) -> tuple[SignalPipeline, InMemoryForecastRecorder]:
     clock = FakeClock(NOW)
     edge = LLMEdgeStrategy(
@@ -54,6 +63,7 @@ def heuristic_pipeline(
             ensemble=EnsembleConfig(shrinkage=Decimal(0)),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.005")),
+        stages=lambda: stages,
     )
     forecasts = InMemoryForecastRecorder()
     pipeline = SignalPipeline(

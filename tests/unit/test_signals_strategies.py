@@ -18,6 +18,9 @@ from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import NewsItem, NewsMatch, Source, UnwindAction
+from trader.stages import Stage, parse_stage_setting
+
+ALL_LIVE = parse_stage_setting("llm_edge=live,complete_set_arb=live")
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 MARKET = make_market("m1", "Will the Senate pass the bill?", end_date=NOW + timedelta(days=20))
@@ -64,16 +67,32 @@ def test_arb_skips_when_fees_and_margin_eat_the_gap() -> None:
     assert "no arbitrage" in decision.reason
 
 
-def test_experimental_strategies_run_only_in_paper_mode_and_disabled_never() -> None:
+def test_a_strategy_runs_only_in_the_modes_its_stage_allows_and_disabled_never() -> None:
     books = {YES: asks(YES, ("0.40", 100)), NO: asks(NO, ("0.40", 100))}
-    experimental = CompleteSetArbStrategy(experimental=True)
-    assert experimental.propose(MARKET, books, TradingMode.PAPER).group is not None
-    live = experimental.propose(MARKET, books, TradingMode.LIVE)
+    at_paper = CompleteSetArbStrategy()  # the default stage: paper
+    assert at_paper.stage is Stage.PAPER
+    assert at_paper.propose(MARKET, books, TradingMode.PAPER).group is not None
+    live = at_paper.propose(MARKET, books, TradingMode.LIVE)
     assert live.group is None
-    assert "paper mode only" in live.reason
-    disabled = CompleteSetArbStrategy(enabled=False, experimental=False)
+    assert live.reason == (
+        "complete_set_arb is at stage paper (trades in paper mode): no orders in live mode"
+    )
+    development = parse_stage_setting("complete_set_arb=development")
+    in_development = CompleteSetArbStrategy(stages=lambda: development)
+    for mode in TradingMode:
+        assert in_development.propose(MARKET, books, mode).group is None
+    disabled = CompleteSetArbStrategy(enabled=False, stages=lambda: ALL_LIVE)
     assert disabled.propose(MARKET, books, TradingMode.PAPER).reason == "complete_set_arb disabled"
-    assert CompleteSetArbStrategy(experimental=False).runs_in(TradingMode.LIVE)
+    assert CompleteSetArbStrategy(stages=lambda: ALL_LIVE).runs_in(TradingMode.LIVE)
+
+
+def test_a_promotion_takes_effect_at_the_next_evaluation() -> None:
+    books = {YES: asks(YES, ("0.40", 100)), NO: asks(NO, ("0.40", 100))}
+    current = [parse_stage_setting("")]
+    strategy = CompleteSetArbStrategy(stages=lambda: current[0])
+    assert strategy.propose(MARKET, books, TradingMode.LIVE).group is None
+    current[0] = current[0].with_stage("complete_set_arb", Stage.LIVE)
+    assert strategy.propose(MARKET, books, TradingMode.LIVE).group is not None
 
 
 pennies = st.integers(min_value=1, max_value=99).map(lambda c: Decimal(c) / 100)
@@ -126,6 +145,7 @@ def edge_strategy(**triage: object) -> LLMEdgeStrategy:
             ensemble=EnsembleConfig(shrinkage=Decimal(0)),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.01")),
+        stages=lambda: ALL_LIVE,
     )
 
 

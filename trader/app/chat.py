@@ -40,6 +40,7 @@ from trader.ops.httpserver import HttpServer
 from trader.ops.supervisor import Supervisor
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository
+from trader.store.trading import OrderRepository
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -95,6 +96,7 @@ class ChatAssembly:
             spend=spend,
             reports=reports,
             signals=signals,
+            strategy_records=OrderRepository(sessions, clock),  # /strategies: their records
         )
         self.notifier = Notifier(clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(

@@ -17,6 +17,7 @@ from trader.config import Settings
 from trader.domain import SYSTEM_ACTOR
 from trader.execution.runtime import risk_limits_from_settings
 from trader.ops.metrics import Metrics
+from trader.stages import parse_stage_setting
 from trader.state import ControlState
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
@@ -45,6 +46,7 @@ class RecordsAssembly:
             ControlStateRepository(self.sessions, clock=clock),
             clock,
             risk_defaults=risk_limits_from_settings(settings),
+            stage_defaults=parse_stage_setting(settings.strategy_stages),
         )
         self.started = False  # the event log's writer runs (so a shutdown event is recorded)
 

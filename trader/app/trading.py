@@ -77,6 +77,7 @@ class TradingAssembly:
             events=recorder,
             holdings=self.execution.holdings,
             allow_heuristic_live=lambda: state.allow_heuristic_live,
+            stages=lambda: state.stages,
         )
         # forecasts resolve with their market: scored from the resolution facts on the bus
         self.scoring = ForecastScoring(bus, self.signals.forecasts, clock)

@@ -54,9 +54,12 @@ from trader.control.types import (
     SpendSource,
     StateChange,
     StatusSnapshot,
+    StrategyRecordSource,
+    StrategyView,
     TradingDesk,
 )
 from trader.domain import Actor, Alert, DrawdownMode, TradingMode, TradingState, new_correlation_id
+from trader.stages import Stage, StageError, StrategyRecord, parse_stage
 from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
 
 __all__ = [
@@ -90,8 +93,11 @@ __all__ = [
     "SettingChange",
     "SignalSource",
     "SignalsView",
+    "Stage",
     "StateChange",
     "StatusSnapshot",
+    "StrategyRecord",
+    "StrategyView",
     "SystemClock",
 ]
 
@@ -112,7 +118,9 @@ class ControlAPI:
         spend: SpendSource | None = None,
         reports: ReportSource | None = None,
         signals: SignalSource | None = None,
+        strategy_records: StrategyRecordSource | None = None,
     ) -> None:
+        self._strategy_records = strategy_records
         self._state = state
         self._events = events
         self._reader = event_reader
@@ -161,6 +169,7 @@ class ControlAPI:
             llm_spend_today=spent,
             llm_budget=budget,
             pending_approvals=len(await desk.pending_approvals()),
+            trading_strategies=self._state.stages.trading_in(self._mode),
         )
 
     async def positions(self, actor: Actor) -> list[PositionView]:
@@ -303,6 +312,59 @@ class ControlAPI:
             actor=str(actor),
         )
         return change
+
+    # strategy stages -------------------------------------------------------------------
+
+    async def strategies(self, actor: Actor) -> list[StrategyView]:
+        """Every strategy with its stage and what its orders did here."""
+        self._audit(actor, "strategies")
+        records = await self._strategy_records.strategy_records() if self._strategy_records else {}
+        stages = self._state.stages
+        return [
+            StrategyView(
+                name=name,
+                stage=stage,
+                trades_now=stage.allows(self._mode),
+                record=records.get(name, StrategyRecord()),
+            )
+            for name, stage in sorted(stages.stages.items())
+        ]
+
+    async def stage_step(self, actor: Actor, name: str, *, up: bool) -> SettingChange:
+        """What `/promote` (up) or `/demote` would change, changing nothing (the preview the
+        operator confirms). Raises `ControlError` for an unknown strategy or a move past the
+        first or last stage."""
+        stages = self._state.stages
+        try:
+            target = stages.step(name, up=up)
+        except StageError as error:
+            raise ControlError(str(error)) from None
+        return SettingChange(name, str(stages.stage_of(name)), str(target))
+
+    async def set_stage(
+        self, actor: Actor, name: str, target: Stage | str, *, expected: Stage | str
+    ) -> SettingChange:
+        """Move `name` to `target`, only if it is still at `expected` (what the operator saw
+        when confirming): a second tap, or a change by someone else in between, is refused
+        rather than moving it twice. Audited, persisted before it takes effect."""
+        corr = self._audit(actor, "set_stage", strategy=name, to=str(target))
+        try:
+            wanted, seen = parse_stage(target), parse_stage(expected)
+            current = self._state.stages.stage_of(name)
+            if current is None:
+                self._state.stages.step(name, up=True)  # raises the unknown-strategy message
+            if current != seen:
+                raise StageError(f"{name} is now at stage {current}, not {seen}: nothing changed")
+            await self._state.set_stage(name, wanted, str(actor))
+        except StageError as error:
+            raise ControlError(str(error)) from None
+        self._events.append(
+            "strategy_stage_changed",
+            {"strategy": name, "from": str(seen), "to": str(wanted)},
+            correlation_id=corr,
+            actor=str(actor),
+        )
+        return SettingChange(name, str(seen), str(wanted))
 
     async def alert_settings(self, actor: Actor) -> AlertSettings:
         self._audit(actor, "alert_settings")

@@ -28,6 +28,8 @@ from trader.domain import (
     TradingState,
 )
 from trader.events import EventSink as EventSink  # the event log's port, with its typed events
+from trader.stages import Stage as Stage  # re-exported for the chat
+from trader.stages import StrategyRecord as StrategyRecord
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -221,6 +223,14 @@ class SettingChange:
 
 
 @dataclass(frozen=True, slots=True)
+class StrategyView:
+    name: str
+    stage: Stage
+    trades_now: bool  # does its stage let it trade in the running mode
+    record: StrategyRecord
+
+
+@dataclass(frozen=True, slots=True)
 class StatusSnapshot:
     version: str
     pid: int
@@ -242,6 +252,8 @@ class StatusSnapshot:
     llm_budget: Decimal | None = None
     pending_approvals: int = 0
     allow_heuristic_live: bool = False  # may a heuristic forecast trade in live mode
+    # the strategies whose stage lets them trade in this mode (empty: nothing trades)
+    trading_strategies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +393,10 @@ class CycleHook(Protocol):
 
 class HeartbeatSource(Protocol):
     def heartbeat_age(self) -> float | None: ...
+
+
+class StrategyRecordSource(Protocol):
+    async def strategy_records(self) -> Mapping[str, StrategyRecord]: ...
 
 
 class SpendSource(Protocol):

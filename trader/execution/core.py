@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from trader.bus import Bus, Subscription
 from trader.clock import Clock
 from trader.control.types import ExecutionResult, TradingStatus
-from trader.domain import Actor, Alert, Book, OrderIntent, Position
+from trader.domain import Actor, Alert, Book, OrderIntent, Position, TradingMode
 from trader.execution.accounts import Accounts, ResolutionSource
 from trader.execution.approvals import ApprovalQueue
 from trader.execution.desk import ExecutionDesk
@@ -58,6 +58,7 @@ class ExecutionConfig:
     reconcile_lookback: timedelta = timedelta(days=7)
     book_feed: bool = True  # follow the books of held and working tokens
     resume_flatten: bool = True  # finish a kill's flatten cut short by a crash (else report it)
+    mode: TradingMode = TradingMode.PAPER  # which strategy stages may trade (trader/stages.py)
 
 
 class ExecutionCore:

@@ -38,6 +38,7 @@ from trader.domain import (
     OrderIntent,
     OrderRequest,
     OrderStatus,
+    TradingMode,
 )
 from trader.events import (
     FillApplied,
@@ -99,8 +100,10 @@ class ExecutionEngine:
         state: ControlState,
         trading: TradingStateMachine,
         durable: Callable[[], Awaitable[None]] | None = None,
+        mode: TradingMode = TradingMode.PAPER,
     ) -> None:
         self.venue = venue
+        self._mode = mode
         self._durable = durable
         self.risk = risk
         self.portfolio = portfolio
@@ -174,6 +177,8 @@ class ExecutionEngine:
             market=market,
             book=view.book,
             book_age_s=view.age_s,
+            mode=self._mode,
+            stages=self._state.stages,
         )
         return self.risk.check(intent, ctx)
 

@@ -11,6 +11,8 @@ Entries (BUY) are checked against every limit. Exits (SELL) can only sell shares
 not already offered; they skip the limits that exist to cap new risk (edge, exposure,
 position, daily loss, drawdown HALTED, price band, market end) but not the trading state, the
 stale book, the price deviation, the order notional, the open orders or the rate limit.
+An entry made by a strategy whose stage does not allow the trading mode (trader/stages.py) is
+denied with `strategy_stage`, whatever produced it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from trader.domain import (
     OrderIntent,
     OrderType,
     Side,
+    TradingMode,
     TradingState,
 )
 from trader.fees import fee_per_share, taker_fee, walk_buy
+from trader.stages import StageBook
 from trader.state import RiskLimits
 
 SIZE_STEP = Decimal("0.01")
@@ -65,6 +69,7 @@ class RiskRule(StrEnum):
     COOLDOWN = "cooldown"
     INSUFFICIENT_CASH = "insufficient_cash"
     INSUFFICIENT_SHARES = "insufficient_shares"
+    STRATEGY_STAGE = "strategy_stage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,8 @@ class RiskContext:
     market: Market | None
     book: Book | None
     book_age_s: float | None  # seconds since the book last changed; None if never seen
+    mode: TradingMode = TradingMode.PAPER
+    stages: StageBook | None = None  # None: no strategy is staged (tests of other rules)
 
 
 def drawdown_mode(drawdown: Decimal, limits: RiskLimits) -> DrawdownMode:
@@ -225,6 +232,11 @@ class RiskEngine:
         rule = _STATE_RULES.get(ctx.trading_state)
         if rule is not None:
             return RiskDenial(rule, f"trading is {ctx.trading_state.value}: no orders")
+        # A sell only reduces what is held (no short selling here): never trapped by a stage.
+        if ctx.stages is not None and intent.side is Side.BUY:
+            why = ctx.stages.not_allowed(intent.strategy, ctx.mode)
+            if why:
+                return RiskDenial(RiskRule.STRATEGY_STAGE, why)
         if not ZERO < intent.limit_price < ONE:
             return RiskDenial(
                 RiskRule.INVALID_INTENT, f"limit price {intent.limit_price} is not in (0, 1)"

@@ -44,6 +44,7 @@ def execution_config(settings: Settings) -> ExecutionConfig:
         zone=settings.zone,
         approval_timeout_s=float(settings.approval_timeout_s),
         resume_flatten=settings.kill_resume_flatten,
+        mode=settings.trading_mode,
     )
 
 
@@ -106,6 +107,7 @@ def build_execution(
         state=state,
         trading=trading,
         durable=durable,
+        mode=config.mode,
     )
     accounts = Accounts(
         engine=engine, state=state, events=events, bus=bus, clock=clock, zone=config.zone

@@ -29,6 +29,7 @@ from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import CompleteSetArbStrategy, EdgeEvaluation, LLMEdgeStrategy
 from trader.signals.triage import Triage
 from trader.signals.values import IntentGroup, NewsMatch
+from trader.stages import StageBook
 
 log = logging.getLogger(__name__)
 
@@ -314,8 +315,10 @@ def build_pipeline(
     config: PipelineConfig | None = None,
     screen: bool = False,
     holdings: HoldingsSource | None = None,
+    stages: Callable[[], StageBook] = StageBook.defaults,
 ) -> SignalPipeline:
-    """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model."""
+    """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model.
+    `stages` is read at each evaluation (the operator's stored strategy stages)."""
     service = AnalysisService(
         heuristic=HeuristicModel(),
         llm=llm,
@@ -324,7 +327,9 @@ def build_pipeline(
         screener=llm if screen else None,
         config=analysis,
     )
-    edge = LLMEdgeStrategy(triage=triage or Triage(), analysis=service, sizing=sizing)
+    edge = LLMEdgeStrategy(
+        triage=triage or Triage(), analysis=service, sizing=sizing, stages=stages
+    )
     return SignalPipeline(
         books=books,
         clock=clock,

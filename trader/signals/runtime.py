@@ -11,7 +11,8 @@ Intent groups: the execution engine takes intents one at a time, so a group is p
 legs, in order. A one-leg group's intent has the group id as its correlation id; the legs of a
 larger group have `<group id>-<leg>` and a reason ending `[group <id> leg i/n, all-or-none,
 unwind: ...]`. The engine does not enforce all-or-none: the only multi-leg strategy (complete-set
-arbitrage) is experimental, paper mode only. A traded market's forecast rows carry its group id.
+arbitrage) trades in the modes its stage allows (trader/stages.py). A traded market's forecast
+rows carry its group id.
 
 Cycles never overlap. Nothing here imports `trader.execution`.
 """
@@ -55,6 +56,7 @@ from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import IntentGroup, Source, UnwindAction
+from trader.stages import StageBook
 from trader.store.signals_repo import (
     ForecastEntry,
     SqlAnalysisMemory,
@@ -359,6 +361,7 @@ def build_signal_runtime(
     events: EventSink | None = None,
     holdings: HoldingsSource | None = None,
     allow_heuristic_live: Callable[[], bool] = lambda: False,
+    stages: Callable[[], StageBook] = StageBook.defaults,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
@@ -399,10 +402,13 @@ def build_signal_runtime(
         triage=triage,
         ensemble=EnsembleConfig(config.ensemble_samples, config.ensemble_samples // 2 + 1),
         sizing=sizing,
-        arb=CompleteSetArbStrategy(ArbConfig(max_notional=config.max_order_notional)),
+        arb=CompleteSetArbStrategy(
+            ArbConfig(max_notional=config.max_order_notional), stages=stages
+        ),
         forecasts=collector,
         config=PipelineConfig(selection=selection),
         holdings=holdings,
+        stages=stages,
     )
     return SignalRuntime(
         config=config,

@@ -5,7 +5,9 @@
   in equal size: one YES plus one NO always pays 1. The two legs form an all-or-none group whose
   unwind instruction tells the executor to sell a filled leg if the other fails.
 
-Each has `enabled` and `experimental`; an experimental strategy runs only in paper mode.
+Each has `enabled` and a stage (trader/stages.py: development, paper, live) read from the
+operator's stored stages at each evaluation: a strategy runs only in the modes its stage allows
+(development: backtests only; paper: paper mode; live: paper and live mode).
 
 The heuristic never trades real money unless the operator allows it: in live mode a heuristic
 forecast is shown and recorded, but sized into no intent while `allow_heuristic_live` is off
@@ -42,6 +44,7 @@ from trader.signals.sizing import (
 )
 from trader.signals.triage import Triage, TriageDecision
 from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, Source, UnwindAction
+from trader.stages import Stage, StageBook
 
 HEURISTIC_NOT_LIVE = "heuristic forecast: not traded in live mode (allow_heuristic_live off)"
 
@@ -56,17 +59,23 @@ def heuristic_gate(source: Source, mode: TradingMode, *, allowed: bool) -> str:
 class Strategy:
     name = "strategy"
 
-    def __init__(self, *, enabled: bool = True, experimental: bool = False) -> None:
+    def __init__(
+        self, *, enabled: bool = True, stages: Callable[[], StageBook] = StageBook.defaults
+    ) -> None:
         self.enabled = enabled
-        self.experimental = experimental
+        self._stages = stages  # read at each evaluation: /promote takes effect next cycle
+
+    @property
+    def stage(self) -> Stage | None:
+        return self._stages().stage_of(self.name)
 
     def runs_in(self, mode: TradingMode) -> bool:
-        return self.enabled and (not self.experimental or mode is TradingMode.PAPER)
+        return self.enabled and self._stages().allows(self.name, mode)
 
     def not_running(self, mode: TradingMode) -> str:
         if not self.enabled:
             return f"{self.name} disabled"
-        return f"{self.name} is experimental: paper mode only, now {mode}"
+        return self._stages().not_allowed(self.name, mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +109,9 @@ class LLMEdgeStrategy(Strategy):
         analysis: AnalysisService,
         sizing: SizingConfig | None = None,
         enabled: bool = True,
-        experimental: bool = False,
+        stages: Callable[[], StageBook] = StageBook.defaults,
     ) -> None:
-        super().__init__(enabled=enabled, experimental=experimental)
+        super().__init__(enabled=enabled, stages=stages)
         self.triage = triage
         self.analysis = analysis
         self.sizing = sizing or SizingConfig()
@@ -167,9 +176,13 @@ class CompleteSetArbStrategy(Strategy):
     name = "complete_set_arb"
 
     def __init__(
-        self, config: ArbConfig | None = None, *, enabled: bool = True, experimental: bool = True
+        self,
+        config: ArbConfig | None = None,
+        *,
+        enabled: bool = True,
+        stages: Callable[[], StageBook] = StageBook.defaults,
     ) -> None:
-        super().__init__(enabled=enabled, experimental=experimental)
+        super().__init__(enabled=enabled, stages=stages)
         self.config = config or ArbConfig()
 
     @staticmethod

@@ -13,9 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from trader.domain import (
+    ZERO,
     Fill,
     Market,
     Order,
@@ -26,6 +27,7 @@ from trader.domain import (
     Side,
     TradeStatus,
 )
+from trader.stages import StrategyRecord
 from trader.store.repositories import (
     Repository,
     column_values,
@@ -142,6 +144,34 @@ class OrderRepository(Repository):
         if market is not None:
             query = query.where(OrderRow.market == market)
         return await self._all(query.order_by(OrderRow.id))
+
+    async def strategy_records(self) -> dict[str, StrategyRecord]:
+        """Per strategy: orders, orders with a fill, traded notional and fees (from fills).
+        Money is summed here in Decimal: SQLite keeps it as text, and SQL would sum floats."""
+        filled = case((OrderRow.size_matched > 0, 1), else_=0)
+        orders = select(
+            OrderRow.strategy, func.count(), func.sum(filled), func.max(OrderRow.created_at)
+        ).group_by(OrderRow.strategy)
+        fills = select(OrderRow.strategy, FillRow.price, FillRow.size, FillRow.fee).join(
+            FillRow, FillRow.order_id == OrderRow.venue_order_id
+        )
+        notional: dict[str, Decimal] = {}
+        fees: dict[str, Decimal] = {}
+        async with self._sessions() as session:
+            counts = (await session.execute(orders)).all()
+            for strategy, price, size, fee in (await session.execute(fills)).all():
+                notional[strategy] = notional.get(strategy, ZERO) + price * size
+                fees[strategy] = fees.get(strategy, ZERO) + fee
+        return {
+            strategy: StrategyRecord(
+                orders=int(n),
+                filled_orders=int(n_filled or 0),
+                traded_notional=notional.get(strategy, ZERO),
+                fees=fees.get(strategy, ZERO),
+                last_order_at=last,
+            )
+            for strategy, n, n_filled, last in counts
+        }
 
     async def by_correlation(self, correlation_id: str) -> list[OrderRow]:
         query = select(OrderRow).where(OrderRow.correlation_id == correlation_id)
