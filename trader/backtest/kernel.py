@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from sqlalchemy import event
 
 from trader.backtest.feed import FillModel, ReplayMarketData
 from trader.backtest.history import History
@@ -110,6 +112,8 @@ async def _run(
     url = f"sqlite+aiosqlite:///{tmp / 'backtest.db'}"
     await upgrade_async(url)
     engine = create_engine(url)
+    # A throwaway database: durability buys nothing here, and fsyncs cost most of the time.
+    event.listen(engine.sync_engine, "connect", _no_fsync)
     clock = FakeClock(config.start)
     sessions = session_factory(engine)
     events = EventLog(sessions, clock=clock, spill_path=tmp / "spill.jsonl")
@@ -214,6 +218,12 @@ async def _run(
         source.close()
         await events.close()
         await engine.dispose()
+
+
+def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
 
 
 async def _stage_for(state: ControlState, strategy: str | None) -> None:
