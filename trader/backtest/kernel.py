@@ -42,7 +42,7 @@ from trader.bus import Bus
 from trader.clock import FakeClock
 from trader.control.types import ExecutionResult
 from trader.domain import TradingMode
-from trader.execution.runtime import ExecutionConfig, build_execution
+from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
 from trader.signals.pipeline import SelectionConfig
 from trader.signals.records import InMemoryForecastRecorder
 from trader.signals.runtime import SignalRuntimeConfig, group_legs
@@ -121,6 +121,7 @@ async def _run(
     venue = PaperVenue(
         source, bankroll=config.bankroll, clock=clock, journal=DatabaseFillJournal(sessions, clock)
     )
+    execution: ExecutionCore | None = None
     try:
         await events.start()
         state = ControlState(
@@ -211,9 +212,10 @@ async def _run(
             if m.payouts is not None and m.resolved_by(config.end)
         }
         run.markets = {m.market.condition_id: m.market for m in history.markets}
-        await execution.close()
         return run
     finally:
+        if execution is not None:
+            await execution.close()
         await venue.close()
         source.close()
         await events.close()
