@@ -193,3 +193,33 @@ def test_compare_puts_two_runs_side_by_side() -> None:
         "-2.50",
     ]
     assert "?" in next(line for line in table if line.startswith("trades"))
+
+
+async def test_replay_source_lists_markets_only_while_open_and_resolves_after_their_time() -> None:
+    opened = START + timedelta(hours=2)
+    delta = market(
+        "delta", end=START + timedelta(hours=5), resolved_at=START + timedelta(hours=6),
+        yes_pays=HALF, opened=opened,
+    )  # fmt: skip
+    world = history([delta], prices(delta, [(opened, Decimal("0.42"))]))
+    clock = FakeClock(START + timedelta(hours=1))
+    source = ReplayMarketData(world, clock)
+
+    listed = []
+    resolved = []
+    for hour in (1, 2, 4, 5, 6):
+        clock.set(START + timedelta(hours=hour))
+        listed.append([m.condition_id for m in await source.list_markets()])
+        resolved.append(await source.resolved_markets(["0xdelta"]))
+
+    assert listed == [[], ["0xdelta"], ["0xdelta"], [], []]  # opened at 2 h, ends at 5 h
+    assert resolved[:4] == [{}, {}, {}, {}]
+    assert resolved[4] == {"0xdelta": {"delta-yes": HALF, "delta-no": HALF}}  # a 50/50
+    clock.set(START + timedelta(hours=4))
+    book = await source.get_book("delta-no")  # NO = 1 - YES = 0.58, a cent each side
+    assert (book.best_bid, book.best_ask, len(book.asks)) == (
+        Decimal("0.57"),
+        Decimal("0.59"),
+        3,
+    )
+    assert book.asks[0].size == Decimal(250)
