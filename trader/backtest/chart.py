@@ -48,9 +48,6 @@ def render_png(summary: dict[str, Any], path: Path, *, source: str = "recorded h
         fontsize=TITLE_SIZE + 2,
         fontweight="bold",
     )
-    figure.text(
-        0.5, 0.002, plain(LABEL.format(source=source)), ha="center", fontsize=7, color=MUTED
-    )
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     return path

@@ -7,8 +7,13 @@ what the app builds: the event log, the persisted control state, the paper venue
 signal pipeline with its strategies and sizing (`backtest_pipeline`). It then moves a
 `FakeClock` from `start` to `end` one cycle interval at a time, and at each step does what the
 app's scheduler does: reconcile (which settles resolved markets first), refresh the markets,
-run a signal cycle with the equity as bankroll, hand each intent to the execution core in the
-order it was published, flush the write-behind queue and snapshot equity.
+run a signal cycle with the equity as bankroll, hand each intent to the execution core
+(`handle`, as its intent consumer does) in the order the signal runtime publishes them
+(`group_legs`), flush the write-behind queue and snapshot equity. Of the app's continuous
+components only the fill consumer runs (a resting order's maker fill, made when a replayed book
+moves through it, reaches the engine that way); the kernel lets the loop settle after each
+publish. No strategy rests orders today (theirs are fill-and-kill, filled in the submit's
+answer), so that maker path is not exercised by the backtest tests.
 
 Stages: the backtest's own ControlState holds the stages. With `strategy` given, that strategy
 runs whatever its stage (development is "backtest only") and every other strategy is set to
@@ -19,6 +24,7 @@ development-stage strategy places no order (the pipeline and risk refuse it, as 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,6 +64,7 @@ from trader.venue.paper.venue import PaperVenue
 
 ForecastMode = Literal["heuristic", "replay"]
 ACTOR = "system:backtest"
+SETTLE_STEPS = 8  # loop turns after each book publish: enough for watcher, venue and consumer
 
 
 class BacktestError(ValueError):
@@ -122,6 +129,7 @@ async def _run(
         source, bankroll=config.bankroll, clock=clock, journal=DatabaseFillJournal(sessions, clock)
     )
     execution: ExecutionCore | None = None
+    fills: asyncio.Task[None] | None = None
     try:
         await events.start()
         state = ControlState(
@@ -145,6 +153,12 @@ async def _run(
             durable=events.flush,
         )
         await execution.start()
+        consume_fills = execution.components()["execution.fills"]
+
+        async def consume() -> None:
+            await consume_fills()
+
+        fills = asyncio.create_task(consume(), name="backtest-fills")
         sig = config.signals
         collector = InMemoryForecastRecorder()
         pipeline = backtest_pipeline(
@@ -173,7 +187,8 @@ async def _run(
         while now <= config.end:
             clock.set(now)
             source.publish_books()  # the replay's socket: resting paper orders see the move
-            await asyncio.sleep(0)
+            for _ in range(SETTLE_STEPS):  # watchers -> paper fills -> the engine's consumer
+                await asyncio.sleep(0)
             await execution.reconcile("periodic")  # settles resolved markets first
             markets = list(await venue.list_markets())
             execution.board.set_markets(markets)
@@ -214,6 +229,10 @@ async def _run(
         run.markets = {m.market.condition_id: m.market for m in history.markets}
         return run
     finally:
+        if fills is not None:
+            fills.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fills
         if execution is not None:
             await execution.close()
         await venue.close()
