@@ -77,6 +77,8 @@ class ReplayMarketData:
         self.model = model or FillModel()
         self._fanout = BookFanOut()
         self._published: float | None = None
+        self._cache: dict[str, Book] = {}
+        self._cached_at: datetime | None = None
 
     async def list_markets(self, *, limit: int = 500) -> Sequence[Market]:
         now = self._clock.now()
@@ -86,7 +88,18 @@ class ReplayMarketData:
         return self.book(token_id)
 
     def book(self, token_id: str) -> Book:
+        """The token's book at now (synthesised once per token per instant: the pipeline, the
+        board and the venue each ask for it within one cycle)."""
         now = self._clock.now()
+        if now != self._cached_at:
+            self._cache.clear()
+            self._cached_at = now
+        cached = self._cache.get(token_id)
+        if cached is None:
+            cached = self._cache[token_id] = self._synthesise(token_id, now)
+        return cached
+
+    def _synthesise(self, token_id: str, now: datetime) -> Book:
         item = self._history.market_of_token(token_id)
         if item is None or not item.open_at(now):
             raise VenueUnavailable(f"no book for token {token_id}: its market is not open")
