@@ -223,3 +223,11 @@ async def test_replay_source_lists_markets_only_while_open_and_resolves_after_th
         3,
     )
     assert book.asks[0].size == Decimal(250)
+
+
+def test_history_with_a_price_outside_zero_one_is_refused_naming_the_token() -> None:
+    raw = history_to_json(two_markets())
+    raw["prices"]["alpha-yes"][0][1] = "1.5"
+
+    with pytest.raises(ValueError, match=r"prices\.alpha-yes: 1\.5 is not a price in \(0, 1\)"):
+        parse_history(raw)

@@ -152,12 +152,6 @@ class History:
         series = self.prices.get(token_id)
         return series.at(now) if series is not None else None
 
-    @property
-    def span(self) -> tuple[datetime, datetime] | None:
-        """The first and last price time in the history."""
-        times = [t for s in self.prices.values() for t in (s.times[:1] + s.times[-1:])]
-        return (min(times), max(times)) if times else None
-
 
 def load_history(path: Path) -> History:
     try:
@@ -180,6 +174,10 @@ def parse_history(raw: Any, *, origin: str = "history") -> History:
     if parsed.format != FORMAT:
         raise HistoryError(f"{origin}: format {parsed.format!r}, expected {FORMAT!r}")
     markets = tuple(_market(m, origin) for m in parsed.markets)
+    for token, points in parsed.prices.items():
+        bad = next((p for _, p in points if not Decimal(0) < p < Decimal(1)), None)
+        if bad is not None:
+            raise HistoryError(f"{origin}: prices.{token}: {bad} is not a price in (0, 1)")
     prices = {
         token: PriceSeries(tuple(t for t, _ in points), tuple(p for _, p in points))
         for token, points in ((t, sorted(pts)) for t, pts in parsed.prices.items())
