@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench.telegram_status",
     "bench.report",
     "bench.footprint",
+    "bench.backtest",
 ]
 RESULTS = Path(__file__).with_name("results.json")
 

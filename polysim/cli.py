@@ -16,6 +16,7 @@ def register(cli: typer.Typer) -> None:
     """Add the workshop's commands to the `trader` app."""
     cli.command()(demo)
     cli.command()(sim)
+    cli.command("sim-history")(sim_history)
 
 
 def demo(
@@ -40,3 +41,20 @@ def sim(
     from polysim.clob import run as run_sim
 
     run_sim(host=host, port=port, scenario_path=scenario, seed=seed)
+
+
+def sim_history(
+    out: Annotated[Path, typer.Option(help="history file to write (JSON)")],
+    start: Annotated[str, typer.Option("--from", help="first day, UTC (YYYY-MM-DD)")],
+    days: Annotated[int, typer.Option(min=1, help="days the markets span")] = 14,
+    markets: Annotated[int, typer.Option(min=1, help="how many markets")] = 24,
+    seed: Annotated[int, typer.Option(help="random seed")] = 19,
+) -> None:
+    """Write a deterministic synthetic history for `trader backtest` (synthetic data)."""
+    from datetime import UTC, datetime
+
+    from polysim.synthetic.backtest import write_synthetic_history
+
+    first = datetime.strptime(start, "%Y-%m-%d").replace(tzinfo=UTC)
+    history = write_synthetic_history(out, first, days, markets, seed)
+    typer.echo(f"{out}: {len(history.markets)} markets, {len(history.news)} news items")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -150,6 +150,64 @@ def report(
     raise typer.Exit(
         report_command(settings.database_url, day, out, zone=settings.zone, window_days=window)
     )
+
+
+@cli.command()
+def backtest(
+    start: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"], help="start, UTC"),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"], help="end, UTC"),
+    ] = None,
+    history: Annotated[Path | None, typer.Option(help="history file (JSON)")] = None,
+    strategy: Annotated[str | None, typer.Option(help="run only this strategy")] = None,
+    forecasts: Annotated[str, typer.Option(help="heuristic or replay")] = "heuristic",
+    forecast_db: Annotated[
+        str | None, typer.Option(help="replay: database URL the forecasts were recorded in")
+    ] = None,
+    bankroll: Annotated[float | None, typer.Option(help="starting cash (pUSD)")] = None,
+    half_spread: Annotated[float, typer.Option(help="fill model: price to best bid/ask")] = 0.01,
+    depth: Annotated[float, typer.Option(help="fill model: shares per level")] = 250,
+    levels: Annotated[int, typer.Option(min=1, help="fill model: levels per side")] = 3,
+    out: Annotated[Path, typer.Option(help="where the JSON and PNG go")] = Path("data/backtests"),
+    compare: Annotated[
+        tuple[Path, Path] | None, typer.Option(help="print two runs' JSON side by side")
+    ] = None,
+) -> None:
+    """Replay a history through the real strategies, risk, execution and paper venue."""
+    from decimal import Decimal
+
+    from trader.backtest.command import backtest_config, compare_command, run_command
+    from trader.backtest.feed import FillModel
+
+    if compare is not None:
+        raise typer.Exit(compare_command(*compare))
+    settings = settings_or_exit()
+    problems = [
+        f"{name}: required"
+        for name, value in (("--from", start), ("--to", end), ("--history", history))
+        if value is None
+    ]
+    if forecasts not in ("heuristic", "replay"):
+        problems.append(f"--forecasts: heuristic or replay, not {forecasts!r} (llm is not built)")
+    if problems or start is None or end is None or history is None:
+        for line in problems:
+            typer.echo(f"backtest: {line}", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    config = backtest_config(
+        settings,
+        start=start.replace(tzinfo=UTC),
+        end=end.replace(tzinfo=UTC),
+        strategy=strategy,
+        forecasts="replay" if forecasts == "replay" else "heuristic",
+        bankroll=Decimal(str(bankroll)) if bankroll is not None else None,
+        forecast_database=forecast_db,
+        fill_model=FillModel(Decimal(str(half_spread)), Decimal(str(depth)), levels),
+    )
+    raise typer.Exit(run_command(config, history, out))
 
 
 def _load_plugins() -> None:

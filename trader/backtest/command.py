@@ -1,0 +1,102 @@
+"""`trader backtest`: run one from the settings and a history file, or compare two runs.
+
+Writes `<out>/backtest-<from>-<to>-<strategy>.json` (the summary, `results.summarise`) and the
+PNG beside it, and prints the headline figures. Bad input (an unreadable history, a window
+that is empty, an unknown strategy) is one line on stderr and exit status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from trader.backtest.feed import FillModel
+from trader.backtest.history import HistoryError, load_history
+from trader.backtest.kernel import BacktestConfig, BacktestError, ForecastMode, run_backtest
+from trader.backtest.results import compare, summarise
+from trader.config import Settings
+from trader.execution.runtime import risk_limits_from_settings
+from trader.signals.runtime import signal_runtime_config
+from trader.stages import parse_stage_setting
+
+EXIT_BAD_INPUT = 2
+
+
+def backtest_config(
+    settings: Settings,
+    *,
+    start: datetime,
+    end: datetime,
+    strategy: str | None,
+    forecasts: ForecastMode,
+    bankroll: Decimal | None,
+    forecast_database: str | None,
+    fill_model: FillModel,
+) -> BacktestConfig:
+    return BacktestConfig(
+        start=start,
+        end=end,
+        bankroll=bankroll if bankroll is not None else settings.paper_bankroll_usd,
+        cycle_s=settings.signal_cycle_s,
+        strategy=strategy,
+        forecasts=forecasts,
+        forecast_database=forecast_database,
+        fill_model=fill_model,
+        signals=signal_runtime_config(settings),
+        limits=risk_limits_from_settings(settings),
+        stages=parse_stage_setting(settings.strategy_stages),
+    )
+
+
+def run_command(config: BacktestConfig, history_path: Path, out: Path, *, png: bool = True) -> int:
+    try:
+        history = load_history(history_path)
+        run = asyncio.run(run_backtest(history, config))
+    except (HistoryError, BacktestError) as error:
+        print(f"backtest: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summary = summarise(run)
+    name = f"backtest-{config.start:%Y%m%d}-{config.end:%Y%m%d}-{config.strategy or 'staged'}"
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"{name}.json"
+    json_path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    print(headline(summary))
+    print(f"written: {json_path}")
+    if png:
+        from trader.backtest.chart import render_png
+
+        print(f"written: {render_png(summary, out / f'{name}.png', source=history_path.name)}")
+    return 0
+
+
+def headline(summary: dict[str, Any]) -> str:
+    rate = summary["win_rate"]["rate"]
+    brier = summary["brier"]
+    return "\n".join(
+        [
+            f"backtest {summary['window']['from']} .. {summary['window']['to']}"
+            f" ({summary['strategy']}, forecasts {summary['forecasts']})",
+            f"PnL {summary['pnl']} on {summary['bankroll']} (return {summary['return']}),"
+            f" max drawdown {summary['max_drawdown']}",
+            f"{summary['trades']} fills, fees {summary['fees_paid']},"
+            f" turnover {summary['turnover']}, win rate {rate if rate is not None else '-'}",
+            f"Brier on {brier['markets']} resolved markets: model {brier['model']},"
+            f" market {brier['market']}",
+            f"{summary['market_evaluations']} market evaluations in {summary['cycles']} cycles",
+        ]
+    )
+
+
+def compare_command(left: Path, right: Path) -> int:
+    try:
+        loaded = [json.loads(path.read_text()) for path in (left, right)]
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"backtest --compare: cannot read a run: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(compare(loaded[0], loaded[1], (left.stem, right.stem)))
+    return 0

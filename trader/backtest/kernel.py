@@ -1,0 +1,272 @@
+"""The backtest kernel: the product's own parts on a simulated clock.
+
+`run_backtest` builds, in a throwaway SQLite database migrated with the project's migrations,
+what the app builds: the event log, the persisted control state, the paper venue (over
+`ReplayMarketData` instead of the venue's market data), the execution core
+(`build_execution`: risk, engine, portfolio, kill switch, halt, approvals, reconciler) and the
+signal pipeline with its strategies and sizing (`backtest_pipeline`). It then moves a
+`FakeClock` from `start` to `end` one cycle interval at a time, and at each step does what the
+app's scheduler does: reconcile (which settles resolved markets first), refresh the markets,
+run a signal cycle with the equity as bankroll, hand each intent to the execution core
+(`handle`, as its intent consumer does) in the order the signal runtime publishes them
+(`group_legs`), flush the write-behind queue and snapshot equity. Of the app's continuous
+components only the fill consumer runs (a resting order's maker fill, made when a replayed book
+moves through it, reaches the engine that way); the kernel lets the loop settle after each
+publish. No strategy rests orders today (theirs are fill-and-kill, filled in the submit's
+answer), so that maker path is not exercised by the backtest tests.
+
+Stages: the backtest's own ControlState holds the stages. With `strategy` given, that strategy
+runs whatever its stage (development is "backtest only") and every other strategy is set to
+development, so only it trades; without, the stages in force are the configured ones and a
+development-stage strategy places no order (the pipeline and risk refuse it, as in paper mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event
+
+from trader.backtest.feed import FillModel, ReplayMarketData
+from trader.backtest.history import History
+from trader.backtest.results import BacktestRun, CycleSample, ForecastSample
+from trader.backtest.signals import (
+    ReplayForecasts,
+    ReplayNews,
+    backtest_pipeline,
+    load_recorded_forecasts,
+)
+from trader.bus import Bus
+from trader.clock import FakeClock
+from trader.control.types import ExecutionResult
+from trader.domain import TradingMode
+from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
+from trader.signals.pipeline import SelectionConfig
+from trader.signals.records import InMemoryForecastRecorder
+from trader.signals.runtime import SignalRuntimeConfig, group_legs
+from trader.signals.sizing import SizingConfig
+from trader.stages import Stage, StageBook
+from trader.state import ControlState, RiskLimits
+from trader.store.db import create_engine, session_factory
+from trader.store.eventlog import EventLog
+from trader.store.migrate import upgrade_async
+from trader.store.repositories import ControlStateRepository
+from trader.venue.paper.journal import DatabaseFillJournal
+from trader.venue.paper.venue import PaperVenue
+
+ForecastMode = Literal["heuristic", "replay"]
+ACTOR = "system:backtest"
+SETTLE_STEPS = 8  # loop turns after each book publish: enough for watcher, venue and consumer
+
+
+class BacktestError(ValueError):
+    """A backtest that cannot run as asked; the text says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    start: datetime
+    end: datetime
+    bankroll: Decimal = Decimal(1_000)
+    cycle_s: int = 1800  # the app's SIGNAL_CYCLE_S
+    strategy: str | None = None
+    forecasts: ForecastMode = "heuristic"
+    forecast_database: str | None = None  # replay: the database the live bot recorded into
+    fill_model: FillModel = field(default_factory=FillModel)
+    signals: SignalRuntimeConfig = field(default_factory=SignalRuntimeConfig)
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    stages: StageBook = field(default_factory=StageBook.defaults)
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            found.append("--from/--to: times must be timezone-aware UTC")
+        elif self.end <= self.start:
+            found.append("--to: must be after --from")
+        if self.bankroll <= 0:
+            found.append("--bankroll: must be positive")
+        if self.forecasts == "replay" and not self.forecast_database:
+            found.append("--forecast-db: replay needs the database the forecasts were recorded in")
+        if self.strategy is not None and self.stages.stage_of(self.strategy) is None:
+            known = ", ".join(self.stages.names)
+            found.append(f"--strategy: unknown strategy {self.strategy!r} (known: {known})")
+        return found
+
+
+async def run_backtest(history: History, config: BacktestConfig) -> BacktestRun:
+    problems = config.problems()
+    if problems:
+        raise BacktestError("; ".join(problems))
+    recorded = None
+    if config.forecasts == "replay" and config.forecast_database:
+        markets = [m.market for m in history.markets]
+        recorded = ReplayForecasts(await load_recorded_forecasts(config.forecast_database, markets))
+    with tempfile.TemporaryDirectory(prefix="polyops-backtest-") as tmp:
+        return await _run(history, config, Path(tmp), recorded)
+
+
+async def _run(
+    history: History, config: BacktestConfig, tmp: Path, recorded: ReplayForecasts | None
+) -> BacktestRun:
+    url = f"sqlite+aiosqlite:///{tmp / 'backtest.db'}"
+    await upgrade_async(url)
+    engine = create_engine(url)
+    # A throwaway database: durability buys nothing here, and fsyncs cost most of the time.
+    event.listen(engine.sync_engine, "connect", _no_fsync)
+    clock = FakeClock(config.start)
+    sessions = session_factory(engine)
+    events = EventLog(sessions, clock=clock, spill_path=tmp / "spill.jsonl")
+    source = ReplayMarketData(history, clock, config.fill_model)
+    venue = PaperVenue(
+        source, bankroll=config.bankroll, clock=clock, journal=DatabaseFillJournal(sessions, clock)
+    )
+    execution: ExecutionCore | None = None
+    fills: asyncio.Task[None] | None = None
+    try:
+        await events.start()
+        state = ControlState(
+            ControlStateRepository(sessions, clock=clock),
+            clock,
+            risk_defaults=config.limits,
+            stage_defaults=config.stages,
+        )
+        await state.load()
+        await _stage_for(state, config.strategy)
+        await venue.start()
+        bus = Bus()
+        execution = build_execution(
+            config=ExecutionConfig(zone=config.signals.zone, mode=TradingMode.PAPER),
+            sessions=sessions,
+            events=events,
+            bus=bus,
+            venue=venue,
+            clock=clock,
+            state=state,
+            durable=events.flush,
+        )
+        await execution.start()
+        consume_fills = execution.components()["execution.fills"]
+
+        async def consume() -> None:
+            await consume_fills()
+
+        fills = asyncio.create_task(consume(), name="backtest-fills")
+        sig = config.signals
+        collector = InMemoryForecastRecorder()
+        pipeline = backtest_pipeline(
+            books=venue.get_book,
+            clock=clock,
+            news=ReplayNews(history, clock),
+            forecasts=recorded,
+            sizing=SizingConfig(
+                kelly_fraction=sig.kelly_fraction,
+                max_notional=sig.max_order_notional,
+                min_edge=sig.min_edge if sig.min_edge > 0 else SizingConfig().min_edge,
+            ),
+            selection=SelectionConfig(
+                sig.min_volume, sig.min_liquidity, max_markets=sig.max_markets
+            ),
+            max_notional=sig.max_order_notional,
+            recorder=collector,
+            holdings=execution.holdings,
+            stages=lambda: state.stages,
+            require_news=bool(history.news),
+            samples=sig.ensemble_samples,
+        )
+        run = BacktestRun(config=config, fill_model=config.fill_model.describe())
+        step = timedelta(seconds=config.cycle_s)
+        now = config.start
+        while now <= config.end:
+            clock.set(now)
+            source.publish_books()  # the replay's socket: resting paper orders see the move
+            for _ in range(SETTLE_STEPS):  # watchers -> paper fills -> the engine's consumer
+                await asyncio.sleep(0)
+            await execution.reconcile("periodic")  # settles resolved markets first
+            markets = list(await venue.list_markets())
+            execution.board.set_markets(markets)
+            result = await pipeline.run_cycle(
+                markets, bankroll=execution.equity(), mode=TradingMode.PAPER
+            )
+            outcomes: list[ExecutionResult] = []
+            for group in result.groups:
+                for intent in group_legs(group):
+                    outcomes.append(await execution.handle(intent))
+            await execution.flush()
+            await execution.accounts.snapshot()
+            summary = execution.summary()
+            run.cycles.append(
+                CycleSample(
+                    at=now,
+                    equity=summary.equity,
+                    cash=summary.cash,
+                    exposure=summary.exposure,
+                    open_positions=summary.open_positions,
+                    evaluated=result.report.selected,
+                    intents=len(outcomes),
+                    placed=sum(1 for o in outcomes if o.ok),
+                    denied=tuple(sorted(o.rule or o.outcome.value for o in outcomes if not o.ok)),
+                )
+            )
+            run.forecasts.extend(_forecasts(collector))
+            run.evaluations += result.report.selected
+            now += step
+        run.fills = list(await venue.trades())
+        run.realizations = execution.realizations()
+        run.win_rate = execution.win_rate()
+        run.resolutions = {
+            m.market.condition_id: dict(m.payouts)
+            for m in history.markets
+            if m.payouts is not None and m.resolved_by(config.end)
+        }
+        run.markets = {m.market.condition_id: m.market for m in history.markets}
+        return run
+    finally:
+        if fills is not None:
+            fills.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fills
+        if execution is not None:
+            await execution.close()
+        await venue.close()
+        source.close()
+        await events.close()
+        await engine.dispose()
+
+
+def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+async def _stage_for(state: ControlState, strategy: str | None) -> None:
+    """Only `strategy` trades, whatever its stage (development is "backtest only")."""
+    if strategy is None:
+        return
+    for name in state.stages.names:
+        wanted = Stage.PAPER if name == strategy else Stage.DEVELOPMENT
+        if state.stages.stage_of(name) is not wanted:
+            await state.set_stage(name, wanted, ACTOR)
+
+
+def _forecasts(collector: InMemoryForecastRecorder) -> Sequence[ForecastSample]:
+    records, collector.records = collector.records, []
+    return [
+        ForecastSample(
+            at=r.timestamp,
+            market=r.forecast.market,
+            model=r.forecast.model_probability,
+            market_price=r.forecast.market_probability,
+            source=str(r.forecast.source),
+            decision=r.decision,
+        )
+        for r in records
+    ]

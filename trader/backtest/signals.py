@@ -1,0 +1,189 @@
+"""What the signal pipeline reads in a backtest: news and forecasts as they stood at "now".
+
+`ReplayNews` is the pipeline's `NewsProvider` over the history's news: only items published at
+or before the clock's now exist for it. `ReplayForecasts` is an analyser (the ensemble's
+`Analyser` protocol) answering with the latest forecast recorded for the market at or before the
+request's now (rows of the `forecasts` table of a database the live bot wrote); a market with
+none gets no forecast (reported as an unusable answer, never replaced by the heuristic).
+`backtest_pipeline` assembles the real pipeline, strategies and sizing around them, as
+`trader.signals.runtime.build_signal_runtime` does for the app.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from trader.backtest.history import History
+from trader.clock import Clock
+from trader.domain import Market
+from trader.signals.analysis import AnalysisConfig, AnalysisService
+from trader.signals.ensemble import EnsembleConfig
+from trader.signals.heuristic import HeuristicModel
+from trader.signals.news import RefreshResult, match_news
+from trader.signals.pipeline import (
+    BookGetter,
+    HoldingsSource,
+    PipelineConfig,
+    SelectionConfig,
+    SignalPipeline,
+)
+from trader.signals.records import ForecastRecorder, InMemoryAnalysisMemory
+from trader.signals.sizing import SizingConfig
+from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
+from trader.signals.triage import Triage, TriageConfig
+from trader.signals.values import (
+    AnalysisRequest,
+    Estimate,
+    FailureKind,
+    NewsItem,
+    NewsMatch,
+    SampleOutcome,
+    Source,
+)
+from trader.stages import StageBook
+from trader.store.db import create_engine, session_factory
+from trader.store.tables import ForecastRow
+
+
+class ReplayNews:
+    """The history's news as the pipeline sees it at the clock's now: nothing published later."""
+
+    def __init__(self, history: History, clock: Clock) -> None:
+        self._history = history
+        self._clock = clock
+
+    async def refresh(self) -> RefreshResult:
+        return RefreshResult(feeds=(), new_items=0, kept_items=len(self._visible()))
+
+    def _visible(self) -> Sequence[NewsItem]:
+        return self._history.news_by(self._clock.now())
+
+    def match(self, markets: Sequence[Market]) -> dict[str, tuple[NewsMatch, ...]]:
+        return match_news(markets, self._history.news_by(self._clock.now()))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedForecast:
+    created_at: datetime
+    probability: Decimal
+    confidence: Decimal
+    model: str
+    source: Source
+    sources: tuple[str, ...]
+
+
+NO_RECORD = "no forecast recorded for this market at or before now"
+
+
+class ReplayForecasts:
+    """Forecasts the bot recorded, replayed at the time they were made."""
+
+    source = Source.LLM
+
+    def __init__(self, recorded: Mapping[str, Sequence[RecordedForecast]]) -> None:
+        self._recorded = {
+            m: sorted(rows, key=lambda r: r.created_at) for m, rows in recorded.items()
+        }
+        self._times = {m: [r.created_at for r in rows] for m, rows in self._recorded.items()}
+
+    def latest(self, market: str, now: datetime) -> RecordedForecast | None:
+        rows = self._recorded.get(market, [])
+        index = bisect.bisect_right(self._times.get(market, []), now)
+        return rows[index - 1] if index else None
+
+    async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
+        row = self.latest(request.market.condition_id, request.now)
+        if row is None:
+            return SampleOutcome(None, FailureKind.INVALID_OUTPUT, NO_RECORD)
+        return SampleOutcome(
+            Estimate(
+                probability=row.probability,
+                confidence=row.confidence,
+                key_factors=(f"replayed {row.model} forecast of {row.created_at.isoformat()}",),
+                sources_used=row.sources,
+                source=row.source,
+            )
+        )
+
+
+async def load_recorded_forecasts(
+    database_url: str, markets: Sequence[Market]
+) -> dict[str, list[RecordedForecast]]:
+    """The YES-token forecasts of `markets` recorded in the database at `database_url`."""
+    yes_tokens = {m.condition_id: t.token_id for m in markets if (t := m.token("Yes"))}
+    engine = create_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            query = select(ForecastRow).where(ForecastRow.market.in_(list(yes_tokens)))
+            rows = (await session.scalars(query.order_by(ForecastRow.id))).all()
+    finally:
+        await engine.dispose()
+    recorded: dict[str, list[RecordedForecast]] = {}
+    for row in rows:
+        if row.token_id not in ("", yes_tokens[row.market]):
+            continue
+        source = Source.HEURISTIC if row.source == Source.HEURISTIC else Source.LLM
+        recorded.setdefault(row.market, []).append(
+            RecordedForecast(
+                created_at=row.created_at,
+                probability=row.model_probability,
+                confidence=row.confidence if row.confidence is not None else Decimal("0.5"),
+                model=row.model,
+                source=source,
+                sources=tuple(str(s) for s in row.sources),
+            )
+        )
+    return recorded
+
+
+def backtest_pipeline(
+    *,
+    books: BookGetter,
+    clock: Clock,
+    news: ReplayNews,
+    forecasts: ReplayForecasts | None,
+    sizing: SizingConfig,
+    selection: SelectionConfig,
+    max_notional: Decimal,
+    recorder: ForecastRecorder,
+    holdings: HoldingsSource,
+    stages: Callable[[], StageBook],
+    require_news: bool,
+    samples: int = 3,
+) -> SignalPipeline:
+    """The real pipeline and strategies; the analyser is the heuristic, or the replayed
+    forecasts (one sample each, not shrunk again: a recorded forecast is already the ensemble's
+    verdict). The heuristic runs under the app's ensemble settings (`samples`)."""
+    ensemble = (
+        EnsembleConfig(samples=samples, min_valid=samples // 2 + 1)
+        if forecasts is None
+        else EnsembleConfig(samples=1, min_valid=1, shrinkage=Decimal(0))
+    )
+    service = AnalysisService(
+        heuristic=HeuristicModel(),
+        llm=forecasts,
+        clock=clock,
+        ensemble=ensemble,
+        config=AnalysisConfig(fallback_to_heuristic=False),
+    )
+    # The triage's memory of what was analysed stays in memory (the rule is the app's; reading
+    # it from SQLite per market per cycle cost four fifths of a backtest's time).
+    triage = Triage(TriageConfig(require_news=require_news), InMemoryAnalysisMemory())
+    edge = LLMEdgeStrategy(triage=triage, analysis=service, sizing=sizing, stages=stages)
+    return SignalPipeline(
+        books=books,
+        clock=clock,
+        news=news,
+        edge=edge,
+        arb=CompleteSetArbStrategy(ArbConfig(max_notional=max_notional), stages=stages),
+        forecasts=recorder,
+        config=PipelineConfig(selection=selection),
+        holdings=holdings,
+    )
