@@ -160,12 +160,13 @@ class PnlReport:
     end: datetime
     start_equity: Decimal | None  # None: no snapshot from before the period
     end_equity: Decimal
-    pnl: Decimal | None  # end - start equity (realized and unrealized)
+    pnl: Decimal | None  # end - start equity - cash flows (realized and unrealized)
     realized: Decimal  # sells and settlements in the period
     trades: int
     wins: int
     losses: int
     win_rate: Decimal | None
+    cash_flows: Decimal = Decimal(0)  # deposits less withdrawals in the period: not PnL
 
 
 @dataclass(frozen=True, slots=True)
