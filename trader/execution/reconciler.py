@@ -81,6 +81,7 @@ class Reconciler:
         unknown_grace_s: float = 30.0,
         on_mismatch: MismatchHook | None = None,
         before_run: Callable[[], Awaitable[object]] | None = None,
+        after_cash_moved: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._engine = engine
         self._events = events
@@ -90,6 +91,9 @@ class Reconciler:
         self._grace = unknown_grace_s
         self._on_mismatch = on_mismatch
         self._before_run = before_run  # settle resolved markets first (their positions vanish)
+        # remember the cash it explained (a redemption, a flow), so a restart does not again
+        self._after_cash_moved = after_cash_moved
+        self._cash_moved = False
         self.runs = 0
         self.last_result: ReconcileResult | None = None
 
@@ -118,6 +122,9 @@ class Reconciler:
         await engine.writer.drain_now()
         async with engine.lock:
             await self._prune_working(venue)
+        if self._cash_moved and self._after_cash_moved is not None:
+            await self._after_cash_moved()  # the flow's row is written: drained above
+        self._cash_moved = False
         self.runs += 1
         self.last_result = result
         self._report(result, reason, corr)
@@ -290,6 +297,7 @@ class Reconciler:
         explained = explain_cash_change(
             change, portfolio.redeemables(), correction.venue_held, CASH_TOLERANCE
         )
+        self._cash_moved = bool(explained.redeemed or explained.flow)
         for market, amount in explained.redeemed.items():
             portfolio.redeem(market)
             self._events.append(

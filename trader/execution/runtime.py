@@ -155,6 +155,7 @@ def build_execution(
         unknown_grace_s=config.unknown_grace_s,
         on_mismatch=halt.on_reconcile_mismatch,
         before_run=settle_first,
+        after_cash_moved=accounts.remember,
     )
     desk = ExecutionDesk(
         engine=engine,
