@@ -60,6 +60,9 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
         "acceptingOrders": market.accepting_orders,
         "enableOrderBook": True,
         "negRisk": spec.neg_risk,
+        "events": [{"id": spec.event, "slug": spec.event, "title": spec.event}]
+        if spec.event
+        else [],
         "orderPriceMinTickSize": _number(market.tick_size),
         "orderMinSize": _number(spec.min_order_size),
         "volume": dec(volume),
@@ -87,7 +90,6 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
         ),
         "takerBaseFee": spec.fee_rate_bps,
         "makerBaseFee": 0,
-        "events": [],
         "tags": [],
     }
 

@@ -1,23 +1,18 @@
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from polysim.synthetic.signals import binary_books, make_market
 from trader.clock import FakeClock
-from trader.domain import Book, BookLevel, FeeSchedule, OrderType, TradingMode
-from trader.fees import fee_per_share, schedule_from_bps
+from trader.domain import Book, BookLevel, TradingMode
 from trader.signals.analysis import AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.sizing import SizingConfig
-from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
+from trader.signals.strategies import LLMEdgeStrategy, Strategy
 from trader.signals.triage import Triage, TriageConfig
-from trader.signals.values import NewsItem, NewsMatch, Source, UnwindAction
+from trader.signals.values import NewsItem, NewsMatch, Source
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 MARKET = make_market("m1", "Will the Senate pass the bill?", end_date=NOW + timedelta(days=20))
@@ -33,87 +28,15 @@ def asks(token: str, *levels: tuple[str, int]) -> Book:
     )
 
 
-def test_arb_buys_both_sides_in_equal_size_when_the_set_is_cheap() -> None:
-    books = {
-        YES: asks(YES, ("0.45", 100), ("0.47", 100)),
-        NO: asks(NO, ("0.50", 150), ("0.53", 100)),
-    }
-    decision = CompleteSetArbStrategy(
-        ArbConfig(margin=Decimal("0.02"), max_notional=Decimal(1000))
-    ).propose(MARKET, books, TradingMode.PAPER)
-    group = decision.group
-    assert group is not None
-    yes_leg, no_leg = group.intents
-    # pairs: 0.45+0.50 (100 sets), 0.47+0.50 (50 sets) keep the margin; 0.47+0.53 does not
-    assert yes_leg.size == no_leg.size == Decimal(150)
-    assert (yes_leg.limit_price, no_leg.limit_price) == (Decimal("0.47"), Decimal("0.50"))
-    assert {yes_leg.token_id, no_leg.token_id} == {YES, NO}
-    assert yes_leg.order_type is OrderType.FOK
-    assert group.all_or_none
-    assert group.unwind is UnwindAction.SELL_FILLED_LEGS
-    assert decision.edge == Decimal("0.05")
-
-
-def test_arb_skips_when_fees_and_margin_eat_the_gap() -> None:
-    books = {YES: asks(YES, ("0.49", 100)), NO: asks(NO, ("0.49", 100))}
-    # 0.49 + 0.49 = 0.98, then 2 x 2,000 bps x 0.49 x 0.51 = 0.10 of fees per set
-    strategy = CompleteSetArbStrategy(ArbConfig(margin=Decimal("0.01")))
-    charged = dataclasses.replace(MARKET, fees=schedule_from_bps(Decimal(2000)))
-    decision = strategy.propose(charged, books, TradingMode.PAPER)
-    assert decision.group is None
-    assert "no arbitrage" in decision.reason
-
-
 def test_experimental_strategies_run_only_in_paper_mode_and_disabled_never() -> None:
-    books = {YES: asks(YES, ("0.40", 100)), NO: asks(NO, ("0.40", 100))}
-    experimental = CompleteSetArbStrategy(experimental=True)
-    assert experimental.propose(MARKET, books, TradingMode.PAPER).group is not None
-    live = experimental.propose(MARKET, books, TradingMode.LIVE)
-    assert live.group is None
-    assert "paper mode only" in live.reason
-    disabled = CompleteSetArbStrategy(enabled=False, experimental=False)
-    assert disabled.propose(MARKET, books, TradingMode.PAPER).reason == "complete_set_arb disabled"
-    assert CompleteSetArbStrategy(experimental=False).runs_in(TradingMode.LIVE)
-
-
-pennies = st.integers(min_value=1, max_value=99).map(lambda c: Decimal(c) / 100)
-ladders = st.lists(st.tuples(pennies, st.integers(min_value=1, max_value=500)), max_size=4)
-
-
-@settings(max_examples=300, deadline=None)
-@given(ladders, ladders, st.sampled_from([Decimal(0), Decimal(100)]), st.integers(1, 500))
-def test_property_arb_legs_are_equal_and_every_set_pays_more_than_it_costs(
-    yes: list[tuple[Decimal, int]], no: list[tuple[Decimal, int]], fee: Decimal, cap: int
-) -> None:
-    books = {
-        YES: asks(YES, *sorted((str(p), s) for p, s in yes)),
-        NO: asks(NO, *sorted((str(p), s) for p, s in no)),
-    }
-    config = ArbConfig(margin=Decimal("0.01"), max_notional=Decimal(cap))
-    fees = schedule_from_bps(fee)
-    charged = dataclasses.replace(MARKET, fees=fees)
-    decision = CompleteSetArbStrategy(config).propose(charged, books, TradingMode.PAPER)
-    if decision.group is None:
-        return
-    yes_leg, no_leg = decision.group.intents
-    assert yes_leg.size == no_leg.size
-    worst = [yes_leg.limit_price, no_leg.limit_price]
-    cost = sum(p + fee_per_share(p, fees) for p in worst)
-    assert cost <= 1 - config.margin
-    assert yes_leg.size is not None
-    outlay = _cost_of(books[YES], yes_leg.size, fees) + _cost_of(books[NO], yes_leg.size, fees)
-    assert outlay <= config.max_notional
-
-
-def _cost_of(book: Book, shares: Decimal, fees: FeeSchedule) -> Decimal:
-    """Buying the first `shares` of `book`'s asks, fees included."""
-    left, cost = shares, Decimal(0)
-    for level in book.asks:
-        take = min(left, level.size)
-        cost += take * (level.price + fee_per_share(level.price, fees))
-        left -= take
-    assert left <= 0, "bought more than the book holds"
-    return cost
+    experimental = Strategy(experimental=True)
+    assert experimental.runs_in(TradingMode.PAPER)
+    assert not experimental.runs_in(TradingMode.LIVE)
+    assert "paper mode only" in experimental.not_running(TradingMode.LIVE)
+    disabled = Strategy(enabled=False, experimental=False)
+    assert not disabled.runs_in(TradingMode.PAPER)
+    assert disabled.not_running(TradingMode.PAPER) == "strategy disabled"
+    assert Strategy(experimental=False).runs_in(TradingMode.LIVE)
 
 
 def edge_strategy(**triage: object) -> LLMEdgeStrategy:

@@ -384,7 +384,10 @@ class Portfolio:
         )
         return held + working
 
-    def exposure_for(self, market: str, token_id: str) -> ExposureSnapshot:
+    def exposure_for(
+        self, market: str, token_id: str, event_markets: Iterable[str] = ()
+    ) -> ExposureSnapshot:
+        """`event_markets`: every market of `market`'s neg-risk event (none: not one)."""
         self.observe()
         position = self._positions.get(token_id)
         offered = sum(
@@ -404,6 +407,7 @@ class Portfolio:
             open_orders=len(self._orders),
             day_pnl=self.day_pnl(),
             drawdown=self.drawdown(),
+            event_exposure=sum((self.exposure(m) for m in set(event_markets)), ZERO),
         )
 
     def observe(self) -> Decimal:

@@ -53,6 +53,7 @@ def risk_limits_from_settings(settings: Settings) -> RiskLimits:
         max_order_notional=settings.max_order_notional_usd,
         max_position=settings.max_position_usd,
         max_exposure=settings.max_exposure_usd,
+        max_event_exposure=settings.max_event_exposure_usd,
         max_open_orders=settings.max_open_orders,
         max_orders_per_minute=settings.max_orders_per_minute,
         daily_loss_limit=settings.daily_loss_limit_usd,
