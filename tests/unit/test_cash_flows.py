@@ -12,10 +12,12 @@ from trader.execution.cash_flows import Redeemable, explain_cash_change, scale_p
 from trader.execution.portfolio import Portfolio
 from trader.execution.risk import drawdown_mode
 from trader.limits import RiskLimits
+from trader.reports.metrics import EquitySeries
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 D = Decimal
 TOLERANCE = D("0.01")
+CENT = D("0.01")
 
 
 def portfolio(cash: str = "1000", clock: FakeClock | None = None) -> Portfolio:
@@ -145,3 +147,17 @@ def test_the_days_flows_survive_a_restart() -> None:
     clock.advance(timedelta(days=1).total_seconds())
     book.observe()
     assert book.day_pnl() == D(0)
+
+
+def test_the_reports_daily_pnl_and_curve_peak_are_net_of_a_withdrawal() -> None:
+    zone = ZoneInfo("UTC")
+    day1, day2 = START, START + timedelta(days=1)
+    series = EquitySeries(zone, day1 - timedelta(hours=1), day2 + timedelta(hours=1))
+    series.add(day1, D(1000), D(0))
+    series.flow(day2, D(-300))
+    series.add(day2, D(690), D("0.0142857142857142857142857143"))  # 10 lost after the flow
+
+    pnl = dict(series.daily_pnl(day1.date()))
+
+    assert pnl[day2.date()] == D(-10)  # 690 - 1000 + 300, not -310
+    assert series.points()[-1].peak.quantize(CENT) == D(700)  # the peak scaled with the flow
