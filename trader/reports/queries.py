@@ -22,9 +22,9 @@ from trader.execution.ledger import SETTLEMENT_LIQUIDITY
 from trader.reports.metrics import Resolved, daily_totals
 from trader.reports.model import AlertSummary, DayWindow, ExpectedPnl, LlmLine
 from trader.store.tables import (
-    CashFlowRow,
     AlertRow,
     ApprovalRow,
+    CashFlowRow,
     ControlStateRow,
     EquitySnapshotRow,
     EventLogRow,
