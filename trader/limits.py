@@ -254,3 +254,9 @@ LIMIT_RULES: dict[str, LimitRule] = {
     "halt_feed_down_s": _SECONDS,
     "halt_reconcile_tolerance": _USD_OR_ZERO,
 }
+
+
+def parse_amount(name: str, value: object, bankroll: Decimal | None = None) -> Decimal:
+    """A positive USD amount the operator typed (as a USD limit is parsed): `SettingError`
+    says what is wrong."""
+    return Decimal(_USD.parse(name, value, bankroll))

@@ -20,7 +20,7 @@ from polysim.clob.app import SimServer, serve
 from tests.support.execution_rig import TEST_LIMITS, Rig, live_rig, sim_intent, sim_market
 from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
-from trader.control.types import Outcome, PnlPeriod
+from trader.control.types import ControlError, Outcome, PnlPeriod
 from trader.domain import DrawdownMode
 from trader.execution.risk import drawdown_mode
 from trader.execution.store import SqlExecutionStore
@@ -119,6 +119,8 @@ async def test_a_withdrawal_moves_neither_pnl_nor_the_daily_limit_nor_the_drawdo
         assert abs(pnl_after.pnl - pnl_before.pnl) <= CENT
         assert pnl_after.cash_flows == D(-300)
         assert await _flows(sessions, rig) == [D(-300)]
+        with pytest.raises(ControlError, match="on-chain"):  # live: found, never entered
+            await rig.runtime.accounts.record_cash_flow("telegram:ada", D(-300), "")
         [event] = await _events(rig, "cash_flow")
         assert (D(event["amount"]), event["kind"]) == (D(-300), "withdrawal")
         kinds = [a.kind for a in _drain(alerts)]

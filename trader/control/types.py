@@ -170,6 +170,17 @@ class PnlReport:
 
 
 @dataclass(frozen=True, slots=True)
+class CashFlowRecorded:
+    """A deposit (amount > 0) or withdrawal (< 0) the operator entered: not PnL."""
+
+    amount: Decimal
+    reason: str
+    cash: Decimal  # after it
+    equity: Decimal
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExitPreview:
     token_id: str
     market: str
@@ -331,6 +342,10 @@ class TradingDesk(Protocol):
     async def open_orders(self) -> list[OrderView]: ...
 
     async def pnl(self, period: PnlPeriod) -> PnlReport: ...
+
+    async def record_cash_flow(
+        self, actor: Actor, amount: Decimal, reason: str
+    ) -> CashFlowRecorded: ...
 
     async def preview_kill(self, slippage: Decimal | None) -> KillPreview: ...
 

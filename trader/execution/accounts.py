@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from trader.bus import Bus
 from trader.clock import Clock
-from trader.control.types import PnlPeriod, PnlReport
+from trader.control.types import CashFlowRecorded, ControlError, PnlPeriod, PnlReport
 from trader.domain import (
     NO_FEES,
     ZERO,
@@ -34,10 +34,11 @@ from trader.domain import (
     Severity,
     new_correlation_id,
 )
+from trader.execution.cash_flows import CashFlow
 from trader.execution.engine import ExecutionEngine
 from trader.execution.ledger import fills_cash, replay
 from trader.execution.portfolio import SettledPosition, WorkingOrder
-from trader.execution.ports import EventSink
+from trader.execution.ports import AcceptsTransfers, EventSink
 from trader.execution.risk import drawdown_mode
 from trader.execution.store import Write
 from trader.state import ControlState
@@ -202,6 +203,42 @@ class Accounts:
             win_rate=rate,
             cash_flows=flows,
         )
+
+    # cash flows the operator enters ------------------------------------------------------
+
+    async def record_cash_flow(self, actor: str, amount: Decimal, reason: str) -> CashFlowRecorded:
+        """A deposit (> 0) or withdrawal (< 0) into a venue the operator funds from here (the
+        paper venue): its balance moves, and equity with it, but not PnL. A live venue's flows
+        are found in its balance at reconciliation, so entering one here is refused."""
+        engine, portfolio = self._engine, self._engine.portfolio
+        if not isinstance(engine.venue, AcceptsTransfers):
+            raise ControlError(
+                "at the live venue money moves on-chain: the next reconciliation finds a "
+                "deposit or withdrawal in the balance and records it"
+            )
+        if amount == ZERO:
+            raise ControlError("the amount must not be zero")
+        corr = new_correlation_id()
+        async with engine.lock:
+            free = portfolio.cash - portfolio.reserved_cash()
+            if amount < ZERO and free + amount < ZERO:
+                raise ControlError(
+                    f"withdrawing {-amount:.2f} leaves less than nothing: {free:.2f} free"
+                )
+            await engine.venue.transfer(amount)
+            portfolio.apply_cash_flow(amount)
+            flow = CashFlow(self._clock.now(), amount, reason or "entered by the operator", actor)
+            await engine.store.record_cash_flow(flow, corr)
+            await self.remember()
+        payload = {"amount": amount, "kind": flow.kind.value, "reason": flow.reason}
+        self._events.append("cash_flow", {**payload, "source": actor}, correlation_id=corr)
+        self._alert(
+            "cash_flow",
+            Severity.INFO,
+            f"Cash flow: {flow.kind.value} of {abs(amount):.2f} pUSD",
+            f"{flow.reason} (by {actor}); not counted as PnL",
+        )
+        return CashFlowRecorded(amount, flow.reason, portfolio.cash, portfolio.equity(), corr)
 
     # settlement ---------------------------------------------------------------------------
 

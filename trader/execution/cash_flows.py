@@ -33,6 +33,7 @@ class FlowReason(StrEnum):
     WITHDRAWAL = "withdrawal"
 
 
+VENUE = "venue"  # the source of a flow found in the venue's balance
 UNEXPLAINED = "venue balance change not explained by fills, fees or redemptions"
 
 
@@ -43,7 +44,7 @@ class CashFlow:
     at: datetime
     amount: Decimal
     reason: str  # why we think so: UNEXPLAINED, or the operator's words
-    source: str  # "venue" (found in the balance) or the actor who recorded it
+    source: str  # VENUE (found in the balance) or the actor who entered it
 
     @property
     def kind(self) -> FlowReason:

@@ -27,7 +27,7 @@ from decimal import Decimal
 from trader.bus import Bus
 from trader.clock import Clock
 from trader.domain import ZERO, Alert, Fill, Order, Position, Severity, new_correlation_id
-from trader.execution.cash_flows import UNEXPLAINED, CashFlow, explain_cash_change
+from trader.execution.cash_flows import UNEXPLAINED, VENUE, CashFlow, explain_cash_change
 from trader.execution.engine import ExecutionEngine
 from trader.execution.portfolio import WorkingOrder
 from trader.execution.ports import EventSink, ResolvesUnknown
@@ -304,7 +304,7 @@ class Reconciler:
                 "redemption_received", {"market": market, "amount": amount}, correlation_id=corr
             )
         if explained.flow:
-            flow = CashFlow(self._clock.now(), explained.flow, UNEXPLAINED, "venue")
+            flow = CashFlow(self._clock.now(), explained.flow, UNEXPLAINED, VENUE)
             portfolio.apply_cash_flow(flow.amount)
             self._record_flow(flow, corr)
         portfolio.set_cash(correction.venue)  # what is left is within the tolerance
