@@ -56,6 +56,9 @@ async def test_an_entered_withdrawal_is_not_pnl_and_survives_a_restart(
         assert abs(after.drawdown - before.drawdown) < D("1e-12")  # 0.08%, as before
         pnl = await rig.runtime.accounts.pnl(PnlPeriod.DAY)
         assert pnl.cash_flows == D(-300)
+        await rig.events.flush()
+        entered = [e.payload for e in await rig.events.recent(100) if e.type == "cash_flow"]
+        assert [(e["amount"], e["source"]) for e in entered] == [("-300", "telegram:ada")]
         store = SqlExecutionStore(sessions, clock)
         flows = await store.cash_flows(clock.now().replace(year=2000))
         assert [(f.amount, f.reason, f.source) for f in flows] == [

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from trader.clock import FakeClock
 from trader.domain import Book, BookLevel, DrawdownMode, Fill, Side
+from trader.execution.accounts import _remembered_cash
 from trader.execution.cash_flows import Redeemable, explain_cash_change, scale_peak
 from trader.execution.portfolio import Portfolio
 from trader.execution.risk import drawdown_mode
@@ -161,3 +162,11 @@ def test_the_reports_daily_pnl_and_curve_peak_are_net_of_a_withdrawal() -> None:
 
     assert pnl[day2.date()] == D(-10)  # 690 - 1000 + 300, not -310
     assert series.points()[-1].peak.quantize(CENT) == D(700)  # the peak scaled with the flow
+
+
+def test_the_restart_cash_is_the_remembered_one_moved_by_the_fills_recorded_since() -> None:
+    # remembered: cash 700 when the fills had moved it by -100; since then a 30 buy was recorded
+    assert _remembered_cash({"cash": "700", "fills_cash": "-100"}, D(-130)) == D(670)
+    assert _remembered_cash({}, D(-130)) is None  # first start: the venue's balance
+    assert _remembered_cash({"cash": "NaN", "fills_cash": "0"}, D(0)) is None
+    assert _remembered_cash({"cash": "x", "fills_cash": "0"}, D(0)) is None

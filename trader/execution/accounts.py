@@ -232,12 +232,9 @@ class Accounts:
             await self.remember()
         payload = {"amount": amount, "kind": flow.kind.value, "reason": flow.reason}
         self._events.append("cash_flow", {**payload, "source": actor}, correlation_id=corr)
-        self._alert(
-            "cash_flow",
-            Severity.INFO,
-            f"Cash flow: {flow.kind.value} of {abs(amount):.2f} pUSD",
-            f"{flow.reason} (by {actor}); not counted as PnL",
-        )
+        title = f"Cash flow: {flow.kind.value} of {abs(amount):.2f} pUSD"
+        body = f"{flow.reason} (by {actor}); not counted as PnL"
+        self._bus.alerts.publish(Alert("cash_flow", Severity.INFO, title, body, corr), corr)
         return CashFlowRecorded(amount, flow.reason, portfolio.cash, portfolio.equity(), corr)
 
     # settlement ---------------------------------------------------------------------------
@@ -315,6 +312,8 @@ def _remembered_cash(memory: dict[str, Any], fills_cash_now: Decimal) -> Decimal
         cash, then = Decimal(str(memory["cash"])), Decimal(str(memory["fills_cash"]))
     except (KeyError, ArithmeticError, ValueError):
         return None
+    if not (cash.is_finite() and then.is_finite()):
+        return None  # a hand edit: the venue's balance is used instead
     return cash + fills_cash_now - then
 
 
