@@ -105,7 +105,10 @@ async def test_a_withdrawal_moves_neither_pnl_nor_the_daily_limit_nor_the_drawdo
         pnl_before = await rig.runtime.accounts.pnl(PnlPeriod.DAY)
 
         await _admin(sim, "balances", {"address": _wallet(rig), "withdraw": "300"})
-        await rig.runtime.reconcile("test")
+        await rig.runtime.reconcile("test")  # seen once: not yet a flow, and not PnL either
+        assert rig.runtime.summary().equity == before.equity
+        assert await _flows(sessions, rig) == []
+        await rig.runtime.reconcile("test")  # seen again: a withdrawal
         await rig.runtime.accounts.snapshot()  # watches the limits, as the job does
 
         after = rig.runtime.summary()
@@ -180,6 +183,10 @@ async def test_partial_redemptions_count_once_including_one_made_while_down(
     await _admin(sim, "balances", {"address": wallet, "withdraw": "50"})
 
     async with live_rig(engine, sessions, sim, limits=LIMITS) as rig:
+        # the start's reconciliation recognised the redemption and saw the 50 once
+        assert rig.runtime.summary().redeemable == D(0)
+        assert await _flows(sessions, rig) == []
+        await rig.runtime.reconcile("test")
         restarted = rig.runtime.summary()
         assert restarted.redeemable == D(0)
         assert restarted.cash == settled.cash + D(180) - D(50)
@@ -188,6 +195,25 @@ async def test_partial_redemptions_count_once_including_one_made_while_down(
         pnl = await rig.runtime.accounts.pnl(PnlPeriod.DAY)
         assert pnl.pnl == settled_pnl.pnl  # neither the redemption nor the withdrawal
         assert pnl.cash_flows == D(-50)
+
+
+async def test_a_difference_seen_by_one_run_only_is_no_flow(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    """What a fill landing between the venue's balance and trades reads looks like: a
+    difference one run sees and the next does not. It never becomes a deposit or withdrawal."""
+    async with live_rig(engine, sessions, sim, limits=LIMITS) as rig:
+        before = rig.runtime.summary()
+        await _admin(sim, "balances", {"address": _wallet(rig), "withdraw": "300"})
+        await rig.runtime.reconcile("test")
+        await _admin(sim, "balances", {"address": _wallet(rig), "deposit": "300"})
+        await rig.runtime.reconcile("test")
+        await rig.runtime.reconcile("test")
+
+        assert await _flows(sessions, rig) == []
+        assert rig.runtime.summary().equity == before.equity
+        seen = await _events(rig, "cash_difference_seen")
+        assert [D(e["amount"]) for e in seen] == [D(-300)]
 
 
 def _drain(subscription):  # type: ignore[no-untyped-def]

@@ -9,8 +9,10 @@ How a flow is found (one rule for live and paper, which differ only in the venue
 reconciliation the venue's collateral balance is compared with ours after every fill we know
 of (and its fee). What is left is first explained by redemptions (`explain_cash_change`): a
 settled market whose tokens the venue no longer holds was redeemed, so its payout is now in
-the venue's cash. Whatever still remains beyond the tolerance is a deposit (positive) or a
-withdrawal (negative), recorded as a `cash_flow` event and a row in `cash_flows`.
+the venue's cash. Whatever still remains beyond the tolerance, when two reconciliations in a
+row see it, is a deposit (positive) or a withdrawal (negative), recorded as a `cash_flow`
+event and a row in `cash_flows`. In paper mode the operator enters flows (`/deposit`,
+`/withdraw`), which move the paper venue's balance and are recorded the same way.
 
 Performance is measured net of flows, time-weighted: a flow scales the peak equity by the
 same factor as the equity (`scale_peak`), so the drawdown fraction is what it was before the

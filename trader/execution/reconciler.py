@@ -14,7 +14,10 @@ A cash difference left after the missing fills is explained, in this order, by r
 (a settled market whose tokens the venue no longer holds: its payout moves from redeemable
 to cash, `redemption_received`) and then by a cash flow (a deposit or withdrawal: a
 `cash_flow` event, a row in `cash_flows`, one alert), never by PnL
-(`trader.execution.cash_flows`).
+(`trader.execution.cash_flows`). A flow is recorded only when two runs in a row see the same
+unexplained difference (the first appends `cash_difference_seen` and leaves our cash as it
+is): a fill landing between the venue's balance and its trades being read makes a
+difference for one run only, and must not become a deposit.
 """
 
 from __future__ import annotations
@@ -94,6 +97,8 @@ class Reconciler:
         # remember the cash it explained (a redemption, a flow), so a restart does not again
         self._after_cash_moved = after_cash_moved
         self._cash_moved = False
+        self._flow_candidate: Decimal | None = None  # the last run's unexplained difference
+        self._flow_seen: Decimal | None = None  # this run's
         self.runs = 0
         self.last_result: ReconcileResult | None = None
 
@@ -102,6 +107,7 @@ class Reconciler:
         if self._before_run is not None:
             await self._before_run()
         corr = new_correlation_id()
+        self._flow_seen = None
         starting = reason == "start"  # nothing of ours is in flight: its process is gone
         result, local, venue = await self._compare(starting=starting)
         if any(isinstance(c, SetPosition) for c in result.corrections):
@@ -117,8 +123,9 @@ class Reconciler:
         else:
             result = _applied(result, await self._apply_all(result.corrections, local, corr))
         async with engine.lock:
-            if starting and venue.cash is not None:
+            if starting and venue.cash is not None and self._flow_seen is None:
                 engine.portfolio.set_cash(venue.cash)
+        self._flow_candidate = self._flow_seen
         await engine.writer.drain_now()
         async with engine.lock:
             await self._prune_working(venue)
@@ -297,14 +304,22 @@ class Reconciler:
         explained = explain_cash_change(
             change, portfolio.redeemables(), correction.venue_held, CASH_TOLERANCE
         )
-        self._cash_moved = bool(explained.redeemed or explained.flow)
+        self._cash_moved = self._cash_moved or bool(explained.redeemed)
         for market, amount in explained.redeemed.items():
             portfolio.redeem(market)
             self._events.append(
                 "redemption_received", {"market": market, "amount": amount}, correlation_id=corr
             )
         if explained.flow:
+            previous = self._flow_candidate
+            if previous is None or abs(previous - explained.flow) > CASH_TOLERANCE:
+                self._flow_seen = explained.flow  # a flow if the next run sees it again
+                self._events.append(
+                    "cash_difference_seen", {"amount": explained.flow}, correlation_id=corr
+                )
+                return  # our cash stays (with any redemption): nothing is PnL meanwhile
             flow = CashFlow(self._clock.now(), explained.flow, UNEXPLAINED, VENUE)
+            self._cash_moved = True
             portfolio.apply_cash_flow(flow.amount)
             self._record_flow(flow, corr)
         portfolio.set_cash(correction.venue)  # what is left is within the tolerance
