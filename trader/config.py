@@ -129,6 +129,7 @@ class Settings(BaseSettings):
     max_order_notional_usd: Decimal = Field(default=Decimal(50), gt=0)
     max_position_usd: Decimal = Field(default=Decimal(200), gt=0)
     max_exposure_usd: Decimal = Field(default=Decimal(1000), gt=0)
+    max_event_exposure_usd: Decimal = Field(default=Decimal(300), gt=0)  # per neg-risk event
     max_open_orders: int = Field(default=20, ge=1)
     max_orders_per_minute: int = Field(default=10, ge=1)
     daily_loss_limit_usd: Decimal = Field(default=Decimal(100), gt=0)

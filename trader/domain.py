@@ -129,6 +129,9 @@ class Market:
     tick_size: Decimal = Decimal("0.01")
     min_order_size: Decimal = Decimal(5)
     neg_risk: bool = False
+    # the neg-risk event this market is one outcome of (Gamma's event id); "" when it is no
+    # outcome of a multi-outcome event. Its markets are mutually exclusive: one pays YES.
+    event_id: str = ""
     volume: Decimal = ZERO
     liquidity: Decimal = ZERO
     slug: str = ""

@@ -122,6 +122,7 @@ class RiskLimits:
     max_order_notional: Decimal = Decimal(50)
     max_position: Decimal = Decimal(200)  # per market, at cost
     max_exposure: Decimal = Decimal(1000)  # all positions at cost plus open BUY orders
+    max_event_exposure: Decimal = Decimal(300)  # per neg-risk event: its markets together
     max_open_orders: int = 20
     max_orders_per_minute: int = 10
     daily_loss_limit: Decimal = Decimal(100)  # realized + unrealized, operator's day
@@ -233,6 +234,7 @@ LIMIT_RULES: dict[str, LimitRule] = {
     "max_order_notional": _USD,
     "max_position": _USD,
     "max_exposure": _USD,
+    "max_event_exposure": _USD,
     "max_open_orders": _COUNT,
     "max_orders_per_minute": _COUNT,
     "daily_loss_limit": _USD,
@@ -252,3 +254,9 @@ LIMIT_RULES: dict[str, LimitRule] = {
     "halt_feed_down_s": _SECONDS,
     "halt_reconcile_tolerance": _USD_OR_ZERO,
 }
+
+
+def parse_amount(name: str, value: object, bankroll: Decimal | None = None) -> Decimal:
+    """A positive USD amount the operator typed (as a USD limit is parsed): `SettingError`
+    says what is wrong."""
+    return Decimal(_USD.parse(name, value, bankroll))

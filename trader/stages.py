@@ -59,9 +59,7 @@ _WHAT = {
 
 # Every strategy the product knows, and the stage it starts at: none trades real money until an
 # operator promotes it.
-DEFAULT_STAGES: Mapping[str, Stage] = MappingProxyType(
-    {"llm_edge": Stage.PAPER, "complete_set_arb": Stage.PAPER}
-)
+DEFAULT_STAGES: Mapping[str, Stage] = MappingProxyType({"llm_edge": Stage.PAPER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +162,7 @@ def parse_stage(value: object) -> Stage:
 
 
 def parse_stage_setting(text: str, known: Iterable[str] = DEFAULT_STAGES) -> StageBook:
-    """`STRATEGY_STAGES` ("llm_edge=live,complete_set_arb=development") over the defaults.
+    """`STRATEGY_STAGES` ("llm_edge=live", comma-separated) over the defaults.
     Raises `StageError` naming the first bad entry."""
     starting = {name: DEFAULT_STAGES.get(name, Stage.PAPER) for name in known}
     book = StageBook(MappingProxyType(starting))

@@ -3,7 +3,8 @@
 Every setting is kept by the Control API (in the database); after a change the notifier's
 policy is rebuilt from what the Control API stored, so what the chat shows is what is kept.
 A risk limit changes only after a confirmation that shows the old and the new value; so does
-`/set allow_heuristic_live on|off` (may heuristic forecasts trade in live mode).
+`/set allow_heuristic_live on|off` (may heuristic forecasts trade in live mode). `/deposit` and
+`/withdraw` enter a cash flow (money in or out of the paper account, not PnL), confirmed first.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot.confirm import Pending
 from bot.render import trading as render_trading
 from bot.reply import Reply, Role
 from bot.timing import QuietHours, QuietHoursError
-from trader.control.api import AlertSettings
+from trader.control.api import AlertSettings, parse_amount
 from trader.domain import Actor, Severity
 
 if TYPE_CHECKING:
@@ -87,6 +88,51 @@ class SettingsCommands:
         on = pending.payload["on"] == "on"
         change = await self._context.control.set_allow_heuristic_live(actor, on)
         return render_trading.setting_changed(change)
+
+    # cash flows -----------------------------------------------------------------------
+
+    async def deposit(self, actor: Actor, args: list[str]) -> Reply:
+        return self._ask_cash_flow(actor, args, "deposit")
+
+    async def withdraw(self, actor: Actor, args: list[str]) -> Reply:
+        return self._ask_cash_flow(actor, args, "withdraw")
+
+    def _ask_cash_flow(self, actor: Actor, args: list[str], kind: str) -> Reply:
+        if not args:
+            raise UsageError(f"Give the amount to {kind} (and why, if you like).")
+        try:
+            amount = parse_amount("the amount", args[0])
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        reason = " ".join(args[1:])[:200]
+        confirmations = self._context.confirmations
+        confirmations.cancel_for(actor, "cash_flow")
+        pending = confirmations.issue(
+            "cash_flow", actor, {"set", "abort"}, kind=kind, amount=str(amount), reason=reason
+        )
+        return Reply(
+            f"{kind.capitalize()} ${amount:,.2f}?",
+            (
+                "A cash flow, not PnL: equity moves by it, the day's PnL and the drawdown do not.",
+                *((f"Reason: {reason}",) if reason else ()),
+            ),
+            buttons=confirm_buttons(
+                pending.token, (f"✅ {kind.capitalize()} ${amount:,.2f}", "set")
+            ),
+        )
+
+    async def on_cash_flow(self, pending: Pending, choice: str, actor: Actor) -> Reply:
+        control, payload = self._context.control, pending.payload
+        amount, reason = str(payload["amount"]), str(payload["reason"])
+        if payload["kind"] == "deposit":
+            done = await control.deposit(actor, amount, reason)
+        else:
+            done = await control.withdraw(actor, amount, reason)
+        what = "Deposit" if done.amount > 0 else "Withdrawal"
+        return Reply(
+            f"{what} of ${abs(done.amount):,.2f} recorded (not PnL)",
+            (f"Cash ${done.cash:,.2f} · equity ${done.equity:,.2f}",),
+        )
 
     # alerts ---------------------------------------------------------------------------
 
@@ -174,6 +220,22 @@ def install(core: CommandCore) -> None:
             feature="settings",
         ),
         Command(
+            "deposit",
+            operator,
+            "paper account: money in (not PnL)",
+            "/deposit <amount> [reason]",
+            settings.deposit,
+            feature="settings",
+        ),
+        Command(
+            "withdraw",
+            operator,
+            "paper account: money out (not PnL)",
+            "/withdraw <amount> [reason]",
+            settings.withdraw,
+            feature="settings",
+        ),
+        Command(
             "alerts",
             Role.VIEWER,
             "alert settings",
@@ -204,3 +266,4 @@ def install(core: CommandCore) -> None:
         core.register(command)
     core.on_confirm("set_limit", settings.on_set_limit)
     core.on_confirm("set_heuristic_live", settings.on_set_heuristic_live)
+    core.on_confirm("cash_flow", settings.on_cash_flow)

@@ -101,6 +101,8 @@ def pnl(report: PnlReport, ctx: RenderContext) -> Reply:
         f"Trades {report.trades}: {report.wins} won, {report.losses} lost"
         + (f" ({percent(report.win_rate)})" if report.win_rate is not None else ""),
     ]
+    if report.cash_flows:
+        lines.append(f"Deposits less withdrawals {money(report.cash_flows, sign=True)} (not PnL)")
     if report.start_equity is None:
         lines.append("No equity snapshot before the period: PnL counts from the first one.")
     return Reply(f"PnL this {report.period.value}", tuple(lines))

@@ -4,11 +4,16 @@
   heartbeats, faults, WebSocket counts.
 - `POST /_admin/faults` (a rule, a list, or `{"rules": [...]}`), `GET` / `DELETE` the same
   path to list / clear them (see `faults.py`).
-- `POST /_admin/resolve {"condition_id", "outcome"?}`: resolve a market now; outcome "50/50"
-  pays 0.5 per share each side. Answers the winner (null for a 50/50) and the payouts.
+- `POST /_admin/resolve {"condition_id", "outcome"?, "redeem"?}`: resolve a market now;
+  outcome "50/50" pays 0.5 per share each side. Answers the winner (null for a 50/50) and the
+  payouts. `"redeem": false` leaves every holding REDEEMABLE (as the real venue, which never
+  redeems by itself) until `POST /_admin/redeem {"condition_id", "address"}` pays one
+  account out (answers the collateral paid).
 - `POST /_admin/price {"condition_id" or "token_id", "fair"}`: jump the fair price.
 - `POST /_admin/tick_size {"condition_id", "tick_size"}`: change a tick size.
-- `POST /_admin/balances {"address", "collateral"?, "tokens"?: {token_id: size}}`.
+- `POST /_admin/balances {"address", "collateral"?, "deposit"?, "withdraw"?,
+  "tokens"?: {token_id: size}}`: set the collateral, or move it by a deposit or a withdrawal
+  (the operator moving money in or out of the wallet; refused below zero).
 - `POST /_admin/advance {"seconds"}`: step simulated time (moves a FakeClock first).
 - `POST /_admin/drop_ws {"channel": "market" | "user" | "all"}`: close sockets.
 """
@@ -182,7 +187,7 @@ async def resolve(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await _body(request)
     market = _market(ctx, body)
-    payouts = _resolve(ctx, market, body.get("outcome"))
+    payouts = _resolve(ctx, market, body.get("outcome"), redeem=body.get("redeem", True) is True)
     answer = {
         "condition_id": market.condition_id,
         "winner": market.winner,
@@ -191,11 +196,34 @@ async def resolve(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
-def _resolve(ctx: SimContext, market: SimMarket, outcome: Any) -> dict[str, Decimal]:
+def _resolve(
+    ctx: SimContext, market: SimMarket, outcome: Any, *, redeem: bool = True
+) -> dict[str, Decimal]:
+    wanted = None if outcome is None else str(outcome)
     try:
-        return ctx.exchange.resolve(market.condition_id, None if outcome is None else str(outcome))
+        return ctx.exchange.resolve(market.condition_id, wanted, redeem=redeem)
     except ValueError as error:
         raise ApiError(400, str(error)) from error
+
+
+async def redeem(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await _body(request)
+    if not isinstance(body, dict) or not body.get("address"):
+        raise ApiError(400, "address is required")
+    market = _market(ctx, body)
+    try:
+        paid = ctx.exchange.redeem_for(market.condition_id, str(body["address"]))
+    except ValueError as error:
+        raise ApiError(400, str(error)) from error
+    account = ctx.exchange.ledger.account(str(body["address"]))
+    return web.json_response(
+        {
+            "condition_id": market.condition_id,
+            "paid": dec(paid),
+            "collateral": dec(account.collateral),
+        }
+    )
 
 
 async def price(request: web.Request) -> web.Response:
@@ -224,6 +252,12 @@ async def balances(request: web.Request) -> web.Response:
     account = ctx.exchange.ledger.account(str(body["address"]))
     if body.get("collateral") is not None:
         account.collateral = _decimal(body["collateral"], "collateral")
+    moved = _decimal(body.get("deposit", 0), "deposit") - _decimal(
+        body.get("withdraw", 0), "withdraw"
+    )
+    if account.collateral + moved < ZERO:
+        raise ApiError(400, "a withdrawal cannot take the collateral below zero")
+    account.collateral += moved
     for token_id, size in dict(body.get("tokens") or {}).items():
         holding = account.holding(str(token_id))
         holding.size = _decimal(size, "tokens")
@@ -257,6 +291,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get(f"{PREFIX}/faults", list_faults)
     router.add_delete(f"{PREFIX}/faults", clear_faults)
     router.add_post(f"{PREFIX}/resolve", resolve)
+    router.add_post(f"{PREFIX}/redeem", redeem)
     router.add_post(f"{PREFIX}/price", price)
     router.add_post(f"{PREFIX}/tick_size", tick_size)
     router.add_post(f"{PREFIX}/balances", balances)

@@ -12,7 +12,8 @@ strings; tick and minimum size are numbers. `GET /gamma/markets` pages by `limit
 Data API: `GET /data-api/positions?user=` (the v1 camelCase list) and
 `GET /data-api/v2/positions?user=&condition_id=&status=&limit=&cursor=` (the SDK's
 `list_positions`: `{data, pagination: {has_more, next_cursor}}`); `GET /data-api/trades?user=`.
-Positions settle automatically at resolution (each share paid its payout), so a resolved
+Positions settle at resolution (each share paid its payout; unless resolved with `"redeem":
+false`, which leaves them REDEEMABLE until `/_admin/redeem`), so a resolved
 holding appears as CLOSED with its realized PnL.
 """
 
@@ -59,6 +60,9 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
         "acceptingOrders": market.accepting_orders,
         "enableOrderBook": True,
         "negRisk": spec.neg_risk,
+        "events": [{"id": spec.event, "slug": spec.event, "title": spec.event}]
+        if spec.event
+        else [],
         "orderPriceMinTickSize": _number(market.tick_size),
         "orderMinSize": _number(spec.min_order_size),
         "volume": dec(volume),
@@ -86,7 +90,6 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
         ),
         "takerBaseFee": spec.fee_rate_bps,
         "makerBaseFee": 0,
-        "events": [],
         "tags": [],
     }
 

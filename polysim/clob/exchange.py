@@ -187,9 +187,13 @@ class SimExchange:
                 if not market.closed and due is not None and due <= now:
                     self.resolve(market.condition_id)
 
-    def resolve(self, condition_id: str, outcome: str | None = None) -> dict[str, Decimal]:
+    def resolve(
+        self, condition_id: str, outcome: str | None = None, *, redeem: bool = True
+    ) -> dict[str, Decimal]:
         """Close a market, cancel its orders and pay every holding its token's payout: 1 to the
-        winner and 0 to the loser, or 0.5 to each for `outcome` "50/50". The payouts by token."""
+        winner and 0 to the loser, or 0.5 to each for `outcome` "50/50". The payouts by token.
+        `redeem=False` leaves the holdings REDEEMABLE, as the real venue does, until
+        `redeem_for` pays one account out."""
         market = self.markets[condition_id]
         if market.closed and market.payouts is not None:
             return dict(market.payouts)
@@ -204,10 +208,23 @@ class SimExchange:
             market.payouts = payouts
             market.closed_at = now
             market.fair = payouts[market.spec.tokens[0].token_id]
-            for token, payout in payouts.items():
-                self.ledger.settle(token, payout, now.timestamp())
+            if redeem:
+                for token, payout in payouts.items():
+                    self.ledger.settle(token, payout, now.timestamp())
             self._pending.append(MarketResolved(condition_id, market.winner, now))
         return dict(payouts)
+
+    def redeem_for(self, condition_id: str, address: str) -> Decimal:
+        """Redeem one account's holdings in a resolved market at their payouts (what the
+        operator does on the website, or `redeem_positions`); the collateral paid."""
+        market = self.markets[condition_id]
+        if market.payouts is None:
+            raise ValueError(f"{condition_id} has not resolved")
+        account = self.ledger.account(address)
+        now = self.clock.now().timestamp()
+        return sum(
+            (self.ledger.redeem(account, t, p, now) for t, p in market.payouts.items()), ZERO
+        )
 
     @staticmethod
     def _payouts(market: SimMarket, wanted: str | None) -> dict[str, Decimal]:

@@ -108,15 +108,21 @@ class Ledger:
     def settle(self, token_id: str, payout: Decimal, when: float) -> None:
         """Redeem every holding of a resolved token at `payout` (1, 0 or 0.5) per share."""
         for account in self._accounts.values():
-            holding = account.holdings.get(token_id)
-            if holding is None or holding.size <= 0:
-                continue
-            proceeds = holding.size * payout
-            account.collateral += proceeds
-            holding.realized_pnl += proceeds - holding.cost
-            holding.size = ZERO
-            holding.cost = ZERO
-            holding.last_event_at = when
+            self.redeem(account, token_id, payout, when)
+
+    @staticmethod
+    def redeem(account: Account, token_id: str, payout: Decimal, when: float) -> Decimal:
+        """Redeem one account's holding of a resolved token; the collateral paid."""
+        holding = account.holdings.get(token_id)
+        if holding is None or holding.size <= 0:
+            return ZERO
+        proceeds = holding.size * payout
+        account.collateral += proceeds
+        holding.realized_pnl += proceeds - holding.cost
+        holding.size = ZERO
+        holding.cost = ZERO
+        holding.last_event_at = when
+        return proceeds
 
 
 __all__ = ["Account", "Holding", "Ledger", "taker_fee"]

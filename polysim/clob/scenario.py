@@ -15,6 +15,7 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
         "question": "Will it rain?", "slug": "rain", "condition_id": "0x..64 hex",
         "outcomes": ["Yes", "No"], "token_ids": ["..", ".."],
         "tick_size": "0.01", "min_order_size": "5", "neg_risk": false,
+        "event": "",                   # a neg-risk event's id: its markets are its outcomes
         "fair_price": "0.62", "volatility": 0.02, "drift": 0.0,
         "depth": 5, "level_size": "100", "half_spread_ticks": 1,
         "flow_rate": 0.3, "flow_size": "40",
@@ -71,6 +72,7 @@ class MarketSpec:
     tick_size: Decimal = Decimal("0.01")
     min_order_size: Decimal = Decimal(5)
     neg_risk: bool = False
+    event: str = ""  # the neg-risk event this market is an outcome of
     fair_price: Decimal = Decimal("0.5")
     volatility: float = 0.02
     drift: float = 0.0
@@ -184,6 +186,7 @@ def _market(raw: Any, index: int, now: datetime) -> MarketSpec:
         tick_size=tick,
         min_order_size=Decimal(str(raw.get("min_order_size", "5"))),
         neg_risk=bool(raw.get("neg_risk", False)),
+        event=str(raw.get("event") or ""),
         fair_price=fair,
         volatility=float(raw.get("volatility", 0.02)),
         drift=float(raw.get("drift", 0.0)),

@@ -113,7 +113,7 @@ async def test_a_heuristic_cycle_over_the_simulator_ends_in_an_order_and_a_fill(
 async def test_a_development_strategy_places_no_order_in_paper_mode(tmp_path: Path) -> None:
     """The same cycle with every strategy at stage development: analysed for nothing, no
     intent, no order; the cycle says why; /promote to paper makes the next cycle trade."""
-    stages = "llm_edge=development,complete_set_arb=development"
+    stages = "llm_edge=development"
     async with running_app(tmp_path, strategy_stages=stages) as application:
         await application.cycle_hook.run_now()
         assert application.engine is not None

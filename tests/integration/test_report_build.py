@@ -96,6 +96,7 @@ async def test_one_day_report_text_and_dashboard(sessions: Sessions, tmp_path: P
     assert "America/New_York (23 h)" in text
     assert "⚠️ Needs you (5)" in text
     assert "Equity $1,025.50 · day +$15.50" in text
+    assert "Equity values positions at their bids, net of the sale's fee" in text
     assert "Trades 3 (2 buy, 1 sell) $50.00" in text
     assert "Realized +$6.00 · expected +$5.90 (1 buy without a forecast)" in text
     assert "Open positions 3 · value $42.50 · unrealized +$6.40" in text

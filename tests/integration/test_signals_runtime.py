@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from polysim.synthetic.signals import StaticBooks, Universe, make_book, make_market, universe
+from polysim.synthetic.signals import StaticBooks, Universe, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from tests.support.feed_server import FakeFeedServer, FeedDocument, http_date, rss
 from trader.bus import Bus, Envelope
@@ -369,46 +369,6 @@ async def test_the_scheduler_runs_the_cycle_for_the_control_api(
         f"4 analysed, {published} intent(s) published."
     )
     assert hook.last_cycle_at() == NOW
-
-
-async def test_a_complete_set_arbitrage_is_published_as_legs_that_name_their_group(
-    sessions: Sessions, http: httpx.AsyncClient
-) -> None:
-    market = make_market("0xarb", "Will the arb close?", end_date=NOW + timedelta(days=10))
-    books = {
-        "0xarb-yes": make_book("0xarb-yes", bid=Decimal("0.44"), ask=Decimal("0.45"), now=NOW),
-        "0xarb-no": make_book("0xarb-no", bid=Decimal("0.49"), ask=Decimal("0.50"), now=NOW),
-    }
-    rig = Rig(sessions, http, Universe((market,), books, ()), config("", feeds=()))
-    await rig.build()
-    try:
-        report, published = await rig.cycle()
-    finally:
-        await rig.close()
-
-    groups = {
-        p["strategy"]: (p, cid)
-        for kind, p, cid in rig.events.seen
-        if kind == "signal_group_published"
-    }
-    arb, group_id = groups["complete_set_arb"]
-    legs = [e.payload for e in published if e.payload.strategy == "complete_set_arb"]
-    assert [leg.token_id for leg in legs] == ["0xarb-yes", "0xarb-no"]
-    assert [leg.correlation_id for leg in legs] == [f"{group_id}-1", f"{group_id}-2"]
-    assert [leg["correlation_id"] for leg in arb["legs"]] == [f"{group_id}-1", f"{group_id}-2"]
-    assert legs[0].reason.endswith(
-        f"[group {group_id} leg 1/2, all-or-none, unwind: sell_filled_legs]"
-    )
-    assert report.trades[0].arb.startswith("complete set:")
-    # the same market's edge trade (the heuristic buys NO at 0.50 against 0.555) is one leg,
-    # whose correlation id is its group id
-    (edge,) = [e for e in published if e.payload.strategy == "llm_edge"]
-    assert edge.correlation_id == groups["llm_edge"][1] == edge.payload.correlation_id
-    assert [e.correlation_id for e in published] == [
-        f"{group_id}-1",
-        f"{group_id}-2",
-        edge.correlation_id,
-    ]
 
 
 def test_the_runtime_config_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,7 +42,13 @@ from trader.control.api import (
     ReportSource,
     SignalSource,
 )
-from trader.control.types import ExitPreview, ExitResult, StateChange, TradingStatus
+from trader.control.types import (
+    CashFlowRecorded,
+    ExitPreview,
+    ExitResult,
+    StateChange,
+    TradingStatus,
+)
 from trader.domain import (
     Actor,
     Alert,
@@ -205,6 +211,12 @@ class FakeDesk:
             1,
             Decimal("0.75"),
         )
+
+    async def record_cash_flow(
+        self, actor: Actor, amount: Decimal, reason: str
+    ) -> CashFlowRecorded:
+        self.calls.append(("cash_flow", str(actor), (amount, reason)))
+        return CashFlowRecorded(amount, reason, Decimal(500) + amount, Decimal(500) + amount, "c")
 
     async def preview_kill(self, slippage: Decimal | None) -> KillPreview:
         cap = slippage if slippage is not None else self.slippage

@@ -105,3 +105,35 @@ async def test_a_new_kill_request_voids_the_earlier_confirmation() -> None:
     assert stale.notice
     assert fresh.title == "🛑 Trading KILLED"
     assert desk.trading.state is TradingState.KILLED
+
+
+async def test_a_withdrawal_is_confirmed_then_entered_as_a_cash_flow() -> None:
+    core, desk, events = await make()
+
+    asked = await core.handle("/withdraw 300 paid the rent", ADA, Role.OPERATOR)
+    assert desk.acted() == []  # nothing before the confirmation
+    done = await core.handle(button(asked, "Withdraw $300.00"), ADA, Role.OPERATOR)
+
+    assert asked.title == "Withdraw $300.00?"
+    assert "not PnL" in asked.lines[0]
+    assert desk.acted() == [("cash_flow", str(ADA), (-300, "paid the rent"))]
+    assert done.title == "Withdrawal of $300.00 recorded (not PnL)"
+    audited = [e.payload for e in events.of_type("command") if e.payload["command"] == "withdraw"]
+    assert audited == [{"command": "withdraw", "amount": "300", "reason": "paid the rent"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/deposit", "Give the amount to deposit"),
+        ("/deposit -5", "the amount cannot be negative"),
+        ("/withdraw 1e3", "the amount is a plain decimal number of USD"),
+    ],
+)
+async def test_a_cash_flow_needs_a_plain_positive_amount(text: str, expected: str) -> None:
+    core, desk, _ = await make()
+
+    reply = await core.handle(text, ADA, Role.OPERATOR)
+
+    assert expected in reply.title
+    assert desk.acted() == []

@@ -14,10 +14,9 @@ from trader.signals.news import RefreshResult
 from trader.signals.pipeline import PipelineConfig, SelectionConfig, SignalPipeline, select_markets
 from trader.signals.records import InMemoryForecastRecorder
 from trader.signals.sizing import SizingConfig
-from trader.signals.strategies import CompleteSetArbStrategy, LLMEdgeStrategy
+from trader.signals.strategies import LLMEdgeStrategy
 from trader.signals.triage import Triage
-from trader.signals.values import NewsItem
-from trader.stages import StageBook, parse_stage_setting
+from trader.stages import parse_stage_setting
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -42,16 +41,11 @@ def test_selection_filters_and_caps_by_volume() -> None:
     assert select_markets([keep, bigger], NOW, SelectionConfig(max_markets=1)) == [bigger]
 
 
-# every strategy promoted to live: these tests are about what happens in each mode
-ALL_LIVE = parse_stage_setting("llm_edge=live,complete_set_arb=live")
+ALL_LIVE = parse_stage_setting("llm_edge=live")
 
 
 def heuristic_pipeline(
-    books: StaticBooks,
-    news: StaticNews,
-    *,
-    arb: CompleteSetArbStrategy | None = None,
-    stages: StageBook = ALL_LIVE,
+    books: StaticBooks, news: StaticNews
 ) -> tuple[SignalPipeline, InMemoryForecastRecorder]:
     clock = FakeClock(NOW)
     edge = LLMEdgeStrategy(
@@ -63,7 +57,7 @@ def heuristic_pipeline(
             ensemble=EnsembleConfig(shrinkage=Decimal(0)),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.005")),
-        stages=lambda: stages,
+        stages=lambda: ALL_LIVE,  # these tests are about what happens in each mode
     )
     forecasts = InMemoryForecastRecorder()
     pipeline = SignalPipeline(
@@ -71,7 +65,6 @@ def heuristic_pipeline(
         clock=clock,
         news=news,
         edge=edge,
-        arb=arb,
         forecasts=forecasts,
         config=PipelineConfig(concurrency=4),
     )
@@ -126,28 +119,6 @@ async def test_one_sided_yes_book_is_skipped() -> None:
     pipeline, _ = heuristic_pipeline(StaticBooks(books), StaticNews())
     result = await pipeline.run_cycle([market], bankroll=Decimal(1000), mode=TradingMode.PAPER)
     assert result.report.markets[0].reason == "no two-sided YES book"
-
-
-async def test_arb_and_edge_both_contribute_groups_in_paper_mode() -> None:
-    market = make_market("m", "Will the Senate pass the bill?", end_date=NOW + timedelta(days=9))
-    books = binary_books(market, Decimal("0.5"), NOW)
-    no = market.tokens[1].token_id
-    books[no] = replace(
-        books[no], asks=tuple(replace(lv, price=lv.price - Decimal("0.1")) for lv in books[no].asks)
-    )
-    news = StaticNews(
-        (
-            NewsItem(
-                "n1", "Senate passes the bill, deal signed", "https://x.test/1", "", NOW, "wire"
-            ),
-        )
-    )
-    pipeline, _ = heuristic_pipeline(StaticBooks(books), news, arb=CompleteSetArbStrategy())
-    paper = await pipeline.run_cycle([market], bankroll=Decimal(1000), mode=TradingMode.PAPER)
-    strategies = [g.strategy for g in paper.groups]
-    assert "complete_set_arb" in strategies
-    assert paper.report.markets[0].decision == "trade"
-    assert paper.report.markets[0].arb.startswith("complete set")
 
 
 class BrokenNews(StaticNews):

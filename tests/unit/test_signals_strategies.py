@@ -1,26 +1,21 @@
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from polysim.synthetic.signals import binary_books, make_market
 from trader.clock import FakeClock
-from trader.domain import Book, BookLevel, FeeSchedule, OrderType, TradingMode
-from trader.fees import fee_per_share, schedule_from_bps
+from trader.domain import Book, BookLevel, TradingMode
 from trader.signals.analysis import AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.sizing import SizingConfig
-from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
+from trader.signals.strategies import LLMEdgeStrategy, Strategy
 from trader.signals.triage import Triage, TriageConfig
-from trader.signals.values import NewsItem, NewsMatch, Source, UnwindAction
-from trader.stages import Stage, parse_stage_setting
+from trader.signals.values import NewsItem, NewsMatch, Source
+from trader.stages import Stage, StageBook, parse_stage_setting
 
-ALL_LIVE = parse_stage_setting("llm_edge=live,complete_set_arb=live")
+ALL_LIVE = parse_stage_setting("llm_edge=live")  # these tests are about what happens per mode
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 MARKET = make_market("m1", "Will the Senate pass the bill?", end_date=NOW + timedelta(days=20))
@@ -36,106 +31,45 @@ def asks(token: str, *levels: tuple[str, int]) -> Book:
     )
 
 
-def test_arb_buys_both_sides_in_equal_size_when_the_set_is_cheap() -> None:
-    books = {
-        YES: asks(YES, ("0.45", 100), ("0.47", 100)),
-        NO: asks(NO, ("0.50", 150), ("0.53", 100)),
-    }
-    decision = CompleteSetArbStrategy(
-        ArbConfig(margin=Decimal("0.02"), max_notional=Decimal(1000))
-    ).propose(MARKET, books, TradingMode.PAPER)
-    group = decision.group
-    assert group is not None
-    yes_leg, no_leg = group.intents
-    # pairs: 0.45+0.50 (100 sets), 0.47+0.50 (50 sets) keep the margin; 0.47+0.53 does not
-    assert yes_leg.size == no_leg.size == Decimal(150)
-    assert (yes_leg.limit_price, no_leg.limit_price) == (Decimal("0.47"), Decimal("0.50"))
-    assert {yes_leg.token_id, no_leg.token_id} == {YES, NO}
-    assert yes_leg.order_type is OrderType.FOK
-    assert group.all_or_none
-    assert group.unwind is UnwindAction.SELL_FILLED_LEGS
-    assert decision.edge == Decimal("0.05")
-
-
-def test_arb_skips_when_fees_and_margin_eat_the_gap() -> None:
-    books = {YES: asks(YES, ("0.49", 100)), NO: asks(NO, ("0.49", 100))}
-    # 0.49 + 0.49 = 0.98, then 2 x 2,000 bps x 0.49 x 0.51 = 0.10 of fees per set
-    strategy = CompleteSetArbStrategy(ArbConfig(margin=Decimal("0.01")))
-    charged = dataclasses.replace(MARKET, fees=schedule_from_bps(Decimal(2000)))
-    decision = strategy.propose(charged, books, TradingMode.PAPER)
-    assert decision.group is None
-    assert "no arbitrage" in decision.reason
-
-
 def test_a_strategy_runs_only_in_the_modes_its_stage_allows_and_disabled_never() -> None:
-    books = {YES: asks(YES, ("0.40", 100)), NO: asks(NO, ("0.40", 100))}
-    at_paper = CompleteSetArbStrategy()  # the default stage: paper
+    at_paper = edge_strategy(stages=StageBook.defaults())  # the default stage: paper
     assert at_paper.stage is Stage.PAPER
-    assert at_paper.propose(MARKET, books, TradingMode.PAPER).group is not None
-    live = at_paper.propose(MARKET, books, TradingMode.LIVE)
-    assert live.group is None
-    assert live.reason == (
-        "complete_set_arb is at stage paper (trades in paper mode): no orders in live mode"
+    assert at_paper.runs_in(TradingMode.PAPER)
+    assert not at_paper.runs_in(TradingMode.LIVE)
+    assert at_paper.not_running(TradingMode.LIVE) == (
+        "llm_edge is at stage paper (trades in paper mode): no orders in live mode"
     )
-    development = parse_stage_setting("complete_set_arb=development")
-    in_development = CompleteSetArbStrategy(stages=lambda: development)
-    for mode in TradingMode:
-        assert in_development.propose(MARKET, books, mode).group is None
-    disabled = CompleteSetArbStrategy(enabled=False, stages=lambda: ALL_LIVE)
-    assert disabled.propose(MARKET, books, TradingMode.PAPER).reason == "complete_set_arb disabled"
-    assert CompleteSetArbStrategy(stages=lambda: ALL_LIVE).runs_in(TradingMode.LIVE)
+    in_development = edge_strategy(stages=parse_stage_setting("llm_edge=development"))
+    assert not any(in_development.runs_in(mode) for mode in TradingMode)
+    disabled = Strategy(enabled=False)
+    assert not disabled.runs_in(TradingMode.PAPER)
+    assert disabled.not_running(TradingMode.PAPER) == "strategy disabled"
+    assert edge_strategy().runs_in(TradingMode.LIVE)
 
 
-def test_a_promotion_takes_effect_at_the_next_evaluation() -> None:
-    books = {YES: asks(YES, ("0.40", 100)), NO: asks(NO, ("0.40", 100))}
-    current = [parse_stage_setting("")]
-    strategy = CompleteSetArbStrategy(stages=lambda: current[0])
-    assert strategy.propose(MARKET, books, TradingMode.LIVE).group is None
-    current[0] = current[0].with_stage("complete_set_arb", Stage.LIVE)
-    assert strategy.propose(MARKET, books, TradingMode.LIVE).group is not None
+async def test_a_development_strategy_is_not_evaluated_and_a_promotion_counts_next_time() -> None:
+    current = [parse_stage_setting("llm_edge=development")]
+    strategy = LLMEdgeStrategy(
+        triage=Triage(),
+        analysis=AnalysisService(heuristic=HeuristicModel(), llm=None, clock=FakeClock()),
+        stages=lambda: current[0],
+    )
+    skipped = await strategy.evaluate(
+        MARKET,
+        {},
+        Decimal("0.50"),
+        good_news(),
+        bankroll=Decimal(1000),
+        now=NOW,
+        mode=TradingMode.PAPER,
+    )
+    assert skipped.triage is None  # not even screened: no LLM spend
+    assert skipped.reason.startswith("llm_edge is at stage development (backtests only)")
+    current[0] = current[0].with_stage("llm_edge", Stage.PAPER)
+    assert strategy.runs_in(TradingMode.PAPER)
 
 
-pennies = st.integers(min_value=1, max_value=99).map(lambda c: Decimal(c) / 100)
-ladders = st.lists(st.tuples(pennies, st.integers(min_value=1, max_value=500)), max_size=4)
-
-
-@settings(max_examples=300, deadline=None)
-@given(ladders, ladders, st.sampled_from([Decimal(0), Decimal(100)]), st.integers(1, 500))
-def test_property_arb_legs_are_equal_and_every_set_pays_more_than_it_costs(
-    yes: list[tuple[Decimal, int]], no: list[tuple[Decimal, int]], fee: Decimal, cap: int
-) -> None:
-    books = {
-        YES: asks(YES, *sorted((str(p), s) for p, s in yes)),
-        NO: asks(NO, *sorted((str(p), s) for p, s in no)),
-    }
-    config = ArbConfig(margin=Decimal("0.01"), max_notional=Decimal(cap))
-    fees = schedule_from_bps(fee)
-    charged = dataclasses.replace(MARKET, fees=fees)
-    decision = CompleteSetArbStrategy(config).propose(charged, books, TradingMode.PAPER)
-    if decision.group is None:
-        return
-    yes_leg, no_leg = decision.group.intents
-    assert yes_leg.size == no_leg.size
-    worst = [yes_leg.limit_price, no_leg.limit_price]
-    cost = sum(p + fee_per_share(p, fees) for p in worst)
-    assert cost <= 1 - config.margin
-    assert yes_leg.size is not None
-    outlay = _cost_of(books[YES], yes_leg.size, fees) + _cost_of(books[NO], yes_leg.size, fees)
-    assert outlay <= config.max_notional
-
-
-def _cost_of(book: Book, shares: Decimal, fees: FeeSchedule) -> Decimal:
-    """Buying the first `shares` of `book`'s asks, fees included."""
-    left, cost = shares, Decimal(0)
-    for level in book.asks:
-        take = min(left, level.size)
-        cost += take * (level.price + fee_per_share(level.price, fees))
-        left -= take
-    assert left <= 0, "bought more than the book holds"
-    return cost
-
-
-def edge_strategy(**triage: object) -> LLMEdgeStrategy:
+def edge_strategy(stages: StageBook = ALL_LIVE, **triage: object) -> LLMEdgeStrategy:
     return LLMEdgeStrategy(
         triage=Triage(TriageConfig(**triage)),  # type: ignore[arg-type]
         analysis=AnalysisService(
@@ -145,7 +79,7 @@ def edge_strategy(**triage: object) -> LLMEdgeStrategy:
             ensemble=EnsembleConfig(shrinkage=Decimal(0)),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.01")),
-        stages=lambda: ALL_LIVE,
+        stages=lambda: stages,
     )
 
 

@@ -44,9 +44,9 @@ def test_which_stage_trades_in_which_mode(stage: Stage, paper: bool, live: bool)
 
 def test_no_strategy_trades_real_money_before_it_is_promoted() -> None:
     book = StageBook.defaults()
-    assert set(book.names) == set(DEFAULT_STAGES) == {"llm_edge", "complete_set_arb"}
+    assert set(book.names) == set(DEFAULT_STAGES) == {"llm_edge"}
     assert book.trading_in(TradingMode.LIVE) == ()
-    assert book.trading_in(TradingMode.PAPER) == ("complete_set_arb", "llm_edge")
+    assert book.trading_in(TradingMode.PAPER) == ("llm_edge",)
     assert book.allows("manual", TradingMode.LIVE)  # not a strategy: not staged
 
 
@@ -84,7 +84,6 @@ def test_the_setting_gives_the_starting_stage() -> None:
     settings = load_settings(None, strategy_stages=" llm_edge = Live ")  # stage in any case
     book = parse_stage_setting(settings.strategy_stages)
     assert book.stage_of("llm_edge") is Stage.LIVE
-    assert book.stage_of("complete_set_arb") is Stage.PAPER
 
 
 # persistence ----------------------------------------------------------------------------
@@ -196,7 +195,6 @@ async def test_a_viewer_sees_the_stages_and_a_stranger_nothing() -> None:
 
     assert viewer.text.startswith("Strategies")
     assert "llm_edge: paper (trades now) · no orders yet" in viewer.lines
-    assert "complete_set_arb: paper (trades now) · no orders yet" in viewer.lines
     assert stranger == REFUSAL
 
 

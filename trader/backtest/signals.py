@@ -35,7 +35,7 @@ from trader.signals.pipeline import (
 )
 from trader.signals.records import ForecastRecorder, InMemoryAnalysisMemory
 from trader.signals.sizing import SizingConfig
-from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
+from trader.signals.strategies import LLMEdgeStrategy
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import (
     AnalysisRequest,
@@ -182,7 +182,6 @@ def backtest_pipeline(
         clock=clock,
         news=news,
         edge=edge,
-        arb=CompleteSetArbStrategy(ArbConfig(max_notional=max_notional), stages=stages),
         forecasts=recorder,
         config=PipelineConfig(selection=selection),
         holdings=holdings,

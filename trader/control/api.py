@@ -27,6 +27,7 @@ from trader.control.types import (
     MAX_CHART_DAYS,
     ApprovalDecision,
     ApprovalRequest,
+    CashFlowRecorded,
     ChatMemory,
     ComponentHealth,
     ControlError,
@@ -59,6 +60,7 @@ from trader.control.types import (
     TradingDesk,
 )
 from trader.domain import Actor, Alert, DrawdownMode, TradingMode, TradingState, new_correlation_id
+from trader.limits import parse_amount
 from trader.stages import Stage, StageError, StrategyRecord, parse_stage
 from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
 
@@ -68,6 +70,7 @@ __all__ = [
     "AlertSettings",
     "ApprovalDecision",
     "ApprovalRequest",
+    "CashFlowRecorded",
     "ChatMemory",
     "Clock",
     "ControlAPI",
@@ -99,6 +102,7 @@ __all__ = [
     "StrategyRecord",
     "StrategyView",
     "SystemClock",
+    "parse_amount",
 ]
 
 
@@ -206,6 +210,27 @@ class ControlAPI:
     async def resume(self, actor: Actor) -> StateChange:
         self._audit(actor, "resume")
         return await self._desk.resume(actor)
+
+    # cash flows ------------------------------------------------------------------------
+
+    async def deposit(self, actor: Actor, amount: object, reason: str = "") -> CashFlowRecorded:
+        """Money in (the paper venue only: a live venue's flows are found in its balance)."""
+        return await self._cash_flow(actor, amount, reason, sign=1)
+
+    async def withdraw(self, actor: Actor, amount: object, reason: str = "") -> CashFlowRecorded:
+        """Money out: equity drops by it, PnL does not (the paper venue only)."""
+        return await self._cash_flow(actor, amount, reason, sign=-1)
+
+    async def _cash_flow(
+        self, actor: Actor, amount: object, reason: str, *, sign: int
+    ) -> CashFlowRecorded:
+        try:
+            value = parse_amount("the amount", amount)
+        except SettingError as error:
+            raise ControlError(str(error)) from None
+        kind = "deposit" if sign > 0 else "withdraw"
+        self._audit(actor, kind, amount=str(value), reason=reason[:200])
+        return await self._desk.record_cash_flow(actor, value * sign, reason[:200])
 
     async def preview_kill(self, actor: Actor, slippage: Decimal | None = None) -> KillPreview:
         """What a kill with flatten would do now: the exits, their floors and proceeds."""

@@ -163,12 +163,24 @@ class PnlReport:
     end: datetime
     start_equity: Decimal | None  # None: no snapshot from before the period
     end_equity: Decimal
-    pnl: Decimal | None  # end - start equity (realized and unrealized)
+    pnl: Decimal | None  # end - start equity - cash flows (realized and unrealized)
     realized: Decimal  # sells and settlements in the period
     trades: int
     wins: int
     losses: int
     win_rate: Decimal | None
+    cash_flows: Decimal = Decimal(0)  # deposits less withdrawals in the period: not PnL
+
+
+@dataclass(frozen=True, slots=True)
+class CashFlowRecorded:
+    """A deposit (amount > 0) or withdrawal (< 0) the operator entered: not PnL."""
+
+    amount: Decimal
+    reason: str
+    cash: Decimal  # after it
+    equity: Decimal
+    correlation_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +355,10 @@ class TradingDesk(Protocol):
     async def open_orders(self) -> list[OrderView]: ...
 
     async def pnl(self, period: PnlPeriod) -> PnlReport: ...
+
+    async def record_cash_flow(
+        self, actor: Actor, amount: Decimal, reason: str
+    ) -> CashFlowRecorded: ...
 
     async def preview_kill(self, slippage: Decimal | None) -> KillPreview: ...
 

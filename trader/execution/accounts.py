@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from trader.bus import Bus
 from trader.clock import Clock
-from trader.control.types import PnlPeriod, PnlReport
+from trader.control.types import CashFlowRecorded, ControlError, PnlPeriod, PnlReport
 from trader.domain import (
     NO_FEES,
     ZERO,
@@ -34,10 +34,11 @@ from trader.domain import (
     Severity,
     new_correlation_id,
 )
+from trader.execution.cash_flows import CashFlow
 from trader.execution.engine import ExecutionEngine
-from trader.execution.ledger import replay
+from trader.execution.ledger import fills_cash, replay
 from trader.execution.portfolio import SettledPosition, WorkingOrder
-from trader.execution.ports import EventSink
+from trader.execution.ports import AcceptsTransfers, EventSink
 from trader.execution.risk import drawdown_mode
 from trader.execution.store import Write
 from trader.state import ControlState
@@ -87,7 +88,12 @@ class Accounts:
         return market.fees if market is not None else NO_FEES
 
     async def restore(self) -> None:
-        """Rebuild the portfolio from the database and the venue's cash."""
+        """Rebuild the portfolio from the database, the venue's cash and what `remember` kept.
+
+        Cash is the one remembered at the last snapshot plus what every fill recorded since
+        did (when there is one; else the venue's): the start's reconciliation then sees what
+        happened at the venue while we were down (missed fills, redemptions, deposits and
+        withdrawals) as differences to explain rather than as PnL."""
         engine, store = self._engine, self._engine.store
         balance = await engine.venue.balance()
         fills = await store.fills()
@@ -109,16 +115,19 @@ class Accounts:
         ]
         memory: dict[str, Any] = self._state.get(MEMORY_KEY) or {}
         day_start = period_start(PnlPeriod.DAY, self._clock.now(), self._zone)
+        remembered = _remembered_cash(memory, fills_cash(fills))
         engine.portfolio.load(
-            cash=balance.cash,
+            cash=balance.cash if remembered is None else remembered,
             positions=await store.positions(),
             fills=fills,
             realizations=realizations,
             orders=orders,
             redeemable={k: Decimal(v) for k, v in (memory.get("redeemable") or {}).items()},
+            redeemable_tokens=memory.get("redeemable_tokens") or {},
             settled_tokens=memory.get("settled_tokens") or (),
             peak_equity=Decimal(memory["peak_equity"]) if memory.get("peak_equity") else None,
             day_start_equity=await store.equity_before(day_start),
+            day_flows=sum((f.amount for f in await store.cash_flows(day_start)), ZERO),
         )
 
     async def snapshot(self) -> None:
@@ -162,7 +171,10 @@ class Accounts:
         memory = {
             "peak_equity": str(portfolio.peak_equity),
             "redeemable": {k: str(v) for k, v in portfolio.redeemable.items()},
+            "redeemable_tokens": {k: sorted(v.tokens) for k, v in portfolio.redeemables().items()},
             "settled_tokens": sorted(portfolio.settled_tokens),
+            "cash": str(portfolio.cash),
+            "fills_cash": str(portfolio.fills_cash),
         }
         await self._state.put(MEMORY_KEY, memory, "system:trader")
 
@@ -176,19 +188,54 @@ class Accounts:
         end_equity = portfolio.observe()
         realizations = portfolio.realizations(start)
         wins, losses, rate = portfolio.win_rate(start)
+        flows = sum((f.amount for f in await store.cash_flows(start)), ZERO)
         return PnlReport(
             period=period,
             start=start,
             end=now,
             start_equity=start_equity,
             end_equity=end_equity,
-            pnl=None if start_equity is None else end_equity - start_equity,
+            pnl=None if start_equity is None else end_equity - start_equity - flows,
             realized=sum((r.pnl for r in realizations), ZERO),
             trades=len(realizations),
             wins=wins,
             losses=losses,
             win_rate=rate,
+            cash_flows=flows,
         )
+
+    # cash flows the operator enters ------------------------------------------------------
+
+    async def record_cash_flow(self, actor: str, amount: Decimal, reason: str) -> CashFlowRecorded:
+        """A deposit (> 0) or withdrawal (< 0) into a venue the operator funds from here (the
+        paper venue): its balance moves, and equity with it, but not PnL. A live venue's flows
+        are found in its balance at reconciliation, so entering one here is refused."""
+        engine, portfolio = self._engine, self._engine.portfolio
+        if not isinstance(engine.venue, AcceptsTransfers):
+            raise ControlError(
+                "at the live venue money moves on-chain: the next reconciliation finds a "
+                "deposit or withdrawal in the balance and records it"
+            )
+        if amount == ZERO:
+            raise ControlError("the amount must not be zero")
+        corr = new_correlation_id()
+        async with engine.lock:
+            free = portfolio.cash - portfolio.reserved_cash()
+            if amount < ZERO and free + amount < ZERO:
+                raise ControlError(
+                    f"withdrawing {-amount:.2f} leaves less than nothing: {free:.2f} free"
+                )
+            await engine.venue.transfer(amount)
+            portfolio.apply_cash_flow(amount)
+            flow = CashFlow(self._clock.now(), amount, reason or "entered by the operator", actor)
+            await engine.store.record_cash_flow(flow, corr)
+            await self.remember()
+        payload = {"amount": amount, "kind": flow.kind.value, "reason": flow.reason}
+        self._events.append("cash_flow", {**payload, "source": actor}, correlation_id=corr)
+        title = f"Cash flow: {flow.kind.value} of {abs(amount):.2f} pUSD"
+        body = f"{flow.reason} (by {actor}); not counted as PnL"
+        self._bus.alerts.publish(Alert("cash_flow", Severity.INFO, title, body, corr), corr)
+        return CashFlowRecorded(amount, flow.reason, portfolio.cash, portfolio.equity(), corr)
 
     # settlement ---------------------------------------------------------------------------
 
@@ -256,6 +303,18 @@ class Accounts:
             ),
             corr,
         )
+
+
+def _remembered_cash(memory: dict[str, Any], fills_cash_now: Decimal) -> Decimal | None:
+    """The cash remembered at the last snapshot, moved by the fills recorded since (their
+    cash effect now minus then); None when nothing usable was remembered."""
+    try:
+        cash, then = Decimal(str(memory["cash"])), Decimal(str(memory["fills_cash"]))
+    except (KeyError, ArithmeticError, ValueError):
+        return None
+    if not (cash.is_finite() and then.is_finite()):
+        return None  # a hand edit: the venue's balance is used instead
+    return cash + fills_cash_now - then
 
 
 def _split_note(payouts: Payouts) -> str:

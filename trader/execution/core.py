@@ -154,7 +154,7 @@ class ExecutionCore:
         return self._portfolio.realizations(since)
 
     def exposure_for(self, market: str, token_id: str) -> ExposureSnapshot:
-        return self._portfolio.exposure_for(market, token_id)
+        return self._portfolio.exposure_for(market, token_id, self.board.event_markets(market))
 
     @contextlib.asynccontextmanager
     async def quiesced(self, timeout_s: float = QUIESCE_TIMEOUT_S) -> AsyncIterator[bool]:

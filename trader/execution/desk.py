@@ -13,6 +13,7 @@ from trader.bus import Bus, Subscription
 from trader.control.types import (
     ApprovalDecision,
     ApprovalRequest,
+    CashFlowRecorded,
     KillPreview,
     KillReport,
     OrderView,
@@ -143,6 +144,11 @@ class ExecutionDesk:
 
     async def pnl(self, period: PnlPeriod) -> PnlReport:
         return await self._accounts.pnl(period)
+
+    async def record_cash_flow(
+        self, actor: Actor, amount: Decimal, reason: str
+    ) -> CashFlowRecorded:
+        return await self._accounts.record_cash_flow(str(actor), amount, reason)
 
     async def preview_kill(self, slippage: Decimal | None) -> KillPreview:
         return await self._kill.preview(slippage)

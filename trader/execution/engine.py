@@ -173,7 +173,9 @@ class ExecutionEngine:
             now=self._clock.now(),
             trading_state=self._trading.state,
             limits=self._state.risk_limits,
-            exposure=self.portfolio.exposure_for(intent.market, intent.token_id),
+            exposure=self.portfolio.exposure_for(
+                intent.market, intent.token_id, self.board.event_markets(intent.market)
+            ),
             market=market,
             book=view.book,
             book_age_s=view.age_s,

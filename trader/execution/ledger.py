@@ -41,6 +41,17 @@ def cash_delta(fill: Fill) -> Decimal:
     return -(gross + fill.fee) if fill.side is Side.BUY else gross - fill.fee
 
 
+def fills_cash(fills: Iterable[Fill]) -> Decimal:
+    """What these fills did to cash, each counted once."""
+    seen: set[tuple[str, str]] = set()
+    total = ZERO
+    for fill in fills:
+        if fill.key not in seen:
+            seen.add(fill.key)
+            total += cash_delta(fill)
+    return total
+
+
 def apply_fill(position: Position | None, fill: Fill) -> tuple[Position, Decimal]:
     """The position after `fill`, and the PnL it realized."""
     current = position or Position(

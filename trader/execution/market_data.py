@@ -65,6 +65,13 @@ class MarketBoard:
     def markets(self) -> list[Market]:
         return list(self._markets.values())
 
+    def event_markets(self, condition_id: str) -> list[str]:
+        """Every market of `condition_id`'s neg-risk event (itself included); [] if none."""
+        found = self._markets.get(condition_id)
+        if found is None or not found.event_id:
+            return []
+        return [m.condition_id for m in self._markets.values() if m.event_id == found.event_id]
+
     def market_of_token(self, token_id: str) -> Market | None:
         return self._by_token.get(token_id)
 

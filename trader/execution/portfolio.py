@@ -14,7 +14,10 @@ last book's bids walked for the size, net of the taker fee; no bid: zero). Befor
 position is valued at its last price (`mark`, or its first fill), else its cost.
 
 Market resolution pays 1 (or 0, or a split) per share; `settle` realizes the PnL and keeps the
-payout as *redeemable* (on-chain, not yet cash at the venue) until reconciliation sees it.
+payout as *redeemable* (on-chain, not yet cash at the venue) until reconciliation sees it
+(`redeem`: equity does not move). Deposits and withdrawals are cash flows, not PnL
+(`apply_cash_flow`, see `trader.execution.cash_flows`): they move the day's starting equity and
+scale the peak with them, so neither the day's PnL nor the drawdown sees them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from decimal import Decimal
 
 from trader.clock import Clock
 from trader.domain import NO_FEES, ZERO, Book, BookLevel, FeeSchedule, Fill, Position, Side
-from trader.execution.ledger import Realization, apply_fill, cash_delta, settlement_fill
+from trader.execution.cash_flows import Redeemable, scale_peak
+from trader.execution.ledger import (
+    Realization,
+    apply_fill,
+    cash_delta,
+    fills_cash,
+    settlement_fill,
+)
 from trader.execution.marks import FeeLookup, exit_value, no_fees
 from trader.execution.risk import ExposureSnapshot
 from trader.fees import fee_per_share
@@ -115,7 +125,9 @@ class Portfolio:
         self._seen: set[tuple[str, str]] = set()
         self._realizations: list[Realization] = []
         self._redeemable: dict[str, Decimal] = {}  # by market
+        self._redeemable_tokens: dict[str, set[str]] = {}  # by market: the tokens it pays
         self._settled_tokens: set[str] = set()
+        self._fills_cash = ZERO  # what every fill applied so far did to cash
         self._peak = ZERO
         self._day: date | None = None
         self._day_start_equity = ZERO
@@ -129,22 +141,32 @@ class Portfolio:
         realizations: Iterable[Realization] = (),
         orders: Iterable[WorkingOrder] = (),
         redeemable: Mapping[str, Decimal] | None = None,
+        redeemable_tokens: Mapping[str, Iterable[str]] | None = None,
         settled_tokens: Iterable[str] = (),
         peak_equity: Decimal | None = None,
         day_start_equity: Decimal | None = None,
+        day_flows: Decimal = ZERO,
     ) -> None:
-        """Restore after a restart (then reconciliation corrects it from the venue)."""
+        """Restore after a restart (then reconciliation corrects it from the venue).
+        `day_flows`: deposits and withdrawals since the start of the day, which the day's
+        starting equity (a snapshot from before them) does not count."""
         self.cash = cash
         self._positions = {p.token_id: p for p in positions if p.size != ZERO}
+        fills = list(fills)
         self._seen = {f.key for f in fills}
+        self._fills_cash = fills_cash(fills)
         self._realizations = sorted(realizations, key=lambda r: r.at)
         self._orders = {o.order_id: o for o in orders}
         self._redeemable = dict(redeemable or {})
+        self._redeemable_tokens = {m: set(t) for m, t in (redeemable_tokens or {}).items()}
         self._settled_tokens = set(settled_tokens)
         equity = self.equity()
         self._peak = max(peak_equity or ZERO, equity)
         self._day = self._today()
-        self._day_start_equity = equity if day_start_equity is None else day_start_equity
+        if day_start_equity is None:
+            self._day_start_equity = equity
+        else:
+            self._day_start_equity = day_start_equity + day_flows
 
     # working orders ------------------------------------------------------------------------
 
@@ -186,6 +208,7 @@ class Portfolio:
         self._store(position)
         delta = cash_delta(fill)
         self.cash += delta
+        self._fills_cash += delta
         if fill.side is Side.SELL:
             self._realizations.append(
                 Realization(fill.timestamp, fill.token_id, position.market, fill.size, realized)
@@ -238,11 +261,28 @@ class Portfolio:
     def mark_fill_seen(self, fill: Fill) -> None:
         self._seen.add(fill.key)
 
-    def clear_redeemable(self) -> Decimal:
-        """The venue paid the redeemable amounts out (it shows in its cash): forget them."""
-        total = sum(self._redeemable.values(), ZERO)
-        self._redeemable.clear()
-        return total
+    def redeem(self, market: str) -> Decimal:
+        """The venue paid `market`'s payout out (it shows in its cash): it moves from
+        redeemable to cash, once; equity does not change. The amount moved."""
+        amount = self._redeemable.pop(market, ZERO)
+        self._redeemable_tokens.pop(market, None)
+        self.cash += amount
+        return amount
+
+    def apply_cash_flow(self, amount: Decimal) -> None:
+        """A deposit (> 0) or a withdrawal (< 0): cash moves, and so do the day's starting
+        equity and (time-weighted) the peak, so the day's PnL and the drawdown do not."""
+        self.observe()
+        before = self.equity()
+        self.cash += amount
+        self._peak = scale_peak(self._peak, before, amount)
+        self._day_start_equity += amount
+
+    @property
+    def fills_cash(self) -> Decimal:
+        """The sum of what every fill applied did to cash (a watermark for the restart: cash
+        remembered with it, plus what fills recorded since did, is the cash we expect)."""
+        return self._fills_cash
 
     # settlement ----------------------------------------------------------------------------
 
@@ -259,6 +299,7 @@ class Portfolio:
             amount = payout * position.size
             self._settled_tokens.add(position.token_id)
             self._redeemable[market] = self._redeemable.get(market, ZERO) + amount
+            self._redeemable_tokens.setdefault(market, set()).add(position.token_id)
             self._marks[position.token_id] = payout
             settled.append(
                 SettledPosition(
@@ -288,6 +329,13 @@ class Portfolio:
     @property
     def redeemable(self) -> dict[str, Decimal]:
         return dict(self._redeemable)
+
+    def redeemables(self) -> dict[str, Redeemable]:
+        """Each settled market's payout still to reach the venue's cash, with its tokens."""
+        return {
+            market: Redeemable(amount, frozenset(self._redeemable_tokens.get(market, ())))
+            for market, amount in self._redeemable.items()
+        }
 
     @property
     def settled_tokens(self) -> frozenset[str]:
@@ -336,7 +384,10 @@ class Portfolio:
         )
         return held + working
 
-    def exposure_for(self, market: str, token_id: str) -> ExposureSnapshot:
+    def exposure_for(
+        self, market: str, token_id: str, event_markets: Iterable[str] = ()
+    ) -> ExposureSnapshot:
+        """`event_markets`: every market of `market`'s neg-risk event (none: not one)."""
         self.observe()
         position = self._positions.get(token_id)
         offered = sum(
@@ -356,6 +407,7 @@ class Portfolio:
             open_orders=len(self._orders),
             day_pnl=self.day_pnl(),
             drawdown=self.drawdown(),
+            event_exposure=sum((self.exposure(m) for m in set(event_markets)), ZERO),
         )
 
     def observe(self) -> Decimal:

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 
 @runtime_checkable
+class AcceptsTransfers(Protocol):
+    """A venue whose balance the operator moves from here (the paper venue): a deposit
+    (amount > 0) or a withdrawal (< 0). At the live venue money moves on-chain, and the
+    reconciler finds it in the balance."""
+
+    async def transfer(self, amount: Decimal) -> None: ...
+
+
+@runtime_checkable
 class ResolvesUnknown(Protocol):
     """A venue that can look up an order whose submit had an unknown outcome (by its hash)."""
 

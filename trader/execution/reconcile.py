@@ -142,6 +142,9 @@ class SetPosition:
 class SetCash:
     local: Decimal  # ours once the missing fills are applied
     venue: Decimal
+    # the tokens the venue holds now: a settled market none of whose tokens it holds was
+    # redeemed, which explains (part of) the difference (`trader.execution.cash_flows`)
+    venue_held: frozenset[str] = frozenset()
     kind: str = "set_cash"
 
     def describe(self) -> str:
@@ -209,7 +212,8 @@ def reconcile(local: LocalState, venue: VenueReport) -> ReconcileResult:
     if local.cash is not None and venue.cash is not None:
         expected = local.cash + sum((cash_delta(f) for f in missing), ZERO)
         if abs(expected - venue.cash) > CASH_TOLERANCE:
-            corrections.append(SetCash(expected, venue.cash))
+            held = frozenset(p.token_id for p in venue.positions if p.size > ZERO)
+            corrections.append(SetCash(expected, venue.cash, held))
     mismatch = sum((c.value for c in positions), ZERO)
     return ReconcileResult(tuple(corrections), mismatch)
 

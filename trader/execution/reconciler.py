@@ -9,6 +9,15 @@ since the gather (`_still_valid`): an order now being submitted, an order now kn
 position or cash that moved meanwhile are left for the next run. Corrections go to the
 database, the portfolio, the event log, and one summary alert per run. A position difference
 beyond the tolerance triggers the automatic halt.
+
+A cash difference left after the missing fills is explained, in this order, by redemptions
+(a settled market whose tokens the venue no longer holds: its payout moves from redeemable
+to cash, `redemption_received`) and then by a cash flow (a deposit or withdrawal: a
+`cash_flow` event, a row in `cash_flows`, one alert), never by PnL
+(`trader.execution.cash_flows`). A flow is recorded only when two runs in a row see the same
+unexplained difference (the first appends `cash_difference_seen` and leaves our cash as it
+is): a fill landing between the venue's balance and its trades being read makes a
+difference for one run only, and must not become a deposit.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from decimal import Decimal
 from trader.bus import Bus
 from trader.clock import Clock
 from trader.domain import ZERO, Alert, Fill, Order, Position, Severity, new_correlation_id
+from trader.execution.cash_flows import UNEXPLAINED, VENUE, CashFlow, explain_cash_change
 from trader.execution.engine import ExecutionEngine
 from trader.execution.portfolio import WorkingOrder
 from trader.execution.ports import EventSink, ResolvesUnknown
@@ -74,6 +84,7 @@ class Reconciler:
         unknown_grace_s: float = 30.0,
         on_mismatch: MismatchHook | None = None,
         before_run: Callable[[], Awaitable[object]] | None = None,
+        after_cash_moved: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._engine = engine
         self._events = events
@@ -83,6 +94,11 @@ class Reconciler:
         self._grace = unknown_grace_s
         self._on_mismatch = on_mismatch
         self._before_run = before_run  # settle resolved markets first (their positions vanish)
+        # remember the cash it explained (a redemption, a flow), so a restart does not again
+        self._after_cash_moved = after_cash_moved
+        self._cash_moved = False
+        self._flow_candidate: Decimal | None = None  # the last run's unexplained difference
+        self._flow_seen: Decimal | None = None  # this run's
         self.runs = 0
         self.last_result: ReconcileResult | None = None
 
@@ -91,6 +107,7 @@ class Reconciler:
         if self._before_run is not None:
             await self._before_run()
         corr = new_correlation_id()
+        self._flow_seen = None
         starting = reason == "start"  # nothing of ours is in flight: its process is gone
         result, local, venue = await self._compare(starting=starting)
         if any(isinstance(c, SetPosition) for c in result.corrections):
@@ -106,11 +123,15 @@ class Reconciler:
         else:
             result = _applied(result, await self._apply_all(result.corrections, local, corr))
         async with engine.lock:
-            if starting and venue.cash is not None:
+            if starting and venue.cash is not None and self._flow_seen is None:
                 engine.portfolio.set_cash(venue.cash)
+        self._flow_candidate = self._flow_seen
         await engine.writer.drain_now()
         async with engine.lock:
             await self._prune_working(venue)
+        if self._cash_moved and self._after_cash_moved is not None:
+            await self._after_cash_moved()  # the flow's row is written: drained above
+        self._cash_moved = False
         self.runs += 1
         self.last_result = result
         self._report(result, reason, corr)
@@ -152,8 +173,8 @@ class Reconciler:
                 local.positions.get(correction.token_id),
             )
             return _size(now) == _size(then)
-        if isinstance(correction, SetCash):
-            return local.cash is None or portfolio.cash == local.cash
+        if isinstance(correction, SetCash):  # as gathered, or with the missing fills applied
+            return local.cash is None or portfolio.cash in (local.cash, correction.local)
         return True  # fills are applied once by trade id; a fill's status only moves on
 
     async def _gather(self, *, starting: bool) -> tuple[LocalState, VenueReport]:
@@ -178,9 +199,10 @@ class Reconciler:
             known_order_ids=frozenset(rows),
             fills=await store.fill_statuses(),
             positions={p.token_id: p for p in portfolio.positions()},
-            # At start our cash was just read from the venue (it already counts any fills we
-            # missed): nothing to compare, and it is reset to the venue's after the fills.
-            cash=None if starting else portfolio.cash,
+            # At start our cash is the one remembered at the last snapshot plus what the fills
+            # recorded since did (`Accounts.restore`): what the venue shows beyond that and
+            # the fills we missed is redemptions or a cash flow made while we were down.
+            cash=portfolio.cash,
             in_flight=frozenset(engine.in_flight),
             ignored_tokens=portfolio.settled_tokens,
             closed_orders=closed,
@@ -233,7 +255,7 @@ class Reconciler:
             engine.portfolio.set_position(position)
             engine.writer.enqueue("position", lambda: engine.store.save_position(position))
         elif isinstance(correction, SetCash):
-            self._set_cash(correction)
+            self._set_cash(correction, corr)
 
     async def _update_order(self, correction: UpdateOrder) -> None:
         engine = self._engine
@@ -275,12 +297,49 @@ class Reconciler:
         engine.writer.enqueue("adopted order", lambda: engine.store.insert_order(record))
         engine.portfolio.add_order(_working(record, order.size_matched))
 
-    def _set_cash(self, correction: SetCash) -> None:
+    def _set_cash(self, correction: SetCash, corr: str) -> None:
+        """Explain the venue's cash: redemptions first, then a deposit or withdrawal."""
         portfolio = self._engine.portfolio
-        redeemable = sum(portfolio.redeemable.values(), ZERO)
-        if redeemable and correction.venue - portfolio.cash >= redeemable - CASH_TOLERANCE:
-            portfolio.clear_redeemable()  # the payout reached the venue's cash
-        portfolio.set_cash(correction.venue)
+        change = correction.venue - portfolio.cash
+        explained = explain_cash_change(
+            change, portfolio.redeemables(), correction.venue_held, CASH_TOLERANCE
+        )
+        self._cash_moved = self._cash_moved or bool(explained.redeemed)
+        for market, amount in explained.redeemed.items():
+            portfolio.redeem(market)
+            self._events.append(
+                "redemption_received", {"market": market, "amount": amount}, correlation_id=corr
+            )
+        if explained.flow:
+            previous = self._flow_candidate
+            if previous is None or abs(previous - explained.flow) > CASH_TOLERANCE:
+                self._flow_seen = explained.flow  # a flow if the next run sees it again
+                self._events.append(
+                    "cash_difference_seen", {"amount": explained.flow}, correlation_id=corr
+                )
+                return  # our cash stays (with any redemption): nothing is PnL meanwhile
+            flow = CashFlow(self._clock.now(), explained.flow, UNEXPLAINED, VENUE)
+            self._cash_moved = True
+            portfolio.apply_cash_flow(flow.amount)
+            self._record_flow(flow, corr)
+        portfolio.set_cash(correction.venue)  # what is left is within the tolerance
+
+    def _record_flow(self, flow: CashFlow, corr: str) -> None:
+        engine = self._engine
+        payload = {"amount": flow.amount, "kind": flow.kind.value, "reason": flow.reason}
+        self._events.append("cash_flow", {**payload, "source": flow.source}, correlation_id=corr)
+        engine.writer.enqueue("cash flow", lambda: engine.store.record_cash_flow(flow, corr))
+        self._bus.alerts.publish(
+            Alert(
+                "cash_flow",
+                Severity.INFO,
+                f"Cash flow: {flow.kind.value} of {abs(flow.amount):.2f} pUSD",
+                f"{flow.reason}; not counted as PnL (the day's PnL, the daily loss limit "
+                "and the drawdown are net of it)",
+                corr,
+            ),
+            corr,
+        )
 
     def _report(self, result: ReconcileResult, reason: str, corr: str) -> None:
         counts: dict[str, int] = {}

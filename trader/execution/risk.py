@@ -63,6 +63,7 @@ class RiskRule(StrEnum):
     MAX_ORDER_NOTIONAL = "max_order_notional"
     MAX_POSITION = "max_position"
     MAX_EXPOSURE = "max_exposure"
+    MAX_EVENT_EXPOSURE = "max_event_exposure"
     MAX_OPEN_ORDERS = "max_open_orders"
     MAX_ORDERS_PER_MINUTE = "max_orders_per_minute"
     DAILY_LOSS = "daily_loss"
@@ -110,6 +111,8 @@ class ExposureSnapshot:
     open_orders: int
     day_pnl: Decimal  # realized + unrealized since the operator's midnight
     drawdown: Decimal  # fraction below peak equity
+    # the same as market_exposure over every market of the intent's neg-risk event
+    event_exposure: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +356,16 @@ def _money_checks(ctx: RiskContext, cost: Decimal) -> RiskDenial | None:
             RiskRule.MAX_POSITION,
             f"position in this market would be {exposure.market_exposure + cost:.2f} "
             f"(limit {limits.max_position})",
+        )
+    if (
+        ctx.market is not None
+        and ctx.market.event_id
+        and exposure.event_exposure + cost > limits.max_event_exposure
+    ):
+        return RiskDenial(
+            RiskRule.MAX_EVENT_EXPOSURE,
+            f"exposure to this event's outcomes would be {exposure.event_exposure + cost:.2f} "
+            f"(limit {limits.max_event_exposure})",
         )
     if exposure.total_exposure + cost > limits.max_exposure:
         return RiskDenial(

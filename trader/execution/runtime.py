@@ -54,6 +54,7 @@ def risk_limits_from_settings(settings: Settings) -> RiskLimits:
         max_order_notional=settings.max_order_notional_usd,
         max_position=settings.max_position_usd,
         max_exposure=settings.max_exposure_usd,
+        max_event_exposure=settings.max_event_exposure_usd,
         max_open_orders=settings.max_open_orders,
         max_orders_per_minute=settings.max_orders_per_minute,
         daily_loss_limit=settings.daily_loss_limit_usd,
@@ -157,6 +158,7 @@ def build_execution(
         unknown_grace_s=config.unknown_grace_s,
         on_mismatch=halt.on_reconcile_mismatch,
         before_run=settle_first,
+        after_cash_moved=accounts.remember,
     )
     desk = ExecutionDesk(
         engine=engine,

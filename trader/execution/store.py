@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import Clock
 from trader.domain import ZERO, Fill, OrderStatus, OrderType, Position, Side, TradeStatus
+from trader.execution.cash_flows import CashFlow
 from trader.execution.portfolio import PortfolioSummary
 from trader.store.execution_repo import ExecutionRepository
-from trader.store.repositories import EquityRepository
-from trader.store.tables import EquitySnapshotRow, OrderRow
+from trader.store.repositories import CashFlowRepository, EquityRepository
+from trader.store.tables import CashFlowRow, EquitySnapshotRow, OrderRow
 from trader.store.trading import FillRepository, OrderRepository, PositionRepository
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ class ExecutionStore(Protocol):
 
     async def equity_from(self, at: datetime) -> Decimal | None: ...
 
+    async def record_cash_flow(self, flow: CashFlow, correlation_id: str | None) -> None: ...
+
+    async def cash_flows(self, since: datetime) -> list[CashFlow]: ...
+
 
 def record_from_row(row: OrderRow) -> OrderRecord:
     return OrderRecord(
@@ -126,6 +131,7 @@ class SqlExecutionStore:
         self._fills = FillRepository(sessions, clock)
         self._positions = PositionRepository(sessions, clock)
         self._equity = EquityRepository(sessions, clock)
+        self._flows = CashFlowRepository(sessions, clock)
         self._queries = ExecutionRepository(sessions, clock)
 
     async def insert_order(self, order: OrderRecord) -> None:
@@ -215,6 +221,21 @@ class SqlExecutionStore:
         row = await self._queries.equity_from(at)
         return None if row is None else row.equity
 
+    async def record_cash_flow(self, flow: CashFlow, correlation_id: str | None) -> None:
+        await self._flows.insert(
+            CashFlowRow(
+                ts=flow.at,
+                amount=flow.amount,
+                reason=flow.reason,
+                source=flow.source,
+                correlation_id=correlation_id,
+            )
+        )
+
+    async def cash_flows(self, since: datetime) -> list[CashFlow]:
+        rows = await self._flows.since(since)
+        return [CashFlow(r.ts, r.amount, r.reason, r.source) for r in rows]
+
 
 class MemoryExecutionStore:
     """The same records in dicts: for the benchmark and tests that need no database."""
@@ -224,6 +245,7 @@ class MemoryExecutionStore:
         self.fill_rows: dict[tuple[str, str], Fill] = {}
         self.position_rows: dict[str, Position] = {}
         self.equity: list[PortfolioSummary] = []
+        self.flows: list[CashFlow] = []
 
     async def insert_order(self, order: OrderRecord) -> None:
         if order.client_order_id in self.orders:
@@ -295,6 +317,12 @@ class MemoryExecutionStore:
     async def equity_from(self, at: datetime) -> Decimal | None:
         after = [s for s in self.equity if s.at >= at]
         return after[0].equity if after else None
+
+    async def record_cash_flow(self, flow: CashFlow, correlation_id: str | None) -> None:
+        self.flows.append(flow)
+
+    async def cash_flows(self, since: datetime) -> list[CashFlow]:
+        return [f for f in self.flows if f.at >= since]
 
 
 class WriteBehind:

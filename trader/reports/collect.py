@@ -226,6 +226,8 @@ async def _equity(
     if prior is not None:
         series.add(prior.ts, prior.equity, prior.drawdown)
         samples.append(prior.ts)
+    for at, amount in await queries.cash_flows(session, start, window.end):
+        series.flow(at, amount)
     async for partition in queries.stream(session, queries.equity_rows(start, window.end)):
         for at, equity, drawdown in partition:
             series.add(at, equity, drawdown)

@@ -147,12 +147,14 @@ class EquitySeries:
         self._peak = ZERO
         self._buckets: dict[int, tuple[EquityPoint, EquityPoint]] = {}  # (lowest, last)
         self._days: dict[date, tuple[Decimal, Decimal]] = {}  # day -> (first, last)
+        self._flows: dict[date, Decimal] = {}  # day -> deposits less withdrawals (not PnL)
         self._day: date | None = None
         self._day_span = (start, start)
 
     def add(self, at: datetime, equity: Decimal, drawdown: Decimal) -> None:
-        stored_peak = equity / (ONE - drawdown) if ZERO < drawdown < ONE else equity
-        self._peak = max(self._peak, equity, stored_peak)
+        """A snapshot. Its stored drawdown is net of cash flows (the peak scaled with each
+        deposit or withdrawal), so the curve's peak is the one that drawdown implies."""
+        self._peak = equity / (ONE - drawdown) if ZERO < drawdown < ONE else equity
         day = self._local_day(at)
         first_last = self._days.get(day)
         self._days[day] = (equity if first_last is None else first_last[0], equity)
@@ -163,6 +165,11 @@ class EquitySeries:
         kept = self._buckets.get(index)
         low = point if kept is None or equity < kept[0].equity else kept[0]
         self._buckets[index] = (low, point)
+
+    def flow(self, at: datetime, amount: Decimal) -> None:
+        """A deposit (> 0) or withdrawal (< 0): its day's PnL does not count it."""
+        day = at.astimezone(self._zone).date()
+        self._flows[day] = self._flows.get(day, ZERO) + amount
 
     def _local_day(self, at: datetime) -> date:
         """The operator's date of `at`, converting only when a snapshot crosses midnight."""
@@ -183,13 +190,14 @@ class EquitySeries:
 
     def daily_pnl(self, first_day: date) -> tuple[tuple[date, Decimal], ...]:
         """Per day from `first_day`: the day's last equity minus the previous day's last (or,
-        with no earlier snapshot, the day's first)."""
+        with no earlier snapshot, the day's first), less the day's cash flows."""
         result: list[tuple[date, Decimal]] = []
         previous: Decimal | None = None
         for day in sorted(self._days):
             first, last = self._days[day]
             if day >= first_day:
-                result.append((day, last - (first if previous is None else previous)))
+                change = last - (first if previous is None else previous)
+                result.append((day, change - self._flows.get(day, ZERO)))
             previous = last
         return tuple(result)
 

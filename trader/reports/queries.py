@@ -24,6 +24,7 @@ from trader.reports.model import AlertSummary, DayWindow, ExpectedPnl, LlmLine
 from trader.store.tables import (
     AlertRow,
     ApprovalRow,
+    CashFlowRow,
     ControlStateRow,
     EquitySnapshotRow,
     EventLogRow,
@@ -123,6 +124,16 @@ async def snapshot_before(session: AsyncSession, at: datetime) -> EquitySnapshot
     )
     row: EquitySnapshotRow | None = (await session.scalars(query)).first()
     return row
+
+
+async def cash_flows(session: AsyncSession, start: datetime, end: datetime) -> list[Any]:
+    """Deposits (> 0) and withdrawals (< 0) in [start, end) as (at, amount): not PnL."""
+    query = (
+        select(CashFlowRow.ts, CashFlowRow.amount)
+        .where((CashFlowRow.ts >= start) & (CashFlowRow.ts < end))
+        .order_by(CashFlowRow.ts, CashFlowRow.id)
+    )
+    return list((await session.execute(query)).all())
 
 
 def equity_rows(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]:

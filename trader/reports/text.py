@@ -83,6 +83,12 @@ def _attention(data: ReportData, zone: ZoneInfo) -> list[str]:
     return [f"⚠️ Needs you ({len(items)})", *shown]
 
 
+REALISABLE = (
+    "Equity values positions at their bids, net of the sale's fee (what selling now would "
+    "realise); deposits and withdrawals are not PnL"
+)
+
+
 def _money(data: ReportData) -> list[str]:
     lines: list[str] = []
     equity = data.equity
@@ -95,6 +101,7 @@ def _money(data: ReportData) -> list[str]:
             f"Drawdown {percent(equity.drawdown)} · risk {equity.mode.value}"
             f" · cash {usd(equity.cash)}"
         )
+        lines.append(REALISABLE)
     trades = data.trades
     if trades.count:
         lines.append(

@@ -1,4 +1,4 @@
-"""One signal cycle: select -> news -> (per market, concurrently) books, arb, triage, analysis,
+"""One signal cycle: select -> news -> (per market, concurrently) books, triage, analysis,
 sizing -> intent groups, with a `CycleReport` saying what was decided for each market and why.
 
 Inputs are injected: the markets list, a book getter (e.g. `venue.get_book`), the news source,
@@ -21,12 +21,13 @@ from trader.clock import Clock
 from trader.domain import Book, Market, TradingMode
 from trader.signals.analysis import AnalysisConfig, AnalysisService
 from trader.signals.ensemble import EnsembleConfig
+from trader.signals.events import EventViews
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.llm import LLMAnalyser, LLMStats
 from trader.signals.news import RefreshResult
 from trader.signals.records import ForecastRecord, ForecastRecorder
 from trader.signals.sizing import SizingConfig
-from trader.signals.strategies import CompleteSetArbStrategy, EdgeEvaluation, LLMEdgeStrategy
+from trader.signals.strategies import EdgeEvaluation, LLMEdgeStrategy
 from trader.signals.triage import Triage
 from trader.signals.values import IntentGroup, NewsMatch
 from trader.stages import StageBook
@@ -93,7 +94,6 @@ class MarketReport:
     edge: Decimal | None = None  # at the best ask of the side considered, after fees
     source: str = ""  # "llm", "heuristic" or "" when nothing was analysed
     analysis: str = ""  # which analysis ran, and why
-    arb: str = ""
     intents: int = 0
 
 
@@ -138,7 +138,6 @@ class SignalPipeline:
         clock: Clock,
         news: NewsProvider | None = None,
         edge: LLMEdgeStrategy | None = None,
-        arb: CompleteSetArbStrategy | None = None,
         usage: Callable[[], LLMStats] | None = None,
         forecasts: ForecastRecorder | None = None,
         config: PipelineConfig | None = None,
@@ -149,7 +148,7 @@ class SignalPipeline:
         self._clock = clock
         self._news = news
         self._edge = edge
-        self._arb = arb
+        self._views = EventViews()  # neg-risk outcomes' YES views, for coherent forecasts
         self._usage = usage or LLMStats
         self._forecasts = forecasts
         self.config = config or PipelineConfig()
@@ -175,6 +174,7 @@ class SignalPipeline:
         started, start = self._clock.now(), self._clock.monotonic()
         usage_before = self._usage()
         selected = select_markets(markets, started, self.config.selection)
+        self._views.know(list(markets))
         refresh, matches, news_error = await self._news_for(selected)
         limit = asyncio.Semaphore(max(1, self.config.concurrency))
 
@@ -247,13 +247,8 @@ class SignalPipeline:
         if mid is None:
             return replace(skip, reason="no two-sided YES book"), [], False
         groups: list[IntentGroup] = []
-        arb_reason = ""
-        if self._arb is not None:
-            arb = self._arb.propose(market, books, mode)
-            arb_reason = arb.reason
-            if arb.group is not None:
-                groups.append(arb.group)
-        report = replace(skip, market_probability=mid, arb=arb_reason, reason=arb_reason)
+        self._views.priced(market.condition_id, mid)
+        report = replace(skip, market_probability=mid)
         analysed = False
         if self._edge is not None:
             evaluation = await self._edge.evaluate(
@@ -267,13 +262,15 @@ class SignalPipeline:
                 refresh=lambda: self._fetch_books(market),
                 held=self._holdings() if self._holdings is not None else None,
                 allow_heuristic_live=self._allow_heuristic_live,
+                siblings=lambda: self._views.siblings(market.condition_id),
             )
             analysed = evaluation.analysis is not None
+            if evaluation.analysis is not None and evaluation.analysis.forecast is not None:
+                forecast = evaluation.analysis.forecast
+                self._views.forecast(market.condition_id, forecast.model_probability)
             report = await self._edge_report(report, evaluation)
             if evaluation.group is not None:
                 groups.append(evaluation.group)
-            if arb_reason and groups and groups[0].strategy == CompleteSetArbStrategy.name:
-                report = replace(report, reason=f"{arb_reason}; {report.reason}")
         decision = "trade" if groups else "skip"
         return (
             replace(report, decision=decision, intents=sum(len(g.intents) for g in groups)),
@@ -309,7 +306,6 @@ def build_pipeline(
     triage: Triage | None = None,
     ensemble: EnsembleConfig | None = None,
     sizing: SizingConfig | None = None,
-    arb: CompleteSetArbStrategy | None = None,
     analysis: AnalysisConfig | None = None,
     forecasts: ForecastRecorder | None = None,
     config: PipelineConfig | None = None,
@@ -335,7 +331,6 @@ def build_pipeline(
         clock=clock,
         news=news,
         edge=edge,
-        arb=arb,
         usage=(lambda: llm.stats) if llm is not None else None,
         forecasts=forecasts,
         config=config,

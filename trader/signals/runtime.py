@@ -10,9 +10,9 @@ API failing) or a failed news stage becomes an alert with the pipeline's reason.
 Intent groups: the execution engine takes intents one at a time, so a group is published as its
 legs, in order. A one-leg group's intent has the group id as its correlation id; the legs of a
 larger group have `<group id>-<leg>` and a reason ending `[group <id> leg i/n, all-or-none,
-unwind: ...]`. The engine does not enforce all-or-none: the only multi-leg strategy (complete-set
-arbitrage) trades in the modes its stage allows (trader/stages.py). A traded market's forecast
-rows carry its group id.
+unwind: ...]`. The engine does not enforce all-or-none, and no strategy makes a multi-leg group
+now (complete-set arbitrage was removed, see `trader.signals.strategies`). A traded market's
+forecast rows carry its group id.
 
 Cycles never overlap. Nothing here imports `trader.execution`.
 """
@@ -53,7 +53,6 @@ from trader.signals.pipeline import (
 )
 from trader.signals.records import ForecastRecord, InMemoryForecastRecorder
 from trader.signals.sizing import SizingConfig
-from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import IntentGroup, Source, UnwindAction
 from trader.stages import StageBook
@@ -402,9 +401,6 @@ def build_signal_runtime(
         triage=triage,
         ensemble=EnsembleConfig(config.ensemble_samples, config.ensemble_samples // 2 + 1),
         sizing=sizing,
-        arb=CompleteSetArbStrategy(
-            ArbConfig(max_notional=config.max_order_notional), stages=stages
-        ),
         forecasts=collector,
         config=PipelineConfig(selection=selection),
         holdings=holdings,

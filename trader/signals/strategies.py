@@ -1,9 +1,13 @@
 """Strategies read facts and return intents; they never call an executor.
 
 - `LLMEdgeStrategy`: triage -> analysis (LLM ensemble or heuristic) -> sizing, for one market.
-- `CompleteSetArbStrategy`: when the YES and NO best asks sum below 1 - fees - margin, buy both
-  in equal size: one YES plus one NO always pays 1. The two legs form an all-or-none group whose
-  unwind instruction tells the executor to sell a filled leg if the other fails.
+
+There is no arbitrage strategy. The complete-set one (buy YES and NO of one market when their
+asks sum below 1 - fees - margin) was removed: in one binary market a NO ask is 1 - the YES
+bid, so YES ask + NO ask = 1 + spread and the condition never fires; and its legs, carrying no
+model probability, were denied by risk's edge rule anyway. Where the arbitrage can exist (YES
+across every outcome of a neg-risk event whose asks sum below 1) it would need all-or-none
+legs over several markets and a risk rule for riskless legs; not built (README, How it trades).
 
 Each has `enabled` and a stage (trader/stages.py: development, paper, live) read from the
 operator's stored stages at each evaluation: a strategy runs only in the modes its stage allows
@@ -17,35 +21,27 @@ forecast is shown and recorded, but sized into no intent while `allow_heuristic_
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from trader.domain import (
-    ONE,
-    ZERO,
     Book,
-    BookLevel,
-    FeeSchedule,
     Market,
-    OrderIntent,
-    OrderType,
-    Side,
     TradingMode,
 )
-from trader.fees import fee_per_share
 from trader.signals.analysis import AnalysisResult, AnalysisService
+from trader.signals.events import coherent_yes
 from trader.signals.sizing import (
-    CENT_SHARES,
-    MIN_MARKETABLE_NOTIONAL,
     SizingConfig,
     SizingDecision,
     size_forecast,
 )
 from trader.signals.triage import Triage, TriageDecision
-from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, Source, UnwindAction
+from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, Source
 from trader.stages import Stage, StageBook
 
+PROBABILITY_STEP = Decimal("0.0001")  # as the ensemble states probabilities
 HEURISTIC_NOT_LIVE = "heuristic forecast: not traded in live mode (allow_heuristic_live off)"
 
 
@@ -129,11 +125,15 @@ class LLMEdgeStrategy(Strategy):
         refresh: Callable[[], Awaitable[dict[str, Book]]] | None = None,
         held: Mapping[str, Decimal] | None = None,
         allow_heuristic_live: bool = False,
+        siblings: Callable[[], Mapping[str, Decimal]] | None = None,
     ) -> EdgeEvaluation:
         """Screen, analyse, size. The analysis can take minutes: the books are read again
         (`refresh`) after it returns, so the order is sized on prices as they are then;
         `held` is what is held of each token, so the stake is sized net of it. A heuristic
-        forecast in live mode becomes no intent unless `allow_heuristic_live`."""
+        forecast in live mode becomes no intent unless `allow_heuristic_live`. `siblings`:
+        the YES views of the other outcomes of the market's neg-risk event, read after the
+        analysis; the forecast is made coherent with them (`trader.signals.events`) before
+        sizing."""
         if not self.runs_in(mode):
             return EdgeEvaluation(None, note=self.not_running(mode))
         triage = await self.triage.decide(market.condition_id, market_probability, news, now=now)
@@ -147,8 +147,13 @@ class LLMEdgeStrategy(Strategy):
             return EdgeEvaluation(triage, analysis)
         if refresh is not None:
             books = await refresh()
+        forecast = analysis.forecast
+        others = siblings() if siblings is not None else {}
+        if others:
+            scaled = coherent_yes(market.condition_id, forecast.model_probability, others)
+            forecast = replace(forecast, model_probability=scaled.quantize(PROBABILITY_STEP))
         sizing = size_forecast(
-            analysis.forecast, market, books, bankroll, self.sizing, strategy=self.name, held=held
+            forecast, market, books, bankroll, self.sizing, strategy=self.name, held=held
         )
         held_back = heuristic_gate(analysis.forecast.source, mode, allowed=allow_heuristic_live)
         if sizing.intent is not None and held_back:
@@ -157,100 +162,3 @@ class LLMEdgeStrategy(Strategy):
         if sizing.intent is not None:
             group = IntentGroup((sizing.intent,), self.name, sizing.intent.reason)
         return EdgeEvaluation(triage, analysis, sizing, group)
-
-
-@dataclass(frozen=True, slots=True)
-class ArbConfig:
-    margin: Decimal = Decimal("0.01")  # per complete set, after fees
-    max_notional: Decimal = Decimal(100)  # both legs together, fees included
-
-
-@dataclass(frozen=True, slots=True)
-class ArbDecision:
-    group: IntentGroup | None
-    reason: str
-    edge: Decimal | None = None  # profit per complete set at the best asks, after fees
-
-
-class CompleteSetArbStrategy(Strategy):
-    name = "complete_set_arb"
-
-    def __init__(
-        self,
-        config: ArbConfig | None = None,
-        *,
-        enabled: bool = True,
-        stages: Callable[[], StageBook] = StageBook.defaults,
-    ) -> None:
-        super().__init__(enabled=enabled, stages=stages)
-        self.config = config or ArbConfig()
-
-    @staticmethod
-    def _cost(price: Decimal, fees: FeeSchedule) -> Decimal:
-        return price + fee_per_share(price, fees)
-
-    def _walk(
-        self, yes: tuple[BookLevel, ...], no: tuple[BookLevel, ...], fees: FeeSchedule
-    ) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-        """Equal shares of YES and NO while each pair of levels keeps the margin.
-
-        Returns (shares, outlay, worst YES price, worst NO price).
-        """
-        i = j = 0
-        left_yes, left_no = (yes[0].size, no[0].size) if yes and no else (ZERO, ZERO)
-        shares = outlay = ZERO
-        worst_yes = worst_no = ZERO
-        while i < len(yes) and j < len(no):
-            pair = self._cost(yes[i].price, fees) + self._cost(no[j].price, fees)
-            if ONE - pair < self.config.margin:
-                break
-            room = ((self.config.max_notional - outlay) / pair).quantize(CENT_SHARES, ROUND_DOWN)
-            take = min(left_yes, left_no, room).quantize(CENT_SHARES, ROUND_DOWN)
-            if take <= ZERO:
-                break
-            shares += take
-            outlay += take * pair
-            worst_yes, worst_no = yes[i].price, no[j].price
-            left_yes -= take
-            left_no -= take
-            if left_yes <= ZERO and (i := i + 1) < len(yes):
-                left_yes = yes[i].size
-            if left_no <= ZERO and (j := j + 1) < len(no):
-                left_no = no[j].size
-        return shares, outlay, worst_yes, worst_no
-
-    def propose(self, market: Market, books: dict[str, Book], mode: TradingMode) -> ArbDecision:
-        if not self.runs_in(mode):
-            return ArbDecision(None, self.not_running(mode))
-        yes_token, no_token = market.token("Yes"), market.token("No")
-        if yes_token is None or no_token is None:
-            return ArbDecision(None, "not a YES/NO market")
-        yes, no = books.get(yes_token.token_id), books.get(no_token.token_id)
-        if yes is None or no is None or not yes.asks or not no.asks:
-            return ArbDecision(None, "no asks on both sides")
-        fees = market.fees
-        edge = ONE - self._cost(yes.asks[0].price, fees) - self._cost(no.asks[0].price, fees)
-        if edge < self.config.margin:
-            return ArbDecision(None, f"set costs {ONE - edge:.4f}: no arbitrage", edge)
-        shares, outlay, worst_yes, worst_no = self._walk(yes.asks, no.asks, fees)
-        minimum = max(yes.min_order_size, no.min_order_size)
-        if shares < minimum or min(worst_yes, worst_no) * shares < MIN_MARKETABLE_NOTIONAL:
-            return ArbDecision(None, f"{shares} sets below the venue minimum", edge)
-        reason = f"complete set: {shares} sets for {outlay:.4f}, {edge:.4f}/set at the best asks"
-        legs = tuple(
-            OrderIntent(
-                market=market.condition_id,
-                token_id=token.token_id,
-                side=Side.BUY,
-                limit_price=price,
-                size=shares,
-                strategy=self.name,
-                reason=reason,
-                order_type=OrderType.FOK,
-            )
-            for token, price in ((yes_token, worst_yes), (no_token, worst_no))
-        )
-        group = IntentGroup(
-            legs, self.name, reason, all_or_none=True, unwind=UnwindAction.SELL_FILLED_LEGS
-        )
-        return ArbDecision(group, reason, edge)

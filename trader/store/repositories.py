@@ -29,6 +29,7 @@ from trader.store.tables import (
     AlertRow,
     ApprovalRow,
     Base,
+    CashFlowRow,
     ControlStateRow,
     EquitySnapshotRow,
     HeartbeatRow,
@@ -282,6 +283,16 @@ class LlmUsageRepository(Repository):
     async def recent(self, limit: int = 100) -> list[LlmUsageRow]:
         query = select(LlmUsageRow).order_by(LlmUsageRow.ts.desc(), LlmUsageRow.id.desc())
         return await self._all(query.limit(limit))
+
+
+class CashFlowRepository(Repository):
+    async def insert(self, flow: CashFlowRow) -> CashFlowRow:
+        return await self._add(flow)
+
+    async def since(self, start: datetime) -> list[CashFlowRow]:
+        """Flows at or after `start`, oldest first."""
+        query = select(CashFlowRow).where(CashFlowRow.ts >= start)
+        return await self._all(query.order_by(CashFlowRow.ts, CashFlowRow.id))
 
 
 class EquityRepository(Repository):

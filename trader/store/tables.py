@@ -318,6 +318,20 @@ class EquitySnapshotRow(Base):
     drawdown: Mapped[Decimal] = mapped_column(default=ZERO)  # a fraction of peak equity
 
 
+class CashFlowRow(Base):
+    """A deposit (amount > 0) or withdrawal (< 0): money in or out that is not PnL."""
+
+    __tablename__ = "cash_flows"
+    __table_args__ = (Index(None, "ts"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, init=False)
+    ts: Mapped[datetime]
+    amount: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str]
+    correlation_id: Mapped[str | None] = mapped_column(default=None)
+
+
 class EventLogRow(Base):
     """Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL)."""
 

@@ -9,14 +9,17 @@ back; it writes nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import Clock
 from trader.domain import Fill, TradeStatus
+from trader.store.repositories import CashFlowRepository
 from trader.store.trading import FillRepository
 
 SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)  # before any fill this trader could have made
+VENUE_SOURCE = "venue"  # a cash flow found in the venue's balance (trader.execution.cash_flows)
 
 
 class DatabaseFillJournal:
@@ -44,6 +47,14 @@ class DatabaseFillJournal:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._fills = FillRepository(sessions, clock)
+        self._flows = CashFlowRepository(sessions, clock)
+
+    async def transfers(self) -> Decimal:
+        """What the operator deposited less withdrew (`/deposit`, `/withdraw`): the rows of
+        `cash_flows` an operator entered. A flow the reconciler found in the venue's balance
+        (source "venue") is not one: the paper balance moves only by fills and entries."""
+        rows = await self._flows.since(SINCE_EVER)
+        return sum((r.amount for r in rows if r.source != VENUE_SOURCE), Decimal(0))
 
     async def load(self) -> list[Fill]:
         fills = await self._fills.since(SINCE_EVER)

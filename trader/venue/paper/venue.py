@@ -37,7 +37,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from trader.clock import Clock
 from trader.domain import (
@@ -96,6 +96,13 @@ class FillJournal(Protocol):
     async def record(self, fill: Fill) -> None: ...
 
 
+@runtime_checkable
+class KeepsTransfers(Protocol):
+    """A journal that also knows what the operator deposited less withdrew."""
+
+    async def transfers(self) -> Decimal: ...
+
+
 class PaperVenue:
     name = "paper"
 
@@ -125,7 +132,18 @@ class PaperVenue:
     async def start(self) -> None:
         if self._ledger is None:
             self._history = list(await self._journal.load())
-            self._ledger = PaperLedger(self._bankroll, self._history)
+            moved = ZERO
+            if isinstance(self._journal, KeepsTransfers):
+                moved = await self._journal.transfers()
+            self._ledger = PaperLedger(self._bankroll + moved, self._history)
+
+    async def transfer(self, amount: Decimal) -> None:
+        """The operator deposits (> 0) or withdraws (< 0) paper money; the journal keeps it
+        (in the app: the `cash_flows` row the execution core writes)."""
+        ledger = self._started()
+        if ledger.cash + amount < ZERO:
+            raise ValueError(f"a withdrawal of {-amount} leaves less than nothing")
+        ledger.cash += amount
 
     async def close(self) -> None:
         watchers, self._watchers = list(self._watchers.values()), {}

@@ -318,12 +318,22 @@ def parse_gamma_market(payload: Payload) -> Market:
         tick_size=_first_decimal(payload, "orderPriceMinTickSize", default=Decimal("0.01")),
         min_order_size=_first_decimal(payload, "orderMinSize", default=Decimal(5)),
         neg_risk=bool(payload.get("negRisk", False)),
+        event_id=_neg_risk_event(payload),
         volume=_first_decimal(payload, "volumeNum", "volume", default=ZERO),
         liquidity=_first_decimal(payload, "liquidityNum", "liquidity", default=ZERO),
         slug=str(payload.get("slug") or ""),
         description=str(payload.get("description") or ""),
         fees=parse_fee_schedule(payload),
     )
+
+
+def _neg_risk_event(payload: Payload) -> str:
+    """The id of the neg-risk event a Gamma market is one outcome of, or ""."""
+    events = payload.get("events")
+    if not payload.get("negRisk") or not isinstance(events, list) or not events:
+        return ""
+    first = events[0]
+    return str(first.get("id") or "") if isinstance(first, dict) else ""
 
 
 def parse_fee_schedule(payload: Payload) -> FeeSchedule:

@@ -105,6 +105,7 @@ def market_from_gamma(market: GammaMarket) -> Market | None:
         tick_size=trading.minimum_tick_size or Decimal("0.01"),
         min_order_size=trading.minimum_order_size or Decimal(5),
         neg_risk=bool(state.neg_risk),
+        event_id=str(market.events[0].id) if state.neg_risk and market.events else "",
         volume=metrics.volume_num or metrics.volume or ZERO,
         liquidity=metrics.liquidity_num or metrics.liquidity or ZERO,
         slug=market.slug or "",
