@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.support.report_day import DAY, NEW_YORK, NOW, fill_one_day
 from trader.clock import FakeClock
+from trader.domain import Severity
 from trader.reports import ReportService, report_command
 from trader.store.db import create_engine, session_factory
 
@@ -63,3 +64,22 @@ async def test_the_service_serves_reports_and_charts_concurrently(
     assert "Equity $1,025.50" in report.text
     assert chart == tmp_path / "llm-2026-03-08-7d.png"
     assert chart.stat().st_size > 10_000
+
+
+async def test_the_daily_alert_carries_yesterdays_report_and_its_dashboard(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    await fill_one_day(sessions)
+    service = ReportService(sessions, FakeClock(NOW), NEW_YORK, reports_dir=tmp_path)
+
+    alert = await service.daily_alert()
+
+    assert (alert.kind, alert.severity, alert.title) == (
+        "daily_report",
+        Severity.INFO,
+        "Daily report",
+    )
+    assert "Equity $1,025.50" in alert.body
+    image = tmp_path / "report-2026-03-08.png"
+    assert alert.attachment == str(image)
+    assert image.stat().st_size > 10_000

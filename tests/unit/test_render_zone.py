@@ -12,12 +12,10 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.render import common
 from bot.reply import Role
-from tests.support.chat_stack import FakeDesk
-from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.chat_stack import memory_control
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI, EventLine
-from trader.domain import Actor, Alert, Severity, TradingMode
-from trader.state import ControlState
+from trader.control.api import EventLine
+from trader.domain import Actor, Alert, Severity
 
 NOON_UTC = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 TOKYO = common.RenderContext(ZoneInfo("Asia/Tokyo"))
@@ -53,17 +51,7 @@ def test_an_acknowledgement_shows_the_time_in_the_notifiers_zone() -> None:
 
 
 async def _core(zone: ZoneInfo, clock: FakeClock) -> CommandCore:
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=FakeDesk(state, clock),
-    )
+    control = (await memory_control(clock)).control
     return CommandCore(control, clock=clock, notifier=Notifier(clock, zone=zone), zone=zone)
 
 

@@ -1,11 +1,15 @@
 """The trading assembly: the venue, the execution core, the signal runtime, forecast scoring,
 the trade alerts and the reports.
 
-Constructing it builds every part (nothing connects; the control state must be loaded, as
-`build_execution` reads the stored trading state). `start()` starts the venue, then the
-execution core (restore, load markets, reconcile: before any order) and writes the board's
-markets down so reports can name them. `close_execution()` drains the write-behind queue and
-`close_clients()` closes the signal runtime, the venue and the HTTP client, in that order.
+Constructing it builds every part but two (nothing connects; the control state must be
+loaded, as `build_execution` reads the stored trading state). `start()` starts the venue, then
+the execution core (restore, load markets, reconcile: before any order), writes the board's
+markets down so reports can name them, and only then builds the trade alerts and forecast
+scoring: both subscribe to the bus when built, so (as before the assemblies) they hear only
+what happens after the core's start (a fill of an order sent before a crash, replayed by the
+start-up reconciliation, raises no trade alert).
+`close_execution()` drains the write-behind queue and `close_clients()` closes the signal
+runtime, the venue and the HTTP client, in that order.
 """
 
 from __future__ import annotations
@@ -61,9 +65,8 @@ class TradingAssembly:
             state=state,
             durable=events.flush,
         )
-        board = self.execution.board
+        self._bus = bus
         self.markets = MarketRepository(sessions, clock)
-        self.trade_alerts = TradeAlerts(bus, board.title_of)
         self.http_client = httpx.AsyncClient(timeout=15)
         self.signals = build_signal_runtime(
             signal_runtime_config(settings),
@@ -79,9 +82,9 @@ class TradingAssembly:
             allow_heuristic_live=lambda: state.allow_heuristic_live,
             stages=lambda: state.stages,
         )
-        # forecasts resolve with their market: scored from the resolution facts on the bus
-        self.scoring = ForecastScoring(bus, self.signals.forecasts, clock)
         self.reports = ReportService(sessions, clock, settings.zone, marks=self.execution)
+        self.trade_alerts: TradeAlerts | None = None  # built by start(), after the core's
+        self.scoring: ForecastScoring | None = None  # likewise
 
     async def _markets(self) -> list[Market]:
         return list(self.execution.board.markets())
@@ -93,9 +96,14 @@ class TradingAssembly:
         await self.venue.start()
         await self.execution.start()  # restore, load markets, reconcile: before any order
         await self.markets.upsert_many(self.execution.board.markets())  # reports name them
+        self.trade_alerts = TradeAlerts(self._bus, self.execution.board.title_of)
+        # forecasts resolve with their market: scored from the resolution facts on the bus
+        self.scoring = ForecastScoring(self._bus, self.signals.forecasts, self._clock)
 
     def components(self) -> dict[str, Component]:
-        """What runs continuously, in the order the supervisor starts it."""
+        """What runs continuously, in the order the supervisor starts it (after `start()`)."""
+        if self.trade_alerts is None or self.scoring is None:
+            raise RuntimeError("the trading assembly's components run after its start()")
         components = dict(self.execution.components())
         if self._settings.trading_mode is TradingMode.LIVE:
             venue, clock, every = self.venue, self._clock, self._settings.venue_heartbeat_s
@@ -117,11 +125,12 @@ class TradingAssembly:
     async def _score_unheld_forecasts(self) -> None:
         """Forecasts of markets nothing holds resolve too (the execution core settles, and so
         announces, only the markets it holds)."""
-        if not isinstance(self.venue, PayoutSource):
+        scoring = self.scoring
+        if scoring is None or not isinstance(self.venue, PayoutSource):
             return
         execution = self.execution
         try:
-            await self.scoring.check(self.venue, lambda: {p.market for p in execution.positions()})
+            await scoring.check(self.venue, lambda: {p.market for p in execution.positions()})
         except VenueError as error:  # Gamma down: the next refresh asks again
             log.warning("could not check forecasts' markets for resolutions: %s", error)
 
