@@ -174,7 +174,6 @@ async def _run(
             selection=SelectionConfig(
                 sig.min_volume, sig.min_liquidity, max_markets=sig.max_markets
             ),
-            max_notional=sig.max_order_notional,
             recorder=collector,
             holdings=execution.holdings,
             stages=lambda: state.stages,

@@ -151,7 +151,6 @@ def backtest_pipeline(
     forecasts: ReplayForecasts | None,
     sizing: SizingConfig,
     selection: SelectionConfig,
-    max_notional: Decimal,
     recorder: ForecastRecorder,
     holdings: HoldingsSource,
     stages: Callable[[], StageBook],
