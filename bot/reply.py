@@ -26,6 +26,9 @@ class Button:
 
     label: str
     data: str
+    # A convenience the reply stands without (/why on an approval card): a transport short of
+    # room for choices (WhatsApp's three reply buttons) leaves it out.
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

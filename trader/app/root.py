@@ -44,6 +44,7 @@ from trader.execution.runtime import (
     risk_limits_from_settings,
 )
 from trader.execution.trade_alerts import TradeAlerts
+from trader.explain import WhyService
 from trader.ops.failures import describe_failure
 from trader.ops.health import (
     HealthMonitor,
@@ -52,7 +53,7 @@ from trader.ops.health import (
     HeartbeatWriter,
     build_checks,
 )
-from trader.ops.httpserver import HttpServer
+from trader.ops.httpserver import HttpServer, is_loopback
 from trader.ops.metrics import GaugeSources, Metrics
 from trader.ops.sdnotify import SystemdNotifier
 from trader.ops.supervisor import Supervisor
@@ -133,6 +134,7 @@ class App:
         self.events = events
         await events.start()
         self.recorder = MeteredEventLog(self.events, self.metrics)
+        self.why = WhyService(sessions, events)  # /why reads the log and the tables
         self.state = ControlState(
             ControlStateRepository(sessions, clock=self.clock),
             self.clock,
@@ -337,7 +339,9 @@ class App:
             spend=self._signals,
             reports=self.reports,
             signals=SignalsAdapter(self._signals),
+            why=self.why,
         )
+        self._serve_why()
         self.notifier = Notifier(self.clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
             self.control,
@@ -371,6 +375,20 @@ class App:
             self.whatsapp = build_whatsapp(
                 whatsapp, self.commands, self.notifier, self.clock, self.http, memory=memory
             )
+
+    def _serve_why(self) -> None:
+        """GET /why/<ref> on the HTTP server, which has no authentication: only while it binds
+        a loopback address (see bot/web/why.py)."""
+        if self.http is None:
+            return
+        if not is_loopback(self.http.host):
+            log.warning(
+                "HTTP_HOST %s is not loopback: /why is not served over HTTP", self.http.host
+            )
+            return
+        from bot.web.why import why_routes
+
+        self.http.add_routes(why_routes(self.control))
 
     def _start_components(self) -> None:
         supervisor = self.supervisor
