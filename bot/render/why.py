@@ -55,7 +55,7 @@ def chain(found: DecisionChain) -> Reply:
 
 def denials(rows: Sequence[DenialFacts]) -> Reply:
     if not rows:
-        return Reply("No denied intents recorded.")
+        return Reply("No denials recorded.")
     lines = []
     for row in rows:
         name = market_name(row.question, "", row.market) if row.market else "market unknown"

@@ -138,7 +138,7 @@ def reconstruct(records: ChainRecords) -> DecisionChain:
     orders = _orders(events, records.orders)
     if risk is None and (intent is not None or orders):
         missing.append("risk")
-    if approval is None and any(_text(e, "approved_by") for e in intents[1:]):
+    if approval is None and any(_text(e, "approved_by") for e in intents):
         missing.append("approval")
     if risk is not None and risk.passed and not orders and _expects_order(approval, events):
         missing.append("order")
@@ -347,7 +347,9 @@ def _orders(events: Sequence[Event], rows: Sequence[StoredOrder]) -> tuple[Order
     for row in rows:
         answer = submitted.get(row.order_id)
         status = _text(answer, "status") or row.status
-        filled = _dec(answer.payload.get("filled")) if answer else row.size_matched
+        # what the venue said at submit, or what its fills since brought (the order row)
+        answered = _dec(answer.payload.get("filled")) if answer else None
+        filled = max(answered or Decimal(0), row.size_matched)
         orders.append(
             OrderFacts(
                 row.order_id,

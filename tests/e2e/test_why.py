@@ -1,0 +1,262 @@
+"""/why end to end, every part a real process on loopback: the CLOB simulator (`trader sim`),
+the app in live mode (`trader run --no-console`, the real Polymarket SDK), the fake Telegram
+Bot API (the app's real aiogram client), the fake Anthropic Messages API (the real `anthropic`
+SDK) and an RSS feed.
+
+A cycle trades the Fed market; the fill's alert carries a Why button; the chain behind the
+order (by its button, by its order id) names the news title, each sample, the blend, the
+sizing cap that bound the stake and the fill. Paused, the next intent is denied: `/why denied`
+and `/why <market>` show the rule. The app is SIGKILLed and restarted: the earlier order's
+chain is still complete, in the chat, from `trader why` and from GET /why. A viewer may ask;
+a stranger learns nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chaos.invariants import read_ledger, venue_view
+from tests.support.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.processes import (
+    AppSettings,
+    Child,
+    NewsFeed,
+    Processes,
+    Simulator,
+    address_of,
+    migrate,
+    random_key,
+    start_app,
+    start_simulator,
+)
+from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI, Sent
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.slow
+
+FED = "Will the Fed cut rates at its next meeting?"
+MERGER = "Will the merger receive regulatory approval by year end?"
+FED_NEWS = "Fed officials signal support for a rate cut at the next meeting"
+MERGER_NEWS = "Merger approval advances as regulators clear the final review"
+WAIT_S = 45.0
+
+
+def market(question: str, slug: str, fair: str) -> dict[str, Any]:
+    return {
+        "question": question,
+        "slug": slug,
+        "fair_price": fair,
+        "volatility": 0,
+        "flow_rate": 0,
+        "depth": 5,
+        "level_size": "400",
+        "end_in_s": 30 * 86400,
+        "volume": "900000",
+        "liquidity": "50000",
+    }
+
+
+SCENARIO = {
+    "seed": 7,
+    "tick_interval_s": 0.5,
+    "heartbeat_timeout_s": 60,
+    "settlement_delay_s": 0.5,
+    "initial_collateral": "10000",
+    "markets": [market(FED, "fed-cut", "0.62"), market(MERGER, "merger-approval", "0.41")],
+}
+FAST = {
+    "SIGNAL_CYCLE_S": "2",
+    "MARKET_REFRESH_S": "30",
+    "RECONCILE_S": "2",
+    "EQUITY_SNAPSHOT_S": "5",
+    "HEALTH_CHECK_S": "30",
+    "HEARTBEAT_INTERVAL_S": "1",
+    "LLM_ENSEMBLE_SAMPLES": "3",
+    "MAX_ORDER_NOTIONAL_USD": "40",
+    "TELEGRAM_VIEWER_IDS": str(VIEWER_ID),
+}
+
+
+class Views:
+    """The fake model: bullish on the Fed, the market's own price for the merger until the
+    test changes its mind."""
+
+    def __init__(self) -> None:
+        self.probability = {FED: 0.85, MERGER: 0.41}
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        text = json.dumps(body)
+        question = next((q for q in self.probability if json.dumps(q)[1:-1] in text), None)
+        return Reply.answer(self.probability.get(question or "", 0.5), confidence=0.8)
+
+
+@dataclass
+class Rig:
+    processes: Processes
+    api: FakeBotAPI
+    views: Views
+    sim: Simulator
+    settings: AppSettings
+    address: str
+    app: Child | None = None
+
+    async def message(self, chat: int, predicate: Callable[[Sent], bool], after: int) -> Sent:
+        found: list[Sent] = []
+
+        def arrived() -> bool:
+            found[:] = [m for m in self.api.to(chat)[after:] if predicate(m)]
+            return bool(found)
+
+        try:
+            await eventually(arrived, timeout=WAIT_S, interval=0.1)
+        except AssertionError:
+            chat_log = "\n".join(f"> {m.plain[:400]}" for m in self.api.to(chat)[-10:])
+            raise AssertionError(f"no such message\n{chat_log}\n{self.processes.logs()}") from None
+        return found[0]
+
+    async def say(self, chat: int, text: str, expect: str) -> Sent:
+        mark = len(self.api.to(chat))
+        self.api.send_text(chat, text)
+        return await self.message(chat, lambda m: expect in m.plain, mark)
+
+    async def start(self) -> None:
+        mark = len(self.api.to(OPERATOR_ID))
+        self.app = await start_app(self.processes, self.settings)
+        await self.message(OPERATOR_ID, lambda m: m.plain.split("\n")[0].endswith(" started"), mark)
+
+    async def order_ids(self, token: str) -> list[str]:
+        orders = venue_view(await self.sim.state(), self.address).orders
+        return [str(o["id"]) for o in orders if o["asset_id"] == token]
+
+    async def condition(self, question: str) -> tuple[str, str]:
+        found = next(m for m in (await self.sim.state())["markets"] if m["question"] == question)
+        return found["condition_id"], found["token_ids"][0]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    processes = Processes(tmp_path)
+    views = Views()
+    api, llm = await FakeBotAPI().start(), FakeAnthropicServer(responder=views)
+    await llm.start()
+    feed = await NewsFeed([FED_NEWS, MERGER_NEWS]).start()
+    sim: Simulator | None = None
+    try:
+        sim = await start_simulator(processes, SCENARIO, seed=7)
+        key = random_key()
+        settings = AppSettings(
+            tmp_path / "polyops.db",
+            sim.url,
+            live_key=key,
+            telegram=(api.token, api.base_url, OPERATOR_ID),
+            anthropic_url=llm.url,
+            news_feed=feed.url,
+            extra=FAST,
+        )
+        await migrate(processes, settings)
+        yield Rig(processes, api, views, sim, settings, address_of(key))
+    finally:
+        await processes.close()
+        if sim is not None:
+            await sim.close()
+        await feed.close()
+        await llm.close()
+        await api.stop()
+
+
+def assert_complete_fed_chain(text: str) -> None:
+    """The chain of the Fed buy: the news, the samples, the blend, the cap, the fill."""
+    assert FED in text
+    assert FED_NEWS in text
+    assert "Samples: 0.85, 0.85, 0.85 → median 0.85" in text
+    assert "Blend: 75% model 0.85 + 25% market 0.6" in text  # the YES mid, around 0.62
+    assert "= 0.79" in text
+    assert "cap $40.00" in text
+    assert "bound by the max order notional cap" in text
+    assert "Risk: passed" in text
+    assert "Fill " in text
+    assert "→ position" in text
+    assert "missing" not in text
+
+
+async def test_why_explains_a_trade_a_denial_and_survives_a_crash(rig: Rig) -> None:
+    api = rig.api
+    _, fed_yes = await rig.condition(FED)
+    merger, _ = await rig.condition(MERGER)
+
+    # A cycle trades the Fed market; the fill's alert has a Why button.
+    await rig.start()
+    fill = await rig.message(OPERATOR_ID, lambda m: "Filled: BUY" in m.plain, 0)
+    why = next(data for label, data in fill.buttons if "Why" in label)
+    mark = len(api.to(OPERATOR_ID))
+    api.press(OPERATOR_ID, fill, why)
+    by_button = await rig.message(OPERATOR_ID, lambda m: m.plain.startswith("Why:"), mark)
+    assert_complete_fed_chain(by_button.plain)
+
+    # The viewer asks by the order id; the stranger asks and learns nothing.
+    (order_id,) = await rig.order_ids(fed_yes)
+    answer = await rig.say(VIEWER_ID, f"/why {order_id}", "Why:")
+    assert_complete_fed_chain(answer.plain)
+    assert order_id[:12] in answer.plain
+    mark = len(api.to(STRANGER_ID))
+    api.send_text(STRANGER_ID, f"/why {order_id}")
+    refusal = await rig.message(STRANGER_ID, lambda m: "Not authorised" in m.plain, mark)
+    assert FED not in refusal.plain
+    query = api.press(STRANGER_ID, None, why)  # the button, pressed by a stranger
+    await eventually(lambda: api.answer_for(query) is not None, timeout=WAIT_S)
+    assert all(not m.plain.startswith("Why:") for m in api.to(STRANGER_ID))
+
+    # Paused, the next intent is denied: /why denied and /why <market> show the rule.
+    await rig.say(OPERATOR_ID, "/pause", "Paused")
+    rig.views.probability[MERGER] = 0.8
+    await rig.sim.price(merger, "0.35")
+    denied = await _eventually_says(rig, "/why denied", "paused:")
+    assert "merger" in denied.plain
+    chain = await rig.say(VIEWER_ID, "/why merger", "Why:")
+    assert "Risk: DENIED by paused" in chain.plain
+    assert MERGER_NEWS in chain.plain
+    assert "Order" not in chain.plain  # denied: nothing was sent, and nothing is missing
+    assert "missing" not in chain.plain
+
+    # SIGKILL and restart: the earlier order's chain is still complete.
+    assert rig.app is not None
+    await rig.app.kill()
+    await rig.start()
+    after = await rig.say(OPERATOR_ID, f"/why {order_id[:16]}", "Why:")
+    assert_complete_fed_chain(after.plain)
+
+    # The same text from `trader why` and from GET /why on the loopback HTTP server.
+    cli = await rig.processes.trader("why", "why", order_id, env=rig.settings.env())
+    assert await asyncio.wait_for(cli.process.wait(), 60) == 0
+    assert_complete_fed_chain(cli.log.read_text())
+    async with httpx.AsyncClient() as client:
+        base = rig.settings.health_url.removesuffix("/health")
+        page = await client.get(f"{base}/why/{order_id}")
+        proxied = await client.get(f"{base}/why/{order_id}", headers={"X-Forwarded-For": "1.2.3.4"})
+    assert page.status_code == 200
+    assert_complete_fed_chain(page.text)
+    assert proxied.status_code == 403
+    assert FED not in proxied.text
+    ledger = await asyncio.to_thread(read_ledger, rig.settings.database)
+    assert any(e.type == "market_analysed" for e in ledger.events)
+
+
+async def _eventually_says(rig: Rig, command: str, expect: str) -> Sent:
+    """Ask until the answer holds `expect` (the denial comes with the next cycle)."""
+    found: list[Sent] = []
+
+    async def answered() -> bool:
+        reply = await rig.say(OPERATOR_ID, command, "enial")
+        found[:] = [reply]
+        return expect in reply.plain
+
+    await eventually(answered, timeout=WAIT_S, interval=1.0)
+    return found[0]
