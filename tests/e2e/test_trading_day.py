@@ -18,7 +18,6 @@ traffic, the simulator's /_admin/state and the database.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +26,14 @@ from typing import Any
 import pytest
 
 from chaos.invariants import check_all, failures, read_ledger, venue_view
-from tests.support.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.anthropic_server import FakeAnthropicServer
+from tests.support.market_day import FAST_CYCLES, Views, day_parts, quiet_market, scenario
 from tests.support.processes import (
     AppSettings,
     Child,
-    NewsFeed,
     Processes,
     Simulator,
-    address_of,
-    migrate,
-    random_key,
     start_app,
-    start_simulator,
 )
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI, Sent
 from tests.support.waiting import eventually
@@ -50,62 +45,25 @@ MERGER = "Will the merger receive regulatory approval by year end?"
 FINAL = "Will the home team win tonight's final?"
 
 
-def market(question: str, slug: str, fair: str) -> dict[str, Any]:
-    return {
-        "question": question,
-        "slug": slug,
-        "fair_price": fair,
-        "volatility": 0,  # prices move only when the test moves them
-        "flow_rate": 0,
-        "depth": 5,
-        "level_size": "400",
-        "end_in_s": 30 * 86400,
-        "volume": "900000",
-        "liquidity": "50000",
-    }
-
-
-SCENARIO = {
-    "seed": 5,
-    "tick_interval_s": 0.5,
-    "heartbeat_timeout_s": 60,
-    "settlement_delay_s": 0.5,
-    "initial_collateral": "10000",
-    "markets": [
-        market(FED, "fed-cut", "0.62"),
-        market(MERGER, "merger-approval", "0.41"),
-        market(FINAL, "final-home-win", "0.55"),
-    ],
-}
+SCENARIO = scenario(
+    5,
+    quiet_market(FED, "fed-cut", "0.62"),
+    quiet_market(MERGER, "merger-approval", "0.41"),
+    quiet_market(FINAL, "final-home-win", "0.55"),
+)
 HEADLINES = [
     "Fed officials signal support for a rate cut at the next meeting",
     "Merger approval advances as regulators clear the final review",
     "Home team leads the final at half time",
 ]
-FAST_DAY = {
-    "SIGNAL_CYCLE_S": "2",
-    "MARKET_REFRESH_S": "30",
-    "RECONCILE_S": "2",
-    "EQUITY_SNAPSHOT_S": "5",
-    "HEALTH_CHECK_S": "30",
-    "HEARTBEAT_INTERVAL_S": "1",
-    "WATCHDOG_TIMEOUT_S": "4",
-    "LLM_ENSEMBLE_SAMPLES": "1",
-}
+FAST_DAY = FAST_CYCLES | {"WATCHDOG_TIMEOUT_S": "4", "LLM_ENSEMBLE_SAMPLES": "1"}
 WAIT_S = 45.0  # generous: replies queue behind alerts at Telegram's one message a second
 
 
-class Views:
-    """What the fake model answers per market: bullish on the Fed from the start, the market's
-    own price (no edge) for the others until the test changes its mind."""
-
-    def __init__(self) -> None:
-        self.probability = {FED: 0.85, MERGER: 0.41, FINAL: 0.55}
-
-    def __call__(self, body: dict[str, Any]) -> Reply:
-        text = json.dumps(body)
-        question = next((q for q in self.probability if json.dumps(q)[1:-1] in text), None)
-        return Reply.answer(self.probability.get(question or "", 0.5), confidence=0.8)
+def day_views() -> Views:
+    """Bullish on the Fed from the start, the market's own price (no edge) for the others
+    until the test changes its mind."""
+    return Views({FED: 0.85, MERGER: 0.41, FINAL: 0.55})
 
 
 @dataclass
@@ -208,33 +166,16 @@ class Day:
 
 @pytest.fixture
 async def day(tmp_path: Path) -> AsyncIterator[Day]:
-    processes = Processes(tmp_path)
-    views = Views()
-    api, llm = await FakeBotAPI().start(), FakeAnthropicServer(responder=views)
-    await llm.start()
-    feed = await NewsFeed(list(HEADLINES)).start()
-    sim: Simulator | None = None
-    try:
-        sim = await start_simulator(processes, SCENARIO, seed=5)
-        key = random_key()
-        settings = AppSettings(
-            tmp_path / "polyops.db",
-            sim.url,
-            live_key=key,
-            telegram=(api.token, api.base_url, OPERATOR_ID),
-            anthropic_url=llm.url,
-            news_feed=feed.url,
-            extra=FAST_DAY,
+    async with day_parts(tmp_path, SCENARIO, day_views(), HEADLINES, FAST_DAY) as parts:
+        yield Day(
+            parts.processes,
+            parts.api,
+            parts.llm,
+            parts.views,
+            parts.sim,
+            parts.settings,
+            parts.address,
         )
-        await migrate(processes, settings)
-        yield Day(processes, api, llm, views, sim, settings, address_of(key))
-    finally:
-        await processes.close()
-        if sim is not None:
-            await sim.close()
-        await feed.close()
-        await llm.close()
-        await api.stop()
 
 
 async def test_a_trading_day_with_commands_crashes_and_a_resolution(day: Day) -> None:

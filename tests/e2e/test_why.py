@@ -14,28 +14,28 @@ a stranger learns nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from chaos.invariants import read_ledger, venue_view
-from tests.support.anthropic_server import FakeAnthropicServer, Reply
+from tests.support.market_day import (
+    FAST_CYCLES,
+    DayParts,
+    Views,
+    day_parts,
+    quiet_market,
+    scenario,
+)
 from tests.support.processes import (
     AppSettings,
     Child,
-    NewsFeed,
     Processes,
     Simulator,
-    address_of,
-    migrate,
-    random_key,
     start_app,
-    start_simulator,
 )
 from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI, Sent
 from tests.support.waiting import eventually
@@ -49,64 +49,40 @@ MERGER_NEWS = "Merger approval advances as regulators clear the final review"
 WAIT_S = 45.0
 
 
-def market(question: str, slug: str, fair: str) -> dict[str, Any]:
-    return {
-        "question": question,
-        "slug": slug,
-        "fair_price": fair,
-        "volatility": 0,
-        "flow_rate": 0,
-        "depth": 5,
-        "level_size": "400",
-        "end_in_s": 30 * 86400,
-        "volume": "900000",
-        "liquidity": "50000",
-    }
-
-
-SCENARIO = {
-    "seed": 7,
-    "tick_interval_s": 0.5,
-    "heartbeat_timeout_s": 60,
-    "settlement_delay_s": 0.5,
-    "initial_collateral": "10000",
-    "markets": [market(FED, "fed-cut", "0.62"), market(MERGER, "merger-approval", "0.41")],
-}
-FAST = {
-    "SIGNAL_CYCLE_S": "2",
-    "MARKET_REFRESH_S": "30",
-    "RECONCILE_S": "2",
-    "EQUITY_SNAPSHOT_S": "5",
-    "HEALTH_CHECK_S": "30",
-    "HEARTBEAT_INTERVAL_S": "1",
+SCENARIO = scenario(
+    7, quiet_market(FED, "fed-cut", "0.62"), quiet_market(MERGER, "merger-approval", "0.41")
+)
+FAST = FAST_CYCLES | {
     "LLM_ENSEMBLE_SAMPLES": "3",
     "MAX_ORDER_NOTIONAL_USD": "40",
     "TELEGRAM_VIEWER_IDS": str(VIEWER_ID),
 }
 
 
-class Views:
-    """The fake model: bullish on the Fed, the market's own price for the merger until the
-    test changes its mind."""
-
-    def __init__(self) -> None:
-        self.probability = {FED: 0.85, MERGER: 0.41}
-
-    def __call__(self, body: dict[str, Any]) -> Reply:
-        text = json.dumps(body)
-        question = next((q for q in self.probability if json.dumps(q)[1:-1] in text), None)
-        return Reply.answer(self.probability.get(question or "", 0.5), confidence=0.8)
-
-
 @dataclass
 class Rig:
-    processes: Processes
-    api: FakeBotAPI
-    views: Views
-    sim: Simulator
-    settings: AppSettings
-    address: str
+    parts: DayParts
     app: Child | None = None
+
+    @property
+    def api(self) -> FakeBotAPI:
+        return self.parts.api
+
+    @property
+    def processes(self) -> Processes:
+        return self.parts.processes
+
+    @property
+    def settings(self) -> AppSettings:
+        return self.parts.settings
+
+    @property
+    def views(self) -> Views:
+        return self.parts.views
+
+    @property
+    def sim(self) -> Simulator:
+        return self.parts.sim
 
     async def message(self, chat: int, predicate: Callable[[Sent], bool], after: int) -> Sent:
         found: list[Sent] = []
@@ -133,7 +109,7 @@ class Rig:
         await self.message(OPERATOR_ID, lambda m: m.plain.split("\n")[0].endswith(" started"), mark)
 
     async def order_ids(self, token: str) -> list[str]:
-        orders = venue_view(await self.sim.state(), self.address).orders
+        orders = venue_view(await self.sim.state(), self.parts.address).orders
         return [str(o["id"]) for o in orders if o["asset_id"] == token]
 
     async def condition(self, question: str) -> tuple[str, str]:
@@ -143,33 +119,9 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    processes = Processes(tmp_path)
-    views = Views()
-    api, llm = await FakeBotAPI().start(), FakeAnthropicServer(responder=views)
-    await llm.start()
-    feed = await NewsFeed([FED_NEWS, MERGER_NEWS]).start()
-    sim: Simulator | None = None
-    try:
-        sim = await start_simulator(processes, SCENARIO, seed=7)
-        key = random_key()
-        settings = AppSettings(
-            tmp_path / "polyops.db",
-            sim.url,
-            live_key=key,
-            telegram=(api.token, api.base_url, OPERATOR_ID),
-            anthropic_url=llm.url,
-            news_feed=feed.url,
-            extra=FAST,
-        )
-        await migrate(processes, settings)
-        yield Rig(processes, api, views, sim, settings, address_of(key))
-    finally:
-        await processes.close()
-        if sim is not None:
-            await sim.close()
-        await feed.close()
-        await llm.close()
-        await api.stop()
+    views = Views({FED: 0.85, MERGER: 0.41})  # bullish on the Fed, no view on the merger
+    async with day_parts(tmp_path, SCENARIO, views, [FED_NEWS, MERGER_NEWS], FAST) as parts:
+        yield Rig(parts)
 
 
 def assert_complete_fed_chain(text: str) -> None:
