@@ -18,24 +18,23 @@ traffic, the simulator's /_admin/state and the database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos.invariants import check_all, failures, read_ledger, venue_view
-from tests.support.anthropic_server import FakeAnthropicServer
-from tests.support.market_day import FAST_CYCLES, Views, day_parts, quiet_market, scenario
-from tests.support.processes import (
-    AppSettings,
-    Child,
-    Processes,
-    Simulator,
-    start_app,
+from tests.support.market_day import (
+    FAST_CYCLES,
+    WAIT_S,
+    ChatDay,
+    Views,
+    chat_day,
+    quiet_market,
+    scenario,
 )
-from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI, Sent
+from tests.support.telegram_server import OPERATOR_ID, Sent
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -57,7 +56,6 @@ HEADLINES = [
     "Home team leads the final at half time",
 ]
 FAST_DAY = FAST_CYCLES | {"WATCHDOG_TIMEOUT_S": "4", "LLM_ENSEMBLE_SAMPLES": "1"}
-WAIT_S = 45.0  # generous: replies queue behind alerts at Telegram's one message a second
 
 
 def day_views() -> Views:
@@ -66,45 +64,7 @@ def day_views() -> Views:
     return Views({FED: 0.85, MERGER: 0.41, FINAL: 0.55})
 
 
-@dataclass
-class Day:
-    processes: Processes
-    api: FakeBotAPI
-    llm: FakeAnthropicServer
-    views: Views
-    sim: Simulator
-    settings: AppSettings
-    address: str
-    app: Child | None = None
-
-    # the chat ---------------------------------------------------------------------------
-
-    def messages(self) -> list[Sent]:
-        return self.api.to(OPERATOR_ID)
-
-    async def message(
-        self, predicate: Callable[[Sent], bool], after: int, edited: Sent | None = None
-    ) -> Sent:
-        """The first message since index `after` (or `edited`, edited in place) that fits."""
-        found: list[Sent] = []
-
-        def arrived() -> bool:
-            found[:] = [m for m in self.messages()[after:] if predicate(m)]
-            if edited is not None and predicate(edited):
-                found.append(edited)
-            return bool(found)
-
-        try:
-            await eventually(arrived, timeout=WAIT_S, interval=0.1)
-        except AssertionError:
-            raise AssertionError(self.explain("no such message")) from None
-        return found[0]
-
-    async def say(self, text: str, expect: str) -> Sent:
-        mark = len(self.messages())
-        self.api.send_text(OPERATOR_ID, text)
-        return await self.message(lambda m: expect in m.plain, mark)
-
+class Day(ChatDay):
     async def press(self, message: Sent, label: str, expect: str) -> Sent:
         """Tap the button whose label contains `label`; the answer is a new message or the
         same message edited."""
@@ -114,20 +74,6 @@ class Day:
         reply = await self.message(lambda m: expect in m.plain, mark, edited=message)
         assert self.api.answer_for(query) is not None  # the button's spinner was answered
         return reply
-
-    def explain(self, what: str) -> str:
-        chat = "\n".join(f"> {m.plain[:300]}" for m in self.messages()[-12:])
-        return f"{what}\n--- chat\n{chat}\n{self.processes.logs()}"
-
-    # the venue and the database ---------------------------------------------------------
-
-    async def condition(self, question: str) -> tuple[str, str]:
-        """(condition id, YES token id) of a market."""
-        found = next(m for m in (await self.sim.state())["markets"] if m["question"] == question)
-        return found["condition_id"], found["token_ids"][0]
-
-    async def our_orders(self) -> list[dict[str, Any]]:
-        return venue_view(await self.sim.state(), self.address).orders
 
     async def consistent(self) -> None:
         """Wait (reconciliation runs every 2 s) until the database agrees with the venue:
@@ -151,31 +97,11 @@ class Day:
         ledger = await asyncio.to_thread(read_ledger, self.settings.database)
         return [e for e in ledger.events if e.type == kind]
 
-    # the app ----------------------------------------------------------------------------
-
-    async def start(self) -> Child:
-        mark = len(self.messages())
-        self.app = await start_app(self.processes, self.settings)
-        await self.message(lambda m: m.plain.split("\n")[0].endswith(" started"), mark)
-        return self.app
-
-    async def crash(self) -> None:
-        assert self.app is not None
-        await self.app.kill()
-
 
 @pytest.fixture
 async def day(tmp_path: Path) -> AsyncIterator[Day]:
-    async with day_parts(tmp_path, SCENARIO, day_views(), HEADLINES, FAST_DAY) as parts:
-        yield Day(
-            parts.processes,
-            parts.api,
-            parts.llm,
-            parts.views,
-            parts.sim,
-            parts.settings,
-            parts.address,
-        )
+    async with chat_day(Day, tmp_path, SCENARIO, day_views(), HEADLINES, FAST_DAY) as day:
+        yield day
 
 
 async def test_a_trading_day_with_commands_crashes_and_a_resolution(day: Day) -> None:

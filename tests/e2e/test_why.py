@@ -14,30 +14,23 @@ a stranger learns nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from chaos.invariants import read_ledger, venue_view
+from chaos.invariants import read_ledger
 from tests.support.market_day import (
     FAST_CYCLES,
-    DayParts,
+    WAIT_S,
+    ChatDay,
     Views,
-    day_parts,
+    chat_day,
     quiet_market,
     scenario,
 )
-from tests.support.processes import (
-    AppSettings,
-    Child,
-    Processes,
-    Simulator,
-    start_app,
-)
-from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI, Sent
+from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, Sent
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -46,7 +39,6 @@ FED = "Will the Fed cut rates at its next meeting?"
 MERGER = "Will the merger receive regulatory approval by year end?"
 FED_NEWS = "Fed officials signal support for a rate cut at the next meeting"
 MERGER_NEWS = "Merger approval advances as regulators clear the final review"
-WAIT_S = 45.0
 
 
 SCENARIO = scenario(
@@ -59,69 +51,17 @@ FAST = FAST_CYCLES | {
 }
 
 
-@dataclass
-class Rig:
-    parts: DayParts
-    app: Child | None = None
-
-    @property
-    def api(self) -> FakeBotAPI:
-        return self.parts.api
-
-    @property
-    def processes(self) -> Processes:
-        return self.parts.processes
-
-    @property
-    def settings(self) -> AppSettings:
-        return self.parts.settings
-
-    @property
-    def views(self) -> Views:
-        return self.parts.views
-
-    @property
-    def sim(self) -> Simulator:
-        return self.parts.sim
-
-    async def message(self, chat: int, predicate: Callable[[Sent], bool], after: int) -> Sent:
-        found: list[Sent] = []
-
-        def arrived() -> bool:
-            found[:] = [m for m in self.api.to(chat)[after:] if predicate(m)]
-            return bool(found)
-
-        try:
-            await eventually(arrived, timeout=WAIT_S, interval=0.1)
-        except AssertionError:
-            chat_log = "\n".join(f"> {m.plain[:400]}" for m in self.api.to(chat)[-10:])
-            raise AssertionError(f"no such message\n{chat_log}\n{self.processes.logs()}") from None
-        return found[0]
-
-    async def say(self, chat: int, text: str, expect: str) -> Sent:
-        mark = len(self.api.to(chat))
-        self.api.send_text(chat, text)
-        return await self.message(chat, lambda m: expect in m.plain, mark)
-
-    async def start(self) -> None:
-        mark = len(self.api.to(OPERATOR_ID))
-        self.app = await start_app(self.processes, self.settings)
-        await self.message(OPERATOR_ID, lambda m: m.plain.split("\n")[0].endswith(" started"), mark)
-
+class Rig(ChatDay):
     async def order_ids(self, token: str) -> list[str]:
-        orders = venue_view(await self.sim.state(), self.parts.address).orders
-        return [str(o["id"]) for o in orders if o["asset_id"] == token]
-
-    async def condition(self, question: str) -> tuple[str, str]:
-        found = next(m for m in (await self.sim.state())["markets"] if m["question"] == question)
-        return found["condition_id"], found["token_ids"][0]
+        return [str(o["id"]) for o in await self.our_orders() if o["asset_id"] == token]
 
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     views = Views({FED: 0.85, MERGER: 0.41})  # bullish on the Fed, no view on the merger
-    async with day_parts(tmp_path, SCENARIO, views, [FED_NEWS, MERGER_NEWS], FAST) as parts:
-        yield Rig(parts)
+    news = [FED_NEWS, MERGER_NEWS]
+    async with chat_day(Rig, tmp_path, SCENARIO, views, news, FAST) as rig:
+        yield rig
 
 
 def assert_complete_fed_chain(text: str) -> None:
@@ -146,33 +86,33 @@ async def test_why_explains_a_trade_a_denial_and_survives_a_crash(rig: Rig) -> N
 
     # A cycle trades the Fed market; the fill's alert has a Why button.
     await rig.start()
-    fill = await rig.message(OPERATOR_ID, lambda m: "Filled: BUY" in m.plain, 0)
+    fill = await rig.message(lambda m: "Filled: BUY" in m.plain, 0)
     why = next(data for label, data in fill.buttons if "Why" in label)
     mark = len(api.to(OPERATOR_ID))
     api.press(OPERATOR_ID, fill, why)
-    by_button = await rig.message(OPERATOR_ID, lambda m: m.plain.startswith("Why:"), mark)
+    by_button = await rig.message(lambda m: m.plain.startswith("Why:"), mark, chat=OPERATOR_ID)
     assert_complete_fed_chain(by_button.plain)
 
     # The viewer asks by the order id; the stranger asks and learns nothing.
     (order_id,) = await rig.order_ids(fed_yes)
-    answer = await rig.say(VIEWER_ID, f"/why {order_id}", "Why:")
+    answer = await rig.say(f"/why {order_id}", "Why:", chat=VIEWER_ID)
     assert_complete_fed_chain(answer.plain)
     assert order_id[:12] in answer.plain
     mark = len(api.to(STRANGER_ID))
     api.send_text(STRANGER_ID, f"/why {order_id}")
-    refusal = await rig.message(STRANGER_ID, lambda m: "Not authorised" in m.plain, mark)
+    refusal = await rig.message(lambda m: "Not authorised" in m.plain, mark, chat=STRANGER_ID)
     assert FED not in refusal.plain
     query = api.press(STRANGER_ID, None, why)  # the button, pressed by a stranger
     await eventually(lambda: api.answer_for(query) is not None, timeout=WAIT_S)
     assert all(not m.plain.startswith("Why:") for m in api.to(STRANGER_ID))
 
     # Paused, the next intent is denied: /why denied and /why <market> show the rule.
-    await rig.say(OPERATOR_ID, "/pause", "Paused")
+    await rig.say("/pause", "Paused", chat=OPERATOR_ID)
     rig.views.probability[MERGER] = 0.8
     await rig.sim.price(merger, "0.35")
     denied = await _eventually_says(rig, "/why denied", "paused:")
     assert "merger" in denied.plain
-    chain = await rig.say(VIEWER_ID, "/why merger", "Why:")
+    chain = await rig.say("/why merger", "Why:", chat=VIEWER_ID)
     assert "Risk: DENIED by paused" in chain.plain
     assert MERGER_NEWS in chain.plain
     assert "Order" not in chain.plain  # denied: nothing was sent, and nothing is missing
@@ -182,7 +122,7 @@ async def test_why_explains_a_trade_a_denial_and_survives_a_crash(rig: Rig) -> N
     assert rig.app is not None
     await rig.app.kill()
     await rig.start()
-    after = await rig.say(OPERATOR_ID, f"/why {order_id[:16]}", "Why:")
+    after = await rig.say(f"/why {order_id[:16]}", "Why:", chat=OPERATOR_ID)
     assert_complete_fed_chain(after.plain)
 
     # The same text from `trader why` and from GET /why on the loopback HTTP server.
@@ -206,7 +146,7 @@ async def _eventually_says(rig: Rig, command: str, expect: str) -> Sent:
     found: list[Sent] = []
 
     async def answered() -> bool:
-        reply = await rig.say(OPERATOR_ID, command, "enial")
+        reply = await rig.say(command, "enial", chat=OPERATOR_ID)
         found[:] = [reply]
         return expect in reply.plain
 
