@@ -79,6 +79,12 @@ def _title(found: DecisionChain) -> str:
     return f"Why: {what}{name}".rstrip() if what or name else f"Why: {found.ref}"
 
 
+def _absent(found: DecisionChain, step: str, otherwise: str = "") -> str:
+    """The line for a step without its facts: "missing" when a record is expected."""
+    text = MISSING if found.is_missing(step) else otherwise
+    return f"{step.capitalize()}: {text}" if text else ""
+
+
 def _step(found: DecisionChain, step: str, text: str | None) -> str:
     label = step.capitalize()
     if found.is_missing(step):
@@ -89,7 +95,7 @@ def _step(found: DecisionChain, step: str, text: str | None) -> str:
 def _cycle(found: DecisionChain) -> str:
     cycle = found.cycle
     if cycle is None:
-        return "Cycle: missing" if found.is_missing("cycle") else "Cycle: none (not a signal)"
+        return _absent(found, "cycle", "none (not a signal)")
     analyser = f" by {cycle.analyser}" if cycle.analyser else ""
     return f"Cycle {cycle.cycle_id[:8]} ran {local(cycle.started_at)}{analyser}"
 
@@ -181,12 +187,9 @@ def _sizing_text(sizing: SizingFacts) -> str:
 def _intent(found: DecisionChain) -> str:
     intent = found.intent
     if intent is None:
-        return "Intent: missing" if found.is_missing("intent") else "Intent: none (no trade)"
-    amount = (
-        f"{money(intent.notional)}"
-        if intent.notional is not None
-        else shares(intent.size or Decimal(0))
-    )
+        return _absent(found, "intent", "none (no trade)")
+    size = shares(intent.size or Decimal(0))
+    amount = money(intent.notional) if intent.notional is not None else f"{size} shares"
     return (
         f"Intent {local(intent.at)}: {intent.side} {amount} up to {price(intent.limit_price)}"
         f" ({intent.strategy})"
@@ -194,10 +197,7 @@ def _intent(found: DecisionChain) -> str:
 
 
 def _risk(found: DecisionChain) -> str:
-    risk = found.risk
-    if risk is None:
-        return "Risk: missing" if found.is_missing("risk") else ""
-    return _risk_text(risk)
+    return _risk_text(found.risk) if found.risk is not None else _absent(found, "risk")
 
 
 def _risk_text(risk: RiskFacts) -> str:
@@ -211,12 +211,9 @@ def _risk_text(risk: RiskFacts) -> str:
 
 
 def _approval(found: DecisionChain) -> str:
-    approval = found.approval
-    if approval is None:
-        if found.is_missing("approval"):
-            return "Approval: missing"
-        return "Approval: none asked" if found.orders else ""
-    return _approval_text(approval)
+    if found.approval is not None:
+        return _approval_text(found.approval)
+    return _absent(found, "approval", "none asked" if found.orders else "")
 
 
 def _approval_text(approval: ApprovalFacts) -> str:
