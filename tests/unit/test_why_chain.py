@@ -365,3 +365,17 @@ def test_nothing_recorded_at_all_is_missing_not_invented() -> None:
     assert "Intent: missing" in text
     assert "Risk" not in text
     assert "Order" not in text
+
+
+def test_a_kill_s_flatten_sell_is_not_missing_a_risk_check() -> None:
+    log = Log()
+    log.add("exit_requested", intent("telegram:1001") | {"side": "SELL", "strategy": "kill"})
+    log.add("order_submitted", {"order_id": ORDER, "status": "MATCHED", "filled": "10"})
+    log.add("fill", {"order_id": ORDER, "side": "SELL", "price": "0.6", "size": "10", "fee": "0"})
+
+    chain = reconstruct(ChainRecords("x", CORR, log.events, (), [order_row(side="SELL")]))
+
+    assert chain.missing == ()
+    assert chain.intent is not None
+    assert chain.intent.side == "SELL"
+    assert "Risk" not in render_why.chain_text(chain)

@@ -7,7 +7,8 @@ happened later to the token) and `reconstruct` reads it. Each step comes from it
     cycle     signal_cycle_started / _completed under the cycle id the analysis names
     news, screen, samples, blend, sizing      the market_analysed event (the stored
               forecast row stands in for the blend when that event is absent)
-    intent    intent_received;  risk: risk_passed or intent_denied (the last one decides)
+    intent    intent_received (a kill's flatten: exit_requested, which risk does not check);
+              risk: risk_passed or intent_denied (the last one decides)
     approval  the approvals row, else approval_* events
     order     the orders rows with order_submitted / venue_error / order_refused
     fills     fill events;  later: exits on the same token, settlements, the position now
@@ -106,7 +107,8 @@ def reconstruct(records: ChainRecords) -> DecisionChain:
     events = list(records.events)
     analysed = _analysed(events, records.market)
     intents = _all(events, "intent_received")
-    intent_event = intents[0] if intents else None
+    exit_event = _first(events, "exit_requested")  # a kill's flatten: sells that skip risk
+    intent_event = intents[0] if intents else exit_event
     intent = _intent(intent_event) if intent_event else None
     group = _first(events, "signal_group_published")
     strategy = (
@@ -136,7 +138,7 @@ def reconstruct(records: ChainRecords) -> DecisionChain:
     risk = _risk(events)
     approval = _approval(events, records.approval)
     orders = _orders(events, records.orders)
-    if risk is None and (intent is not None or orders):
+    if risk is None and (intents or (orders and exit_event is None)):
         missing.append("risk")
     if approval is None and any(_text(e, "approved_by") for e in intents):
         missing.append("approval")
