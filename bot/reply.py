@@ -26,8 +26,9 @@ class Button:
 
     label: str
     data: str
-    # A convenience the reply stands without (/why on an approval card): a transport short of
-    # room for choices (WhatsApp's three reply buttons) leaves it out.
+    # A convenience the reply stands without (Why on alerts and approval cards): a transport
+    # whose buttons cost more than they give (WhatsApp: a plain alert, three reply buttons)
+    # leaves it out.
     optional: bool = False
 
 

@@ -185,8 +185,9 @@ def plan(reply: Reply) -> list[Message]:
 
 
 def _without_extras(reply: Reply) -> Reply:
-    """Over three buttons, the optional ones go: the rest stay reply buttons if they fit."""
-    if not _needs_list(reply):
+    """The optional buttons go (the Why on alerts and approval cards): an alert stays a plain
+    message and a card keeps its three reply buttons; /why is typed here instead."""
+    if not any(b.optional for row in reply.buttons for b in row):
         return reply
     rows = tuple(tuple(b for b in row if not b.optional) for row in reply.buttons)
     return replace(reply, buttons=tuple(row for row in rows if row))

@@ -190,7 +190,8 @@ async def why(sessions: async_sessionmaker[AsyncSession]) -> WhyService:
 
 
 @pytest.mark.parametrize(
-    "ref", ["ap-7", ORDER, ORDER[:16], "po-fed-1", CORR, FED, "fed cut", "  Fed Cut  "]
+    "ref",
+    ["ap-7", ORDER, ORDER[:16], "po-fed-1", CORR, CORR[:8], FED, "fed cut", "  Fed Cut  "],
 )
 async def test_every_kind_of_reference_finds_the_same_complete_chain(
     why: WhyService, ref: str

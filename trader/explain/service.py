@@ -2,8 +2,9 @@
 
 A reference is resolved, in this order, as: nothing (the last intent the engine received), an
 approval ref (`ap-...`), an order id (the venue's, the client's `po-...`, or a prefix of at
-least 8 characters of either, as /orders shows them), a correlation id with events, a
-market's condition id, or words of a market's question (one market must match). Reads only:
+least 8 characters of either, as /orders shows them), a correlation id with events, the first
+8+ characters of an order's correlation id (the "ref" an alert shows), a market's condition
+id, or words of a market's question (one market must match). Reads only:
 the event log (flushed first, so it sees every append), the orders, approvals, forecasts,
 markets and positions tables. The Control API's `WhySource`.
 """
@@ -100,6 +101,9 @@ class WhyService:
             return order.correlation_id, ""
         if await self._events.by_correlation(ref):
             return ref, ""
+        by_prefix = await self._order_correlation(ref)
+        if by_prefix:
+            return by_prefix, ""
         market = await self._market(ref)
         if market is None:
             raise LookupError(f"nothing recorded for {ref[:40]!r}: not an order, ref or market")
@@ -113,7 +117,7 @@ class WhyService:
         )
         if exact is not None or len(ref) < _MIN_PREFIX:
             return exact
-        like = ref.replace("%", "").replace("_", r"\_") + "%"
+        like = _like_prefix(ref)
         rows = await self._all(
             select(OrderRow)
             .where(
@@ -127,6 +131,23 @@ class WhyService:
         if len(rows) > 1:
             raise LookupError(f"{ref} is the start of several order ids: give more of it")
         return rows[0] if rows else None
+
+    async def _order_correlation(self, ref: str) -> str | None:
+        """The chain of an order whose correlation id starts with `ref` (an alert's "ref")."""
+        if len(ref) < _MIN_PREFIX:
+            return None
+        like = _like_prefix(ref)
+        query = (
+            select(OrderRow.correlation_id)
+            .where(OrderRow.correlation_id.like(like, escape="\\"))
+            .distinct()
+            .limit(2)
+        )
+        async with self._sessions() as session:
+            found = [c for c in (await session.scalars(query)).all() if c]
+        if len(found) > 1:
+            raise LookupError(f"{ref} is the start of several refs: give more of it")
+        return found[0] if found else None
 
     async def _market(self, ref: str) -> str | None:
         row = await self._first(select(MarketRow).where(MarketRow.condition_id == ref))
@@ -288,6 +309,12 @@ class WhyService:
     async def _all(self, query: Any) -> list[Any]:
         async with self._sessions() as session:
             return list((await session.scalars(query)).all())
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern for strings starting with `text` (its % and _ taken literally)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 def _seq(event: Event) -> int:
