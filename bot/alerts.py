@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from bot.render import common as render
+from bot.render import trading as render_trading
 from bot.reply import Button, Reply
 from bot.timing import QuietHours, QuietHoursError
 from trader.control.api import AlertSettings
@@ -55,6 +56,9 @@ KINDS: dict[str, str] = {
     "telegram_conflict": "Telegram token used elsewhere",
     "whatsapp": "WhatsApp delivery",
 }
+
+# the alerts about one decision's order or fill: they carry a /why button for its chain
+EXPLAINED_KINDS = frozenset({"order_placed", "order_filled", "order_rejected"})
 
 _MARK = {Severity.INFO: "ℹ️", Severity.WARNING: "⚠️", Severity.CRITICAL: "🚨"}
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
@@ -116,7 +120,11 @@ def alert_reply(
     lines.append(f"{alert.severity.value} · {label} · ref {alert.correlation_id[:8]}")
     if duplicates:
         lines.append(f"Happened {duplicates} more time(s) since.")
-    buttons = ((Button("Acknowledge", f"ack {ack_id}"),),) if ack_id else ()
+    buttons: tuple[tuple[Button, ...], ...] = (
+        ((Button("Acknowledge", f"ack {ack_id}"),),) if ack_id else ()
+    )
+    if alert.kind in EXPLAINED_KINDS and alert.correlation_id:  # open the chain behind it
+        buttons = (*buttons, (render_trading.why_button(alert.correlation_id),))
     images = (Path(alert.attachment),) if alert.attachment else ()  # the daily report's dashboard
     return Reply(title, tuple(lines), buttons=buttons, images=images)
 

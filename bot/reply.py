@@ -26,6 +26,10 @@ class Button:
 
     label: str
     data: str
+    # A convenience the reply stands without (Why on alerts and approval cards): a transport
+    # whose buttons cost more than they give (WhatsApp: a plain alert, three reply buttons)
+    # leaves it out.
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,6 +210,21 @@ def backtest(
     raise typer.Exit(run_command(config, history, out))
 
 
+@cli.command()
+def why(
+    ref: Annotated[
+        str | None, typer.Argument(help="order id, approval ref, correlation id or market")
+    ] = None,
+    denied: Annotated[bool, typer.Option(help="the last denials with their rules")] = False,
+) -> None:
+    """Why the trader did it: the chain behind a decision (the last one without REF)."""
+    from trader.explain.command import why_command
+
+    settings = settings_or_exit()
+    setup_logging_for(settings)
+    raise typer.Exit(why_command(settings.database_url, ref, denied=denied, zone=settings.zone))
+
+
 def _load_plugins() -> None:
     """Commands from installed plugins (entry-point group `polyops.cli`): the workshop
     package `polysim` adds `trader sim` and `trader demo` this way, so the product never

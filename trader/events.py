@@ -33,9 +33,12 @@ class IntentDenied:
     type: ClassVar[str] = "intent_denied"
     rule: str
     message: str
+    market: str = ""  # for /why denied: which market, which side
+    side: str = ""
 
     def payload(self) -> dict[str, Any]:
-        return {"rule": self.rule, "message": self.message}
+        where = {"market": self.market, "side": self.side}
+        return {"rule": self.rule, "message": self.message} | {k: v for k, v in where.items() if v}
 
 
 @dataclass(frozen=True, slots=True)

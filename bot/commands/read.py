@@ -9,6 +9,7 @@ from bot.commands.base import Command, UsageError, choice_arg, int_arg
 from bot.render import common as render
 from bot.render import reports as render_reports
 from bot.render import trading as render_trading
+from bot.render import why as render_why
 from bot.reply import Button, Reply, Role
 from trader.control.api import CHART_KINDS, MAX_CHART_DAYS, PnlPeriod
 from trader.domain import Actor
@@ -77,6 +78,19 @@ class ReadCommands:
         path = await self._context.control.chart(actor, kind, days)
         return render_reports.chart(kind, days, path)
 
+    async def why(self, actor: Actor, args: list[str]) -> Reply:
+        control = self._context.control
+        if args and args[0].casefold() == "denied":
+            limit = int_arg(args[1:], default=5, low=1, high=20, what="number of denials")
+            return render_why.denials(await control.why_denied(actor, limit), self._context.render)
+        ref = " ".join(args).strip() or None
+        if ref is not None and len(ref) > _MAX_REF:
+            raise UsageError(f"That reference is too long (at most {_MAX_REF} characters).")
+        return render_why.chain(await control.why(actor, ref), self._context.render)
+
+
+_MAX_REF = 100
+
 
 def _day_arg(args: list[str]) -> date | None:
     if not args:
@@ -140,6 +154,14 @@ def install(core: CommandCore) -> None:
             "the daily report with its dashboard (yesterday by default)",
             "/report [YYYY-MM-DD]",
             read.report,
+            feature="reports",
+        ),
+        Command(
+            "why",
+            viewer,
+            "why the trader did it: the chain behind a decision",
+            "/why [order id | approval ref | market | denied]",
+            read.why,
             feature="reports",
         ),
         Command(

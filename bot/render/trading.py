@@ -227,7 +227,14 @@ def approval_request(request: ApprovalRequest, now: datetime, ctx: RenderContext
         f"(in {time_left(request, now)})",
         f"Ref {request.key}",
     ]
-    return Reply("🗳 Approve this trade?", tuple(lines), buttons=approval_buttons(request.key))
+    buttons = (*approval_buttons(request.key), (why_button(request.correlation_id),))
+    return Reply("🗳 Approve this trade?", tuple(lines), buttons=buttons)
+
+
+def why_button(correlation_id: str) -> Button:
+    """The button on order, fill and approval messages that opens /why for their chain (an
+    extra: a transport short of room for buttons leaves it out)."""
+    return Button("❓ Why", f"why {correlation_id}", optional=True)
 
 
 def approval_expired(request: ApprovalRequest) -> Reply:

@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.commands.core import parse
@@ -167,6 +167,7 @@ def _description(button: Button, title: str) -> str:
 
 def plan(reply: Reply) -> list[Message]:
     """The messages that carry `reply`, in order."""
+    reply = _without_extras(reply)
     text = styled_text(reply)
     has_text = bool(text.strip())
     picked = choices(reply, ROW_TITLE_LIMIT if _needs_list(reply) else BUTTON_TITLE_LIMIT)
@@ -181,6 +182,15 @@ def plan(reply: Reply) -> list[Message]:
     if picked:
         out += _choice_messages(body or cut(styled_text(Reply(reply.title)), 200), picked)
     return out
+
+
+def _without_extras(reply: Reply) -> Reply:
+    """The optional buttons go (the Why on alerts and approval cards): an alert stays a plain
+    message and a card keeps its three reply buttons; /why is typed here instead."""
+    if not any(b.optional for row in reply.buttons for b in row):
+        return reply
+    rows = tuple(tuple(b for b in row if not b.optional) for row in reply.buttons)
+    return replace(reply, buttons=tuple(row for row in rows if row))
 
 
 def _needs_list(reply: Reply) -> bool:

@@ -18,29 +18,23 @@ traffic, the simulator's /_admin/state and the database.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos.invariants import check_all, failures, read_ledger, venue_view
-from tests.support.anthropic_server import FakeAnthropicServer, Reply
-from tests.support.processes import (
-    AppSettings,
-    Child,
-    NewsFeed,
-    Processes,
-    Simulator,
-    address_of,
-    migrate,
-    random_key,
-    start_app,
-    start_simulator,
+from tests.support.market_day import (
+    FAST_CYCLES,
+    WAIT_S,
+    ChatDay,
+    Views,
+    chat_day,
+    quiet_market,
+    scenario,
 )
-from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI, Sent
+from tests.support.telegram_server import OPERATOR_ID, Sent
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -50,103 +44,27 @@ MERGER = "Will the merger receive regulatory approval by year end?"
 FINAL = "Will the home team win tonight's final?"
 
 
-def market(question: str, slug: str, fair: str) -> dict[str, Any]:
-    return {
-        "question": question,
-        "slug": slug,
-        "fair_price": fair,
-        "volatility": 0,  # prices move only when the test moves them
-        "flow_rate": 0,
-        "depth": 5,
-        "level_size": "400",
-        "end_in_s": 30 * 86400,
-        "volume": "900000",
-        "liquidity": "50000",
-    }
-
-
-SCENARIO = {
-    "seed": 5,
-    "tick_interval_s": 0.5,
-    "heartbeat_timeout_s": 60,
-    "settlement_delay_s": 0.5,
-    "initial_collateral": "10000",
-    "markets": [
-        market(FED, "fed-cut", "0.62"),
-        market(MERGER, "merger-approval", "0.41"),
-        market(FINAL, "final-home-win", "0.55"),
-    ],
-}
+SCENARIO = scenario(
+    5,
+    quiet_market(FED, "fed-cut", "0.62"),
+    quiet_market(MERGER, "merger-approval", "0.41"),
+    quiet_market(FINAL, "final-home-win", "0.55"),
+)
 HEADLINES = [
     "Fed officials signal support for a rate cut at the next meeting",
     "Merger approval advances as regulators clear the final review",
     "Home team leads the final at half time",
 ]
-FAST_DAY = {
-    "SIGNAL_CYCLE_S": "2",
-    "MARKET_REFRESH_S": "30",
-    "RECONCILE_S": "2",
-    "EQUITY_SNAPSHOT_S": "5",
-    "HEALTH_CHECK_S": "30",
-    "HEARTBEAT_INTERVAL_S": "1",
-    "WATCHDOG_TIMEOUT_S": "4",
-    "LLM_ENSEMBLE_SAMPLES": "1",
-}
-WAIT_S = 45.0  # generous: replies queue behind alerts at Telegram's one message a second
+FAST_DAY = FAST_CYCLES | {"WATCHDOG_TIMEOUT_S": "4", "LLM_ENSEMBLE_SAMPLES": "1"}
 
 
-class Views:
-    """What the fake model answers per market: bullish on the Fed from the start, the market's
-    own price (no edge) for the others until the test changes its mind."""
-
-    def __init__(self) -> None:
-        self.probability = {FED: 0.85, MERGER: 0.41, FINAL: 0.55}
-
-    def __call__(self, body: dict[str, Any]) -> Reply:
-        text = json.dumps(body)
-        question = next((q for q in self.probability if json.dumps(q)[1:-1] in text), None)
-        return Reply.answer(self.probability.get(question or "", 0.5), confidence=0.8)
+def day_views() -> Views:
+    """Bullish on the Fed from the start, the market's own price (no edge) for the others
+    until the test changes its mind."""
+    return Views({FED: 0.85, MERGER: 0.41, FINAL: 0.55})
 
 
-@dataclass
-class Day:
-    processes: Processes
-    api: FakeBotAPI
-    llm: FakeAnthropicServer
-    views: Views
-    sim: Simulator
-    settings: AppSettings
-    address: str
-    app: Child | None = None
-
-    # the chat ---------------------------------------------------------------------------
-
-    def messages(self) -> list[Sent]:
-        return self.api.to(OPERATOR_ID)
-
-    async def message(
-        self, predicate: Callable[[Sent], bool], after: int, edited: Sent | None = None
-    ) -> Sent:
-        """The first message since index `after` (or `edited`, edited in place) that fits."""
-        found: list[Sent] = []
-
-        def arrived() -> bool:
-            found[:] = [m for m in self.messages()[after:] if predicate(m)]
-            if edited is not None and predicate(edited):
-                found.append(edited)
-            return bool(found)
-
-        try:
-            await eventually(arrived, timeout=WAIT_S, interval=0.1)
-        except AssertionError:
-            raise AssertionError(self.explain("no such message")) from None
-        return found[0]
-
-    async def say(self, text: str, expect: str) -> Sent:
-        mark = len(self.messages())
-        self.api.send_text(OPERATOR_ID, text)
-        return await self.message(lambda m: expect in m.plain, mark)
-
+class Day(ChatDay):
     async def press(self, message: Sent, label: str, expect: str) -> Sent:
         """Tap the button whose label contains `label`; the answer is a new message or the
         same message edited."""
@@ -156,20 +74,6 @@ class Day:
         reply = await self.message(lambda m: expect in m.plain, mark, edited=message)
         assert self.api.answer_for(query) is not None  # the button's spinner was answered
         return reply
-
-    def explain(self, what: str) -> str:
-        chat = "\n".join(f"> {m.plain[:300]}" for m in self.messages()[-12:])
-        return f"{what}\n--- chat\n{chat}\n{self.processes.logs()}"
-
-    # the venue and the database ---------------------------------------------------------
-
-    async def condition(self, question: str) -> tuple[str, str]:
-        """(condition id, YES token id) of a market."""
-        found = next(m for m in (await self.sim.state())["markets"] if m["question"] == question)
-        return found["condition_id"], found["token_ids"][0]
-
-    async def our_orders(self) -> list[dict[str, Any]]:
-        return venue_view(await self.sim.state(), self.address).orders
 
     async def consistent(self) -> None:
         """Wait (reconciliation runs every 2 s) until the database agrees with the venue:
@@ -193,48 +97,11 @@ class Day:
         ledger = await asyncio.to_thread(read_ledger, self.settings.database)
         return [e for e in ledger.events if e.type == kind]
 
-    # the app ----------------------------------------------------------------------------
-
-    async def start(self) -> Child:
-        mark = len(self.messages())
-        self.app = await start_app(self.processes, self.settings)
-        await self.message(lambda m: m.plain.split("\n")[0].endswith(" started"), mark)
-        return self.app
-
-    async def crash(self) -> None:
-        assert self.app is not None
-        await self.app.kill()
-
 
 @pytest.fixture
 async def day(tmp_path: Path) -> AsyncIterator[Day]:
-    processes = Processes(tmp_path)
-    views = Views()
-    api, llm = await FakeBotAPI().start(), FakeAnthropicServer(responder=views)
-    await llm.start()
-    feed = await NewsFeed(list(HEADLINES)).start()
-    sim: Simulator | None = None
-    try:
-        sim = await start_simulator(processes, SCENARIO, seed=5)
-        key = random_key()
-        settings = AppSettings(
-            tmp_path / "polyops.db",
-            sim.url,
-            live_key=key,
-            telegram=(api.token, api.base_url, OPERATOR_ID),
-            anthropic_url=llm.url,
-            news_feed=feed.url,
-            extra=FAST_DAY,
-        )
-        await migrate(processes, settings)
-        yield Day(processes, api, llm, views, sim, settings, address_of(key))
-    finally:
-        await processes.close()
-        if sim is not None:
-            await sim.close()
-        await feed.close()
-        await llm.close()
-        await api.stop()
+    async with chat_day(Day, tmp_path, SCENARIO, day_views(), HEADLINES, FAST_DAY) as day:
+        yield day
 
 
 async def test_a_trading_day_with_commands_crashes_and_a_resolution(day: Day) -> None:

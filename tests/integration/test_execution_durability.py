@@ -70,6 +70,6 @@ async def test_intent_and_order_are_on_disk_before_submit_and_the_fill_right_aft
 
     assert result.outcome is Outcome.PLACED
     (at_submit,) = venue.on_disk_at_submit
-    assert at_submit[:2] == ["intent_received", "order_created"]
+    assert at_submit[:3] == ["intent_received", "risk_passed", "order_created"]
     assert "fill" in after  # written when the fill was applied, not an hour later
     assert gaps == []

@@ -56,7 +56,7 @@ async def test_an_intent_fills_and_the_position_changes_at_once(
         fills = await FillRepository(sessions, rig.clock).for_order(result.order_id or "")
         assert [f.size for f in fills] == [D(20)]
         types = await rig.event_types(intent.correlation_id)
-        assert types[:2] == ["intent_received", "order_created"]
+        assert types[:3] == ["intent_received", "risk_passed", "order_created"]
         assert "order_submitted" in types
         assert "fill" in types
 

@@ -228,6 +228,16 @@ async def test_a_heuristic_cycle_publishes_intents_and_stores_forecasts_once_per
     completed = rig.events.seen[-1][1]
     assert (completed["analysed"], completed["intents"]) == (4, len(published))
     assert rig.alerts == []
+    # /why's record: one market_analysed per analysed market, a traded one under its group id
+    analysed = [(p, cid) for kind, p, cid in rig.events.seen if kind == "market_analysed"]
+    assert len(analysed) == 4
+    by_group = {cid: p for p, cid in analysed}
+    for envelope in published:
+        payload = by_group[envelope.correlation_id]
+        assert payload["decision"] == "trade"
+        assert payload["news"]  # the titles the analysis saw
+        assert payload["forecast"]["samples"]
+        assert payload["sizing"]["bound"] in {"max_notional", "kelly", "min_edge", "depth"}
 
     again, published_again = await rig.cycle()
 

@@ -61,7 +61,9 @@ async def test_the_request_card_shows_what_the_operator_needs(
     assert "Resolves 2026-01-07 03:00 UTC (in 6d)" in text
     assert card.parse_mode == "HTML"  # the sources' < and & were escaped, not dropped
     assert "expires" in text
-    assert [label for label, _ in card.buttons] == ["✅ Approve", "½ Approve half", "❌ Reject"]
+    labels = [label for label, _ in card.buttons]
+    assert labels == ["✅ Approve", "½ Approve half", "❌ Reject", "❓ Why"]
+    assert card.buttons[-1][1].startswith("cm:why:")  # opens /why for the request's chain
     assert api.to(VIEWER_ID) == []  # approval requests go to operators only
 
 

@@ -28,6 +28,8 @@ from tests.support.waiting import eventually
 UPDATES = 10_000
 READ_ONLY = {
     "status",
+    "why",
+    "why_denied",
     "events",
     "positions",
     "orders",

@@ -208,3 +208,65 @@ def test_a_no_view_buys_the_no_token_with_the_no_side_probabilities() -> None:
     assert intent.market_probability == 1 - view.market_probability
     assert intent.model_probability - intent.limit_price >= config.min_edge
     assert intent.sources == view.sources
+
+
+# the sizing trace /why shows: which limit bound the stake -----------------------------------
+
+
+def _book(*asks: tuple[str, str]) -> Book:
+    levels = tuple(BookLevel(Decimal(p), Decimal(s)) for p, s in asks)
+    return Book(YES, (BookLevel(Decimal("0.40"), Decimal(1000)),), levels, NOW)
+
+
+def test_the_trace_names_the_kelly_stake_when_it_is_below_the_cap() -> None:
+    plan = plan_buy(
+        Decimal("0.70"), _book(("0.51", "1000")), Decimal(1000), SizingConfig(), NO_FEES
+    )
+
+    assert plan is not None
+    assert plan.trace is not None
+    # quarter Kelly at 0.51: 0.25 * 0.19 / 0.49 * 1000 = 96.94, under the $100 cap
+    assert plan.trace.kelly_stake == Decimal(1000) * Decimal("0.25") * kelly(
+        Decimal("0.70"), Decimal("0.51")
+    )
+    assert plan.trace.bound == "kelly"
+    assert plan.trace.max_notional == Decimal(100)
+    assert plan.trace.target == plan.trace.kelly_stake
+
+
+def test_the_trace_names_the_cap_and_what_was_held() -> None:
+    config = SizingConfig(max_notional=Decimal(20))
+    plan = plan_buy(
+        Decimal("0.70"),
+        _book(("0.51", "1000")),
+        Decimal(1000),
+        config,
+        NO_FEES,
+        already=Decimal(5),
+    )
+
+    assert plan is not None
+    assert plan.trace is not None
+    assert plan.trace.bound == "max_notional"
+    assert plan.trace.held_value == Decimal(5)
+    assert plan.trace.target == Decimal(20)
+    assert plan.notional <= Decimal(20)
+
+
+def test_the_trace_names_the_depth_or_the_edge_when_the_book_runs_out_first() -> None:
+    thin = plan_buy(Decimal("0.70"), _book(("0.51", "10")), Decimal(1000), SizingConfig(), NO_FEES)
+    steep = plan_buy(
+        Decimal("0.70"),
+        _book(("0.51", "10"), ("0.69", "1000")),
+        Decimal(1000),
+        SizingConfig(),
+        NO_FEES,
+    )
+
+    assert thin is not None
+    assert thin.trace is not None
+    assert thin.trace.bound == "depth"
+    assert steep is not None
+    assert steep.trace is not None
+    assert steep.trace.bound == "min_edge"  # 0.69 leaves 0.01 < the 0.02 minimum edge
+    assert steep.shares == Decimal(10)

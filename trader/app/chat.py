@@ -35,8 +35,9 @@ from trader.control.types import (
     SpendSource,
     TradingDesk,
 )
+from trader.control.why import WhySource
 from trader.domain import Alert
-from trader.ops.httpserver import HttpServer
+from trader.ops.httpserver import HttpServer, is_loopback
 from trader.ops.supervisor import Supervisor
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository
@@ -79,6 +80,7 @@ class ChatAssembly:
         supervisor: Supervisor,
         http: HttpServer,
         console_io: ConsoleIO | None,
+        why: WhySource | None = None,
     ) -> None:
         """`console_io`: the terminal chat's streams, None for no terminal chat."""
         self._supervisor = supervisor
@@ -97,6 +99,7 @@ class ChatAssembly:
             reports=reports,
             signals=signals,
             strategy_records=OrderRepository(sessions, clock),  # /strategies: their records
+            why=why,
         )
         self.notifier = Notifier(clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
@@ -106,6 +109,7 @@ class ChatAssembly:
             zone=settings.zone,
             command_max_age=timedelta(seconds=settings.chat_command_max_age_s),
         )
+        self._serve_why(http)
         self.relay = ControlRelay(self.control, self.notifier, clock)
         self.console: ConsoleChat | None = None
         if console_io is not None:
@@ -127,6 +131,16 @@ class ChatAssembly:
             self.whatsapp = build_whatsapp(
                 whatsapp, self.commands, self.notifier, clock, http, memory=memory
             )
+
+    def _serve_why(self, http: HttpServer) -> None:
+        """GET /why/<ref> on the HTTP server, which has no authentication: only while it binds
+        a loopback address (see bot/web/why.py)."""
+        if not is_loopback(http.host):
+            log.warning("HTTP_HOST %s is not loopback: /why is not served over HTTP", http.host)
+            return
+        from bot.web.why import why_routes
+
+        http.add_routes(why_routes(self.control, self.commands.context.render))
 
     async def start(self) -> None:
         self.relay.subscribe()  # before the first alert is published

@@ -36,6 +36,7 @@ from trader.config import Settings
 from trader.control.api import ControlAPI
 from trader.domain import SYSTEM_ACTOR, Alert, Severity
 from trader.execution.core import ExecutionCore
+from trader.explain import WhyService
 from trader.ops.failures import describe_failure
 from trader.ops.metrics import Metrics
 from trader.ops.sdnotify import SystemdNotifier
@@ -141,6 +142,7 @@ class App:
             supervisor=self.supervisor,
             http=liveness.http,
             console_io=self.console_io,
+            why=WhyService(records.sessions, records.events),  # /why reads the log and tables
         )
         await chat.start()
         self._start_components(trading, liveness, jobs, chat)

@@ -59,6 +59,7 @@ from trader.control.types import (
     StrategyView,
     TradingDesk,
 )
+from trader.control.why import DecisionChain, DenialFacts, WhySource
 from trader.domain import Actor, Alert, DrawdownMode, TradingMode, TradingState, new_correlation_id
 from trader.limits import parse_amount
 from trader.stages import Stage, StageError, StrategyRecord, parse_stage
@@ -75,6 +76,8 @@ __all__ = [
     "Clock",
     "ControlAPI",
     "ControlError",
+    "DecisionChain",
+    "DenialFacts",
     "DrawdownMode",
     "EventLine",
     "EventStream",
@@ -123,6 +126,7 @@ class ControlAPI:
         reports: ReportSource | None = None,
         signals: SignalSource | None = None,
         strategy_records: StrategyRecordSource | None = None,
+        why: WhySource | None = None,
     ) -> None:
         self._strategy_records = strategy_records
         self._state = state
@@ -136,6 +140,7 @@ class ControlAPI:
         self._heartbeat = heartbeat
         self._spend = spend
         self._reporting = Reporting(clock, reports, signals)
+        self._why = why
         self._started_at = clock.now()
 
     def _audit(self, actor: Actor, command: str, **details: Any) -> str:
@@ -428,6 +433,31 @@ class ControlAPI:
         """The last completed signal cycle: the model, and per market what it decided."""
         self._audit(actor, "signals")
         return self._reporting.signals()
+
+    # why ---------------------------------------------------------------------------------
+
+    async def why(self, actor: Actor, ref: str | None = None) -> DecisionChain:
+        """The chain behind a decision: `ref` an order id, approval ref, correlation id or
+        market; None for the last decision. Steps without a record are marked missing."""
+        if ref is not None and not 1 <= len(ref.strip()) <= 200:
+            raise ControlError("give an order id, an approval ref or a market")
+        self._audit(actor, "why", ref=ref)
+        try:
+            return await self._why_source().explain(ref)
+        except LookupError as error:
+            raise ControlError(str(error.args[0] if error.args else error)) from None
+
+    async def why_denied(self, actor: Actor, limit: int = 5) -> list[DenialFacts]:
+        """The last denied intents with the rule that denied each, newest first."""
+        if not 1 <= limit <= 20:
+            raise ControlError("the number of denials must be between 1 and 20")
+        self._audit(actor, "why_denied", limit=limit)
+        return await self._why_source().denials(limit)
+
+    def _why_source(self) -> WhySource:
+        if self._why is None:
+            raise NotConfiguredError("decisions cannot be explained in this process")
+        return self._why
 
     # subscriptions ---------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ from trader.execution.risk import (
     RiskContext,
     RiskDenial,
     RiskEngine,
+    checked_rules,
     spends_amount,
 )
 from trader.execution.store import ExecutionStore, OrderRecord, WriteBehind
@@ -148,9 +149,13 @@ class ExecutionEngine:
             decision = await self._check(intent)
             if isinstance(decision, RiskDenial):
                 self._events.record(
-                    IntentDenied(decision.rule.value, decision.message), correlation_id=corr
+                    IntentDenied(
+                        decision.rule.value, decision.message, intent.market, intent.side.value
+                    ),
+                    correlation_id=corr,
                 )
                 return ExecutionResult(Outcome.DENIED, corr, decision.message, decision.rule.value)
+            self._events.append("risk_passed", _passed_payload(decision), correlation_id=corr)
             if approved_by is None and self._state.approval_mode and self._approval_gate:
                 key = await self._approval_gate(intent, decision)
                 return ExecutionResult(
@@ -460,3 +465,14 @@ def _working_view(order: WorkingOrder, status: OrderStatus, at: datetime) -> Ord
 def _amount(intent: OrderIntent, decision: RiskApproval) -> Decimal | None:
     """The collateral a marketable buy of an amount spends: what risk approved."""
     return decision.notional if spends_amount(intent) else None
+
+
+def _passed_payload(decision: RiskApproval) -> dict[str, object]:
+    """What risk approved, and the rules it passed (the `risk_passed` event)."""
+    return {
+        "size": decision.size,
+        "notional": decision.notional,
+        "fee": decision.fee,
+        "drawdown_mode": decision.drawdown_mode.value,
+        "checks": list(checked_rules(decision.reduces)),
+    }

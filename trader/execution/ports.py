@@ -46,6 +46,9 @@ def intent_payload(intent: OrderIntent, approved_by: str | None) -> dict[str, ob
         "reason": intent.reason[:500],
         "expires_at": intent.expires_at,
         "approved_by": approved_by,
+        "order_type": intent.order_type.value,
+        "model_probability": intent.model_probability,
+        "market_probability": intent.market_probability,
     }
 
 

@@ -98,6 +98,33 @@ class RiskApproval:
 
 RiskDecision = RiskApproval | RiskDenial
 
+# The rules `RiskEngine.check` applies, in its order, to an entry and to an exit (which skips
+# the limits that cap new risk): what an approval passed, for the event log and /why.
+_GATES = ("trading_state", RiskRule.INVALID_INTENT, RiskRule.EXPIRED, RiskRule.MARKET_UNKNOWN)
+_MARKET = (RiskRule.MARKET_CLOSED, RiskRule.STALE_BOOK, RiskRule.PRICE_DEVIATION)
+_ENTRY = (
+    RiskRule.DRAWDOWN_HALTED,
+    RiskRule.MARKET_ENDING,
+    RiskRule.PRICE_BAND,
+    RiskRule.DAILY_LOSS,
+    RiskRule.MIN_EDGE,
+    RiskRule.INSUFFICIENT_CASH,
+    RiskRule.MAX_POSITION,
+    RiskRule.MAX_EXPOSURE,
+)
+_FLOW = (
+    RiskRule.MAX_OPEN_ORDERS,
+    RiskRule.MAX_ORDERS_PER_MINUTE,
+    RiskRule.COOLDOWN,
+    RiskRule.MAX_ORDER_NOTIONAL,
+)
+
+
+def checked_rules(reduces: bool) -> tuple[str, ...]:
+    """The rules an approved intent passed: every one for an entry, the exit's for a sale."""
+    middle = (RiskRule.INSUFFICIENT_SHARES,) if reduces else _ENTRY
+    return tuple(str(rule) for rule in (*_GATES, *_MARKET, *middle, *_FLOW))
+
 
 @dataclass(frozen=True, slots=True)
 class ExposureSnapshot:

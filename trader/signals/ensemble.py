@@ -105,6 +105,7 @@ def combine(
         raw_median=raw.quantize(_FOUR_PLACES),
         actionable=actionable,
         note=note,
+        sample_probabilities=tuple(probabilities),
     )
 
 

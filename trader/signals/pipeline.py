@@ -28,6 +28,7 @@ from trader.signals.news import RefreshResult
 from trader.signals.records import ForecastRecord, ForecastRecorder
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import EdgeEvaluation, LLMEdgeStrategy
+from trader.signals.trace import DecisionTrace
 from trader.signals.triage import Triage
 from trader.signals.values import IntentGroup, NewsMatch
 from trader.stages import StageBook
@@ -95,6 +96,7 @@ class MarketReport:
     source: str = ""  # "llm", "heuristic" or "" when nothing was analysed
     analysis: str = ""  # which analysis ran, and why
     intents: int = 0
+    trace: DecisionTrace | None = None  # what the analysis saw and decided (analysed only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +291,20 @@ class SignalPipeline:
             source=str(forecast.source) if forecast else "",
             edge=evaluation.sizing.edge if evaluation.sizing else None,
         )
+        decision = "trade" if evaluation.group else "skip"
+        if evaluation.triage is not None and analysis is not None and self._edge is not None:
+            trace = DecisionTrace(
+                report.market,
+                report.question,
+                evaluation.triage,
+                analysis,
+                evaluation.sizing,
+                self._edge.analysis.ensemble.shrinkage,
+                decision,
+                evaluation.reason,
+            )
+            report = replace(report, trace=trace)
         if forecast is not None and self._forecasts is not None:
-            decision = "trade" if evaluation.group else "skip"
             await self._forecasts.record(
                 ForecastRecord(self._clock.now(), forecast, decision, evaluation.reason)
             )

@@ -53,6 +53,7 @@ from trader.signals.pipeline import (
 )
 from trader.signals.records import ForecastRecord, InMemoryForecastRecorder
 from trader.signals.sizing import SizingConfig
+from trader.signals.trace import MARKET_ANALYSED
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import IntentGroup, Source, UnwindAction
 from trader.stages import StageBook
@@ -241,6 +242,7 @@ class SignalRuntime:
         )
         legs = {group.group_id: group_legs(group) for group in result.groups}
         await self._store_forecasts(markets, result.groups, cycle_id)
+        self._record_analyses(result.report, result.groups, cycle_id)
         published: list[OrderIntent] = []
         for group in result.groups:
             self._record("signal_group_published", _group_payload(group, cycle_id), group.group_id)
@@ -272,6 +274,18 @@ class SignalRuntime:
             log.exception("signal cycle: could not store %d forecasts", len(entries))
             title = f"{len(entries)} forecasts of this cycle were not stored"
             self._warn("forecasts_not_stored", title, f"{type(exc).__name__}: {exc}", cycle_id)
+
+    def _record_analyses(
+        self, report: CycleReport, groups: Sequence[IntentGroup], cycle_id: str
+    ) -> None:
+        """One `market_analysed` event per analysed market, before its intents go out: under
+        the market's group id when it traded (the chain /why follows), the cycle's otherwise."""
+        traded = {g.intents[0].market: g.group_id for g in groups if g.strategy == "llm_edge"}
+        for market in report.markets:
+            if market.trace is None:
+                continue
+            payload = {"cycle": cycle_id, **market.trace.to_json()}
+            self._record(MARKET_ANALYSED, payload, traded.get(market.market, cycle_id))
 
     def _take_forecasts(self) -> list[ForecastRecord]:
         records, self.collector.records = self.collector.records, []

@@ -59,6 +59,24 @@ def kelly(probability: Decimal, cost: Decimal) -> Decimal:
 
 
 @dataclass(frozen=True, slots=True)
+class SizingTrace:
+    """How a buy was sized, kept for /why: the fractional Kelly stake at the last level used,
+    the value already held (netted off), the per-intent cap, the target that came of them and
+    the limit that ended the plan (`bound`: "max_notional", "kelly", "min_edge" or "depth")."""
+
+    bankroll: Decimal
+    kelly_fraction: Decimal
+    kelly_stake: Decimal
+    held_value: Decimal
+    max_notional: Decimal
+    target: Decimal
+    bound: str
+
+
+BOUND_CAP, BOUND_KELLY, BOUND_EDGE, BOUND_DEPTH = "max_notional", "kelly", "min_edge", "depth"
+
+
+@dataclass(frozen=True, slots=True)
 class BuyPlan:
     """The planned take: shares, what they cost, and the worst price used."""
 
@@ -68,6 +86,7 @@ class BuyPlan:
     limit_price: Decimal
     average_price: Decimal
     edge: Decimal  # per share, at the average price, after fees
+    trace: SizingTrace | None = None
 
 
 def plan_buy(
@@ -84,22 +103,30 @@ def plan_buy(
     `already` is the value of what is held of the token: the Kelly target is for the whole
     stake, so only the difference is bought. The plan is then re-walked as the venue will fill
     it (the spend rounded down to the cent, fees on top), so it reports what the order costs."""
-    shares = notional = outlay = ZERO
+    shares = notional = outlay = stake = target = ZERO
     limit: Decimal | None = None
+    bound, reached = BOUND_DEPTH, False
     for level in book.asks:
         fee = fee_per_share(level.price, fees)
         cost = level.price + fee
         if probability - cost < config.min_edge:
+            bound = bound if reached else BOUND_EDGE
             break
-        stake = bankroll * config.kelly_fraction * kelly(probability, cost)
-        target = min(config.max_notional, stake - already)
-        take = min(level.size, (target - outlay) / cost).quantize(CENT_SHARES, ROUND_DOWN)
+        level_stake = bankroll * config.kelly_fraction * kelly(probability, cost)
+        capped = config.max_notional < level_stake - already
+        level_target = min(config.max_notional, level_stake - already)
+        room = (level_target - outlay) / cost
+        take = min(level.size, room).quantize(CENT_SHARES, ROUND_DOWN)
         # The division is rounded to the context's precision first and may round up across a
         # cent: step back so the outlay never exceeds the target, even by 1e-26.
-        if take > ZERO and outlay + take * cost > target:
+        if take > ZERO and outlay + take * cost > level_target:
             take -= CENT_SHARES
         if take <= ZERO:
+            bound = BOUND_CAP if capped else BOUND_KELLY
             break
+        stake, target = level_stake, level_target
+        if room <= level.size:
+            bound, reached = (BOUND_CAP if capped else BOUND_KELLY), True
         shares += take
         notional += take * level.price
         outlay += take * cost
@@ -112,7 +139,10 @@ def plan_buy(
         return None
     average = walk.spent / walk.shares
     edge = probability - walk.cost / walk.shares
-    return BuyPlan(walk.shares, spend, walk.cost, limit, average, edge)
+    trace = SizingTrace(
+        bankroll, config.kelly_fraction, stake, already, config.max_notional, target, bound
+    )
+    return BuyPlan(walk.shares, spend, walk.cost, limit, average, edge, trace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +151,7 @@ class SizingDecision:
     reason: str
     outcome: str = ""  # "Yes" or "No": the token the view buys
     edge: Decimal | None = None  # at the best ask, after fees, of the side considered
+    plan: BuyPlan | None = None  # the buy as planned (with its sizing trace), when one was
 
 
 def net_holdings(market: Market, held: Mapping[str, Decimal]) -> dict[str, Decimal]:
@@ -192,7 +223,7 @@ def size_forecast(
         ),
         sources=forecast.sources,
     )
-    return SizingDecision(intent, f"buy {outcome}", outcome, edge)
+    return SizingDecision(intent, f"buy {outcome}", outcome, edge, fill)
 
 
 def _best_side(

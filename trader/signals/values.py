@@ -101,6 +101,7 @@ class Forecast:
     raw_median: Decimal
     actionable: bool = True
     note: str = ""  # why it is not actionable, when it is not
+    sample_probabilities: tuple[Decimal, ...] = ()  # each usable sample's YES view, in order
 
 
 class UnwindAction(StrEnum):

@@ -34,7 +34,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -224,6 +224,17 @@ class EventLog:
         await self.flush()
         query = (
             select(_TABLE).where(_TABLE.c.correlation_id == correlation_id).order_by(_TABLE.c.seq)
+        )
+        return await self._read(query)
+
+    async def latest_of(self, types: Sequence[str], limit: int = 50) -> list[Event]:
+        """The last `limit` events of these types, newest first (for /why)."""
+        await self.flush()
+        query = (
+            select(_TABLE)
+            .where(_TABLE.c.type.in_(list(types)))
+            .order_by(_TABLE.c.seq.desc())
+            .limit(limit)
         )
         return await self._read(query)
 

@@ -1,0 +1,1 @@
+"""The web page's side of the chat: read-only pages over the Control API."""
