@@ -18,7 +18,7 @@ from bot import alerts
 from bot.notifier import Notifier
 from bot.render import trading as render_trading
 from bot.reply import Reply
-from trader.control.api import ApprovalRequest, Clock, ControlAPI, ControlError, EventStream
+from trader.control.api import ApprovalRequest, Clock, ControlError, ControlPort, EventStream
 from trader.domain import Actor, Alert
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ RELAY_ACTOR = Actor(channel="system", user_id="notifier")
 
 
 class ControlRelay:
-    def __init__(self, control: ControlAPI, notifier: Notifier, clock: Clock) -> None:
+    def __init__(self, control: ControlPort, notifier: Notifier, clock: Clock) -> None:
         self._control = control
         self._notifier = notifier
         self._clock = clock

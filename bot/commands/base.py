@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.confirm import Confirmations, Pending
 from bot.notifier import Notifier
 from bot.reply import Button, Reply, Role
-from trader.control.api import Clock, ControlAPI
+from trader.control.api import Clock, ControlPort
 from trader.domain import Actor
 
 Handler = Callable[[Actor, list[str]], Awaitable[Reply]]
@@ -42,7 +42,7 @@ class Command:
 class Context:
     """The services command handlers use; built once by `CommandCore`."""
 
-    control: ControlAPI
+    control: ControlPort
     clock: Clock
     confirmations: Confirmations
     notifier: Notifier | None

@@ -30,7 +30,7 @@ from bot.commands.base import (
 from bot.confirm import Confirmations, Refused
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from trader.control.api import Clock, ControlAPI, ControlError, NotConfiguredError, SystemClock
+from trader.control.api import Clock, ControlError, ControlPort, NotConfiguredError, SystemClock
 from trader.domain import Actor
 
 __all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
@@ -43,7 +43,7 @@ _MAX_TEXT = 4096
 class CommandCore:
     def __init__(
         self,
-        control: ControlAPI,
+        control: ControlPort,
         *,
         clock: Clock | None = None,
         notifier: Notifier | None = None,
@@ -93,7 +93,7 @@ class CommandCore:
             module.install(self)
 
     @property
-    def control(self) -> ControlAPI:
+    def control(self) -> ControlPort:
         return self._control
 
     def register(self, command: Command) -> None:

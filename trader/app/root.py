@@ -36,6 +36,8 @@ from trader.bus import Bus
 from trader.clock import Clock, SystemClock
 from trader.config import ConfigError, Settings
 from trader.control.api import ChatMemory, ControlAPI
+from trader.control.server import ControlServer
+from trader.control.signing import Verifier
 from trader.domain import SYSTEM_ACTOR, Alert, Market, Severity, TradingMode
 from trader.execution.runtime import (
     ExecutionCore,
@@ -337,7 +339,14 @@ class App:
             spend=self._signals,
             reports=self.reports,
             signals=SignalsAdapter(self._signals),
+            name=settings.trader_name,
         )
+        secret = settings.control_api_secret
+        if settings.control_api_enabled and secret is not None:  # the hub's door (off by default)
+            verifier = Verifier(
+                secret.get_secret_value(), max_skew_s=settings.control_api_max_skew_s
+            )
+            ControlServer(self.control, verifier, self.recorder, self.clock).install(self._http)
         self.notifier = Notifier(self.clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
             self.control,

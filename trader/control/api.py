@@ -21,6 +21,7 @@ from typing import Any
 
 from trader import __version__
 from trader.clock import Clock, SystemClock
+from trader.control.port import ControlPort
 from trader.control.reports import Reporting, ReportSource, SignalSource
 from trader.control.types import (
     CHART_KINDS,
@@ -69,6 +70,7 @@ __all__ = [
     "Clock",
     "ControlAPI",
     "ControlError",
+    "ControlPort",
     "DrawdownMode",
     "EventLine",
     "EventStream",
@@ -112,7 +114,9 @@ class ControlAPI:
         spend: SpendSource | None = None,
         reports: ReportSource | None = None,
         signals: SignalSource | None = None,
+        name: str = "main",
     ) -> None:
+        self._name = name
         self._state = state
         self._events = events
         self._reader = event_reader
@@ -125,6 +129,11 @@ class ControlAPI:
         self._spend = spend
         self._reporting = Reporting(clock, reports, signals)
         self._started_at = clock.now()
+
+    @property
+    def name(self) -> str:
+        """The instance's name (TRADER_NAME): how the hub and the web page address it."""
+        return self._name
 
     def _audit(self, actor: Actor, command: str, **details: Any) -> str:
         corr = new_correlation_id()
@@ -141,6 +150,7 @@ class ControlAPI:
         trading = desk.trading_status()
         spent, budget = await self._spend.llm_spend_today() if self._spend else (None, None)
         return StatusSnapshot(
+            instance=self._name,
             version=__version__,
             pid=os.getpid(),
             mode=self._mode,

@@ -241,6 +241,7 @@ class StatusSnapshot:
     llm_budget: Decimal | None = None
     pending_approvals: int = 0
     allow_heuristic_live: bool = False  # may a heuristic forecast trade in live mode
+    instance: str = "main"  # TRADER_NAME
 
 
 @dataclass(frozen=True, slots=True)
