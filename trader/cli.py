@@ -100,6 +100,24 @@ def run(
 
 
 @cli.command()
+def hub(
+    console: Annotated[bool, typer.Option(help="terminal chat on stdin/stdout")] = False,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """Mission control: one chat for every trader in HUB_INSTANCES (the Procfile's `hub`)."""
+    from trader.hub.app import HubApp
+
+    settings = settings_or_exit()
+    setup_logging_for(settings)
+    app = HubApp(settings, console=console)
+    try:
+        code = asyncio.run(app.run(duration=duration))
+    except ConfigError as error:
+        config_exit(error)
+    raise typer.Exit(code)
+
+
+@cli.command()
 def doctor() -> None:
     """Validate the settings and check that every configured service answers."""
     from trader.ops.doctor import run_doctor

@@ -368,7 +368,9 @@ class MemoryControl:
     events: MemoryEvents
 
 
-async def memory_control(clock: FakeClock, *, store: MemoryStore | None = None) -> MemoryControl:
+async def memory_control(
+    clock: FakeClock, *, store: MemoryStore | None = None, name: str = "main"
+) -> MemoryControl:
     events = MemoryEvents(clock)
     state = ControlState(store or MemoryStore(), clock)
     await state.load()
@@ -381,6 +383,7 @@ async def memory_control(clock: FakeClock, *, store: MemoryStore | None = None) 
         clock=clock,
         mode=TradingMode.PAPER,
         desk=desk,
+        name=name,
     )
     return MemoryControl(control, state, desk, events)
 

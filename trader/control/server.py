@@ -80,6 +80,8 @@ class RouteHost(Protocol):
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> None: ...
 
+    def on_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None: ...
+
 
 class BadRequest(Exception):
     pass
@@ -100,10 +102,17 @@ class ControlServer:
         self._events = events
         self._clock = clock
         self._keepalive_s = keepalive_s
+        self._streaming: set[asyncio.Task[Any]] = set()
 
     def install(self, http: RouteHost) -> None:
         http.add_route("POST", PREFIX + "/call/{method}", self._call)
         http.add_route("POST", PREFIX + "/stream/{stream}", self._stream)
+        http.on_shutdown(self.close_streams)
+
+    async def close_streams(self) -> None:
+        """End every open stream (the server is stopping): the hub reconnects elsewhere."""
+        for task in list(self._streaming):
+            task.cancel()
 
     # --- authentication -----------------------------------------------------------------
 
@@ -177,14 +186,19 @@ class ControlServer:
         except ControlError as error:
             return _error("control", str(error))
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        await response.prepare(request)
+        task = asyncio.current_task()
+        if task is not None:
+            self._streaming.add(task)
         try:
+            await response.prepare(request)
             async for line in _lines(stream, self._keepalive_s):
                 await response.write(line)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             stream.close()
+            if task is not None:
+                self._streaming.discard(task)
         return response
 
 
