@@ -117,6 +117,18 @@ def hub(
     raise typer.Exit(code)
 
 
+@cli.command("web-password")
+def web_password() -> None:
+    """Print the hash of a password for WEB_USERS (name=operator|viewer=HASH)."""
+    from trader.web.auth import hash_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        typer.echo("Use at least 10 characters.", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    typer.echo(hash_password(password))
+
+
 @cli.command()
 def doctor() -> None:
     """Validate the settings and check that every configured service answers."""

@@ -32,6 +32,7 @@ _TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 # an instance's name: short, lower case, safe in buttons' callback data and in URLs
 INSTANCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
 MIN_CONTROL_SECRET = 32
+_ROLES = ("operator", "viewer")
 
 IdList = Annotated[tuple[int, ...], NoDecode]
 PhoneList = Annotated[tuple[str, ...], NoDecode]
@@ -162,6 +163,9 @@ class Settings(BaseSettings):
     hub_instances: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()  # name=url,...
     hub_secrets: SecretStr | None = None  # name=secret,... (each instance's own secret)
     hub_poll_s: float = Field(default=10.0, gt=0)  # how often the hub asks each instance
+    # the web page: name=role=hash,... (role operator or viewer; hash from `trader web-password`)
+    web_users: SecretStr | None = None
+    web_session_minutes: int = Field(default=30, ge=1, le=1440)
 
     @field_validator("polymarket_signature_type", mode="before")
     @classmethod
@@ -304,6 +308,21 @@ class Settings(BaseSettings):
     def http(self) -> HttpConfig:
         return HttpConfig(host=self.http_host, port=self.http_port)
 
+    def web_user_map(self) -> dict[str, tuple[str, str]]:
+        """WEB_USERS as name -> (role, password hash); ValueError naming what is wrong."""
+        users: dict[str, tuple[str, str]] = {}
+        raw = self.web_users.get_secret_value() if self.web_users else ""
+        for part in _split(raw):
+            name, role, hashed = (*part.split("=", 2), "", "")[:3]
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", name) or role not in _ROLES or not hashed:
+                raise ValueError("expected name=operator|viewer=hash entries separated by commas")
+            if not hashed.startswith("pbkdf2_sha256$"):
+                raise ValueError(f"the hash of {name} is not one `trader web-password` makes")
+            if name in users:
+                raise ValueError(f"{name} appears twice")
+            users[name] = (role, hashed)
+        return users
+
     def hub_secret_map(self) -> dict[str, SecretStr]:
         """HUB_SECRETS as name -> secret (validated with the settings)."""
         if self.hub_secrets is None:
@@ -357,6 +376,7 @@ def _mission_control_problems(settings: Settings) -> list[str]:
                 f"{settings.http_host}: bind 127.0.0.1 (reach it through an SSH tunnel or a "
                 "TLS-terminating proxy on the same machine)"
             )
+    problems += _web_problems(settings)
     try:
         secrets = settings.hub_secret_map()
     except ValueError as error:
@@ -368,6 +388,22 @@ def _mission_control_problems(settings: Settings) -> list[str]:
     short = [n for n in names if n in secrets and len(secrets[n].get_secret_value()) < 32]
     if short:
         problems.append(f"HUB_SECRETS: shorter than 32 characters for {', '.join(short)}")
+    return problems
+
+
+def _web_problems(settings: Settings) -> list[str]:
+    if settings.web_users is None:
+        return []
+    problems: list[str] = []
+    try:
+        settings.web_user_map()
+    except ValueError as error:
+        problems.append(f"WEB_USERS: {error} (values not shown)")
+    if not _loopback(settings.http_host):
+        problems.append(
+            f"HTTP_HOST: the web page's logins are plain HTTP and may not be served on "
+            f"{settings.http_host}: bind 127.0.0.1 (behind a TLS-terminating proxy on this machine)"
+        )
     return problems
 
 

@@ -71,6 +71,7 @@ from trader.store.migrate import ensure_schema_current
 from trader.store.repositories import ControlStateRepository, HeartbeatRepository
 from trader.store.trading import MarketRepository
 from trader.venue.base import Venue, VenueError
+from trader.web import install_web
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
 
 if TYPE_CHECKING:
@@ -347,6 +348,8 @@ class App:
                 secret.get_secret_value(), max_skew_s=settings.control_api_max_skew_s
             )
             ControlServer(self.control, verifier, self.recorder, self.clock).install(self._http)
+        if settings.web_users is not None:  # the web page, for this one trader
+            install_web(settings, [self.control], self.clock, self._http)
         self.notifier = Notifier(self.clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
             self.control,

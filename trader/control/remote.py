@@ -246,6 +246,9 @@ class RemoteControl:
     def subscribe_approvals(self, actor: Actor) -> RemoteStream[ApprovalRequest]:
         return RemoteStream(self, "approvals", actor, ApprovalRequest)
 
+    def subscribe_events(self, actor: Actor) -> RemoteStream[EventLine]:
+        return RemoteStream(self, "events", actor, EventLine)
+
     # --- streams ------------------------------------------------------------------------
 
     async def _lines(self, which: str, actor: Actor) -> AsyncIterator[str]:

@@ -4,8 +4,9 @@
   `{"ok": true, "result": ...}` (the typed result, see `trader.control.wire`) or
   `{"ok": false, "error": {"type": "control"|"not_configured", "message": ...}}` for a request
   the Control API refused, exactly as the chat would have been told.
-- `POST /control/v1/stream/{alerts|approvals}`: one JSON line per alert or approval request,
-  and an empty line every few seconds so either side notices a dead connection.
+- `POST /control/v1/stream/{alerts|approvals|events}`: one JSON line per alert, approval
+  request or event, and an empty line every few seconds so either side notices a dead
+  connection.
 
 Every request is signed (`trader.control.signing`): an unsigned, forged, stale or replayed one
 is answered 401 and recorded in the event log (`control_api_refused`, with the reason, the
@@ -67,7 +68,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "chart": {"kind": str, "window_days": int},
     "signals": {},
 }
-STREAMS = ("alerts", "approvals")
+STREAMS = ("alerts", "approvals", "events")
 
 
 class RouteHost(Protocol):
@@ -178,11 +179,13 @@ class ControlServer:
             raise web.HTTPNotFound(text="no such stream")
         actor, _args = await self._authentic(request)
         try:
-            stream: EventStream[Any] = (
-                self._control.subscribe_alerts(actor)
-                if which == "alerts"
-                else self._control.subscribe_approvals(actor)
-            )
+            stream: EventStream[Any]
+            if which == "alerts":
+                stream = self._control.subscribe_alerts(actor)
+            elif which == "approvals":
+                stream = self._control.subscribe_approvals(actor)
+            else:
+                stream = self._control.subscribe_events(actor)
         except ControlError as error:
             return _error("control", str(error))
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})

@@ -37,6 +37,7 @@ from trader.domain import Alert, Severity
 from trader.ops.failures import describe_failure
 from trader.ops.httpserver import HttpServer
 from trader.ops.supervisor import Supervisor
+from trader.web import install_web
 
 if TYPE_CHECKING:
     from bot.telegram import TelegramTransport
@@ -99,6 +100,8 @@ class HubApp:
         self.watch = InstanceWatch(self.instances, self.notifier, interval_s=settings.hub_poll_s)
         http = settings.http()
         self.http = HttpServer(http.host, http.port)
+        if settings.web_users is not None:
+            install_web(settings, self.instances, self.clock, self.http)
         await self._start_chat()
         supervisor = self.supervisor
         supervisor.start("hub.relays", self.relays.run)
