@@ -36,8 +36,11 @@ from tests.support.processes import (
 )
 from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI, Sent
 from tests.support.waiting import eventually
+from tests.support.web_rig import OPERATOR, login
+from trader.web.auth import hash_password
 
 pytestmark = pytest.mark.slow
+WEB_USERS = f"{OPERATOR[0]}=operator={hash_password(OPERATOR[1], iterations=1000)}"
 
 
 def _reasons(database: Path) -> list[str]:
@@ -102,6 +105,7 @@ async def test_two_traders_and_a_hub_over_telegram(processes: Processes, tmp_pat
                 "CONTROL_API_SECRET": keys[name],
                 "SIGNAL_CYCLE_S": "3600",
                 "HEARTBEAT_INTERVAL_S": "1",
+                "WEB_USERS": WEB_USERS,
             },
         )
         await migrate(processes, traders[name])
@@ -122,6 +126,7 @@ async def test_two_traders_and_a_hub_over_telegram(processes: Processes, tmp_pat
             "HUB_SECRETS": ",".join(f"{n}={k}" for n, k in keys.items()),
             "HUB_POLL_S": "1",
             "HTTP_PORT": str(hub_port),
+            "WEB_USERS": WEB_USERS,
         }
         hub = await processes.trader("hub", "hub", env=hub_env)
         await wait_http(f"http://127.0.0.1:{hub_port}/health", hub)
@@ -135,6 +140,18 @@ async def test_two_traders_and_a_hub_over_telegram(processes: Processes, tmp_pat
             assert lines[1].startswith("🟢 alpha · paper · RUNNING")
             assert lines[2].startswith("🟢 beta · live · RUNNING")
             assert lines[3].startswith("Total $")
+
+            # the web page: the hub's shows both, a lone trader's shows itself
+            for port, shown in (
+                (hub_port, ("alpha", "beta")),
+                (traders["alpha"].http_port, ("alpha",)),
+            ):
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+                    await login(web, OPERATOR)
+                    page = (await web.get("/")).text
+                for name in shown:
+                    assert f'id="state-{name}">RUNNING<' in page
+                assert ('id="instance-beta"' in page) is (len(shown) == 2)
 
             # a viewer reads, and controls nothing
             refused = await chat.say(

@@ -10,24 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.web_rig import OPERATOR, VIEWER, web_rig
+from tests.support.web_rig import OPERATOR, VIEWER, login, web_rig
 from trader.clock import FakeClock
 from trader.domain import TradingState
-
-
-async def login(http: httpx.AsyncClient, who: tuple[str, str]) -> str:
-    """Log in; the session's CSRF token (from the page's forms)."""
-    page = await http.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token is not None
-    answer = await http.post(
-        "/login", data={"csrf": token.group(1), "user": who[0], "password": who[1]}
-    )
-    assert answer.status_code == 303
-    dashboard = await http.get("/")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', dashboard.text)
-    assert csrf is not None
-    return csrf.group(1)
 
 
 async def test_pages_need_a_login_and_a_wrong_password_is_refused(tmp_path: Path) -> None:

@@ -6,11 +6,14 @@ live event view follows the event log on a timer).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+
+import httpx
 
 from tests.support.chat_stack import MemoryControl, memory_control
 from tests.support.remote_rig import served
@@ -59,3 +62,18 @@ async def web_rig(
             yield WebRig(http.url, memories, console, the_clock)
         finally:
             await http.stop()
+
+
+async def login(http: httpx.AsyncClient, who: tuple[str, str]) -> str:
+    """Log in over plain HTTP (as a browser's form would); the session's CSRF token."""
+    page = await http.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = await http.post(
+        "/login", data={"csrf": token.group(1), "user": who[0], "password": who[1]}
+    )
+    assert answer.status_code == 303
+    dashboard = await http.get("/")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', dashboard.text)
+    assert csrf is not None
+    return csrf.group(1)
