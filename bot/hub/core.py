@@ -112,6 +112,18 @@ class HubCore(CommandCore):
                 return first, args[1:]
         return None, args
 
+    async def _help(
+        self, actor: Actor, args: list[str], *, unknown: str | None = None, role: Role = Role.VIEWER
+    ) -> Reply:
+        reply = await super()._help(actor, args, unknown=unknown, role=role)
+        if not self.several:
+            return reply
+        hint = (
+            f"Instances: {', '.join(self.names)}. Name one after the command "
+            "(/status beta, /pause beta, /kill beta) or all (/status, /pause all, /kill all)."
+        )
+        return Reply(reply.title, (*reply.lines, hint), buttons=reply.buttons)
+
     def changes_state(self, name: str, args: list[str]) -> bool:
         _target, rest = self._target(name, args)
         return super().changes_state(name, rest)

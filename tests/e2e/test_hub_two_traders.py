@@ -149,6 +149,9 @@ async def test_two_traders_and_a_hub_over_telegram(processes: Processes, tmp_pat
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
                     await login(web, OPERATOR)
                     page = (await web.get("/")).text
+                    chart = await web.get("/chart/alpha.png")  # drawn by alpha, carried over
+                assert chart.status_code == 200
+                assert chart.content.startswith(b"\x89PNG")
                 for name in shown:
                     assert f'id="state-{name}">RUNNING<' in page
                 assert ('id="instance-beta"' in page) is (len(shown) == 2)

@@ -153,3 +153,19 @@ async def test_a_viewer_reads_every_instance_and_controls_none(
     assert "needs the operator role" in pause.plain
     assert "needs the operator role" in kill.plain
     assert set(states.values()) == {TradingState.RUNNING}
+
+
+async def test_help_says_how_to_address_an_instance_and_a_bare_command_asks_which(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    async with hub_stack(fake_telegram, tmp_path):
+        shown = await ask(fake_telegram, OPERATOR_ID, "/help")
+        which = await ask(fake_telegram, OPERATOR_ID, "/positions")
+
+    assert "Instances: alpha, beta. Name one after the command" in shown.plain
+    assert which.plain.startswith("Which instance? /positions <instance>")
+    assert [label for label, _data in which.buttons] == ["alpha", "beta"]
+    assert [data for _label, data in which.buttons] == [
+        "hcm:positions::alpha",
+        "hcm:positions::beta",
+    ]

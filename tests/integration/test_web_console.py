@@ -119,3 +119,27 @@ async def test_a_session_expires(tmp_path: Path) -> None:
     assert fresh.status_code == 200
     assert stale.status_code == 303
     assert stale.headers["Location"] == "/login"
+
+
+async def test_five_wrong_passwords_lock_the_name_for_a_while(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with (
+        web_rig(tmp_path, clock=clock) as rig,
+        httpx.AsyncClient(base_url=rig.url) as http,
+    ):
+
+        async def attempt(password: str) -> httpx.Response:
+            page = await http.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert token is not None
+            form = {"csrf": token.group(1), "user": OPERATOR[0], "password": password}
+            return await http.post("/login", data=form)
+
+        for _ in range(5):
+            await attempt("wrong")
+        locked = await attempt(OPERATOR[1])
+        clock.advance(16 * 60)
+        later = await attempt(OPERATOR[1])
+
+    assert "Too many wrong passwords" in locked.text
+    assert later.status_code == 303

@@ -23,6 +23,8 @@ from trader.clock import Clock
 ITERATIONS = 200_000
 CONFIRM_TTL = timedelta(minutes=2)
 MAX_SESSIONS = 1000
+MAX_FAILURES = 5  # wrong passwords for one name within LOCKOUT ...
+LOCKOUT = timedelta(minutes=15)  # ... refuse that name's logins for this long
 
 
 class WebRole(StrEnum):
@@ -81,14 +83,24 @@ class Sessions:
         self._ttl = ttl
         self._sessions: dict[str, Session] = {}
         self._confirmations: dict[str, Confirmation] = {}
+        self._failures: dict[str, list[datetime]] = {}
+
+    def locked(self, name: str) -> bool:
+        """Too many wrong passwords for `name` lately: its logins are refused for a while."""
+        horizon = self._clock.now() - LOCKOUT
+        recent = [at for at in self._failures.get(name, []) if at > horizon]
+        self._failures[name] = recent
+        return len(recent) >= MAX_FAILURES
 
     def login(self, name: str, password: str) -> Session | None:
         user = self._users.get(name)
-        if user is None:
+        if user is None or self.locked(name):
             check_password(password, hash_password("x", iterations=1))  # similar work
             return None
         if not check_password(password, user.password_hash):
+            self._failures.setdefault(name, []).append(self._clock.now())
             return None
+        self._failures.pop(name, None)
         self._expire()
         while len(self._sessions) >= MAX_SESSIONS:
             self._sessions.pop(next(iter(self._sessions)))

@@ -165,9 +165,13 @@ class WebConsole:
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not secrets.compare_digest(expected, str(form.get("csrf", ""))):
             return await self._login_page(request, error="The form expired; try again.")
-        session = self.sessions.login(str(form.get("user", ""))[:40], str(form.get("password", "")))
+        name = str(form.get("user", ""))[:40]
+        session = self.sessions.login(name, str(form.get("password", "")))
         if session is None:
-            log.warning("web login refused", extra={"user": str(form.get("user", ""))[:40]})
+            log.warning("web login refused", extra={"user": name})
+            if self.sessions.locked(name):
+                error = "Too many wrong passwords: try again in 15 minutes."
+                return await self._login_page(request, error=error)
             return await self._login_page(request, error="Wrong name or password.")
         response = web.HTTPSeeOther("/")
         seconds = int((session.expires_at - self._clock.now()).total_seconds())
