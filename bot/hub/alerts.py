@@ -6,6 +6,11 @@ alike alerts are not folded into one) and makes every approval button come back 
 hours, digests and repeats are the notifier's, so they apply across instances; the policy is
 the first instance's alert settings.
 
+Each instance's daily report is held for a moment (`MorningReport`): once every instance's has
+arrived (or `REPORT_WAIT_S` after the first) they go out as one message with a section per
+instance. An attachment that is not a file on the hub's machine (the dashboard PNG of a trader
+elsewhere) is left out, and the text says where to get it (`/report <name>`).
+
 `InstanceWatch` asks each instance for its status every `interval_s`; one that stops
 answering is itself a critical alert ("[beta] instance not answering", repeated until
 acknowledged like any critical one), and one that answers again says so.
@@ -18,6 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from bot.alerts import AlertPolicy
 from bot.notifier import Notifier
@@ -31,12 +37,73 @@ log = logging.getLogger(__name__)
 WATCH_ACTOR = Actor(channel="system", user_id="hub")
 
 
+REPORT_WAIT_S = 900.0
+
+
+class MorningReport:
+    """Gathers the instances' daily reports into one message, a section each."""
+
+    def __init__(
+        self, names: Sequence[str], notifier: Notifier, *, wait_s: float = REPORT_WAIT_S
+    ) -> None:
+        self._names = list(names)
+        self._notifier = notifier
+        self._wait_s = wait_s
+        self._held: dict[str, Alert] = {}
+        self._timer: asyncio.Task[None] | None = None
+
+    async def add(self, name: str, alert: Alert) -> None:
+        self._held[name] = alert
+        if set(self._held) >= set(self._names):
+            await self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._wait_s)
+        self._timer = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        if self._timer is not None and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+        self._timer = None
+        held, self._held = self._held, {}
+        if not held:
+            return
+        sections = []
+        for name in self._names:
+            if name in held:
+                sections.append(f"— {name} —\n{held[name].body}")
+            else:
+                sections.append(f"— {name} —\nno report arrived")
+        first = next((a.attachment for a in held.values() if a.attachment), None)
+        await self._notifier.notify(
+            Alert(
+                "daily_report",
+                Severity.INFO,
+                f"Daily report · {len(self._names)} instances",
+                "\n\n".join(sections),
+                attachment=first,
+            )
+        )
+
+
 class InstanceTarget:
-    def __init__(self, name: str, notifier: Notifier, *, primary: bool, tag: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        notifier: Notifier,
+        *,
+        primary: bool,
+        tag: bool,
+        reports: MorningReport | None = None,
+    ) -> None:
         self._name = name
         self._notifier = notifier
         self._primary = primary
         self._tag = tag
+        self._reports = reports
 
     def _reply(self, reply: Reply) -> Reply:
         return render_hub.tagged(self._name, reply) if self._tag else reply
@@ -49,6 +116,12 @@ class InstanceTarget:
         return await self._notifier.restore() if self._primary else 0
 
     async def notify(self, alert: Alert) -> None:
+        if alert.attachment and not await asyncio.to_thread(Path(alert.attachment).is_file):
+            where = f"(the image is on {self._name}'s machine: /report {self._name})"
+            alert = replace(alert, attachment=None, body=f"{alert.body}\n{where}")
+        if self._reports is not None and alert.kind == "daily_report":
+            await self._reports.add(self._name, alert)
+            return
         if self._tag:
             key = alert.dedupe_key
             alert = replace(
@@ -80,14 +153,23 @@ class InstanceRelays:
         clock: Clock,
         *,
         retry_s: float = 2.0,
+        report_wait_s: float = REPORT_WAIT_S,
     ) -> None:
         several = len(instances) > 1
+        names = [control.name for control in instances]
+        self.reports = MorningReport(names, notifier, wait_s=report_wait_s) if several else None
         self._relays = [
             (
                 control.name,
                 ControlRelay(
                     control,
-                    InstanceTarget(control.name, notifier, primary=index == 0, tag=several),
+                    InstanceTarget(
+                        control.name,
+                        notifier,
+                        primary=index == 0,
+                        tag=several,
+                        reports=self.reports,
+                    ),
                     clock,
                 ),
             )

@@ -169,3 +169,28 @@ async def test_help_says_how_to_address_an_instance_and_a_bare_command_asks_whic
         "hcm:positions::alpha",
         "hcm:positions::beta",
     ]
+
+
+async def test_the_morning_report_is_one_message_with_a_section_per_instance(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    async with hub_stack(fake_telegram, tmp_path) as hub:
+        for name, equity in (("alpha", "1,010.00"), ("beta", "990.00")):
+            hub.memories[name].desk.publish_alert(
+                Alert(
+                    "daily_report",
+                    Severity.INFO,
+                    "Daily report",
+                    f"Equity ${equity}",
+                    attachment="/nowhere/on/this/machine.png",
+                )
+            )
+        await eventually(
+            lambda: any("Daily report · 2 instances" in t for t in fake_telegram.texts(OPERATOR_ID))
+        )
+        texts = fake_telegram.texts(OPERATOR_ID)
+
+    (report,) = [t for t in texts if "Daily report" in t]  # one message, not one per instance
+    assert "— alpha —\nEquity $1,010.00" in report
+    assert "— beta —\nEquity $990.00" in report
+    assert "(the image is on beta's machine: /report beta)" in report
