@@ -20,6 +20,7 @@ from bot.commands import control as commands_control
 from bot.commands import read as commands_read
 from bot.commands import settings as commands_settings
 from bot.commands.base import (
+    ChatNotifier,
     Command,
     ConfirmHandler,
     Context,
@@ -28,7 +29,6 @@ from bot.commands.base import (
     parse,
 )
 from bot.confirm import Confirmations, Refused
-from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from trader.control.api import Clock, ControlError, ControlPort, NotConfiguredError, SystemClock
 from trader.domain import Actor
@@ -46,7 +46,7 @@ class CommandCore:
         control: ControlPort,
         *,
         clock: Clock | None = None,
-        notifier: Notifier | None = None,
+        notifier: ChatNotifier | None = None,
         zone: ZoneInfo | None = None,
         command_max_age: timedelta = DEFAULT_MAX_AGE,
     ) -> None:

@@ -28,6 +28,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.access import DEFAULT_MAX_AGE, REFUSAL
+from bot.alerts import AlertPolicy
 from bot.commands.base import confirm_buttons, notice, parse
 from bot.commands.core import CommandCore
 from bot.confirm import Pending
@@ -35,7 +36,7 @@ from bot.notifier import Notifier
 from bot.render import hub as render_hub
 from bot.reply import Button, Reply, Role
 from trader.control.api import Clock, ControlError, ControlPort, StatusSnapshot
-from trader.domain import Actor
+from trader.domain import Actor, Alert
 
 T = TypeVar("T")
 ALL = "all"
@@ -68,7 +69,12 @@ class HubCore(CommandCore):
         self.instances = {control.name: control for control in instances}
         self._cores = {
             control.name: CommandCore(
-                control, clock=self.context.clock, notifier=notifier, zone=zone
+                control,
+                clock=self.context.clock,
+                notifier=_InstanceNotifier(control.name, notifier)
+                if notifier is not None and len(instances) > 1
+                else notifier,
+                zone=zone,
             )
             for control in instances
         }
@@ -208,3 +214,21 @@ class HubCore(CommandCore):
             lambda control: control.kill(actor, flatten=False, reason=reason)
         )
         return render_hub.kill_all_report(reports)
+
+
+class _InstanceNotifier:
+    """One instance's core's view of the hub's notifier: a decided approval's card keeps the
+    instance's name when it is edited."""
+
+    def __init__(self, name: str, notifier: Notifier) -> None:
+        self._name = name
+        self._notifier = notifier
+
+    async def acknowledge(self, ack_id: str, actor: Actor) -> Alert | None:
+        return await self._notifier.acknowledge(ack_id, actor)
+
+    def set_policy(self, policy: AlertPolicy) -> None:
+        self._notifier.set_policy(policy)
+
+    async def close_approval(self, request_id: str, reply: Reply) -> None:
+        await self._notifier.close_approval(request_id, render_hub.tagged(self._name, reply))

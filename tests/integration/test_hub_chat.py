@@ -111,12 +111,17 @@ async def test_alerts_and_approvals_from_each_instance_arrive_tagged(
         card = next(
             s for s in fake_telegram.to(OPERATOR_ID) if s.plain.startswith("[beta]") and s.buttons
         )
+        buttons = list(card.buttons)
         await tap(fake_telegram, OPERATOR_ID, card, "Approve")
         await eventually(lambda: any(c[0] == "approve" for c in hub.memories["beta"].desk.calls))
         alpha_calls = hub.memories["alpha"].desk.calls
+        await eventually(lambda: not card.buttons)  # every copy edited: decided, no buttons
+        decided = card.plain
 
-    assert all(data.endswith(":beta") for _label, data in card.buttons)
+    assert len(buttons) == 3
+    assert all(data.endswith(":beta") for _label, data in buttons)
     assert not any(c[0] == "approve" for c in alpha_calls)
+    assert decided.startswith("[beta] ")  # the edited card still names its instance
 
 
 async def test_an_instance_that_stops_answering_is_an_alert(
