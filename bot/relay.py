@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
 
 from bot import alerts
-from bot.notifier import Notifier
+from bot.alerts import AlertPolicy
 from bot.render import trading as render_trading
+from bot.render.common import RenderContext
 from bot.reply import Reply
-from trader.control.api import ApprovalRequest, Clock, ControlAPI, ControlError, EventStream
+from trader.control.api import ApprovalRequest, Clock, ControlError, ControlPort, EventStream
 from trader.domain import Actor, Alert
 
 log = logging.getLogger(__name__)
@@ -26,8 +30,29 @@ log = logging.getLogger(__name__)
 RELAY_ACTOR = Actor(channel="system", user_id="notifier")
 
 
+class RelayTarget(Protocol):
+    """What the relay forwards to: the `Notifier` (or, in the hub, one instance's tagger)."""
+
+    @property
+    def render(self) -> RenderContext:
+        """The operator's time zone for the texts it is handed."""
+        ...
+
+    def set_policy(self, policy: AlertPolicy) -> None: ...
+
+    async def restore(self) -> int: ...
+
+    async def notify(self, alert: Alert) -> None: ...
+
+    async def announce_approval(
+        self, request_id: str, reply: Reply, expires_at: datetime, expired: Callable[[], Reply]
+    ) -> None: ...
+
+    async def close_approval(self, request_id: str, reply: Reply) -> None: ...
+
+
 class ControlRelay:
-    def __init__(self, control: ControlAPI, notifier: Notifier, clock: Clock) -> None:
+    def __init__(self, control: ControlPort, notifier: RelayTarget, clock: Clock) -> None:
         self._control = control
         self._notifier = notifier
         self._clock = clock

@@ -53,6 +53,8 @@ def setup_logging_for(settings: Settings) -> None:
             settings.whatsapp_app_secret,
             settings.whatsapp_verify_token,
             settings.anthropic_api_key,
+            settings.control_api_secret,
+            settings.hub_secrets,
         ),
     )
 
@@ -95,6 +97,36 @@ def run(
     except ConfigError as error:
         config_exit(error)
     raise typer.Exit(code)
+
+
+@cli.command()
+def hub(
+    console: Annotated[bool, typer.Option(help="terminal chat on stdin/stdout")] = False,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """Mission control: one chat for every trader in HUB_INSTANCES (the Procfile's `hub`)."""
+    from trader.hub.app import HubApp
+
+    settings = settings_or_exit()
+    setup_logging_for(settings)
+    app = HubApp(settings, console=console)
+    try:
+        code = asyncio.run(app.run(duration=duration))
+    except ConfigError as error:
+        config_exit(error)
+    raise typer.Exit(code)
+
+
+@cli.command("web-password")
+def web_password() -> None:
+    """Print the hash of a password for WEB_USERS (name=operator|viewer=HASH)."""
+    from trader.web.auth import hash_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        typer.echo("Use at least 10 characters.", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    typer.echo(hash_password(password))
 
 
 @cli.command()

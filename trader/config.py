@@ -8,6 +8,7 @@ never the whole `Settings`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ DATA_DIRECTORY = Path("data")  # the default database's directory, created on fi
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _PHONE = re.compile(r"^\d{6,15}$")
 _TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+# an instance's name: short, lower case, safe in buttons' callback data and in URLs
+INSTANCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
+MIN_CONTROL_SECRET = 32
+_ROLES = ("operator", "viewer")
 
 IdList = Annotated[tuple[int, ...], NoDecode]
 PhoneList = Annotated[tuple[str, ...], NoDecode]
@@ -154,6 +159,18 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 
+    # mission control: this trader's name, its Control API over HTTP, the hub's instances
+    trader_name: str = "main"
+    control_api_enabled: bool = False  # serve the Control API on the HTTP server
+    control_api_secret: SecretStr | None = None  # the HMAC key the hub signs requests with
+    control_api_max_skew_s: int = Field(default=30, ge=5, le=300)
+    hub_instances: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()  # name=url,...
+    hub_secrets: SecretStr | None = None  # name=secret,... (each instance's own secret)
+    hub_poll_s: float = Field(default=10.0, gt=0)  # how often the hub asks each instance
+    # the web page: name=role=hash,... (role operator or viewer; hash from `trader web-password`)
+    web_users: SecretStr | None = None
+    web_session_minutes: int = Field(default=30, ge=1, le=1440)
+
     @field_validator("polymarket_signature_type", mode="before")
     @classmethod
     def _signature_type(cls, value: object) -> object:
@@ -202,6 +219,20 @@ class Settings(BaseSettings):
         except StageError as error:
             raise ValueError(str(error)) from None
         return value.strip()
+
+    @field_validator("trader_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return instance_name(value)
+
+    @field_validator("hub_instances", mode="before")
+    @classmethod
+    def _instances(cls, value: object) -> tuple[tuple[str, str], ...]:
+        pairs = _pairs(value, "an instance")
+        for _name, url in pairs:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url}")
+        return tuple((name, url.rstrip("/")) for name, url in pairs)
 
     @field_validator("operator_tz")
     @classmethod
@@ -290,6 +321,28 @@ class Settings(BaseSettings):
     def http(self) -> HttpConfig:
         return HttpConfig(host=self.http_host, port=self.http_port)
 
+    def web_user_map(self) -> dict[str, tuple[str, str]]:
+        """WEB_USERS as name -> (role, password hash); ValueError naming what is wrong."""
+        users: dict[str, tuple[str, str]] = {}
+        raw = self.web_users.get_secret_value() if self.web_users else ""
+        for part in _split(raw):
+            name, role, hashed = (*part.split("=", 2), "", "")[:3]
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", name) or role not in _ROLES or not hashed:
+                raise ValueError("expected name=operator|viewer=hash entries separated by commas")
+            if not hashed.startswith("pbkdf2_sha256$"):
+                raise ValueError(f"the hash of {name} is not one `trader web-password` makes")
+            if name in users:
+                raise ValueError(f"{name} appears twice")
+            users[name] = (role, hashed)
+        return users
+
+    def hub_secret_map(self) -> dict[str, SecretStr]:
+        """HUB_SECRETS as name -> secret (validated with the settings)."""
+        if self.hub_secrets is None:
+            return {}
+        pairs = _pairs(self.hub_secrets.get_secret_value(), "a secret")
+        return {name: SecretStr(secret) for name, secret in pairs}
+
 
 # Cross-field rules: (setting named in the message, predicate over settings, message).
 def _cross_field_problems(settings: Settings) -> list[str]:
@@ -318,7 +371,86 @@ def _cross_field_problems(settings: Settings) -> list[str]:
         problems.append("WHATSAPP_APP_SECRET: required to verify webhook signatures")
     if settings.watchdog_timeout_s <= settings.heartbeat_interval_s:
         problems.append("WATCHDOG_TIMEOUT_S: must be longer than HEARTBEAT_INTERVAL_S")
+    return problems + _mission_control_problems(settings)
+
+
+def _mission_control_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    if settings.control_api_enabled:
+        secret = settings.control_api_secret
+        if secret is None or len(secret.get_secret_value()) < MIN_CONTROL_SECRET:
+            problems.append(
+                f"CONTROL_API_SECRET: required when CONTROL_API_ENABLED is on, at least "
+                f"{MIN_CONTROL_SECRET} characters (value not shown)"
+            )
+        if not _loopback(settings.http_host):
+            problems.append(
+                f"HTTP_HOST: the Control API is plain HTTP and may not be served on "
+                f"{settings.http_host}: bind 127.0.0.1 (reach it through an SSH tunnel or a "
+                "TLS-terminating proxy on the same machine)"
+            )
+    problems += _web_problems(settings)
+    try:
+        secrets = settings.hub_secret_map()
+    except ValueError as error:
+        return [*problems, f"HUB_SECRETS: {error} (values not shown)"]
+    names = [name for name, _url in settings.hub_instances]
+    missing = [name for name in names if name not in secrets]
+    if missing:
+        problems.append(f"HUB_SECRETS: no secret for {', '.join(missing)}")
+    short = [n for n in names if n in secrets and len(secrets[n].get_secret_value()) < 32]
+    if short:
+        problems.append(f"HUB_SECRETS: shorter than 32 characters for {', '.join(short)}")
     return problems
+
+
+def _web_problems(settings: Settings) -> list[str]:
+    if settings.web_users is None:
+        return []
+    problems: list[str] = []
+    try:
+        settings.web_user_map()
+    except ValueError as error:
+        problems.append(f"WEB_USERS: {error} (values not shown)")
+    if not _loopback(settings.http_host):
+        problems.append(
+            f"HTTP_HOST: the web page's logins are plain HTTP and may not be served on "
+            f"{settings.http_host}: bind 127.0.0.1 (behind a TLS-terminating proxy on this machine)"
+        )
+    return problems
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def instance_name(value: str) -> str:
+    """A valid instance name or ValueError (`all` addresses every instance in the hub)."""
+    name = value.strip()
+    if not INSTANCE_NAME.fullmatch(name) or name == "all":
+        raise ValueError(
+            f"expected a short lower-case name (a-z, 0-9, - and _, not 'all'), got {value!r}"
+        )
+    return name
+
+
+def _pairs(value: object, what: str) -> list[tuple[str, str]]:
+    """'alpha=x,beta=y' -> [('alpha', 'x'), ('beta', 'y')]: names valid and unique."""
+    pairs: list[tuple[str, str]] = []
+    for part in _split(value):
+        name, sep, rest = part.partition("=")
+        if not sep or not rest.strip():
+            raise ValueError(f"expected name=value pairs separated by commas, for {what}")
+        pairs.append((instance_name(name), rest.strip()))
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError("an instance name appears twice")
+    return pairs
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,15 @@ import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.alerts import AlertPolicy
 from bot.confirm import Confirmations, Pending
-from bot.notifier import Notifier
 from bot.render.common import RenderContext
 from bot.reply import Button, Reply, Role
-from trader.control.api import Clock, ControlAPI
-from trader.domain import Actor
+from trader.control.api import Clock, ControlPort
+from trader.domain import Actor, Alert
 
 Handler = Callable[[Actor, list[str]], Awaitable[Reply]]
 ConfirmHandler = Callable[[Pending, str, Actor], Awaitable[Reply]]
@@ -39,14 +40,25 @@ class Command:
         return self.role_with_args if args and self.role_with_args is not None else self.role
 
 
+class ChatNotifier(Protocol):
+    """What commands ask of the notifier (`bot.notifier.Notifier`; in the hub, one instance's
+    view of it, which names the instance)."""
+
+    async def acknowledge(self, ack_id: str, actor: Actor) -> Alert | None: ...
+
+    def set_policy(self, policy: AlertPolicy) -> None: ...
+
+    async def close_approval(self, request_id: str, reply: Reply) -> None: ...
+
+
 @dataclass
 class Context:
     """The services command handlers use; built once by `CommandCore`."""
 
-    control: ControlAPI
+    control: ControlPort
     clock: Clock
     confirmations: Confirmations
-    notifier: Notifier | None
+    notifier: ChatNotifier | None
     zone: ZoneInfo
 
     @property

@@ -21,6 +21,7 @@ from bot.commands import read as commands_read
 from bot.commands import settings as commands_settings
 from bot.commands import strategies as commands_strategies
 from bot.commands.base import (
+    ChatNotifier,
     Command,
     ConfirmHandler,
     Context,
@@ -29,9 +30,8 @@ from bot.commands.base import (
     parse,
 )
 from bot.confirm import Confirmations, Refused
-from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from trader.control.api import Clock, ControlAPI, ControlError, NotConfiguredError, SystemClock
+from trader.control.api import Clock, ControlError, ControlPort, NotConfiguredError, SystemClock
 from trader.domain import Actor
 
 __all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
@@ -44,10 +44,10 @@ _MAX_TEXT = 4096
 class CommandCore:
     def __init__(
         self,
-        control: ControlAPI,
+        control: ControlPort,
         *,
         clock: Clock | None = None,
-        notifier: Notifier | None = None,
+        notifier: ChatNotifier | None = None,
         zone: ZoneInfo | None = None,
         command_max_age: timedelta = DEFAULT_MAX_AGE,
     ) -> None:
@@ -94,7 +94,7 @@ class CommandCore:
             module.install(self)
 
     @property
-    def control(self) -> ControlAPI:
+    def control(self) -> ControlPort:
         return self._control
 
     def register(self, command: Command) -> None:

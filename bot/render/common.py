@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from bot.reply import Reply
 from trader.control.api import EventLine, StatusSnapshot
+from trader.domain import TradingMode
 
 TELEGRAM_LIMIT = 4096
 
@@ -41,15 +42,22 @@ def age(delta: timedelta) -> str:
 
 
 def status(snapshot: StatusSnapshot, ctx: RenderContext) -> Reply:
+    """Fits one phone screen: components are summarised, counts have their plural forms."""
     lines = [
-        f"Mode: {snapshot.mode.value}",
-        f"Trading: {snapshot.trading_state.value}"
+        f"Mode: {snapshot.mode.value} · Trading: {snapshot.trading_state.value}"
         + (f" ({snapshot.state_reason})" if snapshot.state_reason else ""),
         f"Approval mode: {'on' if snapshot.approval_mode else 'off'}"
         + (f" · {snapshot.pending_approvals} waiting" if snapshot.pending_approvals else ""),
-        "Heuristic forecasts in live mode: "
-        + ("traded (allow_heuristic_live on)" if snapshot.allow_heuristic_live else "not traded"),
     ]
+    if snapshot.mode is TradingMode.LIVE or snapshot.allow_heuristic_live:
+        lines.append(
+            "Heuristic forecasts in live mode: "
+            + (
+                "traded (allow_heuristic_live on)"
+                if snapshot.allow_heuristic_live
+                else "not traded"
+            )
+        )
     trading = snapshot.trading_strategies
     lines.append(
         f"Strategies trading: {', '.join(trading)}"
@@ -59,25 +67,53 @@ def status(snapshot: StatusSnapshot, ctx: RenderContext) -> Reply:
     book = snapshot.portfolio
     if book is not None:
         lines += [
-            f"Equity {_usd(book.equity)} (positions at their bids) · cash {_usd(book.cash)}"
-            f" · exposure {_usd(book.exposure)}",
-            f"Today {_usd(book.day_pnl, sign=True)} · drawdown {book.drawdown * 100:.1f}% "
-            f"({book.drawdown_mode.value}) · {book.open_positions} positions, "
-            f"{book.open_orders} orders",
+            f"Equity {usd(book.equity)} (positions at their bids) · cash {usd(book.cash)}"
+            f" · exposure {usd(book.exposure)}",
+            f"Today {usd(book.day_pnl, sign=True)} · drawdown {book.drawdown * 100:.1f}% "
+            f"({book.drawdown_mode.value}) · {plural(book.open_positions, 'position')}, "
+            f"{plural(book.open_orders, 'order')}",
         ]
     if snapshot.last_cycle_at or snapshot.next_cycle_at:
         lines.append(
             f"Cycle: last {ctx.local(snapshot.last_cycle_at)}, "
             f"next {ctx.local(snapshot.next_cycle_at)}"
         )
-    if snapshot.llm_budget is not None:
-        lines.append(f"LLM today {_usd(snapshot.llm_spend_today)} of {_usd(snapshot.llm_budget)}")
+    lines.append(llm_line(snapshot))
     lines.append(
         f"Up: {age(snapshot.now - snapshot.started_at)} (pid {snapshot.pid}, v{snapshot.version})"
     )
-    for name, state in sorted(snapshot.components.items()):
-        lines.append(f"  {name}: {state}")
+    if snapshot.components:
+        lines.append(components_line(snapshot.components))
     return Reply("Polyops status", tuple(lines))
+
+
+def llm_line(snapshot: StatusSnapshot) -> str:
+    spent, budget = snapshot.llm_spend_today, snapshot.llm_budget
+    if not budget:  # no key (or a zero budget): nothing is spent, the heuristic forecasts
+        if spent:
+            return f"LLM today {usd(spent)} (no daily budget left)"
+        return "LLM: off (no API key or no budget): heuristic forecasts only"
+    return f"LLM today {usd(spent)} of {usd(budget)} budget"
+
+
+def components_line(components: dict[str, str]) -> str:
+    """'Components: 16 running', or the count running and the ones that are not."""
+    bad = sorted((name, state) for name, state in components.items() if state not in _HEALTHY)
+    running = len(components) - len(bad)
+    text = f"Components: {running} running"
+    if bad:
+        text += " · " + ", ".join(f"{name} {state}" for name, state in bad)
+    return text
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """'1 order', '2 orders', '0 orders'."""
+    word = noun if count == 1 else (plural_form or noun + "s")
+    return f"{count} {word}"
+
+
+def usd(value: Decimal | None, *, sign: bool = False) -> str:
+    return _usd(value, sign=sign)
 
 
 def _usd(value: Decimal | None, *, sign: bool = False) -> str:

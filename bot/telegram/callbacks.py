@@ -5,6 +5,10 @@ A button in the reply model carries a command line for the core ("confirm 3fa9c1
 `as_command` turns a tapped button back into the command line. The command goes through
 `CommandCore.handle` with the tapping user's role, exactly like a typed command, so no button
 can do what its user could not type.
+
+In the hub a button is for one instance: its command line ends in `@name`. Those buttons use
+the `At*` factories (the same fields plus `instance`, prefixes starting with "h"), so the
+buttons already in a lone trader's chat keep their form and keep working.
 """
 
 from __future__ import annotations
@@ -53,12 +57,51 @@ class CommandCallback(CallbackData, prefix="cm"):
         return f"{self.command} {self.argument}".strip()
 
 
-AnyCallback = ConfirmCallback | ApprovalCallback | AckCallback | CommandCallback
+class AtConfirmCallback(ConfirmCallback, prefix="hcf"):
+    instance: str
+
+    def as_command(self) -> str:
+        return f"{super().as_command()} @{self.instance}"
+
+
+class AtApprovalCallback(ApprovalCallback, prefix="hap"):
+    instance: str
+
+    def as_command(self) -> str:
+        return f"{super().as_command()} @{self.instance}"
+
+
+class AtAckCallback(AckCallback, prefix="hak"):
+    instance: str
+
+    def as_command(self) -> str:
+        return f"{super().as_command()} @{self.instance}"
+
+
+class AtCommandCallback(CommandCallback, prefix="hcm"):
+    instance: str
+
+    def as_command(self) -> str:
+        return f"{super().as_command()} @{self.instance}"
+
+
+AnyCallback = (
+    ConfirmCallback
+    | ApprovalCallback
+    | AckCallback
+    | CommandCallback
+    | AtConfirmCallback
+    | AtApprovalCallback
+    | AtAckCallback
+    | AtCommandCallback
+)
 
 
 def pack(data: str) -> str | None:
     """A reply-model button's command line -> callback data, or None if it cannot fit."""
     name, args = parse(data)
+    if args and args[-1].startswith("@"):
+        return _pack_at(name, args[:-1], args[-1][1:])
     factory: CallbackData
     try:
         if name == "confirm" and len(args) == 2:
@@ -69,6 +112,26 @@ def pack(data: str) -> str | None:
             factory = AckCallback(alert_id=args[0])
         elif name and len(args) <= 1:
             factory = CommandCallback(command=name, argument=args[0] if args else "")
+        else:
+            return None
+        return factory.pack()
+    except (CallbackDataException, ValueError):
+        return None
+
+
+def _pack_at(name: str, args: list[str], instance: str) -> str | None:
+    factory: CallbackData
+    try:
+        if name == "confirm" and len(args) == 2:
+            factory = AtConfirmCallback(token=args[0], choice=args[1], instance=instance)
+        elif name == "decide" and len(args) == 2:
+            factory = AtApprovalCallback(request_id=args[0], decision=args[1], instance=instance)
+        elif name == "ack" and len(args) == 1:
+            factory = AtAckCallback(alert_id=args[0], instance=instance)
+        elif name and len(args) <= 1:
+            factory = AtCommandCallback(
+                command=name, argument=args[0] if args else "", instance=instance
+            )
         else:
             return None
         return factory.pack()

@@ -22,6 +22,10 @@ from bot.telegram.callbacks import (
     AckCallback,
     AnyCallback,
     ApprovalCallback,
+    AtAckCallback,
+    AtApprovalCallback,
+    AtCommandCallback,
+    AtConfirmCallback,
     CommandCallback,
     ConfirmCallback,
 )
@@ -135,5 +139,9 @@ def button_routers() -> list[Router]:
         _button_router("approvals", ApprovalCallback, edit=True),
         _button_router("alerts", AckCallback, edit=True),
         _button_router("shortcuts", CommandCallback, edit=False),
+        _button_router("hub.confirmations", AtConfirmCallback, edit=True),
+        _button_router("hub.approvals", AtApprovalCallback, edit=True),
+        _button_router("hub.alerts", AtAckCallback, edit=True),
+        _button_router("hub.shortcuts", AtCommandCallback, edit=False),
         stale,
     ]

@@ -73,7 +73,7 @@ async def test_status_for_operator_and_viewer_with_or_without_a_slash(
 
     for reply in (operator, viewer):
         assert reply.kind == "button"  # the Refresh button
-        assert reply.text.startswith("*Polyops status*\nMode: paper\nTrading: RUNNING")
+        assert reply.text.startswith("*Polyops status*\nMode: paper · Trading: RUNNING")
         assert reply.choices == [("status", "🔄 Refresh")]
     assert audited(stack, "status") == [f"whatsapp:{OPERATOR}", f"whatsapp:{VIEWER}"]
 

@@ -385,6 +385,7 @@ async def memory_control(
     *,
     store: MemoryStore | None = None,
     mode: TradingMode = TradingMode.PAPER,
+    name: str = "main",
 ) -> MemoryControl:
     events = MemoryEvents(clock)
     state = ControlState(store or MemoryStore(), clock)
@@ -398,6 +399,7 @@ async def memory_control(
         clock=clock,
         mode=mode,
         desk=desk,
+        name=name,
     )
     return MemoryControl(control, state, desk, events)
 

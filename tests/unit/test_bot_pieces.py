@@ -163,3 +163,16 @@ def test_callback_data_that_cannot_fit_is_not_packed() -> None:
 )
 def test_parse(text: str, expected: tuple[str, list[str]]) -> None:
     assert parse(text) == expected
+
+
+def test_a_hub_button_carries_its_instance_and_a_lone_traders_keeps_its_form() -> None:
+    from bot.telegram.callbacks import AtApprovalCallback, AtCommandCallback, AtConfirmCallback
+
+    data = pack("confirm 3fa9c1d2e0aa cancel @beta")
+    assert data == "hcf:3fa9c1d2e0aa:cancel:beta"
+    assert AtConfirmCallback.unpack(data).as_command() == "confirm 3fa9c1d2e0aa cancel @beta"
+    approval = AtApprovalCallback.unpack(pack("decide ap-0123456789ab approve @alpha") or "")
+    assert approval.as_command() == "decide ap-0123456789ab approve @alpha"
+    shortcut = AtCommandCallback.unpack(pack("status @beta") or "")
+    assert shortcut.as_command() == "status @beta"
+    assert pack("confirm 3fa9c1d2e0aa flatten") == "cf:3fa9c1d2e0aa:flatten"

@@ -237,3 +237,55 @@ def test_check_config_on_a_copy_of_env_example_says_ok(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("configuration ok")
+
+
+# --- mission control settings ---------------------------------------------------------------
+
+
+def test_trader_name_defaults_to_main_and_is_validated() -> None:
+    assert load_settings(None).trader_name == "main"
+    assert load_settings(None, trader_name="beta").trader_name == "beta"
+    for bad in ("Beta", "all", "has space", "x" * 30, ""):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(None, trader_name=bad)
+        assert refused.value.problems[0].startswith("TRADER_NAME:")
+
+
+def test_control_api_needs_a_long_secret_and_a_loopback_bind() -> None:
+    with pytest.raises(ConfigError) as no_secret:
+        load_settings(None, control_api_enabled=True)
+    assert [p.split(":")[0] for p in no_secret.value.problems] == ["CONTROL_API_SECRET"]
+    with pytest.raises(ConfigError) as exposed:
+        load_settings(
+            None,
+            control_api_enabled=True,
+            control_api_secret="k" * 40,
+            http_host="0.0.0.0",  # noqa: S104 - refused
+        )
+    assert len(exposed.value.problems) == 1
+    assert exposed.value.problems[0].startswith("HTTP_HOST: the Control API is plain HTTP")
+    ok = load_settings(None, control_api_enabled=True, control_api_secret="k" * 40)
+    assert ok.control_api_enabled
+
+
+def test_hub_instances_and_their_secrets() -> None:
+    settings = load_settings(
+        None,
+        hub_instances="alpha=http://127.0.0.1:8081, beta=http://127.0.0.1:8082/",
+        hub_secrets=f"alpha={'a' * 32},beta={'b' * 32}",
+    )
+    assert settings.hub_instances == (
+        ("alpha", "http://127.0.0.1:8081"),
+        ("beta", "http://127.0.0.1:8082"),
+    )
+    assert settings.hub_secret_map()["beta"].get_secret_value() == "b" * 32
+    with pytest.raises(ConfigError) as missing:
+        load_settings(None, hub_instances="alpha=http://127.0.0.1:8081", hub_secrets="")
+    assert missing.value.problems == ["HUB_SECRETS: no secret for alpha"]
+    with pytest.raises(ConfigError) as twice:
+        load_settings(None, hub_instances="a=http://x,a=http://y")
+    assert twice.value.problems[0].startswith("HUB_INSTANCES:")
+    with pytest.raises(ConfigError) as short:
+        load_settings(None, hub_instances="alpha=http://127.0.0.1:8081", hub_secrets="alpha=short")
+    assert short.value.problems == ["HUB_SECRETS: shorter than 32 characters for alpha"]
+    assert "short" not in " ".join(short.value.problems[0].split(":")[1:]).replace("shorter", "")

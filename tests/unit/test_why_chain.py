@@ -3,12 +3,15 @@ its own record, and a step whose record is absent shown as missing, never filled
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
 from bot.render import why as render_why
 from bot.render.common import RenderContext
+from trader.control import wire
+from trader.control.why import DecisionChain
 from trader.explain.chain import (
     ChainRecords,
     StoredApproval,
@@ -382,3 +385,24 @@ def test_a_kill_s_flatten_sell_is_not_missing_a_risk_check() -> None:
     assert chain.intent is not None
     assert chain.intent.side == "SELL"
     assert "Risk" not in render_why.chain_text(chain, UTC_RENDER)
+
+
+def test_a_chain_crosses_the_wire_to_the_hub_unchanged() -> None:
+    """The hub's /why is the trader's: the typed chain survives encode -> JSON -> decode."""
+    log, cycle = full_log()
+    records = ChainRecords(
+        "last",
+        CORR,
+        log.events,
+        cycle,
+        [order_row()],
+        question="Will the Fed cut rates?",
+        outcomes={YES: "Yes"},
+        position=(D("77.88"), D(0)),
+    )
+    chain = reconstruct(records)
+
+    again = wire.decode_as(json.loads(json.dumps(wire.encode(chain))), DecisionChain)
+
+    assert again == chain
+    assert render_why.chain_text(again, UTC_RENDER) == render_why.chain_text(chain, UTC_RENDER)

@@ -27,6 +27,8 @@ from trader.clock import Clock
 from trader.config import ConfigError, Settings
 from trader.control.api import ControlAPI
 from trader.control.reports import ReportSource, SignalSource
+from trader.control.server import ControlServer
+from trader.control.signing import Verifier
 from trader.control.types import (
     CycleHook,
     EventReader,
@@ -42,6 +44,7 @@ from trader.ops.supervisor import Supervisor
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository
 from trader.store.trading import OrderRepository
+from trader.web import install_web
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -100,7 +103,16 @@ class ChatAssembly:
             signals=signals,
             strategy_records=OrderRepository(sessions, clock),  # /strategies: their records
             why=why,
+            name=settings.trader_name,
         )
+        secret = settings.control_api_secret
+        if settings.control_api_enabled and secret is not None:  # the hub's door (off by default)
+            verifier = Verifier(
+                secret.get_secret_value(), max_skew_s=settings.control_api_max_skew_s
+            )
+            ControlServer(self.control, verifier, events, clock).install(http)
+        if settings.web_users is not None:  # the web page, for this one trader
+            install_web(settings, [self.control], clock, http)
         self.notifier = Notifier(clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(
             self.control,

@@ -14,6 +14,7 @@ reaches past this module and `trader.domain`.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 from trader import __version__
 from trader.clock import Clock, SystemClock
+from trader.control.port import ControlPort
 from trader.control.reports import Reporting, ReportSource, SignalSource
 from trader.control.types import (
     CHART_KINDS,
@@ -76,6 +78,7 @@ __all__ = [
     "Clock",
     "ControlAPI",
     "ControlError",
+    "ControlPort",
     "DecisionChain",
     "DenialFacts",
     "DrawdownMode",
@@ -127,7 +130,9 @@ class ControlAPI:
         signals: SignalSource | None = None,
         strategy_records: StrategyRecordSource | None = None,
         why: WhySource | None = None,
+        name: str = "main",
     ) -> None:
+        self._name = name
         self._strategy_records = strategy_records
         self._state = state
         self._events = events
@@ -142,6 +147,11 @@ class ControlAPI:
         self._reporting = Reporting(clock, reports, signals)
         self._why = why
         self._started_at = clock.now()
+
+    @property
+    def name(self) -> str:
+        """The instance's name (TRADER_NAME): how the hub and the web page address it."""
+        return self._name
 
     def _audit(self, actor: Actor, command: str, **details: Any) -> str:
         corr = new_correlation_id()
@@ -158,6 +168,7 @@ class ControlAPI:
         trading = desk.trading_status()
         spent, budget = await self._spend.llm_spend_today() if self._spend else (None, None)
         return StatusSnapshot(
+            instance=self._name,
             version=__version__,
             pid=os.getpid(),
             mode=self._mode,
@@ -468,6 +479,42 @@ class ControlAPI:
     def subscribe_approvals(self, actor: Actor) -> EventStream[ApprovalRequest]:
         self._audit(actor, "subscribe_approvals")
         return self._desk.subscribe_approvals()
+
+    def subscribe_events(self, actor: Actor, every_s: float = 1.0) -> EventStream[EventLine]:
+        """The event log as it grows (the last few first), for the web page's live view:
+        audited once, when subscribed, not at each look."""
+        self._audit(actor, "subscribe_events")
+        return EventTail(self._reader, self._clock, every_s)
+
+
+class EventTail:
+    """Follows the event log by sequence number, reading it every `every_s` seconds."""
+
+    def __init__(self, reader: EventReader, clock: Clock, every_s: float, first: int = 10) -> None:
+        self._reader = reader
+        self._clock = clock
+        self._every = every_s
+        self._first = first
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[EventLine]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[EventLine]:
+        last: int | None = None
+        while not self._closed:
+            rows = await self._reader.recent(50)
+            fresh = [r for r in rows if last is None or r.seq > last]
+            if last is None:
+                fresh = fresh[-self._first :]
+            for row in fresh:
+                yield _event_line(row)
+            if rows:
+                last = max(last or 0, max(r.seq for r in rows))
+            await self._clock.sleep(self._every)
+
+    def close(self) -> None:
+        self._closed = True
 
 
 def _on_off(value: bool) -> str:

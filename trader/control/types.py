@@ -266,6 +266,7 @@ class StatusSnapshot:
     allow_heuristic_live: bool = False  # may a heuristic forecast trade in live mode
     # the strategies whose stage lets them trade in this mode (empty: nothing trades)
     trading_strategies: tuple[str, ...] = ()
+    instance: str = "main"  # TRADER_NAME
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,15 @@ class HttpServer:
             self._check_open(route.path)
         self._app.router.add_routes(routes)
 
+    def on_shutdown(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` when the server stops, before it waits for open requests: the hook
+        for long-lived responses (the Control API's streams) to end."""
+
+        async def hook(_app: web.Application) -> None:
+            await callback()
+
+        self._app.on_shutdown.append(hook)
+
     def _check_open(self, path: str) -> None:
         if self._runner is not None:
             raise RuntimeError("register HTTP routes before the server starts")

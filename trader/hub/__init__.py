@@ -1,0 +1,1 @@
+"""trader.hub: `trader hub`, mission control for several traders."""
