@@ -56,7 +56,7 @@ from trader.ops.httpserver import HttpServer
 from trader.ops.metrics import GaugeSources, Metrics
 from trader.ops.sdnotify import SystemdNotifier
 from trader.ops.supervisor import Supervisor
-from trader.reports import ReportService
+from trader.reports import ReportService, ReportWorker
 from trader.scheduler import JobHook, JobScheduler
 from trader.signals.runtime import SignalRuntime, build_signal_runtime, signal_runtime_config
 from trader.signals.scoring import ForecastScoring, PayoutSource
@@ -197,7 +197,13 @@ class App:
         )
         # forecasts resolve with their market: scored from the resolution facts on the bus
         self.scoring = ForecastScoring(self.bus, self.signals.forecasts, self.clock)
-        self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution)
+        self.reports = ReportService(  # each report made in a child process, started on first use
+            sessions,
+            self.clock,
+            settings.zone,
+            marks=execution,
+            worker=ReportWorker(settings.database_url),
+        )
 
     def _build_liveness(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         settings, execution = self.settings, self._execution
@@ -549,7 +555,7 @@ class App:
             await self.execution.close()
         if self.telegram is not None:
             await self.telegram.stop()
-        for closer in (self.signals, self.venue):
+        for closer in (self.signals, self.venue, getattr(self, "reports", None)):
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer.close()
