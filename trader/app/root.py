@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -424,6 +425,7 @@ class App:
         )
         self._alert_unusable_settings()
         self._execution.announce_startup()  # an interrupted flatten, resumed or reported
+        gc.freeze()  # start-up's objects leave every later full collection (bench/hot_path.py)
         self.ready.set()
         self.systemd.ready(f"trading {trading}")
         log.info("ready", extra={"mode": settings.trading_mode.value, "trading": trading})
