@@ -9,6 +9,8 @@ can do what its user could not type.
 
 from __future__ import annotations
 
+import functools
+
 from aiogram.filters.callback_data import CallbackData, CallbackDataException
 
 from bot.commands.core import parse
@@ -56,6 +58,7 @@ class CommandCallback(CallbackData, prefix="cm"):
 AnyCallback = ConfirmCallback | ApprovalCallback | AckCallback | CommandCallback
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of `data`; replies reuse their buttons
 def pack(data: str) -> str | None:
     """A reply-model button's command line -> callback data, or None if it cannot fit."""
     name, args = parse(data)
