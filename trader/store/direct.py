@@ -82,6 +82,7 @@ class DirectWriter:
         self._logs: list[PendingRows] = []
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
+        self._connection: Connection | None = None
         self._busy_timeout_ms = -1  # unknown until the first transaction sets it
         self.slow_path = 0  # transactions that found the write lock taken and ran on a thread
         self.checkpoints = 0
@@ -126,17 +127,20 @@ class DirectWriter:
             raise
 
     def _run(self, work: Work[T] | None, taken: list[Any], *, busy_timeout_ms: int) -> T | None:
-        with self._engine.connect() as connection:
-            if busy_timeout_ms != self._busy_timeout_ms:
-                raw = connection.connection.driver_connection
-                assert raw is not None
-                raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # outside a txn
-                self._busy_timeout_ms = busy_timeout_ms
-            with connection.begin():
-                for rows, batch in taken:
-                    if batch:
-                        rows.write_rows(connection, batch)
-                return None if work is None else work(connection)
+        connection = self._connection
+        if connection is None or connection.closed:  # kept open between transactions
+            connection = self._connection = self._engine.connect()
+            self._busy_timeout_ms = -1
+        if busy_timeout_ms != self._busy_timeout_ms:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # outside a transaction
+            self._busy_timeout_ms = busy_timeout_ms
+        with connection.begin():
+            for rows, batch in taken:
+                if batch:
+                    rows.write_rows(connection, batch)
+            return None if work is None else work(connection)
 
     def _after_commit(self) -> None:
         self._commits += 1
@@ -156,6 +160,9 @@ class DirectWriter:
         """Close the connection (a later transaction opens it again)."""
         if self._checkpoint is not None and not self._checkpoint.done():
             self._checkpoint.cancel()  # the thread finishes on its own connection
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
         self._engine.dispose()
 
 
