@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark module, print one table, write bench/results.json.
 
 Each module in BENCHMARKS exposes `run() -> dict[str, float]`. A module that is missing or
-fails is reported in the table (never silently skipped).
+fails is reported in the table (never silently skipped). Then the targets (issue 21): each
+figure beside its target, and whether it meets it or misses it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import platform
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +30,34 @@ BENCHMARKS = [
     "bench.backtest",
 ]
 RESULTS = Path(__file__).with_name("results.json")
+CYCLE_MARKETS = 200  # bench.cycle's universe
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    bench: str
+    figure: str  # a key of that benchmark's figures, or a derived one (see `_derived`)
+    limit: float
+    unit: str
+
+
+TARGETS = (
+    Target("ready: /health answers after start", "footprint", "startup_to_health_s", 2.0, "s"),
+    Target("idle RSS", "footprint", "idle_rss_mb", 120.0, "MB"),
+    Target(
+        "loop stall while the 365-day report renders (the app's path)",
+        "report",
+        "process_year_loop_stall_max_ms",
+        5.0,
+        "ms",
+    ),
+    Target("hot path with SQLite order rows, p99", "hot_path", "sqlite_p99_us", 2000.0, "us"),
+    Target(
+        "/status round trip over the echo bot's (p50)", "telegram_status", "ratio_p50", 1.2, "x"
+    ),
+    Target("LLM cost per analysed market", "cycle", "cost_per_market_usd", 0.002, "$"),
+)
 
 
 def main(argv: list[str]) -> int:
@@ -46,6 +76,8 @@ def main(argv: list[str]) -> int:
         figures["bench_seconds"] = round(time.perf_counter() - started, 2)
         results[name.removeprefix("bench.")] = figures
     print(table(results))
+    print()
+    print(targets(results))
     payload = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_implementation()} "
@@ -56,6 +88,37 @@ def main(argv: list[str]) -> int:
         RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwritten to {RESULTS}")
     return 1 if failures else 0
+
+
+def _derived(bench: str, figures: dict[str, float | str], name: str) -> float | str | None:
+    if name in figures:
+        return figures[name]
+    cost = figures.get("first_cycle_cost_usd")
+    if bench == "cycle" and name == "cost_per_market_usd" and isinstance(cost, float):
+        return cost / CYCLE_MARKETS
+    return None
+
+
+def targets(results: dict[str, dict[str, float | str]]) -> str:
+    lines = ["| target | figure | value | limit | verdict |", "|---|---|---|---|---|"]
+    missed = []
+    for target in TARGETS:
+        figures = results.get(target.bench)
+        value = None if figures is None else _derived(target.bench, figures, target.figure)
+        if not isinstance(value, float | int):
+            verdict, shown = "not measured", "-"
+        else:
+            verdict = "meets" if value <= target.limit else "MISSES"
+            shown = f"{value:,.2f} {target.unit}" if value >= 1 else f"{value:.4g} {target.unit}"
+            if verdict == "MISSES":
+                missed.append(target.what)
+        lines.append(
+            f"| {target.what} | {target.bench}.{target.figure} | {shown} | "
+            f"<= {target.limit:g} {target.unit} | {verdict} |"
+        )
+    lines.append("")
+    lines.append(f"misses: {'; '.join(missed)}" if missed else "misses: none")
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, float | str]]) -> str:

@@ -18,6 +18,14 @@ Figures:
                              (matplotlib, SQLAlchemy, ...); freezing the start-up objects
                              takes them out of every later full collection
   png_kb                     the 365-day dashboard's size
+  process_year_first_loop_stall_max_ms  the app's way (`ReportService` with a `ReportWorker`):
+  process_year_loop_stall_max_ms        the whole 365-day report in a child process; the first
+  process_year_loop_stall_p99_ms        starts the child (spawn, imports), the next reuses it
+  process_year_total_s                  the warm one, end to end (start-up objects frozen,
+                                        as the app freezes them once ready)
+  idle_loop_stall_max_ms                the machine's floor: the same wait with nothing to do
+  busy_floor_loop_stall_max_ms          ... and beside a child that only spins (niced like
+  busy_floor_loop_stall_p99_ms          the worker): what the OS scheduler alone costs
 
 Stalls depend on what else the machine is doing (2 shared cores here): read them as orders
 of magnitude, over a few runs.
@@ -29,11 +37,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from polysim.synthetic.history import seed_history
 from trader.clock import FakeClock
@@ -41,6 +52,8 @@ from trader.reports import (
     ChartKind,
     ReportData,
     ReportOptions,
+    ReportService,
+    ReportWorker,
     build_report,
     default_renderer,
     load_data,
@@ -114,6 +127,8 @@ async def _measure(url: str, directory: Path) -> dict[str, float]:
             figures["month_total_s"] = round(time.perf_counter() - started, 3)
         figures["month_loop_stall_max_ms"] = meter.max_ms()
 
+        figures |= await _in_child_process(url, sessions, clock, directory / "process")
+
         gc.collect()
         gc.freeze()
         try:
@@ -126,6 +141,46 @@ async def _measure(url: str, directory: Path) -> dict[str, float]:
     finally:
         await engine.dispose()
     return figures
+
+
+async def _in_child_process(
+    url: str, sessions: async_sessionmaker[AsyncSession], clock: FakeClock, directory: Path
+) -> dict[str, float]:
+    service = ReportService(sessions, clock, ZONE, reports_dir=directory, worker=ReportWorker(url))
+    figures: dict[str, float] = {}
+    gc.collect()
+    gc.freeze()  # as the app does once it is ready: the in-process runs above left a big heap
+    try:
+        with StallMeter() as meter:
+            await service.report(window_days=365)
+        figures["process_year_first_loop_stall_max_ms"] = meter.max_ms()
+        with StallMeter() as meter:
+            started = time.perf_counter()
+            await service.report(window_days=365)
+            figures["process_year_total_s"] = round(time.perf_counter() - started, 3)
+        figures["process_year_loop_stall_max_ms"] = meter.max_ms()
+        figures["process_year_loop_stall_p99_ms"] = meter.p99_ms()
+        seconds = figures["process_year_total_s"]
+        with StallMeter() as meter:  # the machine's floor: the same wait with nothing to do
+            await asyncio.sleep(seconds)
+        figures["idle_loop_stall_max_ms"] = meter.max_ms()
+        with StallMeter() as meter:  # ... and beside a busy process that is not ours
+            await _beside_a_busy_process(seconds)
+        figures["busy_floor_loop_stall_max_ms"] = meter.max_ms()
+        figures["busy_floor_loop_stall_p99_ms"] = meter.p99_ms()
+    finally:
+        gc.unfreeze()
+        await service.close()
+    return figures
+
+
+async def _beside_a_busy_process(seconds: float) -> None:
+    """A child at the report worker's niceness spinning for `seconds`: what a drawing child
+    costs the loop through the OS scheduler alone (no shared GIL, no shared memory)."""
+    spin = f"import os, time\nos.nice(10)\nend = time.monotonic() + {seconds}\n"
+    spin += "while time.monotonic() < end: pass\n"
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", spin)
+    await child.wait()
 
 
 def _render(data: ReportData, path: Path) -> float:

@@ -6,15 +6,21 @@ Both bots run the real aiogram client against the fake Bot API server on loopbac
   of the way, so the figure is processing, not the one-message-a-second chat pacing.
 - `echo_*`: a minimal aiogram echo bot on aiogram's own polling loop: the floor.
 
-One request at a time (send, wait for the reply, next), so each figure is a latency.
+One request at a time (send, wait for the reply, next), so each figure is a latency. The two
+bots run side by side in one event loop, each against its own fake server, and take turns
+(one /status to Polyops, one to the echo bot, ...): on a shared machine the load changes
+from second to second, and alternating puts both under the same conditions. `ratio_p50` is
+Polyops' p50 over the echo bot's (target: at most 1.2); `*_cpu_ms` is the process CPU time
+per round trip (time.process_time), which the machine's load disturbs less than wall time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -48,19 +54,16 @@ UNTHROTTLED = FloodPolicy(
 )
 
 
-async def _measure(api: FakeBotAPI, text: str) -> list[float]:
-    samples: list[float] = []
-    for i in range(ROUNDS + WARMUP):
-        count = len(api.to(OPERATOR_ID))
-        started = time.perf_counter()
-        api.send_text(OPERATOR_ID, text)
-        await api.wait_sent(OPERATOR_ID, count + 1)
-        if i >= WARMUP:
-            samples.append((time.perf_counter() - started) * 1000)
-    return samples
+async def _round(api: FakeBotAPI, text: str) -> tuple[float, float]:
+    """One request to one bot: (wall ms, CPU ms) from the update to the reply."""
+    count = len(api.to(OPERATOR_ID))
+    cpu, started = time.process_time(), time.perf_counter()
+    api.send_text(OPERATOR_ID, text)
+    await api.wait_sent(OPERATOR_ID, count + 1)
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
 
-async def _polyops(api: FakeBotAPI) -> list[float]:
+async def _polyops(api: FakeBotAPI) -> AsyncIterator[None]:
     clock = SystemClock()
     events = MemoryEvents(clock)
     state = ControlState(MemoryStore(), clock)
@@ -84,14 +87,14 @@ async def _polyops(api: FakeBotAPI) -> list[float]:
     await transport.start()
     polling = asyncio.create_task(transport.run())
     try:
-        return await _measure(api, "/status")
+        yield
     finally:
         polling.cancel()
         await asyncio.gather(polling, return_exceptions=True)
         await transport.stop()
 
 
-async def _echo(api: FakeBotAPI) -> list[float]:
+async def _echo(api: FakeBotAPI) -> AsyncIterator[None]:
     bot = Bot(api.token, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
     dispatcher = Dispatcher()
 
@@ -103,30 +106,42 @@ async def _echo(api: FakeBotAPI) -> list[float]:
         dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1)
     )
     try:
-        return await _measure(api, "/status")
+        yield
     finally:
         await dispatcher.stop_polling()
         await polling
 
 
-async def _with_server(body: Callable[[FakeBotAPI], Awaitable[list[float]]]) -> list[float]:
-    async with FakeBotAPI() as api:
-        return await body(api)
+async def _side_by_side() -> dict[str, list[tuple[float, float]]]:
+    samples: dict[str, list[tuple[float, float]]] = {"polyops": [], "echo": []}
+    async with (
+        FakeBotAPI() as polyops_api,
+        FakeBotAPI() as echo_api,
+        contextlib.asynccontextmanager(_polyops)(polyops_api),
+        contextlib.asynccontextmanager(_echo)(echo_api),
+    ):
+        for i in range(ROUNDS + WARMUP):
+            for name, api in (("polyops", polyops_api), ("echo", echo_api)):
+                sample = await _round(api, "/status")
+                if i >= WARMUP:
+                    samples[name].append(sample)
+    return samples
 
 
-def _figures(prefix: str, samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
+def _figures(prefix: str, samples: list[tuple[float, float]]) -> dict[str, float]:
+    ordered = sorted(wall for wall, _ in samples)
     return {
         f"{prefix}_p50_ms": round(statistics.median(ordered), 2),
         f"{prefix}_p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 2),
+        f"{prefix}_cpu_ms": round(statistics.median(cpu for _, cpu in samples), 3),
     }
 
 
 def run() -> dict[str, float]:
-    polyops = asyncio.run(_with_server(_polyops))
-    echo = asyncio.run(_with_server(_echo))
-    figures = {**_figures("polyops", polyops), **_figures("echo", echo)}
+    samples = asyncio.run(_side_by_side())
+    figures = {**_figures("polyops", samples["polyops"]), **_figures("echo", samples["echo"])}
     figures["overhead_p50_ms"] = round(figures["polyops_p50_ms"] - figures["echo_p50_ms"], 2)
+    figures["ratio_p50"] = round(figures["polyops_p50_ms"] / figures["echo_p50_ms"], 2)
     figures["rounds"] = float(ROUNDS)
     return figures
 

@@ -22,7 +22,6 @@ from trader.store.eventlog import EventLog
 from trader.venue.base import Venue, VenueError
 from trader.venue.paper.journal import DatabaseFillJournal
 from trader.venue.paper.venue import PaperVenue
-from trader.venue.polymarket.adapter import PolymarketVenue
 from trader.venue.polymarket.market_data import PolymarketEndpoints, PolymarketMarketData
 
 log = logging.getLogger(__name__)
@@ -46,6 +45,8 @@ def build_venue(
     if config.mode is TradingMode.LIVE:
         if config.private_key is None:  # Settings validation already refuses this
             raise ValueError("live mode needs POLYMARKET_PRIVATE_KEY")
+        from trader.venue.polymarket.adapter import PolymarketVenue  # the signing stack: live only
+
         return PolymarketVenue(
             private_key=config.private_key.get_secret_value(),
             clock=clock,

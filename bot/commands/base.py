@@ -4,6 +4,7 @@ argument helpers that turn bad input into a useful usage message.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -125,16 +126,23 @@ def token_arg(args: Sequence[str], what: str) -> str:
     return value
 
 
+_QUOTING = re.compile(r"[\"'\\]")  # what shlex treats specially (no comments: posix split)
+_WORD = re.compile(r"[^ \t\r\n]+")  # shlex's whitespace
+
+
 def parse(text: str) -> tuple[str, list[str]]:
     """'/pause  slow news' -> ('pause', ['slow', 'news']). Accepts 'status' without a slash
     and Telegram's '/status@MyBot' form."""
     stripped = text.strip()
     if not stripped:
         return "", []
-    try:
-        parts = shlex.split(stripped)
-    except ValueError:
-        parts = stripped.split()
+    if _QUOTING.search(stripped) is None:  # nothing for shlex to do: split as it would
+        parts = _WORD.findall(stripped)
+    else:
+        try:
+            parts = shlex.split(stripped)
+        except ValueError:
+            parts = stripped.split()
     if not parts:
         return "", []
     head = parts[0].removeprefix("/").split("@", 1)[0].casefold()

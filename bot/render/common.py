@@ -169,6 +169,8 @@ def split_message(
     A single line longer than the limit is cut inside (nothing is dropped). Parts keep
     their order; joining them with newlines gives the text back.
     """
+    if measure(text) <= limit:  # the usual reply: one part, as the loop below would give
+        return [text]
     parts: list[str] = []
     current: str | None = None
     for line in text.split("\n"):

@@ -13,6 +13,8 @@ buttons already in a lone trader's chat keep their form and keep working.
 
 from __future__ import annotations
 
+import functools
+
 from aiogram.filters.callback_data import CallbackData, CallbackDataException
 
 from bot.commands.core import parse
@@ -97,6 +99,7 @@ AnyCallback = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of `data`; replies reuse their buttons
 def pack(data: str) -> str | None:
     """A reply-model button's command line -> callback data, or None if it cannot fit."""
     name, args = parse(data)

@@ -7,13 +7,14 @@ uses if Telegram still refuses the HTML: a message is never lost to formatting.
 
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import common as render
-from bot.reply import Reply
+from bot.reply import Button, Reply
 from bot.telegram.callbacks import pack
 
 MESSAGE_LIMIT = 4096
@@ -46,8 +47,13 @@ def _html(chunk: str, title: str | None) -> str:
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """Inline keyboard for the reply's buttons; a button whose data cannot be packed is left
     out (and logged by the caller's tests, never sent half-formed)."""
+    return _keyboard(reply.buttons) if reply.buttons else None
+
+
+@functools.lru_cache(maxsize=512)  # replies reuse their keyboards (/status's Refresh)
+def _keyboard(layout: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
     rows: list[list[InlineKeyboardButton]] = []
-    for row in reply.buttons:
+    for row in layout:
         buttons = [
             InlineKeyboardButton(text=button.label[:64], callback_data=data)
             for button in row

@@ -175,7 +175,7 @@ class Outbox:
                 part.html,
                 parse_mode="HTML",
                 reply_markup=markup,
-                disable_notification=silent,
+                disable_notification=silent or None,  # unset: Telegram's default, notify
                 link_preview_options=_NO_PREVIEW,
             )
 
@@ -185,7 +185,7 @@ class Outbox:
                 part.plain,
                 parse_mode=None,
                 reply_markup=markup,
-                disable_notification=silent,
+                disable_notification=silent or None,  # unset: Telegram's default, notify
                 link_preview_options=_NO_PREVIEW,
             )
 
@@ -210,7 +210,7 @@ class Outbox:
                 caption=part.html if part else None,
                 parse_mode="HTML" if part else None,
                 reply_markup=markup,
-                disable_notification=silent,
+                disable_notification=silent or None,  # unset: Telegram's default, notify
             )
 
         async def plain() -> Message:
@@ -220,7 +220,7 @@ class Outbox:
                 caption=part.plain if part else None,
                 parse_mode=None,
                 reply_markup=markup,
-                disable_notification=silent,
+                disable_notification=silent or None,  # unset: Telegram's default, notify
             )
 
         message = await self._with_fallback(chat_id, html, plain)

@@ -47,7 +47,10 @@ def command_routers(core: CommandCore) -> list[Router]:
     routers = []
     for feature, names in by_feature.items():
         router = Router(name=f"commands.{feature}")
-        router.message.register(answer_message, Command(*names, ignore_case=True))
+        # a root filter: an update for another feature's command leaves this router at once,
+        # before aiogram wraps the handlers' middlewares for it (the costly part of a miss)
+        router.message.filter(Command(*names, ignore_case=True))
+        router.message.register(answer_message)
         routers.append(router)
     return routers
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -147,6 +148,7 @@ class App:
         await chat.start()
         self._start_components(trading, liveness, jobs, chat)
         self._announce_start(execution)
+        gc.freeze()  # start-up's objects leave every later full collection (bench/hot_path.py)
 
     def _start_components(
         self,

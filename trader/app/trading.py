@@ -28,7 +28,7 @@ from trader.config import Settings
 from trader.domain import Market, TradingMode
 from trader.execution.runtime import build_execution, execution_config
 from trader.execution.trade_alerts import TradeAlerts
-from trader.reports import ReportService
+from trader.reports import ReportService, ReportWorker
 from trader.signals.runtime import build_signal_runtime, signal_runtime_config
 from trader.signals.scoring import ForecastScoring, PayoutSource
 from trader.state import ControlState
@@ -82,7 +82,13 @@ class TradingAssembly:
             allow_heuristic_live=lambda: state.allow_heuristic_live,
             stages=lambda: state.stages,
         )
-        self.reports = ReportService(sessions, clock, settings.zone, marks=self.execution)
+        self.reports = ReportService(  # each report made in a child process, started on first use
+            sessions,
+            clock,
+            settings.zone,
+            marks=self.execution,
+            worker=ReportWorker(settings.database_url),
+        )
         self.trade_alerts: TradeAlerts | None = None  # built by start(), after the core's
         self.scoring: ForecastScoring | None = None  # likewise
 
@@ -143,7 +149,7 @@ class TradingAssembly:
         await self.execution.close()  # in-flight writes drained, halt watcher closed
 
     async def close_clients(self) -> None:
-        for closer in (self.signals, self.venue):
+        for closer in (self.signals, self.venue, self.reports):
             with contextlib.suppress(Exception):
                 await closer.close()
         await self.http_client.aclose()

@@ -256,12 +256,19 @@ class ExecutionEngine:
         )
         self.portfolio.add_order(working)  # capital reserved before anything is sent
         self.risk.record(intent, record.created_at)
+        # The event first: on SQLite the order row and the events buffered so far (the intent,
+        # this one) commit in one transaction (trader/store/direct.py).
+        self._events.append("order_created", record_payload(record), correlation_id=corr)
         try:
             await self.store.insert_order(record)
-        except Exception:
+        except Exception as error:
             self.portfolio.close_order(record.order_id)
+            self._events.append(
+                "order_not_recorded",
+                {"order_id": record.order_id, "error": type(error).__name__},
+                correlation_id=corr,
+            )
             raise
-        self._events.append("order_created", record_payload(record), correlation_id=corr)
         try:  # the intent and the order are on record before the venue hears of them
             await self._make_durable()
         except Exception:

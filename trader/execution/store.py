@@ -1,6 +1,8 @@
 """What the execution core persists, behind one small protocol with two implementations.
 
-`SqlExecutionStore` writes to the database through the repositories (the app); the
+`SqlExecutionStore` writes to the database through the repositories (the app; on a SQLite
+file its writes go through the engine's one `DirectWriter`, without a thread hop, and carry
+the event log's buffered events in the same transaction); the
 `MemoryExecutionStore` keeps the same records in dicts (the hot-path benchmark and fast
 tests).
 
@@ -31,7 +33,12 @@ from trader.execution.portfolio import PortfolioSummary
 from trader.store.execution_repo import ExecutionRepository
 from trader.store.repositories import CashFlowRepository, EquityRepository
 from trader.store.tables import CashFlowRow, EquitySnapshotRow, OrderRow
-from trader.store.trading import FillRepository, OrderRepository, PositionRepository
+from trader.store.trading import (
+    FillRepository,
+    OrderRepository,
+    PositionRepository,
+    trading_writes,
+)
 
 log = logging.getLogger(__name__)
 Write = Callable[[], Awaitable[object]]
@@ -127,6 +134,7 @@ def record_from_row(row: OrderRow) -> OrderRecord:
 class SqlExecutionStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._clock = clock
+        self._writes = trading_writes(sessions, clock)
         self._orders = OrderRepository(sessions, clock)
         self._fills = FillRepository(sessions, clock)
         self._positions = PositionRepository(sessions, clock)
@@ -135,28 +143,27 @@ class SqlExecutionStore:
         self._queries = ExecutionRepository(sessions, clock)
 
     async def insert_order(self, order: OrderRecord) -> None:
-        await self._orders.insert(
-            OrderRow(
-                client_order_id=order.client_order_id,
-                venue_order_id=order.order_id or None,
-                market=order.market,
-                token_id=order.token_id,
-                side=order.side.value,
-                price=order.price,
-                size=order.size,
-                size_matched=order.size_matched,
-                status=order.status.value,
-                order_type=order.order_type.value,
-                post_only=order.post_only,
-                expires_at=order.expires_at,
-                strategy=order.strategy,
-                correlation_id=order.correlation_id or None,
-                signed_payload=order.signed_payload or None,
-                error=order.error or None,
-                created_at=order.created_at,
-                updated_at=order.created_at,
-            )
+        row = OrderRow(
+            client_order_id=order.client_order_id,
+            venue_order_id=order.order_id or None,
+            market=order.market,
+            token_id=order.token_id,
+            side=order.side.value,
+            price=order.price,
+            size=order.size,
+            size_matched=order.size_matched,
+            status=order.status.value,
+            order_type=order.order_type.value,
+            post_only=order.post_only,
+            expires_at=order.expires_at,
+            strategy=order.strategy,
+            correlation_id=order.correlation_id or None,
+            signed_payload=order.signed_payload or None,
+            error=order.error or None,
+            created_at=order.created_at,
+            updated_at=order.created_at,
         )
+        await self._writes.insert_order(row)
 
     async def update_order(
         self,
@@ -166,18 +173,18 @@ class SqlExecutionStore:
         size_matched: Decimal | None = None,
         error: str | None = None,
     ) -> None:
-        await self._orders.update(
+        await self._writes.update_order(
             client_order_id, status=status, size_matched=size_matched, error=error
         )
 
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
-        return await self._fills.insert(fill, correlation_id=correlation_id)
+        return await self._writes.record_fill(fill, correlation_id)
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
-        await self._fills.set_status(trade_id, order_id, status)
+        await self._writes.set_fill_status(trade_id, order_id, status)
 
     async def save_position(self, position: Position) -> None:
-        await self._positions.upsert(position)
+        await self._writes.save_position(position)
 
     async def open_orders(self) -> list[OrderRecord]:
         return [record_from_row(row) for row in await self._orders.open_orders()]

@@ -5,8 +5,10 @@
     render_chart(sessions, clock, zone, kind)  -> Path of one chart's PNG
     report_command(database_url, date, out)    -> exit status, for `trader report`
 
+    ReportWorker(database_url)                 the app's: reports made in a child process
+
 Importing this package imports no matplotlib: charts are drawn in a worker thread, which
-imports it on first use.
+imports it on first use, or with a `ReportWorker` in a child process (the app's way).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from trader.reports.api import (
 )
 from trader.reports.collect import MarkSource, ReportOptions
 from trader.reports.model import ChartKind, ReportData
+from trader.reports.worker import ReportWorker
 
 __all__ = [
     "DEFAULT_REPORTS_DIR",
@@ -34,6 +37,7 @@ __all__ = [
     "ReportData",
     "ReportOptions",
     "ReportService",
+    "ReportWorker",
     "build_report",
     "default_renderer",
     "load_data",

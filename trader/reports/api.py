@@ -1,9 +1,11 @@
 """The report's doors: `build_report` and `render_chart` for the app, `report_command` for the
 command line.
 
-Data is read with async queries on the event loop; the PNG is drawn in a worker thread
-(`asyncio.to_thread`), so the chat keeps answering while a year of history renders. The
-renderer is injectable: the default imports matplotlib in the worker, on first use.
+`build_report` and `render_chart` read the data with async queries on the event loop and draw
+the PNG in a worker thread (`asyncio.to_thread`); the renderer is injectable, and the default
+imports matplotlib in the worker, on first use. The app's `ReportService` is given a
+`ReportWorker` (trader/reports/worker.py): the whole report, queries and drawing, then runs
+in a child process, so the event loop never waits on it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from trader.reports.collect import MarkSource, ReportOptions, collect
 from trader.reports.metrics import yesterday
 from trader.reports.model import ChartKind, ReportData
 from trader.reports.text import report_text
+from trader.reports.worker import DrawnReport, ReportJob, ReportWorker, snapshot_marks
 from trader.store.db import create_engine, session_factory
 from trader.store.migrate import SchemaError, ensure_schema_current
 
@@ -114,7 +117,8 @@ async def render_chart(
 class ReportService:
     """The report bound to the app's database, clock and zone: what the Control API and the
     scheduler call. Renders one at a time (a burst of /report commands queues instead of
-    drawing several year-long dashboards at once on a small machine)."""
+    drawing several year-long dashboards at once on a small machine). With a `worker`, each
+    report or chart is made in the worker's process (`renderer` is then not used)."""
 
     def __init__(
         self,
@@ -125,8 +129,10 @@ class ReportService:
         reports_dir: Path = DEFAULT_REPORTS_DIR,
         marks: MarkSource | None = None,
         renderer: Renderer = default_renderer,
+        worker: ReportWorker | None = None,
     ) -> None:
         self._sessions = sessions
+        self._worker = worker
         self._clock = clock
         self._zone = _zone(zone)
         self._dir = reports_dir
@@ -134,9 +140,13 @@ class ReportService:
         self._renderer = renderer
         self._lock = asyncio.Lock()
 
-    async def report(self, day: date | None = None, *, window_days: int = 30) -> Report:
+    async def report(
+        self, day: date | None = None, *, window_days: int = 30
+    ) -> Report | DrawnReport:
         """The daily report for `day` (default: the operator's yesterday)."""
         async with self._lock:
+            if self._worker is not None:
+                return await self._worker.run(await self._job(window_days, day))
             return await build_report(
                 self._sessions,
                 self._clock,
@@ -165,6 +175,10 @@ class ReportService:
     ) -> Path:
         """One chart's PNG; `kind` is equity, pnl, exposure, llm, calibration or dashboard."""
         async with self._lock:
+            if self._worker is not None:
+                chart = ChartKind(kind).value  # a bad kind is refused here, not in the child
+                job = await self._job(window_days, day, chart)
+                return (await self._worker.run(job)).image_path
             return await render_chart(
                 self._sessions,
                 self._clock,
@@ -176,6 +190,24 @@ class ReportService:
                 marks=self._marks,
                 renderer=self._renderer,
             )
+
+    async def _job(self, window_days: int, day: date | None, chart: str | None = None) -> ReportJob:
+        assert self._worker is not None
+        return ReportJob(
+            database_url=self._worker.database_url,
+            zone=self._zone.key,
+            now=self._clock.now(),
+            reports_dir=self._dir.absolute(),
+            window_days=window_days,
+            day=day,
+            chart=chart,
+            marks=await snapshot_marks(self._sessions, self._marks),
+        )
+
+    async def close(self) -> None:
+        """Stop the worker's process, if one was started."""
+        if self._worker is not None:
+            await self._worker.close()
 
 
 def report_command(

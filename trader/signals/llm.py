@@ -20,10 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
-from typing import TypeVar
-
-import anthropic
-from anthropic.types import TextBlockParam
+from typing import TYPE_CHECKING, TypeVar
 
 from trader.clock import Clock
 from trader.domain import ZERO
@@ -46,6 +43,10 @@ from trader.signals.prompts import (
 )
 from trader.signals.records import UsageRecord, UsageRecorder
 from trader.signals.values import AnalysisRequest, Estimate, FailureKind, SampleOutcome, Source
+
+if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is set), not before
+    import anthropic
+    from anthropic.types import TextBlockParam
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,12 +116,16 @@ def make_client(
     api_key: str, *, base_url: str | None = None, timeout: float = 60.0, max_retries: int = 2
 ) -> anthropic.AsyncAnthropic:
     """The SDK client. The caller owns it and closes it (`await client.close()`)."""
+    import anthropic  # imported only when an API key is configured
+
     return anthropic.AsyncAnthropic(
         api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
     )
 
 
 def classify(error: anthropic.APIError) -> tuple[FailureKind, str]:
+    import anthropic  # loaded by make_client already
+
     if isinstance(error, anthropic.APITimeoutError):
         return FailureKind.TIMEOUT, "request timed out"
     if isinstance(error, anthropic.APIConnectionError):
@@ -245,6 +250,8 @@ class LLMAnalyser:
             max_output_tokens=max_tokens,
         )
         call = _Call(model, purpose, market, price)
+        import anthropic  # loaded by make_client already
+
         async with self._slots:
             reservation = None
             if self._budget is not None:

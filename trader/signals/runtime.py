@@ -26,9 +26,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 import httpx
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -64,6 +63,9 @@ from trader.store.signals_repo import (
     SqlNewsCache,
     SqlUsageRecorder,
 )
+
+if TYPE_CHECKING:  # imported by make_client only when ANTHROPIC_API_KEY is set
+    import anthropic
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,11 @@ Rows are written with `max_rows_per_transaction` rows at most: SQLAlchemy's asyn
 the per-row CPU on the event loop's thread, so smaller transactions mean shorter stalls for
 everything else on the loop (see bench/eventlog.py for the figures).
 
+On a SQLite file the rows go through the engine's `DirectWriter` (trader/store/direct.py):
+one synchronous transaction on the loop's thread instead of a thread hop per statement, and
+any other transaction through that writer (the execution store's order row) carries the
+buffered events with it, committed together.
+
 The flush timer and backoff use the event loop's real time, not the injected `Clock`: they are
 I/O batching, and a `FakeClock` would turn them into a busy loop.
 
@@ -41,13 +46,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import Clock
 from trader.domain import SYSTEM_ACTOR, Actor
 from trader.events import RecordedEvent
 from trader.store.db import to_jsonable
+from trader.store.direct import direct_writer
 from trader.store.tables import EventLogRow, table_of
 
 logger = logging.getLogger(__name__)
@@ -120,6 +126,9 @@ class EventLog:
         self.last_error: str | None = None
         self.batches_written = 0  # committed transactions, for metrics and the benchmark
         self.spilled = 0  # events written to spill_path instead of the database
+        self._direct = direct_writer(sessions)
+        if self._direct is not None:
+            self._direct.attach(self)
 
     async def __aenter__(self) -> EventLog:
         await self.start()
@@ -288,6 +297,11 @@ class EventLog:
 
     async def _write_until(self, target: int) -> None:
         async with self._lock:
+            if self._direct is not None:
+                while self._written < target and self._buffer:
+                    await self._direct.transaction()  # takes and marks the rows (below)
+                self._settle_events()
+                return
             while self._written < target and self._buffer:
                 batch = list(islice(self._buffer, min(self._max_rows, target - self._written)))
                 await self._insert_exactly_once(batch)
@@ -296,10 +310,31 @@ class EventLog:
                 self._written += len(batch)
                 self.batches_written += 1
                 self.last_error = None
-            if not self._buffer:
-                self._has_events.clear()
-            if len(self._buffer) < self._batch_size:
-                self._batch_ready.clear()
+            self._settle_events()
+
+    def _settle_events(self) -> None:
+        if not self._buffer:
+            self._has_events.clear()
+        if len(self._buffer) < self._batch_size:
+            self._batch_ready.clear()
+
+    # -- rows for the direct writer's transactions (`PendingRows`) --------------------------
+
+    def take_rows(self) -> list[dict[str, Any]]:
+        """The oldest buffered rows, at most a transaction's worth; they stay buffered until
+        `rows_committed` (the writer's lock keeps a second transaction from taking them)."""
+        return list(islice(self._buffer, self._max_rows))
+
+    def write_rows(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(insert(_TABLE), rows)
+
+    def rows_committed(self, count: int) -> None:
+        for _ in range(min(count, len(self._buffer))):  # a close may have spilled them since
+            self._buffer.popleft()
+        self._written += count
+        self.batches_written += 1
+        self.last_error = None
+        self._settle_events()
 
     async def _insert_exactly_once(self, batch: list[dict[str, Any]]) -> None:
         inserting = asyncio.ensure_future(self._insert(batch))

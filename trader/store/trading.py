@@ -11,10 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import case, func, select
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Insert,
+    Update,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from trader.clock import Clock
 from trader.domain import (
     ZERO,
     Fill,
@@ -28,11 +43,14 @@ from trader.domain import (
     TradeStatus,
 )
 from trader.stages import StrategyRecord
+from trader.store.direct import DirectWriter, direct_writer
 from trader.store.repositories import (
+    DuplicateError,
     Repository,
     column_values,
     dialect_of,
     insert_ignore,
+    is_unique_violation,
     upsert,
 )
 from trader.store.tables import (
@@ -126,15 +144,14 @@ class OrderRepository(Repository):
         error: str | None = None,
     ) -> OrderRow | None:
         """Change the given fields (and updated_at); the updated row, or None if unknown."""
-        changes: dict[str, Any] = {
-            "status": None if status is None else str(status),
-            "size_matched": size_matched,
-            "venue_order_id": venue_order_id,
-            "signed_payload": signed_payload,
-            "error": error,
-        }
-        changes = {name: value for name, value in changes.items() if value is not None}
-        changes["updated_at"] = self._clock.now()
+        changes = order_changes(
+            self._clock.now(),
+            status=status,
+            size_matched=size_matched,
+            venue_order_id=venue_order_id,
+            signed_payload=signed_payload,
+            error=error,
+        )
         await self._update(OrderRow, OrderRow.client_order_id == client_order_id, **changes)
         return await self.get_by_client_id(client_order_id)
 
@@ -181,23 +198,8 @@ class OrderRepository(Repository):
 class FillRepository(Repository):
     async def insert(self, fill: Fill, *, correlation_id: str | None = None) -> bool:
         """Record a fill; False (and no change) if (trade id, order id) is already recorded."""
-        row = FillRow(
-            trade_id=fill.trade_id,
-            order_id=fill.order_id,
-            token_id=fill.token_id,
-            side=str(fill.side),
-            price=fill.price,
-            size=fill.size,
-            fee=fill.fee,
-            ts=fill.timestamp,
-            market=fill.market,
-            status=str(fill.status),
-            liquidity=fill.liquidity,
-            correlation_id=correlation_id,
-        )
         async with self._sessions.begin() as session:
-            statement = insert_ignore(dialect_of(session), table_of(FillRow), column_values(row))
-            result = await session.execute(statement)
+            result = await session.execute(fill_insert(dialect_of(session), fill, correlation_id))
         return int(getattr(result, "rowcount", 0)) == 1
 
     async def set_status(self, trade_id: str, order_id: str, status: TradeStatus) -> bool:
@@ -222,18 +224,8 @@ class FillRepository(Repository):
 
 class PositionRepository(Repository):
     async def upsert(self, position: Position) -> None:
-        values = {
-            "token_id": position.token_id,
-            "size": position.size,
-            "average_price": position.average_price,
-            "market": position.market,
-            "outcome": position.outcome,
-            "realized_pnl": position.realized_pnl,
-            "updated_at": self._clock.now(),
-        }
         async with self._sessions.begin() as session:
-            statement = upsert(dialect_of(session), table_of(PositionRow), values, ["token_id"])
-            await session.execute(statement)
+            await session.execute(position_upsert(dialect_of(session), position, self._clock.now()))
 
     async def get(self, token_id: str) -> Position | None:
         async with self._sessions() as session:
@@ -320,3 +312,178 @@ class ForecastRepository(Repository):
         return await self._update(
             ForecastRow, where, resolved_outcome=outcome, resolved_at=at or self._clock.now()
         )
+
+
+# --- statements, shared by the repositories above and the direct writes below --------------
+
+
+def order_changes(
+    now: datetime,
+    *,
+    status: OrderStatus | None = None,
+    size_matched: Decimal | None = None,
+    venue_order_id: str | None = None,
+    signed_payload: str | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {
+        "status": None if status is None else str(status),
+        "size_matched": size_matched,
+        "venue_order_id": venue_order_id,
+        "signed_payload": signed_payload,
+        "error": error,
+    }
+    return {name: value for name, value in changes.items() if value is not None} | {
+        "updated_at": now
+    }
+
+
+def fill_insert(dialect: str, fill: Fill, correlation_id: str | None) -> Insert:
+    return insert_ignore(dialect, table_of(FillRow), fill_values(fill, correlation_id))
+
+
+def fill_values(fill: Fill, correlation_id: str | None) -> dict[str, Any]:
+    row = FillRow(
+        trade_id=fill.trade_id,
+        order_id=fill.order_id,
+        token_id=fill.token_id,
+        side=str(fill.side),
+        price=fill.price,
+        size=fill.size,
+        fee=fill.fee,
+        ts=fill.timestamp,
+        market=fill.market,
+        status=str(fill.status),
+        liquidity=fill.liquidity,
+        correlation_id=correlation_id,
+    )
+    return column_values(row)
+
+
+def fill_status_update(trade_id: str, order_id: str, status: TradeStatus) -> Update:
+    where = (FillRow.trade_id == trade_id) & (FillRow.order_id == order_id)
+    return update(FillRow).where(where).values(status=str(status))
+
+
+def position_upsert(dialect: str, position: Position, now: datetime) -> Insert:
+    return upsert(dialect, table_of(PositionRow), position_values(position, now), ["token_id"])
+
+
+def position_values(position: Position, now: datetime) -> dict[str, Any]:
+    return {
+        "token_id": position.token_id,
+        "size": position.size,
+        "average_price": position.average_price,
+        "market": position.market,
+        "outcome": position.outcome,
+        "realized_pnl": position.realized_pnl,
+        "updated_at": now,
+    }
+
+
+class TradingWrites(Protocol):
+    """The writes the execution store makes: through the repositories, or direct."""
+
+    async def insert_order(self, row: OrderRow) -> None: ...
+
+    async def update_order(self, client_order_id: str, **changes: Any) -> None: ...
+
+    async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool: ...
+
+    async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None: ...
+
+    async def save_position(self, position: Position) -> None: ...
+
+
+class RepositoryTradingWrites:
+    """`TradingWrites` through the async repositories (PostgreSQL, in-memory SQLite)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._orders = OrderRepository(sessions, clock)
+        self._fills = FillRepository(sessions, clock)
+        self._positions = PositionRepository(sessions, clock)
+
+    async def insert_order(self, row: OrderRow) -> None:
+        await self._orders.insert(row)
+
+    async def update_order(self, client_order_id: str, **changes: Any) -> None:
+        await self._orders.update(client_order_id, **changes)
+
+    async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
+        return await self._fills.insert(fill, correlation_id=correlation_id)
+
+    async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
+        await self._fills.set_status(trade_id, order_id, status)
+
+    async def save_position(self, position: Position) -> None:
+        await self._positions.upsert(position)
+
+
+def trading_writes(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> TradingWrites:
+    """Direct on a SQLite file (trader/store/direct.py), else through the repositories."""
+    writer = direct_writer(sessions)
+    if writer is None:
+        return RepositoryTradingWrites(sessions, clock)
+    return DirectTradingWrites(writer, clock)
+
+
+class DirectTradingWrites:
+    """The execution store's writes on SQLite through the engine's `DirectWriter`: one
+    transaction each, no thread hop, with the event log's buffered rows in it (see
+    trader/store/direct.py). The same rows as the repositories above write; the statements
+    are built once and take their values as parameters (SQLAlchemy's compiled cache)."""
+
+    _ORDERS = table_of(OrderRow)
+    _FILLS = table_of(FillRow)
+    _POSITIONS = table_of(PositionRow)
+    _INSERT_ORDER = insert(_ORDERS)
+    _UPDATE_ORDER = update(_ORDERS).where(_ORDERS.c.client_order_id == bindparam("_client_id"))
+    _INSERT_FILL = sqlite.insert(_FILLS).on_conflict_do_nothing()
+    _FILL_STATUS = (
+        update(_FILLS)
+        .where(_FILLS.c.trade_id == bindparam("_trade_id"))
+        .where(_FILLS.c.order_id == bindparam("_order_id"))
+    )
+
+    def __init__(self, writer: DirectWriter, clock: Clock) -> None:
+        self._writer = writer
+        self._clock = clock
+
+    @classmethod
+    def _upsert_position(cls) -> Insert:
+        statement = sqlite.insert(cls._POSITIONS)
+        changes = {c.key: statement.excluded[c.key] for c in cls._POSITIONS.columns}
+        del changes["token_id"]
+        return statement.on_conflict_do_update(index_elements=["token_id"], set_=changes)
+
+    async def _execute(self, statement: Executable, parameters: dict[str, Any]) -> int:
+        def write(connection: Connection) -> int:
+            return int(connection.execute(statement, parameters).rowcount)
+
+        return await self._writer.transaction(write) or 0
+
+    async def insert_order(self, row: OrderRow) -> None:
+        try:
+            await self._execute(self._INSERT_ORDER, column_values(row))
+        except IntegrityError as exc:
+            if is_unique_violation(exc):
+                raise DuplicateError(f"{row.__tablename__}: {exc.orig}") from exc
+            raise
+
+    async def update_order(self, client_order_id: str, **changes: Any) -> None:
+        values = order_changes(self._clock.now(), **changes)
+        await self._execute(self._UPDATE_ORDER, {**values, "_client_id": client_order_id})
+
+    async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
+        values = fill_values(fill, correlation_id)
+        return await self._execute(self._INSERT_FILL, values) == 1
+
+    async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
+        values = {"status": str(status), "_trade_id": trade_id, "_order_id": order_id}
+        await self._execute(self._FILL_STATUS, values)
+
+    async def save_position(self, position: Position) -> None:
+        await self._execute(_UPSERT_POSITION, position_values(position, self._clock.now()))
+
+
+_UPSERT_POSITION = DirectTradingWrites._upsert_position()

@@ -1,0 +1,56 @@
+"""The app imports what its configuration uses, when it first uses it (issue 21): a paper
+configuration without an LLM key, a Telegram token or a report imports neither anthropic nor
+aiogram nor matplotlib. The app runs in a child process against the simulator, so the modules
+this test process imported do not count."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from tests.support.anthropic_server import FakeAnthropicServer
+from tests.support.app_process import demo_scenario, rig
+
+HEAVY = ("anthropic", "aiogram", "matplotlib")
+
+
+async def _loaded(env: dict[str, str], cwd: Path) -> dict[str, bool]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.support.loaded_modules",
+        *HEAVY,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=90)
+    assert process.returncode == 0, err.decode(errors="replace")[-3000:]
+    lines = [line for line in out.decode().splitlines() if line.startswith('{"loaded"')]
+    assert lines, out.decode() + err.decode(errors="replace")[-3000:]
+    loaded: dict[str, bool] = json.loads(lines[-1])["loaded"]
+    return loaded
+
+
+async def test_paper_app_without_keys_imports_no_llm_sdk_no_aiogram_no_matplotlib(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as processes:
+        await processes.start_sim(demo_scenario())
+
+        loaded = await _loaded(processes.app_env(), tmp_path)
+
+    assert loaded == {"anthropic": False, "aiogram": False, "matplotlib": False}
+
+
+async def test_an_llm_key_is_what_brings_the_anthropic_sdk_in(tmp_path: Path) -> None:
+    async with FakeAnthropicServer() as llm, rig(tmp_path) as processes:
+        await processes.start_sim(demo_scenario())
+        env = processes.app_env(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=llm.url)
+
+        loaded = await _loaded(env, tmp_path)
+
+    assert loaded == {"anthropic": True, "aiogram": False, "matplotlib": False}

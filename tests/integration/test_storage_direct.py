@@ -1,0 +1,167 @@
+"""The direct writer (issue 21): on a SQLite file the execution store's writes and the event
+log's rows commit in one synchronous transaction, without a thread hop; a write lock held by
+another connection never blocks the event loop; a failed transaction loses no event."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.support.waiting import eventually
+from trader.clock import FakeClock
+from trader.domain import OrderStatus, Side
+from trader.execution.store import OrderRecord, SqlExecutionStore
+from trader.store import direct
+from trader.store.db import create_engine, session_factory
+from trader.store.direct import direct_writer
+from trader.store.eventlog import EventLog
+from trader.store.migrate import upgrade_async
+from trader.store.repositories import DuplicateError
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def order(client_order_id: str = "po-1") -> OrderRecord:
+    return OrderRecord(
+        client_order_id=client_order_id,
+        order_id=f"0x{client_order_id}",
+        token_id="tok",
+        market="0xm",
+        side=Side.BUY,
+        price=Decimal("0.52"),
+        size=Decimal("10"),
+        status=OrderStatus.SUBMITTED,
+        created_at=T0,
+        correlation_id="c-1",
+    )
+
+
+def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(path)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> Path:
+    path = tmp_path / "direct.db"
+    await upgrade_async(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+async def test_the_order_row_and_the_events_before_it_commit_in_one_transaction(
+    database: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
+    store = SqlExecutionStore(sessions, FakeClock(T0))
+    writer = direct_writer(sessions)
+    try:
+        events.append("intent_received", {"n": 1}, correlation_id="c-1")
+        events.append("order_created", {"n": 2}, correlation_id="c-1")
+
+        await store.insert_order(order())
+
+        assert events.pending == 0
+        assert rows(database, "SELECT type FROM event_log ORDER BY seq") == [
+            ("intent_received",),
+            ("order_created",),
+        ]
+        assert rows(database, "SELECT client_order_id, price FROM orders") == [("po-1", "0.52")]
+        assert writer is not None
+        assert writer.slow_path == 0
+        assert events.batches_written == 1  # the order's transaction carried them
+    finally:
+        await events.close()
+        await engine.dispose()
+
+
+async def test_a_refused_order_row_leaves_its_events_buffered_and_written_once(
+    database: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
+    store = SqlExecutionStore(sessions, FakeClock(T0))
+    try:
+        await store.insert_order(order())
+        events.append("order_created", {"again": True})
+
+        with pytest.raises(DuplicateError):
+            await store.insert_order(order())  # the same client order id
+
+        assert events.pending == 1  # rolled back with the row: still in memory
+        await events.flush()
+        assert rows(database, "SELECT type FROM event_log") == [("order_created",)]
+    finally:
+        await events.close()
+        await engine.dispose()
+
+
+async def test_a_write_lock_held_elsewhere_waits_on_a_thread_not_on_the_loop(
+    database: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    store = SqlExecutionStore(sessions, FakeClock(T0))
+    writer = direct_writer(sessions)
+    assert writer is not None
+    other = sqlite3.connect(database, isolation_level=None)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    other.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+    running = asyncio.create_task(ticker())
+    try:
+        insert = asyncio.create_task(store.insert_order(order()))
+        await eventually(lambda: ticks >= 10, timeout=10)  # the loop keeps running meanwhile
+        assert not insert.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(insert, timeout=10)
+
+        assert writer.slow_path == 1
+        assert rows(database, "SELECT client_order_id FROM orders") == [("po-1",)]
+    finally:
+        running.cancel()
+        other.close()
+        await engine.dispose()
+
+
+async def test_checkpoints_run_beside_the_writer(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(direct, "CHECKPOINT_EVERY", 5)
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
+    writer = direct_writer(sessions)
+    assert writer is not None
+    try:
+        for n in range(12):
+            events.append("tick", {"n": n})
+            await events.flush()
+        await eventually(lambda: writer.checkpoints >= 1, timeout=10)  # one at a time
+
+        assert rows(database, "SELECT count(*) FROM event_log") == [(12,)]
+    finally:
+        await events.close()
+        await engine.dispose()
+
+
+def test_only_a_sqlite_file_gets_a_direct_writer() -> None:
+    memory = create_engine("sqlite+aiosqlite://")
+    postgres = create_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/none")
+
+    assert direct_writer(session_factory(memory)) is None
+    assert direct_writer(session_factory(postgres)) is None
