@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(default=8, ge=1, le=256)
     llm_ensemble_samples: int = Field(default=3, ge=1, le=15)
     llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_screen: bool = True  # the triage model decides which markets get the deep analysis
+
+    # forecast pooling and calibration (README "How it trades")
+    forecast_model_weight: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
+    forecast_aggregate: Literal["median", "trimmed_mean"] = "median"
+    forecast_min_resolved: int = Field(default=100, ge=10)
+    forecast_default_error: Decimal = Field(default=Decimal("0.02"), ge=0, lt=1)
 
     # signals
     news_feeds: UrlList = ()
@@ -123,6 +130,7 @@ class Settings(BaseSettings):
     health_check_s: int = Field(default=900, ge=1)
     reconcile_s: int = Field(default=60, ge=1)
     equity_snapshot_s: int = Field(default=300, ge=1)
+    forecast_refit_s: int = Field(default=86_400, ge=60)
 
     # risk defaults (persisted at first start; changed at run time from the chat)
     max_order_notional_usd: Decimal = Field(default=Decimal(50), gt=0)

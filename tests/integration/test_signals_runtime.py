@@ -23,6 +23,7 @@ from trader.domain import Alert, Market, OrderIntent, TradingMode
 from trader.scheduler import JobHook, JobScheduler, ScheduleConfig, job_plan
 from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
+from trader.signals.pooling import PoolingConfig
 from trader.signals.runtime import (
     SignalRuntime,
     SignalRuntimeConfig,
@@ -177,7 +178,14 @@ async def make_rig(
 
 
 def config(feed: str, **changes: Any) -> SignalRuntimeConfig:
-    base: dict[str, Any] = {"feeds": (feed,), "min_edge": Decimal("0.005"), "ensemble_samples": 3}
+    base: dict[str, Any] = {
+        "feeds": (feed,),
+        "min_edge": Decimal("0.005"),
+        "ensemble_samples": 3,
+        # the model's view carries most of the weight here, so the synthetic news makes edges
+        "pooling": PoolingConfig(weight=Decimal("0.75"), default_error=Decimal(0)),
+        "screen": False,
+    }
     return SignalRuntimeConfig(**{**base, **changes})
 
 

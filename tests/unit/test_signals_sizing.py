@@ -36,7 +36,7 @@ def forecast(model: str, market: str = "0.5", *, actionable: bool = True) -> For
         rationale="",
         sources=(),
         samples=5,
-        raw_median=Decimal(model),
+        aggregate=Decimal(model),
         actionable=actionable,
         note="" if actionable else "samples disagree",
     )
@@ -208,3 +208,18 @@ def test_a_no_view_buys_the_no_token_with_the_no_side_probabilities() -> None:
     assert intent.market_probability == 1 - view.market_probability
     assert intent.model_probability - intent.limit_price >= config.min_edge
     assert intent.sources == view.sources
+
+
+def test_an_edge_must_beat_fees_half_the_spread_and_the_models_measured_error() -> None:
+    # mid 0.50, ask 0.51 (half the spread 0.01), 200 bps: fee 0.02 x 0.51 x 0.49 = 0.0050
+    books = binary_books(MARKET, Decimal("0.50"), NOW)
+    market = with_fees(200)
+    view = dataclasses.replace(forecast("0.60"), error=Decimal("0.09"))
+    # 0.60 - 0.50 = 0.10 over the mid; less 0.01 and 0.005: 0.085 at the ask, within 0.09
+    held = size_forecast(view, market, books, Decimal(1000), SizingConfig())
+    assert held.intent is None
+    assert held.edge == Decimal("0.085002")  # fee 0.004998
+    assert "within the model's error 0.09" in held.reason
+    smaller = dataclasses.replace(view, error=Decimal("0.08"))
+    traded = size_forecast(smaller, market, books, Decimal(1000), SizingConfig())
+    assert traded.intent is not None

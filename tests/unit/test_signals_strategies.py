@@ -14,6 +14,7 @@ from trader.fees import fee_per_share, schedule_from_bps
 from trader.signals.analysis import AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
+from trader.signals.pooling import PoolingConfig
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy, LLMEdgeStrategy
 from trader.signals.triage import Triage, TriageConfig
@@ -123,7 +124,7 @@ def edge_strategy(**triage: object) -> LLMEdgeStrategy:
             heuristic=HeuristicModel(),
             llm=None,
             clock=FakeClock(),
-            ensemble=EnsembleConfig(shrinkage=Decimal(0)),
+            ensemble=EnsembleConfig(pooling=PoolingConfig(weight=Decimal(1))),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.01")),
     )

@@ -195,6 +195,8 @@ class App:
             holdings=execution.holdings,
             allow_heuristic_live=lambda: self.state.allow_heuristic_live,
         )
+        if self.signals.refit is not None:  # the last fitted calibration, before any cycle
+            await self.signals.refit.load()
         # forecasts resolve with their market: scored from the resolution facts on the bus
         self.scoring = ForecastScoring(self.bus, self.signals.forecasts, self.clock)
         self.reports = ReportService(sessions, self.clock, settings.zone, marks=execution)
@@ -265,6 +267,7 @@ class App:
                 "rebalance": self._exposure_check,
                 "health_check": health_check,
                 "daily_report": self._daily_report,
+                **({"forecast_refit": signals.refit.run} if signals.refit else {}),
             },
             clock=self.clock,
             alert=self.bus.alerts.publish,

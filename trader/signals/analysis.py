@@ -23,6 +23,7 @@ from typing import Protocol
 from trader.clock import Clock
 from trader.signals.ensemble import Analyser, EnsembleConfig, EnsembleResult, run_ensemble
 from trader.signals.heuristic import HeuristicModel
+from trader.signals.pooling import CalibrationHolder
 from trader.signals.prompts import ScreenOutput
 from trader.signals.values import (
     AnalysisRequest,
@@ -70,6 +71,7 @@ class AnalysisService:
         ensemble: EnsembleConfig | None = None,
         screener: Screener | None = None,
         config: AnalysisConfig | None = None,
+        calibration: CalibrationHolder | None = None,
     ) -> None:
         self._heuristic = heuristic
         self._llm = llm
@@ -77,6 +79,8 @@ class AnalysisService:
         self.ensemble = ensemble or EnsembleConfig()
         self._screener = screener
         self.config = config or AnalysisConfig()
+        # the LLM's calibration, refitted daily; the heuristic always uses the defaults
+        self.calibration = calibration or CalibrationHolder(self.ensemble.pooling)
         self._consecutive_api_failures = 0
         self._open_until: float | None = None
 
@@ -99,7 +103,9 @@ class AnalysisService:
             screened = await self._screener.screen(request)
             if isinstance(screened, ScreenOutput) and not screened.analyse:
                 return AnalysisResult(None, f"screened out: {screened.reason}", conclusive=True)
-        result = await run_ensemble(self._llm, request, self.ensemble)
+        result = await run_ensemble(
+            self._llm, request, self.ensemble, calibration=self.calibration.current
+        )
         return await self._judge(request, result)
 
     async def _judge(self, request: AnalysisRequest, result: EnsembleResult) -> AnalysisResult:

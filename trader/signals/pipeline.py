@@ -24,6 +24,7 @@ from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.llm import LLMAnalyser, LLMStats
 from trader.signals.news import RefreshResult
+from trader.signals.pooling import CalibrationHolder
 from trader.signals.records import ForecastRecord, ForecastRecorder
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import CompleteSetArbStrategy, EdgeEvaluation, LLMEdgeStrategy
@@ -314,6 +315,7 @@ def build_pipeline(
     config: PipelineConfig | None = None,
     screen: bool = False,
     holdings: HoldingsSource | None = None,
+    calibration: CalibrationHolder | None = None,
 ) -> SignalPipeline:
     """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model."""
     service = AnalysisService(
@@ -323,6 +325,7 @@ def build_pipeline(
         ensemble=ensemble,
         screener=llm if screen else None,
         config=analysis,
+        calibration=calibration,
     )
     edge = LLMEdgeStrategy(triage=triage or Triage(), analysis=service, sizing=sizing)
     return SignalPipeline(

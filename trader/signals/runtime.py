@@ -49,11 +49,14 @@ from trader.signals.pipeline import (
     SignalPipeline,
     build_pipeline,
 )
+from trader.signals.pooling import Aggregate, CalibrationHolder, PoolingConfig
 from trader.signals.records import ForecastRecord, InMemoryForecastRecorder
+from trader.signals.refit import CalibrationRefit
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import IntentGroup, Source, UnwindAction
+from trader.store.repositories import ControlStateRepository
 from trader.store.signals_repo import (
     ForecastEntry,
     SqlAnalysisMemory,
@@ -90,6 +93,8 @@ class SignalRuntimeConfig:
     kelly_fraction: Decimal = Decimal("0.25")
     max_order_notional: Decimal = Decimal(50)
     min_edge: Decimal = Decimal("0.03")
+    pooling: PoolingConfig = field(default_factory=PoolingConfig)
+    screen: bool = True  # the triage model screens markets before the deep analysis
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
@@ -115,6 +120,13 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         kelly_fraction=settings.kelly_fraction,
         max_order_notional=settings.max_order_notional_usd,
         min_edge=settings.min_edge,
+        pooling=PoolingConfig(
+            aggregate=Aggregate(settings.forecast_aggregate),
+            weight=settings.forecast_model_weight,
+            default_error=settings.forecast_default_error,
+            min_resolved=settings.forecast_min_resolved,
+        ),
+        screen=settings.llm_screen,
     )
 
 
@@ -167,6 +179,7 @@ class SignalRuntime:
     client: anthropic.AsyncAnthropic | None = None  # owned: closed by `close()`
     # the operator's /set allow_heuristic_live (ControlState), read at each cycle's start
     allow_heuristic_live: Callable[[], bool] = field(default=lambda: False)
+    refit: CalibrationRefit | None = None  # the daily job; `load()` at start
     last_report: CycleReport | None = field(default=None, init=False)
     last_cycle_at: datetime | None = field(default=None, init=False)  # the last one's start
     last_published: tuple[OrderIntent, ...] = field(default=(), init=False)
@@ -384,13 +397,20 @@ def build_signal_runtime(
         config.min_volume, config.min_liquidity, max_markets=config.max_markets
     )
     collector = InMemoryForecastRecorder()
+    calibration = CalibrationHolder(config.pooling)
+    forecasts = SqlForecastStore(sessions, clock)
+    refit = CalibrationRefit(calibration, forecasts, ControlStateRepository(sessions, clock), clock)
     pipeline = build_pipeline(
         books=books,
         clock=clock,
         news=news,
         llm=llm,
         triage=triage,
-        ensemble=EnsembleConfig(config.ensemble_samples, config.ensemble_samples // 2 + 1),
+        ensemble=EnsembleConfig(
+            config.ensemble_samples, config.ensemble_samples // 2 + 1, pooling=config.pooling
+        ),
+        calibration=calibration,
+        screen=config.screen,
         sizing=sizing,
         arb=CompleteSetArbStrategy(ArbConfig(max_notional=config.max_order_notional)),
         forecasts=collector,
@@ -401,7 +421,7 @@ def build_signal_runtime(
         config=config,
         pipeline=pipeline,
         collector=collector,
-        forecasts=SqlForecastStore(sessions, clock),
+        forecasts=forecasts,
         markets=markets,
         bankroll=bankroll,
         bus=bus,
@@ -411,4 +431,5 @@ def build_signal_runtime(
         budget=budget,
         client=client,
         allow_heuristic_live=allow_heuristic_live,
+        refit=refit,
     )
