@@ -108,15 +108,15 @@ async def test_the_system_prompt_is_sent_cacheable_and_read_from_cache_next_time
 @pytest.mark.parametrize(
     ("reply", "detail"),
     [
-        (Reply(text="I think it is likely, maybe 60%."), "no JSON object"),
-        (Reply(text='{"probability": 0.6, "confidence": '), "no JSON object"),
+        (Reply(text="I think it is likely, maybe 60%."), "no submit_forecast tool call"),
+        (Reply(text='{"probability": 0.6, "confidence": '), "no submit_forecast tool call"),
         (Reply.answer(1.4), "probability"),
         (Reply.answer(-0.1), "probability"),
         (Reply.answer(65), "probability"),
         (Reply.answer("NaN"), "probability"),
-        (Reply(text='{"probability": NaN, "confidence": 0.5}'), "non-finite"),
+        (Reply(text='{"probability": NaN, "confidence": 0.5}'), "probability"),
         (Reply(text='{"confidence": 0.5}'), "probability"),
-        (Reply(text="[0.6]"), "no JSON object"),
+        (Reply(text="[0.6]"), "no submit_forecast tool call"),
     ],
 )
 async def test_unusable_answers_yield_no_estimate_and_count_as_failures(
@@ -138,13 +138,26 @@ async def test_unusable_answers_yield_no_estimate_and_count_as_failures(
     assert usage.cost > 0  # the tokens were billed all the same
 
 
-async def test_fenced_json_is_accepted(
+async def test_the_answer_comes_through_a_forced_tool_call_reasoning_before_the_number(
     server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
 ) -> None:
-    server.push(Reply(text='Here:\n```json\n{"probability": 0.3, "confidence": 0.5}\n```'))
-    outcome = await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST)
+    server.push(Reply.answer(0.3))
+    outcome = await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST, sample=1)
+
     assert outcome.estimate is not None
     assert outcome.estimate.probability == Decimal("0.3")
+    assert outcome.estimate.reasoning.startswith("outside view: Comparable questions")
+    assert "against: Announced timelines slip" in outcome.estimate.reasoning
+    body = server.requests[0]
+    assert body["tool_choice"] == {"type": "tool", "name": "submit_forecast"}
+    (tool,) = body["tools"]
+    schema = tool["input_schema"]
+    order = list(schema["properties"])
+    assert order.index("outside_view") < order.index("counter_argument")
+    assert order.index("counter_argument") < order.index("probability")
+    assert schema["properties"]["probability"] == {"type": "number", "minimum": 0, "maximum": 1}
+    assert body["max_tokens"] >= 2000  # room to reason first
+    assert "best case that it resolves NO" in body["messages"][0]["content"]  # framing 2 of 3
 
 
 @pytest.mark.parametrize("status", [429, 529])

@@ -7,6 +7,11 @@ tokens), any text (malformed JSON, an out-of-range probability), an error status
 
 Usage is simulated: about four characters a token; the first request with a given system prompt
 writes the cache (`cache_creation_input_tokens`), later ones read it.
+
+Tools: a request that forces a tool (`tool_choice: {"type": "tool", "name": ...}`) is answered
+with a `tool_use` block whose input is the reply's text parsed as a JSON object (a text that is
+no JSON object comes back as a plain text block, as a model that ignored the tool would). The
+default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: true).
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ def answer_text(
 ) -> str:
     return json.dumps(
         {
+            "outside_view": "Comparable questions resolve YES a little over half the time.",
+            "inside_view": "The supplied news moves the picture slightly toward YES.",
+            "counter_argument": "Announced timelines slip more often than not.",
             "probability": probability,
             "confidence": confidence,
             "key_factors": list(key_factors),
@@ -70,6 +78,7 @@ class Reply:
 
 
 Responder = Callable[[dict[str, Any]], Reply]
+SCREEN_DEFAULT = Reply(text=json.dumps({"analyse": True, "reason": "fake: the news is material"}))
 
 
 class FakeAnthropicServer(LoopbackServer):
@@ -85,6 +94,11 @@ class FakeAnthropicServer(LoopbackServer):
         self.max_in_flight = 0
         self._cached_systems: set[str] = set()
         self._ids = itertools.count(1)
+
+    @staticmethod
+    def forced_tool(body: dict[str, Any]) -> str | None:
+        choice = body.get("tool_choice") or {}
+        return choice.get("name") if choice.get("type") == "tool" else None
 
     def push(self, *replies: Reply) -> None:
         self.script.extend(replies)
@@ -102,6 +116,8 @@ class FakeAnthropicServer(LoopbackServer):
             return self.script.popleft()
         if self.responder is not None:
             return self.responder(body)
+        if self.forced_tool(body) == "screen_market":
+            return SCREEN_DEFAULT
         return self.default
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
@@ -151,14 +167,27 @@ class FakeAnthropicServer(LoopbackServer):
             usage["cache_creation_input_tokens"] = system_tokens
         return usage
 
+    def _content(self, body: dict[str, Any], reply: Reply) -> tuple[list[dict[str, Any]], str]:
+        tool = self.forced_tool(body)
+        if tool is not None:
+            try:
+                value = json.loads(reply.text)
+            except json.JSONDecodeError:
+                value = None
+            if isinstance(value, dict):
+                block = {"type": "tool_use", "id": f"toolu_{next(self._ids)}", "name": tool}
+                return [{**block, "input": value}], "tool_use"
+        return [{"type": "text", "text": reply.text}], "end_turn"
+
     def _message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        content, stop = self._content(body, reply)
         return {
             "id": f"msg_fake_{next(self._ids)}",
             "type": "message",
             "role": "assistant",
             "model": body.get("model", "unknown"),
-            "content": [{"type": "text", "text": reply.text}],
-            "stop_reason": "end_turn",
+            "content": content,
+            "stop_reason": stop,
             "stop_sequence": None,
             "usage": self._usage(body, reply),
         }

@@ -20,10 +20,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import anthropic
-from anthropic.types import TextBlockParam
+from anthropic.types import TextBlockParam, ToolParam
 
 from trader.clock import Clock
 from trader.domain import ZERO
@@ -36,7 +36,9 @@ from trader.signals.budget import (
 )
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
+    FORECAST_TOOL,
     SCREEN_SYSTEM,
+    SCREEN_TOOL,
     InvalidOutput,
     ScreenOutput,
     analysis_prompt,
@@ -100,8 +102,8 @@ class LLMConfig:
     analysis_model: str = "claude-sonnet-4-6"
     triage_model: str = "claude-haiku-4-5"
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
-    max_tokens: int = 700
-    screen_max_tokens: int = 150
+    max_tokens: int = 2000  # room to reason (outside view, inside view, against) before the number
+    screen_max_tokens: int = 300
     timeout: float = 60.0  # seconds per attempt
     # Seconds for a whole call, the SDK's retries and their waits included: this SDK honours any
     # retry-after, however long, so a deadline keeps one answer from stalling a cycle.
@@ -201,6 +203,7 @@ class LLMAnalyser:
             user=analysis_prompt(request, sample=sample),
             max_tokens=self.config.max_tokens,
             market=request.market.condition_id,
+            tool=FORECAST_TOOL,
             parse=parse_analysis,
         )
         if isinstance(outcome, Estimate):
@@ -216,6 +219,7 @@ class LLMAnalyser:
             user=screen_prompt(request),
             max_tokens=self.config.screen_max_tokens,
             market=request.market.condition_id,
+            tool=SCREEN_TOOL,
             parse=parse_screen,
         )
 
@@ -237,14 +241,15 @@ class LLMAnalyser:
         user: str,
         max_tokens: int,
         market: str,
-        parse: Callable[[str], T],
+        tool: dict[str, Any],
+        parse: Callable[[Mapping[str, Any]], T],
     ) -> T | SampleOutcome:
         price = self.config.prices[model]
         worst = price.worst_case(
-            prompt_tokens=estimate_tokens(system) + estimate_tokens(user),
+            prompt_tokens=estimate_tokens(system) + estimate_tokens(user) + _TOOL_TOKENS,
             max_output_tokens=max_tokens,
         )
-        call = _Call(model, purpose, market, price)
+        call = _Call(model, purpose, market, price, tool["name"])
         async with self._slots:
             reservation = None
             if self._budget is not None:
@@ -257,7 +262,7 @@ class LLMAnalyser:
             try:
                 await self._bucket.acquire()
                 async with asyncio.timeout(self.config.deadline):
-                    message = await self._send(model, system, user, max_tokens)
+                    message = await self._send(model, system, user, max_tokens, tool)
             except anthropic.APIError as exc:
                 failure = classify(exc)
             except TimeoutError:
@@ -276,11 +281,13 @@ class LLMAnalyser:
         return await self._parse(call, message, parse)
 
     async def _parse(
-        self, call: _Call, message: anthropic.types.Message, parse: Callable[[str], T]
+        self,
+        call: _Call,
+        message: anthropic.types.Message,
+        parse: Callable[[Mapping[str, Any]], T],
     ) -> T | SampleOutcome:
-        text = "".join(b.text for b in message.content if b.type == "text")
         try:
-            result = parse(text)
+            result = parse(_tool_input(message, call.tool))
         except InvalidOutput as exc:
             log.warning("LLM %s answer for %s unusable: %s", call.purpose, call.market, exc)
             await self._record(call, message.usage, error=FailureKind.INVALID_OUTPUT)
@@ -290,7 +297,7 @@ class LLMAnalyser:
         return result
 
     async def _send(
-        self, model: str, system: str, user: str, max_tokens: int
+        self, model: str, system: str, user: str, max_tokens: int, tool: dict[str, Any]
     ) -> anthropic.types.Message:
         system_blocks: list[TextBlockParam] = [
             {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
@@ -300,6 +307,8 @@ class LLMAnalyser:
             max_tokens=max_tokens,
             system=system_blocks,
             messages=[{"role": "user", "content": user}],
+            tools=[cast(ToolParam, tool)],
+            tool_choice={"type": "tool", "name": tool["name"]},
             timeout=self.config.timeout,
         )
 
@@ -338,6 +347,19 @@ class _Call:
     purpose: str
     market: str
     price: ModelPrice
+    tool: str
+
+
+_TOOL_TOKENS = 400  # the tool's schema, counted into the worst case a call may cost
+
+
+def _tool_input(message: anthropic.types.Message, name: str) -> Mapping[str, Any]:
+    """The input of the forced tool call; a reply without it (say, cut off at max_tokens before
+    the call) is unusable."""
+    for block in message.content:
+        if block.type == "tool_use" and block.name == name and isinstance(block.input, dict):
+            return block.input
+    raise InvalidOutput(f"no {name} tool call in the answer (stop: {message.stop_reason})")
 
 
 def _tokens(usage: anthropic.types.Usage | None) -> dict[str, int]:

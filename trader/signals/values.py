@@ -73,6 +73,7 @@ class Estimate:
     key_factors: tuple[str, ...] = ()
     sources_used: tuple[str, ...] = ()
     source: Source = Source.LLM
+    reasoning: str = ""  # outside view, inside view, the argument against
 
 
 @dataclass(frozen=True, slots=True)
