@@ -194,6 +194,7 @@ class App:
             events=self.recorder.append,
             holdings=execution.holdings,
             allow_heuristic_live=lambda: self.state.allow_heuristic_live,
+            on_usage=self.metrics.record_llm_usage,
         )
         if self.signals.refit is not None:  # the last fitted calibration, before any cycle
             await self.signals.refit.load()

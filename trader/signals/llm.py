@@ -189,6 +189,7 @@ class LLMAnalyser:
         self._bucket = TokenBucket(self.config.requests_per_second, self.config.burst, clock)
         self._stats = LLMStats()
         self.failure_counts: Counter[FailureKind] = Counter()
+        self._screen_costs: dict[str, Decimal] = {}  # market -> its screen's cost, until read
 
     @property
     def stats(self) -> LLMStats:
@@ -212,7 +213,7 @@ class LLMAnalyser:
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
         """A cheap yes/no with the triage model: is the news material to this market?"""
-        return await self._call(
+        outcome = await self._call(
             purpose="triage",
             model=self.config.triage_model,
             system=SCREEN_SYSTEM,
@@ -222,6 +223,10 @@ class LLMAnalyser:
             tool=SCREEN_TOOL,
             parse=parse_screen,
         )
+        cost = self._screen_costs.pop(request.market.condition_id, ZERO)
+        if isinstance(outcome, ScreenOutput):
+            return outcome.model_copy(update={"cost": cost})
+        return outcome
 
     def _fail(self, kind: FailureKind, detail: str) -> SampleOutcome:
         self.failure_counts[kind] += 1
@@ -317,6 +322,8 @@ class LLMAnalyser:
     ) -> None:
         tokens = _tokens(usage)
         cost = call.price.cost(**tokens)
+        if call.purpose == "triage":
+            self._screen_costs[call.market] = cost
         stats = self._stats
         self._stats = replace(
             stats,
@@ -336,7 +343,10 @@ class LLMAnalyser:
                 ok=error is None,
                 error=str(error or ""),
                 market=call.market,
-                **tokens,
+                input_tokens=tokens["input_tokens"],
+                output_tokens=tokens["output_tokens"],
+                cache_read_tokens=tokens["cache_read_tokens"],
+                cache_write_tokens=tokens["cache_write_tokens"],
             )
         )
 

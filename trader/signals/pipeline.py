@@ -95,6 +95,8 @@ class MarketReport:
     analysis: str = ""  # which analysis ran, and why
     arb: str = ""
     intents: int = 0
+    screen: str = ""  # the triage model's decision and reason; "" when no screen ran
+    screen_cost: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,21 @@ class CycleReport:
     llm: LLMStats
     news: RefreshResult | None = None
     news_error: str = ""  # the news stage failed: markets were triaged without news
+
+    @property
+    def screened_out(self) -> int:
+        """Markets the triage model kept from the deep analysis."""
+        return sum(1 for m in self.markets if m.screen.startswith("screened out"))
+
+    @property
+    def screen_cost(self) -> Decimal:
+        return sum((m.screen_cost for m in self.markets), Decimal(0))
+
+    @property
+    def cost_per_analysed(self) -> Decimal | None:
+        """The cycle's LLM cost over the markets that reached the analysis stage (screened
+        out or analysed in depth); None when none did."""
+        return self.llm.cost / self.analysed if self.analysed else None
 
     @property
     def trades(self) -> tuple[MarketReport, ...]:
@@ -288,6 +305,8 @@ class SignalPipeline:
             report,
             reason=evaluation.reason,
             analysis=analysis.why if analysis else "",
+            screen=analysis.screen if analysis else "",
+            screen_cost=analysis.screen_cost if analysis else Decimal(0),
             model_probability=forecast.model_probability if forecast else None,
             source=str(forecast.source) if forecast else "",
             edge=evaluation.sizing.edge if evaluation.sizing else None,

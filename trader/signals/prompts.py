@@ -178,6 +178,7 @@ class ScreenOutput(BaseModel):
 
     analyse: bool
     reason: str = ""
+    cost: Decimal = Decimal(0)  # what the screening call cost (set by the analyser, not the model)
 
 
 def _reject_constant(name: str) -> Any:
@@ -236,7 +237,8 @@ def _reasoning(output: AnalysisOutput) -> str:
 
 def parse_screen(answer: str | Mapping[str, Any]) -> ScreenOutput:
     try:
-        return ScreenOutput.model_validate(_as_object(answer))
+        output = ScreenOutput.model_validate(_as_object(answer))
+        return output.model_copy(update={"cost": Decimal(0)})
     except ValidationError as exc:
         raise InvalidOutput("screen answer failed validation") from exc
 

@@ -50,7 +50,13 @@ from trader.signals.pipeline import (
     build_pipeline,
 )
 from trader.signals.pooling import Aggregate, CalibrationHolder, PoolingConfig
-from trader.signals.records import ForecastRecord, InMemoryForecastRecorder
+from trader.signals.records import (
+    ForecastRecord,
+    InMemoryForecastRecorder,
+    TeeUsageRecorder,
+    UsageRecord,
+    UsageRecorder,
+)
 from trader.signals.refit import CalibrationRefit
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import ArbConfig, CompleteSetArbStrategy
@@ -58,6 +64,7 @@ from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import IntentGroup, Source, UnwindAction
 from trader.store.repositories import ControlStateRepository
 from trader.store.signals_repo import (
+    BrierScores,
     ForecastEntry,
     SqlAnalysisMemory,
     SqlForecastStore,
@@ -70,6 +77,7 @@ log = logging.getLogger(__name__)
 MarketSource = Callable[[], Awaitable[Sequence[Market]]]
 BankrollSource = Callable[[], Awaitable[Decimal]]
 ACTOR = "scheduler:signals"
+SCORE_DAYS = 30
 EventAppend = Callable[..., object]  # EventLog.append(type, payload, *, correlation_id, actor)
 
 
@@ -184,6 +192,7 @@ class SignalRuntime:
     last_cycle_at: datetime | None = field(default=None, init=False)  # the last one's start
     last_published: tuple[OrderIntent, ...] = field(default=(), init=False)
     last_error: str = field(default="", init=False)  # cleared by a completed cycle
+    last_scores: BrierScores | None = field(default=None, init=False)  # read after each cycle
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     @property
@@ -262,7 +271,21 @@ class SignalRuntime:
                 published.append(intent)
         self.last_published = tuple(published)
         await self._prune_news()
+        await self._read_scores()
         return result.report
+
+    async def _read_scores(self) -> None:
+        """The resolved forecasts' Brier scores over `SCORE_DAYS`, for /signals."""
+        now = self.clock.now()
+        try:
+            self.last_scores = await self.forecasts.scores(now - timedelta(days=SCORE_DAYS), now)
+        except Exception:  # a read for display: the next cycle tries again
+            log.exception("signal cycle: could not read the forecasts' scores")
+
+    @property
+    def calibration(self) -> str:
+        """The calibration and blend weight in force, with their sample size."""
+        return self.refit.holder.current.describe() if self.refit is not None else ""
 
     async def _store_forecasts(
         self, markets: Sequence[Market], groups: Sequence[IntentGroup], cycle_id: str
@@ -334,6 +357,9 @@ class SignalRuntime:
             "sources": report.sources,
             "llm_calls": report.llm.calls,
             "llm_cost": report.llm.cost,
+            "cost_per_analysed": report.cost_per_analysed,
+            "screened_out": report.screened_out,
+            "screen_cost": report.screen_cost,
             "news_error": report.news_error,
         }
 
@@ -365,6 +391,7 @@ def build_signal_runtime(
     events: EventAppend | None = None,
     holdings: HoldingsSource | None = None,
     allow_heuristic_live: Callable[[], bool] = lambda: False,
+    on_usage: Callable[[UsageRecord], object] | None = None,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
@@ -376,7 +403,9 @@ def build_signal_runtime(
     if config.anthropic_api_key is not None:
         key, base_url = config.anthropic_api_key.get_secret_value(), config.anthropic_base_url
         client = make_client(key, base_url=base_url, timeout=config.llm_timeout_s)
-        usage = SqlUsageRecorder(sessions, clock)
+        usage: UsageRecorder = SqlUsageRecorder(sessions, clock)
+        if on_usage is not None:  # each call's tokens and cost into /metrics too
+            usage = TeeUsageRecorder(usage, on_usage)
         budget = DailyBudget(config.llm_daily_budget, clock, config.zone, ledger=usage)
         llm_config = LLMConfig(
             analysis_model=config.analysis_model,
