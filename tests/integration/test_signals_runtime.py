@@ -278,6 +278,12 @@ async def test_an_llm_cycle_calls_the_api_once_per_change_even_across_a_restart(
     assert spent > 0
     rows = await SqlForecastStore(sessions, rig.clock).for_market(world.markets[0].condition_id)
     assert (rows[0].source, rows[0].model) == ("llm", "claude-sonnet-4-6")
+    # what was predicted, replayable: three samples, their median, the blend, dated sources
+    assert rows[0].samples == ["0.9", "0.9", "0.9"]
+    assert rows[0].aggregate == Decimal("0.9")
+    assert rows[0].model_weight == Decimal("0.75")
+    assert rows[0].retrieved
+    assert all(ref["published"] is not None for ref in rows[0].retrieved)
 
     second, _ = await rig.cycle()
     assert second.llm.calls == 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -27,6 +27,7 @@ from trader.signals.values import (
     Forecast,
     SampleOutcome,
     Source,
+    SourceRef,
 )
 
 _FOUR_PLACES = Decimal("0.0001")
@@ -158,4 +159,5 @@ async def run_ensemble(
         analyser.source,
         calibration,
     )
-    return EnsembleResult(forecast, outcomes)
+    shown = tuple(SourceRef(m.item.title, m.item.link, m.item.published) for m in request.news)
+    return EnsembleResult(replace(forecast, retrieved=shown), outcomes)
