@@ -12,6 +12,11 @@ Tools: a request that forces a tool (`tool_choice: {"type": "tool", "name": ...}
 with a `tool_use` block whose input is the reply's text parsed as a JSON object (a text that is
 no JSON object comes back as a plain text block, as a model that ignored the tool would). The
 default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: true).
+
+Message Batches: `POST /v1/messages/batches` answers each request as `/v1/messages` would (the
+same script, responder and usage), keeps the batch `in_progress` for `batch_polls` status
+checks, then `ended` with a `results_url` that serves the results as JSON lines. An error
+status in a reply becomes an `errored` result.
 """
 
 from __future__ import annotations
@@ -94,6 +99,10 @@ class FakeAnthropicServer(LoopbackServer):
         self.max_in_flight = 0
         self._cached_systems: set[str] = set()
         self._ids = itertools.count(1)
+        self.batched: list[dict[str, Any]] = []  # the params of requests that came in batches
+        self.batch_polls = 1  # status checks a batch stays in progress for
+        self.batch_polls_seen = 0
+        self._batches: dict[str, dict[str, Any]] = {}
 
     @staticmethod
     def forced_tool(body: dict[str, Any]) -> str | None:
@@ -105,6 +114,69 @@ class FakeAnthropicServer(LoopbackServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/batches", self._create_batch)
+        app.router.add_get("/v1/messages/batches/{id}", self._get_batch)
+        app.router.add_get("/v1/messages/batches/{id}/results", self._batch_results)
+
+    async def _create_batch(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        batch_id = f"msgbatch_fake_{next(self._ids)}"
+        lines = []
+        for item in body["requests"]:
+            params = item["params"]
+            self.requests.append(params)
+            self.batched.append(params)
+            reply = self._next(params)
+            if reply.status != 200:
+                kind = ERROR_TYPES.get(reply.status, "api_error")
+                error = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
+                result: dict[str, Any] = {"type": "errored", "error": error}
+            else:
+                result = {"type": "succeeded", "message": self._message(params, reply)}
+            lines.append({"custom_id": item["custom_id"], "result": result})
+        self._batches[batch_id] = {"lines": lines, "polls_left": self.batch_polls}
+        return web.json_response(self._batch(batch_id))
+
+    def _batch(self, batch_id: str) -> dict[str, Any]:
+        state = self._batches[batch_id]
+        ended = state["polls_left"] <= 0
+        count = len(state["lines"])
+        errored = sum(1 for line in state["lines"] if line["result"]["type"] == "errored")
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": {
+                "processing": 0 if ended else count,
+                "succeeded": count - errored if ended else 0,
+                "errored": errored if ended else 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": "2026-03-01T00:00:00Z",
+            "expires_at": "2026-03-02T00:00:00Z",
+            "ended_at": "2026-03-01T00:01:00Z" if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if ended else None,
+        }
+
+    async def _get_batch(self, request: web.Request) -> web.StreamResponse:
+        batch_id = request.match_info["id"]
+        if batch_id not in self._batches:
+            raise web.HTTPNotFound()
+        self.batch_polls_seen += 1
+        state = self._batches[batch_id]
+        payload = self._batch(batch_id)
+        state["polls_left"] -= 1
+        return web.json_response(payload)
+
+    async def _batch_results(self, request: web.Request) -> web.StreamResponse:
+        state = self._batches.get(request.match_info["id"])
+        if state is None:
+            raise web.HTTPNotFound()
+        text = "".join(json.dumps(line) + "\n" for line in state["lines"])
+        return web.Response(text=text, content_type="application/binary")
 
     async def _wait(self, seconds: float | None) -> None:
         """Wait `seconds` (forever if None) or until the server closes."""

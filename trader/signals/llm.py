@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -27,6 +28,7 @@ from anthropic.types import TextBlockParam, ToolParam
 
 from trader.clock import Clock
 from trader.domain import ZERO
+from trader.signals.batching import BATCH_DISCOUNT, BatchItemFailed, BatchSender
 from trader.signals.budget import (
     DEFAULT_PRICES,
     BudgetExceeded,
@@ -111,6 +113,10 @@ class LLMConfig:
     concurrency: int = 8
     requests_per_second: float = 5.0
     burst: float = 10.0
+    # Analyses whose news is all older than this go through the Message Batches API (half
+    # price) when a `BatchSender` is given; a market with fresher news is analysed at once.
+    urgent_news: timedelta = timedelta(hours=1)
+    batch_deadline: float = 86_400.0  # seconds a batched call may take (the API's limit: 24 h)
 
 
 def make_client(
@@ -176,8 +182,12 @@ class LLMAnalyser:
         clock: Clock,
         budget: DailyBudget | None = None,
         config: LLMConfig | None = None,
+        batcher: BatchSender | None = None,
+        provider: str = "anthropic",
     ) -> None:
         self.config = config or LLMConfig()
+        self._batcher = batcher
+        self.provider = provider
         for model in (self.config.analysis_model, self.config.triage_model):
             if model not in self.config.prices:
                 raise ValueError(f"no price configured for model {model!r}")
@@ -195,9 +205,15 @@ class LLMAnalyser:
     def stats(self) -> LLMStats:
         return self._stats
 
+    def urgent(self, request: AnalysisRequest) -> bool:
+        """A market with news fresher than `urgent_news` is analysed at once, never batched."""
+        fresh = request.now - self.config.urgent_news
+        return any(m.item.published >= fresh for m in request.news)
+
     async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
-        """One independent estimate with the analysis model."""
+        """One independent estimate with the analysis model (batched when not urgent)."""
         outcome = await self._call(
+            batch=self._batcher is not None and not self.urgent(request),
             purpose="analysis",
             model=self.config.analysis_model,
             system=ANALYSIS_SYSTEM,
@@ -248,13 +264,17 @@ class LLMAnalyser:
         market: str,
         tool: dict[str, Any],
         parse: Callable[[Mapping[str, Any]], T],
+        batch: bool = False,
     ) -> T | SampleOutcome:
         price = self.config.prices[model]
+        if batch:
+            price = price.discounted(BATCH_DISCOUNT)
         worst = price.worst_case(
             prompt_tokens=estimate_tokens(system) + estimate_tokens(user) + _TOOL_TOKENS,
             max_output_tokens=max_tokens,
         )
-        call = _Call(model, purpose, market, price, tool["name"])
+        call = _Call(model, purpose, market, price, tool["name"], batch)
+        deadline = self.config.batch_deadline if batch else self.config.deadline
         async with self._slots:
             reservation = None
             if self._budget is not None:
@@ -266,12 +286,14 @@ class LLMAnalyser:
             failure: tuple[FailureKind, str] | None = None
             try:
                 await self._bucket.acquire()
-                async with asyncio.timeout(self.config.deadline):
-                    message = await self._send(model, system, user, max_tokens, tool)
+                async with asyncio.timeout(deadline):
+                    message = await self._send(model, system, user, max_tokens, tool, batch)
             except anthropic.APIError as exc:
                 failure = classify(exc)
+            except BatchItemFailed as exc:
+                failure = (FailureKind.API_ERROR, str(exc))
             except TimeoutError:
-                failure = (FailureKind.TIMEOUT, f"no answer within {self.config.deadline:g} s")
+                failure = (FailureKind.TIMEOUT, f"no answer within {deadline:g} s")
             finally:
                 # One settlement, with the billed cost (zero when there was no answer), so
                 # the reservation is never released before the real cost is counted.
@@ -302,20 +324,31 @@ class LLMAnalyser:
         return result
 
     async def _send(
-        self, model: str, system: str, user: str, max_tokens: int, tool: dict[str, Any]
+        self,
+        model: str,
+        system: str,
+        user: str,
+        max_tokens: int,
+        tool: dict[str, Any],
+        batch: bool = False,
     ) -> anthropic.types.Message:
         system_blocks: list[TextBlockParam] = [
             {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
         ]
-        return await self._client.messages.create(
-            model=model,
-            max_tokens=max_tokens,
-            system=system_blocks,
-            messages=[{"role": "user", "content": user}],
-            tools=[cast(ToolParam, tool)],
-            tool_choice={"type": "tool", "name": tool["name"]},
-            timeout=self.config.timeout,
+        params: dict[str, Any] = {
+            "model": model,
+            "max_tokens": max_tokens,
+            "system": system_blocks,
+            "messages": [{"role": "user", "content": user}],
+            "tools": [cast(ToolParam, tool)],
+            "tool_choice": {"type": "tool", "name": tool["name"]},
+        }
+        if batch and self._batcher is not None:
+            return await self._batcher.send(params)
+        message: anthropic.types.Message = await self._client.messages.create(
+            **params, timeout=self.config.timeout
         )
+        return message
 
     async def _record(
         self, call: _Call, usage: anthropic.types.Usage | None, *, error: FailureKind | None
@@ -343,6 +376,8 @@ class LLMAnalyser:
                 ok=error is None,
                 error=str(error or ""),
                 market=call.market,
+                provider=self.provider,
+                batch=call.batch,
                 input_tokens=tokens["input_tokens"],
                 output_tokens=tokens["output_tokens"],
                 cache_read_tokens=tokens["cache_read_tokens"],
@@ -358,6 +393,7 @@ class _Call:
     market: str
     price: ModelPrice
     tool: str
+    batch: bool = False
 
 
 _TOOL_TOKENS = 400  # the tool's schema, counted into the worst case a call may cost
