@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     llm_ensemble_samples: int = Field(default=3, ge=1, le=15)
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_screen: bool = True  # the triage model decides which markets get the deep analysis
+    llm_batch: bool = False  # non-urgent analyses through the Message Batches API (half price)
 
     # forecast pooling and calibration (README "How it trades")
     forecast_model_weight: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)

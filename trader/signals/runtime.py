@@ -36,6 +36,7 @@ from trader.bus import Bus
 from trader.clock import Clock
 from trader.config import Settings
 from trader.domain import Alert, Market, OrderIntent, Severity, TradingMode, new_correlation_id
+from trader.signals.batching import BatchSender
 from trader.signals.budget import DailyBudget
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
@@ -103,6 +104,7 @@ class SignalRuntimeConfig:
     min_edge: Decimal = Decimal("0.03")
     pooling: PoolingConfig = field(default_factory=PoolingConfig)
     screen: bool = True  # the triage model screens markets before the deep analysis
+    batch: bool = False  # non-urgent analyses through the Message Batches API
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
@@ -135,6 +137,7 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
             min_resolved=settings.forecast_min_resolved,
         ),
         screen=settings.llm_screen,
+        batch=settings.llm_batch,
     )
 
 
@@ -413,7 +416,15 @@ def build_signal_runtime(
             timeout=config.llm_timeout_s,
             concurrency=config.llm_concurrency,
         )
-        llm = LLMAnalyser(client, recorder=usage, clock=clock, budget=budget, config=llm_config)
+        batcher = BatchSender(client, clock) if config.batch else None
+        llm = LLMAnalyser(
+            client,
+            recorder=usage,
+            clock=clock,
+            budget=budget,
+            config=llm_config,
+            batcher=batcher,
+        )
     # Without feeds there is no news to wait for: the price alone decides re-analysis.
     memory = SqlAnalysisMemory(sessions, clock)
     triage = Triage(TriageConfig(require_news=bool(config.feeds)), memory)
