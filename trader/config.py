@@ -113,6 +113,7 @@ class Settings(BaseSettings):
 
     # forecast pooling and calibration (README "How it trades")
     forecast_model_weight: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
+    forecast_heuristic_weight: Decimal = Field(default=Decimal("0.75"), ge=0, le=1)
     forecast_aggregate: Literal["median", "trimmed_mean"] = "median"
     forecast_min_resolved: int = Field(default=100, ge=10)
     forecast_default_error: Decimal = Field(default=Decimal("0.02"), ge=0, lt=1)

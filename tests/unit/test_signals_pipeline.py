@@ -52,7 +52,7 @@ def heuristic_pipeline(
             heuristic=HeuristicModel(),
             llm=None,
             clock=clock,
-            ensemble=EnsembleConfig(pooling=PoolingConfig(weight=Decimal(1))),
+            ensemble=EnsembleConfig(pooling=PoolingConfig(heuristic_weight=Decimal(1))),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.005")),
     )

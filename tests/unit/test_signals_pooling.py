@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 
+from polysim.synthetic.signals import make_market
+from trader.clock import FakeClock
+from trader.signals.analysis import AnalysisService
 from trader.signals.ensemble import EnsembleConfig, combine
+from trader.signals.heuristic import HeuristicModel
 from trader.signals.pooling import (
     Aggregate,
     Calibration,
@@ -23,7 +28,7 @@ from trader.signals.pooling import (
     sigmoid,
     trimmed_mean,
 )
-from trader.signals.values import Estimate, Source
+from trader.signals.values import AnalysisRequest, Estimate, NewsItem, NewsMatch, Source
 
 
 def test_blend_in_log_odds_with_the_issue_numbers() -> None:
@@ -61,6 +66,13 @@ def test_combine_applies_a_fitted_calibration_before_the_blend() -> None:
     assert forecast.calibrated == D("0.8448")
     assert forecast.model_probability == D("0.7000")
     assert forecast.error == D("0.03")
+
+
+def _request() -> AnalysisRequest:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    market = make_market("m", "Will the talks succeed?", end_date=now + timedelta(days=5))
+    item = NewsItem("n1", "Talks succeed, deal agreed", "https://x.test/1", "win", now, "wire")
+    return AnalysisRequest(market, D("0.40"), (NewsMatch(item, 0.9),), now)
 
 
 def _synthetic(n: int, seed: int, *, slope: float, intercept: float) -> list[Resolved]:
@@ -107,3 +119,16 @@ def test_calibration_error_of_a_calibrated_and_an_overconfident_forecaster() -> 
     outcomes = [1.0, 0.0] * 50  # half resolve YES
     assert calibration_error([0.5] * 100, outcomes) == pytest.approx(0.0)
     assert calibration_error([0.9] * 100, outcomes) == pytest.approx(0.4)
+
+
+async def test_the_heuristic_is_blended_with_its_own_weight_not_the_models() -> None:
+    ensemble = EnsembleConfig(pooling=PoolingConfig(weight=D("0.15"), heuristic_weight=D("0.5")))
+    service = AnalysisService(
+        heuristic=HeuristicModel(), llm=None, clock=FakeClock(), ensemble=ensemble
+    )
+    request = _request()
+    result = await service.analyse(request)
+    assert result.forecast is not None
+    assert result.forecast.weight == D("0.5")
+    expected = blend(result.forecast.aggregate, request.market_probability, D("0.5"))
+    assert result.forecast.model_probability == expected

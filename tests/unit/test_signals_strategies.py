@@ -124,7 +124,7 @@ def edge_strategy(**triage: object) -> LLMEdgeStrategy:
             heuristic=HeuristicModel(),
             llm=None,
             clock=FakeClock(),
-            ensemble=EnsembleConfig(pooling=PoolingConfig(weight=Decimal(1))),
+            ensemble=EnsembleConfig(pooling=PoolingConfig(heuristic_weight=Decimal(1))),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.01")),
     )

@@ -159,7 +159,13 @@ class AnalysisService:
         conclusive: bool = False,
         llm_samples: int = 0,
     ) -> AnalysisResult:
-        result = await run_ensemble(self._heuristic, request, self.ensemble, samples=1)
+        result = await run_ensemble(
+            self._heuristic,
+            request,
+            self.ensemble,
+            samples=1,
+            calibration=self.ensemble.pooling.heuristic(),
+        )
         return AnalysisResult(
             result.forecast, f"heuristic: {reason}", conclusive, llm_samples=llm_samples
         )

@@ -137,17 +137,25 @@ class PoolingConfig:
     aggregate: Aggregate = Aggregate.MEDIAN
     trim: Decimal = Decimal("0.2")
     weight: Decimal = Decimal("0.15")  # the model's weight until it is fitted
+    # The heuristic's weight, never fitted (the fit is of the LLM): its pooled view keeps the
+    # weight the old linear shrinkage gave it, so paper mode and the demo still trade on it.
+    heuristic_weight: Decimal = Decimal("0.75")
     default_error: Decimal = Decimal("0.02")
     min_resolved: int = 100  # resolved forecasts needed before a fit replaces the defaults
 
     def __post_init__(self) -> None:
         if not Decimal(0) <= self.weight <= Decimal(1):
             raise ValueError("the model's weight is in [0, 1]")
+        if not Decimal(0) <= self.heuristic_weight <= Decimal(1):
+            raise ValueError("the heuristic's weight is in [0, 1]")
         if self.min_resolved < 10:
             raise ValueError("min_resolved below 10 would fit noise")
 
     def defaults(self) -> Calibration:
         return Calibration(weight=self.weight, error=self.default_error)
+
+    def heuristic(self) -> Calibration:
+        return Calibration(weight=self.heuristic_weight, error=self.default_error)
 
 
 def aggregate(values: Sequence[Decimal], config: PoolingConfig) -> Decimal:

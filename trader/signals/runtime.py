@@ -133,6 +133,7 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         pooling=PoolingConfig(
             aggregate=Aggregate(settings.forecast_aggregate),
             weight=settings.forecast_model_weight,
+            heuristic_weight=settings.forecast_heuristic_weight,
             default_error=settings.forecast_default_error,
             min_resolved=settings.forecast_min_resolved,
         ),
