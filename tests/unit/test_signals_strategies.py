@@ -207,3 +207,20 @@ async def test_llm_edge_sizes_on_the_book_read_after_the_analysis() -> None:
     assert evaluation.group is not None
     intent = evaluation.group.intents[0]
     assert intent.limit_price == fresh[intent.token_id].asks[0].price == Decimal("0.56")
+
+
+async def test_news_published_after_now_is_never_used() -> None:
+    later = NewsItem("late", "Senate passes the bill", "https://x.test/l", "", NOW, "wire")
+    late = NewsMatch(dataclasses.replace(later, published=NOW + timedelta(minutes=1)), 0.9)
+    evaluation = await edge_strategy().evaluate(
+        MARKET,
+        binary_books(MARKET, Decimal("0.50"), NOW),
+        Decimal("0.50"),
+        (late,),
+        bankroll=Decimal(1000),
+        now=NOW,
+        mode=TradingMode.PAPER,
+    )
+    assert evaluation.triage is not None
+    assert evaluation.triage.news == ()
+    assert evaluation.analysis is None  # no relevant news left: nothing to analyse
