@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_screen: bool = True  # the triage model decides which markets get the deep analysis
     llm_batch: bool = False  # non-urgent analyses through the Message Batches API (half price)
+    # a second, OpenAI-compatible provider (OpenAI, vLLM, llama.cpp...) through the openai SDK
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_analysis_model: str = "gpt-4.1-mini"
+    openai_triage_model: str = "gpt-4.1-nano"
+    # providers tried in order per role; one failing 3 times in a row cools down 5 minutes
+    llm_analysis_chain: str = "anthropic,openai"
+    llm_screen_chain: str = "anthropic,openai"
 
     # forecast pooling and calibration (README "How it trades")
     forecast_model_weight: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
@@ -190,6 +198,15 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not a phone number in international format: {', '.join(bad)}")
         return tuple(parts)
+
+    @field_validator("llm_analysis_chain", "llm_screen_chain", mode="before")
+    @classmethod
+    def _chain(cls, value: object) -> str:
+        parts = [part.lower() for part in _split(value)]
+        bad = [part for part in parts if part not in ("anthropic", "openai")]
+        if bad:
+            raise ValueError(f"not a provider (anthropic, openai): {', '.join(bad)}")
+        return ",".join(parts)
 
     @field_validator("news_feeds", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from bot.render.reports import signals as render_signals
 from polysim.synthetic.signals import StaticBooks, Universe, make_book, make_market, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from tests.support.feed_server import FakeFeedServer, FeedDocument, http_date, rss
+from tests.support.openai_server import FakeOpenAIServer
 from trader.bus import Bus, Envelope
 from trader.clock import FakeClock
 from trader.config import Settings
@@ -346,6 +347,37 @@ async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_co
     }
     assert set(costs) == {"claude-haiku-4-5", "claude-sonnet-4-6"}
     assert sum(costs.values()) == pytest.approx(float(report.llm.cost))
+
+
+async def test_with_anthropic_failing_the_openai_compatible_provider_analyses(
+    make_rig: MakeRig,
+    feeds: FakeFeedServer,
+    anthropic_api: FakeAnthropicServer,
+    world: Universe,
+) -> None:
+    anthropic_api.default = Reply.error(500)
+    async with FakeOpenAIServer(default=Reply.answer(0.9)) as second:
+        cfg = llm_config(
+            serve_news(feeds, world),
+            anthropic_api,
+            openai_api_key=SecretStr("sk-oa"),
+            openai_base_url=f"{second.url}/v1",
+        )
+        rig = make_rig(cfg)
+        await rig.build()
+
+        report, published = await rig.cycle()
+
+    assert report.sources == {"llm": 4}  # no heuristic: the second provider answered
+    assert second.requests
+    assert published
+    providers = {
+        s.labels["provider"]
+        for f in text_string_to_metric_families(rig.metrics.render().decode())
+        if f.name == "polyops_llm_tokens"
+        for s in f.samples
+    }
+    assert providers == {"openai"}  # the failed Anthropic calls billed no tokens
 
 
 async def test_over_budget_falls_back_to_the_heuristic_with_an_alert(

@@ -164,6 +164,11 @@ class LLMStats:
             + self.cache_write_tokens
         )
 
+    def plus(self, other: LLMStats) -> LLMStats:
+        return LLMStats(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
     def minus(self, earlier: LLMStats) -> LLMStats:
         """What happened between `earlier` and this snapshot."""
         return LLMStats(

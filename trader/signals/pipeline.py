@@ -22,14 +22,15 @@ from trader.domain import Book, Market, TradingMode
 from trader.signals.analysis import AnalysisConfig, AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
-from trader.signals.llm import LLMAnalyser, LLMStats
+from trader.signals.llm import LLMStats
 from trader.signals.news import RefreshResult
 from trader.signals.pooling import CalibrationHolder
+from trader.signals.prompts import ScreenOutput
 from trader.signals.records import ForecastRecord, ForecastRecorder
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import CompleteSetArbStrategy, EdgeEvaluation, LLMEdgeStrategy
 from trader.signals.triage import Triage
-from trader.signals.values import IntentGroup, NewsMatch
+from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, SampleOutcome, Source
 
 log = logging.getLogger(__name__)
 
@@ -319,12 +320,34 @@ class SignalPipeline:
         return report
 
 
+class LLMProvider(Protocol):
+    """An LLM analyser as the pipeline uses it: `LLMAnalyser`, or a `ProviderChain`."""
+
+    source: Source
+
+    @property
+    def stats(self) -> LLMStats: ...
+
+    async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome: ...
+
+    async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome: ...
+
+
+def _usage(llm: LLMProvider | None, screener: LLMProvider | None) -> Callable[[], LLMStats] | None:
+    """The cycle's LLM counters: the analysis chain's, plus a separate screen chain's."""
+    if llm is None:
+        return None
+    if screener is None or screener is llm:
+        return lambda: llm.stats
+    return lambda: llm.stats.plus(screener.stats)
+
+
 def build_pipeline(
     *,
     books: BookGetter,
     clock: Clock,
     news: NewsProvider | None,
-    llm: LLMAnalyser | None,
+    llm: LLMProvider | None,
     triage: Triage | None = None,
     ensemble: EnsembleConfig | None = None,
     sizing: SizingConfig | None = None,
@@ -335,6 +358,7 @@ def build_pipeline(
     screen: bool = False,
     holdings: HoldingsSource | None = None,
     calibration: CalibrationHolder | None = None,
+    screener: LLMProvider | None = None,
 ) -> SignalPipeline:
     """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model."""
     service = AnalysisService(
@@ -342,7 +366,7 @@ def build_pipeline(
         llm=llm,
         clock=clock,
         ensemble=ensemble,
-        screener=llm if screen else None,
+        screener=(screener or llm) if screen else None,
         config=analysis,
         calibration=calibration,
     )
@@ -353,7 +377,7 @@ def build_pipeline(
         news=news,
         edge=edge,
         arb=arb,
-        usage=(lambda: llm.stats) if llm is not None else None,
+        usage=_usage(llm, screener),
         forecasts=forecasts,
         config=config,
         holdings=holdings,

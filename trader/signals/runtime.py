@@ -45,6 +45,7 @@ from trader.signals.pipeline import (
     BookGetter,
     CycleReport,
     HoldingsSource,
+    LLMProvider,
     PipelineConfig,
     SelectionConfig,
     SignalPipeline,
@@ -103,12 +104,18 @@ class SignalRuntimeConfig:
     max_order_notional: Decimal = Decimal(50)
     min_edge: Decimal = Decimal("0.03")
     pooling: PoolingConfig = field(default_factory=PoolingConfig)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_analysis_model: str = "gpt-4.1-mini"
+    openai_triage_model: str = "gpt-4.1-nano"
+    analysis_chain: tuple[str, ...] = ("anthropic", "openai")
+    screen_chain: tuple[str, ...] = ("anthropic", "openai")
     screen: bool = True  # the triage model screens markets before the deep analysis
     batch: bool = False  # non-urgent analyses through the Message Batches API
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
-        return self.anthropic_api_key is not None
+        return self.anthropic_api_key is not None or self.openai_api_key is not None
 
 
 def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
@@ -139,6 +146,12 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         ),
         screen=settings.llm_screen,
         batch=settings.llm_batch,
+        openai_api_key=settings.openai_api_key,
+        openai_base_url=settings.openai_base_url,
+        openai_analysis_model=settings.openai_analysis_model,
+        openai_triage_model=settings.openai_triage_model,
+        analysis_chain=tuple(settings.llm_analysis_chain.split(",")),
+        screen_chain=tuple(settings.llm_screen_chain.split(",")),
     )
 
 
@@ -189,6 +202,7 @@ class SignalRuntime:
     news_cache: SqlNewsCache | None = None
     budget: DailyBudget | None = None
     client: anthropic.AsyncAnthropic | None = None  # owned: closed by `close()`
+    other_clients: list[Any] = field(default_factory=list)  # owned too (the openai SDK's)
     # the operator's /set allow_heuristic_live (ControlState), read at each cycle's start
     allow_heuristic_live: Callable[[], bool] = field(default=lambda: False)
     refit: CalibrationRefit | None = None  # the daily job; `load()` at start
@@ -226,6 +240,8 @@ class SignalRuntime:
         if self.client is not None:
             await self.client.close()
             self.client = None
+        while self.other_clients:
+            await self.other_clients.pop().close()
 
     async def run_cycle(self) -> CycleReport:
         """One cycle; raises (after recording the failure) if it could not run at all."""
@@ -382,6 +398,21 @@ def _group_payload(group: IntentGroup, cycle_id: str) -> dict[str, Any]:
     }
 
 
+def provider_chain(
+    providers: Mapping[str, LLMProvider], order: Sequence[str], clock: Clock
+) -> LLMProvider | None:
+    """The configured providers in `order` (those without a key left out): one alone as it is,
+    several as a `ProviderChain`; None when none is configured."""
+    chosen = [(name, providers[name]) for name in dict.fromkeys(order) if name in providers]
+    if not chosen:
+        return None
+    if len(chosen) == 1:
+        return chosen[0][1]
+    from trader.signals.providers import ProviderChain
+
+    return ProviderChain(chosen, clock)
+
+
 def build_signal_runtime(
     config: SignalRuntimeConfig,
     *,
@@ -403,13 +434,36 @@ def build_signal_runtime(
     news_cache = SqlNewsCache(sessions, clock) if config.feeds else None
     feeds, window = [Feed(url) for url in config.feeds], NewsConfig(window=config.news_window)
     news = NewsSource(feeds, http, clock, config=window, cache=news_cache) if news_cache else None
-    client = budget = llm = None
+    client = budget = None
+    providers: dict[str, LLMProvider] = {}
+    usage: UsageRecorder = SqlUsageRecorder(sessions, clock)
+    if on_usage is not None:  # each call's tokens and cost into /metrics too
+        usage = TeeUsageRecorder(usage, on_usage)
+    others: list[Any] = []
+    if config.openai_api_key is not None:
+        # imported here: a configuration without the second provider never loads its SDK
+        from trader.signals.providers import OpenAIAnalyser, OpenAIConfig, make_openai_client
+
+        second = make_openai_client(
+            config.openai_api_key.get_secret_value(),
+            base_url=config.openai_base_url,
+            timeout=config.llm_timeout_s,
+        )
+        others.append(second)
+        providers["openai"] = OpenAIAnalyser(
+            second,
+            recorder=usage,
+            clock=clock,
+            config=OpenAIConfig(
+                analysis_model=config.openai_analysis_model,
+                triage_model=config.openai_triage_model,
+                timeout=config.llm_timeout_s,
+                concurrency=config.llm_concurrency,
+            ),
+        )
     if config.anthropic_api_key is not None:
         key, base_url = config.anthropic_api_key.get_secret_value(), config.anthropic_base_url
         client = make_client(key, base_url=base_url, timeout=config.llm_timeout_s)
-        usage: UsageRecorder = SqlUsageRecorder(sessions, clock)
-        if on_usage is not None:  # each call's tokens and cost into /metrics too
-            usage = TeeUsageRecorder(usage, on_usage)
         budget = DailyBudget(config.llm_daily_budget, clock, config.zone, ledger=usage)
         llm_config = LLMConfig(
             analysis_model=config.analysis_model,
@@ -418,7 +472,7 @@ def build_signal_runtime(
             concurrency=config.llm_concurrency,
         )
         batcher = BatchSender(client, clock) if config.batch else None
-        llm = LLMAnalyser(
+        providers["anthropic"] = LLMAnalyser(
             client,
             recorder=usage,
             clock=clock,
@@ -426,6 +480,8 @@ def build_signal_runtime(
             config=llm_config,
             batcher=batcher,
         )
+    llm = provider_chain(providers, config.analysis_chain, clock)
+    screener = provider_chain(providers, config.screen_chain, clock)
     # Without feeds there is no news to wait for: the price alone decides re-analysis.
     memory = SqlAnalysisMemory(sessions, clock)
     triage = Triage(TriageConfig(require_news=bool(config.feeds)), memory)
@@ -446,6 +502,7 @@ def build_signal_runtime(
         clock=clock,
         news=news,
         llm=llm,
+        screener=screener,
         triage=triage,
         ensemble=EnsembleConfig(
             config.ensemble_samples, config.ensemble_samples // 2 + 1, pooling=config.pooling
@@ -471,6 +528,7 @@ def build_signal_runtime(
         news_cache=news_cache,
         budget=budget,
         client=client,
+        other_clients=others,
         allow_heuristic_live=allow_heuristic_live,
         refit=refit,
     )
