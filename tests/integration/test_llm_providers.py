@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import anthropic
+import openai
 import pytest
 
 from polysim.synthetic.signals import make_market
@@ -41,6 +43,18 @@ async def anthropic_fake() -> AsyncIterator[FakeAnthropicServer]:
 async def openai_fake() -> AsyncIterator[FakeOpenAIServer]:
     async with FakeOpenAIServer() as fake:
         yield fake
+
+
+@pytest.fixture
+async def sdks(
+    anthropic_fake: FakeAnthropicServer, openai_fake: FakeOpenAIServer
+) -> AsyncIterator[tuple[anthropic.AsyncAnthropic, openai.AsyncOpenAI]]:
+    """The real SDK clients of both providers, on the fakes, without SDK retries."""
+    claude = make_client("sk-a", base_url=anthropic_fake.url, max_retries=0)
+    second = make_openai_client("sk-o", base_url=f"{openai_fake.url}/v1", max_retries=0)
+    yield claude, second
+    await claude.close()
+    await second.close()
 
 
 async def test_the_openai_compatible_provider_answers_through_a_forced_function_call(
@@ -80,12 +94,13 @@ async def test_the_openai_compatible_provider_answers_through_a_forced_function_
 
 
 async def test_the_chain_fails_over_after_three_failures_and_back_after_the_cool_down(
-    anthropic_fake: FakeAnthropicServer, openai_fake: FakeOpenAIServer
+    anthropic_fake: FakeAnthropicServer,
+    openai_fake: FakeOpenAIServer,
+    sdks: tuple[anthropic.AsyncAnthropic, openai.AsyncOpenAI],
 ) -> None:
     clock = FakeClock(NOW)
     recorder = InMemoryUsageRecorder()
-    claude_client = make_client("sk-a", base_url=anthropic_fake.url, max_retries=0)
-    openai_client = make_openai_client("sk-o", base_url=f"{openai_fake.url}/v1", max_retries=0)
+    claude_client, openai_client = sdks
     claude = LLMAnalyser(
         claude_client,
         recorder=recorder,
@@ -97,38 +112,35 @@ async def test_the_chain_fails_over_after_three_failures_and_back_after_the_cool
     anthropic_fake.push(*[Reply.error(500)] * 3)
     openai_fake.default = Reply.answer(0.3)
     anthropic_fake.default = Reply.answer(0.7)
-    try:
-        # three failures in a row: each answered by the next provider
-        for _ in range(3):
-            outcome = await chain.estimate(REQUEST)
-            assert outcome.estimate is not None
-            assert outcome.estimate.probability == Decimal("0.3")
-        assert not chain.healthy("anthropic")
-        asked = len(anthropic_fake.requests)
-        skipped = await chain.estimate(REQUEST)  # cooling down: not even asked
-        assert skipped.estimate is not None
-        assert skipped.estimate.probability == Decimal("0.3")
-        assert len(anthropic_fake.requests) == asked
+    # three failures in a row: each answered by the next provider
+    for _ in range(3):
+        outcome = await chain.estimate(REQUEST)
+        assert outcome.estimate is not None
+        assert outcome.estimate.probability == Decimal("0.3")
+    assert not chain.healthy("anthropic")
+    asked = len(anthropic_fake.requests)
+    skipped = await chain.estimate(REQUEST)  # cooling down: not even asked
+    assert skipped.estimate is not None
+    assert skipped.estimate.probability == Decimal("0.3")
+    assert len(anthropic_fake.requests) == asked
 
-        clock.advance(301)
-        back = await chain.estimate(REQUEST)
-        assert back.estimate is not None
-        assert back.estimate.probability == Decimal("0.7")  # the first provider again
-        assert chain.healthy("anthropic")
-        assert {r.provider for r in recorder.records} == {"anthropic", "openai"}
-        assert chain.stats.calls == len(recorder.records)
-    finally:
-        await claude_client.close()
-        await openai_client.close()
+    clock.advance(301)
+    back = await chain.estimate(REQUEST)
+    assert back.estimate is not None
+    assert back.estimate.probability == Decimal("0.7")  # the first provider again
+    assert chain.healthy("anthropic")
+    assert {r.provider for r in recorder.records} == {"anthropic", "openai"}
+    assert chain.stats.calls == len(recorder.records)
 
 
 async def test_when_every_provider_fails_the_heuristic_stands_in_labelled(
-    anthropic_fake: FakeAnthropicServer, openai_fake: FakeOpenAIServer
+    anthropic_fake: FakeAnthropicServer,
+    openai_fake: FakeOpenAIServer,
+    sdks: tuple[anthropic.AsyncAnthropic, openai.AsyncOpenAI],
 ) -> None:
     clock = FakeClock(NOW)
     recorder = InMemoryUsageRecorder()
-    claude_client = make_client("sk-a", base_url=anthropic_fake.url, max_retries=0)
-    openai_client = make_openai_client("sk-o", base_url=f"{openai_fake.url}/v1", max_retries=0)
+    claude_client, openai_client = sdks
     chain = ProviderChain(
         [
             ("anthropic", LLMAnalyser(claude_client, recorder=recorder, clock=clock)),
@@ -139,11 +151,7 @@ async def test_when_every_provider_fails_the_heuristic_stands_in_labelled(
     anthropic_fake.default = Reply.error(500)
     openai_fake.default = Reply.error(503)
     service = AnalysisService(heuristic=HeuristicModel(), llm=chain, clock=clock)
-    try:
-        result = await service.analyse(REQUEST)
-    finally:
-        await claude_client.close()
-        await openai_client.close()
+    result = await service.analyse(REQUEST)
 
     assert result.forecast is not None
     assert result.forecast.source is Source.HEURISTIC
