@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench.paper_fills",
     "bench.hot_path",
     "bench.cycle",
+    "bench.forecast_cost",
     "bench.telegram_status",
     "bench.report",
     "bench.footprint",

@@ -114,6 +114,23 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(default=8, ge=1, le=256)
     llm_ensemble_samples: int = Field(default=3, ge=1, le=15)
     llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_screen: bool = True  # the triage model decides which markets get the deep analysis
+    llm_batch: bool = False  # non-urgent analyses through the Message Batches API (half price)
+    # a second, OpenAI-compatible provider (OpenAI, vLLM, llama.cpp...) through the openai SDK
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_analysis_model: str = "gpt-4.1-mini"
+    openai_triage_model: str = "gpt-4.1-nano"
+    # providers tried in order per role; one failing 3 times in a row cools down 5 minutes
+    llm_analysis_chain: str = "anthropic,openai"
+    llm_screen_chain: str = "anthropic,openai"
+
+    # forecast pooling and calibration (README "How it trades")
+    forecast_model_weight: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
+    forecast_heuristic_weight: Decimal = Field(default=Decimal("0.75"), ge=0, le=1)
+    forecast_aggregate: Literal["median", "trimmed_mean"] = "median"
+    forecast_min_resolved: int = Field(default=100, ge=10)
+    forecast_default_error: Decimal = Field(default=Decimal("0.02"), ge=0, lt=1)
 
     # signals
     news_feeds: UrlList = ()
@@ -129,6 +146,7 @@ class Settings(BaseSettings):
     health_check_s: int = Field(default=900, ge=1)
     reconcile_s: int = Field(default=60, ge=1)
     equity_snapshot_s: int = Field(default=300, ge=1)
+    forecast_refit_s: int = Field(default=86_400, ge=60)
 
     # risk defaults (persisted at first start; changed at run time from the chat)
     max_order_notional_usd: Decimal = Field(default=Decimal(50), gt=0)
@@ -201,6 +219,15 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not a phone number in international format: {', '.join(bad)}")
         return tuple(parts)
+
+    @field_validator("llm_analysis_chain", "llm_screen_chain", mode="before")
+    @classmethod
+    def _chain(cls, value: object) -> str:
+        parts = [part.lower() for part in _split(value)]
+        bad = [part for part in parts if part not in ("anthropic", "openai")]
+        if bad:
+            raise ValueError(f"not a provider (anthropic, openai): {', '.join(bad)}")
+        return ",".join(parts)
 
     @field_validator("news_feeds", mode="before")
     @classmethod

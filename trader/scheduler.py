@@ -56,6 +56,7 @@ class ScheduleConfig:
     health_check: timedelta = timedelta(minutes=15)
     reconcile: timedelta = timedelta(minutes=1)
     equity_snapshot: timedelta = timedelta(minutes=5)
+    forecast_refit: timedelta = timedelta(days=1)
     zone: tzinfo = UTC
     report_at: time = time(7, 0)
     report_timeout: timedelta = timedelta(minutes=15)
@@ -69,6 +70,7 @@ def schedule_config(settings: Settings) -> ScheduleConfig:
         health_check=timedelta(seconds=settings.health_check_s),
         reconcile=timedelta(seconds=settings.reconcile_s),
         equity_snapshot=timedelta(seconds=settings.equity_snapshot_s),
+        forecast_refit=timedelta(seconds=settings.forecast_refit_s),
         zone=settings.zone,
         report_at=settings.report_at,
     )
@@ -133,6 +135,11 @@ JOBS: tuple[JobDefinition, ...] = (
     _interval("health_check", "health checks", lambda c: c.health_check),
     _interval("reconcile", "reconcile orders and positions", lambda c: c.reconcile),
     _interval("equity_snapshot", "equity snapshot", lambda c: c.equity_snapshot),
+    _interval(
+        "forecast_refit",
+        "refit the model's calibration and blend weight on resolved forecasts",
+        lambda c: c.forecast_refit,
+    ),
     JobDefinition(
         "daily_report",
         "daily report",

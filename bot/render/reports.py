@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.render.common import RenderContext
 from bot.render.trading import percent, short
 from bot.reply import Reply
-from trader.control.api import MarketSignal, ReportView, SignalsView
+from trader.control.api import BrierView, MarketSignal, ReportView, SignalsView
 
 MAX_SIGNAL_MARKETS = 30
 _QUESTION = 70
@@ -41,8 +41,21 @@ def signals(view: SignalsView, ctx: RenderContext) -> Reply:
     head += [
         f"{view.candidates} markets offered · {view.selected} selected · {view.analysed} "
         f"analysed · {view.intents} intent(s) · took {view.duration_s:.1f}s",
-        f"LLM this cycle: {view.llm_calls} call(s) · {_cost(view.llm_cost)}",
+        f"LLM this cycle: {view.llm_calls} call(s) · {_cost(view.llm_cost)}"
+        + (
+            f" · {_cost(view.cost_per_analysed)} per analysed market"
+            if view.cost_per_analysed is not None
+            else ""
+        ),
     ]
+    if view.screened_out or view.screen_cost:
+        head.append(
+            f"Screen: {view.screened_out} kept from the deep analysis · {_cost(view.screen_cost)}"
+        )
+    if view.brier is not None:
+        head.append(_brier(view.brier))
+    if view.calibration:
+        head.append(f"Calibration: {view.calibration}")
     head += [f"⚠️ Heuristic instead of the LLM: {why} ×{n}" for why, n in view.fallbacks]
     if view.news_error:
         head.append(f"⚠️ News failed, triaged without news: {short(view.news_error, _REASON)}")
@@ -64,10 +77,25 @@ def _market(number: int, market: MarketSignal) -> tuple[str, str, str]:
         f"{percent(market.market_probability)} | edge {_points(market.edge)}"
         + (f" | {market.source}" if market.source else "")
     )
+    reason = short(market.reason, _REASON) or "no reason given"
+    if market.screen and not market.reason.startswith("screened out"):
+        reason += f" · screen: {short(market.screen, _REASON)} ({_cost(market.screen_cost)})"
+    elif market.screen:
+        reason += f" ({_cost(market.screen_cost)})"
     return (
         f"{number}. {decision} {question}",
         figures,
-        f"   {short(market.reason, _REASON) or 'no reason given'}",
+        f"   {reason}",
+    )
+
+
+def _brier(brier: BrierView) -> str:
+    def score(value: Decimal | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    return (
+        f"Brier {brier.days} d: model {score(brier.model)} · market {score(brier.market)} · "
+        f"blend {score(brier.blend)} (n {brier.count}; blend n {brier.blend_count})"
     )
 
 

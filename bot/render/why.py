@@ -124,7 +124,7 @@ def _samples(found: DecisionChain) -> str:
     if analysis is None or not analysis.samples:
         return ""
     each = ", ".join(price(p) for p in analysis.samples)
-    median = f" → median {price(analysis.raw_median)}" if analysis.raw_median is not None else ""
+    median = f" → {price(analysis.raw_median)}" if analysis.raw_median is not None else ""
     how = f" ({short(analysis.analysis, 60)})" if analysis.analysis else ""
     return f"Samples: {each}{median}{how}"
 
@@ -140,11 +140,11 @@ def _blend(found: DecisionChain) -> str:
 
 def _blend_text(analysis: AnalysisFacts) -> str:
     market, model = analysis.market_probability, analysis.model_probability
-    weight, median = analysis.shrinkage, analysis.raw_median
-    if weight is not None and median is not None and market is not None:
+    weight, aggregate = analysis.model_weight, analysis.raw_median
+    if weight is not None and aggregate is not None and market is not None:
         return (
-            f"{_pct(1 - weight)} model {price(median)} + {_pct(weight)} market {price(market)}"
-            f" = {price(model)}"
+            f"model {price(aggregate)} at {_pct(weight)} with market {price(market)} "
+            f"in log-odds = {price(model)}"
         )
     return f"model {price(model)} vs market {price(market)} (stored forecast)"
 

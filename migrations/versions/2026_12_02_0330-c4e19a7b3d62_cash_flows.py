@@ -4,7 +4,7 @@ The day's PnL, /pnl and the drawdown are measured net of them (see
 `trader.execution.cash_flows`); each row is also a `cash_flow` event in the event log.
 
 Revision ID: c4e19a7b3d62
-Revises: 8d1f3a6b2c57
+Revises: f4b9c2e7a1d3
 Create Date: 2026-12-02 03:30:00.000000+00:00
 """
 
@@ -22,7 +22,7 @@ TIMESTAMP = sa.DateTime(timezone=True)
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision: str = "c4e19a7b3d62"
-down_revision: str | Sequence[str] | None = "8d1f3a6b2c57"
+down_revision: str | Sequence[str] | None = "f4b9c2e7a1d3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -27,6 +27,7 @@ from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
 from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
 from trader.signals.views import SignalsAdapter
+from trader.store.signals_repo import BrierScores
 
 NOW = datetime(2026, 3, 9, 11, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -218,6 +219,8 @@ async def test_signals_escape_every_question_and_reason(api: FakeBotAPI, clock: 
         last_report = report
         last_published = ()
         last_error = ""
+        last_scores = BrierScores(12, Decimal("0.2"), Decimal("0.18"), Decimal("0.17"), 10)
+        calibration = "not fitted (defaults: w 0.15, error 0.02)"
 
     stack = await start_chat_stack(api, clock=clock, signals=SignalsAdapter(Fixed()))
     try:
@@ -230,3 +233,5 @@ async def test_signals_escape_every_question_and_reason(api: FakeBotAPI, clock: 
     assert "   model 55.0% | market 40.0% | edge +12.0 pts | llm" in reply.plain
     assert "   buy Yes <now> & fast" in reply.plain
     assert "LLM this cycle: 3 call(s) · $0.0420" in reply.plain
+    assert "Brier 30 d: model 0.200 · market 0.180 · blend 0.170 (n 12; blend n 10)" in reply.plain
+    assert "Calibration: not fitted (defaults: w 0.15, error 0.02)" in reply.plain

@@ -41,7 +41,7 @@ def entry(clock: FakeClock, market: str = CONDITION, token: str = YES) -> Foreca
         rationale="base rate",
         sources=(),
         samples=3,
-        raw_median=D("0.73"),
+        aggregate=D("0.73"),
     )
     return ForecastEntry(ForecastRecord(clock.now(), forecast, "trade", "edge"), token_id=token)
 
@@ -74,14 +74,25 @@ async def test_a_held_market_resolving_yes_scores_its_forecasts_for_the_report(
                 await task
 
     row = (await store.for_market(CONDITION))[0]
-    assert (row.resolved_outcome, row.brier_model, row.brier_market) == (D(1), D("0.09"), D("0.16"))
+    # the model on its aggregate 0.73, the blend on the traded 0.7, the market on 0.6
+    assert (row.resolved_outcome, row.brier_model, row.brier_blend, row.brier_market) == (
+        D(1),
+        D("0.0729"),
+        D("0.09"),
+        D("0.16"),
+    )
     async with sessions() as session:
         found = await resolved_forecasts(
             session, clock.now() - timedelta(days=1), clock.now() + timedelta(days=1)
         )
-    assert [r for _, r in found] == [Resolved(D("0.7"), D("0.6"), D(1))]
+    assert [r for _, r in found] == [Resolved(D("0.73"), D("0.6"), D(1), blend=D("0.7"))]
     scores = await store.scores(clock.now() - timedelta(days=1), clock.now() + timedelta(days=1))
-    assert (scores.count, scores.model, scores.market) == (1, D("0.09"), D("0.16"))
+    assert (scores.count, scores.model, scores.market, scores.blend) == (
+        1,
+        D("0.0729"),
+        D("0.16"),
+        D("0.09"),
+    )
 
 
 async def test_a_50_50_resolution_scores_against_one_half(sessions: Sessions) -> None:
@@ -94,8 +105,9 @@ async def test_a_50_50_resolution_scores_against_one_half(sessions: Sessions) ->
 
     row = (await store.for_market(CONDITION))[0]
     assert count == 1
-    assert (row.resolved_outcome, row.brier_model, row.brier_market) == (
+    assert (row.resolved_outcome, row.brier_model, row.brier_blend, row.brier_market) == (
         D("0.5"),
+        D("0.0529"),
         D("0.04"),
         D("0.01"),
     )
@@ -117,6 +129,6 @@ async def test_a_market_nothing_holds_is_scored_when_its_source_says_it_resolved
     scored = await scoring.check(source, lambda: {"0xheld"})
 
     assert scored == 1
-    assert (await store.for_market(CONDITION))[0].brier_model == D("0.09")
+    assert (await store.for_market(CONDITION))[0].brier_blend == D("0.09")
     assert (await store.for_market("0xheld"))[0].resolved_at is None  # the settlement's to do
     source.close()

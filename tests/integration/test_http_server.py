@@ -28,6 +28,7 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 @dataclass(frozen=True)
 class Usage:
     model: str = "claude-haiku-4-5"
+    provider: str = "anthropic"
     input_tokens: int = 1200
     output_tokens: int = 300
     cache_read_tokens: int = 0
@@ -132,8 +133,9 @@ async def test_metrics_parse_with_the_prometheus_parser(served: Served) -> None:
     assert value("polyops_risk_denials", rule="max_exposure") == 1
     assert value("polyops_fills") == 1
     assert value("polyops_venue_errors", code="rate_limited") == 1
-    assert value("polyops_llm_tokens", model="claude-haiku-4-5", kind="input") == 1200
-    assert value("polyops_llm_cost_usd", model="claude-haiku-4-5") == pytest.approx(0.0042)
+    haiku = {"provider": "anthropic", "model": "claude-haiku-4-5"}
+    assert value("polyops_llm_tokens", **haiku, kind="input") == 1200
+    assert value("polyops_llm_cost_usd", **haiku) == pytest.approx(0.0042)
     assert value("polyops_health_check_failing", check="feed") == 1
     assert not any(name.startswith("python_") or name.startswith("process_") for name in families)
 

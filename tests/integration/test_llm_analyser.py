@@ -13,7 +13,8 @@ import pytest
 from polysim.synthetic.signals import make_market
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
-from trader.signals.budget import DailyBudget, estimate_tokens
+from trader.signals.batching import BatchConfig, BatchSender
+from trader.signals.budget import DEFAULT_PRICES, DailyBudget, estimate_tokens
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.prompts import ANALYSIS_SYSTEM, ScreenOutput, analysis_prompt
 from trader.signals.records import InMemoryUsageRecorder
@@ -108,15 +109,15 @@ async def test_the_system_prompt_is_sent_cacheable_and_read_from_cache_next_time
 @pytest.mark.parametrize(
     ("reply", "detail"),
     [
-        (Reply(text="I think it is likely, maybe 60%."), "no JSON object"),
-        (Reply(text='{"probability": 0.6, "confidence": '), "no JSON object"),
+        (Reply(text="I think it is likely, maybe 60%."), "no submit_forecast tool call"),
+        (Reply(text='{"probability": 0.6, "confidence": '), "no submit_forecast tool call"),
         (Reply.answer(1.4), "probability"),
         (Reply.answer(-0.1), "probability"),
         (Reply.answer(65), "probability"),
         (Reply.answer("NaN"), "probability"),
-        (Reply(text='{"probability": NaN, "confidence": 0.5}'), "non-finite"),
+        (Reply(text='{"probability": NaN, "confidence": 0.5}'), "probability"),
         (Reply(text='{"confidence": 0.5}'), "probability"),
-        (Reply(text="[0.6]"), "no JSON object"),
+        (Reply(text="[0.6]"), "no submit_forecast tool call"),
     ],
 )
 async def test_unusable_answers_yield_no_estimate_and_count_as_failures(
@@ -138,13 +139,26 @@ async def test_unusable_answers_yield_no_estimate_and_count_as_failures(
     assert usage.cost > 0  # the tokens were billed all the same
 
 
-async def test_fenced_json_is_accepted(
+async def test_the_answer_comes_through_a_forced_tool_call_reasoning_before_the_number(
     server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
 ) -> None:
-    server.push(Reply(text='Here:\n```json\n{"probability": 0.3, "confidence": 0.5}\n```'))
-    outcome = await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST)
+    server.push(Reply.answer(0.3))
+    outcome = await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST, sample=1)
+
     assert outcome.estimate is not None
     assert outcome.estimate.probability == Decimal("0.3")
+    assert outcome.estimate.reasoning.startswith("outside view: Comparable questions")
+    assert "against: Announced timelines slip" in outcome.estimate.reasoning
+    body = server.requests[0]
+    assert body["tool_choice"] == {"type": "tool", "name": "submit_forecast"}
+    (tool,) = body["tools"]
+    schema = tool["input_schema"]
+    order = list(schema["properties"])
+    assert order.index("outside_view") < order.index("counter_argument")
+    assert order.index("counter_argument") < order.index("probability")
+    assert schema["properties"]["probability"] == {"type": "number", "minimum": 0, "maximum": 1}
+    assert body["max_tokens"] >= 2000  # room to reason first
+    assert "best case that it resolves NO" in body["messages"][0]["content"]  # framing 2 of 3
 
 
 @pytest.mark.parametrize("status", [429, 529])
@@ -275,3 +289,59 @@ async def test_the_api_key_never_reaches_the_logs(
     await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST)
     assert caplog.records
     assert API_KEY not in caplog.text
+
+
+OLD_NEWS = AnalysisRequest(
+    MARKET,
+    Decimal("0.5"),
+    (
+        NewsMatch(
+            NewsItem("n2", "Vote scheduled", "https://x.test/2", "", NOW - timedelta(hours=3), "w"),
+            0.5,
+        ),
+    ),
+    NOW,
+)
+
+
+async def test_non_urgent_analyses_go_out_as_one_message_batch_at_half_the_price(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    clock = FakeClock(NOW)
+    recorder = InMemoryUsageRecorder()
+    batcher = BatchSender(client, clock, BatchConfig(window=1.0, poll=30.0))
+    llm = analyser(client, recorder, clock=clock)
+    batched = LLMAnalyser(
+        client, recorder=recorder, clock=clock, config=llm.config, batcher=batcher
+    )
+    server.batch_polls = 2
+    server.push(Reply.answer(0.61), Reply.answer(0.62), Reply.error(500))
+
+    outcomes = await asyncio.gather(*(batched.estimate(OLD_NEWS, sample=i) for i in range(3)))
+
+    assert batcher.batches_sent == 1
+    assert len(server.batched) == 3  # one batch, nothing sent one by one
+    assert server.statuses == []  # no /v1/messages call
+    assert 30.0 in clock.sleeps  # polled on the clock until it ended
+    assert [o.estimate.probability for o in outcomes[:2] if o.estimate] == [
+        Decimal("0.61"),
+        Decimal("0.62"),
+    ]
+    assert outcomes[2].failure is FailureKind.API_ERROR
+    assert "errored" in outcomes[2].detail
+    assert all(r.batch for r in recorder.records)
+    first = recorder.records[0]
+    direct = DEFAULT_PRICES["claude-sonnet-4-6"].cost(
+        input_tokens=first.input_tokens,
+        output_tokens=first.output_tokens,
+        cache_read_tokens=first.cache_read_tokens,
+        cache_write_tokens=first.cache_write_tokens,
+    )
+    assert first.cost == direct / 2
+
+    # fresh news is urgent: straight to /v1/messages at the full price
+    server.push(Reply.answer(0.7))
+    urgent = await batched.estimate(REQUEST)
+    assert urgent.estimate is not None
+    assert server.statuses == [200]
+    assert not recorder.records[-1].batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import FakeClock
 from trader.signals.budget import DailyBudget
+from trader.signals.pooling import CalibrationHolder, PoolingConfig, Resolved
 from trader.signals.records import FeedValidators, ForecastRecord, UsageRecord
-from trader.signals.values import Forecast, NewsItem, Source
-from trader.store.repositories import LlmUsageRepository
+from trader.signals.refit import CalibrationRefit
+from trader.signals.values import Forecast, NewsItem, Source, SourceRef
+from trader.store.repositories import ControlStateRepository, LlmUsageRepository
 from trader.store.signals_repo import (
     ForecastEntry,
     SqlAnalysisMemory,
@@ -58,7 +61,7 @@ def forecast(market: str, model: str, price: str, source: Source = Source.LLM) -
         rationale="base rate; recent news",
         sources=("https://news.test/a", "https://news.test/b"),
         samples=3,
-        raw_median=Decimal(model),
+        aggregate=Decimal(model),
     )
 
 
@@ -223,3 +226,77 @@ async def test_feed_validators_are_upserted_per_url(sessions: Sessions, clock: F
         url: FeedValidators('"v2"', "Sun, 01 Mar 2026 11:00:00 GMT"),
         "https://other.test/atom": FeedValidators(None, None),
     }
+
+
+async def test_a_forecast_keeps_its_samples_aggregate_blend_and_dated_sources(
+    sessions: Sessions, clock: FakeClock
+) -> None:
+    store = SqlForecastStore(sessions, clock)
+    pooled = dataclasses.replace(
+        forecast("0xm3", "0.6347", "0.60"),
+        aggregate=Decimal("0.80"),
+        sample_probabilities=(Decimal("0.75"), Decimal("0.80"), Decimal("0.85")),
+        weight=Decimal("0.15"),
+        retrieved=(
+            SourceRef("Talks advance", "https://news.test/a", T0 - timedelta(hours=3)),
+            SourceRef("Undated note", "https://news.test/b", None),
+        ),
+    )
+    await store.record_many(
+        [ForecastEntry(ForecastRecord(T0, pooled, "trade", "buy"), token_id="0xm3-yes")]
+    )
+    await store.resolve_payouts("0xm3", {"0xm3-yes": Decimal(1)})
+
+    row = (await store.for_market("0xm3"))[0]
+    assert row.samples == ["0.75", "0.80", "0.85"]
+    assert (row.aggregate, row.model_probability, row.model_weight) == (
+        Decimal("0.80"),
+        Decimal("0.6347"),
+        Decimal("0.15"),
+    )
+    assert row.retrieved == [
+        {
+            "title": "Talks advance",
+            "link": "https://news.test/a",
+            "published": "2026-03-01T09:00:00+00:00",
+        },
+        {"title": "Undated note", "link": "https://news.test/b", "published": None},
+    ]
+    # the model is scored on its own view, the blend on what was traded
+    assert (row.brier_model, row.brier_market, row.brier_blend) == (
+        Decimal("0.04"),
+        Decimal("0.16"),
+        Decimal("0.13344409"),
+    )
+    scores = await store.scores(T0, clock.now() + timedelta(seconds=1))
+    assert (scores.blend, scores.blend_count) == (Decimal("0.13344409"), 1)
+    assert await store.resolved_for_fit() == [Resolved(0.8, 0.6, 1.0)]
+
+
+async def test_the_daily_refit_fits_on_stored_forecasts_and_survives_a_restart(
+    sessions: Sessions, clock: FakeClock
+) -> None:
+    # a model that hedges: it says 0.6 where the truth (and the outcome frequency) is 0.8
+    store = SqlForecastStore(sessions, clock)
+    entries = []
+    for n in range(100):
+        model, yes = ("0.6", n % 5 != 0) if n < 50 else ("0.4", n % 5 == 0)
+        view = dataclasses.replace(forecast(f"0xr{n}", model, "0.5"), aggregate=Decimal(model))
+        entries.append(ForecastEntry(ForecastRecord(T0, view, "skip", ""), token_id=f"0xr{n}-yes"))
+    await store.record_many(entries)
+    for n in range(100):
+        yes = n % 5 != 0 if n < 50 else n % 5 == 0
+        await store.resolve_payouts(f"0xr{n}", {f"0xr{n}-yes": Decimal(1 if yes else 0)})
+    state = ControlStateRepository(sessions, clock)
+    holder = CalibrationHolder(PoolingConfig(min_resolved=100))
+
+    fitted = await CalibrationRefit(holder, store, state, clock).run()
+
+    # logit(0.8) / logit(0.6) = 3.42: the fit extremises the hedging model back
+    assert fitted.resolved == 100
+    assert fitted.slope == pytest.approx(3.42, abs=0.01)
+    assert holder.current.calibrate(Decimal("0.6")) == Decimal("0.8000")
+    restarted = CalibrationHolder(PoolingConfig(min_resolved=100))
+    loaded = await CalibrationRefit(restarted, store, state, clock).load()
+    assert loaded == fitted
+    assert "on 100 resolved forecasts" in loaded.describe()

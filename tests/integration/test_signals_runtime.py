@@ -3,6 +3,7 @@ over httpx, the real Anthropic SDK against the fake Messages API, intents on a r
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,20 +11,25 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.render.reports import signals as render_signals
 from polysim.synthetic.signals import StaticBooks, Universe, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from tests.support.feed_server import FakeFeedServer, FeedDocument, http_date, rss
+from tests.support.openai_server import FakeOpenAIServer
 from trader.bus import Bus, Envelope
 from trader.clock import FakeClock
 from trader.config import Settings
 from trader.domain import Alert, Market, OrderIntent, TradingMode
 from trader.events import RecordedEvent
+from trader.ops.metrics import Metrics
 from trader.scheduler import JobHook, JobScheduler, ScheduleConfig, job_plan
 from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
+from trader.signals.pooling import PoolingConfig
 from trader.signals.runtime import (
     SignalRuntime,
     SignalRuntimeConfig,
@@ -31,6 +37,7 @@ from trader.signals.runtime import (
     fallback_reasons,
     signal_runtime_config,
 )
+from trader.signals.views import SignalsAdapter
 from trader.store.db import to_jsonable
 from trader.store.repositories import LlmUsageRepository
 from trader.store.signals_repo import SqlForecastStore
@@ -123,6 +130,7 @@ class Rig:
         self._alerts = self.bus.alerts.subscribe()
         self.markets: Callable[[], Awaitable[tuple[Market, ...]]] = self._world_markets
         self.runtime: SignalRuntime | None = None
+        self.metrics = Metrics()
 
     async def _world_markets(self) -> tuple[Market, ...]:
         return self.world.markets
@@ -145,6 +153,7 @@ class Rig:
             http=self.http,
             bankroll=self._bankroll,
             events=self.events,
+            on_usage=self.metrics.record_llm_usage,
         )
         return self.runtime
 
@@ -183,7 +192,14 @@ async def make_rig(
 
 
 def config(feed: str, **changes: Any) -> SignalRuntimeConfig:
-    base: dict[str, Any] = {"feeds": (feed,), "min_edge": Decimal("0.005"), "ensemble_samples": 3}
+    base: dict[str, Any] = {
+        "feeds": (feed,),
+        "min_edge": Decimal("0.005"),
+        "ensemble_samples": 3,
+        # the model's view carries most of the weight here, so the synthetic news makes edges
+        "pooling": PoolingConfig(weight=Decimal("0.75"), default_error=Decimal(0)),
+        "screen": False,
+    }
     return SignalRuntimeConfig(**{**base, **changes})
 
 
@@ -279,6 +295,12 @@ async def test_an_llm_cycle_calls_the_api_once_per_change_even_across_a_restart(
     assert spent > 0
     rows = await SqlForecastStore(sessions, rig.clock).for_market(world.markets[0].condition_id)
     assert (rows[0].source, rows[0].model) == ("llm", "claude-sonnet-4-6")
+    # what was predicted, replayable: three samples, their median, the blend, dated sources
+    assert rows[0].samples == ["0.9", "0.9", "0.9"]
+    assert rows[0].aggregate == Decimal("0.9")
+    assert rows[0].model_weight == Decimal("0.75")
+    assert rows[0].retrieved
+    assert all(ref["published"] is not None for ref in rows[0].retrieved)
 
     second, _ = await rig.cycle()
     assert second.llm.calls == 0
@@ -292,6 +314,86 @@ async def test_an_llm_cycle_calls_the_api_once_per_change_even_across_a_restart(
     assert published_third == []
     # the day's spend read back from llm_usage, against the default $5 budget
     assert await restarted.llm_spend_today() == (spent, Decimal(5))
+
+
+async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_cost_shows(
+    make_rig: MakeRig,
+    feeds: FakeFeedServer,
+    anthropic_api: FakeAnthropicServer,
+    world: Universe,
+) -> None:
+    dull = world.markets[0].question
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if anthropic_api.forced_tool(body) == "screen_market":
+            material = dull not in body["messages"][0]["content"]
+            return Reply(text=json.dumps({"analyse": material, "reason": "fake verdict"}))
+        return Reply.answer(0.9)
+
+    anthropic_api.responder = respond
+    rig = make_rig(llm_config(serve_news(feeds, world), anthropic_api, screen=True))
+    await rig.build()
+
+    report, _ = await rig.cycle()
+
+    screens = [b for b in anthropic_api.requests if b["model"] == "claude-haiku-4-5"]
+    assert len(screens) == 4  # one cheap call per market
+    assert len(anthropic_api.requests) == 4 + 3 * 3  # three markets analysed, three samples
+    assert report.screened_out == 1
+    kept = next(m for m in report.markets if m.question == dull)
+    assert kept.screen == "screened out: fake verdict"
+    assert kept.screen_cost > 0
+    assert kept.model_probability is None
+    analysed = [m for m in report.markets if m.question != dull]
+    assert all(m.screen == "analyse: fake verdict" for m in analysed)
+    assert report.screen_cost == sum((m.screen_cost for m in report.markets), Decimal(0))
+    assert report.cost_per_analysed == report.llm.cost / 4
+    view = SignalsAdapter(rig.runtime).last_cycle()  # type: ignore[arg-type]
+    assert view.screened_out == 1
+    assert view.cost_per_analysed == report.cost_per_analysed
+    text = "\n".join(render_signals(view).lines)
+    assert "Screen: 1 kept from the deep analysis" in text
+    assert "per analysed market" in text
+    # /metrics: tokens and cost by provider and model
+    families = {f.name: f for f in text_string_to_metric_families(rig.metrics.render().decode())}
+    costs = {
+        s.labels["model"]: s.value
+        for s in families["polyops_llm_cost_usd"].samples
+        if s.name.endswith("_total") and s.labels["provider"] == "anthropic"
+    }
+    assert set(costs) == {"claude-haiku-4-5", "claude-sonnet-4-6"}
+    assert sum(costs.values()) == pytest.approx(float(report.llm.cost))
+
+
+async def test_with_anthropic_failing_the_openai_compatible_provider_analyses(
+    make_rig: MakeRig,
+    feeds: FakeFeedServer,
+    anthropic_api: FakeAnthropicServer,
+    world: Universe,
+) -> None:
+    anthropic_api.default = Reply.error(500)
+    async with FakeOpenAIServer(default=Reply.answer(0.9)) as second:
+        cfg = llm_config(
+            serve_news(feeds, world),
+            anthropic_api,
+            openai_api_key=SecretStr("sk-oa"),
+            openai_base_url=f"{second.url}/v1",
+        )
+        rig = make_rig(cfg)
+        await rig.build()
+
+        report, published = await rig.cycle()
+
+    assert report.sources == {"llm": 4}  # no heuristic: the second provider answered
+    assert second.requests
+    assert published
+    providers = {
+        s.labels["provider"]
+        for f in text_string_to_metric_families(rig.metrics.render().decode())
+        if f.name == "polyops_llm_tokens"
+        for s in f.samples
+    }
+    assert providers == {"openai"}  # the failed Anthropic calls billed no tokens
 
 
 async def test_over_budget_falls_back_to_the_heuristic_with_an_alert(

@@ -321,6 +321,8 @@ async def test_the_token_and_the_app_secret_never_reach_the_logs(
     stack: WhatsAppStack, api: FakeGraphAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # the client's own logger too: an earlier test's setup_logging may have quieted it
+    caplog.set_level(logging.DEBUG, logger="httpx")
     api.fail(130429, 429)
     api.fail(131026, 400, to=VIEWER)
 

@@ -7,6 +7,16 @@ tokens), any text (malformed JSON, an out-of-range probability), an error status
 
 Usage is simulated: about four characters a token; the first request with a given system prompt
 writes the cache (`cache_creation_input_tokens`), later ones read it.
+
+Tools: a request that forces a tool (`tool_choice: {"type": "tool", "name": ...}`) is answered
+with a `tool_use` block whose input is the reply's text parsed as a JSON object (a text that is
+no JSON object comes back as a plain text block, as a model that ignored the tool would). The
+default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: true).
+
+Message Batches: `POST /v1/messages/batches` answers each request as `/v1/messages` would (the
+same script, responder and usage), keeps the batch `in_progress` for `batch_polls` status
+checks, then `ended` with a `results_url` that serves the results as JSON lines. An error
+status in a reply becomes an `errored` result.
 """
 
 from __future__ import annotations
@@ -41,6 +51,9 @@ def answer_text(
 ) -> str:
     return json.dumps(
         {
+            "outside_view": "Comparable questions resolve YES a little over half the time.",
+            "inside_view": "The supplied news moves the picture slightly toward YES.",
+            "counter_argument": "Announced timelines slip more often than not.",
             "probability": probability,
             "confidence": confidence,
             "key_factors": list(key_factors),
@@ -70,6 +83,7 @@ class Reply:
 
 
 Responder = Callable[[dict[str, Any]], Reply]
+SCREEN_DEFAULT = Reply(text=json.dumps({"analyse": True, "reason": "fake: the news is material"}))
 
 
 class FakeAnthropicServer(LoopbackServer):
@@ -85,12 +99,84 @@ class FakeAnthropicServer(LoopbackServer):
         self.max_in_flight = 0
         self._cached_systems: set[str] = set()
         self._ids = itertools.count(1)
+        self.batched: list[dict[str, Any]] = []  # the params of requests that came in batches
+        self.batch_polls = 1  # status checks a batch stays in progress for
+        self.batch_polls_seen = 0
+        self._batches: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def forced_tool(body: dict[str, Any]) -> str | None:
+        choice = body.get("tool_choice") or {}
+        return choice.get("name") if choice.get("type") == "tool" else None
 
     def push(self, *replies: Reply) -> None:
         self.script.extend(replies)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/batches", self._create_batch)
+        app.router.add_get("/v1/messages/batches/{id}", self._get_batch)
+        app.router.add_get("/v1/messages/batches/{id}/results", self._batch_results)
+
+    async def _create_batch(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        batch_id = f"msgbatch_fake_{next(self._ids)}"
+        lines = []
+        for item in body["requests"]:
+            params = item["params"]
+            self.requests.append(params)
+            self.batched.append(params)
+            reply = self._next(params)
+            if reply.status != 200:
+                kind = ERROR_TYPES.get(reply.status, "api_error")
+                error = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
+                result: dict[str, Any] = {"type": "errored", "error": error}
+            else:
+                result = {"type": "succeeded", "message": self._message(params, reply)}
+            lines.append({"custom_id": item["custom_id"], "result": result})
+        self._batches[batch_id] = {"lines": lines, "polls_left": self.batch_polls}
+        return web.json_response(self._batch(batch_id))
+
+    def _batch(self, batch_id: str) -> dict[str, Any]:
+        state = self._batches[batch_id]
+        ended = state["polls_left"] <= 0
+        count = len(state["lines"])
+        errored = sum(1 for line in state["lines"] if line["result"]["type"] == "errored")
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": {
+                "processing": 0 if ended else count,
+                "succeeded": count - errored if ended else 0,
+                "errored": errored if ended else 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": "2026-03-01T00:00:00Z",
+            "expires_at": "2026-03-02T00:00:00Z",
+            "ended_at": "2026-03-01T00:01:00Z" if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if ended else None,
+        }
+
+    async def _get_batch(self, request: web.Request) -> web.StreamResponse:
+        batch_id = request.match_info["id"]
+        if batch_id not in self._batches:
+            raise web.HTTPNotFound()
+        self.batch_polls_seen += 1
+        state = self._batches[batch_id]
+        payload = self._batch(batch_id)
+        state["polls_left"] -= 1
+        return web.json_response(payload)
+
+    async def _batch_results(self, request: web.Request) -> web.StreamResponse:
+        state = self._batches.get(request.match_info["id"])
+        if state is None:
+            raise web.HTTPNotFound()
+        text = "".join(json.dumps(line) + "\n" for line in state["lines"])
+        return web.Response(text=text, content_type="application/binary")
 
     async def _wait(self, seconds: float | None) -> None:
         """Wait `seconds` (forever if None) or until the server closes."""
@@ -102,6 +188,8 @@ class FakeAnthropicServer(LoopbackServer):
             return self.script.popleft()
         if self.responder is not None:
             return self.responder(body)
+        if self.forced_tool(body) == "screen_market":
+            return SCREEN_DEFAULT
         return self.default
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
@@ -151,14 +239,27 @@ class FakeAnthropicServer(LoopbackServer):
             usage["cache_creation_input_tokens"] = system_tokens
         return usage
 
+    def _content(self, body: dict[str, Any], reply: Reply) -> tuple[list[dict[str, Any]], str]:
+        tool = self.forced_tool(body)
+        if tool is not None:
+            try:
+                value = json.loads(reply.text)
+            except json.JSONDecodeError:
+                value = None
+            if isinstance(value, dict):
+                block = {"type": "tool_use", "id": f"toolu_{next(self._ids)}", "name": tool}
+                return [{**block, "input": value}], "tool_use"
+        return [{"type": "text", "text": reply.text}], "end_turn"
+
     def _message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        content, stop = self._content(body, reply)
         return {
             "id": f"msg_fake_{next(self._ids)}",
             "type": "message",
             "role": "assistant",
             "model": body.get("model", "unknown"),
-            "content": [{"type": "text", "text": reply.text}],
-            "stop_reason": "end_turn",
+            "content": content,
+            "stop_reason": stop,
             "stop_sequence": None,
             "usage": self._usage(body, reply),
         }

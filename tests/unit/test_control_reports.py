@@ -33,6 +33,7 @@ from trader.signals.pipeline import CycleReport, MarketReport
 from trader.signals.runtime import SignalRuntime, SignalRuntimeConfig
 from trader.signals.views import SignalsAdapter, signals_view
 from trader.state import ControlState
+from trader.store.signals_repo import BrierScores
 
 OPERATOR = Actor("telegram", "42", "ops")
 NOW = datetime(2026, 3, 9, 11, tzinfo=UTC)
@@ -198,6 +199,8 @@ class Runtime:
     last_report: CycleReport | None = None
     last_published: tuple[OrderIntent, ...] = ()
     last_error: str = ""
+    last_scores: BrierScores | None = None
+    calibration: str = ""
 
 
 async def test_signals_show_the_last_cycle_trades_first_then_by_edge() -> None:

@@ -37,7 +37,7 @@ def view(q: str) -> Forecast:
         rationale="",
         sources=(),
         samples=3,
-        raw_median=D(q),
+        aggregate=D(q),
         actionable=True,
     )
 

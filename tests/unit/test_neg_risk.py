@@ -79,7 +79,8 @@ async def test_the_strategy_sizes_on_the_coherent_probability() -> None:
     assert alone.group.intents[0].token_id == market.tokens[0].token_id  # YES, alone
 
     others = {"m2": D("0.45"), "m3": D("0.25")}  # the event's other outcomes: 0.70
-    coherent_run = await edge_strategy().evaluate(
+    # about coherence, not the error margin: NO's 0.0108 edge would be within the default 0.02
+    coherent_run = await edge_strategy(error=Decimal(0)).evaluate(
         market,
         books,
         D("0.50"),

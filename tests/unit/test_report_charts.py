@@ -114,7 +114,9 @@ def full_data(days: int = 30) -> ReportData:
             ),
         ),
         win_rate=WinRate(30, 1, 1),
-        forecasts=ForecastScore(2, 30, 2, D("0.065"), D("0.205")),
+        forecasts=ForecastScore(
+            2, 30, 2, D("0.065"), D("0.205"), D("0.150"), 2, "w 0.15, on 120 resolved forecasts"
+        ),
         llm=(LlmLine("claude-sonnet-4-6", 2, 0, 6000, 1000, 2000, D("0.04")),),
         alerts=AlertSummary(4, 1, 2, 1, ("Trading HALTED: venue errors",)),
         uptime=Uptime(
@@ -158,6 +160,8 @@ def test_text_puts_what_needs_the_operator_first_and_shows_the_figures() -> None
     assert "Realized +$6.00 · expected +$5.90 (1 buy without a forecast)" in text
     assert "Win rate 30 d 50% (1 W / 1 L)" in text
     assert "Brier 30 d: model 0.065 vs market 0.205 (n 2, better)" in text
+    assert "Brier 30 d of the blend: 0.150 (n 2)" in text
+    assert "Calibration: w 0.15, on 120 resolved forecasts" in text
     assert "Uptime 90.6% · 1 restart · longest gap 2 h 00 min at 10:00" in text
     assert len(lines) < 40  # readable in half a minute
 

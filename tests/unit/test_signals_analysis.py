@@ -20,6 +20,7 @@ from trader.signals.ensemble import (
     run_ensemble,
 )
 from trader.signals.heuristic import HeuristicModel, sentiment
+from trader.signals.pooling import PoolingConfig
 from trader.signals.prompts import ScreenOutput
 from trader.signals.values import (
     AnalysisRequest,
@@ -110,14 +111,18 @@ def test_quantile_median_and_dispersion() -> None:
     assert median([Decimal("0.2"), Decimal("0.3")]) == Decimal("0.25")
 
 
-def test_combine_shrinks_toward_the_market_and_clamps() -> None:
-    config = EnsembleConfig(samples=3, min_valid=1, shrinkage=Decimal("0.5"))
+def test_combine_blends_toward_the_market_and_clamps() -> None:
+    config = EnsembleConfig(samples=3, min_valid=1, pooling=PoolingConfig(weight=Decimal("0.5")))
     forecast = combine("m", [estimate("0.8")] * 3, Decimal("0.4"), config, Source.LLM)
-    assert forecast.raw_median == Decimal("0.8")
-    assert forecast.model_probability == Decimal("0.6")
+    assert forecast.aggregate == Decimal("0.8")
+    assert forecast.model_probability == Decimal("0.6202")  # log-odds halfway
     assert forecast.actionable
     extreme = combine(
-        "m", [estimate("1")] * 3, Decimal("1"), EnsembleConfig(shrinkage=Decimal(0)), Source.LLM
+        "m",
+        [estimate("1")] * 3,
+        Decimal("1"),
+        EnsembleConfig(pooling=PoolingConfig(weight=Decimal(1))),
+        Source.LLM,
     )
     assert extreme.model_probability == Decimal("0.99")
 

@@ -12,6 +12,7 @@ from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.news import RefreshResult
 from trader.signals.pipeline import PipelineConfig, SelectionConfig, SignalPipeline, select_markets
+from trader.signals.pooling import PoolingConfig
 from trader.signals.records import InMemoryForecastRecorder
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import LLMEdgeStrategy
@@ -54,7 +55,7 @@ def heuristic_pipeline(
             heuristic=HeuristicModel(),
             llm=None,
             clock=clock,
-            ensemble=EnsembleConfig(shrinkage=Decimal(0)),
+            ensemble=EnsembleConfig(pooling=PoolingConfig(heuristic_weight=Decimal(1))),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.005")),
         stages=lambda: ALL_LIVE,  # these tests are about what happens in each mode

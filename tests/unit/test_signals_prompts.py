@@ -8,9 +8,11 @@ import pytest
 from polysim.synthetic.signals import make_market
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
+    FRAMINGS,
     InvalidOutput,
     analysis_prompt,
     extract_json,
+    news_subset,
     parse_analysis,
     parse_screen,
 )
@@ -86,3 +88,39 @@ def test_screen_answers() -> None:
     assert parse_screen('{"analyse": true, "reason": "new vote count"}').analyse
     with pytest.raises(InvalidOutput):
         parse_screen('{"reason": "missing verdict"}')
+
+
+def test_samples_differ_on_purpose_in_framing_and_in_the_news_they_see() -> None:
+    market = make_market("m", "Will X happen?", end_date=NOW + timedelta(days=3))
+    news = tuple(
+        NewsMatch(NewsItem(f"n{i}", f"Headline {i}", f"https://x.test/{i}", "b", NOW, "w"), 0.5)
+        for i in range(6)
+    )
+    request = AnalysisRequest(market, Decimal("0.4"), news, NOW)
+
+    assert news_subset(news, 0) == news
+    assert [m.item.item_id for m in news_subset(news, 1)] == ["n0", "n2", "n3", "n5"]
+    assert [m.item.item_id for m in news_subset(news, 2)] == ["n0", "n1", "n3", "n4"]
+    prompts = [analysis_prompt(request, sample=s) for s in range(3)]
+    assert len(set(prompts)) == 3
+    assert FRAMINGS[1] in prompts[1]
+    assert FRAMINGS[2] in prompts[2]
+    assert "Headline 1" in prompts[0]
+    assert "Headline 1" not in prompts[1]
+    assert news_subset(news[:2], 1) == news[:2]  # too few to leave any out
+
+
+def test_a_forced_tool_call_input_is_validated_like_text() -> None:
+    estimate = parse_analysis(
+        {
+            "outside_view": "rare",
+            "inside_view": "",
+            "counter_argument": "x",
+            "probability": 0.2,
+            "confidence": 0.6,
+        }
+    )
+    assert estimate.probability == Decimal("0.2")
+    assert estimate.reasoning == "outside view: rare | against: x"
+    with pytest.raises(InvalidOutput, match="probability"):
+        parse_analysis({"probability": 1.2, "confidence": 0.5})

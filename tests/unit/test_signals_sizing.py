@@ -36,7 +36,7 @@ def forecast(model: str, market: str = "0.5", *, actionable: bool = True) -> For
         rationale="",
         sources=(),
         samples=5,
-        raw_median=Decimal(model),
+        aggregate=Decimal(model),
         actionable=actionable,
         note="" if actionable else "samples disagree",
     )
@@ -270,3 +270,18 @@ def test_the_trace_names_the_depth_or_the_edge_when_the_book_runs_out_first() ->
     assert steep.trace is not None
     assert steep.trace.bound == "min_edge"  # 0.69 leaves 0.01 < the 0.02 minimum edge
     assert steep.shares == Decimal(10)
+
+
+def test_an_edge_must_beat_fees_half_the_spread_and_the_models_measured_error() -> None:
+    # mid 0.50, ask 0.51 (half the spread 0.01), 200 bps: fee 0.02 x 0.51 x 0.49 = 0.0050
+    books = binary_books(MARKET, Decimal("0.50"), NOW)
+    market = with_fees(200)
+    view = dataclasses.replace(forecast("0.60"), error=Decimal("0.09"))
+    # 0.60 - 0.50 = 0.10 over the mid; less 0.01 and 0.005: 0.085 at the ask, within 0.09
+    held = size_forecast(view, market, books, Decimal(1000), SizingConfig())
+    assert held.intent is None
+    assert held.edge == Decimal("0.085002")  # fee 0.004998
+    assert "within the model's error 0.09" in held.reason
+    smaller = dataclasses.replace(view, error=Decimal("0.08"))
+    traded = size_forecast(smaller, market, books, Decimal(1000), SizingConfig())
+    assert traded.intent is not None

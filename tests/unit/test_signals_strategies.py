@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from trader.domain import Book, BookLevel, TradingMode
 from trader.signals.analysis import AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
+from trader.signals.pooling import PoolingConfig
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import LLMEdgeStrategy, Strategy
 from trader.signals.triage import Triage, TriageConfig
@@ -69,14 +71,20 @@ async def test_a_development_strategy_is_not_evaluated_and_a_promotion_counts_ne
     assert strategy.runs_in(TradingMode.PAPER)
 
 
-def edge_strategy(stages: StageBook = ALL_LIVE, **triage: object) -> LLMEdgeStrategy:
+def edge_strategy(
+    stages: StageBook = ALL_LIVE, error: Decimal | None = None, **triage: object
+) -> LLMEdgeStrategy:
+    """`error`: the model's measured error an edge must beat (default: the pooling default)."""
+    pooling = PoolingConfig(heuristic_weight=Decimal(1))
+    if error is not None:
+        pooling = dataclasses.replace(pooling, default_error=error)
     return LLMEdgeStrategy(
         triage=Triage(TriageConfig(**triage)),  # type: ignore[arg-type]
         analysis=AnalysisService(
             heuristic=HeuristicModel(),
             llm=None,
             clock=FakeClock(),
-            ensemble=EnsembleConfig(shrinkage=Decimal(0)),
+            ensemble=EnsembleConfig(pooling=pooling),
         ),
         sizing=SizingConfig(min_edge=Decimal("0.01")),
         stages=lambda: stages,
@@ -160,3 +168,20 @@ async def test_llm_edge_sizes_on_the_book_read_after_the_analysis() -> None:
     assert evaluation.group is not None
     intent = evaluation.group.intents[0]
     assert intent.limit_price == fresh[intent.token_id].asks[0].price == Decimal("0.56")
+
+
+async def test_news_published_after_now_is_never_used() -> None:
+    later = NewsItem("late", "Senate passes the bill", "https://x.test/l", "", NOW, "wire")
+    late = NewsMatch(dataclasses.replace(later, published=NOW + timedelta(minutes=1)), 0.9)
+    evaluation = await edge_strategy().evaluate(
+        MARKET,
+        binary_books(MARKET, Decimal("0.50"), NOW),
+        Decimal("0.50"),
+        (late,),
+        bankroll=Decimal(1000),
+        now=NOW,
+        mode=TradingMode.PAPER,
+    )
+    assert evaluation.triage is not None
+    assert evaluation.triage.news == ()
+    assert evaluation.analysis is None  # no relevant news left: nothing to analyse

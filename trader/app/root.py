@@ -97,6 +97,7 @@ class App:
             events=records.events,
             recorder=records.recorder,
             state=records.state,
+            on_usage=self.metrics.record_llm_usage,
         )
         await trading.start()
         execution, signals = trading.execution, trading.signals
@@ -124,6 +125,7 @@ class App:
                 "market_refresh": trading.refresh_markets,
                 "signal_cycle": trading.signal_cycle,
                 "health_check": liveness.health_check,
+                **({"forecast_refit": signals.refit.job} if signals.refit else {}),
             },
             describe_cycle=signals.describe_last_cycle,
         )

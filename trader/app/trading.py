@@ -29,6 +29,7 @@ from trader.domain import Market, TradingMode
 from trader.execution.runtime import build_execution, execution_config
 from trader.execution.trade_alerts import TradeAlerts
 from trader.reports import ReportService, ReportWorker
+from trader.signals.records import UsageRecord
 from trader.signals.runtime import build_signal_runtime, signal_runtime_config
 from trader.signals.scoring import ForecastScoring, PayoutSource
 from trader.state import ControlState
@@ -52,6 +53,7 @@ class TradingAssembly:
         events: EventLog,
         recorder: MeteredEventLog,
         state: ControlState,
+        on_usage: Callable[[UsageRecord], object] | None = None,
     ) -> None:
         self._settings, self._clock = settings, clock
         self.venue = build_venue(settings.venue(), clock=clock, sessions=sessions)
@@ -81,6 +83,7 @@ class TradingAssembly:
             holdings=self.execution.holdings,
             allow_heuristic_live=lambda: state.allow_heuristic_live,
             stages=lambda: state.stages,
+            on_usage=on_usage,  # each LLM call's tokens and cost into /metrics
         )
         self.reports = ReportService(  # each report made in a child process, started on first use
             sessions,
@@ -100,6 +103,8 @@ class TradingAssembly:
 
     async def start(self) -> None:
         await self.venue.start()
+        if self.signals.refit is not None:  # the last fitted calibration, before any cycle
+            await self.signals.refit.load()
         await self.execution.start()  # restore, load markets, reconcile: before any order
         await self.markets.upsert_many(self.execution.board.markets())  # reports name them
         self.trade_alerts = TradeAlerts(self._bus, self.execution.board.title_of)

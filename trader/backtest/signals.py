@@ -33,6 +33,7 @@ from trader.signals.pipeline import (
     SelectionConfig,
     SignalPipeline,
 )
+from trader.signals.pooling import PoolingConfig
 from trader.signals.records import ForecastRecorder, InMemoryAnalysisMemory
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import LLMEdgeStrategy
@@ -143,6 +144,10 @@ async def load_recorded_forecasts(
     return recorded
 
 
+# a replayed forecast is already the blend the trader traded: it is taken as it is
+REPLAYED = PoolingConfig(weight=Decimal(1), heuristic_weight=Decimal(1))
+
+
 def backtest_pipeline(
     *,
     books: BookGetter,
@@ -163,7 +168,7 @@ def backtest_pipeline(
     ensemble = (
         EnsembleConfig(samples=samples, min_valid=samples // 2 + 1)
         if forecasts is None
-        else EnsembleConfig(samples=1, min_valid=1, shrinkage=Decimal(0))
+        else EnsembleConfig(samples=1, min_valid=1, pooling=REPLAYED)
     )
     service = AnalysisService(
         heuristic=HeuristicModel(),

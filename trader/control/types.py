@@ -447,6 +447,20 @@ class MarketSignal:
     edge: Decimal | None = None  # per share at the best ask of the side considered, after fees
     source: str = ""  # "llm", "heuristic", or "" when nothing was analysed
     analysis: str = ""  # which analysis ran, and why
+    screen: str = ""  # the triage model's decision and reason; "" when no screen ran
+    screen_cost: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class BrierView:
+    """Mean Brier scores of resolved forecasts over `days` (lower is better; 0.25 a coin)."""
+
+    days: int
+    count: int
+    model: Decimal | None
+    market: Decimal | None
+    blend: Decimal | None
+    blend_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,3 +482,8 @@ class SignalsView:
     fallbacks: tuple[tuple[str, int], ...] = ()  # (why the heuristic stood in, markets)
     news_error: str = ""  # the news stage failed: markets were triaged without news
     last_error: str = ""  # the latest cycle failed; the view is of the one before it
+    cost_per_analysed: Decimal | None = None  # LLM cost / markets that reached the analysis
+    screened_out: int = 0  # markets the triage model kept from the deep analysis
+    screen_cost: Decimal = ZERO
+    brier: BrierView | None = None  # resolved forecasts: model, market, blend
+    calibration: str = ""  # the calibration and blend weight in force, with their sample size

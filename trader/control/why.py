@@ -59,7 +59,7 @@ class AnalysisFacts:
     samples: tuple[Decimal, ...]
     raw_median: Decimal | None
     market_probability: Decimal | None  # the YES mid the analysis saw
-    shrinkage: Decimal | None  # the market's weight in the blend
+    model_weight: Decimal | None  # the model's weight in the log-odds blend with the market
     model_probability: Decimal | None  # the blend: the forecast
     dispersion: Decimal | None
     decision: str  # "trade" or "skip"

@@ -63,6 +63,9 @@ class LlmUsage(Protocol):
     def model(self) -> str: ...
 
     @property
+    def provider(self) -> str: ...
+
+    @property
     def input_tokens(self) -> int: ...
 
     @property
@@ -137,12 +140,15 @@ class Metrics:
         self.open_orders = Gauge("polyops_open_orders", "Open orders", registry=r)
         self.llm_tokens = Counter(
             "polyops_llm_tokens_total",
-            "LLM tokens by model and kind",
-            ["model", "kind"],
+            "LLM tokens by provider, model and kind",
+            ["provider", "model", "kind"],
             registry=r,
         )
         self.llm_cost = Counter(
-            "polyops_llm_cost_usd_total", "LLM spend in USD by model", ["model"], registry=r
+            "polyops_llm_cost_usd_total",
+            "LLM spend in USD by provider and model",
+            ["provider", "model"],
+            registry=r,
         )
         self.alert_queue = Gauge(
             "polyops_alert_queue_depth", "Alerts waiting to be delivered", registry=r
@@ -206,7 +212,7 @@ class Metrics:
         self.venue_errors.labels(code=code or "unknown").inc()
 
     def record_llm_usage(self, usage: LlmUsage) -> None:
-        model = usage.model or "unknown"
+        model, provider = usage.model or "unknown", usage.provider or "unknown"
         for kind, tokens in (
             ("input", usage.input_tokens),
             ("output", usage.output_tokens),
@@ -214,9 +220,9 @@ class Metrics:
             ("cache_write", usage.cache_write_tokens),
         ):
             if tokens > 0:
-                self.llm_tokens.labels(model=model, kind=kind).inc(tokens)
+                self.llm_tokens.labels(provider=provider, model=model, kind=kind).inc(tokens)
         if usage.cost > 0:
-            self.llm_cost.labels(model=model).inc(float(usage.cost))
+            self.llm_cost.labels(provider=provider, model=model).inc(float(usage.cost))
 
     def set_health(self, check: str, failing: bool) -> None:
         self.health_failing.labels(check=check).set(1.0 if failing else 0.0)

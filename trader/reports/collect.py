@@ -28,6 +28,7 @@ from trader.reports import queries
 from trader.reports.attention import attention
 from trader.reports.metrics import (
     EquitySeries,
+    blend_score,
     calibration_bins,
     day_window,
     local_midnight,
@@ -48,6 +49,8 @@ from trader.reports.model import (
     Uptime,
     WinRate,
 )
+from trader.signals.pooling import Calibration as FittedCalibration
+from trader.signals.refit import STATE_KEY as FIT_KEY
 from trader.state import RiskLimits, SettingError
 from trader.store.tables import PositionRow
 
@@ -280,7 +283,9 @@ async def _forecasts(
     )
     brier_start = window.end - timedelta(days=opts.brier_days)
     cal_start = window.end - timedelta(days=opts.calibration_days)
-    scored, model, market = scores([r for at, r in rows if at >= brier_start])
+    recent = [r for at, r in rows if at >= brier_start]
+    scored, model, market = scores(recent)
+    blended, blend = blend_score(recent)
     in_day = sum(1 for at, _ in rows if at >= window.start)
     calibrated = [r for at, r in rows if at >= cal_start]
     _, cal_model, cal_market = scores(calibrated)
@@ -292,7 +297,20 @@ async def _forecasts(
         model_brier=cal_model,
         market_brier=cal_market,
     )
-    return ForecastScore(in_day, opts.brier_days, scored, model, market), calibration
+    stored = (await queries.control_values(session, FIT_KEY)).get(FIT_KEY)
+    score = ForecastScore(
+        in_day, opts.brier_days, scored, model, market, blend, blended, _fit(stored)
+    )
+    return score, calibration
+
+
+def _fit(stored: object) -> str:
+    if not isinstance(stored, dict):
+        return ""
+    try:
+        return FittedCalibration.from_json(stored).describe()
+    except (ValueError, KeyError, TypeError):
+        return "stored calibration unreadable"
 
 
 def _uptime(

@@ -47,11 +47,14 @@ def truncate(text: str, limit: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """One resolved forecast: the model's probability, the market's price then, the payout."""
+    """One resolved forecast: the model's own probability (its aggregate), the market's price
+    then, the payout, and the blend of the two that was traded (None on rows from before the
+    aggregate was stored, whose `model` is the traded view)."""
 
     model: Decimal
     market: Decimal | None
     outcome: Decimal
+    blend: Decimal | None = None
 
 
 def brier(pairs: Iterable[tuple[Decimal, Decimal]]) -> Decimal | None:
@@ -70,6 +73,12 @@ def scores(rows: Sequence[Resolved]) -> tuple[int, Decimal | None, Decimal | Non
     model = brier((r.model, r.outcome) for r in paired)
     market = brier((r.market, r.outcome) for r in paired if r.market is not None)
     return len(paired), model, market
+
+
+def blend_score(rows: Sequence[Resolved]) -> tuple[int, Decimal | None]:
+    """(pairs, the blend's Brier) over the forecasts that stored a blend and a market price."""
+    paired = [r for r in rows if r.market is not None and r.blend is not None]
+    return len(paired), brier((r.blend, r.outcome) for r in paired if r.blend is not None)
 
 
 def calibration_bins(

@@ -102,6 +102,9 @@ class ForecastScore:
     scored: int = 0  # resolved in the last `days` days, with a market price to compare
     model_brier: Decimal | None = None
     market_brier: Decimal | None = None
+    blend_brier: Decimal | None = None
+    blend_scored: int = 0
+    fit: str = ""  # the calibration and blend weight in force, with their sample size
 
 
 @dataclass(frozen=True, slots=True)

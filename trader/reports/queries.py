@@ -154,6 +154,7 @@ async def resolved_forecasts(
             ForecastRow.model_probability,
             ForecastRow.market_price,
             ForecastRow.resolved_outcome,
+            ForecastRow.aggregate,
         )
         .where(
             (ForecastRow.resolved_at >= start)
@@ -165,9 +166,19 @@ async def resolved_forecasts(
     rows: list[tuple[datetime, Resolved]] = []
     async for partition in stream(session, query):
         rows.extend(
-            (at, Resolved(model, market, outcome)) for at, model, market, outcome in partition
+            (at, _resolved(traded, market, outcome, aggregate))
+            for at, traded, market, outcome, aggregate in partition
         )
     return rows
+
+
+def _resolved(
+    traded: Decimal, market: Decimal | None, outcome: Decimal, aggregate: Decimal | None
+) -> Resolved:
+    """The model is its aggregate where stored (then the traded view is the blend)."""
+    if aggregate is None:
+        return Resolved(traded, market, outcome)
+    return Resolved(aggregate, market, outcome, blend=traded)
 
 
 async def llm_lines(session: AsyncSession, window: DayWindow) -> tuple[LlmLine, ...]:

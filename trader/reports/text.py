@@ -168,6 +168,12 @@ def _forecasts_and_llm(data: ReportData) -> list[str]:
             f"Brier {score.days} d: model {score.model_brier:.3f} vs market "
             f"{score.market_brier:.3f} (n {score.scored}, {verdict})"
         )
+    if score.blend_brier is not None:
+        lines.append(
+            f"Brier {score.days} d of the blend: {score.blend_brier:.3f} (n {score.blend_scored})"
+        )
+    if score.fit:
+        lines.append(f"Calibration: {score.fit}")
     if not data.llm:
         lines.append("LLM: no calls")
         return lines

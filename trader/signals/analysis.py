@@ -17,12 +17,15 @@ is when the triage may remember the market as analysed.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Protocol
 
 from trader.clock import Clock
+from trader.domain import ZERO
 from trader.signals.ensemble import Analyser, EnsembleConfig, EnsembleResult, run_ensemble
 from trader.signals.heuristic import HeuristicModel
+from trader.signals.pooling import CalibrationHolder
 from trader.signals.prompts import ScreenOutput
 from trader.signals.values import (
     AnalysisRequest,
@@ -50,6 +53,8 @@ class AnalysisResult:
     why: str
     conclusive: bool = False
     llm_samples: int = 0  # samples the LLM was asked for (budget refusals included)
+    screen: str = ""  # the triage model's decision and reason; "" when no screen ran
+    screen_cost: Decimal = ZERO
 
     @property
     def source(self) -> Source | None:
@@ -70,6 +75,7 @@ class AnalysisService:
         ensemble: EnsembleConfig | None = None,
         screener: Screener | None = None,
         config: AnalysisConfig | None = None,
+        calibration: CalibrationHolder | None = None,
     ) -> None:
         self._heuristic = heuristic
         self._llm = llm
@@ -77,6 +83,8 @@ class AnalysisService:
         self.ensemble = ensemble or EnsembleConfig()
         self._screener = screener
         self.config = config or AnalysisConfig()
+        # the LLM's calibration, refitted daily; the heuristic always uses the defaults
+        self.calibration = calibration or CalibrationHolder(self.ensemble.pooling)
         self._consecutive_api_failures = 0
         self._open_until: float | None = None
 
@@ -95,12 +103,22 @@ class AnalysisService:
                 request,
                 f"LLM API failing ({self._consecutive_api_failures} markets in a row)",
             )
+        screen, cost = "", ZERO
         if self._screener is not None:
             screened = await self._screener.screen(request)
-            if isinstance(screened, ScreenOutput) and not screened.analyse:
-                return AnalysisResult(None, f"screened out: {screened.reason}", conclusive=True)
-        result = await run_ensemble(self._llm, request, self.ensemble)
-        return await self._judge(request, result)
+            if isinstance(screened, ScreenOutput):
+                cost = screened.cost
+                if not screened.analyse:
+                    why = f"screened out: {screened.reason}"
+                    return AnalysisResult(None, why, True, screen=why, screen_cost=cost)
+                screen = f"analyse: {screened.reason}"
+            else:
+                screen = f"screen failed ({screened.failure}): analysed anyway"
+        result = await run_ensemble(
+            self._llm, request, self.ensemble, calibration=self.calibration.current
+        )
+        judged = await self._judge(request, result)
+        return replace(judged, screen=screen, screen_cost=cost)
 
     async def _judge(self, request: AnalysisRequest, result: EnsembleResult) -> AnalysisResult:
         asked = len(result.outcomes)
@@ -141,7 +159,13 @@ class AnalysisService:
         conclusive: bool = False,
         llm_samples: int = 0,
     ) -> AnalysisResult:
-        result = await run_ensemble(self._heuristic, request, self.ensemble, samples=1)
+        result = await run_ensemble(
+            self._heuristic,
+            request,
+            self.ensemble,
+            samples=1,
+            calibration=self.ensemble.pooling.heuristic(),
+        )
         return AnalysisResult(
             result.forecast, f"heuristic: {reason}", conclusive, llm_samples=llm_samples
         )

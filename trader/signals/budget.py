@@ -55,6 +55,15 @@ class ModelPrice:
         )
         return total / MILLION
 
+    def discounted(self, factor: Decimal) -> ModelPrice:
+        """Every rate times `factor` (the Message Batches API bills half)."""
+        return ModelPrice(
+            self.input * factor,
+            self.output * factor,
+            self.cache_read * factor,
+            self.cache_write * factor,
+        )
+
     def worst_case(self, *, prompt_tokens: int, max_output_tokens: int) -> Decimal:
         """An upper bound for a call: every prompt token at the dearest input rate."""
         dearest = max(self.input, self.cache_write, self.cache_read)

@@ -1,9 +1,13 @@
 """Several independent samples per market, combined into one `Forecast`.
 
-The samples run in parallel. Their median is the raw view; the interquartile range (the full
-range below four samples) is the dispersion, and above `max_dispersion` the forecast is marked
-not actionable: the model disagrees with itself, so no trade is proposed. The view is then shrunk
-toward the market price (`shrinkage` is the market's weight) and clamped to [0.01, 0.99].
+The samples run in parallel, each told its number so the analyser can vary its framing and the
+news it is shown. Their median or trimmed mean (`pooling.aggregate`) is the model's view; the
+interquartile range (the full range below four samples) is the dispersion, and above
+`max_dispersion` the forecast is marked not actionable: the model disagrees with itself, so no
+trade is proposed. The view is then calibrated (Platt, once fitted on resolved forecasts) and
+blended with the market price in log-odds with the model's weight `w` (`trader.signals.pooling`),
+then clamped to [0.01, 0.99]. The forecast carries the calibration's measured error, which an
+edge must exceed before it trades.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
 
-from trader.domain import ONE
+from trader.signals.pooling import Calibration, PoolingConfig, aggregate, blend
 from trader.signals.values import (
     AnalysisRequest,
     Estimate,
@@ -23,6 +27,7 @@ from trader.signals.values import (
     Forecast,
     SampleOutcome,
     Source,
+    SourceRef,
 )
 
 _FOUR_PLACES = Decimal("0.0001")
@@ -39,15 +44,13 @@ class EnsembleConfig:
     samples: int = 5
     min_valid: int = 3  # fewer usable samples than this: no forecast
     max_dispersion: Decimal = Decimal("0.15")
-    shrinkage: Decimal = Decimal("0.25")  # weight of the market price in the final view
     floor: Decimal = Decimal("0.01")
     ceiling: Decimal = Decimal("0.99")
+    pooling: PoolingConfig = field(default_factory=PoolingConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_valid <= self.samples:
             raise ValueError("need 1 <= min_valid <= samples")
-        if not Decimal(0) <= self.shrinkage <= ONE:
-            raise ValueError("shrinkage is a weight in [0, 1]")
 
 
 def quantile(values: Sequence[Decimal], q: Decimal) -> Decimal:
@@ -84,12 +87,16 @@ def combine(
     market_probability: Decimal,
     config: EnsembleConfig,
     source: Source,
+    calibration: Calibration | None = None,
 ) -> Forecast:
+    """`calibration` None: the configured defaults (identity calibration, the set weight)."""
+    calibration = calibration or config.pooling.defaults()
     probabilities = [e.probability for e in estimates]
-    raw = median(probabilities)
+    raw = aggregate(probabilities, config.pooling)
     spread = dispersion(probabilities)
-    shrunk = (ONE - config.shrinkage) * raw + config.shrinkage * market_probability
-    model_probability = min(max(shrunk, config.floor), config.ceiling).quantize(_FOUR_PLACES)
+    calibrated = calibration.calibrate(raw)
+    pooled = blend(calibrated, market_probability, calibration.weight)
+    model_probability = min(max(pooled, config.floor), config.ceiling).quantize(_FOUR_PLACES)
     actionable = spread <= config.max_dispersion
     note = "" if actionable else f"samples disagree: dispersion {spread:.3f}"
     return Forecast(
@@ -102,10 +109,13 @@ def combine(
         rationale=_rationale(estimates),
         sources=tuple(dict.fromkeys(s for e in estimates for s in e.sources_used)),
         samples=len(estimates),
-        raw_median=raw.quantize(_FOUR_PLACES),
+        aggregate=raw.quantize(_FOUR_PLACES),
         actionable=actionable,
         note=note,
         sample_probabilities=tuple(probabilities),
+        calibrated=calibrated,
+        weight=calibration.weight,
+        error=calibration.error,
     )
 
 
@@ -130,6 +140,7 @@ async def run_ensemble(
     *,
     samples: int | None = None,
     min_valid: int | None = None,
+    calibration: Calibration | None = None,
 ) -> EnsembleResult:
     """Draw `samples` estimates in parallel and combine the usable ones."""
     count = samples or config.samples
@@ -146,5 +157,7 @@ async def run_ensemble(
         request.market_probability,
         config,
         analyser.source,
+        calibration,
     )
-    return EnsembleResult(forecast, outcomes)
+    shown = tuple(SourceRef(m.item.title, m.item.link, m.item.published) for m in request.news)
+    return EnsembleResult(replace(forecast, retrieved=shown), outcomes)

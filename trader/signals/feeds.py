@@ -1,8 +1,8 @@
-"""Pure parsing of RSS 2.0 (and RDF/RSS 1.0 items) and Atom feeds.
+"""Pure parsing of RSS 2.0 (and RDF/RSS 1.0 items) and Atom feeds, with `feedparser`.
 
-XML is parsed with the standard library's expat driven into an ElementTree builder, with
-every document type declaration refused: no DTD means no entity expansion (billion laughs)
-and no external entities. A feed that is not well-formed raises `FeedError`.
+Before feedparser reads a document, the standard library's expat checks it with every document
+type declaration refused: no DTD means no entity expansion (billion laughs) and no external
+entities. A feed that is not well-formed, or whose root is not a feed's, raises `FeedError`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from xml.parsers import expat
 
+import feedparser  # type: ignore[import-untyped]  # ships no type hints
+
 ATOM = "{http://www.w3.org/2005/Atom}"
-_CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
-_DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"\s+")
 MAX_SUMMARY = 1000
@@ -96,58 +97,45 @@ def parse_date(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _text(element: ET.Element | None) -> str:
-    return "".join(element.itertext()).strip() if element is not None else ""
+_FEED_ROOTS = (f"{ATOM}feed", "rss")
 
 
-def _rss_entry(item: ET.Element) -> FeedEntry:
-    summary = _text(item.find("description")) or _text(item.find(_CONTENT))
-    return FeedEntry(
-        title=clean_text(_text(item.find("title")), 500),
-        link=_text(item.find("link")),
-        guid=_text(item.find("guid")),
-        summary=clean_text(summary),
-        published=parse_date(_text(item.find("pubDate")) or _text(item.find(_DC_DATE))),
-    )
+def _date(entry: Any) -> datetime | None:
+    """feedparser's parsed time (UTC) of the entry, or its raw date text read here."""
+    for key in ("published_parsed", "updated_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            year, month, day, hour, minute, second = parsed[:6]
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    return parse_date(entry.get("published") or entry.get("updated"))
 
 
-def _atom_link(entry: ET.Element) -> str:
-    links = entry.findall(f"{ATOM}link")
-    for link in links:
-        if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            return link.get("href", "")
-    return links[0].get("href", "") if links else ""
-
-
-def _atom_entry(entry: ET.Element) -> FeedEntry:
-    summary = _text(entry.find(f"{ATOM}summary")) or _text(entry.find(f"{ATOM}content"))
-    published = _text(entry.find(f"{ATOM}published")) or _text(entry.find(f"{ATOM}updated"))
-    return FeedEntry(
-        title=clean_text(_text(entry.find(f"{ATOM}title")), 500),
-        link=_atom_link(entry),
-        guid=_text(entry.find(f"{ATOM}id")),
-        summary=clean_text(summary),
-        published=parse_date(published),
-    )
+def _summary(entry: Any) -> str:
+    summary = entry.get("summary") or ""
+    if not summary and entry.get("content"):
+        summary = entry["content"][0].get("value", "")
+    return clean_text(summary)
 
 
 def parse_feed(data: bytes) -> list[FeedEntry]:
-    """Entries of an RSS 2.0, RSS 1.0 (RDF) or Atom document, in document order."""
+    """Entries of an RSS 2.0, RSS 1.0 (RDF) or Atom document, in document order.
+
+    The fields are read by `feedparser` (a kept library: the many date formats, namespaces,
+    relative links and content types of real feeds). Before it sees the bytes, `parse_xml`
+    refuses any DTD (so no entity expansion and no external entities reach it) and anything
+    that is not well-formed XML with a feed root: feedparser would otherwise read a broken
+    document leniently, and a page that is not a feed would read as a feed with no entries."""
     root = parse_xml(data)
-    if root.tag == f"{ATOM}feed":
-        return [_atom_entry(e) for e in root.iter(f"{ATOM}entry")]
-    if root.tag == "rss":
-        return [_rss_entry(i) for i in root.iter("item")]
-    if root.tag.endswith("}RDF"):
-        rss1 = "{http://purl.org/rss/1.0/}"
-        return [
-            FeedEntry(
-                title=clean_text(_text(i.find(f"{rss1}title")), 500),
-                link=_text(i.find(f"{rss1}link")),
-                guid=i.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about", ""),
-                summary=clean_text(_text(i.find(f"{rss1}description"))),
-                published=parse_date(_text(i.find(_DC_DATE))),
-            )
-            for i in root.iter(f"{rss1}item")
-        ]
-    raise FeedError(f"unknown feed root element {root.tag!r}")
+    if root.tag not in _FEED_ROOTS and not root.tag.endswith("}RDF"):
+        raise FeedError(f"unknown feed root element {root.tag!r}")
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    return [
+        FeedEntry(
+            title=clean_text(entry.get("title"), 500),
+            link=entry.get("link", ""),
+            guid=entry.get("id", ""),
+            summary=_summary(entry),
+            published=_date(entry),
+        )
+        for entry in parsed.entries
+    ]

@@ -19,11 +19,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from trader.clock import Clock
 from trader.domain import ZERO
+from trader.signals.batching import BATCH_DISCOUNT, BatchItemFailed, BatchSender
 from trader.signals.budget import (
     DEFAULT_PRICES,
     BudgetExceeded,
@@ -33,7 +35,9 @@ from trader.signals.budget import (
 )
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
+    FORECAST_TOOL,
     SCREEN_SYSTEM,
+    SCREEN_TOOL,
     InvalidOutput,
     ScreenOutput,
     analysis_prompt,
@@ -46,7 +50,7 @@ from trader.signals.values import AnalysisRequest, Estimate, FailureKind, Sample
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is set), not before
     import anthropic
-    from anthropic.types import TextBlockParam
+    from anthropic.types import TextBlockParam, ToolParam
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,8 +105,8 @@ class LLMConfig:
     analysis_model: str = "claude-sonnet-4-6"
     triage_model: str = "claude-haiku-4-5"
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
-    max_tokens: int = 700
-    screen_max_tokens: int = 150
+    max_tokens: int = 2000  # room to reason (outside view, inside view, against) before the number
+    screen_max_tokens: int = 300
     timeout: float = 60.0  # seconds per attempt
     # Seconds for a whole call, the SDK's retries and their waits included: this SDK honours any
     # retry-after, however long, so a deadline keeps one answer from stalling a cycle.
@@ -110,6 +114,10 @@ class LLMConfig:
     concurrency: int = 8
     requests_per_second: float = 5.0
     burst: float = 10.0
+    # Analyses whose news is all older than this go through the Message Batches API (half
+    # price) when a `BatchSender` is given; a market with fresher news is analysed at once.
+    urgent_news: timedelta = timedelta(hours=1)
+    batch_deadline: float = 86_400.0  # seconds a batched call may take (the API's limit: 24 h)
 
 
 def make_client(
@@ -161,6 +169,11 @@ class LLMStats:
             + self.cache_write_tokens
         )
 
+    def plus(self, other: LLMStats) -> LLMStats:
+        return LLMStats(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
     def minus(self, earlier: LLMStats) -> LLMStats:
         """What happened between `earlier` and this snapshot."""
         return LLMStats(
@@ -179,8 +192,12 @@ class LLMAnalyser:
         clock: Clock,
         budget: DailyBudget | None = None,
         config: LLMConfig | None = None,
+        batcher: BatchSender | None = None,
+        provider: str = "anthropic",
     ) -> None:
         self.config = config or LLMConfig()
+        self._batcher = batcher
+        self.provider = provider
         for model in (self.config.analysis_model, self.config.triage_model):
             if model not in self.config.prices:
                 raise ValueError(f"no price configured for model {model!r}")
@@ -192,20 +209,28 @@ class LLMAnalyser:
         self._bucket = TokenBucket(self.config.requests_per_second, self.config.burst, clock)
         self._stats = LLMStats()
         self.failure_counts: Counter[FailureKind] = Counter()
+        self._screen_costs: dict[str, Decimal] = {}  # market -> its screen's cost, until read
 
     @property
     def stats(self) -> LLMStats:
         return self._stats
 
+    def urgent(self, request: AnalysisRequest) -> bool:
+        """A market with news fresher than `urgent_news` is analysed at once, never batched."""
+        fresh = request.now - self.config.urgent_news
+        return any(m.item.published >= fresh for m in request.news)
+
     async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
-        """One independent estimate with the analysis model."""
+        """One independent estimate with the analysis model (batched when not urgent)."""
         outcome = await self._call(
+            batch=self._batcher is not None and not self.urgent(request),
             purpose="analysis",
             model=self.config.analysis_model,
             system=ANALYSIS_SYSTEM,
             user=analysis_prompt(request, sample=sample),
             max_tokens=self.config.max_tokens,
             market=request.market.condition_id,
+            tool=FORECAST_TOOL,
             parse=parse_analysis,
         )
         if isinstance(outcome, Estimate):
@@ -214,15 +239,20 @@ class LLMAnalyser:
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
         """A cheap yes/no with the triage model: is the news material to this market?"""
-        return await self._call(
+        outcome = await self._call(
             purpose="triage",
             model=self.config.triage_model,
             system=SCREEN_SYSTEM,
             user=screen_prompt(request),
             max_tokens=self.config.screen_max_tokens,
             market=request.market.condition_id,
+            tool=SCREEN_TOOL,
             parse=parse_screen,
         )
+        cost = self._screen_costs.pop(request.market.condition_id, ZERO)
+        if isinstance(outcome, ScreenOutput):
+            return outcome.model_copy(update={"cost": cost})
+        return outcome
 
     def _fail(self, kind: FailureKind, detail: str) -> SampleOutcome:
         self.failure_counts[kind] += 1
@@ -242,14 +272,19 @@ class LLMAnalyser:
         user: str,
         max_tokens: int,
         market: str,
-        parse: Callable[[str], T],
+        tool: dict[str, Any],
+        parse: Callable[[Mapping[str, Any]], T],
+        batch: bool = False,
     ) -> T | SampleOutcome:
         price = self.config.prices[model]
+        if batch:
+            price = price.discounted(BATCH_DISCOUNT)
         worst = price.worst_case(
-            prompt_tokens=estimate_tokens(system) + estimate_tokens(user),
+            prompt_tokens=estimate_tokens(system) + estimate_tokens(user) + _TOOL_TOKENS,
             max_output_tokens=max_tokens,
         )
-        call = _Call(model, purpose, market, price)
+        call = _Call(model, purpose, market, price, tool["name"], batch)
+        deadline = self.config.batch_deadline if batch else self.config.deadline
         import anthropic  # loaded by make_client already
 
         async with self._slots:
@@ -263,12 +298,14 @@ class LLMAnalyser:
             failure: tuple[FailureKind, str] | None = None
             try:
                 await self._bucket.acquire()
-                async with asyncio.timeout(self.config.deadline):
-                    message = await self._send(model, system, user, max_tokens)
+                async with asyncio.timeout(deadline):
+                    message = await self._send(model, system, user, max_tokens, tool, batch)
             except anthropic.APIError as exc:
                 failure = classify(exc)
+            except BatchItemFailed as exc:
+                failure = (FailureKind.API_ERROR, str(exc))
             except TimeoutError:
-                failure = (FailureKind.TIMEOUT, f"no answer within {self.config.deadline:g} s")
+                failure = (FailureKind.TIMEOUT, f"no answer within {deadline:g} s")
             finally:
                 # One settlement, with the billed cost (zero when there was no answer), so
                 # the reservation is never released before the real cost is counted.
@@ -283,11 +320,13 @@ class LLMAnalyser:
         return await self._parse(call, message, parse)
 
     async def _parse(
-        self, call: _Call, message: anthropic.types.Message, parse: Callable[[str], T]
+        self,
+        call: _Call,
+        message: anthropic.types.Message,
+        parse: Callable[[Mapping[str, Any]], T],
     ) -> T | SampleOutcome:
-        text = "".join(b.text for b in message.content if b.type == "text")
         try:
-            result = parse(text)
+            result = parse(_tool_input(message, call.tool))
         except InvalidOutput as exc:
             log.warning("LLM %s answer for %s unusable: %s", call.purpose, call.market, exc)
             await self._record(call, message.usage, error=FailureKind.INVALID_OUTPUT)
@@ -297,24 +336,39 @@ class LLMAnalyser:
         return result
 
     async def _send(
-        self, model: str, system: str, user: str, max_tokens: int
+        self,
+        model: str,
+        system: str,
+        user: str,
+        max_tokens: int,
+        tool: dict[str, Any],
+        batch: bool = False,
     ) -> anthropic.types.Message:
         system_blocks: list[TextBlockParam] = [
             {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
         ]
-        return await self._client.messages.create(
-            model=model,
-            max_tokens=max_tokens,
-            system=system_blocks,
-            messages=[{"role": "user", "content": user}],
-            timeout=self.config.timeout,
+        params: dict[str, Any] = {
+            "model": model,
+            "max_tokens": max_tokens,
+            "system": system_blocks,
+            "messages": [{"role": "user", "content": user}],
+            "tools": [cast("ToolParam", tool)],
+            "tool_choice": {"type": "tool", "name": tool["name"]},
+        }
+        if batch and self._batcher is not None:
+            return await self._batcher.send(params)
+        message: anthropic.types.Message = await self._client.messages.create(
+            **params, timeout=self.config.timeout
         )
+        return message
 
     async def _record(
         self, call: _Call, usage: anthropic.types.Usage | None, *, error: FailureKind | None
     ) -> None:
         tokens = _tokens(usage)
         cost = call.price.cost(**tokens)
+        if call.purpose == "triage":
+            self._screen_costs[call.market] = cost
         stats = self._stats
         self._stats = replace(
             stats,
@@ -334,7 +388,12 @@ class LLMAnalyser:
                 ok=error is None,
                 error=str(error or ""),
                 market=call.market,
-                **tokens,
+                provider=self.provider,
+                batch=call.batch,
+                input_tokens=tokens["input_tokens"],
+                output_tokens=tokens["output_tokens"],
+                cache_read_tokens=tokens["cache_read_tokens"],
+                cache_write_tokens=tokens["cache_write_tokens"],
             )
         )
 
@@ -345,6 +404,20 @@ class _Call:
     purpose: str
     market: str
     price: ModelPrice
+    tool: str
+    batch: bool = False
+
+
+_TOOL_TOKENS = 400  # the tool's schema, counted into the worst case a call may cost
+
+
+def _tool_input(message: anthropic.types.Message, name: str) -> Mapping[str, Any]:
+    """The input of the forced tool call; a reply without it (say, cut off at max_tokens before
+    the call) is unusable."""
+    for block in message.content:
+        if block.type == "tool_use" and block.name == name and isinstance(block.input, dict):
+            return block.input
+    raise InvalidOutput(f"no {name} tool call in the answer (stop: {message.stop_reason})")
 
 
 def _tokens(usage: anthropic.types.Usage | None) -> dict[str, int]:

@@ -23,14 +23,16 @@ from trader.signals.analysis import AnalysisConfig, AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.events import EventViews
 from trader.signals.heuristic import HeuristicModel
-from trader.signals.llm import LLMAnalyser, LLMStats
+from trader.signals.llm import LLMStats
 from trader.signals.news import RefreshResult
+from trader.signals.pooling import CalibrationHolder
+from trader.signals.prompts import ScreenOutput
 from trader.signals.records import ForecastRecord, ForecastRecorder
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import EdgeEvaluation, LLMEdgeStrategy
 from trader.signals.trace import DecisionTrace
 from trader.signals.triage import Triage
-from trader.signals.values import IntentGroup, NewsMatch
+from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, SampleOutcome, Source
 from trader.stages import StageBook
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ class MarketReport:
     analysis: str = ""  # which analysis ran, and why
     intents: int = 0
     trace: DecisionTrace | None = None  # what the analysis saw and decided (analysed only)
+    screen: str = ""  # the triage model's decision and reason; "" when no screen ran
+    screen_cost: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,21 @@ class CycleReport:
     llm: LLMStats
     news: RefreshResult | None = None
     news_error: str = ""  # the news stage failed: markets were triaged without news
+
+    @property
+    def screened_out(self) -> int:
+        """Markets the triage model kept from the deep analysis."""
+        return sum(1 for m in self.markets if m.screen.startswith("screened out"))
+
+    @property
+    def screen_cost(self) -> Decimal:
+        return sum((m.screen_cost for m in self.markets), Decimal(0))
+
+    @property
+    def cost_per_analysed(self) -> Decimal | None:
+        """The cycle's LLM cost over the markets that reached the analysis stage (screened
+        out or analysed in depth); None when none did."""
+        return self.llm.cost / self.analysed if self.analysed else None
 
     @property
     def trades(self) -> tuple[MarketReport, ...]:
@@ -287,6 +306,8 @@ class SignalPipeline:
             report,
             reason=evaluation.reason,
             analysis=analysis.why if analysis else "",
+            screen=analysis.screen if analysis else "",
+            screen_cost=analysis.screen_cost if analysis else Decimal(0),
             model_probability=forecast.model_probability if forecast else None,
             source=str(forecast.source) if forecast else "",
             edge=evaluation.sizing.edge if evaluation.sizing else None,
@@ -299,7 +320,6 @@ class SignalPipeline:
                 evaluation.triage,
                 analysis,
                 evaluation.sizing,
-                self._edge.analysis.ensemble.shrinkage,
                 decision,
                 evaluation.reason,
             )
@@ -311,12 +331,34 @@ class SignalPipeline:
         return report
 
 
+class LLMProvider(Protocol):
+    """An LLM analyser as the pipeline uses it: `LLMAnalyser`, or a `ProviderChain`."""
+
+    source: Source
+
+    @property
+    def stats(self) -> LLMStats: ...
+
+    async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome: ...
+
+    async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome: ...
+
+
+def _usage(llm: LLMProvider | None, screener: LLMProvider | None) -> Callable[[], LLMStats] | None:
+    """The cycle's LLM counters: the analysis chain's, plus a separate screen chain's."""
+    if llm is None:
+        return None
+    if screener is None or screener is llm:
+        return lambda: llm.stats
+    return lambda: llm.stats.plus(screener.stats)
+
+
 def build_pipeline(
     *,
     books: BookGetter,
     clock: Clock,
     news: NewsProvider | None,
-    llm: LLMAnalyser | None,
+    llm: LLMProvider | None,
     triage: Triage | None = None,
     ensemble: EnsembleConfig | None = None,
     sizing: SizingConfig | None = None,
@@ -326,6 +368,8 @@ def build_pipeline(
     screen: bool = False,
     holdings: HoldingsSource | None = None,
     stages: Callable[[], StageBook] = StageBook.defaults,
+    calibration: CalibrationHolder | None = None,
+    screener: LLMProvider | None = None,
 ) -> SignalPipeline:
     """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model.
     `stages` is read at each evaluation (the operator's stored strategy stages)."""
@@ -334,8 +378,9 @@ def build_pipeline(
         llm=llm,
         clock=clock,
         ensemble=ensemble,
-        screener=llm if screen else None,
+        screener=(screener or llm) if screen else None,
         config=analysis,
+        calibration=calibration,
     )
     edge = LLMEdgeStrategy(
         triage=triage or Triage(), analysis=service, sizing=sizing, stages=stages
@@ -345,7 +390,7 @@ def build_pipeline(
         clock=clock,
         news=news,
         edge=edge,
-        usage=(lambda: llm.stats) if llm is not None else None,
+        usage=_usage(llm, screener),
         forecasts=forecasts,
         config=config,
         holdings=holdings,

@@ -6,7 +6,8 @@ classes below. Every method is async so a database implementation fits without c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +15,8 @@ from typing import Protocol
 
 from trader.domain import ZERO
 from trader.signals.values import Forecast, NewsItem
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,8 @@ class UsageRecord:
     ok: bool
     error: str = ""  # the failure kind when not ok
     market: str = ""
+    provider: str = "anthropic"
+    batch: bool = False  # sent through the Message Batches API (half price)
 
 
 class UsageRecorder(Protocol):
@@ -39,6 +44,25 @@ class UsageRecorder(Protocol):
     async def spent_between(self, start: datetime, end: datetime) -> Decimal:
         """Total cost of the calls recorded in [start, end): how the budget survives restarts."""
         ...
+
+
+class TeeUsageRecorder:
+    """A recorder that also hands each record to `sink` (the /metrics counters); a sink that
+    fails never loses the record."""
+
+    def __init__(self, inner: UsageRecorder, sink: Callable[[UsageRecord], object]) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    async def record(self, usage: UsageRecord) -> None:
+        await self._inner.record(usage)
+        try:
+            self._sink(usage)
+        except Exception:  # metrics are best effort
+            log.exception("could not count LLM usage in the metrics")
+
+    async def spent_between(self, start: datetime, end: datetime) -> Decimal:
+        return await self._inner.spent_between(start, end)
 
 
 class InMemoryUsageRecorder:

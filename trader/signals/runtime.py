@@ -45,18 +45,29 @@ from trader.signals.pipeline import (
     BookGetter,
     CycleReport,
     HoldingsSource,
+    LLMProvider,
     PipelineConfig,
     SelectionConfig,
     SignalPipeline,
     build_pipeline,
 )
-from trader.signals.records import ForecastRecord, InMemoryForecastRecorder
+from trader.signals.pooling import Aggregate, CalibrationHolder, PoolingConfig
+from trader.signals.records import (
+    ForecastRecord,
+    InMemoryForecastRecorder,
+    TeeUsageRecorder,
+    UsageRecord,
+    UsageRecorder,
+)
+from trader.signals.refit import CalibrationRefit
 from trader.signals.sizing import SizingConfig
 from trader.signals.trace import MARKET_ANALYSED
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import IntentGroup, Source, UnwindAction
 from trader.stages import StageBook
+from trader.store.repositories import ControlStateRepository
 from trader.store.signals_repo import (
+    BrierScores,
     ForecastEntry,
     SqlAnalysisMemory,
     SqlForecastStore,
@@ -72,6 +83,7 @@ log = logging.getLogger(__name__)
 MarketSource = Callable[[], Awaitable[Sequence[Market]]]
 BankrollSource = Callable[[], Awaitable[Decimal]]
 ACTOR = "scheduler:signals"
+SCORE_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +106,19 @@ class SignalRuntimeConfig:
     kelly_fraction: Decimal = Decimal("0.25")
     max_order_notional: Decimal = Decimal(50)
     min_edge: Decimal = Decimal("0.03")
+    pooling: PoolingConfig = field(default_factory=PoolingConfig)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_analysis_model: str = "gpt-4.1-mini"
+    openai_triage_model: str = "gpt-4.1-nano"
+    analysis_chain: tuple[str, ...] = ("anthropic", "openai")
+    screen_chain: tuple[str, ...] = ("anthropic", "openai")
+    screen: bool = True  # the triage model screens markets before the deep analysis
+    batch: bool = False  # non-urgent analyses through the Message Batches API
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
-        return self.anthropic_api_key is not None
+        return self.anthropic_api_key is not None or self.openai_api_key is not None
 
 
 def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
@@ -119,6 +140,21 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         kelly_fraction=settings.kelly_fraction,
         max_order_notional=settings.max_order_notional_usd,
         min_edge=settings.min_edge,
+        pooling=PoolingConfig(
+            aggregate=Aggregate(settings.forecast_aggregate),
+            weight=settings.forecast_model_weight,
+            heuristic_weight=settings.forecast_heuristic_weight,
+            default_error=settings.forecast_default_error,
+            min_resolved=settings.forecast_min_resolved,
+        ),
+        screen=settings.llm_screen,
+        batch=settings.llm_batch,
+        openai_api_key=settings.openai_api_key,
+        openai_base_url=settings.openai_base_url,
+        openai_analysis_model=settings.openai_analysis_model,
+        openai_triage_model=settings.openai_triage_model,
+        analysis_chain=tuple(settings.llm_analysis_chain.split(",")),
+        screen_chain=tuple(settings.llm_screen_chain.split(",")),
     )
 
 
@@ -169,12 +205,15 @@ class SignalRuntime:
     news_cache: SqlNewsCache | None = None
     budget: DailyBudget | None = None
     client: anthropic.AsyncAnthropic | None = None  # owned: closed by `close()`
+    other_clients: list[Any] = field(default_factory=list)  # owned too (the openai SDK's)
     # the operator's /set allow_heuristic_live (ControlState), read at each cycle's start
     allow_heuristic_live: Callable[[], bool] = field(default=lambda: False)
+    refit: CalibrationRefit | None = None  # the daily job; `load()` at start
     last_report: CycleReport | None = field(default=None, init=False)
     last_cycle_at: datetime | None = field(default=None, init=False)  # the last one's start
     last_published: tuple[OrderIntent, ...] = field(default=(), init=False)
     last_error: str = field(default="", init=False)  # cleared by a completed cycle
+    last_scores: BrierScores | None = field(default=None, init=False)  # read after each cycle
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     @property
@@ -204,6 +243,8 @@ class SignalRuntime:
         if self.client is not None:
             await self.client.close()
             self.client = None
+        while self.other_clients:
+            await self.other_clients.pop().close()
 
     async def run_cycle(self) -> CycleReport:
         """One cycle; raises (after recording the failure) if it could not run at all."""
@@ -253,7 +294,21 @@ class SignalRuntime:
                 published.append(intent)
         self.last_published = tuple(published)
         await self._prune_news()
+        await self._read_scores()
         return result.report
+
+    async def _read_scores(self) -> None:
+        """The resolved forecasts' Brier scores over `SCORE_DAYS`, for /signals."""
+        now = self.clock.now()
+        try:
+            self.last_scores = await self.forecasts.scores(now - timedelta(days=SCORE_DAYS), now)
+        except Exception:  # a read for display: the next cycle tries again
+            log.exception("signal cycle: could not read the forecasts' scores")
+
+    @property
+    def calibration(self) -> str:
+        """The calibration and blend weight in force, with their sample size."""
+        return self.refit.holder.current.describe() if self.refit is not None else ""
 
     async def _store_forecasts(
         self, markets: Sequence[Market], groups: Sequence[IntentGroup], cycle_id: str
@@ -345,6 +400,9 @@ class SignalRuntime:
             "sources": report.sources,
             "llm_calls": report.llm.calls,
             "llm_cost": report.llm.cost,
+            "cost_per_analysed": report.cost_per_analysed,
+            "screened_out": report.screened_out,
+            "screen_cost": report.screen_cost,
             "news_error": report.news_error,
         }
 
@@ -363,6 +421,21 @@ def _group_payload(group: IntentGroup, cycle_id: str) -> dict[str, Any]:
     }
 
 
+def provider_chain(
+    providers: Mapping[str, LLMProvider], order: Sequence[str], clock: Clock
+) -> LLMProvider | None:
+    """The configured providers in `order` (those without a key left out): one alone as it is,
+    several as a `ProviderChain`; None when none is configured."""
+    chosen = [(name, providers[name]) for name in dict.fromkeys(order) if name in providers]
+    if not chosen:
+        return None
+    if len(chosen) == 1:
+        return chosen[0][1]
+    from trader.signals.providers import ProviderChain
+
+    return ProviderChain(chosen, clock)
+
+
 def build_signal_runtime(
     config: SignalRuntimeConfig,
     *,
@@ -377,6 +450,7 @@ def build_signal_runtime(
     holdings: HoldingsSource | None = None,
     allow_heuristic_live: Callable[[], bool] = lambda: False,
     stages: Callable[[], StageBook] = StageBook.defaults,
+    on_usage: Callable[[UsageRecord], object] | None = None,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
@@ -384,11 +458,36 @@ def build_signal_runtime(
     news_cache = SqlNewsCache(sessions, clock) if config.feeds else None
     feeds, window = [Feed(url) for url in config.feeds], NewsConfig(window=config.news_window)
     news = NewsSource(feeds, http, clock, config=window, cache=news_cache) if news_cache else None
-    client = budget = llm = None
+    client = budget = None
+    providers: dict[str, LLMProvider] = {}
+    usage: UsageRecorder = SqlUsageRecorder(sessions, clock)
+    if on_usage is not None:  # each call's tokens and cost into /metrics too
+        usage = TeeUsageRecorder(usage, on_usage)
+    others: list[Any] = []
+    if config.openai_api_key is not None:
+        # imported here: a configuration without the second provider never loads its SDK
+        from trader.signals.providers import OpenAIAnalyser, OpenAIConfig, make_openai_client
+
+        second = make_openai_client(
+            config.openai_api_key.get_secret_value(),
+            base_url=config.openai_base_url,
+            timeout=config.llm_timeout_s,
+        )
+        others.append(second)
+        providers["openai"] = OpenAIAnalyser(
+            second,
+            recorder=usage,
+            clock=clock,
+            config=OpenAIConfig(
+                analysis_model=config.openai_analysis_model,
+                triage_model=config.openai_triage_model,
+                timeout=config.llm_timeout_s,
+                concurrency=config.llm_concurrency,
+            ),
+        )
     if config.anthropic_api_key is not None:
         key, base_url = config.anthropic_api_key.get_secret_value(), config.anthropic_base_url
         client = make_client(key, base_url=base_url, timeout=config.llm_timeout_s)
-        usage = SqlUsageRecorder(sessions, clock)
         budget = DailyBudget(config.llm_daily_budget, clock, config.zone, ledger=usage)
         llm_config = LLMConfig(
             analysis_model=config.analysis_model,
@@ -396,7 +495,21 @@ def build_signal_runtime(
             timeout=config.llm_timeout_s,
             concurrency=config.llm_concurrency,
         )
-        llm = LLMAnalyser(client, recorder=usage, clock=clock, budget=budget, config=llm_config)
+        batcher = None
+        if config.batch:  # the batching module needs the SDK, loaded only with a key
+            from trader.signals.batching import BatchSender
+
+            batcher = BatchSender(client, clock)
+        providers["anthropic"] = LLMAnalyser(
+            client,
+            recorder=usage,
+            clock=clock,
+            budget=budget,
+            config=llm_config,
+            batcher=batcher,
+        )
+    llm = provider_chain(providers, config.analysis_chain, clock)
+    screener = provider_chain(providers, config.screen_chain, clock)
     # Without feeds there is no news to wait for: the price alone decides re-analysis.
     memory = SqlAnalysisMemory(sessions, clock)
     triage = Triage(TriageConfig(require_news=bool(config.feeds)), memory)
@@ -409,13 +522,21 @@ def build_signal_runtime(
         config.min_volume, config.min_liquidity, max_markets=config.max_markets
     )
     collector = InMemoryForecastRecorder()
+    calibration = CalibrationHolder(config.pooling)
+    forecasts = SqlForecastStore(sessions, clock)
+    refit = CalibrationRefit(calibration, forecasts, ControlStateRepository(sessions, clock), clock)
     pipeline = build_pipeline(
         books=books,
         clock=clock,
         news=news,
         llm=llm,
+        screener=screener,
         triage=triage,
-        ensemble=EnsembleConfig(config.ensemble_samples, config.ensemble_samples // 2 + 1),
+        ensemble=EnsembleConfig(
+            config.ensemble_samples, config.ensemble_samples // 2 + 1, pooling=config.pooling
+        ),
+        calibration=calibration,
+        screen=config.screen,
         sizing=sizing,
         forecasts=collector,
         config=PipelineConfig(selection=selection),
@@ -426,7 +547,7 @@ def build_signal_runtime(
         config=config,
         pipeline=pipeline,
         collector=collector,
-        forecasts=SqlForecastStore(sessions, clock),
+        forecasts=forecasts,
         markets=markets,
         bankroll=bankroll,
         bus=bus,
@@ -435,5 +556,7 @@ def build_signal_runtime(
         news_cache=news_cache,
         budget=budget,
         client=client,
+        other_clients=others,
         allow_heuristic_live=allow_heuristic_live,
+        refit=refit,
     )

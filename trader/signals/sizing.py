@@ -2,10 +2,13 @@
 
 A YES view buys the YES token; a NO view buys the NO token (never a short sale of YES). The
 book's asks are walked best first. A level is acceptable while the edge at that level, after
-the taker fee, is at least `min_edge`; the intent's limit price is the worst acceptable level it
-uses. At each level the target outlay is the fractional Kelly stake computed at that level's
-price (it only shrinks as the price worsens), capped by `max_notional`; the walk stops when the
-outlay reaches the target or the acceptable depth runs out. Shares are rounded down to 0.01.
+the taker fee, is at least `min_edge` and above the forecast's measured `error` (the edge at
+the ask is the edge over the mid less half the spread and the fee, so a trade needs an edge
+larger than fees + half the spread + the model's error); the intent's limit price is the worst
+acceptable level it uses. At each level the target outlay is the fractional Kelly stake
+computed at that level's price (it only shrinks as the price worsens), capped by
+`max_notional`; the walk stops when the outlay reaches the target or the acceptable depth runs
+out. Shares are rounded down to 0.01.
 
 Fees: the market's own schedule (`trader.fees`: `rate x (p(1-p))^e` per share, paid in pUSD on
 top of the price); the same function risk and the paper venue use.
@@ -20,7 +23,7 @@ whenever the plan walks more than one level).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 
 from trader.domain import ONE, ZERO, Book, FeeSchedule, Market, OrderIntent, OrderType, Side
@@ -28,6 +31,7 @@ from trader.fees import fee_per_share, walk_buy
 from trader.signals.values import Forecast
 
 CENT = Decimal("0.01")
+_HUNDREDTH_CENT = Decimal("0.0001")  # an edge must exceed the error, not equal it
 BINARY = ("Yes", "No")
 CENT_SHARES = Decimal("0.01")
 MIN_MARKETABLE_NOTIONAL = Decimal(1)  # the venue refuses marketable buys under $1
@@ -184,10 +188,9 @@ def size_forecast(
     if best is None:
         return SizingDecision(None, "no asks to buy")
     edge, outcome, win, book = best
-    if edge < config.min_edge:
-        return SizingDecision(
-            None, f"edge {edge:.4f} after fees below {config.min_edge}", outcome, edge
-        )
+    config, short = _hurdle(forecast, edge, config)
+    if short:
+        return SizingDecision(None, short, outcome, edge)
     holding = net_holdings(market, held or {})
     against = next((o for o, size in holding.items() if o != outcome and size > ZERO), None)
     if against is not None:
@@ -224,6 +227,20 @@ def size_forecast(
         sources=forecast.sources,
     )
     return SizingDecision(intent, f"buy {outcome}", outcome, edge, fill)
+
+
+def _hurdle(forecast: Forecast, edge: Decimal, config: SizingConfig) -> tuple[SizingConfig, str]:
+    """The config whose `min_edge` is the hurdle, and why `edge` falls short of it ("" if not).
+
+    The edge at the ask after fees is the edge over the mid less half the spread and the fee; it
+    must also beat the model's measured error, and never falls below `min_edge`."""
+    if forecast.error >= config.min_edge:
+        if edge <= forecast.error:
+            return config, f"edge {edge:.4f} after fees within the model's error {forecast.error}"
+        config = replace(config, min_edge=forecast.error + _HUNDREDTH_CENT)
+    if edge < config.min_edge:
+        return config, f"edge {edge:.4f} after fees below {config.min_edge}"
+    return config, ""
 
 
 def _best_side(

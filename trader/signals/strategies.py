@@ -136,6 +136,8 @@ class LLMEdgeStrategy(Strategy):
         sizing."""
         if not self.runs_in(mode):
             return EdgeEvaluation(None, note=self.not_running(mode))
+        # No leakage: an item published after "now" (a replay, a clock skew) is never used.
+        news = tuple(m for m in news if m.item.published <= now)
         triage = await self.triage.decide(market.condition_id, market_probability, news, now=now)
         if not triage.analyse:
             return EdgeEvaluation(triage)

@@ -12,7 +12,6 @@ here that it did not compute.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from trader.signals.analysis import AnalysisResult
@@ -30,7 +29,6 @@ class DecisionTrace:
     triage: TriageDecision
     analysis: AnalysisResult
     sizing: SizingDecision | None
-    shrinkage: Decimal  # the market price's weight in the blend
     decision: str  # "trade" or "skip"
     reason: str
 
@@ -50,20 +48,21 @@ class DecisionTrace:
             ],
             "screen": {"analyse": self.triage.analyse, "reason": self.triage.reason[:300]},
             "analysis": self.analysis.why[:300],
-            "forecast": None if forecast is None else _forecast(forecast, self.shrinkage),
+            "forecast": None if forecast is None else _forecast(forecast),
             "sizing": None if self.sizing is None else _sizing(self.sizing),
             "decision": self.decision,
             "reason": self.reason[:500],
         }
 
 
-def _forecast(forecast: Any, shrinkage: Decimal) -> dict[str, Any]:
+def _forecast(forecast: Any) -> dict[str, Any]:
     return {
         "source": str(forecast.source),
         "samples": list(forecast.sample_probabilities),
-        "raw_median": forecast.raw_median,
+        "raw_median": forecast.aggregate,  # the samples' median or trimmed mean
+        "calibrated": forecast.calibrated,
         "market_probability": forecast.market_probability,
-        "shrinkage": shrinkage,
+        "model_weight": forecast.weight,  # the model's weight in the log-odds blend
         "model_probability": forecast.model_probability,
         "dispersion": forecast.dispersion,
         "confidence": forecast.confidence,

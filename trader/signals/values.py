@@ -33,6 +33,15 @@ class NewsMatch:
     relevance: float  # cosine similarity in [0, 1]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """A retrieved article or feed item the analysis saw, with when it was published."""
+
+    title: str
+    link: str
+    published: datetime | None
+
+
 class Source(StrEnum):
     LLM = "llm"
     HEURISTIC = "heuristic"
@@ -64,6 +73,7 @@ class Estimate:
     key_factors: tuple[str, ...] = ()
     sources_used: tuple[str, ...] = ()
     source: Source = Source.LLM
+    reasoning: str = ""  # outside view, inside view, the argument against
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +97,11 @@ class AnalysisRequest:
 
 @dataclass(frozen=True, slots=True)
 class Forecast:
-    """The ensemble's view of one market, after shrinkage toward the market and clamping."""
+    """The ensemble's view of one market: the samples, their aggregate, the calibrated model
+    blended with the market in log-odds (`model_probability`, the traded view), clamped."""
 
     market: str  # condition id
-    model_probability: Decimal
+    model_probability: Decimal  # the blend with the market: what is traded
     market_probability: Decimal
     confidence: Decimal
     dispersion: Decimal  # interquartile range of the samples (full range below 4 samples)
@@ -98,10 +109,14 @@ class Forecast:
     rationale: str
     sources: tuple[str, ...]
     samples: int
-    raw_median: Decimal
+    aggregate: Decimal  # the samples' median or trimmed mean, before calibration and blending
     actionable: bool = True
     note: str = ""  # why it is not actionable, when it is not
-    sample_probabilities: tuple[Decimal, ...] = ()  # each usable sample's YES view, in order
+    sample_probabilities: tuple[Decimal, ...] = ()  # each usable sample's probability
+    calibrated: Decimal | None = None  # the aggregate after Platt calibration
+    weight: Decimal | None = None  # the model's weight in the blend
+    error: Decimal = Decimal(0)  # the model's measured error: an edge must exceed it
+    retrieved: tuple[SourceRef, ...] = ()  # what the model was shown, with publication times
 
 
 class UnwindAction(StrEnum):

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from trader.control.types import MarketSignal, SignalsView
+from trader.control.types import BrierView, MarketSignal, SignalsView
 from trader.domain import OrderIntent
 from trader.signals.pipeline import CycleReport, MarketReport
-from trader.signals.runtime import fallback_reasons
+from trader.signals.runtime import SCORE_DAYS, fallback_reasons
+from trader.store.signals_repo import BrierScores
 
 LLM, HEURISTIC = "llm", "heuristic"
 
@@ -45,6 +46,12 @@ class CycleSource(Protocol):
     @property
     def last_error(self) -> str: ...
 
+    @property
+    def last_scores(self) -> BrierScores | None: ...
+
+    @property
+    def calibration(self) -> str: ...
+
 
 class SignalsAdapter:
     """The Control API's `SignalSource` over a signal runtime."""
@@ -60,6 +67,8 @@ class SignalsAdapter:
             analysis_model=runtime.config.analysis_model,
             published=runtime.last_published,
             last_error=runtime.last_error,
+            scores=runtime.last_scores,
+            calibration=runtime.calibration,
         )
 
 
@@ -70,13 +79,22 @@ def signals_view(
     analysis_model: str,
     published: Sequence[OrderIntent] = (),
     last_error: str = "",
+    scores: BrierScores | None = None,
+    calibration: str = "",
 ) -> SignalsView:
     """The view of one cycle's report; `report` None: no cycle has completed yet."""
     if uses_llm:
         model, name, why = LLM, analysis_model, "ANTHROPIC_API_KEY is set"
     else:
         model, name, why = HEURISTIC, "", "no ANTHROPIC_API_KEY, so the LLM is off"
-    base = SignalsView(model=model, model_name=name, model_reason=why, last_error=last_error)
+    base = SignalsView(
+        model=model,
+        model_name=name,
+        model_reason=why,
+        last_error=last_error,
+        brier=brier_view(scores),
+        calibration=calibration,
+    )
     if report is None:
         return base
     return replace(
@@ -92,6 +110,22 @@ def signals_view(
         llm_cost=report.llm.cost,
         fallbacks=tuple(sorted(fallback_reasons(report).items())),
         news_error=report.news_error,
+        cost_per_analysed=report.cost_per_analysed,
+        screened_out=report.screened_out,
+        screen_cost=report.screen_cost,
+    )
+
+
+def brier_view(scores: BrierScores | None) -> BrierView | None:
+    if scores is None or not scores.count:
+        return None
+    return BrierView(
+        SCORE_DAYS,
+        scores.count,
+        scores.model,
+        scores.market,
+        scores.blend,
+        scores.blend_count,
     )
 
 
@@ -106,6 +140,8 @@ def market_signal(market: MarketReport) -> MarketSignal:
         edge=market.edge,
         source=market.source,
         analysis=market.analysis,
+        screen=market.screen,
+        screen_cost=market.screen_cost,
     )
 
 

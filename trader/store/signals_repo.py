@@ -25,6 +25,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 
 from trader.domain import ONE, ZERO
+from trader.signals.pooling import Resolved
 from trader.signals.records import FeedValidators, ForecastRecord, UsageRecord
 from trader.signals.values import NewsItem
 from trader.store.repositories import Repository, dialect_of, insert_ignore, upsert
@@ -87,6 +88,8 @@ class BrierScores:
     count: int = 0
     model: Decimal | None = None
     market: Decimal | None = None  # over the forecasts that had a market price
+    blend: Decimal | None = None  # the traded view, over the forecasts that stored their aggregate
+    blend_count: int = 0
     by_source: dict[str, tuple[int, Decimal]] = field(default_factory=dict)  # count, model
 
 
@@ -111,7 +114,32 @@ def _forecast_row(entry: ForecastEntry) -> ForecastRow:
         correlation_id=entry.correlation_id,
         decision=entry.record.decision,
         reason=entry.record.reason,
+        samples=[str(p) for p in forecast.sample_probabilities],
+        aggregate=forecast.aggregate,
+        model_weight=forecast.weight,
+        retrieved=[
+            {
+                "title": ref.title,
+                "link": ref.link,
+                "published": ref.published.isoformat() if ref.published else None,
+            }
+            for ref in forecast.retrieved
+        ],
     )
+
+
+def _score(row: ForecastRow, payout: Decimal, at: datetime) -> None:
+    """Resolve one row: the model's own view (its aggregate; the traded view on rows older than
+    the aggregate column), the market price and the blend, each against what the token paid."""
+    row.resolved_outcome = payout
+    row.resolved_at = at
+    if row.aggregate is not None:
+        row.brier_model = brier(row.aggregate, payout)
+        row.brier_blend = brier(row.model_probability, payout)
+    else:
+        row.brier_model = brier(row.model_probability, payout)
+    if row.market_price is not None:
+        row.brier_market = brier(row.market_price, payout)
 
 
 class SqlForecastStore(Repository):
@@ -145,11 +173,7 @@ class SqlForecastStore(Repository):
         async with self._sessions.begin() as session:
             rows = list((await session.scalars(query.with_for_update())).all())
             for row in rows:
-                row.resolved_outcome = yes_payout
-                row.resolved_at = at
-                row.brier_model = brier(row.model_probability, yes_payout)
-                if row.market_price is not None:
-                    row.brier_market = brier(row.market_price, yes_payout)
+                _score(row, yes_payout, at)
         return rows
 
     async def resolve_payouts(
@@ -168,11 +192,7 @@ class SqlForecastStore(Repository):
                 payout = payouts.get(row.token_id)
                 if payout is None or not ZERO <= payout <= ONE:
                     continue
-                row.resolved_outcome = payout
-                row.resolved_at = at
-                row.brier_model = brier(row.model_probability, payout)
-                if row.market_price is not None:
-                    row.brier_market = brier(row.market_price, payout)
+                _score(row, payout, at)
                 resolved.append(row)
         return resolved
 
@@ -194,6 +214,7 @@ class SqlForecastStore(Repository):
             return BrierScores()
         model = [row.brier_model for row in rows if row.brier_model is not None]
         market = [row.brier_market for row in rows if row.brier_market is not None]
+        blend = [row.brier_blend for row in rows if row.brier_blend is not None]
         sources: dict[str, list[Decimal]] = {}
         for row in rows:
             if row.brier_model is not None:
@@ -202,8 +223,32 @@ class SqlForecastStore(Repository):
             count=len(rows),
             model=_mean(model),
             market=_mean(market),
+            blend=_mean(blend),
+            blend_count=len(blend),
             by_source={name: (len(v), sum(v, ZERO) / len(v)) for name, v in sources.items()},
         )
+
+    async def resolved_for_fit(self, source: str = "llm", limit: int = 5000) -> list[Resolved]:
+        """The latest `limit` resolved forecasts of `source` that stored their aggregate and a
+        market price: what the daily refit of the calibration and the blend weight reads."""
+        query = (
+            select(ForecastRow.aggregate, ForecastRow.market_price, ForecastRow.resolved_outcome)
+            .where(
+                (ForecastRow.source == source)
+                & ForecastRow.resolved_outcome.is_not(None)
+                & ForecastRow.aggregate.is_not(None)
+                & ForecastRow.market_price.is_not(None)
+            )
+            .order_by(ForecastRow.resolved_at.desc(), ForecastRow.id.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            Resolved(float(q), float(p), float(y))
+            for q, p, y in rows
+            if q is not None and p is not None and y is not None
+        ]
 
 
 def _mean(values: Sequence[Decimal]) -> Decimal | None:

@@ -163,6 +163,15 @@ class ForecastRow(Base):
     # Squared errors against resolved_outcome, set on resolution: the model's and the market's.
     brier_model: Mapped[Decimal | None] = mapped_column(default=None)
     brier_market: Mapped[Decimal | None] = mapped_column(default=None)
+    # What was predicted (None on rows older than revision f4b9c2e7a1d3): each sample's
+    # probability, their aggregate (the model's own view; `model_probability` is its blend with
+    # the market), the model's weight in that blend, and the retrieved sources as
+    # {"title", "link", "published"} (ISO 8601 UTC, or null when undated).
+    samples: Mapped[list[Any] | None] = mapped_column(JSON_TYPE, default=None)
+    aggregate: Mapped[Decimal | None] = mapped_column(default=None)
+    model_weight: Mapped[Decimal | None] = mapped_column(default=None)
+    retrieved: Mapped[list[Any] | None] = mapped_column(JSON_TYPE, default=None)
+    brier_blend: Mapped[Decimal | None] = mapped_column(default=None)  # of model_probability
 
 
 class ApprovalRow(Base):

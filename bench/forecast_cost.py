@@ -1,0 +1,136 @@
+"""LLM cost per analysed market and calls per cycle: 200 markets, the screen on and off.
+
+Both runs use the real `anthropic` SDK against the fake Messages API on 127.0.0.1, three
+ensemble samples per market with the forced `submit_forecast` tool, prompt caching of the
+shared system prompt, and the default list prices (Sonnet for the analysis, Haiku for the
+screen). The fake server bills about four characters a token, so the output of a sample is the
+size of the fake's reasoning fields (~110 tokens); a real model's reasoning runs longer, and
+the cost scales with it: the figures compare configurations, they do not predict a bill.
+
+The screen's fake verdict keeps the markets whose synthetic price is outside [0.3, 0.7] from
+the deep analysis (about a third of the synthetic universe, priced in [0.2, 0.8]). Runs:
+- screen off, direct calls;
+- screen on, direct calls;
+- screen on, analyses through the Message Batches API (half price; the synthetic news is a few
+  hours old, so none is urgent).
+"Per analysed market" is the cycle's LLM cost over the markets that reached the LLM (screened
+out or analysed); "per deep analysis" over those analysed in depth. Target (issue #21): at most
+$0.002 per analysed market with the screen on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from polysim.synthetic.signals import StaticBooks, StaticNews, Universe, universe
+from tests.support.anthropic_server import FakeAnthropicServer, Reply
+from trader.clock import FakeClock
+from trader.domain import TradingMode
+from trader.signals.batching import BatchConfig, BatchSender
+from trader.signals.ensemble import EnsembleConfig
+from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+from trader.signals.pipeline import CycleReport, PipelineConfig, SelectionConfig, build_pipeline
+from trader.signals.records import InMemoryUsageRecorder
+from trader.signals.triage import Triage, TriageConfig
+
+MARKETS = 200
+SAMPLES = 3
+TARGET = Decimal("0.002")
+_PRICE = re.compile(r"Market price of YES: ([0-9.]+)")
+
+
+def _respond(server: FakeAnthropicServer):  # type: ignore[no-untyped-def]
+    def respond(body: dict[str, Any]) -> Reply:
+        if server.forced_tool(body) == "screen_market":
+            found = _PRICE.search(body["messages"][0]["content"])
+            price = Decimal(found.group(1)) if found else Decimal("0.5")
+            material = Decimal("0.3") <= price <= Decimal("0.7")
+            return Reply(text=json.dumps({"analyse": material, "reason": "bench verdict"}))
+        return Reply.answer(0.66)
+
+    return respond
+
+
+async def _cycle(
+    url: str, world: Universe, now: datetime, *, screen: bool, batch: bool
+) -> CycleReport:
+    clock = FakeClock(now)
+    client = make_client("sk-bench", base_url=url, timeout=30.0, max_retries=0)
+    try:
+        batcher = BatchSender(client, clock, BatchConfig(window=0.5, poll=5.0)) if batch else None
+        llm = LLMAnalyser(
+            client,
+            recorder=InMemoryUsageRecorder(),
+            clock=clock,
+            config=LLMConfig(concurrency=32, requests_per_second=1000.0, burst=1000.0),
+            batcher=batcher,
+        )
+        pipeline = build_pipeline(
+            books=StaticBooks(dict(world.books)),
+            clock=clock,
+            news=StaticNews(world.news),
+            llm=llm,
+            triage=Triage(TriageConfig(low=Decimal(0), high=Decimal(1), require_news=False)),
+            ensemble=EnsembleConfig(samples=SAMPLES, min_valid=2),
+            config=PipelineConfig(
+                selection=SelectionConfig(max_markets=len(world.markets)), concurrency=64
+            ),
+            screen=screen,
+        )
+        result = await pipeline.run_cycle(
+            world.markets, bankroll=Decimal(10_000), mode=TradingMode.PAPER
+        )
+        return result.report
+    finally:
+        await client.close()
+
+
+def _figures(name: str, report: CycleReport) -> dict[str, float]:
+    deep = report.analysed - report.screened_out
+    per_market = report.cost_per_analysed or Decimal(0)
+    return {
+        f"{name}: llm_calls_per_cycle": float(report.llm.calls),
+        f"{name}: markets_analysed": float(report.analysed),
+        f"{name}: screened_out": float(report.screened_out),
+        f"{name}: cycle_cost_usd": float(report.llm.cost),
+        f"{name}: cost_per_analysed_market_usd": float(per_market),
+        f"{name}: cost_per_deep_analysis_usd": float(report.llm.cost / deep) if deep else 0.0,
+    }
+
+
+async def _measure() -> dict[str, float | str]:
+    made = datetime.now(UTC)
+    world = universe(MARKETS, made)
+    # the cycle runs four hours later: the news is not urgent, so every analysis can be batched
+    now = made + timedelta(hours=4)
+    figures: dict[str, float | str] = {}
+    reports = {}
+    for name, screen, batch in (
+        ("screen off", False, False),
+        ("screen on", True, False),
+        ("screen on + batch", True, True),
+    ):
+        async with FakeAnthropicServer() as server:
+            server.responder = _respond(server)
+            reports[name] = await _cycle(server.url, world, now, screen=screen, batch=batch)
+        figures.update(_figures(name, reports[name]))
+    best = reports["screen on + batch"].cost_per_analysed or Decimal(0)
+    verdict = "meets" if best <= TARGET else "MISSES"
+    figures["target: cost per analysed market, screen on"] = (
+        f"${best:.5f} vs <= ${TARGET} ({verdict})"
+    )
+    return figures
+
+
+def run() -> dict[str, float | str]:
+    return asyncio.run(_measure())
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        print(f"{key}: {value}")
