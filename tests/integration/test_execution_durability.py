@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import asyncio
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -14,7 +17,9 @@ from tests.support.paper import MemoryJournal
 from trader.clock import FakeClock
 from trader.control.types import Outcome
 from trader.store.eventlog import find_gaps
-from trader.store.tables import EventLogRow, table_of
+from trader.clock import Clock
+from trader.execution.store import SqlExecutionStore
+from trader.store.tables import EventLogRow, FillRow, PositionRow, table_of
 from trader.venue.base import PreparedOrder, SubmitResult
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
@@ -73,3 +78,70 @@ async def test_intent_and_order_are_on_disk_before_submit_and_the_fill_right_aft
     assert at_submit[:2] == ["intent_received", "order_created"]
     assert "fill" in after  # written when the fill was applied, not an hour later
     assert gaps == []
+
+
+class DiesAfterTheFill(SqlExecutionStore):
+    """The process dies (every later write hangs, as if SIGKILLed) once the first write that
+    records a fill has committed: what is on disk then is what a crash there leaves. Once the
+    test has read the disk, `bury()` lets the hung writes return without writing."""
+
+    FILL_WRITES = ("record_fill", "record_fill_and_position")
+    WRITES = (*FILL_WRITES, "save_position", "update_order", "set_fill_status", "save_equity")
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        super().__init__(sessions, clock)
+        self.dead = asyncio.Event()
+        self.buried = asyncio.Event()
+
+    def bury(self) -> None:
+        self.buried.set()
+
+    def __getattribute__(self, name: str) -> Any:
+        attribute = super().__getattribute__(name)
+        if name not in DiesAfterTheFill.WRITES:
+            return attribute
+        dead, buried = super().__getattribute__("dead"), super().__getattribute__("buried")
+
+        async def write(*args: Any, **kwargs: Any) -> Any:
+            if dead.is_set():
+                await buried.wait()  # the process is gone: nothing more reaches the disk
+                return None
+            result = await attribute(*args, **kwargs)
+            if name in DiesAfterTheFill.FILL_WRITES:
+                dead.set()
+            return result
+
+        return write
+
+
+async def test_a_crash_after_a_fill_is_written_never_leaves_its_position_unwritten(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The fill row and the position it leaves are one transaction: a SIGKILL between two
+    separate writes left the fill recorded and the position not, and at the restart
+    reconciliation found the position off by the whole fill and halted trading."""
+    clock = FakeClock()
+    data = StaticMarketData(clock, [market(clock=clock)])
+    data.set_book(book(YES, [("0.48", "100")], [("0.52", "100"), ("0.53", "100")]))
+    venue = PaperVenue(data, bankroll=D(1000), clock=clock, journal=MemoryJournal())
+    await venue.start()
+    store = DiesAfterTheFill(sessions, clock)
+    rig = await build_rig(engine, sessions, venue, clock, data=data, store=store)
+    rig.run("execution.writer")
+    try:
+        result = await rig.runtime.handle(buy())
+        await asyncio.wait_for(store.dead.wait(), 5)
+        async with engine.connect() as connection:
+            fills = (await connection.execute(select(table_of(FillRow)))).all()
+            positions = (await connection.execute(select(table_of(PositionRow)))).all()
+    finally:
+        store.bury()
+        await rig.stop()
+        await venue.close()
+        data.close()
+        await rig.events.close()
+
+    assert result.outcome is Outcome.PLACED
+    assert result.filled > 0
+    assert len(fills) == 1
+    assert [(p.token_id, D(p.size)) for p in positions] == [(YES, result.filled)]

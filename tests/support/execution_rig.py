@@ -29,6 +29,7 @@ from trader.domain import (
 )
 from trader.execution.accounts import ResolutionSource
 from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
+from trader.execution.store import ExecutionStore
 from trader.state import ControlState, RiskLimits
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
@@ -133,6 +134,7 @@ async def build_rig(
     start: bool = True,
     resolutions: ResolutionSource | None = None,
     flush_interval: float = 0.01,
+    store: ExecutionStore | None = None,
 ) -> Rig:
     events = EventLog(sessions, clock, flush_interval=flush_interval, batch_size=10_000)
     await events.start()
@@ -149,6 +151,7 @@ async def build_rig(
         state=state,
         resolutions=resolutions,
         durable=events.flush,  # as the app wires it
+        store=store,
     )
     if start:
         await runtime.start()
