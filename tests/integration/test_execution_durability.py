@@ -4,9 +4,8 @@ applied. The event log's own timer is set to an hour here, so only those points 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -14,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.execution_rig import YES, book, build_rig, buy, market
 from tests.support.paper import MemoryJournal
-from trader.clock import FakeClock
+from trader.clock import Clock, FakeClock
 from trader.control.types import Outcome
-from trader.store.eventlog import find_gaps
-from trader.clock import Clock
 from trader.execution.store import SqlExecutionStore
+from trader.store.eventlog import find_gaps
 from trader.store.tables import EventLogRow, FillRow, PositionRow, table_of
 from trader.venue.base import PreparedOrder, SubmitResult
 from trader.venue.paper.feed import StaticMarketData

@@ -67,12 +67,13 @@ def history(*orders: OrderRecord) -> list[Event]:
         (0, "startup", None, {"trading_state": "RUNNING"})
     ]
     for o in orders:
-        vid = o.venue_order_id
+        vid, corr = o.venue_order_id, o.correlation_id
+        sent = (o.created_at - T0).total_seconds()
         kinds += [
-            (o.created_at.timestamp() - T0.timestamp() - 1, "intent_received", o.correlation_id, {}),
-            (o.created_at.timestamp() - T0.timestamp(), "order_created", o.correlation_id, {"order_id": vid}),
-            (o.created_at.timestamp() - T0.timestamp(), "fill", o.correlation_id, {"trade_id": f"t-{vid}", "order_id": vid}),
-        ]  # fmt: skip
+            (sent - 1, "intent_received", corr, {}),
+            (sent, "order_created", corr, {"order_id": vid}),
+            (sent, "fill", corr, {"trade_id": f"t-{vid}", "order_id": vid}),
+        ]
     return events(*kinds)
 
 

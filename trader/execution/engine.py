@@ -367,8 +367,11 @@ class ExecutionEngine:
             return False
         order = effect.order
         corr = order.correlation_id if order else None
-        self.writer.enqueue("fill", lambda: self.store.record_fill(fill, corr))
-        self.writer.enqueue("position", lambda: self.store.save_position(effect.position))
+        # one write: a crash between the fill's row and its position's would leave the
+        # position short by the fill, for reconciliation to find (and halt on) at the restart
+        self.writer.enqueue(
+            "fill", lambda: self.store.record_fill_and_position(fill, corr, effect.position)
+        )
         if order is not None:
             status = OrderStatus.MATCHED if order.remaining <= ZERO else None
             self._persist_status(order.client_order_id, status, size_matched=order.matched)

@@ -72,6 +72,12 @@ class ExecutionStore(Protocol):
 
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool: ...
 
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        """The fill and the position it leaves, atomically (a crash keeps both or neither)."""
+        ...
+
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None: ...
 
     async def save_position(self, position: Position) -> None: ...
@@ -167,6 +173,11 @@ class SqlExecutionStore:
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
         return await self._fills.insert(fill, correlation_id=correlation_id)
 
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        return await self._fills.insert_with_position(fill, position, correlation_id=correlation_id)
+
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         await self._fills.set_status(trade_id, order_id, status)
 
@@ -253,6 +264,12 @@ class MemoryExecutionStore:
             return False
         self.fill_rows[fill.key] = fill
         return True
+
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        self.position_rows[position.token_id] = position
+        return await self.record_fill(fill, correlation_id)
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         fill = self.fill_rows.get((trade_id, order_id))

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from trader.domain import (
     Fill,
@@ -151,6 +152,25 @@ class OrderRepository(Repository):
 class FillRepository(Repository):
     async def insert(self, fill: Fill, *, correlation_id: str | None = None) -> bool:
         """Record a fill; False (and no change) if (trade id, order id) is already recorded."""
+        async with self._sessions.begin() as session:
+            return await self._insert(session, fill, correlation_id)
+
+    async def insert_with_position(
+        self, fill: Fill, position: Position, *, correlation_id: str | None = None
+    ) -> bool:
+        """Record a fill and store the position it leaves in one transaction, so that a crash
+        keeps both or neither; False if the fill was already recorded (the position is
+        stored either way)."""
+        async with self._sessions.begin() as session:
+            inserted = await self._insert(session, fill, correlation_id)
+            values = position_values(position, self._clock.now())
+            await session.execute(
+                upsert(dialect_of(session), table_of(PositionRow), values, ["token_id"])
+            )
+        return inserted
+
+    @staticmethod
+    async def _insert(session: AsyncSession, fill: Fill, correlation_id: str | None) -> bool:
         row = FillRow(
             trade_id=fill.trade_id,
             order_id=fill.order_id,
@@ -165,9 +185,8 @@ class FillRepository(Repository):
             liquidity=fill.liquidity,
             correlation_id=correlation_id,
         )
-        async with self._sessions.begin() as session:
-            statement = insert_ignore(dialect_of(session), table_of(FillRow), column_values(row))
-            result = await session.execute(statement)
+        statement = insert_ignore(dialect_of(session), table_of(FillRow), column_values(row))
+        result = await session.execute(statement)
         return int(getattr(result, "rowcount", 0)) == 1
 
     async def set_status(self, trade_id: str, order_id: str, status: TradeStatus) -> bool:
@@ -190,17 +209,21 @@ class FillRepository(Repository):
         return [fill_from_row(row) for row in await self._all(query)]
 
 
+def position_values(position: Position, now: datetime) -> dict[str, Any]:
+    return {
+        "token_id": position.token_id,
+        "size": position.size,
+        "average_price": position.average_price,
+        "market": position.market,
+        "outcome": position.outcome,
+        "realized_pnl": position.realized_pnl,
+        "updated_at": now,
+    }
+
+
 class PositionRepository(Repository):
     async def upsert(self, position: Position) -> None:
-        values = {
-            "token_id": position.token_id,
-            "size": position.size,
-            "average_price": position.average_price,
-            "market": position.market,
-            "outcome": position.outcome,
-            "realized_pnl": position.realized_pnl,
-            "updated_at": self._clock.now(),
-        }
+        values = position_values(position, self._clock.now())
         async with self._sessions.begin() as session:
             statement = upsert(dialect_of(session), table_of(PositionRow), values, ["token_id"])
             await session.execute(statement)
