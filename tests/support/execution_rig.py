@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -135,6 +135,7 @@ async def build_rig(
     resolutions: ResolutionSource | None = None,
     flush_interval: float = 0.01,
     store: ExecutionStore | None = None,
+    durable: Callable[[EventLog], Callable[[], Awaitable[None]]] | None = None,
 ) -> Rig:
     events = EventLog(sessions, clock, flush_interval=flush_interval, batch_size=10_000)
     await events.start()
@@ -150,7 +151,7 @@ async def build_rig(
         clock=clock,
         state=state,
         resolutions=resolutions,
-        durable=events.flush,  # as the app wires it
+        durable=events.flush if durable is None else durable(events),  # as the app wires it
         store=store,
     )
     if start:
