@@ -25,7 +25,7 @@ RESULTS = Path(__file__).with_name("results.json")
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=10, help="trials (one SIGKILL each)")
+    parser.add_argument("--trials", type=int, default=20, help="trials (one SIGKILL each)")
     parser.add_argument("--seed", type=int, default=1, help="random seed: same seed, same plan")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--workdir", type=Path, default=None, help="logs and database here")

@@ -17,9 +17,10 @@ problems found (empty: it holds).
 - event_log_continuous: seq runs 1, 2, 3, ... without a gap or a repeat (SQLite), and the
   store's own continuity check (`trader.store.eventlog.find_gaps`) finds no process run with
   a gap in its `run_seq` numbering.
-- event_log_complete: every order of ours the venue knows has its `intent_received` and
-  `order_created` events (both are durable before the venue is called), and every row of the
-  fills table has its `fill` event (trade id and order id).
+- event_log_complete: every order of ours the venue knows has its `intent_received` (for a
+  kill's flatten sell: the flatten's `flatten_recorded`) and `order_created` events (durable
+  before the venue is called), and every row of the fills table has its `fill` event (trade
+  id and order id).
 - no_orders_while_stopped: no order was decided while trading was KILLED or HALTED (the
   decision is the intent's `intent_received` event; kill-switch exits are the exception).
 """
@@ -53,6 +54,7 @@ INVARIANTS = (
 OPEN_STATUSES = frozenset({"PENDING", "SUBMITTED", "LIVE"})
 STOPPED = frozenset({"KILLED", "HALTED"})
 STOP_EVENTS = frozenset({"kill", "auto_halt"})
+FLATTEN_DECISIONS = frozenset({"flatten_recorded", "flatten_not_recorded", "flatten_resumed"})
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,9 @@ def no_duplicate_orders(ledger: Ledger, venue: VenueView) -> list[str]:
         for o in ledger.orders
         if o.client_order_id.startswith("adopted-")
     ]
-    sent = [o for o in ledger.orders if o.venue_order_id in at_venue]
+    # a kill's flatten is one decision that sends as many fill-and-kill sells per token as it
+    # takes (resumed at a restart under the same id): not an intent sent twice
+    sent = [o for o in ledger.orders if o.venue_order_id in at_venue and o.strategy != "kill"]
     per_intent = Counter((o.correlation_id, o.token_id, o.side) for o in sent if o.correlation_id)
     problems += [
         f"intent {corr} ({side} {token[:10]}...) reached the venue {n} times"
@@ -244,6 +248,7 @@ def event_log_continuous(ledger: Ledger, venue: VenueView | None = None) -> list
 
 def event_log_complete(ledger: Ledger, venue: VenueView) -> list[str]:
     intents = {e.correlation_id for e in ledger.events if e.type == "intent_received"}
+    flattens = {e.correlation_id for e in ledger.events if e.type in FLATTEN_DECISIONS}
     created = {str(e.payload.get("order_id")) for e in ledger.events if e.type == "order_created"}
     filled = {
         (str(e.payload.get("trade_id")), str(e.payload.get("order_id")))
@@ -255,7 +260,12 @@ def event_log_complete(ledger: Ledger, venue: VenueView) -> list[str]:
     for order in ledger.orders:
         if order.venue_order_id not in at_venue or order.client_order_id.startswith("adopted-"):
             continue  # never sent (nothing to explain), or adopted (no_duplicate_orders says so)
-        if order.correlation_id not in intents:
+        if order.strategy == "kill":  # a flatten's sell: its decision is the recorded flatten
+            if order.correlation_id not in flattens:
+                problems.append(
+                    f"flatten sell {order.venue_order_id} has no flatten_recorded event"
+                )
+        elif order.correlation_id not in intents:
             problems.append(f"order {order.venue_order_id} has no intent_received event")
         if order.venue_order_id not in created:
             problems.append(f"order {order.venue_order_id} has no order_created event")

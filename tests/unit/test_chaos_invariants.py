@@ -241,3 +241,25 @@ def test_a_restart_in_the_killed_state_counts_as_stopped_even_without_the_kill_e
     )
     found = failures(check_all(ledger(sent, log=log), venue(sent)))
     assert "no_orders_while_stopped" in found
+
+
+def test_a_flattens_sells_need_the_recorded_flatten_and_may_share_its_id() -> None:
+    """A kill's flatten sends several sells under its one id (and resumes under it after a
+    crash): not an intent sent twice; their decision is `flatten_recorded`, which must be
+    there."""
+    first = order(1, corr="k", strategy="kill")
+    resumed = order(2, corr="k", strategy="kill")
+    log = without(without(history(first, resumed), "intent_received"), "intent_received")
+    flattened = [*log, Event(len(log) + 1, at(9), "flatten_recorded", "k", {})]
+    assert failures(check_all(ledger(first, resumed, log=flattened), venue(first, resumed))) == {}
+
+    found = failures(check_all(ledger(first, resumed, log=log), venue(first, resumed)))
+    assert found == {
+        "event_log_complete": [
+            "flatten sell 0x1 has no flatten_recorded event",
+            "flatten sell 0x2 has no flatten_recorded event",
+        ]
+    }
+    twice = order(3, corr="k"), order(4, corr="k")  # the same id, not a flatten: still caught
+    found = failures(check_all(ledger(*twice), venue(*twice)))
+    assert "reached the venue 2 times" in " ".join(found["no_duplicate_orders"])
