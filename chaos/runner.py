@@ -69,7 +69,7 @@ class ChaosConfig:
     faults_per_trial: tuple[int, int] = (1, 3)
     lock_chance: float = 0.5  # of holding the database's write lock in a trial ...
     lock_s: tuple[float, float] = (BUSY_TIMEOUT_S + 1.5, BUSY_TIMEOUT_S + 4.0)  # ... this long
-    kill_chance: float = 0.3  # of an operator /kill (and a /rearm at the next start)
+    kill_chance: float = 0.4  # of an operator /kill (and a /rearm at the next start)
     flatten_share: float = 0.6  # of those kills, the share that also flatten
     outlive_chance: float = 0.75  # of waiting out an unknown outcome before the SIGKILL
     hit_wait_s: float = 20.0  # how long the SIGKILL waits for the trial's faults to hit
