@@ -507,4 +507,12 @@ async def _totals(run: ChaosRun, records: list[TrialRecord]) -> dict[str, Any]:
     }
 
 
-__all__ = ["KILL_POINTS", "ChaosConfig", "ChaosResult", "ChaosRun", "TrialRecord", "run_chaos"]
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "KILL_POINTS",
+    "ChaosConfig",
+    "ChaosResult",
+    "ChaosRun",
+    "TrialRecord",
+    "run_chaos",
+]

@@ -18,7 +18,7 @@ import pytest
 
 from chaos import report
 from chaos.invariants import INVARIANTS, failures
-from chaos.runner import ChaosConfig, run_chaos
+from chaos.runner import BUSY_TIMEOUT_S, ChaosConfig, run_chaos
 
 
 @pytest.mark.slow
@@ -32,16 +32,18 @@ async def test_a_short_chaos_run_keeps_every_invariant_and_hits_what_it_injects(
     config = ChaosConfig(
         trials=2,
         seed=20261154,
-        phase_s=(3.0, 5.0),
+        phase_s=(2.5, 3.5),
         faults_per_trial=(2, 3),
         lock_chance=1.0,
+        lock_s=(BUSY_TIMEOUT_S + 0.8, BUSY_TIMEOUT_S + 1.2),
         kill_chance=0.5,
         flatten_share=1.0,
         outlive_chance=1.0,
-        hit_wait_s=15.0,
+        hit_wait_s=12.0,
     )
     result = await run_chaos(config, tmp_path)
     (tmp_path / "results.json").write_text(report.to_json(result))
+    print(report.table(result))  # shown with -s: the figures of this run
 
     summary = report.summary(result)
     table = report.table(result)
@@ -54,7 +56,7 @@ async def test_a_short_chaos_run_keeps_every_invariant_and_hits_what_it_injects(
     assert summary["faults that hit"] >= 2
     assert result.totals["unknown_outcomes"] >= 2, table
     assert result.totals["unknown_outcomes_resolved"] == result.totals["unknown_outcomes"]
-    assert first.outlived >= 2, table  # lived past the submit timeout, before the SIGKILL
+    assert first.outlived >= 1, table  # lived past the submit timeout, before the SIGKILL
     assert sum(t.db_locks for t in result.trials) == 2
     assert sum(t.db_lock_hits for t in result.trials) > 0, table  # past the busy timeout
     assert sum(t.db_locks_survived for t in result.trials) == 2
