@@ -20,7 +20,7 @@ problems found (empty: it holds).
 - event_log_complete: every order of ours the venue knows has its `intent_received` (for a
   kill's flatten sell: the flatten's `flatten_recorded`) and `order_created` events (durable
   before the venue is called), and every row of the fills table has its `fill` event (trade
-  id and order id).
+  id and order id; a settlement's row, its market's `market_settled`).
 - no_orders_while_stopped: no order was decided while trading was KILLED or HALTED (the
   decision is the intent's `intent_received` event; kill-switch exits are the exception).
 """
@@ -54,6 +54,7 @@ INVARIANTS = (
 OPEN_STATUSES = frozenset({"PENDING", "SUBMITTED", "LIVE"})
 STOPPED = frozenset({"KILLED", "HALTED"})
 STOP_EVENTS = frozenset({"kill", "auto_halt"})
+SETTLEMENT = "settlement"  # the order id of a settlement's synthetic fill
 FLATTEN_DECISIONS = frozenset({"flatten_recorded", "flatten_not_recorded", "flatten_resumed"})
 
 
@@ -254,6 +255,14 @@ def event_log_complete(ledger: Ledger, venue: VenueView) -> list[str]:
         (str(e.payload.get("trade_id")), str(e.payload.get("order_id")))
         for e in ledger.events
         if e.type == "fill"
+    }
+    # a resolved market's settlement is a synthetic fill per token, explained by the market's
+    # `market_settled` event (its payout vector names the tokens)
+    filled |= {
+        (f"settlement:{e.payload.get('market')}:{token}", SETTLEMENT)
+        for e in ledger.events
+        if e.type == "market_settled"
+        for token in e.payload.get("payouts") or {}
     }
     at_venue = {str(o["id"]) for o in venue.orders}
     problems = []

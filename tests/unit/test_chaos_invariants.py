@@ -263,3 +263,15 @@ def test_a_flattens_sells_need_the_recorded_flatten_and_may_share_its_id() -> No
     twice = order(3, corr="k"), order(4, corr="k")  # the same id, not a flatten: still caught
     found = failures(check_all(ledger(*twice), venue(*twice)))
     assert "reached the venue 2 times" in " ".join(found["no_duplicate_orders"])
+
+
+def test_a_settlement_fill_row_is_explained_by_its_markets_settled_event() -> None:
+    row = ("settlement:m1:tok", "settlement")
+    settled = Event(2, at(20), "market_settled", None, {"market": "m1", "payouts": {"tok": "1"}})
+    base = replace(ledger(), fills={row})
+    assert failures(check_all(replace(base, events=[*base.events, settled]), venue())) == {}
+
+    found = failures(check_all(base, venue()))
+    assert found == {
+        "event_log_complete": ["fill row settlement:m1:tok of order settlement has no fill event"]
+    }
