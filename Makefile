@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_ARGS ?=
-CHAOS_ARGS ?= --trials 10 --seed 1
+CHAOS_ARGS ?= --trials 20 --seed 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint typecheck contracts unit format bench chaos migrate sim clean

@@ -1,9 +1,11 @@
 """`python -m chaos --trials N --seed S` (`make chaos`): the chaos run; see chaos/runner.py.
 
-Prints a table (trials, faults, kills, invariants held and failed), writes chaos/results.json
-(or --results PATH) and exits 1 if any invariant failed. The processes' logs and the database
-stay in the work directory (a temporary one unless --workdir), which is removed after a run
-whose invariants all held unless --keep.
+Prints tables (trials, faults injected and hit per kind, kills, invariants held and failed),
+writes chaos/results.json (or --results PATH) and exits 1 if any invariant failed or the run
+did not exercise what it claims (a fault kind that never hit, no unknown outcome, no kill
+with flatten, no lock the app ran into). The processes' logs and the database stay in the
+work directory (a temporary one unless --workdir), which is removed after a passing run
+unless --keep.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from chaos.report import failed, table, to_json
+from chaos.report import coverage_gaps, failed, table, to_json
 from chaos.runner import ChaosConfig, run_chaos
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -23,7 +25,7 @@ RESULTS = Path(__file__).with_name("results.json")
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=10, help="trials (one SIGKILL each)")
+    parser.add_argument("--trials", type=int, default=20, help="trials (one SIGKILL each)")
     parser.add_argument("--seed", type=int, default=1, help="random seed: same seed, same plan")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--workdir", type=Path, default=None, help="logs and database here")
@@ -50,6 +52,9 @@ def main(argv: list[str]) -> int:
     print(f"\nwritten to {args.results}")
     if failed(result):
         print(f"INVARIANTS FAILED: logs and database kept in {workdir}")
+        return 1
+    if coverage_gaps(result):
+        print(f"COVERAGE INCOMPLETE (more trials?): logs and database kept in {workdir}")
         return 1
     if args.workdir is None and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)

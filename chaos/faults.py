@@ -9,17 +9,25 @@ with the trial's random generator so a seed replays the same choices:
 - server_error: 500/502/503 on reads (orders, trades, books)
 - submit_timeout: an order post that hangs past the client's timeout, never processed
 - hang_after_accept: an order post processed (the order IS placed) whose answer never comes
+- error_after_accept: an order post processed (the order IS placed, and may fill), answered
+  with an HTML 503 as a proxy does when the venue's answer is lost
 - latency: slow answers on every path for a while
 - partial_fill: a crossing order fills only partly and the rest rests
 - duplicate_user_events / reorder_user_events: the user channel repeats or swaps messages
 - drop_ws: the simulator closes the market and/or user sockets
 - price_jump: a market's fair price jumps
+
+A rule added is not a fault that hit: the simulator records each request, message, socket or
+market a rule changed (`fault_hits` in its admin state), and `hit_counts` turns those into
+the table's figures. The three UNKNOWN_OUTCOME kinds leave an order's outcome unknown to the
+app once its submit times out or its answer is an error page.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Rule = dict[str, Any]
@@ -45,7 +53,7 @@ def _post_only(rng: random.Random, markets: Sequence[str]) -> Rule:
 
 
 def _server_error(rng: random.Random, markets: Sequence[str]) -> Rule:
-    path = rng.choice(["/data/*", "/book", "/books", "/data/trades"])
+    path = rng.choice(["/data/*", "/book*", "/data/trades"])
     return {
         "kind": "server_error",
         "status": rng.choice([500, 502, 503]),
@@ -66,6 +74,16 @@ def _hang_after_accept(rng: random.Random, markets: Sequence[str]) -> Rule:
         "path": ORDER_POSTS,
         "count": 1,
         "seconds": 6,
+    }
+
+
+def _error_after_accept(rng: random.Random, markets: Sequence[str]) -> Rule:
+    return {
+        "kind": "error_after_accept",
+        "method": "POST",
+        "path": ORDER_POSTS,
+        "count": 1,
+        "status": rng.choice([502, 503]),
     }
 
 
@@ -104,6 +122,7 @@ CATALOG: dict[str, Callable[[random.Random, Sequence[str]], Rule]] = {
     "server_error": _server_error,
     "submit_timeout": _submit_timeout,
     "hang_after_accept": _hang_after_accept,
+    "error_after_accept": _error_after_accept,
     "latency": _latency,
     "partial_fill": _partial_fill,
     "duplicate_user_events": _duplicate_events,
@@ -111,6 +130,45 @@ CATALOG: dict[str, Callable[[random.Random, Sequence[str]], Rule]] = {
     "drop_ws": _drop_ws,
     "price_jump": _price_jump,
 }
+
+
+UNKNOWN_OUTCOME = frozenset({"submit_timeout", "hang_after_accept", "error_after_accept"})
+ORDER_PATHS = ("/order", "/orders")
+
+
+@dataclass
+class HitCount:
+    """One fault kind over a run: rules injected, rules that hit at least once, requests (or
+    messages, sockets, markets) changed, and of those the order posts."""
+
+    injected: int = 0
+    hit: int = 0
+    hits: int = 0
+    order_hits: int = 0
+
+
+def hit_counts(
+    injected: Mapping[int, str], hits: Sequence[Mapping[str, Any]]
+) -> dict[str, HitCount]:
+    """Per kind, from the rules injected (simulator rule id -> kind) and the simulator's
+    `fault_hits`; hits of rules not injected by this run are ignored."""
+    counts = {kind: HitCount() for kind in sorted(set(injected.values()))}
+    for kind in injected.values():
+        counts[kind].injected += 1
+    seen: set[int] = set()
+    for hit in hits:
+        rule_id = int(hit["rule_id"])
+        of = injected.get(rule_id)
+        if of is None:
+            continue
+        count = counts[of]
+        count.hits += 1
+        if hit.get("order_ids") or hit.get("path") in ORDER_PATHS:
+            count.order_hits += 1
+        if rule_id not in seen:
+            seen.add(rule_id)
+            count.hit += 1
+    return counts
 
 
 class FaultDeck:
@@ -133,4 +191,12 @@ class FaultDeck:
         return dealt
 
 
-__all__ = ["CATALOG", "ORDER_POSTS", "FaultDeck", "Rule"]
+__all__ = [
+    "CATALOG",
+    "ORDER_POSTS",
+    "UNKNOWN_OUTCOME",
+    "FaultDeck",
+    "HitCount",
+    "Rule",
+    "hit_counts",
+]

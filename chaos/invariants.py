@@ -11,7 +11,16 @@ problems found (empty: it holds).
 - no_lost_fills: every trade leg of ours at the venue is in the fills table.
 - positions_match: our non-zero positions equal the venue's holdings.
 - open_orders_match: the orders we think are open are exactly those open at the venue.
-- event_log_continuous: seq runs 1, 2, 3, ... without a gap or a repeat (SQLite).
+- closed_orders_match: an order we closed has the venue's status and matched size; one the
+  venue does not list (never received, refused, or a fill-and-kill that found nothing to
+  fill: the venue keeps none of those) was closed with nothing matched.
+- event_log_continuous: seq runs 1, 2, 3, ... without a gap or a repeat (SQLite), and the
+  store's own continuity check (`trader.store.eventlog.find_gaps`) finds no process run with
+  a gap in its `run_seq` numbering.
+- event_log_complete: every order of ours the venue knows has its `intent_received` (for a
+  kill's flatten sell: the flatten's `flatten_recorded`) and `order_created` events (durable
+  before the venue is called), and every row of the fills table has its `fill` event (trade
+  id and order id; a settlement's row, its market's `market_settled`).
 - no_orders_while_stopped: no order was decided while trading was KILLED or HALTED (the
   decision is the intent's `intent_received` event; kill-switch exits are the exception).
 """
@@ -22,23 +31,31 @@ import json
 import sqlite3
 from collections import Counter
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from trader.store.eventlog import find_gaps
 
 INVARIANTS = (
     "no_duplicate_orders",
     "no_lost_fills",
     "positions_match",
     "open_orders_match",
+    "closed_orders_match",
     "event_log_continuous",
+    "event_log_complete",
     "no_orders_while_stopped",
 )
 OPEN_STATUSES = frozenset({"PENDING", "SUBMITTED", "LIVE"})
 STOPPED = frozenset({"KILLED", "HALTED"})
 STOP_EVENTS = frozenset({"kill", "auto_halt"})
+SETTLEMENT = "settlement"  # the order id of a settlement's synthetic fill
+FLATTEN_DECISIONS = frozenset({"flatten_recorded", "flatten_not_recorded", "flatten_resumed"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,7 @@ class OrderRecord:
     created_at: datetime
     strategy: str
     correlation_id: str | None
+    size_matched: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,7 @@ class Ledger:
     fills: set[tuple[str, str]]  # (trade id, venue order id)
     positions: dict[str, Decimal]  # token id -> size, non-zero only
     events: list[Event]
+    run_gaps: list[str] = field(default_factory=list)  # what find_gaps reports, in words
 
 
 @dataclass(frozen=True)
@@ -93,10 +112,12 @@ def read_ledger(path: Path) -> Ledger:
     with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
         db.execute("BEGIN")
         orders = [
-            OrderRecord(cid, vid, token, side, status, _utc(created), strategy, corr)
-            for cid, vid, token, side, status, created, strategy, corr in db.execute(
+            OrderRecord(
+                cid, vid, token, side, status, _utc(created), strategy, corr, Decimal(str(matched))
+            )
+            for cid, vid, token, side, status, created, strategy, corr, matched in db.execute(
                 "SELECT client_order_id, venue_order_id, token_id, side, status, created_at, "
-                "strategy, correlation_id FROM orders ORDER BY id"
+                "strategy, correlation_id, size_matched FROM orders ORDER BY id"
             )
         ]
         fills = {(str(t), str(o)) for t, o in db.execute("SELECT trade_id, order_id FROM fills")}
@@ -113,6 +134,14 @@ def read_ledger(path: Path) -> Ledger:
         ]
         db.execute("COMMIT")
     return Ledger(orders, fills, positions, events)
+
+
+async def with_run_gaps(ledger: Ledger, sessions: async_sessionmaker[AsyncSession]) -> Ledger:
+    """The ledger with what the store's continuity check finds (rows are only ever appended in
+    run order, so a gap seen here is a gap for good)."""
+    gaps = await find_gaps(sessions)
+    found = [f"run {g.run_id}: {g.missing} event(s) missing after #{g.after}" for g in gaps]
+    return replace(ledger, run_gaps=found)
 
 
 def venue_view(state: dict[str, Any], address: str) -> VenueView:
@@ -149,7 +178,9 @@ def no_duplicate_orders(ledger: Ledger, venue: VenueView) -> list[str]:
         for o in ledger.orders
         if o.client_order_id.startswith("adopted-")
     ]
-    sent = [o for o in ledger.orders if o.venue_order_id in at_venue]
+    # a kill's flatten is one decision that sends as many fill-and-kill sells per token as it
+    # takes (resumed at a restart under the same id): not an intent sent twice
+    sent = [o for o in ledger.orders if o.venue_order_id in at_venue and o.strategy != "kill"]
     per_intent = Counter((o.correlation_id, o.token_id, o.side) for o in sent if o.correlation_id)
     problems += [
         f"intent {corr} ({side} {token[:10]}...) reached the venue {n} times"
@@ -181,6 +212,31 @@ def open_orders_match(ledger: Ledger, venue: VenueView) -> list[str]:
     ]
 
 
+def closed_orders_match(ledger: Ledger, venue: VenueView) -> list[str]:
+    at_venue = {str(o["id"]): o for o in venue.orders}
+    problems = []
+    for order in ledger.orders:
+        if order.status in OPEN_STATUSES or not order.venue_order_id:
+            continue
+        seen = at_venue.get(order.venue_order_id)
+        if seen is None:
+            if order.status == "MATCHED" or order.size_matched != 0:
+                problems.append(
+                    f"order {order.venue_order_id} is {order.status} with "
+                    f"{order.size_matched} matched here; the venue does not list it"
+                )
+            continue
+        if seen["status"] in OPEN_STATUSES:  # open there, closed here: open_orders_match
+            continue
+        matched = Decimal(str(seen["size_matched"]))
+        if (order.status, order.size_matched) != (seen["status"], matched):
+            problems.append(
+                f"order {order.venue_order_id}: ours {order.status} {order.size_matched} "
+                f"matched, venue {seen['status']} {matched} matched"
+            )
+    return problems
+
+
 def event_log_continuous(ledger: Ledger, venue: VenueView | None = None) -> list[str]:
     problems = []
     expected = 1
@@ -188,6 +244,44 @@ def event_log_continuous(ledger: Ledger, venue: VenueView | None = None) -> list
         if event.seq != expected:
             problems.append(f"seq {event.seq} where {expected} was expected")
         expected = event.seq + 1
+    return problems + ledger.run_gaps
+
+
+def event_log_complete(ledger: Ledger, venue: VenueView) -> list[str]:
+    intents = {e.correlation_id for e in ledger.events if e.type == "intent_received"}
+    flattens = {e.correlation_id for e in ledger.events if e.type in FLATTEN_DECISIONS}
+    created = {str(e.payload.get("order_id")) for e in ledger.events if e.type == "order_created"}
+    filled = {
+        (str(e.payload.get("trade_id")), str(e.payload.get("order_id")))
+        for e in ledger.events
+        if e.type == "fill"
+    }
+    # a resolved market's settlement is a synthetic fill per token, explained by the market's
+    # `market_settled` event (its payout vector names the tokens)
+    filled |= {
+        (f"settlement:{e.payload.get('market')}:{token}", SETTLEMENT)
+        for e in ledger.events
+        if e.type == "market_settled"
+        for token in e.payload.get("payouts") or {}
+    }
+    at_venue = {str(o["id"]) for o in venue.orders}
+    problems = []
+    for order in ledger.orders:
+        if order.venue_order_id not in at_venue or order.client_order_id.startswith("adopted-"):
+            continue  # never sent (nothing to explain), or adopted (no_duplicate_orders says so)
+        if order.strategy == "kill":  # a flatten's sell: its decision is the recorded flatten
+            if order.correlation_id not in flattens:
+                problems.append(
+                    f"flatten sell {order.venue_order_id} has no flatten_recorded event"
+                )
+        elif order.correlation_id not in intents:
+            problems.append(f"order {order.venue_order_id} has no intent_received event")
+        if order.venue_order_id not in created:
+            problems.append(f"order {order.venue_order_id} has no order_created event")
+    problems += [
+        f"fill row {trade} of order {order_id} has no fill event"
+        for trade, order_id in sorted(ledger.fills - filled)
+    ]
     return problems
 
 
@@ -256,7 +350,9 @@ CHECKS = {
     "no_lost_fills": no_lost_fills,
     "positions_match": positions_match,
     "open_orders_match": open_orders_match,
+    "closed_orders_match": closed_orders_match,
     "event_log_continuous": event_log_continuous,
+    "event_log_complete": event_log_complete,
     "no_orders_while_stopped": no_orders_while_stopped,
 }
 
@@ -282,4 +378,5 @@ __all__ = [
     "read_ledger",
     "stopped_intervals",
     "venue_view",
+    "with_run_gaps",
 ]

@@ -1,4 +1,9 @@
-"""The chaos run's table and its results file."""
+"""The chaos run's tables and its results file.
+
+`coverage_gaps` says what a run claims to have exercised but did not: a fault kind that never
+hit, no unknown outcome, no kill with flatten, no database lock the app ran into. `make chaos`
+fails on a gap as it does on a failed invariant.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from chaos.faults import CATALOG
 from chaos.invariants import INVARIANTS
 from chaos.runner import ChaosResult, TrialRecord
 
@@ -32,6 +38,23 @@ def failed(result: ChaosResult) -> bool:
     return any(failed for _, failed in invariant_counts(result).values())
 
 
+def coverage_gaps(result: ChaosResult, kinds: tuple[str, ...] = tuple(CATALOG)) -> list[str]:
+    """What the run did not exercise, in words (empty: everything it claims)."""
+    gaps = [f"fault {k} never hit" for k in kinds if not _hit(result, k)]
+    if not result.totals.get("unknown_outcomes"):
+        gaps.append("no unknown outcome")
+    if not sum(t.flatten_kills for t in result.trials):
+        gaps.append("no operator kill with flatten")
+    if not sum(t.db_lock_hits for t in result.trials):
+        gaps.append("no database lock that the app ran into past its busy timeout")
+    return gaps
+
+
+def _hit(result: ChaosResult, kind: str) -> int:
+    count = result.hits.get(kind)
+    return count.hit if count else 0
+
+
 def summary(result: ChaosResult) -> dict[str, Any]:
     trials = result.trials
     kinds = Counter(kind for t in trials for kind in t.faults)
@@ -39,12 +62,22 @@ def summary(result: ChaosResult) -> dict[str, Any]:
     return {
         "trials run": len(trials),
         "faults injected": sum(kinds.values()),
-        "faults by kind": dict(sorted(kinds.items())),
+        "faults that hit": sum(c.hit for c in result.hits.values()),
+        "requests hit": sum(c.hits for c in result.hits.values()),
+        "order posts hit": sum(c.order_hits for c in result.hits.values()),
         "SIGKILLs": sum(t.sigkills for t in trials),
         "kill points": dict(Counter(t.kill_point for t in trials)),
         "price moves": sum(t.price_moves for t in trials),
-        "database locks": sum(t.db_locks for t in trials),
-        "operator kills": sum(t.operator_kills for t in trials),
+        "database locks (held past the busy timeout)": sum(t.db_locks for t in trials),
+        "app writes that met a lock / locks survived": (
+            f"{sum(t.db_lock_hits for t in trials)} / {sum(t.db_locks_survived for t in trials)}"
+        ),
+        "operator kills / with flatten": (
+            f"{sum(t.operator_kills for t in trials)} / {sum(t.flatten_kills for t in trials)}"
+        ),
+        "unknown outcomes lived through / resolved before the SIGKILL": (
+            f"{sum(t.outlived for t in trials)} / {sum(t.resolved_alive for t in trials)}"
+        ),
         "re-arms": sum(t.rearms for t in trials),
         **{k.replace("_", " "): v for k, v in result.totals.items()},
         "invariant checks held": sum(held for held, _ in counts.values()),
@@ -63,6 +96,15 @@ def table(result: ChaosResult) -> str:
         else:
             shown = str(value)
         lines.append(f"| {key} | {shown} |")
+    lines += [
+        "",
+        "| fault | injected | hit | requests hit | of them order posts |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, count in sorted(result.hits.items()):
+        lines.append(
+            f"| {kind} | {count.injected} | {count.hit} | {count.hits} | {count.order_hits} |"
+        )
     lines += ["", "| invariant | held | failed |", "|---|---|---|"]
     for name, (held, bad) in invariant_counts(result).items():
         lines.append(f"| {name} | {held} | {bad} |")
@@ -77,6 +119,8 @@ def table(result: ChaosResult) -> str:
     notes = [f"trial {r.number or 'final'}: {note}" for r in _checked(result) for note in r.notes]
     if notes:
         lines += ["", "Notes:", *notes]
+    gaps = coverage_gaps(result)
+    lines += ["", "Coverage: " + ("every claim exercised" if not gaps else "; ".join(gaps))]
     return "\n".join(lines)
 
 
@@ -89,7 +133,9 @@ def to_json(result: ChaosResult) -> str:
         f"{platform.python_version()}",
         "config": config,
         "passed": not failed(result),
+        "coverage_gaps": coverage_gaps(result),
         "summary": summary(result),
+        "fault_hits": {kind: asdict(count) for kind, count in sorted(result.hits.items())},
         "invariants": {
             name: {"held": held, "failed": bad}
             for name, (held, bad) in invariant_counts(result).items()
@@ -100,4 +146,4 @@ def to_json(result: ChaosResult) -> str:
     return json.dumps(payload, indent=2, default=str) + "\n"
 
 
-__all__ = ["failed", "invariant_counts", "summary", "table", "to_json"]
+__all__ = ["coverage_gaps", "failed", "invariant_counts", "summary", "table", "to_json"]

@@ -1,7 +1,7 @@
 """The simulator's admin API (never faulted, never authenticated: it is a test tool).
 
 - `GET /_admin/state`: markets, every user order, trades (both sides), accounts,
-  heartbeats, faults, WebSocket counts.
+  heartbeats, faults and their hits (`fault_hits`), WebSocket counts.
 - `POST /_admin/faults` (a rule, a list, or `{"rules": [...]}`), `GET` / `DELETE` the same
   path to list / clear them (see `faults.py`).
 - `POST /_admin/resolve {"condition_id", "outcome"?, "redeem"?}`: resolve a market now;
@@ -132,6 +132,7 @@ def state_json(ctx: SimContext) -> dict[str, Any]:
         "api_keys": [{"key": k.key, "address": k.address} for k in ctx.keys.all()],
         "heartbeats": ctx.heartbeats.armed(),
         "faults": [r.as_json() for r in ctx.faults.rules()],
+        "fault_hits": [h.as_json() for h in ctx.faults.hits()],
         "websockets": {
             "market": ctx.hub.count("market") if ctx.hub else 0,
             "user": ctx.hub.count("user") if ctx.hub else 0,
@@ -166,10 +167,13 @@ async def apply_immediate(ctx: SimContext, rule: FaultRule) -> None:
     """Carry out the faults that are actions rather than standing rules."""
     params = rule.params
     if rule.kind == "drop_ws" and ctx.hub is not None:
-        await ctx.hub.drop(str(params.get("channel", "all")))
+        channel = str(params.get("channel", "all"))
+        for _ in range(await ctx.hub.drop(channel)):  # one hit per socket closed
+            ctx.faults.hit(rule, "WS", channel)
     elif rule.kind == "price_jump":
         market = _market(ctx, params)
         ctx.liquidity.jump(market.condition_id, _decimal(params.get("to"), "to"))
+        ctx.faults.hit(rule, "ADMIN", market.condition_id)
     elif rule.kind == "resolve":
         _resolve(ctx, _market(ctx, params), params.get("outcome"))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping
@@ -244,17 +245,34 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     if rule is not None:
         return await _fault_response(ctx, rule)
     response = await handler(request)
+    if response.status >= 400:  # refused: nothing was processed for an "after accept" fault
+        return response
     late = faults.take("hang_after_accept", method, path)
     if late is not None:
+        faults.touched(late, _order_ids(response))
         await ctx.hold(float(late.params.get("seconds", 30)))
     lost = faults.take("error_after_accept", method, path)
     if lost is not None:  # the work is done; the answer that reports it is replaced
+        faults.touched(lost, _order_ids(response))
         return web.Response(
             text=str(lost.params.get("body", GATEWAY_PAGE)),
             status=int(lost.params.get("status", 503)),
             content_type="text/html",
         )
     return response
+
+
+def _order_ids(response: web.StreamResponse) -> list[str]:
+    """The order ids in a served `POST /order(s)` answer (none for anything else)."""
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, bytes):
+        return []
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return []
+    items = answer if isinstance(answer, list) else [answer]
+    return [str(i["orderID"]) for i in items if isinstance(i, dict) and i.get("orderID")]
 
 
 async def _fault_response(ctx: SimContext, rule: FaultRule) -> web.Response:

@@ -17,7 +17,8 @@ Kinds (parameters in brackets):
   "unknown outcome" case.
 - error_after_accept [status, default 503; body, default an HTML error page]: processed (an
   order IS placed and may fill), then answered `status` with a `text/html` body, as a proxy in
-  front of the venue does when the upstream answer is lost.
+  front of the venue does when the upstream answer is lost. Both apply only to a request the
+  handler served (a refused one, 4xx/5xx, leaves them for the next).
 - post_only_mode [seconds, default 120]: `POST /order(s)` without postOnly answer 503
   `{"code": "post_only_mode", "retry_after_seconds": N}`.
 - cancel_only_mode [seconds]: `POST /order(s)` answer 503 "cancel-only".
@@ -32,6 +33,11 @@ Kinds (parameters in brackets):
 - resolve [condition_id, outcome]: immediate, resolve the market now.
 
 Timed modes (`*_mode`) count seconds on the simulator's clock from when they were added.
+
+Every time a rule changes what a client sees (a request faulted, a user message repeated or
+held back, a socket closed, a price moved) the injector records a hit: the rule, the request
+and, when known, the orders it touched. `GET /_admin/state` lists them as `fault_hits`, so a
+chaos run counts the faults that hit, not the rules it added.
 """
 
 from __future__ import annotations
@@ -96,9 +102,30 @@ class FaultRule:
         }
 
 
+@dataclass(slots=True)
+class FaultHit:
+    """One request (or message, socket, market) a rule changed."""
+
+    rule_id: int
+    kind: str
+    method: str
+    path: str
+    order_ids: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "kind": self.kind,
+            "method": self.method,
+            "path": self.path,
+            "order_ids": list(self.order_ids),
+        }
+
+
 class FaultInjector:
     def __init__(self) -> None:
         self._rules: list[FaultRule] = []
+        self._hits: list[FaultHit] = []
         self._ids = itertools.count(1)
 
     def add(self, spec: Mapping[str, Any], *, now: float) -> FaultRule:
@@ -133,6 +160,23 @@ class FaultInjector:
     def rules(self) -> list[FaultRule]:
         return list(self._rules)
 
+    def hit(self, rule: FaultRule, method: str, path: str) -> FaultHit:
+        """Record that `rule` changed this request (`take` and `take_any` do it themselves)."""
+        hit = FaultHit(rule.id, rule.kind, method.upper(), path)
+        self._hits.append(hit)
+        return hit
+
+    def touched(self, rule: FaultRule, order_ids: list[str]) -> None:
+        """The orders the latest hit of `rule` touched (known once the request was served)."""
+        for hit in reversed(self._hits):
+            if hit.rule_id == rule.id:
+                hit.order_ids.extend(o for o in order_ids if o)
+                return
+
+    def hits(self) -> list[FaultHit]:
+        """Every hit since the start (clearing the rules keeps them)."""
+        return list(self._hits)
+
     def take(
         self, kind: str, method: str, path: str, *, now: float | None = None
     ) -> FaultRule | None:
@@ -143,6 +187,7 @@ class FaultInjector:
             if rule.until is not None and now is not None and now >= rule.until:
                 continue
             self._spend(rule)
+            self.hit(rule, method, path)
             return rule
         return None
 
@@ -150,6 +195,7 @@ class FaultInjector:
         for rule in self._rules:
             if rule.kind in kinds and rule.matches(method, path):
                 self._spend(rule)
+                self.hit(rule, method, path)
                 return rule
         return None
 
@@ -174,6 +220,7 @@ __all__ = [
     "MODE_KINDS",
     "REQUEST_KINDS",
     "FaultError",
+    "FaultHit",
     "FaultInjector",
     "FaultRule",
 ]

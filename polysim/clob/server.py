@@ -302,6 +302,7 @@ def _check_trading_mode(ctx: SimContext, items: list[Any], request: web.Request)
     now = ctx.now()
     cancel_only = ctx.faults.active("cancel_only_mode", now=now)
     if cancel_only is not None:
+        ctx.faults.hit(cancel_only, request.method, request.rel_url.raw_path)
         raise ApiError(
             503,
             "Trading is currently cancel-only",
@@ -312,6 +313,7 @@ def _check_trading_mode(ctx: SimContext, items: list[Any], request: web.Request)
         return
     if all(isinstance(i, dict) and i.get("postOnly") for i in items):
         return
+    ctx.faults.hit(post_only, request.method, request.rel_url.raw_path)
     raise ApiError(
         503,
         "post-only mode: only post-only orders and cancels are allowed",
@@ -337,6 +339,7 @@ def _place(
             )
         partial = ctx.faults.take("partial_fill", request.method, request.rel_url.raw_path)
         if partial is not None:
+            ctx.faults.touched(partial, [order_id])
             fraction = Decimal(str(partial.params.get("fraction", "0.5")))
             place_request = _with_fraction(place_request, fraction)
         return 200, _accepted(ctx.exchange.place(place_request))

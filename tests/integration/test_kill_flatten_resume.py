@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.execution_rig import (
@@ -28,6 +29,7 @@ from trader.execution.flatten_intent import (
     FlattenSell,
 )
 from trader.execution.runtime import ExecutionConfig
+from trader.execution.store import OrderRecord, SqlExecutionStore
 from trader.execution.trading_state import Transition
 from trader.store.repositories import ControlStateRepository
 from trader.venue.base import PreparedOrder, SubmitResult
@@ -241,3 +243,49 @@ async def test_kill_commits_the_record_before_the_first_sell_and_clears_it_after
         await venue.close()
         data.close()
         await rig.events.close()
+
+
+class LockedForExits(SqlExecutionStore):
+    """The database refuses the flatten's order rows, as SQLite does to a writer that waited
+    out its busy timeout behind another connection's lock."""
+
+    async def insert_order(self, order: OrderRecord) -> None:
+        if order.strategy == "kill":
+            raise OperationalError("INSERT INTO orders", {}, Exception("database is locked"))
+        await super().insert_order(order)
+
+
+async def test_a_flatten_whose_sells_the_database_refuses_still_reports_and_stays_recorded(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The chaos run's database lock during a kill with flatten: the sell's order row failed,
+    the error escaped the kill, the operator's button got no answer and the other positions
+    were not tried. Now each sell that could not be recorded is reported as not sent, the
+    kill finishes (KILLED, the report), and the flatten stays recorded for the next start."""
+    clock = FakeClock()
+    data = StaticMarketData(clock, [market(clock=clock)])
+    data.set_book(book(YES, [("0.48", "100")], [("0.52", "100"), ("0.53", "100")]))
+    venue = PaperVenue(data, bankroll=D(1000), clock=clock, journal=MemoryJournal())
+    await venue.start()
+    rig = await build_rig(
+        engine, sessions, venue, clock, data=data, store=LockedForExits(sessions, clock)
+    )
+    rig.run("execution.writer")
+    try:
+        bought = await rig.runtime.handle(buy())
+        report = await rig.runtime.kill_switch.kill(OPERATOR, flatten=True, slippage=D("0.05"))
+        pending = FlattenIntentRepository(rig.state).pending()
+    finally:
+        await rig.stop()
+        await venue.close()
+        data.close()
+        await rig.events.close()
+
+    assert bought.filled > 0
+    assert report.state is TradingState.KILLED
+    (exit_,) = report.exits
+    assert exit_.sold == 0
+    assert exit_.remaining == bought.filled
+    assert "not sent" in exit_.message
+    assert isinstance(pending, FlattenIntent)  # resumed (or reported) at the next start
+    assert "not sent" in report.message

@@ -333,3 +333,28 @@ async def test_scenario_faults_are_active_from_the_start(monkeypatch: pytest.Mon
         second = await http.get("/book", params={"token_id": yes})
 
     assert (first.status_code, second.status_code) == (425, 200)
+
+
+async def test_the_state_lists_the_hits_of_each_rule_not_the_rules_added(
+    sim: SimServer, client: AsyncSecureClient
+) -> None:
+    yes, _ = tokens(sim)
+    await fault(sim, kind="error_after_accept", method="POST", path="/order", count=1)
+    await fault(sim, kind="rate_limit", method="GET", path="/data/trades", count=5)  # unused
+    await fault(sim, kind="post_only_mode", seconds=30)
+
+    with pytest.raises(RequestRejectedError):  # post-only mode refuses it first
+        await client.place_limit_order(token_id=yes, price="0.70", size="5", side="BUY")
+    await admin(sim, "DELETE", "faults")
+    await fault(sim, kind="error_after_accept", method="POST", path="/order", count=1)
+    with pytest.raises(RequestRejectedError):
+        await client.place_limit_order(token_id=yes, price="0.70", size="5", side="BUY")
+    (order_id,) = sim.exchange.orders
+    hits = (await admin(sim, "GET", "state"))["fault_hits"]
+
+    assert [(h["kind"], h["method"], h["path"]) for h in hits] == [
+        ("post_only_mode", "POST", "/order"),
+        ("error_after_accept", "POST", "/order"),
+    ]
+    assert hits[0]["order_ids"] == []  # refused before the order existed
+    assert hits[1]["order_ids"] == [order_id]  # processed, then the answer was lost

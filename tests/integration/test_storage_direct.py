@@ -5,6 +5,7 @@ another connection never blocks the event loop; a failed transaction loses no ev
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ import pytest
 
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
-from trader.domain import OrderStatus, Side
+from trader.domain import Fill, OrderStatus, Position, Side
 from trader.execution.store import OrderRecord, SqlExecutionStore
 from trader.store import direct
 from trader.store.db import create_engine, session_factory
@@ -165,3 +166,34 @@ def test_only_a_sqlite_file_gets_a_direct_writer() -> None:
 
     assert direct_writer(session_factory(memory)) is None
     assert direct_writer(session_factory(postgres)) is None
+
+
+async def test_a_fill_its_position_and_its_event_commit_together(database: Path) -> None:
+    """Direct on SQLite: the fill row, the position it leaves and the buffered `fill` event are
+    one transaction, so a crash keeps all three or none; a replayed fill moves only the
+    position (the row is recorded once)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
+    store = SqlExecutionStore(sessions, FakeClock(T0))
+    fill = Fill(
+        "t-1", "0xpo-1", "tok", Side.BUY, Decimal("0.52"), Decimal(10), Decimal(0), T0, "0xm"
+    )
+    held = Position("tok", Decimal(10), Decimal("0.52"), market="0xm", outcome="Yes")
+    try:
+        events.append("fill", {"trade_id": "t-1"}, correlation_id="c-1")
+
+        first = await store.record_fill_and_position(fill, "c-1", held)
+        again = await store.record_fill_and_position(
+            fill, "c-1", dataclasses.replace(held, size=Decimal(12))
+        )
+
+        assert (first, again) == (True, False)
+        assert events.pending == 0
+        assert events.batches_written == 1  # the fill's transaction carried its event
+        assert rows(database, "SELECT type FROM event_log") == [("fill",)]
+        assert rows(database, "SELECT trade_id, size FROM fills") == [("t-1", "10")]
+        assert rows(database, "SELECT token_id, size FROM positions") == [("tok", "12")]
+    finally:
+        await events.close()
+        await engine.dispose()

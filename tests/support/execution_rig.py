@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -29,6 +29,7 @@ from trader.domain import (
 )
 from trader.execution.accounts import ResolutionSource
 from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
+from trader.execution.store import ExecutionStore
 from trader.state import ControlState, RiskLimits
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
@@ -133,6 +134,8 @@ async def build_rig(
     start: bool = True,
     resolutions: ResolutionSource | None = None,
     flush_interval: float = 0.01,
+    store: ExecutionStore | None = None,
+    durable: Callable[[EventLog], Callable[[], Awaitable[None]]] | None = None,
 ) -> Rig:
     events = EventLog(sessions, clock, flush_interval=flush_interval, batch_size=10_000)
     await events.start()
@@ -148,7 +151,8 @@ async def build_rig(
         clock=clock,
         state=state,
         resolutions=resolutions,
-        durable=events.flush,  # as the app wires it
+        durable=events.flush if durable is None else durable(events),  # as the app wires it
+        store=store,
     )
     if start:
         await runtime.start()

@@ -7,7 +7,8 @@ intent -> risk (a function call) -> capital reserved -> prepared (rounded, signe
 - The order row (client id, venue id = the signed order's hash, the signed payload) is written
   and committed before the venue is called. Everything after the submit is persisted through
   the write-behind queue; positions change in memory first (optimistic) and reconciliation
-  corrects them from the venue.
+  corrects them from the venue. A fill's row and its position are one write, made once the
+  fill's event is durable.
 - A submit with an unknown outcome leaves the order SUBMITTED with its capital reserved; it is
   resolved by looking its id up (`resolve_unknown`), never re-signed or re-sent.
 - Decisions are serialised by a lock: one intent at a time is checked, reserved and sent, so
@@ -19,6 +20,7 @@ intent -> risk (a function call) -> capital reserved -> prepared (rounded, signe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -380,11 +382,6 @@ class ExecutionEngine:
             return False
         order = effect.order
         corr = order.correlation_id if order else None
-        self.writer.enqueue("fill", lambda: self.store.record_fill(fill, corr))
-        self.writer.enqueue("position", lambda: self.store.save_position(effect.position))
-        if order is not None:
-            status = OrderStatus.MATCHED if order.remaining <= ZERO else None
-            self._persist_status(order.client_order_id, status, size_matched=order.matched)
         self._events.record(
             FillApplied(
                 trade_id=fill.trade_id,
@@ -399,6 +396,21 @@ class ExecutionEngine:
             ),
             correlation_id=corr,
         )
+        position = effect.position
+
+        async def write() -> None:
+            # The event first: a crash must never leave a fill row the event log cannot
+            # explain. A refused flush does not hold the row back (the event stays buffered).
+            with contextlib.suppress(Exception):
+                await self._make_durable()
+            # One transaction: a crash between the fill's row and its position's would leave
+            # the position short by the fill, for reconciliation to find (and halt on).
+            await self.store.record_fill_and_position(fill, corr, position)
+
+        self.writer.enqueue("fill", write)
+        if order is not None:
+            status = OrderStatus.MATCHED if order.remaining <= ZERO else None
+            self._persist_status(order.client_order_id, status, size_matched=order.matched)
         self._bus.fills.publish(fill, corr)
         return True
 

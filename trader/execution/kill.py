@@ -51,6 +51,7 @@ from trader.venue.base import VenueError
 log = logging.getLogger(__name__)
 CANCEL_ROUNDS = 3
 SIZE_STEP = Decimal("0.01")
+NOT_SENT = "sell not sent"  # an exit whose order row the database refused
 AfterCancel = Callable[[], Awaitable[object]]
 
 
@@ -177,13 +178,21 @@ class KillSwitch:
             canceled, left = 0, len(self._engine.portfolio.working_orders())
             self._events.append("kill_cancel_failed", {"error": str(error)}, correlation_id=corr)
         exits: tuple[ExitResult, ...] = ()
+        unsent = 0
         if flatten:
             exits = await self._flatten(actor, cap, corr, self._engine.portfolio.positions())
-            await self._intents.clear(str(actor))
+            unsent = sum(1 for e in exits if e.message.startswith(NOT_SENT))
+            if not unsent:  # else the record stays: the next start resumes (or reports) it
+                await self._clear_flatten(actor)
         message = f"killed: {canceled} orders cancelled, {left} still open at the venue"
         if flatten:
             sold = sum((e.sold for e in exits), ZERO)
             message += f"; sold {sold} shares in {len(exits)} positions"
+        if unsent:
+            message += (
+                f"; {unsent} sell(s) not sent (the database refused the order), "
+                "resumed at the next start"
+            )
         if not saved:
             message += "; the flatten was NOT recorded before it ran (see the log)"
         if not change.persisted:
@@ -216,6 +225,12 @@ class KillSwitch:
         if self._after_cancel is not None:
             await self._after_cancel()
         return len(canceled), len(remaining)
+
+    async def _clear_flatten(self, actor: Actor) -> None:
+        try:
+            await self._intents.clear(str(actor))
+        except Exception as error:  # the next start finds it and resumes within the cap
+            log.error("could not clear the finished flatten's record: %s", error)
 
     async def _record_flatten(self, actor: Actor, cap: Decimal, reason: str, corr: str) -> bool:
         """Commit what the flatten will sell before anything is cancelled or sold. False if
@@ -289,6 +304,18 @@ class KillSwitch:
                 floor,
                 preview.size,
                 f"sell failed: {error}",
+            )
+        except Exception as error:  # the order row could not be written: never sent
+            log.error("flatten sell of %s not sent: %s", position.token_id, error)
+            return ExitResult(
+                position.token_id,
+                preview.size,
+                ZERO,
+                ZERO,
+                None,
+                floor,
+                preview.size,
+                f"{NOT_SENT}: the order could not be recorded ({type(error).__name__})",
             )
         held = self._engine.portfolio.position(position.token_id)
         remaining = held.size if held else ZERO

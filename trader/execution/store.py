@@ -80,6 +80,12 @@ class ExecutionStore(Protocol):
 
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool: ...
 
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        """The fill and the position it leaves, atomically (a crash keeps both or neither)."""
+        ...
+
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None: ...
 
     async def save_position(self, position: Position) -> None: ...
@@ -179,6 +185,11 @@ class SqlExecutionStore:
 
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
         return await self._writes.record_fill(fill, correlation_id)
+
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        return await self._writes.record_fill_and_position(fill, correlation_id, position)
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         await self._writes.set_fill_status(trade_id, order_id, status)
@@ -282,6 +293,12 @@ class MemoryExecutionStore:
             return False
         self.fill_rows[fill.key] = fill
         return True
+
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        self.position_rows[position.token_id] = position
+        return await self.record_fill(fill, correlation_id)
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         fill = self.fill_rows.get((trade_id, order_id))

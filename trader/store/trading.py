@@ -202,6 +202,18 @@ class FillRepository(Repository):
             result = await session.execute(fill_insert(dialect_of(session), fill, correlation_id))
         return int(getattr(result, "rowcount", 0)) == 1
 
+    async def insert_with_position(
+        self, fill: Fill, position: Position, *, correlation_id: str | None = None
+    ) -> bool:
+        """Record a fill and store the position it leaves in one transaction, so that a crash
+        keeps both or neither; False if the fill was already recorded (the position is
+        stored either way)."""
+        async with self._sessions.begin() as session:
+            dialect = dialect_of(session)
+            result = await session.execute(fill_insert(dialect, fill, correlation_id))
+            await session.execute(position_upsert(dialect, position, self._clock.now()))
+        return int(getattr(result, "rowcount", 0)) == 1
+
     async def set_status(self, trade_id: str, order_id: str, status: TradeStatus) -> bool:
         """A trade moves MATCHED -> MINED -> CONFIRMED (or RETRYING / FAILED)."""
         where = (FillRow.trade_id == trade_id) & (FillRow.order_id == order_id)
@@ -390,6 +402,12 @@ class TradingWrites(Protocol):
 
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool: ...
 
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        """The fill and the position it leaves in one transaction (both or neither)."""
+        ...
+
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None: ...
 
     async def save_position(self, position: Position) -> None: ...
@@ -411,6 +429,11 @@ class RepositoryTradingWrites:
 
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
         return await self._fills.insert(fill, correlation_id=correlation_id)
+
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        return await self._fills.insert_with_position(fill, position, correlation_id=correlation_id)
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         await self._fills.set_status(trade_id, order_id, status)
@@ -477,6 +500,20 @@ class DirectTradingWrites:
     async def record_fill(self, fill: Fill, correlation_id: str | None) -> bool:
         values = fill_values(fill, correlation_id)
         return await self._execute(self._INSERT_FILL, values) == 1
+
+    async def record_fill_and_position(
+        self, fill: Fill, correlation_id: str | None, position: Position
+    ) -> bool:
+        """One transaction (with the event log's buffered rows, the fill's event among them)."""
+        fill_row = fill_values(fill, correlation_id)
+        position_row = position_values(position, self._clock.now())
+
+        def write(connection: Connection) -> int:
+            inserted = int(connection.execute(self._INSERT_FILL, fill_row).rowcount)
+            connection.execute(_UPSERT_POSITION, position_row)
+            return inserted
+
+        return (await self._writer.transaction(write) or 0) == 1
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         values = {"status": str(status), "_trade_id": trade_id, "_order_id": order_id}
