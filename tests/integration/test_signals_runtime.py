@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.render.common import RenderContext
 from bot.render.reports import signals as render_signals
 from polysim.synthetic.signals import StaticBooks, Universe, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
@@ -351,7 +352,7 @@ async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_co
     view = SignalsAdapter(rig.runtime).last_cycle()  # type: ignore[arg-type]
     assert view.screened_out == 1
     assert view.cost_per_analysed == report.cost_per_analysed
-    text = "\n".join(render_signals(view).lines)
+    text = "\n".join(render_signals(view, RenderContext(UTC)).lines)
     assert "Screen: 1 kept from the deep analysis" in text
     assert "per analysed market" in text
     # /metrics: tokens and cost by provider and model

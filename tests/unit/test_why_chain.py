@@ -67,7 +67,7 @@ def analysed(**changes: Any) -> dict[str, Any]:
             "samples": ["0.85", "0.83", "0.86"],
             "raw_median": "0.85",
             "market_probability": "0.62",
-            "shrinkage": "0.25",
+            "model_weight": "0.15",
             "model_probability": "0.7925",
             "dispersion": "0.03",
         },
@@ -193,8 +193,8 @@ def test_a_complete_chain_has_every_step_and_nothing_missing() -> None:
     assert [f.size for f in chain.fills] == [D("77.88")]
     assert "Why: BUY Will the Fed cut rates? — Yes" in text
     assert NEWS in text
-    assert "Samples: 0.85, 0.83, 0.86 → median 0.85" in text
-    assert "Blend: 75% model 0.85 + 25% market 0.62 = 0.7925" in text
+    assert "Samples: 0.85, 0.83, 0.86 → 0.85" in text
+    assert "Blend: model 0.85 at 15% with market 0.62 in log-odds = 0.7925" in text
     assert "Edge after fees: +0.1525/share" in text
     assert "cap $50.00 → target $50.00; bound by the max order notional cap" in text
     assert "Risk: passed 3 checks" in text
