@@ -70,7 +70,6 @@ def assert_complete_fed_chain(text: str) -> None:
     assert FED_NEWS in text
     assert "Samples: 0.85, 0.85, 0.85 → 0.85" in text
     assert "Blend: model 0.85 at 15% with market 0.6" in text  # the YES mid, around 0.62
-    assert "= 0.79" in text
     assert "cap $40.00" in text
     assert "bound by the max order notional cap" in text
     assert "Risk: passed" in text

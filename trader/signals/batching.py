@@ -17,13 +17,14 @@ import itertools
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
-
-import anthropic
-from anthropic.types import Message
-from anthropic.types.messages.batch_create_params import Request
+from typing import TYPE_CHECKING, Any, cast
 
 from trader.clock import Clock
+
+if TYPE_CHECKING:  # the SDK is loaded with a client (an API key is set), not by this module
+    import anthropic
+    from anthropic.types import Message
+    from anthropic.types.messages.batch_create_params import Request
 
 log = logging.getLogger(__name__)
 BATCH_DISCOUNT = Decimal("0.5")  # batched requests are billed at half the list price
@@ -77,7 +78,9 @@ class BatchSender:
 
     async def _run(self, taken: list[tuple[str, dict[str, Any], asyncio.Future[Message]]]) -> None:
         # the params are the same keyword arguments `messages.create` takes, built in llm.py
-        requests = [cast(Request, {"custom_id": cid, "params": params}) for cid, params, _ in taken]
+        requests = [
+            cast("Request", {"custom_id": cid, "params": params}) for cid, params, _ in taken
+        ]
         batch = await self._client.messages.batches.create(requests=requests)
         self.batches_sent += 1
         log.info("LLM batch %s sent with %d request(s)", batch.id, len(requests))
