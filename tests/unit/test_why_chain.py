@@ -164,9 +164,10 @@ def full_log() -> tuple[Log, list[Event]]:
     return log, cycle.events
 
 
-def test_a_complete_chain_has_every_step_and_nothing_missing() -> None:
+def complete_records() -> ChainRecords:
+    """Every record of one traded decision, as the service would gather them."""
     log, cycle = full_log()
-    records = ChainRecords(
+    return ChainRecords(
         "last",
         CORR,
         log.events,
@@ -177,7 +178,9 @@ def test_a_complete_chain_has_every_step_and_nothing_missing() -> None:
         position=(D("77.88"), D(0)),
     )
 
-    chain = reconstruct(records)
+
+def test_a_complete_chain_has_every_step_and_nothing_missing() -> None:
+    chain = reconstruct(complete_records())
     text = render_why.chain_text(chain, UTC_RENDER)
 
     assert chain.missing == ()
@@ -389,18 +392,7 @@ def test_a_kill_s_flatten_sell_is_not_missing_a_risk_check() -> None:
 
 def test_a_chain_crosses_the_wire_to_the_hub_unchanged() -> None:
     """The hub's /why is the trader's: the typed chain survives encode -> JSON -> decode."""
-    log, cycle = full_log()
-    records = ChainRecords(
-        "last",
-        CORR,
-        log.events,
-        cycle,
-        [order_row()],
-        question="Will the Fed cut rates?",
-        outcomes={YES: "Yes"},
-        position=(D("77.88"), D(0)),
-    )
-    chain = reconstruct(records)
+    chain = reconstruct(complete_records())
 
     again = wire.decode_as(json.loads(json.dumps(wire.encode(chain))), DecisionChain)
 
