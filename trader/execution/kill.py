@@ -269,16 +269,7 @@ class KillSwitch:
     ) -> ExitResult:
         floor = preview.floor_price
         if floor is None or preview.sellable <= ZERO or preview.size <= ZERO:
-            return ExitResult(
-                position.token_id,
-                preview.size,
-                ZERO,
-                ZERO,
-                None,
-                floor,
-                preview.size,
-                preview.note or "nothing sellable",
-            )
+            return _unsold(position, preview, preview.note or "nothing sellable")
         intent = OrderIntent(
             market=position.market,
             token_id=position.token_id,
@@ -295,26 +286,12 @@ class KillSwitch:
             if result.order_id:
                 await self._wait_for_fills(result.order_id)
         except VenueError as error:
-            return ExitResult(
-                position.token_id,
-                preview.size,
-                ZERO,
-                ZERO,
-                None,
-                floor,
-                preview.size,
-                f"sell failed: {error}",
-            )
+            return _unsold(position, preview, f"sell failed: {error}")
         except Exception as error:  # the order row could not be written: never sent
             log.error("flatten sell of %s not sent: %s", position.token_id, error)
-            return ExitResult(
-                position.token_id,
-                preview.size,
-                ZERO,
-                ZERO,
-                None,
-                floor,
-                preview.size,
+            return _unsold(
+                position,
+                preview,
                 f"{NOT_SENT}: the order could not be recorded ({type(error).__name__})",
             )
         held = self._engine.portfolio.position(position.token_id)
@@ -406,3 +383,17 @@ class KillSwitch:
             corr,
         )
         return change
+
+
+def _unsold(position: Position, preview: ExitPreview, note: str) -> ExitResult:
+    """A position the flatten did not sell: all of its previewed size left, and why."""
+    return ExitResult(
+        position.token_id,
+        preview.size,
+        ZERO,
+        ZERO,
+        None,
+        preview.floor_price,
+        preview.size,
+        note,
+    )
