@@ -84,7 +84,7 @@ def run(
 ) -> None:
     """Run the trader and the chat frontend in one process (the Procfile's `app`)."""
     from trader.app.root import App, ConsoleIO
-    from trader.store.migrate import SchemaError
+    from trader.store.schema import SchemaError
 
     settings = settings_or_exit()
     setup_logging_for(settings)

@@ -201,3 +201,42 @@ def test_sync_upgrade_from_plain_code_uses_database_url_when_no_url_is_given(
             await engine.dispose()
 
     assert asyncio.run(revision()) == migrate.head_revision()
+
+
+# The schema check without Alembic (trader.store.schema) must agree with Alembic -----------
+
+
+def test_the_schema_reader_finds_alembics_head_and_revisions() -> None:
+    from alembic.script import ScriptDirectory
+
+    from trader.store import schema
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert schema.head_revision() == script.get_current_head()
+    assert schema.known_revisions() == {rev.revision for rev in script.walk_revisions()}
+
+
+async def test_the_schema_reader_reads_the_revision_alembic_wrote(database_url: str) -> None:
+    from trader.store import schema
+
+    engine = create_engine(database_url)
+    try:
+        for target in (_second_revision(), "head"):
+            await migrate.upgrade_async(database_url, target)
+            async with engine.connect() as connection:
+                alembic_says = await connection.run_sync(
+                    lambda c: MigrationContext.configure(c).get_current_revision()
+                )
+            assert alembic_says is not None
+            assert await schema.current_revision(engine) == alembic_says
+    finally:
+        await migrate.downgrade_async(database_url, "base")
+        await engine.dispose()
+
+
+def _second_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    oldest_first = list(reversed(list(script.walk_revisions())))
+    return oldest_first[1].revision

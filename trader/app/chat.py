@@ -44,7 +44,6 @@ from trader.ops.supervisor import Supervisor
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository
 from trader.store.trading import OrderRepository
-from trader.web import install_web
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -112,6 +111,8 @@ class ChatAssembly:
             )
             ControlServer(self.control, verifier, events, clock).install(http)
         if settings.web_users is not None:  # the web page, for this one trader
+            from trader.web import install_web  # jinja2 and the page only when configured
+
             install_web(settings, [self.control], clock, http)
         self.notifier = Notifier(clock, zone=settings.zone, memory=memory)
         self.commands = CommandCore(

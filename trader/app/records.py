@@ -21,8 +21,8 @@ from trader.stages import parse_stage_setting
 from trader.state import ControlState
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
-from trader.store.migrate import ensure_schema_current
 from trader.store.repositories import ControlStateRepository
+from trader.store.schema import ensure_schema_current
 from trader.wiring import MeteredEventLog
 
 

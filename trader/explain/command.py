@@ -17,7 +17,7 @@ from trader.clock import SystemClock
 from trader.explain.service import WhyService
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
-from trader.store.migrate import SchemaError, ensure_schema_current
+from trader.store.schema import SchemaError, ensure_schema_current
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_SCHEMA = 0, 1, 2
 

@@ -41,7 +41,7 @@ async def _timed(service: str, target: str, probe: Probe) -> Check:
 
 async def _database(settings: Settings) -> str:
     from trader.store.db import create_engine
-    from trader.store.migrate import current_revision, head_revision
+    from trader.store.schema import current_revision, head_revision
 
     engine = create_engine(settings.database_url)
     try:

@@ -29,7 +29,7 @@ from trader.reports.model import ChartKind, ReportData
 from trader.reports.text import report_text
 from trader.reports.worker import DrawnReport, ReportJob, ReportWorker, snapshot_marks
 from trader.store.db import create_engine, session_factory
-from trader.store.migrate import SchemaError, ensure_schema_current
+from trader.store.schema import SchemaError, ensure_schema_current
 
 DEFAULT_REPORTS_DIR = Path("data/reports")
 EXIT_OK, EXIT_SCHEMA = 0, 2

@@ -7,12 +7,6 @@ from __future__ import annotations
 
 from trader.store.db import create_engine, normalize_url, safe_url, session_factory
 from trader.store.eventlog import Event, EventLog, EventLogClosed, EventLogFlushError
-from trader.store.migrate import (
-    SchemaAheadError,
-    SchemaBehindError,
-    SchemaError,
-    ensure_schema_current,
-)
 from trader.store.repositories import (
     AlertRepository,
     ApprovalRepository,
@@ -21,6 +15,12 @@ from trader.store.repositories import (
     EquityRepository,
     HeartbeatRepository,
     LlmUsageRepository,
+)
+from trader.store.schema import (
+    SchemaAheadError,
+    SchemaBehindError,
+    SchemaError,
+    ensure_schema_current,
 )
 from trader.store.trading import (
     FillRepository,
