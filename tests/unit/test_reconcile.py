@@ -179,6 +179,33 @@ def test_position_differences_take_the_venue_size_and_are_valued() -> None:
     assert result.position_mismatch_value == D(3) + D(1)
 
 
+def test_a_position_the_venue_moved_while_it_was_read_is_left_for_the_next_run() -> None:
+    """A fill landing between the venue's positions read and its trades read: the trade is
+    there, the first positions read is not. Read twice (before and after the trades), the
+    token's size moved, so no position difference is claimed for it (and nothing halts);
+    a token that held still is still compared."""
+    local = state(
+        local_order("o9"),
+        positions={
+            "yes": Position("yes", D(10), D("0.5"), market="m"),
+            "other": Position("other", D(5), D("0.4"), market="m"),
+        },
+    )
+    before_the_fill = [
+        Position("yes", D(10), D("0.5"), market="m"),
+        Position("other", D(8), D("0.4"), market="m"),
+    ]
+    venue = VenueReport(
+        [], [trade("t9", "o9", size="6")], before_the_fill, moving_tokens=frozenset({"yes"})
+    )
+
+    result = reconcile(local, venue)
+
+    assert [c.token_id for c in result.corrections if isinstance(c, SetPosition)] == ["other"]
+    assert result.position_mismatch_value == D(3) * D("0.4")
+    assert any(isinstance(c, RecordFill) for c in result.corrections)  # the fill is still taken
+
+
 def test_settled_tokens_are_not_compared() -> None:
     local = state(ignored_tokens=frozenset({"yes"}))
     venue = VenueReport([], [], [Position("yes", D(16), D("0.5"))])

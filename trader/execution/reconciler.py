@@ -1,11 +1,12 @@
 """Runs reconciliation against the venue: on start (before any new order), then periodically.
 
 It drains the write-behind queue so the database is current, reads the venue (cash, open
-orders, trades by market, positions, each of our open orders it no longer lists, and each of
-our recently closed orders its trades contradict) and compares with the pure `reconcile`, all
-WITHOUT the engine's decision lock: a slow venue must not hold up decisions or a kill. Only
-applying the corrections takes the lock, and each is re-validated there against what changed
-since the gather (`_still_valid`): an order now being submitted, an order now known here, a
+orders, positions, trades by market, each of our open orders it no longer lists, each of
+our recently closed orders its trades contradict, and the positions again: a token whose
+size moved between the two reads had a fill land mid-read and is not compared this run)
+and compares with the pure `reconcile`, all WITHOUT the engine's decision lock: a slow
+venue must not hold up decisions or a kill. Only applying the corrections takes the lock, and
+each is re-validated there against what changed since the gather (`_still_valid`): an order now being submitted, an order now known here, a
 position or cash that moved meanwhile are left for the next run. Corrections go to the
 database, the portfolio, the event log, and one summary alert per run. A position difference
 beyond the tolerance triggers the automatic halt.
@@ -213,7 +214,10 @@ class Reconciler:
         looked_up = {
             i: await self._look_up(i) for i in orders_to_look_up(local, venue_open, trades)
         }
-        report = VenueReport(venue_open, trades, positions, balance.cash, looked_up)
+        # Read again after the trades: a token whose size moved in between had a fill land
+        # mid-read (its trade may be in `trades` while the first read lacks it).
+        moving = _moved(positions, await engine.venue.positions())
+        report = VenueReport(venue_open, trades, positions, balance.cash, looked_up, moving)
         return local, report
 
     async def _prune_working(self, venue: VenueReport) -> None:
@@ -377,6 +381,13 @@ def _applied(result: ReconcileResult, applied: Sequence[Correction]) -> Reconcil
     """The run's result as applied: a position difference dropped as stale does not count."""
     moved = any(isinstance(c, SetPosition) for c in applied)
     return ReconcileResult(tuple(applied), result.position_mismatch_value if moved else ZERO)
+
+
+def _moved(first: Sequence[Position], second: Sequence[Position]) -> frozenset[str]:
+    """Tokens whose venue size differs between two reads."""
+    before = {p.token_id: p.size for p in first}
+    after = {p.token_id: p.size for p in second}
+    return frozenset(t for t in before.keys() | after.keys() if before.get(t) != after.get(t))
 
 
 def _size(position: Position | None) -> Decimal:
