@@ -1,15 +1,15 @@
 """Runs reconciliation against the venue: on start (before any new order), then periodically.
 
 It drains the write-behind queue so the database is current, reads the venue (cash, open
-orders, positions, trades by market, each of our open orders it no longer lists, each of
-our recently closed orders its trades contradict, and the positions again: a token whose
-size moved between the two reads had a fill land mid-read and is not compared this run)
-and compares with the pure `reconcile`, all WITHOUT the engine's decision lock: a slow
-venue must not hold up decisions or a kill. Only applying the corrections takes the lock, and
-each is re-validated there against what changed since the gather (`_still_valid`): an order now being submitted, an order now known here, a
-position or cash that moved meanwhile are left for the next run. Corrections go to the
-database, the portfolio, the event log, and one summary alert per run. A position difference
-beyond the tolerance triggers the automatic halt.
+orders, positions, trades by market, each of our open orders it no longer lists, each of our
+recently closed orders its trades contradict, and the positions again: a token whose size moved
+between the two reads had a fill land mid-read and is not compared this run) and compares with
+the pure `reconcile`, all WITHOUT the engine's decision lock: a slow venue must not hold up
+decisions or a kill. Only applying the corrections takes the lock, and each is re-validated
+there against what changed since the gather (`_still_valid`): an order now being submitted, an
+order now known here, a position or cash that moved meanwhile are left for the next run.
+Corrections go to the database, the portfolio, the event log, and one summary alert per run. A
+position difference beyond the tolerance triggers the automatic halt.
 
 A cash difference left after the missing fills is explained, in this order, by redemptions
 (a settled market whose tokens the venue no longer holds: its payout moves from redeemable
