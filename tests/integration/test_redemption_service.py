@@ -204,7 +204,8 @@ async def test_a_request_that_never_reached_the_venue_fails_after_the_grace_and_
         s.clock.advance(601)
         later = await s.service.run_once()
 
-        assert waiting.pending and waiting.confirmed == ()
+        assert [op.state for op in waiting.pending] == [OperationState.REQUESTED]
+        assert waiting.confirmed == ()
         assert s.venue.sends == 2  # the lost one, then once more after the grace
         assert [op.state for op in later.failed] == [OperationState.FAILED]
         assert [op.payout for op in later.confirmed] == [D(20)]

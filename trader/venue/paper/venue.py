@@ -145,7 +145,9 @@ class PaperVenue:
 
     async def start(self) -> None:
         if self._ledger is None:
-            self._history = list(await self._journal.load())
+            # the execution core's bookkeeping (settlements, merges) is not the venue's doing
+            loaded = await self._journal.load()
+            self._history = [f for f in loaded if f.liquidity not in NOT_TRADES]
             records: list[ChainRecord] = []
             if isinstance(self._journal, KeepsChainRecords):
                 records = await self._journal.chain_records()
@@ -161,7 +163,7 @@ class PaperVenue:
         pending = sorted(records, key=lambda r: r.at)
         fills, self._history = self._history, []
         for fill in fills:
-            while pending and pending[0].at <= fill.timestamp:
+            while pending and pending[0].at < fill.timestamp:  # a tie: the fill first
                 self._apply_chain(ledger, pending.pop(0))
             ledger.apply(fill)
             self._history.append(fill)
