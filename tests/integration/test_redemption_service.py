@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,7 +19,9 @@ from trader.clock import FakeClock
 from trader.control.types import ControlError
 from trader.domain import Alert
 from trader.execution.chain_records import OperationKind, OperationState, SqlChainOperationStore
-from trader.execution.redemption import RedemptionService
+from trader.execution.redemption import RedemptionRun, RedemptionService
+from trader.store.trading import MarketRepository
+from trader.venue.base import VenueUnavailable
 from trader.venue.paper.feed import StaticMarketData
 
 D = Decimal
@@ -312,3 +315,35 @@ async def test_a_pair_that_sells_for_more_than_a_dollar_is_not_merged(
         assert pair.gain < 0
         assert run.confirmed == ()
         assert s.venue.sends == 0
+
+
+async def test_a_resolved_market_off_the_board_is_named_and_routed_from_the_markets_table(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    listed = replace(market(), condition_id="0xnegrisk", neg_risk=True, question="Who wins?")
+    await MarketRepository(sessions, FakeClock()).upsert(listed)
+    store = SqlChainOperationStore(sessions)
+
+    assert await store.market_facts("0xnegrisk") == ("Who wins?", True)
+    assert await store.market_facts("0xnever-seen") is None
+
+
+async def test_the_job_goes_on_while_resolutions_cannot_be_read(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with stack(engine, sessions) as s:
+        await hold_and_resolve(s, {YES: D(1), NO: D(0)})
+        assert s.rig is not None
+
+        async def down(condition_ids: object) -> dict[str, dict[str, Decimal]]:
+            raise VenueUnavailable("gamma is down")
+
+        original = s.data.resolved_markets
+        s.data.resolved_markets = down  # type: ignore[method-assign,assignment]
+        during = await s.service.run_once()
+        s.data.resolved_markets = original  # type: ignore[method-assign]
+        after = await s.service.run_once()
+
+        assert during == RedemptionRun()
+        assert [op.payout for op in after.confirmed] == [D(20)]
+        assert s.venue.sends == 1

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.domain import ZERO
-from trader.store.tables import ChainOperationRow
+from trader.store.tables import ChainOperationRow, MarketRow
 
 LEGACY = "legacy"  # rows the migration wrote for markets paper redeemed before the service
 
@@ -79,6 +79,11 @@ class ChainOperationStore(Protocol):
         ...
 
     async def recent(self, limit: int = 20) -> list[ChainOperation]: ...
+
+    async def market_facts(self, market: str) -> tuple[str, bool] | None:
+        """(question, neg_risk) of a market the `markets` table knows (a resolved market
+        leaves the venue's listing, and the board of a restarted process with it)."""
+        ...
 
 
 def to_row(op: ChainOperation) -> ChainOperationRow:
@@ -154,6 +159,11 @@ class SqlChainOperationStore:
     async def recent(self, limit: int = 20) -> list[ChainOperation]:
         query = select(ChainOperationRow).order_by(ChainOperationRow.created_at.desc())
         return list(reversed(await self._select(query.limit(limit), ordered=False)))
+
+    async def market_facts(self, market: str) -> tuple[str, bool] | None:
+        async with self._sessions() as session:
+            row = await session.get(MarketRow, market)
+        return None if row is None else (row.question, row.neg_risk)
 
     async def _select(self, query: object, *, ordered: bool = True) -> list[ChainOperation]:
         if ordered:

@@ -50,7 +50,7 @@ from trader.execution.chain_records import (
 from trader.execution.engine import ExecutionEngine
 from trader.execution.marks import exit_value
 from trader.execution.ports import EventSink
-from trader.venue.base import VenueError
+from trader.venue.base import UnknownOutcome, VenueError, VenueUnavailable
 from trader.venue.chain import ChainOps, ChainTx, ChainTxState
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,13 @@ class RedemptionService:
     async def run_once(self) -> RedemptionRun:
         """Follow what is in flight, then redeem what resolved and merge what pays to."""
         async with self._lock:
-            done = [await self._follow(op) for op in await self._store.unfinished()]
+            done = []
+            for op in await self._store.unfinished():
+                try:
+                    done.append(await self._follow(op))
+                except VenueError as error:  # holdings unreadable: settled on the next run
+                    log.warning("could not follow %s %s: %s", op.kind, op.id, error)
+                    done.append(op)
             for item in await self._redeemables():
                 if await self._may_send(item.market, automatic=True):
                     done.append(await self._send_redeem(item, SYSTEM))
@@ -189,8 +195,12 @@ class RedemptionService:
         redeemables = self._engine.portfolio.redeemables()
         if not redeemables or self._resolutions is None:
             return []
-        held = await self._venue_holdings()
-        payouts = await self._resolutions.resolved_markets(sorted(redeemables))
+        try:
+            held = await self._venue_holdings()
+            payouts = await self._resolutions.resolved_markets(sorted(redeemables))
+        except VenueError as error:  # Gamma or the venue down: the next run tries again
+            log.warning("could not read what is redeemable: %s", error)
+            return []
         items = []
         for market, entry in sorted(redeemables.items()):
             vector = payouts.get(market)
@@ -199,18 +209,21 @@ class RedemptionService:
                 continue  # not (yet) reported resolved; or nothing left at the venue
             prices = {t: vector.get(t, ZERO) for t in amounts}
             payout = sum((amounts[t] * prices[t] for t in amounts), ZERO)
-            found = self._engine.board.market(market)
-            items.append(
-                Redeemable(
-                    market,
-                    found.question if found else market,
-                    amounts,
-                    prices,
-                    payout,
-                    bool(found and found.neg_risk),
-                )
-            )
+            question, neg_risk = await self._describe(market)
+            items.append(Redeemable(market, question, amounts, prices, payout, neg_risk))
         return items
+
+    async def _describe(self, market: str) -> tuple[str, bool]:
+        """The market's question and whether it is neg-risk (which adapter redeems it): from
+        the board, else from the markets table (a resolved market leaves the listing)."""
+        found = self._engine.board.market(market)
+        if found is not None:
+            return found.question, found.neg_risk
+        facts = await self._store.market_facts(market)
+        if facts is None:
+            log.warning("market %s is unknown here: redeemed as a plain binary market", market)
+            return market, False
+        return facts
 
     def _mergeables(self) -> list[Mergeable]:
         portfolio, board = self._engine.portfolio, self._engine.board
@@ -338,7 +351,11 @@ class RedemptionService:
         try:
             tx = await call()
         except VenueError as error:
-            if error.retryable or error.code in (None, "timeout", "transport"):
+            if (
+                isinstance(error, UnknownOutcome | VenueUnavailable)
+                or error.retryable
+                or (error.code in (None, "timeout", "transport"))
+            ):
                 # it may have been sent: settled from the holdings, never sent again
                 log.warning("%s of %s: outcome unknown (%s)", op.kind, op.market, error)
                 return await self._save(op, message=f"outcome unknown: {error}")
