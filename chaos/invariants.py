@@ -23,6 +23,13 @@ problems found (empty: it holds).
   id and order id; a settlement's row, its market's `market_settled`).
 - no_orders_while_stopped: no order was decided while trading was KILLED or HALTED (the
   decision is the intent's `intent_received` event; kill-switch exits are the exception).
+- never_redeemed_twice: per market, at most one redemption confirmed and at most one
+  redemption or merge in flight (requested or sent); no tx id recorded twice; no redemption
+  requested after one was confirmed (`chain_operations`, trader/execution/redemption.py).
+- cash_matches_payouts: each confirmed redemption pays what the market's settlement said was
+  redeemable (its last `market_settled` event), has its `redemption_confirmed` event with
+  that payout, and the cash it moved plus what reconciliation moved for the market
+  (`redemption_received`) within one process run is never more than that payout.
 """
 
 from __future__ import annotations
@@ -50,11 +57,15 @@ INVARIANTS = (
     "event_log_continuous",
     "event_log_complete",
     "no_orders_while_stopped",
+    "never_redeemed_twice",
+    "cash_matches_payouts",
 )
 OPEN_STATUSES = frozenset({"PENDING", "SUBMITTED", "LIVE"})
 STOPPED = frozenset({"KILLED", "HALTED"})
 STOP_EVENTS = frozenset({"kill", "auto_halt"})
 SETTLEMENT = "settlement"  # the order id of a settlement's synthetic fill
+MERGE = "merge"  # the order id of a merge's synthetic sells
+LEGACY = "legacy"  # chain rows the migration wrote for markets paper redeemed before
 FLATTEN_DECISIONS = frozenset({"flatten_recorded", "flatten_not_recorded", "flatten_resumed"})
 
 
@@ -65,6 +76,21 @@ class Event:
     type: str
     correlation_id: str | None
     payload: dict[str, Any]
+    run_id: str = ""  # the process run that wrote it
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    """A redemption or merge as the `chain_operations` table keeps it."""
+
+    operation_id: str
+    kind: str
+    market: str
+    state: str
+    payout: Decimal
+    tx_id: str | None
+    created_at: datetime
+    requested_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +115,7 @@ class Ledger:
     positions: dict[str, Decimal]  # token id -> size, non-zero only
     events: list[Event]
     run_gaps: list[str] = field(default_factory=list)  # what find_gaps reports, in words
+    chain: list[ChainRow] = field(default_factory=list)  # redemptions and merges
 
 
 @dataclass(frozen=True)
@@ -127,13 +154,28 @@ def read_ledger(path: Path) -> Ledger:
             if Decimal(str(size)) != 0
         }
         events = [
-            Event(seq, _utc(ts), kind, corr, json.loads(payload))
-            for seq, ts, kind, corr, payload in db.execute(
-                "SELECT seq, ts, type, correlation_id, payload FROM event_log ORDER BY seq"
+            Event(seq, _utc(ts), kind, corr, json.loads(payload), str(run or ""))
+            for seq, ts, kind, corr, payload, run in db.execute(
+                "SELECT seq, ts, type, correlation_id, payload, run_id FROM event_log ORDER BY seq"
             )
         ]
+        chain = _chain_rows(db)
         db.execute("COMMIT")
-    return Ledger(orders, fills, positions, events)
+    return Ledger(orders, fills, positions, events, chain=chain)
+
+
+def _chain_rows(db: sqlite3.Connection) -> list[ChainRow]:
+    try:
+        rows = db.execute(
+            "SELECT id, kind, market, state, payout, tx_id, created_at, requested_by "
+            "FROM chain_operations ORDER BY created_at, id"
+        ).fetchall()
+    except sqlite3.OperationalError:  # a database from before the redemption service
+        return []
+    return [
+        ChainRow(str(i), str(k), str(m), str(st), Decimal(str(p)), t, _utc(c), str(by))
+        for i, k, m, st, p, t, c, by in rows
+    ]
 
 
 async def with_run_gaps(ledger: Ledger, sessions: async_sessionmaker[AsyncSession]) -> Ledger:
@@ -264,6 +306,13 @@ def event_log_complete(ledger: Ledger, venue: VenueView) -> list[str]:
         if e.type == "market_settled"
         for token in e.payload.get("payouts") or {}
     }
+    # a merge is booked as one synthetic sell per side, explained by its `merge_confirmed`
+    filled |= {
+        (f"{e.payload.get('operation_id')}:{token}", MERGE)
+        for e in ledger.events
+        if e.type == "merge_confirmed"
+        for token in e.payload.get("amounts") or {}
+    }
     at_venue = {str(o["id"]) for o in venue.orders}
     problems = []
     for order in ledger.orders:
@@ -345,6 +394,81 @@ def no_orders_while_stopped(ledger: Ledger, venue: VenueView | None = None) -> l
     return problems
 
 
+def never_redeemed_twice(ledger: Ledger, venue: VenueView | None = None) -> list[str]:
+    problems = []
+    rows = [r for r in ledger.chain if r.requested_by != LEGACY]
+    by_market: dict[str, list[ChainRow]] = {}
+    for row in rows:
+        by_market.setdefault(row.market, []).append(row)
+    for market, mine in sorted(by_market.items()):
+        redeems = [r for r in mine if r.kind == "redeem"]
+        confirmed = [r for r in redeems if r.state == "confirmed"]
+        if len(confirmed) > 1:
+            problems.append(f"market {market[:12]} redeemed {len(confirmed)} times")
+        if confirmed:
+            after = [r for r in redeems if r.created_at > confirmed[0].created_at]
+            if after:
+                problems.append(f"market {market[:12]}: a redemption asked after it was redeemed")
+        in_flight = [r for r in mine if r.state in ("requested", "sent")]
+        if len(in_flight) > 1:
+            problems.append(f"market {market[:12]}: {len(in_flight)} operations in flight at once")
+    sent = Counter(r.tx_id for r in rows if r.tx_id)
+    problems += [f"tx {tx[:16]} recorded {n} times" for tx, n in sorted(sent.items()) if n > 1]
+    return problems
+
+
+def cash_matches_payouts(ledger: Ledger, venue: VenueView | None = None) -> list[str]:
+    problems = []
+    settled: dict[str, Decimal] = {}
+    for event in ledger.events:
+        if event.type == "market_settled":
+            settled[str(event.payload.get("market"))] = Decimal(
+                str(event.payload.get("redeemable") or 0)
+            )
+    confirmed_events = {
+        str(e.payload.get("operation_id")): e
+        for e in ledger.events
+        if e.type == "redemption_confirmed"
+    }
+    for row in ledger.chain:
+        if row.kind != "redeem" or row.state != "confirmed" or row.requested_by == LEGACY:
+            continue
+        owed = settled.get(row.market)
+        if owed is not None and row.payout != owed:
+            problems.append(
+                f"market {row.market[:12]} redeemed for {row.payout}, settled at {owed}"
+            )
+        event = confirmed_events.get(row.operation_id)
+        if event is None:
+            problems.append(f"redemption {row.operation_id} has no redemption_confirmed event")
+        elif Decimal(str(event.payload.get("payout"))) != row.payout:
+            problems.append(f"redemption {row.operation_id}: its event says another payout")
+    problems += _moved_twice(ledger.events, settled)
+    return problems
+
+
+def _moved_twice(events: list[Event], settled: dict[str, Decimal]) -> list[str]:
+    """Cash moved for one market's payout, per process run: never more than the payout (a
+    restart may move it again: the first move died with the process if it was not
+    remembered)."""
+    problems = []
+    moved: dict[tuple[str, str], Decimal] = {}
+    for event in events:
+        if event.type == "redemption_received":
+            amount = event.payload.get("amount")
+        elif event.type == "redemption_confirmed":
+            amount = event.payload.get("cash_moved")
+        else:
+            continue
+        market = str(event.payload.get("market"))
+        key = (event.run_id, market)
+        moved[key] = moved.get(key, Decimal(0)) + Decimal(str(amount or 0))
+        owed = settled.get(market)
+        if owed is not None and moved[key] > owed:
+            problems.append(f"market {market[:12]}: {moved[key]} moved for a payout of {owed}")
+    return problems
+
+
 CHECKS = {
     "no_duplicate_orders": no_duplicate_orders,
     "no_lost_fills": no_lost_fills,
@@ -354,6 +478,8 @@ CHECKS = {
     "event_log_continuous": event_log_continuous,
     "event_log_complete": event_log_complete,
     "no_orders_while_stopped": no_orders_while_stopped,
+    "never_redeemed_twice": never_redeemed_twice,
+    "cash_matches_payouts": cash_matches_payouts,
 }
 
 
@@ -368,13 +494,16 @@ def failures(results: dict[str, list[str]]) -> dict[str, list[str]]:
 __all__ = [
     "CHECKS",
     "INVARIANTS",
+    "ChainRow",
     "Event",
     "Interval",
     "Ledger",
     "OrderRecord",
     "VenueView",
+    "cash_matches_payouts",
     "check_all",
     "failures",
+    "never_redeemed_twice",
     "read_ledger",
     "stopped_intervals",
     "venue_view",

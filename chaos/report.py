@@ -47,6 +47,8 @@ def coverage_gaps(result: ChaosResult, kinds: tuple[str, ...] = tuple(CATALOG)) 
         gaps.append("no operator kill with flatten")
     if not sum(t.db_lock_hits for t in result.trials):
         gaps.append("no database lock that the app ran into past its busy timeout")
+    if result.config.resolutions and not result.totals.get("markets_settled"):
+        gaps.append("no held market resolved and settled (nothing to redeem)")
     return gaps
 
 

@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,12 @@ class ChaosConfig:
     hit_wait_s: float = 20.0  # how long the SIGKILL waits for the trial's faults to hit
     check_s: float = 45.0  # how long the database may take to agree with the venue
     chat_s: float = 30.0  # how long a chat reply may take
+    # held markets resolved during the run, at evenly spaced trials: YES, then 50/50 (the
+    # redemption invariants then have something to check)
+    resolutions: tuple[str, ...] = ("Yes", "50/50")
+    # the simulator pays a resolved market out at once; False once the live venue redeems
+    # through the relayer itself (ChainOps in PolymarketVenue, issue #17)
+    sim_pays_out: bool = True
 
 
 @dataclass
@@ -88,6 +95,7 @@ class TrialRecord:
     db_locks_survived: int = 0  # locks after which the app was still up
     operator_kills: int = 0
     flatten_kills: int = 0  # of the operator kills, those that flattened
+    resolved: int = 0  # held markets resolved during the trial
     outlived: int = 0  # unknown outcomes the app lived to see (past the submit timeout)
     resolved_alive: int = 0  # of those, the ones it looked up before its SIGKILL
     rearms: int = 0
@@ -178,6 +186,7 @@ class ChaosRun:
         # the market's moves draw from their own generator: how many there are depends on
         # timing, and the plan (faults, locks, kills) must not
         self.moves = random.Random(config.seed + 1)  # noqa: S311
+        self.resolving = random.Random(config.seed + 2)  # noqa: S311 - when markets resolve
         self.markets: list[str] = []
         self.deck = faults.FaultDeck(self.rng)
         self.engine = create_engine(settings.database_url)
@@ -300,6 +309,10 @@ class ChaosRun:
             hold = rng.uniform(*config.lock_s)
             at = rng.uniform(0, armed * 0.8)
             lock = asyncio.create_task(self._later(at, self._lock(record, app, hold)))
+        outcome = self._resolution_due(record.number)
+        if outcome is not None:
+            when = self.resolving.uniform(0, armed * 0.6)
+            actions.append((when, self._resolve(record, outcome)))
         tasks = [asyncio.create_task(self._later(at, action)) for at, action in actions]
         injected = list(tasks)
         tasks.append(asyncio.create_task(self._move_prices(record)))
@@ -386,6 +399,39 @@ class ChaosRun:
             await asyncio.sleep(rng.uniform(0.5, 1.5))
             await self.sim.price(rng.choice(self.markets), f"{rng.uniform(0.2, 0.8):.2f}")
             record.price_moves += 1
+
+    def _resolution_due(self, number: int) -> str | None:
+        """The outcome a held market resolves to in trial `number`, if one is due."""
+        planned = self.config.resolutions
+        trials = self.config.trials
+        due = {
+            max(1, round(trials * (i + 1) / (len(planned) + 1))): o for i, o in enumerate(planned)
+        }
+        return due.get(number)
+
+    def _resolve(self, record: TrialRecord, outcome: str) -> Callable[[], Awaitable[None]]:
+        async def resolve() -> None:
+            ledger = await asyncio.to_thread(read_ledger, self.settings.database)
+            state = await self.sim.state()
+            held = [
+                (sum(ledger.positions.get(t, Decimal(0)) for t in m["token_ids"]), m)
+                for m in state["markets"]
+                if not m["closed"] and m["condition_id"] in self.markets
+            ]
+            held = [(size, m) for size, m in held if size > 0]
+            if not held:
+                record.notes.append("resolution: nothing held to resolve")
+                return
+            _, market = max(held, key=lambda item: item[0])
+            condition = str(market["condition_id"])
+            body = {"condition_id": condition, "outcome": outcome}
+            if not self.config.sim_pays_out:
+                body["redeem"] = False
+            await self.sim.admin("resolve", body)
+            self.markets.remove(condition)  # no more price moves or faults there
+            record.resolved += 1
+
+        return resolve
 
     def _fault(
         self, record: TrialRecord, kind: str, rule: faults.Rule
@@ -504,6 +550,15 @@ async def _totals(run: ChaosRun, records: list[TrialRecord]) -> dict[str, Any]:
         "flatten_sells": sum(1 for o in ledger.orders if o.strategy == "kill"),
         "venue_errors": sum(1 for e in ledger.events if e.type == "venue_error"),
         "reconcile_corrections": sum(1 for e in ledger.events if e.type == "reconcile_correction"),
+        "markets_resolved": sum(r.resolved for r in records),
+        "markets_settled": sum(1 for e in ledger.events if e.type == "market_settled"),
+        "redemptions_confirmed": sum(
+            1 for r in ledger.chain if r.kind == "redeem" and r.state == "confirmed"
+        ),
+        "payouts_seen_in_cash": sum(1 for e in ledger.events if e.type == "redemption_received"),
+        "merges_confirmed": sum(
+            1 for r in ledger.chain if r.kind == "merge" and r.state == "confirmed"
+        ),
     }
 
 

@@ -66,6 +66,7 @@ FAST_AND_WIDE = {
     "MARKET_REFRESH_S": "30",
     "RECONCILE_S": "2",
     "EQUITY_SNAPSHOT_S": "5",
+    "REDEEM_S": "2",
     "HEALTH_CHECK_S": "30",
     "HEARTBEAT_INTERVAL_S": "1",
     "MAX_ORDER_NOTIONAL_USD": "20",

@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     reconcile_s: int = Field(default=60, ge=1)
     equity_snapshot_s: int = Field(default=300, ge=1)
     forecast_refit_s: int = Field(default=86_400, ge=60)
+    redeem_s: int = Field(default=60, ge=1)  # redeem resolved markets, merge pairs, follow txs
 
     # risk defaults (persisted at first start; changed at run time from the chat)
     max_order_notional_usd: Decimal = Field(default=Decimal(50), gt=0)
@@ -161,6 +162,10 @@ class Settings(BaseSettings):
     approval_timeout_s: int = Field(default=600, ge=10)
     # a kill's flatten cut short by a crash: finish it at the next start (else only report it)
     kill_resume_flatten: bool = True
+    # a redemption or merge whose send left no tx id: failed (and asked again) if the holdings
+    # have not changed this long after it; and whether YES+NO pairs are merged by themselves
+    redeem_unsent_grace_s: int = Field(default=600, ge=1)
+    auto_merge: bool = True
     # the stage each strategy starts at on a fresh database (trader/stages.py); then /promote
     strategy_stages: str = ""
 

@@ -57,6 +57,7 @@ class ScheduleConfig:
     reconcile: timedelta = timedelta(minutes=1)
     equity_snapshot: timedelta = timedelta(minutes=5)
     forecast_refit: timedelta = timedelta(days=1)
+    redemption: timedelta = timedelta(minutes=1)
     zone: tzinfo = UTC
     report_at: time = time(7, 0)
     report_timeout: timedelta = timedelta(minutes=15)
@@ -71,6 +72,7 @@ def schedule_config(settings: Settings) -> ScheduleConfig:
         reconcile=timedelta(seconds=settings.reconcile_s),
         equity_snapshot=timedelta(seconds=settings.equity_snapshot_s),
         forecast_refit=timedelta(seconds=settings.forecast_refit_s),
+        redemption=timedelta(seconds=settings.redeem_s),
         zone=settings.zone,
         report_at=settings.report_at,
     )
@@ -135,6 +137,7 @@ JOBS: tuple[JobDefinition, ...] = (
     _interval("health_check", "health checks", lambda c: c.health_check),
     _interval("reconcile", "reconcile orders and positions", lambda c: c.reconcile),
     _interval("equity_snapshot", "equity snapshot", lambda c: c.equity_snapshot),
+    _interval("redemption", "redeem resolved markets, merge YES+NO pairs", lambda c: c.redemption),
     _interval(
         "forecast_refit",
         "refit the model's calibration and blend weight on resolved forecasts",

@@ -16,6 +16,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.access import DEFAULT_MAX_AGE, REFUSAL, AccessGate
+from bot.commands import chain as commands_chain
 from bot.commands import control as commands_control
 from bot.commands import read as commands_read
 from bot.commands import settings as commands_settings
@@ -90,7 +91,13 @@ class CommandCore:
                 late_ok=True,  # tokens expire in minutes and die with a restart
             )
         )
-        for module in (commands_read, commands_control, commands_settings, commands_strategies):
+        for module in (
+            commands_read,
+            commands_control,
+            commands_settings,
+            commands_strategies,
+            commands_chain,
+        ):
             module.install(self)
 
     @property

@@ -93,7 +93,7 @@ async def test_gamma_source_answers_for_many_markets_in_batches(
     assert winner == tokens(sim, 1)[0]
 
 
-async def test_a_paper_position_in_a_resolved_market_is_settled_and_redeemed(
+async def test_a_paper_position_in_a_resolved_market_is_settled_then_redeemed_by_the_service(
     engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     sim: SimServer,
@@ -121,17 +121,24 @@ async def test_a_paper_position_in_a_resolved_market_is_settled_and_redeemed(
         cash_before = portfolio.summary().cash
         await resolve(sim, market.condition_id, "Yes")
 
+        settled = await rig.runtime.reconcile("test")
+        held_after_settling = {p.token_id for p in await venue.positions()}
+        assert rig.runtime.redemption is not None
+        run = await rig.runtime.redemption.run_once()
         result = await rig.runtime.reconcile("test")
 
         assert rig.runtime.resolutions is venue
         assert portfolio.positions() == []
+        assert held_after_settling == {yes, no}  # as at the venue: held until redeemed
+        assert not any(c.kind == "set_position" for c in settled.corrections)
+        assert [op.payout for op in run.confirmed] == [D(20)]
         assert await venue.positions() == []
         realized = {r.token_id: r.pnl for r in portfolio.realizations()}
         assert realized == {yes: D(20) - cost[yes], no: -cost[no]}
         paper_cash = (await venue.balance()).cash
-        assert portfolio.summary().cash == paper_cash == cash_before + D(20)  # paid out at once
+        assert portfolio.summary().cash == paper_cash == cash_before + D(20)
         assert portfolio.summary().redeemable == 0
-        assert not any(c.kind == "set_position" for c in result.corrections)
+        assert result.corrections == ()
         resolved = []
         while (envelope := alerts.get_nowait()) is not None:
             if envelope.payload.kind == "market_resolved":

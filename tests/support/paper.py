@@ -12,14 +12,19 @@ from decimal import Decimal
 
 from trader.clock import FakeClock
 from trader.domain import Book, BookLevel, Fill, OrderRequest, OrderType, Side
+from trader.venue.paper.ledger import ChainRecord
 
 TOKEN = "tok-yes"
 OTHER = "tok-no"
 
 
 class MemoryJournal:
-    def __init__(self, fills: Sequence[Fill] = ()) -> None:
+    def __init__(self, fills: Sequence[Fill] = (), chain: Sequence[ChainRecord] = ()) -> None:
         self.fills = list(fills)
+        self.chain = list(chain)  # the redemptions and merges the venue accepted
+
+    async def chain_records(self) -> list[ChainRecord]:
+        return list(self.chain)
 
     async def load(self) -> list[Fill]:
         return list(self.fills)

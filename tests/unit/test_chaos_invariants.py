@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chaos.invariants import (
     INVARIANTS,
+    ChainRow,
     Event,
     Ledger,
     OrderRecord,
     VenueView,
+    cash_matches_payouts,
     check_all,
     failures,
+    never_redeemed_twice,
     with_run_gaps,
 )
 from trader.store.tables import EventLogRow, table_of
@@ -275,3 +278,86 @@ def test_a_settlement_fill_row_is_explained_by_its_markets_settled_event() -> No
     assert found == {
         "event_log_complete": ["fill row settlement:m1:tok of order settlement has no fill event"]
     }
+
+
+def redemption(
+    n: int, state: str = "confirmed", *, market: str = "m1", when: float = 20
+) -> ChainRow:
+    return ChainRow(
+        operation_id=f"redeem-{n}",
+        kind="redeem",
+        market=market,
+        state=state,
+        payout=Decimal(20),
+        tx_id=None if state == "requested" else f"tx-{n}",
+        created_at=at(when),
+        requested_by="system:trader",
+    )
+
+
+def redeemed_log(*ops: ChainRow, moved: Decimal = Decimal(20), run: str = "r1") -> list[Event]:
+    log = [
+        (0, "startup", None, {}),
+        (5, "market_settled", "s", {"market": "m1", "payouts": {}, "redeemable": "20"}),
+    ]
+    log += [
+        (
+            30,
+            "redemption_confirmed",
+            f"c{o.operation_id}",
+            {
+                "operation_id": o.operation_id,
+                "market": o.market,
+                "payout": str(o.payout),
+                "cash_moved": str(moved),
+            },
+        )
+        for o in ops
+        if o.state == "confirmed"
+    ]
+    return [replace(e, run_id=run) for e in events(*log)]
+
+
+def test_a_market_redeemed_once_holds_and_one_redeemed_twice_fails() -> None:
+    once = replace(ledger(), chain=[redemption(1)], events=redeemed_log(redemption(1)))
+    twice_ops = [redemption(1), redemption(2, when=40)]
+    twice = replace(ledger(), chain=twice_ops, events=redeemed_log(*twice_ops))
+
+    assert failures(check_all(once, venue())) == {}
+    found = failures(check_all(twice, venue()))
+    assert "m1 redeemed 2 times" in " ".join(found["never_redeemed_twice"])
+    assert "asked after it was redeemed" in " ".join(found["never_redeemed_twice"])
+    assert "40 moved for a payout of 20" in " ".join(found["cash_matches_payouts"])
+
+
+def test_two_operations_in_flight_for_one_market_or_a_tx_recorded_twice_fail() -> None:
+    flight = [redemption(1, "sent"), redemption(2, "requested")]
+    same_tx = [redemption(1, "failed"), replace(redemption(2, "sent"), tx_id="tx-1")]
+
+    assert "2 operations in flight" in " ".join(
+        never_redeemed_twice(replace(ledger(), chain=flight))
+    )
+    assert never_redeemed_twice(replace(ledger(), chain=same_tx)) == ["tx tx-1 recorded 2 times"]
+
+
+def test_a_redemption_paying_other_than_its_settlement_or_without_its_event_fails() -> None:
+    short = replace(redemption(1), payout=Decimal(15))
+    paid_less = replace(ledger(), chain=[short], events=redeemed_log(short))
+    silent = replace(ledger(), chain=[redemption(1)], events=redeemed_log())
+
+    assert cash_matches_payouts(paid_less) == ["market m1 redeemed for 15, settled at 20"]
+    assert cash_matches_payouts(silent) == ["redemption redeem-1 has no redemption_confirmed event"]
+
+
+def test_cash_moved_again_in_a_later_run_is_a_restart_not_a_double_payout() -> None:
+    reconciled = [
+        *redeemed_log(run="r1"),
+        Event(10, at(40), "redemption_received", "x", {"market": "m1", "amount": "20"}, "r1"),
+        Event(11, at(50), "redemption_received", "y", {"market": "m1", "amount": "20"}, "r2"),
+    ]
+    doubled = [*reconciled[:-1], replace(reconciled[-1], run_id="r1")]
+
+    assert cash_matches_payouts(replace(ledger(), events=reconciled)) == []
+    assert cash_matches_payouts(replace(ledger(), events=doubled)) == [
+        "market m1: 40 moved for a payout of 20"
+    ]

@@ -36,7 +36,9 @@ def result(trials: list[TrialRecord], hits: dict[str, HitCount], **totals: int) 
 def test_coverage_names_what_the_run_did_not_exercise() -> None:
     hit_all = {kind: HitCount(1, 1, 1, 0) for kind in CATALOG}
     done = TrialRecord(1, flatten_kills=1, db_lock_hits=3)
-    assert report.coverage_gaps(result([done], hit_all, unknown_outcomes=2)) == []
+    assert (
+        report.coverage_gaps(result([done], hit_all, unknown_outcomes=2, markets_settled=1)) == []
+    )
 
     missed = dict(hit_all, drop_ws=HitCount(injected=2, hit=0))
     bare = TrialRecord(1)
@@ -47,5 +49,6 @@ def test_coverage_names_what_the_run_did_not_exercise() -> None:
         "no unknown outcome",
         "no operator kill with flatten",
         "no database lock that the app ran into past its busy timeout",
+        "no held market resolved and settled (nothing to redeem)",
     ]
     assert "Coverage: fault drop_ws never hit" in report.table(result([bare], missed))

@@ -15,8 +15,10 @@ from tests.support.paper import MemoryJournal, levels, make_book, order
 from trader.clock import FakeClock
 from trader.domain import OrderStatus, OrderType, Position, Side
 from trader.execution import ledger as execution_ledger
+from trader.venue.base import VenueError
+from trader.venue.chain import ChainTxState
 from trader.venue.paper.feed import StaticMarketData
-from trader.venue.paper.ledger import SETTLEMENT_LIQUIDITY, SETTLEMENT_ORDER_ID
+from trader.venue.paper.ledger import SETTLEMENT_LIQUIDITY, SETTLEMENT_ORDER_ID, ChainRecord
 from trader.venue.paper.venue import PaperVenue
 from trader.venue.polymarket.market_data import PolymarketMarketData
 from trader.venue.polymarket.resolution import payouts_from_gamma
@@ -131,7 +133,9 @@ async def test_paper_reports_only_what_its_source_says_resolved(paper: Paper) ->
     assert await paper.venue.resolved_markets([MARKET, "0xother"]) == {MARKET: NO_WINS}
 
 
-async def test_paper_redeems_a_resolved_market_once_and_ends_its_orders(paper: Paper) -> None:
+async def test_paper_ends_a_resolved_markets_orders_and_keeps_its_shares_until_redeemed(
+    paper: Paper,
+) -> None:
     await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)  # 10.00 on Yes
     await paper.place(Side.BUY, "0.55", "10", OrderType.FOK, token=NO)  # 5.50 on No
     resting = await paper.place(Side.BUY, "0.30", "10", OrderType.GTC)
@@ -139,9 +143,14 @@ async def test_paper_redeems_a_resolved_market_once_and_ends_its_orders(paper: P
     paper.data.resolve(MARKET, YES_WINS)
 
     await paper.venue.resolved_markets([MARKET])
-    again = await paper.venue.resolved_markets([MARKET])  # asked again: paid once
+    held = {p.token_id: p.size for p in await paper.venue.positions()}
+    tx = await paper.venue.redeem(MARKET, neg_risk=False, amounts=held)
+    again = await paper.venue.redeem(MARKET, neg_risk=False, amounts=held)  # nothing left
 
-    assert again == {MARKET: YES_WINS}
+    assert held == {YES: Decimal(20), NO: Decimal(10)}  # resolution alone pays nothing
+    assert tx.state is ChainTxState.CONFIRMED
+    assert await paper.venue.tx_status(tx.tx_id) == tx
+    assert again.state is ChainTxState.CONFIRMED
     assert await paper.venue.positions() == []
     balance = await paper.venue.balance()
     assert (balance.cash, balance.reserved) == (Decimal("1004.50"), Decimal(0))  # 1000 - 15.50 + 20
@@ -158,27 +167,61 @@ async def test_paper_redeems_a_50_50_market_at_half_a_dollar_a_share_each_side(
     await paper.place(Side.BUY, "0.55", "10", OrderType.FOK, token=NO)  # 5.50 on No
     paper.data.resolve(MARKET, SPLIT)
 
-    await paper.venue.resolved_markets([MARKET])
+    await paper.venue.redeem(MARKET, neg_risk=False, amounts={YES: Decimal(20), NO: Decimal(10)})
 
     assert await paper.venue.positions() == []
     balance = await paper.venue.balance()
     assert balance.cash == Decimal("999.50")  # 1000 - 15.50 + (20 + 10) x 0.5
 
 
-async def test_paper_restarted_with_the_settlements_recorded_stays_redeemed(paper: Paper) -> None:
+async def test_paper_refuses_to_redeem_a_market_that_has_not_resolved(paper: Paper) -> None:
+    await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)
+
+    with pytest.raises(VenueError, match="has not resolved"):
+        await paper.venue.redeem(MARKET, neg_risk=False, amounts={YES: Decimal(20)})
+
+    assert [p.size for p in await paper.venue.positions()] == [Decimal(20)]
+
+
+async def test_paper_restarted_replays_what_it_redeemed_not_the_cores_settlements(
+    paper: Paper,
+) -> None:
     await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)
     paper.data.resolve(MARKET, YES_WINS)
-    await paper.venue.resolved_markets([MARKET])
+    tx = await paper.venue.redeem(MARKET, neg_risk=False, amounts={YES: Decimal(20)})
     # the execution core records its settlement of the market as a fill (in the database)
     held = Position(token_id=YES, size=Decimal(20), average_price=Decimal("0.5"), market=MARKET)
     settlement = execution_ledger.settlement_fill(held, Decimal(1), paper.clock.now())
-    restarted = Paper(MemoryJournal([*paper.journal.fills, settlement]))
-    await restarted.venue.start()
+    record = ChainRecord(
+        tx.tx_id, "redeem", MARKET, paper.clock.now(), {YES: Decimal(20)}, {YES: Decimal(1)}
+    )
+    redeemed = Paper(MemoryJournal([*paper.journal.fills, settlement], [record]))
+    settled_only = Paper(MemoryJournal([*paper.journal.fills, settlement]))
+    await redeemed.venue.start()
+    await settled_only.venue.start()
 
-    assert await restarted.venue.positions() == []
-    assert await restarted.venue.balance() == await paper.venue.balance()
-    assert await restarted.venue.resolved_markets([MARKET]) == {}  # its source knows nothing
-    await restarted.venue.close()
+    assert await redeemed.venue.positions() == []
+    assert await redeemed.venue.balance() == await paper.venue.balance()
+    assert (await redeemed.venue.tx_status(tx.tx_id)).state is ChainTxState.CONFIRMED
+    assert [p.size for p in await settled_only.venue.positions()] == [Decimal(20)]
+    assert (await settled_only.venue.balance()).cash == Decimal(990)
+    assert (await settled_only.venue.tx_status(tx.tx_id)).state is ChainTxState.FAILED
+    await redeemed.venue.close()
+    await settled_only.venue.close()
+
+
+async def test_paper_merges_a_pair_into_a_dollar_and_refuses_more_than_is_held(
+    paper: Paper,
+) -> None:
+    await paper.place(Side.BUY, "0.50", "20", OrderType.FOK)  # 10.00 on Yes
+    await paper.place(Side.BUY, "0.55", "10", OrderType.FOK, token=NO)  # 5.50 on No
+    with pytest.raises(VenueError, match="needs 11"):
+        await paper.venue.merge(MARKET, neg_risk=False, amount=Decimal(11))
+    tx = await paper.venue.merge(MARKET, neg_risk=False, amount=Decimal(10))
+
+    assert tx.state is ChainTxState.CONFIRMED
+    assert {p.token_id: p.size for p in await paper.venue.positions()} == {YES: Decimal(10)}
+    assert (await paper.venue.balance()).cash == Decimal("994.50")  # 1000 - 15.50 + 10
 
 
 async def test_feed_age_is_none_without_a_socket(paper: Paper) -> None:

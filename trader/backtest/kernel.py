@@ -189,6 +189,8 @@ async def _run(
             for _ in range(SETTLE_STEPS):  # watchers -> paper fills -> the engine's consumer
                 await asyncio.sleep(0)
             await execution.reconcile("periodic")  # settles resolved markets first
+            if execution.redemption is not None:  # then redeems them, as the app's job does
+                await execution.redemption.run_once()
             markets = list(await venue.list_markets())
             execution.board.set_markets(markets)
             result = await pipeline.run_cycle(

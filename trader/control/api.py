@@ -31,6 +31,8 @@ from trader.control.types import (
     ApprovalRequest,
     BrierView,
     CashFlowRecorded,
+    ChainOperationView,
+    ChainOverview,
     ChatMemory,
     ComponentHealth,
     ControlError,
@@ -76,6 +78,8 @@ __all__ = [
     "ApprovalRequest",
     "BrierView",
     "CashFlowRecorded",
+    "ChainOperationView",
+    "ChainOverview",
     "ChatMemory",
     "Clock",
     "ControlAPI",
@@ -249,6 +253,34 @@ class ControlAPI:
         kind = "deposit" if sign > 0 else "withdraw"
         self._audit(actor, kind, amount=str(value), reason=reason[:200])
         return await self._desk.record_cash_flow(actor, value * sign, reason[:200])
+
+    # redemption and merge --------------------------------------------------------------
+
+    async def chain_overview(self, actor: Actor) -> ChainOverview:
+        """Resolved markets still held (what redeeming pays), pairs that could be merged,
+        and the latest redemptions and merges."""
+        self._audit(actor, "redeemable")
+        return await self._desk.chain_overview()
+
+    async def redeem(self, actor: Actor, market: str) -> ChainOperationView:
+        """Redeem a resolved market's shares now (refused while one is in flight)."""
+        market = _market_id(market)
+        self._audit(actor, "redeem", market=market)
+        return await self._desk.redeem(actor, market)
+
+    async def merge(
+        self, actor: Actor, market: str, pairs: object | None = None
+    ) -> ChainOperationView:
+        """Merge YES+NO pairs of a market into pUSD (all the free pairs, or `pairs`)."""
+        market = _market_id(market)
+        amount = None
+        if pairs is not None and str(pairs).strip():
+            try:
+                amount = parse_amount("the number of pairs", pairs)
+            except SettingError as error:
+                raise ControlError(str(error)) from None
+        self._audit(actor, "merge", market=market, pairs=None if amount is None else str(amount))
+        return await self._desk.merge(actor, market, amount)
 
     async def preview_kill(self, actor: Actor, slippage: Decimal | None = None) -> KillPreview:
         """What a kill with flatten would do now: the exits, their floors and proceeds."""
@@ -544,3 +576,10 @@ def _event_line(row: Any) -> EventLine:
         correlation_id=row.correlation_id or "",
         summary=summary[:200],
     )
+
+
+def _market_id(market: str) -> str:
+    value = str(market).strip()
+    if not value or len(value) > 200 or not value.isprintable():
+        raise ControlError("name the market by its condition id")
+    return value

@@ -16,6 +16,8 @@ from trader.control.types import (
     ApprovalDecision,
     ApprovalRequest,
     CashFlowRecorded,
+    ChainOperationView,
+    ChainOverview,
     EventLine,
     EventStream,
     KillPreview,
@@ -107,6 +109,14 @@ class ControlPort(Protocol):
     async def withdraw(
         self, actor: Actor, amount: object, reason: str = ...
     ) -> CashFlowRecorded: ...
+
+    async def chain_overview(self, actor: Actor) -> ChainOverview: ...
+
+    async def redeem(self, actor: Actor, market: str) -> ChainOperationView: ...
+
+    async def merge(
+        self, actor: Actor, market: str, pairs: object | None = ...
+    ) -> ChainOperationView: ...
 
     async def strategies(self, actor: Actor) -> list[StrategyView]: ...
 

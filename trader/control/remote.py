@@ -29,6 +29,8 @@ from trader.control.types import (
     ApprovalDecision,
     ApprovalRequest,
     CashFlowRecorded,
+    ChainOperationView,
+    ChainOverview,
     ControlError,
     EventLine,
     KillPreview,
@@ -253,6 +255,28 @@ class RemoteControl:
     async def withdraw(self, actor: Actor, amount: object, reason: str = "") -> CashFlowRecorded:
         result: CashFlowRecorded = await self._call(
             "withdraw", actor, CashFlowRecorded, amount=str(amount), reason=reason
+        )
+        return result
+
+    async def chain_overview(self, actor: Actor) -> ChainOverview:
+        result: ChainOverview = await self._call("chain_overview", actor, ChainOverview)
+        return result
+
+    async def redeem(self, actor: Actor, market: str) -> ChainOperationView:
+        result: ChainOperationView = await self._call(
+            "redeem", actor, ChainOperationView, market=market
+        )
+        return result
+
+    async def merge(
+        self, actor: Actor, market: str, pairs: object | None = None
+    ) -> ChainOperationView:
+        result: ChainOperationView = await self._call(
+            "merge",
+            actor,
+            ChainOperationView,
+            market=market,
+            pairs=None if pairs is None else str(pairs),
         )
         return result
 

@@ -184,6 +184,57 @@ class CashFlowRecorded:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainOperationView:
+    """A redemption or merge (`trader.execution.redemption`) as the chat shows it."""
+
+    operation_id: str
+    kind: str  # "redeem" or "merge"
+    market: str
+    question: str
+    state: str  # requested, sent, confirmed, failed
+    payout: Decimal  # collateral it brings (expected until confirmed)
+    shares: tuple[tuple[str, Decimal], ...]  # (outcome, shares given up)
+    created_at: datetime
+    requested_by: str
+    tx_id: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemableView:
+    """A resolved market still held at the venue: what redeeming it pays."""
+
+    market: str
+    question: str
+    payout: Decimal
+    shares: tuple[tuple[str, Decimal], ...]  # (outcome, shares held)
+    last: ChainOperationView | None = None  # its latest redemption, if any
+
+
+@dataclass(frozen=True, slots=True)
+class MergeableView:
+    """A market held on both sides: `pairs` merge into as many pUSD; `sale` is what selling
+    both at the bids would bring, net of fees."""
+
+    market: str
+    question: str
+    pairs: Decimal
+    sale: Decimal
+
+    @property
+    def gain(self) -> Decimal:
+        return self.pairs - self.sale
+
+
+@dataclass(frozen=True, slots=True)
+class ChainOverview:
+    redeemable: tuple[RedeemableView, ...] = ()
+    mergeable: tuple[MergeableView, ...] = ()
+    recent: tuple[ChainOperationView, ...] = ()
+    available: bool = True  # False: this venue cannot redeem or merge
+
+
+@dataclass(frozen=True, slots=True)
 class ExitPreview:
     token_id: str
     market: str
@@ -384,6 +435,14 @@ class TradingDesk(Protocol):
     async def reject(self, actor: Actor, key: str) -> ApprovalDecision: ...
 
     def feed_age(self) -> float | None: ...
+
+    async def chain_overview(self) -> ChainOverview: ...
+
+    async def redeem(self, actor: Actor, market: str) -> ChainOperationView: ...
+
+    async def merge(
+        self, actor: Actor, market: str, pairs: Decimal | None
+    ) -> ChainOperationView: ...
 
     def subscribe_alerts(self) -> EventStream[Alert]: ...
 

@@ -40,6 +40,7 @@ from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import PortfolioSummary, WorkingOrder
 from trader.execution.reconcile import ReconcileResult
 from trader.execution.reconciler import Reconciler
+from trader.execution.redemption import RedemptionService
 from trader.execution.risk import ExposureSnapshot
 from trader.execution.trading_state import TradingStateMachine
 from trader.venue.base import VenueError
@@ -59,6 +60,8 @@ class ExecutionConfig:
     book_feed: bool = True  # follow the books of held and working tokens
     resume_flatten: bool = True  # finish a kill's flatten cut short by a crash (else report it)
     mode: TradingMode = TradingMode.PAPER  # which strategy stages may trade (trader/stages.py)
+    redeem_unsent_grace_s: float = 600.0  # a redemption sent without a tx id: settled after
+    auto_merge: bool = True  # merge YES+NO pairs worth more merged than sold
 
 
 class ExecutionCore:
@@ -77,6 +80,7 @@ class ExecutionCore:
         bus: Bus,
         clock: Clock,
         resolutions: ResolutionSource | None = None,
+        redemption: RedemptionService | None = None,
     ) -> None:
         self.config = config
         self._engine = engine
@@ -92,6 +96,7 @@ class ExecutionCore:
         self.bus = bus
         self.clock = clock
         self.resolutions = resolutions
+        self.redemption = redemption  # redeems and merges (None: the venue has no ChainOps)
         self._intents: Subscription[OrderIntent] | None = None
         self._books: Subscription[Book] | None = None
         self._startup_alerts: list[Alert] = []
@@ -250,11 +255,19 @@ class ExecutionCore:
         async def refresh_markets() -> None:
             await self.board.refresh_markets()
 
-        return {
+        jobs: dict[str, Component] = {
             "reconcile": reconcile,
             "equity_snapshot": self.accounts.snapshot,
             "market_refresh": refresh_markets,
         }
+        if self.redemption is not None:
+            redemption = self.redemption
+
+            async def redeem() -> None:
+                await redemption.run_once()
+
+            jobs["redemption"] = redeem
+        return jobs
 
     def watched_tokens(self) -> frozenset[str]:
         held = {p.token_id for p in self._portfolio.positions()}

@@ -5,7 +5,7 @@ never touches the bus."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Generic, TypeVar, cast
 
@@ -14,21 +14,28 @@ from trader.control.types import (
     ApprovalDecision,
     ApprovalRequest,
     CashFlowRecorded,
+    ChainOperationView,
+    ChainOverview,
+    ControlError,
     KillPreview,
     KillReport,
+    MergeableView,
     OrderView,
     PnlPeriod,
     PnlReport,
     PortfolioView,
     PositionView,
+    RedeemableView,
     StateChange,
     TradingStatus,
 )
 from trader.domain import Actor, Alert
 from trader.execution.accounts import Accounts
 from trader.execution.approvals import ApprovalQueue
+from trader.execution.chain_records import ChainOperation
 from trader.execution.engine import ExecutionEngine
 from trader.execution.kill import KillSwitch
+from trader.execution.redemption import RedemptionService
 from trader.execution.risk import drawdown_mode
 from trader.execution.trading_state import TradingStateMachine, Transition
 from trader.state import ControlState
@@ -64,7 +71,9 @@ class ExecutionDesk:
         state: ControlState,
         trading: TradingStateMachine,
         bus: Bus,
+        redemption: RedemptionService | None = None,
     ) -> None:
+        self._redemption = redemption
         self._trading = trading
         self._engine = engine
         self._kill = kill_switch
@@ -189,6 +198,59 @@ class ExecutionDesk:
 
     def feed_age(self) -> float | None:
         return self._engine.board.feed_age()
+
+    # redemption and merge ----------------------------------------------------------------
+
+    async def chain_overview(self) -> ChainOverview:
+        service = self._redemption
+        if service is None:
+            return ChainOverview(available=False)
+        redeemable = tuple(
+            RedeemableView(
+                item.market,
+                item.question,
+                item.payout,
+                self._shares(item.amounts),
+                self._operation_view(item.operation) if item.operation else None,
+            )
+            for item in await service.redeemable()
+        )
+        mergeable = tuple(
+            MergeableView(p.market, p.question, p.pairs, p.sale) for p in service.mergeable()
+        )
+        recent = tuple(self._operation_view(op) for op in await service.recent(10))
+        return ChainOverview(redeemable, mergeable, recent)
+
+    async def redeem(self, actor: Actor, market: str) -> ChainOperationView:
+        return self._operation_view(await self._chain().redeem(market, str(actor)))
+
+    async def merge(self, actor: Actor, market: str, pairs: Decimal | None) -> ChainOperationView:
+        return self._operation_view(await self._chain().merge(market, str(actor), pairs))
+
+    def _chain(self) -> RedemptionService:
+        if self._redemption is None:
+            raise ControlError("this venue cannot redeem or merge")
+        return self._redemption
+
+    def _shares(self, amounts: Mapping[str, Decimal]) -> tuple[tuple[str, Decimal], ...]:
+        board = self._engine.board
+        return tuple((board.outcome_of(t) or t[:12], size) for t, size in amounts.items())
+
+    def _operation_view(self, op: ChainOperation) -> ChainOperationView:
+        found = self._engine.board.market(op.market)
+        return ChainOperationView(
+            operation_id=op.id,
+            kind=op.kind.value,
+            market=op.market,
+            question=found.question if found else op.market,
+            state=op.state.value,
+            payout=op.payout,
+            shares=self._shares(op.amounts),
+            created_at=op.created_at,
+            requested_by=op.requested_by,
+            tx_id=op.tx_id,
+            message=op.message,
+        )
 
     def subscribe_alerts(self) -> BusStream[Alert]:
         return BusStream(self._bus.alerts.subscribe())

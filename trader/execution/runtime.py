@@ -19,6 +19,7 @@ from trader.config import Settings
 from trader.domain import NO_FEES, FeeSchedule
 from trader.execution.accounts import Accounts, ResolutionSource
 from trader.execution.approvals import ApprovalQueue
+from trader.execution.chain_records import ChainOperationStore, SqlChainOperationStore
 from trader.execution.core import ExecutionConfig, ExecutionCore
 from trader.execution.desk import ExecutionDesk
 from trader.execution.engine import ExecutionEngine
@@ -28,12 +29,14 @@ from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import Portfolio
 from trader.execution.ports import EventSink
 from trader.execution.reconciler import Reconciler
+from trader.execution.redemption import RedemptionService
 from trader.execution.risk import RiskEngine
 from trader.execution.store import ExecutionStore, SqlExecutionStore, WriteBehind
 from trader.execution.trading_state import TradingStateMachine
 from trader.state import ControlState, RiskLimits
 from trader.store.repositories import ApprovalRepository
 from trader.venue.base import Venue, VenueError
+from trader.venue.chain import ChainOps
 
 log = logging.getLogger(__name__)
 __all__ = ["ExecutionConfig", "ExecutionCore", "build_execution", "execution_config"]
@@ -45,6 +48,8 @@ def execution_config(settings: Settings) -> ExecutionConfig:
         approval_timeout_s=float(settings.approval_timeout_s),
         resume_flatten=settings.kill_resume_flatten,
         mode=settings.trading_mode,
+        redeem_unsent_grace_s=float(settings.redeem_unsent_grace_s),
+        auto_merge=settings.auto_merge,
     )
 
 
@@ -81,6 +86,7 @@ def build_execution(
     store: ExecutionStore | None = None,
     resolutions: ResolutionSource | None = None,
     durable: Callable[[], Awaitable[None]] | None = None,
+    chain_store: ChainOperationStore | None = None,
 ) -> ExecutionCore:
     """Build the execution core. `state` must be loaded; `store` defaults to the database.
 
@@ -90,7 +96,8 @@ def build_execution(
     (`FeedLiveness`), and otherwise judges the feed by the books' silence. `durable` makes
     the events appended so far durable (the event log's `flush`): the engine awaits it before
     the venue is called and after fills are applied, so a crash cannot lose the record of an
-    order that reached the venue."""
+    order that reached the venue. A venue with `ChainOps` gets the redemption service
+    (`trader.execution.redemption`), its records in `chain_store` (default: the database)."""
     trading = TradingStateMachine(state.store, clock, events, initial=state.stored_trading)
     board = MarketBoard(venue, clock)
     portfolio = Portfolio(clock, zone=config.zone, fees=lambda market: _fees_of(board, market))
@@ -160,6 +167,21 @@ def build_execution(
         before_run=settle_first,
         after_cash_moved=accounts.remember,
     )
+    redemption = None
+    if isinstance(venue, ChainOps):
+        redemption = RedemptionService(
+            engine=engine,
+            accounts=accounts,
+            chain=venue,
+            store=chain_store or SqlChainOperationStore(sessions),
+            resolutions=source,
+            events=events,
+            bus=bus,
+            clock=clock,
+            durable=durable,
+            unsent_grace_s=config.redeem_unsent_grace_s,
+            auto_merge=config.auto_merge,
+        )
     desk = ExecutionDesk(
         engine=engine,
         kill_switch=kill_switch,
@@ -168,6 +190,7 @@ def build_execution(
         state=state,
         trading=trading,
         bus=bus,
+        redemption=redemption,
     )
     return ExecutionCore(
         config=config,
@@ -182,4 +205,5 @@ def build_execution(
         bus=bus,
         clock=clock,
         resolutions=source,
+        redemption=redemption,
     )

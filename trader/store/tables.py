@@ -341,6 +341,34 @@ class CashFlowRow(Base):
     correlation_id: Mapped[str | None] = mapped_column(default=None)
 
 
+class ChainOperationRow(Base):
+    """A redemption or merge (`trader.execution.redemption`), written before it is sent: its
+    state moves requested -> sent (the venue accepted it: `tx_id`) -> confirmed or failed.
+    A row still "requested" after a crash may or may not have been sent: it is settled from
+    the holdings, never sent again."""
+
+    __tablename__ = "chain_operations"
+    __table_args__ = (Index(None, "state"), Index(None, "market"))
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "redeem" or "merge"
+    market: Mapped[str]
+    state: Mapped[str] = mapped_column(String(16))  # requested, sent, confirmed, failed
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # token id -> shares given up, and the collateral each share brings (the payout; a merge
+    # splits its 1 per pair between the two sides): strings, as JSON keeps Decimals
+    amounts: Mapped[dict[str, str]] = mapped_column(JSON_TYPE, default_factory=dict)
+    prices: Mapped[dict[str, str]] = mapped_column(JSON_TYPE, default_factory=dict)
+    payout: Mapped[Decimal] = mapped_column(default=ZERO)  # collateral expected in all
+    neg_risk: Mapped[bool] = mapped_column(default=False)
+    tx_id: Mapped[str | None] = mapped_column(unique=True, default=None)
+    tx_hash: Mapped[str | None] = mapped_column(default=None)
+    requested_by: Mapped[str] = mapped_column(default="system:trader")
+    correlation_id: Mapped[str | None] = mapped_column(default=None)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
 class EventLogRow(Base):
     """Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL)."""
 

@@ -1,11 +1,12 @@
 """Pure bookkeeping for paper trading: cash and positions derived from fills, book walking.
 
 Nothing here awaits or reads the clock. `PaperLedger` is rebuilt from the recorded fills on every
-start, so a restart resumes exactly where the journal left off. A resolved market is redeemed as
-settlement fills (every share sold at its token's payout: 1 for the winner, 0 for the loser,
-0.5 each side of a 50/50; no fee): the same fills
-the execution core records when it settles the market, so a ledger rebuilt from the database
-finds the market redeemed too. `take_liquidity` and
+start, so a restart resumes exactly where the journal left off. A resolved market keeps its
+shares until it is redeemed (`ChainRecord`, through the venue's `ChainOps`): every share then
+sold at its token's payout (1 for the winner, 0 for the loser, 0.5 each side of a 50/50; no
+fee); a merge gives up n of each side for n, half a pair each. The execution core's own
+settlement fills are bookkeeping, not redemptions: the ledger is not given them.
+`take_liquidity` and
 `through_liquidity` are the two fill rules `PaperVenue` applies: a marketable order walks the
 opposite side up to its limit; a resting order fills only when the opposite side moves strictly
 through its price (an equal price might have queued ahead of us, so it does not count).
@@ -25,6 +26,24 @@ from trader.domain import ZERO, BookLevel, Fill, Position, Side
 # (a unit test checks they agree).
 SETTLEMENT_ORDER_ID = "settlement"
 SETTLEMENT_LIQUIDITY = "SETTLE"
+# The merges the redemption service books in the fills table (`trader.execution.redemption`):
+# bookkeeping, not trades; the paper venue replays its own record of merges instead.
+MERGE_LIQUIDITY = "MERGE"
+REDEEM_LIQUIDITY = "REDEEM"
+CHAIN_LIQUIDITY = {"redeem": REDEEM_LIQUIDITY, "merge": MERGE_LIQUIDITY}
+NOT_TRADES = frozenset({SETTLEMENT_LIQUIDITY, MERGE_LIQUIDITY, REDEEM_LIQUIDITY})
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRecord:
+    """A redemption or merge the paper venue accepted (replayed on start from the journal)."""
+
+    tx_id: str
+    kind: str  # "redeem" or "merge"
+    market: str
+    at: datetime
+    amounts: Mapping[str, Decimal]  # token -> shares given up
+    prices: Mapping[str, Decimal]  # token -> collateral per share
 
 
 CENT = Decimal("0.01")
@@ -66,27 +85,33 @@ class PaperLedger:
             holding.cost = average * holding.size if holding.size else ZERO
         holding.realized_pnl -= fill.fee
 
-    def settlement_fills(
-        self, market: str, payouts: Mapping[str, Decimal], at: datetime
+    def chain_fills(
+        self,
+        operation: ChainRecord,
     ) -> list[Fill]:
-        """The fills that redeem every holding in a resolved `market` at its token's payout
-        (a token the vector does not name pays 0); apply them to settle."""
-        return [
-            Fill(
-                trade_id=f"settlement:{market}:{token_id}",
-                order_id=SETTLEMENT_ORDER_ID,
-                token_id=token_id,
-                side=Side.SELL,
-                price=payouts.get(token_id, ZERO),
-                size=holding.size,
-                fee=ZERO,
-                timestamp=at,
-                market=market,
-                liquidity=SETTLEMENT_LIQUIDITY,
+        """The fills that give up a redemption's or a merge's shares for their collateral
+        (each share at its price: the payout, or half a pair), at most what is held; apply
+        them to redeem or merge."""
+        fills = []
+        for token_id, wanted in sorted(operation.amounts.items()):
+            size = min(wanted, self.position_size(token_id))
+            if size <= ZERO:
+                continue
+            fills.append(
+                Fill(
+                    trade_id=f"{operation.kind}:{operation.tx_id}:{token_id}",
+                    order_id=operation.kind,
+                    token_id=token_id,
+                    side=Side.SELL,
+                    price=operation.prices.get(token_id, ZERO),
+                    size=size,
+                    fee=ZERO,
+                    timestamp=operation.at,
+                    market=operation.market,
+                    liquidity=CHAIN_LIQUIDITY[operation.kind],
+                )
             )
-            for token_id, holding in self._holdings.items()
-            if holding.market == market and holding.size > ZERO
-        ]
+        return fills
 
     def position_size(self, token_id: str) -> Decimal:
         holding = self._holdings.get(token_id)

@@ -20,11 +20,13 @@ gone, as if cancelled, and reconciliation against the venue sees that. Ended ord
 remembered for a bounded window (`trader.venue.paper.book`), and a token's book is followed only
 while a paper order rests on it.
 
-Resolution: `resolved_markets` answers from the source (Gamma, for Polymarket data) and, like the
-simulator, pays out at once: the resolved market's resting orders end CANCELED_MARKET_RESOLVED and
-its shares are redeemed into cash at their payout (1/0, or 0.5 each side of a 50/50) by
-settlement fills, the same ones the execution core records when it settles, so a restart from
-the database agrees. `feed_age` is
+Resolution: `resolved_markets` answers from the source (Gamma, for Polymarket data); the resolved
+market's resting orders end CANCELED_MARKET_RESOLVED. Its shares stay held, as at the real venue,
+until they are redeemed through `ChainOps` (`redeem`: each share paid at its payout, 1/0 or 0.5
+each side of a 50/50; `merge`: n YES + n NO for n), which the redemption service of the
+execution core calls in paper as in live. Each is confirmed at once; the journal keeps the
+accepted ones (in the app: the `chain_operations` rows with a tx id) and `start()` replays them
+with the fills, so a restart agrees with the database. `feed_age` is
 the source's market-socket liveness (None for sources without a socket).
 """
 
@@ -34,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -60,10 +62,12 @@ from trader.venue.base import (
     OrderRejected,
     PreparedOrder,
     SubmitResult,
+    VenueError,
 )
+from trader.venue.chain import ChainKind, ChainTx, ChainTxState
 from trader.venue.fanout import FanOut
 from trader.venue.paper.book import KEEP_CLOSED, PaperOrderBook
-from trader.venue.paper.ledger import SETTLEMENT_LIQUIDITY, PaperLedger
+from trader.venue.paper.ledger import NOT_TRADES, ChainRecord, PaperLedger
 from trader.venue.rounding import round_order
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,13 @@ class FillJournal(Protocol):
 
 
 @runtime_checkable
+class KeepsChainRecords(Protocol):
+    """A journal that also remembers the redemptions and merges the paper venue accepted."""
+
+    async def chain_records(self) -> list[ChainRecord]: ...
+
+
+@runtime_checkable
 class KeepsTransfers(Protocol):
     """A journal that also knows what the operator deposited less withdrew."""
 
@@ -126,16 +137,45 @@ class PaperVenue:
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._fills = FanOut[Fill]()
         self._lock = asyncio.Lock()
+        self._payouts: dict[str, Payouts] = {}  # resolved markets, as the source reported them
+        self._tokens: dict[str, tuple[str, ...]] = {}  # market -> its tokens, as listed
+        self._chain: dict[str, ChainTx] = {}  # accepted redemptions and merges by tx id
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._ledger is None:
-            self._history = list(await self._journal.load())
+            # the execution core's bookkeeping (settlements, merges) is not the venue's doing
+            loaded = await self._journal.load()
+            self._history = [f for f in loaded if f.liquidity not in NOT_TRADES]
+            records: list[ChainRecord] = []
+            if isinstance(self._journal, KeepsChainRecords):
+                records = await self._journal.chain_records()
             moved = ZERO
             if isinstance(self._journal, KeepsTransfers):
                 moved = await self._journal.transfers()
-            self._ledger = PaperLedger(self._bankroll + moved, self._history)
+            self._ledger = PaperLedger(self._bankroll + moved)
+            self._replay(records)
+
+    def _replay(self, records: Sequence[ChainRecord]) -> None:
+        """Fold the fills and the accepted redemptions and merges in time order."""
+        ledger = self._started()
+        pending = sorted(records, key=lambda r: r.at)
+        fills, self._history = self._history, []
+        for fill in fills:
+            while pending and pending[0].at < fill.timestamp:  # a tie: the fill first
+                self._apply_chain(ledger, pending.pop(0))
+            ledger.apply(fill)
+            self._history.append(fill)
+        for record in pending:
+            self._apply_chain(ledger, record)
+
+    def _apply_chain(self, ledger: PaperLedger, record: ChainRecord) -> None:
+        for fill in ledger.chain_fills(record):
+            ledger.apply(fill)
+            self._history.append(fill)
+        kind: ChainKind = "merge" if record.kind == "merge" else "redeem"
+        self._chain[record.tx_id] = ChainTx(record.tx_id, kind, ChainTxState.CONFIRMED)
 
     async def transfer(self, amount: Decimal) -> None:
         """The operator deposits (> 0) or withdraws (< 0) paper money; the journal keeps it
@@ -159,6 +199,7 @@ class PaperVenue:
     async def list_markets(self, *, limit: int = 500) -> Sequence[Market]:
         markets = await self._source.list_markets(limit=limit)
         for market in markets:  # fills are charged by their market's own schedule
+            self._tokens[market.condition_id] = tuple(t.token_id for t in market.tokens)
             for token in market.tokens:
                 self._fees[token.token_id] = market.fees
         return markets
@@ -181,31 +222,71 @@ class PaperVenue:
     # --- resolution -------------------------------------------------------------------------
 
     async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
-        """The source's resolved markets -> payouts by token; each one is redeemed here too."""
+        """The source's resolved markets -> payouts by token; each one's resting orders end
+        (CANCELED_MARKET_RESOLVED). The shares stay held until `redeem`."""
         resolved = await self._source.resolved_markets(condition_ids)
         if resolved:
             async with self._lock:
                 for market, payouts in resolved.items():
-                    self._redeem(market, payouts)
+                    self._payouts[market] = dict(payouts)
+                    canceled = self._book.cancel_market(market)
+                    if canceled:
+                        log.info("paper market %s resolved: %d orders ended", market, len(canceled))
         return resolved
 
-    def _redeem(self, market: str, payouts: Payouts) -> None:
-        """End the market's resting orders; pay its shares out at their token's payout (1, 0,
-        or 0.5 each side of a 50/50), once: a redeemed market holds nothing more."""
+    # --- chain operations (trader.venue.chain.ChainOps) ------------------------------------
+
+    async def redeem(
+        self, condition_id: str, *, neg_risk: bool, amounts: Mapping[str, Decimal]
+    ) -> ChainTx:
+        """Pay the held shares of a resolved market out at their payout, at once."""
+        payouts = self._payouts.get(condition_id)
+        if payouts is None:
+            payouts = (await self._source.resolved_markets([condition_id])).get(condition_id)
+        if payouts is None:
+            raise VenueError(f"market {condition_id} has not resolved", code="not_resolved")
+        prices = {token: payouts.get(token, ZERO) for token in amounts}
+        return await self._accept("redeem", condition_id, amounts, prices)
+
+    async def merge(self, condition_id: str, *, neg_risk: bool, amount: Decimal) -> ChainTx:
+        """Give up `amount` of each side of the market for `amount` pUSD, at once."""
         ledger = self._started()
-        canceled = self._book.cancel_market(market)
-        fills = ledger.settlement_fills(market, payouts, self._clock.now())
-        for fill in fills:
-            ledger.apply(fill)
-            self._history.append(fill)
-        if canceled or fills:
-            log.info(
-                "paper market %s resolved (payouts %s): %d orders ended, %d holdings redeemed",
-                market,
-                {token: str(p) for token, p in payouts.items()},
-                len(canceled),
-                len(fills),
+        tokens = self._tokens.get(condition_id) or tuple(
+            p.token_id for p in ledger.positions() if p.market == condition_id
+        )
+        if len(tokens) != 2 or amount <= ZERO:
+            raise VenueError(f"cannot merge in {condition_id}", code="merge_refused")
+        free = [ledger.position_size(t) - self._book.reserved_shares(t) for t in tokens]
+        if min(free) < amount:
+            raise VenueError(
+                f"merging {amount} pairs needs {amount} of each side; {min(free)} free",
+                code="not_enough_balance",
             )
+        half = Decimal("0.5")
+        return await self._accept(
+            "merge", condition_id, dict.fromkeys(tokens, amount), dict.fromkeys(tokens, half)
+        )
+
+    async def tx_status(self, tx_id: str) -> ChainTx:
+        known = self._chain.get(tx_id)
+        if known is None:  # never accepted, or accepted and lost with the process
+            return ChainTx(tx_id, "redeem", ChainTxState.FAILED, message="unknown transaction")
+        return known
+
+    async def _accept(
+        self,
+        kind: str,
+        market: str,
+        amounts: Mapping[str, Decimal],
+        prices: Mapping[str, Decimal],
+    ) -> ChainTx:
+        async with self._lock:
+            ledger = self._started()
+            tx_id = f"paper-tx-{uuid.uuid4().hex}"
+            record = ChainRecord(tx_id, kind, market, self._clock.now(), dict(amounts), prices)
+            self._apply_chain(ledger, record)
+            log.info("paper %s of %s accepted: %s", kind, market, tx_id)
+            return self._chain[tx_id]
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -270,10 +351,10 @@ class PaperVenue:
     async def trades(
         self, *, market: str | None = None, after: datetime | None = None
     ) -> Sequence[Fill]:
-        return [  # redemptions are not trades (the execution core records its own settlements)
+        return [  # redemptions and merges are not trades
             f
             for f in self._history
-            if f.liquidity != SETTLEMENT_LIQUIDITY
+            if f.liquidity not in NOT_TRADES
             and market in (None, f.market)
             and (after is None or f.timestamp > after)
         ]

@@ -1,0 +1,150 @@
+"""A trader process for the redemption crash test: the execution core over the paper venue,
+with the simulator as its market data (Gamma resolutions included), on a database file.
+
+    python -m tests.support.redeem_driver --sim URL --database URL --phase buy|redeem [--hold]
+
+- `buy`: starts like the app (restore, markets, reconcile), buys 20 YES of the first market and
+  10 NO of the second, prints `BOUGHT` and exits cleanly.
+- `redeem`: starts, runs the redemption job once and prints one `RUN {json}` line (cash,
+  redeemable, what the run confirmed, the alerts it raised), then `DONE`. With `--hold` the
+  venue accepts the redemptions (tx ids recorded: in flight) but does not mine them; the driver
+  prints `RUN` and waits to be SIGKILLed. The paper venue's memory is the database, so the
+  next process finds those transactions as the chain would: mined while it was down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from decimal import Decimal
+
+from tests.support.chain import ScriptedChainVenue
+from tests.support.crash_driver import LIMITS
+from trader.bus import Bus
+from trader.clock import SystemClock
+from trader.domain import OrderIntent, Side
+from trader.execution.runtime import ExecutionConfig, build_execution
+from trader.state import ControlState
+from trader.store.db import create_engine, session_factory
+from trader.store.eventlog import EventLog
+from trader.store.repositories import ControlStateRepository
+from trader.venue.paper.journal import DatabaseFillJournal
+from trader.venue.polymarket.market_data import PolymarketEndpoints, PolymarketMarketData
+
+D = Decimal
+BANKROLL = D(1000)
+
+
+def endpoints(url: str) -> PolymarketEndpoints:
+    ws = "ws" + url.removeprefix("http")
+    return PolymarketEndpoints(
+        clob_url=url,
+        gamma_url=url + "/gamma",
+        data_url=url + "/data-api",
+        market_ws_url=ws + "/ws/market",
+        user_ws_url=ws + "/ws/user",
+    )
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sim", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--phase", choices=("buy", "redeem"), required=True)
+    parser.add_argument("--hold", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    clock = SystemClock()
+    database = create_engine(args.database)
+    sessions = session_factory(database)
+    events = EventLog(sessions, clock)
+    await events.start()
+    state = ControlState(ControlStateRepository(sessions, clock), clock, risk_defaults=LIMITS)
+    await state.load()
+    data = PolymarketMarketData(
+        clock=clock, endpoints=endpoints(args.sim), reconnect_base=0.05, snapshot_grace=0.3
+    )
+    await data.start()
+    venue = ScriptedChainVenue(
+        data, bankroll=BANKROLL, clock=clock, journal=DatabaseFillJournal(sessions, clock)
+    )
+    await venue.start()
+    bus = Bus()
+    alerts = bus.alerts.subscribe()
+    runtime = build_execution(
+        config=ExecutionConfig(book_feed=False, auto_merge=False),
+        sessions=sessions,
+        events=events,
+        bus=bus,
+        venue=venue,
+        clock=clock,
+        state=state,
+        durable=events.flush,
+    )
+    await runtime.start()
+    parts = runtime.components()
+    tasks = [asyncio.create_task(parts[name]()) for name in ("execution.writer", "execution.fills")]
+    try:
+        if args.phase == "buy":
+            first, second = sorted(runtime.board.markets(), key=lambda m: m.question)[:2]
+            for market, outcome, size in ((first, 0, "20"), (second, 1, "10")):
+                token = market.tokens[outcome].token_id
+                book = await runtime.board.book_for(token)
+                ask = book.book.best_ask if book.book is not None else None
+                assert ask is not None, f"no ask on {market.question}"
+                intent = OrderIntent(
+                    market=market.condition_id,
+                    token_id=token,
+                    side=Side.BUY,
+                    limit_price=ask,
+                    size=D(size),
+                    model_probability=D("0.99"),
+                    strategy="test",
+                )
+                result = await runtime.handle(intent)
+                assert result.filled == D(size), result
+            await runtime.flush()
+            await events.flush()
+            print("BOUGHT", flush=True)
+        else:
+            venue.hold = args.hold
+            service = runtime.redemption
+            assert service is not None
+            run = await service.run_once()
+            await events.flush()
+            raised = []
+            while (envelope := alerts.get_nowait()) is not None:
+                raised.append({"kind": envelope.payload.kind, "title": envelope.payload.title})
+            summary = runtime.summary()
+            report = {
+                "cash": str(summary.cash),
+                "redeemable": str(summary.redeemable),
+                "confirmed": [str(op.payout) for op in run.confirmed],
+                "sent": [op.tx_id for op in run.sent],
+                "alerts": raised,
+                "positions": len(runtime.positions()),
+            }
+            print("RUN " + json.dumps(report), flush=True)
+            if args.hold:
+                await asyncio.Event().wait()  # in flight: the test SIGKILLs this process
+            print("DONE", flush=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await runtime.close()
+        await venue.close()
+        await data.close()
+        await events.close()
+        await database.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))
