@@ -23,7 +23,7 @@ from aiohttp import web
 
 from polysim.clob.context import ApiError, SimContext, context, page, query_param
 from polysim.clob.model import SimMarket
-from polysim.clob.scenario import COLLATERAL_TOKEN
+from polysim.clob.scenario import COLLATERAL_ADDRESS
 from polysim.clob.wire import book_json, current_price, dec, last_trade_side
 from trader.domain import Side
 
@@ -255,7 +255,7 @@ def rewards_json(market: SimMarket) -> dict[str, Any]:
         return {"rates": None, "min_size": 0, "max_spread": 0}
     return {
         "rates": [
-            {"asset_address": COLLATERAL_TOKEN, "rewards_daily_rate": _number(rewards.daily_rate)}
+            {"asset_address": COLLATERAL_ADDRESS, "rewards_daily_rate": _number(rewards.daily_rate)}
         ],
         "min_size": _number(rewards.min_size),
         "max_spread": _number(rewards.max_spread),
@@ -333,9 +333,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/markets", _listing(clob_market_json))
     router.add_get("/simplified-markets", _listing(simplified_market_json))
     router.add_get("/sampling-markets", _listing(clob_market_json, sampling=True))
-    router.add_get(
-        "/sampling-simplified-markets", _listing(simplified_market_json, sampling=True)
-    )
+    router.add_get("/sampling-simplified-markets", _listing(simplified_market_json, sampling=True))
     router.add_get("/time", server_time)
     router.add_get("/ok", ok)
     router.add_get("/", ok)

@@ -27,7 +27,7 @@ from polysim.clob.auth import (
 from polysim.clob.context import END_CURSOR, FIRST_CURSOR, page
 from polysim.clob.faults import FaultError, FaultInjector
 from polysim.clob.scenario import (
-    COLLATERAL_TOKEN,
+    COLLATERAL_ADDRESS,
     NEG_RISK_EXCHANGE,
     STANDARD_EXCHANGE,
     ScenarioError,
@@ -157,7 +157,7 @@ def test_sim_contract_addresses_match_the_pinned_sdk() -> None:
 
     assert contracts["exchange"] == STANDARD_EXCHANGE
     assert contracts["neg_risk_exchange"] == NEG_RISK_EXCHANGE
-    assert contracts["collateral_token"] == COLLATERAL_TOKEN
+    assert contracts["collateral_token"] == COLLATERAL_ADDRESS
     assert contracts["chain_id"] == "137"
 
 

@@ -244,8 +244,9 @@ def test_clob_market_and_positions_match_the_corpus(world: Any) -> None:
     covers(clob_market_json(market), "rs_clob_market_closed_binary_accepting_true.json")
     simplified = simplified_market_json(market)
     assert set(simplified) <= set(clob_market_json(market))
-    assert simplified["rewards"] == corpus.fixture("py_http_responses_markets.json")["data"][0][
-        "rewards"
-    ]  # a market without a rewards programme, as the venue shows one
+    assert (
+        simplified["rewards"]
+        == corpus.fixture("py_http_responses_markets.json")["data"][0]["rewards"]
+    )  # a market without a rewards programme, as the venue shows one
     theirs = set(corpus.fixture("rs_data_api_positions_response.json")[0])
     assert theirs <= set(_position_v1(account, holding, market))
