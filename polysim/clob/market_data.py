@@ -4,17 +4,26 @@
 `/clob-markets/{condition_id}` is the compact form the SDK reads before signing:
 `t` tokens (`t` id, `o` outcome), `mts` tick, `mos` minimum size, `nr` neg-risk,
 `fd` fee curve (`r` rate as a fraction, `e` exponent; absent when fees are off).
+`/fee-rate` answers `{"base_fee": <integer bps>}` (the venue's OpenAPI; py-clob-client-v2
+compares it with ints). Market listings page as the venue's do, `{data, next_cursor, limit,
+count}` with base64-offset cursors ending at `LTE=`: `/markets` and `/simplified-markets` list
+every market, `/sampling-markets` and `/sampling-simplified-markets` the open ones that pay
+liquidity rewards; a simplified market is `{condition_id, rewards, tokens, active, closed,
+archived, accepting_orders}`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from polysim.clob.context import ApiError, SimContext, context, page, query_param
 from polysim.clob.model import SimMarket
+from polysim.clob.scenario import COLLATERAL_ADDRESS
 from polysim.clob.wire import book_json, current_price, dec, last_trade_side
 from trader.domain import Side
 
@@ -144,7 +153,7 @@ async def get_neg_risk(request: web.Request) -> web.Response:
 async def get_fee_rate(request: web.Request) -> web.Response:
     ctx = context(request)
     token = query_param(request, "token_id") or request.match_info.get("token_id")
-    return web.json_response({"base_fee": str(_market(ctx, token).spec.fee_rate_bps)})
+    return web.json_response({"base_fee": int(_market(ctx, token).spec.fee_rate_bps)})
 
 
 async def markets_by_token(request: web.Request) -> web.Response:
@@ -207,20 +216,58 @@ def clob_market_json(market: SimMarket) -> dict[str, Any]:
         "notifications_enabled": False,
         "question": spec.question,
         "question_id": market.condition_id,
-        "rewards": {"max_spread": 0, "min_size": 0, "rates": None},
+        "rewards": rewards_json(market),
         "seconds_delay": 0,
         "tags": [],
         "taker_base_fee": spec.fee_rate_bps,
-        "tokens": [
-            {
-                "outcome": t.outcome,
-                "price": float(current_price(market, t.token_id)),
-                "token_id": t.token_id,
-                "winner": market.winner == t.token_id,
-            }
-            for t in spec.tokens
-        ],
+        "tokens": _tokens_json(market),
     }
+
+
+def simplified_market_json(market: SimMarket) -> dict[str, Any]:
+    return {
+        "condition_id": market.condition_id,
+        "rewards": rewards_json(market),
+        "tokens": _tokens_json(market),
+        "active": True,
+        "closed": market.closed,
+        "archived": False,
+        "accepting_orders": market.accepting_orders,
+    }
+
+
+def _tokens_json(market: SimMarket) -> list[dict[str, Any]]:
+    return [
+        {
+            "outcome": t.outcome,
+            "price": float(current_price(market, t.token_id)),
+            "token_id": t.token_id,
+            "winner": market.winner == t.token_id,
+        }
+        for t in market.spec.tokens
+    ]
+
+
+def rewards_json(market: SimMarket) -> dict[str, Any]:
+    """The venue's `rewards`: `rates: null` and zeros for a market that pays none."""
+    rewards = market.spec.rewards
+    if rewards is None:
+        return {"rates": None, "min_size": 0, "max_spread": 0}
+    return {
+        "rates": [
+            {"asset_address": COLLATERAL_ADDRESS, "rewards_daily_rate": _number(rewards.daily_rate)}
+        ],
+        "min_size": _number(rewards.min_size),
+        "max_spread": _number(rewards.max_spread),
+    }
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _sampling(market: SimMarket) -> bool:
+    return market.spec.rewards is not None and not market.closed
 
 
 async def clob_market(request: web.Request) -> web.Response:
@@ -228,14 +275,26 @@ async def clob_market(request: web.Request) -> web.Response:
     return web.json_response(clob_market_json(market))
 
 
-async def clob_markets(request: web.Request) -> web.Response:
-    ctx = context(request)
-    items = [clob_market_json(m) for m in ctx.exchange.markets.values()]
-    size = ctx.scenario.page_size
-    chunk, following = page(items, query_param(request, "next_cursor"), size)
-    return web.json_response(
-        {"data": chunk, "next_cursor": following, "limit": size, "count": len(chunk)}
-    )
+def _listing(
+    shape: Callable[[SimMarket], dict[str, Any]], *, sampling: bool = False
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A paged market listing handler: every market (or the sampling ones) in `shape`."""
+
+    async def handler(request: web.Request) -> web.Response:
+        ctx = context(request)
+        markets = [m for m in ctx.exchange.markets.values() if not sampling or _sampling(m)]
+        size = ctx.scenario.page_size
+        chunk, following = page(markets, query_param(request, "next_cursor"), size)
+        return web.json_response(
+            {
+                "data": [shape(m) for m in chunk],
+                "next_cursor": following,
+                "limit": size,
+                "count": len(chunk),
+            }
+        )
+
+    return handler
 
 
 async def server_time(request: web.Request) -> web.Response:
@@ -271,11 +330,14 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/markets-by-token/{token_id}", markets_by_token)
     router.add_get("/clob-markets/{condition_id}", clob_market_compact)
     router.add_get("/markets/{condition_id}", clob_market)
-    router.add_get("/markets", clob_markets)
+    router.add_get("/markets", _listing(clob_market_json))
+    router.add_get("/simplified-markets", _listing(simplified_market_json))
+    router.add_get("/sampling-markets", _listing(clob_market_json, sampling=True))
+    router.add_get("/sampling-simplified-markets", _listing(simplified_market_json, sampling=True))
     router.add_get("/time", server_time)
     router.add_get("/ok", ok)
     router.add_get("/", ok)
     router.add_get("/version", version)
 
 
-__all__ = ["add_routes", "clob_market_json"]
+__all__ = ["add_routes", "clob_market_json", "rewards_json", "simplified_market_json"]

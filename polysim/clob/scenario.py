@@ -22,7 +22,8 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
         "fee_rate_bps": 0, "fee_exponent": 1,
         "end_date": "2027-01-01T00:00:00Z" | "end_in_s": 86400,
         "resolves_at": ISO time | "resolves_in_s": 300, "outcome": "Yes",
-        "volume": "125000", "liquidity": "8000", "description": ".."
+        "volume": "125000", "liquidity": "8000", "description": "..",
+        "rewards": {"daily_rate": 30, "min_size": 200, "max_spread": 3.5}
       }]
     }
 
@@ -30,7 +31,8 @@ Relative times (`*_in_s`) count from the moment the scenario is loaded. Conditio
 are derived from the question when absent (keccak, so token ids look like the venue's 77-digit
 integers). `outcome` names the winning outcome at resolution; when absent the outcome whose
 fair price is higher at that moment wins. `volatility` is the standard deviation of the fair
-price's log-odds per square-root second.
+price's log-odds per square-root second. A market with `rewards` (a positive `daily_rate`, pUSD
+a day) pays liquidity rewards: `/sampling-markets` lists it.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ STANDARD_EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
 NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
 EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
 NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
+COLLATERAL_ADDRESS = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"  # pUSD: rewards are paid in it
 ALLOWED_TICK_SIZES = frozenset(
     Decimal(t) for t in ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001")
 )
@@ -60,6 +63,16 @@ ALLOWED_TICK_SIZES = frozenset(
 
 class ScenarioError(ValueError):
     """The scenario file is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rewards:
+    """A market's liquidity-rewards programme: a daily pool, and the smallest order (shares)
+    and widest spread (cents from the midpoint) that earn from it."""
+
+    daily_rate: Decimal
+    min_size: Decimal
+    max_spread: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +102,7 @@ class MarketSpec:
     volume: Decimal = Decimal(0)
     liquidity: Decimal = Decimal(0)
     description: str = ""
+    rewards: Rewards | None = None
 
     @property
     def token_ids(self) -> tuple[str, str]:
@@ -203,7 +217,26 @@ def _market(raw: Any, index: int, now: datetime) -> MarketSpec:
         volume=Decimal(str(raw.get("volume", "0"))),
         liquidity=Decimal(str(raw.get("liquidity", "0"))),
         description=str(raw.get("description", "")),
+        rewards=_rewards(raw.get("rewards"), index),
     )
+
+
+def _rewards(raw: Any, index: int) -> Rewards | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"market {index}: 'rewards' must be an object")
+    try:
+        rewards = Rewards(
+            daily_rate=Decimal(str(raw.get("daily_rate", "0"))),
+            min_size=Decimal(str(raw.get("min_size", "0"))),
+            max_spread=Decimal(str(raw.get("max_spread", "0"))),
+        )
+    except ArithmeticError as error:
+        raise ScenarioError(f"market {index}: rewards values must be numbers") from error
+    if min(rewards.daily_rate, rewards.min_size, rewards.max_spread) < 0:
+        raise ScenarioError(f"market {index}: rewards values must not be negative")
+    return rewards if rewards.daily_rate > 0 else None
 
 
 def _pair(value: Any, name: str, index: int) -> tuple[str, str]:
@@ -238,12 +271,14 @@ def _slug(question: str) -> str:
 
 __all__ = [
     "ALLOWED_TICK_SIZES",
+    "COLLATERAL_ADDRESS",
     "DEFAULT_CHAIN_ID",
     "EXCHANGE_V3",
     "NEG_RISK_ADAPTER",
     "NEG_RISK_EXCHANGE",
     "STANDARD_EXCHANGE",
     "MarketSpec",
+    "Rewards",
     "Scenario",
     "ScenarioError",
     "load_scenario",

@@ -139,11 +139,13 @@ def _maker_order(leg: TradeLeg, trade: SimTrade) -> Json:
 
 
 def book_json(market: SimMarket, token_id: str, now: datetime) -> Json:
+    """`GET /book` in the venue's key order, with its `hash` (see `book_hash`)."""
     bids, asks = market.levels(token_id)
     body: Json = {
         "market": market.condition_id,
         "asset_id": token_id,
         "timestamp": ms(now),
+        "hash": "",
         "bids": [{"price": dec(p), "size": dec(s)} for p, s in reversed(bids)],
         "asks": [{"price": dec(p), "size": dec(s)} for p, s in reversed(asks)],
         "min_order_size": dec(market.spec.min_order_size),
@@ -151,10 +153,34 @@ def book_json(market: SimMarket, token_id: str, now: datetime) -> Json:
         "neg_risk": market.spec.neg_risk,
         "last_trade_price": _last_trade(market, token_id),
     }
-    body["hash"] = hashlib.sha1(  # noqa: S324 - a change marker, as the venue's, not security
-        json.dumps(body, sort_keys=True).encode()
-    ).hexdigest()
+    body["hash"] = book_hash(body)
     return body
+
+
+BOOK_HASH_FIELDS = (
+    "market",
+    "asset_id",
+    "timestamp",
+    "hash",
+    "bids",
+    "asks",
+    "min_order_size",
+    "tick_size",
+    "neg_risk",
+    "last_trade_price",
+)
+
+
+def book_hash(book: Json) -> str:
+    """The venue's book hash, as py-clob-client-v2's `generate_orderbook_summary_hash`
+    recomputes it ("server-compatible"): SHA-1 of the compact JSON of the book's fields in
+    `BOOK_HASH_FIELDS` order, `hash` set to "" while hashing, levels as `{price, size}`.
+    (The official SDK carries `hash` as an opaque string and never recomputes it.)"""
+    payload = {name: ("" if name == "hash" else book.get(name)) for name in BOOK_HASH_FIELDS}
+    payload["bids"] = [{"price": lv["price"], "size": lv["size"]} for lv in book["bids"]]
+    payload["asks"] = [{"price": lv["price"], "size": lv["size"]} for lv in book["asks"]]
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - the venue's change marker
 
 
 def book_event_json(market: SimMarket, token_id: str, now: datetime) -> Json:
@@ -268,6 +294,7 @@ __all__ = [
     "Json",
     "best_bid_ask_json",
     "book_event_json",
+    "book_hash",
     "book_json",
     "current_price",
     "dec",

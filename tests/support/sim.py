@@ -15,6 +15,8 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from polymarket import AsyncSecureClient
+from polymarket._internal.wallet import derive_beacon_deposit_wallet_address
+from polymarket.environments import PRODUCTION
 
 from polysim.clob.app import SimServer, serve
 from polysim.clob.auth import hmac_signature
@@ -143,6 +145,12 @@ def condition_id(sim: SimServer, index: int = 0) -> str:
     return list(sim.exchange.markets.values())[index].condition_id
 
 
+def deposit_wallet(signer: str) -> str:
+    """The deposit wallet a new account's signer trades through, as the official SDK derives
+    it (beacon factory, production's derivation config): the `funder` of other clients."""
+    return derive_beacon_deposit_wallet_address(signer, PRODUCTION._config.wallet_derivation)
+
+
 def l2_headers(
     client: AsyncSecureClient, method: str, path: str, body: str = "", *, secret: str | None = None
 ) -> dict[str, str]:
@@ -201,6 +209,7 @@ __all__ = [
     "admin",
     "avoid_ca_bundle",
     "condition_id",
+    "deposit_wallet",
     "eventually",
     "l2_headers",
     "next_matching",

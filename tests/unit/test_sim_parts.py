@@ -27,6 +27,7 @@ from polysim.clob.auth import (
 from polysim.clob.context import END_CURSOR, FIRST_CURSOR, page
 from polysim.clob.faults import FaultError, FaultInjector
 from polysim.clob.scenario import (
+    COLLATERAL_ADDRESS,
     NEG_RISK_EXCHANGE,
     STANDARD_EXCHANGE,
     ScenarioError,
@@ -156,7 +157,23 @@ def test_sim_contract_addresses_match_the_pinned_sdk() -> None:
 
     assert contracts["exchange"] == STANDARD_EXCHANGE
     assert contracts["neg_risk_exchange"] == NEG_RISK_EXCHANGE
+    assert contracts["collateral_token"] == COLLATERAL_ADDRESS
     assert contracts["chain_id"] == "137"
+
+
+def test_scenario_rewards_are_read_and_bad_ones_refused() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def rewards(value: Any) -> Any:
+        market = {"question": "Rewarded?", "rewards": value}
+        return load_scenario({"markets": [market]}, now=now).markets[0].rewards
+
+    paid = rewards({"daily_rate": 30, "min_size": 200, "max_spread": 3.5})
+    assert (paid.daily_rate, paid.min_size, paid.max_spread) == (30, 200, Decimal("3.5"))
+    assert rewards({"daily_rate": 0, "min_size": 5}) is None  # no pool: not a sampling market
+    for bad in ({"daily_rate": "lots"}, {"daily_rate": -1}, [30]):
+        with pytest.raises(ScenarioError, match="rewards"):
+            rewards(bad)
 
 
 def test_build_environment_points_every_service_at_the_given_hosts() -> None:

@@ -11,11 +11,12 @@ from polymarket.models.clob import ClobTrade, OpenOrder, OrderBook
 from polymarket.models.clob.market_events import parse_market_event
 from polymarket.models.clob.user_events import parse_user_event
 from polymarket.models.gamma.market import Market
+from py_clob_client_v2.utilities import generate_orderbook_summary_hash, parse_raw_orderbook_summary
 
 from polysim.clob.catalog import _position_v1, gamma_market_json
 from polysim.clob.exchange import SimExchange
 from polysim.clob.liquidity import LiquidityEngine
-from polysim.clob.market_data import clob_market_json
+from polysim.clob.market_data import clob_market_json, simplified_market_json
 from polysim.clob.model import (
     BookChanged,
     MarketResolved,
@@ -30,6 +31,7 @@ from polysim.clob.scenario import load_scenario
 from polysim.clob.wire import (
     best_bid_ask_json,
     book_event_json,
+    book_hash,
     book_json,
     last_trade_json,
     market_resolved_json,
@@ -99,6 +101,37 @@ def test_rest_book_matches_the_corpus_and_parses(world: Any) -> None:
     covers(body, "rs_clob_book_response.json")
     book = OrderBook.parse_response(body)
     assert book.timestamp is not None
+
+
+def test_book_hash_is_the_one_py_clob_client_v2_recomputes_and_the_sdk_keeps(
+    world: Any,
+) -> None:
+    exchange, _ = world
+    market = next(iter(exchange.markets.values()))  # resolved: a last trade, a 0.001 tick
+    now = exchange.clock.now()
+
+    for token in market.spec.token_ids:
+        body = book_json(market, token, now)
+        assert generate_orderbook_summary_hash(parse_raw_orderbook_summary(body)) == body["hash"]
+        assert OrderBook.parse_response(body).hash == body["hash"]
+    assert book_event_json(market, token, now)["hash"] == body["hash"]
+
+
+def test_book_hash_changes_with_every_field_it_covers(world: Any) -> None:
+    exchange, _ = world
+    market = next(iter(exchange.markets.values()))
+    body = book_json(market, market.spec.token_ids[0], exchange.clock.now())
+    changes = {
+        "timestamp": "1",
+        "bids": [{"price": "0.1", "size": "1"}],
+        "tick_size": "0.01",
+        "neg_risk": not body["neg_risk"],
+        "last_trade_price": "0.42",
+    }
+
+    assert book_hash({**body, "hash": "anything"}) == body["hash"]  # the hash is blanked
+    for field, value in changes.items():
+        assert book_hash({**body, field: value}) != body["hash"], field
 
 
 def test_order_and_trade_rest_shapes_match_the_corpus_and_parse(world: Any) -> None:
@@ -209,5 +242,11 @@ def test_clob_market_and_positions_match_the_corpus(world: Any) -> None:
     holding = next(iter(account.holdings.values()))
 
     covers(clob_market_json(market), "rs_clob_market_closed_binary_accepting_true.json")
+    simplified = simplified_market_json(market)
+    assert set(simplified) <= set(clob_market_json(market))
+    assert (
+        simplified["rewards"]
+        == corpus.fixture("py_http_responses_markets.json")["data"][0]["rewards"]
+    )  # a market without a rewards programme, as the venue shows one
     theirs = set(corpus.fixture("rs_data_api_positions_response.json")[0])
     assert theirs <= set(_position_v1(account, holding, market))
