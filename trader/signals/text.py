@@ -7,6 +7,7 @@ matched, so words every market shares ("will", "resolve", "2026") weigh little.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -27,6 +28,7 @@ _STOPWORD_TEXT = """
     question event events outcome outcomes rules
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+TOKEN_CACHE = 1 << 16  # distinct texts remembered (markets and news items: a few MB at most)
 
 
 def _stem(token: str) -> str:
@@ -44,13 +46,21 @@ def _stem(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens without stopwords; single letters dropped, numbers kept."""
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=TOKEN_CACHE)
+def _tokens(text: str) -> tuple[str, ...]:
+    """`tokenize`, remembered: the same markets and news items are matched every cycle (a
+    backtest re-matches every item published so far each cycle), and the regex and stemming
+    were half of that work. Pure, so caching changes no result."""
     tokens: list[str] = []
     for raw in _TOKEN.findall(text.casefold()):
         token = _stem(raw)
         if token in STOPWORDS or (len(token) < 2 and not token.isdigit()):
             continue
         tokens.append(token)
-    return tokens
+    return tuple(tokens)
 
 
 def _weights(counts: Mapping[str, float], idf: Mapping[str, float]) -> dict[str, float]:
