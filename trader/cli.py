@@ -195,6 +195,13 @@ def backtest(
         typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"], help="end, UTC"),
     ] = None,
     history: Annotated[Path | None, typer.Option(help="history file (JSON)")] = None,
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            help="fetch the history from the venue (Gamma and prices-history via the SDK) into"
+            " the cache (--history, default BACKTEST_HISTORY_CACHE), refreshing it, then replay"
+        ),
+    ] = False,
     strategy: Annotated[str | None, typer.Option(help="run only this strategy")] = None,
     forecasts: Annotated[str, typer.Option(help="heuristic or replay")] = "heuristic",
     forecast_db: Annotated[
@@ -218,6 +225,8 @@ def backtest(
     if compare is not None:
         raise typer.Exit(compare_command(*compare))
     settings = settings_or_exit()
+    if fetch and history is None:
+        history = settings.backtest_history_cache
     problems = [
         f"{name}: required"
         for name, value in (("--from", start), ("--to", end), ("--history", history))
@@ -239,7 +248,9 @@ def backtest(
         forecast_database=forecast_db,
         fill_model=FillModel(Decimal(str(half_spread)), Decimal(str(depth)), levels),
     )
-    raise typer.Exit(run_command(config, history, out))
+    raise typer.Exit(
+        run_command(config, history, out, fetch_from=settings.venue() if fetch else None)
+    )
 
 
 @cli.command()

@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     # schedule (seconds)
     market_refresh_s: int = Field(default=300, ge=1)
     signal_cycle_s: int = Field(default=1800, ge=1)
+    # `trader backtest --fetch`: where the venue's history is cached (refreshed incrementally)
+    backtest_history_cache: Path = Path("data/history/venue.json")
     rebalance_s: int = Field(default=21_600, ge=1)
     health_check_s: int = Field(default=900, ge=1)
     reconcile_s: int = Field(default=60, ge=1)

@@ -10,21 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from trader.backtest.feed import FillModel
-from trader.backtest.history import HistoryError, load_history
+from trader.backtest.history import History, HistoryError, load_history
 from trader.backtest.kernel import BacktestConfig, BacktestError, ForecastMode, run_backtest
 from trader.backtest.results import compare, summarise
-from trader.config import Settings
+from trader.config import Settings, VenueConfig
 from trader.execution.runtime import risk_limits_from_settings
 from trader.signals.runtime import signal_runtime_config
 from trader.stages import parse_stage_setting
+from trader.venue.base import VenueError
 
 EXIT_BAD_INPUT = 2
+EXIT_VENUE = 3
 
 
 def backtest_config(
@@ -53,13 +55,27 @@ def backtest_config(
     )
 
 
-def run_command(config: BacktestConfig, history_path: Path, out: Path, *, png: bool = True) -> int:
+def run_command(
+    config: BacktestConfig,
+    history_path: Path,
+    out: Path,
+    *,
+    png: bool = True,
+    fetch_from: VenueConfig | None = None,
+) -> int:
+    """`fetch_from`: first bring the cache at `history_path` up to date from that venue."""
     try:
-        history = load_history(history_path)
+        if fetch_from is not None:
+            history = asyncio.run(fetch_venue_history(fetch_from, config, history_path))
+        else:
+            history = load_history(history_path)
         run = asyncio.run(run_backtest(history, config))
     except (HistoryError, BacktestError) as error:
         print(f"backtest: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except VenueError as error:
+        print(f"backtest: fetching the history from the venue failed: {error}", file=sys.stderr)
+        return EXIT_VENUE
     summary = summarise(run)
     name = f"backtest-{config.start:%Y%m%d}-{config.end:%Y%m%d}-{config.strategy or 'staged'}"
     out.mkdir(parents=True, exist_ok=True)
@@ -72,6 +88,24 @@ def run_command(config: BacktestConfig, history_path: Path, out: Path, *, png: b
 
         print(f"written: {render_png(summary, out / f'{name}.png', source=history_path.name)}")
     return 0
+
+
+async def fetch_venue_history(venue: VenueConfig, config: BacktestConfig, cache: Path) -> History:
+    """The venue's markets and prices over the window, through the SDK, via the cache."""
+    from trader.backtest.fetch import fetch_history
+    from trader.clock import SystemClock
+    from trader.venue.polymarket.history import PolymarketHistory
+    from trader.wiring import endpoints
+
+    async with PolymarketHistory(clock=SystemClock(), endpoints=endpoints(venue)) as port:
+        history, fetched = await fetch_history(
+            port,
+            start=config.start,
+            end=config.end + timedelta(seconds=config.cycle_s),
+            cache=cache,
+        )
+    print(f"history: {len(history.markets)} markets, {fetched} new price points -> {cache}")
+    return history
 
 
 def headline(summary: dict[str, Any]) -> str:
