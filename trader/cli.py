@@ -203,7 +203,7 @@ def backtest(
         ),
     ] = False,
     strategy: Annotated[str | None, typer.Option(help="run only this strategy")] = None,
-    forecasts: Annotated[str, typer.Option(help="heuristic or replay")] = "heuristic",
+    forecasts: Annotated[str, typer.Option(help="heuristic, replay or llm")] = "heuristic",
     forecast_db: Annotated[
         str | None, typer.Option(help="replay: database URL the forecasts were recorded in")
     ] = None,
@@ -232,8 +232,8 @@ def backtest(
         for name, value in (("--from", start), ("--to", end), ("--history", history))
         if value is None
     ]
-    if forecasts not in ("heuristic", "replay"):
-        problems.append(f"--forecasts: heuristic or replay, not {forecasts!r} (llm is not built)")
+    if forecasts not in ("heuristic", "replay", "llm"):
+        problems.append(f"--forecasts: heuristic, replay or llm, not {forecasts!r}")
     if problems or start is None or end is None or history is None:
         for line in problems:
             typer.echo(f"backtest: {line}", err=True)
@@ -243,7 +243,11 @@ def backtest(
         start=start.replace(tzinfo=UTC),
         end=end.replace(tzinfo=UTC),
         strategy=strategy,
-        forecasts="replay" if forecasts == "replay" else "heuristic",
+        forecasts="replay"
+        if forecasts == "replay"
+        else "llm"
+        if forecasts == "llm"
+        else "heuristic",
         bankroll=Decimal(str(bankroll)) if bankroll is not None else None,
         forecast_database=forecast_db,
         fill_model=FillModel(Decimal(str(half_spread)), Decimal(str(depth)), levels),

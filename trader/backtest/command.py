@@ -19,6 +19,7 @@ from trader.backtest.feed import FillModel
 from trader.backtest.history import History, HistoryError, load_history
 from trader.backtest.kernel import BacktestConfig, BacktestError, ForecastMode, run_backtest
 from trader.backtest.results import compare, summarise
+from trader.backtest.signals import LLMBacktestConfig
 from trader.config import Settings, VenueConfig
 from trader.execution.runtime import risk_limits_from_settings
 from trader.signals.runtime import signal_runtime_config
@@ -48,10 +49,26 @@ def backtest_config(
         strategy=strategy,
         forecasts=forecasts,
         forecast_database=forecast_database,
+        llm=llm_config(settings) if forecasts == "llm" else None,
         fill_model=fill_model,
         signals=signal_runtime_config(settings),
         limits=risk_limits_from_settings(settings),
         stages=parse_stage_setting(settings.strategy_stages),
+    )
+
+
+def llm_config(settings: Settings) -> LLMBacktestConfig | None:
+    """The model `llm` mode calls, or None without a key or a training cut-off."""
+    if settings.anthropic_api_key is None or settings.llm_training_cutoff is None:
+        return None
+    return LLMBacktestConfig(
+        api_key=settings.anthropic_api_key,
+        training_cutoff=settings.llm_training_cutoff,
+        base_url=settings.anthropic_base_url,
+        analysis_model=settings.llm_analysis_model,
+        triage_model=settings.llm_triage_model,
+        timeout_s=settings.llm_timeout_s,
+        concurrency=settings.llm_concurrency,
     )
 
 
@@ -122,6 +139,7 @@ def headline(summary: dict[str, Any]) -> str:
             f"Brier on {brier['markets']} resolved markets: model {brier['model']},"
             f" market {brier['market']}",
             f"{summary['market_evaluations']} market evaluations in {summary['cycles']} cycles",
+            *summary.get("notes", []),
         ]
     )
 
