@@ -162,6 +162,6 @@ async def test_backtest_over_the_venue_history_settles_at_the_real_payouts(
     bought = [f for f in summary["fills"] if f["token_id"] == yes and f["side"] == "BUY"]
     assert bought, summary["fills"]
     assert summary["markets_resolved"] >= 1
-    settled = sum(Decimal(f["size"]) * (1 - Decimal(f["price"])) for f in bought)
-    fees = sum(Decimal(f["fee"]) for f in bought)
+    settled = sum((Decimal(f["size"]) * (1 - Decimal(f["price"])) for f in bought), Decimal(0))
+    fees = sum((Decimal(f["fee"]) for f in bought), Decimal(0))
     assert Decimal(summary["pnl"]) == (settled - fees).quantize(Decimal("0.01"))
