@@ -23,7 +23,7 @@ from trader.backtest.fetch import fetch_history
 from trader.backtest.history import History, load_history
 from trader.backtest.kernel import BacktestConfig, run_backtest
 from trader.backtest.results import summarise
-from trader.clock import SystemClock
+from trader.clock import FakeClock, SystemClock
 from trader.signals.runtime import SignalRuntimeConfig
 from trader.venue.polymarket.history import PolymarketHistory
 
@@ -58,7 +58,8 @@ SCENARIO = {
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    server = await serve(scenario=SCENARIO, background=False)
+    # a FakeClock at the real time: `advance` moves it (the SDK's public reads carry no auth)
+    server = await serve(scenario=SCENARIO, clock=FakeClock(datetime.now(UTC)), background=False)
     yield server
     await server.close()
 
@@ -165,3 +166,25 @@ async def test_backtest_over_the_venue_history_settles_at_the_real_payouts(
     settled = sum((Decimal(f["size"]) * (1 - Decimal(f["price"])) for f in bought), Decimal(0))
     fees = sum((Decimal(f["fee"]) for f in bought), Decimal(0))
     assert Decimal(summary["pnl"]) == (settled - fees).quantize(Decimal("0.01"))
+
+
+async def test_a_refresh_fetches_only_the_points_recorded_since_the_last_fetch(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    now = started(sim)
+    cache = tmp_path / "venue.json"
+    start, end = now - timedelta(days=2), now + timedelta(hours=1)
+    world, _ = await fetch(sim, cache, start, end)
+    tunnel = next(m for m in world.markets if "tunnel" in m.market.question)
+    token = tunnel.market.tokens[0].token_id
+    before = len(world.prices[token].times)
+
+    for _ in range(3):  # the live market walks; the simulator records its mid
+        await sim.advance(61)
+    again, fetched = await fetch(sim, cache, start, end)
+
+    grown = len(again.prices[token].times) - before
+    assert grown >= 1
+    assert fetched >= 2 * grown  # YES and NO of the active market (and its revised last point)
+    assert fetched <= 2 * grown + 2
+    assert again.prices[token].times[:before] == world.prices[token].times

@@ -6,7 +6,7 @@ official SDK) for the resolved and the active markets, keeps those listed at som
 [start, end], and for each of their tokens the prices from its opening (or `start`) to its
 close (or `end`). The result is written to `cache` in the backtest's own file format
 (`polyops-history/1`, `history.history_to_json`), and a later fetch asks only for what the cache
-lacks: a token's prices after its last cached point, and nothing for a market the cache holds as
+lacks: a token's prices from its last cached point on, and nothing for a market the cache holds as
 resolved through its close. Prices of exactly 0 or 1 (a resolved market's final print) are not
 kept: the replay settles at the recorded payouts instead.
 
@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -35,8 +35,6 @@ from trader.backtest.history import (
     load_history,
 )
 from trader.domain import ONE, ZERO, Market, Payouts
-
-STEP = timedelta(seconds=1)  # a refresh starts one second after the last cached point
 
 
 class PastMarketRecord(Protocol):
@@ -89,13 +87,14 @@ async def fetch_history(
                 continue
             low = max(item.opened_at, start)
             if series is not None and series.times:
-                low = max(low, series.times[-1] + STEP)
+                # from the last cached point itself: the venue may still revise its bucket
+                low = max(low, series.times[-1])
             high = min(_ends(item), end)
             if low >= high:
                 continue
             points = await port.prices(token.token_id, low, high, bucket_seconds=bucket_seconds)
             kept = [(t, p) for t, p in points if ZERO < p < ONE]
-            fetched += len(kept)
+            fetched += _new(series, kept)
             prices[token.token_id] = _merge(series, kept)
     markets = [*{**known, **listed}.values()]
     markets.sort(key=lambda m: m.market.condition_id)
@@ -131,6 +130,12 @@ def _ends(item: HistoricalMarket) -> datetime:
 def _complete(cached: HistoricalMarket | None, fresh: HistoricalMarket) -> bool:
     """The cache holds this market resolved: its prices cannot grow any more."""
     return cached is not None and cached.payouts is not None and fresh.payouts is not None
+
+
+def _new(series: PriceSeries | None, points: Sequence[tuple[datetime, Decimal]]) -> int:
+    """How many of `points` the cache did not hold as they are."""
+    held = set(zip(series.times, series.prices, strict=True)) if series else set()
+    return sum(1 for point in points if point not in held)
 
 
 def _merge(series: PriceSeries | None, points: Sequence[tuple[datetime, Decimal]]) -> PriceSeries:
