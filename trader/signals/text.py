@@ -99,10 +99,11 @@ class RelevanceIndex:
         doc_sets.extend(set(tokenize(text)) for text in extra_corpus)
         self.idf = self._idf(doc_sets)
         self._vectors = {key: _weights(c, self.idf) for key, c in counted.items()}
-        self._postings: dict[str, list[str]] = {}
+        # term -> (market, its weight there): one lookup per posting when scoring
+        self._postings: dict[str, list[tuple[str, float]]] = {}
         for key, vector in self._vectors.items():
-            for term in vector:
-                self._postings.setdefault(term, []).append(key)
+            for term, weight in vector.items():
+                self._postings.setdefault(term, []).append((key, weight))
 
     @staticmethod
     def _idf(doc_sets: Sequence[set[str]]) -> dict[str, float]:
@@ -119,7 +120,8 @@ class RelevanceIndex:
         """Cosine similarity of `text` to each market sharing a term with it (others score 0)."""
         query = self.vector(text)
         scores: dict[str, float] = {}
+        postings = self._postings
         for term, weight in query.items():
-            for key in self._postings.get(term, ()):
-                scores[key] = scores.get(key, 0.0) + weight * self._vectors[key][term]
+            for key, document_weight in postings.get(term, ()):
+                scores[key] = scores.get(key, 0.0) + weight * document_weight
         return scores
