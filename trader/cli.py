@@ -195,8 +195,15 @@ def backtest(
         typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"], help="end, UTC"),
     ] = None,
     history: Annotated[Path | None, typer.Option(help="history file (JSON)")] = None,
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            help="fetch the history from the venue (Gamma and prices-history via the SDK) into"
+            " the cache (--history, default BACKTEST_HISTORY_CACHE), refreshing it, then replay"
+        ),
+    ] = False,
     strategy: Annotated[str | None, typer.Option(help="run only this strategy")] = None,
-    forecasts: Annotated[str, typer.Option(help="heuristic or replay")] = "heuristic",
+    forecasts: Annotated[str, typer.Option(help="heuristic, replay or llm")] = "heuristic",
     forecast_db: Annotated[
         str | None, typer.Option(help="replay: database URL the forecasts were recorded in")
     ] = None,
@@ -218,13 +225,15 @@ def backtest(
     if compare is not None:
         raise typer.Exit(compare_command(*compare))
     settings = settings_or_exit()
+    if fetch and history is None:
+        history = settings.backtest_history_cache
     problems = [
         f"{name}: required"
         for name, value in (("--from", start), ("--to", end), ("--history", history))
         if value is None
     ]
-    if forecasts not in ("heuristic", "replay"):
-        problems.append(f"--forecasts: heuristic or replay, not {forecasts!r} (llm is not built)")
+    if forecasts not in ("heuristic", "replay", "llm"):
+        problems.append(f"--forecasts: heuristic, replay or llm, not {forecasts!r}")
     if problems or start is None or end is None or history is None:
         for line in problems:
             typer.echo(f"backtest: {line}", err=True)
@@ -234,12 +243,18 @@ def backtest(
         start=start.replace(tzinfo=UTC),
         end=end.replace(tzinfo=UTC),
         strategy=strategy,
-        forecasts="replay" if forecasts == "replay" else "heuristic",
+        forecasts="replay"
+        if forecasts == "replay"
+        else "llm"
+        if forecasts == "llm"
+        else "heuristic",
         bankroll=Decimal(str(bankroll)) if bankroll is not None else None,
         forecast_database=forecast_db,
         fill_model=FillModel(Decimal(str(half_spread)), Decimal(str(depth)), levels),
     )
-    raise typer.Exit(run_command(config, history, out))
+    raise typer.Exit(
+        run_command(config, history, out, fetch_from=settings.venue() if fetch else None)
+    )
 
 
 @cli.command()

@@ -17,7 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from trader.domain import TradingMode
@@ -142,6 +149,11 @@ class Settings(BaseSettings):
     # schedule (seconds)
     market_refresh_s: int = Field(default=300, ge=1)
     signal_cycle_s: int = Field(default=1800, ge=1)
+    # `trader backtest --fetch`: where the venue's history is cached (refreshed incrementally)
+    backtest_history_cache: Path = Path("data/history/venue.json")
+    # `trader backtest --forecasts llm`: the analysis model's training cut-off (ISO, with a
+    # zone); only markets opened after it get an LLM forecast. Unset: llm mode refuses to run
+    llm_training_cutoff: AwareDatetime | None = None
     rebalance_s: int = Field(default=21_600, ge=1)
     health_check_s: int = Field(default=900, ge=1)
     reconcile_s: int = Field(default=60, ge=1)

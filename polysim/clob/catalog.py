@@ -50,6 +50,7 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
         "conditionId": market.condition_id,
         "slug": spec.slug,
         "description": spec.description,
+        "startDate": None if spec.opened_at is None else spec.opened_at.isoformat(),
         "endDate": None if spec.end_date is None else spec.end_date.isoformat(),
         "outcomes": json.dumps([t.outcome for t in spec.tokens]),
         "outcomePrices": json.dumps([dec(yes), dec(no)]),

@@ -21,6 +21,7 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
         "flow_rate": 0.3, "flow_size": "40",
         "fee_rate_bps": 0, "fee_exponent": 1,
         "end_date": "2027-01-01T00:00:00Z" | "end_in_s": 86400,
+        "opened_at": ISO time | "opened_in_s": -864000,   # start of its price history
         "resolves_at": ISO time | "resolves_in_s": 300, "outcome": "Yes",
         "volume": "125000", "liquidity": "8000", "description": "..",
         "rewards": {"daily_rate": 30, "min_size": 200, "max_spread": 3.5}
@@ -97,6 +98,7 @@ class MarketSpec:
     fee_rate_bps: int = 0
     fee_exponent: int = 1
     end_date: datetime | None = None
+    opened_at: datetime | None = None  # None: the history's default look-back before the start
     resolves_at: datetime | None = None
     outcome: str | None = None
     volume: Decimal = Decimal(0)
@@ -212,6 +214,7 @@ def _market(raw: Any, index: int, now: datetime) -> MarketSpec:
         fee_rate_bps=int(raw.get("fee_rate_bps", 0)),
         fee_exponent=int(raw.get("fee_exponent", 1)),
         end_date=_when(raw, "end_date", "end_in_s", now) or now + timedelta(days=30),
+        opened_at=_when(raw, "opened_at", "opened_in_s", now),
         resolves_at=_when(raw, "resolves_at", "resolves_in_s", now),
         outcome=None if outcome is None else str(outcome),
         volume=Decimal(str(raw.get("volume", "0"))),

@@ -10,21 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from trader.backtest.feed import FillModel
-from trader.backtest.history import HistoryError, load_history
+from trader.backtest.history import History, HistoryError, load_history
 from trader.backtest.kernel import BacktestConfig, BacktestError, ForecastMode, run_backtest
 from trader.backtest.results import compare, summarise
-from trader.config import Settings
+from trader.backtest.signals import LLMBacktestConfig
+from trader.config import Settings, VenueConfig
 from trader.execution.runtime import risk_limits_from_settings
 from trader.signals.runtime import signal_runtime_config
 from trader.stages import parse_stage_setting
+from trader.venue.base import VenueError
 
 EXIT_BAD_INPUT = 2
+EXIT_VENUE = 3
 
 
 def backtest_config(
@@ -46,6 +49,7 @@ def backtest_config(
         strategy=strategy,
         forecasts=forecasts,
         forecast_database=forecast_database,
+        llm=llm_config(settings) if forecasts == "llm" else None,
         fill_model=fill_model,
         signals=signal_runtime_config(settings),
         limits=risk_limits_from_settings(settings),
@@ -53,13 +57,42 @@ def backtest_config(
     )
 
 
-def run_command(config: BacktestConfig, history_path: Path, out: Path, *, png: bool = True) -> int:
+def llm_config(settings: Settings) -> LLMBacktestConfig | None:
+    """The model `llm` mode calls, or None without a key or a training cut-off."""
+    if settings.anthropic_api_key is None or settings.llm_training_cutoff is None:
+        return None
+    return LLMBacktestConfig(
+        api_key=settings.anthropic_api_key,
+        training_cutoff=settings.llm_training_cutoff,
+        base_url=settings.anthropic_base_url,
+        analysis_model=settings.llm_analysis_model,
+        triage_model=settings.llm_triage_model,
+        timeout_s=settings.llm_timeout_s,
+        concurrency=settings.llm_concurrency,
+    )
+
+
+def run_command(
+    config: BacktestConfig,
+    history_path: Path,
+    out: Path,
+    *,
+    png: bool = True,
+    fetch_from: VenueConfig | None = None,
+) -> int:
+    """`fetch_from`: first bring the cache at `history_path` up to date from that venue."""
     try:
-        history = load_history(history_path)
+        if fetch_from is not None:
+            history = asyncio.run(fetch_venue_history(fetch_from, config, history_path))
+        else:
+            history = load_history(history_path)
         run = asyncio.run(run_backtest(history, config))
     except (HistoryError, BacktestError) as error:
         print(f"backtest: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except VenueError as error:
+        print(f"backtest: fetching the history from the venue failed: {error}", file=sys.stderr)
+        return EXIT_VENUE
     summary = summarise(run)
     name = f"backtest-{config.start:%Y%m%d}-{config.end:%Y%m%d}-{config.strategy or 'staged'}"
     out.mkdir(parents=True, exist_ok=True)
@@ -72,6 +105,24 @@ def run_command(config: BacktestConfig, history_path: Path, out: Path, *, png: b
 
         print(f"written: {render_png(summary, out / f'{name}.png', source=history_path.name)}")
     return 0
+
+
+async def fetch_venue_history(venue: VenueConfig, config: BacktestConfig, cache: Path) -> History:
+    """The venue's markets and prices over the window, through the SDK, via the cache."""
+    from trader.backtest.fetch import fetch_history
+    from trader.clock import SystemClock
+    from trader.venue.polymarket.history import PolymarketHistory
+    from trader.wiring import endpoints
+
+    async with PolymarketHistory(clock=SystemClock(), endpoints=endpoints(venue)) as port:
+        history, fetched = await fetch_history(
+            port,
+            start=config.start,
+            end=config.end + timedelta(seconds=config.cycle_s),
+            cache=cache,
+        )
+    print(f"history: {len(history.markets)} markets, {fetched} new price points -> {cache}")
+    return history
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -88,6 +139,7 @@ def headline(summary: dict[str, Any]) -> str:
             f"Brier on {brier['markets']} resolved markets: model {brier['model']},"
             f" market {brier['market']}",
             f"{summary['market_evaluations']} market evaluations in {summary['cycles']} cycles",
+            *summary.get("notes", []),
         ]
     )
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +39,8 @@ from trader.backtest.feed import FillModel, ReplayMarketData
 from trader.backtest.history import History
 from trader.backtest.results import BacktestRun, CycleSample, ForecastSample
 from trader.backtest.signals import (
+    CutoffAnalyser,
+    LLMBacktestConfig,
     ReplayForecasts,
     ReplayNews,
     backtest_pipeline,
@@ -49,8 +51,8 @@ from trader.clock import FakeClock
 from trader.control.types import ExecutionResult
 from trader.domain import TradingMode
 from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
-from trader.signals.pipeline import SelectionConfig
-from trader.signals.records import InMemoryForecastRecorder
+from trader.signals.pipeline import CycleResult, SelectionConfig
+from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecorder
 from trader.signals.runtime import SignalRuntimeConfig, group_legs
 from trader.signals.sizing import SizingConfig
 from trader.stages import Stage, StageBook
@@ -62,7 +64,7 @@ from trader.store.repositories import ControlStateRepository
 from trader.venue.paper.journal import DatabaseFillJournal
 from trader.venue.paper.venue import PaperVenue
 
-ForecastMode = Literal["heuristic", "replay"]
+ForecastMode = Literal["heuristic", "replay", "llm"]
 ACTOR = "system:backtest"
 SETTLE_STEPS = 8  # loop turns after each book publish: enough for watcher, venue and consumer
 
@@ -80,6 +82,7 @@ class BacktestConfig:
     strategy: str | None = None
     forecasts: ForecastMode = "heuristic"
     forecast_database: str | None = None  # replay: the database the live bot recorded into
+    llm: LLMBacktestConfig | None = None  # llm: the model and its training cut-off
     fill_model: FillModel = field(default_factory=FillModel)
     signals: SignalRuntimeConfig = field(default_factory=SignalRuntimeConfig)
     limits: RiskLimits = field(default_factory=RiskLimits)
@@ -95,6 +98,8 @@ class BacktestConfig:
             found.append("--bankroll: must be positive")
         if self.forecasts == "replay" and not self.forecast_database:
             found.append("--forecast-db: replay needs the database the forecasts were recorded in")
+        if self.forecasts == "llm" and self.llm is None:
+            found.append("--forecasts llm: needs ANTHROPIC_API_KEY and LLM_TRAINING_CUTOFF")
         if self.strategy is not None and self.stages.stage_of(self.strategy) is None:
             known = ", ".join(self.stages.names)
             found.append(f"--strategy: unknown strategy {self.strategy!r} (known: {known})")
@@ -130,6 +135,7 @@ async def _run(
     )
     execution: ExecutionCore | None = None
     fills: asyncio.Task[None] | None = None
+    closing: list[Callable[[], Awaitable[None]]] = []
     try:
         await events.start()
         state = ControlState(
@@ -161,6 +167,10 @@ async def _run(
         fills = asyncio.create_task(consume(), name="backtest-fills")
         sig = config.signals
         collector = InMemoryForecastRecorder()
+        model = None
+        if config.forecasts == "llm" and config.llm is not None:
+            model, client = _model(config.llm, history, clock)
+            closing.append(client.close)
         pipeline = backtest_pipeline(
             books=venue.get_book,
             clock=clock,
@@ -179,6 +189,7 @@ async def _run(
             stages=lambda: state.stages,
             require_news=bool(history.news),
             samples=sig.ensemble_samples,
+            llm=model,
         )
         run = BacktestRun(config=config, fill_model=config.fill_model.describe())
         step = timedelta(seconds=config.cycle_s)
@@ -196,26 +207,7 @@ async def _run(
             result = await pipeline.run_cycle(
                 markets, bankroll=execution.equity(), mode=TradingMode.PAPER
             )
-            outcomes: list[ExecutionResult] = []
-            for group in result.groups:
-                for intent in group_legs(group):
-                    outcomes.append(await execution.handle(intent))
-            await execution.flush()
-            await execution.accounts.snapshot()
-            summary = execution.summary()
-            run.cycles.append(
-                CycleSample(
-                    at=now,
-                    equity=summary.equity,
-                    cash=summary.cash,
-                    exposure=summary.exposure,
-                    open_positions=summary.open_positions,
-                    evaluated=result.report.selected,
-                    intents=len(outcomes),
-                    placed=sum(1 for o in outcomes if o.ok),
-                    denied=tuple(sorted(o.rule or o.outcome.value for o in outcomes if not o.ok)),
-                )
-            )
+            run.cycles.append(await _execute(execution, result, now))
             run.forecasts.extend(_forecasts(collector))
             run.evaluations += result.report.selected
             now += step
@@ -228,8 +220,12 @@ async def _run(
             if m.payouts is not None and m.resolved_by(config.end)
         }
         run.markets = {m.market.condition_id: m.market for m in history.markets}
+        if model is not None:
+            run.notes.append(model.describe())
         return run
     finally:
+        for close in closing:
+            await close()
         if fills is not None:
             fills.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -240,6 +236,53 @@ async def _run(
         source.close()
         await events.close()
         await engine.dispose()
+
+
+async def _execute(execution: ExecutionCore, result: CycleResult, now: datetime) -> CycleSample:
+    """Hand the cycle's intents to the execution core, flush, snapshot: the cycle's sample."""
+    outcomes: list[ExecutionResult] = []
+    for group in result.groups:
+        for intent in group_legs(group):
+            outcomes.append(await execution.handle(intent))
+    await execution.flush()
+    await execution.accounts.snapshot()
+    summary = execution.summary()
+    return CycleSample(
+        at=now,
+        equity=summary.equity,
+        cash=summary.cash,
+        exposure=summary.exposure,
+        open_positions=summary.open_positions,
+        evaluated=result.report.selected,
+        intents=len(outcomes),
+        placed=sum(1 for o in outcomes if o.ok),
+        denied=tuple(sorted(o.rule or o.outcome.value for o in outcomes if not o.ok)),
+    )
+
+
+def _model(
+    llm: LLMBacktestConfig, history: History, clock: FakeClock
+) -> tuple[CutoffAnalyser, Any]:
+    """The app's own LLM analyser (no daily budget: the operator chose to spend on this run),
+    behind the training cut-off; and its SDK client, which the caller closes."""
+    from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+
+    client = make_client(
+        llm.api_key.get_secret_value(), base_url=llm.base_url, timeout=llm.timeout_s
+    )
+    analyser = LLMAnalyser(
+        client,
+        recorder=InMemoryUsageRecorder(),
+        clock=clock,
+        config=LLMConfig(
+            analysis_model=llm.analysis_model,
+            triage_model=llm.triage_model,
+            timeout=llm.timeout_s,
+            concurrency=llm.concurrency,
+        ),
+    )
+    opened = {m.market.condition_id: m.opened_at for m in history.markets}
+    return CutoffAnalyser(analyser, opened, llm.training_cutoff), client
 
 
 def _no_fsync(dbapi_connection: Any, _record: Any) -> None:

@@ -61,6 +61,7 @@ class BacktestRun:
     resolutions: dict[str, Payouts] = field(default_factory=dict)
     markets: dict[str, Market] = field(default_factory=dict)
     evaluations: int = 0
+    notes: list[str] = field(default_factory=list)  # what the report must say (llm's limits)
 
 
 def _money(value: Decimal) -> str:
@@ -125,6 +126,7 @@ def summarise(run: BacktestRun) -> dict[str, Any]:
         "window": {"from": config.start.isoformat(), "to": config.end.isoformat()},
         "strategy": config.strategy or "stages in force",
         "forecasts": config.forecasts,
+        "notes": list(run.notes),
         "cycle_s": config.cycle_s,
         "fill_model": run.fill_model,
         "bankroll": _money(config.bankroll),

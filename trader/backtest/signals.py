@@ -5,6 +5,10 @@ or before the clock's now exist for it. `ReplayForecasts` is an analyser (the en
 `Analyser` protocol) answering with the latest forecast recorded for the market at or before the
 request's now (rows of the `forecasts` table of a database the live bot wrote); a market with
 none gets no forecast (reported as an unusable answer, never replaced by the heuristic).
+`CutoffAnalyser` wraps the app's own `LLMAnalyser` for `llm` mode: it answers only for markets
+opened after the model's training cut-off (a model that may have read how a market ended
+cannot be backtested on it) and hands the model only the news published at or before the
+request's now (the pipeline's news are that already; this is the second lock).
 `backtest_pipeline` assembles the real pipeline, strategies and sizing around them, as
 `trader.signals.runtime.build_signal_runtime` does for the app.
 """
@@ -13,17 +17,18 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from trader.backtest.history import History
 from trader.clock import Clock
 from trader.domain import Market
 from trader.signals.analysis import AnalysisConfig, AnalysisService
-from trader.signals.ensemble import EnsembleConfig
+from trader.signals.ensemble import Analyser, EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.news import RefreshResult, match_news
 from trader.signals.pipeline import (
@@ -80,6 +85,52 @@ class RecordedForecast:
 
 
 NO_RECORD = "no forecast recorded for this market at or before now"
+BEFORE_CUTOFF = "market opened before the model's training cut-off: no LLM forecast"
+
+
+@dataclass(frozen=True, slots=True)
+class LLMBacktestConfig:
+    """`llm` mode: the model called, and its training cut-off (LLM_TRAINING_CUTOFF)."""
+
+    api_key: SecretStr
+    training_cutoff: datetime
+    base_url: str | None = None
+    analysis_model: str = "claude-sonnet-4-6"
+    triage_model: str = "claude-haiku-4-5"
+    timeout_s: float = 60.0
+    concurrency: int = 8
+
+
+class CutoffAnalyser:
+    """The model, only for markets opened after its training cut-off, only with past news."""
+
+    source = Source.LLM
+
+    def __init__(
+        self, inner: Analyser, opened: Mapping[str, datetime], training_cutoff: datetime
+    ) -> None:
+        self._inner = inner
+        self._opened = opened
+        self.cutoff = training_cutoff
+        self.asked: set[str] = set()  # markets the model was asked about
+        self.refused: set[str] = set()  # markets opened before the cut-off
+
+    async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
+        market = request.market.condition_id
+        opened = self._opened.get(market)
+        if opened is None or opened <= self.cutoff:
+            self.refused.add(market)
+            return SampleOutcome(None, FailureKind.INVALID_OUTPUT, BEFORE_CUTOFF)
+        self.asked.add(market)
+        visible = tuple(m for m in request.news if m.item.published <= request.now)
+        return await self._inner.estimate(replace(request, news=visible), sample=sample)
+
+    def describe(self) -> str:
+        return (
+            f"llm forecasts only for markets opened after the model's training cut-off"
+            f" {self.cutoff.isoformat()} ({len(self.asked)} asked, {len(self.refused)} opened"
+            f" before it got none); the model saw only news published before each cycle's now"
+        )
 
 
 class ReplayForecasts:
@@ -161,10 +212,12 @@ def backtest_pipeline(
     stages: Callable[[], StageBook],
     require_news: bool,
     samples: int = 3,
+    llm: Analyser | None = None,
 ) -> SignalPipeline:
     """The real pipeline and strategies; the analyser is the heuristic, or the replayed
     forecasts (one sample each, not shrunk again: a recorded forecast is already the ensemble's
-    verdict). The heuristic runs under the app's ensemble settings (`samples`)."""
+    verdict), or the model (`llm`, as the app's ensemble). The heuristic and the model run under
+    the app's ensemble settings (`samples`)."""
     ensemble = (
         EnsembleConfig(samples=samples, min_valid=samples // 2 + 1)
         if forecasts is None
@@ -172,7 +225,7 @@ def backtest_pipeline(
     )
     service = AnalysisService(
         heuristic=HeuristicModel(),
-        llm=forecasts,
+        llm=forecasts if llm is None else llm,
         clock=clock,
         ensemble=ensemble,
         config=AnalysisConfig(fallback_to_heuristic=False),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -250,14 +251,17 @@ def match_news(
     index = RelevanceIndex(
         {m.condition_id: (m.question, m.description) for m in markets}, extra_corpus=texts
     )
-    found: dict[str, list[NewsMatch]] = {m.condition_id: [] for m in markets}
-    for item, text in zip(items, texts, strict=True):
+    # (-relevance, item id, position) per market: the best `max_matches` are picked without
+    # building a NewsMatch for every pair above the threshold (heapq.nsmallest is sorted()[:n])
+    found: dict[str, list[tuple[float, str, int]]] = {m.condition_id: [] for m in markets}
+    for position, (item, text) in enumerate(zip(items, texts, strict=True)):
         for market_id, score in index.score(text).items():
             if score >= min_relevance:
-                found[market_id].append(NewsMatch(item, round(score, 6)))
+                found[market_id].append((-round(score, 6), item.item_id, position))
     return {
         market_id: tuple(
-            sorted(matches, key=lambda m: (-m.relevance, m.item.item_id))[:max_matches]
+            NewsMatch(items[position], -relevance)
+            for relevance, _, position in heapq.nsmallest(max_matches, keyed)
         )
-        for market_id, matches in found.items()
+        for market_id, keyed in found.items()
     }

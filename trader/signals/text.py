@@ -7,6 +7,7 @@ matched, so words every market shares ("will", "resolve", "2026") weigh little.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -27,6 +28,7 @@ _STOPWORD_TEXT = """
     question event events outcome outcomes rules
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+TOKEN_CACHE = 1 << 16  # distinct texts remembered (markets and news items: a few MB at most)
 
 
 def _stem(token: str) -> str:
@@ -44,13 +46,21 @@ def _stem(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens without stopwords; single letters dropped, numbers kept."""
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=TOKEN_CACHE)
+def _tokens(text: str) -> tuple[str, ...]:
+    """`tokenize`, remembered: the same markets and news items are matched every cycle (a
+    backtest re-matches every item published so far each cycle), and the regex and stemming
+    were half of that work. Pure, so caching changes no result."""
     tokens: list[str] = []
     for raw in _TOKEN.findall(text.casefold()):
         token = _stem(raw)
         if token in STOPWORDS or (len(token) < 2 and not token.isdigit()):
             continue
         tokens.append(token)
-    return tokens
+    return tuple(tokens)
 
 
 def _weights(counts: Mapping[str, float], idf: Mapping[str, float]) -> dict[str, float]:
@@ -89,10 +99,11 @@ class RelevanceIndex:
         doc_sets.extend(set(tokenize(text)) for text in extra_corpus)
         self.idf = self._idf(doc_sets)
         self._vectors = {key: _weights(c, self.idf) for key, c in counted.items()}
-        self._postings: dict[str, list[str]] = {}
+        # term -> (market, its weight there): one lookup per posting when scoring
+        self._postings: dict[str, list[tuple[str, float]]] = {}
         for key, vector in self._vectors.items():
-            for term in vector:
-                self._postings.setdefault(term, []).append(key)
+            for term, weight in vector.items():
+                self._postings.setdefault(term, []).append((key, weight))
 
     @staticmethod
     def _idf(doc_sets: Sequence[set[str]]) -> dict[str, float]:
@@ -109,7 +120,8 @@ class RelevanceIndex:
         """Cosine similarity of `text` to each market sharing a term with it (others score 0)."""
         query = self.vector(text)
         scores: dict[str, float] = {}
+        postings = self._postings
         for term, weight in query.items():
-            for key in self._postings.get(term, ()):
-                scores[key] = scores.get(key, 0.0) + weight * self._vectors[key][term]
+            for key, document_weight in postings.get(term, ()):
+                scores[key] = scores.get(key, 0.0) + weight * document_weight
         return scores
