@@ -1,7 +1,8 @@
 """Every resolution settles by its payout vector: 1/0, and 50/50 (0.5 a share each side).
 
-A paper position of 100 YES bought at 0.40 in a market resolving 50/50 is paid $50 (realized
-+$10) and leaves exposure at once; resolving YES it is paid $100 (realized +$60)."""
+A paper position of 100 YES bought at 0.40 in a market resolving 50/50 leaves exposure at once
+and, once redeemed, is paid $50 (realized +$10); resolving YES it is paid $100 (realized
++$60)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ async def test_a_resolution_pays_each_share_its_payout_and_leaves_exposure_at_on
         rig.data.resolve(CONDITION, payouts)
 
         await rig.runtime.reconcile("test")
+        assert rig.runtime.redemption is not None
+        await rig.runtime.redemption.run_once()  # the paper venue confirms at once
 
         assert portfolio.summary().cash == cash_before + paid
         assert sum((r.pnl for r in portfolio.realizations()), D(0)) == realized
