@@ -63,11 +63,12 @@ async def test_redeem_lists_for_a_viewer_and_redeems_for_an_operator_once_confir
     listed = await ask(api, VIEWER_ID, "/redeem")
     refused = await ask(api, VIEWER_ID, "/redeem 1")
     prompt = await ask(api, OPERATOR_ID, "/redeem 1")
+    asked = prompt.plain  # the message is edited once the redemption confirms
     await tap(api, OPERATOR_ID, prompt, "Redeem for")
 
     assert "1. Will it rain tomorrow?: 20 Yes pay $20.00" in listed.plain
     assert "operator" in refused.plain
-    assert "20 Yes pay $20.00" in prompt.plain
+    assert "20 Yes pay $20.00" in asked
     await eventually(lambda: prompt.plain.startswith("Redemption confirmed"))
     assert rig.runtime.summary().cash == cash + D(20)
     after = await ask(api, VIEWER_ID, "/redeem")
