@@ -41,6 +41,7 @@ _TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 INSTANCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
 MIN_CONTROL_SECRET = 32
 _ROLES = ("operator", "viewer")
+RETRIEVAL_PROVIDERS = ("gdelt", "exa")
 
 IdList = Annotated[tuple[int, ...], NoDecode]
 PhoneList = Annotated[tuple[str, ...], NoDecode]
@@ -131,6 +132,19 @@ class Settings(BaseSettings):
     # providers tried in order per role; one failing 3 times in a row cools down 5 minutes
     llm_analysis_chain: str = "anthropic,openai"
     llm_screen_chain: str = "anthropic,openai"
+
+    # retrieval: a news search per analysed market (README "How it trades"); unset = on when
+    # an LLM key is set. Providers in order; exa is used only with EXA_API_KEY
+    retrieval_enabled: bool | None = None
+    retrieval_providers: str = "gdelt,exa"
+    gdelt_base_url: str = "https://api.gdeltproject.org"
+    exa_api_key: SecretStr | None = None
+    exa_base_url: str = "https://api.exa.ai"
+    retrieval_max_queries: int = Field(default=3, ge=1, le=8)
+    retrieval_results_per_query: int = Field(default=5, ge=1, le=50)
+    retrieval_max_articles: int = Field(default=6, ge=1, le=30)
+    retrieval_token_budget: int = Field(default=3000, ge=100, le=50_000)
+    retrieval_lookback_days: int = Field(default=7, ge=1, le=90)
 
     # forecast pooling and calibration (README "How it trades")
     forecast_model_weight: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)
@@ -246,6 +260,18 @@ class Settings(BaseSettings):
             raise ValueError(f"not a provider (anthropic, openai): {', '.join(bad)}")
         return ",".join(parts)
 
+    @field_validator("retrieval_providers", mode="before")
+    @classmethod
+    def _search_providers(cls, value: object) -> str:
+        parts = [part.lower() for part in _split(value)]
+        bad = [part for part in parts if part not in RETRIEVAL_PROVIDERS]
+        if bad:
+            known = ", ".join(RETRIEVAL_PROVIDERS)
+            raise ValueError(f"not a search provider ({known}): {', '.join(bad)}")
+        if not parts:
+            raise ValueError(f"name at least one of {', '.join(RETRIEVAL_PROVIDERS)}")
+        return ",".join(dict.fromkeys(parts))
+
     @field_validator("news_feeds", mode="before")
     @classmethod
     def _feeds(cls, value: object) -> tuple[str, ...]:
@@ -304,7 +330,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "clob_host", "gamma_host", "data_api_host", "telegram_api_base", "whatsapp_api_base"
+        "clob_host",
+        "gamma_host",
+        "data_api_host",
+        "telegram_api_base",
+        "whatsapp_api_base",
+        "gdelt_base_url",
+        "exa_base_url",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -380,6 +412,19 @@ class Settings(BaseSettings):
             users[name] = (role, hashed)
         return users
 
+    def search_providers(self) -> tuple[str, ...]:
+        """RETRIEVAL_PROVIDERS in order, those without their key (exa) left out."""
+        names = self.retrieval_providers.split(",")
+        return tuple(n for n in names if n != "exa" or self.exa_api_key is not None)
+
+    @property
+    def retrieval_on(self) -> bool:
+        """RETRIEVAL_ENABLED, or when unset: on when an LLM key is set (the model writes the
+        queries and reads the articles; without one, nothing would read them)."""
+        if self.retrieval_enabled is not None:
+            return self.retrieval_enabled
+        return self.anthropic_api_key is not None or self.openai_api_key is not None
+
     def hub_secret_map(self) -> dict[str, SecretStr]:
         """HUB_SECRETS as name -> secret (validated with the settings)."""
         if self.hub_secrets is None:
@@ -413,6 +458,11 @@ def _cross_field_problems(settings: Settings) -> list[str]:
         problems.append("WHATSAPP_PHONE_NUMBER_ID: WHATSAPP_TOKEN and it go together")
     if settings.whatsapp_token is not None and settings.whatsapp_app_secret is None:
         problems.append("WHATSAPP_APP_SECRET: required to verify webhook signatures")
+    if settings.retrieval_enabled and not settings.search_providers():
+        problems.append(
+            "RETRIEVAL_PROVIDERS: no usable search provider with RETRIEVAL_ENABLED on "
+            "(exa needs EXA_API_KEY)"
+        )
     if settings.watchdog_timeout_s <= settings.heartbeat_interval_s:
         problems.append("WATCHDOG_TIMEOUT_S: must be longer than HEARTBEAT_INTERVAL_S")
     return problems + _mission_control_problems(settings)

@@ -143,6 +143,7 @@ async def test_backtest_cli_fetches_the_venue_history_and_runs_every_option(
                 "BACKTEST_HISTORY_CACHE": str(cache),
                 "ANTHROPIC_API_KEY": "sk-ant-test",
                 "ANTHROPIC_BASE_URL": model.url,
+                "RETRIEVAL_ENABLED": "false",
                 "LLM_TRAINING_CUTOFF": (started - timedelta(days=30)).isoformat(),
             }
             window = ("--from", f"{start:%Y-%m-%dT%H:%M}", "--to", f"{end:%Y-%m-%dT%H:%M}")

@@ -238,8 +238,8 @@ async def test_a_forecast_keeps_its_samples_aggregate_blend_and_dated_sources(
         sample_probabilities=(Decimal("0.75"), Decimal("0.80"), Decimal("0.85")),
         weight=Decimal("0.15"),
         retrieved=(
-            SourceRef("Talks advance", "https://news.test/a", T0 - timedelta(hours=3)),
-            SourceRef("Undated note", "https://news.test/b", None),
+            SourceRef("Talks advance", "https://news.test/a", T0 - timedelta(hours=3), "gdelt"),
+            SourceRef("Undated note", "https://news.test/b", None, "exa"),
         ),
     )
     await store.record_many(
@@ -259,8 +259,9 @@ async def test_a_forecast_keeps_its_samples_aggregate_blend_and_dated_sources(
             "title": "Talks advance",
             "link": "https://news.test/a",
             "published": "2026-03-01T09:00:00+00:00",
+            "via": "gdelt",
         },
-        {"title": "Undated note", "link": "https://news.test/b", "published": None},
+        {"title": "Undated note", "link": "https://news.test/b", "published": None, "via": "exa"},
     ]
     # the model is scored on its own view, the blend on what was traded
     assert (row.brier_model, row.brier_market, row.brier_blend) == (

@@ -91,6 +91,8 @@ class Rig:
             "PYTHONPATH": str(REPO),
             "PYTHONUNBUFFERED": "1",
             "SSL_CERT_DIR": str(no_ca),
+            # an LLM key would turn the news search on: no test reaches the real GDELT
+            "RETRIEVAL_ENABLED": "false",
         }
 
     async def spawn(self, name: str, *args: str, env: dict[str, str]) -> Child:

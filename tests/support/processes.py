@@ -141,11 +141,23 @@ def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not _foreign(k)}
     env["PYTHONPATH"] = str(REPO)
     env["PYTHONUNBUFFERED"] = "1"
+    # an LLM key would turn the news search on: no test reaches the real GDELT or Exa
+    env["RETRIEVAL_ENABLED"] = "false"
     return env
 
 
 def _foreign(name: str) -> bool:
-    prefixes = ("TELEGRAM_", "WHATSAPP_", "ANTHROPIC_", "POLYMARKET_", "DATABASE_", "NOTIFY_")
+    prefixes = (
+        "TELEGRAM_",
+        "WHATSAPP_",
+        "ANTHROPIC_",
+        "POLYMARKET_",
+        "DATABASE_",
+        "NOTIFY_",
+        "RETRIEVAL_",
+        "GDELT_",
+        "EXA_",
+    )
     return name.startswith(prefixes) or name in ("TRADING_MODE", "NEWS_FEEDS", "STRATEGY_STAGES")
 
 

@@ -159,5 +159,12 @@ async def run_ensemble(
         analyser.source,
         calibration,
     )
-    shown = tuple(SourceRef(m.item.title, m.item.link, m.item.published) for m in request.news)
-    return EnsembleResult(replace(forecast, retrieved=shown), outcomes)
+    return EnsembleResult(replace(forecast, retrieved=shown_sources(request)), outcomes)
+
+
+def shown_sources(request: AnalysisRequest) -> tuple[SourceRef, ...]:
+    """What the analysis was shown, with publication times: the feed items, then the
+    retrieved articles (each with the provider that found it)."""
+    feed = (SourceRef(m.item.title, m.item.link, m.item.published, "rss") for m in request.news)
+    found = (SourceRef(a.title, a.url, a.published, a.provider) for a in request.retrieved or ())
+    return (*feed, *found)

@@ -46,6 +46,13 @@ from trader.signals.prompts import (
     screen_prompt,
 )
 from trader.signals.records import UsageRecord, UsageRecorder
+from trader.signals.retrieval.queries import (
+    QUERY_SYSTEM,
+    QUERY_TOOL,
+    QueryOutput,
+    parse_queries,
+    query_prompt,
+)
 from trader.signals.values import AnalysisRequest, Estimate, FailureKind, SampleOutcome, Source
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is set), not before
@@ -253,6 +260,21 @@ class LLMAnalyser:
         if isinstance(outcome, ScreenOutput):
             return outcome.model_copy(update={"cost": cost})
         return outcome
+
+    async def write_queries(
+        self, request: AnalysisRequest, *, count: int = 3
+    ) -> QueryOutput | SampleOutcome:
+        """Search queries for the retrieval stage, with the triage model (purpose "retrieval")."""
+        return await self._call(
+            purpose="retrieval",
+            model=self.config.triage_model,
+            system=QUERY_SYSTEM,
+            user=query_prompt(request, count),
+            max_tokens=self.config.screen_max_tokens,
+            market=request.market.condition_id,
+            tool=QUERY_TOOL,
+            parse=parse_queries,
+        )
 
     def _fail(self, kind: FailureKind, detail: str) -> SampleOutcome:
         self.failure_counts[kind] += 1

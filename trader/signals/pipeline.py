@@ -1,5 +1,6 @@
-"""One signal cycle: select -> news -> (per market, concurrently) books, triage, analysis,
-sizing -> intent groups, with a `CycleReport` saying what was decided for each market and why.
+"""One signal cycle: select -> news -> (per market, concurrently) books, triage, retrieval,
+analysis, sizing -> intent groups, with a `CycleReport` saying what was decided for each market
+and why.
 
 Inputs are injected: the markets list, a book getter (e.g. `venue.get_book`), the news source,
 the strategies (which hold the triage, the analyser and the sizing), the clock. The pipeline
@@ -28,6 +29,8 @@ from trader.signals.news import RefreshResult
 from trader.signals.pooling import CalibrationHolder
 from trader.signals.prompts import ScreenOutput
 from trader.signals.records import ForecastRecord, ForecastRecorder
+from trader.signals.retrieval.queries import QueryOutput
+from trader.signals.retrieval.retriever import Retriever
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import EdgeEvaluation, LLMEdgeStrategy
 from trader.signals.trace import DecisionTrace
@@ -101,6 +104,8 @@ class MarketReport:
     trace: DecisionTrace | None = None  # what the analysis saw and decided (analysed only)
     screen: str = ""  # the triage model's decision and reason; "" when no screen ran
     screen_cost: Decimal = Decimal(0)
+    retrieval: str = ""  # what the news search found; "" when it did not run
+    retrieval_failures: tuple[str, ...] = ()  # one line per search provider that failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,16 @@ class CycleReport:
     @property
     def screen_cost(self) -> Decimal:
         return sum((m.screen_cost for m in self.markets), Decimal(0))
+
+    @property
+    def retrieval_failures(self) -> dict[str, int]:
+        """Search-provider failures this cycle: how many markets each failure line hit."""
+        counts: dict[str, int] = {}
+        for market in self.markets:
+            for line in market.retrieval_failures:
+                provider = line.split(" ", 1)[0]
+                counts[provider] = counts.get(provider, 0) + 1
+        return counts
 
     @property
     def cost_per_analysed(self) -> Decimal | None:
@@ -312,6 +327,9 @@ class SignalPipeline:
             source=str(forecast.source) if forecast else "",
             edge=evaluation.sizing.edge if evaluation.sizing else None,
         )
+        if evaluation.retrieval is not None:
+            found = evaluation.retrieval
+            report = replace(report, retrieval=found.describe(), retrieval_failures=found.failures)
         decision = "trade" if evaluation.group else "skip"
         if evaluation.triage is not None and analysis is not None and self._edge is not None:
             trace = DecisionTrace(
@@ -322,6 +340,7 @@ class SignalPipeline:
                 evaluation.sizing,
                 decision,
                 evaluation.reason,
+                evaluation.retrieval,
             )
             report = replace(report, trace=trace)
         if forecast is not None and self._forecasts is not None:
@@ -342,6 +361,10 @@ class LLMProvider(Protocol):
     async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome: ...
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome: ...
+
+    async def write_queries(
+        self, request: AnalysisRequest, *, count: int = 3
+    ) -> QueryOutput | SampleOutcome: ...
 
 
 def _usage(llm: LLMProvider | None, screener: LLMProvider | None) -> Callable[[], LLMStats] | None:
@@ -370,6 +393,7 @@ def build_pipeline(
     stages: Callable[[], StageBook] = StageBook.defaults,
     calibration: CalibrationHolder | None = None,
     screener: LLMProvider | None = None,
+    retriever: Retriever | None = None,
 ) -> SignalPipeline:
     """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model.
     `stages` is read at each evaluation (the operator's stored strategy stages)."""
@@ -383,7 +407,11 @@ def build_pipeline(
         calibration=calibration,
     )
     edge = LLMEdgeStrategy(
-        triage=triage or Triage(), analysis=service, sizing=sizing, stages=stages
+        triage=triage or Triage(),
+        analysis=service,
+        sizing=sizing,
+        stages=stages,
+        retriever=retriever,
     )
     return SignalPipeline(
         books=books,

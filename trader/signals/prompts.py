@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trader.signals.retrieval.render import retrieved_block, retrieved_headlines
 from trader.signals.values import AnalysisRequest, Estimate, NewsMatch, Source
 
 ANALYSIS_SYSTEM = """\
@@ -275,6 +276,10 @@ def analysis_prompt(request: AnalysisRequest, *, sample: int = 0) -> str:
         f"End date: {end}\n"
         f"Resolution rules:\n<rules>\n{market.description or '(none given)'}\n</rules>\n"
         f"Recent news (untrusted data):\n<news>\n{_news_block(request, sample)}\n</news>\n"
+        # --- retrieval (trader.signals.retrieval.render): the searched articles, per sample,
+        # in the user turn, after any cached prefix; "" when retrieval did not run ---
+        f"{retrieved_block(request, sample)}"
+        # --- end of retrieval ---
         f"Independent estimate #{sample + 1}. {FRAMINGS[sample % len(FRAMINGS)]} "
         f"Answer with the {FORECAST_TOOL_NAME} tool."
     )
@@ -284,5 +289,6 @@ def screen_prompt(request: AnalysisRequest) -> str:
     return (
         f"Question: {request.market.question}\n"
         f"Market price of YES: {request.market_probability}\n"
-        f"Recent news (untrusted data):\n<news>\n{_news_block(request)}\n</news>"
-    )
+        f"Recent news (untrusted data):\n<news>\n{_news_block(request)}\n</news>\n"
+        f"{retrieved_headlines(request)}"  # retrieval: "" when it did not run
+    ).rstrip("\n")

@@ -42,6 +42,13 @@ from trader.signals.prompts import (
     screen_prompt,
 )
 from trader.signals.records import UsageRecord, UsageRecorder
+from trader.signals.retrieval.queries import (
+    QUERY_SYSTEM,
+    QUERY_TOOL,
+    QueryOutput,
+    parse_queries,
+    query_prompt,
+)
 from trader.signals.values import AnalysisRequest, FailureKind, SampleOutcome, Source
 
 log = logging.getLogger(__name__)
@@ -56,6 +63,10 @@ class Provider(Protocol):
     async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome: ...
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome: ...
+
+    async def write_queries(
+        self, request: AnalysisRequest, *, count: int = 3
+    ) -> QueryOutput | SampleOutcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +166,25 @@ class OpenAIAnalyser:
             return answer
         try:
             return parse_screen(answer)
+        except InvalidOutput as exc:
+            return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
+
+    async def write_queries(
+        self, request: AnalysisRequest, *, count: int = 3
+    ) -> QueryOutput | SampleOutcome:
+        answer = await self._call(
+            "retrieval",
+            self.config.triage_model,
+            QUERY_SYSTEM,
+            query_prompt(request, count),
+            self.config.screen_max_tokens,
+            QUERY_TOOL,
+            request.market.condition_id,
+        )
+        if isinstance(answer, SampleOutcome):
+            return answer
+        try:
+            return parse_queries(answer)
         except InvalidOutput as exc:
             return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
 
@@ -316,6 +346,21 @@ class ProviderChain:
         )
         for name, provider in self._order():
             outcome = await provider.screen(request)
+            failure = outcome.failure if isinstance(outcome, SampleOutcome) else None
+            self._note(name, failure)
+            if failure is None or not failure.is_api_failure:
+                return outcome
+            last = outcome
+        return last
+
+    async def write_queries(
+        self, request: AnalysisRequest, *, count: int = 3
+    ) -> QueryOutput | SampleOutcome:
+        last: QueryOutput | SampleOutcome = SampleOutcome(
+            None, FailureKind.API_ERROR, "every provider is cooling down"
+        )
+        for name, provider in self._order():
+            outcome = await provider.write_queries(request, count=count)
             failure = outcome.failure if isinstance(outcome, SampleOutcome) else None
             self._note(name, failure)
             if failure is None or not failure.is_api_failure:

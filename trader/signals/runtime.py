@@ -60,6 +60,7 @@ from trader.signals.records import (
     UsageRecorder,
 )
 from trader.signals.refit import CalibrationRefit
+from trader.signals.retrieval.assembly import SearchSettings, build_retriever, search_settings
 from trader.signals.sizing import SizingConfig
 from trader.signals.trace import MARKET_ANALYSED
 from trader.signals.triage import Triage, TriageConfig
@@ -115,6 +116,7 @@ class SignalRuntimeConfig:
     screen_chain: tuple[str, ...] = ("anthropic", "openai")
     screen: bool = True  # the triage model screens markets before the deep analysis
     batch: bool = False  # non-urgent analyses through the Message Batches API
+    search: SearchSettings = field(default_factory=SearchSettings)  # retrieval; off by default
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
@@ -155,6 +157,7 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         openai_triage_model=settings.openai_triage_model,
         analysis_chain=tuple(settings.llm_analysis_chain.split(",")),
         screen_chain=tuple(settings.llm_screen_chain.split(",")),
+        search=search_settings(settings),
     )
 
 
@@ -367,6 +370,11 @@ class SignalRuntime:
         if report.news_error:
             title = "News stage failed: markets were triaged without news"
             self._warn("news_failed", title, report.news_error, cycle_id)
+        failing = report.retrieval_failures
+        if failing:
+            title = "News search failed for some markets: the other providers answered"
+            body = "; ".join(f"{name}: {n} market(s)" for name, n in sorted(failing.items()))
+            self._warn("retrieval_failed", title, body, cycle_id)
 
     def _warn(self, kind: str, title: str, body: str, cycle_id: str) -> None:
         # positional: kind, severity, title, body, correlation id, dedupe key
@@ -404,6 +412,7 @@ class SignalRuntime:
             "screened_out": report.screened_out,
             "screen_cost": report.screen_cost,
             "news_error": report.news_error,
+            "retrieval_failures": report.retrieval_failures,
         }
 
 
@@ -510,9 +519,13 @@ def build_signal_runtime(
         )
     llm = provider_chain(providers, config.analysis_chain, clock)
     screener = provider_chain(providers, config.screen_chain, clock)
-    # Without feeds there is no news to wait for: the price alone decides re-analysis.
+    # The cheap model writes the search queries (the heuristic's when there is none).
+    retriever = build_retriever(config.search, http=http, clock=clock, writer=screener or llm)
+    # Without feeds there is no news to wait for: the price alone decides re-analysis; with
+    # retrieval the search finds the news after the triage, so the triage does not wait for it.
     memory = SqlAnalysisMemory(sessions, clock)
-    triage = Triage(TriageConfig(require_news=bool(config.feeds)), memory)
+    require_news = bool(config.feeds) and retriever is None
+    triage = Triage(TriageConfig(require_news=require_news), memory)
     sizing = SizingConfig(
         kelly_fraction=config.kelly_fraction,
         max_notional=config.max_order_notional,
@@ -542,6 +555,7 @@ def build_signal_runtime(
         config=PipelineConfig(selection=selection),
         holdings=holdings,
         stages=stages,
+        retriever=retriever,
     )
     return SignalRuntime(
         config=config,

@@ -1,6 +1,7 @@
 """Strategies read facts and return intents; they never call an executor.
 
-- `LLMEdgeStrategy`: triage -> analysis (LLM ensemble or heuristic) -> sizing, for one market.
+- `LLMEdgeStrategy`: triage -> retrieval (the news search, when configured) -> analysis (LLM
+  ensemble or heuristic) -> sizing, for one market.
 
 There is no arbitrage strategy. The complete-set one (buy YES and NO of one market when their
 asks sum below 1 - fees - margin) was removed: in one binary market a NO ask is 1 - the YES
@@ -32,6 +33,7 @@ from trader.domain import (
 )
 from trader.signals.analysis import AnalysisResult, AnalysisService
 from trader.signals.events import coherent_yes
+from trader.signals.retrieval.retriever import Retrieval, Retriever
 from trader.signals.sizing import (
     SizingConfig,
     SizingDecision,
@@ -83,6 +85,7 @@ class EdgeEvaluation:
     sizing: SizingDecision | None = None
     group: IntentGroup | None = None
     note: str = ""  # why the strategy did not run, or why its sized order was held back
+    retrieval: Retrieval | None = None  # what the news search found (None: it did not run)
 
     @property
     def reason(self) -> str:
@@ -106,11 +109,13 @@ class LLMEdgeStrategy(Strategy):
         sizing: SizingConfig | None = None,
         enabled: bool = True,
         stages: Callable[[], StageBook] = StageBook.defaults,
+        retriever: Retriever | None = None,
     ) -> None:
         super().__init__(enabled=enabled, stages=stages)
         self.triage = triage
         self.analysis = analysis
         self.sizing = sizing or SizingConfig()
+        self.retriever = retriever  # the news search, for markets the triage lets through
 
     async def evaluate(
         self,
@@ -142,11 +147,15 @@ class LLMEdgeStrategy(Strategy):
         if not triage.analyse:
             return EdgeEvaluation(triage)
         request = AnalysisRequest(market, market_probability, triage.news, now)
+        found = None
+        if self.retriever is not None:
+            found = await self.retriever.retrieve(request)
+            request = replace(request, retrieved=found.articles)
         analysis = await self.analysis.analyse(request)
         if analysis.conclusive:
             await self.triage.remember(triage, now)
         if analysis.forecast is None:
-            return EdgeEvaluation(triage, analysis)
+            return EdgeEvaluation(triage, analysis, retrieval=found)
         if refresh is not None:
             books = await refresh()
         forecast = analysis.forecast
@@ -159,8 +168,8 @@ class LLMEdgeStrategy(Strategy):
         )
         held_back = heuristic_gate(analysis.forecast.source, mode, allowed=allow_heuristic_live)
         if sizing.intent is not None and held_back:
-            return EdgeEvaluation(triage, analysis, sizing, note=held_back)
+            return EdgeEvaluation(triage, analysis, sizing, note=held_back, retrieval=found)
         group = None
         if sizing.intent is not None:
             group = IntentGroup((sizing.intent,), self.name, sizing.intent.reason)
-        return EdgeEvaluation(triage, analysis, sizing, group)
+        return EdgeEvaluation(triage, analysis, sizing, group, retrieval=found)

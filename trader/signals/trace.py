@@ -3,8 +3,9 @@
 The signal runtime appends one such event per analysed market (under the intent group's
 correlation id when the market traded, the cycle's otherwise), so `/why` can show the chain
 behind an order from the event log alone: the news the analysis was given (title, source,
-publication time), the screen's verdict, each sample's probability and their median, the
-market price and the blend of the two, the edge after fees and the sizing (Kelly stake, what
+publication time), the retrieval's queries and articles (provider, publication time), the
+screen's verdict, each sample's probability and their median, the market price and the blend
+of the two, the edge after fees and the sizing (Kelly stake, what
 was held, the cap, the limit that bound it). Only facts the pipeline had; nothing is derived
 here that it did not compute.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trader.signals.analysis import AnalysisResult
+from trader.signals.retrieval.retriever import Retrieval
 from trader.signals.sizing import SizingDecision
 from trader.signals.triage import TriageDecision
 
@@ -31,6 +33,7 @@ class DecisionTrace:
     sizing: SizingDecision | None
     decision: str  # "trade" or "skip"
     reason: str
+    retrieval: Retrieval | None = None
 
     def to_json(self) -> dict[str, Any]:
         forecast = self.analysis.forecast
@@ -46,6 +49,7 @@ class DecisionTrace:
                 }
                 for match in self.triage.news[:_NEWS_SHOWN]
             ],
+            "retrieval": None if self.retrieval is None else _retrieval(self.retrieval),
             "screen": {"analyse": self.triage.analyse, "reason": self.triage.reason[:300]},
             "analysis": self.analysis.why[:300],
             "forecast": None if forecast is None else _forecast(forecast),
@@ -53,6 +57,24 @@ class DecisionTrace:
             "decision": self.decision,
             "reason": self.reason[:500],
         }
+
+
+def _retrieval(found: Retrieval) -> dict[str, Any]:
+    return {
+        "queries": list(found.queries),
+        "query_source": found.query_source,
+        "articles": [
+            {
+                "title": article.title[:300],
+                "url": article.url[:500],
+                "provider": article.provider,
+                "published": article.published,
+            }
+            for article in found.articles[:_NEWS_SHOWN]
+        ],
+        "skipped": found.skipped,
+        "failures": [line[:300] for line in found.failures],
+    }
 
 
 def _forecast(forecast: Any) -> dict[str, Any]:

@@ -40,6 +40,24 @@ class SourceRef:
     title: str
     link: str
     published: datetime | None
+    via: str = ""  # "rss", or the search provider that found it ("gdelt", "exa")
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedArticle:
+    """An article the retrieval stage found, read and summarised for one market.
+
+    `published` is timezone-aware UTC and never after the analysis's "now"; None only where
+    undated items are allowed (never in a backtest). `summary` is extractive: sentences of
+    the article itself, chosen within the token budget (empty when the page could not be read,
+    then the title alone is shown)."""
+
+    title: str
+    url: str
+    published: datetime | None
+    provider: str  # "gdelt", "exa"
+    summary: str
+    query: str = ""  # the search query that found it
 
 
 class Source(StrEnum):
@@ -93,6 +111,8 @@ class AnalysisRequest:
     market_probability: Decimal  # the YES book's mid
     news: tuple[NewsMatch, ...]
     now: datetime
+    # what the retrieval stage found (trader.signals.retrieval); None when it did not run
+    retrieved: tuple[RetrievedArticle, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

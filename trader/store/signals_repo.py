@@ -122,6 +122,7 @@ def _forecast_row(entry: ForecastEntry) -> ForecastRow:
                 "title": ref.title,
                 "link": ref.link,
                 "published": ref.published.isoformat() if ref.published else None,
+                "via": ref.via,
             }
             for ref in forecast.retrieved
         ],
