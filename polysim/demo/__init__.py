@@ -63,6 +63,7 @@ def demo_settings(settings: Settings, *, sim_port: int, http_port: int, feed: st
             "clob_ws_url": f"ws://127.0.0.1:{sim_port}/ws",
             "http_port": http_port,
             "news_feeds": (feed,),
+            "retrieval_enabled": False,  # offline: the demo's markets are made up
             "signal_cycle_s": 60,
             "market_refresh_s": 30,
             "reconcile_s": 15,
@@ -87,6 +88,7 @@ def child_env(settings: Settings) -> dict[str, str]:
             "GAMMA_HOST": settings.gamma_host,
             "DATA_API_HOST": settings.data_api_host,
             "CLOB_WS_URL": settings.clob_ws_url,
+            "RETRIEVAL_ENABLED": "false",
         }
     )
     return env

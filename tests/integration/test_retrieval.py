@@ -1,0 +1,234 @@
+"""The retrieval stage with the real httpx client against a fake GDELT, a fake Exa and an
+article site on 127.0.0.1, and the real anthropic SDK against the fake Messages API writing
+the queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from polysim.synthetic.signals import make_market
+from tests.support.anthropic_server import FakeAnthropicServer, Reply, answer_text
+from tests.support.news_search import (
+    BOILERPLATE,
+    FakeArticleSite,
+    FakeExaServer,
+    FakeGdeltServer,
+    Page,
+)
+from trader.clock import FakeClock
+from trader.signals.budget import estimate_tokens
+from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+from trader.signals.records import InMemoryUsageRecorder
+from trader.signals.retrieval.exa import ExaConfig, ExaProvider
+from trader.signals.retrieval.gdelt import GdeltConfig, GdeltProvider
+from trader.signals.retrieval.render import article_text
+from trader.signals.retrieval.retriever import RetrievalConfig, Retriever
+from trader.signals.values import AnalysisRequest
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+FAST = LLMConfig(requests_per_second=1000.0, burst=1000.0)
+QUESTION = "Will the Federal Reserve cut interest rates at its March 2026 meeting?"
+RULES = "Resolves YES if the FOMC announces a lower federal funds target range on March 18."
+MODEL_QUERIES = ["Federal Reserve March rate decision", "FOMC officials signal rate cut"]
+FED = [
+    "The Federal Reserve is widely expected to cut interest rates at its March meeting.",
+    "Federal Reserve officials signal a March rate cut at the FOMC meeting, traders said.",
+    "One governor said inflation data would decide the timing of any move.",
+    "The central bank last lowered its target range in December.",
+]
+
+
+def request() -> AnalysisRequest:
+    market = make_market("0xfed", QUESTION, end_date=NOW + timedelta(days=18), description=RULES)
+    return AnalysisRequest(market, market_probability=Decimal("0.5"), news=(), now=NOW)
+
+
+def queries_reply(queries: list[str]) -> Reply:
+    return Reply(text=json.dumps({"queries": queries}))
+
+
+@dataclass
+class Rig:
+    gdelt: FakeGdeltServer
+    exa: FakeExaServer
+    site: FakeArticleSite
+    model: FakeAnthropicServer
+    http: httpx.AsyncClient
+    sdk: anthropic.AsyncAnthropic
+    usage: InMemoryUsageRecorder
+
+    def writer(self) -> LLMAnalyser:
+        return LLMAnalyser(self.sdk, recorder=self.usage, clock=FakeClock(NOW), config=FAST)
+
+    def gdelt_provider(self) -> GdeltProvider:
+        config = GdeltConfig(base_url=self.gdelt.url, min_interval=0)
+        return GdeltProvider(self.http, FakeClock(NOW), config)
+
+    def exa_provider(self, key: str = "exa-test-key") -> ExaProvider:
+        return ExaProvider(self.http, ExaConfig(SecretStr(key), base_url=self.exa.url))
+
+    def retriever(self, *providers: Any, **config: Any) -> Retriever:
+        chosen = providers or (self.gdelt_provider(),)
+        return Retriever(chosen, self.http, writer=self.writer(), config=RetrievalConfig(**config))
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    def respond(body: dict[str, Any]) -> Reply:
+        if FakeAnthropicServer.forced_tool(body) == "write_search_queries":
+            return queries_reply(MODEL_QUERIES)
+        return Reply(text=answer_text())
+
+    async with (
+        FakeGdeltServer() as gdelt,
+        FakeExaServer() as exa,
+        FakeArticleSite() as site,
+        FakeAnthropicServer(responder=respond) as model,
+        httpx.AsyncClient() as http,
+    ):
+        sdk = make_client("sk-test", base_url=model.url, timeout=5.0, max_retries=0)
+        try:
+            yield Rig(gdelt, exa, site, model, http, sdk, InMemoryUsageRecorder())
+        finally:
+            await sdk.close()
+
+
+async def test_the_model_writes_the_queries_and_the_articles_are_read_from_their_pages(
+    rig: Rig,
+) -> None:
+    url = rig.site.serve("/fed-cut", Page("Fed set to cut rates in March", FED))
+    rig.gdelt.add(url, "Fed set to cut rates in March", NOW - timedelta(hours=5))
+
+    found = await rig.retriever().retrieve(request())
+
+    assert found.queries == tuple(MODEL_QUERIES)
+    assert found.query_source == "llm"
+    asked = [r["query"] for r in rig.gdelt.requests]
+    assert asked == [f"{q} sourcelang:english" for q in MODEL_QUERIES]
+    assert {r["enddatetime"] for r in rig.gdelt.requests} == {"20260301120000"}
+    assert {r["startdatetime"] for r in rig.gdelt.requests} == {"20260222120000"}
+    [article] = found.articles  # the two queries found the same page: read once
+    assert rig.site.hits["/fed-cut"] == 1
+    assert article.published == NOW - timedelta(hours=5)
+    assert article.provider == "gdelt"
+    assert "officials signal a March rate cut" in article.summary
+    assert BOILERPLATE not in article.summary  # trafilatura kept the article, not the page
+    [call] = [u for u in rig.usage.records if u.purpose == "retrieval"]
+    assert call.ok and call.model == FAST.triage_model and call.cost > 0
+    query_call = rig.model.requests[0]
+    assert query_call["tool_choice"] == {"type": "tool", "name": "write_search_queries"}
+    assert QUESTION in query_call["messages"][0]["content"]
+
+
+async def test_an_article_published_after_now_is_never_used_nor_fetched(rig: Rig) -> None:
+    before = rig.site.serve("/before", Page("Fed officials weigh March cut", FED))
+    after = rig.site.serve("/after", Page("Fed cuts rates by a quarter point", FED[::-1]))
+    rig.gdelt.add(after, "Fed cuts rates by a quarter point", NOW + timedelta(days=17))
+    rig.gdelt.add(before, "Fed officials weigh March cut", NOW - timedelta(days=1))
+    rig.exa.add("https://exa.test/after", "Rate cut announced", NOW + timedelta(minutes=1), FED[1])
+
+    found = await rig.retriever(rig.gdelt_provider(), rig.exa_provider()).retrieve(request())
+
+    assert [a.url for a in found.articles] == [before]
+    assert found.skipped["after now"] == 2 * 2  # each provider, each of the two queries
+    assert rig.site.hits["/after"] == 0
+    assert all(a.published is not None and a.published <= NOW for a in found.articles)
+
+
+async def test_an_undated_item_is_skipped_in_a_backtest_and_used_live(rig: Rig) -> None:
+    rig.exa.add("https://exa.test/undated", "Fed watchers split on March", None, FED[2])
+    rig.exa.add("https://exa.test/dated", "Markets price a March cut", NOW - timedelta(1), FED[1])
+
+    backtest = await rig.retriever(rig.exa_provider(), undated=False).retrieve(request())
+    live = await rig.retriever(rig.exa_provider(), undated=True).retrieve(request())
+
+    assert [a.url for a in backtest.articles] == ["https://exa.test/dated"]
+    assert backtest.skipped["undated"] == 2  # found by both queries, used by neither
+    assert {a.url for a in live.articles} == {"https://exa.test/undated", "https://exa.test/dated"}
+    assert [a.published for a in live.articles if "undated" in a.url] == [None]
+    assert rig.exa.requests[0]["endPublishedDate"] == "2026-03-01T12:00:00.000Z"
+
+
+async def test_copies_of_one_story_are_kept_once(rig: Rig) -> None:
+    wire = [*FED, "Analysts at three banks now expect two further cuts this year as well."]
+    original = rig.site.serve("/story", Page("Fed poised to cut", wire))
+    syndicated = rig.site.serve("/syndicated", Page("Central bank nears a cut, sources say", wire))
+    other = rig.site.serve("/other", Page("Treasury yields fall", ["Yields fell on Friday."] * 2))
+    rig.gdelt.add(original, "Fed poised to cut", NOW - timedelta(hours=3))
+    rig.gdelt.add(original + "/?utm_source=feed", "Fed poised to cut", NOW)
+    rig.gdelt.add(syndicated, "Central bank nears a cut, sources say", NOW - timedelta(hours=2))
+    rig.gdelt.add(other, "Treasury yields fall", NOW - timedelta(hours=1))
+    rig.exa.add(original, "Fed poised to cut", NOW - timedelta(hours=3), " ".join(wire))
+
+    found = await rig.retriever(rig.gdelt_provider(), rig.exa_provider()).retrieve(request())
+
+    assert [a.url for a in found.articles] == [original, other]
+    assert found.skipped["duplicate"] >= 3  # the tracking-tagged link, the copy, Exa's hit
+    assert rig.site.hits["/syndicated"] == 1  # read, then recognised as the same text
+
+
+async def test_the_summaries_fit_the_token_budget_and_keep_the_relevant_sentences(
+    rig: Rig,
+) -> None:
+    for n in range(4):  # four different long reports, each with one relevant sentence
+        filler = [f"Desk{n} note {i} covers sports results and weather{n}." for i in range(60)]
+        body = [*filler[:20], FED[1], *filler[20:]]
+        url = rig.site.serve(f"/long{n}", Page(f"Long report {n}", body))
+        rig.gdelt.add(url, f"Long report {n} on the Fed", NOW - timedelta(hours=n + 1))
+
+    found = await rig.retriever(token_budget=600).retrieve(request())
+
+    spent = sum(estimate_tokens(article_text(a)) for a in found.articles)
+    assert spent <= 600
+    assert len(found.articles) == 4
+    assert all("officials signal a March rate cut" in a.summary for a in found.articles)
+    assert all(len(a.summary) < 600 for a in found.articles)
+
+
+async def test_a_failing_provider_is_reported_and_the_other_still_answers(rig: Rig) -> None:
+    rig.gdelt.status = 500
+    rig.exa.add("https://exa.test/fed", "Fed nears a cut", NOW - timedelta(hours=2), FED[0])
+    retriever = rig.retriever(rig.gdelt_provider(), rig.exa_provider(key="exa-wrong-key"))
+
+    both_down = await retriever.retrieve(request())
+    rig.gdelt.status = 200
+    rig.gdelt.refusal = "The specified phrase is too short."
+    one_up = await rig.retriever(rig.gdelt_provider(), rig.exa_provider()).retrieve(request())
+
+    assert both_down.articles == ()
+    assert both_down.failures == (
+        "gdelt failed 2/2 queries (gdelt: HTTP 500)",
+        "exa failed 2/2 queries (exa: HTTP 401)",
+    )
+    assert "exa-wrong-key" not in both_down.describe()
+    assert [a.url for a in one_up.articles] == ["https://exa.test/fed"]
+    assert one_up.failures == (
+        "gdelt failed 2/2 queries (gdelt: query refused: The specified phrase is too short.)",
+    )
+    assert "failed: gdelt failed 2/2" in one_up.describe()
+
+
+async def test_without_an_answer_from_the_model_the_queries_come_from_the_question(
+    rig: Rig,
+) -> None:
+    rig.model.responder = lambda body: Reply.error(500)
+    rig.gdelt.add("http://127.0.0.1:9/none", "Fed headline", NOW - timedelta(hours=1))
+
+    found = await rig.retriever().retrieve(request())
+
+    assert found.query_source == "heuristic (LLM api_error)"
+    assert found.queries[0] == "Federal Reserve cut interest rates March 2026 meeting"
+    assert rig.gdelt.requests[0]["query"].startswith("Federal Reserve cut interest")
+    # the page could not be read: the headline is kept, and said to be so
+    assert [(a.title, a.summary) for a in found.articles] == [("Fed headline", "")]
+    assert found.skipped["unreadable"] == 1
