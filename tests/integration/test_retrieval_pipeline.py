@@ -1,0 +1,187 @@
+"""Retrieval inside whole signal cycles: the searched articles, with their publication times,
+reach the screen and the analysis prompt (after the cached system prompt) and are stored with
+the forecast; a failing provider becomes an alert. Real httpx against a fake GDELT and an
+article site, the real anthropic SDK against the fake Messages API, a real database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from polysim.synthetic.signals import StaticBooks, universe
+from tests.support.anthropic_server import FakeAnthropicServer, Reply, answer_text
+from tests.support.news_search import FakeArticleSite, FakeGdeltServer, Page
+from trader.bus import Bus
+from trader.clock import FakeClock
+from trader.domain import TradingMode
+from trader.signals.ensemble import EnsembleConfig
+from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+from trader.signals.pipeline import PipelineConfig, build_pipeline
+from trader.signals.pooling import PoolingConfig
+from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecorder
+from trader.signals.retrieval.assembly import SearchSettings
+from trader.signals.retrieval.gdelt import GdeltConfig, GdeltProvider
+from trader.signals.retrieval.retriever import Retriever
+from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
+from trader.signals.sizing import SizingConfig
+from trader.signals.triage import Triage, TriageConfig
+from trader.signals.values import SourceRef
+from trader.store.signals_repo import SqlForecastStore
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+SEEN = NOW - timedelta(hours=6)
+TEXT = [
+    "Negotiators said on Saturday that a signed agreement is expected within days.",
+    "Officials from both sides confirmed the draft text had been initialled.",
+]
+
+
+def respond(body: dict[str, Any]) -> Reply:
+    tool = FakeAnthropicServer.forced_tool(body)
+    if tool == "write_search_queries":
+        return Reply(text=json.dumps({"queries": ["agreement signed talks", "draft initialled"]}))
+    if tool == "screen_market":
+        return Reply(text=json.dumps({"analyse": True, "reason": "fresh articles"}))
+    return Reply(text=answer_text(0.8))
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer]]:
+    async with (
+        FakeGdeltServer() as gdelt,
+        FakeArticleSite() as site,
+        FakeAnthropicServer(responder=respond) as model,
+    ):
+        url = site.serve("/deal", Page("Deal expected within days", TEXT))
+        gdelt.add(url, "Deal expected within days", SEEN)
+        yield gdelt, site, model
+
+
+async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_forecast_keeps_them(
+    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
+) -> None:
+    gdelt, site, model = servers
+    world = universe(1, NOW)
+    clock = FakeClock(NOW)
+    recorded = InMemoryForecastRecorder()
+    async with httpx.AsyncClient() as http:
+        sdk = make_client("sk-test", base_url=model.url, timeout=5.0, max_retries=0)
+        llm = LLMAnalyser(
+            sdk,
+            recorder=InMemoryUsageRecorder(),
+            clock=clock,
+            config=LLMConfig(requests_per_second=1000.0, burst=1000.0),
+        )
+        provider = GdeltProvider(http, clock, GdeltConfig(base_url=gdelt.url, min_interval=0))
+        built = build_pipeline(
+            books=StaticBooks(dict(world.books)),
+            clock=clock,
+            news=None,
+            llm=llm,
+            screen=True,
+            triage=Triage(TriageConfig(require_news=False)),
+            ensemble=EnsembleConfig(samples=3, min_valid=2),
+            sizing=SizingConfig(min_edge=Decimal("0.01")),
+            forecasts=recorded,
+            config=PipelineConfig(concurrency=1),
+            retriever=Retriever([provider], http, writer=llm),
+        )
+        result = await built.run_cycle(
+            world.markets, bankroll=Decimal(1000), mode=TradingMode.PAPER
+        )
+        await sdk.close()
+
+    tools = [FakeAnthropicServer.forced_tool(r) for r in model.requests]
+    assert tools == ["write_search_queries", "screen_market", *["submit_forecast"] * 3]
+    screen = model.requests[1]["messages"][0]["content"]
+    assert "2026-03-01 Deal expected within days" in screen
+    analysis = model.requests[2]
+    prompt = analysis["messages"][0]["content"]
+    assert (
+        f"[A1] 2026-03-01 06:00 UTC | gdelt | Deal expected within days\n    link: {site.url}/deal"
+        in prompt
+    )
+    assert "a signed agreement is expected within days" in prompt
+    assert prompt.index("</news>") < prompt.index("<articles>") < prompt.index("Independent")
+    system = "".join(block["text"] for block in analysis["system"])
+    assert "initialled" in prompt
+    assert "initialled" not in system  # the cached prefix holds no retrieved text
+    assert analysis["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    [market] = result.report.markets
+    assert market.retrieval.startswith("1 article(s) from gdelt; queries by llm")
+    [record] = recorded.records
+    assert record.forecast.retrieved == (
+        SourceRef("Deal expected within days", f"{site.url}/deal", SEEN, "gdelt"),
+    )
+    assert [r["query"] for r in gdelt.requests] == [
+        "agreement signed talks sourcelang:english",
+        "draft initialled sourcelang:english",
+    ]
+
+
+async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_provider(
+    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    gdelt, site, model = servers
+    world = universe(2, NOW)
+    clock, bus = FakeClock(NOW), Bus()
+    alerts = bus.alerts.subscribe()
+    config = SignalRuntimeConfig(
+        anthropic_api_key=SecretStr("sk-test"),
+        anthropic_base_url=model.url,
+        ensemble_samples=3,
+        min_edge=Decimal("0.005"),
+        pooling=PoolingConfig(weight=Decimal("0.75"), default_error=Decimal(0)),
+        screen=False,
+        search=SearchSettings(providers=("gdelt",), gdelt_base_url=gdelt.url),
+    )
+
+    async def markets() -> Any:
+        return world.markets
+
+    async def bankroll() -> Decimal:
+        return Decimal(1000)
+
+    async with httpx.AsyncClient() as http:
+        runtime = build_signal_runtime(
+            config,
+            sessions=sessions,
+            clock=clock,
+            bus=bus,
+            markets=markets,
+            books=StaticBooks(dict(world.books)),
+            http=http,
+            bankroll=bankroll,
+        )
+        try:
+            await runtime.run_cycle()
+            gdelt.status = 503
+            clock.advance(25 * 3600)  # past the triage's re-analysis age
+            failed = await runtime.run_cycle()
+        finally:
+            await runtime.close()
+
+    rows = await SqlForecastStore(sessions, clock).for_market(world.markets[0].condition_id)
+    stored = {
+        "title": "Deal expected within days",
+        "link": f"{site.url}/deal",
+        "published": SEEN.isoformat(),
+        "via": "gdelt",
+    }
+    assert [row.retrieved for row in rows if row.retrieved] == [[stored]]  # the first cycle's
+    assert site.hits["/deal"] == 2  # read once per market in the first cycle
+    assert failed.retrieval_failures == {"gdelt": 2}
+    raised = []
+    while (envelope := alerts.get_nowait()) is not None:
+        raised.append(envelope.payload)
+    [alert] = [a for a in raised if a.kind == "retrieval_failed"]
+    assert "gdelt: 2 market(s)" in alert.body
