@@ -3,6 +3,7 @@ over after three failures in a row and comes back after the cool-down."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from trader.signals.heuristic import HeuristicModel
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.providers import OpenAIAnalyser, OpenAIConfig, ProviderChain, make_openai_client
 from trader.signals.records import InMemoryUsageRecorder
+from trader.signals.retrieval.queries import QueryOutput
 from trader.signals.values import AnalysisRequest, FailureKind, NewsItem, NewsMatch, Source
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -156,3 +158,35 @@ async def test_when_every_provider_fails_the_heuristic_stands_in_labelled(
     assert result.forecast is not None
     assert result.forecast.source is Source.HEURISTIC
     assert result.why.startswith("heuristic: LLM API failing")
+
+
+async def test_the_chain_writes_the_search_queries_with_the_second_provider_when_the_first_fails(
+    anthropic_fake: FakeAnthropicServer,
+    openai_fake: FakeOpenAIServer,
+    sdks: tuple[anthropic.AsyncAnthropic, openai.AsyncOpenAI],
+) -> None:
+    claude, second = sdks
+    recorder = InMemoryUsageRecorder()
+    clock = FakeClock(NOW)
+    config = LLMConfig(requests_per_second=1000.0, burst=1000.0)
+    chain = ProviderChain(
+        [
+            ("anthropic", LLMAnalyser(claude, recorder=recorder, clock=clock, config=config)),
+            ("openai", OpenAIAnalyser(second, recorder=recorder, clock=clock)),
+        ],
+        clock,
+    )
+    anthropic_fake.push(Reply.error(500))
+    openai_fake.push(Reply(text=json.dumps({"queries": ["Senate vote bill", " senate VOTE bill"]})))
+
+    written = await chain.write_queries(REQUEST, count=3)
+
+    assert isinstance(written, QueryOutput)
+    assert written.queries == ["Senate vote bill"]  # cleaned: one query, twice written
+    sent = openai_fake.requests[0]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "write_search_queries"}}
+    assert "Write 3 search queries" in sent["messages"][1]["content"]
+    assert [(r.provider, r.purpose, r.ok) for r in recorder.records] == [
+        ("anthropic", "retrieval", False),
+        ("openai", "retrieval", True),
+    ]

@@ -289,3 +289,35 @@ def test_hub_instances_and_their_secrets() -> None:
         load_settings(None, hub_instances="alpha=http://127.0.0.1:8081", hub_secrets="alpha=short")
     assert short.value.problems == ["HUB_SECRETS: shorter than 32 characters for alpha"]
     assert "short" not in " ".join(short.value.problems[0].split(":")[1:]).replace("shorter", "")
+
+
+def test_retrieval_is_on_with_an_llm_key_and_off_without_one() -> None:
+    from trader.signals.retrieval.assembly import search_settings
+
+    without = load_settings(None)
+    with_key = load_settings(None, anthropic_api_key="sk-ant-x")
+    with_exa = load_settings(None, openai_api_key="sk-o", exa_api_key="exa-x")
+    switched_off = load_settings(None, anthropic_api_key="sk-ant-x", retrieval_enabled=False)
+
+    assert search_settings(without).providers == ()
+    assert search_settings(with_key).providers == ("gdelt",)  # exa has no key: left out
+    assert search_settings(with_exa).providers == ("gdelt", "exa")
+    assert search_settings(switched_off).providers == ()
+    assert search_settings(with_key).retrieval.token_budget == 3000
+
+
+@pytest.mark.parametrize(
+    ("line", "setting"),
+    [
+        ("RETRIEVAL_PROVIDERS=gdelt,bing", "RETRIEVAL_PROVIDERS"),
+        ("RETRIEVAL_ENABLED=true\nRETRIEVAL_PROVIDERS=exa", "RETRIEVAL_PROVIDERS"),
+        ("GDELT_BASE_URL=api.gdeltproject.org", "GDELT_BASE_URL"),
+        ("EXA_BASE_URL=ftp://exa", "EXA_BASE_URL"),
+        ("RETRIEVAL_TOKEN_BUDGET=10", "RETRIEVAL_TOKEN_BUDGET"),
+        ("RETRIEVAL_MAX_QUERIES=0", "RETRIEVAL_MAX_QUERIES"),
+    ],
+)
+def test_a_bad_retrieval_setting_is_named(tmp_path: Path, line: str, setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_env(tmp_path, line + "\n"))
+    assert [p.split(":")[0] for p in caught.value.problems] == [setting]

@@ -103,9 +103,6 @@ def summarise_one(
 ) -> RetrievedArticle | None:
     """`article` with the best sentences of `text` that fit in `allowed` tokens; None when not
     even its headline fits."""
-    bare = replace(article, summary="")
-    if _cost(bare) > allowed:
-        return None
     parts = sentences(text)
     scores = _scores(parts, terms)
     ranked = sorted(range(len(parts)), key=lambda i: (-scores[i], i))
@@ -115,7 +112,10 @@ def summarise_one(
         candidate = replace(article, summary=" ".join(parts[i] for i in trial))
         if _cost(candidate) <= allowed:
             chosen = trial
-    return replace(article, summary=" ".join(parts[i] for i in chosen)) if chosen else bare
+    if chosen:
+        return replace(article, summary=" ".join(parts[i] for i in chosen))
+    bare = replace(article, summary="")  # shown as its headline alone
+    return bare if _cost(bare) <= allowed else None
 
 
 def summarise(
