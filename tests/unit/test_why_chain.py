@@ -3,6 +3,7 @@ its own record, and a step whose record is absent shown as missing, never filled
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -398,3 +399,33 @@ def test_a_chain_crosses_the_wire_to_the_hub_unchanged() -> None:
 
     assert again == chain
     assert render_why.chain_text(again, UTC_RENDER) == render_why.chain_text(chain, UTC_RENDER)
+
+
+def test_the_retrieved_articles_are_listed_with_the_news_by_provider() -> None:
+    log, cycle = full_log()
+    retrieval = {
+        "queries": ["Fed March decision"],
+        "query_source": "llm",
+        "articles": [
+            {
+                "title": "Fed officials signal a March cut",
+                "url": "https://news.test/fed",
+                "provider": "gdelt",
+                "published": "2026-03-09T11:00:00+00:00",
+            }
+        ],
+        "skipped": {"after now": 1},
+        "failures": [],
+    }
+    log.events[0] = dataclasses.replace(log.events[0], payload=analysed(retrieval=retrieval))
+    records = ChainRecords("last", CORR, log.events, cycle, [order_row()], outcomes={YES: "Yes"})
+
+    chain = reconstruct(records)
+    text = render_why.chain_text(chain, UTC_RENDER)
+
+    assert chain.analysis is not None
+    assert [(n.title, n.source) for n in chain.analysis.news] == [
+        (NEWS, "wire"),
+        ("Fed officials signal a March cut", "gdelt"),
+    ]
+    assert "Fed officials signal a March cut — gdelt" in text

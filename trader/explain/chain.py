@@ -223,7 +223,8 @@ def _analysis(event: Event | None, forecast: StoredForecast | None) -> AnalysisF
                 item.get("relevance"),
             )
             for item in payload.get("news") or ()
-        ),
+        )
+        + _retrieved(payload),
         screen=str(screen.get("reason", "")),
         analysis=str(payload.get("analysis", "")),
         source=str(found.get("source", "")),
@@ -235,6 +236,20 @@ def _analysis(event: Event | None, forecast: StoredForecast | None) -> AnalysisF
         dispersion=_dec(found.get("dispersion")),
         decision=str(payload.get("decision", "")),
         reason=str(payload.get("reason", "")),
+    )
+
+
+def _retrieved(payload: Mapping[str, Any]) -> tuple[NewsUsed, ...]:
+    """The retrieval's articles, listed with the news: the provider stands as the source."""
+    found = payload.get("retrieval") or {}
+    return tuple(
+        NewsUsed(
+            str(item.get("title", "")),
+            str(item.get("provider", "")),
+            _time(item.get("published")),
+            None,
+        )
+        for item in found.get("articles") or ()
     )
 
 
