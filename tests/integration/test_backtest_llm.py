@@ -16,10 +16,12 @@ from pydantic import SecretStr
 
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from tests.support.backtest_history import START, history, market, news, prices
+from tests.support.news_search import FakeExaServer
 from trader.backtest.history import History
 from trader.backtest.kernel import BacktestConfig, BacktestError, run_backtest
 from trader.backtest.results import summarise
 from trader.backtest.signals import LLMBacktestConfig
+from trader.signals.retrieval.assembly import SearchSettings
 from trader.signals.runtime import SignalRuntimeConfig
 
 CUTOFF = START - timedelta(days=2)
@@ -95,3 +97,25 @@ async def test_llm_mode_without_its_settings_is_refused(server: FakeAnthropicSer
     with pytest.raises(BacktestError, match="LLM_TRAINING_CUTOFF"):
         await run_backtest(world(), bare)
     assert server.requests == []
+
+
+async def test_llm_mode_searches_the_news_but_never_shows_an_undated_or_later_article(
+    server: FakeAnthropicServer,
+) -> None:
+    async with FakeExaServer() as exa:
+        exa.add("https://exa.test/dated", "DATEDWORD harbour", START - timedelta(hours=5), "A.")
+        exa.add("https://exa.test/undated", "UNDATEDWORD harbour", None, "B.")
+        exa.add("https://exa.test/later", "LATERWORD harbour", END + timedelta(days=1), "C.")
+        search = SearchSettings(
+            providers=("exa",), exa_api_key=SecretStr("exa-test-key"), exa_base_url=exa.url
+        )
+        signals = SignalRuntimeConfig(max_order_notional=Decimal(20), search=search)
+
+        await run_backtest(world(), dataclasses.replace(config(server), signals=signals))
+
+    assert exa.requests  # the search ran, asked for nothing after the simulated now
+    assert {r["endPublishedDate"][:10] for r in exa.requests} == {f"{START:%Y-%m-%d}"}
+    prompts = [prompt(body) for body in server.requests if "submit_forecast" in prompt(body)]
+    assert prompts
+    assert all("DATEDWORD" in p for p in prompts)
+    assert not any("UNDATEDWORD" in p or "LATERWORD" in p for p in prompts)

@@ -27,12 +27,13 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from sqlalchemy import event
 
 from trader.backtest.feed import FillModel, ReplayMarketData
@@ -47,12 +48,14 @@ from trader.backtest.signals import (
     load_recorded_forecasts,
 )
 from trader.bus import Bus
-from trader.clock import FakeClock
+from trader.clock import FakeClock, SystemClock
 from trader.control.types import ExecutionResult
 from trader.domain import TradingMode
 from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
 from trader.signals.pipeline import CycleResult, SelectionConfig
 from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecorder
+from trader.signals.retrieval.assembly import SearchSettings, build_retriever
+from trader.signals.retrieval.retriever import Retriever
 from trader.signals.runtime import SignalRuntimeConfig, group_legs
 from trader.signals.sizing import SizingConfig
 from trader.stages import Stage, StageBook
@@ -167,10 +170,11 @@ async def _run(
         fills = asyncio.create_task(consume(), name="backtest-fills")
         sig = config.signals
         collector = InMemoryForecastRecorder()
-        model = None
+        model = retriever = None
         if config.forecasts == "llm" and config.llm is not None:
             model, client = _model(config.llm, history, clock)
             closing.append(client.close)
+            retriever = _retriever(sig.search, model, closing)
         pipeline = backtest_pipeline(
             books=venue.get_book,
             clock=clock,
@@ -190,6 +194,7 @@ async def _run(
             require_news=bool(history.news),
             samples=sig.ensemble_samples,
             llm=model,
+            retriever=retriever,
         )
         run = BacktestRun(config=config, fill_model=config.fill_model.describe())
         step = timedelta(seconds=config.cycle_s)
@@ -283,6 +288,20 @@ def _model(
     )
     opened = {m.market.condition_id: m.opened_at for m in history.markets}
     return CutoffAnalyser(analyser, opened, llm.training_cutoff), client
+
+
+def _retriever(
+    search: SearchSettings, model: CutoffAnalyser, closing: list[Callable[[], Awaitable[None]]]
+) -> Retriever | None:
+    """The app's news search for `llm` mode (RETRIEVAL_* settings), with undated items off:
+    a backtest never uses an article it cannot date before its simulated now. GDELT's pacing
+    runs on the real clock (the simulated one does not hold a request back)."""
+    if not search.enabled:
+        return None
+    http = httpx.AsyncClient(timeout=15)
+    closing.append(http.aclose)
+    dated_only = replace(search, retrieval=replace(search.retrieval, undated=False))
+    return build_retriever(dated_only, http=http, clock=SystemClock(), writer=model)
 
 
 def _no_fsync(dbapi_connection: Any, _record: Any) -> None:

@@ -40,6 +40,8 @@ from trader.signals.pipeline import (
 )
 from trader.signals.pooling import PoolingConfig
 from trader.signals.records import ForecastRecorder, InMemoryAnalysisMemory
+from trader.signals.retrieval.queries import QueryOutput
+from trader.signals.retrieval.retriever import Retriever
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import LLMEdgeStrategy
 from trader.signals.triage import Triage, TriageConfig
@@ -123,7 +125,21 @@ class CutoffAnalyser:
             return SampleOutcome(None, FailureKind.INVALID_OUTPUT, BEFORE_CUTOFF)
         self.asked.add(market)
         visible = tuple(m for m in request.news if m.item.published <= request.now)
-        return await self._inner.estimate(replace(request, news=visible), sample=sample)
+        found = request.retrieved
+        if found is not None:  # retrieved articles: dated, and not after now (a second lock)
+            found = tuple(a for a in found if a.published and a.published <= request.now)
+        seen = replace(request, news=visible, retrieved=found)
+        return await self._inner.estimate(seen, sample=sample)
+
+    async def write_queries(
+        self, request: AnalysisRequest, *, count: int = 3
+    ) -> QueryOutput | SampleOutcome:
+        """The model's search queries, for the markets it may forecast only."""
+        opened = self._opened.get(request.market.condition_id)
+        if opened is None or opened <= self.cutoff or not hasattr(self._inner, "write_queries"):
+            return SampleOutcome(None, FailureKind.INVALID_OUTPUT, BEFORE_CUTOFF)
+        written: QueryOutput | SampleOutcome = await self._inner.write_queries(request, count=count)
+        return written
 
     def describe(self) -> str:
         return (
@@ -213,6 +229,7 @@ def backtest_pipeline(
     require_news: bool,
     samples: int = 3,
     llm: Analyser | None = None,
+    retriever: Retriever | None = None,
 ) -> SignalPipeline:
     """The real pipeline and strategies; the analyser is the heuristic, or the replayed
     forecasts (one sample each, not shrunk again: a recorded forecast is already the ensemble's
@@ -233,7 +250,9 @@ def backtest_pipeline(
     # The triage's memory of what was analysed stays in memory (the rule is the app's; reading
     # it from SQLite per market per cycle cost four fifths of a backtest's time).
     triage = Triage(TriageConfig(require_news=require_news), InMemoryAnalysisMemory())
-    edge = LLMEdgeStrategy(triage=triage, analysis=service, sizing=sizing, stages=stages)
+    edge = LLMEdgeStrategy(
+        triage=triage, analysis=service, sizing=sizing, stages=stages, retriever=retriever
+    )
     return SignalPipeline(
         books=books,
         clock=clock,
