@@ -53,6 +53,8 @@ def setup_logging_for(settings: Settings) -> None:
             settings.whatsapp_app_secret,
             settings.whatsapp_verify_token,
             settings.anthropic_api_key,
+            settings.openai_api_key,
+            settings.exa_api_key,
             settings.control_api_secret,
             settings.hub_secrets,
         ),
