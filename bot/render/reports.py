@@ -82,6 +82,8 @@ def _market(number: int, market: MarketSignal) -> tuple[str, str, str]:
         reason += f" · screen: {short(market.screen, _REASON)} ({_cost(market.screen_cost)})"
     elif market.screen:
         reason += f" ({_cost(market.screen_cost)})"
+    if market.retrieval:
+        reason += f" · news search: {short(market.retrieval, _REASON)}"
     return (
         f"{number}. {decision} {question}",
         figures,

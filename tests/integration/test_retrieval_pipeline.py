@@ -16,6 +16,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.render.common import RenderContext
+from bot.render.reports import signals as render_signals
 from polysim.synthetic.signals import StaticBooks, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply, answer_text
 from tests.support.news_search import FakeArticleSite, FakeGdeltServer, Page
@@ -33,6 +35,7 @@ from trader.signals.retrieval.retriever import Retriever
 from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
 from trader.signals.sizing import SizingConfig
 from trader.signals.triage import Triage, TriageConfig
+from trader.signals.views import SignalsAdapter
 from trader.signals.values import SourceRef
 from trader.store.signals_repo import SqlForecastStore
 
@@ -167,6 +170,7 @@ async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_
             gdelt.status = 503
             clock.advance(25 * 3600)  # past the triage's re-analysis age
             failed = await runtime.run_cycle()
+            view = SignalsAdapter(runtime).last_cycle()  # type: ignore[arg-type]
         finally:
             await runtime.close()
 
@@ -185,3 +189,5 @@ async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_
         raised.append(envelope.payload)
     [alert] = [a for a in raised if a.kind == "retrieval_failed"]
     assert "gdelt: 2 market(s)" in alert.body
+    text = "\n".join(render_signals(view, RenderContext(UTC)).lines)  # /signals
+    assert "news search: 0 article(s); queries by llm; failed: gdelt failed 2/2" in text

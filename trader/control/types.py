@@ -508,6 +508,7 @@ class MarketSignal:
     analysis: str = ""  # which analysis ran, and why
     screen: str = ""  # the triage model's decision and reason; "" when no screen ran
     screen_cost: Decimal = ZERO
+    retrieval: str = ""  # what the news search found and what failed; "" when it did not run
 
 
 @dataclass(frozen=True, slots=True)

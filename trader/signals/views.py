@@ -142,6 +142,7 @@ def market_signal(market: MarketReport) -> MarketSignal:
         analysis=market.analysis,
         screen=market.screen,
         screen_cost=market.screen_cost,
+        retrieval=market.retrieval,
     )
 
 
