@@ -35,8 +35,8 @@ from trader.signals.retrieval.retriever import Retriever
 from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
 from trader.signals.sizing import SizingConfig
 from trader.signals.triage import Triage, TriageConfig
-from trader.signals.views import SignalsAdapter
 from trader.signals.values import SourceRef
+from trader.signals.views import SignalsAdapter
 from trader.store.signals_repo import SqlForecastStore
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
