@@ -79,7 +79,8 @@ class Rig:
 
     def retriever(self, *providers: Any, **config: Any) -> Retriever:
         chosen = providers or (self.gdelt_provider(),)
-        return Retriever(chosen, self.http, writer=self.writer(), config=RetrievalConfig(**config))
+        settings = RetrievalConfig(**({"private_hosts": True} | config))  # the site: 127.0.0.1
+        return Retriever(chosen, self.http, writer=self.writer(), config=settings)
 
 
 @pytest.fixture
@@ -233,3 +234,15 @@ async def test_without_an_answer_from_the_model_the_queries_come_from_the_questi
     # the page could not be read: the headline is kept, and said to be so
     assert [(a.title, a.summary) for a in found.articles] == [("Fed headline", "")]
     assert found.skipped["unreadable"] == 1
+
+
+async def test_a_link_to_this_machine_or_a_private_network_is_never_fetched(rig: Rig) -> None:
+    url = rig.site.serve("/internal", Page("Admin panel", FED))
+    rig.gdelt.add(url, "Fed headline on loopback", NOW - timedelta(hours=1))
+    rig.gdelt.add("http://10.0.0.7/metrics", "Fed headline on a private net", NOW)
+
+    found = await rig.retriever(private_hosts=False).retrieve(request())
+
+    assert rig.site.hits["/internal"] == 0
+    assert found.skipped["unreadable"] == 2
+    assert [a.summary for a in found.articles] == ["", ""]  # the headlines alone

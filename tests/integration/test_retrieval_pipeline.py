@@ -31,7 +31,7 @@ from trader.signals.pooling import PoolingConfig
 from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecorder
 from trader.signals.retrieval.assembly import SearchSettings
 from trader.signals.retrieval.gdelt import GdeltConfig, GdeltProvider
-from trader.signals.retrieval.retriever import Retriever
+from trader.signals.retrieval.retriever import RetrievalConfig, Retriever
 from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
 from trader.signals.sizing import SizingConfig
 from trader.signals.triage import Triage, TriageConfig
@@ -95,7 +95,9 @@ async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_fo
             sizing=SizingConfig(min_edge=Decimal("0.01")),
             forecasts=recorded,
             config=PipelineConfig(concurrency=1),
-            retriever=Retriever([provider], http, writer=llm),
+            retriever=Retriever(
+                [provider], http, writer=llm, config=RetrievalConfig(private_hosts=True)
+            ),
         )
         result = await built.run_cycle(
             world.markets, bankroll=Decimal(1000), mode=TradingMode.PAPER
@@ -145,7 +147,11 @@ async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_
         min_edge=Decimal("0.005"),
         pooling=PoolingConfig(weight=Decimal("0.75"), default_error=Decimal(0)),
         screen=False,
-        search=SearchSettings(providers=("gdelt",), gdelt_base_url=gdelt.url),
+        search=SearchSettings(
+            providers=("gdelt",),
+            gdelt_base_url=gdelt.url,
+            retrieval=RetrievalConfig(private_hosts=True),  # the article site is on 127.0.0.1
+        ),
     )
 
     async def markets() -> Any:

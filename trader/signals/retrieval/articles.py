@@ -12,12 +12,15 @@ trafilatura is imported on first use: a configuration without retrieval never lo
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from urllib.parse import urlsplit
 
 import httpx
 
 MAX_TEXT = 20_000  # characters of an article kept for summarising
+USER_AGENT = "Polyops/0.1 (news retrieval for forecasts)"
 
 
 class FetchError(Exception):
@@ -37,8 +40,17 @@ async def fetch_page(
     *,
     timeout: float,  # noqa: ASYNC109  # bounds the whole read (redirects, body), as asyncio.timeout
     max_bytes: int,
+    private_hosts: bool = False,
 ) -> bytes:
-    headers = {"Accept": "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.5"}
+    """The page at `url`; a link to this machine or a private network is refused unless
+    `private_hosts` (tests serve pages on 127.0.0.1): a search result must not make the trader
+    read its own or its network's services."""
+    if not private_hosts:
+        refuse_private(url)
+    headers = {
+        "Accept": "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.5",
+        "User-Agent": USER_AGENT,
+    }
     try:
         async with asyncio.timeout(timeout):
             async with client.stream(
@@ -61,6 +73,21 @@ async def fetch_page(
     except httpx.HTTPError as exc:
         raise FetchError(type(exc).__name__) from exc
     return b"".join(chunks)
+
+
+def refuse_private(url: str) -> None:
+    """`FetchError` for a link whose host is `localhost` or a loopback, private, link-local or
+    reserved address. (A public name that resolves to a private address is not caught here;
+    redirects are followed by httpx without this check.)"""
+    host = (urlsplit(url).hostname or "").casefold()
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        raise FetchError(f"refused host {host or '(none)'}")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+        raise FetchError(f"refused private address {host}")
 
 
 def _extract(html: bytes, url: str) -> Page:

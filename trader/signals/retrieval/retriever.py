@@ -52,6 +52,7 @@ class RetrievalConfig:
     fetch_timeout: float = 10.0
     max_page_bytes: int = 3_000_000
     fetch_concurrency: int = 4
+    private_hosts: bool = False  # fetch links to loopback or private addresses (tests only)
 
     def __post_init__(self) -> None:
         if self.max_queries < 1 or self.results_per_query < 1 or self.max_articles < 1:
@@ -197,6 +198,7 @@ class Retriever:
                         candidate.hit.url,
                         timeout=self.config.fetch_timeout,
                         max_bytes=self.config.max_page_bytes,
+                        private_hosts=self.config.private_hosts,
                     )
                     page = await extract(html, candidate.hit.url)
                 except FetchError as exc:
