@@ -246,3 +246,19 @@ async def test_a_link_to_this_machine_or_a_private_network_is_never_fetched(rig:
     assert rig.site.hits["/internal"] == 0
     assert found.skipped["unreadable"] == 2
     assert [a.summary for a in found.articles] == ["", ""]  # the headlines alone
+
+
+async def test_gdelt_json_with_stray_characters_is_still_read(rig: Rig) -> None:
+    url = rig.site.serve("/odd", Page("Fed's odd headline", FED))
+    seen = f"{NOW - timedelta(hours=2):%Y%m%dT%H%M%SZ}"
+    # a raw tab inside a string and an invalid escape, as GDELT sometimes sends them
+    rig.gdelt.raw = (
+        '{"articles": [{"url": "' + url + '", "title": "Fed\\\'s\todd headline", '
+        '"seendate": "' + seen + '"}]}'
+    )
+
+    found = await rig.retriever().retrieve(request())
+
+    assert found.failures == ()
+    assert [a.url for a in found.articles] == [url]
+    assert "Fed" in found.articles[0].title

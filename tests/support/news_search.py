@@ -37,6 +37,7 @@ class FakeGdeltServer(LoopbackServer):
         self.requests: list[dict[str, str]] = []
         self.status = 200
         self.refusal: str | None = None  # a plain-text answer, as GDELT refuses a query
+        self.raw: str | None = None  # a body served as it is (GDELT's JSON is not always valid)
 
     def add(self, url: str, title: str, seen: datetime, **extra: Any) -> None:
         self.articles.append(
@@ -52,6 +53,8 @@ class FakeGdeltServer(LoopbackServer):
             return web.Response(status=self.status, text="fake gdelt error")
         if self.refusal is not None:
             return web.Response(text=self.refusal, content_type="text/html")
+        if self.raw is not None:
+            return web.Response(text=self.raw, content_type="application/json")
         limit = int(request.query.get("maxrecords", "75"))
         body = {"articles": self.articles[:limit]} if self.articles else {}
         return web.json_response(body)

@@ -17,6 +17,7 @@ requests on the injected clock (0 in tests against the fake server).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,6 @@ from trader.signals.retrieval.base import (
     SearchHit,
     describe_transport,
     parse_time,
-    read_json,
 )
 
 GDELT_BASE_URL = "https://api.gdeltproject.org"
@@ -101,10 +101,26 @@ class GdeltProvider:
         if response.status_code == 200 and "json" not in response.headers.get("content-type", ""):
             message = response.text.strip().replace("\n", " ")[:200]
             raise SearchError(f"gdelt: query refused: {message}")
-        body = await read_json(response, self.name)
+        if response.status_code != 200:
+            raise SearchError(f"gdelt: HTTP {response.status_code}")
+        body = lenient_json(response.text)
         if not isinstance(body, dict):
             raise SearchError("gdelt: unexpected body (not an object)")
         return [hit for item in body.get("articles") or [] if (hit := _hit(item, query))][:limit]
+
+
+def lenient_json(text: str, attempts: int = 50) -> object:
+    """GDELT's JSON as it comes: titles copied from pages can carry raw control characters or
+    an invalid escape (a backslash before a quote); each offending character becomes a space,
+    at most `attempts` times, then the body is refused."""
+    for _ in range(attempts):
+        try:
+            return json.loads(text, strict=False)
+        except json.JSONDecodeError as exc:
+            if exc.pos >= len(text):
+                break
+            text = text[: exc.pos] + " " + text[exc.pos + 1 :]
+    raise SearchError("gdelt: not JSON")
 
 
 def _hit(item: object, query: str) -> SearchHit | None:
