@@ -5,6 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.news_search import FakeGdeltServer
 from tests.support.sim import avoid_ca_bundle, running_sim
 from trader.config import load_settings
 from trader.ops.doctor import collect, table
@@ -54,3 +55,29 @@ async def test_doctor_says_to_migrate_an_empty_database(tmp_path: Path) -> None:
         checks = {check.service: check for check in await collect(settings, client)}
     assert checks["database"].ok is False
     assert "trader migrate" in checks["database"].detail
+
+
+async def test_doctor_asks_gdelt_when_retrieval_is_on(tmp_path: Path) -> None:
+    async with FakeGdeltServer() as gdelt:
+        settings = load_settings(
+            None,
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'new.db'}",
+            clob_host="http://127.0.0.1:9",
+            gamma_host="http://127.0.0.1:9",
+            anthropic_api_key="sk-ant-doctor",
+            anthropic_base_url="http://127.0.0.1:9",
+            gdelt_base_url=gdelt.url,
+            exa_api_key="exa-doctor-key",
+        )
+        async with httpx.AsyncClient(timeout=2) as client:
+            checks = {check.service: check for check in await collect(settings, client)}
+        off = settings.model_copy(update={"anthropic_api_key": None})
+        async with httpx.AsyncClient(timeout=2) as client:
+            without = {check.service: check for check in await collect(off, client)}
+
+    assert checks["gdelt"].ok is True
+    assert gdelt.requests[0]["mode"] == "artlist"
+    assert checks["exa"].ok is None  # configured, not probed: a search is billed
+    assert "exa-doctor-key" not in table(list(checks.values()))
+    assert without["retrieval"].ok is None
+    assert "gdelt" not in without

@@ -107,8 +107,29 @@ async def collect(settings: Settings, client: httpx.AsyncClient) -> list[Check]:
             return f"HTTP {response.status_code}"
 
         probes.append(("anthropic", base, anthropic))
+    _search_checks(settings, client, probes, skipped)
     results = await asyncio.gather(*(_timed(name, target, p) for name, target, p in probes))
     return [*results, *skipped]
+
+
+def _search_checks(
+    settings: Settings,
+    client: httpx.AsyncClient,
+    probes: list[tuple[str, str, Probe]],
+    skipped: list[Check],
+) -> None:
+    """The news search: GDELT answers one small keyless query; Exa is not probed (every
+    search is billed), only said to be configured."""
+    providers = settings.search_providers() if settings.retrieval_on else ()
+    if not providers:
+        skipped.append(Check("retrieval", "-", None, "off (RETRIEVAL_ENABLED, or no LLM key)"))
+        return
+    if "gdelt" in providers:
+        base = settings.gdelt_base_url
+        url = f"{base}/api/v2/doc/doc?query=election&mode=artlist&format=json&maxrecords=1"
+        probes.append(("gdelt", base, _http_get(client, url)))
+    if "exa" in providers:
+        skipped.append(Check("exa", settings.exa_base_url, None, "key set; not probed (billed)"))
 
 
 def table(checks: list[Check]) -> str:
