@@ -70,7 +70,7 @@ async def fetch_page(
                     chunks.append(chunk)
     except TimeoutError:
         raise FetchError("timed out") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise FetchError(type(exc).__name__) from exc
     return b"".join(chunks)
 
@@ -118,7 +118,11 @@ def _day(value: object) -> date | None:
 
 
 async def extract(html: bytes, url: str) -> Page:
-    return await asyncio.to_thread(_extract, html, url)
+    """The page's text, off the event loop; `FetchError` if the extractor fails on it."""
+    try:
+        return await asyncio.to_thread(_extract, html, url)
+    except Exception as exc:  # a page that breaks the parser costs its own text only
+        raise FetchError(f"not extracted ({type(exc).__name__})") from exc
 
 
 def end_of_day(day: date) -> datetime:

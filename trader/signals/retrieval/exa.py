@@ -68,7 +68,7 @@ class ExaProvider:
                 headers=headers,
                 timeout=self.config.timeout,
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise describe_transport(exc, self.name) from exc
         answer = await read_json(response, self.name)
         results = answer.get("results") if isinstance(answer, dict) else None

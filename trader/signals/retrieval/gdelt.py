@@ -96,7 +96,7 @@ class GdeltProvider:
                 params=params,
                 timeout=self.config.timeout,
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise describe_transport(exc, self.name) from exc
         if response.status_code == 200 and "json" not in response.headers.get("content-type", ""):
             message = response.text.strip().replace("\n", " ")[:200]
