@@ -13,6 +13,7 @@ from polymarket import Market as GammaMarket
 
 from polysim.synthetic.signals import binary_books, make_market
 from tests.support.corpus import fixture, needs_corpus
+from trader.backtest.history import HistoricalMarket, History, history_to_json, parse_history
 from trader.domain import NO_FEES, UNSTATED_FEES
 from trader.fees import schedule_from_bps
 from trader.signals.sizing import UNSTATED_FEES_REASON, SizingConfig, size_forecast
@@ -123,3 +124,20 @@ def test_a_gtd_expiry_gets_the_match_delay_added() -> None:
     assert market.order_expiration(None) is None
     no_delay = dataclasses.replace(market, seconds_delay=0)
     assert no_delay.order_expiration(until) == until
+
+
+def test_an_unstated_schedule_survives_the_backtest_history_file() -> None:
+    market = dataclasses.replace(
+        make_market("m1", "Will it happen?", end_date=NOW + timedelta(days=10)),
+        fees=UNSTATED_FEES,
+    )
+    stated = dataclasses.replace(market, condition_id="m2", fees=NO_FEES)
+    history = History.of(
+        [HistoricalMarket(market, NOW - timedelta(days=1)), HistoricalMarket(stated, NOW)], {}
+    )
+
+    written = history_to_json(history)
+    read = parse_history(written)
+
+    assert [m.market.fees for m in read.markets] == [UNSTATED_FEES, NO_FEES]
+    assert "stated" not in written["markets"][1]["fees"]  # files without it read as before
