@@ -7,17 +7,21 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from polysim.clob.app import serve
 from tests.support.corpus import fixture, needs_corpus
 from tests.support.execution_rig import TEST_LIMITS, MemoryJournal, book, build_rig
-from trader.clock import FakeClock
+from tests.support.live_adapter_rig import SCENARIO, endpoints_for
+from trader.clock import FakeClock, SystemClock
 from trader.control.types import Outcome
-from trader.domain import Market, OrderIntent, OrderStatus, OrderType, Side
+from trader.domain import NO_FEES, Market, OrderIntent, OrderStatus, OrderType, Side
 from trader.store.trading import OrderRepository
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
 from trader.venue.parsing.rest import parse_clob_market
+from trader.venue.polymarket.market_data import PolymarketMarketData
 
 D = Decimal
 NBA_GAME_1 = "0x9bea26c852102a50ed736d54504de4683481bc89e2285ee7a52c890ec2e38e07"
@@ -91,3 +95,21 @@ async def test_a_gtd_order_expires_the_match_delay_after_its_intent(
         await venue.close()
         data.close()
         await rig.events.close()
+
+
+@pytest.mark.usefixtures("plain_http_only")
+async def test_a_markets_match_delay_and_stated_fees_arrive_through_the_sdk_from_gamma() -> None:
+    """The simulator's Gamma states `secondsDelay` 3 and `feesEnabled` false; the SDK's market
+    model carries both to our Market (a stated no-fee schedule, so it is sized)."""
+    scenario = {**SCENARIO, "markets": [{**SCENARIO["markets"][0], "seconds_delay": 3}]}
+    server = await serve(scenario=scenario, seed=3)
+    source = PolymarketMarketData(clock=SystemClock(), endpoints=endpoints_for(server))
+    await source.start()
+    try:
+        (market,) = [m for m in await source.list_markets() if m.question == "Will the rig pass?"]
+        assert market.seconds_delay == 3
+        assert market.fees == NO_FEES
+        assert market.fees.stated
+    finally:
+        await source.close()
+        await server.close()
