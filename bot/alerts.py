@@ -50,6 +50,8 @@ KINDS: dict[str, str] = {
     "llm_fallback": "heuristic used instead of the LLM",
     "news_failed": "news stage failed",
     "forecasts_not_stored": "forecasts not stored",
+    "exit": "position exits",
+    "exits_failed": "exits not evaluated",
     "win_rate": "win rate low",
     "clock_drift": "clock drift",
     "disk_space": "disk space low",

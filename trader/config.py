@@ -195,6 +195,18 @@ class Settings(BaseSettings):
     # the stage each strategy starts at on a fresh database (trader/stages.py); then /promote
     strategy_stages: str = ""
 
+    # exits (trader/signals/exits.py): each signal cycle re-evaluates the open positions and
+    # sells (fill-and-kill, never below best bid x (1 - EXIT_SLIPPAGE)) when the blended
+    # probability fell EXIT_ADVERSE_MOVE since entry, when holding beats selling by less than
+    # EXIT_MIN_EDGE within EXIT_CLOSE_HORIZON_S of the market's end, or within
+    # EXIT_STOP_HORIZON_S of it (the market stops taking orders)
+    exits_enabled: bool = True
+    exit_adverse_move: Decimal = Field(default=Decimal("0.10"), gt=0, lt=1)
+    exit_min_edge: Decimal = Field(default=Decimal("0.01"), gt=-1, lt=1)
+    exit_close_horizon_s: int = Field(default=86_400, ge=0, le=365 * 86_400)
+    exit_stop_horizon_s: int = Field(default=1_800, ge=0, le=365 * 86_400)
+    exit_slippage: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)
+
     # operator, chat, liveness
     operator_tz: str = "UTC"
     report_time: str = "07:00"
@@ -458,14 +470,20 @@ def _cross_field_problems(settings: Settings) -> list[str]:
         problems.append("WHATSAPP_PHONE_NUMBER_ID: WHATSAPP_TOKEN and it go together")
     if settings.whatsapp_token is not None and settings.whatsapp_app_secret is None:
         problems.append("WHATSAPP_APP_SECRET: required to verify webhook signatures")
-    if settings.retrieval_enabled and not settings.search_providers():
-        problems.append(
-            "RETRIEVAL_PROVIDERS: no usable search provider with RETRIEVAL_ENABLED on "
-            "(exa needs EXA_API_KEY)"
-        )
     if settings.watchdog_timeout_s <= settings.heartbeat_interval_s:
         problems.append("WATCHDOG_TIMEOUT_S: must be longer than HEARTBEAT_INTERVAL_S")
-    return problems + _mission_control_problems(settings)
+    if settings.exit_stop_horizon_s > settings.exit_close_horizon_s:
+        problems.append("EXIT_STOP_HORIZON_S: must not be longer than EXIT_CLOSE_HORIZON_S")
+    return problems + _retrieval_problems(settings) + _mission_control_problems(settings)
+
+
+def _retrieval_problems(settings: Settings) -> list[str]:
+    if settings.retrieval_enabled and not settings.search_providers():
+        return [
+            "RETRIEVAL_PROVIDERS: no usable search provider with RETRIEVAL_ENABLED on "
+            "(exa needs EXA_API_KEY)"
+        ]
+    return []
 
 
 def _mission_control_problems(settings: Settings) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -108,13 +108,17 @@ class FeeSchedule:
     taker_only: bool = True
     rebate_rate: Decimal = ZERO
     enabled: bool = True
+    # False: the venue said nothing usable about this market's fees (no `feeSchedule`, and
+    # `feesEnabled` not false); sizing refuses such a market rather than guess a rate
+    stated: bool = True
 
     @property
     def charges(self) -> bool:
         return self.enabled and self.rate > ZERO
 
 
-NO_FEES = FeeSchedule(enabled=False)
+NO_FEES = FeeSchedule(enabled=False)  # the venue says this market charges no fee
+UNSTATED_FEES = FeeSchedule(enabled=False, stated=False)  # the venue does not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,16 @@ class Market:
     slug: str = ""
     description: str = ""
     fees: FeeSchedule = NO_FEES
+    # the venue's match delay (`seconds_delay`): a marketable order waits this long before it
+    # is matched (in-play sports markets), so a GTD order's expiry is pushed back by it
+    seconds_delay: int = 0
+
+    def order_expiration(self, expires_at: datetime | None) -> datetime | None:
+        """When a GTD order meant to work until `expires_at` should expire at the venue: the
+        match delay added, so the order is live for its whole intended window."""
+        if expires_at is None or self.seconds_delay <= 0:
+            return expires_at
+        return expires_at + timedelta(seconds=self.seconds_delay)
 
     def token(self, outcome: str) -> OutcomeToken | None:
         wanted = outcome.casefold()

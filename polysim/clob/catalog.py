@@ -90,6 +90,7 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
             else None
         ),
         "takerBaseFee": spec.fee_rate_bps,
+        "secondsDelay": spec.seconds_delay,
         "makerBaseFee": 0,
         "tags": [],
     }

@@ -217,7 +217,7 @@ def clob_market_json(market: SimMarket) -> dict[str, Any]:
         "question": spec.question,
         "question_id": market.condition_id,
         "rewards": rewards_json(market),
-        "seconds_delay": 0,
+        "seconds_delay": spec.seconds_delay,
         "tags": [],
         "taker_base_fee": spec.fee_rate_bps,
         "tokens": _tokens_json(market),

@@ -20,6 +20,7 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
         "depth": 5, "level_size": "100", "half_spread_ticks": 1,
         "flow_rate": 0.3, "flow_size": "40",
         "fee_rate_bps": 0, "fee_exponent": 1,
+        "seconds_delay": 0,            # the match delay the market states (not enforced here)
         "end_date": "2027-01-01T00:00:00Z" | "end_in_s": 86400,
         "opened_at": ISO time | "opened_in_s": -864000,   # start of its price history
         "resolves_at": ISO time | "resolves_in_s": 300, "outcome": "Yes",
@@ -97,6 +98,7 @@ class MarketSpec:
     flow_size: Decimal = Decimal(40)
     fee_rate_bps: int = 0
     fee_exponent: int = 1
+    seconds_delay: int = 0  # stated as Gamma's secondsDelay and the CLOB's seconds_delay
     end_date: datetime | None = None
     opened_at: datetime | None = None  # None: the history's default look-back before the start
     resolves_at: datetime | None = None
@@ -213,6 +215,7 @@ def _market(raw: Any, index: int, now: datetime) -> MarketSpec:
         flow_size=Decimal(str(raw.get("flow_size", "40"))),
         fee_rate_bps=int(raw.get("fee_rate_bps", 0)),
         fee_exponent=int(raw.get("fee_exponent", 1)),
+        seconds_delay=int(raw.get("seconds_delay", 0)),
         end_date=_when(raw, "end_date", "end_in_s", now) or now + timedelta(days=30),
         opened_at=_when(raw, "opened_at", "opened_in_s", now),
         resolves_at=_when(raw, "resolves_at", "resolves_in_s", now),

@@ -5,6 +5,7 @@
                       `pytestmark = pytest.mark.usefixtures("plain_http_only")`
     sim               a simulator on loopback with the test scenario
     client            the SDK client of a fresh account, against `sim`
+    api               the fake Telegram Bot API on loopback (for the real aiogram client)
 
 A module that defines its own `sim` or `client` keeps it: a module's fixture overrides these.
 """
@@ -19,6 +20,7 @@ from polymarket import AsyncSecureClient
 
 from polysim.clob.app import SimServer
 from tests.support.sim import avoid_ca_bundle, running_sim, sdk_client
+from tests.support.telegram_server import FakeBotAPI
 
 
 @pytest.fixture
@@ -36,3 +38,9 @@ async def sim() -> AsyncIterator[SimServer]:
 async def client(sim: SimServer) -> AsyncIterator[AsyncSecureClient]:
     async with sdk_client(sim) as sdk:
         yield sdk
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as server:
+        yield server

@@ -12,12 +12,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.support.chat_stack import Chat, ask, start_chat, tap_data
+from tests.support.chat_stack import Chat, ask, chat_over, tap_data
 from tests.support.execution_rig import NO, YES, Rig, buy, paper_rig
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI, Sent
 from tests.support.waiting import eventually
-from trader.control.api import ControlAPI, Outcome
-from trader.domain import SYSTEM_ACTOR, TradingMode
+from trader.control.api import Outcome
+from trader.domain import SYSTEM_ACTOR
 from trader.execution.approvals import group_of
 from trader.store.repositories import ApprovalRepository
 
@@ -71,26 +71,9 @@ async def test_the_legs_of_one_group_do_not_supersede_each_other(rig: Rig) -> No
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def chat(api: FakeBotAPI, rig: Rig) -> AsyncIterator[Chat]:
-    control = ControlAPI(
-        state=rig.state,
-        events=rig.events,
-        event_reader=rig.events,
-        clock=rig.clock,
-        mode=TradingMode.PAPER,
-        desk=rig.runtime.desk,
-    )
-    started = await start_chat(api, control, rig.clock)
-    try:
+    async with chat_over(api, rig.control(), rig.clock) as started:
         yield started
-    finally:
-        await started.stop()
 
 
 async def test_the_first_card_is_edited_to_superseded_and_its_approve_does_nothing(

@@ -35,12 +35,6 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(NOW)
 

@@ -7,30 +7,19 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.support.execution_rig import YES, Rig, buy, paper_rig
-from trader.control.api import ControlAPI, Outcome, PnlPeriod
-from trader.domain import Actor, Alert, DrawdownMode, OrderStatus, Severity, TradingMode
+from tests.support.execution_rig import YES, buy, paper_rig
+from trader.control.api import Outcome, PnlPeriod
+from trader.domain import Actor, Alert, DrawdownMode, OrderStatus, Severity
 
 D = Decimal
 OPERATOR = Actor("telegram", "42", "ops")
-
-
-def control_for(rig: Rig) -> ControlAPI:
-    return ControlAPI(
-        state=rig.state,
-        events=rig.events,
-        event_reader=rig.events,
-        clock=rig.clock,
-        mode=TradingMode.PAPER,
-        desk=rig.runtime.desk,
-    )
 
 
 async def test_status_positions_orders_and_pnl(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
-        control = control_for(rig)
+        control = rig.control()
         await rig.runtime.accounts.snapshot()  # the day starts at 1000
         await rig.runtime.handle(buy())
         resting = await rig.runtime.handle(buy(price="0.50", size="10"))
@@ -68,7 +57,7 @@ async def test_kill_preview_then_kill_with_flatten_through_the_control_api(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
-        control = control_for(rig)
+        control = rig.control()
         stream = control.subscribe_alerts(OPERATOR)
         received: list[Alert] = []
 
@@ -100,7 +89,7 @@ async def test_approvals_through_the_control_api_act_once(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with paper_rig(engine, sessions) as rig:
-        control = control_for(rig)
+        control = rig.control()
         await control.set_approval_mode(OPERATOR, True)
         waiting = await rig.runtime.handle(buy(size="10"))
         (pending,) = await control.pending_approvals(OPERATOR)

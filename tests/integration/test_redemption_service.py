@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.chain import ScriptedChainVenue
@@ -20,6 +21,7 @@ from trader.control.types import ControlError
 from trader.domain import Alert
 from trader.execution.chain_records import OperationKind, OperationState, SqlChainOperationStore
 from trader.execution.redemption import RedemptionRun, RedemptionService
+from trader.execution.runtime import ExecutionCore
 from trader.store.trading import MarketRepository
 from trader.venue.base import VenueUnavailable
 from trader.venue.paper.feed import StaticMarketData
@@ -40,6 +42,7 @@ class Stack:
         )
         self.rig: Rig | None = None
         self.alerts: list[Alert] = []
+        self.cash_at_resolution = D(0)
 
     async def start(self) -> Rig:
         rig = await build_rig(self.engine, self.sessions, self.venue, self.clock, data=self.data)
@@ -64,6 +67,11 @@ class Stack:
         """The trader's process again, over the same database and the same venue."""
         await self.stop()
         return await self.start()
+
+    @property
+    def runtime(self) -> ExecutionCore:
+        assert self.rig is not None, "the trader is not running"
+        return self.rig.runtime
 
     @property
     def service(self) -> RedemptionService:
@@ -103,35 +111,41 @@ async def hold_and_resolve(s: Stack, payouts: dict[str, Decimal], token: str = Y
     assert s.rig.runtime.summary().redeemable == sum(
         (D(20) * p for t, p in payouts.items() if t == token), D(0)
     )
+    s.cash_at_resolution = s.rig.runtime.summary().cash
 
 
-async def test_a_resolved_yes_is_redeemed_once_and_cash_rises_by_the_payout(
+@pytest.fixture
+async def yes_won(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> None:
+) -> AsyncIterator[Stack]:
+    """20 YES held in a market that resolved YES, settled by reconciliation, not yet redeemed."""
     async with stack(engine, sessions) as s:
         await hold_and_resolve(s, {YES: D(1), NO: D(0)})
-        assert s.rig is not None
-        cash = s.rig.runtime.summary().cash
+        yield s
 
-        run = await s.service.run_once()
-        again = await s.service.run_once()
 
-        assert [op.payout for op in run.confirmed] == [D(20)]
-        assert again.confirmed == again.sent == ()
-        assert s.venue.sends == 1
-        assert s.rig.runtime.summary().cash == cash + D(20)
-        assert s.rig.runtime.summary().redeemable == 0
-        assert (await s.venue.balance()).cash == s.rig.runtime.summary().cash
-        assert await s.venue.positions() == []
-        assert await s.records() == [(OperationKind.REDEEM, OperationState.CONFIRMED)]
-        types = await s.rig.event_types(run.confirmed[0].correlation_id)
-        assert types == ["redemption_requested", "redemption_sent", "redemption_confirmed"]
-        redeemed = [a for a in s.drain_alerts() if a.kind == "redeem_confirmed"]
-        assert len(redeemed) == 1
-        assert "20.00 pUSD" in redeemed[0].title
-        assert "Will it rain tomorrow?" in redeemed[0].title
-        result = await s.rig.runtime.reconcile("test")  # the venue agrees: nothing to correct
-        assert result.corrections == ()
+async def test_a_resolved_yes_is_redeemed_once_and_cash_rises_by_the_payout(yes_won: Stack) -> None:
+    s = yes_won
+
+    run = await s.service.run_once()
+    again = await s.service.run_once()
+
+    assert [op.payout for op in run.confirmed] == [D(20)]
+    assert again.confirmed == again.sent == ()
+    assert s.venue.sends == 1
+    assert s.runtime.summary().cash == s.cash_at_resolution + D(20)
+    assert s.runtime.summary().redeemable == 0
+    assert (await s.venue.balance()).cash == s.runtime.summary().cash
+    assert await s.venue.positions() == []
+    assert await s.records() == [(OperationKind.REDEEM, OperationState.CONFIRMED)]
+    types = await s.rig.event_types(run.confirmed[0].correlation_id)
+    assert types == ["redemption_requested", "redemption_sent", "redemption_confirmed"]
+    redeemed = [a for a in s.drain_alerts() if a.kind == "redeem_confirmed"]
+    assert len(redeemed) == 1
+    assert "20.00 pUSD" in redeemed[0].title
+    assert "Will it rain tomorrow?" in redeemed[0].title
+    result = await s.runtime.reconcile("test")  # the venue agrees: nothing to correct
+    assert result.corrections == ()
 
 
 async def test_a_50_50_resolution_redeems_no_at_half_a_dollar(
@@ -150,97 +164,87 @@ async def test_a_50_50_resolution_redeems_no_at_half_a_dollar(
 
 
 async def test_a_pending_redemption_is_followed_by_its_tx_id_across_a_restart_and_sent_once(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    yes_won: Stack,
 ) -> None:
-    async with stack(engine, sessions) as s:
-        await hold_and_resolve(s, {YES: D(1), NO: D(0)})
-        assert s.rig is not None
-        cash = s.rig.runtime.summary().cash
-        s.venue.hold = True
+    s = yes_won
+    s.venue.hold = True
 
-        first = await s.service.run_once()
-        await s.service.run_once()  # still pending: not sent again
-        rig = await s.restart()
-        after_restart = await s.service.run_once()  # pending: followed, not sent
-        await s.venue.release()
-        mined = await s.service.run_once()
+    first = await s.service.run_once()
+    await s.service.run_once()  # still pending: not sent again
+    rig = await s.restart()
+    after_restart = await s.service.run_once()  # pending: followed, not sent
+    await s.venue.release()
+    mined = await s.service.run_once()
 
-        assert [op.state for op in first.sent] == [OperationState.SENT]
-        assert after_restart.confirmed == ()
-        assert s.venue.sends == 1
-        assert [op.tx_id for op in mined.confirmed] == [first.sent[0].tx_id]
-        assert rig.runtime.summary().cash == cash + D(20)
-        assert rig.runtime.summary().redeemable == 0
-        assert await s.records() == [(OperationKind.REDEEM, OperationState.CONFIRMED)]
+    assert [op.state for op in first.sent] == [OperationState.SENT]
+    assert after_restart.confirmed == ()
+    assert s.venue.sends == 1
+    assert [op.tx_id for op in mined.confirmed] == [first.sent[0].tx_id]
+    assert rig.runtime.summary().cash == s.cash_at_resolution + D(20)
+    assert rig.runtime.summary().redeemable == 0
+    assert await s.records() == [(OperationKind.REDEEM, OperationState.CONFIRMED)]
 
 
 async def test_a_send_whose_answer_was_lost_is_settled_from_the_holdings_not_sent_again(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    yes_won: Stack,
 ) -> None:
-    async with stack(engine, sessions) as s:
-        await hold_and_resolve(s, {YES: D(1), NO: D(0)})
-        assert s.rig is not None
-        cash = s.rig.runtime.summary().cash
-        s.venue.lose_answer = True
+    s = yes_won
+    s.venue.lose_answer = True
 
-        lost = await s.service.run_once()
-        s.venue.lose_answer = False
-        rig = await s.restart()
-        settled = await s.service.run_once()
+    lost = await s.service.run_once()
+    s.venue.lose_answer = False
+    rig = await s.restart()
+    settled = await s.service.run_once()
 
-        assert [op.state for op in lost.pending] == [OperationState.REQUESTED]
-        assert [op.message for op in settled.confirmed] == ["settled from the holdings"]
-        assert s.venue.sends == 1
-        assert rig.runtime.summary().cash == cash + D(20)
+    assert [op.state for op in lost.pending] == [OperationState.REQUESTED]
+    assert [op.message for op in settled.confirmed] == ["settled from the holdings"]
+    assert s.venue.sends == 1
+    assert rig.runtime.summary().cash == s.cash_at_resolution + D(20)
 
 
 async def test_a_request_that_never_reached_the_venue_fails_after_the_grace_and_is_asked_again(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    yes_won: Stack,
 ) -> None:
-    async with stack(engine, sessions) as s:
-        await hold_and_resolve(s, {YES: D(1), NO: D(0)})
-        s.venue.lose_request = True
-        await s.service.run_once()
-        s.venue.lose_request = False
+    s = yes_won
+    s.venue.lose_request = True
+    await s.service.run_once()
+    s.venue.lose_request = False
 
-        waiting = await s.service.run_once()  # within the grace: neither sent nor given up
-        s.clock.advance(601)
-        later = await s.service.run_once()
+    waiting = await s.service.run_once()  # within the grace: neither sent nor given up
+    s.clock.advance(601)
+    later = await s.service.run_once()
 
-        assert [op.state for op in waiting.pending] == [OperationState.REQUESTED]
-        assert waiting.confirmed == ()
-        assert s.venue.sends == 2  # the lost one, then once more after the grace
-        assert [op.state for op in later.failed] == [OperationState.FAILED]
-        assert [op.payout for op in later.confirmed] == [D(20)]
-        assert await s.records() == [
-            (OperationKind.REDEEM, OperationState.FAILED),
-            (OperationKind.REDEEM, OperationState.CONFIRMED),
-        ]
-        assert any(a.kind == "redeem_failed" for a in s.drain_alerts())
+    assert [op.state for op in waiting.pending] == [OperationState.REQUESTED]
+    assert waiting.confirmed == ()
+    assert s.venue.sends == 2  # the lost one, then once more after the grace
+    assert [op.state for op in later.failed] == [OperationState.FAILED]
+    assert [op.payout for op in later.confirmed] == [D(20)]
+    assert await s.records() == [
+        (OperationKind.REDEEM, OperationState.FAILED),
+        (OperationKind.REDEEM, OperationState.CONFIRMED),
+    ]
+    assert any(a.kind == "redeem_failed" for a in s.drain_alerts())
 
 
 async def test_a_refused_redemption_fails_with_an_alert_and_stops_after_three_tries(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    yes_won: Stack,
 ) -> None:
-    async with stack(engine, sessions) as s:
-        await hold_and_resolve(s, {YES: D(1), NO: D(0)})
-        assert s.rig is not None
-        cash = s.rig.runtime.summary().cash
-        s.venue.refuse = "execution reverted"
+    s = yes_won
+    s.venue.refuse = "execution reverted"
 
-        for _ in range(5):
-            await s.service.run_once()
+    for _ in range(5):
+        await s.service.run_once()
 
-        assert s.venue.sends == 3
-        assert s.rig.runtime.summary().cash == cash
-        assert s.rig.runtime.summary().redeemable == D(20)  # still owed
-        failed = [a for a in s.drain_alerts() if a.kind == "redeem_failed"]
-        assert len(failed) == 3
-        assert "execution reverted" in failed[0].body
-        s.venue.refuse = None
-        by_hand = await s.service.redeem(CONDITION, "telegram:42")  # the operator may still
-        assert by_hand.state is OperationState.CONFIRMED
-        assert s.rig.runtime.summary().cash == cash + D(20)
+    assert s.venue.sends == 3
+    assert s.runtime.summary().cash == s.cash_at_resolution
+    assert s.runtime.summary().redeemable == D(20)  # still owed
+    failed = [a for a in s.drain_alerts() if a.kind == "redeem_failed"]
+    assert len(failed) == 3
+    assert "execution reverted" in failed[0].body
+    s.venue.refuse = None
+    by_hand = await s.service.redeem(CONDITION, "telegram:42")  # the operator may still
+    assert by_hand.state is OperationState.CONFIRMED
+    assert s.runtime.summary().cash == s.cash_at_resolution + D(20)
 
 
 async def test_redeem_by_hand_refuses_what_is_not_redeemable_or_already_in_flight(
@@ -328,22 +332,18 @@ async def test_a_resolved_market_off_the_board_is_named_and_routed_from_the_mark
     assert await store.market_facts("0xnever-seen") is None
 
 
-async def test_the_job_goes_on_while_resolutions_cannot_be_read(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    async with stack(engine, sessions) as s:
-        await hold_and_resolve(s, {YES: D(1), NO: D(0)})
-        assert s.rig is not None
+async def test_the_job_goes_on_while_resolutions_cannot_be_read(yes_won: Stack) -> None:
+    s = yes_won
 
-        async def down(condition_ids: object) -> dict[str, dict[str, Decimal]]:
-            raise VenueUnavailable("gamma is down")
+    async def down(condition_ids: object) -> dict[str, dict[str, Decimal]]:
+        raise VenueUnavailable("gamma is down")
 
-        original = s.data.resolved_markets
-        s.data.resolved_markets = down  # type: ignore[method-assign,assignment]
-        during = await s.service.run_once()
-        s.data.resolved_markets = original  # type: ignore[method-assign]
-        after = await s.service.run_once()
+    original = s.data.resolved_markets
+    s.data.resolved_markets = down  # type: ignore[method-assign,assignment]
+    during = await s.service.run_once()
+    s.data.resolved_markets = original  # type: ignore[method-assign]
+    after = await s.service.run_once()
 
-        assert during == RedemptionRun()
-        assert [op.payout for op in after.confirmed] == [D(20)]
-        assert s.venue.sends == 1
+    assert during == RedemptionRun()
+    assert [op.payout for op in after.confirmed] == [D(20)]
+    assert s.venue.sends == 1

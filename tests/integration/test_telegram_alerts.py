@@ -25,12 +25,6 @@ from trader.domain import Alert, Severity
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
     clock = FakeClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
     store = MemoryStore()  # quiet hours kept from an earlier run

@@ -18,12 +18,6 @@ TITLE = "Will <Trump> & <Harris> debate before 1 May?"
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
     chat = await start_chat_stack(api)
     try:

@@ -17,12 +17,6 @@ from tests.support.waiting import eventually
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
     chat = await start_chat_stack(api)
     try:

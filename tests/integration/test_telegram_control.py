@@ -41,12 +41,6 @@ def order(order_id: str = "0xabc123") -> OrderView:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
     chat = await start_chat_stack(api, operators=(OPERATOR_ID, SECOND_OPERATOR))
     assert chat.desk is not None

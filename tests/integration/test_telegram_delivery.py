@@ -22,12 +22,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
     chat = await start_chat_stack(api)
     try:

@@ -13,21 +13,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.render.common import RenderContext
-from tests.support.chat_stack import Chat, ask, start_chat, tap
+from tests.support.chat_stack import Chat, ask, chat_over, tap
 from tests.support.execution_rig import CONDITION, YES, Rig, buy, paper_rig
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
 from tests.support.waiting import eventually
-from trader.control.api import ControlAPI, Outcome
-from trader.domain import TradingMode, TradingState
+from trader.control.api import Outcome
+from trader.domain import TradingState
 from trader.execution.approvals import ApprovalQueue
 from trader.execution.market_data import MarketBoard
 from trader.store.repositories import ApprovalRepository
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
 
 
 @pytest.fixture
@@ -40,19 +34,8 @@ async def rig(
 
 @pytest.fixture
 async def chat(api: FakeBotAPI, rig: Rig) -> AsyncIterator[Chat]:
-    control = ControlAPI(
-        state=rig.state,
-        events=rig.events,
-        event_reader=rig.events,
-        clock=rig.clock,
-        mode=TradingMode.PAPER,
-        desk=rig.runtime.desk,
-    )
-    started = await start_chat(api, control, rig.clock)
-    try:
+    async with chat_over(api, rig.control(), rig.clock) as started:
         yield started
-    finally:
-        await started.stop()
 
 
 async def test_kill_with_flatten_over_the_real_execution_core(

@@ -191,12 +191,6 @@ def _odd_updates(user: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
     chat = await start_chat_stack(api, notifier_config=NotifierConfig())
     try:

@@ -16,7 +16,6 @@ from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_
 from tests.support.sim import avoid_ca_bundle
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
 from tests.support.waiting import eventually
-from trader.control.api import ControlAPI
 from trader.domain import Side, TradingMode, TradingState
 
 
@@ -37,14 +36,7 @@ async def test_kill_with_flatten_from_telegram_leaves_nothing_open_on_the_simula
         await rig.runtime.handle(sim_intent(market, "0.62", "20"))
         await rig.runtime.handle(sim_intent(market, "0.55", "10"))  # rests below the book
         await eventually(lambda: rig.runtime.position(token) is not None)
-        control = ControlAPI(
-            state=rig.state,
-            events=rig.events,
-            event_reader=rig.events,
-            clock=rig.clock,
-            mode=TradingMode.LIVE,
-            desk=rig.runtime.desk,
-        )
+        control = rig.control(TradingMode.LIVE)
         chat = await start_chat(api, control, rig.clock)
         try:
             prompt = await ask(api, OPERATOR_ID, "/kill")

@@ -10,20 +10,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.support.chat_stack import Chat, ask, start_chat, tap
+from tests.support.chat_stack import Chat, ask, chat_over, tap
 from tests.support.execution_rig import CONDITION, NO, YES, Rig, buy, paper_rig
 from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI
 from tests.support.waiting import eventually
-from trader.control.api import ControlAPI
-from trader.domain import TradingMode
 
 D = Decimal
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
 
 
 @pytest.fixture
@@ -36,19 +28,8 @@ async def rig(
 
 @pytest.fixture
 async def chat(api: FakeBotAPI, rig: Rig) -> AsyncIterator[Chat]:
-    control = ControlAPI(
-        state=rig.state,
-        events=rig.events,
-        event_reader=rig.events,
-        clock=rig.clock,
-        mode=TradingMode.PAPER,
-        desk=rig.runtime.desk,
-    )
-    started = await start_chat(api, control, rig.clock)
-    try:
+    async with chat_over(api, rig.control(), rig.clock) as started:
         yield started
-    finally:
-        await started.stop()
 
 
 async def test_redeem_lists_for_a_viewer_and_redeems_for_an_operator_once_confirmed(

@@ -4,7 +4,6 @@ The real aiogram client against the fake Bot API; the chat's clock is a FakeCloc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -17,12 +16,6 @@ from trader.clock import FakeClock
 from trader.domain import TradingState
 
 SIX_HOURS = timedelta(hours=6)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
 
 
 @pytest.fixture

@@ -28,12 +28,6 @@ SECRET = "webhook-secret-0123"
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def transport(api: FakeBotAPI) -> AsyncIterator[TelegramTransport]:
     clock = FakeClock()
     events = MemoryEvents(clock)

@@ -504,6 +504,16 @@ async def start_chat(
     return Chat(core, notifier, relay, transport, tasks)
 
 
+@contextlib.asynccontextmanager
+async def chat_over(api: FakeBotAPI, control: ControlAPI, clock: Any) -> AsyncIterator[Chat]:
+    """`start_chat` as a context: the chat is stopped on the way out, whatever happened."""
+    started = await start_chat(api, control, clock)
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
 async def ask(api: FakeBotAPI, user: int, text: str, *, chat: int | None = None) -> Sent:
     """Send `text` as `user` and return the first message the bot sends back to that chat."""
     where = chat if chat is not None else user

@@ -18,6 +18,7 @@ from polysim.clob.app import SimServer
 from tests.support.paper import MemoryJournal
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
+from trader.control.api import ControlAPI
 from trader.control.types import TradingStatus
 from trader.domain import (
     Book,
@@ -26,6 +27,7 @@ from trader.domain import (
     OrderIntent,
     OutcomeToken,
     Side,
+    TradingMode,
 )
 from trader.execution.accounts import ResolutionSource
 from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
@@ -108,6 +110,17 @@ class Rig:
         parts = {"execution.book_feed": self.runtime.follow_books, **self.runtime.components()}
         for name in names:
             self.tasks.append(asyncio.create_task(parts[name](), name=name))
+
+    def control(self, mode: TradingMode = TradingMode.PAPER) -> ControlAPI:
+        """The real Control API over this rig's execution core, as the app wires it."""
+        return ControlAPI(
+            state=self.state,
+            events=self.events,
+            event_reader=self.events,
+            clock=self.clock,
+            mode=mode,
+            desk=self.runtime.desk,
+        )
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -81,6 +81,7 @@ class TradingAssembly:
             bankroll=self._bankroll,
             events=recorder,
             holdings=self.execution.holdings,
+            positions=self.execution.positions,  # each cycle ends with their exits
             allow_heuristic_live=lambda: state.allow_heuristic_live,
             stages=lambda: state.stages,
             on_usage=on_usage,  # each LLM call's tokens and cost into /metrics

@@ -6,7 +6,8 @@ The file is JSON (`polyops-history/1`), documented in the README's "Backtest" se
      "markets": [{"condition_id", "question", "description", "tokens": [{"token_id", "outcome"}],
                   "opened_at", "end_date", "resolved_at", "payouts": {token_id: "1" | "0" | "0.5"},
                   "tick_size", "min_order_size", "neg_risk", "volume", "liquidity", "slug",
-                  "fees": {"rate", "exponent", "taker_only", "rebate_rate", "enabled"}}],
+                  "fees": {"rate", "exponent", "taker_only", "rebate_rate", "enabled",
+                           "stated" (optional; false: the venue stated no schedule)}}],
      "prices": {token_id: [["2026-01-01T00:00:00Z", "0.55"], ...]},
      "news": [{"item_id", "title", "summary", "link", "published", "source"}]}
 
@@ -55,6 +56,7 @@ class _Fees(_Strict):
     taker_only: bool = True
     rebate_rate: Decimal = Decimal(0)
     enabled: bool = True
+    stated: bool = True  # false: the venue stated no schedule (sizing refuses the market)
 
 
 class _Market(_Strict):
@@ -205,6 +207,7 @@ def _market(raw: _Market, origin: str) -> HistoricalMarket:
         raw.fees.taker_only,
         raw.fees.rebate_rate,
         raw.fees.enabled,
+        raw.fees.stated,
     )
     market = Market(
         condition_id=raw.condition_id,
@@ -269,5 +272,6 @@ def _market_json(item: HistoricalMarket) -> dict[str, Any]:
             "taker_only": fees.taker_only,
             "rebate_rate": str(fees.rebate_rate),
             "enabled": fees.enabled,
+            **({} if fees.stated else {"stated": False}),
         },
     }

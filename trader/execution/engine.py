@@ -40,6 +40,7 @@ from trader.domain import (
     OrderIntent,
     OrderRequest,
     OrderStatus,
+    OrderType,
     TradingMode,
 )
 from trader.events import (
@@ -169,6 +170,13 @@ class ExecutionEngine:
                 )
             return await self._place(intent, decision.size, _amount(intent, decision))
 
+    def _expiration(self, intent: OrderIntent) -> datetime | None:
+        """A GTD order's expiry at the venue: the intent's, plus its market's match delay."""
+        market = self.board.market(intent.market)
+        if intent.order_type is not OrderType.GTD or market is None:
+            return intent.expires_at
+        return market.order_expiration(intent.expires_at)
+
     def _fees_of(self, market_id: str) -> FeeSchedule:
         market = self.board.market(market_id)
         return market.fees if market is not None else NO_FEES
@@ -215,7 +223,7 @@ class ExecutionEngine:
             client_order_id=f"po-{uuid.uuid4().hex}",
             order_type=intent.order_type,
             post_only=intent.post_only,
-            expiration=intent.expires_at,
+            expiration=self._expiration(intent),
             market=intent.market,
             # a marketable buy of an amount spends what risk approved, as sizing planned it
             amount=amount,

@@ -35,10 +35,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from trader.bus import Bus
 from trader.clock import Clock
 from trader.config import Settings
-from trader.domain import Alert, Market, OrderIntent, Severity, TradingMode, new_correlation_id
+from trader.domain import (
+    Alert,
+    Market,
+    OrderIntent,
+    Position,
+    Severity,
+    TradingMode,
+    new_correlation_id,
+)
 from trader.events import EventSink, RecordedEvent, SignalCycleCompleted, SignalCycleFailed
 from trader.signals.budget import DailyBudget
 from trader.signals.ensemble import EnsembleConfig
+from trader.signals.exit_records import SqlModelViews
+from trader.signals.exits import ExitConfig, ExitWatch
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.news import Feed, NewsConfig, NewsSource
 from trader.signals.pipeline import (
@@ -117,6 +127,7 @@ class SignalRuntimeConfig:
     screen: bool = True  # the triage model screens markets before the deep analysis
     batch: bool = False  # non-urgent analyses through the Message Batches API
     search: SearchSettings = field(default_factory=SearchSettings)  # retrieval; off by default
+    exits: ExitConfig = field(default_factory=ExitConfig)  # EXITS_ENABLED, EXIT_*
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
@@ -158,6 +169,14 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         analysis_chain=tuple(settings.llm_analysis_chain.split(",")),
         screen_chain=tuple(settings.llm_screen_chain.split(",")),
         search=search_settings(settings),
+        exits=ExitConfig(
+            enabled=settings.exits_enabled,
+            adverse_move=settings.exit_adverse_move,
+            min_edge=settings.exit_min_edge,
+            close_horizon=timedelta(seconds=settings.exit_close_horizon_s),
+            stop_horizon=timedelta(seconds=settings.exit_stop_horizon_s),
+            slippage=settings.exit_slippage,
+        ),
     )
 
 
@@ -212,6 +231,7 @@ class SignalRuntime:
     # the operator's /set allow_heuristic_live (ControlState), read at each cycle's start
     allow_heuristic_live: Callable[[], bool] = field(default=lambda: False)
     refit: CalibrationRefit | None = None  # the daily job; `load()` at start
+    exits: ExitWatch | None = None  # the open positions' exit rules, after each cycle
     last_report: CycleReport | None = field(default=None, init=False)
     last_cycle_at: datetime | None = field(default=None, init=False)  # the last one's start
     last_published: tuple[OrderIntent, ...] = field(default=(), init=False)
@@ -295,10 +315,29 @@ class SignalRuntime:
             for intent in legs[group.group_id]:
                 self.bus.intents.publish(intent, intent.correlation_id)
                 published.append(intent)
+        published.extend(await self._exits(markets, result.groups, cycle_id))
         self.last_published = tuple(published)
         await self._prune_news()
         await self._read_scores()
         return result.report
+
+    async def _exits(
+        self, markets: Sequence[Market], groups: Sequence[IntentGroup], cycle_id: str
+    ) -> list[OrderIntent]:
+        """The open positions' exits, published; a market this cycle already decided is left
+        to that decision. A failure costs this cycle its exits, with an alert."""
+        if self.exits is None:
+            return []
+        traded = {intent.market for group in groups for intent in group.intents}
+        try:
+            decisions = await self.exits.run(markets, skip=traded, cycle_id=cycle_id)
+        except Exception as exc:
+            log.exception("signal cycle: the exit rules failed")
+            self._warn(
+                "exits_failed", "Exits not evaluated", f"{type(exc).__name__}: {exc}", cycle_id
+            )
+            return []
+        return [decision.intent for decision in decisions]
 
     async def _read_scores(self) -> None:
         """The resolved forecasts' Brier scores over `SCORE_DAYS`, for /signals."""
@@ -460,10 +499,12 @@ def build_signal_runtime(
     allow_heuristic_live: Callable[[], bool] = lambda: False,
     stages: Callable[[], StageBook] = StageBook.defaults,
     on_usage: Callable[[UsageRecord], object] | None = None,
+    positions: Callable[[], Sequence[Position]] | None = None,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
-    Anthropic client it creates and closes it in `close()`."""
+    Anthropic client it creates and closes it in `close()`. With `positions` (the open
+    positions) each cycle ends with their exits (`trader.signals.exits`)."""
     news_cache = SqlNewsCache(sessions, clock) if config.feeds else None
     feeds, window = [Feed(url) for url in config.feeds], NewsConfig(window=config.news_window)
     news = NewsSource(feeds, http, clock, config=window, cache=news_cache) if news_cache else None
@@ -557,7 +598,7 @@ def build_signal_runtime(
         stages=stages,
         retriever=retriever,
     )
-    return SignalRuntime(
+    runtime = SignalRuntime(
         config=config,
         pipeline=pipeline,
         collector=collector,
@@ -574,3 +615,15 @@ def build_signal_runtime(
         allow_heuristic_live=allow_heuristic_live,
         refit=refit,
     )
+    if positions is not None:
+        runtime.exits = ExitWatch(
+            config.exits,
+            positions=positions,
+            books=books,
+            views=SqlModelViews(sessions, clock),
+            calibration=calibration,
+            clock=clock,
+            bus=bus,
+            record=lambda kind, payload, corr: runtime._record(kind, payload, corr),
+        )
+    return runtime

@@ -11,7 +11,9 @@ computed at that level's price (it only shrinks as the price worsens), capped by
 out. Shares are rounded down to 0.01.
 
 Fees: the market's own schedule (`trader.fees`: `rate x (p(1-p))^e` per share, paid in pUSD on
-top of the price); the same function risk and the paper venue use.
+top of the price); the same function risk and the paper venue use. A market whose schedule the
+venue does not state (`FeeSchedule.stated` false) is refused with `UNSTATED_FEES`, never sized
+on a guessed rate.
 
 The intent is a marketable buy of a dollar amount (the venue's market-buy amount is collateral):
 `notional` is the planned spend on shares, rounded down to the cent, and the limit price is the
@@ -35,6 +37,11 @@ _HUNDREDTH_CENT = Decimal("0.0001")  # an edge must exceed the error, not equal 
 BINARY = ("Yes", "No")
 CENT_SHARES = Decimal("0.01")
 MIN_MARKETABLE_NOTIONAL = Decimal(1)  # the venue refuses marketable buys under $1
+UNSTATED_FEES = "UNSTATED_FEES"
+UNSTATED_FEES_REASON = (
+    f"{UNSTATED_FEES}: the venue states no fee schedule for this market, so it is not sized "
+    "on a guessed rate (FEE_RATE_OVERRIDE_BPS states one for every market)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +186,9 @@ def size_forecast(
     """The intent for `forecast`, or None with the reason. `books` maps token id to book;
     `held` token id to shares held (and being bought): the stake is sized net of them, and a
     view against what is held sells it instead of buying the other side."""
-    if not forecast.actionable:
-        return SizingDecision(None, f"not actionable: {forecast.note}")
-    if bankroll <= ZERO:
-        return SizingDecision(None, "no bankroll")
+    refused = _unsizable(forecast, market, bankroll)
+    if refused:
+        return SizingDecision(None, refused)
     q = forecast.model_probability
     best = _best_side(q, market, books)
     if best is None:
@@ -227,6 +233,17 @@ def size_forecast(
         sources=forecast.sources,
     )
     return SizingDecision(intent, f"buy {outcome}", outcome, edge, fill)
+
+
+def _unsizable(forecast: Forecast, market: Market, bankroll: Decimal) -> str:
+    """Why nothing can be sized for `forecast` at all, or ""."""
+    if not forecast.actionable:
+        return f"not actionable: {forecast.note}"
+    if bankroll <= ZERO:
+        return "no bankroll"
+    if not market.fees.stated:
+        return UNSTATED_FEES_REASON
+    return ""
 
 
 def _hurdle(forecast: Forecast, edge: Decimal, config: SizingConfig) -> tuple[SizingConfig, str]:

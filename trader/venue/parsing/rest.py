@@ -21,6 +21,7 @@ from decimal import Decimal
 from trader.domain import (
     NO_FEES,
     ONE,
+    UNSTATED_FEES,
     ZERO,
     Book,
     BookLevel,
@@ -324,7 +325,19 @@ def parse_gamma_market(payload: Payload) -> Market:
         slug=str(payload.get("slug") or ""),
         description=str(payload.get("description") or ""),
         fees=parse_fee_schedule(payload),
+        seconds_delay=parse_seconds_delay(payload.get("secondsDelay")),
     )
+
+
+def parse_seconds_delay(value: object) -> int:
+    """The venue's match delay in whole seconds (`secondsDelay` / `seconds_delay`); 0 when
+    not stated."""
+    if value is None or value == "":
+        return 0
+    delay = to_decimal(value, "seconds_delay")
+    if delay < ZERO or delay != delay.to_integral_value():
+        raise ParseError(f"seconds_delay {value!r} is not a whole number of seconds >= 0")
+    return int(delay)
 
 
 def _neg_risk_event(payload: Payload) -> str:
@@ -337,10 +350,14 @@ def _neg_risk_event(payload: Payload) -> str:
 
 
 def parse_fee_schedule(payload: Payload) -> FeeSchedule:
-    """Gamma's `feesEnabled` + `feeSchedule` ({rate, exponent, takerOnly, rebateRate})."""
+    """Gamma's `feesEnabled` + `feeSchedule` ({rate, exponent, takerOnly, rebateRate}).
+    `feesEnabled: false` is no fee; a schedule is its fee; anything else (fees enabled, or not
+    said, with no schedule) is `UNSTATED_FEES`: no rate is guessed."""
     schedule = payload.get("feeSchedule")
-    if payload.get("feesEnabled") is False or not isinstance(schedule, Mapping):
+    if payload.get("feesEnabled") is False:
         return NO_FEES
+    if not isinstance(schedule, Mapping):
+        return UNSTATED_FEES
     exponent = to_decimal(schedule.get("exponent"), "feeSchedule.exponent", default=ONE)
     if exponent != exponent.to_integral_value() or exponent < ONE:
         raise ParseError(f"feeSchedule.exponent {exponent} is not a whole number >= 1")
@@ -375,6 +392,9 @@ def parse_clob_market(payload: Payload) -> Market:
         neg_risk=bool(payload.get("neg_risk", False)),
         slug=str(payload.get("market_slug") or ""),
         description=str(payload.get("description") or ""),
+        # the CLOB's market states no fee schedule (`taker_base_fee` is not the rate charged)
+        fees=UNSTATED_FEES,
+        seconds_delay=parse_seconds_delay(payload.get("seconds_delay")),
     )
 
 
@@ -404,6 +424,7 @@ __all__ = [
     "parse_order",
     "parse_order_type",
     "parse_orders_page",
+    "parse_seconds_delay",
     "parse_side",
     "parse_timestamp",
     "parse_trade",

@@ -28,6 +28,7 @@ from polymarket.models.data.portfolio import Position as DataPosition
 
 from trader.domain import (
     NO_FEES,
+    UNSTATED_FEES,
     ZERO,
     Book,
     BookLevel,
@@ -38,7 +39,12 @@ from trader.domain import (
     OutcomeToken,
     Position,
 )
-from trader.venue.parsing.rest import AccountIdentity, parse_order, parse_trade
+from trader.venue.parsing.rest import (
+    AccountIdentity,
+    parse_order,
+    parse_seconds_delay,
+    parse_trade,
+)
 
 COLLATERAL_SCALE = Decimal(1_000_000)  # pUSD and share amounts have six implied decimals
 _V2_RESERVED_BITS = ((1 << 64) - 1) << 40
@@ -111,15 +117,19 @@ def market_from_gamma(market: GammaMarket) -> Market | None:
         slug=market.slug or "",
         description=market.description or "",
         fees=fees_from_gamma(trading),
+        seconds_delay=parse_seconds_delay(trading.seconds_delay),
     )
 
 
 def fees_from_gamma(trading: Any) -> FeeSchedule:
     """Gamma's `feesEnabled` and `feeSchedule` (the SDK's `MarketTrading`) as our schedule.
-    A market that says fees are off, or states no schedule, charges nothing."""
+    A market that says fees are off charges nothing; one that states no schedule (fees enabled
+    or not said) is `UNSTATED_FEES`, which sizing refuses rather than guess a rate."""
     schedule = trading.fee_schedule
-    if trading.fees_enabled is False or schedule is None:
+    if trading.fees_enabled is False:
         return NO_FEES
+    if schedule is None:
+        return UNSTATED_FEES
     return FeeSchedule(
         rate=Decimal(schedule.rate),
         exponent=int(schedule.exponent),

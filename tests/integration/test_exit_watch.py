@@ -1,0 +1,133 @@
+"""The exit watch on a real database (both backends): the entry view and the model's latest
+view come from the stored forecasts, the adverse move is measured against the mid now, and the
+exit goes out as an intent on the bus with its `exit_decided` event and its `exit` alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from polysim.synthetic.signals import StaticBooks
+from trader.bus import Bus
+from trader.clock import FakeClock
+from trader.domain import (
+    Book,
+    BookLevel,
+    Market,
+    OrderType,
+    OutcomeToken,
+    Position,
+    Side,
+)
+from trader.signals.exit_records import SqlModelViews
+from trader.signals.exits import ExitConfig, ExitRule, ExitWatch
+from trader.signals.pooling import CalibrationHolder
+from trader.signals.records import ForecastRecord
+from trader.signals.values import Forecast, Source
+from trader.store.signals_repo import ForecastEntry, SqlForecastStore
+
+D = Decimal
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+YES, NO = "tok-yes", "tok-no"
+MARKET = Market(
+    condition_id="0xm",
+    question="Will it rain?",
+    tokens=(OutcomeToken(YES, "Yes"), OutcomeToken(NO, "No")),
+    end_date=NOW + timedelta(days=10),
+)
+
+
+def forecast(blend: str, aggregate: str, market: str) -> Forecast:
+    return Forecast(
+        market="0xm",
+        model_probability=D(blend),
+        market_probability=D(market),
+        confidence=D("0.7"),
+        dispersion=D("0.02"),
+        source=Source.LLM,
+        rationale="",
+        sources=(),
+        samples=3,
+        aggregate=D(aggregate),
+        weight=D("0.15"),
+    )
+
+
+def book(token: str, bid: str, ask: str) -> Book:
+    return Book(token, (BookLevel(D(bid), D(100)),), (BookLevel(D(ask), D(100)),), NOW)
+
+
+async def test_an_adverse_move_from_the_stored_entry_view_is_sold_and_said(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = FakeClock(NOW)
+    store = SqlForecastStore(sessions, clock)
+    await store.record_many(
+        [
+            # the entry: q 0.80 at a 0.60 market, blended 0.6347, traded
+            ForecastEntry(
+                ForecastRecord(
+                    NOW - timedelta(hours=2), forecast("0.6347", "0.80", "0.60"), "trade", "buy Yes"
+                ),
+                token_id=YES,
+            ),
+            # a later look, skipped (already at target): the model still at 0.80
+            ForecastEntry(
+                ForecastRecord(
+                    NOW - timedelta(hours=1),
+                    forecast("0.6200", "0.80", "0.57"),
+                    "skip",
+                    "at target",
+                ),
+                token_id=YES,
+            ),
+        ]
+    )
+    bus = Bus()
+    intents, alerts = bus.intents.subscribe(), bus.alerts.subscribe()
+    recorded: list[tuple[str, dict[str, Any], str]] = []
+    watch = ExitWatch(
+        ExitConfig(),
+        positions=lambda: [Position(YES, D(40), D("0.58"), market="0xm")],
+        books=StaticBooks({YES: book(YES, "0.45", "0.47"), NO: book(NO, "0.53", "0.55")}),
+        views=SqlModelViews(sessions, clock),
+        calibration=CalibrationHolder(),
+        clock=clock,
+        bus=bus,
+        record=lambda kind, payload, corr: recorded.append((kind, dict(payload), corr)),
+    )
+
+    (decision,) = await watch.run([MARKET], cycle_id="cycle-1")
+
+    # the market fell to a 0.46 mid: 0.80 blends to 0.5179, 0.1168 under the entry's 0.6347
+    assert decision.rule is ExitRule.ADVERSE_MOVE
+    envelope = intents.get_nowait()
+    assert envelope is not None
+    intent = envelope.payload
+    assert envelope.correlation_id == intent.correlation_id
+    assert (intent.side, intent.order_type, intent.size, intent.limit_price) == (
+        Side.SELL,
+        OrderType.FAK,
+        D(40),
+        D("0.43"),
+    )
+    assert "fell from 0.6347 at entry to 0.5179 (by 0.1168" in intent.reason
+    ((kind, payload, corr),) = recorded
+    assert (kind, corr) == ("exit_decided", intent.correlation_id)
+    assert payload["rule"] == "adverse_move"
+    assert payload["reason"] == intent.reason
+    assert (payload["entry_view"], payload["view_now"]) == (D("0.6347"), D("0.5179"))
+    assert payload["cycle"] == "cycle-1"
+    note = alerts.get_nowait()
+    assert note is not None
+    assert note.payload.kind == "exit"
+    assert note.payload.title == "Exit: selling 40.00 Yes (adverse_move)"
+    assert note.payload.body == f"Will it rain?\n{intent.reason}"
+
+    # a market this cycle's own intents decided is left to them; and exits can be turned off
+    assert await watch.run([MARKET], skip={"0xm"}) == []
+    watch.config = ExitConfig(enabled=False)
+    assert await watch.run([MARKET]) == []
