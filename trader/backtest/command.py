@@ -137,7 +137,7 @@ def headline(summary: dict[str, Any]) -> str:
             f"{summary['trades']} fills, fees {summary['fees_paid']},"
             f" turnover {summary['turnover']}, win rate {rate if rate is not None else '-'}",
             f"Brier on {brier['markets']} resolved markets: model {brier['model']},"
-            f" market {brier['market']}",
+            f" market {brier['market']}, blend {brier.get('blend')}",
             f"{summary['market_evaluations']} market evaluations in {summary['cycles']} cycles",
             *summary.get("notes", []),
         ]

@@ -55,6 +55,7 @@ from trader.signals.pipeline import CycleResult, SelectionConfig
 from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecorder
 from trader.signals.runtime import SignalRuntimeConfig, group_legs
 from trader.signals.sizing import SizingConfig
+from trader.signals.values import Forecast
 from trader.stages import Stage, StageBook
 from trader.state import ControlState, RiskLimits
 from trader.store.db import create_engine, session_factory
@@ -307,10 +308,16 @@ def _forecasts(collector: InMemoryForecastRecorder) -> Sequence[ForecastSample]:
         ForecastSample(
             at=r.timestamp,
             market=r.forecast.market,
-            model=r.forecast.model_probability,
+            model=_own(r.forecast),
             market_price=r.forecast.market_probability,
             source=str(r.forecast.source),
             decision=r.decision,
+            blend=r.forecast.model_probability,
         )
         for r in records
     ]
+
+
+def _own(forecast: Forecast) -> Decimal:
+    """The model's probability before the blend with the market: calibrated when it was."""
+    return forecast.calibrated if forecast.calibrated is not None else forecast.aggregate
