@@ -28,7 +28,7 @@ import contextlib
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +41,7 @@ from trader.backtest.results import BacktestRun, CycleSample, ForecastSample
 from trader.backtest.signals import (
     CutoffAnalyser,
     LLMBacktestConfig,
+    RecordedForecast,
     ReplayForecasts,
     ReplayNews,
     backtest_pipeline,
@@ -67,6 +68,7 @@ from trader.venue.paper.venue import PaperVenue
 
 ForecastMode = Literal["heuristic", "replay", "llm"]
 ACTOR = "system:backtest"
+RECORDED_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 SETTLE_STEPS = 8  # loop turns after each book publish: enough for watcher, venue and consumer
 
 
@@ -83,6 +85,7 @@ class BacktestConfig:
     strategy: str | None = None
     forecasts: ForecastMode = "heuristic"
     forecast_database: str | None = None  # replay: the database the live bot recorded into
+    recording: Path | None = None  # replay: or the recorder's directory (RECORDER_DIR)
     llm: LLMBacktestConfig | None = None  # llm: the model and its training cut-off
     fill_model: FillModel = field(default_factory=FillModel)
     signals: SignalRuntimeConfig = field(default_factory=SignalRuntimeConfig)
@@ -97,8 +100,11 @@ class BacktestConfig:
             found.append("--to: must be after --from")
         if self.bankroll <= 0:
             found.append("--bankroll: must be positive")
-        if self.forecasts == "replay" and not self.forecast_database:
-            found.append("--forecast-db: replay needs the database the forecasts were recorded in")
+        if self.forecasts == "replay" and not (self.forecast_database or self.recording):
+            found.append(
+                "--forecast-db: replay needs the database (or --recorded, the recording) the"
+                " forecasts were recorded in"
+            )
         if self.forecasts == "llm" and self.llm is None:
             found.append("--forecasts llm: needs ANTHROPIC_API_KEY and LLM_TRAINING_CUTOFF")
         if self.strategy is not None and self.stages.stage_of(self.strategy) is None:
@@ -115,6 +121,8 @@ async def run_backtest(history: History, config: BacktestConfig) -> BacktestRun:
     if config.forecasts == "replay" and config.forecast_database:
         markets = [m.market for m in history.markets]
         recorded = ReplayForecasts(await load_recorded_forecasts(config.forecast_database, markets))
+    elif config.forecasts == "replay" and config.recording is not None:
+        recorded = ReplayForecasts(await asyncio.to_thread(_recorded, config.recording, config))
     with tempfile.TemporaryDirectory(prefix="polyops-backtest-") as tmp:
         return await _run(history, config, Path(tmp), recorded)
 
@@ -284,6 +292,13 @@ def _model(
     )
     opened = {m.market.condition_id: m.opened_at for m in history.markets}
     return CutoffAnalyser(analyser, opened, llm.training_cutoff), client
+
+
+def _recorded(root: Path, config: BacktestConfig) -> dict[str, list[RecordedForecast]]:
+    """Every forecast recorded up to the end (the latest before each cycle is replayed)."""
+    from trader.backtest.recorded import load_recording, recorded_forecasts
+
+    return recorded_forecasts(load_recording(root, RECORDED_SINCE, config.end))
 
 
 def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
