@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from trader.clock import Clock
+from trader.config import Settings
 from trader.domain import Book, Fill, Market, Resolution
 from trader.recording import rows
 from trader.recording.store import ParquetStore
@@ -224,3 +225,17 @@ def bus_components(recorder: Recorder, bus: Any) -> dict[str, Callable[[], Await
         "recorder.fills": read_fills,
         "recorder.resolutions": read_resolutions,
     }
+
+
+def build_recorder(settings: Settings, clock: Clock) -> Recorder:
+    return Recorder(
+        RecorderConfig(
+            root=settings.recorder_dir,
+            book_interval_s=settings.recorder_book_interval_s,
+            book_depth=settings.recorder_book_depth,
+            queue_max=settings.recorder_queue_max,
+            flush_s=settings.recorder_flush_s,
+            retention_days=settings.recorder_retention_days,
+        ),
+        clock,
+    )
