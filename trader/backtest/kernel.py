@@ -28,7 +28,7 @@ import contextlib
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -68,7 +68,6 @@ from trader.venue.paper.venue import PaperVenue
 
 ForecastMode = Literal["heuristic", "replay", "llm"]
 ACTOR = "system:backtest"
-RECORDED_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 SETTLE_STEPS = 8  # loop turns after each book publish: enough for watcher, venue and consumer
 
 
@@ -113,7 +112,12 @@ class BacktestConfig:
         return found
 
 
-async def run_backtest(history: History, config: BacktestConfig) -> BacktestRun:
+Progress = Callable[[int, int], None]  # (cycles done, cycles in all), after each cycle
+
+
+async def run_backtest(
+    history: History, config: BacktestConfig, progress: Progress | None = None
+) -> BacktestRun:
     problems = config.problems()
     if problems:
         raise BacktestError("; ".join(problems))
@@ -124,11 +128,24 @@ async def run_backtest(history: History, config: BacktestConfig) -> BacktestRun:
     elif config.forecasts == "replay" and config.recording is not None:
         recorded = ReplayForecasts(await asyncio.to_thread(_recorded, config.recording, config))
     with tempfile.TemporaryDirectory(prefix="polyops-backtest-") as tmp:
-        return await _run(history, config, Path(tmp), recorded)
+        return await _run(history, config, Path(tmp), recorded, progress)
+
+
+def _quiet(done: int, total: int) -> None:
+    """No one follows this run's progress."""
+
+
+def cycle_count(config: BacktestConfig) -> int:
+    """How many cycles the window holds: both ends are cycles."""
+    return int((config.end - config.start).total_seconds() // config.cycle_s) + 1
 
 
 async def _run(
-    history: History, config: BacktestConfig, tmp: Path, recorded: ReplayForecasts | None
+    history: History,
+    config: BacktestConfig,
+    tmp: Path,
+    recorded: ReplayForecasts | None,
+    progress: Progress | None,
 ) -> BacktestRun:
     url = f"sqlite+aiosqlite:///{tmp / 'backtest.db'}"
     await upgrade_async(url)
@@ -202,7 +219,8 @@ async def _run(
         )
         run = BacktestRun(config=config, fill_model=config.fill_model.describe())
         step = timedelta(seconds=config.cycle_s)
-        now = config.start
+        now, total = config.start, cycle_count(config)
+        report = progress or _quiet
         while now <= config.end:
             clock.set(now)
             source.publish_books()  # the replay's socket: resting paper orders see the move
@@ -219,6 +237,7 @@ async def _run(
             run.cycles.append(await _execute(execution, result, now))
             run.forecasts.extend(_forecasts(collector))
             run.evaluations += result.report.selected
+            report(len(run.cycles), total)
             now += step
         run.fills = list(await venue.trades())
         run.realizations = execution.realizations()
@@ -298,7 +317,7 @@ def _recorded(root: Path, config: BacktestConfig) -> dict[str, list[RecordedFore
     """Every forecast recorded up to the end (the latest before each cycle is replayed)."""
     from trader.backtest.recorded import load_recording, recorded_forecasts
 
-    return recorded_forecasts(load_recording(root, RECORDED_SINCE, config.end))
+    return recorded_forecasts(load_recording(root, config.start, config.end))
 
 
 def _no_fsync(dbapi_connection: Any, _record: Any) -> None:

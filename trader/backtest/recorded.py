@@ -1,6 +1,6 @@
 """A recording (`trader.recording`) read back as a backtest's history and forecasts.
 
-`load_recording(root, start, end)` reads every kind between two times. `history_with_recording`
+`load_recording(root, start, end)` reads the recording of a window. `history_with_recording`
 merges it into a history (or makes one from it alone): markets the history lacks come from the
 recorded metadata (opened when first recorded, resolved when a resolution was recorded); the
 recorded books replace the price history where present (`History.recorded_book`: the latest of
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,18 @@ class Recording:
         return {kind: len(self.of(kind)) for kind in KINDS}
 
 
+EVERY_DAY = ("markets", "resolutions", "forecasts")  # small, and needed from before the window
+SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def load_recording(root: Path, start: datetime, end: datetime) -> Recording:
+    """Books, trades and news between `start` and `end`; markets, resolutions and forecasts
+    up to `end` from the recording's first day (a market is recorded when first seen and when
+    it changes, and the latest forecast before the window's first cycle is replayed)."""
     store = ParquetStore(root)
-    return Recording({kind: store.read(kind, start, end) for kind in KINDS})
+    return Recording(
+        {kind: store.read(kind, SINCE if kind in EVERY_DAY else start, end) for kind in KINDS}
+    )
 
 
 def recorded_book(row: Row) -> Book:
