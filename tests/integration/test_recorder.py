@@ -12,8 +12,11 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from tests.support.backtest_history import START
 from tests.support.recording import RESOLVED, record_a_day, yes_book
+from trader.backtest.command import EXIT_BAD_INPUT, run_command
 from trader.backtest.kernel import BacktestConfig, run_backtest
 from trader.backtest.recorded import history_with_recording, load_recording
 from trader.backtest.results import summarise
@@ -140,3 +143,22 @@ async def test_retention_deletes_partitions_older_than_the_limit(tmp_path: Path)
 
     kept = [(today.date() - day).days for day in store.days("books")]
     assert kept == [90, 5]
+
+
+def test_trader_backtest_recorded_replays_a_recording_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(record_a_day(tmp_path / "recordings"))
+    out = tmp_path / "out"
+
+    status = run_command(
+        config(tmp_path / "recordings"), None, out, recorded=tmp_path / "recordings"
+    )
+    missing = run_command(config(tmp_path / "none"), None, out, recorded=tmp_path / "none")
+
+    assert status == 0
+    written = json.loads(next(out.glob("*.json")).read_text())
+    assert written["fills"][0]["price"] == "0.53"  # the recorded ask, not a synthesised one
+    assert next(out.glob("*.png")).stat().st_size > 0
+    assert missing == EXIT_BAD_INPUT
+    assert "no recording there" in capsys.readouterr().err
