@@ -34,6 +34,7 @@ from trader.reports.charts import (
 )
 
 COLORS = {"model": LINE, "market": MUTED, "blend": MODEL_COLORS[1]}
+MARKERS = {"model": ("o", "-"), "market": ("s", "--"), "blend": ("^", ":")}  # lines may overlap
 LABEL = "Backtest on {source}: not a forecast of live results"
 
 
@@ -163,7 +164,8 @@ def _calibration(ax: Axes, table: dict[str, Any]) -> None:
             ax.plot(
                 [float(r["mean_probability"]) for r in rows],
                 [float(r["frequency"]) for r in rows],
-                marker="o",
+                marker=MARKERS[name][0],
+                linestyle=MARKERS[name][1],
                 markersize=4,
                 linewidth=1.2,
                 color=COLORS[name],
