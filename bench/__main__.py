@@ -29,6 +29,7 @@ BENCHMARKS = [
     "bench.report",
     "bench.footprint",
     "bench.backtest",
+    "bench.recorder",
 ]
 RESULTS = Path(__file__).with_name("results.json")
 CYCLE_MARKETS = 200  # bench.cycle's universe
@@ -58,6 +59,13 @@ TARGETS = (
         "/status round trip over the echo bot's (p50)", "telegram_status", "ratio_p50", 1.2, "x"
     ),
     Target("LLM cost per analysed market", "cycle", "cost_per_market_usd", 0.002, "$"),
+    Target(
+        "recorder cost per book update on the hot path (kept), p50",
+        "recorder",
+        "book_kept_p50_us",
+        5.0,
+        "us",
+    ),
 )
 
 

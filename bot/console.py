@@ -14,7 +14,7 @@ import asyncio
 import getpass
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
 from bot.access import Request, Roster
@@ -50,6 +50,7 @@ class ConsoleChat:
         core.access.set_roster("console", roster or Roster.of([self.actor.user_id], []))
         self.input_closed = asyncio.Event()
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._following: set[asyncio.Task[None]] = set()
 
     def write(self, text: str) -> None:
         self._stdout.write(text + "\n")
@@ -84,6 +85,17 @@ class ConsoleChat:
             reply = await self.answer(line)
             if reply is not None:
                 self.show(reply)
+                if reply.follow is not None:  # printed as it comes; the prompt stays free
+                    self._follow(reply.follow)
+
+    def _follow(self, follow: Callable[[], AsyncIterator[Reply]]) -> None:
+        async def show_all() -> None:
+            async for update in follow():
+                self.show(update)
+
+        task = asyncio.create_task(show_all(), name="console-follow")
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
 
     async def answer(self, line: str) -> Reply | None:
         """One typed line through the access gate; None when the gate says to stay silent."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 
@@ -39,6 +40,12 @@ class Reply:
     `silent`: deliver without a notification sound. `notice`: a short answer that changes
     nothing (an expired confirmation, a refused button); Telegram shows it as a toast on the
     button instead of editing the message.
+
+    `follow`: the reply is the first word of a longer answer (`/backtest`'s progress). The
+    transport sends it, then iterates `follow()`: each reply yielded without images replaces
+    the sent message (Telegram edits it; the terminal prints it; WhatsApp, which cannot edit,
+    skips it), and one with images is sent as a new message. Commands hand it over so that
+    the command itself answers at once.
     """
 
     title: str
@@ -47,6 +54,9 @@ class Reply:
     images: tuple[Image, ...] = ()
     silent: bool = False
     notice: bool = False
+    follow: Callable[[], AsyncIterator[Reply]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def text(self) -> str:

@@ -197,6 +197,14 @@ def backtest(
         typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"], help="end, UTC"),
     ] = None,
     history: Annotated[Path | None, typer.Option(help="history file (JSON)")] = None,
+    recorded: Annotated[
+        Path | None,
+        typer.Option(
+            help="the recorder's directory (RECORDER_DIR): its books, markets, news and"
+            " resolutions merged into the history (or the history alone); replay reads its"
+            " forecasts unless --forecast-db"
+        ),
+    ] = None,
     fetch: Annotated[
         bool,
         typer.Option(
@@ -219,6 +227,7 @@ def backtest(
     ] = None,
 ) -> None:
     """Replay a history through the real strategies, risk, execution and paper venue."""
+    import dataclasses
     from decimal import Decimal
 
     from trader.backtest.command import backtest_config, compare_command, run_command
@@ -231,12 +240,12 @@ def backtest(
         history = settings.backtest_history_cache
     problems = [
         f"{name}: required"
-        for name, value in (("--from", start), ("--to", end), ("--history", history))
+        for name, value in (("--from", start), ("--to", end), ("--history", history or recorded))
         if value is None
     ]
     if forecasts not in ("heuristic", "replay", "llm"):
         problems.append(f"--forecasts: heuristic, replay or llm, not {forecasts!r}")
-    if problems or start is None or end is None or history is None:
+    if problems or start is None or end is None:
         for line in problems:
             typer.echo(f"backtest: {line}", err=True)
         raise typer.Exit(EXIT_CONFIG)
@@ -254,9 +263,10 @@ def backtest(
         forecast_database=forecast_db,
         fill_model=FillModel(Decimal(str(half_spread)), Decimal(str(depth)), levels),
     )
-    raise typer.Exit(
-        run_command(config, history, out, fetch_from=settings.venue() if fetch else None)
-    )
+    if recorded is not None and config.forecasts == "replay" and forecast_db is None:
+        config = dataclasses.replace(config, recording=recorded)
+    fetch_from = settings.venue() if fetch else None
+    raise typer.Exit(run_command(config, history, out, fetch_from=fetch_from, recorded=recorded))
 
 
 @cli.command()

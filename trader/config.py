@@ -168,6 +168,15 @@ class Settings(BaseSettings):
     # `trader backtest --forecasts llm`: the analysis model's training cut-off (ISO, with a
     # zone); only markets opened after it get an LLM forecast. Unset: llm mode refuses to run
     llm_training_cutoff: AwareDatetime | None = None
+    # the recorder (trader/recording/): what the app saw, as Parquet by day, for backtests.
+    # Off by default: pyarrow costs tens of megabytes of memory once loaded
+    recorder_enabled: bool = False
+    recorder_dir: Path = Path("data/recordings")
+    recorder_book_interval_s: float = Field(default=60.0, gt=0)  # an unchanged book, again
+    recorder_book_depth: int = Field(default=10, ge=1, le=100)  # levels kept a side
+    recorder_queue_max: int = Field(default=10_000, ge=10)  # entries waiting; more are dropped
+    recorder_flush_s: float = Field(default=30.0, gt=0)
+    recorder_retention_days: int = Field(default=90, ge=1)
     rebalance_s: int = Field(default=21_600, ge=1)
     health_check_s: int = Field(default=900, ge=1)
     reconcile_s: int = Field(default=60, ge=1)

@@ -16,6 +16,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.access import DEFAULT_MAX_AGE, REFUSAL, AccessGate
+from bot.commands import backtest as commands_backtest
 from bot.commands import chain as commands_chain
 from bot.commands import control as commands_control
 from bot.commands import read as commands_read
@@ -97,6 +98,7 @@ class CommandCore:
             commands_settings,
             commands_strategies,
             commands_chain,
+            commands_backtest,
         ):
             module.install(self)
 

@@ -78,6 +78,7 @@ class Outbox:
         )
         self._keys: OrderedDict[str, dict[int, list[int]]] = OrderedDict()
         self.stats: defaultdict[str, int] = defaultdict(int)
+        self._following: set[asyncio.Task[None]] = set()
 
     # public -------------------------------------------------------------------------
 
@@ -93,6 +94,34 @@ class Outbox:
         if key is not None:  # an update queued before this send completes still finds it
             self._remember(key, chat_id, None)
         return self._submit(chat_id, run)
+
+    def send_following(self, chat_id: int, reply: Reply) -> asyncio.Future[list[int]]:
+        """Send `reply`, then follow it (`Reply.follow`): each later reply edits the sent
+        message, or, with images, is sent as a new one. Runs beside the chat's queue, so the
+        chat answers other commands meanwhile; stopped by `close()`."""
+        sent = self.send(chat_id, reply)
+        if reply.follow is not None:
+            task = asyncio.create_task(
+                self._follow(chat_id, sent, reply.follow), name=f"telegram-follow-{chat_id}"
+            )
+            self._following.add(task)
+            task.add_done_callback(self._following.discard)
+        return sent
+
+    async def _follow(
+        self, chat_id: int, sent: asyncio.Future[list[int]], follow: Callable[[], Any]
+    ) -> None:
+        try:
+            ids = await sent
+            async for update in follow():
+                if update.images or not ids:
+                    await self.send(chat_id, update)
+                else:
+                    await self.edit(chat_id, ids[0], update)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the first answer stands; the operator's log says what failed
+            log.exception("telegram: following a reply in chat %s failed", chat_id)
 
     def edit(self, chat_id: int, message_id: int, reply: Reply) -> asyncio.Future[list[int]]:
         return self._submit(chat_id, lambda: self._edit(chat_id, message_id, reply))
@@ -117,6 +146,9 @@ class Outbox:
         await self._sends.drain()
 
     async def close(self) -> None:
+        for task in list(self._following):
+            task.cancel()
+        await asyncio.gather(*self._following, return_exceptions=True)
         left = await self._sends.close()
         if left:
             log.warning("telegram outbox closed with %d message(s) unsent", left)

@@ -37,7 +37,7 @@ async def answer_message(message: Message, core: CommandCore, outbox: Outbox, ac
     request = Request(actor, message.text or "", sent_at=message.date)
     verdict = await core.access.handle(request)
     if verdict.deliver:
-        await outbox.send(message.chat.id, verdict.reply)
+        await outbox.send_following(message.chat.id, verdict.reply)
 
 
 def command_routers(core: CommandCore) -> list[Router]:

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -279,6 +279,14 @@ class WhatsAppTransport:
         if message.tapped and self.outbox.said_by_update(sender, updates, reply):
             return  # the notifier's update of the tapped message already says it
         self.outbox.send(sender, reply, reply_to=message.id if message.tapped else None)
+        if reply.follow is not None:  # no edits on WhatsApp: only what carries an image
+            follow = self._follow(sender, reply.follow)
+            self._spawn(follow, name=f"whatsapp-follow-{sender[-4:]}")
+
+    async def _follow(self, sender: str, follow: Callable[[], AsyncIterator[Reply]]) -> None:
+        async for update in follow():
+            if update.images:
+                self.outbox.send(sender, update)
 
     async def _answer(self, message: Inbound, actor: Actor) -> Reply | None:
         self.outbox.release_held(message.sender)  # only known numbers have anything held

@@ -4,6 +4,8 @@ One command starts, on 127.0.0.1 only:
 - the CLOB simulator (`trader sim` with the demo scenario) as a child process;
 - a local news feed the heuristic model reads;
 - the watchdog as a child process, watching the app's heartbeat;
+- a few days of recorded (synthetic) history, replayed (`polysim.demo.history`), so `/report`
+  and `/backtest` draw real charts from the start; the recorder stays on;
 - the app in paper mode against the simulator, with the terminal chat and a fast schedule
   (a signal cycle every minute). The first cycle runs at once and trades; then approval mode
   is switched on, so the next cycle asks before trading: an approval request within two
@@ -25,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 SCENARIO = Path(__file__).with_name("scenario.json")
 DEMO_DATABASE = "sqlite+aiosqlite:///./data/demo.db"
 DEMO_ACTOR = Actor(channel="console", user_id="demo")
+DEMO_RECORDINGS = Path("data/demo-recordings")
 
 
 def free_port() -> int:
@@ -165,12 +169,22 @@ async def _demo(
 
     feed_runner, feed_url = await start_feed("127.0.0.1", free_port())
     demo = demo_settings(settings, sim_port=sim_port, http_port=http_port, feed=feed_url)
+    # the demo records what it sees, and opens with a few recorded (synthetic) days replayed
+    demo = demo.model_copy(update={"recorder_enabled": True, "recorder_dir": DEMO_RECORDINGS})
     await upgrade_async(demo.database_url)
+    from polysim.demo.history import open_with_history
+
+    opened = await open_with_history(demo, datetime.now(UTC))
+    if opened is not None:
+        print(opened)
     watchdog = start_child(["watchdog"], logs / "watchdog.log", child_env(demo))
     print(f"Polyops demo: paper trading against the simulator on 127.0.0.1:{sim_port}")
     print(f"database {demo.database_url}; logs of the simulator and watchdog in {logs}/")
     print(f"health http://127.0.0.1:{http_port}/health, metrics /metrics")
-    print("Type /help, /status, /signals, /orders, /pending, /approve on|off, /kill, /report.")
+    print(
+        "Type /help, /status, /signals, /orders, /pending, /approve on|off, /kill, /report,"
+        " /backtest llm_edge 4."
+    )
     print("Ctrl-C stops everything.")
     app = App(demo, console_io=ConsoleIO())
     script = asyncio.create_task(_script(app))

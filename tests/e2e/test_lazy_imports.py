@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.support.anthropic_server import FakeAnthropicServer
 from tests.support.app_process import demo_scenario, rig
 
-HEAVY = ("anthropic", "aiogram", "matplotlib", "alembic", "jinja2")
+HEAVY = ("anthropic", "aiogram", "matplotlib", "alembic", "jinja2", "pyarrow")
 NONE_OF_THEM = dict.fromkeys(HEAVY, False)
 
 

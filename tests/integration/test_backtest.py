@@ -84,6 +84,19 @@ async def test_backtest_replayed_forecasts_buy_and_settle_at_the_real_payouts(
     assert summary["brier"]["markets"] == 2
     assert summary["brier"]["model"] == "0.0650"  # ((0.7-1)^2 + (0.7-0.5)^2) / 2
     assert summary["brier"]["market"] == "0.1250"  # ((0.5-1)^2 + 0) / 2
+    assert summary["brier"]["blend"] == "0.0650"  # a replayed forecast is the blend it traded
+    calibration = summary["calibration"]
+    assert calibration["markets"] == 2
+    assert calibration["market"] == [  # both at 0.50; YES paid 1 and 0.5
+        {
+            "low": "0.5",
+            "high": "0.6",
+            "count": 2,
+            "mean_probability": "0.5000",
+            "frequency": "0.7500",
+        }
+    ]
+    assert [(b["low"], b["count"]) for b in calibration["blend"]] == [("0.7", 2)]
 
 
 async def test_backtest_same_run_twice_gives_identical_json(

@@ -18,7 +18,7 @@ import pytest
 from tests.support.chat_stack import memory_control, position
 from tests.support.remote_rig import served
 from trader.clock import FakeClock
-from trader.control.api import ControlError, PnlPeriod, Stage
+from trader.control.api import ControlError, NotConfiguredError, PnlPeriod, Stage
 from trader.control.remote import RemoteControl, UnreachableError
 from trader.control.signing import sign
 from trader.domain import Actor, Alert, Severity, TradingState
@@ -201,3 +201,19 @@ async def test_a_remote_with_the_wrong_secret_is_told_it_was_refused(tmp_path: P
         with pytest.raises(ControlError, match="refused the hub's signature"):
             await wrong.pause(OPERATOR)
     assert memory.desk.trading.state is TradingState.RUNNING
+
+
+async def test_remote_backtest_is_served_and_refused_as_in_process(tmp_path: Path) -> None:
+    clock = FakeClock()
+    memory = await memory_control(clock)  # no backtest runner in this process
+    async with served(memory, clock, tmp_path) as rig:
+        with pytest.raises(ControlError, match="unknown strategy 'nope'"):
+            await rig.remote.start_backtest(OPERATOR, "nope", 7)
+        with pytest.raises(ControlError, match="between 1 and 90"):
+            await rig.remote.start_backtest(OPERATOR, "llm_edge", 400)
+        with pytest.raises(NotConfiguredError, match="backtests cannot run"):
+            await rig.remote.start_backtest(OPERATOR, "llm_edge", 7)
+        with pytest.raises(NotConfiguredError, match="backtests cannot run"):
+            await rig.remote.backtest_status(OPERATOR, "bt-0")
+
+    assert ("hub.telegram:42", "backtest") in memory.events.audited()

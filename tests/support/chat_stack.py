@@ -29,6 +29,7 @@ from trader.clock import FakeClock
 from trader.control.api import (
     ApprovalDecision,
     ApprovalRequest,
+    BacktestRunner,
     ControlAPI,
     ExecutionResult,
     KillPreview,
@@ -415,6 +416,7 @@ async def start_chat_stack(
     notifier_config: NotifierConfig | None = None,
     reports: ReportSource | None = None,
     signals: SignalSource | None = None,
+    backtests: BacktestRunner | None = None,
 ) -> ChatStack:
     """The chat side of Polyops over `api`, started (polling, relay running).
 
@@ -439,6 +441,7 @@ async def start_chat_stack(
         desk=the_desk,
         reports=reports,
         signals=signals,
+        backtests=backtests,
     )
     chat = await start_chat(
         api, control, clock, operators=operators, viewers=viewers, notifier_config=notifier_config

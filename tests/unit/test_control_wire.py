@@ -12,6 +12,7 @@ import pytest
 from trader.control.signing import NONCE, SIGNATURE, TIMESTAMP, Verifier, sign
 from trader.control.types import (
     ApprovalRequest,
+    BacktestStatus,
     ExitResult,
     KillReport,
     SignalsView,
@@ -102,6 +103,21 @@ def test_a_file_travels_as_its_bytes(tmp_path: Path) -> None:
     assert received.read_bytes() == b"\x89PNG-bytes"
     assert received.parent == tmp_path / "in"
     assert received.suffix == ".png"
+
+
+def test_a_backtest_status_travels_with_its_image_and_without_one(tmp_path: Path) -> None:
+    image = tmp_path / "backtest.png"
+    image.write_bytes(b"\x89PNG-backtest")
+    done = BacktestStatus("bt-1", "llm_edge", 7, "done", 337, 337, ("PnL 1.00",), image)
+    running = BacktestStatus("bt-2", "llm_edge", 7, "running", 10, 337)
+
+    received = round_trip(done, BacktestStatus, tmp_path / "in")
+    still = round_trip(running, BacktestStatus, tmp_path / "in")
+
+    assert received.lines == ("PnL 1.00",)
+    assert received.image_path is not None
+    assert received.image_path.read_bytes() == b"\x89PNG-backtest"
+    assert still == running
 
 
 def test_a_payload_of_the_wrong_shape_is_refused() -> None:

@@ -17,12 +17,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.commands.core import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat
 from bot.notifier import Notifier
 from bot.relay import ControlRelay
+from trader.backtest.job import BacktestJobs
 from trader.clock import Clock
 from trader.config import ConfigError, Settings
 from trader.control.api import ControlAPI
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from bot.whatsapp import WhatsAppTransport
 
 log = logging.getLogger(__name__)
+BACKTESTS_DIR = Path("data/backtests/chat")
 Component = Callable[[], Awaitable[None]]
 
 
@@ -87,6 +90,8 @@ class ChatAssembly:
         """`console_io`: the terminal chat's streams, None for no terminal chat."""
         self._supervisor = supervisor
         memory = ChatMemoryRepository(sessions, clock)
+        # /backtest: one at a time, in a child process (the kernel is imported there only)
+        self.backtests = BacktestJobs(settings, clock, BACKTESTS_DIR)
         self.control = ControlAPI(
             state=state,
             events=events,
@@ -102,6 +107,7 @@ class ChatAssembly:
             signals=signals,
             strategy_records=OrderRepository(sessions, clock),  # /strategies: their records
             why=why,
+            backtests=self.backtests,
             name=settings.trader_name,
         )
         secret = settings.control_api_secret
@@ -209,6 +215,7 @@ class ChatAssembly:
             await self.whatsapp.stop()
 
     async def stop_telegram(self) -> None:
+        self.backtests.close()  # a run still going ends with the chat
         if self.telegram is not None:
             await self.telegram.stop()
 

@@ -100,6 +100,11 @@ class App:
             on_usage=self.metrics.record_llm_usage,
         )
         await trading.start()
+        if trading.recorder is not None:  # /metrics: what it dropped, what waits, what failed
+            kept = trading.recorder
+            self.metrics.set_recorder(
+                lambda: sum(kept.dropped.values()), kept.pending, lambda: kept.write_errors
+            )
         execution, signals = trading.execution, trading.signals
         liveness = self.liveness = LivenessAssembly(
             settings,

@@ -28,7 +28,9 @@ from trader.config import Settings
 from trader.domain import Market, TradingMode
 from trader.execution.runtime import build_execution, execution_config
 from trader.execution.trade_alerts import TradeAlerts
+from trader.recording.recorder import build_recorder, bus_components
 from trader.reports import ReportService, ReportWorker
+from trader.signals.pipeline import BookGetter
 from trader.signals.records import UsageRecord
 from trader.signals.runtime import build_signal_runtime, signal_runtime_config
 from trader.signals.scoring import ForecastScoring, PayoutSource
@@ -70,13 +72,19 @@ class TradingAssembly:
         self._bus = bus
         self.markets = MarketRepository(sessions, clock)
         self.http_client = httpx.AsyncClient(timeout=15)
+        # RECORDER_ENABLED: what the app sees, as Parquet for backtests (pyarrow loads on the
+        # first write, on the recorder's thread)
+        self.recorder = build_recorder(settings, clock) if settings.recorder_enabled else None
+        books: BookGetter = self.venue.get_book
+        if self.recorder is not None:  # every book the signal cycle reads is recorded
+            books = self.recorder.books_of(books)
         self.signals = build_signal_runtime(
             signal_runtime_config(settings),
             sessions=sessions,
             clock=clock,
             bus=bus,
             markets=self._markets,
-            books=self.venue.get_book,
+            books=books,
             http=self.http_client,
             bankroll=self._bankroll,
             events=recorder,
@@ -85,6 +93,7 @@ class TradingAssembly:
             allow_heuristic_live=lambda: state.allow_heuristic_live,
             stages=lambda: state.stages,
             on_usage=on_usage,  # each LLM call's tokens and cost into /metrics
+            tap=self.recorder,
         )
         self.reports = ReportService(  # each report made in a child process, started on first use
             sessions,
@@ -95,6 +104,7 @@ class TradingAssembly:
         )
         self.trade_alerts: TradeAlerts | None = None  # built by start(), after the core's
         self.scoring: ForecastScoring | None = None  # likewise
+        self._recording: dict[str, Component] = {}  # the recorder's readers, after start()
 
     async def _markets(self) -> list[Market]:
         return list(self.execution.board.markets())
@@ -108,6 +118,9 @@ class TradingAssembly:
             await self.signals.refit.load()
         await self.execution.start()  # restore, load markets, reconcile: before any order
         await self.markets.upsert_many(self.execution.board.markets())  # reports name them
+        if self.recorder is not None:
+            self.recorder.markets(self.execution.board.markets())
+            self._recording = bus_components(self.recorder, self._bus)  # subscribed now
         self.trade_alerts = TradeAlerts(self._bus, self.execution.board.title_of)
         # forecasts resolve with their market: scored from the resolution facts on the bus
         self.scoring = ForecastScoring(self._bus, self.signals.forecasts, self._clock)
@@ -123,6 +136,7 @@ class TradingAssembly:
         components["alerts.orders"] = self.trade_alerts.run_orders
         components["alerts.fills"] = self.trade_alerts.run_fills
         components["signals.scoring"] = self.scoring.run
+        components.update(self._recording)
         return components
 
     # --- jobs ---------------------------------------------------------------------------
@@ -132,6 +146,8 @@ class TradingAssembly:
         board = self.execution.board
         await board.refresh_markets()
         await self.markets.upsert_many(board.markets())
+        if self.recorder is not None:
+            self.recorder.markets(board.markets())
         await self._score_unheld_forecasts()
 
     async def _score_unheld_forecasts(self) -> None:
@@ -155,6 +171,9 @@ class TradingAssembly:
         await self.execution.close()  # in-flight writes drained, halt watcher closed
 
     async def close_clients(self) -> None:
+        if self.recorder is not None:  # what is still buffered goes to disk
+            with contextlib.suppress(Exception):
+                await self.recorder.flush()
         for closer in (self.signals, self.venue, self.reports):
             with contextlib.suppress(Exception):
                 await closer.close()

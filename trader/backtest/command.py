@@ -27,6 +27,7 @@ from trader.stages import parse_stage_setting
 from trader.venue.base import VenueError
 
 EXIT_BAD_INPUT = 2
+RECORDED_BEFORE = timedelta(days=1)  # books and news read from this long before --from
 EXIT_VENUE = 3
 
 
@@ -74,18 +75,17 @@ def llm_config(settings: Settings) -> LLMBacktestConfig | None:
 
 def run_command(
     config: BacktestConfig,
-    history_path: Path,
+    history_path: Path | None,
     out: Path,
     *,
     png: bool = True,
     fetch_from: VenueConfig | None = None,
+    recorded: Path | None = None,
 ) -> int:
-    """`fetch_from`: first bring the cache at `history_path` up to date from that venue."""
+    """`fetch_from`: first bring the cache at `history_path` up to date from that venue.
+    `recorded`: the recorder's directory, merged into the history (or the history alone)."""
     try:
-        if fetch_from is not None:
-            history = asyncio.run(fetch_venue_history(fetch_from, config, history_path))
-        else:
-            history = load_history(history_path)
+        history = _history(config, history_path, fetch_from, recorded)
         run = asyncio.run(run_backtest(history, config))
     except (HistoryError, BacktestError) as error:
         print(f"backtest: {error}", file=sys.stderr)
@@ -103,8 +103,34 @@ def run_command(
     if png:
         from trader.backtest.chart import render_png
 
-        print(f"written: {render_png(summary, out / f'{name}.png', source=history_path.name)}")
+        names = [p.name for p in (history_path, recorded) if p is not None]
+        source = " + ".join(names)
+        print(f"written: {render_png(summary, out / f'{name}.png', source=source)}")
     return 0
+
+
+def _history(
+    config: BacktestConfig,
+    history_path: Path | None,
+    fetch_from: VenueConfig | None,
+    recorded: Path | None,
+) -> History:
+    history = None
+    if fetch_from is not None and history_path is not None:
+        history = asyncio.run(fetch_venue_history(fetch_from, config, history_path))
+    elif history_path is not None:
+        history = load_history(history_path)
+    if recorded is not None:
+        from trader.backtest.recorded import describe, history_with_recording, load_recording
+
+        if not recorded.is_dir():
+            raise HistoryError(f"{recorded}: no recording there (RECORDER_DIR)")
+        recording = load_recording(recorded, config.start - RECORDED_BEFORE, config.end)
+        print(describe(recording))
+        history = history_with_recording(recording, history)
+    if history is None:
+        raise HistoryError("no history: give --history, --fetch or --recorded")
+    return history
 
 
 async def fetch_venue_history(venue: VenueConfig, config: BacktestConfig, cache: Path) -> History:
@@ -137,7 +163,7 @@ def headline(summary: dict[str, Any]) -> str:
             f"{summary['trades']} fills, fees {summary['fees_paid']},"
             f" turnover {summary['turnover']}, win rate {rate if rate is not None else '-'}",
             f"Brier on {brier['markets']} resolved markets: model {brier['model']},"
-            f" market {brier['market']}",
+            f" market {brier['market']}, blend {brier.get('blend')}",
             f"{summary['market_evaluations']} market evaluations in {summary['cycles']} cycles",
             *summary.get("notes", []),
         ]

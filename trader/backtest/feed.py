@@ -1,6 +1,8 @@
 """`ReplayMarketData`: the paper venue's `MarketDataSource`, serving a history at the clock's now.
 
-The fill model, stated (`FillModel`): where the history has prices but no recorded books, the
+Recorded books come first: where the recorder kept a book of the token at or before now (and
+no price point is newer), that book is served as it was. The fill model, stated
+(`FillModel`): where the history has prices but no recorded books, the
 book of a token at "now" is synthesised around its last recorded price p at or before now:
 best bid = p - half_spread rounded down to the tick, best ask = p + half_spread rounded up to
 the tick, then `levels` levels a tick apart on each side, each `depth` shares deep, inside
@@ -103,6 +105,9 @@ class ReplayMarketData:
         item = self._history.market_of_token(token_id)
         if item is None or not item.open_at(now):
             raise VenueUnavailable(f"no book for token {token_id}: its market is not open")
+        recorded = self._history.recorded_book(token_id, now)
+        if recorded is not None:  # what the bot saw: replaces the synthesised book
+            return recorded
         price = self._history.price_at(token_id, now)
         if price is None:
             raise VenueUnavailable(f"no book for token {token_id}: no price recorded yet")

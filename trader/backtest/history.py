@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from trader.domain import FeeSchedule, Market, OutcomeToken, Payouts
+from trader.domain import Book, FeeSchedule, Market, OutcomeToken, Payouts
 from trader.signals.values import NewsItem
 
 FORMAT = "polyops-history/1"
@@ -125,10 +125,23 @@ class PriceSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class BookSeries:
+    """Books the recorder kept for one token, in time order (`trader.backtest.recorded`)."""
+
+    times: tuple[datetime, ...]
+    books: tuple[Book, ...]
+
+    def last(self, now: datetime) -> tuple[datetime, Book] | None:
+        index = bisect.bisect_right(self.times, now)
+        return (self.times[index - 1], self.books[index - 1]) if index else None
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     markets: tuple[HistoricalMarket, ...]
     prices: dict[str, PriceSeries]
-    news: tuple[NewsItem, ...]  # sorted by publication time
+    news: tuple[NewsItem, ...]  # sorted by the time each became visible (publication, or fetch)
+    books: dict[str, BookSeries] = field(default_factory=dict)
     _news_times: tuple[datetime, ...] = field(default=(), repr=False)
     _by_token: dict[str, HistoricalMarket] = field(default_factory=dict, repr=False)
 
@@ -138,16 +151,40 @@ class History:
         markets: Sequence[HistoricalMarket],
         prices: dict[str, PriceSeries],
         news: Sequence[NewsItem] = (),
+        *,
+        books: dict[str, BookSeries] | None = None,
+        visible: dict[str, datetime] | None = None,
     ) -> History:
-        ordered = tuple(sorted(news, key=lambda item: (item.published, item.item_id)))
+        """`visible`: item id -> when the bot first saw it (a recorded fetch time), for items
+        it saw after their publication; the others are visible from their publication."""
+        seen = visible or {}
+
+        def shown(item: NewsItem) -> datetime:
+            return max(item.published, seen.get(item.item_id, item.published))
+
+        ordered = tuple(sorted(news, key=lambda item: (shown(item), item.item_id)))
         by_token = {t.token_id: m for m in markets for t in m.market.tokens}
-        return cls(tuple(markets), prices, ordered, tuple(i.published for i in ordered), by_token)
+        times = tuple(shown(i) for i in ordered)
+        return cls(tuple(markets), prices, ordered, books or {}, times, by_token)
+
+    def recorded_book(self, token_id: str, now: datetime) -> Book | None:
+        """The last book recorded at or before `now`, unless a price point is newer."""
+        series = self.books.get(token_id)
+        found = series.last(now) if series is not None else None
+        if found is None:
+            return None
+        prices = self.prices.get(token_id)
+        if prices is not None:
+            index = bisect.bisect_right(prices.times, now)
+            if index and prices.times[index - 1] > found[0]:
+                return None
+        return found[1]
 
     def market_of_token(self, token_id: str) -> HistoricalMarket | None:
         return self._by_token.get(token_id)
 
     def news_by(self, now: datetime) -> tuple[NewsItem, ...]:
-        """The news items published at or before `now`."""
+        """The news items visible at `now` (published, and seen by then if recorded)."""
         return self.news[: bisect.bisect_right(self._news_times, now)]
 
     def price_at(self, token_id: str, now: datetime) -> Decimal | None:

@@ -42,6 +42,7 @@ from trader.backtest.results import BacktestRun, CycleSample, ForecastSample
 from trader.backtest.signals import (
     CutoffAnalyser,
     LLMBacktestConfig,
+    RecordedForecast,
     ReplayForecasts,
     ReplayNews,
     backtest_pipeline,
@@ -58,6 +59,7 @@ from trader.signals.retrieval.assembly import SearchSettings, build_retriever
 from trader.signals.retrieval.retriever import Retriever
 from trader.signals.runtime import SignalRuntimeConfig, group_legs
 from trader.signals.sizing import SizingConfig
+from trader.signals.values import Forecast
 from trader.stages import Stage, StageBook
 from trader.state import ControlState, RiskLimits
 from trader.store.db import create_engine, session_factory
@@ -85,6 +87,7 @@ class BacktestConfig:
     strategy: str | None = None
     forecasts: ForecastMode = "heuristic"
     forecast_database: str | None = None  # replay: the database the live bot recorded into
+    recording: Path | None = None  # replay: or the recorder's directory (RECORDER_DIR)
     llm: LLMBacktestConfig | None = None  # llm: the model and its training cut-off
     fill_model: FillModel = field(default_factory=FillModel)
     signals: SignalRuntimeConfig = field(default_factory=SignalRuntimeConfig)
@@ -99,8 +102,11 @@ class BacktestConfig:
             found.append("--to: must be after --from")
         if self.bankroll <= 0:
             found.append("--bankroll: must be positive")
-        if self.forecasts == "replay" and not self.forecast_database:
-            found.append("--forecast-db: replay needs the database the forecasts were recorded in")
+        if self.forecasts == "replay" and not (self.forecast_database or self.recording):
+            found.append(
+                "--forecast-db: replay needs the database (or --recorded, the recording) the"
+                " forecasts were recorded in"
+            )
         if self.forecasts == "llm" and self.llm is None:
             found.append("--forecasts llm: needs ANTHROPIC_API_KEY and LLM_TRAINING_CUTOFF")
         if self.strategy is not None and self.stages.stage_of(self.strategy) is None:
@@ -109,7 +115,12 @@ class BacktestConfig:
         return found
 
 
-async def run_backtest(history: History, config: BacktestConfig) -> BacktestRun:
+Progress = Callable[[int, int], None]  # (cycles done, cycles in all), after each cycle
+
+
+async def run_backtest(
+    history: History, config: BacktestConfig, progress: Progress | None = None
+) -> BacktestRun:
     problems = config.problems()
     if problems:
         raise BacktestError("; ".join(problems))
@@ -117,12 +128,27 @@ async def run_backtest(history: History, config: BacktestConfig) -> BacktestRun:
     if config.forecasts == "replay" and config.forecast_database:
         markets = [m.market for m in history.markets]
         recorded = ReplayForecasts(await load_recorded_forecasts(config.forecast_database, markets))
+    elif config.forecasts == "replay" and config.recording is not None:
+        recorded = ReplayForecasts(await asyncio.to_thread(_recorded, config.recording, config))
     with tempfile.TemporaryDirectory(prefix="polyops-backtest-") as tmp:
-        return await _run(history, config, Path(tmp), recorded)
+        return await _run(history, config, Path(tmp), recorded, progress)
+
+
+def _quiet(done: int, total: int) -> None:
+    """No one follows this run's progress."""
+
+
+def cycle_count(config: BacktestConfig) -> int:
+    """How many cycles the window holds: both ends are cycles."""
+    return int((config.end - config.start).total_seconds() // config.cycle_s) + 1
 
 
 async def _run(
-    history: History, config: BacktestConfig, tmp: Path, recorded: ReplayForecasts | None
+    history: History,
+    config: BacktestConfig,
+    tmp: Path,
+    recorded: ReplayForecasts | None,
+    progress: Progress | None,
 ) -> BacktestRun:
     url = f"sqlite+aiosqlite:///{tmp / 'backtest.db'}"
     await upgrade_async(url)
@@ -198,7 +224,8 @@ async def _run(
         )
         run = BacktestRun(config=config, fill_model=config.fill_model.describe())
         step = timedelta(seconds=config.cycle_s)
-        now = config.start
+        now, total = config.start, cycle_count(config)
+        report = progress or _quiet
         while now <= config.end:
             clock.set(now)
             source.publish_books()  # the replay's socket: resting paper orders see the move
@@ -215,6 +242,7 @@ async def _run(
             run.cycles.append(await _execute(execution, result, now))
             run.forecasts.extend(_forecasts(collector))
             run.evaluations += result.report.selected
+            report(len(run.cycles), total)
             now += step
         run.fills = list(await venue.trades())
         run.realizations = execution.realizations()
@@ -304,6 +332,13 @@ def _retriever(
     return build_retriever(dated_only, http=http, clock=SystemClock(), writer=model)
 
 
+def _recorded(root: Path, config: BacktestConfig) -> dict[str, list[RecordedForecast]]:
+    """Every forecast recorded up to the end (the latest before each cycle is replayed)."""
+    from trader.backtest.recorded import load_recording, recorded_forecasts
+
+    return recorded_forecasts(load_recording(root, config.start, config.end))
+
+
 def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=OFF")
@@ -326,10 +361,16 @@ def _forecasts(collector: InMemoryForecastRecorder) -> Sequence[ForecastSample]:
         ForecastSample(
             at=r.timestamp,
             market=r.forecast.market,
-            model=r.forecast.model_probability,
+            model=_own(r.forecast),
             market_price=r.forecast.market_probability,
             source=str(r.forecast.source),
             decision=r.decision,
+            blend=r.forecast.model_probability,
         )
         for r in records
     ]
+
+
+def _own(forecast: Forecast) -> Decimal:
+    """The model's probability before the blend with the market: calibrated when it was."""
+    return forecast.calibrated if forecast.calibrated is not None else forecast.aggregate

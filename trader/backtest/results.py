@@ -2,10 +2,10 @@
 
 `summarise` computes from the run: PnL and return, the equity curve with its drawdown, the
 trades, fees paid, turnover (traded notional), win rate (sells and settlements that made
-money), exposure over time, and the Brier score of the model and of the market price on the
-markets that resolved inside the window (each market's last forecast before its resolution,
-against what its YES share paid: 1, 0 or 0.5). No ids, wall times or paths go in: the same
-backtest gives the same JSON, byte for byte.
+money), exposure over time, and the Brier scores of the model, the market price and the blend
+with their calibration table (`scoring`: the markets that resolved inside the window, each by
+its last forecast before its resolution, against what its YES share paid: 1, 0 or 0.5). No
+ids, wall times or paths go in: the same backtest gives the same JSON, byte for byte.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from trader.backtest.scoring import brier, calibration, scored_markets
 from trader.domain import ZERO, Fill, Market, Payouts
 from trader.execution.ledger import Realization
 
@@ -43,10 +44,11 @@ class CycleSample:
 class ForecastSample:
     at: datetime
     market: str
-    model: Decimal  # the model's YES probability
+    model: Decimal  # the model's own YES probability (calibrated aggregate), before the blend
     market_price: Decimal  # the YES mid it saw
     source: str
     decision: str
+    blend: Decimal  # the blend of model and market: the probability traded
 
 
 @dataclass
@@ -90,26 +92,13 @@ def equity_curve(cycles: list[CycleSample]) -> list[dict[str, Any]]:
 
 
 def brier_scores(run: BacktestRun) -> dict[str, Any]:
-    """Mean squared error of the model and of the market on markets resolved in the window."""
-    last: dict[str, ForecastSample] = {}
-    for forecast in run.forecasts:
-        last[forecast.market] = forecast  # forecasts arrive in time order
-    model, market = [], []
-    for condition_id, payouts in sorted(run.resolutions.items()):
-        found, listed = last.get(condition_id), run.markets.get(condition_id)
-        yes = listed.token("Yes") if listed else None
-        if found is None or yes is None or yes.token_id not in payouts:
-            continue
-        outcome = payouts[yes.token_id]
-        model.append((found.model - outcome) ** 2)
-        market.append((found.market_price - outcome) ** 2)
-    count = len(model)
-    return {
-        "markets": count,
-        "model": _ratio(sum(model, ZERO) / count) if count else None,
-        "market": _ratio(sum(market, ZERO) / count) if count else None,
-        "note": "each resolved market's last forecast before resolution vs its YES payout",
-    }
+    """Brier of the model, the market and the blend on markets resolved in the window."""
+    return brier(_scored(run))
+
+
+def _scored(run: BacktestRun) -> list[Any]:
+    last = {f.market: (f.model, f.market_price, f.blend) for f in run.forecasts}  # time order
+    return scored_markets(last, run.resolutions, run.markets)
 
 
 def summarise(run: BacktestRun) -> dict[str, Any]:
@@ -149,6 +138,7 @@ def summarise(run: BacktestRun) -> dict[str, Any]:
         "intents_not_placed": dict(sorted(denied.items())),
         "markets_resolved": len(run.resolutions),
         "brier": brier_scores(run),
+        "calibration": calibration(_scored(run)),
         "realized_pnl": _money(sum((r.pnl for r in run.realizations), ZERO)),
         "equity_curve": curve,
         "fills": [
@@ -183,6 +173,7 @@ COMPARED = (
     ("max exposure", lambda r: r["exposure"]["max"]),
     ("Brier model", lambda r: r["brier"]["model"]),
     ("Brier market", lambda r: r["brier"]["market"]),
+    ("Brier blend", lambda r: r["brier"]["blend"]),
     ("evaluations", lambda r: r["market_evaluations"]),
 )
 

@@ -29,6 +29,8 @@ from trader.control.types import (
     MAX_CHART_DAYS,
     ApprovalDecision,
     ApprovalRequest,
+    BacktestRunner,
+    BacktestStatus,
     BrierView,
     CashFlowRecorded,
     ChainOperationView,
@@ -72,10 +74,13 @@ from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
 
 __all__ = [
     "CHART_KINDS",
+    "MAX_BACKTEST_DAYS",
     "MAX_CHART_DAYS",
     "AlertSettings",
     "ApprovalDecision",
     "ApprovalRequest",
+    "BacktestRunner",
+    "BacktestStatus",
     "BrierView",
     "CashFlowRecorded",
     "ChainOperationView",
@@ -118,6 +123,9 @@ __all__ = [
 ]
 
 
+MAX_BACKTEST_DAYS = 90
+
+
 class ControlAPI:
     def __init__(
         self,
@@ -136,8 +144,10 @@ class ControlAPI:
         signals: SignalSource | None = None,
         strategy_records: StrategyRecordSource | None = None,
         why: WhySource | None = None,
+        backtests: BacktestRunner | None = None,
         name: str = "main",
     ) -> None:
+        self._backtests = backtests
         self._name = name
         self._strategy_records = strategy_records
         self._state = state
@@ -478,6 +488,29 @@ class ControlAPI:
         """The last completed signal cycle: the model, and per market what it decided."""
         self._audit(actor, "signals")
         return self._reporting.signals()
+
+    # backtests -------------------------------------------------------------------------
+
+    async def start_backtest(self, actor: Actor, strategy: str, days: int) -> BacktestStatus:
+        """Backtest `strategy` over the last `days` days in a separate process (one at a
+        time); the status to follow it by. Refused: an unknown strategy, days outside
+        1..MAX_BACKTEST_DAYS, one already running."""
+        if not 1 <= days <= MAX_BACKTEST_DAYS:
+            raise ControlError(f"the number of days must be between 1 and {MAX_BACKTEST_DAYS}")
+        if self._state.stages.stage_of(strategy) is None:
+            known = ", ".join(self._state.stages.names)
+            raise ControlError(f"unknown strategy {strategy[:40]!r} (known: {known})")
+        self._audit(actor, "backtest", strategy=strategy, days=days)
+        return self._backtest_runner().start(strategy, days)
+
+    async def backtest_status(self, actor: Actor, job_id: str) -> BacktestStatus:
+        """How far the backtest `job_id` got (not audited: the chat asks as it goes)."""
+        return self._backtest_runner().status(job_id)
+
+    def _backtest_runner(self) -> BacktestRunner:
+        if self._backtests is None:
+            raise NotConfiguredError("backtests cannot run in this process")
+        return self._backtests
 
     # why ---------------------------------------------------------------------------------
 

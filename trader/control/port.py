@@ -15,6 +15,7 @@ from typing import Protocol
 from trader.control.types import (
     ApprovalDecision,
     ApprovalRequest,
+    BacktestStatus,
     CashFlowRecorded,
     ChainOperationView,
     ChainOverview,
@@ -127,6 +128,10 @@ class ControlPort(Protocol):
     ) -> SettingChange: ...
 
     async def why(self, actor: Actor, ref: str | None = ...) -> DecisionChain: ...
+
+    async def start_backtest(self, actor: Actor, strategy: str, days: int) -> BacktestStatus: ...
+
+    async def backtest_status(self, actor: Actor, job_id: str) -> BacktestStatus: ...
 
     async def why_denied(self, actor: Actor, limit: int = ...) -> list[DenialFacts]: ...
 

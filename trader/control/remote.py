@@ -28,6 +28,7 @@ from trader.control.signing import sign
 from trader.control.types import (
     ApprovalDecision,
     ApprovalRequest,
+    BacktestStatus,
     CashFlowRecorded,
     ChainOperationView,
     ChainOverview,
@@ -295,6 +296,18 @@ class RemoteControl:
     ) -> SettingChange:
         result: SettingChange = await self._call(
             "set_stage", actor, SettingChange, name=name, target=str(target), expected=str(expected)
+        )
+        return result
+
+    async def start_backtest(self, actor: Actor, strategy: str, days: int) -> BacktestStatus:
+        result: BacktestStatus = await self._call(
+            "start_backtest", actor, BacktestStatus, strategy=strategy, days=days
+        )
+        return result
+
+    async def backtest_status(self, actor: Actor, job_id: str) -> BacktestStatus:
+        result: BacktestStatus = await self._call(
+            "backtest_status", actor, BacktestStatus, job_id=job_id
         )
         return result
 

@@ -77,6 +77,8 @@ CALLS: dict[str, dict[str, Any]] = {
     "set_stage": {"name": str, "target": str, "expected": str},
     "why": {"ref": str | None},
     "why_denied": {"limit": int},
+    "start_backtest": {"strategy": str, "days": int},
+    "backtest_status": {"job_id": str},
 }
 STREAMS = ("alerts", "approvals", "events")
 

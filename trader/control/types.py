@@ -494,6 +494,35 @@ class ReportView:
 
 
 @dataclass(frozen=True, slots=True)
+class BacktestStatus:
+    """One backtest run from the chat (`/backtest`), as far as it got. `state`: "running",
+    "done" or "failed"; `lines`: the headline figures once done, the reason once failed."""
+
+    job_id: str
+    strategy: str
+    days: int
+    state: str
+    cycles_done: int = 0
+    cycles_total: int = 0
+    lines: tuple[str, ...] = ()
+    image_path: Path | None = None  # the backtest's PNG, once done
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "running"
+
+
+class BacktestRunner(Protocol):
+    """Backtests in a separate process (`trader.backtest.job`): one at a time."""
+
+    def start(self, strategy: str, days: int) -> BacktestStatus:
+        """Start one; raises `ControlError` (with the reason) when it cannot."""
+        ...
+
+    def status(self, job_id: str) -> BacktestStatus: ...
+
+
+@dataclass(frozen=True, slots=True)
 class MarketSignal:
     """What the last signal cycle decided about one market, and why."""
 

@@ -159,7 +159,30 @@ class Metrics:
         self.health_failing = Gauge(
             "polyops_health_check_failing", "1 while a health check fails", ["check"], registry=r
         )
+        self.recorder_dropped = Gauge(
+            "polyops_recorder_dropped",
+            "Recorder entries dropped since start (its buffer was full): never blocked on",
+            registry=r,
+        )
+        self.recorder_pending = Gauge(
+            "polyops_recorder_pending", "Recorder entries waiting to be written", registry=r
+        )
+        self.recorder_write_errors = Gauge(
+            "polyops_recorder_write_errors", "Recorder batches that failed to write", registry=r
+        )
         self.set_sources(GaugeSources())
+        self.set_recorder(None, None, None)
+
+    def set_recorder(
+        self,
+        dropped: NumberSource | None,
+        pending: NumberSource | None,
+        write_errors: NumberSource | None,
+    ) -> None:
+        """The recorder's gauges (RECORDER_ENABLED; NaN without a recorder)."""
+        self.recorder_dropped.set_function(_safe(dropped))
+        self.recorder_pending.set_function(_safe(pending))
+        self.recorder_write_errors.set_function(_safe(write_errors))
 
     def set_sources(self, sources: GaugeSources) -> None:
         """Wire the scrape-time gauges (call again to rewire; unset ones read NaN)."""

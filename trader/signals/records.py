@@ -100,6 +100,49 @@ class InMemoryForecastRecorder:
         self.records.append(record)
 
 
+class RecordingTap(Protocol):
+    """Where what the pipeline saw and concluded is also kept (the recorder,
+    `trader.recording`): synchronous, never blocking, never failing the caller."""
+
+    def news(self, items: Iterable[NewsItem]) -> None: ...
+
+    def forecast(self, record: ForecastRecord) -> None: ...
+
+
+class TeeForecastRecorder:
+    """Records with `inner`, and hands each record to the tap."""
+
+    def __init__(self, inner: ForecastRecorder, tap: RecordingTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    async def record(self, record: ForecastRecord) -> None:
+        await self._inner.record(record)
+        self._tap.forecast(record)
+
+
+class TeeNewsCache:
+    """A news cache that also hands each newly fetched item to the tap."""
+
+    def __init__(self, inner: NewsCache, tap: RecordingTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    async def load_items(self, since: datetime) -> Sequence[NewsItem]:
+        return await self._inner.load_items(since)
+
+    async def save_items(self, items: Iterable[NewsItem]) -> None:
+        items = list(items)
+        await self._inner.save_items(items)
+        self._tap.news(items)
+
+    async def load_validators(self) -> dict[str, FeedValidators]:
+        return await self._inner.load_validators()
+
+    async def save_validators(self, url: str, validators: FeedValidators) -> None:
+        await self._inner.save_validators(url, validators)
+
+
 class AnalysisMemory(Protocol):
     """The fingerprint of what each market looked like when it was last analysed."""
 

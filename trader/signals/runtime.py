@@ -65,6 +65,10 @@ from trader.signals.pooling import Aggregate, CalibrationHolder, PoolingConfig
 from trader.signals.records import (
     ForecastRecord,
     InMemoryForecastRecorder,
+    NewsCache,
+    RecordingTap,
+    TeeForecastRecorder,
+    TeeNewsCache,
     TeeUsageRecorder,
     UsageRecord,
     UsageRecorder,
@@ -500,14 +504,19 @@ def build_signal_runtime(
     stages: Callable[[], StageBook] = StageBook.defaults,
     on_usage: Callable[[UsageRecord], object] | None = None,
     positions: Callable[[], Sequence[Position]] | None = None,
+    tap: RecordingTap | None = None,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
     Anthropic client it creates and closes it in `close()`. With `positions` (the open
-    positions) each cycle ends with their exits (`trader.signals.exits`)."""
+    positions) each cycle ends with their exits (`trader.signals.exits`). `tap` (the
+    recorder) also gets each newly fetched news item and each forecast."""
     news_cache = SqlNewsCache(sessions, clock) if config.feeds else None
     feeds, window = [Feed(url) for url in config.feeds], NewsConfig(window=config.news_window)
-    news = NewsSource(feeds, http, clock, config=window, cache=news_cache) if news_cache else None
+    fetched: NewsCache | None = news_cache
+    if news_cache is not None and tap is not None:
+        fetched = TeeNewsCache(news_cache, tap)
+    news = NewsSource(feeds, http, clock, config=window, cache=fetched) if fetched else None
     client = budget = None
     providers: dict[str, LLMProvider] = {}
     usage: UsageRecorder = SqlUsageRecorder(sessions, clock)
@@ -592,7 +601,7 @@ def build_signal_runtime(
         calibration=calibration,
         screen=config.screen,
         sizing=sizing,
-        forecasts=collector,
+        forecasts=collector if tap is None else TeeForecastRecorder(collector, tap),
         config=PipelineConfig(selection=selection),
         holdings=holdings,
         stages=stages,

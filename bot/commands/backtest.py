@@ -1,0 +1,86 @@
+"""`/backtest <strategy> <days>` (operator): a backtest in a separate process, followed in chat.
+
+The command starts the run through the Control API and answers at once ("started"); the reply
+follows the run (`Reply.follow`): every `poll_s` seconds of the loop's time it asks the Control
+API how far the run got and, when that changed, the progress message is edited; once done it
+is edited to the headline figures and the PNG is sent. The chat answers every other command
+meanwhile (`/status` included): nothing here waits on the run but the follower. Operator-only,
+as `/cycle` is: a backtest costs the server minutes of CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from bot.commands.base import Command, UsageError, int_arg
+from bot.reply import Reply, Role
+from trader.control.api import MAX_BACKTEST_DAYS, BacktestStatus
+from trader.domain import Actor
+
+if TYPE_CHECKING:
+    from bot.commands.core import CommandCore
+
+POLL_S = 2.0
+USAGE = "/backtest <strategy> <days>"
+
+
+class BacktestCommands:
+    def __init__(self, core: CommandCore, poll_s: float | None = None) -> None:
+        self._context = core.context
+        self.poll_s = POLL_S if poll_s is None else poll_s
+
+    async def backtest(self, actor: Actor, args: list[str]) -> Reply:
+        if len(args) != 2:
+            raise UsageError("Give a strategy and a number of days, like /backtest llm_edge 7.")
+        days = int_arg(args[1:], default=0, low=1, high=MAX_BACKTEST_DAYS, what="number of days")
+        status = await self._context.control.start_backtest(actor, args[0], days)
+        reply = progress(status)
+        return Reply(reply.title, reply.lines, follow=lambda: self._follow(actor, status))
+
+    async def _follow(self, actor: Actor, started: BacktestStatus) -> AsyncIterator[Reply]:
+        shown = progress(started).text
+        while True:
+            await asyncio.sleep(self.poll_s)  # chat plumbing: real time, not the trading clock
+            status = await self._context.control.backtest_status(actor, started.job_id)
+            reply = progress(status)
+            if reply.text != shown:
+                shown = reply.text
+                yield reply
+            if status.finished:
+                if status.image_path is not None:
+                    yield Reply(
+                        f"Backtest {status.strategy}, {status.days} days",
+                        images=(status.image_path,),
+                    )
+                return
+
+
+def progress(status: BacktestStatus) -> Reply:
+    head = f"Backtest {status.strategy} over {status.days} days"
+    if status.state == "done":
+        return Reply(f"{head}: done", status.lines)
+    if status.state == "failed":
+        return Reply(f"{head}: failed", status.lines or ("no reason given",))
+    if not status.cycles_total:
+        return Reply(f"{head}: starting ({status.job_id})")
+    share = status.cycles_done / status.cycles_total
+    return Reply(
+        f"{head}: {share:.0%}",
+        (f"{status.cycles_done} of {status.cycles_total} cycles ({status.job_id})",),
+    )
+
+
+def install(core: CommandCore) -> None:
+    commands = BacktestCommands(core)
+    core.register(
+        Command(
+            "backtest",
+            Role.OPERATOR,
+            "backtest a strategy over the last days (progress here, then the chart)",
+            USAGE,
+            commands.backtest,
+            feature="backtest",
+        )
+    )

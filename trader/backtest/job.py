@@ -1,0 +1,217 @@
+"""`/backtest <strategy> <days>` from the chat: one backtest at a time, in a child process.
+
+`BacktestJobs` (the Control API's `BacktestRunner`) starts the run in a `spawn` child (a clean
+interpreter, as the report worker's: the app's event loop never runs the kernel, never waits
+for it, and never imports pyarrow or matplotlib) at a lower CPU priority, and answers `status`
+from a small progress file the child rewrites as it goes (cycles done of all, then the
+headline figures and the PNG, or the reason it failed). A child that dies without saying so is
+reported failed with its exit code.
+
+The child's history: the recording (`RECORDER_DIR`, `trader.backtest.recorded`) merged into the
+venue history cache (`BACKTEST_HISTORY_CACHE`) when either exists; with neither it fails saying
+how to get one. Forecasts: `replay` of the recorded forecasts when the recording holds any,
+else `heuristic`. The window ends at the parent's now and starts `days` before; settings
+(cycle interval, risk limits, sizing, bankroll) are the app's, as `trader backtest` reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import secrets
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from trader.clock import Clock
+from trader.config import Settings
+from trader.control.types import BacktestStatus, ControlError
+
+CHILD_NICENESS = 10
+PROGRESS_EVERY_S = 0.25  # the child rewrites its progress file at most this often
+RECORDED_BEFORE = timedelta(days=1)  # books and news read from this long before the window
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRequest:
+    """What the child needs: everything picklable."""
+
+    job_id: str
+    settings: Settings
+    strategy: str
+    days: int
+    start: datetime
+    end: datetime
+    out: Path
+
+    @property
+    def progress_path(self) -> Path:
+        return self.out / "progress.json"
+
+
+class BacktestJobs:
+    def __init__(self, settings: Settings, clock: Clock, out: Path) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._out = out
+        self._jobs: dict[str, tuple[BacktestRequest, BaseProcess]] = {}
+
+    def start(self, strategy: str, days: int) -> BacktestStatus:
+        for request, process in self._jobs.values():
+            if process.is_alive():
+                seen = self.status(request.job_id)
+                raise ControlError(
+                    f"a backtest is running already ({seen.strategy}, {seen.cycles_done} of"
+                    f" {seen.cycles_total} cycles): wait for it to finish"
+                )
+        end = self._clock.now()
+        job_id = f"bt-{secrets.token_hex(4)}"
+        request = BacktestRequest(
+            job_id,
+            self._settings,
+            strategy,
+            days,
+            end - timedelta(days=days),
+            end,
+            self._out / job_id,
+        )
+        request.out.mkdir(parents=True, exist_ok=True)
+        process = multiprocessing.get_context("spawn").Process(
+            target=run_request, args=(request,), name=f"backtest-{job_id}", daemon=True
+        )
+        process.start()
+        self._jobs[job_id] = (request, process)
+        return self.status(job_id)
+
+    def status(self, job_id: str) -> BacktestStatus:
+        found = self._jobs.get(job_id)
+        if found is None:
+            raise ControlError(f"no backtest {job_id[:20]!r} in this process")
+        request, process = found
+        progress = _read(request.progress_path)
+        state = progress.get("state", "running")
+        lines = tuple(progress.get("lines", ()))
+        if state == "running" and not process.is_alive():
+            code = process.exitcode
+            state, lines = "failed", (f"the backtest process ended with exit code {code}",)
+        image = progress.get("image")
+        return BacktestStatus(
+            job_id=job_id,
+            strategy=request.strategy,
+            days=request.days,
+            state=state,
+            cycles_done=int(progress.get("done", 0)),
+            cycles_total=int(progress.get("total", 0)),
+            lines=lines,
+            image_path=Path(image) if image else None,
+        )
+
+    def close(self) -> None:
+        """Stop a run still going (the app is stopping)."""
+        for _, process in self._jobs.values():
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # not written yet (or being replaced): still starting
+    return loaded
+
+
+def _write(path: Path, progress: dict[str, Any]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(progress))
+    temporary.replace(path)
+
+
+# --- the child -----------------------------------------------------------------------------
+
+
+def run_request(request: BacktestRequest) -> None:
+    """The child's entry point."""
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICENESS)
+    asyncio.run(_run(request))
+
+
+async def _run(request: BacktestRequest) -> None:
+    from trader.backtest.kernel import cycle_count
+
+    path = request.progress_path
+    try:
+        config, history, source = _prepare(request)
+        total = cycle_count(config)
+        _write(path, {"state": "running", "done": 0, "total": total})
+        last = [0.0]
+
+        def progress(done: int, all_cycles: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S:
+                last[0] = now
+                _write(path, {"state": "running", "done": done, "total": all_cycles})
+
+        from trader.backtest.kernel import run_backtest
+
+        run = await run_backtest(history, config, progress)
+        lines, image = _results(request, run, source)
+        done = {"state": "done", "done": total, "total": total, "lines": lines, "image": image}
+        _write(path, done)
+    except Exception as error:  # the chat says why; the parent stays up
+        _write(path, {"state": "failed", "lines": [f"{type(error).__name__}: {error}"]})
+
+
+def _prepare(request: BacktestRequest) -> tuple[Any, Any, str]:
+    from trader.backtest.command import backtest_config
+    from trader.backtest.feed import FillModel
+    from trader.backtest.history import load_history
+    from trader.backtest.kernel import BacktestError
+    from trader.backtest.recorded import history_with_recording, load_recording
+
+    settings = request.settings
+    cache, root = settings.backtest_history_cache, settings.recorder_dir
+    base = load_history(cache) if cache.is_file() else None
+    recording = None
+    if root.is_dir():
+        recording = load_recording(root, request.start - RECORDED_BEFORE, request.end)
+    if base is None and (recording is None or not any(recording.counts().values())):
+        raise BacktestError(
+            f"no history to replay: nothing recorded in {root} (RECORDER_ENABLED) and no venue"
+            f" history at {cache} (trader backtest --fetch)"
+        )
+    history = history_with_recording(recording, base) if recording is not None else base
+    replay = recording is not None and bool(recording.of("forecasts"))
+    config = backtest_config(
+        settings,
+        start=request.start,
+        end=request.end,
+        strategy=request.strategy,
+        forecasts="replay" if replay else "heuristic",
+        bankroll=None,
+        forecast_database=None,
+        fill_model=FillModel(),
+    )
+    if replay:
+        config = replace(config, recording=root)
+    names = [name for name, found in (("recording", recording), ("venue history", base)) if found]
+    return config, history, " + ".join(names)
+
+
+def _results(request: BacktestRequest, run: Any, source: str) -> tuple[list[str], str]:
+    from trader.backtest.chart import render_png
+    from trader.backtest.command import headline
+    from trader.backtest.results import summarise
+
+    summary = summarise(run)
+    (request.out / "backtest.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    image = render_png(summary, request.out / "backtest.png", source=source)
+    return headline(summary).splitlines(), str(image)
