@@ -181,6 +181,15 @@ class Settings(BaseSettings):
     # the stage each strategy starts at on a fresh database (trader/stages.py); then /promote
     strategy_stages: str = ""
 
+    # maker orders (README "How it trades"): the edge strategy's entries rest post-only at or
+    # inside the touch, repriced or cancelled every MAKER_REPRICE_S, lapsing after MAKER_TTL_S;
+    # an entry whose edge at the ask is at least MAKER_URGENT_EDGE takes when it cannot rest
+    maker_entry: bool = False
+    maker_improve_ticks: int = Field(default=1, ge=0, le=20)
+    maker_urgent_edge: Decimal = Field(default=Decimal("0.10"), gt=0, lt=1)
+    maker_ttl_s: int = Field(default=900, ge=1)
+    maker_reprice_s: float = Field(default=30.0, gt=0)
+
     # operator, chat, liveness
     operator_tz: str = "UTC"
     report_time: str = "07:00"
@@ -415,6 +424,11 @@ def _cross_field_problems(settings: Settings) -> list[str]:
         problems.append("WHATSAPP_APP_SECRET: required to verify webhook signatures")
     if settings.watchdog_timeout_s <= settings.heartbeat_interval_s:
         problems.append("WATCHDOG_TIMEOUT_S: must be longer than HEARTBEAT_INTERVAL_S")
+    if settings.maker_entry and settings.maker_ttl_s < settings.maker_reprice_s:
+        problems.append(
+            "MAKER_TTL_S: must be at least MAKER_REPRICE_S (a maker entry would lapse before "
+            "its first reprice)"
+        )
     return problems + _mission_control_problems(settings)
 
 

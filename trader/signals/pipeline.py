@@ -25,6 +25,7 @@ from trader.signals.events import EventViews
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.llm import LLMStats
 from trader.signals.news import RefreshResult
+from trader.signals.passive import MakerPolicy
 from trader.signals.pooling import CalibrationHolder
 from trader.signals.prompts import ScreenOutput
 from trader.signals.records import ForecastRecord, ForecastRecorder
@@ -370,6 +371,7 @@ def build_pipeline(
     stages: Callable[[], StageBook] = StageBook.defaults,
     calibration: CalibrationHolder | None = None,
     screener: LLMProvider | None = None,
+    maker: MakerPolicy | None = None,
 ) -> SignalPipeline:
     """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model.
     `stages` is read at each evaluation (the operator's stored strategy stages)."""
@@ -383,7 +385,7 @@ def build_pipeline(
         calibration=calibration,
     )
     edge = LLMEdgeStrategy(
-        triage=triage or Triage(), analysis=service, sizing=sizing, stages=stages
+        triage=triage or Triage(), analysis=service, sizing=sizing, stages=stages, maker=maker
     )
     return SignalPipeline(
         books=books,

@@ -41,6 +41,7 @@ from trader.signals.budget import DailyBudget
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.news import Feed, NewsConfig, NewsSource
+from trader.signals.passive import MakerPolicy
 from trader.signals.pipeline import (
     BookGetter,
     CycleReport,
@@ -115,6 +116,7 @@ class SignalRuntimeConfig:
     screen_chain: tuple[str, ...] = ("anthropic", "openai")
     screen: bool = True  # the triage model screens markets before the deep analysis
     batch: bool = False  # non-urgent analyses through the Message Batches API
+    maker: MakerPolicy | None = None  # entries rest post-only (MAKER_ENTRY); None: they take
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
@@ -155,6 +157,18 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         openai_triage_model=settings.openai_triage_model,
         analysis_chain=tuple(settings.llm_analysis_chain.split(",")),
         screen_chain=tuple(settings.llm_screen_chain.split(",")),
+        maker=maker_policy(settings),
+    )
+
+
+def maker_policy(settings: Settings) -> MakerPolicy | None:
+    """The edge strategy's passive entries, with `MAKER_ENTRY` on; None: entries take."""
+    if not settings.maker_entry:
+        return None
+    return MakerPolicy(
+        improve_ticks=settings.maker_improve_ticks,
+        urgent_edge=settings.maker_urgent_edge,
+        ttl=timedelta(seconds=settings.maker_ttl_s),
     )
 
 
@@ -542,6 +556,7 @@ def build_signal_runtime(
         config=PipelineConfig(selection=selection),
         holdings=holdings,
         stages=stages,
+        maker=config.maker,
     )
     return SignalRuntime(
         config=config,

@@ -32,6 +32,7 @@ from trader.domain import (
 )
 from trader.signals.analysis import AnalysisResult, AnalysisService
 from trader.signals.events import coherent_yes
+from trader.signals.passive import MakerPolicy, passive_entry
 from trader.signals.sizing import (
     SizingConfig,
     SizingDecision,
@@ -106,11 +107,13 @@ class LLMEdgeStrategy(Strategy):
         sizing: SizingConfig | None = None,
         enabled: bool = True,
         stages: Callable[[], StageBook] = StageBook.defaults,
+        maker: MakerPolicy | None = None,
     ) -> None:
         super().__init__(enabled=enabled, stages=stages)
         self.triage = triage
         self.analysis = analysis
         self.sizing = sizing or SizingConfig()
+        self.maker = maker  # entries rest post-only (trader/signals/passive.py); None: take
 
     async def evaluate(
         self,
@@ -157,6 +160,9 @@ class LLMEdgeStrategy(Strategy):
         sizing = size_forecast(
             forecast, market, books, bankroll, self.sizing, strategy=self.name, held=held
         )
+        if sizing.intent is not None and self.maker is not None:
+            intent = passive_entry(sizing.intent, self.maker, sizing.edge, now)
+            sizing = replace(sizing, intent=intent)
         held_back = heuristic_gate(analysis.forecast.source, mode, allowed=allow_heuristic_live)
         if sizing.intent is not None and held_back:
             return EdgeEvaluation(triage, analysis, sizing, note=held_back)
