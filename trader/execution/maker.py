@@ -176,9 +176,10 @@ class MakerDesk:
     # the engine's gate (called under the decision lock) -----------------------------------
 
     async def enter(self, intent: OrderIntent, decision: RiskApproval) -> ExecutionResult:
+        """Priced off the book risk has just checked (the board's)."""
         entry = _Entry(intent, decision.size)
         self._entries[intent.correlation_id] = entry
-        return await self._post(entry)
+        return await self._post(entry, (await self._engine.board.book_for(intent.token_id)).book)
 
     # the cycle ----------------------------------------------------------------------------
 
@@ -228,7 +229,7 @@ class MakerDesk:
                 "maker_lapsed", {"order_id": entry.order_id, "reason": lapsed}, correlation_id=corr
             )
             return "lapsed"
-        book = (await self._engine.board.book_for(entry.intent.token_id)).book
+        book = await self._fresh_book(entry.intent.token_id)
         if book is not None and self._remaining(entry) < book.min_order_size:
             if entry.order_id is None:
                 self._entries.pop(corr, None)  # done: what is left is below the venue minimum
@@ -244,10 +245,20 @@ class MakerDesk:
                 {"order_id": old, "price": entry.price, "tick_size": entry.tick},
                 correlation_id=corr,
             )
-        await self._post(entry)
+        await self._post(entry, book)
         if corr not in self._entries:
             return "taken"
         return "repriced" if entry.order_id is not None else "kept"
+
+    async def _fresh_book(self, token_id: str) -> Book | None:
+        """The venue's book now (a cycle reprices on the touch as it is), onto the board; the
+        board's when the venue cannot say."""
+        board = self._engine.board
+        try:
+            board.put_book(await self._engine.venue.get_book(token_id))
+        except VenueError as error:
+            log.warning("maker cycle: book of %s not read: %s", token_id, error)
+        return board.cached_book(token_id)
 
     def _lapse_reason(self, entry: _Entry) -> str:
         intent = entry.intent
@@ -312,9 +323,8 @@ class MakerDesk:
 
     # placing ------------------------------------------------------------------------------
 
-    async def _post(self, entry: _Entry) -> ExecutionResult:
+    async def _post(self, entry: _Entry, book: Book | None) -> ExecutionResult:
         intent = entry.intent
-        book = (await self._engine.board.book_for(intent.token_id)).book
         remaining = self._remaining(entry)
         price = self._target(entry, book) if book is not None else None
         if price is None:
@@ -339,7 +349,9 @@ class MakerDesk:
         if result.status is not None and (
             result.status.is_open or result.outcome is Outcome.UNKNOWN
         ):
-            entry.order_id, entry.price = result.order_id, price
+            working = self._engine.portfolio.order(result.order_id or "")
+            # the price as the venue boundary rounded it (its tick size may be newer than ours)
+            entry.order_id, entry.price = result.order_id, working.price if working else price
             entry.tick = book.tick_size if book is not None else None
         elif result.status is OrderStatus.MATCHED:
             entry.filled += result.filled
