@@ -210,11 +210,13 @@ class MakerDesk:
             self._wake.set()
 
     async def cycle(self) -> MakerCycle:
-        """Review every entry once, under the decision lock."""
+        """Review every entry once, each under the decision lock (a kill waits for one entry's
+        review at most, and the next review sees the trading state it left)."""
         counts = {"kept": 0, "repriced": 0, "lapsed": 0, "taken": 0}
-        async with self._engine.lock:
-            for entry in list(self._entries.values()):
-                counts[await self._review(entry)] += 1
+        for entry in list(self._entries.values()):
+            async with self._engine.lock:
+                if self._entries.get(entry.intent.correlation_id) is entry:
+                    counts[await self._review(entry)] += 1
         return MakerCycle(**counts)
 
     async def _review(self, entry: _Entry) -> str:
@@ -316,8 +318,15 @@ class MakerDesk:
         except VenueError as error:
             log.warning("maker order %s not looked up: %s", entry.order_id, error)
             return False
-        if order is not None:
-            entry.filled += order.size_matched
+        if order is not None and order.status.is_open:
+            return False  # the venue still works it: not ended after all
+        matched = order.size_matched if order is not None else ZERO
+        entry.filled += matched
+        self._events.append(
+            "maker_order_ended",
+            {"order_id": entry.order_id, "matched": matched},
+            correlation_id=entry.intent.correlation_id,
+        )
         entry.order_id = entry.price = None
         return True
 
