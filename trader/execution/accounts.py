@@ -253,21 +253,38 @@ class Accounts:
         """Pay each share its token's payout (a token the vector does not name pays 0); call
         with the engine lock free."""
         engine, portfolio = self._engine, self._engine.portfolio
+        corr = new_correlation_id()
         async with engine.lock:
             for order in [o for o in portfolio.working_orders() if o.market == market]:
                 portfolio.close_order(order.order_id)
                 engine.writer.enqueue("order", _status_write(engine, order.client_order_id))
             settled = portfolio.settle(market, payouts)
+            if settled:  # the event first, durable: a SIGKILL never leaves rows it cannot explain
+                self._record_settled(market, payouts, settled, corr)
+                await engine.make_durable()
             for item in settled:
                 engine.writer.enqueue("settlement", _fill_write(engine, item))
                 engine.writer.enqueue("position", _flat_write(engine, item))
             await engine.writer.drain_now()
-        corr = new_correlation_id()
         self._bus.resolutions.publish(Resolution(market, dict(payouts), self._clock.now()), corr)
         if settled:
             await self.remember()
             self._announce(market, payouts, settled, corr)
         return settled
+
+    def _record_settled(
+        self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
+    ) -> None:
+        self._events.append(
+            "market_settled",
+            {
+                "market": market,
+                "payouts": {token: str(p) for token, p in payouts.items()},
+                "realized": sum((s.realized for s in settled), ZERO),
+                "redeemable": sum((s.size * s.payout for s in settled), ZERO),
+            },
+            correlation_id=corr,
+        )
 
     def _announce(
         self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
@@ -281,16 +298,6 @@ class Accounts:
             f" paid {s.payout} each (PnL {s.realized:+.2f})"
             for s in settled
         ]
-        self._events.append(
-            "market_settled",
-            {
-                "market": market,
-                "payouts": {token: str(p) for token, p in payouts.items()},
-                "realized": realized,
-                "redeemable": redeemable,
-            },
-            correlation_id=corr,
-        )
         body = "\n".join([*lines, f"Realized {realized:+.2f}; redeemable {redeemable:.2f} pUSD"])
         self._bus.alerts.publish(
             Alert(

@@ -6,12 +6,14 @@ the process gets narrow operations instead: the Control API's `desk`, `handle` a
 for intents and orders, `reconcile` (gathered from the venue outside the decision lock,
 applied under it), the trading state (`trading_status`; the `trading` machine is the one
 writer), snapshots (`position`, `positions`, `working_orders`, `summary`, `equity`,
-`win_rate`, `mark_price`, `exit_value`), `quiesced()` for a shutdown that must not cut a
+`win_rate`, `mark_price`, `exit_value`, `maker_entries`), `maker_cycle` (the maker desk's
+review of resting maker orders), `quiesced()` for a shutdown that must not cut a
 decision in two, and the supervisor's `components()` and the scheduler's `jobs()`. `start()`
 must be awaited before the components run: it restores the portfolio, loads the markets and
-reconciles with the venue, so no new order is placed on a stale picture of the world; it then
-finishes (or reports) a kill's flatten that a crash cut short, and `announce_startup()`
-publishes what it found once the chat listens.
+reconciles with the venue, so no new order is placed on a stale picture of the world; it
+cancels the maker orders whose intents died with the last process; it then finishes (or
+reports) a kill's flatten that a crash cut short, and `announce_startup()` publishes what it
+found once the chat listens.
 """
 
 from __future__ import annotations

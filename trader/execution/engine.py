@@ -311,6 +311,11 @@ class ExecutionEngine:
         if self._durable is not None:
             await self._durable()
 
+    async def make_durable(self) -> None:
+        """The events appended so far, durable now (a refusal is logged, not raised: they stay
+        buffered and the writer retries). For a write that must follow its event."""
+        await self._record_durably()
+
     async def _record_durably(self) -> None:
         """After fills were applied: write their events now. A refusal is logged, not raised:
         the events stay buffered and the writer retries; the fills have already happened."""
