@@ -116,6 +116,7 @@ class _Entry:
     last_order_id: str | None = None  # the last one sent (what a new order replaces)
     price: Decimal | None = None
     tick: Decimal | None = None
+    seen_matched: Decimal = ZERO  # what the resting order had matched when last looked at
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +300,9 @@ class MakerDesk:
         if entry.order_id is None:
             return True
         order_id = entry.order_id
+        working = self._engine.portfolio.order(order_id)
+        if working is not None:
+            entry.seen_matched = working.matched
         try:
             canceled = await self._engine.cancel([order_id], reason=reason, actor=SYSTEM_ACTOR)
         except VenueError as error:
@@ -320,8 +324,10 @@ class MakerDesk:
             return False
         if order is not None and order.status.is_open:
             return False  # the venue still works it: not ended after all
-        matched = order.size_matched if order is not None else ZERO
+        # the venue's word, never less than we saw it match (a late fill still counts)
+        matched = max(order.size_matched if order is not None else ZERO, entry.seen_matched)
         entry.filled += matched
+        entry.seen_matched = ZERO
         self._events.append(
             "maker_order_ended",
             {"order_id": entry.order_id, "matched": matched},
