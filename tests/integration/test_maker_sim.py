@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -93,6 +94,14 @@ async def test_a_post_only_order_rests_reprices_with_the_touch_and_lapses_with_i
         assert rig.runtime.position(market.tokens[0].token_id) is None  # it never took
 
         await eventually(lambda: rig.clock.now() > soon, timeout=WAIT_S)
+        async with httpx.AsyncClient(base_url=sim.url + "/_admin", timeout=5.0) as admin:
+            fault = {"kind": "server_error", "method": "DELETE", "path": "/order*"}
+            (await admin.post("/faults", json=fault)).raise_for_status()
+            refused = await rig.runtime.maker_cycle()
+            (await admin.delete("/faults")).raise_for_status()
+
+        assert (refused.kept, refused.lapsed) == (1, 0)  # the cancel failed: not forgotten
+        assert len(resting(sim)) == 1
         lapsed = await rig.runtime.maker_cycle()
 
         assert lapsed.lapsed == 1

@@ -226,7 +226,8 @@ class MakerDesk:
             return "kept"  # the venue could not say what the ended order matched: wait
         lapsed = self._lapse_reason(entry)
         if lapsed:
-            await self._cancel(entry, f"maker intent lapsed: {lapsed}")
+            if not await self._cancel(entry, f"maker intent lapsed: {lapsed}"):
+                return "kept"  # still resting: never forgotten before its cancel lands
             self._entries.pop(corr, None)
             self._events.append(
                 "maker_lapsed", {"order_id": entry.order_id, "reason": lapsed}, correlation_id=corr
