@@ -12,7 +12,7 @@ import pytest
 
 from trader.config import ConfigError, load_settings
 from trader.domain import Book, BookLevel, OrderIntent, OrderType, Side
-from trader.execution.maker import passive_price
+from trader.execution.touch import passive_price
 from trader.signals.passive import MakerPolicy, passive_entry
 from trader.signals.runtime import maker_policy
 

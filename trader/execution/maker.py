@@ -2,9 +2,9 @@
 touch, repriced or cancelled every maker cycle, never outliving the intent that placed them.
 
 - Entry: the engine hands an approved maker intent here under its decision lock. The desk
-  prices it from the book (`passive_price`: the best price of the same side, ours left out,
-  improved by `improve_ticks`, at most one tick short of the other side, never worse than the
-  intent's limit) and sends a post-only order of the approved size: GTD expiring with the
+  prices it from the book (`trader.execution.touch.passive_price`: the best price of the same
+  side, ours left out, improved by `improve_ticks`, at most one tick short of the other side,
+  never worse than the intent's limit) and sends a post-only order of the approved size: GTD expiring with the
   intent when it lapses far enough ahead for the venue (`GTD_MIN_LEAD`), else GTC.
 - Every cycle (`cycle`, each `reprice_s` and at once when a book's tick size changes), under
   the decision lock, each entry is reviewed: an intent that lapsed (expired, trading not
@@ -29,19 +29,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from trader.clock import Clock
 from trader.control.types import ExecutionResult, Outcome
 from trader.domain import (
-    ONE,
     SYSTEM_ACTOR,
     ZERO,
     Book,
-    BookLevel,
     OrderIntent,
     OrderStatus,
     OrderType,
@@ -51,6 +48,7 @@ from trader.domain import (
 from trader.execution.engine import ExecutionEngine
 from trader.execution.ports import EventSink
 from trader.execution.risk import RiskApproval
+from trader.execution.touch import passive_price
 from trader.execution.trading_state import TradingStateMachine
 from trader.venue.base import VenueError
 from trader.venue.rounding import GTD_MIN_LEAD
@@ -58,51 +56,6 @@ from trader.venue.rounding import GTD_MIN_LEAD
 log = logging.getLogger(__name__)
 CROSSES = "INVALID_POST_ONLY_ORDER"  # the venue's code for a post-only order that would cross
 WAITING = "maker_waiting"
-
-
-def passive_price(
-    side: Side,
-    limit: Decimal,
-    book: Book,
-    improve_ticks: int,
-    own: Mapping[Decimal, Decimal] | None = None,
-) -> Decimal | None:
-    """The post-only price at or inside the touch, or None when there is none within `limit`.
-
-    `own`: our resting size by price on this side, left out of the book (so an order never
-    chases itself). A BUY goes `improve_ticks` above the best other bid, at most one tick below
-    the best ask and never above `limit`; a SELL the mirror. A price behind the touch is none."""
-    tick = book.tick_size
-    same = _without(book.bids if side is Side.BUY else book.asks, own or {})
-    best = same[0].price if same else None
-    other = book.best_ask if side is Side.BUY else book.best_bid
-    step = tick * improve_ticks * side.sign
-    if best is not None:
-        price = best + step
-    elif other is not None:
-        price = other - tick * side.sign
-    else:
-        return None
-    if side is Side.BUY:
-        price = min(price, limit, other - tick if other is not None else price)
-        price = (price / tick).to_integral_value(ROUND_FLOOR) * tick
-        behind = best is not None and price < best
-    else:
-        price = max(price, limit, other + tick if other is not None else price)
-        price = (price / tick).to_integral_value(ROUND_CEILING) * tick
-        behind = best is not None and price > best
-    if behind or not tick <= price <= ONE - tick:
-        return None
-    return price.quantize(tick)
-
-
-def _without(levels: tuple[BookLevel, ...], own: Mapping[Decimal, Decimal]) -> list[BookLevel]:
-    kept = []
-    for level in levels:
-        size = level.size - own.get(level.price, ZERO)
-        if size > ZERO:
-            kept.append(BookLevel(level.price, size))
-    return kept
 
 
 @dataclass
