@@ -4,8 +4,9 @@ touch, repriced or cancelled every maker cycle, never outliving the intent that 
 - Entry: the engine hands an approved maker intent here under its decision lock. The desk
   prices it from the book (`trader.execution.touch.passive_price`: the best price of the same
   side, ours left out, improved by `improve_ticks`, at most one tick short of the other side,
-  never worse than the intent's limit) and sends a post-only order of the approved size: GTD expiring with the
-  intent when it lapses far enough ahead for the venue (`GTD_MIN_LEAD`), else GTC.
+  never worse than the intent's limit) and sends a post-only order of the approved size: GTD
+  expiring with the intent when it lapses far enough ahead for the venue (`GTD_MIN_LEAD`),
+  else GTC.
 - Every cycle (`cycle`, each `reprice_s` and at once when a book's tick size changes), under
   the decision lock, each entry is reviewed: an intent that lapsed (expired, trading not
   RUNNING, the market not accepting orders) has its order cancelled and is forgotten; an order
