@@ -257,7 +257,7 @@ class Accounts:
         async with engine.lock:
             for order in [o for o in portfolio.working_orders() if o.market == market]:
                 portfolio.close_order(order.order_id)
-                engine.writer.enqueue("order", _status_write(engine, order.client_order_id))
+                engine.writer.enqueue("order", _status_write(engine, order))
             settled = portfolio.settle(market, payouts)
             if settled:  # the event first, durable: a SIGKILL never leaves rows it cannot explain
                 self._record_settled(market, payouts, settled, corr)
@@ -330,10 +330,19 @@ def _split_note(payouts: Payouts) -> str:
     return f" 50/50 ({next(iter(values))} a share each side)" if len(values) == 1 else ""
 
 
-def _status_write(engine: ExecutionEngine, client_order_id: str) -> Write:
-    return lambda: engine.store.update_order(
-        client_order_id, status=OrderStatus.CANCELED_MARKET_RESOLVED
-    )
+def _status_write(engine: ExecutionEngine, order: WorkingOrder) -> Write:
+    """A resolved market's working order ends CANCELED_MARKET_RESOLVED, as at the venue, unless
+    the venue had answered it MATCHED (kept working only until its fills came): it stays so."""
+
+    async def write() -> None:
+        known = await engine.store.orders_by_ids([order.order_id])
+        if any(r.status is OrderStatus.MATCHED for r in known):
+            return
+        await engine.store.update_order(
+            order.client_order_id, status=OrderStatus.CANCELED_MARKET_RESOLVED
+        )
+
+    return write
 
 
 def _fill_write(engine: ExecutionEngine, item: SettledPosition) -> Write:
