@@ -200,3 +200,27 @@ async def test_a_restart_cancels_the_resting_maker_orders_whose_intents_are_gone
         assert status_at_venue(sim, orphan.order_id) == "CANCELED"
         types = [e.type for e in await again.events.recent(50)]
         assert "maker_orphans_canceled" in types
+
+
+async def test_orphans_the_start_could_not_cancel_are_cancelled_by_a_later_cycle(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with live_rig(engine, sessions, sim) as rig:
+        orphan = await rig.runtime.handle(maker(sim_market(rig)))
+        assert orphan.status is OrderStatus.LIVE
+        await rig.runtime.flush()
+
+    async with httpx.AsyncClient(base_url=sim.url + "/_admin", timeout=5.0) as admin:
+        fault = {"kind": "server_error", "method": "DELETE", "path": "/order*"}
+        (await admin.post("/faults", json=fault)).raise_for_status()
+        try:
+            async with live_rig(engine, sessions, sim) as again:  # the start's cancel fails
+                assert set(resting(sim)) == {orphan.order_id}
+                (await admin.delete("/faults")).raise_for_status()
+
+                await again.runtime.maker_cycle()
+
+                assert resting(sim) == {}
+                assert status_at_venue(sim, orphan.order_id) == "CANCELED"
+        finally:
+            await admin.delete("/faults")

@@ -113,6 +113,7 @@ class MakerDesk:
         self._reprice_s = reprice_s
         self._entries: dict[str, _Entry] = {}
         self._wake = asyncio.Event()
+        self._orphans_left = True  # until `cancel_orphans` has run through once
 
     def entries(self) -> list[MakerView]:
         return [
@@ -168,6 +169,11 @@ class MakerDesk:
         """Review every entry once, each under the decision lock (a kill waits for one entry's
         review at most, and the next review sees the trading state it left)."""
         counts = {"kept": 0, "repriced": 0, "lapsed": 0, "taken": 0}
+        if self._orphans_left:  # the start-up's cancel failed (the venue was down): again
+            try:
+                await self.cancel_orphans()
+            except VenueError as error:
+                log.warning("maker orders left from before still not cancelled: %s", error)
         for entry in list(self._entries.values()):
             async with self._engine.lock:
                 if self._entries.get(entry.intent.correlation_id) is entry:
@@ -345,17 +351,21 @@ class MakerDesk:
 
     async def cancel_orphans(self) -> list[str]:
         """At start-up: every open post-only order in the table whose intent is gone (all of
-        them: intents do not survive a restart) is cancelled. The ids cancelled."""
+        them: intents do not survive a restart) is cancelled. The ids cancelled. When the venue
+        cannot be reached it raises, and each cycle tries again until it has run through."""
         orphans = [
             r.order_id
             for r in await self._engine.store.open_orders()
             if r.post_only and r.order_id and r.correlation_id not in self._entries
         ]
+        canceled: list[str] = []
+        if orphans:
+            canceled = await self._engine.cancel(
+                orphans, reason="maker intent gone (restart)", actor=SYSTEM_ACTOR
+            )
+        self._orphans_left = False
         if not orphans:
             return []
-        canceled = await self._engine.cancel(
-            orphans, reason="maker intent gone (restart)", actor=SYSTEM_ACTOR
-        )
         self._events.append(
             "maker_orphans_canceled",
             {"order_ids": orphans, "canceled": canceled},
