@@ -7,7 +7,12 @@ problems found (empty: it holds).
 
 - no_duplicate_orders: every venue order id appears once at the venue and once in our orders
   table; every venue order of ours has the row that was written before it was sent (none had
-  to be adopted); no intent (correlation id, token, side) reached the venue twice.
+  to be adopted); no intent (correlation id, token, side) reached the venue twice, except as
+  a maker reprice: each later order of the intent names the one it `replaces` in its
+  `order_created` event (through orders the venue refused), that one was cancelled
+  (`order_canceled`) or seen ended (`maker_order_ended`) before the later one was created
+  and is no longer open at the venue, and the later one asks for no more than the earlier
+  one left unmatched.
 - no_lost_fills: every trade leg of ours at the venue is in the fills table.
 - positions_match: our non-zero positions equal the venue's holdings.
 - open_orders_match: the orders we think are open are exactly those open at the venue.
@@ -22,7 +27,10 @@ problems found (empty: it holds).
   before the venue is called), and every row of the fills table has its `fill` event (trade
   id and order id; a settlement's row, its market's `market_settled`).
 - no_orders_while_stopped: no order was decided while trading was KILLED or HALTED (the
-  decision is the intent's `intent_received` event; kill-switch exits are the exception).
+  decision is the intent's `intent_received` event, or for a maker order sent later its
+  `maker_repriced` / `maker_taking` event; kill-switch exits are the exception).
+- no_orphan_maker_orders: no post-only (maker) order placed before the app's last start is
+  still open at the venue: its intent died with the process, so start-up cancelled it.
 - never_redeemed_twice: per market, at most one redemption confirmed and at most one
   redemption or merge in flight (requested or sent); no tx id recorded twice; no redemption
   requested after one was confirmed (`chain_operations`, trader/execution/redemption.py).
@@ -59,6 +67,7 @@ INVARIANTS = (
     "no_orders_while_stopped",
     "never_redeemed_twice",
     "cash_matches_payouts",
+    "no_orphan_maker_orders",
 )
 OPEN_STATUSES = frozenset({"PENDING", "SUBMITTED", "LIVE"})
 STOPPED = frozenset({"KILLED", "HALTED"})
@@ -67,6 +76,10 @@ SETTLEMENT = "settlement"  # the order id of a settlement's synthetic fill
 MERGE = "merge"  # the order id of a merge's synthetic sells
 LEGACY = "legacy"  # chain rows the migration wrote for markets paper redeemed before
 FLATTEN_DECISIONS = frozenset({"flatten_recorded", "flatten_not_recorded", "flatten_resumed"})
+# a maker order sent after its intent's `intent_received` was decided at one of these
+MAKER_DECISIONS = frozenset({"maker_repriced", "maker_taking"})
+# an order known to have ended: cancelled by us, or seen ended by the maker desk
+ENDED = frozenset({"order_canceled", "maker_order_ended"})
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,7 @@ class OrderRecord:
     strategy: str
     correlation_id: str | None
     size_matched: Decimal = Decimal(0)
+    post_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,11 +154,22 @@ def read_ledger(path: Path) -> Ledger:
         db.execute("BEGIN")
         orders = [
             OrderRecord(
-                cid, vid, token, side, status, _utc(created), strategy, corr, Decimal(str(matched))
+                cid,
+                vid,
+                token,
+                side,
+                status,
+                _utc(created),
+                strategy,
+                corr,
+                Decimal(str(matched)),
+                bool(post_only),
             )
-            for cid, vid, token, side, status, created, strategy, corr, matched in db.execute(
-                "SELECT client_order_id, venue_order_id, token_id, side, status, created_at, "
-                "strategy, correlation_id, size_matched FROM orders ORDER BY id"
+            for cid, vid, token, side, status, created, strategy, corr, matched, post_only in (
+                db.execute(
+                    "SELECT client_order_id, venue_order_id, token_id, side, status, created_at, "
+                    "strategy, correlation_id, size_matched, post_only FROM orders ORDER BY id"
+                )
             )
         ]
         fills = {(str(t), str(o)) for t, o in db.execute("SELECT trade_id, order_id FROM fills")}
@@ -223,13 +248,63 @@ def no_duplicate_orders(ledger: Ledger, venue: VenueView) -> list[str]:
     # a kill's flatten is one decision that sends as many fill-and-kill sells per token as it
     # takes (resumed at a restart under the same id): not an intent sent twice
     sent = [o for o in ledger.orders if o.venue_order_id in at_venue and o.strategy != "kill"]
-    per_intent = Counter((o.correlation_id, o.token_id, o.side) for o in sent if o.correlation_id)
-    problems += [
-        f"intent {corr} ({side} {token[:10]}...) reached the venue {n} times"
-        for (corr, token, side), n in per_intent.items()
-        if n > 1
-    ]
+    per_intent: dict[tuple[str, str, str], list[OrderRecord]] = {}
+    for o in sent:
+        if o.correlation_id:
+            per_intent.setdefault((o.correlation_id, o.token_id, o.side), []).append(o)
+    chain = MakerChain.of(ledger.events, venue)
+    for (corr, token, side), orders in per_intent.items():
+        if len(orders) > 1 and not all(map(chain.follows, orders[1:], orders)):
+            problems.append(
+                f"intent {corr} ({side} {token[:10]}...) reached the venue {len(orders)} times"
+            )
     return problems
+
+
+@dataclass(frozen=True)
+class MakerChain:
+    """What tells a maker reprice (cancel, then a new post-only order of the same intent) from
+    an intent sent twice: who replaces whom, when each was created and cancelled."""
+
+    replaces: dict[str, str]  # venue order id -> the order it replaces
+    created: dict[str, int]  # venue order id -> seq of its order_created
+    canceled: dict[str, int]  # venue order id -> seq of its first order_canceled
+    at_venue: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, events: list[Event], venue: VenueView) -> MakerChain:
+        replaces, created, canceled = {}, {}, {}
+        for e in events:
+            order_id = str(e.payload.get("order_id"))
+            if e.type == "order_created":
+                created.setdefault(order_id, e.seq)
+                if e.payload.get("replaces"):
+                    replaces[order_id] = str(e.payload["replaces"])
+            elif e.type in ENDED:
+                canceled.setdefault(order_id, e.seq)
+        return cls(replaces, created, canceled, {str(o["id"]): o for o in venue.orders})
+
+    def follows(self, later: OrderRecord, earlier: OrderRecord) -> bool:
+        """`later` is a reprice of `earlier`: it names it (through orders the venue never
+        kept), `earlier` was cancelled before `later` was created and has ended at the venue,
+        and `later` asks for no more than `earlier` left unmatched."""
+        new, old = str(later.venue_order_id), str(earlier.venue_order_id)
+        step, seen = new, set()
+        while step != old and step in self.replaces and step not in seen:
+            seen.add(step)
+            step = self.replaces[step]
+            if step != old and step in self.at_venue:
+                return False  # it replaces another order the venue had, not this one
+        canceled, created = self.canceled.get(old), self.created.get(new)
+        if step != old or canceled is None or created is None or canceled > created:
+            return False
+        before, after = self.at_venue.get(old, {}), self.at_venue.get(new, {})
+        if before.get("status") in OPEN_STATUSES:
+            return False
+        if "original_size" in before and "original_size" in after:
+            left = Decimal(str(before["original_size"])) - Decimal(str(before["size_matched"]))
+            return Decimal(str(after["original_size"])) <= left
+        return True
 
 
 def no_lost_fills(ledger: Ledger, venue: VenueView) -> list[str]:
@@ -377,7 +452,7 @@ def no_orders_while_stopped(ledger: Ledger, venue: VenueView | None = None) -> l
     intervals = stopped_intervals(ledger.events)
     decided: dict[str, list[datetime]] = {}
     for event in ledger.events:
-        if event.type == "intent_received" and event.correlation_id:
+        if event.type in ("intent_received", *MAKER_DECISIONS) and event.correlation_id:
             decided.setdefault(event.correlation_id, []).append(event.ts)
     problems = []
     for order in ledger.orders:
@@ -469,6 +544,18 @@ def _moved_twice(events: list[Event], settled: dict[str, Decimal]) -> list[str]:
     return problems
 
 
+def no_orphan_maker_orders(ledger: Ledger, venue: VenueView) -> list[str]:
+    starts = [e.ts for e in ledger.events if e.type == "startup"]
+    if not starts:
+        return []
+    last_start = starts[-1]
+    return [
+        f"maker order {o.venue_order_id} from before the last start is still open at the venue"
+        for o in ledger.orders
+        if o.post_only and o.created_at < last_start and o.venue_order_id in venue.open_ids
+    ]
+
+
 CHECKS = {
     "no_duplicate_orders": no_duplicate_orders,
     "no_lost_fills": no_lost_fills,
@@ -480,6 +567,7 @@ CHECKS = {
     "no_orders_while_stopped": no_orders_while_stopped,
     "never_redeemed_twice": never_redeemed_twice,
     "cash_matches_payouts": cash_matches_payouts,
+    "no_orphan_maker_orders": no_orphan_maker_orders,
 }
 
 
@@ -504,6 +592,7 @@ __all__ = [
     "check_all",
     "failures",
     "never_redeemed_twice",
+    "no_orphan_maker_orders",
     "read_ledger",
     "stopped_intervals",
     "venue_view",

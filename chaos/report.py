@@ -1,7 +1,8 @@
 """The chaos run's tables and its results file.
 
 `coverage_gaps` says what a run claims to have exercised but did not: a fault kind that never
-hit, no unknown outcome, no kill with flatten, no database lock the app ran into. `make chaos`
+hit, no unknown outcome, no kill with flatten, no database lock the app ran into, no maker order
+(or none repriced) in a run whose trials made maker orders. `make chaos`
 fails on a gap as it does on a failed invariant.
 """
 
@@ -49,6 +50,11 @@ def coverage_gaps(result: ChaosResult, kinds: tuple[str, ...] = tuple(CATALOG)) 
         gaps.append("no database lock that the app ran into past its busy timeout")
     if result.config.resolutions and not result.totals.get("markets_settled"):
         gaps.append("no held market resolved and settled (nothing to redeem)")
+    if any(t.maker for t in result.trials):
+        if not result.totals.get("maker_orders"):
+            gaps.append("no maker order reached the venue")
+        elif not result.totals.get("maker_reprices"):
+            gaps.append("no maker order repriced")
     return gaps
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import random
 import sqlite3
@@ -41,7 +42,14 @@ from chaos.invariants import (
     venue_view,
     with_run_gaps,
 )
-from chaos.world import HEADLINES, OPERATOR, SCENARIO, app_environment, configure_operator
+from chaos.world import (
+    HEADLINES,
+    MAKER,
+    OPERATOR,
+    SCENARIO,
+    app_environment,
+    configure_operator,
+)
 from tests.support.processes import (
     AppSettings,
     Child,
@@ -82,6 +90,9 @@ class ChaosConfig:
     # the simulator pays a resolved market out at once; False once the live venue redeems
     # through the relayer itself (ChainOps in PolymarketVenue, issue #17)
     sim_pays_out: bool = True
+    # every n-th trial (trials n, 2n, ...) the app makes its entries maker orders (chaos/world.py
+    # MAKER: post-only, repriced every second); 0: never
+    maker_every: int = 2
 
 
 @dataclass
@@ -100,6 +111,7 @@ class TrialRecord:
     resolved_alive: int = 0  # of those, the ones it looked up before its SIGKILL
     rearms: int = 0
     kill_point: str = ""
+    maker: bool = False  # the app made its entries maker orders in this trial
     price_moves: int = 0
     startup_s: float = 0.0
     seconds: float = 0.0
@@ -222,7 +234,10 @@ class ChaosRun:
 
     async def start(self, record: TrialRecord) -> Child:
         started = time.monotonic()
-        app = await start_app(self.processes, self.settings)
+        every = self.config.maker_every
+        record.maker = bool(every) and record.number > 0 and record.number % every == 0
+        extra = {**self.settings.extra, **(MAKER if record.maker else {})}
+        app = await start_app(self.processes, dataclasses.replace(self.settings, extra=extra))
         record.startup_s = round(time.monotonic() - started, 2)
         return app
 
@@ -537,6 +552,7 @@ async def _totals(run: ChaosRun, records: list[TrialRecord]) -> dict[str, Any]:
     venue = venue_view(await run.sim.state(), run.address)
     unknown = [str(e.payload.get("order_id")) for e in ledger.events if e.type == "submit_unknown"]
     status = {o.venue_order_id: o.status for o in ledger.orders}
+    sent = {str(o["id"]) for o in venue.orders}
     return {
         "orders": len(venue.orders),
         "fills": len(venue.trade_legs),
@@ -558,6 +574,15 @@ async def _totals(run: ChaosRun, records: list[TrialRecord]) -> dict[str, Any]:
         "payouts_seen_in_cash": sum(1 for e in ledger.events if e.type == "redemption_received"),
         "merges_confirmed": sum(
             1 for r in ledger.chain if r.kind == "merge" and r.state == "confirmed"
+        ),
+        "maker_orders": sum(1 for o in ledger.orders if o.post_only and o.venue_order_id in sent),
+        "maker_reprices": sum(1 for e in ledger.events if e.type == "maker_repriced"),
+        "maker_lapses": sum(1 for e in ledger.events if e.type == "maker_lapsed"),
+        "maker_takes": sum(1 for e in ledger.events if e.type == "maker_taking"),
+        "maker_orphans_canceled": sum(
+            len(e.payload.get("canceled") or ())
+            for e in ledger.events
+            if e.type == "maker_orphans_canceled"
         ),
     }
 

@@ -2,9 +2,10 @@
 the app's environment (live mode, a fast schedule, wide limits) and the operator's settings.
 
 Signal cycles run every second with the deterministic heuristic model (no LLM: the chaos is
-at the venue and in the process, not in the model). The operator has set the per-token
-cooldown to zero and muted info alerts, so the strategies trade every cycle the price moves
-and the chat carries only warnings, criticals and command replies.
+at the venue and in the process, not in the model). In some trials the app makes its entries
+maker orders (`MAKER`): post-only, repriced every second, lapsing after six. The operator
+has set the per-token cooldown to zero and muted info alerts, so the strategies trade every
+cycle the price moves and the chat carries only warnings, criticals and command replies.
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ FAST_AND_WIDE = {
     "LOG_LEVEL": "INFO",
 }
 
+# the app of every `ChaosConfig.maker_every`-th trial: its entries rest post-only and are
+# repriced every second (the markets move about that often), lapsing after a few seconds; an
+# edge of 0.08 at the ask makes an entry urgent (it takes when it cannot rest)
+MAKER = {
+    "MAKER_ENTRY": "true",
+    "MAKER_IMPROVE_TICKS": "1",
+    "MAKER_URGENT_EDGE": "0.08",
+    "MAKER_REPRICE_S": "1",
+    "MAKER_TTL_S": "6",
+}
+
 
 def app_environment(
     workdir: Path, sim_url: str, seed: int, api: FakeBotAPI, feed_url: str
@@ -113,6 +125,7 @@ async def configure_operator(database_url: str) -> None:
 __all__ = [
     "FAST_AND_WIDE",
     "HEADLINES",
+    "MAKER",
     "OPERATOR",
     "SCENARIO",
     "app_environment",

@@ -215,6 +215,14 @@ class Settings(BaseSettings):
     exit_close_horizon_s: int = Field(default=86_400, ge=0, le=365 * 86_400)
     exit_stop_horizon_s: int = Field(default=1_800, ge=0, le=365 * 86_400)
     exit_slippage: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)
+    # maker orders (README "How it trades"): the edge strategy's entries rest post-only at or
+    # inside the touch, repriced or cancelled every MAKER_REPRICE_S, lapsing after MAKER_TTL_S;
+    # an entry whose edge at the ask is at least MAKER_URGENT_EDGE takes when it cannot rest
+    maker_entry: bool = False
+    maker_improve_ticks: int = Field(default=1, ge=0, le=20)
+    maker_urgent_edge: Decimal = Field(default=Decimal("0.10"), gt=0, lt=1)
+    maker_ttl_s: int = Field(default=900, ge=1)
+    maker_reprice_s: float = Field(default=30.0, gt=0)
 
     # operator, chat, liveness
     operator_tz: str = "UTC"
@@ -481,9 +489,25 @@ def _cross_field_problems(settings: Settings) -> list[str]:
         problems.append("WHATSAPP_APP_SECRET: required to verify webhook signatures")
     if settings.watchdog_timeout_s <= settings.heartbeat_interval_s:
         problems.append("WATCHDOG_TIMEOUT_S: must be longer than HEARTBEAT_INTERVAL_S")
+    return (
+        problems
+        + _order_rule_problems(settings)
+        + _retrieval_problems(settings)
+        + _mission_control_problems(settings)
+    )
+
+
+def _order_rule_problems(settings: Settings) -> list[str]:
+    """Exits and maker entries: settings that only make sense against each other."""
+    problems: list[str] = []
     if settings.exit_stop_horizon_s > settings.exit_close_horizon_s:
         problems.append("EXIT_STOP_HORIZON_S: must not be longer than EXIT_CLOSE_HORIZON_S")
-    return problems + _retrieval_problems(settings) + _mission_control_problems(settings)
+    if settings.maker_entry and settings.maker_ttl_s < settings.maker_reprice_s:
+        problems.append(
+            "MAKER_TTL_S: must be at least MAKER_REPRICE_S (a maker entry would lapse before "
+            "its first reprice)"
+        )
+    return problems
 
 
 def _retrieval_problems(settings: Settings) -> list[str]:

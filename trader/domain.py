@@ -192,6 +192,19 @@ class Book:
 
 
 @dataclass(frozen=True, slots=True)
+class MakerEntry:
+    """A passive entry (`OrderIntent.maker`): a post-only order at or inside the touch, never
+    crossing, repriced or cancelled by the execution core's maker desk every maker cycle, and
+    never resting past the intent's `expires_at`. `improve_ticks`: ticks better than the best
+    price of the same side (capped one tick short of the other side). `urgent`: when no
+    passive price is possible within the limit, or the venue refuses the order as crossing,
+    take at the limit instead (a taker order); a patient entry waits for the next cycle."""
+
+    improve_ticks: int = 0
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class OrderIntent:
     """What a strategy wants; the execution engine decides whether it happens."""
 
@@ -211,6 +224,7 @@ class OrderIntent:
     model_probability: Decimal | None = None
     market_probability: Decimal | None = None
     sources: tuple[str, ...] = ()  # what the forecast read (news links), for the approval card
+    maker: MakerEntry | None = None  # a passive entry (post-only, repriced); None: as given
 
 
 @dataclass(frozen=True, slots=True)

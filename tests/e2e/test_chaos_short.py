@@ -1,6 +1,7 @@
 """The chaos run in short, what CI affords of `make chaos`: the simulator and the app in live
 mode, faults through the admin API, a database lock held past the busy timeout in each
-trial, an operator kill with flatten over Telegram, two SIGKILLs and three starts; every
+trial, an operator kill with flatten over Telegram, maker orders (post-only, repriced every
+second) in both trials, two SIGKILLs and three starts; every
 invariant must hold after each restart, and the run must have exercised what it set up:
 the faults hit orders, the app outlived the unknown outcomes they left and the lock, the
 kill flattened.
@@ -40,6 +41,7 @@ async def test_a_short_chaos_run_keeps_every_invariant_and_hits_what_it_injects(
         flatten_share=1.0,
         outlive_chance=1.0,
         hit_wait_s=12.0,
+        maker_every=1,  # both trials' entries are maker orders: post-only, repriced each second
     )
     result = await run_chaos(config, tmp_path)
     (tmp_path / "results.json").write_text(report.to_json(result))
@@ -63,6 +65,9 @@ async def test_a_short_chaos_run_keeps_every_invariant_and_hits_what_it_injects(
     assert (first.flatten_kills, second.flatten_kills) == (0, 1), table
     assert result.totals["flatten_kills_logged"] >= 1
     assert summary["orders"] > 0
+    assert all(t.maker for t in result.trials)
+    assert result.totals["maker_orders"] > 0, table  # post-only orders rested at the venue
+    assert result.totals["maker_reprices"] > 0, table  # and were repriced among the faults
     held = report.invariant_counts(result)
     assert all(held[name][0] >= 2 for name in INVARIANTS)  # checked after each restart
     written = json.loads((tmp_path / "results.json").read_text())

@@ -3,6 +3,7 @@ each resolved market's payout vector from Gamma through the official SDK (1/0, o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -12,12 +13,29 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
+from tests.support.execution_rig import (
+    CONDITION,
+    NO,
+    SIM_SCENARIO,
+    YES,
+    MemoryJournal,
+    build_rig,
+    buy,
+    live_rig,
+    sim_intent,
+    sim_market,
+)
+from tests.support.execution_rig import book as rig_book
+from tests.support.execution_rig import market as rig_market
 from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
-from trader.domain import TradeStatus
+from trader.clock import FakeClock
+from trader.domain import OrderStatus, TradeStatus
 from trader.execution.ledger import SETTLEMENT_LIQUIDITY
-from trader.store.trading import FillRepository
+from trader.store.trading import FillRepository, OrderRepository
+from trader.venue.base import PreparedOrder, SubmitResult
+from trader.venue.paper.feed import StaticMarketData
+from trader.venue.paper.venue import PaperVenue
 
 D = Decimal
 
@@ -116,3 +134,45 @@ def _drain(subscription):  # type: ignore[no-untyped-def]
     while (envelope := subscription.get_nowait()) is not None:
         out.append(envelope.payload)
     return out
+
+
+class FillsLater(PaperVenue):
+    """Paper, but a matched order's answer carries no fills (they come on the stream later),
+    as the live venue answers a marketable order."""
+
+    async def submit(self, order: PreparedOrder) -> SubmitResult:
+        result = await super().submit(order)
+        return dataclasses.replace(result, fills=())
+
+
+async def test_a_matched_order_awaiting_its_fills_stays_matched_when_its_market_resolves(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    clock = FakeClock()
+    data = StaticMarketData(clock, [rig_market(clock=clock)])
+    data.set_book(rig_book(YES, [("0.48", "100")], [("0.52", "100")]))
+    data.set_book(rig_book(NO, [("0.47", "100")], [("0.51", "100")]))
+    venue = FillsLater(data, bankroll=D(1000), clock=clock, journal=MemoryJournal())
+    await venue.start()
+    rig = await build_rig(engine, sessions, venue, clock, data=data)
+    rig.run("execution.writer")
+    try:
+        taken = await rig.runtime.handle(buy("0.52", "10"))
+        resting = await rig.runtime.handle(buy("0.45", "10"))
+        assert (taken.status, resting.status) == (OrderStatus.MATCHED, OrderStatus.LIVE)
+        assert len(rig.runtime.working_orders()) == 2  # the matched one awaits its fills
+
+        await rig.runtime.accounts.settle(CONDITION, {YES: D(1), NO: D(0)})
+        await rig.runtime.flush()
+
+        orders = OrderRepository(sessions, clock)
+        matched = await orders.get_by_venue_id(taken.order_id or "")
+        ended = await orders.get_by_venue_id(resting.order_id or "")
+        assert matched is not None
+        assert ended is not None
+        assert (matched.status, ended.status) == ("MATCHED", "CANCELED_MARKET_RESOLVED")
+    finally:
+        await rig.stop()
+        await venue.close()
+        data.close()
+        await rig.events.close()

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from trader.control.types import TradingStatus
 from trader.domain import (
     Book,
     BookLevel,
+    MakerEntry,
     Market,
     OrderIntent,
     OutcomeToken,
@@ -84,6 +86,24 @@ def buy(price: str = "0.53", size: str = "20", model: str = "0.65", **kw: object
         model_probability=D(model),
         strategy="test",
         **kw,  # type: ignore[arg-type]
+    )
+
+
+def maker_buy(
+    limit: str = "0.53",
+    size: str = "20",
+    *,
+    ticks: int = 1,
+    urgent: bool = False,
+    expires_at: datetime | None = None,
+    model: str = "0.65",
+) -> OrderIntent:
+    """A passive entry (post-only, repriced by the maker desk), as `passive_entry` makes one."""
+    return dataclasses.replace(
+        buy(limit, size, model),
+        post_only=True,
+        expires_at=expires_at,
+        maker=MakerEntry(improve_ticks=ticks, urgent=urgent),
     )
 
 
@@ -180,6 +200,7 @@ async def paper_rig(
     clock: FakeClock | None = None,
     limits: RiskLimits = TEST_LIMITS,
     journal: MemoryJournal | None = None,
+    config: ExecutionConfig | None = None,
 ) -> AsyncIterator[Rig]:
     """A paper venue over two in-memory books; the writer and fill consumer running."""
     clock = clock or FakeClock()
@@ -188,7 +209,7 @@ async def paper_rig(
     data.set_book(book(NO, [("0.47", "100")], [("0.51", "100")]))
     venue = PaperVenue(data, bankroll=D(1000), clock=clock, journal=journal or MemoryJournal())
     await venue.start()
-    rig = await build_rig(database, sessions, venue, clock, limits=limits, data=data)
+    rig = await build_rig(database, sessions, venue, clock, limits=limits, data=data, config=config)
     rig.run("execution.writer", "execution.fills")
     try:
         yield rig

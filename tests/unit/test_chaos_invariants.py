@@ -361,3 +361,96 @@ def test_cash_moved_again_in_a_later_run_is_a_restart_not_a_double_payout() -> N
     assert cash_matches_payouts(replace(ledger(), events=doubled)) == [
         "market m1: 40 moved for a payout of 20"
     ]
+
+
+# --- maker orders: a reprice is not a duplicate; a real duplicate still is ------------------
+
+
+def maker_world(
+    *,
+    replaces: str | None = "0x1",
+    cancel_at: float | None = 11,
+    first_status: str = "CANCELED",
+    first_matched: Decimal = Decimal(2),
+    second_size: Decimal = Decimal(3),
+) -> tuple[Ledger, VenueView]:
+    """One maker intent "m": 0x1 posted at 10 (5 shares, 2 matched), cancelled at
+    `cancel_at`, and 0x2 for `second_size` created at 12 replacing `replaces`, resting."""
+    first = replace(
+        order(1, corr="m", when=10, status=first_status, matched=first_matched), post_only=True
+    )
+    second = replace(order(2, corr="m", when=12, status="LIVE", matched=Decimal(0)), post_only=True)
+    created: dict[str, Any] = {"order_id": "0x2"}
+    if replaces is not None:
+        created["replaces"] = replaces
+    kinds: list[tuple[float, str, str | None, dict[str, Any]]] = [
+        (0, "startup", None, {"trading_state": "RUNNING"}),
+        (9, "intent_received", "m", {}),
+        (10, "order_created", "m", {"order_id": "0x1"}),
+        (10.5, "fill", "m", {"trade_id": "t-0x1", "order_id": "0x1"}),
+        (12, "order_created", "m", created),
+    ]
+    if cancel_at is not None:
+        kinds.append((cancel_at, "order_canceled", "m", {"order_id": "0x1"}))
+        kinds.sort(key=lambda k: k[0])
+    if cancel_at is not None and cancel_at < 12:
+        kinds.insert(-1, (11.5, "maker_repriced", "m", {"order_id": "0x1"}))
+    books = Ledger(
+        orders=[first, second],
+        fills={("t-0x1", "0x1")},
+        positions={"tok": first_matched},
+        events=events(*kinds),
+    )
+    world = VenueView(
+        orders=[
+            {
+                "id": "0x1",
+                "status": first_status,
+                "original_size": "5",
+                "size_matched": str(first_matched),
+            },
+            {"id": "0x2", "status": "LIVE", "original_size": str(second_size), "size_matched": "0"},
+        ],
+        open_ids={"0x2"} | ({"0x1"} if first_status == "LIVE" else set()),
+        trade_legs={("t-0x1", "0x1")},
+        holdings={"tok": first_matched},
+    )
+    return books, world
+
+
+def test_a_maker_reprice_cancel_then_replace_is_not_a_duplicate() -> None:
+    books, world = maker_world()
+    assert failures(check_all(books, world)) == {}
+
+
+def test_an_intent_sent_twice_without_a_cancelled_predecessor_is_still_a_duplicate() -> None:
+    unnamed = maker_world(replaces=None)  # no reprice named: the same intent sent again
+    late_cancel = maker_world(cancel_at=13)  # the new order went out before the cancel
+    never_canceled = maker_world(cancel_at=None, first_status="LIVE", first_matched=Decimal(0))
+    too_big = maker_world(second_size=Decimal(4))  # asks for more than the 3 left unmatched
+    wrong = maker_world(replaces="0x9")
+
+    for books, world in (unnamed, late_cancel, never_canceled, too_big, wrong):
+        found = failures(check_all(books, world)).get("no_duplicate_orders", [])
+        assert found == ["intent m (BUY tok...) reached the venue 2 times"], found
+
+
+def test_a_maker_reprice_decided_while_killed_is_an_order_while_stopped() -> None:
+    books, world = maker_world()
+    killed = [*books.events, Event(99, at(11.2), "kill", "k", {})]
+    killed.sort(key=lambda e: e.ts)
+    renumbered = [replace(e, seq=i) for i, e in enumerate(killed, 1)]
+    found = failures(check_all(replace(books, events=renumbered), world))
+    assert list(found) == ["no_orders_while_stopped"]
+    assert "po-2" in found["no_orders_while_stopped"][0]
+
+
+def test_a_maker_order_from_before_the_last_start_still_open_is_an_orphan() -> None:
+    books, world = maker_world()
+    restarted = [*books.events, Event(len(books.events) + 1, at(20), "startup", None, {})]
+    found = failures(check_all(replace(books, events=restarted), world))
+    assert found == {
+        "no_orphan_maker_orders": [
+            "maker order 0x2 from before the last start is still open at the venue"
+        ]
+    }

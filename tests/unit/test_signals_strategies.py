@@ -10,6 +10,7 @@ from trader.domain import Book, BookLevel, TradingMode
 from trader.signals.analysis import AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.heuristic import HeuristicModel
+from trader.signals.passive import MakerPolicy
 from trader.signals.pooling import PoolingConfig
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import LLMEdgeStrategy, Strategy
@@ -185,3 +186,26 @@ async def test_news_published_after_now_is_never_used() -> None:
     assert evaluation.triage is not None
     assert evaluation.triage.news == ()
     assert evaluation.analysis is None  # no relevant news left: nothing to analyse
+
+
+async def test_with_a_maker_policy_the_edge_strategys_buy_is_a_maker_entry() -> None:
+    strategy = edge_strategy()
+    strategy.maker = MakerPolicy(improve_ticks=1, urgent_edge=Decimal("0.99"))
+    books = binary_books(MARKET, Decimal("0.50"), NOW)
+
+    evaluation = await strategy.evaluate(
+        MARKET,
+        books,
+        Decimal("0.50"),
+        good_news(),
+        bankroll=Decimal(1000),
+        now=NOW,
+        mode=TradingMode.PAPER,
+    )
+
+    assert evaluation.group is not None
+    (intent,) = evaluation.group.intents
+    assert intent.maker is not None
+    assert (intent.post_only, intent.maker.urgent) == (True, False)  # edge below 0.99: patient
+    assert intent.expires_at == NOW + MakerPolicy().ttl
+    assert intent.reason.endswith("maker entry")

@@ -253,21 +253,38 @@ class Accounts:
         """Pay each share its token's payout (a token the vector does not name pays 0); call
         with the engine lock free."""
         engine, portfolio = self._engine, self._engine.portfolio
+        corr = new_correlation_id()
         async with engine.lock:
             for order in [o for o in portfolio.working_orders() if o.market == market]:
                 portfolio.close_order(order.order_id)
-                engine.writer.enqueue("order", _status_write(engine, order.client_order_id))
+                engine.writer.enqueue("order", _status_write(engine, order))
             settled = portfolio.settle(market, payouts)
+            if settled:  # the event first, durable: a SIGKILL never leaves rows it cannot explain
+                self._record_settled(market, payouts, settled, corr)
+                await engine.make_durable()
             for item in settled:
                 engine.writer.enqueue("settlement", _fill_write(engine, item))
                 engine.writer.enqueue("position", _flat_write(engine, item))
             await engine.writer.drain_now()
-        corr = new_correlation_id()
         self._bus.resolutions.publish(Resolution(market, dict(payouts), self._clock.now()), corr)
         if settled:
             await self.remember()
             self._announce(market, payouts, settled, corr)
         return settled
+
+    def _record_settled(
+        self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
+    ) -> None:
+        self._events.append(
+            "market_settled",
+            {
+                "market": market,
+                "payouts": {token: str(p) for token, p in payouts.items()},
+                "realized": sum((s.realized for s in settled), ZERO),
+                "redeemable": sum((s.size * s.payout for s in settled), ZERO),
+            },
+            correlation_id=corr,
+        )
 
     def _announce(
         self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
@@ -281,16 +298,6 @@ class Accounts:
             f" paid {s.payout} each (PnL {s.realized:+.2f})"
             for s in settled
         ]
-        self._events.append(
-            "market_settled",
-            {
-                "market": market,
-                "payouts": {token: str(p) for token, p in payouts.items()},
-                "realized": realized,
-                "redeemable": redeemable,
-            },
-            correlation_id=corr,
-        )
         body = "\n".join([*lines, f"Realized {realized:+.2f}; redeemable {redeemable:.2f} pUSD"])
         self._bus.alerts.publish(
             Alert(
@@ -323,10 +330,19 @@ def _split_note(payouts: Payouts) -> str:
     return f" 50/50 ({next(iter(values))} a share each side)" if len(values) == 1 else ""
 
 
-def _status_write(engine: ExecutionEngine, client_order_id: str) -> Write:
-    return lambda: engine.store.update_order(
-        client_order_id, status=OrderStatus.CANCELED_MARKET_RESOLVED
-    )
+def _status_write(engine: ExecutionEngine, order: WorkingOrder) -> Write:
+    """A resolved market's working order ends CANCELED_MARKET_RESOLVED, as at the venue, unless
+    the venue had answered it MATCHED (kept working only until its fills came): it stays so."""
+
+    async def write() -> None:
+        known = await engine.store.orders_by_ids([order.order_id])
+        if any(r.status is OrderStatus.MATCHED for r in known):
+            return
+        await engine.store.update_order(
+            order.client_order_id, status=OrderStatus.CANCELED_MARKET_RESOLVED
+        )
+
+    return write
 
 
 def _fill_write(engine: ExecutionEngine, item: SettledPosition) -> Write:

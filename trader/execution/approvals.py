@@ -22,7 +22,7 @@ from typing import Any
 from trader.bus import Bus
 from trader.clock import Clock
 from trader.control.types import ApprovalDecision, ApprovalRequest, ExecutionResult
-from trader.domain import Actor, OrderIntent, OrderType, Side
+from trader.domain import Actor, MakerEntry, OrderIntent, OrderType, Side
 from trader.execution.engine import ExecutionEngine
 from trader.execution.ports import EventSink
 from trader.execution.risk import RiskApproval
@@ -46,6 +46,11 @@ def intent_to_json(intent: OrderIntent) -> dict[str, Any]:
         "post_only": intent.post_only,
         "model_probability": _text(intent.model_probability),
         "market_probability": _text(intent.market_probability),
+        "maker": (
+            None
+            if intent.maker is None
+            else {"improve_ticks": intent.maker.improve_ticks, "urgent": intent.maker.urgent}
+        ),
     }
 
 
@@ -65,7 +70,14 @@ def intent_from_json(raw: dict[str, Any]) -> OrderIntent:
         post_only=bool(raw.get("post_only", False)),
         model_probability=_decimal(raw.get("model_probability")),
         market_probability=_decimal(raw.get("market_probability")),
+        maker=_maker(raw.get("maker")),
     )
+
+
+def _maker(raw: Any) -> MakerEntry | None:
+    if not isinstance(raw, dict):
+        return None
+    return MakerEntry(int(raw.get("improve_ticks", 0)), bool(raw.get("urgent", False)))
 
 
 def intent_sources(intent: OrderIntent) -> tuple[str, ...]:

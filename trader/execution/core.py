@@ -6,12 +6,14 @@ the process gets narrow operations instead: the Control API's `desk`, `handle` a
 for intents and orders, `reconcile` (gathered from the venue outside the decision lock,
 applied under it), the trading state (`trading_status`; the `trading` machine is the one
 writer), snapshots (`position`, `positions`, `working_orders`, `summary`, `equity`,
-`win_rate`, `mark_price`, `exit_value`), `quiesced()` for a shutdown that must not cut a
+`win_rate`, `mark_price`, `exit_value`, `maker_entries`), `maker_cycle` (the maker desk's
+review of resting maker orders), `quiesced()` for a shutdown that must not cut a
 decision in two, and the supervisor's `components()` and the scheduler's `jobs()`. `start()`
 must be awaited before the components run: it restores the portfolio, loads the markets and
-reconciles with the venue, so no new order is placed on a stale picture of the world; it then
-finishes (or reports) a kill's flatten that a crash cut short, and `announce_startup()`
-publishes what it found once the chat listens.
+reconciles with the venue, so no new order is placed on a stale picture of the world; it
+cancels the maker orders whose intents died with the last process; it then finishes (or
+reports) a kill's flatten that a crash cut short, and `announce_startup()` publishes what it
+found once the chat listens.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from trader.execution.engine import ExecutionEngine
 from trader.execution.halt import AutoHalt
 from trader.execution.kill import KillSwitch
 from trader.execution.ledger import Realization
+from trader.execution.maker import MakerCycle, MakerDesk, MakerView
 from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import PortfolioSummary, WorkingOrder
 from trader.execution.reconcile import ReconcileResult
@@ -62,6 +65,7 @@ class ExecutionConfig:
     mode: TradingMode = TradingMode.PAPER  # which strategy stages may trade (trader/stages.py)
     redeem_unsent_grace_s: float = 600.0  # a redemption sent without a tx id: settled after
     auto_merge: bool = True  # merge YES+NO pairs worth more merged than sold
+    maker_reprice_s: float = 30.0  # the maker cycle: resting maker orders repriced or cancelled
 
 
 class ExecutionCore:
@@ -81,6 +85,7 @@ class ExecutionCore:
         clock: Clock,
         resolutions: ResolutionSource | None = None,
         redemption: RedemptionService | None = None,
+        maker: MakerDesk | None = None,
     ) -> None:
         self.config = config
         self._engine = engine
@@ -97,6 +102,7 @@ class ExecutionCore:
         self.clock = clock
         self.resolutions = resolutions
         self.redemption = redemption  # redeems and merges (None: the venue has no ChainOps)
+        self._maker = maker
         self._intents: Subscription[OrderIntent] | None = None
         self._books: Subscription[Book] | None = None
         self._startup_alerts: list[Alert] = []
@@ -161,6 +167,13 @@ class ExecutionCore:
     def exposure_for(self, market: str, token_id: str) -> ExposureSnapshot:
         return self._portfolio.exposure_for(market, token_id, self.board.event_markets(market))
 
+    async def maker_cycle(self) -> MakerCycle:
+        """One review of the resting maker orders: repriced, kept, cancelled (under the lock)."""
+        return await self._maker.cycle() if self._maker is not None else MakerCycle()
+
+    def maker_entries(self) -> list[MakerView]:
+        return self._maker.entries() if self._maker is not None else []
+
     @contextlib.asynccontextmanager
     async def quiesced(self, timeout_s: float = QUIESCE_TIMEOUT_S) -> AsyncIterator[bool]:
         """Hold the decision lock (True), so no decision is cut in two and none starts; False
@@ -190,6 +203,11 @@ class ExecutionCore:
         await self.accounts.restore()
         await self._remember_recent_orders()
         await self._reconciler.run_once("start")
+        if self._maker is not None:  # no maker intent survives a restart: nor do their orders
+            try:
+                await self._maker.cancel_orphans()
+            except VenueError as error:
+                log.warning("could not cancel the maker orders left from before: %s", error)
         for token_id in sorted(self.watched_tokens()):  # marks for equity and drawdown
             await self.board.book_for(token_id)
         alert = await self.kill_switch.finish_interrupted(resume=self.config.resume_flatten)
@@ -225,6 +243,8 @@ class ExecutionCore:
         }
         if cfg.book_feed:
             parts["execution.book_feed"] = self.follow_books
+        if self._maker is not None:
+            parts["execution.maker"] = self._maker.run
         return parts
 
     async def consume_intents(self) -> None:

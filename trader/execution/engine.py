@@ -82,6 +82,8 @@ from trader.venue.base import (
 )
 
 ApprovalGate = Callable[[OrderIntent, RiskApproval], Awaitable[str]]
+# where an approved maker intent goes (trader/execution/maker.py), under the decision lock
+MakerGate = Callable[[OrderIntent, RiskApproval], Awaitable[ExecutionResult]]
 VenueErrorHook = Callable[[VenueError, str], None]
 
 
@@ -122,10 +124,14 @@ class ExecutionEngine:
         self.lock = asyncio.Lock()
         self.in_flight: set[str] = set()
         self._approval_gate: ApprovalGate | None = None
+        self._maker_gate: MakerGate | None = None
         self._on_venue_error: VenueErrorHook | None = None
 
     def set_approval_gate(self, gate: ApprovalGate | None) -> None:
         self._approval_gate = gate
+
+    def set_maker_gate(self, gate: MakerGate | None) -> None:
+        self._maker_gate = gate
 
     def set_venue_error_hook(self, hook: VenueErrorHook | None) -> None:
         self._on_venue_error = hook
@@ -168,6 +174,8 @@ class ExecutionEngine:
                     size=decision.size,
                     approval_key=key,
                 )
+            if intent.maker is not None and self._maker_gate is not None:
+                return await self._maker_gate(intent, decision)
             return await self._place(intent, decision.size, _amount(intent, decision))
 
     def _expiration(self, intent: OrderIntent) -> datetime | None:
@@ -211,8 +219,23 @@ class ExecutionEngine:
             )
             return await self._place(intent, size)
 
+    async def place_locked(
+        self, intent: OrderIntent, size: Decimal, *, replaces: str | None = None
+    ) -> ExecutionResult:
+        """The maker desk's orders (a post-only entry, its reprice, an urgent taker fallback):
+        the same persist-before-submit path, with the decision lock already held. `replaces`:
+        the order of the same intent this one follows (cancelled first), on the record."""
+        if not self.lock.locked():
+            raise RuntimeError("place_locked needs the decision lock held")
+        return await self._place(intent, size, replaces=replaces)
+
     async def _place(
-        self, intent: OrderIntent, size: Decimal, amount: Decimal | None = None
+        self,
+        intent: OrderIntent,
+        size: Decimal,
+        amount: Decimal | None = None,
+        *,
+        replaces: str | None = None,
     ) -> ExecutionResult:
         corr = intent.correlation_id
         request = OrderRequest(
@@ -268,7 +291,10 @@ class ExecutionEngine:
         self.risk.record(intent, record.created_at)
         # The event first: on SQLite the order row and the events buffered so far (the intent,
         # this one) commit in one transaction (trader/store/direct.py).
-        self._events.append("order_created", record_payload(record), correlation_id=corr)
+        created = record_payload(record)
+        if replaces is not None:
+            created["replaces"] = replaces
+        self._events.append("order_created", created, correlation_id=corr)
         try:
             await self.store.insert_order(record)
         except Exception as error:
@@ -292,6 +318,11 @@ class ExecutionEngine:
     async def _make_durable(self) -> None:
         if self._durable is not None:
             await self._durable()
+
+    async def make_durable(self) -> None:
+        """The events appended so far, durable now (a refusal is logged, not raised: they stay
+        buffered and the writer retries). For a write that must follow its event."""
+        await self._record_durably()
 
     async def _record_durably(self) -> None:
         """After fills were applied: write their events now. A refusal is logged, not raised:

@@ -49,6 +49,9 @@ def intent_payload(intent: OrderIntent, approved_by: str | None) -> dict[str, ob
         "order_type": intent.order_type.value,
         "model_probability": intent.model_probability,
         "market_probability": intent.market_probability,
+        "maker": None
+        if intent.maker is None
+        else {"improve_ticks": intent.maker.improve_ticks, "urgent": intent.maker.urgent},
     }
 
 
@@ -61,6 +64,7 @@ def record_payload(record: OrderRecord) -> dict[str, object]:
         "price": record.price,
         "size": record.size,
         "order_type": record.order_type.value,
+        "post_only": record.post_only,
     }
 
 

@@ -25,6 +25,7 @@ from trader.execution.desk import ExecutionDesk
 from trader.execution.engine import ExecutionEngine
 from trader.execution.halt import AutoHalt, FeedLiveness
 from trader.execution.kill import KillSwitch
+from trader.execution.maker import MakerDesk
 from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import Portfolio
 from trader.execution.ports import EventSink
@@ -50,6 +51,7 @@ def execution_config(settings: Settings) -> ExecutionConfig:
         mode=settings.trading_mode,
         redeem_unsent_grace_s=float(settings.redeem_unsent_grace_s),
         auto_merge=settings.auto_merge,
+        maker_reprice_s=float(settings.maker_reprice_s),
     )
 
 
@@ -144,6 +146,11 @@ def build_execution(
         timeout_s=config.approval_timeout_s,
     )
     engine.set_approval_gate(approvals.request)
+    maker = MakerDesk(
+        engine=engine, trading=trading, events=events, clock=clock, reprice_s=config.maker_reprice_s
+    )
+    engine.set_maker_gate(maker.enter)
+    board.add_listener(maker.on_book)
     source = resolutions
     if source is None and isinstance(venue, ResolutionSource):
         source = venue
@@ -206,4 +213,5 @@ def build_execution(
         clock=clock,
         resolutions=source,
         redemption=redemption,
+        maker=maker,
     )

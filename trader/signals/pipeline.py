@@ -26,6 +26,7 @@ from trader.signals.events import EventViews
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.llm import LLMStats
 from trader.signals.news import RefreshResult
+from trader.signals.passive import MakerPolicy
 from trader.signals.pooling import CalibrationHolder
 from trader.signals.prompts import ScreenOutput
 from trader.signals.records import ForecastRecord, ForecastRecorder
@@ -394,6 +395,7 @@ def build_pipeline(
     calibration: CalibrationHolder | None = None,
     screener: LLMProvider | None = None,
     retriever: Retriever | None = None,
+    maker: MakerPolicy | None = None,
 ) -> SignalPipeline:
     """The usual object graph: `llm=None` (no API key) makes the heuristic the primary model.
     `stages` is read at each evaluation (the operator's stored strategy stages)."""
@@ -412,6 +414,7 @@ def build_pipeline(
         sizing=sizing,
         stages=stages,
         retriever=retriever,
+        maker=maker,
     )
     return SignalPipeline(
         books=books,

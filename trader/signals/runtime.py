@@ -51,6 +51,7 @@ from trader.signals.exit_records import SqlModelViews
 from trader.signals.exits import ExitConfig, ExitWatch
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.news import Feed, NewsConfig, NewsSource
+from trader.signals.passive import MakerPolicy
 from trader.signals.pipeline import (
     BookGetter,
     CycleReport,
@@ -132,6 +133,7 @@ class SignalRuntimeConfig:
     batch: bool = False  # non-urgent analyses through the Message Batches API
     search: SearchSettings = field(default_factory=SearchSettings)  # retrieval; off by default
     exits: ExitConfig = field(default_factory=ExitConfig)  # EXITS_ENABLED, EXIT_*
+    maker: MakerPolicy | None = None  # entries rest post-only (MAKER_ENTRY); None: they take
 
     @property
     def uses_llm(self) -> bool:  # a key is what turns the LLM on
@@ -181,6 +183,18 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
             stop_horizon=timedelta(seconds=settings.exit_stop_horizon_s),
             slippage=settings.exit_slippage,
         ),
+        maker=maker_policy(settings),
+    )
+
+
+def maker_policy(settings: Settings) -> MakerPolicy | None:
+    """The edge strategy's passive entries, with `MAKER_ENTRY` on; None: entries take."""
+    if not settings.maker_entry:
+        return None
+    return MakerPolicy(
+        improve_ticks=settings.maker_improve_ticks,
+        urgent_edge=settings.maker_urgent_edge,
+        ttl=timedelta(seconds=settings.maker_ttl_s),
     )
 
 
@@ -606,6 +620,7 @@ def build_signal_runtime(
         holdings=holdings,
         stages=stages,
         retriever=retriever,
+        maker=config.maker,
     )
     runtime = SignalRuntime(
         config=config,

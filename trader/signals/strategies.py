@@ -33,6 +33,7 @@ from trader.domain import (
 )
 from trader.signals.analysis import AnalysisResult, AnalysisService
 from trader.signals.events import coherent_yes
+from trader.signals.passive import MakerPolicy, passive_entry
 from trader.signals.retrieval.retriever import Retrieval, Retriever
 from trader.signals.sizing import (
     SizingConfig,
@@ -110,12 +111,23 @@ class LLMEdgeStrategy(Strategy):
         enabled: bool = True,
         stages: Callable[[], StageBook] = StageBook.defaults,
         retriever: Retriever | None = None,
+        maker: MakerPolicy | None = None,
     ) -> None:
         super().__init__(enabled=enabled, stages=stages)
         self.triage = triage
         self.analysis = analysis
         self.sizing = sizing or SizingConfig()
         self.retriever = retriever  # the news search, for markets the triage lets through
+        self.maker = maker  # entries rest post-only (trader/signals/passive.py); None: take
+
+    async def _with_retrieval(
+        self, request: AnalysisRequest
+    ) -> tuple[AnalysisRequest, Retrieval | None]:
+        """The request with what the news search found for it (unchanged without a search)."""
+        if self.retriever is None:
+            return request, None
+        found = await self.retriever.retrieve(request)
+        return replace(request, retrieved=found.articles), found
 
     async def evaluate(
         self,
@@ -146,11 +158,9 @@ class LLMEdgeStrategy(Strategy):
         triage = await self.triage.decide(market.condition_id, market_probability, news, now=now)
         if not triage.analyse:
             return EdgeEvaluation(triage)
-        request = AnalysisRequest(market, market_probability, triage.news, now)
-        found = None
-        if self.retriever is not None:
-            found = await self.retriever.retrieve(request)
-            request = replace(request, retrieved=found.articles)
+        request, found = await self._with_retrieval(
+            AnalysisRequest(market, market_probability, triage.news, now)
+        )
         analysis = await self.analysis.analyse(request)
         if analysis.conclusive:
             await self.triage.remember(triage, now)
@@ -166,6 +176,9 @@ class LLMEdgeStrategy(Strategy):
         sizing = size_forecast(
             forecast, market, books, bankroll, self.sizing, strategy=self.name, held=held
         )
+        if sizing.intent is not None and self.maker is not None:
+            intent = passive_entry(sizing.intent, self.maker, sizing.edge, now)
+            sizing = replace(sizing, intent=intent)
         held_back = heuristic_gate(analysis.forecast.source, mode, allowed=allow_heuristic_live)
         if sizing.intent is not None and held_back:
             return EdgeEvaluation(triage, analysis, sizing, note=held_back, retrieval=found)
