@@ -11,6 +11,8 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
       "page_size": 100,                # /data/orders and /data/trades page size
       "auth_max_skew_s": 300,          # L1/L2 timestamps must be this recent (null: no check)
       "faults": [ ... ],               # fault rules active from the start (see faults.py)
+      "chain_confirm_s": 2.0,          # a relayed transaction runs (and confirms) after this
+      "deployed_wallets": ["0x.."],    # deposit wallets that exist from the start (relayer.py)
       "markets": [{
         "question": "Will it rain?", "slug": "rain", "condition_id": "0x..64 hex",
         "outcomes": ["Yes", "No"], "token_ids": ["..", ".."],
@@ -127,6 +129,8 @@ class Scenario:
     neg_risk_exchange: str = NEG_RISK_EXCHANGE
     exchange_v3: str = EXCHANGE_V3
     faults: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    chain_confirm_s: float = 2.0
+    deployed_wallets: tuple[str, ...] = ()
 
 
 def load_scenario(
@@ -156,6 +160,8 @@ def load_scenario(
         neg_risk_exchange=str(raw.get("neg_risk_exchange", NEG_RISK_EXCHANGE)),
         exchange_v3=str(raw.get("exchange_v3", EXCHANGE_V3)),
         faults=tuple(raw.get("faults", ())),
+        chain_confirm_s=float(raw.get("chain_confirm_s", 2.0)),
+        deployed_wallets=tuple(str(a) for a in raw.get("deployed_wallets", ())),
     )
 
 

@@ -6,9 +6,11 @@ private names of the pinned SDK: it copies the production config and swaps the U
 
 Every other service the SDK could reach (relayer, JSON-RPC, RFQ, perps, live-data sockets)
 is pointed at the given CLOB host or market socket too, so a client built from this
-environment can never leak a request to production. The simulator answers the relayer's
-`GET /deployed`, so the SDK's default deposit-wallet flow works against it; the other services
-simply fail there, loudly.
+environment can never leak a request to production. The simulator serves the relayer at the
+CLOB's root (deploying a deposit wallet, relaying its transactions) and JSON-RPC at `/rpc`
+(balances, receipts), so the SDK's deposit-wallet flow, redeem, merge and split work against
+it; the other services simply fail there, loudly. A local relayer answers in milliseconds, so
+the SDK's own waits poll it every `RELAYER_POLL_MS` instead of production's two seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from polymarket.environments import (
 )
 
 ENVIRONMENT_NAME = "custom"
+RPC_PATH = "/rpc"
+RELAYER_POLL_MS = 200
 
 
 def build_environment(
@@ -33,6 +37,7 @@ def build_environment(
     market_ws_url: str,
     user_ws_url: str,
     relayer_url: str | None = None,
+    rpc_url: str | None = None,
     name: str = ENVIRONMENT_NAME,
 ) -> Environment:
     """An SDK environment with production's chain ids and contracts and these service URLs."""
@@ -46,7 +51,8 @@ def build_environment(
         clob_market_ws_url=market_ws_url,
         clob_user_ws_url=user_ws_url,
         relayer_url=(relayer_url or clob).rstrip("/"),
-        rpc_url=clob,
+        rpc_url=rpc_url or clob + RPC_PATH,
+        relayer_poll_frequency_ms=RELAYER_POLL_MS,
         rfq_url=clob,
         builder_gateway_url=clob,
         collateral_return_url=clob,
