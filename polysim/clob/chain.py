@@ -1,7 +1,7 @@
 """The slice of Polygon the official SDK reads and writes, kept in the simulator's own ledger.
 
-JSON-RPC 2.0 at `POST /rpc` (single requests and batches), what `polymarket-client` 0.14.0's
-`JsonRpcClient` sends (`_internal/eoa/rpc.py`):
+JSON-RPC 2.0 at `POST /rpc` and `POST /` (single requests and batches), what
+`polymarket-client` 0.14.0's `JsonRpcClient` sends (`_internal/eoa/rpc.py`):
 
 - `eth_chainId` -> the scenario's chain id (hex); `eth_blockNumber`; `eth_getBlockByNumber
   ["latest", false]` -> `{number, timestamp}` (the SDK dates a deposit-wallet batch's deadline
@@ -316,6 +316,7 @@ def add_routes(app: web.Application, ctx: SimContext) -> SimChain:
     chain = SimChain(ctx)
     app[SIM_CHAIN] = chain
     app.router.add_post(RPC_PATH, rpc)
+    app.router.add_post("/", rpc)  # an SDK environment whose rpc_url is the CLOB host itself
     return chain
 
 

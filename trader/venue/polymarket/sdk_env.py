@@ -6,11 +6,9 @@ private names of the pinned SDK: it copies the production config and swaps the U
 
 Every other service the SDK could reach (relayer, JSON-RPC, RFQ, perps, live-data sockets)
 is pointed at the given CLOB host or market socket too, so a client built from this
-environment can never leak a request to production. The simulator serves the relayer at the
-CLOB's root (deploying a deposit wallet, relaying its transactions) and JSON-RPC at `/rpc`
-(balances, receipts), so the SDK's deposit-wallet flow, redeem, merge and split work against
-it; the other services simply fail there, loudly. A local relayer answers in milliseconds, so
-the SDK's own waits poll it every `RELAYER_POLL_MS` instead of production's two seconds.
+environment can never leak a request to production. The simulator answers the relayer's
+`GET /deployed`, so the SDK's default deposit-wallet flow works against it; the other services
+simply fail there, loudly.
 """
 
 from __future__ import annotations
@@ -25,7 +23,8 @@ from polymarket.environments import (
 )
 
 ENVIRONMENT_NAME = "custom"
-RPC_PATH = "/rpc"
+
+
 RELAYER_POLL_MS = 200
 
 
@@ -37,7 +36,6 @@ def build_environment(
     market_ws_url: str,
     user_ws_url: str,
     relayer_url: str | None = None,
-    rpc_url: str | None = None,
     name: str = ENVIRONMENT_NAME,
 ) -> Environment:
     """An SDK environment with production's chain ids and contracts and these service URLs."""
@@ -51,8 +49,7 @@ def build_environment(
         clob_market_ws_url=market_ws_url,
         clob_user_ws_url=user_ws_url,
         relayer_url=(relayer_url or clob).rstrip("/"),
-        rpc_url=rpc_url or clob + RPC_PATH,
-        relayer_poll_frequency_ms=RELAYER_POLL_MS,
+        rpc_url=clob,
         rfq_url=clob,
         builder_gateway_url=clob,
         collateral_return_url=clob,
@@ -62,6 +59,9 @@ def build_environment(
         rfq_quoter_ws_url=market_ws_url,
         perps_ws_url=market_ws_url,
         realtime_ws_url=market_ws_url,
+        # a local relayer answers in milliseconds: the SDK's own waits (a deposit wallet's
+        # deployment, approvals) poll it this often instead of production's every two seconds
+        relayer_poll_frequency_ms=RELAYER_POLL_MS,
     )
     return _create_environment(name=name, config=config)
 
