@@ -34,6 +34,8 @@ def endpoints(config: VenueConfig) -> PolymarketEndpoints:
         data_url=config.data_api_host,
         market_ws_url=f"{config.clob_ws_url}/market",
         user_ws_url=f"{config.clob_ws_url}/user",
+        relayer_url=config.relayer_host,
+        rpc_url=config.polygon_rpc_url,
     )
 
 
