@@ -12,6 +12,8 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
       "auth_max_skew_s": 300,          # L1/L2 timestamps must be this recent (null: no check)
       "new_accounts": ["0x.."] | "all", # accounts opened after CLOB V2: no EOA orders (accounts.py)
       "faults": [ ... ],               # fault rules active from the start (see faults.py)
+      "chain_confirm_s": 2.0,          # a relayed transaction runs (and confirms) after this
+      "deployed_wallets": ["0x.."],    # deposit wallets that exist from the start (relayer.py)
       "markets": [{
         "question": "Will it rain?", "slug": "rain", "condition_id": "0x..64 hex",
         "outcomes": ["Yes", "No"], "token_ids": ["..", ".."],
@@ -130,6 +132,8 @@ class Scenario:
     exchange_v3: str = EXCHANGE_V3
     faults: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
     new_accounts: NewAccounts = field(default_factory=NewAccounts)
+    chain_confirm_s: float = 2.0
+    deployed_wallets: tuple[str, ...] = ()
 
 
 def load_scenario(
@@ -164,6 +168,8 @@ def load_scenario(
         exchange_v3=str(raw.get("exchange_v3", EXCHANGE_V3)),
         faults=tuple(raw.get("faults", ())),
         new_accounts=new_accounts,
+        chain_confirm_s=float(raw.get("chain_confirm_s", 2.0)),
+        deployed_wallets=tuple(str(a) for a in raw.get("deployed_wallets", ())),
     )
 
 

@@ -10,7 +10,8 @@ SDK call -> request -> answer:
 
 - `AsyncSecureClient.create` (L1): `POST /auth/api-key`, on 400 `GET /auth/derive-api-key`
   -> `{apiKey, secret, passphrase}`; with `credentials=`: `GET /auth/api-keys` (L2) ->
-  `{apiKeys}`; with `wallet=None`: relayer `GET /deployed?address&type` -> `{deployed}`.
+  `{apiKeys}`; with `wallet=None` (a deposit wallet) or a proxy or Safe: the relayer's
+  `GET /deployed?address&type` -> `{deployed}`, and a deployment (see `relayer.py`).
 - before signing (public): `GET /markets-by-token/{token}` -> `{condition_id}`;
   `GET /clob-markets/{condition}` -> `{t: [{t, o}], mts, mos, nr, fd: {r, e}}`;
   market orders also read `GET /book?token_id=` (levels best-last).
@@ -267,10 +268,6 @@ async def notifications(request: web.Request) -> web.Response:
     return web.json_response([] if request.method == "GET" else "OK")
 
 
-async def deployed(request: web.Request) -> web.Response:
-    return web.json_response({"deployed": True})
-
-
 # --- helpers -----------------------------------------------------------------------------
 
 
@@ -403,7 +400,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/heartbeats", heartbeat)
     app.router.add_get("/notifications", notifications)
     app.router.add_delete("/notifications", notifications)
-    app.router.add_get("/deployed", deployed)
 
 
 __all__ = ["MAX_BATCH", "add_routes"]

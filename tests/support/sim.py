@@ -30,6 +30,7 @@ TEST_SCENARIO: dict[str, Any] = {
     "tick_interval_s": 0.05,
     "heartbeat_timeout_s": 10.0,
     "settlement_delay_s": 0.1,
+    "chain_confirm_s": 0.1,
     "initial_collateral": "1000",
     "page_size": 4,
     "markets": [

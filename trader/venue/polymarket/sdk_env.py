@@ -27,6 +27,9 @@ PRODUCTION_RELAYER_URL: str = PRODUCTION._config.relayer_url
 PRODUCTION_RPC_URL: str = PRODUCTION._config.rpc_url
 
 
+RELAYER_POLL_MS = 200
+
+
 def build_environment(
     *,
     clob_url: str,
@@ -60,6 +63,9 @@ def build_environment(
         rfq_quoter_ws_url=market_ws_url,
         perps_ws_url=market_ws_url,
         realtime_ws_url=market_ws_url,
+        # a local relayer answers in milliseconds: the SDK's own waits (a deposit wallet's
+        # deployment, approvals) poll it this often instead of production's every two seconds
+        relayer_poll_frequency_ms=RELAYER_POLL_MS,
     )
     return _create_environment(name=name, config=config)
 
