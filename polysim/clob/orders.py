@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from polysim.clob.accounts import maker_problem, version_problem
 from polysim.clob.auth import ApiKey
-from polysim.clob.context import SimContext
+from polysim.clob.context import ApiError, SimContext
 from polysim.clob.model import OrderRejected, PlaceRequest, SimMarket
 from polysim.clob.signing import (
     POLY_1271,
@@ -35,6 +36,9 @@ def decode_order(ctx: SimContext, key: ApiKey, item: Any) -> PlaceRequest:
         raise OrderRejected(
             "INVALID_ORDER_PAYLOAD", "the order owner has to be the same as the API KEY"
         )
+    refused = version_problem(item.get("order"))
+    if refused is not None:
+        raise ApiError(400, refused)
     try:
         signed = parse_signed_order(item.get("order"))
         order_type = OrderType(str(item.get("orderType", "GTC")).upper())
@@ -47,6 +51,11 @@ def decode_order(ctx: SimContext, key: ApiKey, item: Any) -> PlaceRequest:
     if order_id in ctx.exchange.orders:
         raise OrderRejected("INVALID_ORDER_DUPLICATED", f"order {order_id} is invalid. Duplicated.")
     _check_signature(signed, recovered, key)
+    refused = maker_problem(
+        ctx.scenario.new_accounts, signer=key.address, signature_type=signed.signature_type
+    )
+    if refused is not None:
+        raise ApiError(400, refused)
     ctx.funders[key.address.lower()] = signed.maker
     return PlaceRequest(
         order_id=order_id,

@@ -89,6 +89,8 @@ class PolymarketVenue:
         clock: Clock,
         signature_type: int = 0,
         funder: str | None = None,
+        relayer_api_key: str | None = None,
+        relayer_api_key_address: str | None = None,
         endpoints: PolymarketEndpoints | None = None,
         submit_timeout: float = 5.0,
         read_attempts: int = 3,
@@ -113,7 +115,13 @@ class PolymarketVenue:
             snapshot_grace=snapshot_grace,
         )
         self.account = PolymarketAccount(
-            WalletConfig(private_key=private_key, signature_type=signature_type, funder=funder),
+            WalletConfig(
+                private_key=private_key,
+                signature_type=signature_type,
+                funder=funder,
+                relayer_api_key=relayer_api_key,
+                relayer_api_key_address=relayer_api_key_address,
+            ),
             environment=self.endpoints.environment(),
             clock=clock,
             read_attempts=read_attempts,
