@@ -284,7 +284,6 @@ def _balance_owner(request: web.Request, signer: str) -> str:
     return deployed[0] if deployed else beacon_wallet(signer)
 
 
-
 def _l1(ctx: SimContext, request: web.Request) -> tuple[str, int]:
     return check_l1(
         request.headers,
