@@ -9,6 +9,7 @@ signed order is accepted once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from polysim.clob.accounts import maker_problem, version_problem
@@ -29,7 +30,11 @@ from trader.domain import OrderType
 EOA = 0
 
 
-def decode_order(ctx: SimContext, key: ApiKey, item: Any) -> PlaceRequest:
+def decode_order(
+    ctx: SimContext, key: ApiKey, item: Any, *, deployed: Callable[[str], bool] | None = None
+) -> PlaceRequest:
+    """`deployed(wallet)`: whether a deposit wallet exists on chain (the relayer knows); an
+    order made by one that does not cannot pass its ERC-1271 signature check."""
     if not isinstance(item, dict):
         raise OrderRejected("INVALID_ORDER_PAYLOAD", "invalid payload: an order object is required")
     if item.get("owner") != key.key:
@@ -56,6 +61,11 @@ def decode_order(ctx: SimContext, key: ApiKey, item: Any) -> PlaceRequest:
     )
     if refused is not None:
         raise ApiError(400, refused)
+    if signed.signature_type == POLY_1271 and deployed is not None and not deployed(signed.maker):
+        raise OrderRejected(
+            "INVALID_ORDER_SIGNATURE",
+            f"invalid signature: the deposit wallet {signed.maker} is not deployed",
+        )
     ctx.funders[key.address.lower()] = signed.maker
     return PlaceRequest(
         order_id=order_id,

@@ -192,6 +192,11 @@ class SimRelayer:
         return key
 
 
+def beacon_wallet(signer: str) -> str:
+    """The deposit wallet the SDK derives for a new signer (the beacon factory's)."""
+    return derive_beacon_deposit_wallet_address(signer, DERIVATION).lower()
+
+
 def owned_wallets(signer: str) -> set[str]:
     """The deposit wallets a signer owns: the beacon factory's, and the legacy UUPS one."""
     return {
@@ -375,4 +380,12 @@ def add_routes(app: web.Application, ctx: SimContext, chain: SimChain) -> SimRel
     return relayer
 
 
-__all__ = ["SIM_RELAYER", "RelayedTx", "SimRelayer", "add_routes", "owned_wallets", "relayer_of"]
+__all__ = [
+    "SIM_RELAYER",
+    "RelayedTx",
+    "SimRelayer",
+    "add_routes",
+    "beacon_wallet",
+    "owned_wallets",
+    "relayer_of",
+]

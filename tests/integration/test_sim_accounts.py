@@ -54,8 +54,12 @@ async def test_a_legacy_eoa_account_still_trades_beside_new_ones() -> None:
 async def test_a_new_account_trades_through_its_deposit_wallet() -> None:
     newcomer = Account.create()
     async with running_sim(scenario(new_accounts="all")) as sim:
+        async with sdk_client(sim, newcomer) as eoa:
+            builder_key = await eoa.create_builder_api_key()  # the SDK deploys the wallet
         client = await AsyncSecureClient.create(
-            private_key=newcomer.key.hex(), environment=build_environment(**sim.sdk_urls)
+            private_key=newcomer.key.hex(),
+            environment=build_environment(**sim.sdk_urls),
+            api_key=builder_key,
         )
         try:
             yes, _ = tokens(sim)
@@ -67,6 +71,25 @@ async def test_a_new_account_trades_through_its_deposit_wallet() -> None:
 
     assert client.wallet_type == "DEPOSIT_WALLET"
     assert placed.ok
+
+
+async def test_an_order_from_an_undeployed_deposit_wallet_fails_its_signature_check() -> None:
+    signer = Account.create()
+    async with running_sim() as sim:
+        environment = build_environment(**sim.sdk_urls)
+        # the SDK's client without its wallet step (which would deploy the wallet)
+        client = await AsyncSecureClient._create(
+            private_key=signer.key.hex(), environment=environment
+        )
+        try:
+            yes, _ = tokens(sim)
+            with pytest.raises(RequestRejectedError) as refused:
+                await client.place_limit_order(token_id=yes, price="0.50", size="5", side="BUY")
+        finally:
+            await client.close()
+
+    assert client.wallet_type == "DEPOSIT_WALLET"
+    assert f"the deposit wallet {client.wallet} is not deployed" in str(refused.value)
 
 
 async def test_a_v1_signed_order_gets_order_version_mismatch() -> None:

@@ -31,7 +31,8 @@ from trader.wiring import endpoints
 EXIT_MISSING = 1
 EXIT_CONFIG = 2
 RELAYER_KEY_HINT = (
-    "(with POLYMARKET_RELAYER_API_KEY_ADDRESS: polymarket.com > Settings > API keys > Relayer)"
+    "(with POLYMARKET_RELAYER_API_KEY_ADDRESS, the address that owns the key: see "
+    "docs.polymarket.com/trading/gasless, relayer API keys)"
 )
 
 
