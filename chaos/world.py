@@ -88,6 +88,7 @@ def app_environment(
         workdir / "chaos.db",
         sim_url,
         live_key=key,
+        wallet="deposit",  # a new account on the default settings: `trader setup` first
         telegram=(api.token, api.base_url, OPERATOR),
         news_feed=feed_url,
         extra=dict(FAST_AND_WIDE),

@@ -126,7 +126,7 @@ class PolymarketChain:
         try:
             handle = await asyncio.wait_for(call(), timeout=self._send_timeout)
         except Exception as error:
-            raise _send_error(kind, error) from error
+            raise send_error(kind, error) from error
         tx_id = handle.transaction_id or handle.transaction_hash
         if not tx_id:
             raise VenueError(f"the {kind} was accepted without an id", code="unexpected_response")
@@ -135,7 +135,7 @@ class PolymarketChain:
         return ChainTx(tx_id, kind, ChainTxState.PENDING, tx_hash=handle.transaction_hash)
 
 
-def _send_error(kind: ChainKind, error: BaseException) -> VenueError:
+def send_error(kind: ChainKind, error: BaseException) -> VenueError:
     """Refused (nothing was sent) or unknown (it may have been): never both."""
     if isinstance(error, VenueError):
         return error
@@ -162,4 +162,4 @@ def _read_error(error: BaseException) -> VenueError:
     return VenueUnavailable(f"transaction status unreadable: {type(error).__name__}: {error}")
 
 
-__all__ = ["PolymarketChain"]
+__all__ = ["PolymarketChain", "send_error"]
