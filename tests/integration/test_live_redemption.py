@@ -147,3 +147,38 @@ async def test_a_pair_worth_more_merged_than_sold_is_merged_through_the_relayer(
     assert rig.runtime.summary().cash == cash_before + D(10)
     assert rig.runtime.positions() == []
     assert await rig.venue.positions() == []
+
+
+async def test_an_eoa_redeems_by_broadcasting_its_own_transaction(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    from eth_account import Account
+
+    clock = SystemClock()
+    venue = live_venue(sim, clock, signature_type=0)  # a legacy account: no relayer
+    await venue.start()
+    rig = await build_rig(engine, sessions, venue, clock)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        market = sim_market(rig)
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await eventually(lambda: len(rig.runtime.positions()) == 1)
+        body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
+        await admin(sim, "POST", "resolve", body)
+        await rig.runtime.reconcile("test")
+        eoa = Account.from_key(SIM_KEY).address
+        before = sim.exchange.ledger.account(eoa).collateral
+
+        runs = await _run_until_settled(rig)
+
+        sent = list({op.id: op for run in runs for op in run.sent}.values())
+        assert len(sent) == 1  # one operation, followed until mined
+        assert sent[0].tx_id is not None
+        assert sent[0].tx_id.startswith("0x")  # the broadcast's hash, not a relayer id
+        assert [op.payout for run in runs for op in run.confirmed] == [D(20)]
+        assert sim.exchange.ledger.account(eoa).collateral == before + D(20)
+        assert sim.runner.app[SIM_RELAYER].transactions == {}
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()
