@@ -9,7 +9,8 @@ CLOB's own host (the SDK environment of `sdk_env.build_environment` points its r
   or `POST /_admin/deploy {"address"}` said so); proxy and Safe wallets (`PROXY`, `SAFE`) count
   as existing, as a legacy account's do.
 - `GET /v1/account/transactions/params?address=<signer>&type=WALLET` -> `{address, nonce}`,
-  the owner's next batch nonce; `GET /relay-payload` (proxy wallets) is not served (400).
+  the owner's next batch nonce (other types: 400); `GET /relay-payload` (proxy wallets) is not
+  served.
 - `POST /submit` (authenticated) `{type: "WALLET-CREATE", from: signer, to: factory}` deploys
   the signer's deposit wallet; `{type: "WALLET", from, to: factory, nonce, signature,
   depositWalletParams: {depositWallet, deadline, calls: [{target, value, data}]}}` runs a batch
