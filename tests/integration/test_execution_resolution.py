@@ -3,6 +3,7 @@ each resolved market's payout vector from Gamma through the official SDK (1/0, o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -159,6 +160,38 @@ async def test_the_settlement_event_is_durable_before_the_settlement_rows_are_wr
 
         assert (1, 0) in seen  # the event was on record while no settlement row existed yet
         assert len(await fills.for_order("settlement")) == 1
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()
+
+
+async def test_what_is_remembered_never_runs_ahead_of_the_rows_still_queued(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    # a settlement remembered while its rows wait (a locked database) would be settled and
+    # paid a second time after a SIGKILL: the memory waits for the queued writes
+    clock = SystemClock()
+    venue = live_venue(sim, clock)
+    await venue.start()
+    rig = await build_rig(engine, sessions, venue, clock)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        accounts, writer = rig.runtime.accounts, rig.runtime._engine.writer
+        release = asyncio.Event()
+        written: list[str] = []
+
+        async def slow_write() -> None:
+            await release.wait()
+            written.append("row")
+
+        writer.enqueue("a row the database is slow to take", slow_write)
+        remembering = asyncio.create_task(accounts.remember())
+        await asyncio.sleep(0.2)
+        assert not remembering.done()  # waits for the row
+        release.set()
+        await asyncio.wait_for(remembering, 5)
+        assert written == ["row"]
     finally:
         await rig.stop()
         await rig.events.close()

@@ -170,6 +170,10 @@ class Accounts:
         self._bus.alerts.publish(Alert(kind, severity, title, body, corr, kind), corr)
 
     async def remember(self) -> None:
+        """Keep the cash, its fills watermark and what is redeemable, never ahead of the rows:
+        the queued writes (fills, a settlement's rows) are written first, so a restart never
+        finds a settlement remembered whose rows were lost (it would settle, and pay, twice)."""
+        await self._engine.writer.drain_now()
         portfolio = self._engine.portfolio
         memory = {
             "peak_equity": str(portfolio.peak_equity),
