@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
@@ -259,8 +258,10 @@ class Accounts:
     async def settle(self, market: str, payouts: Payouts) -> list[SettledPosition]:
         """Pay each share its token's payout (a token the vector does not name pays 0); call
         with the engine lock free. The `market_settled` event is durable before the settlement
-        rows are written: a SIGKILL between the two leaves the position to settle again on the
-        next start (a second event), never a settlement nothing explains."""
+        rows are written (the writer flushes the event log first, in queue order): a SIGKILL
+        between the two leaves the position to settle again on the next start (a second
+        event), never a settlement nothing explains. Nothing is awaited between settling in
+        memory and queueing the rows, so a cancelled run (a job's timeout) cannot lose them."""
         engine, portfolio = self._engine, self._engine.portfolio
         corr = new_correlation_id()
         async with engine.lock:
@@ -270,9 +271,8 @@ class Accounts:
             settled = portfolio.settle(market, payouts)
             if settled:
                 self._settled_event(market, payouts, settled, corr)
-                if self._durable is not None:  # as a fill's: a refused flush stays buffered
-                    with contextlib.suppress(Exception):
-                        await self._durable()
+                if self._durable is not None:
+                    engine.writer.enqueue("settlement event", self._durable)
             for item in settled:
                 engine.writer.enqueue("settlement", _fill_write(engine, item))
                 engine.writer.enqueue("position", _flat_write(engine, item))
