@@ -12,8 +12,10 @@ JSON-RPC 2.0 at `POST /rpc` and `POST /` (single requests and batches), what
   the conditional tokens' (and the neg-risk adapter's) `balanceOf(address, uint256)`,
   `balanceOfBatch(address[], uint256[])` and `isApprovedForAll(owner, operator)`; the
   deposit-wallet factory's `beacon()`. Anything else reverts (`-32000 execution reverted`).
-- not served: `eth_sendRawTransaction` (an EOA's own redeem): the SDK's relayer path is the one
-  modelled; an EOA's chain operations get a JSON-RPC error naming that.
+- `eth_sendRawTransaction` (an EOA sending its own call, legacy EIP-155 transactions as the SDK
+  signs them): the sender is recovered from the signature, the nonce must be its next one
+  (`eth_getTransactionCount`); the call runs after the scenario's `chain_confirm_s` like a
+  relayed one, and its receipt appears then. Gas is free.
 
 Writes arrive as the calls of a relayed transaction (`relayer.py`) and run here, all or nothing:
 pUSD `approve` and `transfer`, ERC-1155 `setApprovalForAll`, and the CTF calls the SDK builds
@@ -33,9 +35,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import rlp  # type: ignore[import-untyped]
 from aiohttp import web
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_account import Account as EthAccount
 from eth_utils.crypto import keccak
 
 from polysim.clob.context import SimContext
@@ -102,6 +107,16 @@ class Receipt:
 
 
 @dataclass(slots=True)
+class Broadcast:
+    """An EOA's own transaction, waiting to be mined."""
+
+    tx_hash: str
+    sender: str
+    call: Call
+    due: float
+
+
+@dataclass(slots=True)
 class SimChain:
     """Allowances, operator approvals and receipts; balances are the exchange's ledger."""
 
@@ -111,6 +126,8 @@ class SimChain:
     receipts: dict[str, Receipt] = field(default_factory=dict)
     block: int = 1
     before_read: list[Callable[[], None]] = field(default_factory=list)
+    nonces: dict[str, int] = field(default_factory=dict)  # an EOA's transaction count
+    broadcasts: list[Broadcast] = field(default_factory=list)
 
     # --- reads --------------------------------------------------------------------------
 
@@ -157,10 +174,42 @@ class SimChain:
             _restore(account, saved[0])
             self.allowances, self.operators = saved[1], saved[2]
             raise
-        except (ValueError, TypeError) as error:  # undecodable arguments revert, as on chain
+        except (ValueError, TypeError, DecodingError) as error:  # undecodable: reverts
             _restore(account, saved[0])
             self.allowances, self.operators = saved[1], saved[2]
             raise Reverted(f"execution reverted: {error}") from error
+
+    def broadcast(self, raw_hex: str) -> str:
+        """Accept an EOA's signed legacy transaction; its hash."""
+        raw = bytes.fromhex(raw_hex.removeprefix("0x"))
+        try:
+            nonce, _price, _gas, to, value, data, _v, _r, _s = rlp.decode(raw)
+            sender = str(EthAccount.recover_transaction(raw))
+        except (ValueError, TypeError, rlp.DecodingError) as error:
+            raise ValueError(f"not a signed legacy transaction: {error}") from error
+        expected = self.nonces.get(sender.lower(), 0)
+        if int.from_bytes(nonce, "big") != expected:
+            raise Reverted(f"nonce too low or too high: expected {expected}")
+        self.nonces[sender.lower()] = expected + 1
+        tx_hash = "0x" + keccak(raw).hex()
+        call = Call("0x" + bytes(to).hex(), bytes(data), int.from_bytes(value, "big"))
+        due = self.ctx.now() + self.ctx.scenario.chain_confirm_s
+        self.broadcasts.append(Broadcast(tx_hash, sender, call, due))
+        self.run_due()
+        return tx_hash
+
+    def run_due(self) -> None:
+        """Mine the EOA transactions whose confirmation time has come."""
+        now = self.ctx.now()
+        due = [b for b in self.broadcasts if b.due <= now]
+        self.broadcasts = [b for b in self.broadcasts if b.due > now]
+        for item in due:
+            try:
+                self.execute(item.sender, [item.call])
+                success = True
+            except Reverted:
+                success = False
+            self.record(item.tx_hash, success=success, sender=item.sender, to=item.call.target)
 
     def record(self, tx_hash: str, *, success: bool, sender: str, to: str) -> Receipt:
         self.block += 1
@@ -230,6 +279,7 @@ class SimChain:
 
     def answer(self, request: Any) -> dict[str, Any]:
         """One JSON-RPC response object for one request object."""
+        self.run_due()
         for hook in self.before_read:
             hook()
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
@@ -262,8 +312,10 @@ class SimChain:
         if method in ("eth_gasPrice", "eth_estimateGas"):
             return hex(30_000_000_000 if method == "eth_gasPrice" else 200_000)
         if method == "eth_getTransactionCount":
-            return "0x0"
-        raise Unserved(f"the simulator does not serve {method} (chain operations are relayed)")
+            return hex(self.nonces.get(str(params[0]).lower(), 0))
+        if method == "eth_sendRawTransaction":
+            return self.broadcast(str(params[0]))
+        raise Unserved(f"the simulator does not serve {method}")
 
 
 def _receipt_json(receipt: Receipt) -> dict[str, Any]:
@@ -314,6 +366,7 @@ async def rpc(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, ctx: SimContext) -> SimChain:
     chain = SimChain(ctx)
+    ctx.after_step.append(chain.run_due)
     app[SIM_CHAIN] = chain
     app.router.add_post(RPC_PATH, rpc)
     app.router.add_post("/", rpc)  # an SDK environment whose rpc_url is the CLOB host itself

@@ -9,7 +9,8 @@ CLOB's own host (the SDK environment of `sdk_env.build_environment` points its r
   or `POST /_admin/deploy {"address"}` said so); proxy and Safe wallets (`PROXY`, `SAFE`) count
   as existing, as a legacy account's do.
 - `GET /v1/account/transactions/params?address=<signer>&type=WALLET` -> `{address, nonce}`,
-  the owner's next batch nonce; `GET /relay-payload` (proxy wallets) is not served (400).
+  the owner's next batch nonce (other types: 400); `GET /relay-payload` (proxy wallets) is not
+  served.
 - `POST /submit` (authenticated) `{type: "WALLET-CREATE", from: signer, to: factory}` deploys
   the signer's deposit wallet; `{type: "WALLET", from, to: factory, nonce, signature,
   depositWalletParams: {depositWallet, deadline, calls: [{target, value, data}]}}` runs a batch
@@ -26,7 +27,8 @@ CLOB's own host (the SDK environment of `sdk_env.build_environment` points its r
 Auth on `/submit`: a builder key (`POLY_BUILDER_API_KEY, _PASSPHRASE, _TIMESTAMP, _SIGNATURE`,
 HMAC as L2; minted by `POST /auth/builder-api-key`, listed by `GET`, L2-authenticated) or a relayer
 key (`RELAYER_API_KEY`, `RELAYER_API_KEY_ADDRESS`, minted by `POST /_admin/relayer-api-key
-{"address"}`, as production's settings page does). Anything else: 401.
+{"address"}`, as production's settings page does). Anything else: 401. `POST
+/_admin/relayer/confirm` mines every waiting transaction at once.
 """
 
 from __future__ import annotations
@@ -338,6 +340,16 @@ async def admin_deploy(request: web.Request) -> web.Response:
     return web.json_response({"address": address, "deployed": True})
 
 
+async def admin_confirm(request: web.Request) -> web.Response:
+    """Mine every relayed transaction still waiting for its confirmation delay, now."""
+    relayer = relayer_of(request)
+    waiting = [tx for tx in relayer.transactions.values() if tx.state == NEW]
+    for tx in waiting:
+        tx.due = relayer.ctx.now()
+    relayer.run_due()
+    return web.json_response({"mined": [tx.transaction_id for tx in waiting]})
+
+
 async def admin_relayer_key(request: web.Request) -> web.Response:
     relayer = relayer_of(request)
     body = await request.json()
@@ -365,6 +377,7 @@ def add_routes(app: web.Application, ctx: SimContext, chain: SimChain) -> SimRel
     app.router.add_get("/auth/builder-api-key", builder_api_key)
     app.router.add_post("/_admin/deploy", admin_deploy)
     app.router.add_post("/_admin/relayer-api-key", admin_relayer_key)
+    app.router.add_post("/_admin/relayer/confirm", admin_confirm)
     return relayer
 
 

@@ -3,7 +3,7 @@ each resolved market's payout vector from Gamma through the official SDK (1/0, o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,11 +12,20 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
+from tests.support.execution_rig import (
+    SIM_SCENARIO,
+    build_rig,
+    live_rig,
+    live_venue,
+    sim_intent,
+    sim_market,
+)
 from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
+from trader.clock import SystemClock
 from trader.domain import TradeStatus
 from trader.execution.ledger import SETTLEMENT_LIQUIDITY
+from trader.store.eventlog import EventLog
 from trader.store.trading import FillRepository
 
 D = Decimal
@@ -116,3 +125,41 @@ def _drain(subscription):  # type: ignore[no-untyped-def]
     while (envelope := subscription.get_nowait()) is not None:
         out.append(envelope.payload)
     return out
+
+
+async def test_the_settlement_event_is_durable_before_the_settlement_rows_are_written(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    # a SIGKILL between the two must never leave a settlement row no event explains
+    clock = SystemClock()
+    venue = live_venue(sim, clock)
+    await venue.start()
+    fills = FillRepository(sessions, clock)
+    seen: list[tuple[int, int]] = []  # at each flush: settled events on record, settlement rows
+
+    def durable(events: EventLog) -> Callable[[], Awaitable[None]]:
+        async def flush() -> None:
+            await events.flush()
+            settled = await events.latest_of(["market_settled"])
+            seen.append((len(settled), len(await fills.for_order("settlement"))))
+
+        return flush
+
+    rig = await build_rig(engine, sessions, venue, clock, durable=durable)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        market = sim_market(rig)
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await eventually(lambda: rig.runtime.position(market.tokens[0].token_id) is not None)
+        async with httpx.AsyncClient(base_url=sim.url) as admin:
+            body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
+            (await admin.post("/_admin/resolve", json=body)).raise_for_status()
+
+        await rig.runtime.reconcile("test")
+
+        assert (1, 0) in seen  # the event was on record while no settlement row existed yet
+        assert len(await fills.for_order("settlement")) == 1
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()

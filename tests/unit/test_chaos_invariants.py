@@ -361,3 +361,20 @@ def test_cash_moved_again_in_a_later_run_is_a_restart_not_a_double_payout() -> N
     assert cash_matches_payouts(replace(ledger(), events=doubled)) == [
         "market m1: 40 moved for a payout of 20"
     ]
+
+
+def test_shares_still_held_at_the_venue_match_only_while_their_redemption_is_in_flight() -> None:
+    settled = events(
+        (0, "startup", None, {}),
+        (5, "market_settled", "s", {"market": "m1", "payouts": {"win": "1", "lose": "0"}}),
+    )
+    at_venue = VenueView(orders=[], open_ids=set(), trade_legs=set(), holdings={"win": SIZE})
+    in_flight = replace(ledger(), chain=[redemption(1, "sent")], events=settled)
+    redeemed = replace(ledger(), chain=[redemption(1)], events=settled)
+    never_sent = replace(ledger(), events=settled)
+
+    assert "positions_match" not in failures(check_all(in_flight, at_venue))
+    for world in (redeemed, never_sent):  # confirmed, or nothing asked: the venue must agree
+        assert failures(check_all(world, at_venue))["positions_match"] == [
+            "token win...: ours 0, venue 5"
+        ]

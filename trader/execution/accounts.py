@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -72,10 +73,12 @@ class Accounts:
         bus: Bus,
         clock: Clock,
         zone: tzinfo,
+        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._engine = engine
         self._state = state
         self._events = events
+        self._durable = durable  # makes the appended events durable (the event log's flush)
         self._bus = bus
         self._clock = clock
         self._zone = zone
@@ -251,23 +254,46 @@ class Accounts:
 
     async def settle(self, market: str, payouts: Payouts) -> list[SettledPosition]:
         """Pay each share its token's payout (a token the vector does not name pays 0); call
-        with the engine lock free."""
+        with the engine lock free. The `market_settled` event is durable before the settlement
+        rows are written: a SIGKILL between the two leaves the position to settle again on the
+        next start (a second event), never a settlement nothing explains."""
         engine, portfolio = self._engine, self._engine.portfolio
+        corr = new_correlation_id()
         async with engine.lock:
             for order in [o for o in portfolio.working_orders() if o.market == market]:
                 portfolio.close_order(order.order_id)
                 engine.writer.enqueue("order", _status_write(engine, order.client_order_id))
             settled = portfolio.settle(market, payouts)
+            if settled:
+                self._settled_event(market, payouts, settled, corr)
+                if self._durable is not None:  # as a fill's: a refused flush stays buffered
+                    with contextlib.suppress(Exception):
+                        await self._durable()
             for item in settled:
                 engine.writer.enqueue("settlement", _fill_write(engine, item))
                 engine.writer.enqueue("position", _flat_write(engine, item))
             await engine.writer.drain_now()
-        corr = new_correlation_id()
         self._bus.resolutions.publish(Resolution(market, dict(payouts), self._clock.now()), corr)
         if settled:
             await self.remember()
             self._announce(market, payouts, settled, corr)
         return settled
+
+    def _settled_event(
+        self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
+    ) -> None:
+        realized = sum((s.realized for s in settled), ZERO)
+        redeemable = sum((s.size * s.payout for s in settled), ZERO)
+        self._events.append(
+            "market_settled",
+            {
+                "market": market,
+                "payouts": {token: str(p) for token, p in payouts.items()},
+                "realized": realized,
+                "redeemable": redeemable,
+            },
+            correlation_id=corr,
+        )
 
     def _announce(
         self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
@@ -281,16 +307,6 @@ class Accounts:
             f" paid {s.payout} each (PnL {s.realized:+.2f})"
             for s in settled
         ]
-        self._events.append(
-            "market_settled",
-            {
-                "market": market,
-                "payouts": {token: str(p) for token, p in payouts.items()},
-                "realized": realized,
-                "redeemable": redeemable,
-            },
-            correlation_id=corr,
-        )
         body = "\n".join([*lines, f"Realized {realized:+.2f}; redeemable {redeemable:.2f} pUSD"])
         self._bus.alerts.publish(
             Alert(
