@@ -1,6 +1,9 @@
 """Production's account rules in the simulator, through the real SDK: a new account's EOA
 orders are refused with production's words, legacy EOA accounts still trade, deposit wallets
-always do, and a V1-signed order is answered `order_version_mismatch`."""
+do once deployed, and a V1-signed order is answered `order_version_mismatch`. The V1 order is
+crafted with eth-account's EIP-712 primitives from V1's typed data (`tests/support/v1_order.py`)
+and posted with L2 headers: through raw httpx, and through the SDK's own signed transport.
+The adapter words both refusals for the operator, with the fix."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from polysim.clob.scenario import ScenarioError, load_scenario
 from tests.support.sim import l2_headers, running_sim, scenario, sdk_client, tokens
 from tests.support.v1_order import v1_order_body, v1_signed_buy
 from trader.clock import SystemClock
+from trader.venue.base import OrderRejected
+from trader.venue.polymarket.errors import map_submit_error
 from trader.venue.polymarket.sdk_env import build_environment
 
 pytestmark = pytest.mark.usefixtures("plain_http_only")
@@ -123,3 +128,31 @@ def test_new_accounts_must_be_all_or_a_list_of_addresses() -> None:
     assert "0x" + "ab" * 20 in listed
     assert "0x" + "cd" * 20 not in listed
     assert "0x" + "cd" * 20 in load_scenario(scenario(new_accounts="all"), now=now).new_accounts
+
+
+async def test_the_trader_words_both_account_refusals_with_their_fix() -> None:
+    """The venue's answers, read by the SDK's own transport (as a submit would read them),
+    mapped by the adapter to the operator's words."""
+    newcomer = Account.create()
+    async with (
+        running_sim(scenario(new_accounts=[newcomer.address])) as sim,
+        sdk_client(sim, newcomer) as client,
+    ):
+        yes, _ = tokens(sim)
+        with pytest.raises(RequestRejectedError) as eoa:
+            await client.place_limit_order(token_id=yes, price="0.50", size="5", side="BUY")
+        order = v1_signed_buy(newcomer.key.hex(), yes, price=Decimal("0.5"), size=Decimal(5))
+        body = {"order": order, "owner": client.credentials.key, "orderType": "GTC"}
+        with pytest.raises(RequestRejectedError) as v1:
+            await client._ctx.secure_clob.post_json("/order", json=body)
+
+    maker = map_submit_error(eoa.value, order_id="0x01")
+    version = map_submit_error(v1.value, order_id="0x02")
+    assert isinstance(maker, OrderRejected)
+    assert isinstance(version, OrderRejected)
+    assert maker.code == "maker_not_allowed"
+    assert "POLYMARKET_SIGNATURE_TYPE=3" in str(maker)
+    assert "run `trader setup`" in str(maker)
+    assert version.code == "order_version_mismatch"
+    assert "V1" in str(version)
+    assert "pip install -e ." in str(version)

@@ -189,3 +189,25 @@ async def test_an_eoa_on_a_new_account_is_told_in_plain_words_how_to_fix_it(
         assert "`trader setup`" in text
         assert "maker address not allowed" in text  # what Polymarket said, for reference
     assert seen[0].title.startswith("Order rejected: BUY 10")
+
+
+async def test_setup_with_a_relayer_key_the_relayer_refuses_names_the_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    signer = Account.create()
+    async with running_sim(scenario(new_accounts="all")) as sim:
+        settings = live_settings(
+            sim,
+            signer.key.hex(),
+            polymarket_relayer_api_key="not-a-key-the-relayer-issued",
+            polymarket_relayer_api_key_address=signer.address,
+        )
+        code = await run_setup(settings)
+    shown = capsys.readouterr().out
+
+    assert code == 1
+    assert rows(shown)["deployed"] == "no"
+    missing = shown.split("missing:\n", 1)[1].splitlines()
+    assert [line.split(":")[0] for line in missing] == ["POLYMARKET_RELAYER_API_KEY"]
+    assert "the relayer did not deploy the wallet" in missing[0]
+    assert "not-a-key-the-relayer-issued" not in shown

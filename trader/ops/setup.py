@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import typer
 from polymarket import AsyncSecureClient
+from polymarket.errors import RequestRejectedError
 
 from trader.clock import SystemClock
 from trader.config import Settings, VenueConfig
@@ -122,7 +123,7 @@ async def _deployed(client: AsyncSecureClient, config: VenueConfig, report: Setu
         await wallets.deploy(client)
     except Exception as error:
         report.show("deployed", "no")
-        report.missing(f"RELAYER_HOST: the relayer did not deploy the wallet: {error}")
+        report.missing(relayer_problem("the relayer did not deploy the wallet", error))
         return False
     report.show("deployed", "yes (deployed now through the relayer)")
     return True
@@ -149,8 +150,10 @@ async def _approvals(client: AsyncSecureClient, config: VenueConfig, report: Set
         after = await wallets.approvals(client)
     except Exception as error:
         report.show("approvals", f"{before.missing} of {before.required} missing")
-        payer = "the key's address needs POL for gas" if client.wallet_type == "EOA" else "relayer"
-        report.missing(f"approvals: not set ({payer}): {error}")
+        if client.wallet_type != "EOA":
+            report.missing(relayer_problem("the relayer did not set the approvals", error))
+        else:
+            report.missing(f"approvals: not set (the key's address pays gas in POL): {error}")
         return
     granted = before.missing - after.missing
     report.show(
@@ -158,6 +161,13 @@ async def _approvals(client: AsyncSecureClient, config: VenueConfig, report: Set
     )
     if not after.complete:
         report.missing(f"approvals: {after.missing} still missing after setting them")
+
+
+def relayer_problem(what: str, error: Exception) -> str:
+    """A relayer failure, naming the key when the relayer refused it, else the relayer."""
+    refused = isinstance(error, RequestRejectedError) and error.status in (401, 403)
+    setting = "POLYMARKET_RELAYER_API_KEY" if refused else "RELAYER_HOST"
+    return f"{setting}: {what}: {type(error).__name__}: {error}"
 
 
 async def run_setup(settings: Settings) -> int:
@@ -173,6 +183,9 @@ async def run_setup(settings: Settings) -> int:
         return EXIT_MISSING
     try:
         report = await set_up(client, config)
+    except Exception as error:  # a read the venue did not answer: say so, no traceback
+        typer.echo(f"setup stopped: {REDACTOR(f'{type(error).__name__}: {error}')}", err=True)
+        return EXIT_MISSING
     finally:
         await client.close()
     typer.echo(report.text())
