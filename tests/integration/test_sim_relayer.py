@@ -4,13 +4,24 @@ confirm (after the scenario's `chain_confirm_s`), and approvals land on the simu
 
 from __future__ import annotations
 
+import json
+import time
+
 import httpx
 import pytest
 from eth_account import Account
 from polymarket import AsyncSecureClient, BuilderApiKey
+from polymarket._internal.actions.relayer.auth import build_builder_key_headers
+from polymarket._internal.actions.relayer.calls import erc20_approval_call
+from polymarket._internal.actions.relayer.gasless import build_deposit_wallet_payload
+from polymarket._internal.actions.relayer.signing.deposit_wallet import (
+    sign_deposit_wallet_batch,
+)
 from polymarket.errors import UserInputError
 
+from polysim.clob.chain import DEPOSIT_WALLET_FACTORY
 from polysim.clob.relayer import SIM_RELAYER
+from polysim.clob.scenario import COLLATERAL_ADDRESS, STANDARD_EXCHANGE
 from tests.support.sim import deposit_wallet, running_sim, scenario, sdk_client
 from trader.venue.polymarket.sdk_env import build_environment
 
@@ -80,8 +91,8 @@ async def test_a_relayed_transaction_stays_new_until_the_confirmation_delay_pass
         )
         try:
             handle = await client.approve_erc20(
-                token_address="0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB",
-                spender_address="0xE111180000d2663C0091e4f400237545B87B996B",
+                token_address=COLLATERAL_ADDRESS,
+                spender_address=STANDARD_EXCHANGE,
                 amount=5_000_000,
             )
             relayer = sim.runner.app[SIM_RELAYER]
@@ -119,7 +130,7 @@ async def test_trading_approvals_are_set_through_the_relayer_and_read_back_over_
             await client.close()
 
 
-async def test_a_batch_with_a_stale_nonce_is_refused_with_the_on_chain_nonce() -> None:
+async def test_the_batch_nonce_advances_and_an_unauthenticated_submit_is_refused() -> None:
     signer = Account.create()
     wallet = deposit_wallet(signer.address)
     async with running_sim(scenario(chain_confirm_s=0, deployed_wallets=[wallet])) as sim:
@@ -131,9 +142,7 @@ async def test_a_batch_with_a_stale_nonce_is_refused_with_the_on_chain_nonce() -
         )
         try:
             handle = await client.approve_erc20(
-                token_address="0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB",
-                spender_address="0xE111180000d2663C0091e4f400237545B87B996B",
-                amount="max",
+                token_address=COLLATERAL_ADDRESS, spender_address=STANDARD_EXCHANGE, amount="max"
             )
             await handle.wait()
             assert relayer.nonce(signer.address) == 4
@@ -142,3 +151,51 @@ async def test_a_batch_with_a_stale_nonce_is_refused_with_the_on_chain_nonce() -
         async with httpx.AsyncClient(base_url=sim.url) as http:
             refused = await http.post("/submit", json={"type": "WALLET", "from": signer.address})
         assert refused.status_code == 401
+
+
+def _batch(owner, signer, wallet: str, nonce: str, deadline: str) -> dict:
+    calls = [
+        erc20_approval_call(token_address=COLLATERAL_ADDRESS, spender=STANDARD_EXCHANGE, amount=1)
+    ]
+    signature = sign_deposit_wallet_batch(
+        signer, wallet=wallet, calls=calls, nonce=nonce, deadline=deadline, chain_id=137
+    )
+    return build_deposit_wallet_payload(
+        signer_address=owner.address,
+        deposit_wallet_factory=DEPOSIT_WALLET_FACTORY,
+        wallet=wallet,
+        calls=calls,
+        nonce=nonce,
+        deadline=deadline,
+        signature=signature,
+        metadata="test",
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "nonce", "ahead", "refusal"),
+    [
+        ("intruder", "0", 600, "not signed by its owner"),
+        ("owner", "2", 600, "batch nonce 2 does not match on-chain nonce 0"),
+        ("owner", "0", -10, "deadline expired"),
+    ],
+)
+async def test_a_forged_stale_or_expired_batch_is_refused_and_runs_nothing(
+    who: str, nonce: str, ahead: int, refusal: str
+) -> None:
+    owner, intruder = Account.create(), Account.create()
+    wallet = deposit_wallet(owner.address)
+    async with running_sim(scenario(chain_confirm_s=0, deployed_wallets=[wallet])) as sim:
+        key = await _builder_key(sim, owner)
+        deadline = str(int(time.time()) + ahead)
+        payload = _batch(owner, intruder if who == "intruder" else owner, wallet, nonce, deadline)
+        body = json.dumps(payload, separators=(",", ":"))
+        headers = build_builder_key_headers(creds=key, method="POST", path="/submit", body=body)
+        async with httpx.AsyncClient(base_url=sim.url) as http:
+            answer = await http.post(
+                "/submit", content=body, headers={**headers, "Content-Type": "application/json"}
+            )
+
+        assert answer.status_code == 400
+        assert refusal in answer.json()["error"]
+        assert sim.runner.app[SIM_RELAYER].transactions == {}
