@@ -14,7 +14,9 @@ problems found (empty: it holds).
   and is no longer open at the venue, and the later one asks for no more than the earlier
   one left unmatched.
 - no_lost_fills: every trade leg of ours at the venue is in the fills table.
-- positions_match: our non-zero positions equal the venue's holdings.
+- positions_match: our non-zero positions equal the venue's holdings, but for the shares of a
+  settled market whose redemption is in flight (requested or sent): settlement closed them
+  here, the venue holds them until the redemption is mined (as the real venue does).
 - open_orders_match: the orders we think are open are exactly those open at the venue.
 - closed_orders_match: an order we closed has the venue's status and matched size; one the
   venue does not list (never received, refused, or a fill-and-kill that found nothing to
@@ -314,12 +316,28 @@ def no_lost_fills(ledger: Ledger, venue: VenueView) -> list[str]:
 
 
 def positions_match(ledger: Ledger, venue: VenueView) -> list[str]:
-    tokens = sorted(set(ledger.positions) | set(venue.holdings))
+    redeeming = _being_redeemed(ledger)
+    tokens = sorted((set(ledger.positions) | set(venue.holdings)) - redeeming)
     return [
         f"token {t[:12]}...: ours {ledger.positions.get(t, 0)}, venue {venue.holdings.get(t, 0)}"
         for t in tokens
         if ledger.positions.get(t, Decimal(0)) != venue.holdings.get(t, Decimal(0))
     ]
+
+
+def _being_redeemed(ledger: Ledger) -> set[str]:
+    """Tokens of settled markets with a redemption in flight: closed here, at the venue until
+    it is mined."""
+    in_flight = {
+        r.market for r in ledger.chain if r.kind == "redeem" and r.state in ("requested", "sent")
+    }
+    return {
+        str(token)
+        for e in ledger.events
+        if e.type == "market_settled" and e.payload.get("market") in in_flight
+        for token in e.payload.get("payouts") or {}
+        if ledger.positions.get(str(token), Decimal(0)) == 0
+    }
 
 
 def open_orders_match(ledger: Ledger, venue: VenueView) -> list[str]:

@@ -58,6 +58,7 @@ from tests.support.processes import (
     Simulator,
     address_of,
     migrate,
+    setup_wallet,
     start_app,
     start_simulator,
 )
@@ -87,9 +88,10 @@ class ChaosConfig:
     # held markets resolved during the run, at evenly spaced trials: YES, then 50/50 (the
     # redemption invariants then have something to check)
     resolutions: tuple[str, ...] = ("Yes", "50/50")
-    # the simulator pays a resolved market out at once; False once the live venue redeems
-    # through the relayer itself (ChainOps in PolymarketVenue, issue #17)
-    sim_pays_out: bool = True
+    # True: the simulator pays a resolved market out at once. False (the default): the market
+    # stays redeemable at the simulator until the app redeems it through the SDK and the
+    # simulator's relayer (ChainOps in PolymarketVenue), as on the real venue
+    sim_pays_out: bool = False
     # every n-th trial (trials n, 2n, ...) the app makes its entries maker orders (chaos/world.py
     # MAKER: post-only, repriced every second); 0: never
     maker_every: int = 2
@@ -187,13 +189,15 @@ class ChaosRun:
         sim: Simulator,
         settings: AppSettings,
         chat: Telegram,
+        address: str | None = None,
     ) -> None:
         self.config = config
         self.processes = processes
         self.sim = sim
         self.settings = settings
         self.chat = chat
-        self.address = address_of(settings.live_key or "")
+        # the venue account: the deposit wallet `trader setup` deployed, else the key's address
+        self.address = address or address_of(settings.live_key or "")
         self.rng = random.Random(config.seed)  # noqa: S311 - replayable chaos, not cryptography
         # the market's moves draw from their own generator: how many there are depends on
         # timing, and the plan (faults, locks, kills) must not
@@ -525,8 +529,9 @@ async def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosResult:
         sim = await start_simulator(processes, SCENARIO, seed=config.seed)
         settings = app_environment(workdir, sim.url, config.seed, api, feed.url)
         await migrate(processes, settings)
+        wallet = await setup_wallet(processes, sim, settings)  # a new account's deposit wallet
         await configure_operator(settings.database_url)
-        run = ChaosRun(config, processes, sim, settings, Telegram(api, config.chat_s))
+        run = ChaosRun(config, processes, sim, settings, Telegram(api, config.chat_s), wallet)
         run.markets = [m["condition_id"] for m in (await sim.state())["markets"]]
         records: list[TrialRecord] = []
         for number in range(1, config.trials + 1):

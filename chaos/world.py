@@ -67,7 +67,10 @@ FAST_AND_WIDE = {
     "MARKET_REFRESH_S": "30",
     "RECONCILE_S": "2",
     "EQUITY_SNAPSHOT_S": "5",
-    "REDEEM_S": "2",
+    # live redemptions go through the SDK and the relayer: a run may take a few requests (a run
+    # cut off by its interval leaves a request unsent, settled after the grace; >2 s confirm)
+    "REDEEM_S": "5",
+    "REDEEM_UNSENT_GRACE_S": "30",
     "HEALTH_CHECK_S": "30",
     "HEARTBEAT_INTERVAL_S": "1",
     "MAX_ORDER_NOTIONAL_USD": "20",
@@ -100,6 +103,7 @@ def app_environment(
         workdir / "chaos.db",
         sim_url,
         live_key=key,
+        wallet="deposit",  # a new account on the default settings: `trader setup` first
         telegram=(api.token, api.base_url, OPERATOR),
         news_feed=feed_url,
         extra=dict(FAST_AND_WIDE),

@@ -48,6 +48,7 @@ def setup_logging_for(settings: Settings) -> None:
         as_json=settings.log_json,
         secrets=(
             settings.polymarket_private_key,
+            settings.polymarket_relayer_api_key,
             settings.telegram_bot_token,
             settings.whatsapp_token,
             settings.whatsapp_app_secret,
@@ -139,6 +140,16 @@ def doctor() -> None:
     settings = settings_or_exit()
     setup_logging_for(settings)
     raise typer.Exit(asyncio.run(run_doctor(settings)))
+
+
+@cli.command()
+def setup() -> None:
+    """Make the wallet ready: deploy the deposit wallet, set its approvals, show what to fund."""
+    from trader.ops.setup import run_setup
+
+    settings = settings_or_exit()
+    setup_logging_for(settings)
+    raise typer.Exit(asyncio.run(run_setup(settings)))
 
 
 @cli.command()

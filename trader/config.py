@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +36,14 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/polyops.db"
 DATA_DIRECTORY = Path("data")  # the default database's directory, created on first use
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _PHONE = re.compile(r"^\d{6,15}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# POLYMARKET_SIGNATURE_TYPE: the wallet that holds the money and makes the orders
+SIGNATURE_TYPES = {
+    "0": "EOA",
+    "1": "Polymarket proxy",
+    "2": "Gnosis Safe",
+    "3": "deposit wallet, the default",
+}
 _TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 # an instance's name: short, lower case, safe in buttons' callback data and in URLs
 INSTANCE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
@@ -89,7 +97,14 @@ class Settings(BaseSettings):
     clob_ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws"
     polymarket_private_key: SecretStr | None = None
     polymarket_funder: str | None = None
-    polymarket_signature_type: Literal[0, 1, 2, 3] = 0
+    # 3: a deposit wallet (POLY_1271), what production accepts for accounts created since CLOB
+    # V2 and the SDK's default; 0 EOA, 1 Polymarket proxy, 2 Gnosis Safe are explicit choices
+    polymarket_signature_type: int = 3
+    # the relayer deploys the deposit wallet, sets its approvals and sends its redemptions
+    polymarket_relayer_api_key: SecretStr | None = None
+    polymarket_relayer_api_key_address: str | None = None
+    relayer_host: str | None = None  # unset: production's, or CLOB_HOST when that is changed
+    polygon_rpc_url: str | None = None  # unset: production's, or CLOB_HOST when that is changed
     venue_heartbeat_s: float = Field(default=5.0, gt=0)
     paper_bankroll_usd: Decimal = Field(default=Decimal(1000), gt=0)
     # replaces every market's own fee schedule (Gamma's feeSchedule) when set: an assumption
@@ -251,11 +266,19 @@ class Settings(BaseSettings):
 
     @field_validator("polymarket_signature_type", mode="before")
     @classmethod
-    def _signature_type(cls, value: object) -> object:
-        # The environment and .env give strings; the Literal wants the int.
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
-        return value
+    def _signature_type(cls, value: object) -> int:
+        text = str(value).strip()
+        if text not in SIGNATURE_TYPES:
+            choices = ", ".join(f"{number} ({name})" for number, name in SIGNATURE_TYPES.items())
+            raise ValueError(f"expected {choices}, got {text!r}")
+        return int(text)
+
+    @field_validator("polymarket_funder", "polymarket_relayer_api_key_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not _ADDRESS.fullmatch(value.strip()):
+            raise ValueError("expected an address: 0x and 40 hex digits")
+        return None if value is None else value.strip()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -366,9 +389,13 @@ class Settings(BaseSettings):
         "whatsapp_api_base",
         "gdelt_base_url",
         "exa_base_url",
+        "relayer_host",
+        "polygon_rpc_url",
     )
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
@@ -408,6 +435,10 @@ class Settings(BaseSettings):
             private_key=self.polymarket_private_key,
             funder=self.polymarket_funder,
             signature_type=self.polymarket_signature_type,
+            relayer_api_key=self.polymarket_relayer_api_key,
+            relayer_api_key_address=self.polymarket_relayer_api_key_address,
+            relayer_host=self.relayer_host,
+            polygon_rpc_url=self.polygon_rpc_url,
             heartbeat_s=self.venue_heartbeat_s,
             paper_bankroll=self.paper_bankroll_usd,
             fee_rate_override_bps=self.fee_rate_override_bps,
@@ -471,10 +502,7 @@ def _cross_field_problems(settings: Settings) -> list[str]:
         raw = settings.polymarket_private_key.get_secret_value().removeprefix("0x")
         if not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
             problems.append("POLYMARKET_PRIVATE_KEY: expected 64 hex digits (value not shown)")
-    if settings.polymarket_signature_type in (1, 2) and not settings.polymarket_funder:
-        problems.append(
-            "POLYMARKET_FUNDER: required when POLYMARKET_SIGNATURE_TYPE is 1 or 2 (proxy wallet)"
-        )
+    problems += _wallet_problems(settings)
     if settings.telegram_bot_token is not None and not _TELEGRAM_TOKEN.fullmatch(
         settings.telegram_bot_token.get_secret_value()
     ):
@@ -517,6 +545,32 @@ def _retrieval_problems(settings: Settings) -> list[str]:
             "(exa needs EXA_API_KEY)"
         ]
     return []
+
+
+def _wallet_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    kind = settings.polymarket_signature_type
+    if kind in (1, 2) and not settings.polymarket_funder:
+        problems.append(
+            "POLYMARKET_FUNDER: required when POLYMARKET_SIGNATURE_TYPE is 1 or 2 (the proxy or "
+            "Safe address shown on polymarket.com)"
+        )
+    key, address = settings.polymarket_relayer_api_key, settings.polymarket_relayer_api_key_address
+    if key is not None and address is None:
+        problems.append(
+            "POLYMARKET_RELAYER_API_KEY_ADDRESS: required with POLYMARKET_RELAYER_API_KEY (the "
+            "address the key was issued to)"
+        )
+    if address is not None and key is None:
+        problems.append(
+            "POLYMARKET_RELAYER_API_KEY: required with POLYMARKET_RELAYER_API_KEY_ADDRESS"
+        )
+    if key is not None and kind == 0:
+        problems.append(
+            "POLYMARKET_RELAYER_API_KEY: not used with POLYMARKET_SIGNATURE_TYPE=0 (an EOA sends "
+            "its own transactions): unset it, or trade through a deposit wallet (3)"
+        )
+    return problems
 
 
 def _mission_control_problems(settings: Settings) -> list[str]:
@@ -611,6 +665,10 @@ class VenueConfig:
     heartbeat_s: float
     paper_bankroll: Decimal
     fee_rate_override_bps: Decimal | None
+    relayer_api_key: SecretStr | None = field(default=None, repr=False)
+    relayer_api_key_address: str | None = None
+    relayer_host: str | None = None
+    polygon_rpc_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,7 +720,12 @@ def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
         try:
             Settings(_env_file=env_file, **{**overrides, **defaults})
         except ValidationError as again:
-            problems += [line for line in _problem_lines(again) if line not in problems]
+            named = {name.upper() for name in bad}  # each already has its line
+            problems += [
+                line
+                for line in _problem_lines(again)
+                if line not in problems and line.split(":", 1)[0] not in named
+            ]
     raise ConfigError(problems)
 
 

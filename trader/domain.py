@@ -259,6 +259,7 @@ class Order:
     order_type: OrderType = OrderType.GTC
     client_order_id: str | None = None
     outcome: str = ""
+    reason: str = ""  # a rejected order: why, in the venue's or the adapter's words
 
     @property
     def remaining(self) -> Decimal:

@@ -34,6 +34,8 @@ def endpoints(config: VenueConfig) -> PolymarketEndpoints:
         data_url=config.data_api_host,
         market_ws_url=f"{config.clob_ws_url}/market",
         user_ws_url=f"{config.clob_ws_url}/user",
+        relayer_url=config.relayer_host,
+        rpc_url=config.polygon_rpc_url,
     )
 
 
@@ -52,6 +54,10 @@ def build_venue(
             clock=clock,
             signature_type=config.signature_type,
             funder=config.funder,
+            relayer_api_key=(
+                config.relayer_api_key.get_secret_value() if config.relayer_api_key else None
+            ),
+            relayer_api_key_address=config.relayer_api_key_address,
             endpoints=endpoints(config),
             fee_override_bps=config.fee_rate_override_bps,
         )

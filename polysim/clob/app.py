@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from polysim.clob import admin, catalog, history, market_data, server, ws
+from polysim.clob import admin, catalog, chain, history, market_data, relayer, server, ws
 from polysim.clob.auth import AuthError, HeartbeatRegistry
 from polysim.clob.context import SIM_CONTEXT, ApiError, SimContext
 from polysim.clob.exchange import SimExchange
@@ -119,6 +119,7 @@ def build_app(ctx: SimContext) -> web.Application:
     catalog.add_routes(app)
     history.add_routes(app, ctx)
     admin.add_routes(app)
+    relayer.add_routes(app, ctx, chain.add_routes(app, ctx))
     ws.add_routes(app, hub)
     return app
 

@@ -75,6 +75,7 @@ def gamma_market_json(market: SimMarket) -> dict[str, Any]:
         "spread": None if bid is None or ask is None else float(ask - bid),
         "lastTradePrice": None if last is None else float(last[0]),
         "questionID": market.condition_id,
+        "version": "v1",  # CTF markets: the SDK redeems and merges them through the adapters
         "umaResolutionStatus": "resolved" if market.closed else "",
         "closedTime": closed_time,
         "feesEnabled": spec.fee_rate_bps > 0,

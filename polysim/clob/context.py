@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ class SimContext:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     funders: dict[str, str] = field(default_factory=dict)  # signer -> last maker wallet seen
     hub: WebSocketHub | None = None  # set once the app is built
+    after_step: list[Callable[[], None]] = field(default_factory=list)  # e.g. the relayer
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -90,6 +91,8 @@ class SimContext:
             self.exchange.run_due()
             for key in self.heartbeats.expired(self.clock.monotonic()):
                 self.exchange.cancel_where({key})
+            for hook in self.after_step:
+                hook()
 
     async def hold(self, seconds: float) -> None:
         """Wait, but stop waiting when the server closes."""

@@ -9,10 +9,12 @@ signed order is accepted once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from polysim.clob.accounts import maker_problem, version_problem
 from polysim.clob.auth import ApiKey
-from polysim.clob.context import SimContext
+from polysim.clob.context import ApiError, SimContext
 from polysim.clob.model import OrderRejected, PlaceRequest, SimMarket
 from polysim.clob.signing import (
     POLY_1271,
@@ -28,13 +30,20 @@ from trader.domain import OrderType
 EOA = 0
 
 
-def decode_order(ctx: SimContext, key: ApiKey, item: Any) -> PlaceRequest:
+def decode_order(
+    ctx: SimContext, key: ApiKey, item: Any, *, deployed: Callable[[str], bool] | None = None
+) -> PlaceRequest:
+    """`deployed(wallet)`: whether a deposit wallet exists on chain (the relayer knows); an
+    order made by one that does not cannot pass its ERC-1271 signature check."""
     if not isinstance(item, dict):
         raise OrderRejected("INVALID_ORDER_PAYLOAD", "invalid payload: an order object is required")
     if item.get("owner") != key.key:
         raise OrderRejected(
             "INVALID_ORDER_PAYLOAD", "the order owner has to be the same as the API KEY"
         )
+    refused = version_problem(item.get("order"))
+    if refused is not None:
+        raise ApiError(400, refused)
     try:
         signed = parse_signed_order(item.get("order"))
         order_type = OrderType(str(item.get("orderType", "GTC")).upper())
@@ -47,6 +56,16 @@ def decode_order(ctx: SimContext, key: ApiKey, item: Any) -> PlaceRequest:
     if order_id in ctx.exchange.orders:
         raise OrderRejected("INVALID_ORDER_DUPLICATED", f"order {order_id} is invalid. Duplicated.")
     _check_signature(signed, recovered, key)
+    refused = maker_problem(
+        ctx.scenario.new_accounts, signer=key.address, signature_type=signed.signature_type
+    )
+    if refused is not None:
+        raise ApiError(400, refused)
+    if signed.signature_type == POLY_1271 and deployed is not None and not deployed(signed.maker):
+        raise OrderRejected(
+            "INVALID_ORDER_SIGNATURE",
+            f"invalid signature: the deposit wallet {signed.maker} is not deployed",
+        )
     ctx.funders[key.address.lower()] = signed.maker
     return PlaceRequest(
         order_id=order_id,

@@ -10,7 +10,10 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
       "initial_collateral": "10000",   # pUSD credited to every new account
       "page_size": 100,                # /data/orders and /data/trades page size
       "auth_max_skew_s": 300,          # L1/L2 timestamps must be this recent (null: no check)
+      "new_accounts": ["0x.."] | "all", # accounts opened after CLOB V2: no EOA orders (accounts.py)
       "faults": [ ... ],               # fault rules active from the start (see faults.py)
+      "chain_confirm_s": 2.0,          # a relayed transaction runs (and confirms) after this
+      "deployed_wallets": ["0x.."],    # deposit wallets that exist from the start (relayer.py)
       "markets": [{
         "question": "Will it rain?", "slug": "rain", "condition_id": "0x..64 hex",
         "outcomes": ["Yes", "No"], "token_ids": ["..", ".."],
@@ -49,6 +52,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from polysim.clob.accounts import NewAccounts
 from trader.domain import OutcomeToken
 
 DEFAULT_CHAIN_ID = 137
@@ -129,6 +133,9 @@ class Scenario:
     neg_risk_exchange: str = NEG_RISK_EXCHANGE
     exchange_v3: str = EXCHANGE_V3
     faults: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    new_accounts: NewAccounts = field(default_factory=NewAccounts)
+    chain_confirm_s: float = 2.0
+    deployed_wallets: tuple[str, ...] = ()
 
 
 def load_scenario(
@@ -143,6 +150,10 @@ def load_scenario(
     if len({m.condition_id for m in markets}) != len(markets):
         raise ScenarioError("two markets share a condition id")
     skew = raw.get("auth_max_skew_s", 300.0)
+    try:
+        new_accounts = NewAccounts.parse(raw.get("new_accounts"))
+    except ValueError as error:
+        raise ScenarioError(str(error)) from None
     return Scenario(
         markets=markets,
         seed=int(raw.get("seed", 0)) if seed is None else seed,
@@ -158,6 +169,9 @@ def load_scenario(
         neg_risk_exchange=str(raw.get("neg_risk_exchange", NEG_RISK_EXCHANGE)),
         exchange_v3=str(raw.get("exchange_v3", EXCHANGE_V3)),
         faults=tuple(raw.get("faults", ())),
+        new_accounts=new_accounts,
+        chain_confirm_s=float(raw.get("chain_confirm_s", 2.0)),
+        deployed_wallets=tuple(str(a) for a in raw.get("deployed_wallets", ())),
     )
 
 

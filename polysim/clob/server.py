@@ -10,7 +10,8 @@ SDK call -> request -> answer:
 
 - `AsyncSecureClient.create` (L1): `POST /auth/api-key`, on 400 `GET /auth/derive-api-key`
   -> `{apiKey, secret, passphrase}`; with `credentials=`: `GET /auth/api-keys` (L2) ->
-  `{apiKeys}`; with `wallet=None`: relayer `GET /deployed?address&type` -> `{deployed}`.
+  `{apiKeys}`; with `wallet=None` (a deposit wallet) or a proxy or Safe: the relayer's
+  `GET /deployed?address&type` -> `{deployed}`, and a deployment (see `relayer.py`).
 - before signing (public): `GET /markets-by-token/{token}` -> `{condition_id}`;
   `GET /clob-markets/{condition}` -> `{t: [{t, o}], mts, mos, nr, fd: {r, e}}`;
   market orders also read `GET /book?token_id=` (levels best-last).
@@ -55,6 +56,7 @@ from polysim.clob.auth import ApiKey, check_l1
 from polysim.clob.context import ApiError, SimContext, context, page, query_param
 from polysim.clob.model import OrderRejected, PlaceRequest, PlaceResult
 from polysim.clob.orders import decode_order
+from polysim.clob.relayer import SIM_RELAYER, beacon_wallet, owned_wallets
 from polysim.clob.scenario import NEG_RISK_ADAPTER
 from polysim.clob.signing import SCALE
 from polysim.clob.wire import dec, order_json, trade_json
@@ -221,7 +223,7 @@ async def trades(request: web.Request) -> web.Response:
 async def balance_allowance(request: web.Request) -> web.Response:
     ctx = context(request)
     key, _ = await ctx.authenticate(request)
-    funder = ctx.funder(key.address)
+    funder = _balance_owner(request, key.address)
     asset_type = (query_param(request, "asset_type") or "COLLATERAL").upper()
     if asset_type == "COLLATERAL":
         amount = ctx.exchange.ledger.account(funder).collateral
@@ -267,11 +269,19 @@ async def notifications(request: web.Request) -> web.Response:
     return web.json_response([] if request.method == "GET" else "OK")
 
 
-async def deployed(request: web.Request) -> web.Response:
-    return web.json_response({"deployed": True})
-
-
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _balance_owner(request: web.Request, signer: str) -> str:
+    """Whose money a balance read shows: the wallet the account's orders were made by, or
+    before its first order, for `signature_type=3`, the signer's deposit wallet (the deployed
+    one, else the one the SDK derives), as the venue reads the wallet the SDK trades from."""
+    ctx = context(request)
+    if signer.lower() in ctx.funders or query_param(request, "signature_type") != "3":
+        return ctx.funder(signer)
+    owned = owned_wallets(signer)
+    deployed = [w for w in owned if w in request.app[SIM_RELAYER].deployed]
+    return deployed[0] if deployed else beacon_wallet(signer)
 
 
 def _l1(ctx: SimContext, request: web.Request) -> tuple[str, int]:
@@ -328,7 +338,10 @@ def _place(
     """(HTTP status, body) for one order; batch callers use only the body."""
     order_id = ""
     try:
-        place_request = decode_order(ctx, key, item)
+        relayer = request.app[SIM_RELAYER]
+        place_request = decode_order(
+            ctx, key, item, deployed=lambda wallet: relayer.is_deployed(wallet, "WALLET")
+        )
         order_id = place_request.order_id
         rejection = ctx.faults.take("reject_order", request.method, request.rel_url.raw_path)
         if rejection is not None:
@@ -403,7 +416,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/heartbeats", heartbeat)
     app.router.add_get("/notifications", notifications)
     app.router.add_delete("/notifications", notifications)
-    app.router.add_get("/deployed", deployed)
 
 
 __all__ = ["MAX_BATCH", "add_routes"]

@@ -88,7 +88,9 @@ async def test_sigkilled_app_has_its_resting_orders_cancelled_by_the_venue(
     processes: Rig,
 ) -> None:
     url = processes.sim_url
-    env = processes.app_env(TRADING_MODE="live", POLYMARKET_PRIVATE_KEY=KEY)
+    env = processes.app_env(  # a legacy account trading from the key's own address
+        TRADING_MODE="live", POLYMARKET_PRIVATE_KEY=KEY, POLYMARKET_SIGNATURE_TYPE="0"
+    )
     env |= {"VENUE_HEARTBEAT_S": "1", "RECONCILE_S": "1"}
     app = await processes.start_app(env)
     try:

@@ -6,6 +6,11 @@ one market and 10 NO of another and exits. The simulator resolves the first YES 
 recorded) and is SIGKILLed before they are mined. A third process follows them by tx id: both
 confirmed, each sent once, cash up by 20 + 5, an alert for each with its payout. A fourth finds
 nothing left to do. The paper venue rebuilt from the database agrees with the cash.
+
+Live (`--live`): the same processes over the live venue (the real SDK, a deposit wallet and its
+relayer key); the redemptions go through the simulator's relayer, which holds them (its
+confirmation delay) until the test mines them after the SIGKILL. The wallet's pUSD at the
+simulator rises by the payouts and one relayed redemption exists per market.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ import pytest
 from sqlalchemy import select
 
 from polysim.clob.app import SimServer, serve
-from tests.support.execution_rig import SIM_SCENARIO
+from polysim.clob.chain import REDEEM_POSITIONS
+from polysim.clob.relayer import SIM_RELAYER
+from tests.support.execution_rig import SIM_KEY, SIM_SCENARIO
 from tests.support.redeem_driver import endpoints
-from tests.support.sim import avoid_ca_bundle
+from tests.support.sim import admin, avoid_ca_bundle, deposit_wallet, deposit_wallet_account
 from trader.clock import SystemClock
 from trader.store import migrate
 from trader.store.db import create_engine, session_factory
@@ -44,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
     avoid_ca_bundle(monkeypatch, tmp_path / "no-ca")
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
+    # live: relayed transactions wait (an hour of confirmation delay) until the test mines them
+    server = await serve(scenario={**SIM_SCENARIO, "chain_confirm_s": 3600}, seed=5)
     yield server
     await server.close()
 
@@ -96,20 +104,26 @@ class Driver:
 
 async def resolve(sim: SimServer, condition: str, outcome: str) -> None:
     async with httpx.AsyncClient(base_url=sim.url) as http:
-        body = {"condition_id": condition, "outcome": outcome}
+        body = {"condition_id": condition, "outcome": outcome, "redeem": False}
         (await http.post("/_admin/resolve", json=body)).raise_for_status()
 
 
+@pytest.mark.parametrize("mode", ["paper", "live"])
 async def test_both_markets_are_redeemed_once_across_a_sigkill_in_flight_and_cash_rises(
-    sim: SimServer, tmp_path: Path
+    sim: SimServer, tmp_path: Path, mode: str
 ) -> None:
+    live: tuple[str, ...] = ()
+    if mode == "live":
+        options = await deposit_wallet_account(sim, SIM_KEY)
+        live = ("--live", options["relayer_api_key"])
+    wallet = deposit_wallet(options["relayer_api_key_address"]) if live else ""
     url = f"sqlite+aiosqlite:///{tmp_path / 'redeem.db'}"
     await asyncio.to_thread(migrate.upgrade, url)
     database = create_engine(url)
     sessions = session_factory(database)
     markets = sorted(sim.exchange.markets.values(), key=lambda m: m.spec.question)[:2]
     try:
-        buyer = await Driver.start(sim, url, "--phase", "buy")
+        buyer = await Driver.start(sim, url, "--phase", "buy", *live)
         try:
             await buyer.expect("BOUGHT")
             assert await asyncio.wait_for(buyer.process.wait(), 30) == 0
@@ -118,18 +132,22 @@ async def test_both_markets_are_redeemed_once_across_a_sigkill_in_flight_and_cas
         await resolve(sim, markets[0].condition_id, "Yes")
         await resolve(sim, markets[1].condition_id, "50/50")
 
-        crashed = await Driver.start(sim, url, "--phase", "redeem", "--hold")
+        wallet_before = sim.exchange.ledger.account(wallet).collateral if live else D(0)
+
+        crashed = await Driver.start(sim, url, "--phase", "redeem", "--hold", *live)
         try:
             in_flight = await crashed.run()
         finally:
             await crashed.kill()  # SIGKILL while both redemptions are in flight
-        restarted = await Driver.start(sim, url, "--phase", "redeem")
+        if live:  # mined while the trader was down
+            assert len((await admin(sim, "POST", "relayer/confirm"))["mined"]) == 2
+        restarted = await Driver.start(sim, url, "--phase", "redeem", *live)
         try:
             confirmed = await restarted.run()
             await restarted.finish()
         finally:
             await restarted.kill()
-        idle = await Driver.start(sim, url, "--phase", "redeem")
+        idle = await Driver.start(sim, url, "--phase", "redeem", *live)
         try:
             again = await idle.run()
             await idle.finish()
@@ -143,16 +161,17 @@ async def test_both_markets_are_redeemed_once_across_a_sigkill_in_flight_and_cas
                 for e in (await session.scalars(select(EventLogRow))).all()
                 if e.type.startswith("redemption_")
             )
-        rebuilt = PaperVenue(
-            source=_data(sim),
-            bankroll=D(1000),
-            clock=SystemClock(),
-            journal=DatabaseFillJournal(sessions, SystemClock()),
-        )
-        await rebuilt.start()
-        venue_cash = (await rebuilt.balance()).cash
-        venue_positions = await rebuilt.positions()
-        await rebuilt.close()
+        if not live:
+            rebuilt = PaperVenue(
+                source=_data(sim),
+                bankroll=D(1000),
+                clock=SystemClock(),
+                journal=DatabaseFillJournal(sessions, SystemClock()),
+            )
+            await rebuilt.start()
+            venue_cash = (await rebuilt.balance()).cash
+            venue_positions = await rebuilt.positions()
+            await rebuilt.close()
     finally:
         await database.dispose()
 
@@ -179,6 +198,17 @@ async def test_both_markets_are_redeemed_once_across_a_sigkill_in_flight_and_cas
         "redemption_sent": 2,
         "redemption_confirmed": 2,
     }
+    if live:
+        account = sim.exchange.ledger.account(wallet)
+        assert account.collateral == wallet_before + D(25)
+        assert all(h.size == 0 for h in account.holdings.values())
+        relayed = [
+            tx
+            for tx in sim.runner.app[SIM_RELAYER].transactions.values()
+            if any(call.data[:4] == REDEEM_POSITIONS for call in tx.calls)
+        ]
+        assert sorted(tx.state for tx in relayed) == ["STATE_CONFIRMED"] * 2
+        return
     assert venue_cash == D(confirmed["cash"])
     assert venue_positions == []
 

@@ -3,8 +3,9 @@ each resolved market's payout vector from Gamma through the official SDK (1/0, o
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tests.support.execution_rig import (
     build_rig,
     buy,
     live_rig,
+    live_venue,
     sim_intent,
     sim_market,
 )
@@ -29,9 +31,10 @@ from tests.support.execution_rig import book as rig_book
 from tests.support.execution_rig import market as rig_market
 from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
-from trader.clock import FakeClock
+from trader.clock import FakeClock, SystemClock
 from trader.domain import OrderStatus, TradeStatus
 from trader.execution.ledger import SETTLEMENT_LIQUIDITY
+from trader.store.eventlog import EventLog
 from trader.store.trading import FillRepository, OrderRepository
 from trader.venue.base import PreparedOrder, SubmitResult
 from trader.venue.paper.feed import StaticMarketData
@@ -176,3 +179,73 @@ async def test_a_matched_order_awaiting_its_fills_stays_matched_when_its_market_
         await venue.close()
         data.close()
         await rig.events.close()
+
+
+async def test_the_settlement_event_is_durable_before_the_settlement_rows_are_written(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    # a SIGKILL between the two must never leave a settlement row no event explains
+    clock = SystemClock()
+    venue = live_venue(sim, clock)
+    await venue.start()
+    fills = FillRepository(sessions, clock)
+    seen: list[tuple[int, int]] = []  # at each flush: settled events on record, settlement rows
+
+    def durable(events: EventLog) -> Callable[[], Awaitable[None]]:
+        async def flush() -> None:
+            await events.flush()
+            settled = await events.latest_of(["market_settled"])
+            seen.append((len(settled), len(await fills.for_order("settlement"))))
+
+        return flush
+
+    rig = await build_rig(engine, sessions, venue, clock, durable=durable)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        market = sim_market(rig)
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await eventually(lambda: rig.runtime.position(market.tokens[0].token_id) is not None)
+        async with httpx.AsyncClient(base_url=sim.url) as admin:
+            body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
+            (await admin.post("/_admin/resolve", json=body)).raise_for_status()
+
+        await rig.runtime.reconcile("test")
+
+        assert (1, 0) in seen  # the event was on record while no settlement row existed yet
+        assert len(await fills.for_order("settlement")) == 1
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()
+
+
+async def test_what_is_remembered_never_runs_ahead_of_the_rows_still_queued(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    # a settlement remembered while its rows wait (a locked database) would be settled and
+    # paid a second time after a SIGKILL: the memory waits for the queued writes
+    clock = SystemClock()
+    venue = live_venue(sim, clock)
+    await venue.start()
+    rig = await build_rig(engine, sessions, venue, clock)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        accounts, writer = rig.runtime.accounts, rig.runtime._engine.writer
+        release = asyncio.Event()
+        written: list[str] = []
+
+        async def slow_write() -> None:
+            await release.wait()
+            written.append("row")
+
+        writer.enqueue("a row the database is slow to take", slow_write)
+        remembering = asyncio.create_task(accounts.remember())
+        await asyncio.sleep(0.2)
+        assert not remembering.done()  # waits for the row
+        release.set()
+        await asyncio.wait_for(remembering, 5)
+        assert written == ["row"]
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()

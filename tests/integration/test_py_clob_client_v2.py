@@ -14,6 +14,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from eth_account import Account
 from py_clob_client_v2.client import ClobClient
@@ -45,15 +46,13 @@ pytestmark = pytest.mark.usefixtures("plain_http_only")
 
 
 def keyed_client(url: str, account: Any = None) -> ClobClient:
-    """A client for a fresh (or given) EOA trading through its deposit wallet, with L2 keys."""
+    """A client for a fresh (or given) EOA trading through its deposit wallet, with L2 keys.
+    The wallet is deployed first (this client has no relayer: polymarket.com, or `trader
+    setup`, would have deployed it), through the simulator's admin API."""
     signer = account or Account.create()
-    client = ClobClient(
-        url,
-        POLYGON,
-        key=signer.key.hex(),
-        signature_type=POLY_1271,
-        funder=deposit_wallet(signer.address),
-    )
+    wallet = deposit_wallet(signer.address)
+    httpx.post(f"{url}/_admin/deploy", json={"address": wallet}, timeout=5).raise_for_status()
+    client = ClobClient(url, POLYGON, key=signer.key.hex(), signature_type=POLY_1271, funder=wallet)
     client.set_api_creds(client.create_or_derive_api_key())
     return client
 

@@ -44,8 +44,12 @@ async def test_default_deposit_wallet_flow_signs_type_3_orders_the_venue_accepts
     sim: SimServer,
 ) -> None:
     signer = Account.create()
+    async with sdk_client(sim, signer) as eoa:
+        relayer_key = await eoa.create_builder_api_key()  # to deploy the wallet (relayer.py)
     client = await AsyncSecureClient.create(
-        private_key=signer.key.hex(), environment=build_environment(**sim.sdk_urls)
+        private_key=signer.key.hex(),
+        environment=build_environment(**sim.sdk_urls),
+        api_key=relayer_key,
     )
     try:
         yes, _ = tokens(sim)

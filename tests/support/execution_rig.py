@@ -257,7 +257,9 @@ def sim_endpoints(sim: SimServer) -> PolymarketEndpoints:
     )
 
 
-def live_venue(sim: SimServer, clock: Clock, key: str = SIM_KEY) -> PolymarketVenue:
+def live_venue(sim: SimServer, clock: Clock, key: str = SIM_KEY, **wallet: Any) -> PolymarketVenue:
+    """The live adapter against the simulator; `wallet`: signature type and relayer key (see
+    `tests.support.sim.deposit_wallet_account`), an EOA by default."""
     return PolymarketVenue(
         private_key=key,
         clock=clock,
@@ -266,6 +268,7 @@ def live_venue(sim: SimServer, clock: Clock, key: str = SIM_KEY) -> PolymarketVe
         fill_poll_interval=None,
         reconnect_base=0.05,
         snapshot_grace=0.3,
+        **wallet,
     )
 
 

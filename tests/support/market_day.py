@@ -18,9 +18,9 @@ from tests.support.processes import (
     NewsFeed,
     Processes,
     Simulator,
-    address_of,
     migrate,
     random_key,
+    setup_wallet,
     start_app,
     start_simulator,
 )
@@ -60,6 +60,8 @@ def scenario(seed: int, *markets: dict[str, Any]) -> dict[str, Any]:
         "heartbeat_timeout_s": 60,
         "settlement_delay_s": 0.5,
         "initial_collateral": "10000",
+        "new_accounts": "all",  # opened since CLOB V2: EOA orders refused, as production does
+        "chain_confirm_s": 0.2,  # relayed transactions (deployment, approvals) confirm quickly
         "markets": list(markets),
     }
 
@@ -90,7 +92,7 @@ class ChatDay:
     views: Views
     sim: Simulator
     settings: AppSettings
-    address: str  # the live key's wallet address
+    address: str  # the live key's deposit wallet (`trader setup` deployed it)
     app: Child | None = None
 
     # the chat ---------------------------------------------------------------------------
@@ -181,13 +183,15 @@ async def chat_day(
             workdir / "polyops.db",
             sim.url,
             live_key=key,
+            wallet="deposit",  # a new account on the default settings
             telegram=(api.token, api.base_url, OPERATOR_ID),
             anthropic_url=llm.url,
             news_feed=feed.url,
             extra=extra,
         )
         await migrate(processes, settings)
-        yield kind(processes, api, llm, views, sim, settings, address_of(key))
+        wallet = await setup_wallet(processes, sim, settings)  # `trader setup`
+        yield kind(processes, api, llm, views, sim, settings, wallet)
     finally:
         await processes.close()
         if sim is not None:

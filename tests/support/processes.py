@@ -6,7 +6,8 @@
 - `Simulator` is a `trader sim` child with its admin API (`/_admin/state`, faults, resolve,
   price, drop_ws).
 - `AppSettings.env()` is the environment of a `trader run` child: a migrated SQLite file,
-  the simulator's URLs, paper or live mode, optionally the fake Bot API, the fake Anthropic
+  the simulator's URLs, paper or live mode (a deposit wallet `setup_wallet` made ready with
+  `trader setup`, or a legacy account's EOA), optionally the fake Bot API, the fake Anthropic
   server and a news feed, and the caller's `extra` settings (a fast schedule, limits).
 - `NewsFeed` serves an RSS feed of chosen headlines from the caller's loop.
 
@@ -258,6 +259,10 @@ class AppSettings:
     sim_url: str
     http_port: int = field(default_factory=free_port)
     live_key: str | None = None  # None: paper mode
+    # live: "deposit" trades through the key's deposit wallet (the default settings; run
+    # `setup_wallet` before the app starts), "eoa" from the key's own address (a legacy
+    # account: POLYMARKET_SIGNATURE_TYPE=0)
+    wallet: str = "eoa"
     telegram: tuple[str, str, int] | None = None  # (token, api base, operator id)
     anthropic_url: str | None = None
     news_feed: str | None = None
@@ -288,6 +293,7 @@ class AppSettings:
             env |= {
                 "TRADING_MODE": "live",
                 "POLYMARKET_PRIVATE_KEY": self.live_key,
+                **({"POLYMARKET_SIGNATURE_TYPE": "0"} if self.wallet == "eoa" else {}),
                 # as an operator would have promoted it after its paper record (/promote)
                 "STRATEGY_STAGES": "llm_edge=live",
             }
@@ -317,6 +323,31 @@ async def start_app(processes: Processes, settings: AppSettings, name: str = "ap
 
 async def migrate(processes: Processes, settings: AppSettings) -> None:
     await processes.run("migrate", "migrate", env=settings.env())
+
+
+async def setup_wallet(processes: Processes, sim: Simulator, settings: AppSettings) -> str:
+    """A new account's first steps on the default settings: a relayer key for the signer
+    (the simulator mints it, as polymarket.com does), then `trader setup`, which deploys the
+    deposit wallet through the relayer and grants its approvals. The wallet's address."""
+    if settings.live_key is None or settings.wallet != "deposit":
+        raise ValueError("setup_wallet is for a live key trading through its deposit wallet")
+    signer = Account.from_key(settings.live_key).address
+    minted = await sim.admin("relayer-api-key", {"address": signer})
+    settings.extra |= {
+        "POLYMARKET_RELAYER_API_KEY": minted["key"],
+        "POLYMARKET_RELAYER_API_KEY_ADDRESS": minted["address"],
+    }
+    await processes.run("setup", "setup", env=settings.env())
+    return deposit_wallet_of(signer)
+
+
+def deposit_wallet_of(signer: str) -> str:
+    """The signer's deposit wallet as the official SDK derives it (lower case)."""
+    from polymarket._internal.wallet import derive_beacon_deposit_wallet_address
+    from polymarket.environments import PRODUCTION
+
+    derivation = PRODUCTION._config.wallet_derivation
+    return derive_beacon_deposit_wallet_address(signer, derivation).lower()
 
 
 # --- a local news wire ---------------------------------------------------------------------
@@ -372,9 +403,11 @@ __all__ = [
     "Simulator",
     "address_of",
     "base_env",
+    "deposit_wallet_of",
     "free_port",
     "migrate",
     "random_key",
+    "setup_wallet",
     "start_app",
     "start_simulator",
     "wait_http",

@@ -1,7 +1,9 @@
 """A trader process for the redemption crash test: the execution core over the paper venue,
-with the simulator as its market data (Gamma resolutions included), on a database file.
+with the simulator as its market data (Gamma resolutions included), on a database file; with
+`--live RELAYER_KEY`, over the live venue instead (the real SDK, `SIM_KEY`'s deposit wallet).
 
     python -m tests.support.redeem_driver --sim URL --database URL --phase buy|redeem [--hold]
+        [--live RELAYER_KEY]
 
 - `buy`: starts like the app (restore, markets, reconcile), buys 20 YES of the first market and
   10 NO of the second, prints `BOUGHT` and exits cleanly.
@@ -9,7 +11,9 @@ with the simulator as its market data (Gamma resolutions included), on a databas
   redeemable, what the run confirmed, the alerts it raised), then `DONE`. With `--hold` the
   venue accepts the redemptions (tx ids recorded: in flight) but does not mine them; the driver
   prints `RUN` and waits to be SIGKILLed. The paper venue's memory is the database, so the
-  next process finds those transactions as the chain would: mined while it was down.
+  next process finds those transactions as the chain would: mined while it was down. Live, the
+  simulator holds them (its `chain_confirm_s`) until the test mines them
+  (`POST /_admin/relayer/confirm`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from decimal import Decimal
 
 from tests.support.chain import ScriptedChainVenue
 from tests.support.crash_driver import LIMITS
+from tests.support.execution_rig import SIM_KEY
 from trader.bus import Bus
 from trader.clock import SystemClock
 from trader.domain import OrderIntent, Side
@@ -32,7 +37,9 @@ from trader.state import ControlState
 from trader.store.db import create_engine, session_factory
 from trader.store.eventlog import EventLog
 from trader.store.repositories import ControlStateRepository
+from trader.venue.base import Venue
 from trader.venue.paper.journal import DatabaseFillJournal
+from trader.venue.polymarket.adapter import PolymarketVenue
 from trader.venue.polymarket.market_data import PolymarketEndpoints, PolymarketMarketData
 
 D = Decimal
@@ -50,12 +57,39 @@ def endpoints(url: str) -> PolymarketEndpoints:
     )
 
 
+async def _filled(runtime: object, token: str, size: Decimal) -> None:
+    for _ in range(200):
+        position = runtime.position(token)  # type: ignore[attr-defined]
+        if position is not None and position.size >= size:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{size} of {token[:12]} never filled")
+
+
+def live_venue(url: str, relayer_key: str, clock: SystemClock) -> PolymarketVenue:
+    from eth_account import Account
+
+    return PolymarketVenue(
+        private_key=SIM_KEY,
+        clock=clock,
+        endpoints=endpoints(url),
+        signature_type=3,
+        relayer_api_key=relayer_key,
+        relayer_api_key_address=Account.from_key(SIM_KEY).address,
+        submit_timeout=2.0,
+        fill_poll_interval=None,
+        reconnect_base=0.05,
+        snapshot_grace=0.3,
+    )
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sim", required=True)
     parser.add_argument("--database", required=True)
     parser.add_argument("--phase", choices=("buy", "redeem"), required=True)
     parser.add_argument("--hold", action="store_true")
+    parser.add_argument("--live", metavar="RELAYER_KEY")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     clock = SystemClock()
@@ -69,9 +103,13 @@ async def main(argv: list[str]) -> int:
         clock=clock, endpoints=endpoints(args.sim), reconnect_base=0.05, snapshot_grace=0.3
     )
     await data.start()
-    venue = ScriptedChainVenue(
-        data, bankroll=BANKROLL, clock=clock, journal=DatabaseFillJournal(sessions, clock)
-    )
+    venue: Venue
+    if args.live:
+        venue = live_venue(args.sim, args.live, clock)
+    else:
+        venue = ScriptedChainVenue(
+            data, bankroll=BANKROLL, clock=clock, journal=DatabaseFillJournal(sessions, clock)
+        )
     await venue.start()
     bus = Bus()
     alerts = bus.alerts.subscribe()
@@ -106,12 +144,14 @@ async def main(argv: list[str]) -> int:
                     strategy="test",
                 )
                 result = await runtime.handle(intent)
-                assert result.filled == D(size), result
+                await _filled(runtime, token, D(size))  # live: the fills follow the answer
+                assert result.order_id, result
             await runtime.flush()
             await events.flush()
             print("BOUGHT", flush=True)
         else:
-            venue.hold = args.hold
+            if isinstance(venue, ScriptedChainVenue):
+                venue.hold = args.hold  # live: the simulator holds them until told to mine
             service = runtime.redemption
             assert service is not None
             run = await service.run_once()

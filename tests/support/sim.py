@@ -30,6 +30,7 @@ TEST_SCENARIO: dict[str, Any] = {
     "tick_interval_s": 0.05,
     "heartbeat_timeout_s": 10.0,
     "settlement_delay_s": 0.1,
+    "chain_confirm_s": 0.1,
     "initial_collateral": "1000",
     "page_size": 4,
     "markets": [
@@ -200,6 +201,20 @@ async def admin(sim: SimServer, method: str, path: str, body: Any = None) -> Any
         return response.json()
 
 
+async def deposit_wallet_account(sim: SimServer, key: str) -> dict[str, Any]:
+    """The venue options of an account trading through its deployed deposit wallet: a relayer
+    key minted for the signer (as polymarket.com's settings page does) and the wallet marked
+    deployed (what `trader setup` does through the relayer)."""
+    signer = Account.from_key(key).address
+    minted = await admin(sim, "POST", "relayer-api-key", {"address": signer})
+    await admin(sim, "POST", "deploy", {"address": deposit_wallet(signer)})
+    return {
+        "signature_type": 3,
+        "relayer_api_key": minted["key"],
+        "relayer_api_key_address": signer,
+    }
+
+
 async def wait_for(awaitable: Awaitable[T], within: float = 5.0) -> T:
     return await asyncio.wait_for(awaitable, within)
 
@@ -210,6 +225,7 @@ __all__ = [
     "avoid_ca_bundle",
     "condition_id",
     "deposit_wallet",
+    "deposit_wallet_account",
     "eventually",
     "l2_headers",
     "next_matching",

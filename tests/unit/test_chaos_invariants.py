@@ -454,3 +454,20 @@ def test_a_maker_order_from_before_the_last_start_still_open_is_an_orphan() -> N
             "maker order 0x2 from before the last start is still open at the venue"
         ]
     }
+
+
+def test_shares_still_held_at_the_venue_match_only_while_their_redemption_is_in_flight() -> None:
+    settled = events(
+        (0, "startup", None, {}),
+        (5, "market_settled", "s", {"market": "m1", "payouts": {"win": "1", "lose": "0"}}),
+    )
+    at_venue = VenueView(orders=[], open_ids=set(), trade_legs=set(), holdings={"win": SIZE})
+    in_flight = replace(ledger(), chain=[redemption(1, "sent")], events=settled)
+    redeemed = replace(ledger(), chain=[redemption(1)], events=settled)
+    never_sent = replace(ledger(), events=settled)
+
+    assert "positions_match" not in failures(check_all(in_flight, at_venue))
+    for world in (redeemed, never_sent):  # confirmed, or nothing asked: the venue must agree
+        assert failures(check_all(world, at_venue))["positions_match"] == [
+            "token win...: ours 0, venue 5"
+        ]

@@ -155,7 +155,7 @@ def test_env_example_loads_unchanged_as_a_dot_env(tmp_path: Path) -> None:
     env = write_env(tmp_path, example.read_text())
     settings = load_settings(env)
     assert settings.polymarket_private_key is None
-    assert settings.polymarket_signature_type == 0
+    assert settings.polymarket_signature_type == 3  # the deposit wallet
     assert settings.telegram() is None
     assert settings.whatsapp_token is None
     assert settings.anthropic_base_url is None
@@ -321,3 +321,75 @@ def test_a_bad_retrieval_setting_is_named(tmp_path: Path, line: str, setting: st
     with pytest.raises(ConfigError) as caught:
         load_settings(write_env(tmp_path, line + "\n"))
     assert [p.split(":")[0] for p in caught.value.problems] == [setting]
+
+
+def test_the_deposit_wallet_is_the_default_signature_type() -> None:
+    settings = load_settings(None)
+
+    assert settings.polymarket_signature_type == 3
+    assert settings.venue().signature_type == 3
+    assert settings.venue().relayer_api_key is None
+
+
+def test_a_bad_signature_type_names_every_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYMARKET_SIGNATURE_TYPE", "eoa")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.problems == [
+        "POLYMARKET_SIGNATURE_TYPE: expected 0 (EOA), 1 (Polymarket proxy), 2 (Gnosis Safe), "
+        "3 (deposit wallet, the default), got 'eoa'"
+    ]
+
+
+def test_relayer_key_and_its_address_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYMARKET_RELAYER_API_KEY", "relayer-secret-value-1234")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert [line.split(":")[0] for line in caught.value.problems] == [
+        "POLYMARKET_RELAYER_API_KEY_ADDRESS"
+    ]
+    assert "relayer-secret-value-1234" not in str(caught.value)
+
+    monkeypatch.delenv("POLYMARKET_RELAYER_API_KEY")
+    monkeypatch.setenv("POLYMARKET_RELAYER_API_KEY_ADDRESS", "0x" + "ab" * 20)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert [line.split(":")[0] for line in caught.value.problems] == ["POLYMARKET_RELAYER_API_KEY"]
+
+
+def test_wallet_settings_each_problem_is_one_line_naming_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POLYMARKET_SIGNATURE_TYPE", "0")
+    monkeypatch.setenv("POLYMARKET_RELAYER_API_KEY", "relayer-secret-value-1234")
+    monkeypatch.setenv("POLYMARKET_RELAYER_API_KEY_ADDRESS", "0x12")
+    monkeypatch.setenv("POLYMARKET_FUNDER", "not-an-address")
+    monkeypatch.setenv("RELAYER_HOST", "relayer.example")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+
+    assert sorted(line.split(":")[0] for line in caught.value.problems) == [
+        "POLYMARKET_FUNDER",
+        "POLYMARKET_RELAYER_API_KEY",  # not used by an EOA
+        "POLYMARKET_RELAYER_API_KEY_ADDRESS",
+        "RELAYER_HOST",
+    ]
+
+
+def test_relayer_settings_reach_the_venue_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYMARKET_RELAYER_API_KEY", "relayer-secret-value-1234")
+    monkeypatch.setenv("POLYMARKET_RELAYER_API_KEY_ADDRESS", "0x" + "ab" * 20)
+    monkeypatch.setenv("RELAYER_HOST", "http://127.0.0.1:9/")
+    monkeypatch.setenv("POLYGON_RPC_URL", "http://127.0.0.1:8/rpc")
+
+    venue = load_settings(None).venue()
+
+    assert venue.relayer_api_key is not None
+    assert venue.relayer_api_key.get_secret_value() == "relayer-secret-value-1234"
+    assert venue.relayer_api_key_address == "0x" + "ab" * 20
+    assert (venue.relayer_host, venue.polygon_rpc_url) == (
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:8/rpc",
+    )
+    assert "relayer-secret-value-1234" not in repr(venue)

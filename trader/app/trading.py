@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.bus import Bus
 from trader.clock import Clock
-from trader.config import Settings
+from trader.config import ConfigError, Settings
 from trader.domain import Market, TradingMode
 from trader.execution.runtime import build_execution, execution_config
 from trader.execution.trade_alerts import TradeAlerts
@@ -37,7 +37,7 @@ from trader.signals.scoring import ForecastScoring, PayoutSource
 from trader.state import ControlState
 from trader.store.eventlog import EventLog
 from trader.store.trading import MarketRepository
-from trader.venue.base import VenueError
+from trader.venue.base import VenueError, WalletNotReady
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,10 @@ class TradingAssembly:
         return self.execution.equity()
 
     async def start(self) -> None:
-        await self.venue.start()
+        try:
+            await self.venue.start()
+        except WalletNotReady as error:  # a setting or `trader setup`: refuse as for a bad one
+            raise ConfigError([f"{error.setting}: {error}"]) from None
         if self.signals.refit is not None:  # the last fitted calibration, before any cycle
             await self.signals.refit.load()
         await self.execution.start()  # restore, load markets, reconcile: before any order

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -72,10 +72,12 @@ class Accounts:
         bus: Bus,
         clock: Clock,
         zone: tzinfo,
+        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._engine = engine
         self._state = state
         self._events = events
+        self._durable = durable  # makes the appended events durable (the event log's flush)
         self._bus = bus
         self._clock = clock
         self._zone = zone
@@ -167,6 +169,10 @@ class Accounts:
         self._bus.alerts.publish(Alert(kind, severity, title, body, corr, kind), corr)
 
     async def remember(self) -> None:
+        """Keep the cash, its fills watermark and what is redeemable, never ahead of the rows:
+        the queued writes (fills, a settlement's rows) are written first, so a restart never
+        finds a settlement remembered whose rows were lost (it would settle, and pay, twice)."""
+        await self._engine.writer.drain_now()
         portfolio = self._engine.portfolio
         memory = {
             "peak_equity": str(portfolio.peak_equity),
@@ -251,7 +257,11 @@ class Accounts:
 
     async def settle(self, market: str, payouts: Payouts) -> list[SettledPosition]:
         """Pay each share its token's payout (a token the vector does not name pays 0); call
-        with the engine lock free."""
+        with the engine lock free. The `market_settled` event is durable before the settlement
+        rows are written (the writer flushes the event log first, in queue order): a SIGKILL
+        between the two leaves the position to settle again on the next start (a second
+        event), never a settlement nothing explains. Nothing is awaited between settling in
+        memory and queueing the rows, so a cancelled run (a job's timeout) cannot lose them."""
         engine, portfolio = self._engine, self._engine.portfolio
         corr = new_correlation_id()
         async with engine.lock:
@@ -259,9 +269,10 @@ class Accounts:
                 portfolio.close_order(order.order_id)
                 engine.writer.enqueue("order", _status_write(engine, order))
             settled = portfolio.settle(market, payouts)
-            if settled:  # the event first, durable: a SIGKILL never leaves rows it cannot explain
-                self._record_settled(market, payouts, settled, corr)
-                await engine.make_durable()
+            if settled:
+                self._settled_event(market, payouts, settled, corr)
+                if self._durable is not None:
+                    engine.writer.enqueue("settlement event", self._durable)
             for item in settled:
                 engine.writer.enqueue("settlement", _fill_write(engine, item))
                 engine.writer.enqueue("position", _flat_write(engine, item))
@@ -272,16 +283,18 @@ class Accounts:
             self._announce(market, payouts, settled, corr)
         return settled
 
-    def _record_settled(
+    def _settled_event(
         self, market: str, payouts: Payouts, settled: list[SettledPosition], corr: str
     ) -> None:
+        realized = sum((s.realized for s in settled), ZERO)
+        redeemable = sum((s.size * s.payout for s in settled), ZERO)
         self._events.append(
             "market_settled",
             {
                 "market": market,
                 "payouts": {token: str(p) for token, p in payouts.items()},
-                "realized": sum((s.realized for s in settled), ZERO),
-                "redeemable": sum((s.size * s.payout for s in settled), ZERO),
+                "realized": realized,
+                "redeemable": redeemable,
             },
             correlation_id=corr,
         )

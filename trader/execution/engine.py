@@ -24,6 +24,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -401,7 +402,8 @@ class ExecutionEngine:
         if self._on_venue_error is not None:
             self._on_venue_error(error, step)
         if record is not None:
-            self._bus.orders.publish(order_view(record, OrderStatus.REJECTED, ZERO), corr)
+            rejected = replace(order_view(record, OrderStatus.REJECTED, ZERO), reason=str(error))
+            self._bus.orders.publish(rejected, corr)
         return ExecutionResult(
             Outcome.REJECTED,
             corr,

@@ -120,7 +120,13 @@ def build_execution(
         mode=config.mode,
     )
     accounts = Accounts(
-        engine=engine, state=state, events=events, bus=bus, clock=clock, zone=config.zone
+        engine=engine,
+        state=state,
+        events=events,
+        bus=bus,
+        clock=clock,
+        zone=config.zone,
+        durable=durable,
     )
     kill_switch = KillSwitch(
         engine=engine, state=state, trading=trading, events=events, bus=bus, clock=clock

@@ -33,13 +33,10 @@ def order_alert(order: Order, title_of: TitleOf) -> Alert | None:
     line = f"{order.side.value} {order.original_size} @ {order.price}"
     if order.size_matched > 0:
         line += f" (filled {order.size_matched})"
-    return Alert(
-        kind,
-        severity,
-        f"{title}: {line}",
-        title_of(order.token_id),
-        dedupe_key=f"{kind}:{order.order_id}",
-    )
+    body = title_of(order.token_id)
+    if order.status is OrderStatus.REJECTED and order.reason:
+        body = f"{body}\n{order.reason}"  # the why, and for an account refusal the fix
+    return Alert(kind, severity, f"{title}: {line}", body, dedupe_key=f"{kind}:{order.order_id}")
 
 
 def fill_alert(fill: Fill, title_of: TitleOf) -> Alert:

@@ -54,6 +54,24 @@ async def _database(settings: Settings) -> str:
     return f"schema {current}"
 
 
+async def _wallet(settings: Settings) -> str:
+    """Wallet type, deployment and pUSD balance: the SDK's client for the key (the venue
+    adapter's, imported only when a key is set), never deploying anything."""
+    from trader.ops.setup import account_for, collateral
+    from trader.venue.polymarket import wallet as wallets
+
+    client = await account_for(settings.venue()).open()
+    try:
+        name = wallets.WALLET_NAMES[client.wallet_type]
+        kind = settings.polymarket_signature_type
+        if not await wallets.is_deployed(client):
+            raise RuntimeError(f"{name} {client.wallet} not deployed: run `trader setup`")
+        balance = await collateral(client)
+    finally:
+        await client.close()
+    return f"{name} {client.wallet} (signature type {kind}), deployed, {balance} pUSD"
+
+
 def _http_get(client: httpx.AsyncClient, url: str, *, expect: str = "") -> Probe:
     async def probe() -> str:
         response = await client.get(url)
@@ -72,6 +90,10 @@ async def collect(settings: Settings, client: httpx.AsyncClient) -> list[Check]:
         ("gamma", settings.gamma_host, _http_get(client, f"{settings.gamma_host}/markets?limit=1")),
     ]
     skipped: list[Check] = []
+    if settings.polymarket_private_key is not None:
+        probes.append(("wallet", settings.clob_host, lambda: _wallet(settings)))
+    else:
+        skipped.append(Check("wallet", "-", None, "POLYMARKET_PRIVATE_KEY not set: paper only"))
     if settings.telegram_bot_token is not None:
         token = settings.telegram_bot_token.get_secret_value()
         url = f"{settings.telegram_api_base}/bot{token}/getMe"

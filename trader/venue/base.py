@@ -67,6 +67,15 @@ class OrderRejected(VenueError):
     """The venue answered and said no, with its error code (INVALID_ORDER_MIN_SIZE, ...)."""
 
 
+class WalletNotReady(VenueError):
+    """The configured wallet cannot trade yet (not deployed, not this key's): fixed by a
+    setting or by `trader setup`, not by waiting. `setting` names what to look at."""
+
+    def __init__(self, message: str, *, setting: str = "POLYMARKET_SIGNATURE_TYPE") -> None:
+        super().__init__(message, code="wallet_not_ready")
+        self.setting = setting
+
+
 class UnknownOutcome(VenueError):
     """A submit timed out or the connection reset: the order may or may not exist.
 

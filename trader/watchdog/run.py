@@ -82,6 +82,8 @@ def live_venue_factory(settings: Settings, clock: Clock) -> VenueFactory:
             data_url=settings.data_api_host,
             market_ws_url=f"{settings.clob_ws_url}/market",
             user_ws_url=f"{settings.clob_ws_url}/user",
+            relayer_url=settings.relayer_host,
+            rpc_url=settings.polygon_rpc_url,
         )
         return PolymarketVenue(
             private_key=key.get_secret_value(),
@@ -190,6 +192,7 @@ def main() -> None:
         as_json=settings.log_json,
         secrets=(
             settings.polymarket_private_key,
+            settings.polymarket_relayer_api_key,
             settings.telegram_bot_token,
             settings.whatsapp_token,
             settings.whatsapp_app_secret,

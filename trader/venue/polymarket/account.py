@@ -33,6 +33,7 @@ from trader.domain import (
 from trader.logs import REDACTOR
 from trader.venue.base import VenueError
 from trader.venue.parsing.rest import AccountIdentity
+from trader.venue.polymarket import wallet as wallet_setup
 from trader.venue.polymarket.convert import (
     COLLATERAL_SCALE,
     fills_from_sdk,
@@ -52,11 +53,14 @@ WALLET_TYPES = {0: "EOA", 1: "POLY_PROXY", 2: "GNOSIS_SAFE", 3: "DEPOSIT_WALLET"
 class WalletConfig:
     """Signature type 0: the key's own address trades (EOA). 1 (Polymarket proxy) and 2 (Gnosis
     Safe) need `funder`, the wallet holding the funds. 3: a deposit wallet (`funder`, or the
-    SDK's default one for this key)."""
+    SDK's default one for this key). The relayer key deploys a deposit wallet and sends its
+    transactions (`trader setup`, redemptions)."""
 
     private_key: str = field(repr=False)
     signature_type: int = 0
     funder: str | None = None
+    relayer_api_key: str | None = field(default=None, repr=False)
+    relayer_api_key_address: str | None = None
 
     def signer(self) -> str:
         try:
@@ -113,25 +117,25 @@ class PolymarketAccount:
     # --- connection -------------------------------------------------------------------------
 
     async def connect(self) -> AsyncSecureClient:
-        """Create the SDK client: derives (or creates) the L2 API key from the private key."""
+        """Create the SDK client: derives (or creates) the L2 API key from the private key.
+        A wallet that is not deployed is refused (`WalletNotReady`: run `trader setup`),
+        never deployed here."""
         if self._client is not None:
             return self._client
-        wallet = self._wallet.wallet()
+        client = await self.open()
         try:
-            client = await AsyncSecureClient.create(
-                private_key=self._wallet.private_key, wallet=wallet, environment=self._environment
-            )
-        except Exception as error:
-            message = redact(f"{type(error).__name__}: {error}", self._wallet.private_key)
-            raise VenueError(f"could not open the Polymarket account: {message}") from None
-        expected = WALLET_TYPES[self._wallet.signature_type]
-        if client.wallet_type != expected:
+            expected = WALLET_TYPES[self._wallet.signature_type]
+            if client.wallet_type != expected:
+                raise VenueError(
+                    f"signature type {self._wallet.signature_type} ({expected}) was configured, "
+                    f"but wallet {client.wallet} is a {client.wallet_type} wallet for this key",
+                    code="config",
+                )
+            if not await self.read(lambda: wallet_setup.is_deployed(client), what="deployed"):
+                raise wallet_setup.not_deployed(client)
+        except BaseException:
             await client.close()
-            raise VenueError(
-                f"signature type {self._wallet.signature_type} ({expected}) was configured, but "
-                f"wallet {client.wallet} is a {client.wallet_type} wallet for this key",
-                code="config",
-            )
+            raise
         self._client = client
         credentials = client.credentials  # derived, so no setting registered them
         REDACTOR.register(credentials.secret, credentials.passphrase)
@@ -140,6 +144,24 @@ class PolymarketAccount:
         )
         log.info("polymarket account %s (%s) connected", client.wallet, client.wallet_type)
         return client
+
+    async def open(self) -> AsyncSecureClient:
+        """A new SDK client for this wallet, nothing checked (`connect` and `trader setup`)."""
+        wallet = self._wallet.wallet()
+        api_key = wallet_setup.relayer_key(
+            self._wallet.relayer_api_key, self._wallet.relayer_api_key_address
+        )
+        try:
+            return await wallet_setup.open_client(
+                private_key=self._wallet.private_key,
+                wallet=wallet,
+                environment=self._environment,
+                api_key=api_key,
+            )
+        except Exception as error:
+            secrets = (self._wallet.private_key, self._wallet.relayer_api_key or "")
+            message = redact(f"{type(error).__name__}: {error}", *secrets)
+            raise VenueError(f"could not open the Polymarket account: {message}") from None
 
     async def close(self) -> None:
         client, self._client = self._client, None

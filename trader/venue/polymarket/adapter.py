@@ -25,7 +25,7 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -59,9 +59,11 @@ from trader.venue.base import (
     PreparedOrder,
     SubmitResult,
 )
+from trader.venue.chain import ChainTx
 from trader.venue.parsing.rest import AccountIdentity, normalize_insert_status
 from trader.venue.parsing.stream import OrderUpdate
 from trader.venue.polymarket.account import PolymarketAccount, WalletConfig
+from trader.venue.polymarket.chain import PolymarketChain
 from trader.venue.polymarket.convert import (
     ExchangeDomain,
     order_hash,
@@ -89,6 +91,8 @@ class PolymarketVenue:
         clock: Clock,
         signature_type: int = 0,
         funder: str | None = None,
+        relayer_api_key: str | None = None,
+        relayer_api_key_address: str | None = None,
         endpoints: PolymarketEndpoints | None = None,
         submit_timeout: float = 5.0,
         read_attempts: int = 3,
@@ -113,7 +117,13 @@ class PolymarketVenue:
             snapshot_grace=snapshot_grace,
         )
         self.account = PolymarketAccount(
-            WalletConfig(private_key=private_key, signature_type=signature_type, funder=funder),
+            WalletConfig(
+                private_key=private_key,
+                signature_type=signature_type,
+                funder=funder,
+                relayer_api_key=relayer_api_key,
+                relayer_api_key_address=relayer_api_key_address,
+            ),
             environment=self.endpoints.environment(),
             clock=clock,
             read_attempts=read_attempts,
@@ -127,6 +137,7 @@ class PolymarketVenue:
         self._user: UserChannel | None = None
         self._heartbeat_id = ""
         self._heartbeat_lock = asyncio.Lock()
+        self.chain = PolymarketChain(lambda: self.account.client)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -300,6 +311,19 @@ class PolymarketVenue:
         venue's dead-man switch: if they stop for ~10 s, the venue cancels all our orders."""
         async with self._heartbeat_lock:
             self._heartbeat_id = await self.account.heartbeat(self._heartbeat_id)
+
+    # --- chain operations (trader.venue.chain.ChainOps, through the SDK: chain.py) ---------
+
+    async def redeem(
+        self, condition_id: str, *, neg_risk: bool, amounts: Mapping[str, Decimal]
+    ) -> ChainTx:
+        return await self.chain.redeem(condition_id, neg_risk=neg_risk, amounts=amounts)
+
+    async def merge(self, condition_id: str, *, neg_risk: bool, amount: Decimal) -> ChainTx:
+        return await self.chain.merge(condition_id, neg_risk=neg_risk, amount=amount)
+
+    async def tx_status(self, tx_id: str) -> ChainTx:
+        return await self.chain.tx_status(tx_id)
 
     # --- internals --------------------------------------------------------------------------
 

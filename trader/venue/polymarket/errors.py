@@ -14,6 +14,11 @@ a trading restriction (post-only or cancel-only mode, which the venue reports be
 Any other answer, a bare 5xx (an HTML 503 from a proxy in front of the venue included), a lost
 connection or a 2xx we cannot read, may come after the matching engine placed and even filled
 the order: `UnknownOutcome` with the order id (the caller resolves it by hash, never re-signs).
+
+Two refusals are about the account, not the order (`account_refusal`): production refuses an
+EOA maker on an account opened since CLOB V2 ("maker address not allowed, please use the
+deposit wallet flow") and a V1-signed order (`order_version_mismatch`). Their `OrderRejected`
+says so in plain words with the fix, for the operator's alert and the command's reply.
 """
 
 from __future__ import annotations
@@ -75,6 +80,36 @@ _SDK_REJECT_CODES = {  # polymarket.models.clob.order_response.OrderResponseErro
     "fak_not_filled": "FAK_ORDER_NOT_FILLED_ERROR",
     "unmatched": "FAK_ORDER_NOT_FILLED_ERROR",
 }
+
+
+# Refusals no order can fix, only the operator: (venue wording, our code, plain words with the fix)
+_ACCOUNT_REFUSALS = (
+    (
+        "maker address not allowed",
+        "maker_not_allowed",
+        "Polymarket refuses orders made by the key's own address (an EOA) for accounts opened "
+        "since CLOB V2: this account must trade through its deposit wallet. Fix: set "
+        "POLYMARKET_SIGNATURE_TYPE=3 (the default), run `trader setup` to deploy and approve "
+        "the wallet, fund the address it shows, then restart.",
+    ),
+    (
+        "order_version_mismatch",
+        "order_version_mismatch",
+        "Polymarket refused the order as signed in the old V1 format, which it no longer "
+        "accepts since CLOB V2. Fix: reinstall Polyops so it signs with the polymarket-client "
+        "version it pins (`pip install -e .`), then restart; py-clob-client cannot trade.",
+    ),
+)
+
+
+def account_refusal(message: str) -> tuple[str, str] | None:
+    """(code, plain words with the fix) when the venue refuses the account rather than the
+    order: every order would fail the same way until the operator changes a setting."""
+    lowered = message.lower()
+    for fragment, code, plain in _ACCOUNT_REFUSALS:
+        if fragment in lowered:
+            return code, f"{plain} (Polymarket said: {fragment})"
+    return None
 
 
 def venue_code(message: str, code: str | None = None) -> str:
@@ -146,6 +181,10 @@ def _map_rejection(error: RequestRejectedError, *, writing: bool) -> VenueError:
         if error.restriction == "cancel_only":
             failure.code = "cancel_only"
         return failure
+    refusal = account_refusal(message)
+    if refusal is not None:
+        code, plain = refusal
+        return OrderRejected(plain, code=code)
     if writing or error.status == 400:
         return OrderRejected(message, code=venue_code(message, error.code))
     return VenueError(f"venue refused ({error.status}): {message}", code=error.code)

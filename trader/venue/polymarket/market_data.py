@@ -25,7 +25,11 @@ from trader.venue.polymarket.books import MarketBooks
 from trader.venue.polymarket.convert import book_from_sdk, market_from_gamma
 from trader.venue.polymarket.errors import retry_read
 from trader.venue.polymarket.resolution import payouts_from_gamma
-from trader.venue.polymarket.sdk_env import build_environment
+from trader.venue.polymarket.sdk_env import (
+    PRODUCTION_RELAYER_URL,
+    PRODUCTION_RPC_URL,
+    build_environment,
+)
 
 GAMMA_PAGE = 100
 RESOLUTION_BATCH = 50  # condition ids per Gamma request (they travel in the query string)
@@ -41,6 +45,8 @@ class PolymarketEndpoints:
     data_url: str = "https://data-api.polymarket.com"
     market_ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
     user_ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+    relayer_url: str | None = None  # None: production's, or the CLOB host when that changed
+    rpc_url: str | None = None  # the Polygon JSON-RPC, likewise
 
     @property
     def is_production(self) -> bool:
@@ -50,12 +56,16 @@ class PolymarketEndpoints:
         """The SDK environment for these URLs (production's own object when unchanged)."""
         if self.is_production:
             return PRODUCTION
+        production = PolymarketEndpoints()
+        changed = dataclasses.replace(self, relayer_url=None, rpc_url=None) != production
         return build_environment(
             clob_url=self.clob_url,
             gamma_url=self.gamma_url,
             data_url=self.data_url,
             market_ws_url=self.market_ws_url,
             user_ws_url=self.user_ws_url,
+            relayer_url=self.relayer_url or (None if changed else PRODUCTION_RELAYER_URL),
+            rpc_url=self.rpc_url or (None if changed else PRODUCTION_RPC_URL),
         )
 
 

@@ -5,10 +5,10 @@ from a private frozen `_EnvironmentConfig`. This module is the one place that to
 private names of the pinned SDK: it copies the production config and swaps the URLs.
 
 Every other service the SDK could reach (relayer, JSON-RPC, RFQ, perps, live-data sockets)
-is pointed at the given CLOB host or market socket too, so a client built from this
-environment can never leak a request to production. The simulator answers the relayer's
-`GET /deployed`, so the SDK's default deposit-wallet flow works against it; the other services
-simply fail there, loudly.
+is pointed at the given CLOB host or market socket too (the relayer and the JSON-RPC unless
+given), so a client built from this environment can never leak a request to production. The
+simulator serves the relayer (`/deployed`, `/submit`, transactions) and the JSON-RPC the SDK
+uses for the deposit-wallet flow; the other services simply fail there, loudly.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ from polymarket.environments import (
 )
 
 ENVIRONMENT_NAME = "custom"
+PRODUCTION_RELAYER_URL: str = PRODUCTION._config.relayer_url
+PRODUCTION_RPC_URL: str = PRODUCTION._config.rpc_url
+
+
+RELAYER_POLL_MS = 200
 
 
 def build_environment(
@@ -33,9 +38,11 @@ def build_environment(
     market_ws_url: str,
     user_ws_url: str,
     relayer_url: str | None = None,
+    rpc_url: str | None = None,
     name: str = ENVIRONMENT_NAME,
 ) -> Environment:
-    """An SDK environment with production's chain ids and contracts and these service URLs."""
+    """An SDK environment with production's chain ids and contracts and these service URLs
+    (the relayer and the JSON-RPC default to the CLOB host, where the simulator serves them)."""
     production: _EnvironmentConfig = PRODUCTION._config
     clob = clob_url.rstrip("/")
     config = dataclasses.replace(
@@ -46,7 +53,7 @@ def build_environment(
         clob_market_ws_url=market_ws_url,
         clob_user_ws_url=user_ws_url,
         relayer_url=(relayer_url or clob).rstrip("/"),
-        rpc_url=clob,
+        rpc_url=(rpc_url or clob).rstrip("/"),
         rfq_url=clob,
         builder_gateway_url=clob,
         collateral_return_url=clob,
@@ -56,6 +63,9 @@ def build_environment(
         rfq_quoter_ws_url=market_ws_url,
         perps_ws_url=market_ws_url,
         realtime_ws_url=market_ws_url,
+        # a local relayer answers in milliseconds: the SDK's own waits (a deposit wallet's
+        # deployment, approvals) poll it this often instead of production's every two seconds
+        relayer_poll_frequency_ms=RELAYER_POLL_MS,
     )
     return _create_environment(name=name, config=config)
 
@@ -74,4 +84,10 @@ def exchange_addresses(environment: Environment = PRODUCTION) -> dict[str, str]:
     }
 
 
-__all__ = ["ENVIRONMENT_NAME", "build_environment", "exchange_addresses"]
+__all__ = [
+    "ENVIRONMENT_NAME",
+    "PRODUCTION_RELAYER_URL",
+    "PRODUCTION_RPC_URL",
+    "build_environment",
+    "exchange_addresses",
+]

@@ -1,0 +1,184 @@
+"""Live redemption and merge: the execution core over the live adapter (the real SDK, a deposit
+wallet, its relayer key) against the simulator. The redemption service redeems YES in a market
+that resolved YES and NO in one that resolved 50/50 through `redeem_positions` (relayed, mined
+after the scenario's confirmation delay), once each; cash rises by the payouts, at the venue and
+in the portfolio; a YES+NO pair worth more merged than sold is merged (`merge_positions`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from polysim.clob.app import SimServer, serve
+from polysim.clob.chain import MERGE_POSITIONS, REDEEM_POSITIONS
+from polysim.clob.relayer import SIM_RELAYER
+from tests.support.execution_rig import (
+    SIM_KEY,
+    SIM_SCENARIO,
+    Rig,
+    build_rig,
+    live_venue,
+    sim_intent,
+    sim_market,
+)
+from tests.support.sim import admin, avoid_ca_bundle, deposit_wallet, deposit_wallet_account
+from tests.support.waiting import eventually
+from trader.clock import SystemClock
+from trader.execution.redemption import RedemptionRun
+
+D = Decimal
+
+
+@pytest.fixture
+async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
+    avoid_ca_bundle(monkeypatch, tmp_path)
+    server = await serve(scenario={**SIM_SCENARIO, "chain_confirm_s": 0.3}, seed=5)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def rig(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> AsyncIterator[Rig]:
+    clock = SystemClock()
+    venue = live_venue(sim, clock, **await deposit_wallet_account(sim, SIM_KEY))
+    await venue.start()
+    built = await build_rig(engine, sessions, venue, clock)
+    built.run("execution.writer", "execution.fills")
+    try:
+        yield built
+    finally:
+        await built.stop()
+        await built.events.close()
+        await venue.close()
+
+
+def _relayed(sim: SimServer, selector: bytes) -> list[Any]:
+    relayer = sim.runner.app[SIM_RELAYER]
+    return [
+        tx
+        for tx in relayer.transactions.values()
+        if any(call.data[:4] == selector for call in tx.calls)
+    ]
+
+
+def _wallet_cash(sim: SimServer) -> Decimal:
+    from eth_account import Account
+
+    wallet = deposit_wallet(Account.from_key(SIM_KEY).address)
+    return sim.exchange.ledger.account(wallet).collateral
+
+
+async def _run_until_settled(rig: Rig) -> list[RedemptionRun]:
+    service = rig.runtime.redemption
+    assert service is not None
+    runs: list[RedemptionRun] = []
+
+    async def settled() -> bool:
+        runs.append(await service.run_once())
+        return not await service.recent() or all(op.state.finished for op in await service.recent())
+
+    await eventually(settled, timeout=15, interval=0.2)
+    return runs
+
+
+async def test_yes_and_a_50_50_no_are_redeemed_once_each_and_cash_rises_by_the_payouts(
+    rig: Rig, sim: SimServer
+) -> None:
+    alerts = rig.bus.alerts.subscribe()
+    first = sim_market(rig)
+    second = sim_market(rig, "Will the other market matter?")
+    await rig.runtime.handle(sim_intent(first, "0.62", "20"))
+    await rig.runtime.handle(sim_intent(second, "0.72", "10", outcome=1, model="0.8"))
+    await eventually(lambda: len(rig.runtime.positions()) == 2)
+    for market, outcome in ((first, "Yes"), (second, "50/50")):
+        body = {"condition_id": market.condition_id, "outcome": outcome, "redeem": False}
+        await admin(sim, "POST", "resolve", body)
+    await rig.runtime.reconcile("test")  # settles both: the payouts become redeemable
+    cash_before, venue_before = rig.runtime.summary().cash, _wallet_cash(sim)
+    assert rig.runtime.summary().redeemable == D(25)
+
+    runs = await _run_until_settled(rig)
+    again = await rig.runtime.redemption.run_once()  # type: ignore[union-attr]
+
+    assert len(runs[0].sent) == 2  # both sent on the first run, pending until mined
+    confirmed = sorted(op.payout for run in runs for op in run.confirmed)
+    assert confirmed == [D(5), D(20)]
+    assert again.sent == ()
+    assert again.confirmed == ()
+    assert len(_relayed(sim, REDEEM_POSITIONS)) == 2  # one relayed redemption per market
+    assert all(tx.state == "STATE_CONFIRMED" for tx in _relayed(sim, REDEEM_POSITIONS))
+    assert _wallet_cash(sim) == venue_before + D(25)
+    assert rig.runtime.summary().cash == cash_before + D(25)
+    assert rig.runtime.summary().redeemable == 0
+    assert await rig.venue.positions() == []
+    titles = []
+    while (envelope := alerts.get_nowait()) is not None:
+        if envelope.payload.kind == "redeem_confirmed":
+            titles.append(envelope.payload.title)
+    assert sorted(titles) == [
+        "Redeemed: 20.00 pUSD: Will the kill switch work?",
+        "Redeemed: 5.00 pUSD: Will the other market matter?",
+    ]
+    alerts.close()
+
+
+async def test_a_pair_worth_more_merged_than_sold_is_merged_through_the_relayer(
+    rig: Rig, sim: SimServer
+) -> None:
+    market = sim_market(rig)
+    await rig.runtime.handle(sim_intent(market, "0.62", "10"))
+    await rig.runtime.handle(sim_intent(market, "0.42", "10", outcome=1, model="0.55"))
+    await eventually(lambda: len(rig.runtime.positions()) == 2)
+    cash_before, venue_before = rig.runtime.summary().cash, _wallet_cash(sim)
+
+    runs = await _run_until_settled(rig)
+
+    merged = [op for run in runs for op in run.confirmed]
+    assert [(op.kind.value, op.payout) for op in merged] == [("merge", D(10))]
+    assert len(_relayed(sim, MERGE_POSITIONS)) == 1
+    assert _wallet_cash(sim) == venue_before + D(10)
+    assert rig.runtime.summary().cash == cash_before + D(10)
+    assert rig.runtime.positions() == []
+    assert await rig.venue.positions() == []
+
+
+async def test_an_eoa_redeems_by_broadcasting_its_own_transaction(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    from eth_account import Account
+
+    clock = SystemClock()
+    venue = live_venue(sim, clock, signature_type=0)  # a legacy account: no relayer
+    await venue.start()
+    rig = await build_rig(engine, sessions, venue, clock)
+    rig.run("execution.writer", "execution.fills")
+    try:
+        market = sim_market(rig)
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await eventually(lambda: len(rig.runtime.positions()) == 1)
+        body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
+        await admin(sim, "POST", "resolve", body)
+        await rig.runtime.reconcile("test")
+        eoa = Account.from_key(SIM_KEY).address
+        before = sim.exchange.ledger.account(eoa).collateral
+
+        runs = await _run_until_settled(rig)
+
+        sent = list({op.id: op for run in runs for op in run.sent}.values())
+        assert len(sent) == 1  # one operation, followed until mined
+        assert sent[0].tx_id is not None
+        assert sent[0].tx_id.startswith("0x")  # the broadcast's hash, not a relayer id
+        assert [op.payout for run in runs for op in run.confirmed] == [D(20)]
+        assert sim.exchange.ledger.account(eoa).collateral == before + D(20)
+        assert sim.runner.app[SIM_RELAYER].transactions == {}
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()
