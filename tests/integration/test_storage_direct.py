@@ -266,3 +266,27 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
         assert direct_rows == repository_rows, table
         assert len(direct_rows) == 1
     assert rows(paths["direct"], "SELECT size, status FROM fills") == [("10.50", "CONFIRMED")]
+
+
+async def test_each_statement_is_compiled_once_whatever_the_load(database: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
+    store = SqlExecutionStore(sessions, FakeClock(T0))
+    held = Position("tok", Decimal(10), Decimal("0.52"), market="0xm")
+    try:
+        for n in range(30):
+            events.append("fill", {"trade_id": f"t-{n}"}, correlation_id="c-1")
+            fill = Fill(
+                f"t-{n}", "0xpo-1", "tok", Side.BUY, Decimal("0.52"), Decimal(1), Decimal(0), T0
+            )
+            await store.record_fill_and_position(fill, "c-1", held)
+        writer = direct_writer(sessions)
+
+        assert writer is not None
+        assert writer.compiled_statements == 3  # the event rows, the fill row, the position
+        assert rows(database, "SELECT count(*) FROM fills") == [(30,)]
+        assert rows(database, "SELECT count(*) FROM event_log") == [(30,)]
+    finally:
+        await events.close()
+        await engine.dispose()

@@ -87,6 +87,11 @@ class DirectWriter:
         self.slow_path = 0  # transactions that found the write lock taken and ran on a thread
         self.checkpoints = 0
 
+    @property
+    def compiled_statements(self) -> int:
+        """How many (statement, keys) compilations are cached: a handful, whatever the load."""
+        return len(self._statements)
+
     def attach(self, rows: PendingRows) -> None:
         """Every later transaction also writes `rows`' pending rows (an event log)."""
         self._logs.append(rows)
@@ -226,11 +231,18 @@ class _Prepared:
 
 
 class _Statements:
-    """Core statements compiled for SQLite once per (statement, keys)."""
+    """Core statements compiled for SQLite once per (statement, keys). The statements are
+    module constants (`DirectTradingWrites`, the event log's insert); a statement built per
+    call would be compiled per call, so the cache is bounded and says so when it overflows."""
+
+    LIMIT = 256
 
     def __init__(self, dialect: SQLiteDialect_pysqlite) -> None:
         self._dialect = dialect
         self._cache: dict[tuple[int, tuple[str, ...], bool], tuple[Executable, _Prepared]] = {}
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def prepared(self, statement: Executable, keys: tuple[str, ...], *, many: bool) -> _Prepared:
         key = (id(statement), keys, many)
@@ -252,6 +264,9 @@ class _Statements:
             processors=tuple(_processor(compiled, name, self._dialect) for name in names),
             fixed=fixed,
         )
+        if len(self._cache) >= self.LIMIT:
+            log.warning("direct writer: over %d compiled statements; build them once", self.LIMIT)
+            self._cache.clear()
         self._cache[key] = (statement, prepared)  # the statement kept: its id stays its own
         return prepared
 

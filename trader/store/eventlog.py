@@ -59,6 +59,7 @@ from trader.store.tables import EventLogRow, table_of
 logger = logging.getLogger(__name__)
 
 _TABLE = table_of(EventLogRow)
+_INSERT = insert(_TABLE)  # one statement: the direct writer compiles it once
 _CLOSE_ATTEMPTS = 3
 
 
@@ -326,7 +327,7 @@ class EventLog:
         return list(islice(self._buffer, self._max_rows))
 
     def write_rows(self, connection: DirectConnection, rows: list[dict[str, Any]]) -> None:
-        connection.execute(insert(_TABLE), rows)
+        connection.execute(_INSERT, rows)
 
     def rows_committed(self, count: int) -> None:
         for _ in range(min(count, len(self._buffer))):  # a close may have spilled them since
