@@ -63,7 +63,9 @@ class PublicReads:
         """The CLOB's `/book` answer for one token (levels best-last, as on the wire)."""
         answer = await self._get(f"{self._clob}/book", {"token_id": token_id})
         if not isinstance(answer, Mapping):
-            raise VenueError(f"unexpected /book answer for {token_id[:12]}", code="unexpected")
+            raise VenueError(
+                f"unexpected /book answer for {token_id[:12]}", code="unexpected_response"
+            )
         return answer
 
     async def gamma_markets(self, params: Params, *, page_size: int) -> AsyncIterator[Payload]:
