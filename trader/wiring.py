@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import Clock
@@ -40,10 +41,16 @@ def endpoints(config: VenueConfig) -> PolymarketEndpoints:
 
 
 def build_venue(
-    config: VenueConfig, *, clock: Clock, sessions: async_sessionmaker[AsyncSession]
+    config: VenueConfig,
+    *,
+    clock: Clock,
+    sessions: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient | None = None,
 ) -> Venue:
     """Live: the official SDK with the operator's key. Paper: the same market data (Polymarket
-    or the simulator), fills simulated conservatively, balances derived from recorded fills."""
+    or the simulator), fills simulated conservatively, balances derived from recorded fills;
+    its REST reads on `http` (the app's one client, closed by its owner after the venue), and
+    the Polymarket SDK never imported."""
     if config.mode is TradingMode.LIVE:
         if config.private_key is None:  # Settings validation already refuses this
             raise ValueError("live mode needs POLYMARKET_PRIVATE_KEY")
@@ -65,6 +72,7 @@ def build_venue(
         PolymarketMarketData(
             clock=clock,
             endpoints=endpoints(config),
+            http=http,
             fee_override_bps=config.fee_rate_override_bps,
         ),
         bankroll=config.paper_bankroll,

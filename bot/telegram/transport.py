@@ -33,7 +33,7 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from bot.telegram.dispatcher import create_dispatcher, register_commands
-from bot.telegram.middlewares import roster_of
+from bot.telegram.middlewares import KeepAnswerModels, roster_of
 from bot.telegram.outbox import FloodPolicy, Outbox
 from bot.telegram.polling import Poller, PollingConfig
 from trader.control.api import Clock
@@ -208,6 +208,7 @@ def build_telegram(
 ) -> TelegramTransport:
     """Build (not start) the transport: nothing connects until `start()`."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
+    session.middleware(KeepAnswerModels())
     bot = Bot(
         token=settings.token.get_secret_value(),
         session=session,

@@ -1,8 +1,10 @@
 """The app imports what its configuration uses, when it first uses it (issue 21): a paper
 configuration without an LLM key, a Telegram token or a report imports neither anthropic nor
-aiogram nor matplotlib; the schema check reads no Alembic, and without WEB_USERS no web page
-(jinja2) is loaded. The app runs in a child process against the simulator, so the modules
-this test process imported do not count."""
+aiogram nor matplotlib; paper trading reads Polymarket's public data without the Polymarket
+SDK (polymarket-client) or its signing stack (eth_account); no feed read yet, no feedparser;
+the schema check reads no Alembic, and without WEB_USERS no web page (jinja2) is loaded. The
+app runs in a child process against the simulator, so the modules this test process imported
+do not count."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ from pathlib import Path
 from tests.support.anthropic_server import FakeAnthropicServer
 from tests.support.app_process import demo_scenario, rig
 
-HEAVY = ("anthropic", "aiogram", "matplotlib", "alembic", "jinja2", "pyarrow")
+HEAVY = (
+    "anthropic", "aiogram", "matplotlib", "alembic", "jinja2", "polymarket", "eth_account",
+    "feedparser", "pyarrow",
+)  # fmt: skip
 NONE_OF_THEM = dict.fromkeys(HEAVY, False)
 
 
@@ -37,7 +42,7 @@ async def _loaded(env: dict[str, str], cwd: Path) -> dict[str, bool]:
     return loaded
 
 
-async def test_paper_app_without_keys_imports_no_llm_sdk_no_aiogram_no_matplotlib(
+async def test_paper_app_without_keys_imports_no_llm_sdk_no_aiogram_no_matplotlib_no_venue_sdk(
     tmp_path: Path,
 ) -> None:
     async with rig(tmp_path) as processes:

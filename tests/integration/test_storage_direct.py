@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
-from trader.domain import Fill, OrderStatus, Position, Side
+from trader.domain import Fill, OrderStatus, Position, Side, TradeStatus
 from trader.execution.store import OrderRecord, SqlExecutionStore
 from trader.store import direct
 from trader.store.db import create_engine, session_factory
@@ -24,6 +24,13 @@ from trader.store.direct import direct_writer
 from trader.store.eventlog import EventLog
 from trader.store.migrate import upgrade_async
 from trader.store.repositories import DuplicateError
+from trader.store.tables import OrderRow
+from trader.store.trading import (
+    DirectTradingWrites,
+    RepositoryTradingWrites,
+    TradingWrites,
+    trading_writes,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -194,6 +201,92 @@ async def test_a_fill_its_position_and_its_event_commit_together(database: Path)
         assert rows(database, "SELECT type FROM event_log") == [("fill",)]
         assert rows(database, "SELECT trade_id, size FROM fills") == [("t-1", "10")]
         assert rows(database, "SELECT token_id, size FROM positions") == [("tok", "12")]
+    finally:
+        await events.close()
+        await engine.dispose()
+
+
+async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Path) -> None:
+    """The direct writer runs the Core statements on the raw sqlite3 connection: the values go
+    through the columns' own conversions (Decimal as its string, UTC datetimes, JSON), so the
+    rows on disk are the ones the repositories write."""
+    clock = FakeClock(T0)
+    fill = Fill(
+        "t-1", "0xpo-1", "tok", Side.BUY, Decimal("0.52"), Decimal("10.50"), Decimal("0.01"), T0,
+        "0xm",
+    )  # fmt: skip
+    held = Position("tok", Decimal("10.50"), Decimal("0.52"), market="0xm", outcome="Yes")
+    row = OrderRow(
+        client_order_id="po-1",
+        venue_order_id="0xpo-1",
+        market="0xm",
+        token_id="tok",
+        side="BUY",
+        price=Decimal("0.52"),
+        size=Decimal(10),
+        status="SUBMITTED",
+        created_at=T0,
+        updated_at=T0,
+        expires_at=T0 + timedelta(hours=1),
+        correlation_id="c-1",
+        signed_payload='{"salt": 1}',
+    )
+    paths = {name: tmp_path / f"{name}.db" for name in ("direct", "repositories")}
+    for name, path in paths.items():
+        await upgrade_async(f"sqlite+aiosqlite:///{path}")
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        sessions = session_factory(engine)
+        writes: TradingWrites = (
+            trading_writes(sessions, clock)
+            if name == "direct"
+            else RepositoryTradingWrites(sessions, clock)
+        )
+        clock.set(T0)
+        try:
+            await writes.insert_order(dataclasses.replace(row))
+            clock.advance(1)
+            await writes.update_order("po-1", status=OrderStatus.MATCHED, size_matched=fill.size)
+            await writes.record_fill_and_position(fill, "c-1", held)
+            await writes.set_fill_status("t-1", "0xpo-1", TradeStatus.CONFIRMED)
+        finally:
+            await engine.dispose()
+
+    assert isinstance(
+        trading_writes(
+            session_factory(create_engine(f"sqlite+aiosqlite:///{paths['direct']}")), clock
+        ),
+        DirectTradingWrites,
+    )
+    for table in ("orders", "fills", "positions"):
+        query = f"SELECT * FROM {table}"  # noqa: S608 - the table names above
+        direct_rows, repository_rows = (
+            rows(paths["direct"], query),
+            rows(paths["repositories"], query),
+        )
+        assert direct_rows == repository_rows, table
+        assert len(direct_rows) == 1
+    assert rows(paths["direct"], "SELECT size, status FROM fills") == [("10.50", "CONFIRMED")]
+
+
+async def test_each_statement_is_compiled_once_whatever_the_load(database: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
+    store = SqlExecutionStore(sessions, FakeClock(T0))
+    held = Position("tok", Decimal(10), Decimal("0.52"), market="0xm")
+    try:
+        for n in range(30):
+            events.append("fill", {"trade_id": f"t-{n}"}, correlation_id="c-1")
+            fill = Fill(
+                f"t-{n}", "0xpo-1", "tok", Side.BUY, Decimal("0.52"), Decimal(1), Decimal(0), T0
+            )
+            await store.record_fill_and_position(fill, "c-1", held)
+        writer = direct_writer(sessions)
+
+        assert writer is not None
+        assert writer.compiled_statements == 3  # the event rows, the fill row, the position
+        assert rows(database, "SELECT count(*) FROM fills") == [(30,)]
+        assert rows(database, "SELECT count(*) FROM event_log") == [(30,)]
     finally:
         await events.close()
         await engine.dispose()

@@ -4,9 +4,13 @@ the getUpdates conflict, photos."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator
 
 import pytest
+from aiogram.methods import Response
+from aiogram.types import Message
 
 from bot.reply import Button, Reply
 from tests.support.chat_stack import ChatStack, start_chat_stack
@@ -195,3 +199,19 @@ async def test_run_as_a_supervised_component_restarts_cleanly(
 
     await eventually(lambda: len(api.to(OPERATOR_ID)) == 2)
     assert sum(t.startswith("ℹ️ Started") for t in api.texts(OPERATOR_ID)) == 1  # one channel
+
+
+async def test_the_answer_models_are_built_once_not_after_every_collection(
+    stack: ChatStack, api: FakeBotAPI
+) -> None:
+    """aiogram reads each answer as `Response[T]`, a pydantic class pydantic keeps only
+    weakly: without the transport holding it, every garbage collection made the next reply
+    build it again (issue 21: milliseconds on a /status round trip)."""
+    api.send_text(OPERATOR_ID, "/status")
+    await eventually(lambda: len(api.to(OPERATOR_ID)) == 1)
+    answer = weakref.ref(Response[Message])
+
+    gc.collect()
+
+    assert answer() is not None
+    assert answer() is Response[Message]

@@ -58,7 +58,10 @@ class TradingAssembly:
         on_usage: Callable[[UsageRecord], object] | None = None,
     ) -> None:
         self._settings, self._clock = settings, clock
-        self.venue = build_venue(settings.venue(), clock=clock, sessions=sessions)
+        self.http_client = httpx.AsyncClient(timeout=15)  # one client (one TLS context) for all
+        self.venue = build_venue(
+            settings.venue(), clock=clock, sessions=sessions, http=self.http_client
+        )
         self.execution = build_execution(
             config=execution_config(settings),
             sessions=sessions,
@@ -71,7 +74,6 @@ class TradingAssembly:
         )
         self._bus = bus
         self.markets = MarketRepository(sessions, clock)
-        self.http_client = httpx.AsyncClient(timeout=15)
         # RECORDER_ENABLED: what the app sees, as Parquet for backtests (pyarrow loads on the
         # first write, on the recorder's thread)
         self.recorder = build_recorder(settings, clock) if settings.recorder_enabled else None

@@ -16,8 +16,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from xml.parsers import expat
 
-import feedparser  # type: ignore[import-untyped]  # ships no type hints
-
 ATOM = "{http://www.w3.org/2005/Atom}"
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"\s+")
@@ -128,6 +126,8 @@ def parse_feed(data: bytes) -> list[FeedEntry]:
     root = parse_xml(data)
     if root.tag not in _FEED_ROOTS and not root.tag.endswith("}RDF"):
         raise FeedError(f"unknown feed root element {root.tag!r}")
+    import feedparser  # type: ignore[import-untyped]  # no hints; imported with the first feed
+
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     return [
         FeedEntry(

@@ -27,6 +27,13 @@ An `EventLog` on the same engine attaches itself (`attach`): every transaction t
 the log's buffered events too, in order and in the same transaction, so the order row and
 the events before it (the intent, the risk decision) commit together.
 
+Statements are SQLAlchemy Core (the same constants the repositories' statements are), compiled
+once per statement and set of keys and run on the raw `sqlite3` connection (`DirectConnection`):
+SQLAlchemy's per-execution work (the execution context, its events, the result) was about half
+of the hot path's time with two or three statements per transaction. The values go through the
+columns' own bind processors (Decimal, UTC datetimes, JSON), so the rows are the repositories'.
+A `sqlite3` error comes out as SQLAlchemy's (`IntegrityError`, `OperationalError`).
+
 One writer per engine (`direct_writer(sessions)`): the event log and the execution store
 share it. PostgreSQL and in-memory SQLite get None and keep the async path.
 """
@@ -38,20 +45,22 @@ import contextlib
 import logging
 import sqlite3
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, event
-from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Executable, event
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from trader.store.db import SQLITE_BUSY_TIMEOUT_MS, dumps_json, sqlite_file
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Work = Callable[[Connection], T]
+Work = Callable[["DirectConnection"], T]
+Parameters = Mapping[str, Any]
 CHECKPOINT_EVERY = 500  # commits between PASSIVE checkpoints (about 1,000 WAL pages' worth)
 
 
@@ -62,30 +71,26 @@ class PendingRows(Protocol):
 
     def rows_committed(self, count: int) -> None: ...
 
-    def write_rows(self, connection: Connection, rows: list[dict[str, Any]]) -> None: ...
+    def write_rows(self, connection: DirectConnection, rows: list[dict[str, Any]]) -> None: ...
 
 
 class DirectWriter:
-    def __init__(self, url: str) -> None:
-        self._engine: Engine = create_sync_engine(
-            url,
-            poolclass=StaticPool,  # one connection, kept open
-            connect_args={"check_same_thread": False},
-            pool_reset_on_return=None,  # every use ends its transaction (commit or rollback)
-            hide_parameters=True,
-            json_serializer=dumps_json,
-        )
-        self._checkpoint_url = url
-        event.listen(self._engine, "connect", _configure)
-        event.listen(self._engine, "begin", _begin_immediate)
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._statements = _Statements(SQLiteDialect_pysqlite(json_serializer=dumps_json))
         self._lock = asyncio.Lock()
         self._logs: list[PendingRows] = []
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
-        self._connection: Connection | None = None
+        self._connection: DirectConnection | None = None
         self._busy_timeout_ms = -1  # unknown until the first transaction sets it
         self.slow_path = 0  # transactions that found the write lock taken and ran on a thread
         self.checkpoints = 0
+
+    @property
+    def compiled_statements(self) -> int:
+        """How many (statement, keys) compilations are cached: a handful, whatever the load."""
+        return len(self._statements)
 
     def attach(self, rows: PendingRows) -> None:
         """Every later transaction also writes `rows`' pending rows (an event log)."""
@@ -98,7 +103,7 @@ class DirectWriter:
             taken = [(rows, rows.take_rows()) for rows in self._logs]
             try:
                 result = self._run(work, taken, busy_timeout_ms=0)
-            except OperationalError as error:
+            except (OperationalError, sqlite3.OperationalError) as error:
                 if not _is_busy(error):
                     raise
                 self.slow_path += 1
@@ -128,19 +133,26 @@ class DirectWriter:
 
     def _run(self, work: Work[T] | None, taken: list[Any], *, busy_timeout_ms: int) -> T | None:
         connection = self._connection
-        if connection is None or connection.closed:  # kept open between transactions
-            connection = self._connection = self._engine.connect()
+        if connection is None:  # kept open between transactions
+            connection = self._connection = DirectConnection(_connect(self._path), self._statements)
             self._busy_timeout_ms = -1
+        raw = connection.raw
         if busy_timeout_ms != self._busy_timeout_ms:
-            raw = connection.connection.driver_connection
-            assert raw is not None
             raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # outside a transaction
             self._busy_timeout_ms = busy_timeout_ms
-        with connection.begin():
+        # Take the write lock at BEGIN: a busy database fails here, before any statement ran.
+        raw.execute("BEGIN IMMEDIATE")
+        try:
             for rows, batch in taken:
                 if batch:
                     rows.write_rows(connection, batch)
-            return None if work is None else work(connection)
+            result = None if work is None else work(connection)
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        return result
 
     def _after_commit(self) -> None:
         self._commits += 1
@@ -151,7 +163,7 @@ class DirectWriter:
 
     async def _checkpoint_now(self) -> None:
         try:
-            await asyncio.to_thread(_passive_checkpoint, self._engine)
+            await asyncio.to_thread(_passive_checkpoint, self._path)
             self.checkpoints += 1
         except Exception:  # the next one tries again; other connections checkpoint too
             log.warning("WAL checkpoint failed", exc_info=True)
@@ -162,36 +174,146 @@ class DirectWriter:
             self._checkpoint.cancel()  # the thread finishes on its own connection
         connection, self._connection = self._connection, None
         if connection is not None:
-            connection.close()
-        self._engine.dispose()
+            connection.raw.close()
 
 
-def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    dbapi_connection.isolation_level = None  # no implicit BEGIN: `_begin_immediate` emits it
-    for pragma in (
+class Result:
+    """What `DirectConnection.execute` answers: the rows the statement changed."""
+
+    __slots__ = ("rowcount",)
+
+    def __init__(self, rowcount: int) -> None:
+        self.rowcount = rowcount
+
+
+class DirectConnection:
+    """A transaction's connection: `execute(statement, parameters)` as SQLAlchemy Core's
+    (one mapping, or a list of them for many rows), on the raw `sqlite3` connection."""
+
+    def __init__(self, raw: sqlite3.Connection, statements: _Statements) -> None:
+        self.raw = raw
+        self._statements = statements
+
+    def execute(
+        self, statement: Executable, parameters: Parameters | Sequence[Parameters]
+    ) -> Result:
+        many = not isinstance(parameters, Mapping)
+        rows: Sequence[Parameters] = [parameters] if isinstance(parameters, Mapping) else parameters
+        if not rows:
+            return Result(0)
+        prepared = self._statements.prepared(statement, tuple(rows[0]), many=many)
+        values = [prepared.values(row) for row in rows]
+        try:
+            if many:
+                cursor = self.raw.executemany(prepared.sql, values)
+            else:
+                cursor = self.raw.execute(prepared.sql, values[0])
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(
+                prepared.sql, values, error, sqlite3.Error, hide_parameters=True
+            ) from error
+        return Result(cursor.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    fixed: Mapping[str, Any]  # binds the statement itself gives a value
+
+    def values(self, row: Parameters) -> tuple[Any, ...]:
+        out = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = row[name] if name in row else self.fixed[name]
+            out.append(value if process is None or value is None else process(value))
+        return tuple(out)
+
+
+class _Statements:
+    """Core statements compiled for SQLite once per (statement, keys). The statements are
+    module constants (`DirectTradingWrites`, the event log's insert); a statement built per
+    call would be compiled per call, so the cache is bounded and says so when it overflows."""
+
+    LIMIT = 256
+
+    def __init__(self, dialect: SQLiteDialect_pysqlite) -> None:
+        self._dialect = dialect
+        self._cache: dict[tuple[int, tuple[str, ...], bool], tuple[Executable, _Prepared]] = {}
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def prepared(self, statement: Executable, keys: tuple[str, ...], *, many: bool) -> _Prepared:
+        key = (id(statement), keys, many)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is statement:
+            return cached[1]
+        compiled = statement.compile(  # type: ignore[attr-defined]
+            dialect=self._dialect, column_keys=list(keys), for_executemany=many
+        )
+        assert isinstance(compiled, SQLCompiler)
+        names = tuple(compiled.positiontup or ())
+        fixed = {}
+        for name in names:
+            if name not in keys:
+                fixed[name] = _fixed_value(compiled, name)
+        prepared = _Prepared(
+            sql=compiled.string,
+            names=names,
+            processors=tuple(_processor(compiled, name, self._dialect) for name in names),
+            fixed=fixed,
+        )
+        if len(self._cache) >= self.LIMIT:
+            log.warning("direct writer: over %d compiled statements; build them once", self.LIMIT)
+            self._cache.clear()
+        self._cache[key] = (statement, prepared)  # the statement kept: its id stays its own
+        return prepared
+
+
+def _processor(
+    compiled: SQLCompiler, name: str, dialect: SQLiteDialect_pysqlite
+) -> Callable[[Any], Any] | None:
+    """The bind's processor as SQLAlchemy runs it: its type's implementation for SQLite (a
+    decorated type's `process_bind_param`, then its SQLite implementation's own)."""
+    return compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _fixed_value(compiled: SQLCompiler, name: str) -> Any:
+    """A bind the parameters do not name: its value in the statement, or its column's scalar
+    default (an insert without that key); anything else is a caller's mistake."""
+    prefetch = {c.key: c for c in (*compiled.insert_prefetch, *compiled.update_prefetch)}
+    column = prefetch.get(name)
+    if column is not None:
+        default = column.default
+        if default is not None and default.is_scalar:
+            return default.arg  # type: ignore[attr-defined]
+    elif not compiled.binds[name].required:
+        return compiled.binds[name].effective_value
+    raise ValueError(f"direct write: no value for {name!r} in {compiled.string[:60]!r}")
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    for pragma in (  # isolation_level None: no implicit BEGIN; `_run` begins IMMEDIATE
         "PRAGMA journal_mode=WAL",
         "PRAGMA foreign_keys=ON",
         "PRAGMA synchronous=NORMAL",
         "PRAGMA wal_autocheckpoint=0",  # checkpoints run on a thread (see the module doc)
     ):
-        dbapi_connection.execute(pragma)
+        connection.execute(pragma)
+    return connection
 
 
-def _begin_immediate(connection: Connection) -> None:
-    # Take the write lock at BEGIN: a busy database fails here, before any statement ran.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _is_busy(error: OperationalError) -> bool:
-    original = error.orig
+def _is_busy(error: OperationalError | sqlite3.OperationalError) -> bool:
+    original = error.orig if isinstance(error, OperationalError) else error
     code = getattr(original, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(original)
 
 
-def _passive_checkpoint(engine: Engine) -> None:
+def _passive_checkpoint(path: str) -> None:
     """On a worker thread, on a connection of its own (the writer's stays free)."""
-    url = engine.url.database or ""
-    with contextlib.closing(sqlite3.connect(url, timeout=0)) as connection:
+    with contextlib.closing(sqlite3.connect(path, timeout=0)) as connection:
         connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
@@ -205,8 +327,9 @@ def direct_writer(sessions: async_sessionmaker[AsyncSession]) -> DirectWriter | 
         return None
     writer = _WRITERS.get(engine)
     if writer is None:
-        sync_url = engine.url.set(drivername="sqlite+pysqlite")
-        writer = DirectWriter(sync_url.render_as_string(hide_password=False))
+        path = sqlite_file(engine.url)
+        assert path is not None
+        writer = DirectWriter(str(path))
         _WRITERS[engine] = writer
         # closed with its engine: `dispose()` closes the writer's connection too
         event.listen(engine.sync_engine, "engine_disposed", lambda _: writer.dispose())

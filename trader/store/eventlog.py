@@ -46,19 +46,20 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trader.clock import Clock
 from trader.domain import SYSTEM_ACTOR, Actor
 from trader.events import RecordedEvent
 from trader.store.db import to_jsonable
-from trader.store.direct import direct_writer
+from trader.store.direct import DirectConnection, direct_writer
 from trader.store.tables import EventLogRow, table_of
 
 logger = logging.getLogger(__name__)
 
 _TABLE = table_of(EventLogRow)
+_INSERT = insert(_TABLE)  # one statement: the direct writer compiles it once
 _CLOSE_ATTEMPTS = 3
 
 
@@ -325,8 +326,8 @@ class EventLog:
         `rows_committed` (the writer's lock keeps a second transaction from taking them)."""
         return list(islice(self._buffer, self._max_rows))
 
-    def write_rows(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        connection.execute(insert(_TABLE), rows)
+    def write_rows(self, connection: DirectConnection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(_INSERT, rows)
 
     def rows_committed(self, count: int) -> None:
         for _ in range(min(count, len(self._buffer))):  # a close may have spilled them since

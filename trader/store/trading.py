@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    Connection,
     Executable,
     Insert,
     Update,
@@ -43,7 +42,7 @@ from trader.domain import (
     TradeStatus,
 )
 from trader.stages import StrategyRecord
-from trader.store.direct import DirectWriter, direct_writer
+from trader.store.direct import DirectConnection, DirectWriter, direct_writer
 from trader.store.repositories import (
     DuplicateError,
     Repository,
@@ -480,7 +479,7 @@ class DirectTradingWrites:
         return statement.on_conflict_do_update(index_elements=["token_id"], set_=changes)
 
     async def _execute(self, statement: Executable, parameters: dict[str, Any]) -> int:
-        def write(connection: Connection) -> int:
+        def write(connection: DirectConnection) -> int:
             return int(connection.execute(statement, parameters).rowcount)
 
         return await self._writer.transaction(write) or 0
@@ -508,7 +507,7 @@ class DirectTradingWrites:
         fill_row = fill_values(fill, correlation_id)
         position_row = position_values(position, self._clock.now())
 
-        def write(connection: Connection) -> int:
+        def write(connection: DirectConnection) -> int:
             inserted = int(connection.execute(self._INSERT_FILL, fill_row).rowcount)
             connection.execute(_UPSERT_POSITION, position_row)
             return inserted

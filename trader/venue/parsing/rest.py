@@ -313,9 +313,9 @@ def parse_gamma_market(payload: Payload) -> Market:
         question=str(payload.get("question") or ""),
         tokens=tuple(OutcomeToken(t, o) for t, o in zip(token_ids, outcomes, strict=False)),
         end_date=parse_timestamp(payload.get("endDate") or payload.get("endDateIso"), "endDate"),
-        active=bool(payload.get("active", True)),
+        active=_flag(payload, "active", default=True),
         closed=bool(payload.get("closed", False)),
-        accepting_orders=bool(payload.get("acceptingOrders", True)),
+        accepting_orders=_flag(payload, "acceptingOrders", default=True),
         tick_size=_first_decimal(payload, "orderPriceMinTickSize", default=Decimal("0.01")),
         min_order_size=_first_decimal(payload, "orderMinSize", default=Decimal(5)),
         neg_risk=bool(payload.get("negRisk", False)),
@@ -338,6 +338,12 @@ def parse_seconds_delay(value: object) -> int:
     if delay < ZERO or delay != delay.to_integral_value():
         raise ParseError(f"seconds_delay {value!r} is not a whole number of seconds >= 0")
     return int(delay)
+
+
+def _flag(payload: Payload, name: str, *, default: bool) -> bool:
+    """A flag Gamma may leave out or send as null: the default then."""
+    value = payload.get(name)
+    return default if value is None else bool(value)
 
 
 def _neg_risk_event(payload: Payload) -> str:

@@ -144,8 +144,8 @@ class PolymarketVenue:
     async def start(self) -> None:
         if self._user is not None:
             return
-        client = await self.account.connect()
-        await self.market_data.start(client)
+        await self.account.connect()
+        await self.market_data.start()  # public reads on its own httpx client
         self._user = UserChannel(
             self.endpoints.user_ws_url,
             clock=self._clock,

@@ -24,7 +24,6 @@ says so in plain words with the fix, for the operator's alert and the command's 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -39,6 +38,7 @@ from polymarket.errors import (
 )
 
 from trader.clock import Clock
+from trader.venue import retry
 from trader.venue.base import (
     Maintenance,
     OrderRefused,
@@ -50,7 +50,6 @@ from trader.venue.base import (
     VenueUnavailable,
 )
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CODE_TOKEN = re.compile(
@@ -190,9 +189,6 @@ def _map_rejection(error: RequestRejectedError, *, writing: bool) -> VenueError:
     return VenueError(f"venue refused ({error.status}): {message}", code=error.code)
 
 
-RETRYABLE = (RateLimited, Maintenance, PostOnlyMode, VenueUnavailable)
-
-
 async def retry_read(
     call: Callable[[], Awaitable[T]],
     *,
@@ -202,20 +198,14 @@ async def retry_read(
     base_delay: float = 0.5,
     max_delay: float = 30.0,
 ) -> T:
-    """Run a read; on a retryable failure wait the advertised delay (or back off) and try
-    again, at most `attempts` times in all. Never use this for submits."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await call()
-        except Exception as raw:
-            error = map_read_error(raw)
-            if not isinstance(error, RETRYABLE) or attempt == attempts:
-                if error is raw:
-                    raise
-                raise error from raw
-            advertised = getattr(error, "retry_after", None)
-            delay = advertised if advertised is not None else base_delay * 2 ** (attempt - 1)
-            delay = min(max(delay, 0.0), max_delay)
-            log.warning("%s failed (%s); retry %d in %.2f s", what, error, attempt, delay)
-            await clock.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+    """`trader.venue.retry.retry_read` for reads through the SDK (its exceptions mapped by
+    `map_read_error`). Never use this for submits."""
+    return await retry.retry_read(
+        call,
+        clock=clock,
+        what=what,
+        attempts=attempts,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        classify=map_read_error,
+    )

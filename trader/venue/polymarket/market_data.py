@@ -3,33 +3,39 @@ WebSocket and its liveness.
 
 Needs no key. `PaperVenue` runs on it (paper trading on real Polymarket data, or on the
 simulator through the same code), and `PolymarketVenue` builds its live trading on top of it.
-REST reads go through the official SDK's `AsyncPublicClient` and are retried after the delay the
-venue advertises, a bounded number of times (`trader.venue.polymarket.errors.retry_read`).
+REST reads are plain httpx (`trader.venue.polymarket.public`: the SDK's requests without
+importing the SDK, so paper mode never loads it), parsed by the pure functions the recorded
+payloads test, and retried after the delay the venue advertises, a bounded number of times
+(`trader.venue.retry.retry_read`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from polymarket import PRODUCTION, AsyncPublicClient, AsyncSecureClient, Environment
+import httpx
 
 from trader.clock import Clock
 from trader.domain import Book, Market, Payouts
 from trader.fees import schedule_from_bps
+from trader.venue.base import VenueError
+from trader.venue.parsing.rest import parse_book, parse_gamma_market
+from trader.venue.parsing.values import ParseError, Payload, json_list
 from trader.venue.polymarket.books import MarketBooks
-from trader.venue.polymarket.convert import book_from_sdk, market_from_gamma
-from trader.venue.polymarket.errors import retry_read
-from trader.venue.polymarket.resolution import payouts_from_gamma
-from trader.venue.polymarket.sdk_env import (
-    PRODUCTION_RELAYER_URL,
-    PRODUCTION_RPC_URL,
-    build_environment,
-)
+from trader.venue.polymarket.public import PublicReads
+from trader.venue.polymarket.resolution import payouts_from_gamma_json
+from trader.venue.retry import retry_read
+
+if TYPE_CHECKING:  # the SDK is imported where live trading needs it, never by paper trading
+    from polymarket import Environment
+
+log = logging.getLogger(__name__)
 
 GAMMA_PAGE = 100
 RESOLUTION_BATCH = 50  # condition ids per Gamma request (they travel in the query string)
@@ -54,6 +60,14 @@ class PolymarketEndpoints:
 
     def environment(self) -> Environment:
         """The SDK environment for these URLs (production's own object when unchanged)."""
+        from polymarket import PRODUCTION  # the SDK: live trading and the backtest only
+
+        from trader.venue.polymarket.sdk_env import (
+            PRODUCTION_RELAYER_URL,
+            PRODUCTION_RPC_URL,
+            build_environment,
+        )
+
         if self.is_production:
             return PRODUCTION
         production = PolymarketEndpoints()
@@ -71,13 +85,15 @@ class PolymarketEndpoints:
 
 class PolymarketMarketData:
     """The `MarketDataSource` of paper trading: markets, books, book updates and ages, market
-    resolutions and the feed's liveness."""
+    resolutions and the feed's liveness. `http`: an httpx client to share for the REST reads
+    (its owner closes it); without one, the source opens its own."""
 
     def __init__(
         self,
         *,
         clock: Clock,
         endpoints: PolymarketEndpoints | None = None,
+        http: httpx.AsyncClient | None = None,
         read_attempts: int = 3,
         read_backoff: float = 0.5,
         reconnect_base: float = 0.5,
@@ -93,8 +109,8 @@ class PolymarketMarketData:
         )
         self._read_attempts = read_attempts
         self._read_backoff = read_backoff
-        self._client: AsyncPublicClient | AsyncSecureClient | None = None
-        self._owns_client = True
+        self._http = http
+        self._reads: PublicReads | None = None
         self.neg_risk: dict[str, bool] = {}  # per token, from REST books: picks the exchange
         self.books = MarketBooks(
             self.endpoints.market_ws_url,
@@ -104,34 +120,37 @@ class PolymarketMarketData:
             reconnect_base=reconnect_base,
         )
 
-    async def start(self, client: AsyncSecureClient | None = None) -> None:
-        """Start streaming. `client`: an authenticated client to share (its public reads are
-        the same), instead of opening a public one; its owner closes it."""
-        if self._client is None:
-            self._owns_client = client is None
-            self._client = client or AsyncPublicClient(environment=self.endpoints.environment())
+    async def start(self) -> None:
+        """Open the REST reads and start streaming."""
+        if self._reads is None:
+            self._reads = PublicReads(
+                clob_url=self.endpoints.clob_url,
+                gamma_url=self.endpoints.gamma_url,
+                clock=self._clock,
+                http=self._http,
+            )
             self.books.start()
 
     async def close(self) -> None:
         await self.books.close()
-        client, self._client = self._client, None
-        if client is not None and self._owns_client:
-            await client.close()
+        reads, self._reads = self._reads, None
+        if reads is not None:
+            await reads.close()
 
     @property
-    def client(self) -> AsyncPublicClient | AsyncSecureClient:
-        if self._client is None:
+    def reads(self) -> PublicReads:
+        if self._reads is None:
             raise RuntimeError("PolymarketMarketData.start() has not been awaited")
-        return self._client
+        return self._reads
 
     async def list_markets(self, *, limit: int = 500) -> Sequence[Market]:
         """Open binary markets with an order book, as Gamma lists them."""
 
         async def read() -> list[Market]:
             markets: list[Market] = []
-            pages = self.client.list_markets(closed=False, page_size=min(limit, GAMMA_PAGE))
-            async for item in pages.iter_items():
-                market = market_from_gamma(item)
+            pages = self.reads.gamma_markets({"closed": False}, page_size=min(limit, GAMMA_PAGE))
+            async for item in pages:
+                market = tradable_market(item)
                 if market is not None and self._fee_override is not None:
                     market = dataclasses.replace(market, fees=self._fee_override)
                 if market is not None:
@@ -144,7 +163,7 @@ class PolymarketMarketData:
 
     async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
         """Which of these markets have resolved: condition id -> payout per share by token
-        (Gamma's closed markets, 1/0 or 0.5/0.5; see `payouts_from_gamma`). Open markets, and
+        (Gamma's closed markets, 1/0 or 0.5/0.5; see `payout_vector`). Open markets, and
         markets Gamma does not know, are simply absent."""
         wanted = {c.lower(): c for c in condition_ids if c}
         ids = sorted(wanted)
@@ -158,13 +177,15 @@ class PolymarketMarketData:
     async def _payouts(self, condition_ids: list[str]) -> dict[str, Payouts]:
         """Lower-cased condition id -> payouts, for the resolved markets among `condition_ids`."""
         found: dict[str, Payouts] = {}
-        pages = self.client.list_markets(
-            condition_ids=condition_ids, closed=True, page_size=min(len(condition_ids), GAMMA_PAGE)
+        pages = self.reads.gamma_markets(
+            {"condition_ids": condition_ids, "closed": True},
+            page_size=min(len(condition_ids), GAMMA_PAGE),
         )
-        async for item in pages.iter_items():
-            payouts = payouts_from_gamma(item)
-            if payouts is not None and item.condition_id:
-                found[item.condition_id.lower()] = payouts
+        async for item in pages:
+            condition = str(item.get("conditionId") or "")
+            payouts = _payouts_or_none(item)
+            if payouts is not None and condition:
+                found[condition.lower()] = payouts
         return found
 
     async def get_book(self, token_id: str) -> Book:
@@ -181,9 +202,13 @@ class PolymarketMarketData:
         """A REST `/book` snapshot, retried on throttling and 5xx."""
 
         async def read() -> Book:
-            raw = await self.client.get_order_book(token_id=token_id)
-            self.neg_risk[token_id] = raw.neg_risk
-            return book_from_sdk(raw, received_at=self._clock.now())
+            raw = await self.reads.book(token_id)
+            try:
+                book = parse_book(raw, received_at=self._clock.now())
+            except ParseError as error:
+                raise VenueError(f"unreadable book {token_id[:12]}: {error}") from error
+            self.neg_risk[token_id] = bool(raw.get("neg_risk"))
+            return book
 
         return await self._retry(read, f"book {token_id[:12]}")
 
@@ -205,4 +230,28 @@ class PolymarketMarketData:
     def feed_age(self) -> float | None:
         """Seconds since the market socket last delivered anything (PONG included), infinite
         while it is disconnected, None before `start()` and after `close()`."""
-        return None if self._client is None else self.books.feed_age()
+        return None if self._reads is None else self.books.feed_age()
+
+
+def tradable_market(payload: Payload) -> Market | None:
+    """A Gamma `/markets` item as a tradable binary market, or None when it is not one (not
+    two outcomes, no condition id, no token ids): the markets the SDK's `list_markets` and
+    `market_from_gamma` keep. An item that cannot be read is logged and skipped, so one bad
+    market does not hide the others."""
+    try:
+        outcomes = json_list(payload.get("outcomes"), "outcomes")
+        tokens = [t for t in json_list(payload.get("clobTokenIds"), "clobTokenIds") if t]
+        if len(outcomes) != 2 or len(tokens) != 2 or not payload.get("conditionId"):
+            return None
+        return parse_gamma_market(payload)
+    except ParseError as error:
+        log.warning("skipping Gamma market %s: %s", payload.get("id", "?"), error)
+        return None
+
+
+def _payouts_or_none(payload: Payload) -> Payouts | None:
+    try:
+        return payouts_from_gamma_json(payload)
+    except ParseError as error:
+        log.warning("unreadable resolution of Gamma market %s: %s", payload.get("id", "?"), error)
+        return None
