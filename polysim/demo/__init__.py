@@ -185,7 +185,8 @@ async def _demo(
         "Type /help, /status, /signals, /orders, /pending, /approve on|off, /kill, /report,"
         " /backtest llm_edge 4."
     )
-    print("Ctrl-C stops everything.")
+    # flushed before the app logs, so a demo piped to a file shows its banner first
+    print("Ctrl-C stops everything.", flush=True)
     app = App(demo, console_io=ConsoleIO())
     script = asyncio.create_task(_script(app))
     try:

@@ -146,7 +146,9 @@ async def test_two_traders_and_a_hub_over_telegram(processes: Processes, tmp_pat
                 (hub_port, ("alpha", "beta")),
                 (traders["alpha"].http_port, ("alpha",)),
             ):
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+                # the first chart starts the report process (matplotlib): slow on a loaded machine
+                web = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60)
+                async with web:
                     await login(web, OPERATOR)
                     page = (await web.get("/")).text
                     chart = await web.get("/chart/alpha.png")  # drawn by alpha, carried over
