@@ -230,6 +230,8 @@ class Settings(BaseSettings):
     exit_close_horizon_s: int = Field(default=86_400, ge=0, le=365 * 86_400)
     exit_stop_horizon_s: int = Field(default=1_800, ge=0, le=365 * 86_400)
     exit_slippage: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)
+    exit_max_discount: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1)
+    exit_max_spread: Decimal = Field(default=Decimal("0.10"), gt=0, le=1)
     # maker orders (README "How it trades"): the edge strategy's entries rest post-only at or
     # inside the touch, repriced or cancelled every MAKER_REPRICE_S, lapsing after MAKER_TTL_S;
     # an entry whose edge at the ask is at least MAKER_URGENT_EDGE takes when it cannot rest

@@ -4,6 +4,7 @@ exit goes out as an intent on the bus with its `exit_decided` event and its `exi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -131,3 +132,54 @@ async def test_an_adverse_move_from_the_stored_entry_view_is_sold_and_said(
     assert await watch.run([MARKET], skip={"0xm"}) == []
     watch.config = ExitConfig(enabled=False)
     assert await watch.run([MARKET]) == []
+
+
+@dataclass(frozen=True)
+class Resting:
+    token_id: str
+    side: Side
+    price: Decimal
+    remaining: Decimal
+
+
+async def test_no_exit_sells_into_our_own_resting_bid(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # the same adverse move as above, but our maker BUY rests on YES at 0.46, a tick over the
+    # others' 0.45: a FAK sell would trade with it; the exit waits until it no longer rests
+    clock = FakeClock(NOW)
+    store = SqlForecastStore(sessions, clock)
+    entry = forecast("0.6347", "0.80", "0.60")
+    await store.record_many(
+        [ForecastEntry(ForecastRecord(NOW - timedelta(hours=2), entry, "trade", ""), YES)]
+    )
+    ours = Book(
+        YES,
+        (BookLevel(D("0.46"), D(20)), BookLevel(D("0.45"), D(100))),
+        (BookLevel(D("0.47"), D(100)),),
+        NOW,
+    )
+    resting: list[Resting] = [Resting(YES, Side.BUY, D("0.46"), D(20))]
+    bus = Bus()
+    intents = bus.intents.subscribe()
+    watch = ExitWatch(
+        ExitConfig(),
+        positions=lambda: [Position(YES, D(40), D("0.58"), market="0xm")],
+        books=StaticBooks({YES: ours, NO: book(NO, "0.53", "0.55")}),
+        views=SqlModelViews(sessions, clock),
+        calibration=CalibrationHolder(),
+        clock=clock,
+        bus=bus,
+        record=lambda kind, payload, corr: None,
+        resting=lambda: resting,
+    )
+
+    assert await watch.run([MARKET]) == []
+    assert intents.get_nowait() is None
+
+    # our order gone (filled or lapsed), and with it our level: the exit goes at 0.45's floor
+    resting.clear()
+    watch._books = StaticBooks({YES: book(YES, "0.45", "0.47"), NO: book(NO, "0.53", "0.55")})
+    (decision,) = await watch.run([MARKET])
+    assert decision.best_bid == D("0.45")
+    assert decision.intent.limit_price == D("0.43")  # 0.45 x 0.95 up to the tick

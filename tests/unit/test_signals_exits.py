@@ -22,6 +22,7 @@ from trader.domain import (
     Side,
 )
 from trader.fees import schedule_from_bps
+from trader.signals.exit_prices import slippage_floor, without_own
 from trader.signals.exit_records import views_of
 from trader.signals.exits import (
     ExitConfig,
@@ -31,7 +32,6 @@ from trader.signals.exits import (
     decide_exit,
     held_view,
     plan_exits,
-    slippage_floor,
 )
 from trader.signals.pooling import Calibration
 from trader.store.tables import ForecastRow
@@ -39,6 +39,18 @@ from trader.store.tables import ForecastRow
 D = Decimal
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 YES, NO = "tok-yes", "tok-no"
+
+
+@dataclasses.dataclass(frozen=True)
+class Resting:
+    """One of our resting orders, as the exits see it."""
+
+    token_id: str
+    side: Side
+    price: Decimal
+    remaining: Decimal
+
+
 CALIBRATION = {"llm": Calibration(), "heuristic": Calibration(weight=D("0.75"))}  # w 0.15
 
 
@@ -224,3 +236,81 @@ def test_exit_settings_are_validated(tmp_path: Path) -> None:
     ]
     with pytest.raises(ValueError, match="EXIT_ADVERSE_MOVE"):
         ExitConfig(adverse_move=D(0))
+
+
+def test_a_dust_bid_or_a_wide_spread_near_the_end_is_not_sold_into() -> None:
+    # the market stops taking orders in 20 min; the held YES is worth 0.60 to the blend
+    ending, worth = market(end_in=timedelta(minutes=20)), HeldView(None, D("0.60"))
+    # a 0.02 dust bid under a 0.62 ask: 0.02 is far below the mid 0.32 x (1 - 0.05)
+    dust = book(YES, "0.02", "0.62")
+    assert decide_exit(held(), ending, dust, worth, NOW, ExitConfig()) is None
+    # a thin book 0.20/0.21: the mid test passes, the value clamp 0.60 - 0.10 = 0.50 does not
+    thin = book(YES, "0.20", "0.21")
+    assert decide_exit(held(), ending, thin, worth, NOW, ExitConfig()) is None
+    # one-sided (no ask, no mid): held
+    one_sided = Book(YES, (BookLevel(D("0.58"), D(100)),), (), NOW)
+    assert decide_exit(held(), ending, one_sided, worth, NOW, ExitConfig()) is None
+    # 0.40/0.60 with a 0.25 slippage passes the mid test (0.50 x 0.75 = 0.375) but the
+    # spread 0.20 is over EXIT_MAX_SPREAD 0.10
+    wide, loose = book(YES, "0.40", "0.60"), ExitConfig(slippage=D("0.25"))
+    assert decide_exit(held(), ending, wide, HeldView(None, D("0.45")), NOW, loose) is None
+    wider_cap = dataclasses.replace(loose, max_spread=D("0.25"))
+    sold = decide_exit(held(), ending, wide, HeldView(None, D("0.45")), NOW, wider_cap)
+    assert sold is not None
+    assert sold.intent.limit_price == D("0.35")  # max(0.40 x 0.75 = 0.30, 0.45 - 0.10)
+
+
+def test_the_limit_is_clamped_at_the_value_less_the_max_discount() -> None:
+    ending = market(end_in=timedelta(minutes=20))
+    # bid 0.60 ask 0.61, a 0.20 slippage floor of 0.48; the token is worth 0.65: 0.55 at least
+    loose = ExitConfig(slippage=D("0.20"))
+    decision = decide_exit(
+        held(), ending, book(YES, "0.60", "0.61"), HeldView(None, D("0.65")), NOW, loose
+    )
+    assert decision is not None
+    assert decision.intent.limit_price == D("0.55")
+    # worth 0.72: even the bid is under 0.72 - 0.10 = 0.62: held
+    assert (
+        decide_exit(
+            held(), ending, book(YES, "0.60", "0.61"), HeldView(None, D("0.72")), NOW, loose
+        )
+        is None
+    )
+    # without a model view the value is the mid: 0.605 - 0.10 = 0.505 -> up to 0.51
+    unviewed = decide_exit(
+        held(), ending, book(YES, "0.60", "0.61"), HeldView(None, None), NOW, loose
+    )
+    assert unviewed is not None
+    assert unviewed.intent.limit_price == D("0.51")
+
+
+def test_our_own_resting_orders_are_left_out_of_the_book() -> None:
+    # our maker BUY improved the 0.45 bid to 0.46; a SELL of ours rests at 0.47 among others
+    ours = Book(
+        YES,
+        (BookLevel(D("0.46"), D(30)), BookLevel(D("0.45"), D(100))),
+        (BookLevel(D("0.47"), D(100)),),
+        NOW,
+    )
+    resting = [
+        Resting(YES, Side.BUY, D("0.46"), D(30)),
+        Resting(YES, Side.SELL, D("0.47"), D(40)),
+        Resting(NO, Side.BUY, D("0.45"), D(100)),  # another token's
+    ]
+    stripped = without_own(ours, resting)
+    assert stripped.bids == (BookLevel(D("0.45"), D(100)),)
+    assert stripped.asks == (BookLevel(D("0.47"), D(60)),)
+    assert stripped.best_bid == D("0.45")
+
+
+def test_new_exit_settings_are_validated(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("EXIT_MAX_DISCOUNT=1.5\nEXIT_MAX_SPREAD=0\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    named = sorted(line.split(":")[0] for line in caught.value.problems)
+    assert named == ["EXIT_MAX_DISCOUNT", "EXIT_MAX_SPREAD"]
+    with pytest.raises(ValueError, match="EXIT_MAX_DISCOUNT"):
+        ExitConfig(max_discount=D(-1))
+    with pytest.raises(ValueError, match="EXIT_MAX_SPREAD"):
+        ExitConfig(max_spread=D(0))

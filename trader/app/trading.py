@@ -92,6 +92,7 @@ class TradingAssembly:
             events=recorder,
             holdings=self.execution.holdings,
             positions=self.execution.positions,  # each cycle ends with their exits
+            resting=self.execution.working_orders,  # exits never sell into our own bids
             allow_heuristic_live=lambda: state.allow_heuristic_live,
             stages=lambda: state.stages,
             on_usage=on_usage,  # each LLM call's tokens and cost into /metrics

@@ -18,13 +18,20 @@ The rules, checked in this order (the first that fires is the exit's reason):
 
 An exit is a fill-and-kill SELL of the whole position (rounded down to the cent) with its limit
 at the slippage floor, best bid x (1 - `slippage`) rounded up to the tick (`EXIT_SLIPPAGE`), as
-the kill switch's flatten sells: nothing is sold below it, and what the book cannot take stays
-held for the next cycle. It is published on `bus.intents` like any strategy's intent, so risk,
+the kill switch's flatten sells, raised to the token's value (the blend now; the mid without
+one) less `max_discount` (`EXIT_MAX_DISCOUNT`): nothing is sold below it, and what the book
+cannot take stays held for the next cycle. No exit goes into a book that would sell at an
+absurd price (`sale_limit`): one-sided, a best bid under mid x (1 - `slippage`), a spread over
+`max_spread` (`EXIT_MAX_SPREAD`), or a best bid under the value less the discount. The books are
+read without our own resting orders (`without_own`), and a token we have a BUY resting on (a
+maker entry improving the bid) is not exited while it rests: the FAK would trade with it.
+It is published on `bus.intents` like any strategy's intent, so risk,
 approval mode and the execution engine treat it as every other order (a sale skips the limits
 that cap new risk). Every exit says why: its intent's reason, an `exit_decided` event under its
 correlation id and an `exit` alert carry the rule and its numbers.
 
-Nothing here imports `trader.execution`: positions, markets and books come in as values.
+Nothing here imports `trader.execution`: positions, resting orders, markets and books come in
+as values.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -53,6 +60,7 @@ from trader.domain import (
     new_correlation_id,
 )
 from trader.fees import fee_per_share
+from trader.signals.exit_prices import RestingOrder, sale_limit, without_own
 from trader.signals.pooling import Calibration, CalibrationHolder
 
 log = logging.getLogger(__name__)
@@ -76,6 +84,8 @@ class ExitConfig:
     close_horizon: timedelta = timedelta(hours=24)
     stop_horizon: timedelta = timedelta(minutes=30)
     slippage: Decimal = Decimal("0.05")  # the floor: best bid x (1 - slippage)
+    max_discount: Decimal = Decimal("0.10")  # never below the token's value less this
+    max_spread: Decimal = Decimal("0.10")  # no exit into a wider book
 
     def __post_init__(self) -> None:
         if not ZERO < self.adverse_move < ONE:
@@ -84,6 +94,10 @@ class ExitConfig:
             raise ValueError("EXIT_MIN_EDGE is a probability edge in (-1, 1)")
         if not ZERO <= self.slippage < ONE:
             raise ValueError("EXIT_SLIPPAGE is a fraction in [0, 1)")
+        if not ZERO <= self.max_discount < ONE:
+            raise ValueError("EXIT_MAX_DISCOUNT is a price in [0, 1)")
+        if not ZERO < self.max_spread <= ONE:
+            raise ValueError("EXIT_MAX_SPREAD is a price in (0, 1]")
         if self.close_horizon < timedelta(0) or self.stop_horizon < timedelta(0):
             raise ValueError("EXIT_CLOSE_HORIZON_S and EXIT_STOP_HORIZON_S are not negative")
 
@@ -139,15 +153,6 @@ def held_view(
 
 def _complement(probability: Decimal | None) -> Decimal | None:
     return None if probability is None else ONE - probability
-
-
-def slippage_floor(book: Book, slippage: Decimal) -> Decimal | None:
-    """The lowest price an exit sells at: best bid x (1 - slippage), up to the tick."""
-    if book.best_bid is None:
-        return None
-    floor = book.best_bid * (ONE - slippage)
-    ticks = (floor / book.tick_size).to_integral_value(rounding=ROUND_CEILING)
-    return max(ticks * book.tick_size, book.tick_size)
 
 
 def _hours(span: timedelta) -> str:
@@ -224,23 +229,32 @@ def decide_exit(
     now: datetime,
     config: ExitConfig,
 ) -> ExitDecision | None:
-    """The exit of `position`, or None when it is held (or cannot be sold now: no bid, or
-    fewer shares than the market's minimum order)."""
+    """The exit of `position`, or None when it is held (or cannot be sold now: no bid, fewer
+    shares than the market's minimum order, or a book `sale_limit` will not sell into)."""
     size = position.size.quantize(SIZE_STEP, rounding=ROUND_DOWN)
-    floor = slippage_floor(book, config.slippage)
-    if floor is None or book.best_bid is None or size < max(book.min_order_size, SIZE_STEP):
+    if book.best_bid is None or size < max(book.min_order_size, SIZE_STEP):
         return None
     fired = exit_rule(market, book.best_bid, view, now, config)
     if fired is None:
         return None
     rule, why = fired
+    limit = sale_limit(
+        book,
+        view.now,
+        slippage=config.slippage,
+        spread=config.max_spread,
+        discount=config.max_discount,
+    )
+    if isinstance(limit, str):
+        log.info("exits: %s held (%s fired): %s", position.token_id[:12], rule, limit)
+        return None
     outcome = next((t.outcome for t in market.tokens if t.token_id == position.token_id), "")
     reason = f"exit ({rule}): sell {size} {outcome}: {why}"
     intent = OrderIntent(
         market=market.condition_id,
         token_id=position.token_id,
         side=Side.SELL,
-        limit_price=floor,
+        limit_price=limit,
         size=size,
         strategy=STRATEGY,
         reason=reason,
@@ -301,9 +315,11 @@ class ExitWatch:
         clock: Clock,
         bus: Bus,
         record: Record,
+        resting: Callable[[], Sequence[RestingOrder]] = tuple,
     ) -> None:
         self.config = config
         self._positions, self._books, self._views = positions, books, views
+        self._resting = resting
         self._calibration, self._clock, self._bus, self._record = calibration, clock, bus, record
 
     async def run(
@@ -317,9 +333,17 @@ class ExitWatch:
         held = [p for p in self._positions() if p.size > ZERO and p.market not in skipped]
         by_id = {m.condition_id: m for m in markets}
         held = [p for p in held if p.market in by_id]
+        resting = list(self._resting())
+        bidding = {o.token_id for o in resting if o.side is Side.BUY and o.remaining > ZERO}
+        for position in (p for p in held if p.token_id in bidding):  # a sale would hit it
+            log.info("exits: %s waits: our BUY rests on it", position.token_id[:12])
+        held = [p for p in held if p.token_id not in bidding]
         if not held:
             return []
-        books = await self._read_books(held, by_id)
+        books = {
+            token: without_own(book, resting)
+            for token, book in (await self._read_books(held, by_id)).items()
+        }
         views = await self._views.views(sorted({p.market for p in held}))
         calibrations = {
             "llm": self._calibration.current,

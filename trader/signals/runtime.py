@@ -47,6 +47,7 @@ from trader.domain import (
 from trader.events import EventSink, RecordedEvent, SignalCycleCompleted, SignalCycleFailed
 from trader.signals.budget import DailyBudget
 from trader.signals.ensemble import EnsembleConfig
+from trader.signals.exit_prices import RestingOrder
 from trader.signals.exit_records import SqlModelViews
 from trader.signals.exits import ExitConfig, ExitWatch
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
@@ -182,6 +183,8 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
             close_horizon=timedelta(seconds=settings.exit_close_horizon_s),
             stop_horizon=timedelta(seconds=settings.exit_stop_horizon_s),
             slippage=settings.exit_slippage,
+            max_discount=settings.exit_max_discount,
+            max_spread=settings.exit_max_spread,
         ),
         maker=maker_policy(settings),
     )
@@ -519,11 +522,13 @@ def build_signal_runtime(
     on_usage: Callable[[UsageRecord], object] | None = None,
     positions: Callable[[], Sequence[Position]] | None = None,
     tap: RecordingTap | None = None,
+    resting: Callable[[], Sequence[RestingOrder]] = tuple,
 ) -> SignalRuntime:
     """Assemble news, the analyser (LLM with a key, heuristic without), the budget, the
     pipeline and the database recorders. The caller owns `http`; the runtime owns the
     Anthropic client it creates and closes it in `close()`. With `positions` (the open
-    positions) each cycle ends with their exits (`trader.signals.exits`). `tap` (the
+    positions) each cycle ends with their exits (`trader.signals.exits`), which leave our
+    `resting` orders out of the books and wait while we bid on a held token. `tap` (the
     recorder) also gets each newly fetched news item and each forecast."""
     news_cache = SqlNewsCache(sessions, clock) if config.feeds else None
     feeds, window = [Feed(url) for url in config.feeds], NewsConfig(window=config.news_window)
@@ -649,5 +654,6 @@ def build_signal_runtime(
             clock=clock,
             bus=bus,
             record=lambda kind, payload, corr: runtime._record(kind, payload, corr),
+            resting=resting,
         )
     return runtime
