@@ -162,10 +162,11 @@ async def test_no_exit_sells_into_our_own_resting_bid(
     resting: list[Resting] = [Resting(YES, Side.BUY, D("0.46"), D(20))]
     bus = Bus()
     intents = bus.intents.subscribe()
+    books = StaticBooks({YES: ours, NO: book(NO, "0.53", "0.55")})
     watch = ExitWatch(
         ExitConfig(),
         positions=lambda: [Position(YES, D(40), D("0.58"), market="0xm")],
-        books=StaticBooks({YES: ours, NO: book(NO, "0.53", "0.55")}),
+        books=books,
         views=SqlModelViews(sessions, clock),
         calibration=CalibrationHolder(),
         clock=clock,
@@ -179,7 +180,7 @@ async def test_no_exit_sells_into_our_own_resting_bid(
 
     # our order gone (filled or lapsed), and with it our level: the exit goes at 0.45's floor
     resting.clear()
-    watch._books = StaticBooks({YES: book(YES, "0.45", "0.47"), NO: book(NO, "0.53", "0.55")})
+    books.update({YES: book(YES, "0.45", "0.47")})
     (decision,) = await watch.run([MARKET])
     assert decision.best_bid == D("0.45")
     assert decision.intent.limit_price == D("0.43")  # 0.45 x 0.95 up to the tick
