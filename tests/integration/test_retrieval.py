@@ -4,12 +4,17 @@ the queries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import anthropic
 import httpx
@@ -24,11 +29,13 @@ from tests.support.news_search import (
     FakeExaServer,
     FakeGdeltServer,
     Page,
+    page_html,
 )
 from trader.clock import FakeClock
 from trader.signals.budget import estimate_tokens
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.records import InMemoryUsageRecorder
+from trader.signals.retrieval.articles import EXTRACT_THREAD_PREFIX, close_extractor, extract
 from trader.signals.retrieval.exa import ExaConfig, ExaProvider
 from trader.signals.retrieval.gdelt import GdeltConfig, GdeltProvider
 from trader.signals.retrieval.render import article_text
@@ -246,6 +253,92 @@ async def test_a_link_to_this_machine_or_a_private_network_is_never_fetched(rig:
     assert rig.site.hits["/internal"] == 0
     assert found.skipped["unreadable"] == 2
     assert [a.summary for a in found.articles] == ["", ""]  # the headlines alone
+
+
+async def test_a_redirect_to_this_machine_or_a_private_network_is_never_followed(
+    rig: Rig,
+) -> None:
+    async with FakeArticleSite() as internal:  # another loopback service, not allowed
+        admin = internal.serve("/admin", Page("Admin panel", FED))
+        rig.site.serve("/fed-cut", Page("Fed set to cut rates in March", FED))
+        links = [
+            rig.site.redirect("/moved", "/fed-cut"),  # a public redirect: followed
+            rig.site.redirect("/to-admin", admin),
+            rig.site.redirect("/to-metadata", "http://169.254.169.254/latest/meta-data/"),
+            rig.site.redirect("/loop", "/loop"),
+        ]
+        for n, link in enumerate(links):
+            rig.gdelt.add(link, f"Fed headline {n}", NOW - timedelta(hours=n + 1))
+        site = rig.site.url.removeprefix("http://")  # the article site alone counts as public
+        retriever = rig.retriever(private_hosts=False, private_origins=(site,))
+
+        found = await retriever.retrieve(request())
+
+    assert internal.hits["/admin"] == 0
+    assert rig.site.hits["/fed-cut"] == 1
+    assert rig.site.hits["/loop"] == 6  # five redirects followed, the sixth refused
+    assert found.skipped["unreadable"] == 3
+    assert [a.summary != "" for a in found.articles] == [True, False, False, False]
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1", "0.0.0.0"])  # noqa: S104
+async def test_a_numeric_form_of_a_loopback_address_is_refused(rig: Rig, host: str) -> None:
+    rig.site.serve("/internal", Page("Admin panel", FED))
+    link = f"http://{host}:{urlsplit(rig.site.url).port}/internal"
+    rig.gdelt.add(link, "Fed headline", NOW - timedelta(hours=1))
+
+    refused = await rig.retriever(private_hosts=False).retrieve(request())
+    assert rig.site.hits["/internal"] == 0
+    assert refused.skipped["unreadable"] == 1
+
+    allowed = await rig.retriever().retrieve(request())  # the link does reach the site
+    assert rig.site.hits["/internal"] == 1
+    assert allowed.skipped.get("unreadable", 0) == 0
+
+
+async def test_a_name_that_resolves_to_a_private_address_is_refused(rig: Rig) -> None:
+    name = socket.gethostname()  # in /etc/hosts: loopback, or the machine's private address
+    rig.site.serve("/internal", Page("Admin panel", FED))
+    rig.gdelt.add(f"http://{name}:{urlsplit(rig.site.url).port}/internal", "Fed", NOW)
+
+    found = await rig.retriever(private_hosts=False).retrieve(request())
+
+    assert rig.site.hits["/internal"] == 0
+    assert found.skipped["unreadable"] == 1
+
+
+async def test_pages_are_extracted_while_the_default_executor_is_busy() -> None:
+    """The database writes share the default executor: article parsing must not queue
+    behind them, nor they behind it."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="default-test"))
+    release = threading.Event()
+    busy = loop.run_in_executor(None, release.wait, 10.0)  # the default executor's one thread
+    html = page_html(Page("Fed set to cut rates in March", FED)).encode()
+    try:
+        page = await asyncio.wait_for(extract(html, "https://news.test/fed"), timeout=5.0)
+    finally:
+        release.set()
+        await busy
+    assert "officials signal a March rate cut" in page.text
+    assert any(t.name.startswith(EXTRACT_THREAD_PREFIX) for t in threading.enumerate())
+
+
+async def test_closing_the_extraction_pool_ends_its_threads_and_a_later_read_makes_a_new_one() -> (
+    None
+):
+    html = page_html(Page("Fed set to cut rates in March", FED)).encode()
+    await extract(html, "https://news.test/fed")
+    pool = [t for t in threading.enumerate() if t.name.startswith(EXTRACT_THREAD_PREFIX)]
+
+    close_extractor()
+    for thread in pool:
+        await asyncio.to_thread(thread.join, 5.0)
+
+    assert pool
+    assert not any(t.is_alive() for t in pool)
+    page = await extract(html, "https://news.test/fed")
+    assert "officials signal a March rate cut" in page.text
 
 
 async def test_gdelt_json_with_stray_characters_is_still_read(rig: Rig) -> None:

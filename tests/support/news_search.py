@@ -8,7 +8,8 @@ stage driven by the real httpx client.
 - `FakeExaServer`: Exa's `POST /search`; answers 401 unless `x-api-key` is the expected key,
   records the JSON bodies, serves the scripted `results` (with their text).
 - `FakeArticleSite`: HTML pages by path, wrapped in navigation, a cookie banner and a footer
-  (what trafilatura must strip); counts requests per path; a path can answer an error status.
+  (what trafilatura must strip); counts requests per path; a path can answer an error status
+  or redirect elsewhere (`redirect`).
 """
 
 from __future__ import annotations
@@ -125,9 +126,15 @@ class FakeArticleSite(LoopbackServer):
         super().__init__()
         self.pages: dict[str, Page] = {}
         self.hits: Counter[str] = Counter()
+        self.redirects: dict[str, str] = {}
 
     def serve(self, path: str, page: Page) -> str:
         self.pages[path] = page
+        return self.url + path
+
+    def redirect(self, path: str, location: str) -> str:
+        """`path` answers 302 to `location` (absolute, or relative to this site)."""
+        self.redirects[path] = location
         return self.url + path
 
     def routes(self, app: web.Application) -> None:
@@ -135,6 +142,8 @@ class FakeArticleSite(LoopbackServer):
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         self.hits[request.path] += 1
+        if request.path in self.redirects:
+            raise web.HTTPFound(self.redirects[request.path])
         page = self.pages.get(request.path)
         if page is None:
             return web.Response(status=404, text="not found")

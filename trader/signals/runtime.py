@@ -76,6 +76,7 @@ from trader.signals.records import (
     UsageRecorder,
 )
 from trader.signals.refit import CalibrationRefit
+from trader.signals.retrieval.articles import close_extractor
 from trader.signals.retrieval.assembly import SearchSettings, build_retriever, search_settings
 from trader.signals.sizing import SizingConfig
 from trader.signals.trace import MARKET_ANALYSED
@@ -289,6 +290,7 @@ class SignalRuntime:
             self.client = None
         while self.other_clients:
             await self.other_clients.pop().close()
+        close_extractor()  # retrieval's article-parsing threads
 
     async def run_cycle(self) -> CycleReport:
         """One cycle; raises (after recording the failure) if it could not run at all."""

@@ -1,10 +1,14 @@
 """Fetch an article and reduce it to its text with trafilatura (a kept library: boilerplate,
 navigation, comments and scripts are what it is built to remove).
 
-`fetch_page` reads at most `max_bytes` of an HTML page (redirects followed, within the same
-timeout) and raises `FetchError` on an error status, a body that is not HTML or text, a body
-too large, or a transport failure. `extract` runs trafilatura off the event loop (it is CPU
-work on an lxml tree) and returns the main text and the page's own date, if it states one.
+`fetch_page` reads at most `max_bytes` of an HTML page and raises `FetchError` on an error
+status, a body that is not HTML or text, a body too large, or a transport failure. Redirects
+are followed by hand (at most `MAX_REDIRECTS`, within the same timeout) so that every hop's
+host is checked: a host is refused when it, or any address it resolves to, is loopback,
+private, link-local, reserved, multicast or unspecified (numeric forms such as `2130706433`
+or `127.1` resolve like any name). `extract` runs trafilatura on a small dedicated thread
+pool (CPU work on an lxml tree), not on the default executor the database writes use, and
+returns the main text and the page's own date, if it states one.
 
 trafilatura is imported on first use: a configuration without retrieval never loads it.
 """
@@ -13,6 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
+import threading
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
@@ -20,6 +28,9 @@ from urllib.parse import urlsplit
 import httpx
 
 MAX_TEXT = 20_000  # characters of an article kept for summarising
+MAX_REDIRECTS = 5
+EXTRACT_WORKERS = 2
+EXTRACT_THREAD_PREFIX = "polyops-extract"
 USER_AGENT = "Polyops/0.1 (news retrieval for forecasts)"
 
 
@@ -41,53 +52,90 @@ async def fetch_page(
     timeout: float,  # noqa: ASYNC109  # bounds the whole read (redirects, body), as asyncio.timeout
     max_bytes: int,
     private_hosts: bool = False,
+    private_origins: Collection[str] = (),
 ) -> bytes:
-    """The page at `url`; a link to this machine or a private network is refused unless
-    `private_hosts` (tests serve pages on 127.0.0.1): a search result must not make the trader
-    read its own or its network's services."""
-    if not private_hosts:
-        refuse_private(url)
+    """The page at `url`; a link (or a redirect) to this machine or a private network is
+    refused unless `private_hosts`, or its `host:port` is in `private_origins` (tests serve
+    pages on 127.0.0.1): a search result must not make the trader read its own or its
+    network's services."""
     headers = {
         "Accept": "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.5",
         "User-Agent": USER_AGENT,
     }
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream(
-                "GET", url, headers=headers, follow_redirects=True, timeout=timeout
-            ) as response:
-                if response.status_code != 200:
-                    raise FetchError(f"HTTP {response.status_code}")
-                kind = response.headers.get("content-type", "text/html").lower()
-                if "html" not in kind and not kind.startswith("text/"):
-                    raise FetchError(f"not a page ({kind.split(';')[0]})")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FetchError(f"page over {max_bytes} bytes")
-                    chunks.append(chunk)
+            for _ in range(MAX_REDIRECTS + 1):
+                if not private_hosts:
+                    await refuse_private(url, allowed=private_origins)
+                async with client.stream(
+                    "GET", url, headers=headers, follow_redirects=False, timeout=timeout
+                ) as response:
+                    if response.next_request is None:
+                        return await _body(response, max_bytes)
+                    url = str(response.next_request.url)
     except TimeoutError:
         raise FetchError("timed out") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise FetchError(type(exc).__name__) from exc
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+async def _body(response: httpx.Response, max_bytes: int) -> bytes:
+    if response.status_code != 200:
+        raise FetchError(f"HTTP {response.status_code}")
+    kind = response.headers.get("content-type", "text/html").lower()
+    if "html" not in kind and not kind.startswith("text/"):
+        raise FetchError(f"not a page ({kind.split(';')[0]})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"page over {max_bytes} bytes")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 
-def refuse_private(url: str) -> None:
-    """`FetchError` for a link whose host is `localhost` or a loopback, private, link-local or
-    reserved address. (A public name that resolves to a private address is not caught here;
-    redirects are followed by httpx without this check.)"""
-    host = (urlsplit(url).hostname or "").casefold()
+async def refuse_private(url: str, *, allowed: Collection[str] = ()) -> None:
+    """`FetchError` for a link that is not http(s), whose host is `localhost`, or whose host
+    resolves to any address that is not public; `allowed` holds `host:port` origins let
+    through (tests). The check resolves the name once; httpx resolves it again to connect."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(f"refused scheme {parts.scheme or '(none)'}")
+    host = (parts.hostname or "").casefold()
     if not host or host == "localhost" or host.endswith(".localhost"):
         raise FetchError(f"refused host {host or '(none)'}")
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise FetchError(f"bad port in {host}") from exc
+    if f"{host}:{port}" in allowed:
         return
-    if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-        raise FetchError(f"refused private address {host}")
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise FetchError(f"cannot resolve {host}") from exc
+    for *_, sockaddr in found:
+        address = str(sockaddr[0])
+        if not _public(address):
+            raise FetchError(f"refused private address {host} ({address})")
+
+
+def _public(text: str) -> bool:
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+        text.split("%", 1)[0]
+    )
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
 
 
 def _extract(html: bytes, url: str) -> Page:
@@ -117,10 +165,35 @@ def _day(value: object) -> date | None:
         return None
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _extractor() -> ThreadPoolExecutor:
+    """The extraction pool, made on first use (again after `close_extractor`)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(EXTRACT_WORKERS, thread_name_prefix=EXTRACT_THREAD_PREFIX)
+        return _pool
+
+
+def close_extractor() -> None:
+    """Shut the extraction pool down (the signal runtime's close); a no-op if never used.
+    Queued extractions are cancelled; one that is running finishes on its thread."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 async def extract(html: bytes, url: str) -> Page:
-    """The page's text, off the event loop; `FetchError` if the extractor fails on it."""
+    """The page's text, off the event loop on the extraction pool (never the default executor,
+    which the database writes share); `FetchError` if the extractor fails on it."""
+    loop = asyncio.get_running_loop()
     try:
-        return await asyncio.to_thread(_extract, html, url)
+        return await loop.run_in_executor(_extractor(), _extract, html, url)
     except Exception as exc:  # a page that breaks the parser costs its own text only
         raise FetchError(f"not extracted ({type(exc).__name__})") from exc
 

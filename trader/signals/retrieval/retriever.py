@@ -53,6 +53,7 @@ class RetrievalConfig:
     max_page_bytes: int = 3_000_000
     fetch_concurrency: int = 4
     private_hosts: bool = False  # fetch links to loopback or private addresses (tests only)
+    private_origins: tuple[str, ...] = ()  # `host:port`s fetched although private (tests only)
 
     def __post_init__(self) -> None:
         if self.max_queries < 1 or self.results_per_query < 1 or self.max_articles < 1:
@@ -199,6 +200,7 @@ class Retriever:
                         timeout=self.config.fetch_timeout,
                         max_bytes=self.config.max_page_bytes,
                         private_hosts=self.config.private_hosts,
+                        private_origins=self.config.private_origins,
                     )
                     page = await extract(html, candidate.hit.url)
                 except FetchError as exc:
