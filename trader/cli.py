@@ -41,7 +41,7 @@ def config_exit(error: ConfigError) -> NoReturn:
 
 
 def setup_logging_for(settings: Settings) -> None:
-    from trader.logs import setup_logging
+    from trader.logs import setup_logging, url_secrets
 
     setup_logging(
         settings.log_level,
@@ -58,6 +58,8 @@ def setup_logging_for(settings: Settings) -> None:
             settings.exa_api_key,
             settings.control_api_secret,
             settings.hub_secrets,
+            *url_secrets(settings.polygon_rpc_url),  # a provider's key rides in its URL
+            *url_secrets(settings.relayer_host),
         ),
     )
 

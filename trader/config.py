@@ -669,8 +669,8 @@ class VenueConfig:
     fee_rate_override_bps: Decimal | None
     relayer_api_key: SecretStr | None = field(default=None, repr=False)
     relayer_api_key_address: str | None = None
-    relayer_host: str | None = None
-    polygon_rpc_url: str | None = None
+    relayer_host: str | None = field(default=None, repr=False)  # may carry a provider key
+    polygon_rpc_url: str | None = field(default=None, repr=False)  # Alchemy /v2/KEY, ...
 
 
 @dataclass(frozen=True, slots=True)

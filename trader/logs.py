@@ -5,6 +5,9 @@ text, a repr of a request or an `extra` field. What is replaced by `[REDACTED]`:
 
 - registered secrets, exactly, wherever they appear (with or without a `0x` prefix): the
   settings' secrets at start-up, and the L2 API credentials the venue derives when it connects;
+- the credentials inside a registered URL (`url_secrets`: POLYGON_RPC_URL, RELAYER_HOST): its
+  user and password, its query values, and its key-shaped path segments (Alchemy's `/v2/KEY`,
+  Infura's `/v3/KEY`), so an SDK error naming the URL keeps the host and loses the key;
 - strings whose shape only a secret has: Telegram bot tokens (also inside a Bot API URL),
   Anthropic API keys, Meta Graph access tokens;
 - a 64-hex-digit string (with or without `0x`) only where it is labelled as a secret: right
@@ -25,6 +28,7 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import SecretStr
 
@@ -40,6 +44,8 @@ _LABELLED_HEX = re.compile(
     r"(?i)((?<![a-z])(?:private[_ -]?key|api[_ -]?key|key|secret|passphrase|password|mnemonic"
     r"|seed)[\"']?\s*(?:[:=]|\bis\b|\bwas\b)?\s*[\"']?)(?:0x)?[0-9a-f]{64}(?![0-9a-z])"
 )
+_KEY_SEGMENT_MIN = 16  # a path segment this long is a key (a 32-hex key, a 40-hex token)
+_SHORT_KEY_MIN = 8  # a shorter one with a digit in it too
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
@@ -66,6 +72,23 @@ class Redactor:
 
 
 REDACTOR = Redactor()
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The parts of a provider URL that may be its key: the user and password, every query
+    value, and each path segment that looks like a key (16+ characters, or 8+ with a digit);
+    the scheme, host and words like `v2` or `polygon-mainnet` stay readable."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    found = [parts.username or "", parts.password or ""]
+    found += [value for _, value in parse_qsl(parts.query, keep_blank_values=False)]
+    for segment in (unquote(s) for s in parts.path.split("/")):
+        if len(segment) >= _KEY_SEGMENT_MIN or (
+            len(segment) >= _SHORT_KEY_MIN and any(c.isdigit() for c in segment)
+        ):
+            found.append(segment)
+    return [value for value in found if value]
 
 
 class _RedactingFormatter(logging.Formatter):

@@ -182,3 +182,68 @@ async def test_an_eoa_redeems_by_broadcasting_its_own_transaction(
         await rig.stop()
         await rig.events.close()
         await venue.close()
+
+
+async def test_a_redemption_the_restarted_relayer_lost_is_settled_from_the_holdings(
+    rig: Rig, sim: SimServer
+) -> None:
+    """The relayer answers 404 for a tx id it took (the simulator restarted and lost it): not
+    a failure to send again, an unknown settled from the holdings."""
+    alerts = rig.bus.alerts.subscribe()
+    market = sim_market(rig)
+    await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+    await eventually(lambda: len(rig.runtime.positions()) == 1)
+    body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
+    await admin(sim, "POST", "resolve", body)
+    await rig.runtime.reconcile("test")
+    cash_before, venue_before = rig.runtime.summary().cash, _wallet_cash(sim)
+    service = rig.runtime.redemption
+    assert service is not None
+    first = await service.run_once()
+    relayer = sim.runner.app[SIM_RELAYER]
+
+    def mined() -> bool:
+        relayer.run_due()
+        return all(tx.state == "STATE_CONFIRMED" for tx in relayer.transactions.values())
+
+    await eventually(mined)
+    relayer.transactions.clear()  # lost with the restart: GET .../transactions/{id} is a 404
+
+    runs = await _run_until_settled(rig)
+
+    assert [op.state.value for op in first.sent] == ["sent"]
+    confirmed = [op for run in runs for op in run.confirmed]
+    assert [(op.id, op.message) for op in confirmed] == [
+        (first.sent[0].id, "settled from the holdings")
+    ]
+    assert [op.id for op in await service.recent()] == [first.sent[0].id]  # never sent again
+    assert relayer.transactions == {}
+    assert _wallet_cash(sim) == venue_before + D(20)
+    assert rig.runtime.summary().cash == cash_before + D(20)
+    kinds = []
+    while (envelope := alerts.get_nowait()) is not None:
+        kinds.append(envelope.payload.kind)
+    assert "redeem_failed" not in kinds
+    alerts.close()
+
+
+async def test_an_eoa_hash_without_a_receipt_and_an_id_the_relayer_lost_are_unknown(
+    sim: SimServer,
+) -> None:
+    """Never FAILED (the service would send again): UNKNOWN, settled from the holdings."""
+    from trader.venue.chain import ChainTxState
+
+    eoa = live_venue(sim, SystemClock(), signature_type=0)
+    relayed = live_venue(sim, SystemClock(), **await deposit_wallet_account(sim, SIM_KEY))
+    await eoa.start()
+    await relayed.start()
+    try:
+        no_receipt = await eoa.tx_status("0x" + "ab" * 32)
+        lost = await relayed.tx_status("0b6f4c1e-2a41-4d7e-9d6a-3c1f0e7a9b21")
+    finally:
+        await eoa.close()
+        await relayed.close()
+
+    assert no_receipt.state is ChainTxState.UNKNOWN
+    assert lost.state is ChainTxState.UNKNOWN
+    assert lost.message == "the relayer does not know the transaction"

@@ -347,3 +347,65 @@ async def test_the_job_goes_on_while_resolutions_cannot_be_read(yes_won: Stack) 
     assert during == RedemptionRun()
     assert [op.payout for op in after.confirmed] == [D(20)]
     assert s.venue.sends == 1
+
+
+async def test_a_sent_redemption_the_relayer_forgot_is_settled_from_the_holdings_never_resent(
+    yes_won: Stack,
+) -> None:
+    s = yes_won
+    s.venue.hold = True
+    first = await s.service.run_once()
+    s.venue.forget()  # the relayer restarted: a 404 for the tx id, the tx still in flight
+
+    waiting = await s.service.run_once()  # within the grace: neither failed nor sent again
+    s.clock.advance(300)
+    still = await s.service.run_once()
+    await s.venue.release()  # it is mined after all: the shares go
+    settled = await s.service.run_once()
+
+    assert [op.state for op in first.sent] == [OperationState.SENT]
+    assert [op.state for op in waiting.sent] == [OperationState.SENT]
+    assert [op.state for op in still.sent] == [OperationState.SENT]
+    assert s.venue.sends == 1
+    assert [op.message for op in settled.confirmed] == ["settled from the holdings"]
+    assert s.runtime.summary().cash == s.cash_at_resolution + D(20)
+    assert await s.records() == [(OperationKind.REDEEM, OperationState.CONFIRMED)]
+    assert not any(a.kind == "redeem_failed" for a in s.drain_alerts())
+
+
+async def test_a_forgotten_transaction_whose_shares_stay_fails_after_the_grace_once(
+    yes_won: Stack,
+) -> None:
+    s = yes_won
+    s.venue.hold = True
+    await s.service.run_once()
+    s.venue.forget()
+    s.venue.hold = False
+
+    s.clock.advance(601)
+    later = await s.service.run_once()
+
+    assert [op.message for op in later.failed] == [
+        "not mined: the venue does not know held-0; the holdings did not change"
+    ]
+    assert s.venue.sends == 2  # given up after the grace, then asked once more
+    assert [op.payout for op in later.confirmed] == [D(20)]
+
+
+async def test_a_refusal_naming_the_rpc_url_alerts_without_its_key(yes_won: Stack) -> None:
+    from trader.logs import REDACTOR, url_secrets
+
+    s = yes_won
+    key = "Zx9rT4kLm2Qw8vBn6Yh3Jd5Fs7Gp1Ac0"
+    REDACTOR.register(*url_secrets(f"https://polygon-mainnet.g.alchemy.com/v2/{key}"))
+    s.venue.refuse = f"rejected by https://polygon-mainnet.g.alchemy.com/v2/{key}: bad nonce"
+
+    run = await s.service.run_once()
+
+    failed = [a for a in s.drain_alerts() if a.kind == "redeem_failed"]
+    assert len(failed) == 1
+    assert "polygon-mainnet.g.alchemy.com/v2/[REDACTED]: bad nonce" in failed[0].body
+    assert key not in failed[0].body + failed[0].title
+    assert key not in run.failed[0].message
+    stored = await SqlChainOperationStore(s.sessions).of_market(CONDITION)
+    assert key not in stored[0].message

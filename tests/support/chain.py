@@ -5,7 +5,9 @@ back (`positions`, `balance`) follows what was really "sent".
 - `hold`: a redeem or merge is accepted (a tx id) but stays pending until `release()`;
 - `lose_answer`: the operation happens, but the call raises a timeout (sent, no tx id);
 - `lose_request`: the call raises a timeout and nothing happened (never reached the venue);
-- `refuse`: the venue refuses (a definite error, nothing happened).
+- `refuse`: the venue refuses (a definite error, nothing happened);
+- `forget()`: the venue no longer knows the transactions it took (a relayer restarted: a 404),
+  whether or not they were mined: `tx_status` answers UNKNOWN.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class ScriptedChainVenue(PaperVenue):
         self.refuse: str | None = None
         self._held: list[tuple[str, Call]] = []
         self._released: dict[str, ChainTx] = {}
+        self._forgotten: set[str] = set()
 
     async def redeem(
         self, condition_id: str, *, neg_risk: bool, amounts: Mapping[str, Decimal]
@@ -74,7 +77,12 @@ class ScriptedChainVenue(PaperVenue):
             else:
                 self._released[tx_id] = replace(await call(), tx_id=tx_id)
 
+    def forget(self) -> None:
+        self._forgotten |= {t for t, _ in self._held} | set(self._released)
+
     async def tx_status(self, tx_id: str) -> ChainTx:
+        if tx_id in self._forgotten:
+            return ChainTx(tx_id, "redeem", ChainTxState.UNKNOWN, message="unknown transaction")
         if tx_id in self._released:
             return self._released[tx_id]
         if any(t == tx_id for t, _ in self._held):

@@ -115,3 +115,37 @@ def test_an_unregistered_hex_secret_is_masked_where_it_is_labelled(
     assert KEY not in output
     assert REDACTED in output
     assert CONDITION in output
+
+
+RPC_KEY = "Zx9rT4kLm2Qw8vBn6Yh3Jd5Fs7Gp1Ac0"  # an Alchemy-style key, in the URL's path
+RPC_URL = f"https://polygon-mainnet.g.alchemy.com/v2/{RPC_KEY}"
+RELAYER_TOKEN = "3f1c9a7e5b2d4f6a8c0e1b3d5f7a9c2e"
+RELAYER_URL = f"https://relayer.example.com/api?apiKey={RELAYER_TOKEN}"
+
+
+def test_the_key_inside_polygon_rpc_url_and_relayer_host_never_reaches_a_log_or_setup(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trader.cli import setup_logging_for
+    from trader.config import load_settings
+    from trader.logs import REDACTOR
+    from trader.ops.setup import SetupReport
+
+    monkeypatch.setenv("POLYGON_RPC_URL", RPC_URL)
+    monkeypatch.setenv("RELAYER_HOST", RELAYER_URL)
+    monkeypatch.setattr("sys.stderr", stream)
+    settings = load_settings(None)
+    # an SDK error names the request's URL
+    error = f"TransportError: POST {RPC_URL} failed; GET {RELAYER_URL}&x=1: 500"
+
+    setup_logging_for(settings)
+    logging.getLogger("t").warning("approvals unreadable: %s", error)
+    report = SetupReport()
+    report.missing(f"POLYGON_RPC_URL: could not read the wallet's approvals: {error}")
+    alert_text = REDACTOR(f"refused: {error}")
+
+    output = stream.getvalue() + report.text() + alert_text
+    assert RPC_KEY not in output
+    assert RELAYER_TOKEN not in output
+    assert "https://polygon-mainnet.g.alchemy.com/v2/[REDACTED]" in output  # the host stays
+    assert RPC_KEY not in repr(settings.venue())

@@ -31,3 +31,17 @@ def test_a_failed_send_is_refused_only_when_nothing_can_have_been_sent(
 
     assert mapped.code == code
     assert ("refused" in str(mapped)) == (code not in UNKNOWN)
+
+
+def test_a_refusal_that_names_a_keyed_url_does_not_carry_the_key() -> None:
+    from trader.logs import REDACTOR, url_secrets
+
+    key = "Qk3vN8xT2mB7cR5wL9pZ4hY6jD1fG0sA"
+    url = f"https://polygon-mainnet.infura.io/v3/{key}"
+    REDACTOR.register(*url_secrets(url))
+
+    mapped = send_error("merge", RequestRejectedError(f"POST {url}: invalid params", status=400))
+
+    assert mapped.code == "chain_refused"
+    assert key not in str(mapped)
+    assert "polygon-mainnet.infura.io" in str(mapped)

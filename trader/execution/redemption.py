@@ -19,7 +19,13 @@ payout) or failed (`*_failed`, an alert). Idempotent across crashes:
 - a sent record is followed by its tx id after a restart (`tx_status`);
 - a requested record has no tx id: the send may or may not have happened. It is settled from
   the venue's holdings: the shares are gone, so it happened (confirmed); they are still there
-  `unsent_grace_s` after the request, so it did not (failed, and the next run may ask again).
+  `unsent_grace_s` after the request, so it did not (failed, and the next run may ask again);
+- so is a sent record whose status the venue cannot tell (`ChainTxState.UNKNOWN`: a relayer's
+  404 for an id it lost in a restart, an EOA's hash without a receipt): never failed on the
+  venue's word alone, which would send it a second time.
+
+What the venue said reaches the record, the event log and the alerts redacted (`REDACTOR`):
+an SDK error may name POLYGON_RPC_URL or RELAYER_HOST, keys and all.
 
 Cash. A confirmed redemption moves the market's payout from redeemable to cash
 (`Portfolio.redeem`, once: if reconciliation saw the venue's cash first, it already did, and
@@ -50,6 +56,7 @@ from trader.execution.chain_records import (
 from trader.execution.engine import ExecutionEngine
 from trader.execution.marks import exit_value
 from trader.execution.ports import EventSink
+from trader.logs import REDACTOR
 from trader.venue.base import UnknownOutcome, VenueError, VenueUnavailable
 from trader.venue.chain import ChainOps, ChainTx, ChainTxState
 
@@ -358,7 +365,7 @@ class RedemptionService:
             ):
                 # it may have been sent: settled from the holdings, never sent again
                 log.warning("%s of %s: outcome unknown (%s)", op.kind, op.market, error)
-                return await self._save(op, message=f"outcome unknown: {error}")
+                return await self._save(op, message=REDACTOR(f"outcome unknown: {error}"))
             return await self._fail(op, f"refused: {error}")
         op = await self._save(
             op, state=OperationState.SENT, tx_id=tx.tx_id, tx_hash=tx.tx_hash, message=tx.message
@@ -379,7 +386,8 @@ class RedemptionService:
         return await self._settle_unsent(op)
 
     async def _settle_unsent(self, op: ChainOperation) -> ChainOperation:
-        """A record without a tx id: did the send happen? The holdings say."""
+        """A record without a tx id, or one the venue no longer knows: did the send happen
+        (or the transaction get mined)? The holdings say."""
         held = await self._venue_holdings()
         portfolio = self._engine.portfolio
         if op.kind is OperationKind.REDEEM:
@@ -393,6 +401,9 @@ class RedemptionService:
             return await self._confirm(replace(op, message="settled from the holdings"))
         age = (self._clock.now() - op.created_at).total_seconds()
         if age >= self._grace:
+            if op.tx_id:
+                lost = f"not mined: the venue does not know {op.tx_id}; the holdings did not change"
+                return await self._fail(op, lost)
             return await self._fail(op, "not sent: the holdings did not change")
         return op
 
@@ -401,6 +412,8 @@ class RedemptionService:
             return await self._confirm(replace(op, tx_hash=tx.tx_hash or op.tx_hash))
         if tx.state is ChainTxState.FAILED:
             return await self._fail(op, tx.message or "the transaction failed")
+        if tx.state is ChainTxState.UNKNOWN and op.state is OperationState.SENT:
+            return await self._settle_unsent(op)
         return op
 
     async def _confirm(self, op: ChainOperation) -> ChainOperation:
@@ -448,6 +461,7 @@ class RedemptionService:
         return moved
 
     async def _fail(self, op: ChainOperation, message: str) -> ChainOperation:
+        message = REDACTOR(message)
         op = await self._save(op, state=OperationState.FAILED, message=message)
         self._event(op, "failed", message=message)
         what = "Redemption" if op.kind is OperationKind.REDEEM else "Merge"

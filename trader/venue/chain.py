@@ -8,7 +8,8 @@ own ledger. A venue that cannot do these raises `VenueError(code="chain_unsuppor
 A call returns once the venue accepted the transaction; `tx_id` names it for `tx_status`
 (the relayer's transaction id, or the tx hash when there is no relayer). A restart resumes
 tracking from `tx_id`; a call that may have been sent but returned no id is settled by reading
-the holdings (`Venue.positions`), never by sending again.
+the holdings (`Venue.positions`), never by sending again; so is a sent one whose status the
+venue cannot tell (`ChainTxState.UNKNOWN`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class ChainTxState(StrEnum):
     PENDING = "pending"  # accepted, not yet mined
     CONFIRMED = "confirmed"  # mined and successful: the collateral moved
     FAILED = "failed"  # mined and reverted, or refused: nothing moved
+    # the venue cannot say: a relayer that no longer knows the id (a 404 after its restart), a
+    # hash with no receipt. Never "failed" (that would send again): settled from the holdings
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,7 @@ def _announce(settings: Settings, config: WatchdogConfig, sender: HttpAlertSende
 
 def main() -> None:
     """`python -m trader.watchdog`: settings from the environment and .env."""
-    from trader.logs import setup_logging
+    from trader.logs import setup_logging, url_secrets
 
     try:
         settings = load_settings()
@@ -198,6 +198,8 @@ def main() -> None:
             settings.whatsapp_app_secret,
             settings.whatsapp_verify_token,
             settings.anthropic_api_key,
+            *url_secrets(settings.polygon_rpc_url),  # the venue's errors may name them
+            *url_secrets(settings.relayer_host),
         ),
     )
     sys.exit(run_watchdog(settings))

@@ -270,7 +270,7 @@ class PaperVenue:
     async def tx_status(self, tx_id: str) -> ChainTx:
         known = self._chain.get(tx_id)
         if known is None:  # never accepted, or accepted and lost with the process
-            return ChainTx(tx_id, "redeem", ChainTxState.FAILED, message="unknown transaction")
+            return ChainTx(tx_id, "redeem", ChainTxState.UNKNOWN, message="unknown transaction")
         return known
 
     async def _accept(

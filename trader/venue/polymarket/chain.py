@@ -8,7 +8,10 @@
 - `merge` calls `merge_positions(condition_id=, amount=)` with `amount` pairs in the token's
   six-decimal base units (rounded down: never more than held).
 - `tx_status` reads the relayer's transaction (`GET /v1/account/transactions/{id}`), or for an
-  EOA the receipt of the hash it broadcast (`eth_getTransactionReceipt`). The SDK has no public
+  EOA the receipt of the hash it broadcast (`eth_getTransactionReceipt`). A relayer's 404 (it
+  lost the id, say in a restart) and a hash without a receipt are UNKNOWN, never FAILED: the
+  redemption service settles them from the holdings (after its unsent grace), not by sending
+  again. The SDK has no public
   call for either (its handles only wait), so this module reaches the client's relayer and RPC
   transports by their private names, the one place that does; pinned SDK 0.14.0.
 
@@ -39,6 +42,7 @@ from polymarket.errors import (
 )
 from polymarket.models.clob.relayer import RelayerTransactionState
 
+from trader.logs import REDACTOR
 from trader.venue.base import VenueError, VenueUnavailable
 from trader.venue.chain import ChainKind, ChainTx, ChainTxState
 from trader.venue.polymarket.convert import COLLATERAL_SCALE
@@ -100,8 +104,9 @@ class PolymarketChain:
             ctx: Any = self._client()._ctx  # private: the SDK has no public transaction read
             tx = await fetch_gasless_transaction(ctx.relayer, transaction_id=tx_id)
         except RequestRejectedError as error:
-            if error.status == 404:
-                return ChainTx(tx_id, kind, ChainTxState.FAILED, message="unknown transaction")
+            if error.status == 404:  # lost by the relayer, maybe mined: not a failure
+                message = "the relayer does not know the transaction"
+                return ChainTx(tx_id, kind, ChainTxState.UNKNOWN, message=message)
             raise _read_error(error) from error
         except Exception as error:
             raise _read_error(error) from error
@@ -116,8 +121,9 @@ class PolymarketChain:
     async def _receipt(self, tx_hash: str, kind: ChainKind) -> ChainTx:
         ctx: Any = self._client()._ctx  # private: as above
         receipt = await ctx.rpc.eth_get_transaction_receipt(tx_hash)
-        if receipt is None:
-            return ChainTx(tx_hash, kind, ChainTxState.PENDING, tx_hash=tx_hash)
+        if receipt is None:  # pending, or dropped: only the holdings can tell in the end
+            message = "no receipt yet"
+            return ChainTx(tx_hash, kind, ChainTxState.UNKNOWN, tx_hash=tx_hash, message=message)
         if str(receipt.get("status")) == "0x1":
             return ChainTx(tx_hash, kind, ChainTxState.CONFIRMED, tx_hash=tx_hash)
         return ChainTx(tx_hash, kind, ChainTxState.FAILED, tx_hash=tx_hash, message="reverted")
@@ -136,7 +142,13 @@ class PolymarketChain:
 
 
 def send_error(kind: ChainKind, error: BaseException) -> VenueError:
-    """Refused (nothing was sent) or unknown (it may have been): never both."""
+    """Refused (nothing was sent) or unknown (it may have been): never both. The text is
+    redacted: an SDK error names the request's URL, which may carry the provider's key."""
+    mapped = _send_error(kind, error)
+    return mapped if mapped is error else VenueError(REDACTOR(str(mapped)), code=mapped.code)
+
+
+def _send_error(kind: ChainKind, error: BaseException) -> VenueError:
     if isinstance(error, VenueError):
         return error
     if isinstance(error, UserInputError | TransactionFailedError):
@@ -157,9 +169,11 @@ def _read_error(error: BaseException) -> VenueError:
         return error
     if isinstance(error, UnexpectedResponseError):
         return VenueError(
-            f"unexpected answer from the relayer: {error}", code="unexpected_response"
+            REDACTOR(f"unexpected answer from the relayer: {error}"), code="unexpected_response"
         )
-    return VenueUnavailable(f"transaction status unreadable: {type(error).__name__}: {error}")
+    return VenueUnavailable(
+        REDACTOR(f"transaction status unreadable: {type(error).__name__}: {error}")
+    )
 
 
 __all__ = ["PolymarketChain", "send_error"]
