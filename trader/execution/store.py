@@ -10,7 +10,9 @@ Write-behind (`WriteBehind`): the engine awaits `insert_order` before it calls t
 the hot path). What follows (the venue's answer, fills, the new position) is already applied
 in memory; writing it is queued and done in order by one task, so the hot path never waits
 for the database twice. A failed write is retried with a backoff; if the process dies with
-writes queued, reconciliation restores the same facts from the venue on the next start.
+writes queued, reconciliation restores the same facts from the venue on the next start. An
+event log flush queued ahead of the rows it explains (a fill's, a settlement's) is a barrier:
+while it fails, nothing behind it is written.
 """
 
 from __future__ import annotations
