@@ -180,6 +180,8 @@ class Settings(BaseSettings):
     signal_cycle_s: int = Field(default=1800, ge=1)
     # `trader backtest --fetch`: where the venue's history is cached (refreshed incrementally)
     backtest_history_cache: Path = Path("data/history/venue.json")
+    # `/backtest`: the run's wall-clock limit; past it the child is stopped and reported failed
+    backtest_timeout_s: float = Field(default=3600.0, gt=0, le=21_600)
     # `trader backtest --forecasts llm`: the analysis model's training cut-off (ISO, with a
     # zone); only markets opened after it get an LLM forecast. Unset: llm mode refuses to run
     llm_training_cutoff: AwareDatetime | None = None

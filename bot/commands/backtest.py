@@ -3,7 +3,9 @@
 The command starts the run through the Control API and answers at once ("started"); the reply
 follows the run (`Reply.follow`): every `poll_s` seconds of the loop's time it asks the Control
 API how far the run got and, when that changed, the progress message is edited; once done it
-is edited to the headline figures and the PNG is sent. The chat answers every other command
+is edited to the headline figures and the PNG is sent. The follower gives up after
+`FOLLOW_MAX_S` (longer than the longest `BACKTEST_TIMEOUT_S`, past which the run is stopped and
+reported failed) and says so: it never polls forever. The chat answers every other command
 meanwhile (`/status` included): nothing here waits on the run but the follower. Operator-only,
 as `/cycle` is: a backtest costs the server minutes of CPU.
 """
@@ -23,13 +25,17 @@ if TYPE_CHECKING:
     from bot.commands.core import CommandCore
 
 POLL_S = 2.0
+FOLLOW_MAX_S = 21_600.0 + 600.0  # the highest BACKTEST_TIMEOUT_S, and ten minutes
 USAGE = "/backtest <strategy> <days>"
 
 
 class BacktestCommands:
-    def __init__(self, core: CommandCore, poll_s: float | None = None) -> None:
+    def __init__(
+        self, core: CommandCore, poll_s: float | None = None, max_follow_s: float | None = None
+    ) -> None:
         self._context = core.context
         self.poll_s = POLL_S if poll_s is None else poll_s
+        self.max_follow_s = max_follow_s  # None: FOLLOW_MAX_S
 
     async def backtest(self, actor: Actor, args: list[str]) -> Reply:
         if len(args) != 2:
@@ -41,7 +47,17 @@ class BacktestCommands:
 
     async def _follow(self, actor: Actor, started: BacktestStatus) -> AsyncIterator[Reply]:
         shown = progress(started).text
+        loop = asyncio.get_running_loop()
+        limit = FOLLOW_MAX_S if self.max_follow_s is None else self.max_follow_s
+        deadline = loop.time() + limit  # chat plumbing: real time, like the sleep
         while True:
+            if loop.time() >= deadline:
+                yield Reply(
+                    f"Backtest {started.strategy} over {started.days} days: timed out",
+                    (f"no result after {limit:g} s: stopped following"
+                     f" {started.job_id}",),
+                )  # fmt: skip
+                return
             await asyncio.sleep(self.poll_s)  # chat plumbing: real time, not the trading clock
             status = await self._context.control.backtest_status(actor, started.job_id)
             reply = progress(status)

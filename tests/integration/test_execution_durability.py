@@ -5,6 +5,7 @@ applied. The event log's own timer is set to an hour here, so only those points 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -14,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.execution_rig import YES, book, build_rig, buy, market
 from tests.support.paper import MemoryJournal
+from tests.support.waiting import eventually
 from trader.clock import Clock, FakeClock
 from trader.control.types import Outcome
 from trader.domain import Fill, Position
-from trader.execution.store import SqlExecutionStore
+from trader.execution.store import SqlExecutionStore, WriteBehind
 from trader.store.eventlog import EventLog, find_gaps
 from trader.store.tables import EventLogRow, FillRow, PositionRow, table_of
 from trader.venue.base import PreparedOrder, SubmitResult
@@ -207,3 +209,57 @@ async def test_a_fill_row_is_never_on_disk_before_its_fill_event(
     assert result.outcome is Outcome.PLACED
     (at_fill,) = store.on_disk_at_fill
     assert "fill" in at_fill
+
+
+def failing(times: int, written: list[str], name: str) -> Callable[[], Awaitable[None]]:
+    """A write the database refuses `times` times, then takes."""
+    left = [times]
+
+    async def write() -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            raise OSError(f"database is locked ({name})")
+        written.append(name)
+
+    return write
+
+
+async def test_a_failing_barrier_keeps_the_rows_behind_it_unwritten_until_it_succeeds() -> None:
+    # the settlement's event flush fails 5 times: its rows must not be written without it
+    writer = WriteBehind(max_attempts=5, first_backoff_s=0.001)
+    written: list[str] = []
+    writer.enqueue("settlement event", failing(7, written, "event"), barrier=True)
+    writer.enqueue("settlement", failing(0, written, "row"))
+
+    assert not await writer.drain_now()  # five refusals: the drain stops at the barrier
+    assert written == []
+    assert writer.pending == 2
+
+    assert await writer.drain_now()  # the next run: two more refusals, then it goes through
+    assert written == ["event", "row"]
+    assert writer.pending == 0
+
+
+async def test_a_plain_write_that_fails_5_times_is_given_up_and_the_queue_goes_on() -> None:
+    writer = WriteBehind(max_attempts=5, first_backoff_s=0.001)
+    written: list[str] = []
+    writer.enqueue("order", failing(5, written, "order"))
+    writer.enqueue("position", failing(0, written, "position"))
+
+    assert await writer.drain_now()
+    assert written == ["position"]
+    assert writer.failed == 1
+
+
+async def test_the_writer_task_retries_a_stuck_barrier_by_itself() -> None:
+    writer = WriteBehind(max_attempts=2, first_backoff_s=0.001, retry_s=0.05)
+    written: list[str] = []
+    writer.enqueue("fill event", failing(5, written, "event"), barrier=True)
+    writer.enqueue("fill", failing(0, written, "row"))
+    task = asyncio.create_task(writer.run())
+    try:
+        await eventually(lambda: written == ["event", "row"])
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

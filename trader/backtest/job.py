@@ -7,6 +7,13 @@ from a small progress file the child rewrites as it goes (cycles done of all, th
 headline figures and the PNG, or the reason it failed). A child that dies without saying so is
 reported failed with its exit code.
 
+A run gets `BACKTEST_TIMEOUT_S` of wall-clock time (`time.monotonic`, checked whenever
+`status` or `start` is asked): past it the child is terminated, killed if it does not stop
+within `STOP_GRACE_S`, and reported failed, so a hung run never blocks the next `/backtest`.
+The child never outlives the app: on Linux it asks the kernel for SIGKILL when its parent dies
+(`prctl(PR_SET_PDEATHSIG)`), and everywhere its progress callback exits when its parent pid
+changed (the app was SIGKILLed and the child re-parented). `close` terminates, then kills.
+
 The child's history: the recording (`RECORDER_DIR`, `trader.backtest.recorded`) merged into the
 venue history cache (`BACKTEST_HISTORY_CACHE`) when either exists; with neither it fails saying
 how to get one. Forecasts: `replay` of the recorded forecasts when the recording holds any,
@@ -18,11 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import multiprocessing
 import os
 import secrets
+import signal
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from multiprocessing.process import BaseProcess
@@ -36,6 +47,9 @@ from trader.control.types import BacktestStatus, ControlError
 CHILD_NICENESS = 10
 PROGRESS_EVERY_S = 0.25  # the child rewrites its progress file at most this often
 RECORDED_BEFORE = timedelta(days=1)  # books and news read from this long before the window
+STOP_GRACE_S = 5.0  # after SIGTERM, this long before SIGKILL
+PARENT_GONE_EXIT = 70  # the child's exit code when it finds its parent gone
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,23 +63,31 @@ class BacktestRequest:
     start: datetime
     end: datetime
     out: Path
+    parent_pid: int
 
     @property
     def progress_path(self) -> Path:
         return self.out / "progress.json"
 
 
+Work = Callable[[BacktestRequest], None]
+
+
 class BacktestJobs:
-    def __init__(self, settings: Settings, clock: Clock, out: Path) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, out: Path, work: Work | None = None
+    ) -> None:
         self._settings = settings
         self._clock = clock
         self._out = out
+        self._work = work  # what the child runs (None: the backtest; tests give a hang)
         self._jobs: dict[str, tuple[BacktestRequest, BaseProcess]] = {}
+        self._started: dict[str, float] = {}  # job id: time.monotonic() at start
 
     def start(self, strategy: str, days: int) -> BacktestStatus:
-        for request, process in self._jobs.values():
+        for request, process in list(self._jobs.values()):
+            seen = self.status(request.job_id)  # stops a run past its deadline
             if process.is_alive():
-                seen = self.status(request.job_id)
                 raise ControlError(
                     f"a backtest is running already ({seen.strategy}, {seen.cycles_done} of"
                     f" {seen.cycles_total} cycles): wait for it to finish"
@@ -80,13 +102,15 @@ class BacktestJobs:
             end - timedelta(days=days),
             end,
             self._out / job_id,
+            os.getpid(),
         )
         request.out.mkdir(parents=True, exist_ok=True)
         process = multiprocessing.get_context("spawn").Process(
-            target=run_request, args=(request,), name=f"backtest-{job_id}", daemon=True
+            target=run_request, args=(request, self._work), name=f"backtest-{job_id}", daemon=True
         )
         process.start()
         self._jobs[job_id] = (request, process)
+        self._started[job_id] = time.monotonic()
         return self.status(job_id)
 
     def status(self, job_id: str) -> BacktestStatus:
@@ -94,6 +118,7 @@ class BacktestJobs:
         if found is None:
             raise ControlError(f"no backtest {job_id[:20]!r} in this process")
         request, process = found
+        self._enforce_deadline(request, process)
         progress = _read(request.progress_path)
         state = progress.get("state", "running")
         lines = tuple(progress.get("lines", ()))
@@ -112,12 +137,31 @@ class BacktestJobs:
             image_path=Path(image) if image else None,
         )
 
+    def _enforce_deadline(self, request: BacktestRequest, process: BaseProcess) -> None:
+        limit = self._settings.backtest_timeout_s
+        if not process.is_alive() or time.monotonic() - self._started[request.job_id] <= limit:
+            return
+        stop(process)
+        if _read(request.progress_path).get("state", "running") != "running":
+            return  # it finished just in time
+        reason = f"timed out: still running after {limit:g} s (BACKTEST_TIMEOUT_S); stopped"
+        _write(request.progress_path, {"state": "failed", "lines": [reason]})
+
     def close(self) -> None:
         """Stop a run still going (the app is stopping)."""
         for _, process in self._jobs.values():
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=5)
+            stop(process)
+
+
+def stop(process: BaseProcess) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `STOP_GRACE_S`."""
+    if not process.is_alive():
+        return
+    process.terminate()
+    process.join(timeout=STOP_GRACE_S)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=STOP_GRACE_S)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -137,11 +181,34 @@ def _write(path: Path, progress: dict[str, Any]) -> None:
 # --- the child -----------------------------------------------------------------------------
 
 
-def run_request(request: BacktestRequest) -> None:
+def run_request(request: BacktestRequest, work: Work | None = None) -> None:
     """The child's entry point."""
+    die_with_parent()
+    exit_if_orphaned(request)  # the parent died before the kernel was told
     with contextlib.suppress(OSError):
         os.nice(CHILD_NICENESS)
+    if work is not None:
+        work(request)
+        return
     asyncio.run(_run(request))
+
+
+def die_with_parent() -> None:
+    """On Linux: the kernel sends this process SIGKILL when its parent dies."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+def parent_alive(request: BacktestRequest) -> bool:
+    """False once the app that started this child is gone (the child was re-parented)."""
+    return os.getppid() == request.parent_pid
+
+
+def exit_if_orphaned(request: BacktestRequest) -> None:
+    if not parent_alive(request):
+        os._exit(PARENT_GONE_EXIT)  # nobody reads the result: stop at once
 
 
 async def _run(request: BacktestRequest) -> None:
@@ -155,6 +222,7 @@ async def _run(request: BacktestRequest) -> None:
         last = [0.0]
 
         def progress(done: int, all_cycles: int) -> None:
+            exit_if_orphaned(request)
             now = time.monotonic()
             if now - last[0] >= PROGRESS_EVERY_S:
                 last[0] = now

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
@@ -42,6 +43,8 @@ from trader.execution.ports import AcceptsTransfers, EventSink
 from trader.execution.risk import drawdown_mode
 from trader.execution.store import Write
 from trader.state import ControlState
+
+log = logging.getLogger(__name__)
 
 MEMORY_KEY = "portfolio"
 
@@ -172,7 +175,9 @@ class Accounts:
         """Keep the cash, its fills watermark and what is redeemable, never ahead of the rows:
         the queued writes (fills, a settlement's rows) are written first, so a restart never
         finds a settlement remembered whose rows were lost (it would settle, and pay, twice)."""
-        await self._engine.writer.drain_now()
+        if not await self._engine.writer.drain_now():
+            log.warning("not remembering the cash yet: queued writes wait behind a failed flush")
+            return
         portfolio = self._engine.portfolio
         memory = {
             "peak_equity": str(portfolio.peak_equity),
@@ -272,7 +277,7 @@ class Accounts:
             if settled:
                 self._settled_event(market, payouts, settled, corr)
                 if self._durable is not None:
-                    engine.writer.enqueue("settlement event", self._durable)
+                    engine.writer.enqueue("settlement event", self._durable, barrier=True)
             for item in settled:
                 engine.writer.enqueue("settlement", _fill_write(engine, item))
                 engine.writer.enqueue("position", _flat_write(engine, item))

@@ -20,7 +20,6 @@ intent -> risk (a function call) -> capital reserved -> prepared (rounded, signe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -439,16 +438,15 @@ class ExecutionEngine:
         )
         position = effect.position
 
-        async def write() -> None:
-            # The event first: a crash must never leave a fill row the event log cannot
-            # explain. A refused flush does not hold the row back (the event stays buffered).
-            with contextlib.suppress(Exception):
-                await self._make_durable()
-            # One transaction: a crash between the fill's row and its position's would leave
-            # the position short by the fill, for reconciliation to find (and halt on).
-            await self.store.record_fill_and_position(fill, corr, position)
-
-        self.writer.enqueue("fill", write)
+        # The event first: a crash must never leave a fill row the event log cannot explain.
+        # The flush is a barrier: while it is refused, the row (and all behind it) waits.
+        if self._durable is not None:
+            self.writer.enqueue("fill event", self._durable, barrier=True)
+        # One transaction: a crash between the fill's row and its position's would leave
+        # the position short by the fill, for reconciliation to find (and halt on).
+        self.writer.enqueue(
+            "fill", lambda: self.store.record_fill_and_position(fill, corr, position)
+        )
         if order is not None:
             status = OrderStatus.MATCHED if order.remaining <= ZERO else None
             self._persist_status(order.client_order_id, status, size_matched=order.matched)

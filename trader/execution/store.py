@@ -10,12 +10,15 @@ Write-behind (`WriteBehind`): the engine awaits `insert_order` before it calls t
 the hot path). What follows (the venue's answer, fills, the new position) is already applied
 in memory; writing it is queued and done in order by one task, so the hot path never waits
 for the database twice. A failed write is retried with a backoff; if the process dies with
-writes queued, reconciliation restores the same facts from the venue on the next start.
+writes queued, reconciliation restores the same facts from the venue on the next start. An
+event log flush queued ahead of the rows it explains (a fill's, a settlement's) is a barrier:
+while it fails, nothing behind it is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -350,18 +353,27 @@ class MemoryExecutionStore:
 
 
 class WriteBehind:
-    def __init__(self, *, max_attempts: int = 5, first_backoff_s: float = 0.05) -> None:
-        self._queue: deque[tuple[str, Write]] = deque()
+    """Queued writes, done in order by one task. A plain write that fails `max_attempts` times
+    is given up (reconciliation restores it). A barrier (an event log flush that must precede
+    the rows queued behind it: a fill's, a settlement's) that fails stops the drain and stays
+    at the head of the queue: nothing behind it is written until it goes through, on the next
+    drain (the writer task retries every `retry_s` seconds, or sooner on a new write)."""
+
+    def __init__(
+        self, *, max_attempts: int = 5, first_backoff_s: float = 0.05, retry_s: float = 5.0
+    ) -> None:
+        self._queue: deque[tuple[str, Write, bool]] = deque()
         self._lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._max_attempts = max_attempts
         self._first_backoff = first_backoff_s
+        self._retry_s = retry_s
         self.failed = 0
 
-    def enqueue(self, what: str, write: Write) -> None:
-        self._queue.append((what, write))
+    def enqueue(self, what: str, write: Write, *, barrier: bool = False) -> None:
+        self._queue.append((what, write, barrier))
         self._idle.clear()
         self._wakeup.set()
 
@@ -374,31 +386,45 @@ class WriteBehind:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            await self.drain_now()
+            if not await self.drain_now():
+                # a barrier is stuck: try again after a while (or at the next write)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._retry_s)
+                self._wakeup.set()
 
-    async def drain_now(self) -> None:
-        """Write everything queued, in order, now (safe to call beside `run`)."""
+    async def drain_now(self) -> bool:
+        """Write everything queued, in order, now (safe to call beside `run`). False when a
+        barrier failed: it and everything behind it stay queued."""
         async with self._lock:
             while self._queue:
-                what, write = self._queue[0]
-                await self._write(what, write)
+                what, write, barrier = self._queue[0]
+                if not await self._write(what, write, barrier):
+                    return False
                 self._queue.popleft()
             self._idle.set()
+            return True
 
-    async def _write(self, what: str, write: Write) -> None:
+    async def _write(self, what: str, write: Write, barrier: bool) -> bool:
         delay = self._first_backoff
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await write()
-                return
+                return True
             except asyncio.CancelledError:
                 raise
             except Exception:
                 if attempt == self._max_attempts:
                     self.failed += 1
+                    if barrier:
+                        log.exception(
+                            "writing %s failed %d times; the %d writes behind it wait for it",
+                            what, attempt, len(self._queue) - 1,
+                        )  # fmt: skip
+                        return False
                     log.exception("giving up writing %s; reconciliation will restore it", what)
-                    return
+                    return True
                 log.warning("writing %s failed (attempt %d); retrying", what, attempt)
                 # I/O backoff on the loop's real time, like the event log's: not a clock read.
                 await asyncio.sleep(delay)
                 delay *= 2
+        return True
