@@ -25,13 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import multiprocessing
 import os
 import secrets
-import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -40,6 +37,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from trader.children import die_with_parent
 from trader.clock import Clock
 from trader.config import Settings
 from trader.control.types import BacktestStatus, ControlError
@@ -49,7 +47,6 @@ PROGRESS_EVERY_S = 0.25  # the child rewrites its progress file at most this oft
 RECORDED_BEFORE = timedelta(days=1)  # books and news read from this long before the window
 STOP_GRACE_S = 5.0  # after SIGTERM, this long before SIGKILL
 PARENT_GONE_EXIT = 70  # the child's exit code when it finds its parent gone
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +188,6 @@ def run_request(request: BacktestRequest, work: Work | None = None) -> None:
         work(request)
         return
     asyncio.run(_run(request))
-
-
-def die_with_parent() -> None:
-    """On Linux: the kernel sends this process SIGKILL when its parent dies."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 def parent_alive(request: BacktestRequest) -> bool:

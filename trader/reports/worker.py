@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from trader.children import die_with_parent
 from trader.reports.collect import MarkSource
 from trader.store.tables import PositionRow
 
@@ -90,8 +91,10 @@ class DrawnReport:
     image_path: Path
 
 
-def _lower_priority() -> None:
-    """In the child: on a busy machine the scheduler runs the trader first."""
+def _child_start() -> None:
+    """In the child: it dies with the trader (a SIGKILLed app leaves no worker behind), and on
+    a busy machine the scheduler runs the trader first."""
+    die_with_parent()
     os.nice(CHILD_NICENESS)
 
 
@@ -161,7 +164,7 @@ class ReportWorker:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=_lower_priority
+                max_workers=1, mp_context=context, initializer=_child_start
             )
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, run_job, job)
