@@ -224,3 +224,33 @@ async def test_orphans_the_start_could_not_cancel_are_cancelled_by_a_later_cycle
                 assert status_at_venue(sim, orphan.order_id) == "CANCELED"
         finally:
             await admin.delete("/faults")
+
+
+async def test_an_orphan_the_venue_would_not_cancel_is_tried_again_next_cycle(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with live_rig(engine, sessions, sim) as rig:
+        market = sim_market(rig)
+        yes, no = (t.token_id for t in market.tokens)
+        first = await rig.runtime.handle(maker(market))
+        second = await rig.runtime.handle(
+            dataclasses.replace(maker(market, limit="0.45"), token_id=no)
+        )
+        assert {first.status, second.status} == {OrderStatus.LIVE}
+        assert yes != no
+        await rig.runtime.flush()
+
+    async with httpx.AsyncClient(base_url=sim.url + "/_admin", timeout=5.0) as admin:
+        fault = {"kind": "refuse_cancel", "method": "DELETE", "path": "/order*", "count": 1}
+        (await admin.post("/faults", json=fault)).raise_for_status()
+        try:
+            async with live_rig(engine, sessions, sim) as again:  # one of two is cancelled
+                assert len(resting(sim)) == 1
+
+                await again.runtime.maker_cycle()
+
+                assert resting(sim) == {}
+                for placed in (first, second):
+                    assert status_at_venue(sim, placed.order_id) == "CANCELED"
+        finally:
+            await admin.delete("/faults")

@@ -352,20 +352,22 @@ class MakerDesk:
     async def cancel_orphans(self) -> list[str]:
         """At start-up: every open post-only order in the table whose intent is gone (all of
         them: intents do not survive a restart) is cancelled. The ids cancelled. When the venue
-        cannot be reached it raises, and each cycle tries again until it has run through."""
+        cannot be reached it raises, and while it still works one (it did not cancel it) each
+        cycle tries again, until the venue's open orders hold none of them."""
         orphans = [
             r.order_id
             for r in await self._engine.store.open_orders()
             if r.post_only and r.order_id and r.correlation_id not in self._entries
         ]
-        canceled: list[str] = []
-        if orphans:
-            canceled = await self._engine.cancel(
-                orphans, reason="maker intent gone (restart)", actor=SYSTEM_ACTOR
-            )
-        self._orphans_left = False
         if not orphans:
+            self._orphans_left = False
             return []
+        canceled = await self._engine.cancel(
+            orphans, reason="maker intent gone (restart)", actor=SYSTEM_ACTOR
+        )
+        # done only once the venue works none of them (one it would not cancel: next cycle)
+        still_open = {o.order_id for o in await self._engine.venue.open_orders()}
+        self._orphans_left = any(o in still_open for o in orphans if o not in canceled)
         self._events.append(
             "maker_orphans_canceled",
             {"order_ids": orphans, "canceled": canceled},
