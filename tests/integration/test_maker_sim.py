@@ -29,6 +29,7 @@ from tests.support.waiting import eventually
 from trader.control.types import Outcome
 from trader.domain import MakerEntry, Market, OrderIntent, OrderStatus, OrderType
 from trader.execution.runtime import ExecutionConfig
+from trader.execution.trading_state import Transition
 
 D = Decimal
 WAIT_S = 20.0  # every wait on the simulator is bounded
@@ -73,9 +74,8 @@ async def test_a_post_only_order_rests_reprices_with_the_touch_and_lapses_with_i
 ) -> None:
     async with live_rig(engine, sessions, sim) as rig:
         market = sim_market(rig)
-        soon = rig.clock.now() + timedelta(seconds=1)
 
-        placed = await rig.runtime.handle(maker(market, expires_at=soon))
+        placed = await rig.runtime.handle(maker(market))  # no lapse time: GTC
 
         assert (placed.outcome, placed.status) == (Outcome.PLACED, OrderStatus.LIVE)
         (order,) = resting(sim).values()
@@ -93,7 +93,7 @@ async def test_a_post_only_order_rests_reprices_with_the_touch_and_lapses_with_i
         assert status_at_venue(sim, order.order_id) == "CANCELED"
         assert rig.runtime.position(market.tokens[0].token_id) is None  # it never took
 
-        await eventually(lambda: rig.clock.now() > soon, timeout=WAIT_S)
+        await rig.runtime.trading.change(Transition.PAUSE, "test", "test")  # the entry lapses
         async with httpx.AsyncClient(base_url=sim.url + "/_admin", timeout=5.0) as admin:
             fault = {"kind": "server_error", "method": "DELETE", "path": "/order*"}
             (await admin.post("/faults", json=fault)).raise_for_status()

@@ -57,6 +57,9 @@ from trader.venue.rounding import GTD_MIN_LEAD
 log = logging.getLogger(__name__)
 CROSSES = "INVALID_POST_ONLY_ORDER"  # the venue's code for a post-only order that would cross
 WAITING = "maker_waiting"
+LAPSED = "maker_lapsed"
+REPLACE_FAILED = "maker_not_replaced"
+GTD_MARGIN = timedelta(seconds=5)  # past the venue's GTD lead: our clock and its may differ
 
 
 @dataclass
@@ -132,10 +135,29 @@ class MakerDesk:
     # the engine's gate (called under the decision lock) -----------------------------------
 
     async def enter(self, intent: OrderIntent, decision: RiskApproval) -> ExecutionResult:
-        """Priced off the book risk has just checked (the board's)."""
+        """Priced off the book risk has just checked (the board's). An entry already on the
+        token is replaced: its order cancelled first (one entry a token, so risk sees every
+        order it may send); while that cancel fails the new one is refused."""
+        corr = intent.correlation_id
+        if not await self._replace_on(intent.token_id, corr):
+            why = "the maker entry already on this token could not be cancelled"
+            return ExecutionResult(Outcome.REFUSED, corr, why, REPLACE_FAILED)
         entry = _Entry(intent, decision.size)
-        self._entries[intent.correlation_id] = entry
-        return await self._post(entry, (await self._engine.board.book_for(intent.token_id)).book)
+        self._entries[corr] = entry
+        book = (await self._engine.board.book_for(intent.token_id)).book
+        return await self._post(entry, book, checked=True)
+
+    async def _replace_on(self, token_id: str, by: str) -> bool:
+        for corr, old in list(self._entries.items()):
+            if old.intent.token_id != token_id:
+                continue
+            if not await self._cancel(old, "maker entry replaced"):
+                return False
+            self._entries.pop(corr, None)
+            self._events.append(
+                "maker_replaced", {"order_id": old.order_id, "by": by}, correlation_id=corr
+            )
+        return True
 
     # the cycle ----------------------------------------------------------------------------
 
@@ -200,6 +222,7 @@ class MakerDesk:
             return "kept"
         if entry.order_id is not None and book is not None and not self._moved(entry, book):
             return "kept"
+        waited = entry.order_id is None
         if entry.order_id is not None:
             old = entry.order_id
             if not await self._cancel(entry, "maker reprice") or not await self._settle(entry):
@@ -209,9 +232,11 @@ class MakerDesk:
                 {"order_id": old, "price": entry.price, "tick_size": entry.tick},
                 correlation_id=corr,
             )
-        await self._post(entry, book)
+        result = await self._post(entry, book, checked=False, waited=waited)
         if corr not in self._entries:
-            return "taken"
+            return (
+                "lapsed" if result.outcome is Outcome.DENIED or result.rule == LAPSED else "taken"
+            )
         return "repriced" if entry.order_id is not None else "kept"
 
     async def _fresh_book(self, token_id: str) -> Book | None:
@@ -299,15 +324,30 @@ class MakerDesk:
 
     # placing ------------------------------------------------------------------------------
 
-    async def _post(self, entry: _Entry, book: Book | None) -> ExecutionResult:
+    async def _post(
+        self, entry: _Entry, book: Book | None, *, checked: bool, waited: bool = False
+    ) -> ExecutionResult:
+        """`checked`: risk has just approved it (the entry); `waited`: it had no order since
+        the last review, so nothing of it is reserved and risk sees it again first."""
         intent = entry.intent
-        remaining = self._remaining(entry)
         price = self._target(entry, book) if book is not None else None
         if price is None:
-            return await self._no_passive(entry, remaining, "no passive price within the limit")
-        lasting = intent.expires_at is not None and (
-            intent.expires_at - self._clock.now() >= GTD_MIN_LEAD + timedelta(seconds=5)
-        )
+            why = "no passive price within the limit"
+            return await self._no_passive(entry, why, checked=checked)
+        lasting = intent.expires_at is not None
+        if intent.expires_at is not None and intent.expires_at - self._clock.now() < (
+            GTD_MIN_LEAD + GTD_MARGIN
+        ):  # a GTC order in its place could outlive the intent (a SIGKILL, a halt)
+            left = (intent.expires_at - self._clock.now()).total_seconds()
+            return self._lapse_unposted(
+                entry, f"lapses in {left:.0f}s: too soon for a GTD order (the venue's lead)"
+            )
+        if waited and not checked:
+            denied = await self._recheck(entry)
+            if denied is not None:
+                return denied
+            checked = True
+        remaining = self._remaining(entry)
         order = replace(
             intent,
             limit_price=price,
@@ -321,7 +361,9 @@ class MakerDesk:
         if result.order_id is not None:
             entry.last_order_id = result.order_id
         if result.outcome is Outcome.REJECTED and result.rule == CROSSES:
-            return await self._no_passive(entry, remaining, "the venue refused it as crossing")
+            return await self._no_passive(
+                entry, "the venue refused it as crossing", checked=checked
+            )
         if result.status is not None and (
             result.status.is_open or result.outcome is Outcome.UNKNOWN
         ):
@@ -333,11 +375,18 @@ class MakerDesk:
             entry.filled += result.filled
         return result
 
-    async def _no_passive(self, entry: _Entry, remaining: Decimal, why: str) -> ExecutionResult:
+    async def _no_passive(self, entry: _Entry, why: str, *, checked: bool) -> ExecutionResult:
+        """A patient entry waits; an urgent one takes at its limit, after risk saw it again
+        unless it has just (a take may come long after the entry was checked)."""
         intent, corr = entry.intent, entry.intent.correlation_id
         if intent.maker is None or not intent.maker.urgent:
             self._events.append("maker_waiting", {"reason": why}, correlation_id=corr)
             return ExecutionResult(Outcome.REFUSED, corr, f"{why}: waits a cycle", WAITING)
+        if not checked:
+            denied = await self._recheck(entry)
+            if denied is not None:
+                return denied
+        remaining = self._remaining(entry)
         self._entries.pop(corr, None)
         self._events.append(
             "maker_taking", {"reason": why, "limit_price": intent.limit_price}, correlation_id=corr
@@ -346,6 +395,29 @@ class MakerDesk:
             intent, size=remaining, notional=None, order_type=OrderType.FAK, post_only=False
         )
         return await self._engine.place_locked(taker, remaining, replaces=entry.last_order_id)
+
+    async def _recheck(self, entry: _Entry) -> ExecutionResult | None:
+        """The rule book again for what is left of an entry that holds no order (None: it
+        passed; a smaller approval, in a reduced drawdown, shrinks the entry). Denied, the entry
+        lapses."""
+        intent, corr = entry.intent, entry.intent.correlation_id
+        remaining = self._remaining(entry)
+        decision = await self._engine.recheck(replace(intent, size=remaining, notional=None))
+        if isinstance(decision, RiskApproval):
+            entry.size -= remaining - min(remaining, decision.size)
+            return None
+        why = f"risk denied what is left ({decision.rule.value}): {decision.message}"
+        self._lapse_unposted(entry, why)
+        return ExecutionResult(Outcome.DENIED, corr, why, decision.rule.value)
+
+    def _lapse_unposted(self, entry: _Entry, reason: str) -> ExecutionResult:
+        """Forget an entry with no order resting (nothing to cancel), on the record."""
+        corr = entry.intent.correlation_id
+        self._entries.pop(corr, None)
+        self._events.append(
+            "maker_lapsed", {"order_id": None, "reason": reason}, correlation_id=corr
+        )
+        return ExecutionResult(Outcome.REFUSED, corr, f"maker entry lapsed: {reason}", LAPSED)
 
     # start-up -----------------------------------------------------------------------------
 
