@@ -5,24 +5,31 @@ touch, repriced or cancelled every maker cycle, never outliving the intent that 
   prices it from the book (`trader.execution.touch.passive_price`: the best price of the same
   side, ours left out, improved by `improve_ticks`, at most one tick short of the other side,
   never worse than the intent's limit) and sends a post-only order of the approved size: GTD
-  expiring with the intent when it lapses far enough ahead for the venue (`GTD_MIN_LEAD`),
-  else GTC.
+  expiring with the intent; GTC only for an intent that never lapses. One entry a token: a
+  newer one replaces the entry there (its order cancelled first, `maker_replaced`), so every
+  order an entry may send is one risk saw.
 - Every cycle (`cycle`, each `reprice_s` and at once when a book's tick size changes), under
   the decision lock, each entry is reviewed: an intent that lapsed (expired, trading not
   RUNNING, the market not accepting orders) has its order cancelled and is forgotten; an order
   no longer at the price the touch asks for (or priced on an old tick size) is cancelled and,
   once the venue confirmed the cancel and said what it matched, replaced by a post-only order
-  for what is left (its `order_created` event names the order it `replaces`).
+  for what is left (its `order_created` event names the order it `replaces`). When the intent
+  lapses too soon for a GTD order (`GTD_MIN_LEAD` + `GTD_MARGIN`), it lapses instead: never
+  a GTC order in its place, which a SIGKILL or a halt would leave resting.
 - Urgency: when no passive price exists within the limit, or the venue refuses the order as
   crossing, an urgent entry takes at its limit (fill-and-kill); a patient one waits for the
-  next cycle without an order.
+  next cycle without an order. An entry that holds no order reserves nothing, so before it
+  rests after waiting, and before an urgent take from a cycle, the rule book checks what is
+  left of it again (`ExecutionEngine.recheck`); denied, it lapses.
 - A restart forgets every entry (intents live in memory; the strategy publishes new ones), so
-  `cancel_orphans` at start-up cancels every open post-only order left in the orders table.
+  `cancel_orphans` at start-up cancels every open post-only order left in the orders table;
+  each cycle tries again until the venue works none of them.
 
 Resting orders are working orders of the portfolio like any other: they count against
-exposure, cash and open orders while they rest. A reprice is no new risk (the same intent,
-what is left of its approved size, at a price within its approved limit), so it is checked
-against the trading state and the market, not the whole rule book; it counts for the rate.
+exposure, cash and open orders while they rest. A reprice of a resting order is no new risk
+(the same intent, what is left of its approved size, at a price within its approved limit),
+so it is checked against the trading state and the market, not the whole rule book; it counts
+for the rate.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -43,10 +50,10 @@ from trader.domain import (
     OrderIntent,
     OrderStatus,
     OrderType,
-    Side,
     TradingState,
 )
 from trader.execution.engine import ExecutionEngine
+from trader.execution.maker_types import MakerCycle, MakerEntryState, MakerView
 from trader.execution.ports import EventSink
 from trader.execution.risk import RiskApproval
 from trader.execution.touch import passive_price
@@ -60,43 +67,6 @@ WAITING = "maker_waiting"
 LAPSED = "maker_lapsed"
 REPLACE_FAILED = "maker_not_replaced"
 GTD_MARGIN = timedelta(seconds=5)  # past the venue's GTD lead: our clock and its may differ
-
-
-@dataclass
-class _Entry:
-    """One maker intent and its order: `size` approved, `filled` by its orders that ended."""
-
-    intent: OrderIntent
-    size: Decimal
-    filled: Decimal = ZERO
-    order_id: str | None = None  # the order resting now
-    last_order_id: str | None = None  # the last one sent (what a new order replaces)
-    price: Decimal | None = None
-    tick: Decimal | None = None
-    seen_matched: Decimal = ZERO  # what the resting order had matched when last looked at
-
-
-@dataclass(frozen=True, slots=True)
-class MakerView:
-    """A maker entry as the rest of the process sees it (`ExecutionCore.maker_entries`)."""
-
-    correlation_id: str
-    token_id: str
-    side: Side
-    order_id: str | None
-    price: Decimal | None
-    remaining: Decimal
-    urgent: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MakerCycle:
-    """What one review of the maker entries did."""
-
-    kept: int = 0
-    repriced: int = 0
-    lapsed: int = 0
-    taken: int = 0
 
 
 class MakerDesk:
@@ -114,7 +84,7 @@ class MakerDesk:
         self._events = events
         self._clock = clock
         self._reprice_s = reprice_s
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, MakerEntryState] = {}
         self._wake = asyncio.Event()
         self._orphans_left = True  # until `cancel_orphans` has run through once
 
@@ -142,7 +112,7 @@ class MakerDesk:
         if not await self._replace_on(intent.token_id, corr):
             why = "the maker entry already on this token could not be cancelled"
             return ExecutionResult(Outcome.REFUSED, corr, why, REPLACE_FAILED)
-        entry = _Entry(intent, decision.size)
+        entry = MakerEntryState(intent, decision.size)
         self._entries[corr] = entry
         book = (await self._engine.board.book_for(intent.token_id)).book
         return await self._post(entry, book, checked=True)
@@ -202,7 +172,7 @@ class MakerDesk:
                     counts[await self._review(entry)] += 1
         return MakerCycle(**counts)
 
-    async def _review(self, entry: _Entry) -> str:
+    async def _review(self, entry: MakerEntryState) -> str:
         corr = entry.intent.correlation_id
         if not await self._settle(entry):
             return "kept"  # the venue could not say what the ended order matched: wait
@@ -249,7 +219,7 @@ class MakerDesk:
             log.warning("maker cycle: book of %s not read: %s", token_id, error)
         return board.cached_book(token_id)
 
-    def _lapse_reason(self, entry: _Entry) -> str:
+    def _lapse_reason(self, entry: MakerEntryState) -> str:
         intent = entry.intent
         if intent.expires_at is not None and intent.expires_at <= self._clock.now():
             return f"expired at {intent.expires_at.isoformat()}"
@@ -261,27 +231,27 @@ class MakerDesk:
             return "the market is not accepting orders"
         return ""
 
-    def _remaining(self, entry: _Entry) -> Decimal:
+    def _remaining(self, entry: MakerEntryState) -> Decimal:
         working = self._engine.portfolio.order(entry.order_id) if entry.order_id else None
         return entry.size - entry.filled - (working.matched if working else ZERO)
 
-    def _own(self, entry: _Entry) -> dict[Decimal, Decimal]:
+    def _own(self, entry: MakerEntryState) -> dict[Decimal, Decimal]:
         own: dict[Decimal, Decimal] = {}
         for order in self._engine.portfolio.working_orders():
             if order.token_id == entry.intent.token_id and order.side is entry.intent.side:
                 own[order.price] = own.get(order.price, ZERO) + order.remaining
         return own
 
-    def _target(self, entry: _Entry, book: Book) -> Decimal | None:
+    def _target(self, entry: MakerEntryState, book: Book) -> Decimal | None:
         maker = entry.intent.maker
         ticks = maker.improve_ticks if maker is not None else 0
         intent = entry.intent
         return passive_price(intent.side, intent.limit_price, book, ticks, self._own(entry))
 
-    def _moved(self, entry: _Entry, book: Book) -> bool:
+    def _moved(self, entry: MakerEntryState, book: Book) -> bool:
         return entry.tick != book.tick_size or self._target(entry, book) != entry.price
 
-    async def _cancel(self, entry: _Entry, reason: str) -> bool:
+    async def _cancel(self, entry: MakerEntryState, reason: str) -> bool:
         """Cancel the resting order; True once the venue no longer has it open."""
         if entry.order_id is None:
             return True
@@ -299,7 +269,7 @@ class MakerDesk:
         # not cancelled: it ended already (filled, expired) unless it is still working
         return self._engine.portfolio.order(order_id) is None
 
-    async def _settle(self, entry: _Entry) -> bool:
+    async def _settle(self, entry: MakerEntryState) -> bool:
         """An order no longer working: add what it matched (the venue's word) to `filled`."""
         if entry.order_id is None or self._engine.portfolio.order(entry.order_id) is not None:
             return True
@@ -325,7 +295,7 @@ class MakerDesk:
     # placing ------------------------------------------------------------------------------
 
     async def _post(
-        self, entry: _Entry, book: Book | None, *, checked: bool, waited: bool = False
+        self, entry: MakerEntryState, book: Book | None, *, checked: bool, waited: bool = False
     ) -> ExecutionResult:
         """`checked`: risk has just approved it (the entry); `waited`: it had no order since
         the last review, so nothing of it is reserved and risk sees it again first."""
@@ -375,7 +345,9 @@ class MakerDesk:
             entry.filled += result.filled
         return result
 
-    async def _no_passive(self, entry: _Entry, why: str, *, checked: bool) -> ExecutionResult:
+    async def _no_passive(
+        self, entry: MakerEntryState, why: str, *, checked: bool
+    ) -> ExecutionResult:
         """A patient entry waits; an urgent one takes at its limit, after risk saw it again
         unless it has just (a take may come long after the entry was checked)."""
         intent, corr = entry.intent, entry.intent.correlation_id
@@ -396,7 +368,7 @@ class MakerDesk:
         )
         return await self._engine.place_locked(taker, remaining, replaces=entry.last_order_id)
 
-    async def _recheck(self, entry: _Entry) -> ExecutionResult | None:
+    async def _recheck(self, entry: MakerEntryState) -> ExecutionResult | None:
         """The rule book again for what is left of an entry that holds no order (None: it
         passed; a smaller approval, in a reduced drawdown, shrinks the entry). Denied, the entry
         lapses."""
@@ -410,7 +382,7 @@ class MakerDesk:
         self._lapse_unposted(entry, why)
         return ExecutionResult(Outcome.DENIED, corr, why, decision.rule.value)
 
-    def _lapse_unposted(self, entry: _Entry, reason: str) -> ExecutionResult:
+    def _lapse_unposted(self, entry: MakerEntryState, reason: str) -> ExecutionResult:
         """Forget an entry with no order resting (nothing to cancel), on the record."""
         corr = entry.intent.correlation_id
         self._entries.pop(corr, None)
