@@ -201,7 +201,8 @@ async def test_a_reprice_too_close_to_the_lapse_for_a_gtd_order_lapses_instead_o
         assert len(await _created(rig, placed.correlation_id)) == 1
         assert rig.runtime.maker_entries() == []
         (lapsed,) = await _payloads(rig, placed.correlation_id, "maker_lapsed")
-        assert "GTD" in str(lapsed["reason"])
+        assert ("GTD" in str(lapsed["reason"]), lapsed["order_id"]) == (True, placed.order_id)
+        assert "maker_repriced" not in await rig.event_types(placed.correlation_id)
         # an entry that would first rest that close to its lapse is not sent at all
         late = await rig.runtime.handle(maker_buy(expires_at=clock.now() + timedelta(seconds=60)))
         assert (late.outcome, late.rule) == (Outcome.REFUSED, "maker_lapsed")
@@ -291,3 +292,26 @@ async def test_an_urgent_entry_is_checked_again_before_it_takes_from_a_later_cyc
         assert "max_position" in str(lapsed["reason"])
         assert await _open(rig) == {}
         assert rig.runtime.maker_entries() == []
+
+
+async def test_the_check_again_is_no_repeat_for_the_cooldown(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    limits = dataclasses.replace(TEST_LIMITS, cooldown_s=D(300))
+    async with paper_rig(engine, sessions, limits=limits) as rig:
+        rig.run("execution.books")
+        entry = await rig.runtime.handle(maker_buy("0.53", "20"))
+        assert entry.status is OrderStatus.LIVE
+        await _publish(rig, book(YES, [("0.55", "100")], [("0.57", "100")]))
+        await rig.runtime.maker_cycle()  # past its limit: cancelled, it waits
+        assert await _open(rig) == {}
+
+        await _publish(rig, book(YES, [("0.48", "100")], [("0.52", "100")]))
+        cycle = await rig.runtime.maker_cycle()
+
+        assert cycle.repriced == 1  # its own order a moment ago is no repeat of it
+        assert list((await _open(rig)).values()) == [(D("0.49"), D(20))]
+        assert (await rig.event_types(entry.correlation_id)).count("risk_passed") == 2
+        # another intent on the token still cools down
+        denied = await rig.runtime.handle(buy("0.53", "5"))
+        assert (denied.outcome, denied.rule) == (Outcome.DENIED, "cooldown")

@@ -178,13 +178,7 @@ class MakerDesk:
             return "kept"  # the venue could not say what the ended order matched: wait
         lapsed = self._lapse_reason(entry)
         if lapsed:
-            if not await self._cancel(entry, f"maker intent lapsed: {lapsed}"):
-                return "kept"  # still resting: never forgotten before its cancel lands
-            self._entries.pop(corr, None)
-            self._events.append(
-                "maker_lapsed", {"order_id": entry.order_id, "reason": lapsed}, correlation_id=corr
-            )
-            return "lapsed"
+            return await self._lapse(entry, lapsed)
         book = await self._fresh_book(entry.intent.token_id)
         if book is not None and self._remaining(entry) < book.min_order_size:
             if entry.order_id is None:
@@ -192,6 +186,8 @@ class MakerDesk:
             return "kept"
         if entry.order_id is not None and book is not None and not self._moved(entry, book):
             return "kept"
+        if entry.order_id is not None and self._too_soon(entry):  # a repost could not be GTD
+            return await self._lapse(entry, self._too_soon(entry))
         waited = entry.order_id is None
         if entry.order_id is not None:
             old = entry.order_id
@@ -208,6 +204,25 @@ class MakerDesk:
                 "lapsed" if result.outcome is Outcome.DENIED or result.rule == LAPSED else "taken"
             )
         return "repriced" if entry.order_id is not None else "kept"
+
+    async def _lapse(self, entry: MakerEntryState, reason: str) -> str:
+        corr = entry.intent.correlation_id
+        if not await self._cancel(entry, f"maker intent lapsed: {reason}"):
+            return "kept"  # still resting: never forgotten before its cancel lands
+        self._entries.pop(corr, None)
+        self._events.append(
+            "maker_lapsed", {"order_id": entry.order_id, "reason": reason}, correlation_id=corr
+        )
+        return "lapsed"
+
+    def _too_soon(self, entry: MakerEntryState) -> str:
+        """Why the entry lapses too soon for a GTD order (a GTC one in its place could outlive
+        it: a SIGKILL, a halt); "" when it does not."""
+        expires = entry.intent.expires_at
+        if expires is None or expires - self._clock.now() >= GTD_MIN_LEAD + GTD_MARGIN:
+            return ""
+        left = (expires - self._clock.now()).total_seconds()
+        return f"lapses in {left:.0f}s: too soon for a GTD order (the venue's lead)"
 
     async def _fresh_book(self, token_id: str) -> Book | None:
         """The venue's book now (a cycle reprices on the touch as it is), onto the board; the
@@ -305,13 +320,9 @@ class MakerDesk:
             why = "no passive price within the limit"
             return await self._no_passive(entry, why, checked=checked)
         lasting = intent.expires_at is not None
-        if intent.expires_at is not None and intent.expires_at - self._clock.now() < (
-            GTD_MIN_LEAD + GTD_MARGIN
-        ):  # a GTC order in its place could outlive the intent (a SIGKILL, a halt)
-            left = (intent.expires_at - self._clock.now()).total_seconds()
-            return self._lapse_unposted(
-                entry, f"lapses in {left:.0f}s: too soon for a GTD order (the venue's lead)"
-            )
+        too_soon = self._too_soon(entry)
+        if too_soon:
+            return self._lapse_unposted(entry, too_soon)
         if waited and not checked:
             denied = await self._recheck(entry)
             if denied is not None:
