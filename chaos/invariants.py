@@ -30,7 +30,8 @@ problems found (empty: it holds).
   id and order id; a settlement's row, its market's `market_settled`).
 - no_orders_while_stopped: no order was decided while trading was KILLED or HALTED (the
   decision is the intent's `intent_received` event, or for a maker order sent later its
-  `maker_repriced` / `maker_taking` event; kill-switch exits are the exception).
+  `maker_repriced` / `maker_taking` / `risk_passed` (checked again) event; kill-switch exits
+  are the exception).
 - no_orphan_maker_orders: no post-only (maker) order placed before the app's last start is
   still open at the venue: its intent died with the process, so start-up cancelled it.
 - never_redeemed_twice: per market, at most one redemption confirmed and at most one
@@ -79,7 +80,7 @@ MERGE = "merge"  # the order id of a merge's synthetic sells
 LEGACY = "legacy"  # chain rows the migration wrote for markets paper redeemed before
 FLATTEN_DECISIONS = frozenset({"flatten_recorded", "flatten_not_recorded", "flatten_resumed"})
 # a maker order sent after its intent's `intent_received` was decided at one of these
-MAKER_DECISIONS = frozenset({"maker_repriced", "maker_taking"})
+MAKER_DECISIONS = frozenset({"maker_repriced", "maker_taking", "risk_passed"})
 # an order known to have ended: cancelled by us, or seen ended by the maker desk
 ENDED = frozenset({"order_canceled", "maker_order_ended"})
 

@@ -83,14 +83,16 @@ FAST_AND_WIDE = {
 }
 
 # the app of every `ChaosConfig.maker_every`-th trial: its entries rest post-only and are
-# repriced every second (the markets move about that often), lapsing after a few seconds; an
-# edge of 0.08 at the ask makes an entry urgent (it takes when it cannot rest)
+# repriced every second (the markets move about that often); 200 s is the shortest life that
+# rests GTD (the venue's 180 s lead and 5 s of margin), so an entry lapses at its first reprice
+# after about 15 s; an edge of 0.08 at the ask makes an entry urgent (it takes when it cannot
+# rest)
 MAKER = {
     "MAKER_ENTRY": "true",
     "MAKER_IMPROVE_TICKS": "1",
     "MAKER_URGENT_EDGE": "0.08",
     "MAKER_REPRICE_S": "1",
-    "MAKER_TTL_S": "6",
+    "MAKER_TTL_S": "200",
 }
 
 

@@ -529,6 +529,9 @@ def _cross_field_problems(settings: Settings) -> list[str]:
     )
 
 
+MAKER_GTD_LEAD_S = 185  # trader.execution.maker: GTD_MIN_LEAD + GTD_MARGIN
+
+
 def _order_rule_problems(settings: Settings) -> list[str]:
     """Exits and maker entries: settings that only make sense against each other."""
     problems: list[str] = []
@@ -538,6 +541,11 @@ def _order_rule_problems(settings: Settings) -> list[str]:
         problems.append(
             "MAKER_TTL_S: must be at least MAKER_REPRICE_S (a maker entry would lapse before "
             "its first reprice)"
+        )
+    elif settings.maker_entry and settings.maker_ttl_s <= MAKER_GTD_LEAD_S:
+        problems.append(
+            f"MAKER_TTL_S: must be more than {MAKER_GTD_LEAD_S} (the venue's 180 s GTD lead and "
+            "5 s of margin: a maker order rests GTD, expiring with its entry, or not at all)"
         )
     return problems
 

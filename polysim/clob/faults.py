@@ -23,6 +23,8 @@ Kinds (parameters in brackets):
   `{"code": "post_only_mode", "retry_after_seconds": N}`.
 - cancel_only_mode [seconds]: `POST /order(s)` answer 503 "cancel-only".
 - reject_order [code, message, status=400]: orders refused with that code.
+- refuse_cancel [reason]: a cancel request leaves its first order open, answered in
+  `not_canceled` (the venue does so for an order it is matching); the others are cancelled.
 - partial_fill [fraction, default 0.5]: a crossing order fills at most this fraction at
   once; the rest rests (GTC/GTD) or is killed (FAK).
 - duplicate_user_events / reorder_user_events: user-channel messages sent twice / swapped
@@ -55,6 +57,7 @@ HANDLER_KINDS = frozenset(
         "hang_after_accept",
         "error_after_accept",
         "reject_order",
+        "refuse_cancel",
         "partial_fill",
         "duplicate_user_events",
         "reorder_user_events",

@@ -128,7 +128,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     order_id = payload.get("orderID") if isinstance(payload, dict) else None
     if not isinstance(order_id, str) or not order_id:
         raise ApiError(400, "invalid payload: orderID is required")
-    return _cancel_answer(*ctx.exchange.cancel([order_id], owners=ctx.owners_of(key.address)))
+    return _cancel_answer(*_cancel(ctx, request, [order_id], ctx.owners_of(key.address)))
 
 
 async def cancel_orders(request: web.Request) -> web.Response:
@@ -137,7 +137,20 @@ async def cancel_orders(request: web.Request) -> web.Response:
     ids = _json(body)
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ApiError(400, "invalid payload: a list of order ids is required")
-    return _cancel_answer(*ctx.exchange.cancel(ids, owners=ctx.owners_of(key.address)))
+    return _cancel_answer(*_cancel(ctx, request, ids, ctx.owners_of(key.address)))
+
+
+def _cancel(
+    ctx: SimContext, request: web.Request, ids: list[str], owners: set[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The exchange's cancel; a `refuse_cancel` fault leaves the first id open."""
+    refusal = ctx.faults.take("refuse_cancel", request.method, request.rel_url.raw_path)
+    if refusal is None or not ids:
+        return ctx.exchange.cancel(ids, owners=owners)
+    ctx.faults.touched(refusal, ids[:1])
+    canceled, not_canceled = ctx.exchange.cancel(ids[1:], owners=owners)
+    reason = str(refusal.params.get("reason", "order is being matched"))
+    return canceled, {ids[0]: reason, **not_canceled}
 
 
 async def cancel_all(request: web.Request) -> web.Response:

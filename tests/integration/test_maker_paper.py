@@ -26,7 +26,7 @@ from tests.support.execution_rig import (
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.control.types import Outcome
-from trader.domain import Actor, Book, OrderStatus, Side
+from trader.domain import Actor, Book, OrderStatus
 
 D = Decimal
 OPERATOR = Actor("telegram", "42", "ops")
@@ -132,13 +132,13 @@ async def test_a_maker_order_is_cancelled_when_its_intent_lapses(
     clock = FakeClock()
     async with paper_rig(engine, sessions, clock=clock) as rig:
         lapsing = await rig.runtime.handle(
-            maker_buy(expires_at=clock.now() + timedelta(seconds=60))
+            maker_buy(expires_at=clock.now() + timedelta(seconds=600))
         )
         assert lapsing.status is OrderStatus.LIVE
-        clock.advance(30)
+        clock.advance(300)
         assert (await rig.runtime.maker_cycle()).kept == 1
 
-        clock.advance(31)
+        clock.advance(301)
         cycle = await rig.runtime.maker_cycle()
 
         assert cycle.lapsed == 1
@@ -175,6 +175,143 @@ async def test_an_urgent_entry_refused_as_crossing_takes_and_a_patient_one_waits
         assert (position.size, position.average_price) == (D(20), D("0.49"))
         types = await rig.event_types(urgent.correlation_id)
         assert "maker_taking" in types
+        # the urgent entry replaced the patient one on the token; then it took and was done
+        assert rig.runtime.maker_entries() == []
+        assert "maker_replaced" in await rig.event_types(patient.correlation_id)
+
+
+async def test_a_reprice_too_close_to_the_lapse_for_a_gtd_order_lapses_instead_of_resting_gtc(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    clock = FakeClock()
+    async with paper_rig(engine, sessions, clock=clock) as rig:
+        rig.run("execution.books")
+        placed = await rig.runtime.handle(
+            maker_buy(expires_at=clock.now() + timedelta(seconds=600))
+        )
+        (first,) = await _created(rig, placed.correlation_id)
+        assert first["order_type"] == "GTD"
+        clock.advance(450)  # 150 s left: the venue takes no GTD order expiring that soon
+
+        await _publish(rig, book(YES, [("0.50", "100")], [("0.54", "100")]))
+        cycle = await rig.runtime.maker_cycle()
+
+        assert (cycle.lapsed, cycle.repriced) == (1, 0)
+        assert await _open(rig) == {}  # cancelled, and nothing without an expiry in its place
+        assert len(await _created(rig, placed.correlation_id)) == 1
+        assert rig.runtime.maker_entries() == []
+        (lapsed,) = await _payloads(rig, placed.correlation_id, "maker_lapsed")
+        assert ("GTD" in str(lapsed["reason"]), lapsed["order_id"]) == (True, placed.order_id)
+        assert "maker_repriced" not in await rig.event_types(placed.correlation_id)
+        # an entry that would first rest that close to its lapse is not sent at all
+        late = await rig.runtime.handle(maker_buy(expires_at=clock.now() + timedelta(seconds=60)))
+        assert (late.outcome, late.rule) == (Outcome.REFUSED, "maker_lapsed")
+        assert await _open(rig) == {}
+        assert rig.runtime.maker_entries() == []
+
+
+async def _payloads(rig: Rig, correlation_id: str, kind: str) -> list[dict[str, object]]:
+    events = await rig.events.by_correlation(correlation_id)
+    return [dict(e.payload) for e in events if e.type == kind]
+
+
+async def test_a_new_entry_on_the_token_replaces_the_one_there_so_risk_sees_every_order(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    limits = dataclasses.replace(TEST_LIMITS, max_position=D(15))
+    async with paper_rig(engine, sessions, limits=limits) as rig:
+        rig.run("execution.books")
+        # the bid 0.48 is past its limit: it waits, reserving nothing
+        waiting = await rig.runtime.handle(maker_buy("0.47", "20"))
+        assert (waiting.outcome, waiting.rule) == (Outcome.REFUSED, "maker_waiting")
+        # 10.60 at its limit passes the $15 cap: the waiting entry holds nothing
+        resting = await rig.runtime.handle(maker_buy("0.53", "20"))
+        assert resting.status is OrderStatus.LIVE
+
         entries = rig.runtime.maker_entries()
-        assert [e.correlation_id for e in entries] == [patient.correlation_id]
-        assert all(e.side is Side.BUY for e in entries)
+        assert [e.correlation_id for e in entries] == [resting.correlation_id]
+        assert "maker_replaced" in await rig.event_types(waiting.correlation_id)
+        # the touch falls within both limits: one order rests, never two
+        await _publish(rig, book(YES, [("0.45", "100")], [("0.50", "100")]))
+        await rig.runtime.maker_cycle()
+        assert len(await _open(rig)) == 1
+        assert rig.runtime.exposure_for(CONDITION, YES).market_exposure <= D(15)
+
+        # a newer entry replaces a resting one: its order is cancelled before the new one rests
+        newer = await rig.runtime.handle(maker_buy("0.52", "10"))
+        assert newer.status is OrderStatus.LIVE
+        assert list(await _open(rig)) == [newer.order_id]
+        assert [e.correlation_id for e in rig.runtime.maker_entries()] == [newer.correlation_id]
+        (replaced,) = await _payloads(rig, resting.correlation_id, "maker_replaced")
+        assert replaced["by"] == newer.correlation_id
+
+
+async def test_a_waiting_entry_is_checked_again_before_it_first_rests(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    limits = dataclasses.replace(TEST_LIMITS, max_position=D(15))
+    async with paper_rig(engine, sessions, limits=limits) as rig:
+        rig.run("execution.books")
+        waiting = await rig.runtime.handle(maker_buy("0.47", "20"))  # 9.40 at its limit
+        assert waiting.rule == "maker_waiting"
+        taken = await rig.runtime.handle(buy("0.53", "20"))  # 20 at 0.52: 10.40 held
+        assert taken.status is OrderStatus.MATCHED
+
+        # the touch falls below its limit: resting 20 at 0.47 would make 19.80 of $15
+        await _publish(rig, book(YES, [("0.45", "100")], [("0.50", "100")]))
+        cycle = await rig.runtime.maker_cycle()
+
+        assert (cycle.lapsed, cycle.repriced) == (1, 0)
+        assert await _open(rig) == {}
+        assert rig.runtime.maker_entries() == []
+        assert await _created(rig, waiting.correlation_id) == []
+        (lapsed,) = await _payloads(rig, waiting.correlation_id, "maker_lapsed")
+        assert "max_position" in str(lapsed["reason"])
+
+
+async def test_an_urgent_entry_is_checked_again_before_it_takes_from_a_later_cycle(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    limits = dataclasses.replace(TEST_LIMITS, max_position=D("15.50"))
+    async with paper_rig(engine, sessions, limits=limits) as rig:
+        rig.run("execution.books")
+        urgent = await rig.runtime.handle(maker_buy("0.53", "20", urgent=True))
+        assert urgent.status is OrderStatus.LIVE  # 20 at 0.49: 9.80 reserved
+        taken = await rig.runtime.handle(buy("0.53", "10"))  # 9.80 + 5.30 within 15.50
+        assert taken.status is OrderStatus.MATCHED  # 10 at 0.52: 5.20 held
+
+        # the bid rises past its limit: taking 20 at 0.53 would make 5.20 + 10.60 of $15.50
+        await _publish(rig, book(YES, [("0.55", "100")], [("0.57", "100")]))
+        cycle = await rig.runtime.maker_cycle()
+
+        assert (cycle.lapsed, cycle.taken) == (1, 0)
+        types = await rig.event_types(urgent.correlation_id)
+        assert "maker_taking" not in types
+        assert len(await _created(rig, urgent.correlation_id)) == 1  # the resting one only
+        (lapsed,) = await _payloads(rig, urgent.correlation_id, "maker_lapsed")
+        assert "max_position" in str(lapsed["reason"])
+        assert await _open(rig) == {}
+        assert rig.runtime.maker_entries() == []
+
+
+async def test_the_check_again_is_no_repeat_for_the_cooldown(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    limits = dataclasses.replace(TEST_LIMITS, cooldown_s=D(300))
+    async with paper_rig(engine, sessions, limits=limits) as rig:
+        rig.run("execution.books")
+        entry = await rig.runtime.handle(maker_buy("0.53", "20"))
+        assert entry.status is OrderStatus.LIVE
+        await _publish(rig, book(YES, [("0.55", "100")], [("0.57", "100")]))
+        await rig.runtime.maker_cycle()  # past its limit: cancelled, it waits
+        assert await _open(rig) == {}
+
+        await _publish(rig, book(YES, [("0.48", "100")], [("0.52", "100")]))
+        cycle = await rig.runtime.maker_cycle()
+
+        assert cycle.repriced == 1  # its own order a moment ago is no repeat of it
+        assert list((await _open(rig)).values()) == [(D("0.49"), D(20))]
+        assert (await rig.event_types(entry.correlation_id)).count("risk_passed") == 2
+        # another intent on the token still cools down
+        denied = await rig.runtime.handle(buy("0.53", "5"))
+        assert (denied.outcome, denied.rule) == (Outcome.DENIED, "cooldown")

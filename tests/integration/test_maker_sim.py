@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
@@ -29,6 +30,7 @@ from tests.support.waiting import eventually
 from trader.control.types import Outcome
 from trader.domain import MakerEntry, Market, OrderIntent, OrderStatus, OrderType
 from trader.execution.runtime import ExecutionConfig
+from trader.execution.trading_state import Transition
 
 D = Decimal
 WAIT_S = 20.0  # every wait on the simulator is bounded
@@ -73,9 +75,8 @@ async def test_a_post_only_order_rests_reprices_with_the_touch_and_lapses_with_i
 ) -> None:
     async with live_rig(engine, sessions, sim) as rig:
         market = sim_market(rig)
-        soon = rig.clock.now() + timedelta(seconds=1)
 
-        placed = await rig.runtime.handle(maker(market, expires_at=soon))
+        placed = await rig.runtime.handle(maker(market))  # no lapse time: GTC
 
         assert (placed.outcome, placed.status) == (Outcome.PLACED, OrderStatus.LIVE)
         (order,) = resting(sim).values()
@@ -93,7 +94,7 @@ async def test_a_post_only_order_rests_reprices_with_the_touch_and_lapses_with_i
         assert status_at_venue(sim, order.order_id) == "CANCELED"
         assert rig.runtime.position(market.tokens[0].token_id) is None  # it never took
 
-        await eventually(lambda: rig.clock.now() > soon, timeout=WAIT_S)
+        await rig.runtime.trading.change(Transition.PAUSE, "test", "test")  # the entry lapses
         async with httpx.AsyncClient(base_url=sim.url + "/_admin", timeout=5.0) as admin:
             fault = {"kind": "server_error", "method": "DELETE", "path": "/order*"}
             (await admin.post("/faults", json=fault)).raise_for_status()
@@ -202,6 +203,26 @@ async def test_a_restart_cancels_the_resting_maker_orders_whose_intents_are_gone
         assert "maker_orphans_canceled" in types
 
 
+async def test_a_restart_cancels_a_maker_order_the_table_calls_matched_but_the_venue_works(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    # found by chaos: a partial fill left the row MATCHED while the order still rested; the
+    # start's reconciliation wrote LIVE back behind the sweep, which went by the table alone
+    async with live_rig(engine, sessions, sim) as rig:
+        orphan = await rig.runtime.handle(maker(sim_market(rig)))
+        assert orphan.status is OrderStatus.LIVE
+        await rig.runtime.flush()
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE orders SET status = 'MATCHED' WHERE venue_order_id = :id"),
+            {"id": orphan.order_id},
+        )
+
+    async with live_rig(engine, sessions, sim):
+        assert resting(sim) == {}
+        assert status_at_venue(sim, orphan.order_id) == "CANCELED"
+
+
 async def test_orphans_the_start_could_not_cancel_are_cancelled_by_a_later_cycle(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
 ) -> None:
@@ -222,5 +243,35 @@ async def test_orphans_the_start_could_not_cancel_are_cancelled_by_a_later_cycle
 
                 assert resting(sim) == {}
                 assert status_at_venue(sim, orphan.order_id) == "CANCELED"
+        finally:
+            await admin.delete("/faults")
+
+
+async def test_an_orphan_the_venue_would_not_cancel_is_tried_again_next_cycle(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    async with live_rig(engine, sessions, sim) as rig:
+        market = sim_market(rig)
+        yes, no = (t.token_id for t in market.tokens)
+        first = await rig.runtime.handle(maker(market))
+        second = await rig.runtime.handle(
+            dataclasses.replace(maker(market, limit="0.45"), token_id=no)
+        )
+        assert {first.status, second.status} == {OrderStatus.LIVE}
+        assert yes != no
+        await rig.runtime.flush()
+
+    async with httpx.AsyncClient(base_url=sim.url + "/_admin", timeout=5.0) as admin:
+        fault = {"kind": "refuse_cancel", "method": "DELETE", "path": "/order*", "count": 1}
+        (await admin.post("/faults", json=fault)).raise_for_status()
+        try:
+            async with live_rig(engine, sessions, sim) as again:  # one of two is cancelled
+                assert len(resting(sim)) == 1
+
+                await again.runtime.maker_cycle()
+
+                assert resting(sim) == {}
+                for placed in (first, second):
+                    assert status_at_venue(sim, placed.order_id) == "CANCELED"
         finally:
             await admin.delete("/faults")

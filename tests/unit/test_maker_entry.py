@@ -109,9 +109,9 @@ def write_env(tmp_path: Path, text: str) -> str:
 
 
 def test_maker_settings_are_read_and_checked(tmp_path: Path) -> None:
-    env = "MAKER_ENTRY=true\nMAKER_IMPROVE_TICKS=2\nMAKER_URGENT_EDGE=0.07\nMAKER_TTL_S=120\n"
+    env = "MAKER_ENTRY=true\nMAKER_IMPROVE_TICKS=2\nMAKER_URGENT_EDGE=0.07\nMAKER_TTL_S=600\n"
     settings = load_settings(write_env(tmp_path, env))
-    assert maker_policy(settings) == MakerPolicy(2, D("0.07"), timedelta(seconds=120))
+    assert maker_policy(settings) == MakerPolicy(2, D("0.07"), timedelta(seconds=600))
     assert maker_policy(load_settings(None)) is None  # off by default
 
     bad = "MAKER_ENTRY=true\nMAKER_TTL_S=10\nMAKER_REPRICE_S=30\nMAKER_URGENT_EDGE=1.5\n"
@@ -120,3 +120,8 @@ def test_maker_settings_are_read_and_checked(tmp_path: Path) -> None:
     named = sorted(line.split(":")[0] for line in caught.value.problems)
     assert named == ["MAKER_TTL_S", "MAKER_URGENT_EDGE"]  # one line per problem
     load_settings(write_env(tmp_path, "MAKER_TTL_S=10\n"))  # maker entries off: no problem
+    # an entry must be able to rest GTD (the venue's 180 s lead, 5 s of margin) or never rests
+    with pytest.raises(ConfigError) as short:
+        load_settings(write_env(tmp_path, "MAKER_ENTRY=true\nMAKER_TTL_S=185\n"))
+    assert [p.split(":")[0] for p in short.value.problems] == ["MAKER_TTL_S"]
+    load_settings(write_env(tmp_path, "MAKER_ENTRY=true\nMAKER_TTL_S=186\n"))

@@ -38,7 +38,8 @@ from trader.execution.engine import ExecutionEngine
 from trader.execution.halt import AutoHalt
 from trader.execution.kill import KillSwitch
 from trader.execution.ledger import Realization
-from trader.execution.maker import MakerCycle, MakerDesk, MakerView
+from trader.execution.maker import MakerDesk
+from trader.execution.maker_types import MakerCycle, MakerView
 from trader.execution.market_data import MarketBoard
 from trader.execution.portfolio import PortfolioSummary, WorkingOrder
 from trader.execution.reconcile import ReconcileResult

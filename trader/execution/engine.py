@@ -189,7 +189,28 @@ class ExecutionEngine:
         market = self.board.market(market_id)
         return market.fees if market is not None else NO_FEES
 
-    async def _check(self, intent: OrderIntent) -> RiskApproval | RiskDenial:
+    async def recheck(self, intent: OrderIntent) -> RiskApproval | RiskDenial:
+        """The rule book again for an intent under way (a maker entry about to post what is
+        left of it, the decision lock held; the cooldown skipped: its own orders are no
+        repeat), on the record as the first check was (`risk_passed` or `intent_denied`)."""
+        if not self.lock.locked():
+            raise RuntimeError("recheck needs the decision lock held")
+        corr = intent.correlation_id
+        decision = await self._check(intent, continuing=True)
+        if isinstance(decision, RiskDenial):
+            self._events.record(
+                IntentDenied(
+                    decision.rule.value, decision.message, intent.market, intent.side.value
+                ),
+                correlation_id=corr,
+            )
+        else:
+            self._events.append("risk_passed", _passed_payload(decision), correlation_id=corr)
+        return decision
+
+    async def _check(
+        self, intent: OrderIntent, *, continuing: bool = False
+    ) -> RiskApproval | RiskDenial:
         market = self.board.market(intent.market)
         view = await self.board.book_for(intent.token_id)
         ctx = RiskContext(
@@ -204,6 +225,7 @@ class ExecutionEngine:
             book_age_s=view.age_s,
             mode=self._mode,
             stages=self._state.stages,
+            continuing=continuing,
         )
         return self.risk.check(intent, ctx)
 

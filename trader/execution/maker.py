@@ -5,24 +5,31 @@ touch, repriced or cancelled every maker cycle, never outliving the intent that 
   prices it from the book (`trader.execution.touch.passive_price`: the best price of the same
   side, ours left out, improved by `improve_ticks`, at most one tick short of the other side,
   never worse than the intent's limit) and sends a post-only order of the approved size: GTD
-  expiring with the intent when it lapses far enough ahead for the venue (`GTD_MIN_LEAD`),
-  else GTC.
+  expiring with the intent; GTC only for an intent that never lapses. One entry a token: a
+  newer one replaces the entry there (its order cancelled first, `maker_replaced`), so every
+  order an entry may send is one risk saw.
 - Every cycle (`cycle`, each `reprice_s` and at once when a book's tick size changes), under
   the decision lock, each entry is reviewed: an intent that lapsed (expired, trading not
   RUNNING, the market not accepting orders) has its order cancelled and is forgotten; an order
   no longer at the price the touch asks for (or priced on an old tick size) is cancelled and,
   once the venue confirmed the cancel and said what it matched, replaced by a post-only order
-  for what is left (its `order_created` event names the order it `replaces`).
+  for what is left (its `order_created` event names the order it `replaces`). When the intent
+  lapses too soon for a GTD order (`GTD_MIN_LEAD` + `GTD_MARGIN`), it lapses instead: never
+  a GTC order in its place, which a SIGKILL or a halt would leave resting.
 - Urgency: when no passive price exists within the limit, or the venue refuses the order as
   crossing, an urgent entry takes at its limit (fill-and-kill); a patient one waits for the
-  next cycle without an order.
+  next cycle without an order. An entry that holds no order reserves nothing, so before it
+  rests after waiting, and before an urgent take from a cycle, the rule book checks what is
+  left of it again (`ExecutionEngine.recheck`); denied, it lapses.
 - A restart forgets every entry (intents live in memory; the strategy publishes new ones), so
-  `cancel_orphans` at start-up cancels every open post-only order left in the orders table.
+  `cancel_orphans` at start-up cancels every open post-only order left in the orders table;
+  each cycle tries again until the venue works none of them.
 
 Resting orders are working orders of the portfolio like any other: they count against
-exposure, cash and open orders while they rest. A reprice is no new risk (the same intent,
-what is left of its approved size, at a price within its approved limit), so it is checked
-against the trading state and the market, not the whole rule book; it counts for the rate.
+exposure, cash and open orders while they rest. A reprice of a resting order is no new risk
+(the same intent, what is left of its approved size, at a price within its approved limit),
+so it is checked against the trading state and the market, not the whole rule book; it counts
+for the rate.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -43,10 +50,10 @@ from trader.domain import (
     OrderIntent,
     OrderStatus,
     OrderType,
-    Side,
     TradingState,
 )
 from trader.execution.engine import ExecutionEngine
+from trader.execution.maker_types import MakerCycle, MakerEntryState, MakerView
 from trader.execution.ports import EventSink
 from trader.execution.risk import RiskApproval
 from trader.execution.touch import passive_price
@@ -57,43 +64,9 @@ from trader.venue.rounding import GTD_MIN_LEAD
 log = logging.getLogger(__name__)
 CROSSES = "INVALID_POST_ONLY_ORDER"  # the venue's code for a post-only order that would cross
 WAITING = "maker_waiting"
-
-
-@dataclass
-class _Entry:
-    """One maker intent and its order: `size` approved, `filled` by its orders that ended."""
-
-    intent: OrderIntent
-    size: Decimal
-    filled: Decimal = ZERO
-    order_id: str | None = None  # the order resting now
-    last_order_id: str | None = None  # the last one sent (what a new order replaces)
-    price: Decimal | None = None
-    tick: Decimal | None = None
-    seen_matched: Decimal = ZERO  # what the resting order had matched when last looked at
-
-
-@dataclass(frozen=True, slots=True)
-class MakerView:
-    """A maker entry as the rest of the process sees it (`ExecutionCore.maker_entries`)."""
-
-    correlation_id: str
-    token_id: str
-    side: Side
-    order_id: str | None
-    price: Decimal | None
-    remaining: Decimal
-    urgent: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MakerCycle:
-    """What one review of the maker entries did."""
-
-    kept: int = 0
-    repriced: int = 0
-    lapsed: int = 0
-    taken: int = 0
+LAPSED = "maker_lapsed"
+REPLACE_FAILED = "maker_not_replaced"
+GTD_MARGIN = timedelta(seconds=5)  # past the venue's GTD lead: our clock and its may differ
 
 
 class MakerDesk:
@@ -111,7 +84,7 @@ class MakerDesk:
         self._events = events
         self._clock = clock
         self._reprice_s = reprice_s
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, MakerEntryState] = {}
         self._wake = asyncio.Event()
         self._orphans_left = True  # until `cancel_orphans` has run through once
 
@@ -132,10 +105,29 @@ class MakerDesk:
     # the engine's gate (called under the decision lock) -----------------------------------
 
     async def enter(self, intent: OrderIntent, decision: RiskApproval) -> ExecutionResult:
-        """Priced off the book risk has just checked (the board's)."""
-        entry = _Entry(intent, decision.size)
-        self._entries[intent.correlation_id] = entry
-        return await self._post(entry, (await self._engine.board.book_for(intent.token_id)).book)
+        """Priced off the book risk has just checked (the board's). An entry already on the
+        token is replaced: its order cancelled first (one entry a token, so risk sees every
+        order it may send); while that cancel fails the new one is refused."""
+        corr = intent.correlation_id
+        if not await self._replace_on(intent.token_id, corr):
+            why = "the maker entry already on this token could not be cancelled"
+            return ExecutionResult(Outcome.REFUSED, corr, why, REPLACE_FAILED)
+        entry = MakerEntryState(intent, decision.size)
+        self._entries[corr] = entry
+        book = (await self._engine.board.book_for(intent.token_id)).book
+        return await self._post(entry, book, checked=True)
+
+    async def _replace_on(self, token_id: str, by: str) -> bool:
+        for corr, old in list(self._entries.items()):
+            if old.intent.token_id != token_id:
+                continue
+            if not await self._cancel(old, "maker entry replaced"):
+                return False
+            self._entries.pop(corr, None)
+            self._events.append(
+                "maker_replaced", {"order_id": old.order_id, "by": by}, correlation_id=corr
+            )
+        return True
 
     # the cycle ----------------------------------------------------------------------------
 
@@ -180,19 +172,13 @@ class MakerDesk:
                     counts[await self._review(entry)] += 1
         return MakerCycle(**counts)
 
-    async def _review(self, entry: _Entry) -> str:
+    async def _review(self, entry: MakerEntryState) -> str:
         corr = entry.intent.correlation_id
         if not await self._settle(entry):
             return "kept"  # the venue could not say what the ended order matched: wait
         lapsed = self._lapse_reason(entry)
         if lapsed:
-            if not await self._cancel(entry, f"maker intent lapsed: {lapsed}"):
-                return "kept"  # still resting: never forgotten before its cancel lands
-            self._entries.pop(corr, None)
-            self._events.append(
-                "maker_lapsed", {"order_id": entry.order_id, "reason": lapsed}, correlation_id=corr
-            )
-            return "lapsed"
+            return await self._lapse(entry, lapsed)
         book = await self._fresh_book(entry.intent.token_id)
         if book is not None and self._remaining(entry) < book.min_order_size:
             if entry.order_id is None:
@@ -200,6 +186,9 @@ class MakerDesk:
             return "kept"
         if entry.order_id is not None and book is not None and not self._moved(entry, book):
             return "kept"
+        if entry.order_id is not None and self._too_soon(entry):  # a repost could not be GTD
+            return await self._lapse(entry, self._too_soon(entry))
+        waited = entry.order_id is None
         if entry.order_id is not None:
             old = entry.order_id
             if not await self._cancel(entry, "maker reprice") or not await self._settle(entry):
@@ -209,10 +198,31 @@ class MakerDesk:
                 {"order_id": old, "price": entry.price, "tick_size": entry.tick},
                 correlation_id=corr,
             )
-        await self._post(entry, book)
+        result = await self._post(entry, book, checked=False, waited=waited)
         if corr not in self._entries:
-            return "taken"
+            return (
+                "lapsed" if result.outcome is Outcome.DENIED or result.rule == LAPSED else "taken"
+            )
         return "repriced" if entry.order_id is not None else "kept"
+
+    async def _lapse(self, entry: MakerEntryState, reason: str) -> str:
+        corr = entry.intent.correlation_id
+        if not await self._cancel(entry, f"maker intent lapsed: {reason}"):
+            return "kept"  # still resting: never forgotten before its cancel lands
+        self._entries.pop(corr, None)
+        self._events.append(
+            "maker_lapsed", {"order_id": entry.order_id, "reason": reason}, correlation_id=corr
+        )
+        return "lapsed"
+
+    def _too_soon(self, entry: MakerEntryState) -> str:
+        """Why the entry lapses too soon for a GTD order (a GTC one in its place could outlive
+        it: a SIGKILL, a halt); "" when it does not."""
+        expires = entry.intent.expires_at
+        if expires is None or expires - self._clock.now() >= GTD_MIN_LEAD + GTD_MARGIN:
+            return ""
+        left = (expires - self._clock.now()).total_seconds()
+        return f"lapses in {left:.0f}s: too soon for a GTD order (the venue's lead)"
 
     async def _fresh_book(self, token_id: str) -> Book | None:
         """The venue's book now (a cycle reprices on the touch as it is), onto the board; the
@@ -224,7 +234,7 @@ class MakerDesk:
             log.warning("maker cycle: book of %s not read: %s", token_id, error)
         return board.cached_book(token_id)
 
-    def _lapse_reason(self, entry: _Entry) -> str:
+    def _lapse_reason(self, entry: MakerEntryState) -> str:
         intent = entry.intent
         if intent.expires_at is not None and intent.expires_at <= self._clock.now():
             return f"expired at {intent.expires_at.isoformat()}"
@@ -236,27 +246,27 @@ class MakerDesk:
             return "the market is not accepting orders"
         return ""
 
-    def _remaining(self, entry: _Entry) -> Decimal:
+    def _remaining(self, entry: MakerEntryState) -> Decimal:
         working = self._engine.portfolio.order(entry.order_id) if entry.order_id else None
         return entry.size - entry.filled - (working.matched if working else ZERO)
 
-    def _own(self, entry: _Entry) -> dict[Decimal, Decimal]:
+    def _own(self, entry: MakerEntryState) -> dict[Decimal, Decimal]:
         own: dict[Decimal, Decimal] = {}
         for order in self._engine.portfolio.working_orders():
             if order.token_id == entry.intent.token_id and order.side is entry.intent.side:
                 own[order.price] = own.get(order.price, ZERO) + order.remaining
         return own
 
-    def _target(self, entry: _Entry, book: Book) -> Decimal | None:
+    def _target(self, entry: MakerEntryState, book: Book) -> Decimal | None:
         maker = entry.intent.maker
         ticks = maker.improve_ticks if maker is not None else 0
         intent = entry.intent
         return passive_price(intent.side, intent.limit_price, book, ticks, self._own(entry))
 
-    def _moved(self, entry: _Entry, book: Book) -> bool:
+    def _moved(self, entry: MakerEntryState, book: Book) -> bool:
         return entry.tick != book.tick_size or self._target(entry, book) != entry.price
 
-    async def _cancel(self, entry: _Entry, reason: str) -> bool:
+    async def _cancel(self, entry: MakerEntryState, reason: str) -> bool:
         """Cancel the resting order; True once the venue no longer has it open."""
         if entry.order_id is None:
             return True
@@ -274,7 +284,7 @@ class MakerDesk:
         # not cancelled: it ended already (filled, expired) unless it is still working
         return self._engine.portfolio.order(order_id) is None
 
-    async def _settle(self, entry: _Entry) -> bool:
+    async def _settle(self, entry: MakerEntryState) -> bool:
         """An order no longer working: add what it matched (the venue's word) to `filled`."""
         if entry.order_id is None or self._engine.portfolio.order(entry.order_id) is not None:
             return True
@@ -299,15 +309,26 @@ class MakerDesk:
 
     # placing ------------------------------------------------------------------------------
 
-    async def _post(self, entry: _Entry, book: Book | None) -> ExecutionResult:
+    async def _post(
+        self, entry: MakerEntryState, book: Book | None, *, checked: bool, waited: bool = False
+    ) -> ExecutionResult:
+        """`checked`: risk has just approved it (the entry); `waited`: it had no order since
+        the last review, so nothing of it is reserved and risk sees it again first."""
         intent = entry.intent
-        remaining = self._remaining(entry)
         price = self._target(entry, book) if book is not None else None
         if price is None:
-            return await self._no_passive(entry, remaining, "no passive price within the limit")
-        lasting = intent.expires_at is not None and (
-            intent.expires_at - self._clock.now() >= GTD_MIN_LEAD + timedelta(seconds=5)
-        )
+            why = "no passive price within the limit"
+            return await self._no_passive(entry, why, checked=checked)
+        lasting = intent.expires_at is not None
+        too_soon = self._too_soon(entry)
+        if too_soon:
+            return self._lapse_unposted(entry, too_soon)
+        if waited and not checked:
+            denied = await self._recheck(entry)
+            if denied is not None:
+                return denied
+            checked = True
+        remaining = self._remaining(entry)
         order = replace(
             intent,
             limit_price=price,
@@ -321,7 +342,9 @@ class MakerDesk:
         if result.order_id is not None:
             entry.last_order_id = result.order_id
         if result.outcome is Outcome.REJECTED and result.rule == CROSSES:
-            return await self._no_passive(entry, remaining, "the venue refused it as crossing")
+            return await self._no_passive(
+                entry, "the venue refused it as crossing", checked=checked
+            )
         if result.status is not None and (
             result.status.is_open or result.outcome is Outcome.UNKNOWN
         ):
@@ -333,11 +356,20 @@ class MakerDesk:
             entry.filled += result.filled
         return result
 
-    async def _no_passive(self, entry: _Entry, remaining: Decimal, why: str) -> ExecutionResult:
+    async def _no_passive(
+        self, entry: MakerEntryState, why: str, *, checked: bool
+    ) -> ExecutionResult:
+        """A patient entry waits; an urgent one takes at its limit, after risk saw it again
+        unless it has just (a take may come long after the entry was checked)."""
         intent, corr = entry.intent, entry.intent.correlation_id
         if intent.maker is None or not intent.maker.urgent:
             self._events.append("maker_waiting", {"reason": why}, correlation_id=corr)
             return ExecutionResult(Outcome.REFUSED, corr, f"{why}: waits a cycle", WAITING)
+        if not checked:
+            denied = await self._recheck(entry)
+            if denied is not None:
+                return denied
+        remaining = self._remaining(entry)
         self._entries.pop(corr, None)
         self._events.append(
             "maker_taking", {"reason": why, "limit_price": intent.limit_price}, correlation_id=corr
@@ -347,25 +379,60 @@ class MakerDesk:
         )
         return await self._engine.place_locked(taker, remaining, replaces=entry.last_order_id)
 
+    async def _recheck(self, entry: MakerEntryState) -> ExecutionResult | None:
+        """The rule book again for what is left of an entry that holds no order (None: it
+        passed; a smaller approval, in a reduced drawdown, shrinks the entry). Denied, the entry
+        lapses."""
+        intent, corr = entry.intent, entry.intent.correlation_id
+        remaining = self._remaining(entry)
+        decision = await self._engine.recheck(replace(intent, size=remaining, notional=None))
+        if isinstance(decision, RiskApproval):
+            entry.size -= remaining - min(remaining, decision.size)
+            return None
+        why = f"risk denied what is left ({decision.rule.value}): {decision.message}"
+        self._lapse_unposted(entry, why)
+        return ExecutionResult(Outcome.DENIED, corr, why, decision.rule.value)
+
+    def _lapse_unposted(self, entry: MakerEntryState, reason: str) -> ExecutionResult:
+        """Forget an entry with no order resting (nothing to cancel), on the record."""
+        corr = entry.intent.correlation_id
+        self._entries.pop(corr, None)
+        self._events.append(
+            "maker_lapsed", {"order_id": None, "reason": reason}, correlation_id=corr
+        )
+        return ExecutionResult(Outcome.REFUSED, corr, f"maker entry lapsed: {reason}", LAPSED)
+
     # start-up -----------------------------------------------------------------------------
 
     async def cancel_orphans(self) -> list[str]:
         """At start-up: every open post-only order in the table whose intent is gone (all of
         them: intents do not survive a restart) is cancelled. The ids cancelled. When the venue
-        cannot be reached it raises, and each cycle tries again until it has run through."""
-        orphans = [
-            r.order_id
-            for r in await self._engine.store.open_orders()
-            if r.post_only and r.order_id and r.correlation_id not in self._entries
+        cannot be reached it raises, and while it still works one (it did not cancel it) each
+        cycle tries again, until the venue's open orders hold none of them."""
+        # the table's open post-only orders, and the venue's open orders the table knows as
+        # post-only: at start-up the table may still call one MATCHED that the venue works
+        # (a partial fill the start's reconciliation is still writing back)
+        at_venue = [o.order_id for o in await self._engine.venue.open_orders()]
+        records = [
+            *await self._engine.store.open_orders(),
+            *await self._engine.store.orders_by_ids(at_venue),
         ]
-        canceled: list[str] = []
-        if orphans:
-            canceled = await self._engine.cancel(
-                orphans, reason="maker intent gone (restart)", actor=SYSTEM_ACTOR
-            )
-        self._orphans_left = False
+        orphans = sorted(
+            {
+                r.order_id
+                for r in records
+                if r.post_only and r.order_id and r.correlation_id not in self._entries
+            }
+        )
         if not orphans:
+            self._orphans_left = False
             return []
+        canceled = await self._engine.cancel(
+            orphans, reason="maker intent gone (restart)", actor=SYSTEM_ACTOR
+        )
+        # done only once the venue works none of them (one it would not cancel: next cycle)
+        still_open = {o.order_id for o in await self._engine.venue.open_orders()}
+        self._orphans_left = any(o in still_open for o in orphans if o not in canceled)
         self._events.append(
             "maker_orphans_canceled",
             {"order_ids": orphans, "canceled": canceled},

@@ -153,6 +153,9 @@ class RiskContext:
     book_age_s: float | None  # seconds since the book last changed; None if never seen
     mode: TradingMode = TradingMode.PAPER
     stages: StageBook | None = None  # None: no strategy is staged (tests of other rules)
+    # an intent already under way checked again (a maker entry about to post): its own
+    # earlier orders are no repeat, so the cooldown does not apply
+    continuing: bool = False
 
 
 def drawdown_mode(drawdown: Decimal, limits: RiskLimits) -> DrawdownMode:
@@ -318,7 +321,7 @@ class RiskEngine:
             )
         last = self._last_seen.get((intent.market, intent.token_id, intent.side))
         cooldown = timedelta(seconds=float(limits.cooldown_s))
-        if last is not None and ctx.now - last < cooldown:
+        if last is not None and not ctx.continuing and ctx.now - last < cooldown:
             wait = (last + cooldown - ctx.now).total_seconds()
             return RiskDenial(
                 RiskRule.COOLDOWN,
