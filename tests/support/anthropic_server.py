@@ -5,8 +5,11 @@ Tests script it: a queue of `Reply`s consumed one per request, then a default re
 tokens), any text (malformed JSON, an out-of-range probability), an error status with
 `retry-after`, a hang (until the client gives up and the server closes), and a delay.
 
-Usage is simulated: about four characters a token; the first request with a given system prompt
-writes the cache (`cache_creation_input_tokens`), later ones read it.
+Usage is simulated: about four characters a token, and prompt caching as the API bills it
+(`tests.support.anthropic_cache`: by prefix up to each `cache_control` breakpoint, per model,
+above the model's minimum cacheable length, with 5-minute and 1-hour lifetimes on `cache.now`):
+`cache_creation_input_tokens` (split by TTL in `cache_creation`), `cache_read_input_tokens`,
+and `input_tokens` for what follows the last breakpoint. A fifth breakpoint is a 400.
 
 Tools: a request that forces a tool (`tool_choice: {"type": "tool", "name": ...}`) is answered
 with a `tool_use` block whose input is the reply's text parsed as a JSON object (a text that is
@@ -16,7 +19,8 @@ default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: tru
 Message Batches: `POST /v1/messages/batches` answers each request as `/v1/messages` would (the
 same script, responder and usage), keeps the batch `in_progress` for `batch_polls` status
 checks, then `ended` with a `results_url` that serves the results as JSON lines. An error
-status in a reply becomes an `errored` result.
+status in a reply becomes an `errored` result. The requests of one batch are answered against
+the cache as it stood when the batch was created: none reads what another of the batch wrote.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.anthropic_cache import PromptCache, TooManyBreakpoints
 from tests.support.loopback import LoopbackServer
 
 ERROR_TYPES = {
@@ -97,7 +102,7 @@ class FakeAnthropicServer(LoopbackServer):
         self.statuses: list[int] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._cached_systems: set[str] = set()
+        self.cache = PromptCache()
         self._ids = itertools.count(1)
         self.batched: list[dict[str, Any]] = []  # the params of requests that came in batches
         self.batch_polls = 1  # status checks a batch stays in progress for
@@ -122,6 +127,7 @@ class FakeAnthropicServer(LoopbackServer):
         body = await request.json()
         batch_id = f"msgbatch_fake_{next(self._ids)}"
         lines = []
+        snapshot = self.cache.copy()  # what the batch's requests can read
         for item in body["requests"]:
             params = item["params"]
             self.requests.append(params)
@@ -132,7 +138,8 @@ class FakeAnthropicServer(LoopbackServer):
                 error = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
                 result: dict[str, Any] = {"type": "errored", "error": error}
             else:
-                result = {"type": "succeeded", "message": self._message(params, reply)}
+                message = self._message(params, reply, snapshot=snapshot)
+                result = {"type": "succeeded", "message": message}
             lines.append({"custom_id": item["custom_id"], "result": result})
         self._batches[batch_id] = {"lines": lines, "polls_left": self.batch_polls}
         return web.json_response(self._batch(batch_id))
@@ -212,31 +219,20 @@ class FakeAnthropicServer(LoopbackServer):
             kind = ERROR_TYPES.get(reply.status, "api_error")
             payload = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
             return web.json_response(payload, status=reply.status, headers=reply.headers)
-        return web.json_response(self._message(body, reply), headers=reply.headers)
+        try:
+            message = self._message(body, reply)
+        except TooManyBreakpoints as exc:
+            error = {"type": "invalid_request_error", "message": str(exc)}
+            return web.json_response({"type": "error", "error": error}, status=400)
+        return web.json_response(message, headers=reply.headers)
 
-    def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, int]:
+    def _usage(
+        self, body: dict[str, Any], reply: Reply, snapshot: PromptCache | None = None
+    ) -> dict[str, Any]:
         if reply.usage is not None:
             return reply.usage
-        system = body.get("system", "")
-        system_text = (
-            system if isinstance(system, str) else "".join(b.get("text", "") for b in system)
-        )
-        cached = not isinstance(system, str) and any(b.get("cache_control") for b in system)
-        user_text = json.dumps(body.get("messages", []))
-        usage = {
-            "input_tokens": len(user_text) // 4,
-            "output_tokens": max(1, len(reply.text) // 4),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-        }
-        system_tokens = len(system_text) // 4
-        if not cached:
-            usage["input_tokens"] += system_tokens
-        elif system_text in self._cached_systems:
-            usage["cache_read_input_tokens"] = system_tokens
-        else:
-            self._cached_systems.add(system_text)
-            usage["cache_creation_input_tokens"] = system_tokens
+        usage = self.cache.usage(body, snapshot=snapshot)
+        usage["output_tokens"] = max(1, len(reply.text) // 4)
         return usage
 
     def _content(self, body: dict[str, Any], reply: Reply) -> tuple[list[dict[str, Any]], str]:
@@ -251,7 +247,9 @@ class FakeAnthropicServer(LoopbackServer):
                 return [{**block, "input": value}], "tool_use"
         return [{"type": "text", "text": reply.text}], "end_turn"
 
-    def _message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    def _message(
+        self, body: dict[str, Any], reply: Reply, snapshot: PromptCache | None = None
+    ) -> dict[str, Any]:
         content, stop = self._content(body, reply)
         return {
             "id": f"msg_fake_{next(self._ids)}",
@@ -261,5 +259,5 @@ class FakeAnthropicServer(LoopbackServer):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": self._usage(body, reply),
+            "usage": self._usage(body, reply, snapshot),
         }
