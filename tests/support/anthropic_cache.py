@@ -108,8 +108,17 @@ class PromptCache:
         return entry is not None and entry[0] > at
 
     def usage(self, body: dict[str, Any], *, snapshot: PromptCache | None = None) -> dict[str, Any]:
-        """The request's input usage; the cache is updated (reads refresh, writes store).
-        With `snapshot`, hits are looked up there instead (a batch's cache at its creation)."""
+        """The request's input usage; the cache is updated at once (reads refresh, writes
+        store). With `snapshot`, hits are looked up there (a batch's cache at its creation)."""
+        usage, writes = self.lookup(body, snapshot=snapshot)
+        self.entries.update(writes)
+        return usage
+
+    def lookup(
+        self, body: dict[str, Any], *, snapshot: PromptCache | None = None
+    ) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, str]]]:
+        """The usage, and the entries the request writes: the API makes them readable once the
+        response begins, so requests already in flight do not see them."""
         model = str(body.get("model", ""))
         parts = segments(body)
         breakpoints = [i for i, s in enumerate(parts) if s.ttl]
@@ -127,7 +136,7 @@ class PromptCache:
         if hit is not None:  # a hit refreshes the entry's lifetime at no cost
             ttl = lookup.entries[keys[hit]][1]
             self.entries[keys[hit]] = (at + TTL_SECONDS[ttl], ttl)
-        written = {"5m": 0, "1h": 0}
+        written, stored = {"5m": 0, "1h": 0}, {}
         later = [i for i in breakpoints if hit is None or i > hit]
         if later and ends[later[-1]] >= self.minimum(model):
             start = read
@@ -136,9 +145,9 @@ class PromptCache:
                 written[ttl] += ends[i] - start
                 start = ends[i]
                 if ends[i] >= self.minimum(model):
-                    self.entries[keys[i]] = (at + TTL_SECONDS[ttl], ttl)
+                    stored[keys[i]] = (at + TTL_SECONDS[ttl], ttl)
         write = written["5m"] + written["1h"]
-        return {
+        usage = {
             "input_tokens": total - read - write,
             "cache_read_input_tokens": read,
             "cache_creation_input_tokens": write,
@@ -147,6 +156,7 @@ class PromptCache:
                 "ephemeral_1h_input_tokens": written["1h"],
             },
         }
+        return usage, stored
 
     def copy(self) -> PromptCache:
         return PromptCache(self.now, self.min_cacheable, dict(self.entries))

@@ -9,7 +9,10 @@ Usage is simulated: about four characters a token, and prompt caching as the API
 (`tests.support.anthropic_cache`: by prefix up to each `cache_control` breakpoint, per model,
 above the model's minimum cacheable length, with 5-minute and 1-hour lifetimes on `cache.now`):
 `cache_creation_input_tokens` (split by TTL in `cache_creation`), `cache_read_input_tokens`,
-and `input_tokens` for what follows the last breakpoint. A fifth breakpoint is a 400.
+and `input_tokens` for what follows the last breakpoint. A fifth breakpoint is a 400. A request
+looks the cache up on arrival, and what it writes is readable once its answer is sent, so
+requests in flight together do not read each other's writes (the API makes an entry readable
+once the response begins).
 
 Tools: a request that forces a tool (`tool_choice: {"type": "tool", "name": ...}`) is answered
 with a `tool_use` block whose input is the reply's text parsed as a JSON object (a text that is
@@ -138,7 +141,8 @@ class FakeAnthropicServer(LoopbackServer):
                 error = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
                 result: dict[str, Any] = {"type": "errored", "error": error}
             else:
-                message = self._message(params, reply, snapshot=snapshot)
+                usage = reply.usage or self.cache.usage(params, snapshot=snapshot)
+                message = self._message(params, reply, usage)
                 result = {"type": "succeeded", "message": message}
             lines.append({"custom_id": item["custom_id"], "result": result})
         self._batches[batch_id] = {"lines": lines, "polls_left": self.batch_polls}
@@ -204,6 +208,12 @@ class FakeAnthropicServer(LoopbackServer):
         self.requests.append(body)
         self.headers.append({k.lower(): v for k, v in request.headers.items()})
         reply = self._next(body)
+        try:
+            # looked up on arrival; what it writes is readable once its answer begins
+            usage, writes = self.cache.lookup(body) if reply.usage is None else (reply.usage, {})
+        except TooManyBreakpoints as exc:
+            error = {"type": "invalid_request_error", "message": str(exc)}
+            return web.json_response({"type": "error", "error": error}, status=400)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -219,21 +229,8 @@ class FakeAnthropicServer(LoopbackServer):
             kind = ERROR_TYPES.get(reply.status, "api_error")
             payload = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
             return web.json_response(payload, status=reply.status, headers=reply.headers)
-        try:
-            message = self._message(body, reply)
-        except TooManyBreakpoints as exc:
-            error = {"type": "invalid_request_error", "message": str(exc)}
-            return web.json_response({"type": "error", "error": error}, status=400)
-        return web.json_response(message, headers=reply.headers)
-
-    def _usage(
-        self, body: dict[str, Any], reply: Reply, snapshot: PromptCache | None = None
-    ) -> dict[str, Any]:
-        if reply.usage is not None:
-            return reply.usage
-        usage = self.cache.usage(body, snapshot=snapshot)
-        usage["output_tokens"] = max(1, len(reply.text) // 4)
-        return usage
+        self.cache.entries.update(writes)
+        return web.json_response(self._message(body, reply, usage), headers=reply.headers)
 
     def _content(self, body: dict[str, Any], reply: Reply) -> tuple[list[dict[str, Any]], str]:
         tool = self.forced_tool(body)
@@ -247,9 +244,7 @@ class FakeAnthropicServer(LoopbackServer):
                 return [{**block, "input": value}], "tool_use"
         return [{"type": "text", "text": reply.text}], "end_turn"
 
-    def _message(
-        self, body: dict[str, Any], reply: Reply, snapshot: PromptCache | None = None
-    ) -> dict[str, Any]:
+    def _message(self, body: dict[str, Any], reply: Reply, usage: dict[str, Any]) -> dict[str, Any]:
         content, stop = self._content(body, reply)
         return {
             "id": f"msg_fake_{next(self._ids)}",
@@ -259,5 +254,5 @@ class FakeAnthropicServer(LoopbackServer):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": self._usage(body, reply, snapshot),
+            "usage": {"output_tokens": max(1, len(reply.text) // 4), **usage},
         }

@@ -1,12 +1,17 @@
 """Deep analysis of one market with the Messages API (`anthropic.AsyncAnthropic`).
 
-Each call: a concurrency slot (semaphore), a budget reservation of the worst-case cost, a
-rate-limit token (token bucket on the injected clock), the request with the system prompt marked
-`cache_control: ephemeral`, then settlement of the reservation to the actual cost and one
-`UsageRecord`. Retries are the SDK's own (`max_retries`): it retries 408/409/429/5xx/529 and
-connection errors, honouring `retry-after` / `retry-after-ms`; `deadline` bounds a whole call,
-retries included. Timeouts, exhausted retries and unusable answers come back as a
-`SampleOutcome` with a `FailureKind`, never as an exception.
+Each call: a budget reservation of the worst-case cost, for a direct call a concurrency slot
+(semaphore) and a rate-limit token (token bucket on the injected clock), the request laid out
+for prompt caching (`trader.signals.caching`: breakpoints after the shared system prompt and
+after the market's context, the sample's instruction last), then settlement of the reservation
+to the actual cost and one `UsageRecord`. A batched call holds no slot and takes no token while
+it waits for its batch: it is one line of one request, not a request; the first batched call
+of a kind waits for a direct one to prime the cache (`PrimingGate`).
+
+Retries are the SDK's own (`max_retries`): it retries 408/409/429/5xx/529 and connection errors,
+honouring `retry-after` / `retry-after-ms`; `deadline` bounds a whole call, retries included.
+Timeouts, exhausted retries and unusable answers come back as a `SampleOutcome` with a
+`FailureKind`, never as an exception.
 
 The client is injected: build it with `make_client` (key and base URL from settings; the SDK
 falls back to ANTHROPIC_BASE_URL). Nothing here logs the key or the request headers.
@@ -15,13 +20,15 @@ falls back to ANTHROPIC_BASE_URL). Nothing here logs the key or the request head
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trader.clock import Clock
 from trader.domain import ZERO
@@ -33,6 +40,7 @@ from trader.signals.budget import (
     ModelPrice,
     estimate_tokens,
 )
+from trader.signals.caching import CacheConfig, PrimingGate, request_params, usage_tokens
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
     FORECAST_TOOL,
@@ -40,9 +48,10 @@ from trader.signals.prompts import (
     SCREEN_TOOL,
     InvalidOutput,
     ScreenOutput,
-    analysis_prompt,
+    market_context,
     parse_analysis,
     parse_screen,
+    sample_instruction,
     screen_prompt,
 )
 from trader.signals.records import UsageRecord, UsageRecorder
@@ -50,7 +59,6 @@ from trader.signals.values import AnalysisRequest, Estimate, FailureKind, Sample
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is set), not before
     import anthropic
-    from anthropic.types import TextBlockParam, ToolParam
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,6 +126,8 @@ class LLMConfig:
     # price) when a `BatchSender` is given; a market with fresher news is analysed at once.
     urgent_news: timedelta = timedelta(hours=1)
     batch_deadline: float = 86_400.0  # seconds a batched call may take (the API's limit: 24 h)
+    batch_screen: bool = True  # a non-urgent market's screen goes in the batch too
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
 
 def make_client(
@@ -210,6 +220,7 @@ class LLMAnalyser:
         self._stats = LLMStats()
         self.failure_counts: Counter[FailureKind] = Counter()
         self._screen_costs: dict[str, Decimal] = {}  # market -> its screen's cost, until read
+        self.priming = PrimingGate(clock, self.config.cache.prefix_ttl)
 
     @property
     def stats(self) -> LLMStats:
@@ -220,35 +231,51 @@ class LLMAnalyser:
         fresh = request.now - self.config.urgent_news
         return any(m.item.published >= fresh for m in request.news)
 
+    def _batchable(self, request: AnalysisRequest) -> bool:
+        return self._batcher is not None and not self.urgent(request)
+
     async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
         """One independent estimate with the analysis model (batched when not urgent)."""
-        outcome = await self._call(
-            batch=self._batcher is not None and not self.urgent(request),
-            purpose="analysis",
-            model=self.config.analysis_model,
-            system=ANALYSIS_SYSTEM,
-            user=analysis_prompt(request, sample=sample),
-            max_tokens=self.config.max_tokens,
-            market=request.market.condition_id,
-            tool=FORECAST_TOOL,
-            parse=parse_analysis,
-        )
+        model = self.config.analysis_model
+
+        async def send(batch: bool) -> Estimate | SampleOutcome:
+            return await self._call(
+                batch=batch,
+                purpose="analysis",
+                model=model,
+                system=ANALYSIS_SYSTEM,
+                context=market_context(request),
+                user=sample_instruction(sample),
+                max_tokens=self.config.max_tokens,
+                market=request.market.condition_id,
+                tool=FORECAST_TOOL,
+                parse=parse_analysis,
+            )
+
+        outcome = await self.priming.route((model, "analysis"), self._batchable(request), send)
         if isinstance(outcome, Estimate):
             return SampleOutcome(outcome)
         return outcome
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
         """A cheap yes/no with the triage model: is the news material to this market?"""
-        outcome = await self._call(
-            purpose="triage",
-            model=self.config.triage_model,
-            system=SCREEN_SYSTEM,
-            user=screen_prompt(request),
-            max_tokens=self.config.screen_max_tokens,
-            market=request.market.condition_id,
-            tool=SCREEN_TOOL,
-            parse=parse_screen,
-        )
+        model = self.config.triage_model
+
+        async def send(batch: bool) -> ScreenOutput | SampleOutcome:
+            return await self._call(
+                batch=batch,
+                purpose="triage",
+                model=model,
+                system=SCREEN_SYSTEM,
+                user=screen_prompt(request),
+                max_tokens=self.config.screen_max_tokens,
+                market=request.market.condition_id,
+                tool=SCREEN_TOOL,
+                parse=parse_screen,
+            )
+
+        batch = self.config.batch_screen and self._batchable(request)
+        outcome = await self.priming.route((model, "triage"), batch, send)
         cost = self._screen_costs.pop(request.market.condition_id, ZERO)
         if isinstance(outcome, ScreenOutput):
             return outcome.model_copy(update={"cost": cost})
@@ -274,50 +301,73 @@ class LLMAnalyser:
         market: str,
         tool: dict[str, Any],
         parse: Callable[[Mapping[str, Any]], T],
+        context: str | None = None,
         batch: bool = False,
     ) -> T | SampleOutcome:
         price = self.config.prices[model]
         if batch:
             price = price.discounted(BATCH_DISCOUNT)
+        params = request_params(
+            model=model,
+            system=system,
+            user=user,
+            max_tokens=max_tokens,
+            tool=tool,
+            config=self.config.cache,
+            context=context,
+            batch=batch,
+        )
+        prompt = system + (context or "") + user
         worst = price.worst_case(
-            prompt_tokens=estimate_tokens(system) + estimate_tokens(user) + _TOOL_TOKENS,
+            prompt_tokens=estimate_tokens(prompt) + estimate_tokens(json.dumps(tool)) + _TOOL_USE,
             max_output_tokens=max_tokens,
         )
         call = _Call(model, purpose, market, price, tool["name"], batch)
-        deadline = self.config.batch_deadline if batch else self.config.deadline
-        import anthropic  # loaded by make_client already
-
-        async with self._slots:
-            reservation = None
-            if self._budget is not None:
-                try:
-                    reservation = await self._budget.reserve(worst)
-                except BudgetExceeded as exc:
-                    return self._fail(FailureKind.BUDGET, str(exc))
-            message: anthropic.types.Message | None = None
-            failure: tuple[FailureKind, str] | None = None
+        if self._budget is None:
+            message, failure = await self._request(params, batch)
+        else:
             try:
-                await self._bucket.acquire()
-                async with asyncio.timeout(deadline):
-                    message = await self._send(model, system, user, max_tokens, tool, batch)
-            except anthropic.APIError as exc:
-                failure = classify(exc)
-            except BatchItemFailed as exc:
-                failure = (FailureKind.API_ERROR, str(exc))
-            except TimeoutError:
-                failure = (FailureKind.TIMEOUT, f"no answer within {deadline:g} s")
+                reservation = await self._budget.reserve(worst)
+            except BudgetExceeded as exc:
+                return self._fail(FailureKind.BUDGET, str(exc))
+            message, failure = None, None
+            try:
+                message, failure = await self._request(params, batch)
             finally:
                 # One settlement, with the billed cost (zero when there was no answer), so
                 # the reservation is never released before the real cost is counted.
-                if reservation is not None and self._budget is not None:
-                    billed = price.cost(**_tokens(message.usage if message else None))
-                    await self._budget.settle(reservation, billed)
+                billed = price.cost(**usage_tokens(message.usage if message else None))
+                await self._budget.settle(reservation, billed)
         if message is None:
             kind, detail = failure or (FailureKind.API_ERROR, "no answer")
             log.warning("LLM %s call for %s failed: %s", purpose, market, detail)
             await self._record(call, None, error=kind)
             return self._fail(kind, detail)
         return await self._parse(call, message, parse)
+
+    async def _request(
+        self, params: dict[str, Any], batch: bool
+    ) -> tuple[anthropic.types.Message | None, tuple[FailureKind, str] | None]:
+        """The message, or why there is none. A direct call takes a concurrency slot and a
+        rate-limit token first; a batched one neither."""
+        import anthropic  # loaded by make_client already
+
+        deadline = self.config.batch_deadline if batch else self.config.deadline
+        slot: contextlib.AbstractAsyncContextManager[Any] = (
+            contextlib.nullcontext() if batch else self._slots
+        )
+        try:
+            async with slot:
+                if not batch:
+                    await self._bucket.acquire()
+                async with asyncio.timeout(deadline):
+                    return await self._send(params, batch), None
+        except anthropic.APIError as exc:
+            return None, classify(exc)
+        except BatchItemFailed as exc:
+            return None, (FailureKind.API_ERROR, str(exc))
+        except TimeoutError:
+            return None, (FailureKind.TIMEOUT, f"no answer within {deadline:g} s")
 
     async def _parse(
         self,
@@ -335,26 +385,7 @@ class LLMAnalyser:
         self._stats = replace(self._stats, ok=self._stats.ok + 1)
         return result
 
-    async def _send(
-        self,
-        model: str,
-        system: str,
-        user: str,
-        max_tokens: int,
-        tool: dict[str, Any],
-        batch: bool = False,
-    ) -> anthropic.types.Message:
-        system_blocks: list[TextBlockParam] = [
-            {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
-        ]
-        params: dict[str, Any] = {
-            "model": model,
-            "max_tokens": max_tokens,
-            "system": system_blocks,
-            "messages": [{"role": "user", "content": user}],
-            "tools": [cast("ToolParam", tool)],
-            "tool_choice": {"type": "tool", "name": tool["name"]},
-        }
+    async def _send(self, params: dict[str, Any], batch: bool) -> anthropic.types.Message:
         if batch and self._batcher is not None:
             return await self._batcher.send(params)
         message: anthropic.types.Message = await self._client.messages.create(
@@ -365,8 +396,10 @@ class LLMAnalyser:
     async def _record(
         self, call: _Call, usage: anthropic.types.Usage | None, *, error: FailureKind | None
     ) -> None:
-        tokens = _tokens(usage)
+        tokens = usage_tokens(usage)
         cost = call.price.cost(**tokens)
+        if usage is not None:
+            self.priming.saw((call.model, call.purpose), tokens)
         if call.purpose == "triage":
             self._screen_costs[call.market] = cost
         stats = self._stats
@@ -408,7 +441,7 @@ class _Call:
     batch: bool = False
 
 
-_TOOL_TOKENS = 400  # the tool's schema, counted into the worst case a call may cost
+_TOOL_USE = 400  # the tool-use system prompt the API adds (313-346 tokens), with a margin
 
 
 def _tool_input(message: anthropic.types.Message, name: str) -> Mapping[str, Any]:
@@ -418,16 +451,3 @@ def _tool_input(message: anthropic.types.Message, name: str) -> Mapping[str, Any
         if block.type == "tool_use" and block.name == name and isinstance(block.input, dict):
             return block.input
     raise InvalidOutput(f"no {name} tool call in the answer (stop: {message.stop_reason})")
-
-
-def _tokens(usage: anthropic.types.Usage | None) -> dict[str, int]:
-    if usage is None:
-        return dict.fromkeys(
-            ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"), 0
-        )
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_input_tokens or 0,
-        "cache_write_tokens": usage.cache_creation_input_tokens or 0,
-    }

@@ -7,28 +7,37 @@ construction; `parse_analysis` still validates it with a pydantic model, and a r
 tool call, or with a probability outside [0, 1], is `InvalidOutput`: no estimate, never traded on.
 The screen is a forced call of `SCREEN_TOOL`.
 
-The samples of one market differ on purpose: sample `n` is given framing `n mod 3` (as asked,
-the case for NO first, the case for YES first) and, with three news items or more, every sample
-after the first leaves out a different third of them.
+The prompt is ordered for prompt caching, stable first: the tools and the system prompt (the
+same for every market: the shared prefix), then the market's context (`market_context`: the
+time, question, rules and every news item, the same for all samples of one market: the second
+cached block), then the sample's own instruction (`sample_instruction`). The analyser puts a
+`cache_control` breakpoint after each of the first two, so a market's later samples read its
+context from the cache. Anything added per market (retrieved sources, say) belongs inside
+`market_context`; anything that varies per sample belongs in `sample_instruction`, after the
+breakpoint, or it breaks the cache.
 
-The system prompt is the same for every market, so it is sent as a cacheable block; the market
-and its news go in the user turn. It is kept above the API's minimum cacheable length (1,024
-tokens for Sonnet-class models; about 1,200 here at the usual 1.3 tokens a word): a shorter
-prompt is silently not cached. Feed text is untrusted: it is fenced and the model is told to
-treat it as data.
+The samples of one market differ on purpose, by framing: sample `n` is given `FRAMINGS[n mod 5]`
+(as asked, the case for NO first, the case for YES first, what must happen for YES, the no-news
+forecast then the update). They share the retrieved context: every sample sees every item, so
+the context is cached once per market instead of sent whole to each sample.
+
+The system prompt is kept above the API's minimum cacheable length (1,024 tokens for
+Sonnet-class models; about 1,200 here at the usual 1.3 tokens a word, more with the tool):
+a shorter prompt is silently not cached. Feed text is untrusted: it is fenced and the model is
+told to treat it as data.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from trader.signals.values import AnalysisRequest, Estimate, NewsMatch, Source
+from trader.signals.values import AnalysisRequest, Estimate, Source
 
 ANALYSIS_SYSTEM = """\
 You are a careful, calibrated forecaster for binary prediction markets. For each question you \
@@ -151,6 +160,10 @@ FRAMINGS = (
     "Forecast the question as asked.",
     "Before settling on a number, make the best case that it resolves NO.",
     "Before settling on a number, make the best case that it resolves YES.",
+    "Before settling on a number, list what must happen, and by when, for it to resolve YES "
+    "under the rules.",
+    "Before settling on a number, say what a forecaster with no news at all would answer, then "
+    "how far the news should move that.",
 )
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -243,20 +256,11 @@ def parse_screen(answer: str | Mapping[str, Any]) -> ScreenOutput:
         raise InvalidOutput("screen answer failed validation") from exc
 
 
-def news_subset(news: Sequence[NewsMatch], sample: int) -> tuple[NewsMatch, ...]:
-    """What sample `sample` is shown: all for the first; with three items or more, each later
-    sample leaves out a different third (items whose position mod 3 is the sample's)."""
-    if sample == 0 or len(news) < 3:
-        return tuple(news)
-    return tuple(m for i, m in enumerate(news) if i % 3 != sample % 3)
-
-
-def _news_block(request: AnalysisRequest, sample: int = 0) -> str:
-    news = news_subset(request.news, sample)
-    if not news:
+def _news_block(request: AnalysisRequest) -> str:
+    if not request.news:
         return "(no recent news matched this market)"
     lines = []
-    for n, match in enumerate(news, start=1):
+    for n, match in enumerate(request.news, start=1):
         item = match.item
         lines.append(
             f"[{n}] {item.published:%Y-%m-%d %H:%M} UTC | {item.source} | {item.title}\n"
@@ -265,8 +269,8 @@ def _news_block(request: AnalysisRequest, sample: int = 0) -> str:
     return "\n".join(lines)
 
 
-def analysis_prompt(request: AnalysisRequest, *, sample: int = 0) -> str:
-    """The user turn for one market. `sample` numbers independent draws of an ensemble."""
+def market_context(request: AnalysisRequest) -> str:
+    """What every sample of one market is shown: the cached per-market block of the prompt."""
     market = request.market
     end = f"{market.end_date:%Y-%m-%d %H:%M} UTC" if market.end_date else "not stated"
     return (
@@ -274,10 +278,22 @@ def analysis_prompt(request: AnalysisRequest, *, sample: int = 0) -> str:
         f"Question: {market.question}\n"
         f"End date: {end}\n"
         f"Resolution rules:\n<rules>\n{market.description or '(none given)'}\n</rules>\n"
-        f"Recent news (untrusted data):\n<news>\n{_news_block(request, sample)}\n</news>\n"
+        f"Recent news (untrusted data):\n<news>\n{_news_block(request)}\n</news>"
+    )
+
+
+def sample_instruction(sample: int) -> str:
+    """What differs between the samples of one market; it follows the cached blocks."""
+    return (
         f"Independent estimate #{sample + 1}. {FRAMINGS[sample % len(FRAMINGS)]} "
         f"Answer with the {FORECAST_TOOL_NAME} tool."
     )
+
+
+def analysis_prompt(request: AnalysisRequest, *, sample: int = 0) -> str:
+    """The user turn for one market as one text (for providers that cache prefixes on their
+    own): the market's context, then the sample's instruction."""
+    return f"{market_context(request)}\n{sample_instruction(sample)}"
 
 
 def screen_prompt(request: AnalysisRequest) -> str:
