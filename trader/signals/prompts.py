@@ -296,9 +296,20 @@ def analysis_prompt(request: AnalysisRequest, *, sample: int = 0) -> str:
     return f"{market_context(request)}\n{sample_instruction(sample)}"
 
 
+def _headlines(request: AnalysisRequest) -> str:
+    if not request.news:
+        return "(no recent news matched this market)"
+    return "\n".join(
+        f"[{n}] {m.item.published:%Y-%m-%d %H:%M} UTC | {m.item.source} | {m.item.title}"
+        for n, m in enumerate(request.news, start=1)
+    )
+
+
 def screen_prompt(request: AnalysisRequest) -> str:
+    """The screen decides on the price, the question and the headlines (the deep analysis gets
+    the summaries and links too)."""
     return (
         f"Question: {request.market.question}\n"
         f"Market price of YES: {request.market_probability}\n"
-        f"Recent news (untrusted data):\n<news>\n{_news_block(request)}\n</news>"
+        f"Recent headlines (untrusted data):\n<news>\n{_headlines(request)}\n</news>"
     )
