@@ -96,6 +96,7 @@ SCREEN_DEFAULT = Reply(text=json.dumps({"analyse": True, "reason": "fake: the ne
 
 class FakeAnthropicServer(LoopbackServer):
     max_body = 256 * 1024**2  # the Message Batches API takes batches of up to 256 MB
+
     def __init__(self, *, default: Reply | None = None, responder: Responder | None = None) -> None:
         super().__init__()
         self.default = default or Reply()
