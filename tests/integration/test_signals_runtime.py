@@ -364,6 +364,14 @@ async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_co
     }
     assert set(costs) == {"claude-haiku-4-5", "claude-sonnet-4-6"}
     assert sum(costs.values()) == pytest.approx(float(report.llm.cost))
+    # the analysis's cache tokens: a market's later samples read its context from the cache
+    tokens = {
+        s.labels["kind"]: s.value
+        for s in families["polyops_llm_tokens"].samples
+        if s.name.endswith("_total") and s.labels["model"] == "claude-sonnet-4-6"
+    }
+    assert tokens["cache_read"] == report.llm.cache_read_tokens > 0
+    assert tokens["cache_write"] == report.llm.cache_write_tokens > 0
 
 
 async def test_with_anthropic_failing_the_openai_compatible_provider_analyses(
