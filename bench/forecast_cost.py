@@ -26,7 +26,6 @@ $0.002 per analysed market with the screen on; each run's figure is printed besi
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -49,13 +48,16 @@ TARGET = Decimal("0.002")
 _PRICE = re.compile(r"Market price of YES: ([0-9.]+)")
 
 
+def _material(market: str) -> bool:
+    found = _PRICE.search(market)
+    price = Decimal(found.group(1)) if found else Decimal("0.5")
+    return Decimal("0.3") <= price <= Decimal("0.7")
+
+
 def _respond(server: FakeAnthropicServer):  # type: ignore[no-untyped-def]
     def respond(body: dict[str, Any]) -> Reply:
-        if server.forced_tool(body) == "screen_market":
-            found = _PRICE.search(body["messages"][0]["content"])
-            price = Decimal(found.group(1)) if found else Decimal("0.5")
-            material = Decimal("0.3") <= price <= Decimal("0.7")
-            return Reply(text=json.dumps({"analyse": material, "reason": "bench verdict"}))
+        if server.forced_tool(body) == "screen_markets":
+            return Reply.verdicts(*(_material(text) for text in server.screened(body)))
         return Reply.answer(0.66)
 
     return respond

@@ -17,7 +17,9 @@ once the response begins).
 Tools: a request that forces a tool (`tool_choice: {"type": "tool", "name": ...}`) is answered
 with a `tool_use` block whose input is the reply's text parsed as a JSON object (a text that is
 no JSON object comes back as a plain text block, as a model that ignored the tool would). The
-default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: true).
+default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: true), and of a
+forced `screen_markets` call (several markets a call) a verdict of analyse true for every market
+listed; `screened(body)` gives the listed markets' texts and `Reply.verdicts` an answer to them.
 
 Message Batches: `POST /v1/messages/batches` answers each request as `/v1/messages` would (the
 same script, responder and usage), keeps the batch `in_progress` for `batch_polls` status
@@ -32,6 +34,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +88,14 @@ class Reply:
         return cls(text=answer_text(probability, **kwargs), delay=delay)
 
     @classmethod
+    def verdicts(cls, *analyse: bool, reason: str = "fake verdict") -> Reply:
+        """The answer of a `screen_markets` call: one verdict per listed market, in order."""
+        verdicts = [
+            {"market": n, "analyse": a, "reason": reason} for n, a in enumerate(analyse, start=1)
+        ]
+        return cls(text=json.dumps({"verdicts": verdicts}))
+
+    @classmethod
     def error(cls, status: int, *, retry_after: str | None = None) -> Reply:
         headers = {"retry-after": retry_after} if retry_after is not None else {}
         return cls(status=status, headers=headers)
@@ -113,6 +124,13 @@ class FakeAnthropicServer(LoopbackServer):
         self.batch_polls = 1  # status checks a batch stays in progress for
         self.batch_polls_seen = 0
         self._batches: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def screened(body: dict[str, Any]) -> list[str]:
+        """The texts of the markets a `screen_markets` request lists, in order."""
+        content = body["messages"][0]["content"]
+        text = content if isinstance(content, str) else "".join(b["text"] for b in content)
+        return re.findall(r'<market number="\d+">\n(.*?)\n</market>', text, re.DOTALL)
 
     @staticmethod
     def forced_tool(body: dict[str, Any]) -> str | None:
@@ -203,6 +221,8 @@ class FakeAnthropicServer(LoopbackServer):
             return self.responder(body)
         if self.forced_tool(body) == "screen_market":
             return SCREEN_DEFAULT
+        if self.forced_tool(body) == "screen_markets":
+            return Reply.verdicts(*(True for _ in self.screened(body)), reason="fake: material")
         return self.default
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:

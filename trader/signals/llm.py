@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -44,17 +44,18 @@ from trader.signals.caching import CacheConfig, PrimingGate, request_params, usa
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
     FORECAST_TOOL,
-    SCREEN_SYSTEM,
-    SCREEN_TOOL,
+    SCREEN_GROUP_SYSTEM,
+    SCREEN_GROUP_TOOL,
     InvalidOutput,
     ScreenOutput,
     market_context,
     parse_analysis,
-    parse_screen,
+    parse_screen_group,
     sample_instruction,
-    screen_prompt,
+    screen_group_prompt,
 )
 from trader.signals.records import UsageRecord, UsageRecorder
+from trader.signals.screening import ScreenGroupConfig, ScreenGroups, shares
 from trader.signals.values import AnalysisRequest, Estimate, FailureKind, SampleOutcome, Source
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is set), not before
@@ -128,6 +129,7 @@ class LLMConfig:
     batch_deadline: float = 86_400.0  # seconds a batched call may take (the API's limit: 24 h)
     batch_screen: bool = True  # a non-urgent market's screen goes in the batch too
     cache: CacheConfig = field(default_factory=CacheConfig)
+    screen_groups: ScreenGroupConfig = field(default_factory=ScreenGroupConfig)
 
 
 def make_client(
@@ -221,6 +223,7 @@ class LLMAnalyser:
         self.failure_counts: Counter[FailureKind] = Counter()
         self._screen_costs: dict[str, Decimal] = {}  # market -> its screen's cost, until read
         self.priming = PrimingGate(clock, self.config.cache.prefix_ttl)
+        self._screens = ScreenGroups(self._screen_group, clock, self.config.screen_groups)
 
     @property
     def stats(self) -> LLMStats:
@@ -258,28 +261,40 @@ class LLMAnalyser:
         return outcome
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
-        """A cheap yes/no with the triage model: is the news material to this market?"""
-        model = self.config.triage_model
+        """A cheap yes/no with the triage model: is the news material to this market? Screens
+        asked for together share one call (`trader.signals.screening`)."""
+        batch = self.config.batch_screen and self._batchable(request)
+        return await self._screens.screen(request, batch)
 
-        async def send(batch: bool) -> ScreenOutput | SampleOutcome:
+    async def _screen_group(
+        self, requests: Sequence[AnalysisRequest], batch: bool
+    ) -> list[ScreenOutput | SampleOutcome]:
+        model, count = self.config.triage_model, len(requests)
+        markets = tuple(r.market.condition_id for r in requests)
+
+        async def send(batched: bool) -> list[ScreenOutput | None] | SampleOutcome:
             return await self._call(
-                batch=batch,
+                batch=batched,
                 purpose="triage",
                 model=model,
-                system=SCREEN_SYSTEM,
-                user=screen_prompt(request),
-                max_tokens=self.config.screen_max_tokens,
-                market=request.market.condition_id,
-                tool=SCREEN_TOOL,
-                parse=parse_screen,
+                system=SCREEN_GROUP_SYSTEM,
+                user=screen_group_prompt(requests),
+                max_tokens=self.config.screen_max_tokens * count,
+                market=markets,
+                tool=SCREEN_GROUP_TOOL,
+                parse=lambda answer: parse_screen_group(answer, count),
             )
 
-        batch = self.config.batch_screen and self._batchable(request)
         outcome = await self.priming.route((model, "triage"), batch, send)
-        cost = self._screen_costs.pop(request.market.condition_id, ZERO)
-        if isinstance(outcome, ScreenOutput):
-            return outcome.model_copy(update={"cost": cost})
-        return outcome
+        costs = [self._screen_costs.pop(market, ZERO) for market in markets]
+        if isinstance(outcome, SampleOutcome):
+            return [outcome] * count
+        return [
+            verdict.model_copy(update={"cost": cost})
+            if verdict is not None
+            else self._fail(FailureKind.INVALID_OUTPUT, "the screen gave no verdict for it")
+            for verdict, cost in zip(outcome, costs, strict=True)
+        ]
 
     def _fail(self, kind: FailureKind, detail: str) -> SampleOutcome:
         self.failure_counts[kind] += 1
@@ -298,7 +313,7 @@ class LLMAnalyser:
         system: str,
         user: str,
         max_tokens: int,
-        market: str,
+        market: str | tuple[str, ...],
         tool: dict[str, Any],
         parse: Callable[[Mapping[str, Any]], T],
         context: str | None = None,
@@ -322,7 +337,8 @@ class LLMAnalyser:
             prompt_tokens=estimate_tokens(prompt) + estimate_tokens(json.dumps(tool)) + _TOOL_USE,
             max_output_tokens=max_tokens,
         )
-        call = _Call(model, purpose, market, price, tool["name"], batch)
+        markets = (market,) if isinstance(market, str) else market
+        call = _Call(model, purpose, markets, price, tool["name"], batch)
         if self._budget is None:
             message, failure = await self._request(params, batch)
         else:
@@ -340,7 +356,7 @@ class LLMAnalyser:
                 await self._budget.settle(reservation, billed)
         if message is None:
             kind, detail = failure or (FailureKind.API_ERROR, "no answer")
-            log.warning("LLM %s call for %s failed: %s", purpose, market, detail)
+            log.warning("LLM %s call for %s failed: %s", purpose, call.named, detail)
             await self._record(call, None, error=kind)
             return self._fail(kind, detail)
         return await self._parse(call, message, parse)
@@ -378,7 +394,7 @@ class LLMAnalyser:
         try:
             result = parse(_tool_input(message, call.tool))
         except InvalidOutput as exc:
-            log.warning("LLM %s answer for %s unusable: %s", call.purpose, call.market, exc)
+            log.warning("LLM %s answer for %s unusable: %s", call.purpose, call.named, exc)
             await self._record(call, message.usage, error=FailureKind.INVALID_OUTPUT)
             return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
         await self._record(call, message.usage, error=None)
@@ -396,12 +412,11 @@ class LLMAnalyser:
     async def _record(
         self, call: _Call, usage: anthropic.types.Usage | None, *, error: FailureKind | None
     ) -> None:
+        """The call in the stats; one `UsageRecord` for each market it served, with its share
+        of the tokens (the shares add up to the call)."""
         tokens = usage_tokens(usage)
-        cost = call.price.cost(**tokens)
         if usage is not None:
             self.priming.saw((call.model, call.purpose), tokens)
-        if call.purpose == "triage":
-            self._screen_costs[call.market] = cost
         stats = self._stats
         self._stats = replace(
             stats,
@@ -410,35 +425,43 @@ class LLMAnalyser:
             output_tokens=stats.output_tokens + tokens["output_tokens"],
             cache_read_tokens=stats.cache_read_tokens + tokens["cache_read_tokens"],
             cache_write_tokens=stats.cache_write_tokens + tokens["cache_write_tokens"],
-            cost=stats.cost + cost,
+            cost=stats.cost + call.price.cost(**tokens),
         )
-        await self._recorder.record(
-            UsageRecord(
-                timestamp=self._clock.now(),
-                model=call.model,
-                purpose=call.purpose,
-                cost=cost,
-                ok=error is None,
-                error=str(error or ""),
-                market=call.market,
-                provider=self.provider,
-                batch=call.batch,
-                input_tokens=tokens["input_tokens"],
-                output_tokens=tokens["output_tokens"],
-                cache_read_tokens=tokens["cache_read_tokens"],
-                cache_write_tokens=tokens["cache_write_tokens"],
+        for market, share in zip(call.markets, shares(tokens, len(call.markets)), strict=True):
+            cost = call.price.cost(**share)
+            if call.purpose == "triage":
+                self._screen_costs[market] = cost
+            await self._recorder.record(
+                UsageRecord(
+                    timestamp=self._clock.now(),
+                    model=call.model,
+                    purpose=call.purpose,
+                    cost=cost,
+                    ok=error is None,
+                    error=str(error or ""),
+                    market=market,
+                    provider=self.provider,
+                    batch=call.batch,
+                    input_tokens=share["input_tokens"],
+                    output_tokens=share["output_tokens"],
+                    cache_read_tokens=share["cache_read_tokens"],
+                    cache_write_tokens=share["cache_write_tokens"],
+                )
             )
-        )
 
 
 @dataclass(frozen=True, slots=True)
 class _Call:
     model: str
     purpose: str
-    market: str
+    markets: tuple[str, ...]
     price: ModelPrice
     tool: str
     batch: bool = False
+
+    @property
+    def named(self) -> str:
+        return ", ".join(self.markets)
 
 
 _TOOL_USE = 400  # the tool-use system prompt the API adds (313-346 tokens), with a margin
