@@ -16,8 +16,8 @@ from trader.signals.budget import (
     ModelPrice,
     estimate_tokens,
 )
-from trader.signals.llm import TokenBucket
 from trader.signals.records import InMemoryUsageRecorder, UsageRecord
+from trader.signals.throttle import TokenBucket
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -179,3 +179,29 @@ async def test_token_bucket_refills_up_to_capacity_only() -> None:
     assert bucket.available == 2
     with pytest.raises(ValueError, match="more tokens"):
         await bucket.acquire(3)
+
+
+async def test_token_bucket_on_a_fake_clock_never_waits_for_float_dust() -> None:
+    # 5 a second: the refills leave 0.9999999999999998 tokens at 1.2 s, and a wait of 4e-17 s
+    # does not move a float clock at 1.2; the bucket used to spin there forever
+    clock = FakeClock()
+    bucket = TokenBucket(rate=5.0, capacity=10, clock=clock)
+
+    async with asyncio.timeout(5):
+        for _ in range(200):
+            await bucket.acquire()
+
+    assert clock.monotonic() == pytest.approx(190 / 5)
+    assert len(clock.sleeps) < 250
+
+
+async def test_token_bucket_far_into_a_fake_clock_never_spins() -> None:
+    clock = FakeClock()
+    clock.advance(1e7)  # where a float clock's step is ~2e-9 s
+    bucket = TokenBucket(rate=3.0, capacity=10, clock=clock)
+
+    async with asyncio.timeout(5):
+        for _ in range(200):
+            await bucket.acquire()
+
+    assert clock.monotonic() - 1e7 == pytest.approx(190 / 3, abs=1e-3)

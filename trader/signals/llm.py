@@ -25,7 +25,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,8 +54,9 @@ from trader.signals.prompts import (
     sample_instruction,
     screen_group_prompt,
 )
-from trader.signals.records import UsageRecord, UsageRecorder
+from trader.signals.records import LLMStats, UsageRecord, UsageRecorder
 from trader.signals.screening import ScreenGroupConfig, ScreenGroups, shares
+from trader.signals.throttle import TokenBucket
 from trader.signals.values import AnalysisRequest, Estimate, FailureKind, SampleOutcome, Source
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is set), not before
@@ -63,50 +64,6 @@ if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is se
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class TokenBucket:
-    """`rate` tokens a second, at most `capacity` saved up. `acquire` waits for one token.
-
-    Waiters are served in arrival order (the lock is fair), and the wait is done with the
-    clock's `sleep`, so a fake clock moves time instead of blocking.
-    """
-
-    def __init__(self, rate: float, capacity: float, clock: Clock) -> None:
-        if rate <= 0 or capacity < 1:
-            raise ValueError("a token bucket needs rate > 0 and capacity >= 1")
-        self.rate = rate
-        self.capacity = capacity
-        self._clock = clock
-        self._tokens = capacity
-        self._updated = clock.monotonic()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock.monotonic()
-        elapsed = max(0.0, now - self._updated)
-        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
-        self._updated = now
-
-    @property
-    def available(self) -> float:
-        self._refill()
-        return self._tokens
-
-    async def acquire(self, tokens: float = 1.0) -> float:
-        """Take `tokens`, waiting as long as needed; returns the seconds waited."""
-        if tokens > self.capacity:
-            raise ValueError("cannot take more tokens than the bucket holds")
-        waited = 0.0
-        async with self._lock:
-            self._refill()
-            while self._tokens < tokens:
-                delay = (tokens - self._tokens) / self.rate
-                await self._clock.sleep(delay)
-                waited += delay
-                self._refill()
-            self._tokens -= tokens
-        return waited
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,39 +115,6 @@ def classify(error: anthropic.APIError) -> tuple[FailureKind, str]:
             return FailureKind.OVERLOADED, "HTTP 529 after retries"
         return FailureKind.API_ERROR, f"HTTP {status}"
     return FailureKind.API_ERROR, type(error).__name__
-
-
-@dataclass(frozen=True, slots=True)
-class LLMStats:
-    calls: int = 0  # requests that reached the API (retries inside the SDK count once)
-    ok: int = 0
-    failures: int = 0
-    budget_refusals: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost: Decimal = ZERO
-
-    @property
-    def tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-        )
-
-    def plus(self, other: LLMStats) -> LLMStats:
-        return LLMStats(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
-        )
-
-    def minus(self, earlier: LLMStats) -> LLMStats:
-        """What happened between `earlier` and this snapshot."""
-        return LLMStats(
-            **{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)}
-        )
 
 
 class LLMAnalyser:

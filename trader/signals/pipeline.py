@@ -23,11 +23,10 @@ from trader.signals.analysis import AnalysisConfig, AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.events import EventViews
 from trader.signals.heuristic import HeuristicModel
-from trader.signals.llm import LLMStats
 from trader.signals.news import RefreshResult
 from trader.signals.pooling import CalibrationHolder
 from trader.signals.prompts import ScreenOutput
-from trader.signals.records import ForecastRecord, ForecastRecorder
+from trader.signals.records import ForecastRecord, ForecastRecorder, LLMStats
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import EdgeEvaluation, LLMEdgeStrategy
 from trader.signals.trace import DecisionTrace
