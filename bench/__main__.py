@@ -58,7 +58,16 @@ TARGETS = (
     Target(
         "/status round trip over the echo bot's (p50)", "telegram_status", "ratio_p50", 1.2, "x"
     ),
-    Target("LLM cost per analysed market", "cycle", "cost_per_market_usd", 0.002, "$"),
+    *(
+        Target(
+            f"LLM cost per analysed market, {run}",
+            "forecast_cost",
+            f"{run}: cost_per_analysed_market_usd",
+            0.002,
+            "$",
+        )
+        for run in ("screen on + batch", "screen on", "screen off + batch", "screen off")
+    ),
     Target(
         "recorder cost per book update on the hot path (kept), p50",
         "recorder",

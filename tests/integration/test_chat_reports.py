@@ -23,8 +23,8 @@ from trader.control.api import ReportSource
 from trader.domain import Market, TradingMode
 from trader.reports import ReportData, ReportService
 from trader.reports.model import ChartKind
-from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
+from trader.signals.records import LLMStats
 from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
 from trader.signals.views import SignalsAdapter
 from trader.store.signals_repo import BrierScores

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,8 +16,15 @@ from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
 from trader.signals.batching import BatchConfig, BatchSender
 from trader.signals.budget import DEFAULT_PRICES, DailyBudget, estimate_tokens
+from trader.signals.ensemble import EnsembleConfig, run_ensemble
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
-from trader.signals.prompts import ANALYSIS_SYSTEM, ScreenOutput, analysis_prompt
+from trader.signals.prompts import (
+    ANALYSIS_SYSTEM,
+    FORECAST_TOOL,
+    ScreenOutput,
+    market_context,
+    sample_instruction,
+)
 from trader.signals.records import InMemoryUsageRecorder
 from trader.signals.values import AnalysisRequest, FailureKind, NewsItem, NewsMatch
 
@@ -84,26 +92,94 @@ async def test_a_well_formed_answer_becomes_an_estimate_with_usage_recorded(
     assert usage.cost > 0
 
 
-async def test_the_system_prompt_is_sent_cacheable_and_read_from_cache_next_time(
+async def test_the_prompt_is_laid_out_stable_first_with_two_cache_breakpoints(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    await analyser(client, InMemoryUsageRecorder()).estimate(REQUEST, sample=2)
+
+    body = server.requests[0]
+    assert body["model"] == "claude-sonnet-4-6"
+    assert body["tools"] == [FORECAST_TOOL]  # the tools open the cached prefix
+    assert body["system"] == [
+        {
+            "type": "text",
+            "text": ANALYSIS_SYSTEM,
+            "cache_control": {"type": "ephemeral", "ttl": "1h"},
+        }
+    ]
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": market_context(REQUEST),
+                    "cache_control": {"type": "ephemeral", "ttl": "5m"},
+                },
+                {"type": "text", "text": sample_instruction(2)},  # per sample: after both
+            ],
+        }
+    ]
+    credentials = server.headers[0].get("x-api-key") or server.headers[0]["authorization"]
+    assert API_KEY in credentials  # this SDK version sends it as a bearer token
+    assert server.headers[0]["anthropic-version"]
+
+
+async def test_a_markets_second_sample_reads_its_context_from_the_cache(
     server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
 ) -> None:
     recorder = InMemoryUsageRecorder()
     llm = analyser(client, recorder)
-    await llm.estimate(REQUEST)
-    await llm.estimate(REQUEST, sample=1)
+    other = AnalysisRequest(
+        make_market("m2", "Will the House pass the bill?", end_date=NOW + timedelta(days=9)),
+        Decimal("0.4"),
+        (),
+        NOW,
+    )
 
-    body = server.requests[0]
-    assert body["system"] == [
-        {"type": "text", "text": ANALYSIS_SYSTEM, "cache_control": {"type": "ephemeral"}}
-    ]
-    assert body["model"] == "claude-sonnet-4-6"
-    assert body["messages"][0]["content"] == analysis_prompt(REQUEST)
-    credentials = server.headers[0].get("x-api-key") or server.headers[0]["authorization"]
-    assert API_KEY in credentials  # this SDK version sends it as a bearer token
-    assert server.headers[0]["anthropic-version"]
-    first, second = recorder.records
-    assert (first.cache_write_tokens, first.cache_read_tokens) == (second.cache_read_tokens, 0)
-    assert second.cost < first.cost
+    await llm.estimate(REQUEST, sample=0)
+    await llm.estimate(REQUEST, sample=1)
+    await llm.estimate(other, sample=0)
+
+    first, second, third = recorder.records
+    # the first writes tools + system + the market's context; the second reads all of it and
+    # pays plain input only for its own instruction
+    assert first.cache_read_tokens == 0
+    assert first.cache_write_tokens > 0
+    assert second.cache_read_tokens == first.cache_write_tokens
+    assert second.cache_write_tokens == 0
+    assert second.input_tokens == len(sample_instruction(1)) // 4
+    assert second.cost < first.cost / 2
+    # another market reads the shared prefix and writes only its own context
+    assert 0 < third.cache_read_tokens < first.cache_write_tokens
+    assert third.cache_write_tokens == len(market_context(other)) // 4
+    assert llm.stats.cache_read_tokens == second.cache_read_tokens + third.cache_read_tokens
+
+
+async def test_the_cost_is_priced_from_the_replys_cache_tokens(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    server.push(
+        Reply(
+            usage={
+                "input_tokens": 200,
+                "output_tokens": 400,
+                "cache_read_input_tokens": 1500,
+                "cache_creation_input_tokens": 300,
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": 200,
+                    "ephemeral_1h_input_tokens": 100,
+                },
+            }
+        )
+    )
+    await analyser(client, recorder).estimate(REQUEST)
+
+    (usage,) = recorder.records
+    # Sonnet: 200 x $3 + 400 x $15 + 1,500 x $0.30 + 200 x $3.75 + 100 x $6, a million
+    assert usage.cost == Decimal("0.0084")
+    assert (usage.cache_read_tokens, usage.cache_write_tokens) == (1500, 300)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +234,8 @@ async def test_the_answer_comes_through_a_forced_tool_call_reasoning_before_the_
     assert order.index("counter_argument") < order.index("probability")
     assert schema["properties"]["probability"] == {"type": "number", "minimum": 0, "maximum": 1}
     assert body["max_tokens"] >= 2000  # room to reason first
-    assert "best case that it resolves NO" in body["messages"][0]["content"]  # framing 2 of 3
+    instruction = body["messages"][0]["content"][-1]["text"]  # after the cached context
+    assert "best case that it resolves NO" in instruction  # framing 2 of 5
 
 
 @pytest.mark.parametrize("status", [429, 529])
@@ -244,8 +321,9 @@ async def test_budget_sixteen_parallel_calls_never_spend_past_a_budget_for_five(
 ) -> None:
     config = LLMConfig()
     price = config.prices[config.analysis_model]
+    prompt = ANALYSIS_SYSTEM + market_context(REQUEST) + sample_instruction(0)
     worst = price.worst_case(
-        prompt_tokens=estimate_tokens(ANALYSIS_SYSTEM) + estimate_tokens(analysis_prompt(REQUEST)),
+        prompt_tokens=estimate_tokens(prompt) + estimate_tokens(json.dumps(FORECAST_TOOL)) + 400,
         max_output_tokens=config.max_tokens,
     )
     limit = worst * Decimal("5.5")
@@ -273,10 +351,11 @@ async def test_the_screen_uses_the_triage_model(
     server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
 ) -> None:
     recorder = InMemoryUsageRecorder()
-    server.push(Reply(text='{"analyse": false, "reason": "old news"}'))
+    server.push(Reply.verdicts(False, reason="old news"))
     result = await analyser(client, recorder).screen(REQUEST)
     assert isinstance(result, ScreenOutput)
     assert not result.analyse
+    assert result.reason == "old news"
     assert server.requests[0]["model"] == "claude-haiku-4-5"
     assert recorder.records[0].purpose == "triage"
 
@@ -315,27 +394,35 @@ async def test_non_urgent_analyses_go_out_as_one_message_batch_at_half_the_price
         client, recorder=recorder, clock=clock, config=llm.config, batcher=batcher
     )
     server.batch_polls = 2
-    server.push(Reply.answer(0.61), Reply.answer(0.62), Reply.error(500))
+    server.push(Reply.answer(0.60), Reply.answer(0.61), Reply.answer(0.62), Reply.error(500))
 
-    outcomes = await asyncio.gather(*(batched.estimate(OLD_NEWS, sample=i) for i in range(3)))
+    outcomes = await asyncio.gather(*(batched.estimate(OLD_NEWS, sample=i) for i in range(4)))
 
+    # the first call primes the cache directly; the others wait for it, then go in one batch
+    assert batched.priming.primed == 1
+    assert server.statuses == [200]
     assert batcher.batches_sent == 1
-    assert len(server.batched) == 3  # one batch, nothing sent one by one
-    assert server.statuses == []  # no /v1/messages call
+    assert len(server.batched) == 3
     assert 30.0 in clock.sleeps  # polled on the clock until it ended
-    assert [o.estimate.probability for o in outcomes[:2] if o.estimate] == [
+    assert [o.estimate.probability for o in outcomes[:3] if o.estimate] == [
+        Decimal("0.60"),
         Decimal("0.61"),
         Decimal("0.62"),
     ]
-    assert outcomes[2].failure is FailureKind.API_ERROR
-    assert "errored" in outcomes[2].detail
-    assert all(r.batch for r in recorder.records)
-    first = recorder.records[0]
+    assert outcomes[3].failure is FailureKind.API_ERROR
+    assert "errored" in outcomes[3].detail
+    assert [r.batch for r in recorder.records] == [False, True, True, True]
+    # batched requests read the primed system prompt; their context breakpoint lives an hour
+    context = server.batched[0]["messages"][0]["content"][0]
+    assert context["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    first = recorder.records[1]
+    assert first.cache_read_tokens > 0
     direct = DEFAULT_PRICES["claude-sonnet-4-6"].cost(
         input_tokens=first.input_tokens,
         output_tokens=first.output_tokens,
         cache_read_tokens=first.cache_read_tokens,
         cache_write_tokens=first.cache_write_tokens,
+        cache_write_1h_tokens=first.cache_write_tokens,  # every write of a batch: 1 h
     )
     assert first.cost == direct / 2
 
@@ -343,5 +430,53 @@ async def test_non_urgent_analyses_go_out_as_one_message_batch_at_half_the_price
     server.push(Reply.answer(0.7))
     urgent = await batched.estimate(REQUEST)
     assert urgent.estimate is not None
-    assert server.statuses == [200]
+    assert server.statuses == [200, 200]
     assert not recorder.records[-1].batch
+
+
+async def test_a_batched_call_holds_no_concurrency_slot_while_its_batch_runs(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    clock = FakeClock(NOW)
+    batcher = BatchSender(client, clock, BatchConfig(window=1.0, poll=30.0))
+    config = LLMConfig(concurrency=2, requests_per_second=1000.0, burst=1000.0)
+    llm = LLMAnalyser(
+        client, recorder=InMemoryUsageRecorder(), clock=clock, config=config, batcher=batcher
+    )
+
+    outcomes = await asyncio.gather(*(llm.estimate(OLD_NEWS, sample=i) for i in range(9)))
+
+    assert all(o.estimate is not None for o in outcomes)
+    assert llm.priming.primed == 1
+    assert batcher.batches_sent == 1  # all eight in one batch, not in batches of two
+    assert len(server.batched) == 8
+
+
+async def test_an_ensemble_primes_the_markets_context_then_its_samples_read_it(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    llm = analyser(client, recorder)
+
+    result = await run_ensemble(llm, REQUEST, EnsembleConfig(samples=3, min_valid=3))
+
+    assert result.forecast is not None
+    first, *rest = recorder.records
+    assert first.cache_write_tokens > 0
+    # sent together, each sample would have written the context; primed, the others read it
+    assert [r.cache_read_tokens for r in rest] == [first.cache_write_tokens] * 2
+    assert [r.cache_write_tokens for r in rest] == [0, 0]
+
+
+async def test_without_priming_parallel_samples_each_write_the_context(
+    server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
+) -> None:
+    recorder = InMemoryUsageRecorder()
+    llm = analyser(client, recorder)
+    await llm.estimate(OLD_NEWS)  # the shared prefix is warm; only the context is new
+    server.default = Reply.answer(0.5, delay=0.05)  # all three in flight at once
+
+    await run_ensemble(llm, REQUEST, EnsembleConfig(samples=3, min_valid=3, prime=False))
+
+    writes = [r.cache_write_tokens for r in recorder.records[1:]]
+    assert writes == [len(market_context(REQUEST)) // 4] * 3

@@ -3,7 +3,6 @@ over httpx, the real Anthropic SDK against the fake Messages API, intents on a r
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,9 +27,9 @@ from trader.domain import Alert, Market, OrderIntent, TradingMode
 from trader.events import RecordedEvent
 from trader.ops.metrics import Metrics
 from trader.scheduler import JobHook, JobScheduler, ScheduleConfig, job_plan
-from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
 from trader.signals.pooling import PoolingConfig
+from trader.signals.records import LLMStats
 from trader.signals.runtime import (
     SignalRuntime,
     SignalRuntimeConfig,
@@ -326,9 +325,8 @@ async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_co
     dull = world.markets[0].question
 
     def respond(body: dict[str, Any]) -> Reply:
-        if anthropic_api.forced_tool(body) == "screen_market":
-            material = dull not in body["messages"][0]["content"]
-            return Reply(text=json.dumps({"analyse": material, "reason": "fake verdict"}))
+        if anthropic_api.forced_tool(body) == "screen_markets":
+            return Reply.verdicts(*(dull not in text for text in anthropic_api.screened(body)))
         return Reply.answer(0.9)
 
     anthropic_api.responder = respond
@@ -338,8 +336,12 @@ async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_co
     report, _ = await rig.cycle()
 
     screens = [b for b in anthropic_api.requests if b["model"] == "claude-haiku-4-5"]
-    assert len(screens) == 4  # one cheap call per market
-    assert len(anthropic_api.requests) == 4 + 3 * 3  # three markets analysed, three samples
+    listed = [text for body in screens for text in anthropic_api.screened(body)]
+    # every market screened once (several to a call when they arrive within the window; on
+    # this rig's fake clock the window is one turn of the loop, so the grouping varies)
+    assert sorted(listed) == sorted(set(listed))
+    assert len(listed) == 4
+    assert len(anthropic_api.requests) == len(screens) + 3 * 3  # three analysed, three samples
     assert report.screened_out == 1
     kept = next(m for m in report.markets if m.question == dull)
     assert kept.screen == "screened out: fake verdict"
@@ -364,6 +366,14 @@ async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_co
     }
     assert set(costs) == {"claude-haiku-4-5", "claude-sonnet-4-6"}
     assert sum(costs.values()) == pytest.approx(float(report.llm.cost))
+    # the analysis's cache tokens: a market's later samples read its context from the cache
+    tokens = {
+        s.labels["kind"]: s.value
+        for s in families["polyops_llm_tokens"].samples
+        if s.name.endswith("_total") and s.labels["model"] == "claude-sonnet-4-6"
+    }
+    assert tokens["cache_read"] == report.llm.cache_read_tokens > 0
+    assert tokens["cache_write"] == report.llm.cache_write_tokens > 0
 
 
 async def test_with_anthropic_failing_the_openai_compatible_provider_analyses(

@@ -5,18 +5,27 @@ Tests script it: a queue of `Reply`s consumed one per request, then a default re
 tokens), any text (malformed JSON, an out-of-range probability), an error status with
 `retry-after`, a hang (until the client gives up and the server closes), and a delay.
 
-Usage is simulated: about four characters a token; the first request with a given system prompt
-writes the cache (`cache_creation_input_tokens`), later ones read it.
+Usage is simulated: about four characters a token, and prompt caching as the API bills it
+(`tests.support.anthropic_cache`: by prefix up to each `cache_control` breakpoint, per model,
+above the model's minimum cacheable length, with 5-minute and 1-hour lifetimes on `cache.now`):
+`cache_creation_input_tokens` (split by TTL in `cache_creation`), `cache_read_input_tokens`,
+and `input_tokens` for what follows the last breakpoint. A fifth breakpoint is a 400. A request
+looks the cache up on arrival, and what it writes is readable once its answer is sent, so
+requests in flight together do not read each other's writes (the API makes an entry readable
+once the response begins).
 
 Tools: a request that forces a tool (`tool_choice: {"type": "tool", "name": ...}`) is answered
 with a `tool_use` block whose input is the reply's text parsed as a JSON object (a text that is
 no JSON object comes back as a plain text block, as a model that ignored the tool would). The
-default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: true).
+default reply of a forced `screen_market` call is `SCREEN_DEFAULT` (analyse: true), and of a
+forced `screen_markets` call (several markets a call) a verdict of analyse true for every market
+listed; `screened(body)` gives the listed markets' texts and `Reply.verdicts` an answer to them.
 
 Message Batches: `POST /v1/messages/batches` answers each request as `/v1/messages` would (the
 same script, responder and usage), keeps the batch `in_progress` for `batch_polls` status
 checks, then `ended` with a `results_url` that serves the results as JSON lines. An error
-status in a reply becomes an `errored` result.
+status in a reply becomes an `errored` result. The requests of one batch are answered against
+the cache as it stood when the batch was created: none reads what another of the batch wrote.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.anthropic_cache import PromptCache, TooManyBreakpoints
 from tests.support.loopback import LoopbackServer
 
 ERROR_TYPES = {
@@ -77,6 +88,14 @@ class Reply:
         return cls(text=answer_text(probability, **kwargs), delay=delay)
 
     @classmethod
+    def verdicts(cls, *analyse: bool, reason: str = "fake verdict") -> Reply:
+        """The answer of a `screen_markets` call: one verdict per listed market, in order."""
+        verdicts = [
+            {"market": n, "analyse": a, "reason": reason} for n, a in enumerate(analyse, start=1)
+        ]
+        return cls(text=json.dumps({"verdicts": verdicts}))
+
+    @classmethod
     def error(cls, status: int, *, retry_after: str | None = None) -> Reply:
         headers = {"retry-after": retry_after} if retry_after is not None else {}
         return cls(status=status, headers=headers)
@@ -87,6 +106,8 @@ SCREEN_DEFAULT = Reply(text=json.dumps({"analyse": True, "reason": "fake: the ne
 
 
 class FakeAnthropicServer(LoopbackServer):
+    max_body = 256 * 1024**2  # the Message Batches API takes batches of up to 256 MB
+
     def __init__(self, *, default: Reply | None = None, responder: Responder | None = None) -> None:
         super().__init__()
         self.default = default or Reply()
@@ -97,12 +118,19 @@ class FakeAnthropicServer(LoopbackServer):
         self.statuses: list[int] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._cached_systems: set[str] = set()
+        self.cache = PromptCache()
         self._ids = itertools.count(1)
         self.batched: list[dict[str, Any]] = []  # the params of requests that came in batches
         self.batch_polls = 1  # status checks a batch stays in progress for
         self.batch_polls_seen = 0
         self._batches: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def screened(body: dict[str, Any]) -> list[str]:
+        """The texts of the markets a `screen_markets` request lists, in order."""
+        content = body["messages"][0]["content"]
+        text = content if isinstance(content, str) else "".join(b["text"] for b in content)
+        return re.findall(r'<market number="\d+">\n(.*?)\n</market>', text, re.DOTALL)
 
     @staticmethod
     def forced_tool(body: dict[str, Any]) -> str | None:
@@ -122,6 +150,7 @@ class FakeAnthropicServer(LoopbackServer):
         body = await request.json()
         batch_id = f"msgbatch_fake_{next(self._ids)}"
         lines = []
+        snapshot = self.cache.copy()  # what the batch's requests can read
         for item in body["requests"]:
             params = item["params"]
             self.requests.append(params)
@@ -132,7 +161,9 @@ class FakeAnthropicServer(LoopbackServer):
                 error = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
                 result: dict[str, Any] = {"type": "errored", "error": error}
             else:
-                result = {"type": "succeeded", "message": self._message(params, reply)}
+                usage = reply.usage or self.cache.usage(params, snapshot=snapshot)
+                message = self._message(params, reply, usage)
+                result = {"type": "succeeded", "message": message}
             lines.append({"custom_id": item["custom_id"], "result": result})
         self._batches[batch_id] = {"lines": lines, "polls_left": self.batch_polls}
         return web.json_response(self._batch(batch_id))
@@ -190,6 +221,8 @@ class FakeAnthropicServer(LoopbackServer):
             return self.responder(body)
         if self.forced_tool(body) == "screen_market":
             return SCREEN_DEFAULT
+        if self.forced_tool(body) == "screen_markets":
+            return Reply.verdicts(*(True for _ in self.screened(body)), reason="fake: material")
         return self.default
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
@@ -197,6 +230,12 @@ class FakeAnthropicServer(LoopbackServer):
         self.requests.append(body)
         self.headers.append({k.lower(): v for k, v in request.headers.items()})
         reply = self._next(body)
+        try:
+            # looked up on arrival; what it writes is readable once its answer begins
+            usage, writes = self.cache.lookup(body) if reply.usage is None else (reply.usage, {})
+        except TooManyBreakpoints as exc:
+            error = {"type": "invalid_request_error", "message": str(exc)}
+            return web.json_response({"type": "error", "error": error}, status=400)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -212,32 +251,8 @@ class FakeAnthropicServer(LoopbackServer):
             kind = ERROR_TYPES.get(reply.status, "api_error")
             payload = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
             return web.json_response(payload, status=reply.status, headers=reply.headers)
-        return web.json_response(self._message(body, reply), headers=reply.headers)
-
-    def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, int]:
-        if reply.usage is not None:
-            return reply.usage
-        system = body.get("system", "")
-        system_text = (
-            system if isinstance(system, str) else "".join(b.get("text", "") for b in system)
-        )
-        cached = not isinstance(system, str) and any(b.get("cache_control") for b in system)
-        user_text = json.dumps(body.get("messages", []))
-        usage = {
-            "input_tokens": len(user_text) // 4,
-            "output_tokens": max(1, len(reply.text) // 4),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-        }
-        system_tokens = len(system_text) // 4
-        if not cached:
-            usage["input_tokens"] += system_tokens
-        elif system_text in self._cached_systems:
-            usage["cache_read_input_tokens"] = system_tokens
-        else:
-            self._cached_systems.add(system_text)
-            usage["cache_creation_input_tokens"] = system_tokens
-        return usage
+        self.cache.entries.update(writes)
+        return web.json_response(self._message(body, reply, usage), headers=reply.headers)
 
     def _content(self, body: dict[str, Any], reply: Reply) -> tuple[list[dict[str, Any]], str]:
         tool = self.forced_tool(body)
@@ -251,7 +266,7 @@ class FakeAnthropicServer(LoopbackServer):
                 return [{**block, "input": value}], "tool_use"
         return [{"type": "text", "text": reply.text}], "end_turn"
 
-    def _message(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    def _message(self, body: dict[str, Any], reply: Reply, usage: dict[str, Any]) -> dict[str, Any]:
         content, stop = self._content(body, reply)
         return {
             "id": f"msg_fake_{next(self._ids)}",
@@ -261,5 +276,5 @@ class FakeAnthropicServer(LoopbackServer):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": self._usage(body, reply),
+            "usage": {"output_tokens": max(1, len(reply.text) // 4), **usage},
         }

@@ -11,6 +11,8 @@ from aiohttp import web
 
 
 class LoopbackServer:
+    max_body = 1024**2  # bytes a request body may have (aiohttp's default); subclasses raise it
+
     def __init__(self) -> None:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -20,7 +22,7 @@ class LoopbackServer:
         raise NotImplementedError
 
     async def start(self) -> str:
-        app = web.Application()
+        app = web.Application(client_max_size=self.max_body)
         self.routes(app)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()

@@ -28,8 +28,8 @@ from trader.control.api import (
 )
 from trader.domain import Actor, OrderIntent, Side, TradingMode
 from trader.reports import ReportService
-from trader.signals.llm import LLMStats
 from trader.signals.pipeline import CycleReport, MarketReport
+from trader.signals.records import LLMStats
 from trader.signals.runtime import SignalRuntime, SignalRuntimeConfig
 from trader.signals.views import SignalsAdapter, signals_view
 from trader.state import ControlState

@@ -16,8 +16,8 @@ from trader.signals.budget import (
     ModelPrice,
     estimate_tokens,
 )
-from trader.signals.llm import TokenBucket
 from trader.signals.records import InMemoryUsageRecorder, UsageRecord
+from trader.signals.throttle import TokenBucket
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -118,6 +118,32 @@ def test_cost_counts_each_token_kind_at_its_price() -> None:
     assert SONNET.input > HAIKU.input
 
 
+def test_sonnet_cache_writes_cost_1_25x_or_2x_input_reads_0_1x_and_a_batch_half() -> None:
+    # 2,000 prompt tokens: 1,500 read from the cache, 300 written (100 of them for an hour),
+    # 200 plain input; 400 output. Sonnet: $3 in, $15 out a million.
+    tokens = {
+        "input_tokens": 200,
+        "output_tokens": 400,
+        "cache_read_tokens": 1500,
+        "cache_write_tokens": 300,
+        "cache_write_1h_tokens": 100,
+    }
+    direct = SONNET.cost(**tokens)
+    batched = SONNET.discounted(Decimal("0.5")).cost(**tokens)
+
+    # 200 x 3 + 400 x 15 + 1,500 x 0.30 + 200 x 3.75 + 100 x 6 = 8,400 per million
+    assert direct == Decimal("0.0084")
+    assert batched == Decimal("0.0042")
+    assert SONNET.cache_read == SONNET.input / 10
+    assert SONNET.cache_write == SONNET.input * Decimal("1.25")
+    assert SONNET.hour_write == SONNET.input * 2 == HAIKU.hour_write * 3
+
+
+def test_hour_writes_cannot_exceed_the_writes() -> None:
+    with pytest.raises(ValueError, match="1-hour cache writes"):
+        SONNET.cost(input_tokens=0, output_tokens=0, cache_write_tokens=1, cache_write_1h_tokens=2)
+
+
 def test_worst_case_is_an_upper_bound_of_any_split_of_the_same_prompt() -> None:
     worst = SONNET.worst_case(prompt_tokens=1000, max_output_tokens=500)
     for split in range(0, 1001, 250):
@@ -125,6 +151,7 @@ def test_worst_case_is_an_upper_bound_of_any_split_of_the_same_prompt() -> None:
             input_tokens=1000 - split,
             output_tokens=500,
             cache_write_tokens=split,
+            cache_write_1h_tokens=split // 2,
         )
         assert actual <= worst
 
@@ -152,3 +179,29 @@ async def test_token_bucket_refills_up_to_capacity_only() -> None:
     assert bucket.available == 2
     with pytest.raises(ValueError, match="more tokens"):
         await bucket.acquire(3)
+
+
+async def test_token_bucket_on_a_fake_clock_never_waits_for_float_dust() -> None:
+    # 5 a second: the refills leave 0.9999999999999998 tokens at 1.2 s, and a wait of 4e-17 s
+    # does not move a float clock at 1.2; the bucket used to spin there forever
+    clock = FakeClock()
+    bucket = TokenBucket(rate=5.0, capacity=10, clock=clock)
+
+    async with asyncio.timeout(5):
+        for _ in range(200):
+            await bucket.acquire()
+
+    assert clock.monotonic() == pytest.approx(190 / 5)
+    assert len(clock.sleeps) < 250
+
+
+async def test_token_bucket_far_into_a_fake_clock_never_spins() -> None:
+    clock = FakeClock()
+    clock.advance(1e7)  # where a float clock's step is ~2e-9 s
+    bucket = TokenBucket(rate=3.0, capacity=10, clock=clock)
+
+    async with asyncio.timeout(5):
+        for _ in range(200):
+            await bucket.acquire()
+
+    assert clock.monotonic() - 1e7 == pytest.approx(190 / 3, abs=1e-3)

@@ -12,9 +12,10 @@ from trader.signals.prompts import (
     InvalidOutput,
     analysis_prompt,
     extract_json,
-    news_subset,
+    market_context,
     parse_analysis,
     parse_screen,
+    sample_instruction,
 )
 from trader.signals.values import AnalysisRequest, NewsItem, NewsMatch
 
@@ -90,7 +91,7 @@ def test_screen_answers() -> None:
         parse_screen('{"reason": "missing verdict"}')
 
 
-def test_samples_differ_on_purpose_in_framing_and_in_the_news_they_see() -> None:
+def test_samples_differ_by_framing_and_share_the_markets_context() -> None:
     market = make_market("m", "Will X happen?", end_date=NOW + timedelta(days=3))
     news = tuple(
         NewsMatch(NewsItem(f"n{i}", f"Headline {i}", f"https://x.test/{i}", "b", NOW, "w"), 0.5)
@@ -98,16 +99,16 @@ def test_samples_differ_on_purpose_in_framing_and_in_the_news_they_see() -> None
     )
     request = AnalysisRequest(market, Decimal("0.4"), news, NOW)
 
-    assert news_subset(news, 0) == news
-    assert [m.item.item_id for m in news_subset(news, 1)] == ["n0", "n2", "n3", "n5"]
-    assert [m.item.item_id for m in news_subset(news, 2)] == ["n0", "n1", "n3", "n4"]
-    prompts = [analysis_prompt(request, sample=s) for s in range(3)]
-    assert len(set(prompts)) == 3
-    assert FRAMINGS[1] in prompts[1]
-    assert FRAMINGS[2] in prompts[2]
-    assert "Headline 1" in prompts[0]
-    assert "Headline 1" not in prompts[1]
-    assert news_subset(news[:2], 1) == news[:2]  # too few to leave any out
+    prompts = [analysis_prompt(request, sample=s) for s in range(5)]
+    context = market_context(request)
+
+    assert len(set(prompts)) == 5  # five distinct framings
+    for sample, prompt in enumerate(prompts):
+        # the shared context comes first (the cached block), the sample's part after it
+        assert prompt == f"{context}\n{sample_instruction(sample)}"
+        assert FRAMINGS[sample] in prompt
+        assert all(f"Headline {i}" in prompt for i in range(6))  # every sample sees every item
+    assert "Independent estimate" not in context
 
 
 def test_a_forced_tool_call_input_is_validated_like_text() -> None:

@@ -31,12 +31,19 @@ MILLION = Decimal(1_000_000)
 
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
-    """USD per million tokens. Cache writes (5-minute TTL) cost 1.25x input, reads 0.1x."""
+    """USD per million tokens, as Anthropic bills them: cache writes with the 5-minute lifetime
+    cost 1.25x input, with the 1-hour lifetime 2x (`cache_write_1h`, 2x input when not given),
+    cache reads 0.1x; the Message Batches API halves every rate (`discounted`)."""
 
     input: Decimal
     output: Decimal
     cache_read: Decimal
     cache_write: Decimal
+    cache_write_1h: Decimal | None = None
+
+    @property
+    def hour_write(self) -> Decimal:
+        return self.cache_write_1h if self.cache_write_1h is not None else self.input * 2
 
     def cost(
         self,
@@ -45,13 +52,19 @@ class ModelPrice:
         output_tokens: int,
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
     ) -> Decimal:
-        """Cost of one call. Anthropic's `input_tokens` excludes the cached ones."""
+        """Cost of one call. Anthropic's `input_tokens` excludes the cached ones;
+        `cache_write_tokens` counts every write, `cache_write_1h_tokens` those of them with the
+        1-hour lifetime."""
+        if not 0 <= cache_write_1h_tokens <= cache_write_tokens:
+            raise ValueError("1-hour cache writes are a part of the cache writes")
         total = (
             self.input * input_tokens
             + self.output * output_tokens
             + self.cache_read * cache_read_tokens
-            + self.cache_write * cache_write_tokens
+            + self.cache_write * (cache_write_tokens - cache_write_1h_tokens)
+            + self.hour_write * cache_write_1h_tokens
         )
         return total / MILLION
 
@@ -62,19 +75,20 @@ class ModelPrice:
             self.output * factor,
             self.cache_read * factor,
             self.cache_write * factor,
+            self.hour_write * factor,
         )
 
     def worst_case(self, *, prompt_tokens: int, max_output_tokens: int) -> Decimal:
         """An upper bound for a call: every prompt token at the dearest input rate."""
-        dearest = max(self.input, self.cache_write, self.cache_read)
+        dearest = max(self.input, self.cache_write, self.cache_read, self.hour_write)
         return (dearest * prompt_tokens + self.output * max_output_tokens) / MILLION
 
 
 # List prices (USD per million tokens) as published for these models in 2026; constructor
 # settings, so an operator can change them. Sonnet 4.5 is kept priced for operators who pin it,
 # but it is not the default: the SDK marks it deprecated (end of life 2026-11-30).
-HAIKU = ModelPrice(Decimal(1), Decimal(5), Decimal("0.10"), Decimal("1.25"))
-SONNET = ModelPrice(Decimal(3), Decimal(15), Decimal("0.30"), Decimal("3.75"))
+HAIKU = ModelPrice(Decimal(1), Decimal(5), Decimal("0.10"), Decimal("1.25"), Decimal(2))
+SONNET = ModelPrice(Decimal(3), Decimal(15), Decimal("0.30"), Decimal("3.75"), Decimal(6))
 DEFAULT_PRICES: Mapping[str, ModelPrice] = {
     "claude-haiku-4-5": HAIKU,
     "claude-sonnet-4-6": SONNET,

@@ -1,12 +1,17 @@
 """Deep analysis of one market with the Messages API (`anthropic.AsyncAnthropic`).
 
-Each call: a concurrency slot (semaphore), a budget reservation of the worst-case cost, a
-rate-limit token (token bucket on the injected clock), the request with the system prompt marked
-`cache_control: ephemeral`, then settlement of the reservation to the actual cost and one
-`UsageRecord`. Retries are the SDK's own (`max_retries`): it retries 408/409/429/5xx/529 and
-connection errors, honouring `retry-after` / `retry-after-ms`; `deadline` bounds a whole call,
-retries included. Timeouts, exhausted retries and unusable answers come back as a
-`SampleOutcome` with a `FailureKind`, never as an exception.
+Each call: a budget reservation of the worst-case cost, for a direct call a concurrency slot
+(semaphore) and a rate-limit token (token bucket on the injected clock), the request laid out
+for prompt caching (`trader.signals.caching`: breakpoints after the shared system prompt and
+after the market's context, the sample's instruction last), then settlement of the reservation
+to the actual cost and one `UsageRecord`. A batched call holds no slot and takes no token while
+it waits for its batch: it is one line of one request, not a request; the first batched call
+of a kind waits for a direct one to prime the cache (`PrimingGate`).
+
+Retries are the SDK's own (`max_retries`): it retries 408/409/429/5xx/529 and connection errors,
+honouring `retry-after` / `retry-after-ms`; `deadline` bounds a whole call, retries included.
+Timeouts, exhausted retries and unusable answers come back as a `SampleOutcome` with a
+`FailureKind`, never as an exception.
 
 The client is injected: build it with `make_client` (key and base URL from settings; the SDK
 falls back to ANTHROPIC_BASE_URL). Nothing here logs the key or the request headers.
@@ -15,13 +20,15 @@ falls back to ANTHROPIC_BASE_URL). Nothing here logs the key or the request head
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trader.clock import Clock
 from trader.domain import ZERO
@@ -33,19 +40,21 @@ from trader.signals.budget import (
     ModelPrice,
     estimate_tokens,
 )
+from trader.signals.caching import CacheConfig, PrimingGate, request_params, usage_tokens
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
     FORECAST_TOOL,
-    SCREEN_SYSTEM,
-    SCREEN_TOOL,
+    SCREEN_GROUP_SYSTEM,
+    SCREEN_GROUP_TOOL,
     InvalidOutput,
     ScreenOutput,
-    analysis_prompt,
+    market_context,
     parse_analysis,
-    parse_screen,
-    screen_prompt,
+    parse_screen_group,
+    sample_instruction,
+    screen_group_prompt,
 )
-from trader.signals.records import UsageRecord, UsageRecorder
+from trader.signals.records import LLMStats, UsageRecord, UsageRecorder
 from trader.signals.retrieval.queries import (
     QUERY_SYSTEM,
     QUERY_TOOL,
@@ -53,58 +62,15 @@ from trader.signals.retrieval.queries import (
     parse_queries,
     query_prompt,
 )
+from trader.signals.screening import ScreenGroupConfig, ScreenGroups, shares
+from trader.signals.throttle import TokenBucket
 from trader.signals.values import AnalysisRequest, Estimate, FailureKind, SampleOutcome, Source
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is set), not before
     import anthropic
-    from anthropic.types import TextBlockParam, ToolParam
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class TokenBucket:
-    """`rate` tokens a second, at most `capacity` saved up. `acquire` waits for one token.
-
-    Waiters are served in arrival order (the lock is fair), and the wait is done with the
-    clock's `sleep`, so a fake clock moves time instead of blocking.
-    """
-
-    def __init__(self, rate: float, capacity: float, clock: Clock) -> None:
-        if rate <= 0 or capacity < 1:
-            raise ValueError("a token bucket needs rate > 0 and capacity >= 1")
-        self.rate = rate
-        self.capacity = capacity
-        self._clock = clock
-        self._tokens = capacity
-        self._updated = clock.monotonic()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock.monotonic()
-        elapsed = max(0.0, now - self._updated)
-        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
-        self._updated = now
-
-    @property
-    def available(self) -> float:
-        self._refill()
-        return self._tokens
-
-    async def acquire(self, tokens: float = 1.0) -> float:
-        """Take `tokens`, waiting as long as needed; returns the seconds waited."""
-        if tokens > self.capacity:
-            raise ValueError("cannot take more tokens than the bucket holds")
-        waited = 0.0
-        async with self._lock:
-            self._refill()
-            while self._tokens < tokens:
-                delay = (tokens - self._tokens) / self.rate
-                await self._clock.sleep(delay)
-                waited += delay
-                self._refill()
-            self._tokens -= tokens
-        return waited
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +91,9 @@ class LLMConfig:
     # price) when a `BatchSender` is given; a market with fresher news is analysed at once.
     urgent_news: timedelta = timedelta(hours=1)
     batch_deadline: float = 86_400.0  # seconds a batched call may take (the API's limit: 24 h)
+    batch_screen: bool = True  # a non-urgent market's screen goes in the batch too
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    screen_groups: ScreenGroupConfig = field(default_factory=ScreenGroupConfig)
 
 
 def make_client(
@@ -153,39 +122,6 @@ def classify(error: anthropic.APIError) -> tuple[FailureKind, str]:
             return FailureKind.OVERLOADED, "HTTP 529 after retries"
         return FailureKind.API_ERROR, f"HTTP {status}"
     return FailureKind.API_ERROR, type(error).__name__
-
-
-@dataclass(frozen=True, slots=True)
-class LLMStats:
-    calls: int = 0  # requests that reached the API (retries inside the SDK count once)
-    ok: int = 0
-    failures: int = 0
-    budget_refusals: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost: Decimal = ZERO
-
-    @property
-    def tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-        )
-
-    def plus(self, other: LLMStats) -> LLMStats:
-        return LLMStats(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
-        )
-
-    def minus(self, earlier: LLMStats) -> LLMStats:
-        """What happened between `earlier` and this snapshot."""
-        return LLMStats(
-            **{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)}
-        )
 
 
 class LLMAnalyser:
@@ -217,6 +153,8 @@ class LLMAnalyser:
         self._stats = LLMStats()
         self.failure_counts: Counter[FailureKind] = Counter()
         self._screen_costs: dict[str, Decimal] = {}  # market -> its screen's cost, until read
+        self.priming = PrimingGate(clock, self.config.cache.prefix_ttl)
+        self._screens = ScreenGroups(self._screen_group, clock, self.config.screen_groups)
 
     @property
     def stats(self) -> LLMStats:
@@ -227,39 +165,67 @@ class LLMAnalyser:
         fresh = request.now - self.config.urgent_news
         return any(m.item.published >= fresh for m in request.news)
 
+    def _batchable(self, request: AnalysisRequest) -> bool:
+        return self._batcher is not None and not self.urgent(request)
+
     async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
         """One independent estimate with the analysis model (batched when not urgent)."""
-        outcome = await self._call(
-            batch=self._batcher is not None and not self.urgent(request),
-            purpose="analysis",
-            model=self.config.analysis_model,
-            system=ANALYSIS_SYSTEM,
-            user=analysis_prompt(request, sample=sample),
-            max_tokens=self.config.max_tokens,
-            market=request.market.condition_id,
-            tool=FORECAST_TOOL,
-            parse=parse_analysis,
-        )
+        model = self.config.analysis_model
+
+        async def send(batch: bool) -> Estimate | SampleOutcome:
+            return await self._call(
+                batch=batch,
+                purpose="analysis",
+                model=model,
+                system=ANALYSIS_SYSTEM,
+                context=market_context(request),
+                user=sample_instruction(sample),
+                max_tokens=self.config.max_tokens,
+                market=request.market.condition_id,
+                tool=FORECAST_TOOL,
+                parse=parse_analysis,
+            )
+
+        outcome = await self.priming.route((model, "analysis"), self._batchable(request), send)
         if isinstance(outcome, Estimate):
             return SampleOutcome(outcome)
         return outcome
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
-        """A cheap yes/no with the triage model: is the news material to this market?"""
-        outcome = await self._call(
-            purpose="triage",
-            model=self.config.triage_model,
-            system=SCREEN_SYSTEM,
-            user=screen_prompt(request),
-            max_tokens=self.config.screen_max_tokens,
-            market=request.market.condition_id,
-            tool=SCREEN_TOOL,
-            parse=parse_screen,
-        )
-        cost = self._screen_costs.pop(request.market.condition_id, ZERO)
-        if isinstance(outcome, ScreenOutput):
-            return outcome.model_copy(update={"cost": cost})
-        return outcome
+        """A cheap yes/no with the triage model: is the news material to this market? Screens
+        asked for together share one call (`trader.signals.screening`)."""
+        batch = self.config.batch_screen and self._batchable(request)
+        return await self._screens.screen(request, batch)
+
+    async def _screen_group(
+        self, requests: Sequence[AnalysisRequest], batch: bool
+    ) -> list[ScreenOutput | SampleOutcome]:
+        model, count = self.config.triage_model, len(requests)
+        markets = tuple(r.market.condition_id for r in requests)
+
+        async def send(batched: bool) -> list[ScreenOutput | None] | SampleOutcome:
+            return await self._call(
+                batch=batched,
+                purpose="triage",
+                model=model,
+                system=SCREEN_GROUP_SYSTEM,
+                user=screen_group_prompt(requests),
+                max_tokens=self.config.screen_max_tokens * count,
+                market=markets,
+                tool=SCREEN_GROUP_TOOL,
+                parse=lambda answer: parse_screen_group(answer, count),
+            )
+
+        outcome = await self.priming.route((model, "triage"), batch, send)
+        costs = [self._screen_costs.pop(market, ZERO) for market in markets]
+        if isinstance(outcome, SampleOutcome):
+            return [outcome] * count
+        return [
+            verdict.model_copy(update={"cost": cost})
+            if verdict is not None
+            else self._fail(FailureKind.INVALID_OUTPUT, "the screen gave no verdict for it")
+            for verdict, cost in zip(outcome, costs, strict=True)
+        ]
 
     async def write_queries(
         self, request: AnalysisRequest, *, count: int = 3
@@ -293,53 +259,77 @@ class LLMAnalyser:
         system: str,
         user: str,
         max_tokens: int,
-        market: str,
+        market: str | tuple[str, ...],
         tool: dict[str, Any],
         parse: Callable[[Mapping[str, Any]], T],
+        context: str | None = None,
         batch: bool = False,
     ) -> T | SampleOutcome:
         price = self.config.prices[model]
         if batch:
             price = price.discounted(BATCH_DISCOUNT)
+        params = request_params(
+            model=model,
+            system=system,
+            user=user,
+            max_tokens=max_tokens,
+            tool=tool,
+            config=self.config.cache,
+            context=context,
+            batch=batch,
+        )
+        prompt = system + (context or "") + user
         worst = price.worst_case(
-            prompt_tokens=estimate_tokens(system) + estimate_tokens(user) + _TOOL_TOKENS,
+            prompt_tokens=estimate_tokens(prompt) + estimate_tokens(json.dumps(tool)) + _TOOL_USE,
             max_output_tokens=max_tokens,
         )
-        call = _Call(model, purpose, market, price, tool["name"], batch)
-        deadline = self.config.batch_deadline if batch else self.config.deadline
-        import anthropic  # loaded by make_client already
-
-        async with self._slots:
-            reservation = None
-            if self._budget is not None:
-                try:
-                    reservation = await self._budget.reserve(worst)
-                except BudgetExceeded as exc:
-                    return self._fail(FailureKind.BUDGET, str(exc))
-            message: anthropic.types.Message | None = None
-            failure: tuple[FailureKind, str] | None = None
+        markets = (market,) if isinstance(market, str) else market
+        call = _Call(model, purpose, markets, price, tool["name"], batch)
+        if self._budget is None:
+            message, failure = await self._request(params, batch)
+        else:
             try:
-                await self._bucket.acquire()
-                async with asyncio.timeout(deadline):
-                    message = await self._send(model, system, user, max_tokens, tool, batch)
-            except anthropic.APIError as exc:
-                failure = classify(exc)
-            except BatchItemFailed as exc:
-                failure = (FailureKind.API_ERROR, str(exc))
-            except TimeoutError:
-                failure = (FailureKind.TIMEOUT, f"no answer within {deadline:g} s")
+                reservation = await self._budget.reserve(worst)
+            except BudgetExceeded as exc:
+                return self._fail(FailureKind.BUDGET, str(exc))
+            message, failure = None, None
+            try:
+                message, failure = await self._request(params, batch)
             finally:
                 # One settlement, with the billed cost (zero when there was no answer), so
                 # the reservation is never released before the real cost is counted.
-                if reservation is not None and self._budget is not None:
-                    billed = price.cost(**_tokens(message.usage if message else None))
-                    await self._budget.settle(reservation, billed)
+                billed = price.cost(**usage_tokens(message.usage if message else None))
+                await self._budget.settle(reservation, billed)
         if message is None:
             kind, detail = failure or (FailureKind.API_ERROR, "no answer")
-            log.warning("LLM %s call for %s failed: %s", purpose, market, detail)
+            log.warning("LLM %s call for %s failed: %s", purpose, call.named, detail)
             await self._record(call, None, error=kind)
             return self._fail(kind, detail)
         return await self._parse(call, message, parse)
+
+    async def _request(
+        self, params: dict[str, Any], batch: bool
+    ) -> tuple[anthropic.types.Message | None, tuple[FailureKind, str] | None]:
+        """The message, or why there is none. A direct call takes a concurrency slot and a
+        rate-limit token first; a batched one neither."""
+        import anthropic  # loaded by make_client already
+
+        deadline = self.config.batch_deadline if batch else self.config.deadline
+        slot: contextlib.AbstractAsyncContextManager[Any] = (
+            contextlib.nullcontext() if batch else self._slots
+        )
+        try:
+            async with slot:
+                if not batch:
+                    await self._bucket.acquire()
+                async with asyncio.timeout(deadline):
+                    return await self._send(params, batch), None
+        except anthropic.APIError as exc:
+            return None, classify(exc)
+        except BatchItemFailed as exc:
+            return None, (FailureKind.API_ERROR, str(exc))
+        except TimeoutError:
+            return None, (FailureKind.TIMEOUT, f"no answer within {deadline:g} s")
 
     async def _parse(
         self,
@@ -350,33 +340,14 @@ class LLMAnalyser:
         try:
             result = parse(_tool_input(message, call.tool))
         except InvalidOutput as exc:
-            log.warning("LLM %s answer for %s unusable: %s", call.purpose, call.market, exc)
+            log.warning("LLM %s answer for %s unusable: %s", call.purpose, call.named, exc)
             await self._record(call, message.usage, error=FailureKind.INVALID_OUTPUT)
             return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
         await self._record(call, message.usage, error=None)
         self._stats = replace(self._stats, ok=self._stats.ok + 1)
         return result
 
-    async def _send(
-        self,
-        model: str,
-        system: str,
-        user: str,
-        max_tokens: int,
-        tool: dict[str, Any],
-        batch: bool = False,
-    ) -> anthropic.types.Message:
-        system_blocks: list[TextBlockParam] = [
-            {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
-        ]
-        params: dict[str, Any] = {
-            "model": model,
-            "max_tokens": max_tokens,
-            "system": system_blocks,
-            "messages": [{"role": "user", "content": user}],
-            "tools": [cast("ToolParam", tool)],
-            "tool_choice": {"type": "tool", "name": tool["name"]},
-        }
+    async def _send(self, params: dict[str, Any], batch: bool) -> anthropic.types.Message:
         if batch and self._batcher is not None:
             return await self._batcher.send(params)
         message: anthropic.types.Message = await self._client.messages.create(
@@ -387,10 +358,11 @@ class LLMAnalyser:
     async def _record(
         self, call: _Call, usage: anthropic.types.Usage | None, *, error: FailureKind | None
     ) -> None:
-        tokens = _tokens(usage)
-        cost = call.price.cost(**tokens)
-        if call.purpose == "triage":
-            self._screen_costs[call.market] = cost
+        """The call in the stats; one `UsageRecord` for each market it served, with its share
+        of the tokens (the shares add up to the call)."""
+        tokens = usage_tokens(usage)
+        if usage is not None:
+            self.priming.saw((call.model, call.purpose), tokens)
         stats = self._stats
         self._stats = replace(
             stats,
@@ -399,38 +371,46 @@ class LLMAnalyser:
             output_tokens=stats.output_tokens + tokens["output_tokens"],
             cache_read_tokens=stats.cache_read_tokens + tokens["cache_read_tokens"],
             cache_write_tokens=stats.cache_write_tokens + tokens["cache_write_tokens"],
-            cost=stats.cost + cost,
+            cost=stats.cost + call.price.cost(**tokens),
         )
-        await self._recorder.record(
-            UsageRecord(
-                timestamp=self._clock.now(),
-                model=call.model,
-                purpose=call.purpose,
-                cost=cost,
-                ok=error is None,
-                error=str(error or ""),
-                market=call.market,
-                provider=self.provider,
-                batch=call.batch,
-                input_tokens=tokens["input_tokens"],
-                output_tokens=tokens["output_tokens"],
-                cache_read_tokens=tokens["cache_read_tokens"],
-                cache_write_tokens=tokens["cache_write_tokens"],
+        for market, share in zip(call.markets, shares(tokens, len(call.markets)), strict=True):
+            cost = call.price.cost(**share)
+            if call.purpose == "triage":
+                self._screen_costs[market] = cost
+            await self._recorder.record(
+                UsageRecord(
+                    timestamp=self._clock.now(),
+                    model=call.model,
+                    purpose=call.purpose,
+                    cost=cost,
+                    ok=error is None,
+                    error=str(error or ""),
+                    market=market,
+                    provider=self.provider,
+                    batch=call.batch,
+                    input_tokens=share["input_tokens"],
+                    output_tokens=share["output_tokens"],
+                    cache_read_tokens=share["cache_read_tokens"],
+                    cache_write_tokens=share["cache_write_tokens"],
+                )
             )
-        )
 
 
 @dataclass(frozen=True, slots=True)
 class _Call:
     model: str
     purpose: str
-    market: str
+    markets: tuple[str, ...]
     price: ModelPrice
     tool: str
     batch: bool = False
 
+    @property
+    def named(self) -> str:
+        return ", ".join(self.markets)
 
-_TOOL_TOKENS = 400  # the tool's schema, counted into the worst case a call may cost
+
+_TOOL_USE = 400  # the tool-use system prompt the API adds (313-346 tokens), with a margin
 
 
 def _tool_input(message: anthropic.types.Message, name: str) -> Mapping[str, Any]:
@@ -440,16 +420,3 @@ def _tool_input(message: anthropic.types.Message, name: str) -> Mapping[str, Any
         if block.type == "tool_use" and block.name == name and isinstance(block.input, dict):
             return block.input
     raise InvalidOutput(f"no {name} tool call in the answer (stop: {message.stop_reason})")
-
-
-def _tokens(usage: anthropic.types.Usage | None) -> dict[str, int]:
-    if usage is None:
-        return dict.fromkeys(
-            ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"), 0
-        )
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_input_tokens or 0,
-        "cache_write_tokens": usage.cache_creation_input_tokens or 0,
-    }

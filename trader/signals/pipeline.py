@@ -24,12 +24,11 @@ from trader.signals.analysis import AnalysisConfig, AnalysisService
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.events import EventViews
 from trader.signals.heuristic import HeuristicModel
-from trader.signals.llm import LLMStats
 from trader.signals.news import RefreshResult
 from trader.signals.passive import MakerPolicy
 from trader.signals.pooling import CalibrationHolder
 from trader.signals.prompts import ScreenOutput
-from trader.signals.records import ForecastRecord, ForecastRecorder
+from trader.signals.records import ForecastRecord, ForecastRecorder, LLMStats
 from trader.signals.retrieval.queries import QueryOutput
 from trader.signals.retrieval.retriever import Retriever
 from trader.signals.sizing import SizingConfig

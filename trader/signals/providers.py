@@ -28,7 +28,6 @@ from openai.types.chat import ChatCompletion
 from trader.clock import Clock
 from trader.domain import ZERO
 from trader.signals.budget import ModelPrice
-from trader.signals.llm import LLMStats
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
     FORECAST_TOOL,
@@ -41,7 +40,7 @@ from trader.signals.prompts import (
     parse_screen,
     screen_prompt,
 )
-from trader.signals.records import UsageRecord, UsageRecorder
+from trader.signals.records import LLMStats, UsageRecord, UsageRecorder
 from trader.signals.retrieval.queries import (
     QUERY_SYSTEM,
     QUERY_TOOL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -36,6 +36,39 @@ class UsageRecord:
     market: str = ""
     provider: str = "anthropic"
     batch: bool = False  # sent through the Message Batches API (half price)
+
+
+@dataclass(frozen=True, slots=True)
+class LLMStats:
+    calls: int = 0  # requests that reached the API (retries inside the SDK count once)
+    ok: int = 0
+    failures: int = 0
+    budget_refusals: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost: Decimal = ZERO
+
+    @property
+    def tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+    def plus(self, other: LLMStats) -> LLMStats:
+        return LLMStats(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+    def minus(self, earlier: LLMStats) -> LLMStats:
+        """What happened between `earlier` and this snapshot."""
+        return LLMStats(
+            **{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)}
+        )
 
 
 class UsageRecorder(Protocol):

@@ -25,7 +25,7 @@ from datetime import datetime
 import httpx
 
 from trader.clock import Clock
-from trader.signals.llm import TokenBucket
+from trader.signals.throttle import TokenBucket
 from trader.signals.retrieval.base import (
     SearchError,
     SearchHit,
