@@ -25,13 +25,13 @@ from datetime import datetime
 import httpx
 
 from trader.clock import Clock
-from trader.signals.throttle import TokenBucket
 from trader.signals.retrieval.base import (
     SearchError,
     SearchHit,
     describe_transport,
     parse_time,
 )
+from trader.signals.throttle import TokenBucket
 
 GDELT_BASE_URL = "https://api.gdeltproject.org"
 MAX_RECORDS = 250  # the API's own limit per request
