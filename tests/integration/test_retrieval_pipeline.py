@@ -1,7 +1,8 @@
 """Retrieval inside whole signal cycles: the searched articles, with their publication times,
-reach the screen and the analysis prompt (after the cached system prompt) and are stored with
-the forecast; a failing provider becomes an alert. Real httpx against a fake GDELT and an
-article site, the real anthropic SDK against the fake Messages API, a real database."""
+reach the screen and the analysis prompt (in the market's cached block, after the system
+prompt) and are stored with the forecast; a failing provider becomes an alert. Real httpx
+against a fake GDELT and an article site, the real anthropic SDK against the fake Messages
+API, a real database."""
 
 from __future__ import annotations
 
@@ -47,12 +48,18 @@ TEXT = [
 ]
 
 
+def text_of(content: str | list[dict[str, Any]]) -> str:
+    """A user turn's text, whether one string or content blocks (the cached context first)."""
+    return content if isinstance(content, str) else "".join(b["text"] for b in content)
+
+
 def respond(body: dict[str, Any]) -> Reply:
     tool = FakeAnthropicServer.forced_tool(body)
     if tool == "write_search_queries":
         return Reply(text=json.dumps({"queries": ["agreement signed talks", "draft initialled"]}))
-    if tool == "screen_market":
-        return Reply(text=json.dumps({"analyse": True, "reason": "fresh articles"}))
+    if tool == "screen_markets":
+        markets = FakeAnthropicServer.screened(body)
+        return Reply.verdicts(*(True for _ in markets), reason="fresh articles")
     return Reply(text=answer_text(0.8))
 
 
@@ -105,11 +112,11 @@ async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_fo
         await sdk.close()
 
     tools = [FakeAnthropicServer.forced_tool(r) for r in model.requests]
-    assert tools == ["write_search_queries", "screen_market", *["submit_forecast"] * 3]
-    screen = model.requests[1]["messages"][0]["content"]
+    assert tools == ["write_search_queries", "screen_markets", *["submit_forecast"] * 3]
+    screen = text_of(model.requests[1]["messages"][0]["content"])
     assert "2026-03-01 Deal expected within days" in screen
     analysis = model.requests[2]
-    prompt = analysis["messages"][0]["content"]
+    prompt = text_of(analysis["messages"][0]["content"])
     assert (
         f"[A1] 2026-03-01 06:00 UTC | gdelt | Deal expected within days\n    link: {site.url}/deal"
         in prompt
@@ -119,7 +126,11 @@ async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_fo
     system = "".join(block["text"] for block in analysis["system"])
     assert "initialled" in prompt
     assert "initialled" not in system  # the cached prefix holds no retrieved text
-    assert analysis["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert analysis["system"][-1]["cache_control"]["type"] == "ephemeral"
+    context, instruction = analysis["messages"][0]["content"]  # the market's cached block first
+    assert "<articles>" in context["text"]
+    assert context["cache_control"]["type"] == "ephemeral"  # every sample reads the articles
+    assert "<articles>" not in instruction["text"]
     [market] = result.report.markets
     assert market.retrieval.startswith("1 article(s) from gdelt; queries by llm")
     [record] = recorded.records
