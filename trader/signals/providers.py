@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -51,6 +51,7 @@ from trader.signals.retrieval.queries import (
 from trader.signals.values import AnalysisRequest, FailureKind, SampleOutcome, Source
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Provider(Protocol):
@@ -144,12 +145,7 @@ class OpenAIAnalyser:
             FORECAST_TOOL,
             request.market.condition_id,
         )
-        if isinstance(answer, SampleOutcome):
-            return answer
-        try:
-            return SampleOutcome(parse_analysis(answer))
-        except InvalidOutput as exc:
-            return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
+        return self._parsed(answer, lambda a: SampleOutcome(parse_analysis(a)))
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
         answer = await self._call(
@@ -161,12 +157,7 @@ class OpenAIAnalyser:
             SCREEN_TOOL,
             request.market.condition_id,
         )
-        if isinstance(answer, SampleOutcome):
-            return answer
-        try:
-            return parse_screen(answer)
-        except InvalidOutput as exc:
-            return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
+        return self._parsed(answer, parse_screen)
 
     async def write_queries(
         self, request: AnalysisRequest, *, count: int = 3
@@ -180,10 +171,17 @@ class OpenAIAnalyser:
             QUERY_TOOL,
             request.market.condition_id,
         )
+        return self._parsed(answer, parse_queries)
+
+    def _parsed(
+        self, answer: dict[str, Any] | SampleOutcome, parse: Callable[[dict[str, Any]], T]
+    ) -> T | SampleOutcome:
+        """The forced call's answer read by `parse`; a failed call or an unreadable answer is
+        a failed sample (never traded on)."""
         if isinstance(answer, SampleOutcome):
             return answer
         try:
-            return parse_queries(answer)
+            return parse(answer)
         except InvalidOutput as exc:
             return self._fail(FailureKind.INVALID_OUTPUT, str(exc))
 
