@@ -3,24 +3,18 @@ markets and a news wire goes through risk to an order and a fill, end to end."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from polysim.clob import serve
-from polysim.demo import SCENARIO, demo_settings, free_port
-from polysim.demo.news import start_feed
+from tests.support.app_on_sim import running_app
 from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
 from trader.app.root import App
-from trader.config import load_settings
 from trader.domain import Actor, Fill
-from trader.store.migrate import upgrade_async
 
 pytestmark = pytest.mark.slow
 OPERATOR = Actor("console", "ada")
@@ -31,30 +25,9 @@ def _plain_http_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     avoid_ca_bundle(monkeypatch, tmp_path)
 
 
-@contextlib.asynccontextmanager
-async def running_app(tmp_path: Path, **overrides: Any) -> AsyncIterator[App]:
-    sim = await serve("127.0.0.1", 0, SCENARIO, seed=7)
-    feed, feed_url = await start_feed("127.0.0.1", free_port())
-    port = int(sim.url.rsplit(":", 1)[1])
-    database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-    operator = load_settings(
-        None, database_url=database, operator_tz="America/New_York", **overrides
-    )
-    settings = demo_settings(operator, sim_port=port, http_port=0, feed=feed_url)
-    await upgrade_async(settings.database_url)
-    application = App(settings)
-    try:
-        await application.start()
-        yield application
-    finally:
-        await application.stop()
-        await feed.cleanup()
-        await sim.close()
-
-
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    async with running_app(tmp_path) as application:
+    async with running_app(tmp_path, operator_tz="America/New_York") as application:
         yield application
 
 
@@ -114,7 +87,9 @@ async def test_a_development_strategy_places_no_order_in_paper_mode(tmp_path: Pa
     """The same cycle with every strategy at stage development: analysed for nothing, no
     intent, no order; the cycle says why; /promote to paper makes the next cycle trade."""
     stages = "llm_edge=development"
-    async with running_app(tmp_path, strategy_stages=stages) as application:
+    async with running_app(
+        tmp_path, operator_tz="America/New_York", strategy_stages=stages
+    ) as application:
         await application.cycle_hook.run_now()
         assert application.engine is not None
         assert application.execution is not None

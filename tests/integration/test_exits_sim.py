@@ -5,22 +5,14 @@ the execution engine, and the event log and the alert say why."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from polysim.clob import serve
-from polysim.demo import SCENARIO, demo_settings, free_port
-from polysim.demo.news import start_feed
+from tests.support.app_on_sim import running_app
 from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
-from trader.app.root import App
-from trader.config import load_settings
 from trader.domain import Alert, Fill, Side
-from trader.store.migrate import upgrade_async
 
 pytestmark = pytest.mark.slow
 YEAR_S = 365 * 86_400
@@ -29,25 +21,6 @@ YEAR_S = 365 * 86_400
 @pytest.fixture(autouse=True)
 def _plain_http_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     avoid_ca_bundle(monkeypatch, tmp_path)
-
-
-@contextlib.asynccontextmanager
-async def running_app(tmp_path: Path, **overrides: Any) -> AsyncIterator[App]:
-    sim = await serve("127.0.0.1", 0, SCENARIO, seed=7)
-    feed, feed_url = await start_feed("127.0.0.1", free_port())
-    port = int(sim.url.rsplit(":", 1)[1])
-    database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-    operator = load_settings(None, database_url=database, **overrides)
-    settings = demo_settings(operator, sim_port=port, http_port=0, feed=feed_url)
-    await upgrade_async(settings.database_url)
-    application = App(settings)
-    try:
-        await application.start()
-        yield application
-    finally:
-        await application.stop()
-        await feed.cleanup()
-        await sim.close()
 
 
 async def test_the_next_cycle_sells_a_position_whose_market_stops_taking_orders(
