@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from polysim.synthetic.signals import binary_books, make_market
 from trader.clock import FakeClock
@@ -13,7 +14,7 @@ from trader.signals.heuristic import HeuristicModel
 from trader.signals.passive import MakerPolicy
 from trader.signals.pooling import PoolingConfig
 from trader.signals.sizing import SizingConfig
-from trader.signals.strategies import LLMEdgeStrategy, Strategy
+from trader.signals.strategies import EdgeEvaluation, LLMEdgeStrategy, Strategy
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import NewsItem, NewsMatch, Source
 from trader.stages import Stage, StageBook, parse_stage_setting
@@ -57,15 +58,7 @@ async def test_a_development_strategy_is_not_evaluated_and_a_promotion_counts_ne
         analysis=AnalysisService(heuristic=HeuristicModel(), llm=None, clock=FakeClock()),
         stages=lambda: current[0],
     )
-    skipped = await strategy.evaluate(
-        MARKET,
-        {},
-        Decimal("0.50"),
-        good_news(),
-        bankroll=Decimal(1000),
-        now=NOW,
-        mode=TradingMode.PAPER,
-    )
+    skipped = await evaluate(strategy, {})
     assert skipped.triage is None  # not even screened: no LLM spend
     assert skipped.reason.startswith("llm_edge is at stage development (backtests only)")
     current[0] = current[0].with_stage("llm_edge", Stage.PAPER)
@@ -100,45 +93,43 @@ def good_news() -> tuple[NewsMatch, ...]:
     )
 
 
+async def evaluate(
+    strategy: LLMEdgeStrategy,
+    books: dict[str, Book],
+    *,
+    price: str = "0.50",
+    news: tuple[NewsMatch, ...] | None = None,
+    mode: TradingMode = TradingMode.PAPER,
+    **options: Any,
+) -> EdgeEvaluation:
+    """One evaluation of MARKET at `price` with $1,000 and the good news unless told."""
+    return await strategy.evaluate(
+        MARKET,
+        books,
+        Decimal(price),
+        good_news() if news is None else news,
+        bankroll=Decimal(1000),
+        now=NOW,
+        mode=mode,
+        **options,
+    )
+
+
 async def test_llm_edge_runs_triage_analysis_and_sizing_then_remembers() -> None:
     strategy = edge_strategy()
     books = binary_books(MARKET, Decimal("0.50"), NOW)
-    first = await strategy.evaluate(
-        MARKET,
-        books,
-        Decimal("0.50"),
-        good_news(),
-        bankroll=Decimal(1000),
-        now=NOW,
-        mode=TradingMode.PAPER,
-    )
+    first = await evaluate(strategy, books)
     assert first.analysis is not None
     assert first.analysis.source is Source.HEURISTIC
     assert first.group is not None
     assert first.group.intents[0].token_id == YES
-    again = await strategy.evaluate(
-        MARKET,
-        books,
-        Decimal("0.50"),
-        good_news(),
-        bankroll=Decimal(1000),
-        now=NOW,
-        mode=TradingMode.PAPER,
-    )
+    again = await evaluate(strategy, books)
     assert again.analysis is None
     assert again.reason == "nothing new since the last analysis"
 
 
 async def test_llm_edge_reports_the_triage_reason_when_it_skips() -> None:
-    evaluation = await edge_strategy().evaluate(
-        MARKET,
-        {},
-        Decimal("0.99"),
-        good_news(),
-        bankroll=Decimal(1000),
-        now=NOW,
-        mode=TradingMode.LIVE,
-    )
+    evaluation = await evaluate(edge_strategy(), {}, price="0.99", mode=TradingMode.LIVE)
     assert evaluation.group is None
     assert evaluation.reason.startswith("price extreme")
 
@@ -154,16 +145,7 @@ async def test_llm_edge_sizes_on_the_book_read_after_the_analysis() -> None:
         reads.append("after")
         return fresh
 
-    evaluation = await strategy.evaluate(
-        MARKET,
-        stale,
-        Decimal("0.50"),
-        good_news(),
-        bankroll=Decimal(1000),
-        now=NOW,
-        mode=TradingMode.PAPER,
-        refresh=refresh,
-    )
+    evaluation = await evaluate(strategy, stale, refresh=refresh)
 
     assert reads == ["after"]
     assert evaluation.group is not None
@@ -174,15 +156,8 @@ async def test_llm_edge_sizes_on_the_book_read_after_the_analysis() -> None:
 async def test_news_published_after_now_is_never_used() -> None:
     later = NewsItem("late", "Senate passes the bill", "https://x.test/l", "", NOW, "wire")
     late = NewsMatch(dataclasses.replace(later, published=NOW + timedelta(minutes=1)), 0.9)
-    evaluation = await edge_strategy().evaluate(
-        MARKET,
-        binary_books(MARKET, Decimal("0.50"), NOW),
-        Decimal("0.50"),
-        (late,),
-        bankroll=Decimal(1000),
-        now=NOW,
-        mode=TradingMode.PAPER,
-    )
+    books = binary_books(MARKET, Decimal("0.50"), NOW)
+    evaluation = await evaluate(edge_strategy(), books, news=(late,))
     assert evaluation.triage is not None
     assert evaluation.triage.news == ()
     assert evaluation.analysis is None  # no relevant news left: nothing to analyse
@@ -193,15 +168,7 @@ async def test_with_a_maker_policy_the_edge_strategys_buy_is_a_maker_entry() -> 
     strategy.maker = MakerPolicy(improve_ticks=1, urgent_edge=Decimal("0.99"))
     books = binary_books(MARKET, Decimal("0.50"), NOW)
 
-    evaluation = await strategy.evaluate(
-        MARKET,
-        books,
-        Decimal("0.50"),
-        good_news(),
-        bankroll=Decimal(1000),
-        now=NOW,
-        mode=TradingMode.PAPER,
-    )
+    evaluation = await evaluate(strategy, books)
 
     assert evaluation.group is not None
     (intent,) = evaluation.group.intents
