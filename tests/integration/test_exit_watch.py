@@ -4,22 +4,20 @@ exit goes out as an intent on the bus with its `exit_decided` event and its `exi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from polysim.synthetic.signals import StaticBooks
+from tests.support.exits import NO, NOW, YES, Resting, rain_market
 from trader.bus import Bus
 from trader.clock import FakeClock
 from trader.domain import (
     Book,
     BookLevel,
-    Market,
     OrderType,
-    OutcomeToken,
     Position,
     Side,
 )
@@ -31,14 +29,7 @@ from trader.signals.values import Forecast, Source
 from trader.store.signals_repo import ForecastEntry, SqlForecastStore
 
 D = Decimal
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
-YES, NO = "tok-yes", "tok-no"
-MARKET = Market(
-    condition_id="0xm",
-    question="Will it rain?",
-    tokens=(OutcomeToken(YES, "Yes"), OutcomeToken(NO, "No")),
-    end_date=NOW + timedelta(days=10),
-)
+MARKET = rain_market()
 
 
 def forecast(blend: str, aggregate: str, market: str) -> Forecast:
@@ -132,14 +123,6 @@ async def test_an_adverse_move_from_the_stored_entry_view_is_sold_and_said(
     assert await watch.run([MARKET], skip={"0xm"}) == []
     watch.config = ExitConfig(enabled=False)
     assert await watch.run([MARKET]) == []
-
-
-@dataclass(frozen=True)
-class Resting:
-    token_id: str
-    side: Side
-    price: Decimal
-    remaining: Decimal
 
 
 async def test_no_exit_sells_into_our_own_resting_bid(

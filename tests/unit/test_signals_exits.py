@@ -5,19 +5,19 @@ numbers."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tests.support.exits import NO, NOW, YES, Resting, rain_market
 from trader.config import ConfigError, load_settings
 from trader.domain import (
     Book,
     BookLevel,
     Market,
     OrderType,
-    OutcomeToken,
     Position,
     Side,
 )
@@ -37,31 +37,11 @@ from trader.signals.pooling import Calibration
 from trader.store.tables import ForecastRow
 
 D = Decimal
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
-YES, NO = "tok-yes", "tok-no"
-
-
-@dataclasses.dataclass(frozen=True)
-class Resting:
-    """One of our resting orders, as the exits see it."""
-
-    token_id: str
-    side: Side
-    price: Decimal
-    remaining: Decimal
-
-
 CALIBRATION = {"llm": Calibration(), "heuristic": Calibration(weight=D("0.75"))}  # w 0.15
 
 
 def market(end_in: timedelta = timedelta(days=10)) -> Market:
-    return Market(
-        condition_id="0xm",
-        question="Will it rain?",
-        tokens=(OutcomeToken(YES, "Yes"), OutcomeToken(NO, "No")),
-        end_date=NOW + end_in,
-        fees=schedule_from_bps(D(400)),  # rate 0.04
-    )
+    return rain_market(end_in, fees=schedule_from_bps(D(400)))  # rate 0.04
 
 
 def book(token: str, bid: str, ask: str) -> Book:
