@@ -38,6 +38,7 @@ from trader.signals.records import InMemoryUsageRecorder
 from trader.signals.retrieval.articles import EXTRACT_THREAD_PREFIX, close_extractor, extract
 from trader.signals.retrieval.exa import ExaConfig, ExaProvider
 from trader.signals.retrieval.gdelt import GdeltConfig, GdeltProvider
+from trader.signals.retrieval.guard import Resolver, system_resolver
 from trader.signals.retrieval.render import article_text
 from trader.signals.retrieval.retriever import RetrievalConfig, Retriever
 from trader.signals.values import AnalysisRequest
@@ -84,10 +85,12 @@ class Rig:
     def exa_provider(self, key: str = "exa-test-key") -> ExaProvider:
         return ExaProvider(self.http, ExaConfig(SecretStr(key), base_url=self.exa.url))
 
-    def retriever(self, *providers: Any, **config: Any) -> Retriever:
+    def retriever(
+        self, *providers: Any, resolve: Resolver = system_resolver, **config: Any
+    ) -> Retriever:
         chosen = providers or (self.gdelt_provider(),)
         settings = RetrievalConfig(**({"private_hosts": True} | config))  # the site: 127.0.0.1
-        return Retriever(chosen, self.http, writer=self.writer(), config=settings)
+        return Retriever(chosen, self.http, writer=self.writer(), config=settings, resolve=resolve)
 
 
 @pytest.fixture
@@ -304,6 +307,61 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused(rig: Rig) ->
     found = await rig.retriever(private_hosts=False).retrieve(request())
 
     assert rig.site.hits["/internal"] == 0
+    assert found.skipped["unreadable"] == 1
+
+
+class ScriptedResolver:
+    """Answers each lookup of a name with the next of its scripted address lists (the last one
+    again when the script runs out), as a rebinding DNS server would."""
+
+    def __init__(self, **answers: list[list[str]]) -> None:
+        self.answers = {name.replace("_", "."): list(lists) for name, lists in answers.items()}
+        self.lookups: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.lookups.append((host, port))
+        script = self.answers[host]
+        return script.pop(0) if len(script) > 1 else script[0]
+
+
+async def test_a_link_is_read_from_the_address_its_check_resolved_under_its_own_name(
+    rig: Rig,
+) -> None:
+    port = urlsplit(rig.site.url).port
+    rig.site.serve("/fed-cut", Page("Fed set to cut rates in March", FED))
+    rig.gdelt.add(f"http://fed.news.test:{port}/fed-cut", "Fed headline", NOW)
+    # the system cannot resolve .test: only a connection to the checked address reaches the site
+    resolver = ScriptedResolver(fed_news_test=[["127.0.0.1"]])
+    retriever = rig.retriever(
+        private_hosts=False, private_origins=(f"127.0.0.1:{port}",), resolve=resolver
+    )
+
+    found = await retriever.retrieve(request())
+
+    assert rig.site.hits["/fed-cut"] == 1
+    assert rig.site.hosts == [f"fed.news.test:{port}"]
+    assert resolver.lookups == [("fed.news.test", port)]  # resolved once, by the check
+    assert [a.summary != "" for a in found.articles] == [True]
+
+
+async def test_a_name_rebound_to_a_private_address_after_its_check_is_never_read_there(
+    rig: Rig,
+) -> None:
+    port = urlsplit(rig.site.url).port
+    rig.site.serve("/fed-cut", Page("Fed set to cut rates in March", FED))
+    rig.site.redirect("/moved", "/fed-cut")
+    rig.gdelt.add(f"http://rebind.news.test:{port}/moved", "Fed headline", NOW)
+    # public (allowed) for the first hop's check, then the metadata service
+    resolver = ScriptedResolver(rebind_news_test=[["127.0.0.1"], ["169.254.169.254"]])
+    retriever = rig.retriever(
+        private_hosts=False, private_origins=(f"127.0.0.1:{port}",), resolve=resolver
+    )
+
+    found = await retriever.retrieve(request())
+
+    assert rig.site.hits["/moved"] == 1  # read from the address the check saw
+    assert rig.site.hits["/fed-cut"] == 0  # the redirect's hop resolved privately: refused
+    assert resolver.lookups == [("rebind.news.test", port)] * 2
     assert found.skipped["unreadable"] == 1
 
 

@@ -126,6 +126,7 @@ class FakeArticleSite(LoopbackServer):
         super().__init__()
         self.pages: dict[str, Page] = {}
         self.hits: Counter[str] = Counter()
+        self.hosts: list[str] = []  # each request's Host header, in order
         self.redirects: dict[str, str] = {}
 
     def serve(self, path: str, page: Page) -> str:
@@ -142,6 +143,7 @@ class FakeArticleSite(LoopbackServer):
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         self.hits[request.path] += 1
+        self.hosts.append(request.host)
         if request.path in self.redirects:
             raise web.HTTPFound(self.redirects[request.path])
         page = self.pages.get(request.path)

@@ -3,10 +3,9 @@ navigation, comments and scripts are what it is built to remove).
 
 `fetch_page` reads at most `max_bytes` of an HTML page and raises `FetchError` on an error
 status, a body that is not HTML or text, a body too large, or a transport failure. Redirects
-are followed by hand (at most `MAX_REDIRECTS`, within the same timeout) so that every hop's
-host is checked: a host is refused when it, or any address it resolves to, is loopback,
-private, link-local, reserved, multicast or unspecified (numeric forms such as `2130706433`
-or `127.1` resolve like any name). `extract` runs trafilatura on a small dedicated thread
+are followed by hand (at most `MAX_REDIRECTS`, within the same timeout) so that every hop is
+checked by `guard.public_target` and read from the public address it checked (no second DNS
+resolution to rebind). `extract` runs trafilatura on a small dedicated thread
 pool (CPU work on an lxml tree), not on the default executor the database writes use, and
 returns the main text and the page's own date, if it states one.
 
@@ -16,26 +15,27 @@ trafilatura is imported on first use: a configuration without retrieval never lo
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import threading
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from urllib.parse import urlsplit
 
 import httpx
+
+from trader.signals.retrieval.guard import (
+    FetchError,
+    Resolver,
+    Target,
+    public_target,
+    system_resolver,
+)
 
 MAX_TEXT = 20_000  # characters of an article kept for summarising
 MAX_REDIRECTS = 5
 EXTRACT_WORKERS = 2
 EXTRACT_THREAD_PREFIX = "polyops-extract"
 USER_AGENT = "Polyops/0.1 (news retrieval for forecasts)"
-
-
-class FetchError(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ async def fetch_page(
     max_bytes: int,
     private_hosts: bool = False,
     private_origins: Collection[str] = (),
+    resolve: Resolver = system_resolver,
 ) -> bytes:
     """The page at `url`; a link (or a redirect) to this machine or a private network is
     refused unless `private_hosts`, or its `host:port` is in `private_origins` (tests serve
@@ -65,14 +66,22 @@ async def fetch_page(
     try:
         async with asyncio.timeout(timeout):
             for _ in range(MAX_REDIRECTS + 1):
-                if not private_hosts:
-                    await refuse_private(url, allowed=private_origins)
+                if private_hosts:
+                    target = Target(url)
+                else:
+                    target = await public_target(url, allowed=private_origins, resolve=resolve)
                 async with client.stream(
-                    "GET", url, headers=headers, follow_redirects=False, timeout=timeout
+                    "GET",
+                    target.url,
+                    headers=headers | target.headers,
+                    extensions=target.extensions,
+                    follow_redirects=False,
+                    timeout=timeout,
                 ) as response:
-                    if response.next_request is None:
+                    if not response.has_redirect_location:
                         return await _body(response, max_bytes)
-                    url = str(response.next_request.url)
+                    # joined to the link as named, not to the address it was read from
+                    url = str(httpx.URL(url).join(response.headers["location"]))
     except TimeoutError:
         raise FetchError("timed out") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -94,48 +103,6 @@ async def _body(response: httpx.Response, max_bytes: int) -> bytes:
             raise FetchError(f"page over {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def refuse_private(url: str, *, allowed: Collection[str] = ()) -> None:
-    """`FetchError` for a link that is not http(s), whose host is `localhost`, or whose host
-    resolves to any address that is not public; `allowed` holds `host:port` origins let
-    through (tests). The check resolves the name once; httpx resolves it again to connect."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise FetchError(f"refused scheme {parts.scheme or '(none)'}")
-    host = (parts.hostname or "").casefold()
-    if not host or host == "localhost" or host.endswith(".localhost"):
-        raise FetchError(f"refused host {host or '(none)'}")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise FetchError(f"bad port in {host}") from exc
-    if f"{host}:{port}" in allowed:
-        return
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve {host}") from exc
-    for *_, sockaddr in found:
-        address = str(sockaddr[0])
-        if not _public(address):
-            raise FetchError(f"refused private address {host} ({address})")
-
-
-def _public(text: str) -> bool:
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
-        text.split("%", 1)[0]
-    )
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
 
 
 def _extract(html: bytes, url: str) -> Page:

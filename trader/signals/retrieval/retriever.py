@@ -24,9 +24,10 @@ from typing import Protocol
 
 import httpx
 
-from trader.signals.retrieval.articles import FetchError, end_of_day, extract, fetch_page
+from trader.signals.retrieval.articles import end_of_day, extract, fetch_page
 from trader.signals.retrieval.base import SearchError, SearchHit, SearchProvider
 from trader.signals.retrieval.digest import Deduper, summarise
+from trader.signals.retrieval.guard import FetchError, Resolver, system_resolver
 from trader.signals.retrieval.queries import QueryOutput, clean_queries, heuristic_queries
 from trader.signals.values import AnalysisRequest, RetrievedArticle, SampleOutcome
 
@@ -98,6 +99,7 @@ class Retriever:
         *,
         writer: QueryWriter | None = None,
         config: RetrievalConfig | None = None,
+        resolve: Resolver = system_resolver,  # host, port -> addresses (tests resolve by hand)
     ) -> None:
         if not providers:
             raise ValueError("retrieval needs at least one search provider")
@@ -105,6 +107,7 @@ class Retriever:
         self.config = config or RetrievalConfig()
         self._client = client
         self._writer = writer
+        self._resolve = resolve
 
     async def retrieve(self, request: AnalysisRequest) -> Retrieval:
         queries, source = await self._queries(request)
@@ -201,6 +204,7 @@ class Retriever:
                         max_bytes=self.config.max_page_bytes,
                         private_hosts=self.config.private_hosts,
                         private_origins=self.config.private_origins,
+                        resolve=self._resolve,
                     )
                     page = await extract(html, candidate.hit.url)
                 except FetchError as exc:
