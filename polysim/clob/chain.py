@@ -6,7 +6,9 @@ JSON-RPC 2.0 at `POST /rpc` and `POST /` (single requests and batches), what
 - `eth_chainId` -> the scenario's chain id (hex); `eth_blockNumber`; `eth_getBlockByNumber
   ["latest", false]` -> `{number, timestamp}` (the SDK dates a deposit-wallet batch's deadline
   from it); `eth_getTransactionReceipt [hash]` -> `{status: "0x1" | "0x0", ...}` for a relayed
-  transaction once it ran, null before; `eth_gasPrice`, `eth_estimateGas`,
+  transaction once it ran, null before; `eth_getTransactionByHash [hash]` -> `{hash, from,
+  blockNumber}` for an EOA's broadcast (`blockNumber` null while it waits to be mined) or a
+  mined transaction, null for a hash the node never saw; `eth_gasPrice`, `eth_estimateGas`,
   `eth_getTransactionCount` answer constants.
 - `eth_call {to, data}` reads: pUSD `balanceOf(address)` and `allowance(owner, spender)`;
   the conditional tokens' (and the neg-risk adapter's) `balanceOf(address, uint256)`,
@@ -211,6 +213,16 @@ class SimChain:
                 success = False
             self.record(item.tx_hash, success=success, sender=item.sender, to=item.call.target)
 
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        """What `eth_getTransactionByHash` answers: waiting (no block yet), mined, or null."""
+        waiting = next((b for b in self.broadcasts if b.tx_hash == tx_hash), None)
+        if waiting is not None:
+            return {"hash": tx_hash, "from": waiting.sender, "blockNumber": None}
+        receipt = self.receipts.get(tx_hash)
+        if receipt is None:
+            return None
+        return {"hash": tx_hash, "from": receipt.sender, "blockNumber": hex(receipt.block)}
+
     def record(self, tx_hash: str, *, success: bool, sender: str, to: str) -> Receipt:
         self.block += 1
         receipt = Receipt(tx_hash, success, self.block, sender, to)
@@ -309,6 +321,8 @@ class SimChain:
         if method == "eth_getTransactionReceipt":
             receipt = self.receipts.get(str(params[0]).lower())
             return None if receipt is None else _receipt_json(receipt)
+        if method == "eth_getTransactionByHash":
+            return self.transaction(str(params[0]).lower())
         if method in ("eth_gasPrice", "eth_estimateGas"):
             return hex(30_000_000_000 if method == "eth_gasPrice" else 200_000)
         if method == "eth_getTransactionCount":

@@ -7,6 +7,7 @@ in the portfolio; a YES+NO pair worth more merged than sold is merged (`merge_po
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer, serve
-from polysim.clob.chain import MERGE_POSITIONS, REDEEM_POSITIONS
+from polysim.clob.chain import MERGE_POSITIONS, REDEEM_POSITIONS, SIM_CHAIN
 from polysim.clob.relayer import SIM_RELAYER
 from tests.support.execution_rig import (
     SIM_KEY,
@@ -30,6 +31,7 @@ from tests.support.sim import admin, avoid_ca_bundle, deposit_wallet, deposit_wa
 from tests.support.waiting import eventually
 from trader.clock import SystemClock
 from trader.execution.redemption import RedemptionRun
+from trader.execution.runtime import ExecutionConfig
 
 D = Decimal
 
@@ -245,5 +247,54 @@ async def test_an_eoa_hash_without_a_receipt_and_an_id_the_relayer_lost_are_unkn
         await relayed.close()
 
     assert no_receipt.state is ChainTxState.UNKNOWN
+    assert no_receipt.message == "no receipt, and the node does not know the transaction"
     assert lost.state is ChainTxState.UNKNOWN
     assert lost.message == "the relayer does not know the transaction"
+
+
+async def test_an_eoa_transaction_waiting_to_be_mined_past_the_grace_is_followed_not_sent_again(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> None:
+    """A broadcast the node holds but has not mined (a gas price too low, a congested chain) is
+    pending, however long: failing it at the unsent grace would broadcast a second redemption
+    beside it. Once mined, it is confirmed with its payout."""
+    from eth_account import Account
+
+    chain = sim.runner.app[SIM_CHAIN]
+    clock = SystemClock()
+    venue = live_venue(sim, clock, signature_type=0)
+    await venue.start()
+    no_grace = ExecutionConfig(book_feed=False, unknown_grace_s=0, redeem_unsent_grace_s=0.0)
+    rig = await build_rig(engine, sessions, venue, clock, config=no_grace)
+    rig.run("execution.writer", "execution.fills")
+    service = rig.runtime.redemption
+    assert service is not None
+    try:
+        market = sim_market(rig)
+        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+        await eventually(lambda: len(rig.runtime.positions()) == 1)
+        body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
+        await admin(sim, "POST", "resolve", body)
+        await rig.runtime.reconcile("test")
+        eoa = Account.from_key(SIM_KEY).address
+        before = sim.exchange.ledger.account(eoa).collateral
+        chain.ctx.scenario = replace(chain.ctx.scenario, chain_confirm_s=3600.0)  # mined in 1 h
+
+        first = await service.run_once()
+        later = [await service.run_once() for _ in range(3)]  # the grace (0 s) long past
+        waiting = await service.recent()
+        for broadcast in chain.broadcasts:
+            broadcast.due = 0.0  # the chain catches up
+        runs = await _run_until_settled(rig)
+
+        assert [op.state.value for op in first.sent] == ["sent"]
+        followed = [([op.id for op in run.sent], run.failed, run.confirmed) for run in later]
+        assert followed == [([first.sent[0].id], (), ())] * 3  # still sent, never failed
+        assert [(op.id, op.state.value) for op in waiting] == [(first.sent[0].id, "sent")]
+        assert [op.id for op in await service.recent()] == [first.sent[0].id]  # one broadcast
+        assert [op.payout for run in runs for op in run.confirmed] == [D(20)]
+        assert sim.exchange.ledger.account(eoa).collateral == before + D(20)
+    finally:
+        await rig.stop()
+        await rig.events.close()
+        await venue.close()

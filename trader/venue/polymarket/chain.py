@@ -8,12 +8,15 @@
 - `merge` calls `merge_positions(condition_id=, amount=)` with `amount` pairs in the token's
   six-decimal base units (rounded down: never more than held).
 - `tx_status` reads the relayer's transaction (`GET /v1/account/transactions/{id}`), or for an
-  EOA the receipt of the hash it broadcast (`eth_getTransactionReceipt`). A relayer's 404 (it
-  lost the id, say in a restart) and a hash without a receipt are UNKNOWN, never FAILED: the
-  redemption service settles them from the holdings (after its unsent grace), not by sending
-  again. The SDK has no public
-  call for either (its handles only wait), so this module reaches the client's relayer and RPC
-  transports by their private names, the one place that does; pinned SDK 0.14.0.
+  EOA the receipt of the hash it broadcast (`eth_getTransactionReceipt`). A hash without a
+  receipt that the node still holds (`eth_getTransactionByHash`: waiting in the mempool, say
+  at a gas price too low) is PENDING: followed, however long it waits, never failed and so
+  never sent a second time beside it. A relayer's 404 (it lost the id, say in a restart) and
+  a hash the node does not know (dropped) are UNKNOWN, never FAILED: the redemption service
+  settles them from the holdings (after its unsent grace), not by sending again. The SDK has
+  no public call for any of these (its handles only wait), so this module reaches the
+  client's relayer and RPC transports by their private names, the one place that does;
+  pinned SDK 0.14.0.
 
 A call returns once the relayer (or the RPC node) accepted the transaction. What failed
 before anything was sent (the market not closed on Gamma yet, nothing to merge, a relayer's
@@ -121,8 +124,15 @@ class PolymarketChain:
     async def _receipt(self, tx_hash: str, kind: ChainKind) -> ChainTx:
         ctx: Any = self._client()._ctx  # private: as above
         receipt = await ctx.rpc.eth_get_transaction_receipt(tx_hash)
-        if receipt is None:  # pending, or dropped: only the holdings can tell in the end
-            message = "no receipt yet"
+        if receipt is None:
+            waiting = await ctx.rpc._call("eth_getTransactionByHash", [tx_hash])
+            if isinstance(waiting, dict):  # still in the node's mempool: wait for it
+                message = "waiting to be mined"
+                return ChainTx(
+                    tx_hash, kind, ChainTxState.PENDING, tx_hash=tx_hash, message=message
+                )
+            # dropped, or never reached this node: only the holdings can tell in the end
+            message = "no receipt, and the node does not know the transaction"
             return ChainTx(tx_hash, kind, ChainTxState.UNKNOWN, tx_hash=tx_hash, message=message)
         if str(receipt.get("status")) == "0x1":
             return ChainTx(tx_hash, kind, ChainTxState.CONFIRMED, tx_hash=tx_hash)
