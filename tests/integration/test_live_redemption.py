@@ -269,6 +269,7 @@ async def test_an_eoa_transaction_waiting_to_be_mined_past_the_grace_is_followed
     rig.run("execution.writer", "execution.fills")
     service = rig.runtime.redemption
     assert service is not None
+    alerts = rig.bus.alerts.subscribe()
     try:
         market = sim_market(rig)
         await rig.runtime.handle(sim_intent(market, "0.62", "20"))
@@ -294,7 +295,13 @@ async def test_an_eoa_transaction_waiting_to_be_mined_past_the_grace_is_followed
         assert [op.id for op in await service.recent()] == [first.sent[0].id]  # one broadcast
         assert [op.payout for run in runs for op in run.confirmed] == [D(20)]
         assert sim.exchange.ledger.account(eoa).collateral == before + D(20)
+        told = []
+        while (envelope := alerts.get_nowait()) is not None:
+            told.append((envelope.payload.kind, envelope.payload.title.split(":")[0]))
+        assert told.count(("redeem_sent", "A redemption is not mined yet")) == 1  # once, not a run
+        assert not [kind for kind, _ in told if kind == "redeem_failed"]
     finally:
+        alerts.close()
         await rig.stop()
         await rig.events.close()
         await venue.close()

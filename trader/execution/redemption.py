@@ -137,6 +137,7 @@ class RedemptionService:
         self._grace = unsent_grace_s
         self._auto_merge = auto_merge
         self._lock = asyncio.Lock()  # one operation decided at a time: never two for a market
+        self._told_waiting: set[str] = set()  # operations the operator was told are unmined
 
     # the job -----------------------------------------------------------------------------
 
@@ -414,7 +415,22 @@ class RedemptionService:
             return await self._fail(op, tx.message or "the transaction failed")
         if tx.state is ChainTxState.UNKNOWN and op.state is OperationState.SENT:
             return await self._settle_unsent(op)
+        self._tell_if_waiting(op, tx)
         return op
+
+    def _tell_if_waiting(self, op: ChainOperation, tx: ChainTx) -> None:
+        """One warning when a sent transaction is still unmined after the grace: it is followed
+        (never sent again beside it), but a stuck one wants the operator's eye."""
+        waited = (self._clock.now() - op.created_at).total_seconds()
+        if waited < self._grace or op.id in self._told_waiting:
+            return
+        self._told_waiting.add(op.id)
+        verb = "redemption" if op.kind is OperationKind.REDEEM else "merge"
+        body = (
+            f"transaction {op.tx_id}: {tx.message or 'pending'} after {waited / 60:.0f} min; "
+            "followed until it is mined or fails, never sent a second time"
+        )
+        self._alert(op, Severity.WARNING, f"A {verb} is not mined yet", body)
 
     async def _confirm(self, op: ChainOperation) -> ChainOperation:
         engine = self._engine
