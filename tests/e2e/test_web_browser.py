@@ -15,16 +15,24 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
 from tests.support.waiting import eventually
 from tests.support.web_rig import OPERATOR, VIEWER, WebRig, web_rig
-from tests.support.webdriver import Browser, Element, WebDriverError, chromium_session
+from tests.support.webdriver import (
+    STALE_ELEMENT,
+    Browser,
+    Element,
+    WebDriverError,
+    chromium_session,
+)
 from trader.domain import TradingState
 
 pytestmark = pytest.mark.slow
+T = TypeVar("T")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -64,11 +72,34 @@ class Page:
         return bool(await self.css(selector))
 
     async def text(self, selector: str) -> str:
-        return " ".join([await element.text() for element in await self.css(selector)])
+        async def read() -> str:
+            return " ".join([await element.text() for element in await self.css(selector)])
+
+        return await self.fresh(read)
 
     async def click(self, selector: str) -> None:
-        (element,) = await self.css(selector)
-        await element.click()
+        async def click() -> None:
+            (element,) = await self.css(selector)
+            await element.click()
+
+        await self.fresh(click)
+
+    async def fresh(self, action: Callable[[], Awaitable[T]]) -> T:
+        """`action` again while it meets an element the page replaced after it was found (an
+        event refreshes the instances' cards: htmx swaps `#instances` for a new copy)."""
+        done: list[T] = []
+
+        async def attempt() -> bool:
+            try:
+                done.append(await action())
+            except WebDriverError as refused:
+                if refused.error != STALE_ELEMENT:
+                    raise
+                return False
+            return True
+
+        await self.wait(attempt)
+        return done[0]
 
     async def wait(self, predicate: Callable[[], Awaitable[bool]], within: float = 15) -> None:
         try:

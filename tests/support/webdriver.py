@@ -40,6 +40,8 @@ HEADLESS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-sh
 STARTUP_TIMEOUT_S = 30.0  # chromedriver listening, on a busy 2-core machine
 COMMAND_TIMEOUT_S = 60.0  # a new session starts Chromium; a navigation waits for the page
 STOP_TIMEOUT_S = 10.0
+# the error of a command on an element the page has since replaced (an htmx swap, say)
+STALE_ELEMENT = "stale element reference"
 
 
 class WebDriverError(Exception):
