@@ -40,7 +40,13 @@ from trader.signals.budget import (
     ModelPrice,
     estimate_tokens,
 )
-from trader.signals.caching import CacheConfig, PrimingGate, request_params, usage_tokens
+from trader.signals.caching import (
+    CacheConfig,
+    PrimingGate,
+    below_minimum,
+    request_params,
+    usage_tokens,
+)
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
     FORECAST_TOOL,
@@ -154,6 +160,9 @@ class LLMAnalyser:
         self.failure_counts: Counter[FailureKind] = Counter()
         self._screen_costs: dict[str, Decimal] = {}  # market -> its screen's cost, until read
         self.priming = PrimingGate(clock, self.config.cache.prefix_ttl)
+        triage = self.config.triage_model
+        if below_minimum(triage, SCREEN_GROUP_SYSTEM, SCREEN_GROUP_TOOL):  # Haiku 4.5: 4,096
+            self.priming.never_cached((triage, "triage"))
         self._screens = ScreenGroups(self._screen_group, clock, self.config.screen_groups)
 
     @property
@@ -183,7 +192,7 @@ class LLMAnalyser:
                 max_tokens=self.config.max_tokens,
                 market=request.market.condition_id,
                 tool=FORECAST_TOOL,
-                parse=parse_analysis,
+                parse=lambda answer: parse_analysis(answer, request),
             )
 
         outcome = await self.priming.route((model, "analysis"), self._batchable(request), send)
