@@ -122,6 +122,21 @@ async def test_sonnet_4_6_caches_from_2048_tokens_where_opus_4_1_caches_from_102
     assert usages["claude-opus-4-1"].cache_read_input_tokens == 1_900
 
 
+async def test_a_breakpoint_too_short_to_cache_adds_its_span_to_the_next_entry(
+    client: anthropic.AsyncAnthropic,
+) -> None:
+    short, market = LONG[: 1_900 * 4], "Market context. " * 100  # 1,900 + 400 tokens
+    first = await _usage(client, system=short, ttl="1h", user_breakpoint=market)
+    second = await _usage(client, system=short, ttl="1h", user_breakpoint=market + "Other.")
+
+    # Sonnet 4.6: the 1-hour prefix alone is no entry; the market's 5-minute one holds it all
+    assert first.cache_creation is not None
+    assert first.cache_creation.ephemeral_1h_input_tokens == 0
+    assert first.cache_creation.ephemeral_5m_input_tokens == 1_900 + len(market) // 4
+    assert second.cache_read_input_tokens == 0  # another market writes the prefix again
+    assert second.cache_creation_input_tokens >= 1_900
+
+
 async def test_a_second_breakpoint_reads_the_first_and_writes_only_its_own_span(
     client: anthropic.AsyncAnthropic,
 ) -> None:

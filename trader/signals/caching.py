@@ -18,10 +18,12 @@ prefix again with every market: the analysis system prompt is kept above it (see
 `trader.signals.system_prompts`).
 
 `PrimingGate`: the requests of one batch cannot be counted on to read what another of the same
-batch writes (the API shares them on a best-effort basis), so before the first batched call of a
-kind (model and purpose) the shared prefix is written by one direct call, and the calls queued
-meanwhile wait for it. Warm means: a call of that kind read or wrote the cache within its
-lifetime (nine-tenths of it, by the injected clock). A kind whose prefix came back neither read
+batch writes (the API shares them on a best-effort basis), and direct calls sent together
+cannot either (an entry is readable once the first response begins), so before the first call
+of a kind (model and purpose) the shared prefix is written by one direct call, and the calls
+queued meanwhile wait for it (one answer's time, once in the prefix's lifetime). Warm means: a
+call of that kind read or wrote the cache within its lifetime (nine-tenths of it, by the
+injected clock). A kind whose prefix came back neither read
 nor written is below the model's minimum cacheable length (Haiku 4.5 caches from 4,096 tokens),
 so it is never primed; a kind whose prefix is clearly below it (`below_minimum`, the screens') is
 known so from the start (`never_cached`), and its first batched call is not sent directly.
@@ -150,7 +152,7 @@ class PrimingGate:
         self._warm_until: dict[tuple[str, str], float] = {}
         self._uncacheable: set[tuple[str, str]] = set()
         self._priming: dict[tuple[str, str], asyncio.Event] = {}
-        self.primed = 0  # calls sent directly to prime the cache for a batch
+        self.primed = 0  # calls sent alone to prime the cache for the calls that wait
 
     def never_cached(self, kind: tuple[str, str]) -> None:
         """This kind's prefix is known to be too short to cache: its batches need no priming."""
@@ -174,8 +176,9 @@ class PrimingGate:
     ) -> T:
         """`send(batched)`: batched unless the shared prefix must be primed by this call. The
         calls that arrive while a priming call runs wait for it, then go out together; if it
-        failed (the cache is still cold), one of them primes instead."""
-        while batch and not self.warm(kind):
+        failed (the cache is still cold), one of them primes instead. Direct calls are primed
+        too: calls sent together all miss the cache and each writes the prefix."""
+        while not self.warm(kind):
             running = self._priming.get(kind)
             if running is None:
                 done = self._priming[kind] = asyncio.Event()

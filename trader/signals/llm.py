@@ -5,8 +5,9 @@ Each call: a budget reservation of the worst-case cost, for a direct call a conc
 for prompt caching (`trader.signals.caching`: breakpoints after the shared system prompt and
 after the market's context, the sample's instruction last), then settlement of the reservation
 to the actual cost and one `UsageRecord`. A batched call holds no slot and takes no token while
-it waits for its batch: it is one line of one request, not a request; the first batched call
-of a kind waits for a direct one to prime the cache (`PrimingGate`).
+it waits for its batch: it is one line of one request, not a request; while the shared prefix
+is cold, the first call of a kind goes alone, directly, and the others wait for it to write
+the cache (`PrimingGate`).
 
 Retries are the SDK's own (`max_retries`): it retries 408/409/429/5xx/529 and connection errors,
 honouring `retry-after` / `retry-after-ms`; `deadline` bounds a whole call, retries included.
