@@ -21,10 +21,12 @@ The samples of one market differ on purpose, by framing: sample `n` is given `FR
 forecast then the update). They share the retrieved context: every sample sees every item, so
 the context is cached once per market instead of sent whole to each sample.
 
-The system prompt is kept above the API's minimum cacheable length (1,024 tokens for
-Sonnet-class models; about 1,200 here at the usual 1.3 tokens a word, more with the tool):
-a shorter prompt is silently not cached. Feed text is untrusted: it is fenced and the model is
-told to treat it as data.
+The system prompts live in `trader.signals.system_prompts`; the analysis one is kept above the
+analysis model's minimum cacheable length (2,048 tokens for Sonnet 4.6, the tool-use system
+prompt and the tool included): a shorter prefix is silently not cached. News items and retrieved
+articles are numbered ([1], [A1]) and shown without their links; the answer cites them by number
+and `cited_sources` maps the numbers back to the links. Feed text is untrusted: it is fenced and
+the model is told to treat it as data.
 """
 
 from __future__ import annotations
