@@ -8,7 +8,8 @@ the tool first, per model, above the model's minimum cacheable length, 5-minute 
 writes at 1.25x and 2x, reads at 0.1x; the requests of one batch never read each other's
 writes, the cautious reading of the API's best effort). The analyser caches the shared tools
 and system prompt and, per market, its context (the first sample writes it, the others read
-it); a batch is primed by one direct call.
+it); while the shared prefix is cold, one direct call writes it and the others, batched or
+direct, wait for it.
 
 It bills about four characters a token, so a sample's output is the size of the fake's
 reasoning fields (~80 tokens); a real model's reasoning runs longer, and the cost scales with
