@@ -8,11 +8,13 @@ the tool first, per model, above the model's minimum cacheable length, 5-minute 
 writes at 1.25x and 2x, reads at 0.1x; the requests of one batch never read each other's
 writes, the cautious reading of the API's best effort). The analyser caches the shared tools
 and system prompt and, per market, its context (the first sample writes it, the others read
-it); a batch is primed by one direct call.
+it); while the shared prefix is cold, one direct call writes it and the others, batched or
+direct, wait for it.
 
 It bills about four characters a token, so a sample's output is the size of the fake's
 reasoning fields (~80 tokens); a real model's reasoning runs longer, and the cost scales with
-it: the figures compare configurations, they do not predict a bill.
+it: the figures compare configurations, they do not predict a bill. Each direct answer takes
+`LATENCY` seconds, so calls sent together overlap as real ones do.
 
 The screen's fake verdict keeps the markets whose synthetic price is outside [0.3, 0.7] from
 the deep analysis (about a third of the synthetic universe, priced in [0.2, 0.8]). Runs: the
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,6 +48,11 @@ from trader.signals.triage import Triage, TriageConfig
 MARKETS = 200
 SAMPLES = 3
 TARGET = Decimal("0.002")
+# Seconds each direct answer takes (a batch's answers are ready when it ends). A real answer
+# takes seconds; what matters here is that calls sent together are in flight together, as real
+# ones are, so none reads what another writes: answered at once, each would be done before the
+# next arrived, and the bench would bill calls sent together as if sent one after another.
+LATENCY = 0.2
 _PRICE = re.compile(r"Market price of YES: ([0-9.]+)")
 
 
@@ -57,8 +65,9 @@ def _material(market: str) -> bool:
 def _respond(server: FakeAnthropicServer):  # type: ignore[no-untyped-def]
     def respond(body: dict[str, Any]) -> Reply:
         if server.forced_tool(body) == "screen_markets":
-            return Reply.verdicts(*(_material(text) for text in server.screened(body)))
-        return Reply.answer(0.66)
+            verdicts = Reply.verdicts(*(_material(text) for text in server.screened(body)))
+            return replace(verdicts, delay=LATENCY)
+        return Reply.answer(0.66, delay=LATENCY)
 
     return respond
 

@@ -12,7 +12,7 @@ from tests.support.anthropic_cache import TOOL_USE_FORCED
 from tests.support.anthropic_server import FakeAnthropicServer
 from trader.signals.llm import make_client
 
-LONG = "Stable instructions shared by every request. " * 120  # 5,400 chars: 1,350 tokens
+LONG = "Stable instructions shared by every request. " * 240  # 10,800 chars: 2,700 tokens
 TOOL = {
     "name": "answer",
     "description": "Answer.",
@@ -99,13 +99,42 @@ async def test_a_changed_prefix_or_another_model_misses_the_cache(
 async def test_a_prefix_below_the_models_minimum_is_not_cached(
     client: anthropic.AsyncAnthropic,
 ) -> None:
-    # Haiku 4.5 caches from 4,096 tokens: 1,350 is silently billed as plain input
+    # Haiku 4.5 caches from 4,096 tokens: 2,700 is silently billed as plain input
     first = await _usage(client, model="claude-haiku-4-5")
     second = await _usage(client, model="claude-haiku-4-5")
 
     for usage in (first, second):
         assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
         assert usage.input_tokens >= len(LONG) // 4
+
+
+async def test_sonnet_4_6_caches_from_2048_tokens_where_opus_4_1_caches_from_1024(
+    client: anthropic.AsyncAnthropic,
+) -> None:
+    short = LONG[: 1_900 * 4]  # 1,900 tokens: above 1,024, below 2,048
+    usages = {}
+    for model in ("claude-sonnet-4-6", "claude-opus-4-1"):
+        await _usage(client, system=short, model=model)
+        usages[model] = await _usage(client, system=short, model=model)
+
+    assert usages["claude-sonnet-4-6"].cache_read_input_tokens == 0
+    assert usages["claude-sonnet-4-6"].input_tokens >= 1_900
+    assert usages["claude-opus-4-1"].cache_read_input_tokens == 1_900
+
+
+async def test_a_breakpoint_too_short_to_cache_adds_its_span_to_the_next_entry(
+    client: anthropic.AsyncAnthropic,
+) -> None:
+    short, market = LONG[: 1_900 * 4], "Market context. " * 100  # 1,900 + 400 tokens
+    first = await _usage(client, system=short, ttl="1h", user_breakpoint=market)
+    second = await _usage(client, system=short, ttl="1h", user_breakpoint=market + "Other.")
+
+    # Sonnet 4.6: the 1-hour prefix alone is no entry; the market's 5-minute one holds it all
+    assert first.cache_creation is not None
+    assert first.cache_creation.ephemeral_1h_input_tokens == 0
+    assert first.cache_creation.ephemeral_5m_input_tokens == 1_900 + len(market) // 4
+    assert second.cache_read_input_tokens == 0  # another market writes the prefix again
+    assert second.cache_creation_input_tokens >= 1_900
 
 
 async def test_a_second_breakpoint_reads_the_first_and_writes_only_its_own_span(

@@ -123,7 +123,7 @@ async def test_groups_hold_at_most_size_markets(
     assert sorted(len(server.screened(b)) for b in server.requests) == [1, 2, 2]
 
 
-async def test_non_urgent_screens_are_batched_without_priming_too_short_to_cache(
+async def test_non_urgent_screens_are_batched_from_the_first_their_prefix_too_short_to_cache(
     server: FakeAnthropicServer, client: anthropic.AsyncAnthropic
 ) -> None:
     clock = FakeClock(NOW)
@@ -131,16 +131,18 @@ async def test_non_urgent_screens_are_batched_without_priming_too_short_to_cache
     batcher = BatchSender(client, clock, BatchConfig(window=1.0, poll=30.0))
     llm = analyser(client, recorder, clock, batcher=batcher)
 
-    await llm.screen(request(9))  # direct: is the prefix cacheable? (Haiku caches from 4,096)
+    # Haiku 4.5 caches from 4,096 tokens, the screen's prefix is ~600: no direct call to prime it
+    first = await llm.screen(request(9))
     results = await asyncio.gather(*(llm.screen(request(n)) for n in range(3)))
     urgent = await llm.screen(request(7, age=timedelta(minutes=5)))
 
-    assert all(isinstance(r, ScreenOutput) and r.analyse for r in [*results, urgent])
-    assert server.statuses == [200, 200]  # the first and the urgent one, sent directly
-    assert len(server.batched) == 1  # the three in one call, in one batch
+    assert all(isinstance(r, ScreenOutput) and r.analyse for r in [first, *results, urgent])
+    assert llm.priming.primed == 0
+    assert server.statuses == [200]  # only the urgent one was sent directly
+    assert [len(server.screened(b)) for b in server.batched] == [1, 3]  # two batches
     assert all(r.cache_read_tokens == r.cache_write_tokens == 0 for r in recorder.records)
-    assert [r.batch for r in recorder.records] == [False, True, True, True, False]
-    assert recorder.records[1].cost < recorder.records[0].cost  # half price, a third each
+    assert [r.batch for r in recorder.records] == [True, True, True, True, False]
+    assert recorder.records[1].cost < recorder.records[0].cost  # a third each of one call
 
 
 def test_token_shares_add_up_to_the_call() -> None:

@@ -60,7 +60,7 @@ def respond(body: dict[str, Any]) -> Reply:
     if tool == "screen_markets":
         markets = FakeAnthropicServer.screened(body)
         return Reply.verdicts(*(True for _ in markets), reason="fresh articles")
-    return Reply(text=answer_text(0.8))
+    return Reply(text=answer_text(0.8, sources_used=("A1",)))  # cited by its number
 
 
 @pytest.fixture
@@ -117,10 +117,8 @@ async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_fo
     assert "2026-03-01 Deal expected within days" in screen
     analysis = model.requests[2]
     prompt = text_of(analysis["messages"][0]["content"])
-    assert (
-        f"[A1] 2026-03-01 06:00 UTC | gdelt | Deal expected within days\n    link: {site.url}/deal"
-        in prompt
-    )
+    assert "[A1] 2026-03-01 06:00 UTC | gdelt | Deal expected within days\n" in prompt
+    assert site.url not in prompt  # the model cites the article as A1, not by its link
     assert "a signed agreement is expected within days" in prompt
     assert prompt.index("</news>") < prompt.index("<articles>") < prompt.index("Independent")
     system = "".join(block["text"] for block in analysis["system"])
@@ -137,6 +135,7 @@ async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_fo
     assert record.forecast.retrieved == (
         SourceRef("Deal expected within days", f"{site.url}/deal", SEEN, "gdelt"),
     )
+    assert record.forecast.sources == (f"{site.url}/deal",)  # "A1" read back as its link
     assert [r["query"] for r in gdelt.requests] == [
         "agreement signed talks sourcelang:english",
         "draft initialled sourcelang:english",

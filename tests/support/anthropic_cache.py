@@ -9,8 +9,9 @@ minimum cacheable length (a shorter one is silently not cached, as the API does)
 For each request the longest breakpoint prefix still in the cache is read
 (`cache_read_input_tokens`) and its lifetime refreshed; the tokens from there to the last
 breakpoint are written (`cache_creation_input_tokens`, split by TTL in `cache_creation`: each
-span goes to the TTL of the breakpoint that ends it) when that prefix is long enough; what comes
-after the last breakpoint is `input_tokens`. Lifetimes are "5m" (the default) or "1h", timed
+span goes to the TTL of the entry that ends it, a breakpoint too short to be an entry adding its
+span to the next) when that prefix is long enough; what comes after the last breakpoint is
+`input_tokens`. Lifetimes are "5m" (the default) or "1h", timed
 by `now` (seconds, monotonic).
 
 Tokens are about four characters each; a request with tools also pays the tool-use system
@@ -37,8 +38,11 @@ TOOL_USE_FORCED = 313  # tool_choice "any" or "tool"
 TOOL_USE_AUTO = 346  # tool_choice "auto" or "none"
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 MAX_BREAKPOINTS = 4
-# The API's minimum cacheable prompt length per model (tokens); others: 1,024.
+# The API's minimum cacheable prompt length per model (tokens); others: 1,024. Sonnet 4.6 caches
+# from 2,048 (first documented as 1,024; measured at 2,048 by its users, a prefix of 2,038 tokens
+# not cached and one of 2,067 cached, and documented so since).
 MIN_CACHEABLE = {
+    "claude-sonnet-4-6": 2048,
     "claude-haiku-4-5": 4096,
     "claude-opus-4-5": 4096,
     "claude-opus-4-6": 4096,
@@ -137,15 +141,17 @@ class PromptCache:
             ttl = lookup.entries[keys[hit]][1]
             self.entries[keys[hit]] = (at + TTL_SECONDS[ttl], ttl)
         written, stored = {"5m": 0, "1h": 0}, {}
-        later = [i for i in breakpoints if hit is None or i > hit]
-        if later and ends[later[-1]] >= self.minimum(model):
-            start = read
-            for i in later:
-                ttl = parts[i].ttl or "5m"
-                written[ttl] += ends[i] - start
-                start = ends[i]
-                if ends[i] >= self.minimum(model):
-                    stored[keys[i]] = (at + TTL_SECONDS[ttl], ttl)
+        # a breakpoint short of the minimum is no cache point: its span is written with the
+        # next one's entry, at that one's TTL
+        later = [
+            i for i in breakpoints if (hit is None or i > hit) and ends[i] >= self.minimum(model)
+        ]
+        start = read
+        for i in later:
+            ttl = parts[i].ttl or "5m"
+            written[ttl] += ends[i] - start
+            start = ends[i]
+            stored[keys[i]] = (at + TTL_SECONDS[ttl], ttl)
         write = written["5m"] + written["1h"]
         usage = {
             "input_tokens": total - read - write,

@@ -6,9 +6,14 @@ from decimal import Decimal
 import pytest
 
 from polysim.synthetic.signals import make_market
+from trader.signals.caching import below_minimum, min_cacheable, prefix_tokens
+from trader.signals.llm import LLMConfig
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
+    FORECAST_TOOL,
     FRAMINGS,
+    SCREEN_GROUP_SYSTEM,
+    SCREEN_GROUP_TOOL,
     InvalidOutput,
     analysis_prompt,
     extract_json,
@@ -17,15 +22,66 @@ from trader.signals.prompts import (
     parse_screen,
     sample_instruction,
 )
-from trader.signals.values import AnalysisRequest, NewsItem, NewsMatch
+from trader.signals.values import AnalysisRequest, NewsItem, NewsMatch, RetrievedArticle
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-def test_the_system_prompt_is_long_enough_to_be_cached() -> None:
-    # Sonnet-class models cache prompts of 1,024 tokens or more; English runs about 1.3 tokens
-    # a word, so 900 words leaves a margin.
-    assert len(ANALYSIS_SYSTEM.split()) >= 900
+def test_the_shared_prefix_reaches_the_analysis_models_minimum_even_counted_low() -> None:
+    # Sonnet 4.6 caches from 2,048 tokens; below that the prefix is written again with every
+    # market's context. English runs about four characters a token: five undercounts it.
+    model = LLMConfig().analysis_model
+    counted_low = prefix_tokens(ANALYSIS_SYSTEM, FORECAST_TOOL, chars_per_token=5)
+
+    assert counted_low >= min_cacheable(model) == 2048
+    assert not below_minimum(model, ANALYSIS_SYSTEM, FORECAST_TOOL)
+
+
+def test_the_screens_prefix_is_known_to_be_too_short_to_cache_on_the_triage_model() -> None:
+    # Haiku 4.5 caches from 4,096 tokens: the screen's ~600 cannot reach it, counted high
+    model = LLMConfig().triage_model
+
+    assert below_minimum(model, SCREEN_GROUP_SYSTEM, SCREEN_GROUP_TOOL)
+
+
+def _cited_request() -> AnalysisRequest:
+    market = make_market("m", "Will X happen?", end_date=NOW + timedelta(days=3))
+    items = [
+        NewsItem(f"n{n}", f"Title {n}", f"https://x.test/{n}" if n != 2 else "", "body", NOW, "w")
+        for n in (1, 2)
+    ]
+    article = RetrievedArticle("Article one", "https://a.test/1", NOW, "gdelt", "text")
+    news = tuple(NewsMatch(item, 0.5) for item in items)
+    return AnalysisRequest(market, Decimal("0.4"), news, NOW, retrieved=(article,))
+
+
+def test_the_context_shows_numbered_items_without_their_links() -> None:
+    context = market_context(_cited_request())
+
+    assert "[1] 2026-03-01 12:00 UTC | w | Title 1\n    body" in context
+    assert "[A1] 2026-03-01 12:00 UTC | gdelt | Article one\n    text" in context
+    assert "x.test" not in context
+    assert "a.test" not in context
+
+
+def test_items_cited_by_number_are_read_back_as_their_links() -> None:
+    answer = {
+        "probability": 0.5,
+        "confidence": 0.5,
+        "sources_used": ["1", "[2]", "A1", "a1", "9", "https://elsewhere.test/x", " "],
+    }
+
+    estimate = parse_analysis(answer, _cited_request())
+
+    # 2 has no link: its title; 9 was never shown: kept as given; A1 twice: once
+    assert estimate.sources_used == (
+        "https://x.test/1",
+        "Title 2",
+        "https://a.test/1",
+        "9",
+        "https://elsewhere.test/x",
+    )
+    assert parse_analysis(answer).sources_used[:2] == ("1", "[2]")  # no request: as given
 
 
 def test_the_user_turn_carries_question_rules_and_fenced_news() -> None:

@@ -11,18 +11,29 @@ instruction comes last and is billed as plain input. A cache write costs 1.25x t
 (2x for an hour) and a read 0.1x, so a context read by two later samples costs 1.45x (2.2x
 batched) where three plain sends cost 3x.
 
+The shared prefix is cached on its own only when it reaches the model's minimum cacheable length
+(`MIN_CACHEABLE`, as published: 2,048 tokens for Sonnet 4.6, 4,096 for Haiku 4.5). Below it the
+API silently caches nothing there, and the next breakpoint (the market's context) writes the
+prefix again with every market: the analysis system prompt is kept above it (see
+`trader.signals.system_prompts`).
+
 `PrimingGate`: the requests of one batch cannot be counted on to read what another of the same
-batch writes (the API shares them on a best-effort basis), so before the first batched call of a
-kind (model and purpose) the shared prefix is written by one direct call, and the calls queued
-meanwhile wait for it. Warm means: a call of that kind read or wrote the cache within its
-lifetime (nine-tenths of it, by the injected clock). A kind whose prefix came back neither read
+batch writes (the API shares them on a best-effort basis), and direct calls sent together
+cannot either (an entry is readable once the first response begins), so before the first call
+of a kind (model and purpose) the shared prefix is written by one direct call, and the calls
+queued meanwhile wait for it (one answer's time, once in the prefix's lifetime). Warm means: a
+call of that kind read or wrote the cache within its lifetime (nine-tenths of it, by the
+injected clock). A kind whose prefix came back neither read
 nor written is below the model's minimum cacheable length (Haiku 4.5 caches from 4,096 tokens),
-so it is never primed.
+so it is never primed; a kind whose prefix is clearly below it (`below_minimum`, the screens') is
+known so from the start (`never_cached`), and its first batched call is not sent directly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -35,6 +46,17 @@ if TYPE_CHECKING:  # the SDK is imported when a client is made (an API key is se
 T = TypeVar("T")
 Lifetime = Literal["5m", "1h"]
 LIFETIME_SECONDS: dict[str, float] = {"5m": 300.0, "1h": 3600.0}
+# The API's minimum cacheable prompt length per model, in tokens (any other: 1,024).
+MIN_CACHEABLE: dict[str, int] = {
+    "claude-sonnet-4-6": 2048,
+    "claude-haiku-4-5": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-opus-4-6": 4096,
+    "claude-3-5-haiku-latest": 2048,
+    "claude-3-haiku-20240307": 2048,
+}
+DEFAULT_MIN_CACHEABLE = 1024
+TOOL_USE_TOKENS = 346  # the most the API's tool-use system prompt adds (Claude 4 models)
 TOKEN_KINDS = (
     "input_tokens",
     "output_tokens",
@@ -57,6 +79,22 @@ class CacheConfig:
             order.index(self.context_ttl), order.index(self.batch_context_ttl)
         ):
             raise ValueError("the shared prefix cannot be cached for less than a market context")
+
+
+def min_cacheable(model: str) -> int:
+    return MIN_CACHEABLE.get(model, DEFAULT_MIN_CACHEABLE)
+
+
+def prefix_tokens(system: str, tool: dict[str, Any], *, chars_per_token: float) -> int:
+    """The shared prefix (the tool-use system prompt, the tool, the system prompt) in tokens, at
+    `chars_per_token`: 3 overcounts English, 5 undercounts it."""
+    text = system + json.dumps(tool, sort_keys=True)
+    return TOOL_USE_TOKENS + math.ceil(len(text) / chars_per_token)
+
+
+def below_minimum(model: str, system: str, tool: dict[str, Any]) -> bool:
+    """True when the shared prefix is short of the model's minimum even counted high."""
+    return prefix_tokens(system, tool, chars_per_token=3) < min_cacheable(model)
 
 
 def _control(ttl: Lifetime) -> dict[str, str]:
@@ -114,7 +152,11 @@ class PrimingGate:
         self._warm_until: dict[tuple[str, str], float] = {}
         self._uncacheable: set[tuple[str, str]] = set()
         self._priming: dict[tuple[str, str], asyncio.Event] = {}
-        self.primed = 0  # calls sent directly to prime the cache for a batch
+        self.primed = 0  # calls sent alone to prime the cache for the calls that wait
+
+    def never_cached(self, kind: tuple[str, str]) -> None:
+        """This kind's prefix is known to be too short to cache: its batches need no priming."""
+        self._uncacheable.add(kind)
 
     def warm(self, kind: tuple[str, str]) -> bool:
         if kind in self._uncacheable:
@@ -134,8 +176,9 @@ class PrimingGate:
     ) -> T:
         """`send(batched)`: batched unless the shared prefix must be primed by this call. The
         calls that arrive while a priming call runs wait for it, then go out together; if it
-        failed (the cache is still cold), one of them primes instead."""
-        while batch and not self.warm(kind):
+        failed (the cache is still cold), one of them primes instead. Direct calls are primed
+        too: calls sent together all miss the cache and each writes the prefix."""
+        while not self.warm(kind):
             running = self._priming.get(kind)
             if running is None:
                 done = self._priming[kind] = asyncio.Event()

@@ -5,8 +5,9 @@ Each call: a budget reservation of the worst-case cost, for a direct call a conc
 for prompt caching (`trader.signals.caching`: breakpoints after the shared system prompt and
 after the market's context, the sample's instruction last), then settlement of the reservation
 to the actual cost and one `UsageRecord`. A batched call holds no slot and takes no token while
-it waits for its batch: it is one line of one request, not a request; the first batched call
-of a kind waits for a direct one to prime the cache (`PrimingGate`).
+it waits for its batch: it is one line of one request, not a request; while the shared prefix
+is cold, the first call of a kind goes alone, directly, and the others wait for it to write
+the cache (`PrimingGate`).
 
 Retries are the SDK's own (`max_retries`): it retries 408/409/429/5xx/529 and connection errors,
 honouring `retry-after` / `retry-after-ms`; `deadline` bounds a whole call, retries included.
@@ -40,7 +41,13 @@ from trader.signals.budget import (
     ModelPrice,
     estimate_tokens,
 )
-from trader.signals.caching import CacheConfig, PrimingGate, request_params, usage_tokens
+from trader.signals.caching import (
+    CacheConfig,
+    PrimingGate,
+    below_minimum,
+    request_params,
+    usage_tokens,
+)
 from trader.signals.prompts import (
     ANALYSIS_SYSTEM,
     FORECAST_TOOL,
@@ -154,6 +161,9 @@ class LLMAnalyser:
         self.failure_counts: Counter[FailureKind] = Counter()
         self._screen_costs: dict[str, Decimal] = {}  # market -> its screen's cost, until read
         self.priming = PrimingGate(clock, self.config.cache.prefix_ttl)
+        triage = self.config.triage_model
+        if below_minimum(triage, SCREEN_GROUP_SYSTEM, SCREEN_GROUP_TOOL):  # Haiku 4.5: 4,096
+            self.priming.never_cached((triage, "triage"))
         self._screens = ScreenGroups(self._screen_group, clock, self.config.screen_groups)
 
     @property
@@ -183,7 +193,7 @@ class LLMAnalyser:
                 max_tokens=self.config.max_tokens,
                 market=request.market.condition_id,
                 tool=FORECAST_TOOL,
-                parse=parse_analysis,
+                parse=lambda answer: parse_analysis(answer, request),
             )
 
         outcome = await self.priming.route((model, "analysis"), self._batchable(request), send)

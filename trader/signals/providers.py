@@ -145,7 +145,7 @@ class OpenAIAnalyser:
             FORECAST_TOOL,
             request.market.condition_id,
         )
-        return self._parsed(answer, lambda a: SampleOutcome(parse_analysis(a)))
+        return self._parsed(answer, lambda a: SampleOutcome(parse_analysis(a, request)))
 
     async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
         answer = await self._call(

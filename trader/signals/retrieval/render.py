@@ -27,8 +27,9 @@ def subset(items: Sequence[T], sample: int) -> tuple[T, ...]:
 def article_text(article: RetrievedArticle, number: int = 1) -> str:
     when = f"{article.published:%Y-%m-%d %H:%M} UTC" if article.published else "undated"
     return (
+        # no link: the model cites the article as A<number> (`prompts.cited_sources`)
         f"[A{number}] {when} | {article.provider} | {article.title}\n"
-        f"    link: {article.url}\n    {article.summary or NO_TEXT}"
+        f"    {article.summary or NO_TEXT}"
     )
 
 
