@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/control/v1"
 KEEPALIVE_S = 5.0
 MAX_ACTOR_FIELD = 100
+NO_SUCH_METHOD = "no such Control API method"  # a hub newer than this trader asked for it
 
 # method -> its keyword arguments and their types (what the wire may carry)
 CALLS: dict[str, dict[str, Any]] = {
@@ -163,7 +164,7 @@ class ControlServer:
     async def _call(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if method not in CALLS:
-            raise web.HTTPNotFound(text="no such Control API method")
+            raise web.HTTPNotFound(text=NO_SUCH_METHOD)
         actor, raw_args = await self._authentic(request)
         spec = CALLS[method]
         unknown = set(raw_args) - set(spec)
