@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_backtest import two_markets
+from tests.support.backtest_child import hang
 from tests.support.backtest_history import START
 from tests.support.chat_stack import ask
 from tests.support.hub_stack import HubStack, hub_stack
@@ -64,6 +65,20 @@ async def hub(
             jobs.close()
 
 
+@pytest.fixture
+async def hung_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[FakeBotAPI, HubStack]]:
+    monkeypatch.setattr("bot.commands.backtest.POLL_S", 0.1)
+    jobs = BacktestJobs(load_settings(None), FakeClock(START), tmp_path / "backtests", hang)
+    async with FakeBotAPI() as api:
+        try:
+            async with hub_stack(api, tmp_path / "hub", backtests={"alpha": jobs}) as stack:
+                yield api, stack
+        finally:
+            jobs.close()
+
+
 @pytest.mark.slow
 async def test_backtest_through_the_hub_edits_its_tagged_progress_and_sends_the_png(
     hub: tuple[FakeBotAPI, HubStack], tmp_path: Path
@@ -91,6 +106,20 @@ async def test_backtest_through_the_hub_edits_its_tagged_progress_and_sends_the_
     assert photo.plain.startswith("[alpha] Backtest llm_edge, 2 days")
     assert (f"hub.telegram:{OPERATOR_ID}", "backtest") in stack.memories["alpha"].events.audited()
     assert "backtest" not in [c for _a, c in stack.memories["beta"].events.audited()]
+
+
+async def test_the_hub_stops_following_a_backtest_whose_instance_stops_answering_and_says_so(
+    hung_hub: tuple[FakeBotAPI, HubStack],
+) -> None:
+    api, stack = hung_hub
+
+    first = await ask(api, OPERATOR_ID, "/backtest alpha llm_edge 2")
+    await eventually(lambda: "1 of 97 cycles" in first.plain, timeout=30)
+    await stack.served["alpha"].server.stop()
+    await eventually(lambda: "stopped following" in first.plain, timeout=30)
+
+    assert first.plain.startswith("[alpha] Backtest llm_edge over 2 days: no answer")
+    assert "alpha is not answering" in first.plain
 
 
 async def test_backtest_on_an_instance_without_a_runner_says_so(
