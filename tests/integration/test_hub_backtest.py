@@ -3,10 +3,12 @@ hub's chat, and two traders' Control APIs over signed HTTP on 127.0.0.1; `alpha`
 `BacktestJobs` (a child process over a cached venue history), `beta` has none.
 
 `/backtest alpha llm_edge 2` edits its progress message, tagged `[alpha]` from the first word
-to the last, then the PNG arrives (its bytes carried in the signed answer) with the same tag;
-the hub answers /status while it runs. `/backtest beta ...` says beta cannot run backtests; a
-viewer cannot start one; absurd days are answered with the range, at the hub and by the
-instance itself when a call carries them.
+to the last, then the PNG arrives (its bytes carried in the signed answer, the same as alpha's
+file) with the same tag; the hub answers /status while it runs. An instance that stops
+answering mid-run is said so in the progress message. `/backtest beta ...` says beta cannot
+run backtests (or, for a trader older than the hub, that it does not offer the call); a bare
+/backtest asks which instance; a viewer cannot start one; absurd days are answered with the
+range at the hub, and refused by the instance itself when a call carries them.
 """
 
 from __future__ import annotations
@@ -144,6 +146,18 @@ async def test_backtest_on_an_instance_whose_control_api_is_older_says_so(
         "[beta] The start_backtest call is not offered by beta"
         " (its Control API is older than the hub's)."
     )
+
+
+async def test_a_backtest_naming_no_instance_asks_which_and_starts_nothing(
+    hub: tuple[FakeBotAPI, HubStack], tmp_path: Path
+) -> None:
+    api, _ = hub
+
+    which = await ask(api, OPERATOR_ID, "/backtest llm_edge 2")
+
+    assert which.plain.startswith("Which instance? /backtest <instance> llm_edge 2")
+    assert "Instances: alpha, beta" in which.plain
+    assert not list((tmp_path / "backtests").glob("*"))
 
 
 async def test_backtest_through_the_hub_is_refused_to_a_viewer(
