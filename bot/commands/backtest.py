@@ -5,9 +5,11 @@ follows the run (`Reply.follow`): every `poll_s` seconds of the loop's time it a
 API how far the run got and, when that changed, the progress message is edited; once done it
 is edited to the headline figures and the PNG is sent. The follower gives up after
 `FOLLOW_MAX_S` (longer than the longest `BACKTEST_TIMEOUT_S`, past which the run is stopped and
-reported failed) and says so: it never polls forever. The chat answers every other command
-meanwhile (`/status` included): nothing here waits on the run but the follower. Operator-only,
-as `/cycle` is: a backtest costs the server minutes of CPU.
+reported failed) and says so: it never polls forever. A check the Control API refuses or does
+not answer (a hub's instance restarting) is tried again; `MAX_POLL_FAILURES` in a row and the
+follower says so and stops, rather than leave the message at its last figure. The chat
+answers every other command meanwhile (`/status` included): nothing here waits on the run but
+the follower. Operator-only, as `/cycle` is: a backtest costs the server minutes of CPU.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands.base import Command, UsageError, int_arg
 from bot.reply import Reply, Role
-from trader.control.api import MAX_BACKTEST_DAYS, BacktestStatus
+from trader.control.api import MAX_BACKTEST_DAYS, BacktestStatus, ControlError
 from trader.domain import Actor
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 POLL_S = 2.0
 FOLLOW_MAX_S = 21_600.0 + 600.0  # the highest BACKTEST_TIMEOUT_S, and ten minutes
 USAGE = "/backtest <strategy> <days>"
+MAX_POLL_FAILURES = 5  # checks refused or unanswered in a row before the follower gives up
 
 
 class BacktestCommands:
@@ -50,16 +53,18 @@ class BacktestCommands:
         loop = asyncio.get_running_loop()
         limit = FOLLOW_MAX_S if self.max_follow_s is None else self.max_follow_s
         deadline = loop.time() + limit  # chat plumbing: real time, like the sleep
-        while True:
-            if loop.time() >= deadline:
-                yield Reply(
-                    f"Backtest {started.strategy} over {started.days} days: timed out",
-                    (f"no result after {limit:g} s: stopped following"
-                     f" {started.job_id}",),
-                )  # fmt: skip
-                return
+        failures = 0
+        while loop.time() < deadline:
             await asyncio.sleep(self.poll_s)  # chat plumbing: real time, not the trading clock
-            status = await self._context.control.backtest_status(actor, started.job_id)
+            try:
+                status = await self._context.control.backtest_status(actor, started.job_id)
+            except ControlError as error:  # a hub's instance restarting, or its link down
+                failures += 1
+                if failures >= MAX_POLL_FAILURES:
+                    yield _gone(started, error)
+                    return
+                continue
+            failures = 0
             reply = progress(status)
             if reply.text != shown:
                 shown = reply.text
@@ -71,6 +76,20 @@ class BacktestCommands:
                         images=(status.image_path,),
                     )
                 return
+        yield Reply(
+            f"Backtest {started.strategy} over {started.days} days: timed out",
+            (f"no result after {limit:g} s: stopped following {started.job_id}",),
+        )
+
+
+def _gone(started: BacktestStatus, error: ControlError) -> Reply:
+    return Reply(
+        f"Backtest {started.strategy} over {started.days} days: no answer",
+        (
+            str(error),
+            f"stopped following {started.job_id} after {MAX_POLL_FAILURES} failed checks",
+        ),
+    )
 
 
 def progress(status: BacktestStatus) -> Reply:

@@ -85,8 +85,12 @@ def confirm_buttons(token: str, *choices: tuple[str, str]) -> tuple[tuple[Button
 def int_arg(args: Sequence[str], *, default: int, low: int, high: int, what: str) -> int:
     if not args:
         return default
-    if len(args) > 1 or not args[0].isdigit():
-        raise UsageError(f"Expected one whole number for the {what}, got {' '.join(args)!r}.")
+    given = " ".join(args)[:40]
+    # isascii: str.isdigit() holds for '²' (int() refuses it) and for other scripts' digits
+    if len(args) > 1 or not (args[0].isascii() and args[0].isdigit()):
+        raise UsageError(
+            f"Expected one whole number for the {what}, between {low} and {high}; got {given!r}."
+        )
     value = int(args[0])
     if not low <= value <= high:
         raise UsageError(f"The {what} must be between {low} and {high}.")

@@ -7,9 +7,10 @@ answer gets a red line saying so; the total counts only those that answered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 
 from bot.render.common import plural, usd
 from bot.reply import Button, Reply
@@ -35,12 +36,26 @@ def tag(name: str, text: str) -> str:
 
 
 def tagged(name: str, reply: Reply) -> Reply:
-    """A reply from one instance: its title names it and every button comes back to it."""
+    """A reply from one instance: its title names it and every button comes back to it; so
+    does every reply that follows it (`/backtest`'s progress edits and its chart)."""
     buttons = tuple(
         tuple(Button(button.label, f"{button.data} @{name}") for button in row)
         for row in reply.buttons
     )
-    return replace(reply, title=tag(name, reply.title), buttons=buttons)
+    follow = reply.follow
+    return replace(
+        reply,
+        title=tag(name, reply.title),
+        buttons=buttons,
+        follow=None if follow is None else partial(_tagged_all, name, follow),
+    )
+
+
+async def _tagged_all(
+    name: str, follow: Callable[[], AsyncIterator[Reply]]
+) -> AsyncIterator[Reply]:
+    async for update in follow():
+        yield tagged(name, update)
 
 
 def line(name: str, answer: StatusSnapshot | ControlError) -> str:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support.chat_stack import memory_control, position
-from tests.support.remote_rig import served
+from tests.support.remote_rig import served, signed_call
 from trader.clock import FakeClock
 from trader.control.api import ControlError, NotConfiguredError, PnlPeriod, Stage
 from trader.control.remote import RemoteControl, UnreachableError
@@ -217,3 +217,17 @@ async def test_remote_backtest_is_served_and_refused_as_in_process(tmp_path: Pat
             await rig.remote.backtest_status(OPERATOR, "bt-0")
 
     assert ("hub.telegram:42", "backtest") in memory.events.audited()
+
+
+@pytest.mark.parametrize("days", ["abc", "7", 2.5, True, None, [7]])
+async def test_a_call_argument_of_the_wrong_type_is_refused_naming_it(
+    tmp_path: Path, days: object
+) -> None:
+    clock = FakeClock()
+    memory = await memory_control(clock)
+    async with served(memory, clock, tmp_path) as rig:
+        answer = await signed_call(rig, "start_backtest", {"strategy": "llm_edge", "days": days})
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"].startswith("bad argument days: ")
+    assert memory.events.audited() == []  # refused before the Control API saw it

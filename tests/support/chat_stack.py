@@ -387,6 +387,7 @@ async def memory_control(
     store: MemoryStore | None = None,
     mode: TradingMode = TradingMode.PAPER,
     name: str = "main",
+    backtests: BacktestRunner | None = None,
 ) -> MemoryControl:
     events = MemoryEvents(clock)
     state = ControlState(store or MemoryStore(), clock)
@@ -400,6 +401,7 @@ async def memory_control(
         clock=clock,
         mode=mode,
         desk=desk,
+        backtests=backtests,
         name=name,
     )
     return MemoryControl(control, state, desk, events)

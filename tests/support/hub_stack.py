@@ -2,12 +2,14 @@
 127.0.0.1 (in-memory parts, tests/support/remote_rig.py), reached by `RemoteControl`s, and
 the hub's chat (`HubCore`, one notifier, the relays and the instance watch) on the real
 aiogram client. `hub_stack(api, tmp)` yields a `HubStack`; everything is stopped after.
+`clock` and `backtests` (an instance's name: its `BacktestRunner`) are for /backtest; an
+instance not in `backtests` has none.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from tests.support.remote_rig import Served, served
 from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
+from trader.control.types import BacktestRunner
 
 
 @dataclass
@@ -38,12 +41,21 @@ class HubStack:
 
 @asynccontextmanager
 async def hub_stack(
-    api: FakeBotAPI, tmp: Path, names: tuple[str, ...] = ("alpha", "beta")
+    api: FakeBotAPI,
+    tmp: Path,
+    names: tuple[str, ...] = ("alpha", "beta"),
+    *,
+    clock: FakeClock | None = None,
+    backtests: Mapping[str, BacktestRunner] | None = None,
 ) -> AsyncIterator[HubStack]:
-    clock = FakeClock()
+    clock = clock or FakeClock()
     api.clock = clock
+    runners = backtests or {}
     async with AsyncExitStack() as stack:
-        memories = {name: await memory_control(clock, name=name) for name in names}
+        memories = {
+            name: await memory_control(clock, name=name, backtests=runners.get(name))
+            for name in names
+        }
         rigs = {
             name: await stack.enter_async_context(served(memories[name], clock, tmp, name=name))
             for name in names

@@ -2,23 +2,26 @@
 
 `served(memory, clock)` starts the app's real `HttpServer` with the real `ControlServer` over a
 `MemoryControl` (tests/support/chat_stack.py) and yields a `Served`: the URL, the secret and a
-`RemoteControl` over a real httpx client. Used by the Control-API-over-HTTP and hub tests.
+`RemoteControl` over a real httpx client; `signed_call` sends a signed call with arguments as
+given. Used by the Control-API-over-HTTP and hub tests.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.support.chat_stack import MemoryControl
 from trader.clock import Clock
 from trader.control.remote import RemoteControl
-from trader.control.server import ControlServer
-from trader.control.signing import Verifier
+from trader.control.server import PREFIX, ControlServer
+from trader.control.signing import Verifier, sign
 from trader.ops.httpserver import HttpServer
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
@@ -31,6 +34,7 @@ class Served:
     remote: RemoteControl
     http: httpx.AsyncClient
     server: HttpServer
+    clock: Clock
 
 
 @asynccontextmanager
@@ -51,7 +55,20 @@ async def served(
     http = httpx.AsyncClient()
     try:
         remote = RemoteControl(name, server.url, secret, http, clock, files=files, timeout_s=5)
-        yield Served(server.url, secret, remote, http, server)
+        yield Served(server.url, secret, remote, http, server, clock)
     finally:
         await http.aclose()
         await server.stop()
+
+
+async def signed_call(
+    rig: Served, method: str, args: dict[str, Any], actor: dict[str, str] | None = None
+) -> httpx.Response:
+    """A Control API call signed as the hub signs it, with `args` as given (no typing on this
+    side): what a hub of another version, or a bug in one, could send."""
+    path = f"{PREFIX}/call/{method}"
+    who = actor or {"channel": "telegram", "user_id": "42", "name": "Ann"}
+    body = json.dumps({"actor": who, "args": args}).encode()
+    headers = sign(rig.secret, "POST", path, body, now=rig.clock.now().timestamp())
+    headers["Content-Type"] = "application/json"
+    return await rig.http.post(rig.url + path, content=body, headers=headers)

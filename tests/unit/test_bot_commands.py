@@ -43,6 +43,11 @@ def button(reply: Reply, label: str) -> str:
     [
         ("/events x", "Expected one whole number for the number of events"),
         ("/events 500", "between 1 and 100"),
+        ("/events ²", "Expected one whole number for the number of events"),  # isdigit, not int
+        ("/backtest llm_edge -3", "days, between 1 and 90; got '-3'"),
+        ("/backtest llm_edge abc", "days, between 1 and 90; got 'abc'"),
+        ("/backtest llm_edge 100000", "between 1 and 90"),
+        ("/backtest llm_edge ٣", "days, between 1 and 90; got '٣'"),  # not 0-9
         ("/pnl year", "The period is one of day, week, month"),
         ("/cancel", "Give exactly one order id."),
         ("/cancel a;b", "Not a valid order id"),

@@ -509,7 +509,9 @@ class ControlAPI:
 
     def _backtest_runner(self) -> BacktestRunner:
         if self._backtests is None:
-            raise NotConfiguredError("backtests cannot run in this process")
+            raise NotConfiguredError(
+                "backtests cannot run on this trader (it has no backtest runner)"
+            )
         return self._backtests
 
     # why ---------------------------------------------------------------------------------

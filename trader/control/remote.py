@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from trader.clock import Clock
-from trader.control.server import PREFIX
+from trader.control.server import NO_SUCH_METHOD, PREFIX
 from trader.control.signing import sign
 from trader.control.types import (
     ApprovalDecision,
@@ -113,6 +113,11 @@ class RemoteControl:
             raise UnreachableError(
                 f"{self._name} is not answering ({type(error).__name__})"
             ) from None
+        if response.status_code == 404 and response.text == NO_SUCH_METHOD:
+            raise NotConfiguredError(
+                f"the {method} call is not offered by {self._name}"
+                " (its Control API is older than the hub's)"
+            )
         document = _document(response, self._name)
         if not document.get("ok"):
             refusal = document.get("error") or {}

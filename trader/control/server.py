@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/control/v1"
 KEEPALIVE_S = 5.0
 MAX_ACTOR_FIELD = 100
+NO_SUCH_METHOD = "no such Control API method"  # a hub newer than this trader asked for it
 
 # method -> its keyword arguments and their types (what the wire may carry)
 CALLS: dict[str, dict[str, Any]] = {
@@ -163,16 +164,15 @@ class ControlServer:
     async def _call(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if method not in CALLS:
-            raise web.HTTPNotFound(text="no such Control API method")
+            raise web.HTTPNotFound(text=NO_SUCH_METHOD)
         actor, raw_args = await self._authentic(request)
         spec = CALLS[method]
         unknown = set(raw_args) - set(spec)
         if unknown:
             raise _bad(f"unexpected arguments: {', '.join(sorted(unknown))}")
-        try:
-            kwargs = {name: decode(raw_args[name], spec[name]) for name in spec if name in raw_args}
-        except (WireError, ValueError, ArithmeticError) as error:
-            raise _bad(f"bad arguments: {error}") from None
+        kwargs = {
+            name: _argument(name, raw_args[name], spec[name]) for name in spec if name in raw_args
+        }
         try:
             result = await getattr(self._control, method)(actor, **kwargs)
         except NotConfiguredError as error:
@@ -255,6 +255,14 @@ def _actor(raw: object) -> Actor:
         raise BadRequest("the actor's fields are too long")
     prefixed = channel if channel.startswith("hub.") else f"hub.{channel}"
     return Actor(channel=prefixed, user_id=user_id, name=name)
+
+
+def _argument(name: str, raw: object, kind: Any) -> Any:
+    """One call argument as its declared type; a misfit is a 400 that names the argument."""
+    try:
+        return decode(raw, kind)
+    except (WireError, ValueError, ArithmeticError) as error:
+        raise _bad(f"bad argument {name}: {error}") from None
 
 
 def _error(kind: str, message: str) -> web.Response:
