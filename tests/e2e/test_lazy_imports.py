@@ -4,10 +4,11 @@ aiogram nor matplotlib; paper trading reads Polymarket's public data without the
 SDK (polymarket-client) or its signing stack (eth_account); no feed read yet, no feedparser;
 the schema check reads no Alembic, and without WEB_USERS no web page (jinja2) is loaded. Nor
 are our own modules for what is off: the LLM path (its prompts, caching, batching, screening),
-retrieval (RETRIEVAL off without a key), the WhatsApp transport, the recorder, and /why's and
-/backtest's machinery (built at their first command). The child starts as `trader run` does,
-with the garbage collector off, and the app turns it back on once ready. The app runs in a
-child process against the simulator, so the modules this test process imported do not count."""
+retrieval (RETRIEVAL off without a key), the WhatsApp transport, the recorder, and the
+machinery of /why, /backtest and the reports (built at their first command or daily report).
+The child starts as `trader run` does, with the garbage collector off, and the app turns it
+back on once ready. The app runs in a child process against the simulator, so the modules
+this test process imported do not count."""
 
 from __future__ import annotations
 
@@ -31,7 +32,13 @@ RETRIEVAL = (
     "trader.signals.retrieval.assembly", "trader.signals.retrieval.retriever",
     "trader.signals.retrieval.articles", "trader.signals.retrieval.gdelt",
 )  # fmt: skip
-OFF = ("bot.whatsapp", "trader.recording", "trader.explain", "trader.backtest.job")
+OFF = (
+    "bot.whatsapp",
+    "trader.recording",
+    "trader.explain",
+    "trader.backtest.job",
+    "trader.reports",
+)
 WATCHED = (*HEAVY, *LLM_PATH, *RETRIEVAL, *OFF)
 NONE_OF_THEM = dict.fromkeys(WATCHED, False)
 
@@ -83,5 +90,28 @@ async def test_an_llm_key_is_what_brings_the_anthropic_sdk_in(tmp_path: Path) ->
 
         loaded, _collector = await _loaded(env, tmp_path)
 
-    # the key brings the LLM path, and retrieval with it (RETRIEVAL_ENABLED unset: on with a key)
-    assert loaded == NONE_OF_THEM | {"anthropic": True} | dict.fromkeys(LLM_PATH + RETRIEVAL, True)
+    assert loaded == NONE_OF_THEM | {"anthropic": True} | dict.fromkeys(LLM_PATH, True)
+
+
+async def test_retrieval_the_recorder_and_whatsapp_are_imported_when_configured(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as processes:
+        await processes.start_sim(demo_scenario())
+        env = processes.app_env(
+            RETRIEVAL_ENABLED="true",  # GDELT, keyless; nothing is searched before a cycle
+            RECORDER_ENABLED="true",
+            RECORDER_DIR=str(tmp_path / "recorded"),
+            WHATSAPP_TOKEN="wa-token",
+            WHATSAPP_PHONE_NUMBER_ID="1234567890",
+            WHATSAPP_APP_SECRET="wa-secret",
+            WHATSAPP_API_BASE="http://127.0.0.1:9",  # the transport is built, never started
+        )
+
+        loaded, _collector = await _loaded(env, tmp_path)
+
+    configured = (*RETRIEVAL, "trader.recording", "bot.whatsapp")
+    assert {name: loaded[name] for name in (*configured, "trader.signals.llm")} == {
+        **dict.fromkeys(configured, True),
+        "trader.signals.llm": False,  # still no key (the queries' parser reads prompts' errors)
+    }

@@ -29,7 +29,6 @@ from trader.config import ConfigError, Settings
 from trader.domain import Market, TradingMode
 from trader.execution.runtime import build_execution, execution_config
 from trader.execution.trade_alerts import TradeAlerts
-from trader.reports import ReportService, ReportWorker
 from trader.signals.pipeline import BookGetter
 from trader.signals.records import UsageRecord
 from trader.signals.runtime import build_signal_runtime, signal_runtime_config
@@ -39,6 +38,8 @@ from trader.store.eventlog import EventLog
 from trader.store.trading import MarketRepository
 from trader.venue.base import VenueError, WalletNotReady
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
+
+from .lazy import ReportsOnFirstUse
 
 if TYPE_CHECKING:
     from trader.recording.recorder import Recorder
@@ -105,12 +106,9 @@ class TradingAssembly:
             on_usage=on_usage,  # each LLM call's tokens and cost into /metrics
             tap=self.recorder,
         )
-        self.reports = ReportService(  # each report made in a child process, started on first use
-            sessions,
-            clock,
-            settings.zone,
-            marks=self.execution,
-            worker=ReportWorker(settings.database_url),
+        # each report made in a child process, started on first use (trader.reports imported then)
+        self.reports = ReportsOnFirstUse(
+            sessions, clock, settings.zone, marks=self.execution, database_url=settings.database_url
         )
         self.trade_alerts: TradeAlerts | None = None  # built by start(), after the core's
         self.scoring: ForecastScoring | None = None  # likewise
