@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from trader.config import ConfigError, Settings, load_settings
+from trader.ops.collector import collector_paused
 
 cli = typer.Typer(
     name="trader",
@@ -88,6 +89,12 @@ def run(
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
 ) -> None:
     """Run the trader and the chat frontend in one process (the Procfile's `app`)."""
+    with collector_paused():  # until the app is ready, which turns it back on
+        code = _run(console=console, duration=duration)
+    raise typer.Exit(code)
+
+
+def _run(*, console: bool, duration: float | None) -> int:
     from trader.app.root import App, ConsoleIO
     from trader.store.schema import SchemaError
 
@@ -95,13 +102,12 @@ def run(
     setup_logging_for(settings)
     app = App(settings, console_io=ConsoleIO() if console else None)
     try:
-        code = asyncio.run(app.run(duration=duration))
+        return asyncio.run(app.run(duration=duration))
     except SchemaError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     except ConfigError as error:
         config_exit(error)
-    raise typer.Exit(code)
 
 
 @cli.command()
@@ -110,16 +116,21 @@ def hub(
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
 ) -> None:
     """Mission control: one chat for every trader in HUB_INSTANCES (the Procfile's `hub`)."""
+    with collector_paused():  # until the hub is ready, which turns it back on
+        code = _hub(console=console, duration=duration)
+    raise typer.Exit(code)
+
+
+def _hub(*, console: bool, duration: float | None) -> int:
     from trader.hub.app import HubApp
 
     settings = settings_or_exit()
     setup_logging_for(settings)
     app = HubApp(settings, console=console)
     try:
-        code = asyncio.run(app.run(duration=duration))
+        return asyncio.run(app.run(duration=duration))
     except ConfigError as error:
         config_exit(error)
-    raise typer.Exit(code)
 
 
 @cli.command("web-password")
@@ -157,11 +168,13 @@ def setup() -> None:
 @cli.command()
 def watchdog() -> None:
     """Watch the app's heartbeat; alert when it goes quiet (the Procfile's `watchdog`)."""
-    from trader.watchdog import run_watchdog
+    with collector_paused():  # until it watches, which turns it back on
+        from trader.watchdog import run_watchdog
 
-    settings = settings_or_exit()
-    setup_logging_for(settings)
-    raise typer.Exit(run_watchdog(settings))
+        settings = settings_or_exit()
+        setup_logging_for(settings)
+        code = run_watchdog(settings)
+    raise typer.Exit(code)
 
 
 @cli.command()

@@ -458,6 +458,12 @@ class Settings(BaseSettings):
             viewer_ids=frozenset(self.telegram_viewer_ids),
         )
 
+    @property
+    def whatsapp_on(self) -> bool:
+        """WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID set (`bot.whatsapp.WhatsAppConfig` is
+        built then): the app imports the WhatsApp transport only when this is true."""
+        return self.whatsapp_token is not None and bool(self.whatsapp_phone_number_id)
+
     def http(self) -> HttpConfig:
         return HttpConfig(host=self.http_host, port=self.http_port)
 

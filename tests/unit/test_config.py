@@ -292,7 +292,7 @@ def test_hub_instances_and_their_secrets() -> None:
 
 
 def test_retrieval_is_on_with_an_llm_key_and_off_without_one() -> None:
-    from trader.signals.retrieval.assembly import search_settings
+    from trader.signals.retrieval.settings import search_settings
 
     without = load_settings(None)
     with_key = load_settings(None, anthropic_api_key="sk-ant-x")

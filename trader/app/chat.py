@@ -24,7 +24,6 @@ from bot.commands.core import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat
 from bot.notifier import Notifier
 from bot.relay import ControlRelay
-from trader.backtest.job import BacktestJobs
 from trader.clock import Clock
 from trader.config import ConfigError, Settings
 from trader.control.api import ControlAPI
@@ -46,6 +45,8 @@ from trader.ops.supervisor import Supervisor
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository
 from trader.store.trading import OrderRepository
+
+from .lazy import BacktestsOnFirstUse
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -90,8 +91,9 @@ class ChatAssembly:
         """`console_io`: the terminal chat's streams, None for no terminal chat."""
         self._supervisor = supervisor
         memory = ChatMemoryRepository(sessions, clock)
-        # /backtest: one at a time, in a child process (the kernel is imported there only)
-        self.backtests = BacktestJobs(settings, clock, BACKTESTS_DIR)
+        # /backtest: one at a time, in a child process (the kernel is imported there only; the
+        # job runner itself at the first /backtest)
+        self.backtests = BacktestsOnFirstUse(settings, clock, BACKTESTS_DIR)
         self.control = ControlAPI(
             state=state,
             events=events,
@@ -142,14 +144,15 @@ class ChatAssembly:
             from bot.telegram import build_telegram
 
             self.telegram = build_telegram(telegram, self.commands, self.notifier, clock)
-        from bot.whatsapp import WhatsAppConfig, build_whatsapp
-
         self.whatsapp: WhatsAppTransport | None = None
-        whatsapp = WhatsAppConfig.from_settings(settings)
-        if whatsapp is not None:
-            self.whatsapp = build_whatsapp(
-                whatsapp, self.commands, self.notifier, clock, http, memory=memory
-            )
+        if settings.whatsapp_on:  # the WhatsApp transport is imported only when configured
+            from bot.whatsapp import WhatsAppConfig, build_whatsapp
+
+            whatsapp = WhatsAppConfig.from_settings(settings)
+            if whatsapp is not None:
+                self.whatsapp = build_whatsapp(
+                    whatsapp, self.commands, self.notifier, clock, http, memory=memory
+                )
 
     def _serve_why(self, http: HttpServer) -> None:
         """GET /why/<ref> on the HTTP server, which has no authentication: only while it binds

@@ -3,24 +3,31 @@
 
 The jobs are the execution core's own (reconciliation, equity snapshot), the market refresh
 (with forecasts scored), the signal cycle, the exposure check (`rebalance`, worded by
-`trader.execution.exposure`), the health checks and the daily report (`ReportService`). Each
+`trader.execution.exposure`), the health checks and the daily report (`DailyReport`). Each
 is the owner's operation; this module only names and schedules them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from trader.bus import Bus
 from trader.clock import Clock
 from trader.config import Settings
 from trader.control.types import TradingDesk
+from trader.domain import Alert
 from trader.execution.exposure import exposure_warning
-from trader.reports import ReportService
 from trader.scheduler import JobHook, JobScheduler
 from trader.state import ControlState
 
 Job = Callable[[], Awaitable[None]]
+
+
+class DailyReport(Protocol):
+    """`trader.reports.ReportService` fits (the app hands over `lazy.ReportsOnFirstUse`)."""
+
+    async def daily_alert(self) -> Alert: ...
 
 
 class JobsAssembly:
@@ -32,7 +39,7 @@ class JobsAssembly:
         bus: Bus,
         state: ControlState,
         desk: TradingDesk,
-        reports: ReportService,
+        reports: DailyReport,
         owned: Mapping[str, Job],
         describe_cycle: Callable[[], str],
     ) -> None:

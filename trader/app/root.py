@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -37,7 +36,7 @@ from trader.config import Settings
 from trader.control.api import ControlAPI
 from trader.domain import SYSTEM_ACTOR, Alert, Severity
 from trader.execution.core import ExecutionCore
-from trader.explain import WhyService
+from trader.ops.collector import resume_collector
 from trader.ops.failures import describe_failure
 from trader.ops.metrics import Metrics
 from trader.ops.sdnotify import SystemdNotifier
@@ -50,6 +49,7 @@ from trader.store.eventlog import EventLog
 
 from .chat import ChatAssembly, ConsoleIO
 from .jobs import JobsAssembly
+from .lazy import WhyOnFirstUse
 from .liveness import LivenessAssembly
 from .records import RecordsAssembly
 from .trading import TradingAssembly
@@ -150,12 +150,14 @@ class App:
             supervisor=self.supervisor,
             http=liveness.http,
             console_io=self.console_io,
-            why=WhyService(records.sessions, records.events),  # /why reads the log and tables
+            why=WhyOnFirstUse(records.sessions, records.events),  # /why: the log and tables
         )
         await chat.start()
         self._start_components(trading, liveness, jobs, chat)
         self._announce_start(execution)
-        gc.freeze()  # start-up's objects leave every later full collection (bench/hot_path.py)
+        # start-up's objects frozen out of every later full collection (bench/hot_path.py), then
+        # the collector on: `trader run` starts with it off (trader.ops.collector)
+        resume_collector()
 
     def _start_components(
         self,

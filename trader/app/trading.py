@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,8 +29,6 @@ from trader.config import ConfigError, Settings
 from trader.domain import Market, TradingMode
 from trader.execution.runtime import build_execution, execution_config
 from trader.execution.trade_alerts import TradeAlerts
-from trader.recording.recorder import build_recorder, bus_components
-from trader.reports import ReportService, ReportWorker
 from trader.signals.pipeline import BookGetter
 from trader.signals.records import UsageRecord
 from trader.signals.runtime import build_signal_runtime, signal_runtime_config
@@ -39,6 +38,11 @@ from trader.store.eventlog import EventLog
 from trader.store.trading import MarketRepository
 from trader.venue.base import VenueError, WalletNotReady
 from trader.wiring import MeteredEventLog, build_venue, venue_heartbeats
+
+from .lazy import ReportsOnFirstUse
+
+if TYPE_CHECKING:
+    from trader.recording.recorder import Recorder
 
 log = logging.getLogger(__name__)
 Component = Callable[[], Awaitable[None]]
@@ -75,8 +79,12 @@ class TradingAssembly:
         self._bus = bus
         self.markets = MarketRepository(sessions, clock)
         # RECORDER_ENABLED: what the app sees, as Parquet for backtests (pyarrow loads on the
-        # first write, on the recorder's thread)
-        self.recorder = build_recorder(settings, clock) if settings.recorder_enabled else None
+        # first write, on the recorder's thread; trader.recording is imported only when it is on)
+        self.recorder: Recorder | None = None
+        if settings.recorder_enabled:
+            from trader.recording.recorder import build_recorder
+
+            self.recorder = build_recorder(settings, clock)
         books: BookGetter = self.venue.get_book
         if self.recorder is not None:  # every book the signal cycle reads is recorded
             books = self.recorder.books_of(books)
@@ -98,12 +106,9 @@ class TradingAssembly:
             on_usage=on_usage,  # each LLM call's tokens and cost into /metrics
             tap=self.recorder,
         )
-        self.reports = ReportService(  # each report made in a child process, started on first use
-            sessions,
-            clock,
-            settings.zone,
-            marks=self.execution,
-            worker=ReportWorker(settings.database_url),
+        # each report made in a child process, started on first use (trader.reports imported then)
+        self.reports = ReportsOnFirstUse(
+            sessions, clock, settings.zone, marks=self.execution, database_url=settings.database_url
         )
         self.trade_alerts: TradeAlerts | None = None  # built by start(), after the core's
         self.scoring: ForecastScoring | None = None  # likewise
@@ -125,6 +130,8 @@ class TradingAssembly:
         await self.execution.start()  # restore, load markets, reconcile: before any order
         await self.markets.upsert_many(self.execution.board.markets())  # reports name them
         if self.recorder is not None:
+            from trader.recording.recorder import bus_components
+
             self.recorder.markets(self.execution.board.markets())
             self._recording = bus_components(self.recorder, self._bus)  # subscribed now
         self.trade_alerts = TradeAlerts(self._bus, self.execution.board.title_of)

@@ -55,8 +55,9 @@ from trader.domain import TradingMode
 from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
 from trader.signals.pipeline import CycleResult, SelectionConfig
 from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecorder
-from trader.signals.retrieval.assembly import SearchSettings, build_retriever
+from trader.signals.retrieval.assembly import build_retriever
 from trader.signals.retrieval.retriever import Retriever
+from trader.signals.retrieval.settings import SearchSettings
 from trader.signals.runtime import SignalRuntimeConfig, group_legs
 from trader.signals.sizing import SizingConfig
 from trader.signals.values import Forecast

@@ -33,6 +33,7 @@ from trader.clock import Clock, SystemClock
 from trader.config import ConfigError, Settings
 from trader.control.remote import RemoteControl
 from trader.domain import Alert, Severity
+from trader.ops.collector import resume_collector
 from trader.ops.failures import describe_failure
 from trader.ops.httpserver import HttpServer
 from trader.ops.supervisor import Supervisor
@@ -115,6 +116,7 @@ class HubApp:
             Alert("startup", Severity.INFO, f"Polyops hub {__version__} started", f"for {names}")
         )
         log.info("hub ready", extra={"instances": names})
+        resume_collector()  # `trader hub` starts with it off (trader.ops.collector)
 
     async def _start_chat(self) -> None:
         settings = self.settings
@@ -132,6 +134,8 @@ class HubApp:
                 raise ConfigError(
                     ["TELEGRAM_BOT_TOKEN: Telegram refused the token (revoked or mistyped)"]
                 ) from None
+        if not settings.whatsapp_on:  # the WhatsApp transport is imported only when configured
+            return
         from bot.whatsapp import WhatsAppConfig, build_whatsapp
 
         whatsapp = WhatsAppConfig.from_settings(settings)

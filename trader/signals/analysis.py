@@ -19,14 +19,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from trader.clock import Clock
 from trader.domain import ZERO
 from trader.signals.ensemble import Analyser, EnsembleConfig, EnsembleResult, run_ensemble
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.pooling import CalibrationHolder
-from trader.signals.prompts import ScreenOutput
 from trader.signals.values import (
     AnalysisRequest,
     FailureKind,
@@ -34,6 +33,9 @@ from trader.signals.values import (
     SampleOutcome,
     Source,
 )
+
+if TYPE_CHECKING:  # the screen's answer; the LLM path is imported only with a key
+    from trader.signals.prompts import ScreenOutput
 
 
 class Screener(Protocol):
@@ -106,14 +108,14 @@ class AnalysisService:
         screen, cost = "", ZERO
         if self._screener is not None:
             screened = await self._screener.screen(request)
-            if isinstance(screened, ScreenOutput):
+            if isinstance(screened, SampleOutcome):
+                screen = f"screen failed ({screened.failure}): analysed anyway"
+            else:
                 cost = screened.cost
                 if not screened.analyse:
                     why = f"screened out: {screened.reason}"
                     return AnalysisResult(None, why, True, screen=why, screen_cost=cost)
                 screen = f"analyse: {screened.reason}"
-            else:
-                screen = f"screen failed ({screened.failure}): analysed anyway"
         result = await run_ensemble(
             self._llm, request, self.ensemble, calibration=self.calibration.current
         )

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from trader.clock import Clock
 from trader.domain import Book, Market, TradingMode
@@ -27,16 +27,18 @@ from trader.signals.heuristic import HeuristicModel
 from trader.signals.news import RefreshResult
 from trader.signals.passive import MakerPolicy
 from trader.signals.pooling import CalibrationHolder
-from trader.signals.prompts import ScreenOutput
 from trader.signals.records import ForecastRecord, ForecastRecorder, LLMStats
-from trader.signals.retrieval.queries import QueryOutput
-from trader.signals.retrieval.retriever import Retriever
 from trader.signals.sizing import SizingConfig
 from trader.signals.strategies import EdgeEvaluation, LLMEdgeStrategy
 from trader.signals.trace import DecisionTrace
 from trader.signals.triage import Triage
 from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, SampleOutcome, Source
 from trader.stages import StageBook
+
+if TYPE_CHECKING:  # the LLM path and retrieval are imported only when configured
+    from trader.signals.prompts import ScreenOutput
+    from trader.signals.retrieval.queries import QueryOutput
+    from trader.signals.retrieval.retriever import Retriever
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,6 @@ from trader.signals.ensemble import EnsembleConfig
 from trader.signals.exit_prices import RestingOrder
 from trader.signals.exit_records import SqlModelViews
 from trader.signals.exits import ExitConfig, ExitWatch
-from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
 from trader.signals.news import Feed, NewsConfig, NewsSource
 from trader.signals.passive import MakerPolicy
 from trader.signals.pipeline import (
@@ -76,8 +75,7 @@ from trader.signals.records import (
     UsageRecorder,
 )
 from trader.signals.refit import CalibrationRefit
-from trader.signals.retrieval.articles import close_extractor
-from trader.signals.retrieval.assembly import SearchSettings, build_retriever, search_settings
+from trader.signals.retrieval.settings import SearchSettings, search_settings
 from trader.signals.sizing import SizingConfig
 from trader.signals.trace import MARKET_ANALYSED
 from trader.signals.triage import Triage, TriageConfig
@@ -95,6 +93,8 @@ from trader.store.signals_repo import (
 
 if TYPE_CHECKING:  # imported by make_client only when ANTHROPIC_API_KEY is set
     import anthropic
+
+    from trader.signals.retrieval.retriever import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,10 @@ class SignalRuntime:
             self.client = None
         while self.other_clients:
             await self.other_clients.pop().close()
-        close_extractor()  # retrieval's article-parsing threads
+        if self.config.search.enabled:  # retrieval's article-parsing threads
+            from trader.signals.retrieval.articles import close_extractor
+
+            close_extractor()
 
     async def run_cycle(self) -> CycleReport:
         """One cycle; raises (after recording the failure) if it could not run at all."""
@@ -566,6 +569,9 @@ def build_signal_runtime(
             ),
         )
     if config.anthropic_api_key is not None:
+        # imported here: without a key the Anthropic path (its SDK, prompts, caching) never loads
+        from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+
         key, base_url = config.anthropic_api_key.get_secret_value(), config.anthropic_base_url
         client = make_client(key, base_url=base_url, timeout=config.llm_timeout_s)
         budget = DailyBudget(config.llm_daily_budget, clock, config.zone, ledger=usage)
@@ -591,7 +597,11 @@ def build_signal_runtime(
     llm = provider_chain(providers, config.analysis_chain, clock)
     screener = provider_chain(providers, config.screen_chain, clock)
     # The cheap model writes the search queries (the heuristic's when there is none).
-    retriever = build_retriever(config.search, http=http, clock=clock, writer=screener or llm)
+    retriever: Retriever | None = None
+    if config.search.enabled:  # imported here: retrieval off never loads the providers
+        from trader.signals.retrieval.assembly import build_retriever
+
+        retriever = build_retriever(config.search, http=http, clock=clock, writer=screener or llm)
     # Without feeds there is no news to wait for: the price alone decides re-analysis; with
     # retrieval the search finds the news after the triage, so the triage does not wait for it.
     memory = SqlAnalysisMemory(sessions, clock)

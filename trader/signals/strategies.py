@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from trader.domain import (
     Book,
@@ -34,7 +35,6 @@ from trader.domain import (
 from trader.signals.analysis import AnalysisResult, AnalysisService
 from trader.signals.events import coherent_yes
 from trader.signals.passive import MakerPolicy, passive_entry
-from trader.signals.retrieval.retriever import Retrieval, Retriever
 from trader.signals.sizing import (
     SizingConfig,
     SizingDecision,
@@ -43,6 +43,9 @@ from trader.signals.sizing import (
 from trader.signals.triage import Triage, TriageDecision
 from trader.signals.values import AnalysisRequest, IntentGroup, NewsMatch, Source
 from trader.stages import Stage, StageBook
+
+if TYPE_CHECKING:  # retrieval is imported only when it is on
+    from trader.signals.retrieval.retriever import Retrieval, Retriever
 
 PROBABILITY_STEP = Decimal("0.0001")  # as the ensemble states probabilities
 HEURISTIC_NOT_LIVE = "heuristic forecast: not traded in live mode (allow_heuristic_live off)"

@@ -13,12 +13,14 @@ here that it did not compute.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trader.signals.analysis import AnalysisResult
-from trader.signals.retrieval.retriever import Retrieval
 from trader.signals.sizing import SizingDecision
 from trader.signals.triage import TriageDecision
+
+if TYPE_CHECKING:  # retrieval is imported only when it is on
+    from trader.signals.retrieval.retriever import Retrieval
 
 MARKET_ANALYSED = "market_analysed"
 _NEWS_SHOWN = 8  # the analysis sees a handful; a long tail is not kept in every event

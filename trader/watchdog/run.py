@@ -20,6 +20,7 @@ import httpx
 from trader.clock import Clock, SystemClock
 from trader.config import ConfigError, Settings, load_settings
 from trader.domain import TradingMode
+from trader.ops.collector import resume_collector
 from trader.ops.sdnotify import SystemdNotifier
 from trader.store.db import create_engine, safe_url, session_factory
 from trader.store.repositories import HeartbeatRepository
@@ -146,6 +147,7 @@ async def watch(
                 asyncio.create_task(notifier.keepalive(clock), name="sd-keepalive"),
             ]
             notifier.ready("watching the heartbeat")
+            resume_collector()  # `trader watchdog` starts with it off (trader.ops.collector)
             try:
                 await stop.wait()
             finally:

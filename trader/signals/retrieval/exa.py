@@ -24,8 +24,8 @@ from trader.signals.retrieval.base import (
     parse_time,
     read_json,
 )
+from trader.signals.retrieval.settings import EXA_BASE_URL
 
-EXA_BASE_URL = "https://api.exa.ai"
 MAX_RESULTS = 100
 
 

@@ -31,9 +31,9 @@ from trader.signals.retrieval.base import (
     describe_transport,
     parse_time,
 )
+from trader.signals.retrieval.settings import GDELT_BASE_URL
 from trader.signals.throttle import TokenBucket
 
-GDELT_BASE_URL = "https://api.gdeltproject.org"
 MAX_RECORDS = 250  # the API's own limit per request
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&.-]*")
 

@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import httpx
@@ -29,6 +29,7 @@ from trader.signals.retrieval.base import SearchError, SearchHit, SearchProvider
 from trader.signals.retrieval.digest import Deduper, summarise
 from trader.signals.retrieval.guard import FetchError, Resolver, system_resolver
 from trader.signals.retrieval.queries import QueryOutput, clean_queries, heuristic_queries
+from trader.signals.retrieval.settings import RetrievalConfig
 from trader.signals.values import AnalysisRequest, RetrievedArticle, SampleOutcome
 
 log = logging.getLogger(__name__)
@@ -40,27 +41,6 @@ class QueryWriter(Protocol):
     async def write_queries(
         self, request: AnalysisRequest, *, count: int = 3
     ) -> QueryOutput | SampleOutcome: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RetrievalConfig:
-    max_queries: int = 3
-    results_per_query: int = 5  # asked of each provider per query
-    max_articles: int = 6  # read and shown per market
-    token_budget: int = 3000  # for the articles as the prompt shows them (estimate_tokens)
-    lookback: timedelta = timedelta(days=7)
-    undated: bool = True  # use hits without a publication time (off in a backtest)
-    fetch_timeout: float = 10.0
-    max_page_bytes: int = 3_000_000
-    fetch_concurrency: int = 4
-    private_hosts: bool = False  # fetch links to loopback or private addresses (tests only)
-    private_origins: tuple[str, ...] = ()  # `host:port`s fetched although private (tests only)
-
-    def __post_init__(self) -> None:
-        if self.max_queries < 1 or self.results_per_query < 1 or self.max_articles < 1:
-            raise ValueError("retrieval needs at least one query, result and article")
-        if self.token_budget < 50:
-            raise ValueError("the retrieval token budget must be at least 50 tokens")
 
 
 @dataclass(frozen=True, slots=True)
