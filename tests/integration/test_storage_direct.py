@@ -27,6 +27,7 @@ from trader.store.repositories import DuplicateError
 from trader.store.tables import OrderRow
 from trader.store.trading import (
     DirectTradingWrites,
+    OrderChange,
     RepositoryTradingWrites,
     TradingWrites,
     trading_writes,
@@ -216,6 +217,7 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
         "0xm",
     )  # fmt: skip
     held = Position("tok", Decimal("10.50"), Decimal("0.52"), market="0xm", outcome="Yes")
+    bigger = dataclasses.replace(held, size=Decimal(11))
     row = OrderRow(
         client_order_id="po-1",
         venue_order_id="0xpo-1",
@@ -248,6 +250,11 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
             await writes.update_order("po-1", status=OrderStatus.MATCHED, size_matched=fill.size)
             await writes.record_fill_and_position(fill, "c-1", held)
             await writes.set_fill_status("t-1", "0xpo-1", TradeStatus.CONFIRMED)
+            clock.advance(1)
+            await writes.record_rows(  # the hot path's one commit for a fill
+                [(dataclasses.replace(fill, trade_id="t-2"), "c-1", bigger)],
+                [OrderChange("po-1", size_matched=Decimal(11)), OrderChange("po-9", error="x")],
+            )
         finally:
             await engine.dispose()
 
@@ -264,8 +271,13 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
             rows(paths["repositories"], query),
         )
         assert direct_rows == repository_rows, table
-        assert len(direct_rows) == 1
-    assert rows(paths["direct"], "SELECT size, status FROM fills") == [("10.50", "CONFIRMED")]
+        assert len(direct_rows) == (2 if table == "fills" else 1)
+    assert rows(paths["direct"], "SELECT size, status FROM fills") == [
+        ("10.50", "CONFIRMED"),
+        ("10.50", "MATCHED"),
+    ]
+    assert rows(paths["direct"], "SELECT status, size_matched FROM orders") == [("MATCHED", "11")]
+    assert rows(paths["direct"], "SELECT size FROM positions") == [("11",)]
 
 
 async def test_each_statement_is_compiled_once_whatever_the_load(database: Path) -> None:

@@ -67,7 +67,7 @@ CHECKPOINT_EVERY = 500  # commits between PASSIVE checkpoints (about 1,000 WAL p
 class PendingRows(Protocol):
     """What an attached event log offers: rows to write, and the news that they committed."""
 
-    def take_rows(self) -> list[dict[str, Any]]: ...
+    def take_rows(self, *, everything: bool = False) -> list[dict[str, Any]]: ...
 
     def rows_committed(self, count: int) -> None: ...
 
@@ -92,15 +92,27 @@ class DirectWriter:
         """How many (statement, keys) compilations are cached: a handful, whatever the load."""
         return len(self._statements)
 
+    @property
+    def commits(self) -> int:
+        """Transactions committed through this writer."""
+        return self._commits
+
+    @property
+    def carries_events(self) -> bool:
+        """Whether an event log is attached: its buffered rows ride in every transaction."""
+        return bool(self._logs)
+
     def attach(self, rows: PendingRows) -> None:
         """Every later transaction also writes `rows`' pending rows (an event log)."""
         self._logs.append(rows)
 
-    async def transaction(self, work: Work[T] | None = None) -> T | None:
+    async def transaction(self, work: Work[T] | None = None, *, all_rows: bool = False) -> T | None:
         """Run `work(connection)` and write the attached logs' pending rows, in one transaction
-        committed before this returns. Raises what the database raises (rolled back)."""
+        committed before this returns. Raises what the database raises (rolled back).
+        `all_rows`: every pending row, not a transaction's worth (rows that must not commit
+        before the events buffered ahead of them: a fill's row and its event)."""
         async with self._lock:
-            taken = [(rows, rows.take_rows()) for rows in self._logs]
+            taken = [(rows, rows.take_rows(everything=all_rows)) for rows in self._logs]
             try:
                 result = self._run(work, taken, busy_timeout_ms=0)
             except (OperationalError, sqlite3.OperationalError) as error:
