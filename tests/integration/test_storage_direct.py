@@ -23,7 +23,7 @@ from trader.store.db import create_engine, session_factory
 from trader.store.direct import direct_writer
 from trader.store.eventlog import EventLog
 from trader.store.migrate import upgrade_async
-from trader.store.repositories import DuplicateError
+from trader.store.repositories import DuplicateError, column_values
 from trader.store.tables import OrderRow
 from trader.store.trading import (
     DirectTradingWrites,
@@ -245,7 +245,7 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
         )
         clock.set(T0)
         try:
-            await writes.insert_order(dataclasses.replace(row))
+            await writes.insert_order(column_values(row))
             clock.advance(1)
             await writes.update_order("po-1", status=OrderStatus.MATCHED, size_matched=fill.size)
             await writes.record_fill_and_position(fill, "c-1", held)

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -154,6 +154,30 @@ def record_from_row(row: OrderRow) -> OrderRecord:
     )
 
 
+def order_values(order: OrderRecord) -> dict[str, Any]:
+    """The order's `OrderRow` column values (no ORM instance: this is the hot path)."""
+    return {
+        "client_order_id": order.client_order_id,
+        "market": order.market,
+        "token_id": order.token_id,
+        "side": order.side.value,
+        "price": order.price,
+        "size": order.size,
+        "status": order.status.value,
+        "created_at": order.created_at,
+        "updated_at": order.created_at,
+        "venue_order_id": order.order_id or None,
+        "size_matched": order.size_matched,
+        "order_type": order.order_type.value,
+        "post_only": order.post_only,
+        "expires_at": order.expires_at,
+        "strategy": order.strategy,
+        "correlation_id": order.correlation_id or None,
+        "signed_payload": order.signed_payload or None,
+        "error": order.error or None,
+    }
+
+
 class SqlExecutionStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._clock = clock
@@ -170,27 +194,7 @@ class SqlExecutionStore:
         return self._writes.carries_events
 
     async def insert_order(self, order: OrderRecord) -> None:
-        row = OrderRow(
-            client_order_id=order.client_order_id,
-            venue_order_id=order.order_id or None,
-            market=order.market,
-            token_id=order.token_id,
-            side=order.side.value,
-            price=order.price,
-            size=order.size,
-            size_matched=order.size_matched,
-            status=order.status.value,
-            order_type=order.order_type.value,
-            post_only=order.post_only,
-            expires_at=order.expires_at,
-            strategy=order.strategy,
-            correlation_id=order.correlation_id or None,
-            signed_payload=order.signed_payload or None,
-            error=order.error or None,
-            created_at=order.created_at,
-            updated_at=order.created_at,
-        )
-        await self._writes.insert_order(row)
+        await self._writes.insert_order(order_values(order))
 
     async def update_order(
         self,

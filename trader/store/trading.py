@@ -374,21 +374,21 @@ def fill_insert(dialect: str, fill: Fill, correlation_id: str | None) -> Insert:
 
 
 def fill_values(fill: Fill, correlation_id: str | None) -> dict[str, Any]:
-    row = FillRow(
-        trade_id=fill.trade_id,
-        order_id=fill.order_id,
-        token_id=fill.token_id,
-        side=str(fill.side),
-        price=fill.price,
-        size=fill.size,
-        fee=fill.fee,
-        ts=fill.timestamp,
-        market=fill.market,
-        status=str(fill.status),
-        liquidity=fill.liquidity,
-        correlation_id=correlation_id,
-    )
-    return column_values(row)
+    """A `FillRow`'s column values (the hot path's: no ORM instance is built for them)."""
+    return {
+        "trade_id": fill.trade_id,
+        "order_id": fill.order_id,
+        "token_id": fill.token_id,
+        "side": str(fill.side),
+        "price": fill.price,
+        "size": fill.size,
+        "ts": fill.timestamp,
+        "fee": fill.fee,
+        "market": fill.market,
+        "status": str(fill.status),
+        "liquidity": fill.liquidity,
+        "correlation_id": correlation_id,
+    }
 
 
 def fill_status_update(trade_id: str, order_id: str, status: TradeStatus) -> Update:
@@ -420,7 +420,9 @@ class TradingWrites(Protocol):
         """Whether `record_rows` commits the event log's buffered rows with its own."""
         ...
 
-    async def insert_order(self, row: OrderRow) -> None: ...
+    async def insert_order(self, values: dict[str, Any]) -> None:
+        """A new order row, from its column values (an `OrderRow`'s, as `column_values`)."""
+        ...
 
     async def update_order(self, client_order_id: str, **changes: Any) -> None: ...
 
@@ -454,8 +456,8 @@ class RepositoryTradingWrites:
         self._fills = FillRepository(sessions, clock)
         self._positions = PositionRepository(sessions, clock)
 
-    async def insert_order(self, row: OrderRow) -> None:
-        await self._orders.insert(row)
+    async def insert_order(self, values: dict[str, Any]) -> None:
+        await self._orders.insert(OrderRow(**values))
 
     async def update_order(self, client_order_id: str, **changes: Any) -> None:
         await self._orders.update(client_order_id, **changes)
@@ -532,12 +534,12 @@ class DirectTradingWrites:
 
         return await self._writer.transaction(write) or 0
 
-    async def insert_order(self, row: OrderRow) -> None:
+    async def insert_order(self, values: dict[str, Any]) -> None:
         try:
-            await self._execute(self._INSERT_ORDER, column_values(row))
+            await self._execute(self._INSERT_ORDER, values)
         except IntegrityError as exc:
             if is_unique_violation(exc):
-                raise DuplicateError(f"{row.__tablename__}: {exc.orig}") from exc
+                raise DuplicateError(f"{OrderRow.__tablename__}: {exc.orig}") from exc
             raise
 
     async def update_order(self, client_order_id: str, **changes: Any) -> None:
