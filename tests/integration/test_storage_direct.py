@@ -8,11 +8,12 @@ import asyncio
 import dataclasses
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
@@ -32,6 +33,7 @@ from trader.store.trading import (
     TradingWrites,
     trading_writes,
 )
+from trader.store.types import DecimalType, UTCDateTime
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -302,3 +304,34 @@ async def test_each_statement_is_compiled_once_whatever_the_load(database: Path)
     finally:
         await events.close()
         await engine.dispose()
+
+
+def test_the_shortcut_processors_write_the_text_sqlalchemy_writes() -> None:
+    """A finite Decimal and a UTC datetime skip SQLAlchemy's layers of calls; the text is the
+    same, and anything else (a naive datetime, a float, NaN) still meets the column's checks."""
+    dialect = SQLiteDialect_pysqlite()
+    money, stamp = DecimalType(), UTCDateTime()
+    plain_money = money.dialect_impl(dialect).bind_processor(dialect)
+    plain_stamp = stamp.dialect_impl(dialect).bind_processor(dialect)
+    assert plain_money is not None
+    assert plain_stamp is not None
+    fast_money = direct.fast_processor(money, plain_money)
+    fast_stamp = direct.fast_processor(stamp, plain_stamp)
+    decimals = ["0", "-0", "0.10", "1E+2", "123456789.123456789", "-0.0000001", "5e-10"]
+    stamps = [
+        T0,
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC),
+        datetime(2026, 3, 4, 5, 6, 7, 999999, tzinfo=UTC),
+        datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2))),  # the slow path
+    ]
+
+    assert [fast_money(Decimal(d)) for d in decimals] == [plain_money(Decimal(d)) for d in decimals]
+    assert [fast_money(value) for value in (3, None)] == ["3", None]
+    assert [fast_stamp(value) for value in stamps] == [plain_stamp(value) for value in stamps]
+    with pytest.raises(TypeError):
+        fast_money(0.5)
+    with pytest.raises(ValueError, match="non-finite"):
+        fast_money(Decimal("NaN"))
+    with pytest.raises(ValueError, match="naive"):
+        fast_stamp(datetime(2026, 1, 1))  # noqa: DTZ001 - the naive value refused
