@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from trader.domain import Fill, Position
 from trader.execution.store import SqlExecutionStore, WriteBehind
 from trader.store.eventlog import EventLog, find_gaps
 from trader.store.tables import EventLogRow, FillRow, PositionRow, table_of
+from trader.store.trading import FillWrite, OrderChange
 from trader.venue.base import PreparedOrder, SubmitResult
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
@@ -87,7 +88,7 @@ class DiesAfterTheFill(SqlExecutionStore):
     records a fill has committed: what is on disk then is what a crash there leaves. Once the
     test has read the disk, `bury()` lets the hung writes return without writing."""
 
-    FILL_WRITES = ("record_fill", "record_fill_and_position")
+    FILL_WRITES = ("record_fill", "record_fill_and_position", "record_rows")
     WRITES = (*FILL_WRITES, "save_position", "update_order", "set_fill_status", "save_equity")
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
@@ -166,6 +167,12 @@ class WitnessStore(SqlExecutionStore):
         written = await super().record_fill_and_position(fill, correlation_id, position)
         self.on_disk_at_fill.append(await stored_types(self.engine, self.correlation_id))
         return written
+
+    async def record_rows(self, fills: Sequence[FillWrite], orders: Sequence[OrderChange]) -> None:
+        await super().record_rows(fills, orders)  # the hot path's one commit for a fill
+        self.on_disk_at_fill.extend(
+            [await stored_types(self.engine, self.correlation_id)] * len(fills)
+        )
 
 
 def slow_disk(events: EventLog) -> Callable[[], Awaitable[None]]:

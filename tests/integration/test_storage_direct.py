@@ -8,11 +8,12 @@ import asyncio
 import dataclasses
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
@@ -23,14 +24,16 @@ from trader.store.db import create_engine, session_factory
 from trader.store.direct import direct_writer
 from trader.store.eventlog import EventLog
 from trader.store.migrate import upgrade_async
-from trader.store.repositories import DuplicateError
+from trader.store.repositories import DuplicateError, column_values
 from trader.store.tables import OrderRow
 from trader.store.trading import (
     DirectTradingWrites,
+    OrderChange,
     RepositoryTradingWrites,
     TradingWrites,
     trading_writes,
 )
+from trader.store.types import DecimalType, UTCDateTime
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -216,6 +219,7 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
         "0xm",
     )  # fmt: skip
     held = Position("tok", Decimal("10.50"), Decimal("0.52"), market="0xm", outcome="Yes")
+    bigger = dataclasses.replace(held, size=Decimal(11))
     row = OrderRow(
         client_order_id="po-1",
         venue_order_id="0xpo-1",
@@ -243,11 +247,16 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
         )
         clock.set(T0)
         try:
-            await writes.insert_order(dataclasses.replace(row))
+            await writes.insert_order(column_values(row))
             clock.advance(1)
             await writes.update_order("po-1", status=OrderStatus.MATCHED, size_matched=fill.size)
             await writes.record_fill_and_position(fill, "c-1", held)
             await writes.set_fill_status("t-1", "0xpo-1", TradeStatus.CONFIRMED)
+            clock.advance(1)
+            await writes.record_rows(  # the hot path's one commit for a fill
+                [(dataclasses.replace(fill, trade_id="t-2"), "c-1", bigger)],
+                [OrderChange("po-1", size_matched=Decimal(11)), OrderChange("po-9", error="x")],
+            )
         finally:
             await engine.dispose()
 
@@ -264,8 +273,13 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
             rows(paths["repositories"], query),
         )
         assert direct_rows == repository_rows, table
-        assert len(direct_rows) == 1
-    assert rows(paths["direct"], "SELECT size, status FROM fills") == [("10.50", "CONFIRMED")]
+        assert len(direct_rows) == (2 if table == "fills" else 1)
+    assert rows(paths["direct"], "SELECT size, status FROM fills") == [
+        ("10.50", "CONFIRMED"),
+        ("10.50", "MATCHED"),
+    ]
+    assert rows(paths["direct"], "SELECT status, size_matched FROM orders") == [("MATCHED", "11")]
+    assert rows(paths["direct"], "SELECT size FROM positions") == [("11",)]
 
 
 async def test_each_statement_is_compiled_once_whatever_the_load(database: Path) -> None:
@@ -290,3 +304,34 @@ async def test_each_statement_is_compiled_once_whatever_the_load(database: Path)
     finally:
         await events.close()
         await engine.dispose()
+
+
+def test_the_shortcut_processors_write_the_text_sqlalchemy_writes() -> None:
+    """A finite Decimal and a UTC datetime skip SQLAlchemy's layers of calls; the text is the
+    same, and anything else (a naive datetime, a float, NaN) still meets the column's checks."""
+    dialect = SQLiteDialect_pysqlite()
+    money, stamp = DecimalType(), UTCDateTime()
+    plain_money = money.dialect_impl(dialect).bind_processor(dialect)
+    plain_stamp = stamp.dialect_impl(dialect).bind_processor(dialect)
+    assert plain_money is not None
+    assert plain_stamp is not None
+    fast_money = direct.fast_processor(money, plain_money)
+    fast_stamp = direct.fast_processor(stamp, plain_stamp)
+    decimals = ["0", "-0", "0.10", "1E+2", "123456789.123456789", "-0.0000001", "5e-10"]
+    stamps = [
+        T0,
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=UTC),
+        datetime(2026, 3, 4, 5, 6, 7, 999999, tzinfo=UTC),
+        datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2))),  # the slow path
+    ]
+
+    assert [fast_money(Decimal(d)) for d in decimals] == [plain_money(Decimal(d)) for d in decimals]
+    assert [fast_money(value) for value in (3, None)] == ["3", None]
+    assert [fast_stamp(value) for value in stamps] == [plain_stamp(value) for value in stamps]
+    with pytest.raises(TypeError):
+        fast_money(0.5)
+    with pytest.raises(ValueError, match="non-finite"):
+        fast_money(Decimal("NaN"))
+    with pytest.raises(ValueError, match="naive"):
+        fast_stamp(datetime(2026, 1, 1))  # noqa: DTZ001 - the naive value refused

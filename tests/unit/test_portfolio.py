@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -50,6 +51,24 @@ def test_buy_then_sell_realizes_pnl_and_moves_cash() -> None:
     assert position.size == D(15)
     assert position.average_price == D("0.5")
     assert book.cash == D(1000) - D(10) + D("3.45")
+
+
+def test_what_the_portfolio_keeps_of_every_fill_leaves_full_collections_alone() -> None:
+    """Every fill's key and every sell's realization are kept for good (the dedup, the win
+    rate): as records the garbage collector tracks, a full collection walked them all, and
+    late in a long run that pass took the slowest call (bench/hot_path.py)."""
+    book = portfolio()
+    gc.collect()
+    before = len(gc.get_objects())
+
+    for n in range(1000):
+        book.apply_fill(fill(Side.BUY, "1", "0.40", trade=f"b{n}"))
+        book.apply_fill(fill(Side.SELL, "1", "0.50", trade=f"s{n}"))
+    gc.collect()
+
+    assert len(book.realizations()) == 1000
+    assert book.win_rate() == (1000, 0, D(1))
+    assert len(gc.get_objects()) - before < 100  # not one tracked object a fill
 
 
 def test_the_same_fill_twice_is_applied_once() -> None:

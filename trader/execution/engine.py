@@ -5,10 +5,12 @@ intent -> risk (a function call) -> capital reserved -> prepared (rounded, signe
 -> order row written -> submitted -> fills applied to positions at once.
 
 - The order row (client id, venue id = the signed order's hash, the signed payload) is written
-  and committed before the venue is called. Everything after the submit is persisted through
-  the write-behind queue; positions change in memory first (optimistic) and reconciliation
-  corrects them from the venue. A fill's row and its position are one write, made once the
-  fill's event is durable.
+  and committed before the venue is called, with the events before it. What the venue's
+  answer changes (the fills' events, the fill rows, the positions they leave, the order's
+  status) is applied in memory first (optimistic), then committed in one transaction before
+  the call returns (`_write_rows`); if that commit fails or other writes are queued ahead, the
+  rows go through the write-behind queue, behind a barrier that writes their events first.
+  Reconciliation corrects positions from the venue.
 - A submit with an unknown outcome leaves the order SUBMITTED with its capital reserved; it is
   resolved by looking its id up (`resolve_unknown`), never re-signed or re-sent.
 - Decisions are serialised by a lock: one intent at a time is checked, reserved and sent, so
@@ -41,6 +43,7 @@ from trader.domain import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    Position,
     TradingMode,
 )
 from trader.events import (
@@ -69,9 +72,10 @@ from trader.execution.risk import (
     checked_rules,
     spends_amount,
 )
-from trader.execution.store import ExecutionStore, OrderRecord, WriteBehind
+from trader.execution.store import Entry, ExecutionStore, FillRows, OrderRecord, WriteBehind
 from trader.execution.trading_state import TradingStateMachine
 from trader.state import ControlState
+from trader.store.trading import OrderChange
 from trader.venue.base import (
     OrderRefused,
     PreparedOrder,
@@ -381,13 +385,16 @@ class ExecutionEngine:
             return self._venue_failed(error, corr, "submit", record)
         finally:
             self.in_flight.discard(record.order_id)
-        accepted = self._accepted(record, result)
-        await self._record_durably()
+        rows = FillRows()
+        accepted = self._accepted(record, result, rows)
+        await self._write_rows(rows)
         return accepted
 
-    def _accepted(self, record: OrderRecord, result: SubmitResult) -> ExecutionResult:
+    def _accepted(
+        self, record: OrderRecord, result: SubmitResult, rows: FillRows
+    ) -> ExecutionResult:
         for fill in result.fills:
-            self.apply_fill(fill)
+            self._fill_applied(fill, "venue", rows)
         filled = sum((f.size for f in result.fills), ZERO)
         status = result.status
         # MATCHED with its fills still to come (they arrive on the fill stream): the order
@@ -396,7 +403,7 @@ class ExecutionEngine:
         if not status.is_open and not awaiting_fills:
             self.portfolio.close_order(record.order_id)
         known = filled if result.fills else None
-        self._persist_status(record.client_order_id, status, size_matched=known)
+        rows.change(OrderChange(record.client_order_id, status, known))
         self._events.record(
             OrderSubmitted(record.order_id, status.value, filled),
             correlation_id=record.correlation_id,
@@ -439,6 +446,14 @@ class ExecutionEngine:
 
     def apply_fill(self, fill: Fill, *, source: str = "venue") -> bool:
         """Apply a fill to positions at once (False if it was seen before); persist behind."""
+        rows = FillRows()
+        if not self._fill_applied(fill, source, rows):
+            return False
+        self._queue_rows(rows)
+        return True
+
+    def _fill_applied(self, fill: Fill, source: str, rows: FillRows) -> bool:
+        """The fill on the positions and on the record (its event, its rows in `rows`)."""
         effect = self.portfolio.apply_fill(fill)
         if effect is None:
             return False
@@ -458,28 +473,57 @@ class ExecutionEngine:
             ),
             correlation_id=corr,
         )
-        position = effect.position
-
-        # The event first: a crash must never leave a fill row the event log cannot explain.
-        # The flush is a barrier: while it is refused, the row (and all behind it) waits.
-        if self._durable is not None:
-            self.writer.enqueue("fill event", self._durable, barrier=True)
         # One transaction: a crash between the fill's row and its position's would leave
         # the position short by the fill, for reconciliation to find (and halt on).
-        self.writer.enqueue(
-            "fill", lambda: self.store.record_fill_and_position(fill, corr, position)
-        )
+        rows.fills.append((fill, corr, effect.position))
         if order is not None:
             status = OrderStatus.MATCHED if order.remaining <= ZERO else None
-            self._persist_status(order.client_order_id, status, size_matched=order.matched)
+            rows.change(OrderChange(order.client_order_id, status, order.matched))
         self._bus.fills.publish(fill, corr)
         return True
+
+    async def _write_rows(self, rows: FillRows) -> None:
+        """A submit's answer or a streamed fill on disk in one commit, inside the call: the
+        events so far (the fills' among them), the fill rows, their positions, the order's
+        status. Queued first, as the write-behind's entries (the fill events' flush a barrier
+        ahead of the rows): if anything is queued ahead of them, or the commit fails, or the
+        call is cancelled, they stay there for the writer task, which writes them as before
+        (the rows never before their events; a repeated fill row is ignored)."""
+        entries = self._queue_rows(rows, wake=False)
+        if entries:
+            await self.writer.write_through(entries, lambda: self._commit_rows(rows))
+        await self._record_durably()  # what was not carried (a failed commit: retried here)
+
+    async def _commit_rows(self, rows: FillRows) -> None:
+        if not self.store.carries_events:  # the events first, in their own transaction
+            await self._make_durable()
+        await self.store.record_rows(rows.fills, rows.orders)
+
+    def _queue_rows(self, rows: FillRows, *, wake: bool = True) -> list[Entry]:
+        # The event first: a crash must never leave a fill row the event log cannot explain.
+        # The flush is a barrier: while it is refused, the rows (and all behind them) wait.
+        entries = []
+        if rows.fills and self._durable is not None:
+            entries.append(
+                self.writer.enqueue("fill event", self._durable, barrier=True, wake=wake)
+            )
+        for fill, corr, position in rows.fills:
+            write = self._fill_write(fill, corr, position)
+            entries.append(self.writer.enqueue("fill", write, wake=wake))
+        entries.extend(self._enqueue_change(change, wake=wake) for change in rows.orders)
+        return entries
+
+    def _fill_write(
+        self, fill: Fill, corr: str | None, position: Position
+    ) -> Callable[[], Awaitable[bool]]:
+        return lambda: self.store.record_fill_and_position(fill, corr, position)
 
     async def consume_fills(self) -> None:
         """Apply the venue's fill stream (a supervised task)."""
         async for fill in self.venue.fills():
-            if self.apply_fill(fill, source="stream"):
-                await self._record_durably()
+            rows = FillRows()
+            if self._fill_applied(fill, "stream", rows):
+                await self._write_rows(rows)
 
     def _persist_status(
         self,
@@ -489,12 +533,18 @@ class ExecutionEngine:
         size_matched: Decimal | None = None,
         error: str | None = None,
     ) -> None:
-        self.writer.enqueue(
-            "order",
-            lambda: self.store.update_order(
-                client_order_id, status=status, size_matched=size_matched, error=error
-            ),
-        )
+        self._enqueue_change(OrderChange(client_order_id, status, size_matched, error))
+
+    def _enqueue_change(self, change: OrderChange, *, wake: bool = True) -> Entry:
+        def write() -> Awaitable[None]:
+            return self.store.update_order(
+                change.client_order_id,
+                status=change.status,
+                size_matched=change.size_matched,
+                error=change.error,
+            )
+
+        return self.writer.enqueue("order", write, wake=wake)
 
     # cancels -----------------------------------------------------------------------------
 

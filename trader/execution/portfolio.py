@@ -123,7 +123,10 @@ class Portfolio:
         self._orders: dict[str, WorkingOrder] = {}  # by venue order id
         self._closed_waiters: dict[str, asyncio.Event] = {}
         self._seen: set[tuple[str, str]] = set()
-        self._realizations: list[Realization] = []
+        # Kept as plain tuples of atoms, which the garbage collector stops tracking once they
+        # survive a collection: one is kept per closing fill for good (the win rate, realized
+        # PnL), and as `Realization` objects every full collection would walk them all.
+        self._realizations: list[_Kept] = []
         self._redeemable: dict[str, Decimal] = {}  # by market
         self._redeemable_tokens: dict[str, set[str]] = {}  # by market: the tokens it pays
         self._settled_tokens: set[str] = set()
@@ -155,7 +158,7 @@ class Portfolio:
         fills = list(fills)
         self._seen = {f.key for f in fills}
         self._fills_cash = fills_cash(fills)
-        self._realizations = sorted(realizations, key=lambda r: r.at)
+        self._realizations = [_kept(r) for r in sorted(realizations, key=lambda r: r.at)]
         self._orders = {o.order_id: o for o in orders}
         self._redeemable = dict(redeemable or {})
         self._redeemable_tokens = {m: set(t) for m, t in (redeemable_tokens or {}).items()}
@@ -211,7 +214,7 @@ class Portfolio:
         self._fills_cash += delta
         if fill.side is Side.SELL:
             self._realizations.append(
-                Realization(fill.timestamp, fill.token_id, position.market, fill.size, realized)
+                (fill.timestamp, fill.token_id, position.market, fill.size, realized)
             )
         order = self._orders.get(fill.order_id)
         if order is not None:
@@ -433,7 +436,7 @@ class Portfolio:
         return self._peak
 
     def realizations(self, since: datetime | None = None) -> list[Realization]:
-        return [r for r in self._realizations if since is None or r.at >= since]
+        return [Realization(*r) for r in self._realizations if since is None or r[0] >= since]
 
     def win_rate(self, since: datetime | None = None) -> tuple[int, int, Decimal | None]:
         """(wins, losses, wins / (wins + losses)) over sells and settlements since `since`."""
@@ -454,7 +457,7 @@ class Portfolio:
             exposure=self.exposure(),
             positions_value=self.positions_value(),
             unrealized=self.unrealized(),
-            realized=sum((r.pnl for r in self._realizations), ZERO),
+            realized=sum((r[4] for r in self._realizations), ZERO),
             day_pnl=self.day_pnl(),
             peak_equity=self._peak,
             drawdown=self.drawdown(),
@@ -464,3 +467,11 @@ class Portfolio:
 
     def _today(self) -> date:
         return self._clock.now().astimezone(self._zone).date()
+
+
+_Kept = tuple[datetime, str, str, Decimal, Decimal]  # a `Realization`'s fields, in order
+
+
+def _kept(realization: Realization) -> _Kept:
+    r = realization
+    return (r.at, r.token_id, r.market, r.size, r.pnl)

@@ -21,11 +21,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +38,8 @@ from trader.store.repositories import CashFlowRepository, EquityRepository
 from trader.store.tables import CashFlowRow, EquitySnapshotRow, OrderRow
 from trader.store.trading import (
     FillRepository,
+    FillWrite,
+    OrderChange,
     OrderRepository,
     PositionRepository,
     trading_writes,
@@ -45,6 +47,7 @@ from trader.store.trading import (
 
 log = logging.getLogger(__name__)
 Write = Callable[[], Awaitable[object]]
+Entry = tuple[str, Write, bool]  # a queued write: what, how, and whether it is a barrier
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -70,6 +73,12 @@ class OrderRecord:
 
 
 class ExecutionStore(Protocol):
+    @property
+    def carries_events(self) -> bool:
+        """Whether `record_rows` commits the event log's buffered events in its transaction
+        (a SQLite file: the engine's one direct writer); if not, the caller writes them first."""
+        ...
+
     async def insert_order(self, order: OrderRecord) -> None: ...
 
     async def update_order(
@@ -87,6 +96,11 @@ class ExecutionStore(Protocol):
         self, fill: Fill, correlation_id: str | None, position: Position
     ) -> bool:
         """The fill and the position it leaves, atomically (a crash keeps both or neither)."""
+        ...
+
+    async def record_rows(self, fills: Sequence[FillWrite], orders: Sequence[OrderChange]) -> None:
+        """A submit's answer or a streamed fill: the fills with the positions they leave and
+        the order changes, in one transaction (with the buffered events if `carries_events`)."""
         ...
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None: ...
@@ -140,6 +154,30 @@ def record_from_row(row: OrderRow) -> OrderRecord:
     )
 
 
+def order_values(order: OrderRecord) -> dict[str, Any]:
+    """The order's `OrderRow` column values (no ORM instance: this is the hot path)."""
+    return {
+        "client_order_id": order.client_order_id,
+        "market": order.market,
+        "token_id": order.token_id,
+        "side": order.side.value,
+        "price": order.price,
+        "size": order.size,
+        "status": order.status.value,
+        "created_at": order.created_at,
+        "updated_at": order.created_at,
+        "venue_order_id": order.order_id or None,
+        "size_matched": order.size_matched,
+        "order_type": order.order_type.value,
+        "post_only": order.post_only,
+        "expires_at": order.expires_at,
+        "strategy": order.strategy,
+        "correlation_id": order.correlation_id or None,
+        "signed_payload": order.signed_payload or None,
+        "error": order.error or None,
+    }
+
+
 class SqlExecutionStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._clock = clock
@@ -151,28 +189,12 @@ class SqlExecutionStore:
         self._flows = CashFlowRepository(sessions, clock)
         self._queries = ExecutionRepository(sessions, clock)
 
+    @property
+    def carries_events(self) -> bool:
+        return self._writes.carries_events
+
     async def insert_order(self, order: OrderRecord) -> None:
-        row = OrderRow(
-            client_order_id=order.client_order_id,
-            venue_order_id=order.order_id or None,
-            market=order.market,
-            token_id=order.token_id,
-            side=order.side.value,
-            price=order.price,
-            size=order.size,
-            size_matched=order.size_matched,
-            status=order.status.value,
-            order_type=order.order_type.value,
-            post_only=order.post_only,
-            expires_at=order.expires_at,
-            strategy=order.strategy,
-            correlation_id=order.correlation_id or None,
-            signed_payload=order.signed_payload or None,
-            error=order.error or None,
-            created_at=order.created_at,
-            updated_at=order.created_at,
-        )
-        await self._writes.insert_order(row)
+        await self._writes.insert_order(order_values(order))
 
     async def update_order(
         self,
@@ -193,6 +215,9 @@ class SqlExecutionStore:
         self, fill: Fill, correlation_id: str | None, position: Position
     ) -> bool:
         return await self._writes.record_fill_and_position(fill, correlation_id, position)
+
+    async def record_rows(self, fills: Sequence[FillWrite], orders: Sequence[OrderChange]) -> None:
+        await self._writes.record_rows(fills, orders)
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         await self._writes.set_fill_status(trade_id, order_id, status)
@@ -261,6 +286,8 @@ class SqlExecutionStore:
 class MemoryExecutionStore:
     """The same records in dicts: for the benchmark and tests that need no database."""
 
+    carries_events = False
+
     def __init__(self) -> None:
         self.orders: dict[str, OrderRecord] = {}
         self.fill_rows: dict[tuple[str, str], Fill] = {}
@@ -302,6 +329,17 @@ class MemoryExecutionStore:
     ) -> bool:
         self.position_rows[position.token_id] = position
         return await self.record_fill(fill, correlation_id)
+
+    async def record_rows(self, fills: Sequence[FillWrite], orders: Sequence[OrderChange]) -> None:
+        for fill, correlation_id, position in fills:
+            await self.record_fill_and_position(fill, correlation_id, position)
+        for change in orders:
+            await self.update_order(
+                change.client_order_id,
+                status=change.status,
+                size_matched=change.size_matched,
+                error=change.error,
+            )
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         fill = self.fill_rows.get((trade_id, order_id))
@@ -352,6 +390,22 @@ class MemoryExecutionStore:
         return [f for f in self.flows if f.at >= since]
 
 
+@dataclass(slots=True)
+class FillRows:
+    """The rows one submit's answer (or one streamed fill) changes: each fill with the position
+    it leaves, and the order changes (one per order: later changes folded into earlier)."""
+
+    fills: list[FillWrite] = field(default_factory=list)
+    orders: list[OrderChange] = field(default_factory=list)
+
+    def change(self, change: OrderChange) -> None:
+        for i, earlier in enumerate(self.orders):
+            if earlier.client_order_id == change.client_order_id:
+                self.orders[i] = earlier.then(change)
+                return
+        self.orders.append(change)
+
+
 class WriteBehind:
     """Queued writes, done in order by one task. A plain write that fails `max_attempts` times
     is given up (reconciliation restores it). A barrier (an event log flush that must precede
@@ -372,10 +426,47 @@ class WriteBehind:
         self._retry_s = retry_s
         self.failed = 0
 
-    def enqueue(self, what: str, write: Write, *, barrier: bool = False) -> None:
-        self._queue.append((what, write, barrier))
+    def enqueue(
+        self, what: str, write: Write, *, barrier: bool = False, wake: bool = True
+    ) -> Entry:
+        """Queue a write; the entry, for `write_through`. `wake=False`: the caller writes it
+        through at once, and wakes the writer task only if that does not happen."""
+        entry = (what, write, barrier)
+        self._queue.append(entry)
         self._idle.clear()
-        self._wakeup.set()
+        if wake:
+            self._wakeup.set()
+        return entry
+
+    async def write_through(self, entries: Sequence[Entry], write: Write) -> bool:
+        """Write these queued entries now, by `write` (one transaction doing what they do), if
+        nothing is queued ahead of them; True if so. Otherwise, or if `write` fails, they stay
+        queued for the writer task, each with its own retries (a barrier first), as if this
+        had not been called. The hot path's one commit for a fill (trader/execution/engine.py)."""
+        written = False
+        try:
+            async with self._lock:
+                if not self._at_head(entries):
+                    return False
+                try:
+                    await write()
+                except Exception as error:
+                    log.warning("writing %s at once failed (%s); queued", entries[0][0], error)
+                    return False
+                for _ in entries:
+                    self._queue.popleft()
+                if not self._queue:
+                    self._idle.set()
+                written = True
+                return True
+        finally:
+            if not written:  # cancelled too: the queued entries are the writer task's now
+                self._wakeup.set()
+
+    def _at_head(self, entries: Sequence[Entry]) -> bool:
+        if len(self._queue) < len(entries):
+            return False
+        return all(self._queue[i] is entry for i, entry in enumerate(entries))
 
     @property
     def pending(self) -> int:

@@ -47,6 +47,8 @@ import sqlite3
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Executable, event
@@ -56,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from trader.store.db import SQLITE_BUSY_TIMEOUT_MS, dumps_json, sqlite_file
+from trader.store.types import DecimalType, UTCDateTime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,7 +70,7 @@ CHECKPOINT_EVERY = 500  # commits between PASSIVE checkpoints (about 1,000 WAL p
 class PendingRows(Protocol):
     """What an attached event log offers: rows to write, and the news that they committed."""
 
-    def take_rows(self) -> list[dict[str, Any]]: ...
+    def take_rows(self, *, everything: bool = False) -> list[dict[str, Any]]: ...
 
     def rows_committed(self, count: int) -> None: ...
 
@@ -92,15 +95,27 @@ class DirectWriter:
         """How many (statement, keys) compilations are cached: a handful, whatever the load."""
         return len(self._statements)
 
+    @property
+    def commits(self) -> int:
+        """Transactions committed through this writer."""
+        return self._commits
+
+    @property
+    def carries_events(self) -> bool:
+        """Whether an event log is attached: its buffered rows ride in every transaction."""
+        return bool(self._logs)
+
     def attach(self, rows: PendingRows) -> None:
         """Every later transaction also writes `rows`' pending rows (an event log)."""
         self._logs.append(rows)
 
-    async def transaction(self, work: Work[T] | None = None) -> T | None:
+    async def transaction(self, work: Work[T] | None = None, *, all_rows: bool = False) -> T | None:
         """Run `work(connection)` and write the attached logs' pending rows, in one transaction
-        committed before this returns. Raises what the database raises (rolled back)."""
+        committed before this returns. Raises what the database raises (rolled back).
+        `all_rows`: every pending row, not a transaction's worth (rows that must not commit
+        before the events buffered ahead of them: a fill's row and its event)."""
         async with self._lock:
-            taken = [(rows, rows.take_rows()) for rows in self._logs]
+            taken = [(rows, rows.take_rows(everything=all_rows)) for rows in self._logs]
             try:
                 result = self._run(work, taken, busy_timeout_ms=0)
             except (OperationalError, sqlite3.OperationalError) as error:
@@ -275,8 +290,36 @@ def _processor(
     compiled: SQLCompiler, name: str, dialect: SQLiteDialect_pysqlite
 ) -> Callable[[Any], Any] | None:
     """The bind's processor as SQLAlchemy runs it: its type's implementation for SQLite (a
-    decorated type's `process_bind_param`, then its SQLite implementation's own)."""
-    return compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+    decorated type's `process_bind_param`, then its SQLite implementation's own), with a
+    shortcut for the common value of the two types every row has (`fast_processor`)."""
+    kind = compiled.binds[name].type
+    processor = kind.dialect_impl(dialect).bind_processor(dialect)
+    return processor if processor is None else fast_processor(kind, processor)
+
+
+def fast_processor(kind: Any, processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`processor`, answering the hot path's usual values without its layers of calls: a
+    finite `Decimal` is its string (`DecimalType`), a `datetime` in `UTC` the text SQLAlchemy's
+    SQLite DateTime writes (`UTCDateTime`: naive UTC, always six digits of microseconds).
+    Anything else goes to `processor`, which checks and converts as before (the same text:
+    tests/integration/test_storage_direct.py compares them)."""
+    if isinstance(kind, DecimalType):
+
+        def decimal_text(value: Any) -> Any:
+            if type(value) is Decimal and value.is_finite():
+                return str(value)
+            return processor(value)
+
+        return decimal_text
+    if isinstance(kind, UTCDateTime):
+
+        def utc_text(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is UTC:
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return processor(value)
+
+        return utc_text
+    return processor
 
 
 def _fixed_value(compiled: SQLCompiler, name: str) -> Any:

@@ -321,9 +321,12 @@ class EventLog:
 
     # -- rows for the direct writer's transactions (`PendingRows`) --------------------------
 
-    def take_rows(self) -> list[dict[str, Any]]:
-        """The oldest buffered rows, at most a transaction's worth; they stay buffered until
-        `rows_committed` (the writer's lock keeps a second transaction from taking them)."""
+    def take_rows(self, *, everything: bool = False) -> list[dict[str, Any]]:
+        """The oldest buffered rows, at most a transaction's worth (all of them with
+        `everything`); they stay buffered until `rows_committed` (the writer's lock keeps a
+        second transaction from taking them)."""
+        if everything:
+            return list(self._buffer)
         return list(islice(self._buffer, self._max_rows))
 
     def write_rows(self, connection: DirectConnection, rows: list[dict[str, Any]]) -> None:

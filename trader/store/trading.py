@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     Executable,
@@ -62,6 +62,26 @@ from trader.store.tables import (
 )
 
 OPEN_STATUSES = tuple(status.value for status in OrderStatus if status.is_open)
+# a fill to record, with its order's correlation id and the position it leaves
+FillWrite = tuple[Fill, str | None, Position]
+
+
+class OrderChange(NamedTuple):
+    """An order row's new status, matched size or error (None: unchanged)."""
+
+    client_order_id: str
+    status: OrderStatus | None = None
+    size_matched: Decimal | None = None
+    error: str | None = None
+
+    def then(self, later: OrderChange) -> OrderChange:
+        """This change followed by `later` (of the same order), as one."""
+        return OrderChange(
+            self.client_order_id,
+            later.status if later.status is not None else self.status,
+            later.size_matched if later.size_matched is not None else self.size_matched,
+            later.error if later.error is not None else self.error,
+        )
 
 
 def order_from_row(row: OrderRow) -> Order:
@@ -354,21 +374,21 @@ def fill_insert(dialect: str, fill: Fill, correlation_id: str | None) -> Insert:
 
 
 def fill_values(fill: Fill, correlation_id: str | None) -> dict[str, Any]:
-    row = FillRow(
-        trade_id=fill.trade_id,
-        order_id=fill.order_id,
-        token_id=fill.token_id,
-        side=str(fill.side),
-        price=fill.price,
-        size=fill.size,
-        fee=fill.fee,
-        ts=fill.timestamp,
-        market=fill.market,
-        status=str(fill.status),
-        liquidity=fill.liquidity,
-        correlation_id=correlation_id,
-    )
-    return column_values(row)
+    """A `FillRow`'s column values (the hot path's: no ORM instance is built for them)."""
+    return {
+        "trade_id": fill.trade_id,
+        "order_id": fill.order_id,
+        "token_id": fill.token_id,
+        "side": str(fill.side),
+        "price": fill.price,
+        "size": fill.size,
+        "ts": fill.timestamp,
+        "fee": fill.fee,
+        "market": fill.market,
+        "status": str(fill.status),
+        "liquidity": fill.liquidity,
+        "correlation_id": correlation_id,
+    }
 
 
 def fill_status_update(trade_id: str, order_id: str, status: TradeStatus) -> Update:
@@ -395,7 +415,14 @@ def position_values(position: Position, now: datetime) -> dict[str, Any]:
 class TradingWrites(Protocol):
     """The writes the execution store makes: through the repositories, or direct."""
 
-    async def insert_order(self, row: OrderRow) -> None: ...
+    @property
+    def carries_events(self) -> bool:
+        """Whether `record_rows` commits the event log's buffered rows with its own."""
+        ...
+
+    async def insert_order(self, values: dict[str, Any]) -> None:
+        """A new order row, from its column values (an `OrderRow`'s, as `column_values`)."""
+        ...
 
     async def update_order(self, client_order_id: str, **changes: Any) -> None: ...
 
@@ -407,6 +434,11 @@ class TradingWrites(Protocol):
         """The fill and the position it leaves in one transaction (both or neither)."""
         ...
 
+    async def record_rows(self, fills: Sequence[FillWrite], orders: Sequence[OrderChange]) -> None:
+        """The fills (each with the position it leaves) and the order changes, in order, in
+        one transaction; on a SQLite file with the event log's buffered rows (all of them)."""
+        ...
+
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None: ...
 
     async def save_position(self, position: Position) -> None: ...
@@ -415,13 +447,17 @@ class TradingWrites(Protocol):
 class RepositoryTradingWrites:
     """`TradingWrites` through the async repositories (PostgreSQL, in-memory SQLite)."""
 
+    carries_events = False  # the event log writes in its own transactions here
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
         self._orders = OrderRepository(sessions, clock)
         self._fills = FillRepository(sessions, clock)
         self._positions = PositionRepository(sessions, clock)
 
-    async def insert_order(self, row: OrderRow) -> None:
-        await self._orders.insert(row)
+    async def insert_order(self, values: dict[str, Any]) -> None:
+        await self._orders.insert(OrderRow(**values))
 
     async def update_order(self, client_order_id: str, **changes: Any) -> None:
         await self._orders.update(client_order_id, **changes)
@@ -433,6 +469,20 @@ class RepositoryTradingWrites:
         self, fill: Fill, correlation_id: str | None, position: Position
     ) -> bool:
         return await self._fills.insert_with_position(fill, position, correlation_id=correlation_id)
+
+    async def record_rows(self, fills: Sequence[FillWrite], orders: Sequence[OrderChange]) -> None:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            dialect = dialect_of(session)
+            for fill, correlation_id, position in fills:
+                await session.execute(fill_insert(dialect, fill, correlation_id))
+                await session.execute(position_upsert(dialect, position, now))
+            for change in orders:
+                values = order_changes(
+                    now, status=change.status, size_matched=change.size_matched, error=change.error
+                )
+                where = OrderRow.client_order_id == change.client_order_id
+                await session.execute(update(OrderRow).where(where).values(**values))
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         await self._fills.set_status(trade_id, order_id, status)
@@ -484,12 +534,12 @@ class DirectTradingWrites:
 
         return await self._writer.transaction(write) or 0
 
-    async def insert_order(self, row: OrderRow) -> None:
+    async def insert_order(self, values: dict[str, Any]) -> None:
         try:
-            await self._execute(self._INSERT_ORDER, column_values(row))
+            await self._execute(self._INSERT_ORDER, values)
         except IntegrityError as exc:
             if is_unique_violation(exc):
-                raise DuplicateError(f"{row.__tablename__}: {exc.orig}") from exc
+                raise DuplicateError(f"{OrderRow.__tablename__}: {exc.orig}") from exc
             raise
 
     async def update_order(self, client_order_id: str, **changes: Any) -> None:
@@ -513,6 +563,29 @@ class DirectTradingWrites:
             return inserted
 
         return (await self._writer.transaction(write) or 0) == 1
+
+    @property
+    def carries_events(self) -> bool:
+        return self._writer.carries_events
+
+    async def record_rows(self, fills: Sequence[FillWrite], orders: Sequence[OrderChange]) -> None:
+        """One transaction with every buffered event (the fills' among them) ahead of the rows."""
+        now = self._clock.now()
+        fill_rows = [(fill_values(f, corr), position_values(p, now)) for f, corr, p in fills]
+        order_rows = [
+            order_changes(now, status=c.status, size_matched=c.size_matched, error=c.error)
+            | {"_client_id": c.client_order_id}
+            for c in orders
+        ]
+
+        def write(connection: DirectConnection) -> None:
+            for fill_row, position_row in fill_rows:
+                connection.execute(self._INSERT_FILL, fill_row)
+                connection.execute(_UPSERT_POSITION, position_row)
+            for values in order_rows:
+                connection.execute(self._UPDATE_ORDER, values)
+
+        await self._writer.transaction(write, all_rows=True)
 
     async def set_fill_status(self, trade_id: str, order_id: str, status: TradeStatus) -> None:
         values = {"status": str(status), "_trade_id": trade_id, "_order_id": order_id}
