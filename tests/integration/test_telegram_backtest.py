@@ -162,15 +162,66 @@ def test_close_kills_a_child_that_ignores_sigterm(
 ) -> None:
     monkeypatch.setattr("trader.backtest.job.STOP_GRACE_S", 1.0)
     jobs = BacktestJobs(load_settings(None), FakeClock(START), tmp_path, hang_deaf)
-    jobs.start("llm_edge", 1)
-    deadline = time.monotonic() + 30
-    while not list(tmp_path.glob("*/progress.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pid = child_pid(tmp_path)
+    _, pid = started_child(jobs, tmp_path)
 
     jobs.close()
 
     assert gone(pid)
+
+
+def started_child(jobs: BacktestJobs, out: Path) -> tuple[str, int]:
+    """Start a run and wait until its (hanging) child has said it runs: its job id and pid."""
+    job_id = jobs.start("llm_edge", 1).job_id
+    deadline = time.monotonic() + 30
+    while not list(out.glob("*/progress.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return job_id, child_pid(out)
+
+
+def test_a_deaf_child_past_its_deadline_is_reported_failed_at_once_and_killed_later(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`status` runs on the event loop: it sends SIGTERM and answers without waiting for the
+    child, and a check after the grace sends SIGKILL."""
+    monkeypatch.setattr("trader.backtest.job.STOP_GRACE_S", 1.0)
+    settings = load_settings(None, backtest_timeout_s=0.5)
+    jobs = BacktestJobs(settings, FakeClock(START), tmp_path, hang_deaf)
+    job_id, pid = started_child(jobs, tmp_path)
+    time.sleep(0.6)  # past the deadline (counted from the start)
+
+    at_deadline = jobs.status(job_id)
+    alive_after_answer = not gone(pid)  # it ignores SIGTERM: still there
+    time.sleep(1.1)  # past the grace
+    jobs.status(job_id)
+    deadline = time.monotonic() + 10
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert at_deadline.state == "failed"
+    assert "timed out" in at_deadline.lines[0]
+    assert alive_after_answer
+    assert gone(pid)
+
+
+def test_a_new_backtest_waits_for_a_stopped_deaf_child_then_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("trader.backtest.job.STOP_GRACE_S", 1.0)
+    settings = load_settings(None, backtest_timeout_s=0.5)
+    jobs = BacktestJobs(settings, FakeClock(START), tmp_path, hang_deaf)
+    try:
+        job_id, pid = started_child(jobs, tmp_path)
+        time.sleep(0.6)
+        assert jobs.status(job_id).state == "failed"
+        assert not gone(pid)
+
+        second = jobs.start("llm_edge", 1)  # waits out the grace, then SIGKILLs the first
+
+        assert gone(pid)
+        assert second.job_id != job_id
+        assert second.state == "running"
+    finally:
+        jobs.close()
 
 
 def test_a_backtest_child_whose_parent_is_sigkilled_exits(tmp_path: Path) -> None:

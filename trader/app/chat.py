@@ -218,7 +218,7 @@ class ChatAssembly:
             await self.whatsapp.stop()
 
     async def stop_telegram(self) -> None:
-        self.backtests.close()  # a run still going ends with the chat
+        await asyncio.to_thread(self.backtests.close)  # a run still going ends with the chat
         if self.telegram is not None:
             await self.telegram.stop()
 

@@ -8,6 +8,7 @@ difference."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,13 +60,15 @@ class BacktestsOnFirstUse:
         self._clock = clock
         self._out = out
         self._jobs: BacktestJobs | None = None
+        self._building = threading.Lock()  # `start` is called on a thread
 
     def _built(self) -> BacktestJobs:
-        if self._jobs is None:
-            from trader.backtest.job import BacktestJobs
+        with self._building:
+            if self._jobs is None:
+                from trader.backtest.job import BacktestJobs
 
-            self._jobs = BacktestJobs(self._settings, self._clock, self._out)
-        return self._jobs
+                self._jobs = BacktestJobs(self._settings, self._clock, self._out)
+            return self._jobs
 
     def start(self, strategy: str, days: int) -> BacktestStatus:
         return self._built().start(strategy, days)

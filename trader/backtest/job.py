@@ -8,8 +8,12 @@ headline figures and the PNG, or the reason it failed). A child that dies withou
 reported failed with its exit code.
 
 A run gets `BACKTEST_TIMEOUT_S` of wall-clock time (`time.monotonic`, checked whenever
-`status` or `start` is asked): past it the child is terminated, killed if it does not stop
-within `STOP_GRACE_S`, and reported failed, so a hung run never blocks the next `/backtest`.
+`status` or `start` is asked): past it the child is sent SIGTERM and reported failed, and a
+later check sends SIGKILL once it has had `STOP_GRACE_S` to stop, so a hung run never blocks
+the next `/backtest`. `status` runs on the event loop and never waits for a child; `start`
+may wait (up to the grace) for a stopped child to be gone, so the Control API calls it on a
+thread, one call at a time (`_starting`), and `close` stops every child with one shared
+grace.
 The child never outlives the app: on Linux it asks the kernel for SIGKILL when its parent dies
 (`prctl(PR_SET_PDEATHSIG)`), and everywhere its progress callback exits when its parent pid
 changed (the app was SIGKILLed and the child re-parented). `close` terminates, then kills.
@@ -29,6 +33,7 @@ import json
 import multiprocessing
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -80,10 +85,20 @@ class BacktestJobs:
         self._work = work  # what the child runs (None: the backtest; tests give a hang)
         self._jobs: dict[str, tuple[BacktestRequest, BaseProcess]] = {}
         self._started: dict[str, float] = {}  # job id: time.monotonic() at start
+        self._kill_at: dict[str, float] = {}  # job id: when a SIGTERMed child gets SIGKILL
+        self._starting = threading.Lock()  # two /backtest at once: one child, one refusal
 
     def start(self, strategy: str, days: int) -> BacktestStatus:
+        """Blocking: waits up to `STOP_GRACE_S` for a child stopped at its deadline."""
+        with self._starting:
+            return self._start(strategy, days)
+
+    def _start(self, strategy: str, days: int) -> BacktestStatus:
         for request, process in list(self._jobs.values()):
             seen = self.status(request.job_id)  # stops a run past its deadline
+            kill_at = self._kill_at.get(request.job_id)
+            if kill_at is not None and process.is_alive():
+                _reap(process, kill_at)  # stopped: it will be gone within the grace
             if process.is_alive():
                 raise ControlError(
                     f"a backtest is running already ({seen.strategy}, {seen.cycles_done} of"
@@ -135,27 +150,44 @@ class BacktestJobs:
         )
 
     def _enforce_deadline(self, request: BacktestRequest, process: BaseProcess) -> None:
-        limit = self._settings.backtest_timeout_s
-        if not process.is_alive() or time.monotonic() - self._started[request.job_id] <= limit:
+        """Never waits: SIGTERM at the deadline, SIGKILL at a check after the grace."""
+        if not process.is_alive():
             return
-        stop(process)
+        now = time.monotonic()
+        kill_at = self._kill_at.get(request.job_id)
+        if kill_at is not None:
+            if now >= kill_at:
+                process.kill()
+            return
+        limit = self._settings.backtest_timeout_s
+        if now - self._started[request.job_id] <= limit:
+            return
+        process.terminate()
+        self._kill_at[request.job_id] = now + STOP_GRACE_S
         if _read(request.progress_path).get("state", "running") != "running":
             return  # it finished just in time
         reason = f"timed out: still running after {limit:g} s (BACKTEST_TIMEOUT_S); stopped"
         _write(request.progress_path, {"state": "failed", "lines": [reason]})
 
     def close(self) -> None:
-        """Stop a run still going (the app is stopping)."""
-        for _, process in self._jobs.values():
-            stop(process)
+        """Stop every run still going (the app is stopping). Blocking, up to twice the grace
+        in all however many there are: call it off the event loop."""
+        stop(*(process for _, process in self._jobs.values()))
 
 
-def stop(process: BaseProcess) -> None:
-    """SIGTERM, then SIGKILL if it is still there after `STOP_GRACE_S`."""
-    if not process.is_alive():
-        return
-    process.terminate()
-    process.join(timeout=STOP_GRACE_S)
+def stop(*processes: BaseProcess) -> None:
+    """SIGTERM each, then SIGKILL those still there `STOP_GRACE_S` later."""
+    alive = [process for process in processes if process.is_alive()]
+    for process in alive:
+        process.terminate()
+    kill_at = time.monotonic() + STOP_GRACE_S
+    for process in alive:
+        _reap(process, kill_at)
+
+
+def _reap(process: BaseProcess, kill_at: float) -> None:
+    """Wait until `kill_at` (monotonic) for a SIGTERMed child to end, then SIGKILL it."""
+    process.join(timeout=max(0.0, kill_at - time.monotonic()))
     if process.is_alive():
         process.kill()
         process.join(timeout=STOP_GRACE_S)

@@ -13,6 +13,7 @@ reaches past this module and `trader.domain`.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import date
@@ -501,7 +502,8 @@ class ControlAPI:
             known = ", ".join(self._state.stages.names)
             raise ControlError(f"unknown strategy {strategy[:40]!r} (known: {known})")
         self._audit(actor, "backtest", strategy=strategy, days=days)
-        return self._backtest_runner().start(strategy, days)
+        # spawning the child, or waiting for one stopped at its deadline, is off the loop
+        return await asyncio.to_thread(self._backtest_runner().start, strategy, days)
 
     async def backtest_status(self, actor: Actor, job_id: str) -> BacktestStatus:
         """How far the backtest `job_id` got (not audited: the chat asks as it goes)."""
