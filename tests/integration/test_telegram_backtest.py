@@ -178,40 +178,55 @@ def started_child(jobs: BacktestJobs, out: Path) -> tuple[str, int]:
     return job_id, child_pid(out)
 
 
+class Monotonic:
+    """The backtest deadline's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_deaf_child_past_its_deadline_is_reported_failed_at_once_and_killed_later(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """`status` runs on the event loop: it sends SIGTERM and answers without waiting for the
-    child, and a check after the grace sends SIGKILL."""
-    monkeypatch.setattr("trader.backtest.job.STOP_GRACE_S", 1.0)
-    settings = load_settings(None, backtest_timeout_s=0.5)
-    jobs = BacktestJobs(settings, FakeClock(START), tmp_path, hang_deaf)
+    child, and a check after the grace (5 s) sends SIGKILL."""
+    monotonic = Monotonic()
+    settings = load_settings(None, backtest_timeout_s=60.0)
+    jobs = BacktestJobs(settings, FakeClock(START), tmp_path, hang_deaf, monotonic)
     job_id, pid = started_child(jobs, tmp_path)
-    time.sleep(0.6)  # past the deadline (counted from the start)
+    monotonic.now += 61  # past the deadline
 
     at_deadline = jobs.status(job_id)
     alive_after_answer = not gone(pid)  # it ignores SIGTERM: still there
-    time.sleep(1.1)  # past the grace
+    monotonic.now += 4.9
+    within_grace = jobs.status(job_id)
+    alive_within_grace = not gone(pid)
+    monotonic.now += 0.2  # past the grace
     jobs.status(job_id)
     deadline = time.monotonic() + 10
     while not gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    assert at_deadline.state == "failed"
-    assert "timed out" in at_deadline.lines[0]
+    assert at_deadline.state == within_grace.state == "failed"
+    assert "timed out: still running after 60 s" in at_deadline.lines[0]
     assert alive_after_answer
+    assert alive_within_grace
     assert gone(pid)
 
 
 def test_a_new_backtest_waits_for_a_stopped_deaf_child_then_starts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("trader.backtest.job.STOP_GRACE_S", 1.0)
-    settings = load_settings(None, backtest_timeout_s=0.5)
-    jobs = BacktestJobs(settings, FakeClock(START), tmp_path, hang_deaf)
+    monkeypatch.setattr("trader.backtest.job.STOP_GRACE_S", 0.5)  # real seconds: start waits
+    monotonic = Monotonic()
+    settings = load_settings(None, backtest_timeout_s=60.0)
+    jobs = BacktestJobs(settings, FakeClock(START), tmp_path, hang_deaf, monotonic)
     try:
         job_id, pid = started_child(jobs, tmp_path)
-        time.sleep(0.6)
+        monotonic.now += 61
         assert jobs.status(job_id).state == "failed"
         assert not gone(pid)
 

@@ -77,9 +77,15 @@ Work = Callable[[BacktestRequest], None]
 
 class BacktestJobs:
     def __init__(
-        self, settings: Settings, clock: Clock, out: Path, work: Work | None = None
+        self,
+        settings: Settings,
+        clock: Clock,
+        out: Path,
+        work: Work | None = None,
+        monotonic: Callable[[], float] = time.monotonic,  # the deadline's clock (tests move it)
     ) -> None:
         self._settings = settings
+        self._monotonic = monotonic
         self._clock = clock
         self._out = out
         self._work = work  # what the child runs (None: the backtest; tests give a hang)
@@ -98,7 +104,7 @@ class BacktestJobs:
             seen = self.status(request.job_id)  # stops a run past its deadline
             kill_at = self._kill_at.get(request.job_id)
             if kill_at is not None and process.is_alive():
-                _reap(process, kill_at)  # stopped: it will be gone within the grace
+                _reap(process, kill_at - self._monotonic())  # stopped: gone within the grace
             if process.is_alive():
                 raise ControlError(
                     f"a backtest is running already ({seen.strategy}, {seen.cycles_done} of"
@@ -122,7 +128,7 @@ class BacktestJobs:
         )
         process.start()
         self._jobs[job_id] = (request, process)
-        self._started[job_id] = time.monotonic()
+        self._started[job_id] = self._monotonic()
         return self.status(job_id)
 
     def status(self, job_id: str) -> BacktestStatus:
@@ -153,7 +159,7 @@ class BacktestJobs:
         """Never waits: SIGTERM at the deadline, SIGKILL at a check after the grace."""
         if not process.is_alive():
             return
-        now = time.monotonic()
+        now = self._monotonic()
         kill_at = self._kill_at.get(request.job_id)
         if kill_at is not None:
             if now >= kill_at:
@@ -182,12 +188,12 @@ def stop(*processes: BaseProcess) -> None:
         process.terminate()
     kill_at = time.monotonic() + STOP_GRACE_S
     for process in alive:
-        _reap(process, kill_at)
+        _reap(process, kill_at - time.monotonic())
 
 
-def _reap(process: BaseProcess, kill_at: float) -> None:
-    """Wait until `kill_at` (monotonic) for a SIGTERMed child to end, then SIGKILL it."""
-    process.join(timeout=max(0.0, kill_at - time.monotonic()))
+def _reap(process: BaseProcess, grace: float) -> None:
+    """Wait up to `grace` seconds for a SIGTERMed child to end, then SIGKILL it."""
+    process.join(timeout=max(0.0, grace))
     if process.is_alive():
         process.kill()
         process.join(timeout=STOP_GRACE_S)
