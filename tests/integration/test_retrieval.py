@@ -413,3 +413,25 @@ async def test_gdelt_json_with_stray_characters_is_still_read(rig: Rig) -> None:
     assert found.failures == ()
     assert [a.url for a in found.articles] == [url]
     assert "Fed" in found.articles[0].title
+
+
+async def test_gdelt_requests_are_spaced_by_its_minimum_interval_even_when_asked_together(
+    rig: Rig,
+) -> None:
+    clock = FakeClock(NOW)
+    sent: list[float] = []  # the clock's time as each request leaves (a fake clock: the
+    # server's arrival times would all be after the waits, which move it at once)
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(clock.monotonic())
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+        provider = GdeltProvider(http, clock, GdeltConfig(base_url=rig.gdelt.url))  # 5 s
+        window = {"since": NOW - timedelta(days=7), "until": NOW, "limit": 10}
+        await asyncio.gather(*(provider.search(f"Federal Reserve {n}", **window) for n in "abc"))
+        clock.advance(12)  # a quiet spell saves up one request, no more
+        await provider.search("Federal Reserve later", **window)
+        await provider.search("Federal Reserve again", **window)
+
+    assert [round(t - sent[0], 6) for t in sent] == [0.0, 5.0, 10.0, 22.0, 27.0]
+    assert len(rig.gdelt.requests) == 5
