@@ -10,6 +10,11 @@ through the backtest kernel (heuristic forecasts, hourly cycles, one point of ed
 what the replay produced: its forecasts go into the recording (so `/backtest` replays them),
 and its equity curve and forecasts, scored against the resolutions, go into the demo database
 (so `/report` draws an equity curve, a drawdown and calibration from the first minute).
+
+The app itself starts from the paper bankroll with nothing held (the replay's fills are not its
+own), so the curve kept is the replay's before the operator's day began, moved to end at the
+bankroll: the day's starting equity the app reads back is then what it holds, and `/status`
+opens at "Today +$0.00" instead of the replay's last hours counted as the app's loss or gain.
 Everything shown is labelled synthetic in the README; nothing here is a claim about any
 strategy's edge.
 """
@@ -30,7 +35,9 @@ from trader.backtest.recorded import history_with_recording, load_recording
 from trader.backtest.results import BacktestRun, ForecastSample
 from trader.clock import FakeClock
 from trader.config import Settings
+from trader.control.types import PnlPeriod
 from trader.domain import Resolution
+from trader.execution.accounts import period_start
 from trader.execution.runtime import risk_limits_from_settings
 from trader.recording.recorder import Recorder, RecorderConfig
 from trader.recording.store import ParquetStore
@@ -136,16 +143,7 @@ async def _keep(settings: Settings, history: History, run: BacktestRun) -> None:
     try:
         clock = FakeClock(run.config.end)
         await MarketRepository(sessions, clock).upsert_many([m.market for m in history.markets])
-        snapshots = [
-            {
-                "ts": c.at,
-                "equity": c.equity,
-                "cash": c.cash,
-                "exposure": c.exposure,
-                "drawdown": Decimal(0),
-            }
-            for c in run.cycles
-        ]
+        snapshots = _curve_before_today(settings, run)
         forecasts = [_forecast_row(f, history, run.config.end) for f in run.forecasts]
         async with sessions.begin() as session:
             if snapshots:
@@ -155,6 +153,26 @@ async def _keep(settings: Settings, history: History, run: BacktestRun) -> None:
                 await session.execute(insert(ForecastRow), rows)
     finally:
         await engine.dispose()
+
+
+def _curve_before_today(settings: Settings, run: BacktestRun) -> list[dict[str, object]]:
+    """The replay's equity snapshots before the operator's day began, moved (equity and cash
+    alike) so that the last of them is the bankroll the app starts from."""
+    day_start = period_start(PnlPeriod.DAY, run.config.end, settings.zone)
+    kept = [c for c in run.cycles if c.at < day_start]
+    if not kept:
+        return []
+    shift = settings.paper_bankroll_usd - kept[-1].equity
+    return [
+        {
+            "ts": c.at,
+            "equity": c.equity + shift,
+            "cash": c.cash + shift,
+            "exposure": c.exposure,
+            "drawdown": Decimal(0),
+        }
+        for c in kept
+    ]
 
 
 def _forecast_row(

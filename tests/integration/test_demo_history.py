@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -49,5 +50,38 @@ async def test_the_demo_records_and_replays_days_once(tmp_path: Path) -> None:
             )
     finally:
         await engine.dispose()
-    assert snapshots == 49  # hourly over two days, both ends: /report's equity curve
+    assert snapshots == 48  # hourly over two days before the operator's day: the equity curve
     assert (resolved or 0) > 0  # scored forecasts: /report's calibration
+
+
+async def test_the_replayed_curve_ends_at_the_bankroll_before_the_operators_day(
+    tmp_path: Path,
+) -> None:
+    """The app starts from the bankroll with nothing held: the day's starting equity it reads
+    back must be that, or /status opens with the replay's last hours as today's P&L."""
+    now = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)  # 16:30 in Paris: the day began at 23:00
+    settings = load_settings(
+        None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+        recorder_dir=tmp_path / "recordings",
+        operator_tz="Europe/Paris",
+        paper_bankroll_usd=Decimal(500),
+    )
+    await upgrade_async(settings.database_url)
+
+    await open_with_history(settings, now, days=2)
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (
+                await session.scalars(select(EquitySnapshotRow).order_by(EquitySnapshotRow.ts))
+            ).all()
+    finally:
+        await engine.dispose()
+    day_start = datetime(2026, 3, 9, 23, tzinfo=UTC)
+    assert rows
+    assert all(r.ts < day_start for r in rows)
+    assert rows[-1].ts == datetime(2026, 3, 9, 22, 30, tzinfo=UTC)  # hourly from 15:30
+    assert rows[-1].equity == Decimal(500)
+    assert len({r.equity for r in rows}) > 1  # a curve, not a flat line moved
