@@ -14,7 +14,7 @@ and its equity curve and forecasts, scored against the resolutions, go into the 
 The app itself starts from the paper bankroll with nothing held (the replay's fills are not its
 own), so the curve kept is the replay's before the operator's day began, moved to end at the
 bankroll: the day's starting equity the app reads back is then what it holds, and `/status`
-opens at "Today +$0.00" instead of the replay's last hours counted as the app's loss or gain.
+opens at "Today $0.00" instead of the replay's last hours counted as the app's loss or gain.
 Everything shown is labelled synthetic in the README; nothing here is a claim about any
 strategy's edge.
 """
@@ -55,6 +55,7 @@ REPLAY_CYCLE_S = 3600
 # risk), where the demo's live settings ask for more
 REPLAY_MIN_EDGE = Decimal("0.01")
 HOUR = timedelta(hours=1)
+SNAPSHOT_STEP = timedelta(minutes=5)  # EQUITY_SNAPSHOT_S's default
 
 
 async def open_with_history(settings: Settings, now: datetime, days: int = DAYS) -> str | None:
@@ -156,23 +157,31 @@ async def _keep(settings: Settings, history: History, run: BacktestRun) -> None:
 
 
 def _curve_before_today(settings: Settings, run: BacktestRun) -> list[dict[str, object]]:
-    """The replay's equity snapshots before the operator's day began, moved (equity and cash
-    alike) so that the last of them is the bankroll the app starts from."""
+    """The replay's equity before the operator's day began, moved (equity and cash alike) so
+    that it ends at the bankroll the app starts from. Each hourly cycle's equity is held, one
+    snapshot every `SNAPSHOT_STEP` (the app's default interval), until the next cycle: the
+    report reads liveness from the snapshots' spacing, and hourly ones would read as down."""
     day_start = period_start(PnlPeriod.DAY, run.config.end, settings.zone)
     kept = [c for c in run.cycles if c.at < day_start]
     if not kept:
         return []
     shift = settings.paper_bankroll_usd - kept[-1].equity
-    return [
-        {
-            "ts": c.at,
-            "equity": c.equity + shift,
-            "cash": c.cash + shift,
-            "exposure": c.exposure,
-            "drawdown": Decimal(0),
-        }
-        for c in kept
-    ]
+    rows: list[dict[str, object]] = []
+    for cycle, following in zip(kept, [*kept[1:], None], strict=True):
+        until = day_start if following is None else min(following.at, day_start)
+        at = cycle.at
+        while at < until:
+            rows.append(
+                {
+                    "ts": at,
+                    "equity": cycle.equity + shift,
+                    "cash": cycle.cash + shift,
+                    "exposure": cycle.exposure,
+                    "drawdown": Decimal(0),
+                }
+            )
+            at += SNAPSHOT_STEP
+    return rows
 
 
 def _forecast_row(

@@ -92,8 +92,9 @@ async def test_sigkilled_demo_takes_its_children_with_it(tmp_path: Path) -> None
 async def test_the_demo_piped_as_the_readme_shows_opens_with_a_status_that_adds_up(
     tmp_path: Path,
 ) -> None:
-    """`printf '/status\\n' | make demo DEMO_ARGS="--duration N"` on a fresh checkout: the
-    replayed history fills /report, but the app holds nothing yet, so today's P&L is nil."""
+    """`printf '/status\\n/report\\n' | make demo DEMO_ARGS="--duration N"` on a fresh
+    checkout: the replayed history fills /report (a whole day up, its curve), but the app holds
+    nothing yet, so today's P&L is nil."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(REPO),
@@ -101,14 +102,20 @@ async def test_the_demo_piped_as_the_readme_shows_opens_with_a_status_that_adds_
         "TELEGRAM_BOT_TOKEN": "",
     }
     demo = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "trader.cli", "demo", "--duration", "3",
+        sys.executable, "-m", "trader.cli", "demo", "--duration", "15",  # time for the report
         cwd=tmp_path, env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(demo.communicate(b"/status\n"), timeout=180)
+    output, _ = await asyncio.wait_for(demo.communicate(b"/status\n/report\n"), timeout=180)
     shown = output.decode()
 
-    assert demo.returncode == 0, shown[-2000:]
-    assert "[demo] replayed 4 days of recorded (synthetic) history" in shown
-    assert "Equity $1,000.00 (positions at their bids) · cash $1,000.00" in shown
-    assert "Today $0.00 · drawdown 0.0%" in shown
+    expected = [
+        "[demo] replayed 4 days of recorded (synthetic) history",
+        "Equity $1,000.00 (positions at their bids) · cash $1,000.00",
+        "Today $0.00 · drawdown 0.0%",
+        "Equity $1,000.00 · day ",  # the report's yesterday closed at the bankroll
+        "Uptime 100.0%",
+        "image: ",
+    ]
+    assert demo.returncode == 0, shown[-3000:]
+    assert [line for line in expected if line not in shown] == [], shown[-3000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,9 @@ async def test_the_demo_records_and_replays_days_once(tmp_path: Path) -> None:
             )
     finally:
         await engine.dispose()
-    assert snapshots == 48  # hourly over two days before the operator's day: the equity curve
+    # the two days before the operator's day, every five minutes: /report's equity curve, and
+    # its uptime (read from the snapshots' spacing) full
+    assert snapshots == 48 * 12
     assert (resolved or 0) > 0  # scored forecasts: /report's calibration
 
 
@@ -82,6 +85,7 @@ async def test_the_replayed_curve_ends_at_the_bankroll_before_the_operators_day(
     day_start = datetime(2026, 3, 9, 23, tzinfo=UTC)
     assert rows
     assert all(r.ts < day_start for r in rows)
-    assert rows[-1].ts == datetime(2026, 3, 9, 22, 30, tzinfo=UTC)  # hourly from 15:30
+    assert rows[-1].ts == datetime(2026, 3, 9, 22, 55, tzinfo=UTC)  # 22:30's held to 23:00
+    assert {b.ts - a.ts for a, b in pairwise(rows)} == {timedelta(minutes=5)}
     assert rows[-1].equity == Decimal(500)
     assert len({r.equity for r in rows}) > 1  # a curve, not a flat line moved
