@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.domain import (
     BookLevel,
+    Fill,
     Market,
     OrderRequest,
     OrderStatus,
@@ -291,6 +293,39 @@ async def test_paper_trades_filter_by_market_and_time(rig: Rig) -> None:
     assert len(await rig.venue.trades(market="0xm")) == 2
     assert len(await rig.venue.trades(after=cut)) == 1
     assert await rig.venue.trades(market="0xother") == []
+
+
+class ForgetfulJournal(MemoryJournal):
+    """As the app's: the execution engine persists fills, the journal only reads them back."""
+
+    async def record(self, fill: Fill) -> None:
+        return None
+
+
+async def test_paper_trades_come_back_as_made_and_their_history_is_not_walked_by_the_gc() -> None:
+    """Every fill a paper trader ever made is kept for `trades()`; kept as plain values, a
+    long history adds nothing to a full garbage collection's walk."""
+    rig = Rig(journal=ForgetfulJournal())
+    await rig.venue.start()
+    book = make_book(bids=levels(("0.48", "100")), asks=levels(("0.50", "100")))
+    made: list[Fill] = []
+    for _ in range(200):
+        rig.data.set_book(book)  # fresh liquidity
+        made.extend((await rig.place(order(Side.BUY, "0.50", "5", OrderType.FOK))).fills)
+        rig.clock.advance(1)
+    made.extend((await rig.place(order(Side.SELL, "0.48", "15", OrderType.FOK))).fills)
+    listed = await rig.venue.trades()
+    same = listed == made
+    sides = {f.side for f in listed}
+    del made, listed  # only the venue holds the fills now
+    gc.collect()
+    tracked_fills = sum(isinstance(o, Fill) for o in gc.get_objects())
+
+    await rig.venue.close()
+
+    assert same
+    assert sides == {Side.BUY, Side.SELL}
+    assert tracked_fills == 0  # kept as plain values, not one tracked object per fill
 
 
 # --- properties ----------------------------------------------------------------------------
