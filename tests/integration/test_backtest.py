@@ -146,7 +146,7 @@ def planted(news_at: timedelta | None) -> History:
     from NOW (None: none). An unrelated early item keeps the news stage on in every variant."""
     gamma = market("gamma", end=START + timedelta(days=10))
     points = [(START - timedelta(days=3), HALF), (NOW + timedelta(hours=1), Decimal("0.90"))]
-    items = [news("unrelated-kiln", START - timedelta(days=2), "inspected", number=9)]
+    items = [news("unrelated-kiln", START - timedelta(days=1), "inspected", number=9)]
     if news_at is not None:
         good = "approved, confirmed, signed, success, wins, victory"
         items += [news("gamma", NOW + news_at, good, number=n) for n in range(3)]
@@ -173,6 +173,33 @@ async def test_backtest_news_and_prices_after_now_cannot_affect_a_decision_at_no
     assert [n.item_id for n in world.news_by(NOW)] == ["unrelated-kiln-9"]
     matched = ReplayNews(world, clock).match([world.markets[0].market])
     assert [m.item.item_id for m in matched["0xgamma"]] == ["unrelated-kiln-9"]
+
+
+def test_replayed_news_keeps_the_apps_48_hour_window_and_its_seen_times() -> None:
+    """As the app's news service: an item published more than 48 hours before now is gone,
+    one published within them is matched; a recorded item is shown from when it was seen."""
+    gamma = market("gamma", end=START + timedelta(days=10))
+    old = news("gamma", NOW - timedelta(hours=48, minutes=1), "approved", number=1)
+    edge = news("gamma", NOW - timedelta(hours=48), "approved", number=2)
+    fresh = news("gamma", NOW - timedelta(hours=3), "approved", number=3)
+    late = news("gamma", NOW - timedelta(hours=50), "approved", number=4)  # seen 1 h ago
+    world = History.of(
+        [gamma],
+        prices(gamma, [(START - timedelta(days=3), HALF)]),
+        [old, edge, fresh, late],
+        visible={late.item_id: NOW - timedelta(hours=1)},
+    )
+
+    matched = ReplayNews(world, FakeClock(NOW)).match([gamma.market])["0xgamma"]
+    wider = ReplayNews(world, FakeClock(NOW), timedelta(hours=72)).match([gamma.market])
+
+    assert sorted(m.item.item_id for m in matched) == ["gamma-2", "gamma-3"]
+    assert sorted(m.item.item_id for m in wider["0xgamma"]) == [
+        "gamma-1",
+        "gamma-2",
+        "gamma-3",
+        "gamma-4",
+    ]
 
 
 def test_history_round_trips_through_its_json_form() -> None:

@@ -187,6 +187,13 @@ class History:
         """The news items visible at `now` (published, and seen by then if recorded)."""
         return self.news[: bisect.bisect_right(self._news_times, now)]
 
+    def news_between(self, horizon: datetime, now: datetime) -> tuple[NewsItem, ...]:
+        """The items visible at `now` that were published at or after `horizon`. An item is
+        seen no earlier than it is published, so none seen before the horizon qualifies."""
+        first = bisect.bisect_left(self._news_times, horizon)
+        last = bisect.bisect_right(self._news_times, now)
+        return tuple(item for item in self.news[first:last] if item.published >= horizon)
+
     def price_at(self, token_id: str, now: datetime) -> Decimal | None:
         series = self.prices.get(token_id)
         return series.at(now) if series is not None else None

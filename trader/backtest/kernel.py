@@ -205,7 +205,7 @@ async def _run(
         pipeline = backtest_pipeline(
             books=venue.get_book,
             clock=clock,
-            news=ReplayNews(history, clock),
+            news=ReplayNews(history, clock, sig.news_window),
             forecasts=recorded,
             sizing=SizingConfig(
                 kelly_fraction=sig.kelly_fraction,

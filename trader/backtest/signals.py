@@ -1,8 +1,9 @@
 """What the signal pipeline reads in a backtest: news and forecasts as they stood at "now".
 
 `ReplayNews` is the pipeline's `NewsProvider` over the history's news: only items published at
-or before the clock's now exist for it. `ReplayForecasts` is an analyser (the ensemble's
-`Analyser` protocol) answering with the latest forecast recorded for the market at or before the
+or before the clock's now exist for it, and, as the app's news service keeps them, only those
+published within its window (48 hours) before now. `ReplayForecasts` is an analyser (the
+ensemble's `Analyser` protocol) answering with the latest forecast recorded for the market at or before the
 request's now (rows of the `forecasts` table of a database the live bot wrote); a market with
 none gets no forecast (reported as an unusable answer, never replaced by the heuristic).
 `CutoffAnalyser` wraps the app's own `LLMAnalyser` for `llm` mode: it answers only for markets
@@ -18,7 +19,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pydantic import SecretStr
@@ -60,20 +61,24 @@ from trader.store.tables import ForecastRow
 
 
 class ReplayNews:
-    """The history's news as the pipeline sees it at the clock's now: nothing published later."""
+    """The history's news as the pipeline sees it at the clock's now: nothing published later,
+    nothing published more than `window` before (the app's news service drops those)."""
 
-    def __init__(self, history: History, clock: Clock) -> None:
+    def __init__(
+        self, history: History, clock: Clock, window: timedelta = timedelta(hours=48)
+    ) -> None:
         self._history = history
         self._clock = clock
+        self._window = window
 
     async def refresh(self) -> RefreshResult:
         return RefreshResult(feeds=(), new_items=0, kept_items=len(self._visible()))
 
     def _visible(self) -> Sequence[NewsItem]:
-        return self._history.news_by(self._clock.now())
+        return self._history.news_between(self._clock.now() - self._window, self._clock.now())
 
     def match(self, markets: Sequence[Market]) -> dict[str, tuple[NewsMatch, ...]]:
-        return match_news(markets, self._history.news_by(self._clock.now()))
+        return match_news(markets, self._visible())
 
 
 @dataclass(frozen=True, slots=True)
