@@ -13,6 +13,8 @@ it from the signer), and any non-deposit-wallet order of an account opened after
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -40,7 +42,7 @@ from trader.config import Settings, load_settings
 from trader.domain import OrderRequest, OrderStatus, OrderType, Side
 from trader.ops.doctor import collect
 from trader.ops.setup import run_setup
-from trader.venue.base import OrderRejected, Venue
+from trader.venue.base import OrderRejected, Venue, WalletNotReady
 from trader.venue.polymarket.adapter import PolymarketVenue
 from trader.venue.polymarket.convert import signed_from_json
 from trader.wiring import build_venue
@@ -109,6 +111,17 @@ async def post_order(sim: SimServer, client: AsyncSecureClient, body: str) -> ht
 
 def venue_of(settings: Settings) -> Venue:
     return build_venue(settings.venue(), clock=SystemClock(), sessions=cast(Any, None))
+
+
+@asynccontextmanager
+async def started(settings: Settings) -> AsyncIterator[Venue]:
+    """The venue the app builds for these settings, started (and closed after)."""
+    venue = venue_of(settings)
+    await venue.start()
+    try:
+        yield venue
+    finally:
+        await venue.close()
 
 
 async def marketable_buy(venue: Venue, client_order_id: str) -> OrderRequest:
@@ -198,14 +211,10 @@ async def test_a_legacy_wallet_trades_with_the_funder_as_maker_and_the_key_as_si
     signer = Account.create()
     wallet = legacy_wallet(signer.address, kind)
     async with running_sim(scenario(legacy_wallets=[wallet])) as sim:
-        venue = venue_of(legacy_settings(sim, signer, kind, wallet))
-        await venue.start()
-        try:
+        async with started(legacy_settings(sim, signer, kind, wallet)) as venue:
             prepared = await venue.prepare(await marketable_buy(venue, f"legacy-{kind}"))
             result = await venue.submit(prepared)
             balance = (await venue.balance()).cash
-        finally:
-            await venue.close()
         state = await admin(sim, "GET", "state")
 
     signed = signed_from_json(prepared.payload)
@@ -227,21 +236,18 @@ async def test_an_order_whose_maker_is_not_the_signers_wallet_is_refused_as_the_
     wallet = legacy_wallet(signer.address, kind)
     stranger = legacy_wallet(Account.create().address, kind)
     async with running_sim(scenario(legacy_wallets=[wallet, stranger])) as sim:
-        venue = venue_of(legacy_settings(sim, signer, kind, wallet))
-        await venue.start()
-        try:
+        async with started(legacy_settings(sim, signer, kind, wallet)) as venue:
             prepared = await venue.prepare(await marketable_buy(venue, f"forged-{kind}"))
             assert isinstance(venue, PolymarketVenue)
             client = venue.account.client
             forged = resign_order(signed_from_json(prepared.payload), signer, maker=stranger)
             body = order_payload(client, forged, "FOK")
             answer = await post_order(sim, client, body)
-        finally:
-            await venue.close()
         state = await admin(sim, "GET", "state")
 
-    assert answer.status_code == 400
-    assert "invalid signature" in answer.text
+    assert answer.status_code == 400, answer.text
+    # the signature recovers to the key (so it is no plain bad signature): the maker is refused
+    assert f"invalid signature: {stranger} is not the signer's" in answer.text
     assert state["orders"] == []
 
 
@@ -251,20 +257,41 @@ async def test_a_legacy_wallet_on_an_account_opened_after_clob_v2_is_refused(
 ) -> None:
     signer = Account.create()
     wallet = legacy_wallet(signer.address, kind)
-    async with running_sim(scenario(new_accounts="all", legacy_wallets=[wallet])) as sim:
-        venue = venue_of(legacy_settings(sim, signer, kind, wallet))
-        await venue.start()
-        try:
-            prepared = await venue.prepare(await marketable_buy(venue, f"new-{kind}"))
-            with pytest.raises(OrderRejected) as refused:
-                await venue.submit(prepared)
-        finally:
-            await venue.close()
+    new_account = scenario(new_accounts="all", legacy_wallets=[wallet])
+    async with (
+        running_sim(new_account) as sim,
+        started(legacy_settings(sim, signer, kind, wallet)) as venue,
+    ):
+        prepared = await venue.prepare(await marketable_buy(venue, f"new-{kind}"))
+        with pytest.raises(OrderRejected) as refused:
+            await venue.submit(prepared)
 
     assert refused.value.code == "maker_not_allowed"
     assert "Gnosis Safe" in str(refused.value)  # not only "the key's own address"
     assert "POLYMARKET_SIGNATURE_TYPE=3" in str(refused.value)
     assert "maker address not allowed" in str(refused.value)  # what Polymarket said
+
+
+@LEGACY
+async def test_the_live_venue_refuses_to_start_on_an_unknown_or_foreign_legacy_wallet(
+    kind: int, name: str
+) -> None:
+    signer = Account.create()
+    wallet = legacy_wallet(signer.address, kind)
+    stranger = legacy_wallet(Account.create().address, kind)
+    refusals: list[WalletNotReady] = []
+    async with running_sim(scenario(legacy_wallets=[stranger])) as sim:
+        for funder in (wallet, stranger):  # not on chain; someone else's
+            venue = venue_of(legacy_settings(sim, signer, kind, funder))
+            with pytest.raises(WalletNotReady) as refused:
+                await venue.start()
+            await venue.close()
+            refusals.append(refused.value)
+
+    unknown, foreign = refusals
+    assert unknown.setting == foreign.setting == "POLYMARKET_FUNDER"
+    assert f"the {name} {wallet} does not exist on chain" in str(unknown)
+    assert f"{stranger} is not this key's {name} (the key's would be {wallet})" in str(foreign)
 
 
 # --- trader doctor ------------------------------------------------------------------------
