@@ -5,10 +5,16 @@ signature is (`orders.py`).
   `nonce` and `feeRateBps` and no `timestamp`; production answers such an order (or a batch
   holding one, `orders.py` raises it as an `ApiError`) `400 {"error": "order_version_mismatch"}`.
 - New accounts: an account created after the migration must trade through a deposit wallet
-  (signature type 3). Its EOA orders (type 0, maker = signer) are refused with production's
-  words: `400 {"error": "maker address not allowed, please use the deposit wallet flow"}`.
-  Which accounts are "new" is the scenario's `new_accounts`: a list of signer addresses, or
-  `"all"`; absent or empty, every account is a legacy one and EOA orders still work.
+  (signature type 3). Its EOA, proxy and Safe orders (types 0, 1, 2) are refused with
+  production's words: `400 {"error": "maker address not allowed, please use the deposit wallet
+  flow"}` (reported for all three: py-clob-client-v2 issues #52, #56, #61, #116). Which
+  accounts are "new" is the scenario's `new_accounts`: a list of signer addresses, or `"all"`;
+  absent or empty, every account is a legacy one and its EOA, proxy or Safe orders still work.
+- Legacy wallets: a proxy (type 1) or Safe (type 2) order is the signer's only if its maker is
+  the wallet the exchange derives from the signer (CREATE2 from the proxy or Safe factory:
+  the V2 exchange's `verifyPolyProxySignature` / `verifyPolySafeSignature`; the SDK's
+  `derive_proxy_wallet_address` / `derive_safe_wallet_address` compute the same address). The
+  exchange does not ask whether the wallet is deployed.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from polymarket._internal.wallet import derive_proxy_wallet_address, derive_safe_wallet_address
+from polymarket.environments import PRODUCTION
+
 ORDER_VERSION_MISMATCH = "order_version_mismatch"
 MAKER_NOT_ALLOWED = "maker address not allowed, please use the deposit wallet flow"
 V1_ONLY_FIELDS = ("taker", "nonce", "feeRateBps")
 V2_FIELDS = ("timestamp", "metadata", "builder")
-EOA = 0
+EOA, POLY_PROXY, POLY_GNOSIS_SAFE, POLY_1271 = 0, 1, 2, 3
+DERIVATION = PRODUCTION._config.wallet_derivation  # the SDK's (production's factories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +66,31 @@ def version_problem(order: Any) -> str | None:
 
 
 def maker_problem(new_accounts: NewAccounts, *, signer: str, signature_type: int) -> str | None:
-    """A new account's EOA order is refused (it must use its deposit wallet), or None."""
-    if signature_type == EOA and signer in new_accounts:
+    """A new account's EOA, proxy or Safe order is refused (it must use its deposit wallet),
+    or None."""
+    if signature_type != POLY_1271 and signer in new_accounts:
         return MAKER_NOT_ALLOWED
     return None
+
+
+def legacy_wallet(signer: str, signature_type: int) -> str | None:
+    """The proxy (type 1) or Safe (type 2) the exchange derives for `signer`; None for the
+    other types."""
+    if signature_type == POLY_PROXY:
+        return derive_proxy_wallet_address(signer, DERIVATION)
+    if signature_type == POLY_GNOSIS_SAFE:
+        return derive_safe_wallet_address(signer, DERIVATION)
+    return None
+
+
+def legacy_maker_problem(*, signer: str, maker: str, signature_type: int) -> str | None:
+    """Why a proxy or Safe order's maker is not the signer's wallet (the exchange's signature
+    check fails), or None."""
+    owned = legacy_wallet(signer, signature_type)
+    if owned is None or owned.lower() == maker.lower():
+        return None
+    kind = "proxy" if signature_type == POLY_PROXY else "Safe"
+    return f"invalid signature: {maker} is not the signer's {kind} wallet"
 
 
 def _is_address(value: object) -> bool:
@@ -77,6 +108,8 @@ __all__ = [
     "MAKER_NOT_ALLOWED",
     "ORDER_VERSION_MISMATCH",
     "NewAccounts",
+    "legacy_maker_problem",
+    "legacy_wallet",
     "maker_problem",
     "version_problem",
 ]

@@ -44,6 +44,8 @@ from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_account import Account as EthAccount
 from eth_utils.crypto import keccak
+from polymarket._internal.actions.relayer.approvals import _required_trading_approvals
+from polymarket.environments import PRODUCTION
 
 from polysim.clob.context import SimContext
 from polysim.clob.ledger import Account
@@ -162,6 +164,16 @@ class SimChain:
         raise Reverted(f"execution reverted: no such call on {to}")
 
     # --- writes -------------------------------------------------------------------------
+
+    def grant_trading_approvals(self, owner: str) -> None:
+        """Set every approval the SDK's `setup_trading_approvals` would (as polymarket.com did
+        for a legacy proxy or Safe when it first traded)."""
+        erc20, erc1155 = _required_trading_approvals(PRODUCTION._config)
+        for allowance in erc20:
+            self.allowances[(owner.lower(), allowance.spender.lower())] = allowance.amount
+        for operator in erc1155:
+            key = (operator.token_address.lower(), owner.lower(), operator.operator.lower())
+            self.operators[key] = True
 
     def execute(self, wallet: str, calls: list[Call]) -> None:
         """Run `calls` for `wallet` in order, all or nothing (Reverted leaves no trace)."""

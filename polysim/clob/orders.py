@@ -3,8 +3,9 @@
 As the venue does: the owner must be the API key that signed the request; the order id is
 its EIP-712 hash under the exchange the market trades on; the signature must recover to the
 order's signer, which must be the API key's address (for deposit wallets, signature type 3,
-the ECDSA part of the ERC-7739 signature must); an EOA order's maker is its signer; the same
-signed order is accepted once.
+the ECDSA part of the ERC-7739 signature must); an EOA order's maker is its signer, a proxy or
+Safe order's (types 1, 2) the signer's proxy or Safe as the exchange derives it (`accounts.py`);
+the same signed order is accepted once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from polysim.clob.accounts import maker_problem, version_problem
+from polysim.clob.accounts import legacy_maker_problem, maker_problem, version_problem
 from polysim.clob.auth import ApiKey
 from polysim.clob.context import ApiError, SimContext
 from polysim.clob.model import OrderRejected, PlaceRequest, SimMarket
@@ -61,6 +62,11 @@ def decode_order(
     )
     if refused is not None:
         raise ApiError(400, refused)
+    refused = legacy_maker_problem(
+        signer=signed.signer, maker=signed.maker, signature_type=signed.signature_type
+    )
+    if refused is not None:
+        raise OrderRejected("INVALID_ORDER_SIGNATURE", refused)
     if signed.signature_type == POLY_1271 and deployed is not None and not deployed(signed.maker):
         raise OrderRejected(
             "INVALID_ORDER_SIGNATURE",

@@ -6,8 +6,9 @@ CLOB's own host (the SDK environment of `sdk_env.build_environment` points its r
 
 - `GET /deployed?address&type` -> `{deployed}`. A deposit wallet (`type=WALLET`) is deployed
   only once a `WALLET-CREATE` for its owner ran (or the scenario's `deployed_wallets` lists it,
-  or `POST /_admin/deploy {"address"}` said so); proxy and Safe wallets (`PROXY`, `SAFE`) count
-  as existing, as a legacy account's do.
+  or `POST /_admin/deploy {"address"}` said so). A proxy or Safe (`PROXY`, `SAFE`) exists only
+  if the scenario's `legacy_wallets` lists it (polymarket.com made it: it starts with the
+  trading approvals set) or `/_admin/deploy` said so; the relayer never makes one here.
 - `GET /v1/account/transactions/params?address=<signer>&type=WALLET` -> `{address, nonce}`,
   the owner's next batch nonce (other types: 400); `GET /relay-payload` (proxy wallets) is not
   served.
@@ -112,8 +113,6 @@ class SimRelayer:
         return self.ctx.scenario.chain_confirm_s
 
     def is_deployed(self, address: str, kind: str | None) -> bool:
-        if kind in ("PROXY", "SAFE"):
-            return True
         return address.lower() in self.deployed
 
     def nonce(self, signer: str) -> int:
@@ -365,7 +364,10 @@ SIM_RELAYER = web.AppKey("sim_relayer", SimRelayer)
 
 
 def add_routes(app: web.Application, ctx: SimContext, chain: SimChain) -> SimRelayer:
-    relayer = SimRelayer(ctx, chain, deployed={a.lower() for a in ctx.scenario.deployed_wallets})
+    made = (*ctx.scenario.deployed_wallets, *ctx.scenario.legacy_wallets)
+    relayer = SimRelayer(ctx, chain, deployed={a.lower() for a in made})
+    for wallet in ctx.scenario.legacy_wallets:
+        chain.grant_trading_approvals(wallet)
     app[SIM_RELAYER] = relayer
     chain.before_read.append(relayer.run_due)
     ctx.after_step.append(relayer.run_due)

@@ -14,6 +14,7 @@ A scenario is JSON (a file or a dict). Every key but `markets[].question` is opt
       "faults": [ ... ],               # fault rules active from the start (see faults.py)
       "chain_confirm_s": 2.0,          # a relayed transaction runs (and confirms) after this
       "deployed_wallets": ["0x.."],    # deposit wallets that exist from the start (relayer.py)
+      "legacy_wallets": ["0x.."],      # proxies and Safes polymarket.com made, approvals set
       "markets": [{
         "question": "Will it rain?", "slug": "rain", "condition_id": "0x..64 hex",
         "outcomes": ["Yes", "No"], "token_ids": ["..", ".."],
@@ -136,6 +137,7 @@ class Scenario:
     new_accounts: NewAccounts = field(default_factory=NewAccounts)
     chain_confirm_s: float = 2.0
     deployed_wallets: tuple[str, ...] = ()
+    legacy_wallets: tuple[str, ...] = ()
 
 
 def load_scenario(
@@ -172,6 +174,7 @@ def load_scenario(
         new_accounts=new_accounts,
         chain_confirm_s=float(raw.get("chain_confirm_s", 2.0)),
         deployed_wallets=tuple(str(a) for a in raw.get("deployed_wallets", ())),
+        legacy_wallets=tuple(str(a) for a in raw.get("legacy_wallets", ())),
     )
 
 

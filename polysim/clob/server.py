@@ -52,6 +52,7 @@ from typing import Any
 
 from aiohttp import web
 
+from polysim.clob.accounts import legacy_wallet
 from polysim.clob.auth import ApiKey, check_l1
 from polysim.clob.context import ApiError, SimContext, context, page, query_param
 from polysim.clob.model import OrderRejected, PlaceRequest, PlaceResult
@@ -286,11 +287,16 @@ async def notifications(request: web.Request) -> web.Response:
 
 
 def _balance_owner(request: web.Request, signer: str) -> str:
-    """Whose money a balance read shows: the wallet the account's orders were made by, or
-    before its first order, for `signature_type=3`, the signer's deposit wallet (the deployed
-    one, else the one the SDK derives), as the venue reads the wallet the SDK trades from."""
+    """Whose money a balance read shows: for `signature_type` 1 or 2 the signer's proxy or Safe
+    (derived from the signer, as the exchange does); else the wallet the account's orders were
+    made by, or before its first order, for `signature_type=3`, the signer's deposit wallet (the
+    deployed one, else the one the SDK derives), as the venue reads the wallet the SDK trades
+    from."""
     ctx = context(request)
-    if signer.lower() in ctx.funders or query_param(request, "signature_type") != "3":
+    kind = query_param(request, "signature_type")
+    if kind in ("1", "2"):
+        return str(legacy_wallet(signer, int(kind)))
+    if signer.lower() in ctx.funders or kind != "3":
         return ctx.funder(signer)
     owned = owned_wallets(signer)
     deployed = [w for w in owned if w in request.app[SIM_RELAYER].deployed]

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer
 from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
+from tests.support.setup_output import rows
 from tests.support.sim import admin, avoid_ca_bundle, deposit_wallet, running_sim, scenario
 from trader.clock import SystemClock
 from trader.config import Settings, load_settings
@@ -58,15 +59,6 @@ async def relayer_settings(sim: SimServer, signer: Any) -> dict[str, str]:
         "polymarket_relayer_api_key": minted["key"],
         "polymarket_relayer_api_key_address": minted["address"],
     }
-
-
-def rows(output: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for line in output.splitlines():
-        name, _, value = line.partition("  ")
-        if value and " " not in name:
-            found[name] = value.strip()
-    return found
 
 
 async def test_a_new_account_on_default_settings_trades_through_the_wallet_setup_deployed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import time
@@ -15,8 +16,16 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from polymarket import AsyncSecureClient
-from polymarket._internal.wallet import derive_beacon_deposit_wallet_address
+from polymarket._internal.actions.orders.typed_data import build_order_typed_data
+from polymarket._internal.actions.orders.types import UnsignedOrder
+from polymarket._internal.wallet import (
+    derive_beacon_deposit_wallet_address,
+    derive_proxy_wallet_address,
+    derive_safe_wallet_address,
+)
 from polymarket.environments import PRODUCTION
+from polymarket.models.clob.orders import SignedOrder
+from polymarket.types import EvmAddress, HexString
 
 from polysim.clob.app import SimServer, serve
 from polysim.clob.auth import hmac_signature
@@ -152,6 +161,45 @@ def deposit_wallet(signer: str) -> str:
     return derive_beacon_deposit_wallet_address(signer, PRODUCTION._config.wallet_derivation)
 
 
+def legacy_wallet(signer: str, signature_type: int) -> str:
+    """The wallet polymarket.com made for a legacy account's signer, as the SDK (and the
+    exchange) derive it: its Polymarket proxy (signature type 1) or its Gnosis Safe (2)."""
+    derive = {1: derive_proxy_wallet_address, 2: derive_safe_wallet_address}[signature_type]
+    return derive(signer, PRODUCTION._config.wallet_derivation)
+
+
+def resign_order(
+    signed: SignedOrder,
+    key: LocalAccount,
+    *,
+    maker: str,
+    exchange: str = PRODUCTION._config.standard_exchange,
+) -> SignedOrder:
+    """The same order with another maker, signed by `key` over the SDK's own typed data (the
+    standard exchange's domain): a valid signature for a maker the signer does not own."""
+    unsigned = UnsignedOrder(
+        chain_id=PRODUCTION._config.chain_id,
+        builder=signed.builder,
+        exchange_address=EvmAddress(exchange),
+        expiration=signed.expiration,
+        maker=EvmAddress(maker),
+        maker_amount=signed.maker_amount,
+        metadata=signed.metadata,
+        order_type=signed.order_type,
+        salt=signed.salt,
+        side=signed.side,
+        signature_type=signed.signature_type,
+        signer=signed.signer,
+        taker_amount=signed.taker_amount,
+        timestamp=signed.timestamp,
+        token_id=signed.token_id,
+    )
+    signature = key.sign_typed_data(full_message=build_order_typed_data(unsigned)).signature
+    return dataclasses.replace(
+        signed, maker=EvmAddress(maker), signature=HexString("0x" + bytes(signature).hex())
+    )
+
+
 def l2_headers(
     client: AsyncSecureClient, method: str, path: str, body: str = "", *, secret: str | None = None
 ) -> dict[str, str]:
@@ -228,8 +276,10 @@ __all__ = [
     "deposit_wallet_account",
     "eventually",
     "l2_headers",
+    "legacy_wallet",
     "next_matching",
     "order_payload",
+    "resign_order",
     "running_sim",
     "scenario",
     "sdk_client",

@@ -64,7 +64,15 @@ async def _wallet(settings: Settings) -> str:
     try:
         name = wallets.WALLET_NAMES[client.wallet_type]
         kind = settings.polymarket_signature_type
+        mismatch = wallets.wallet_problem(client, kind)
+        if mismatch is not None:
+            raise RuntimeError(f"{mismatch.setting}: {mismatch}")
         if not await wallets.is_deployed(client):
+            if client.wallet_type != "DEPOSIT_WALLET":  # polymarket.com makes it, not setup
+                raise RuntimeError(
+                    f"{name} {client.wallet} does not exist on chain: polymarket.com makes it "
+                    "(POLYMARKET_FUNDER)"
+                )
             raise RuntimeError(f"{name} {client.wallet} not deployed: run `trader setup`")
         balance = await collateral(client)
     finally:

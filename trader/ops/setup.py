@@ -25,7 +25,7 @@ from trader.clock import SystemClock
 from trader.config import Settings, VenueConfig
 from trader.logs import REDACTOR
 from trader.venue.polymarket import wallet as wallets
-from trader.venue.polymarket.account import WALLET_TYPES, PolymarketAccount, WalletConfig
+from trader.venue.polymarket.account import PolymarketAccount, WalletConfig
 from trader.venue.polymarket.convert import COLLATERAL_SCALE
 from trader.wiring import endpoints
 
@@ -85,11 +85,9 @@ async def set_up(client: AsyncSecureClient, config: VenueConfig) -> SetupReport:
     kind = config.signature_type
     report.show("signer", f"{client.signer} (the key's address)")
     report.show("wallet", f"{client.wallet} {wallets.WALLET_NAMES[client.wallet_type]}")
-    if client.wallet_type != WALLET_TYPES[kind]:
-        report.missing(
-            f"POLYMARKET_SIGNATURE_TYPE: {kind} ({WALLET_TYPES[kind]}) is set, but "
-            f"{client.wallet} is a {client.wallet_type} wallet for this key"
-        )
+    mismatch = wallets.wallet_problem(client, kind)
+    if mismatch is not None:
+        report.missing(f"{mismatch.setting}: {mismatch}")
         return report
     if await _deployed(client, config, report):
         await _approvals(client, config, report)

@@ -118,19 +118,15 @@ class PolymarketAccount:
 
     async def connect(self) -> AsyncSecureClient:
         """Create the SDK client: derives (or creates) the L2 API key from the private key.
-        A wallet that is not deployed is refused (`WalletNotReady`: run `trader setup`),
-        never deployed here."""
+        A wallet that is not deployed, or not the configured kind of this key's wallet, is
+        refused (`WalletNotReady`, naming the setting or `trader setup`), never deployed here."""
         if self._client is not None:
             return self._client
         client = await self.open()
         try:
-            expected = WALLET_TYPES[self._wallet.signature_type]
-            if client.wallet_type != expected:
-                raise VenueError(
-                    f"signature type {self._wallet.signature_type} ({expected}) was configured, "
-                    f"but wallet {client.wallet} is a {client.wallet_type} wallet for this key",
-                    code="config",
-                )
+            mismatch = wallet_setup.wallet_problem(client, self._wallet.signature_type)
+            if mismatch is not None:
+                raise mismatch
             if not await self.read(lambda: wallet_setup.is_deployed(client), what="deployed"):
                 raise wallet_setup.not_deployed(client)
         except BaseException:

@@ -16,9 +16,10 @@ connection or a 2xx we cannot read, may come after the matching engine placed an
 the order: `UnknownOutcome` with the order id (the caller resolves it by hash, never re-signs).
 
 Two refusals are about the account, not the order (`account_refusal`): production refuses an
-EOA maker on an account opened since CLOB V2 ("maker address not allowed, please use the
-deposit wallet flow") and a V1-signed order (`order_version_mismatch`). Their `OrderRejected`
-says so in plain words with the fix, for the operator's alert and the command's reply.
+EOA, proxy or Safe maker on an account opened since CLOB V2 ("maker address not allowed,
+please use the deposit wallet flow") and a V1-signed order (`order_version_mismatch`). Their
+`OrderRejected` says so in plain words with the fix, for the operator's alert and the
+command's reply.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ _ACCOUNT_REFUSALS = (
     (
         "maker address not allowed",
         "maker_not_allowed",
-        "Polymarket refuses orders made by the key's own address (an EOA) for accounts opened "
-        "since CLOB V2: this account must trade through its deposit wallet. Fix: set "
+        "Polymarket refuses orders made by the key's own address (an EOA), a Polymarket proxy or "
+        "a Gnosis Safe for accounts opened since CLOB V2: this account must trade through its "
+        "deposit wallet. Fix: set "
         "POLYMARKET_SIGNATURE_TYPE=3 (the default), run `trader setup` to deploy and approve "
         "the wallet, fund the address it shows, then restart.",
     ),

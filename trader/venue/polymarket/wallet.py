@@ -13,7 +13,11 @@ module, like `sdk_env`, is the one place that uses the pinned SDK's private name
 - `AsyncSecureClient._ensure_wallet_ready`: the SDK's own deploy (`WALLET-CREATE` through the
   relayer, waited for until the relayer confirms it);
 - `get_trading_approvals_state` over the client's JSON-RPC (`eth_call` allowance reads): what
-  `setup_trading_approvals` (public) is about to set.
+  `setup_trading_approvals` (public) is about to set;
+- the client's `signer_type` and the SDK's `derive_proxy_wallet_address` /
+  `derive_safe_wallet_address`: the SDK takes a wallet it cannot derive from the key for a
+  deposit wallet the key holds a session for, so a proxy or Safe funder that is not the key's
+  is told apart here, with the address the key's own would have.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from polymarket import AsyncSecureClient, Environment, RelayerApiKey
 from polymarket._internal.actions.relayer.approvals import get_trading_approvals_state
 from polymarket._internal.actions.relayer.deployed import fetch_deployed
+from polymarket._internal.wallet import derive_proxy_wallet_address, derive_safe_wallet_address
 from polymarket.models.clob.relayer import RelayerTransactionType
 
 from trader.venue.base import WalletNotReady
@@ -38,6 +43,9 @@ WALLET_NAMES = {
     "GNOSIS_SAFE": "Gnosis Safe",
     "DEPOSIT_WALLET": "deposit wallet",
 }
+SIGNATURE_TYPES = {"EOA": 0, "POLY_PROXY": 1, "GNOSIS_SAFE": 2, "DEPOSIT_WALLET": 3}
+LEGACY_DERIVATIONS = {1: derive_proxy_wallet_address, 2: derive_safe_wallet_address}
+LEGACY_NAMES = {1: "POLY_PROXY", 2: "GNOSIS_SAFE"}
 REQUIRED_APPROVALS = 17  # 7 pUSD allowances and 10 operator approvals (the SDK's list)
 
 
@@ -102,6 +110,28 @@ async def set_approvals(client: AsyncSecureClient) -> None:
     await handle.wait()
 
 
+def wallet_problem(client: AsyncSecureClient, signature_type: int) -> WalletNotReady | None:
+    """Why the SDK's wallet is not the configured kind of wallet for this key, or None: a
+    proxy or Safe funder the key does not own names POLYMARKET_FUNDER (with the key's own
+    address of that kind); another kind of the key's wallet names POLYMARKET_SIGNATURE_TYPE."""
+    derive = LEGACY_DERIVATIONS.get(signature_type)
+    if derive is not None and client._ctx.signer_type == "SESSION_KEY":
+        name = WALLET_NAMES[LEGACY_NAMES[signature_type]]
+        owned = derive(str(client.signer), client._ctx.environment_config.wallet_derivation)
+        return WalletNotReady(
+            f"{client.wallet} is not this key's {name} (the key's would be {owned}): set the "
+            "address polymarket.com shows for this account, or that account's key",
+            setting="POLYMARKET_FUNDER",
+        )
+    if SIGNATURE_TYPES[client.wallet_type] != signature_type:
+        return WalletNotReady(
+            f"{signature_type} is set, but {client.wallet} is this key's "
+            f"{WALLET_NAMES[client.wallet_type]} (signature type "
+            f"{SIGNATURE_TYPES[client.wallet_type]})"
+        )
+    return None
+
+
 def not_deployed(client: AsyncSecureClient) -> WalletNotReady:
     if client.wallet_type == "DEPOSIT_WALLET":
         return WalletNotReady(
@@ -109,8 +139,9 @@ def not_deployed(client: AsyncSecureClient) -> WalletNotReady:
             "(it deploys the wallet through the relayer and sets its approvals)"
         )
     return WalletNotReady(
-        f"the {WALLET_NAMES[client.wallet_type]} {client.wallet} does not exist on chain: "
-        "check the address polymarket.com shows for this account",
+        f"the {WALLET_NAMES[client.wallet_type]} {client.wallet} does not exist on chain, and "
+        "only polymarket.com makes one (not `trader setup`): set the address polymarket.com "
+        "shows for this account",
         setting="POLYMARKET_FUNDER",
     )
 
@@ -126,4 +157,5 @@ __all__ = [
     "open_client",
     "relayer_key",
     "set_approvals",
+    "wallet_problem",
 ]
