@@ -3,12 +3,12 @@
 `ReplayNews` is the pipeline's `NewsProvider` over the history's news: only items published at
 or before the clock's now exist for it, and, as the app's news service keeps them, only those
 published within its window (48 hours) before now. `ReplayForecasts` is an analyser (the
-ensemble's `Analyser` protocol) answering with the latest forecast recorded for the market at or before the
-request's now (rows of the `forecasts` table of a database the live bot wrote); a market with
-none gets no forecast (reported as an unusable answer, never replaced by the heuristic).
-`CutoffAnalyser` wraps the app's own `LLMAnalyser` for `llm` mode: it answers only for markets
-opened after the model's training cut-off (a model that may have read how a market ended
-cannot be backtested on it) and hands the model only the news published at or before the
+ensemble's `Analyser` protocol) answering with the latest forecast recorded for the market at
+or before the request's now (rows of the `forecasts` table of a database the live bot wrote); a
+market with none gets no forecast (reported as an unusable answer, never replaced by the
+heuristic). `CutoffAnalyser` wraps the app's own `LLMAnalyser` for `llm` mode: it answers only
+for markets opened after the model's training cut-off (a model that may have read how a market
+ended cannot be backtested on it) and hands the model only the news published at or before the
 request's now (the pipeline's news are that already; this is the second lock).
 `backtest_pipeline` assembles the real pipeline, strategies and sizing around them, as
 `trader.signals.runtime.build_signal_runtime` does for the app.
