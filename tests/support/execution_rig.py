@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer
+from tests.support.driver import venue_at
 from tests.support.paper import MemoryJournal
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
@@ -258,18 +259,8 @@ def sim_endpoints(sim: SimServer) -> PolymarketEndpoints:
 
 
 def live_venue(sim: SimServer, clock: Clock, key: str = SIM_KEY, **wallet: Any) -> PolymarketVenue:
-    """The live adapter against the simulator; `wallet`: signature type and relayer key (see
-    `tests.support.sim.deposit_wallet_account`), an EOA by default."""
-    return PolymarketVenue(
-        private_key=key,
-        clock=clock,
-        endpoints=sim_endpoints(sim),
-        submit_timeout=2.0,
-        fill_poll_interval=None,
-        reconnect_base=0.05,
-        snapshot_grace=0.3,
-        **wallet,
-    )
+    """The live adapter against the simulator (see `tests.support.driver.venue_at`)."""
+    return venue_at(sim_endpoints(sim), clock, key, **wallet)
 
 
 @contextlib.asynccontextmanager
