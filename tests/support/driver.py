@@ -38,6 +38,7 @@ LIMITS = RiskLimits(
     max_price_deviation=D("0.2"),
 )
 BACKGROUND = ("execution.writer", "execution.fills")
+SIM_KEY = "0x" + "c3" * 32
 
 
 def endpoints(url: str) -> PolymarketEndpoints:
@@ -54,7 +55,7 @@ def endpoints(url: str) -> PolymarketEndpoints:
 def venue_at(
     endpoints: PolymarketEndpoints,
     clock: Clock,
-    key: str,
+    key: str = SIM_KEY,
     kind: type[PolymarketVenue] = PolymarketVenue,
     **wallet: Any,
 ) -> PolymarketVenue:

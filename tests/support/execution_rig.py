@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer
-from tests.support.driver import venue_at
+from tests.support.chat_stack import chat_over
+from tests.support.driver import SIM_KEY, venue_at
 from tests.support.paper import MemoryJournal
+from tests.support.telegram_server import FakeBotAPI
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
 from trader.control.api import ControlAPI
@@ -221,6 +223,16 @@ async def paper_rig(
         await rig.events.close()
 
 
+@contextlib.asynccontextmanager
+async def paper_chat(
+    api: FakeBotAPI, database: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Rig]:
+    """`paper_rig` with the Telegram chat over its Control API (the real aiogram client against
+    `api`); the chat is stopped before the rig."""
+    async with paper_rig(database, sessions) as rig, chat_over(api, rig.control(), rig.clock):
+        yield rig
+
+
 # --- the live adapter against the CLOB simulator --------------------------------------------
 
 SIM_SCENARIO: dict[str, Any] = {
@@ -245,7 +257,6 @@ SIM_SCENARIO: dict[str, Any] = {
         },
     ],
 }
-SIM_KEY = "0x" + "c3" * 32
 
 
 def sim_endpoints(sim: SimServer) -> PolymarketEndpoints:

@@ -26,8 +26,14 @@ import sys
 from decimal import Decimal
 
 from tests.support.chain import ScriptedChainVenue
-from tests.support.driver import endpoints, open_store, run_background, shut_down, venue_at
-from tests.support.execution_rig import SIM_KEY
+from tests.support.driver import (
+    SIM_KEY,
+    endpoints,
+    open_store,
+    run_background,
+    shut_down,
+    venue_at,
+)
 from trader.bus import Bus
 from trader.clock import SystemClock
 from trader.domain import OrderIntent, Side
