@@ -33,8 +33,8 @@ from sqlalchemy import select
 from polysim.clob.app import SimServer, serve
 from polysim.clob.chain import REDEEM_POSITIONS
 from polysim.clob.relayer import SIM_RELAYER
+from tests.support.driver import endpoints
 from tests.support.execution_rig import SIM_KEY, SIM_SCENARIO
-from tests.support.redeem_driver import endpoints
 from tests.support.sim import admin, avoid_ca_bundle, deposit_wallet, deposit_wallet_account
 from trader.clock import SystemClock
 from trader.store import migrate

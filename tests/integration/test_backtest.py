@@ -11,7 +11,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.support.backtest_history import START, history, market, news, prices, record_forecasts
+from tests.support.backtest_history import (
+    HALF,
+    START,
+    history,
+    market,
+    news,
+    prices,
+    record_forecasts,
+    two_markets,
+)
 from trader.backtest.feed import ReplayMarketData
 from trader.backtest.history import History, history_to_json, parse_history
 from trader.backtest.kernel import BacktestConfig, BacktestError, run_backtest
@@ -21,19 +30,7 @@ from trader.clock import FakeClock
 from trader.signals.runtime import SignalRuntimeConfig
 from trader.stages import Stage, StageBook
 
-HALF = Decimal("0.50")
 END = START + timedelta(days=1)
-RESOLVED = START + timedelta(hours=21)
-
-
-def two_markets() -> History:
-    """alpha resolves YES, beta resolves 50/50; both flat at 0.50 until then."""
-    alpha = market(
-        "alpha", end=START + timedelta(hours=20), resolved_at=RESOLVED, yes_pays=Decimal(1)
-    )
-    beta = market("beta", end=START + timedelta(hours=20), resolved_at=RESOLVED, yes_pays=HALF)
-    flat = [(START - timedelta(days=3), HALF)]
-    return history([alpha, beta], {**prices(alpha, flat), **prices(beta, flat)})
 
 
 def replay_config(url: str, **changes: object) -> BacktestConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from tests.support.paper import MemoryJournal
 from trader.clock import Clock, FakeClock
 from trader.control.types import Outcome
 from trader.domain import Fill, Position
-from trader.execution.store import SqlExecutionStore
+from trader.execution.store import ExecutionStore, SqlExecutionStore
 from trader.store import migrate
 from trader.store.db import create_engine, session_factory
 from trader.store.direct import direct_writer
@@ -75,10 +76,27 @@ async def clock_and_data() -> AsyncIterator[tuple[FakeClock, StaticMarketData]]:
     data.close()
 
 
-async def stop(rig: Rig, venue: PaperVenue) -> None:
-    await rig.stop()
-    await venue.close()
-    await rig.events.close()
+@asynccontextmanager
+async def running(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    clock_and_data: tuple[FakeClock, StaticMarketData],
+    venue: PaperVenue,
+    store: ExecutionStore | None = None,
+) -> AsyncIterator[Rig]:
+    """The venue started and the core over it. No write-behind task runs and the log's timer is
+    an hour: only the call writes."""
+    clock, data = clock_and_data
+    await venue.start()
+    rig = await build_rig(
+        engine, sessions, venue, clock, data=data, store=store, flush_interval=3600
+    )
+    try:
+        yield rig
+    finally:
+        await rig.stop()
+        await venue.close()
+        await rig.events.close()
 
 
 async def test_the_fill_its_position_and_the_order_status_are_on_disk_when_handle_returns(
@@ -86,20 +104,14 @@ async def test_the_fill_its_position_and_the_order_status_are_on_disk_when_handl
     sessions: async_sessionmaker[AsyncSession],
     clock_and_data: tuple[FakeClock, StaticMarketData],
 ) -> None:
-    """No write-behind task runs here and the log's timer is an hour: only the call writes."""
-    clock, data = clock_and_data
-    venue = paper(clock, data)
-    await venue.start()
-    rig = await build_rig(engine, sessions, venue, clock, data=data, flush_interval=3600)
-    writer = direct_writer(sessions)  # None on PostgreSQL: no commit count there
-    commits_before = writer.commits if writer is not None else 0
-    intent = buy()
-    try:
+    venue = paper(*clock_and_data)
+    async with running(engine, sessions, clock_and_data, venue) as rig:
+        writer = direct_writer(sessions)  # None on PostgreSQL: no commit count there
+        commits_before = writer.commits if writer is not None else 0
+        intent = buy()
         result = await rig.runtime.handle(intent)
         disk = await on_disk(engine, intent.correlation_id)
         queued = rig.runtime._engine.writer.pending
-    finally:
-        await stop(rig, venue)
 
     assert result.outcome is Outcome.PLACED
     assert result.filled == D(20)
@@ -139,21 +151,18 @@ async def test_a_fill_whose_database_is_locked_commits_on_a_thread_still_once(
     await migrate.upgrade_async(f"sqlite+aiosqlite:///{path}")
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     sessions = session_factory(engine)
-    clock, data = clock_and_data
-    venue = paper(clock, data, LockedAtTheFill)
+    venue = paper(*clock_and_data, LockedAtTheFill)
     assert isinstance(venue, LockedAtTheFill)
     venue.path = path
-    await venue.start()
-    rig = await build_rig(engine, sessions, venue, clock, data=data, flush_interval=3600)
-    writer = direct_writer(sessions)
-    assert writer is not None
-    before = writer.commits
-    intent = buy()
     try:
-        result = await rig.runtime.handle(intent)
-        disk = await on_disk(engine, intent.correlation_id)
+        async with running(engine, sessions, clock_and_data, venue) as rig:
+            writer = direct_writer(sessions)
+            assert writer is not None
+            before = writer.commits
+            intent = buy()
+            result = await rig.runtime.handle(intent)
+            disk = await on_disk(engine, intent.correlation_id)
     finally:
-        await stop(rig, venue)
         await engine.dispose()
 
     assert result.filled == D(20)
@@ -184,22 +193,14 @@ async def test_a_refused_fill_commit_leaves_its_rows_to_the_write_behind_behind_
     sessions: async_sessionmaker[AsyncSession],
     clock_and_data: tuple[FakeClock, StaticMarketData],
 ) -> None:
-    clock, data = clock_and_data
-    venue = paper(clock, data)
-    await venue.start()
-    store = RefusesOnce(sessions, clock)
-    rig = await build_rig(
-        engine, sessions, venue, clock, data=data, store=store, flush_interval=3600
-    )
-    intent = buy()
-    try:
+    store = RefusesOnce(sessions, clock_and_data[0])
+    async with running(engine, sessions, clock_and_data, paper(*clock_and_data), store) as rig:
+        intent = buy()
         result = await rig.runtime.handle(intent)
         queued = rig.runtime._engine.writer.pending
         before_drain = await on_disk(engine, intent.correlation_id)
         await rig.runtime.flush()
         after_drain = await on_disk(engine, intent.correlation_id)
-    finally:
-        await stop(rig, venue)
 
     assert result.filled == D(20)
     assert store.refused == 1

@@ -13,23 +13,19 @@ range at the hub, and refused by the instance itself when a call carries them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_backtest import two_markets
 from tests.support.backtest_child import hang
 from tests.support.backtest_history import START
+from tests.support.backtest_jobs import two_day_jobs
 from tests.support.chat_stack import ask
 from tests.support.hub_stack import HubStack, hub_stack
 from tests.support.remote_rig import signed_call
 from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI
 from tests.support.waiting import eventually
-from trader.backtest.history import history_to_json
 from trader.backtest.job import BacktestJobs
 from trader.clock import FakeClock
 from trader.config import load_settings
@@ -46,17 +42,7 @@ async def hub(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[FakeBotAPI, HubStack]]:
     monkeypatch.setattr("bot.commands.backtest.POLL_S", 0.2)
-    cache = tmp_path / "venue.json"
-    cache.write_text(json.dumps(history_to_json(two_markets())))
-    settings = load_settings(
-        None,
-        backtest_history_cache=cache,
-        recorder_dir=tmp_path / "no-recording",
-        signal_cycle_s=1800,  # two days: 97 cycles, long enough to be seen running
-        max_order_notional_usd=Decimal(50),
-    )
-    clock = FakeClock(START + timedelta(days=2))
-    jobs = BacktestJobs(settings, clock, tmp_path / "backtests")
+    jobs, clock = two_day_jobs(tmp_path)
     async with FakeBotAPI() as api:
         try:
             async with hub_stack(

@@ -7,6 +7,7 @@ in the portfolio; a YES+NO pair worth more merged than sold is merged (`merge_po
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -44,14 +45,19 @@ async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[
     await server.close()
 
 
-@pytest.fixture
-async def rig(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+@asynccontextmanager
+async def _live_rig(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    sim: SimServer,
+    config: ExecutionConfig | None = None,
+    **account: Any,
 ) -> AsyncIterator[Rig]:
+    """The execution core over a live venue for `account`, its writer and fills running."""
     clock = SystemClock()
-    venue = live_venue(sim, clock, **await deposit_wallet_account(sim, SIM_KEY))
+    venue = live_venue(sim, clock, **account)
     await venue.start()
-    built = await build_rig(engine, sessions, venue, clock)
+    built = await build_rig(engine, sessions, venue, clock, config=config)
     built.run("execution.writer", "execution.fills")
     try:
         yield built
@@ -59,6 +65,15 @@ async def rig(
         await built.stop()
         await built.events.close()
         await venue.close()
+
+
+@pytest.fixture
+async def rig(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
+) -> AsyncIterator[Rig]:
+    account = await deposit_wallet_account(sim, SIM_KEY)
+    async with _live_rig(engine, sessions, sim, **account) as built:
+        yield built
 
 
 def _relayed(sim: SimServer, selector: bytes) -> list[Any]:
@@ -75,6 +90,23 @@ def _wallet_cash(sim: SimServer) -> Decimal:
 
     wallet = deposit_wallet(Account.from_key(SIM_KEY).address)
     return sim.exchange.ledger.account(wallet).collateral
+
+
+def _eoa_cash(sim: SimServer) -> Decimal:
+    from eth_account import Account
+
+    return sim.exchange.ledger.account(Account.from_key(SIM_KEY).address).collateral
+
+
+async def _hold_twenty_yes_resolved_yes(rig: Rig, sim: SimServer) -> None:
+    """Buy 20 YES, resolve the market YES at the simulator (not redeemed there) and reconcile:
+    20 pUSD become redeemable."""
+    market = sim_market(rig)
+    await rig.runtime.handle(sim_intent(market, "0.62", "20"))
+    await eventually(lambda: len(rig.runtime.positions()) == 1)
+    body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
+    await admin(sim, "POST", "resolve", body)
+    await rig.runtime.reconcile("test")
 
 
 async def _run_until_settled(rig: Rig) -> list[RedemptionRun]:
@@ -154,22 +186,10 @@ async def test_a_pair_worth_more_merged_than_sold_is_merged_through_the_relayer(
 async def test_an_eoa_redeems_by_broadcasting_its_own_transaction(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
 ) -> None:
-    from eth_account import Account
-
-    clock = SystemClock()
-    venue = live_venue(sim, clock, signature_type=0)  # a legacy account: no relayer
-    await venue.start()
-    rig = await build_rig(engine, sessions, venue, clock)
-    rig.run("execution.writer", "execution.fills")
-    try:
-        market = sim_market(rig)
-        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
-        await eventually(lambda: len(rig.runtime.positions()) == 1)
-        body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
-        await admin(sim, "POST", "resolve", body)
-        await rig.runtime.reconcile("test")
-        eoa = Account.from_key(SIM_KEY).address
-        before = sim.exchange.ledger.account(eoa).collateral
+    # signature type 0: a legacy account (an EOA) with no relayer
+    async with _live_rig(engine, sessions, sim, signature_type=0) as rig:
+        await _hold_twenty_yes_resolved_yes(rig, sim)
+        before = _eoa_cash(sim)
 
         runs = await _run_until_settled(rig)
 
@@ -178,12 +198,8 @@ async def test_an_eoa_redeems_by_broadcasting_its_own_transaction(
         assert sent[0].tx_id is not None
         assert sent[0].tx_id.startswith("0x")  # the broadcast's hash, not a relayer id
         assert [op.payout for run in runs for op in run.confirmed] == [D(20)]
-        assert sim.exchange.ledger.account(eoa).collateral == before + D(20)
+        assert _eoa_cash(sim) == before + D(20)
         assert sim.runner.app[SIM_RELAYER].transactions == {}
-    finally:
-        await rig.stop()
-        await rig.events.close()
-        await venue.close()
 
 
 async def test_a_redemption_the_restarted_relayer_lost_is_settled_from_the_holdings(
@@ -192,12 +208,7 @@ async def test_a_redemption_the_restarted_relayer_lost_is_settled_from_the_holdi
     """The relayer answers 404 for a tx id it took (the simulator restarted and lost it): not
     a failure to send again, an unknown settled from the holdings."""
     alerts = rig.bus.alerts.subscribe()
-    market = sim_market(rig)
-    await rig.runtime.handle(sim_intent(market, "0.62", "20"))
-    await eventually(lambda: len(rig.runtime.positions()) == 1)
-    body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
-    await admin(sim, "POST", "resolve", body)
-    await rig.runtime.reconcile("test")
+    await _hold_twenty_yes_resolved_yes(rig, sim)
     cash_before, venue_before = rig.runtime.summary().cash, _wallet_cash(sim)
     service = rig.runtime.redemption
     assert service is not None
@@ -258,50 +269,36 @@ async def test_an_eoa_transaction_waiting_to_be_mined_past_the_grace_is_followed
     """A broadcast the node holds but has not mined (a gas price too low, a congested chain) is
     pending, however long: failing it at the unsent grace would broadcast a second redemption
     beside it. Once mined, it is confirmed with its payout."""
-    from eth_account import Account
-
     chain = sim.runner.app[SIM_CHAIN]
-    clock = SystemClock()
-    venue = live_venue(sim, clock, signature_type=0)
-    await venue.start()
     no_grace = ExecutionConfig(book_feed=False, unknown_grace_s=0, redeem_unsent_grace_s=0.0)
-    rig = await build_rig(engine, sessions, venue, clock, config=no_grace)
-    rig.run("execution.writer", "execution.fills")
-    service = rig.runtime.redemption
-    assert service is not None
-    alerts = rig.bus.alerts.subscribe()
-    try:
-        market = sim_market(rig)
-        await rig.runtime.handle(sim_intent(market, "0.62", "20"))
-        await eventually(lambda: len(rig.runtime.positions()) == 1)
-        body = {"condition_id": market.condition_id, "outcome": "Yes", "redeem": False}
-        await admin(sim, "POST", "resolve", body)
-        await rig.runtime.reconcile("test")
-        eoa = Account.from_key(SIM_KEY).address
-        before = sim.exchange.ledger.account(eoa).collateral
-        chain.ctx.scenario = replace(chain.ctx.scenario, chain_confirm_s=3600.0)  # mined in 1 h
+    async with _live_rig(engine, sessions, sim, no_grace, signature_type=0) as rig:
+        service = rig.runtime.redemption
+        assert service is not None
+        alerts = rig.bus.alerts.subscribe()
+        try:
+            await _hold_twenty_yes_resolved_yes(rig, sim)
+            before = _eoa_cash(sim)
+            chain.ctx.scenario = replace(chain.ctx.scenario, chain_confirm_s=3600.0)  # mined in 1 h
 
-        first = await service.run_once()
-        later = [await service.run_once() for _ in range(3)]  # the grace (0 s) long past
-        waiting = await service.recent()
-        for broadcast in chain.broadcasts:
-            broadcast.due = 0.0  # the chain catches up
-        runs = await _run_until_settled(rig)
+            first = await service.run_once()
+            later = [await service.run_once() for _ in range(3)]  # the grace (0 s) long past
+            waiting = await service.recent()
+            for broadcast in chain.broadcasts:
+                broadcast.due = 0.0  # the chain catches up
+            runs = await _run_until_settled(rig)
 
-        assert [op.state.value for op in first.sent] == ["sent"]
-        followed = [([op.id for op in run.sent], run.failed, run.confirmed) for run in later]
-        assert followed == [([first.sent[0].id], (), ())] * 3  # still sent, never failed
-        assert [(op.id, op.state.value) for op in waiting] == [(first.sent[0].id, "sent")]
-        assert [op.id for op in await service.recent()] == [first.sent[0].id]  # one broadcast
-        assert [op.payout for run in runs for op in run.confirmed] == [D(20)]
-        assert sim.exchange.ledger.account(eoa).collateral == before + D(20)
-        told = []
-        while (envelope := alerts.get_nowait()) is not None:
-            told.append((envelope.payload.kind, envelope.payload.title.split(":")[0]))
-        assert told.count(("redeem_sent", "A redemption is not mined yet")) == 1  # once, not a run
-        assert not [kind for kind, _ in told if kind == "redeem_failed"]
-    finally:
-        alerts.close()
-        await rig.stop()
-        await rig.events.close()
-        await venue.close()
+            assert [op.state.value for op in first.sent] == ["sent"]
+            followed = [([op.id for op in run.sent], run.failed, run.confirmed) for run in later]
+            assert followed == [([first.sent[0].id], (), ())] * 3  # still sent, never failed
+            assert [(op.id, op.state.value) for op in waiting] == [(first.sent[0].id, "sent")]
+            assert [op.id for op in await service.recent()] == [first.sent[0].id]  # one broadcast
+            assert [op.payout for run in runs for op in run.confirmed] == [D(20)]
+            assert _eoa_cash(sim) == before + D(20)
+            told = []
+            while (envelope := alerts.get_nowait()) is not None:
+                told.append((envelope.payload.kind, envelope.payload.title.split(":")[0]))
+            not_mined = ("redeem_sent", "A redemption is not mined yet")
+            assert told.count(not_mined) == 1  # once, not a run
+            assert not [kind for kind, _ in told if kind == "redeem_failed"]
+        finally:
+            alerts.close()

@@ -101,11 +101,16 @@ async def stack(
         built.data.close()
 
 
+async def hold(s: Stack, token: str, size: str) -> None:
+    """Buy `size` shares of `token` at its ask (YES 0.52, NO 0.51)."""
+    price = "0.52" if token == YES else "0.51"
+    await s.runtime.handle(buy(price=price, size=size, token_id=token, model="0.7"))
+
+
 async def hold_and_resolve(s: Stack, payouts: dict[str, Decimal], token: str = YES) -> None:
     """Buy 20 shares of `token`, resolve the market, let reconciliation settle it."""
     assert s.rig is not None
-    price = "0.52" if token == YES else "0.51"
-    await s.rig.runtime.handle(buy(price=price, size="20", token_id=token, model="0.7"))
+    await hold(s, token, "20")
     s.data.resolve(CONDITION, payouts)
     await s.rig.runtime.reconcile("test")
     assert s.rig.runtime.summary().redeemable == sum(
@@ -274,10 +279,9 @@ async def test_a_pair_worth_more_merged_than_sold_is_merged_into_collateral(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with stack(engine, sessions) as s:
-        assert s.rig is not None
-        runtime = s.rig.runtime
-        await runtime.handle(buy(price="0.52", size="20", token_id=YES, model="0.7"))
-        await runtime.handle(buy(price="0.51", size="12", token_id=NO, model="0.7"))
+        await hold(s, YES, "20")
+        await hold(s, NO, "12")
+        runtime = s.runtime
         cost = {t: p.size * p.average_price for t in (YES, NO) if (p := runtime.position(t))}
         cash = runtime.summary().cash
         [pair] = s.service.mergeable()  # bids 0.48 + 0.47: 12 pairs sell for 11.40
@@ -305,10 +309,9 @@ async def test_a_pair_that_sells_for_more_than_a_dollar_is_not_merged(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with stack(engine, sessions) as s:
-        assert s.rig is not None
-        runtime = s.rig.runtime
-        await runtime.handle(buy(price="0.52", size="10", token_id=YES, model="0.7"))
-        await runtime.handle(buy(price="0.51", size="10", token_id=NO, model="0.7"))
+        await hold(s, YES, "10")
+        await hold(s, NO, "10")
+        runtime = s.runtime
         for token, bid in ((YES, "0.56"), (NO, "0.50")):
             runtime.board.put_book(book(token, [(bid, "100")], [("0.99", "100")]))
 

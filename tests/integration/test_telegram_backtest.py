@@ -11,19 +11,16 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_backtest import two_markets
 from tests.support.backtest_child import hang, hang_deaf
 from tests.support.backtest_history import START
+from tests.support.backtest_jobs import two_day_jobs
 from tests.support.chat_stack import ChatStack, ask, start_chat_stack
 from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI
 from tests.support.waiting import eventually
-from trader.backtest.history import history_to_json
 from trader.backtest.job import BacktestJobs, BacktestRequest, parent_alive
 from trader.clock import FakeClock
 from trader.config import load_settings
@@ -37,17 +34,7 @@ async def stack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[FakeBotAPI, ChatStack]]:
     monkeypatch.setattr("bot.commands.backtest.POLL_S", 0.2)
-    cache = tmp_path / "venue.json"
-    cache.write_text(json.dumps(history_to_json(two_markets())))
-    settings = load_settings(
-        None,
-        backtest_history_cache=cache,
-        recorder_dir=tmp_path / "no-recording",
-        signal_cycle_s=1800,  # two days: 97 cycles, long enough to be seen running
-        max_order_notional_usd=Decimal(50),
-    )
-    clock = FakeClock(START + timedelta(days=2))
-    jobs = BacktestJobs(settings, clock, tmp_path / "backtests")
+    jobs, clock = two_day_jobs(tmp_path)
     async with FakeBotAPI() as api:
         chat = await start_chat_stack(api, clock=clock, backtests=jobs)
         try:

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.render.common import RenderContext
-from tests.support.chat_stack import Chat, ask, chat_over, tap
-from tests.support.execution_rig import CONDITION, YES, Rig, buy, paper_rig
+from tests.support.chat_stack import ask, tap
+from tests.support.execution_rig import CONDITION, YES, Rig, buy, paper_chat
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
 from tests.support.waiting import eventually
 from trader.control.api import Outcome
@@ -26,21 +26,13 @@ from trader.store.repositories import ApprovalRepository
 
 @pytest.fixture
 async def rig(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    api: FakeBotAPI, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Rig]:
-    async with paper_rig(engine, sessions) as paper:
+    async with paper_chat(api, engine, sessions) as paper:
         yield paper
 
 
-@pytest.fixture
-async def chat(api: FakeBotAPI, rig: Rig) -> AsyncIterator[Chat]:
-    async with chat_over(api, rig.control(), rig.clock) as started:
-        yield started
-
-
-async def test_kill_with_flatten_over_the_real_execution_core(
-    chat: Chat, api: FakeBotAPI, rig: Rig
-) -> None:
+async def test_kill_with_flatten_over_the_real_execution_core(api: FakeBotAPI, rig: Rig) -> None:
     await rig.runtime.handle(buy())
     positions = await ask(api, OPERATOR_ID, "/positions")
     assert "Will it rain tomorrow? — Yes" in positions.plain
@@ -60,9 +52,7 @@ async def test_kill_with_flatten_over_the_real_execution_core(
     await eventually(lambda: any("Acknowledge" in str(m.buttons) for m in api.to(OPERATOR_ID)))
 
 
-async def test_an_approval_over_the_real_execution_core(
-    chat: Chat, api: FakeBotAPI, rig: Rig
-) -> None:
+async def test_an_approval_over_the_real_execution_core(api: FakeBotAPI, rig: Rig) -> None:
     turned_on = await ask(api, OPERATOR_ID, "/approve on")
     assert "off → on" in turned_on.plain
     before = len(api.to(OPERATOR_ID))
@@ -87,7 +77,7 @@ async def test_an_approval_over_the_real_execution_core(
 
 
 async def test_an_approval_keeps_its_question_and_resolution_date_across_a_restart(
-    chat: Chat, api: FakeBotAPI, rig: Rig, sessions: async_sessionmaker[AsyncSession]
+    api: FakeBotAPI, rig: Rig, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await ask(api, OPERATOR_ID, "/approve on")
     waiting = await rig.runtime.handle(buy(size="10", market_probability=Decimal("0.51")))

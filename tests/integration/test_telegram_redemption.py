@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.support.chat_stack import Chat, ask, chat_over, tap
-from tests.support.execution_rig import CONDITION, NO, YES, Rig, buy, paper_rig
+from tests.support.chat_stack import ask, tap
+from tests.support.execution_rig import CONDITION, NO, YES, Rig, buy, paper_chat
 from tests.support.telegram_server import OPERATOR_ID, VIEWER_ID, FakeBotAPI
 from tests.support.waiting import eventually
 
@@ -20,20 +20,14 @@ D = Decimal
 
 @pytest.fixture
 async def rig(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    api: FakeBotAPI, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Rig]:
-    async with paper_rig(engine, sessions) as paper:
+    async with paper_chat(api, engine, sessions) as paper:
         yield paper
 
 
-@pytest.fixture
-async def chat(api: FakeBotAPI, rig: Rig) -> AsyncIterator[Chat]:
-    async with chat_over(api, rig.control(), rig.clock) as started:
-        yield started
-
-
 async def test_redeem_lists_for_a_viewer_and_redeems_for_an_operator_once_confirmed(
-    chat: Chat, api: FakeBotAPI, rig: Rig
+    api: FakeBotAPI, rig: Rig
 ) -> None:
     await rig.runtime.handle(buy())  # 20 YES at 0.52
     assert rig.data is not None
@@ -58,7 +52,7 @@ async def test_redeem_lists_for_a_viewer_and_redeems_for_an_operator_once_confir
 
 
 async def test_merge_shows_merged_against_sold_and_merges_once_confirmed(
-    chat: Chat, api: FakeBotAPI, rig: Rig
+    api: FakeBotAPI, rig: Rig
 ) -> None:
     await rig.runtime.handle(buy())  # 20 YES at 0.52
     await rig.runtime.handle(buy(price="0.51", size="10", token_id=NO, model="0.7"))

@@ -40,7 +40,9 @@ TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 MAX_BREAKPOINTS = 4
 # The API's minimum cacheable prompt length per model (tokens); others: 1,024. Sonnet 4.6 caches
 # from 2,048 (first documented as 1,024; measured at 2,048 by its users, a prefix of 2,038 tokens
-# not cached and one of 2,067 cached, and documented so since).
+# not cached and one of 2,067 cached, and documented so since). Written out here, not imported
+# from `trader.signals.caching.MIN_CACHEABLE`: the fake stands for the API, so a wrong minimum
+# in the product (1,024 for Sonnet 4.6, say) must meet the API's own and fail the caching tests.
 MIN_CACHEABLE = {
     "claude-sonnet-4-6": 2048,
     "claude-haiku-4-5": 4096,

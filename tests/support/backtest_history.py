@@ -15,6 +15,8 @@ from trader.store.tables import ForecastRow
 
 START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
 FEES = FeeSchedule(rate=Decimal("0.02"))
+HALF = Decimal("0.50")
+RESOLVED = START + timedelta(hours=21)
 
 
 def market(
@@ -69,6 +71,16 @@ def history(
     items_news: Sequence[NewsItem] = (),
 ) -> History:
     return History.of(items, series, items_news)
+
+
+def two_markets() -> History:
+    """alpha resolves YES, beta resolves 50/50; both flat at 0.50 until then."""
+    alpha = market(
+        "alpha", end=START + timedelta(hours=20), resolved_at=RESOLVED, yes_pays=Decimal(1)
+    )
+    beta = market("beta", end=START + timedelta(hours=20), resolved_at=RESOLVED, yes_pays=HALF)
+    flat = [(START - timedelta(days=3), HALF)]
+    return history([alpha, beta], {**prices(alpha, flat), **prices(beta, flat)})
 
 
 async def record_forecasts(

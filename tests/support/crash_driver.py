@@ -15,49 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import random
 import sys
 from decimal import Decimal
 
+from tests.support.driver import endpoints, open_store, run_background, shut_down, venue_at
 from trader.bus import Bus
-from trader.clock import SystemClock
 from trader.domain import OrderIntent, OrderType, Side
 from trader.execution.runtime import ExecutionConfig, ExecutionCore, build_execution
-from trader.state import ControlState, RiskLimits
-from trader.store.db import create_engine, session_factory
-from trader.store.eventlog import EventLog
-from trader.store.repositories import ControlStateRepository
 from trader.store.trading import OrderRepository
-from trader.venue.polymarket.adapter import PolymarketVenue
-from trader.venue.polymarket.market_data import PolymarketEndpoints
 
 D = Decimal
 CENT = D("0.01")
-LIMITS = RiskLimits(
-    max_order_notional=D(1000),
-    max_position=D(100_000),
-    max_exposure=D(100_000),
-    max_open_orders=500,
-    max_orders_per_minute=100_000,
-    daily_loss_limit=D(100_000),
-    min_edge=D(0),
-    cooldown_s=D(0),
-    min_time_to_end_s=D(0),
-    max_price_deviation=D("0.2"),
-)
-
-
-def endpoints(url: str) -> PolymarketEndpoints:
-    ws = "ws" + url.removeprefix("http")
-    return PolymarketEndpoints(
-        clob_url=url,
-        gamma_url=url + "/gamma",
-        data_url=url + "/data-api",
-        market_ws_url=ws + "/ws/market",
-        user_ws_url=ws + "/ws/user",
-    )
 
 
 async def next_intent(runtime: ExecutionCore, rng: random.Random, i: int) -> OrderIntent | None:
@@ -126,50 +96,30 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    clock = SystemClock()
-    database = create_engine(args.database)
-    sessions = session_factory(database)
-    events = EventLog(sessions, clock)
-    await events.start()
-    state = ControlState(ControlStateRepository(sessions, clock), clock, risk_defaults=LIMITS)
-    await state.load()
-    venue = PolymarketVenue(
-        private_key=args.key,
-        clock=clock,
-        endpoints=endpoints(args.sim),
-        submit_timeout=2.0,
-        fill_poll_interval=None,
-        reconnect_base=0.05,
-        snapshot_grace=0.3,
-    )
+    store = await open_store(args.database)
+    clock = store.clock
+    venue = venue_at(endpoints(args.sim), clock, args.key)
     await venue.start()
     runtime = build_execution(
         config=ExecutionConfig(book_feed=False),
-        sessions=sessions,
-        events=events,
+        sessions=store.sessions,
+        events=store.events,
         bus=Bus(),
         venue=venue,
         clock=clock,
-        state=state,
+        state=store.state,
     )
     await runtime.start()
-    parts = runtime.components()
-    tasks = [asyncio.create_task(parts[name]()) for name in ("execution.writer", "execution.fills")]
+    tasks = run_background(runtime)
     print("READY", flush=True)
     command = (await asyncio.to_thread(sys.stdin.readline)).strip()
     try:
         if command == "go":
-            await trade(runtime, OrderRepository(sessions, clock), args.seed)
+            await trade(runtime, OrderRepository(store.sessions, clock), args.seed)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await runtime.close()
-        await venue.close()
-        await events.close()
-        await database.dispose()
+        await shut_down(
+            tasks, runtime.close, venue.close, store.events.close, store.database.dispose
+        )
     return 0
 
 

@@ -16,7 +16,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from polysim.clob.app import SimServer
+from tests.support.chat_stack import chat_over
+from tests.support.driver import SIM_KEY, venue_at
 from tests.support.paper import MemoryJournal
+from tests.support.telegram_server import FakeBotAPI
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
 from trader.control.api import ControlAPI
@@ -220,6 +223,16 @@ async def paper_rig(
         await rig.events.close()
 
 
+@contextlib.asynccontextmanager
+async def paper_chat(
+    api: FakeBotAPI, database: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Rig]:
+    """`paper_rig` with the Telegram chat over its Control API (the real aiogram client against
+    `api`); the chat is stopped before the rig."""
+    async with paper_rig(database, sessions) as rig, chat_over(api, rig.control(), rig.clock):
+        yield rig
+
+
 # --- the live adapter against the CLOB simulator --------------------------------------------
 
 SIM_SCENARIO: dict[str, Any] = {
@@ -244,7 +257,6 @@ SIM_SCENARIO: dict[str, Any] = {
         },
     ],
 }
-SIM_KEY = "0x" + "c3" * 32
 
 
 def sim_endpoints(sim: SimServer) -> PolymarketEndpoints:
@@ -258,18 +270,8 @@ def sim_endpoints(sim: SimServer) -> PolymarketEndpoints:
 
 
 def live_venue(sim: SimServer, clock: Clock, key: str = SIM_KEY, **wallet: Any) -> PolymarketVenue:
-    """The live adapter against the simulator; `wallet`: signature type and relayer key (see
-    `tests.support.sim.deposit_wallet_account`), an EOA by default."""
-    return PolymarketVenue(
-        private_key=key,
-        clock=clock,
-        endpoints=sim_endpoints(sim),
-        submit_timeout=2.0,
-        fill_poll_interval=None,
-        reconnect_base=0.05,
-        snapshot_grace=0.3,
-        **wallet,
-    )
+    """The live adapter against the simulator (see `tests.support.driver.venue_at`)."""
+    return venue_at(sim_endpoints(sim), clock, key, **wallet)
 
 
 @contextlib.asynccontextmanager

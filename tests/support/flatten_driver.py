@@ -18,16 +18,11 @@ import logging
 import sys
 from decimal import Decimal
 
-from tests.support.crash_driver import LIMITS, endpoints
+from tests.support.driver import endpoints, open_store, run_background, venue_at
 from tests.support.waiting import eventually
 from trader.bus import Bus
-from trader.clock import SystemClock
 from trader.domain import Actor, OrderIntent, Side
 from trader.execution.runtime import ExecutionConfig, build_execution
-from trader.state import ControlState
-from trader.store.db import create_engine, session_factory
-from trader.store.eventlog import EventLog
-from trader.store.repositories import ControlStateRepository
 from trader.venue.base import PreparedOrder, SubmitResult
 from trader.venue.polymarket.adapter import PolymarketVenue
 
@@ -54,37 +49,22 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--no-resume", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    clock = SystemClock()
-    database = create_engine(args.database)
-    sessions = session_factory(database)
-    events = EventLog(sessions, clock)
-    await events.start()
-    state = ControlState(ControlStateRepository(sessions, clock), clock, risk_defaults=LIMITS)
-    await state.load()
+    store = await open_store(args.database)
     kind = StallingVenue if args.mode == "kill" else PolymarketVenue
-    venue = kind(
-        private_key=args.key,
-        clock=clock,
-        endpoints=endpoints(args.sim),
-        submit_timeout=2.0,
-        fill_poll_interval=None,
-        reconnect_base=0.05,
-        snapshot_grace=0.3,
-    )
+    venue = venue_at(endpoints(args.sim), store.clock, args.key, kind)
     await venue.start()
     bus = Bus()
     alerts = bus.alerts.subscribe()
     runtime = build_execution(
         config=ExecutionConfig(book_feed=False, resume_flatten=not args.no_resume),
-        sessions=sessions,
-        events=events,
+        sessions=store.sessions,
+        events=store.events,
         bus=bus,
         venue=venue,
-        clock=clock,
-        state=state,
+        clock=store.clock,
+        state=store.state,
     )
-    parts = runtime.components()
-    tasks = [asyncio.create_task(parts[name]()) for name in ("execution.writer", "execution.fills")]
+    tasks = run_background(runtime)
     await runtime.start()
     if args.mode == "restart":
         runtime.announce_startup()
@@ -92,7 +72,7 @@ async def main(argv: list[str]) -> int:
             alert = envelope.payload
             print(f"ALERT {alert.severity.value} {alert.title}", flush=True)
         await runtime.flush()
-        await events.close()
+        await store.events.close()
         print("DONE", flush=True)
         for task in tasks:
             task.cancel()

@@ -20,41 +20,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import sys
 from decimal import Decimal
 
 from tests.support.chain import ScriptedChainVenue
-from tests.support.crash_driver import LIMITS
-from tests.support.execution_rig import SIM_KEY
+from tests.support.driver import (
+    SIM_KEY,
+    endpoints,
+    open_store,
+    run_background,
+    shut_down,
+    venue_at,
+)
 from trader.bus import Bus
 from trader.clock import SystemClock
 from trader.domain import OrderIntent, Side
 from trader.execution.runtime import ExecutionConfig, build_execution
-from trader.state import ControlState
-from trader.store.db import create_engine, session_factory
-from trader.store.eventlog import EventLog
-from trader.store.repositories import ControlStateRepository
 from trader.venue.base import Venue
 from trader.venue.paper.journal import DatabaseFillJournal
 from trader.venue.polymarket.adapter import PolymarketVenue
-from trader.venue.polymarket.market_data import PolymarketEndpoints, PolymarketMarketData
+from trader.venue.polymarket.market_data import PolymarketMarketData
 
 D = Decimal
 BANKROLL = D(1000)
-
-
-def endpoints(url: str) -> PolymarketEndpoints:
-    ws = "ws" + url.removeprefix("http")
-    return PolymarketEndpoints(
-        clob_url=url,
-        gamma_url=url + "/gamma",
-        data_url=url + "/data-api",
-        market_ws_url=ws + "/ws/market",
-        user_ws_url=ws + "/ws/user",
-    )
 
 
 async def _filled(runtime: object, token: str, size: Decimal) -> None:
@@ -69,17 +59,14 @@ async def _filled(runtime: object, token: str, size: Decimal) -> None:
 def live_venue(url: str, relayer_key: str, clock: SystemClock) -> PolymarketVenue:
     from eth_account import Account
 
-    return PolymarketVenue(
-        private_key=SIM_KEY,
-        clock=clock,
-        endpoints=endpoints(url),
+    address = Account.from_key(SIM_KEY).address
+    return venue_at(
+        endpoints(url),
+        clock,
+        SIM_KEY,
         signature_type=3,
         relayer_api_key=relayer_key,
-        relayer_api_key_address=Account.from_key(SIM_KEY).address,
-        submit_timeout=2.0,
-        fill_poll_interval=None,
-        reconnect_base=0.05,
-        snapshot_grace=0.3,
+        relayer_api_key_address=address,
     )
 
 
@@ -92,13 +79,8 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--live", metavar="RELAYER_KEY")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    clock = SystemClock()
-    database = create_engine(args.database)
-    sessions = session_factory(database)
-    events = EventLog(sessions, clock)
-    await events.start()
-    state = ControlState(ControlStateRepository(sessions, clock), clock, risk_defaults=LIMITS)
-    await state.load()
+    store = await open_store(args.database)
+    clock, sessions, events = store.clock, store.sessions, store.events
     data = PolymarketMarketData(
         clock=clock, endpoints=endpoints(args.sim), reconnect_base=0.05, snapshot_grace=0.3
     )
@@ -120,12 +102,11 @@ async def main(argv: list[str]) -> int:
         bus=bus,
         venue=venue,
         clock=clock,
-        state=state,
+        state=store.state,
         durable=events.flush,
     )
     await runtime.start()
-    parts = runtime.components()
-    tasks = [asyncio.create_task(parts[name]()) for name in ("execution.writer", "execution.fills")]
+    tasks = run_background(runtime)
     try:
         if args.phase == "buy":
             first, second = sorted(runtime.board.markets(), key=lambda m: m.question)[:2]
@@ -173,16 +154,9 @@ async def main(argv: list[str]) -> int:
                 await asyncio.Event().wait()  # in flight: the test SIGKILLs this process
             print("DONE", flush=True)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await runtime.close()
-        await venue.close()
-        await data.close()
-        await events.close()
-        await database.dispose()
+        await shut_down(
+            tasks, runtime.close, venue.close, data.close, events.close, store.database.dispose
+        )
     return 0
 
 
