@@ -36,7 +36,7 @@ problems found (empty: it holds).
   still open at the venue: its intent died with the process, so start-up cancelled it.
 - never_redeemed_twice: per market, at most one redemption confirmed and at most one
   redemption or merge in flight (requested or sent); no tx id recorded twice; no redemption
-  requested after one was confirmed (`chain_operations`, trader/execution/redemption.py).
+  requested after one was confirmed (`chain_operations`, trader/execution/redemption/).
 - cash_matches_payouts: each confirmed redemption pays what the market's settlement said was
   redeemable (its last `market_settled` event), has its `redemption_confirmed` event with
   that payout, and the cash it moved plus what reconciliation moved for the market

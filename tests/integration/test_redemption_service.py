@@ -1,4 +1,4 @@
-"""The redemption service (trader/execution/redemption.py) over a scripted `ChainOps` (the
+"""The redemption service (trader/execution/redemption/) over a scripted `ChainOps` (the
 paper venue with its chain calls held, refused or answered late: tests/support/chain.py), on
 the real execution core and database: redeemed once, followed by tx id across a restart, a
 send without a tx id settled from the holdings, cash up by the payout, one alert."""
