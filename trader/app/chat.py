@@ -26,6 +26,7 @@ from bot.notifier import Notifier
 from bot.relay import ControlRelay
 from trader.clock import Clock
 from trader.config import ConfigError, Settings
+from trader.config.values import is_loopback
 from trader.control.api import ControlAPI
 from trader.control.reports import ReportSource, SignalSource
 from trader.control.server import ControlServer
@@ -40,7 +41,7 @@ from trader.control.types import (
 )
 from trader.control.why import WhySource
 from trader.domain import Alert
-from trader.ops.httpserver import HttpServer, is_loopback
+from trader.ops.httpserver import HttpServer
 from trader.ops.supervisor import Supervisor
 from trader.state import ControlState
 from trader.store.chat_memory import ChatMemoryRepository

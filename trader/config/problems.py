@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trader.config.values import DATA_DIRECTORY, MIN_CONTROL_SECRET, TELEGRAM_TOKEN
+from trader.config.values import (
+    DATA_DIRECTORY,
+    MIN_CONTROL_SECRET,
+    TELEGRAM_TOKEN,
+    is_loopback,
+)
 from trader.domain import TradingMode
 
 if TYPE_CHECKING:
@@ -113,7 +117,7 @@ def _mission_control_problems(settings: Settings) -> list[str]:
                 f"CONTROL_API_SECRET: required when CONTROL_API_ENABLED is on, at least "
                 f"{MIN_CONTROL_SECRET} characters (value not shown)"
             )
-        if not _loopback(settings.http_host):
+        if not is_loopback(settings.http_host):
             problems.append(
                 f"HTTP_HOST: the Control API is plain HTTP and may not be served on "
                 f"{settings.http_host}: bind 127.0.0.1 (reach it through an SSH tunnel or a "
@@ -142,21 +146,12 @@ def _web_problems(settings: Settings) -> list[str]:
         settings.web_user_map()
     except ValueError as error:
         problems.append(f"WEB_USERS: {error} (values not shown)")
-    if not _loopback(settings.http_host):
+    if not is_loopback(settings.http_host):
         problems.append(
             f"HTTP_HOST: the web page's logins are plain HTTP and may not be served on "
             f"{settings.http_host}: bind 127.0.0.1 (behind a TLS-terminating proxy on this machine)"
         )
     return problems
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def database_directory_problem(url: str) -> str | None:

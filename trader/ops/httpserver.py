@@ -15,12 +15,13 @@ machine. `serve()` is the supervised form: start, wait until cancelled, stop.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from aiohttp import web
+
+from trader.config.values import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,6 @@ class MetricsSource(Protocol):
     """trader.ops.metrics.Metrics fits."""
 
     def render(self) -> bytes: ...
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HttpServer:
