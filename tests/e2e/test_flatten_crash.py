@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from polysim.clob.app import SimServer, serve
-from tests.e2e.test_crash_recovery import SCENARIO, venue_state
-from tests.support.sim import avoid_ca_bundle
+from polysim.clob.app import SimServer
+from tests.e2e.test_crash_recovery import sim, venue_state
 from trader.clock import SystemClock
 from trader.store import migrate
 from trader.store.db import create_engine, session_factory
@@ -29,14 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path / "no-ca")
-    server = await serve(scenario=SCENARIO, seed=17)
-    yield server
-    await server.close()
+__all__ = ["sim"]  # the crash test's simulator, a fixture used by name below
 
 
 async def _driver(sim: SimServer, database: str, *extra: str) -> asyncio.subprocess.Process:

@@ -4,19 +4,19 @@ notifier (or a new WhatsApp stack) over the same database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.notifier import Notifier, NotifierConfig
 from bot.reply import Reply, Role
-from tests.support.graph_server import OPERATOR, FakeGraphAPI, start_whatsapp_stack
+from tests.support.graph_server import OPERATOR, FakeGraphAPI, api, start_whatsapp_stack
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
 from trader.domain import Actor, Alert, Severity
 from trader.store.chat_memory import ChatMemoryRepository
+
+__all__ = ["api"]  # fixtures used by name below
 
 HALT = Alert("auto_halt", Severity.CRITICAL, "Trading halted", "venue errors")
 PAT = Actor("telegram", "42", "Pat")
@@ -93,12 +93,6 @@ async def test_windows_and_criticals_round_trip_and_age_out(
     ]
     assert await memory.last_inbound("whatsapp") == {}
     assert await memory.unacknowledged_criticals() == []
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeGraphAPI]:
-    async with FakeGraphAPI() as server:
-        yield server
 
 
 async def test_a_whatsapp_window_opened_before_a_restart_is_still_known_after_it(

@@ -9,15 +9,12 @@ import contextlib
 import math
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
+from polysim.clob.app import SimServer
 from tests.support.execution_rig import (
-    SIM_SCENARIO,
     YES,
     MemoryJournal,
     Rig,
@@ -26,11 +23,12 @@ from tests.support.execution_rig import (
     buy,
     live_rig,
     paper_rig,
+    sim,
     sim_endpoints,
     sim_intent,
     sim_market,
 )
-from tests.support.sim import admin, avoid_ca_bundle
+from tests.support.sim import admin
 from tests.support.waiting import eventually
 from trader.bus import Subscription
 from trader.clock import FakeClock, SystemClock
@@ -40,15 +38,9 @@ from trader.venue.base import VenueUnavailable
 from trader.venue.paper.venue import PaperVenue
 from trader.venue.polymarket.market_data import PolymarketMarketData
 
+__all__ = ["sim"]  # fixtures used by name below
+
 D = Decimal
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    yield server
-    await server.close()
 
 
 def drained(alerts: Subscription[Alert]) -> list[Alert]:

@@ -4,29 +4,21 @@ reconciliation gives the order the venue's status and matched size."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
-from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
-from tests.support.sim import admin, avoid_ca_bundle
+from polysim.clob.app import SimServer
+from tests.support.execution_rig import live_rig, sim, sim_intent, sim_market
+from tests.support.sim import admin
 from trader.control.types import Outcome
 from trader.domain import OrderStatus
 from trader.store.trading import OrderRepository
 
+__all__ = ["sim"]  # fixtures used by name below
+
 D = Decimal
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    yield server
-    await server.close()
 
 
 @pytest.mark.parametrize(

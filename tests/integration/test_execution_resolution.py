@@ -5,31 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
+from polysim.clob.app import SimServer
 from tests.support.execution_rig import (
     CONDITION,
     NO,
-    SIM_SCENARIO,
     YES,
     MemoryJournal,
     build_rig,
     buy,
     live_rig,
     live_venue,
+    sim,
     sim_intent,
     sim_market,
 )
 from tests.support.execution_rig import book as rig_book
 from tests.support.execution_rig import market as rig_market
-from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
 from trader.clock import FakeClock, SystemClock
 from trader.domain import OrderStatus, TradeStatus
@@ -40,15 +37,9 @@ from trader.venue.base import PreparedOrder, SubmitResult
 from trader.venue.paper.feed import StaticMarketData
 from trader.venue.paper.venue import PaperVenue
 
+__all__ = ["sim"]  # fixtures used by name below
+
 D = Decimal
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    yield server
-    await server.close()
 
 
 async def test_resolution_settles_positions_realizes_pnl_and_says_what_to_redeem(

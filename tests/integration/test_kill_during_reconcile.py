@@ -6,30 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
-from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
-from tests.support.sim import avoid_ca_bundle
+from polysim.clob.app import SimServer
+from tests.support.execution_rig import live_rig, sim, sim_intent, sim_market
 from tests.support.waiting import eventually
 from trader.domain import Actor, OrderStatus, TradingState
+
+__all__ = ["sim"]  # fixtures used by name below
 
 OPERATOR = Actor("telegram", "42", "ops")
 SWEEP_LATENCY_MS = 2500  # the venue's trades endpoint answers the sweep this late
 KILL_BOUND_S = 1.0  # the kill's own calls (cancel-all, open orders) are loopback-fast
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    yield server
-    await server.close()
 
 
 async def test_kill_during_a_slow_reconciliation_waits_only_for_its_own_cancels(

@@ -3,6 +3,8 @@ then resumed or reported by the next core built on the same database (paper venu
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -60,13 +62,16 @@ async def _interrupted_kill(rig: Rig, slippage: str, *, killed: bool = True) -> 
     await rig.stop()  # the process dies; the venue (the outside world) stays
 
 
-async def _restart(
+@asynccontextmanager
+async def _restarted(
     rig: Rig,
     engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     *,
     resume: bool,
-) -> tuple[Rig, list[Alert]]:
+) -> AsyncIterator[tuple[Rig, list[Alert]]]:
+    """The next core on the same database and venue, started; its start-up alerts. Stopped on
+    the way out."""
     config = ExecutionConfig(book_feed=False, unknown_grace_s=0, resume_flatten=resume)
     again = await build_rig(
         engine, sessions, rig.venue, rig.clock, config=config, data=rig.data, start=False
@@ -79,11 +84,21 @@ async def _restart(
     while (envelope := alerts.get_nowait()) is not None:
         received.append(envelope.payload)
     alerts.close()
-    return again, received
+    try:
+        yield again, received
+    finally:
+        await again.stop()
+        await again.events.close()
 
 
 async def _stored(sessions: async_sessionmaker[AsyncSession], rig: Rig) -> Any:
     return await ControlStateRepository(sessions, rig.clock).get(PENDING_FLATTEN_KEY)
+
+
+def _held(rig: Rig) -> Decimal | None:
+    """The size of the YES position, None when there is none."""
+    position = rig.runtime.position(YES)
+    return None if position is None else position.size
 
 
 async def test_an_interrupted_flatten_is_resumed_within_its_cap_and_cleared(
@@ -95,12 +110,9 @@ async def test_an_interrupted_flatten_is_resumed_within_its_cap_and_cleared(
         # the book thinned while we were down: 10 at 0.48, the rest below the 1% floor (0.48)
         rig.data.set_book(book(YES, [("0.48", "10"), ("0.47", "100")], [("0.52", "100")]))
 
-        again, alerts = await _restart(rig, engine, sessions, resume=True)
-        try:
+        async with _restarted(rig, engine, sessions, resume=True) as (again, alerts):
             assert again.trading.state is TradingState.KILLED
-            position = again.runtime.position(YES)
-            assert position is not None
-            assert position.size == D(10)  # sold 10 at 0.48; 0.47 is below the recorded cap
+            assert _held(again) == D(10)  # sold 10 at 0.48; 0.47 is below the recorded cap
             sells = [f for f in await rig.venue.trades(market=CONDITION) if f.side is Side.SELL]
             assert sum(f.size for f in sells) == D(10)
             assert all(f.price >= D("0.48") for f in sells)
@@ -111,9 +123,6 @@ async def test_an_interrupted_flatten_is_resumed_within_its_cap_and_cleared(
             assert "sold 10 shares in 1 positions (cap 0.01)" in alert.body
             assert f"still held: {YES} 10" in alert.body
             assert "flatten_resumed" in await again.event_types("corr-flatten")
-        finally:
-            await again.stop()
-            await again.events.close()
 
 
 async def test_with_resume_off_the_positions_stay_and_a_critical_alert_lists_them(
@@ -122,11 +131,8 @@ async def test_with_resume_off_the_positions_stay_and_a_critical_alert_lists_the
     async with paper_rig(engine, sessions) as rig:
         await _interrupted_kill(rig, slippage="0.05")
 
-        again, alerts = await _restart(rig, engine, sessions, resume=False)
-        try:
-            position = again.runtime.position(YES)
-            assert position is not None
-            assert position.size == D(20)
+        async with _restarted(rig, engine, sessions, resume=False) as (again, alerts):
+            assert _held(again) == D(20)
             trades = await rig.venue.trades(market=CONDITION)
             assert [f for f in trades if f.side is Side.SELL] == []
             (alert,) = alerts
@@ -135,9 +141,6 @@ async def test_with_resume_off_the_positions_stay_and_a_critical_alert_lists_the
             assert f"still held: {YES} 20.00 shares" in alert.body
             assert "KILL_RESUME_FLATTEN" in alert.body
             assert await _stored(sessions, again) is None
-        finally:
-            await again.stop()
-            await again.events.close()
 
 
 async def test_a_record_without_killed_is_reported_not_resumed(
@@ -146,18 +149,12 @@ async def test_a_record_without_killed_is_reported_not_resumed(
     async with paper_rig(engine, sessions) as rig:
         await _interrupted_kill(rig, slippage="0.05", killed=False)
 
-        again, alerts = await _restart(rig, engine, sessions, resume=True)
-        try:
-            position = again.runtime.position(YES)
-            assert position is not None
-            assert position.size == D(20)
+        async with _restarted(rig, engine, sessions, resume=True) as (again, alerts):
+            assert _held(again) == D(20)
             (alert,) = alerts
             assert alert.severity is Severity.CRITICAL
             assert "not resumed: trading is not KILLED" in alert.body
             assert await _stored(sessions, again) is None
-        finally:
-            await again.stop()
-            await again.events.close()
 
 
 async def test_an_unreadable_record_is_reported_and_cleared(
@@ -168,19 +165,13 @@ async def test_an_unreadable_record_is_reported_and_cleared(
         await rig.state.put(PENDING_FLATTEN_KEY, {"slippage": "lots"}, "test")
         await rig.stop()
 
-        again, alerts = await _restart(rig, engine, sessions, resume=True)
-        try:
+        async with _restarted(rig, engine, sessions, resume=True) as (again, alerts):
             (alert,) = alerts
             assert alert.severity is Severity.CRITICAL
             assert alert.title == "Interrupted flatten: unreadable record"
             assert "lots" in alert.body
-            position = again.runtime.position(YES)
-            assert position is not None
-            assert position.size == D(20)
+            assert _held(again) == D(20)
             assert await _stored(sessions, again) is None
-        finally:
-            await again.stop()
-            await again.events.close()
 
 
 async def test_a_clean_start_sends_no_flatten_alert(
@@ -189,15 +180,9 @@ async def test_a_clean_start_sends_no_flatten_alert(
     async with paper_rig(engine, sessions) as rig:
         await rig.runtime.handle(buy(size="20"))
         await rig.stop()
-        again, alerts = await _restart(rig, engine, sessions, resume=True)
-        try:
+        async with _restarted(rig, engine, sessions, resume=True) as (again, alerts):
             assert alerts == []
-            position = again.runtime.position(YES)
-            assert position is not None
-            assert position.size == D(20)
-        finally:
-            await again.stop()
-            await again.events.close()
+            assert _held(again) == D(20)
 
 
 class _WatchedVenue(PaperVenue):

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
+from polysim.clob.app import SimServer
 from tests.support.execution_rig import (
-    SIM_SCENARIO,
     live_rig,
+    sim,
     sim_intent,
     sim_market,
 )
-from tests.support.sim import avoid_ca_bundle
 from tests.support.waiting import eventually
 from trader.control.types import Outcome
 from trader.domain import Actor, OrderStatus, Side, TradingState
 
+__all__ = ["sim"]  # fixtures used by name below
+
 D = Decimal
 OPERATOR = Actor("telegram", "42", "ops")
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    yield server
-    await server.close()
 
 
 async def test_kill_with_flatten_cancels_everything_sells_within_the_cap_and_survives_restart(

@@ -11,38 +11,26 @@ and a restart cancels the resting maker orders whose intents died with the proce
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
+from polysim.clob.app import SimServer
 from polysim.clob.model import MARKET_MAKER
-from tests.support.execution_rig import SIM_SCENARIO, Rig, live_rig, sim_intent, sim_market
-from tests.support.sim import avoid_ca_bundle
+from tests.support.execution_rig import Rig, live_rig, sim, sim_intent, sim_market
 from tests.support.waiting import eventually
 from trader.control.types import Outcome
 from trader.domain import MakerEntry, Market, OrderIntent, OrderStatus, OrderType
 from trader.execution.runtime import ExecutionConfig
 from trader.execution.trading_state import Transition
 
+__all__ = ["sim"]  # fixtures used by name below
+
 D = Decimal
 WAIT_S = 20.0  # every wait on the simulator is bounded
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 def maker(market: Market, *, limit: str = "0.70", urgent: bool = False, **kw: Any) -> OrderIntent:

@@ -3,28 +3,18 @@ on the fake Bot API, the real execution core over the live adapter (the real SDK
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
+from polysim.clob.app import SimServer
 from tests.support.chat_stack import ask, start_chat, tap
-from tests.support.execution_rig import SIM_SCENARIO, live_rig, sim_intent, sim_market
-from tests.support.sim import avoid_ca_bundle
+from tests.support.execution_rig import live_rig, sim, sim_intent, sim_market
 from tests.support.telegram_server import OPERATOR_ID, FakeBotAPI
 from tests.support.waiting import eventually
 from trader.domain import Side, TradingMode, TradingState
 
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    yield server
-    await server.close()
+__all__ = ["sim"]  # fixtures used by name below
 
 
 async def test_kill_with_flatten_from_telegram_leaves_nothing_open_on_the_simulator(

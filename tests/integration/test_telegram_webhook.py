@@ -12,17 +12,13 @@ from pydantic import SecretStr
 from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.telegram import TelegramTransport, WebhookConfig, build_telegram
-from tests.support.chat_stack import FakeDesk, FakeTelegramSettings
-from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.chat_stack import FakeTelegramSettings, memory_control
 from tests.support.telegram_server import (
     OPERATOR_ID,
     FakeBotAPI,
 )
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
-from trader.domain import TradingMode
-from trader.state import ControlState
 
 SECRET = "webhook-secret-0123"
 
@@ -30,17 +26,7 @@ SECRET = "webhook-secret-0123"
 @pytest.fixture
 async def transport(api: FakeBotAPI) -> AsyncIterator[TelegramTransport]:
     clock = FakeClock()
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=FakeDesk(state, clock),
-    )
+    control = (await memory_control(clock)).control
     notifier = Notifier(clock)
     settings = FakeTelegramSettings(
         SecretStr(api.token), api.base_url, frozenset({OPERATOR_ID}), frozenset()

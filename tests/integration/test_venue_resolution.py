@@ -10,37 +10,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer, serve
+from polysim.clob.app import SimServer
 from tests.support.execution_rig import (
-    SIM_SCENARIO,
     MemoryJournal,
     build_rig,
     live_venue,
+    sim,
     sim_endpoints,
     sim_intent,
     sim_market,
 )
-from tests.support.sim import admin, avoid_ca_bundle, condition_id, tokens
+from tests.support.sim import admin, condition_id, tokens
 from tests.support.waiting import eventually
 from trader.clock import SystemClock
 from trader.venue.paper.journal import DatabaseFillJournal
 from trader.venue.paper.venue import PaperVenue
 from trader.venue.polymarket.market_data import PolymarketMarketData
 
+__all__ = ["sim"]  # fixtures used by name below
+
 D = Decimal
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
-    avoid_ca_bundle(monkeypatch, tmp_path)
-    server = await serve(scenario=SIM_SCENARIO, seed=5)
-    yield server
-    await server.close()
 
 
 @pytest.fixture

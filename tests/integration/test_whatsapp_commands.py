@@ -5,7 +5,6 @@ Graph API received them."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,29 +19,17 @@ from tests.support.graph_server import (
     VIEWER,
     FakeGraphAPI,
     WhatsAppStack,
+    api,
     encode,
     inbound,
     signed,
-    start_whatsapp_stack,
+    stack,
     text,
 )
 from trader.control.api import OrderView
 from trader.domain import OrderStatus, Side, TradingState
 
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeGraphAPI]:
-    async with FakeGraphAPI() as server:
-        yield server
-
-
-@pytest.fixture
-async def stack(api: FakeGraphAPI) -> AsyncIterator[WhatsAppStack]:
-    chat = await start_whatsapp_stack(api)
-    try:
-        yield chat
-    finally:
-        await chat.stop()
+__all__ = ["api", "stack"]  # fixtures used by name below
 
 
 def audited(stack: WhatsAppStack, command: str) -> list[str]:

@@ -16,32 +16,26 @@ from tests.support.graph_server import (
     FakeGraphAPI,
     Sent,
     WhatsAppStack,
+    api,
     button_reply,
     inbound,
-    start_whatsapp_stack,
+    whatsapp_stack,
 )
 from tests.support.waiting import eventually
 from trader.domain import TradingState
+
+__all__ = ["api"]  # fixtures used by name below
 
 SECOND_OPERATOR = "447700900009"
 KEY = "ap-0123456789ab"
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeGraphAPI]:
-    async with FakeGraphAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def stack(api: FakeGraphAPI) -> AsyncIterator[WhatsAppStack]:
-    chat = await start_whatsapp_stack(api, operators=(OPERATOR, SECOND_OPERATOR))
-    assert chat.desk is not None
-    chat.desk.positions_ = [position("Will it rain in Paris on 1 May?", "100", "0.40", "0.45")]
-    try:
+    async with whatsapp_stack(api, operators=(OPERATOR, SECOND_OPERATOR)) as chat:
+        assert chat.desk is not None
+        chat.desk.positions_ = [position("Will it rain in Paris on 1 May?", "100", "0.40", "0.45")]
         yield chat
-    finally:
-        await chat.stop()
 
 
 def desk(stack: WhatsAppStack) -> FakeDesk:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,8 @@ from tests.support.graph_server import (
     FakeGraphAPI,
     Sent,
     WhatsAppStack,
+    api,
+    stack,
     start_whatsapp_stack,
     status,
 )
@@ -31,23 +32,10 @@ from tests.support.waiting import eventually
 from trader.domain import Alert, Severity
 from trader.ops.httpserver import HttpServer
 
+__all__ = ["api", "stack"]  # fixtures used by name below
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 REPORT = Reply("📊 Daily report, 1 January", ("Equity $1,012.40 (+1.2%)", "3 trades, 2 won"))
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeGraphAPI]:
-    async with FakeGraphAPI() as server:
-        yield server
-
-
-@pytest.fixture
-async def stack(api: FakeGraphAPI) -> AsyncIterator[WhatsAppStack]:
-    chat = await start_whatsapp_stack(api)
-    try:
-        yield chat
-    finally:
-        await chat.stop()
 
 
 async def alert(stack: WhatsAppStack, item: Alert, number: str = OPERATOR) -> list[Sent]:

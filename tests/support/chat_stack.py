@@ -387,12 +387,17 @@ async def memory_control(
     store: MemoryStore | None = None,
     mode: TradingMode = TradingMode.PAPER,
     name: str = "main",
+    desk: FakeDesk | None = None,
+    reports: ReportSource | None = None,
+    signals: SignalSource | None = None,
     backtests: BacktestRunner | None = None,
 ) -> MemoryControl:
+    """`desk` (a fresh one by default) is attached to the new state and event sink, as after a
+    restart."""
     events = MemoryEvents(clock)
     state = ControlState(store or MemoryStore(), clock)
     await state.load()
-    desk = FakeDesk(state, clock)
+    desk = FakeDesk(state, clock) if desk is None else desk
     desk.attach(state, events)
     control = ControlAPI(
         state=state,
@@ -401,6 +406,8 @@ async def memory_control(
         clock=clock,
         mode=mode,
         desk=desk,
+        reports=reports,
+        signals=signals,
         backtests=backtests,
         name=name,
     )
@@ -429,22 +436,15 @@ async def start_chat_stack(
     """
     clock = clock or FakeClock()
     store = store or MemoryStore()
-    events = MemoryEvents(clock)
-    state = ControlState(store, clock)
-    await state.load()
-    the_desk = FakeDesk(state, clock) if desk is True else (desk or FakeDesk(state, clock))
-    the_desk.attach(state, events)
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=the_desk,
+    memory = await memory_control(
+        clock,
+        store=store,
+        desk=desk if isinstance(desk, FakeDesk) else None,
         reports=reports,
         signals=signals,
         backtests=backtests,
     )
+    control, events, state, the_desk = memory.control, memory.events, memory.state, memory.desk
     chat = await start_chat(
         api, control, clock, operators=operators, viewers=viewers, notifier_config=notifier_config
     )

@@ -11,14 +11,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from polysim.clob.app import SimServer
+from polysim.clob.app import SimServer, serve
 from tests.support.chat_stack import chat_over
 from tests.support.driver import SIM_KEY, venue_at
 from tests.support.paper import MemoryJournal
+from tests.support.sim import avoid_ca_bundle
 from tests.support.telegram_server import FakeBotAPI
 from trader.bus import Bus
 from trader.clock import Clock, FakeClock, SystemClock
@@ -257,6 +260,18 @@ SIM_SCENARIO: dict[str, Any] = {
         },
     ],
 }
+
+
+@pytest.fixture
+async def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[SimServer]:
+    """The simulator with `SIM_SCENARIO` (seed 5), httpx kept off the CA bundle. A module that
+    imports it has it in place of the conftest's `sim`."""
+    avoid_ca_bundle(monkeypatch, tmp_path)
+    server = await serve(scenario=SIM_SCENARIO, seed=5)
+    try:
+        yield server
+    finally:
+        await server.close()
 
 
 def sim_endpoints(sim: SimServer) -> PolymarketEndpoints:

@@ -11,6 +11,9 @@ transient 131000, an undeliverable recipient...) and read what was sent.
 
 The payload builders make the JSON Meta posts to the webhook (text messages, tapped buttons
 and list rows, statuses), and `signed` gives the matching X-Hub-Signature-256.
+
+Fixtures for a test module to import: `api` (this server; it takes the place of the conftest's
+Telegram `api`) and `stack` (`start_whatsapp_stack` over it, stopped after the test).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import hashlib
 import hmac
 import itertools
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -582,3 +587,25 @@ async def start_whatsapp_stack(
         session=session,
         tasks=tasks,
     )
+
+
+@contextlib.asynccontextmanager
+async def whatsapp_stack(api: FakeGraphAPI, **options: Any) -> AsyncIterator[WhatsAppStack]:
+    """`start_whatsapp_stack` as a context: the stack is stopped on the way out."""
+    chat = await start_whatsapp_stack(api, **options)
+    try:
+        yield chat
+    finally:
+        await chat.stop()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeGraphAPI]:
+    async with FakeGraphAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def stack(api: FakeGraphAPI) -> AsyncIterator[WhatsAppStack]:
+    async with whatsapp_stack(api) as chat:
+        yield chat

@@ -10,27 +10,14 @@ from bot.commands.core import CommandCore
 from bot.console import ConsoleChannel, ConsoleChat, format_plain
 from bot.notifier import Notifier
 from bot.reply import Button, Reply, Role
-from tests.support.chat_stack import FakeDesk
-from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.chat_stack import memory_control
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
-from trader.domain import Alert, Severity, TradingMode
-from trader.state import ControlState
+from trader.domain import Alert, Severity
 
 
 async def make_core(clock: FakeClock, notifier: Notifier) -> CommandCore:
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=FakeDesk(state, clock),
-    )
+    control = (await memory_control(clock)).control
     return CommandCore(control, clock=clock, notifier=notifier)
 
 
