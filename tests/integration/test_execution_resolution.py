@@ -20,7 +20,6 @@ from tests.support.execution_rig import (
     build_rig,
     buy,
     live_rig,
-    live_venue,
     sim,
     sim_intent,
     sim_market,
@@ -176,10 +175,7 @@ async def test_the_settlement_event_is_durable_before_the_settlement_rows_are_wr
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], sim: SimServer
 ) -> None:
     # a SIGKILL between the two must never leave a settlement row no event explains
-    clock = SystemClock()
-    venue = live_venue(sim, clock)
-    await venue.start()
-    fills = FillRepository(sessions, clock)
+    fills = FillRepository(sessions, SystemClock())
     seen: list[tuple[int, int]] = []  # at each flush: settled events on record, settlement rows
 
     def durable(events: EventLog) -> Callable[[], Awaitable[None]]:
@@ -190,9 +186,7 @@ async def test_the_settlement_event_is_durable_before_the_settlement_rows_are_wr
 
         return flush
 
-    rig = await build_rig(engine, sessions, venue, clock, durable=durable)
-    rig.run("execution.writer", "execution.fills")
-    try:
+    async with live_rig(engine, sessions, sim, durable=durable) as rig:
         market = sim_market(rig)
         await rig.runtime.handle(sim_intent(market, "0.62", "20"))
         await eventually(lambda: rig.runtime.position(market.tokens[0].token_id) is not None)
@@ -204,10 +198,6 @@ async def test_the_settlement_event_is_durable_before_the_settlement_rows_are_wr
 
         assert (1, 0) in seen  # the event was on record while no settlement row existed yet
         assert len(await fills.for_order("settlement")) == 1
-    finally:
-        await rig.stop()
-        await rig.events.close()
-        await venue.close()
 
 
 async def test_what_is_remembered_never_runs_ahead_of_the_rows_still_queued(
@@ -215,12 +205,7 @@ async def test_what_is_remembered_never_runs_ahead_of_the_rows_still_queued(
 ) -> None:
     # a settlement remembered while its rows wait (a locked database) would be settled and
     # paid a second time after a SIGKILL: the memory waits for the queued writes
-    clock = SystemClock()
-    venue = live_venue(sim, clock)
-    await venue.start()
-    rig = await build_rig(engine, sessions, venue, clock)
-    rig.run("execution.writer", "execution.fills")
-    try:
+    async with live_rig(engine, sessions, sim) as rig:
         accounts, writer = rig.runtime.accounts, rig.runtime._engine.writer
         release = asyncio.Event()
         written: list[str] = []
@@ -236,7 +221,3 @@ async def test_what_is_remembered_never_runs_ahead_of_the_rows_still_queued(
         release.set()
         await asyncio.wait_for(remembering, 5)
         assert written == ["row"]
-    finally:
-        await rig.stop()
-        await rig.events.close()
-        await venue.close()

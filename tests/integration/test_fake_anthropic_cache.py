@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
 import pytest
 
 from tests.support.anthropic_cache import TOOL_USE_FORCED
+from tests.support.anthropic_fixtures import client, server
 from tests.support.anthropic_server import FakeAnthropicServer
-from trader.signals.llm import make_client
+
+__all__ = ["client", "server"]  # fixtures used by name below
 
 LONG = "Stable instructions shared by every request. " * 240  # 10,800 chars: 2,700 tokens
 TOOL = {
@@ -26,19 +27,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeAnthropicServer]:
-    async with FakeAnthropicServer() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def client(server: FakeAnthropicServer) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    sdk = make_client("sk-test", base_url=server.url, timeout=5.0, max_retries=0)
-    yield sdk
-    await sdk.close()
 
 
 def _params(

@@ -12,6 +12,7 @@ import anthropic
 import pytest
 
 from polysim.synthetic.signals import make_market
+from tests.support.anthropic_fixtures import server
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
 from trader.signals.batching import BatchConfig, BatchSender
@@ -28,6 +29,8 @@ from trader.signals.prompts import (
 from trader.signals.records import InMemoryUsageRecorder
 from trader.signals.values import AnalysisRequest, FailureKind, NewsItem, NewsMatch
 
+__all__ = ["server"]  # fixtures used by name below
+
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 API_KEY = "sk-test-never-logged"
 MARKET = make_market(
@@ -42,12 +45,6 @@ REQUEST = AnalysisRequest(
     (NewsMatch(NewsItem("n1", "Senate vote set", "https://x.test/1", "", NOW, "wire"), 0.5),),
     NOW,
 )
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeAnthropicServer]:
-    async with FakeAnthropicServer() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -4,22 +4,23 @@ call, each with its own verdict and its share of the cost; batched when not urge
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import anthropic
-import pytest
 
 from polysim.synthetic.signals import make_market
+from tests.support.anthropic_fixtures import client, server
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from trader.clock import FakeClock
 from trader.signals.batching import BatchConfig, BatchSender
-from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+from trader.signals.llm import LLMAnalyser, LLMConfig
 from trader.signals.prompts import ScreenOutput
 from trader.signals.records import InMemoryUsageRecorder
 from trader.signals.screening import ScreenGroupConfig, shares
 from trader.signals.values import AnalysisRequest, FailureKind, NewsItem, NewsMatch
+
+__all__ = ["client", "server"]  # fixtures used by name below
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -28,19 +29,6 @@ def request(n: int, *, age: timedelta = timedelta(hours=3)) -> AnalysisRequest:
     market = make_market(f"m{n}", f"Will event {n} happen?", end_date=NOW + timedelta(days=9))
     item = NewsItem(f"n{n}", f"Event {n} talks", f"https://x.test/{n}", "", NOW - age, "wire")
     return AnalysisRequest(market, Decimal("0.5"), (NewsMatch(item, 0.5),), NOW)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeAnthropicServer]:
-    async with FakeAnthropicServer() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def client(server: FakeAnthropicServer) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    sdk = make_client("sk-test", base_url=server.url, timeout=5.0, max_retries=0)
-    yield sdk
-    await sdk.close()
 
 
 def analyser(

@@ -17,14 +17,11 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Role
 from polysim.synthetic.history import SyntheticHistory, seed_history
-from tests.support.chat_stack import FakeDesk
-from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.chat_stack import memory_control
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
-from trader.domain import Actor, TradingMode
+from trader.domain import Actor
 from trader.reports import ChartKind, ReportData, ReportOptions, build_report, default_renderer
-from trader.state import ControlState
 
 Sessions = async_sessionmaker[AsyncSession]
 ZONE = ZoneInfo("Australia/Sydney")
@@ -78,17 +75,7 @@ async def test_thirty_day_default_window_over_a_long_history(
 
 
 async def make_core(clock: FakeClock) -> CommandCore:
-    events = MemoryEvents()
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=FakeDesk(state, clock),
-    )
+    control = (await memory_control(clock)).control
     return CommandCore(control, clock=clock, notifier=Notifier(clock))
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-from contextlib import closing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.support.waiting import eventually
 from trader.clock import FakeClock
@@ -58,6 +60,22 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         return connection.execute(sql).fetchall()
 
 
+@asynccontextmanager
+async def opened(
+    database: Path,
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], EventLog, SqlExecutionStore]]:
+    """The file's sessions, an event log whose timer (an hour) never fires here, and the
+    execution store; closed on the way out."""
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = session_factory(engine)
+    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
+    try:
+        yield sessions, events, SqlExecutionStore(sessions, FakeClock(T0))
+    finally:
+        await events.close()
+        await engine.dispose()
+
+
 @pytest.fixture
 async def database(tmp_path: Path) -> Path:
     path = tmp_path / "direct.db"
@@ -68,12 +86,8 @@ async def database(tmp_path: Path) -> Path:
 async def test_the_order_row_and_the_events_before_it_commit_in_one_transaction(
     database: Path,
 ) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
-    sessions = session_factory(engine)
-    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
-    store = SqlExecutionStore(sessions, FakeClock(T0))
-    writer = direct_writer(sessions)
-    try:
+    async with opened(database) as (sessions, events, store):
+        writer = direct_writer(sessions)
         events.append("intent_received", {"n": 1}, correlation_id="c-1")
         events.append("order_created", {"n": 2}, correlation_id="c-1")
 
@@ -88,19 +102,12 @@ async def test_the_order_row_and_the_events_before_it_commit_in_one_transaction(
         assert writer is not None
         assert writer.slow_path == 0
         assert events.batches_written == 1  # the order's transaction carried them
-    finally:
-        await events.close()
-        await engine.dispose()
 
 
 async def test_a_refused_order_row_leaves_its_events_buffered_and_written_once(
     database: Path,
 ) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
-    sessions = session_factory(engine)
-    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
-    store = SqlExecutionStore(sessions, FakeClock(T0))
-    try:
+    async with opened(database) as (_, events, store):
         await store.insert_order(order())
         events.append("order_created", {"again": True})
 
@@ -110,9 +117,6 @@ async def test_a_refused_order_row_leaves_its_events_buffered_and_written_once(
         assert events.pending == 1  # rolled back with the row: still in memory
         await events.flush()
         assert rows(database, "SELECT type FROM event_log") == [("order_created",)]
-    finally:
-        await events.close()
-        await engine.dispose()
 
 
 async def test_a_write_lock_held_elsewhere_waits_on_a_thread_not_on_the_loop(
@@ -153,21 +157,15 @@ async def test_checkpoints_run_beside_the_writer(
     database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(direct, "CHECKPOINT_EVERY", 5)
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
-    sessions = session_factory(engine)
-    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
-    writer = direct_writer(sessions)
-    assert writer is not None
-    try:
+    async with opened(database) as (sessions, events, _):
+        writer = direct_writer(sessions)
+        assert writer is not None
         for n in range(12):
             events.append("tick", {"n": n})
             await events.flush()
         await eventually(lambda: writer.checkpoints >= 1, timeout=10)  # one at a time
 
         assert rows(database, "SELECT count(*) FROM event_log") == [(12,)]
-    finally:
-        await events.close()
-        await engine.dispose()
 
 
 def test_only_a_sqlite_file_gets_a_direct_writer() -> None:
@@ -182,15 +180,11 @@ async def test_a_fill_its_position_and_its_event_commit_together(database: Path)
     """Direct on SQLite: the fill row, the position it leaves and the buffered `fill` event are
     one transaction, so a crash keeps all three or none; a replayed fill moves only the
     position (the row is recorded once)."""
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
-    sessions = session_factory(engine)
-    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
-    store = SqlExecutionStore(sessions, FakeClock(T0))
     fill = Fill(
         "t-1", "0xpo-1", "tok", Side.BUY, Decimal("0.52"), Decimal(10), Decimal(0), T0, "0xm"
     )
     held = Position("tok", Decimal(10), Decimal("0.52"), market="0xm", outcome="Yes")
-    try:
+    async with opened(database) as (_, events, store):
         events.append("fill", {"trade_id": "t-1"}, correlation_id="c-1")
 
         first = await store.record_fill_and_position(fill, "c-1", held)
@@ -204,9 +198,6 @@ async def test_a_fill_its_position_and_its_event_commit_together(database: Path)
         assert rows(database, "SELECT type FROM event_log") == [("fill",)]
         assert rows(database, "SELECT trade_id, size FROM fills") == [("t-1", "10")]
         assert rows(database, "SELECT token_id, size FROM positions") == [("tok", "12")]
-    finally:
-        await events.close()
-        await engine.dispose()
 
 
 async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Path) -> None:
@@ -283,12 +274,8 @@ async def test_direct_writes_store_the_rows_the_repositories_store(tmp_path: Pat
 
 
 async def test_each_statement_is_compiled_once_whatever_the_load(database: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
-    sessions = session_factory(engine)
-    events = EventLog(sessions, FakeClock(T0), flush_interval=3600)
-    store = SqlExecutionStore(sessions, FakeClock(T0))
     held = Position("tok", Decimal(10), Decimal("0.52"), market="0xm")
-    try:
+    async with opened(database) as (sessions, events, store):
         for n in range(30):
             events.append("fill", {"trade_id": f"t-{n}"}, correlation_id="c-1")
             fill = Fill(
@@ -301,9 +288,6 @@ async def test_each_statement_is_compiled_once_whatever_the_load(database: Path)
         assert writer.compiled_statements == 3  # the event rows, the fill row, the position
         assert rows(database, "SELECT count(*) FROM fills") == [(30,)]
         assert rows(database, "SELECT count(*) FROM event_log") == [(30,)]
-    finally:
-        await events.close()
-        await engine.dispose()
 
 
 def test_the_shortcut_processors_write_the_text_sqlalchemy_writes() -> None:

@@ -3,27 +3,18 @@ half, reject, expiry, a double tap, a vanished edge, a restart while pending, fo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-
-import pytest
 
 from bot.access import REFUSAL
 from tests.support.chat_stack import ChatStack, ask, start_chat_stack, tap, tap_data
+from tests.support.telegram_fixtures import stack
 from tests.support.telegram_server import OPERATOR_ID, STRANGER_ID, VIEWER_ID, FakeBotAPI, Sent
 from tests.support.waiting import eventually
 
+__all__ = ["stack"]  # fixtures used by name below
+
 KEY = "ap-0123456789ab"
 TITLE = "Will <Trump> & <Harris> debate before 1 May?"
-
-
-@pytest.fixture
-async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
-    chat = await start_chat_stack(api)
-    try:
-        yield chat
-    finally:
-        await chat.stop()
 
 
 async def request_card(stack: ChatStack, api: FakeBotAPI, **kwargs: object) -> Sent:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from tests.support.chat_stack import ChatStack, start_chat_stack
+from tests.support.chat_stack import ChatStack
+from tests.support.telegram_fixtures import stack
 from tests.support.telegram_server import (
     OPERATOR_ID,
     STRANGER_ID,
@@ -15,14 +12,7 @@ from tests.support.telegram_server import (
 )
 from tests.support.waiting import eventually
 
-
-@pytest.fixture
-async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
-    chat = await start_chat_stack(api)
-    try:
-        yield chat
-    finally:
-        await chat.stop()
+__all__ = ["stack"]  # fixtures used by name below
 
 
 async def ask(api: FakeBotAPI, user: int, text: str, *, count: int = 1) -> list[str]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
-from collections.abc import AsyncIterator
 
-import pytest
 from aiogram.methods import Response
 from aiogram.types import Message
 
 from bot.reply import Button, Reply
-from tests.support.chat_stack import ChatStack, start_chat_stack
+from tests.support.chat_stack import ChatStack
+from tests.support.telegram_fixtures import stack
 from tests.support.telegram_server import (
     OPERATOR_ID,
     VIEWER_ID,
@@ -22,16 +21,9 @@ from tests.support.telegram_server import (
 from tests.support.waiting import eventually
 from trader.domain import Alert, Severity
 
+__all__ = ["stack"]  # fixtures used by name below
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-async def stack(api: FakeBotAPI) -> AsyncIterator[ChatStack]:
-    chat = await start_chat_stack(api)
-    try:
-        yield chat
-    finally:
-        await chat.stop()
 
 
 async def test_429_is_honoured_and_the_message_arrives_once(

@@ -299,6 +299,7 @@ async def live_rig(
     config: ExecutionConfig | None = None,
     components: Sequence[str] = ("execution.writer", "execution.fills"),
     resolutions: ResolutionSource | None = None,
+    durable: Callable[[EventLog], Callable[[], Awaitable[None]]] | None = None,
 ) -> AsyncIterator[Rig]:
     """The execution core over the live adapter (real SDK) against the simulator."""
     clock = SystemClock()
@@ -306,7 +307,14 @@ async def live_rig(
     await venue.start()
     try:
         rig = await build_rig(
-            database, sessions, venue, clock, limits=limits, config=config, resolutions=resolutions
+            database,
+            sessions,
+            venue,
+            clock,
+            limits=limits,
+            config=config,
+            resolutions=resolutions,
+            durable=durable,
         )
         rig.run(*components)
         try:

@@ -8,30 +8,19 @@ import pytest
 from bot.commands.core import REFUSAL, CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
-from tests.support.chat_stack import FakeDesk
-from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.chat_stack import FakeDesk, memory_control
+from tests.support.memory import MemoryEvents
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
-from trader.domain import Actor, TradingMode, TradingState
-from trader.state import ControlState
+from trader.domain import Actor, TradingState
 
 ADA = Actor("console", "ada")
 
 
 async def make() -> tuple[CommandCore, FakeDesk, MemoryEvents]:
     clock = FakeClock()
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=(the_desk := FakeDesk(state, clock)),
-    )
-    return CommandCore(control, clock=clock, notifier=Notifier(clock)), the_desk, events
+    memory = await memory_control(clock)
+    core = CommandCore(memory.control, clock=clock, notifier=Notifier(clock))
+    return core, memory.desk, memory.events
 
 
 def button(reply: Reply, label: str) -> str:

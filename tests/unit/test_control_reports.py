@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.chat_stack import FakeDesk
-from tests.support.memory import MemoryEvents, MemoryStore
+from tests.support.chat_stack import memory_control
+from tests.support.memory import MemoryEvents
 from trader.clock import FakeClock
 from trader.control.api import (
     ControlAPI,
@@ -32,7 +32,6 @@ from trader.signals.pipeline import CycleReport, MarketReport
 from trader.signals.records import LLMStats
 from trader.signals.runtime import SignalRuntime, SignalRuntimeConfig
 from trader.signals.views import SignalsAdapter, signals_view
-from trader.state import ControlState
 from trader.store.signals_repo import BrierScores
 
 OPERATOR = Actor("telegram", "42", "ops")
@@ -77,21 +76,8 @@ class Reports:
 async def control_with(
     reports: ReportSource | None = None, signals: SignalSource | None = None
 ) -> tuple[ControlAPI, MemoryEvents]:
-    clock = FakeClock(NOW)
-    events = MemoryEvents(clock)
-    state = ControlState(MemoryStore(), clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.PAPER,
-        desk=FakeDesk(state, clock),
-        reports=reports,
-        signals=signals,
-    )
-    return control, events
+    memory = await memory_control(FakeClock(NOW), reports=reports, signals=signals)
+    return memory.control, memory.events
 
 
 async def test_report_and_chart_go_to_the_source_and_are_audited() -> None:

@@ -13,12 +13,11 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Role
 from polysim.synthetic.signals import StaticBooks, StaticNews, universe
-from tests.support.chat_stack import FakeDesk
+from tests.support.chat_stack import memory_control
 from tests.support.memory import MemoryEvents, MemoryStore
 from tests.unit.test_bot_commands import ADA, button
 from tests.unit.test_signals_pipeline import NOW, heuristic_pipeline
 from trader.clock import FakeClock
-from trader.control.api import ControlAPI
 from trader.domain import TradingMode
 from trader.signals.strategies import HEURISTIC_NOT_LIVE, heuristic_gate
 from trader.signals.values import Source
@@ -74,18 +73,9 @@ def test_only_a_heuristic_forecast_in_live_mode_is_held_back() -> None:
 
 async def make(store: MemoryStore) -> tuple[CommandCore, ControlState, MemoryEvents]:
     clock = FakeClock()
-    events = MemoryEvents(clock)
-    state = ControlState(store, clock)
-    await state.load()
-    control = ControlAPI(
-        state=state,
-        events=events,
-        event_reader=events,
-        clock=clock,
-        mode=TradingMode.LIVE,
-        desk=FakeDesk(state, clock),
-    )
-    return CommandCore(control, clock=clock, notifier=Notifier(clock)), state, events
+    memory = await memory_control(clock, store=store, mode=TradingMode.LIVE)
+    core = CommandCore(memory.control, clock=clock, notifier=Notifier(clock))
+    return core, memory.state, memory.events
 
 
 async def test_set_allow_heuristic_live_needs_confirmation_and_is_kept_and_shown() -> None:
