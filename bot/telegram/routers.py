@@ -13,7 +13,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.access import Request, Verdict
@@ -29,6 +28,7 @@ from bot.telegram.callbacks import (
     CommandCallback,
     ConfirmCallback,
 )
+from bot.telegram.filters import CommandNames
 from bot.telegram.outbox import Outbox
 from trader.domain import Actor
 
@@ -48,8 +48,9 @@ def command_routers(core: CommandCore) -> list[Router]:
     for feature, names in by_feature.items():
         router = Router(name=f"commands.{feature}")
         # a root filter: an update for another feature's command leaves this router at once,
-        # before aiogram wraps the handlers' middlewares for it (the costly part of a miss)
-        router.message.filter(Command(*names, ignore_case=True))
+        # before aiogram wraps the handlers' middlewares for it (the costly part of a miss);
+        # a set lookup, not aiogram's Command (which tokenises the text in every router)
+        router.message.filter(CommandNames(names))
         router.message.register(answer_message)
         routers.append(router)
     return routers
