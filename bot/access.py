@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from bot.commands.base import parse
+from bot.commands.base import CommandLine, parse
 from bot.reply import Reply, Role
 from trader.control.api import Clock
 from trader.domain import Actor
@@ -141,12 +141,13 @@ class AccessGate:
 
     async def handle(self, request: Request) -> Verdict:
         role = self.role_of(request.actor)
-        verdict = await self._decide(request, role)
-        self._audit(request, verdict)
+        line = parse(request.text)  # once: the gate, the audit and the core all read it
+        verdict = await self._decide(request, role, line)
+        self._audit(request, verdict, line[0])
         return verdict
 
-    async def _decide(self, request: Request, role: Role) -> Verdict:
-        name, args = parse(request.text)
+    async def _decide(self, request: Request, role: Role, line: CommandLine) -> Verdict:
+        name, args = line
         if role is Role.STRANGER and name != "whoami":
             deliver = self._tell_stranger(request.actor)
             return Verdict(role, Outcome.REFUSED, REFUSAL, deliver=deliver)
@@ -154,7 +155,7 @@ class AccessGate:
         stale = age > self.max_age and self._core.changes_state(name, args)
         if stale and role is Role.OPERATOR:  # anyone else is refused by role in the core
             return Verdict(role, Outcome.STALE, self._stale(name, age, tapped=request.tapped))
-        reply = await self._core.handle(request.text, request.actor, role)
+        reply = await self._core.handle(request.text, request.actor, role, parsed=line)
         return Verdict(role, Outcome.ANSWERED, reply)
 
     def _age(self, sent_at: datetime | None) -> timedelta:
@@ -186,9 +187,11 @@ class AccessGate:
             self._refused.popitem(last=False)
         return True
 
-    def _audit(self, request: Request, verdict: Verdict) -> None:
+    def _audit(self, request: Request, verdict: Verdict, command: str) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
         # Never free text: the command name only (a stranger's only if it is /whoami).
-        name = parse(request.text)[0][:32]
+        name = command[:32]
         shown = name if verdict.role is not Role.STRANGER or name == "whoami" else "-"
         log.info(
             "chat command",

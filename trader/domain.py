@@ -6,7 +6,7 @@ does I/O, reads settings or imports a library beyond the standard one.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,9 +16,17 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version nibble, the variant bits
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
 def new_correlation_id() -> str:
-    """A fresh correlation id: follows a signal to its orders, fills and chat messages."""
-    return uuid.uuid4().hex
+    """A fresh correlation id: follows a signal to its orders, fills and chat messages.
+
+    `uuid.uuid4().hex`, without building the `UUID` object (about half the cost; every
+    command and every intent takes one): 122 random bits with version 4 and its variant."""
+    bits = int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET
+    return f"{bits:032x}"
 
 
 class Side(StrEnum):

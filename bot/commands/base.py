@@ -20,6 +20,8 @@ from trader.control.api import Clock, ControlPort
 from trader.domain import Actor, Alert
 
 Handler = Callable[[Actor, list[str]], Awaitable[Reply]]
+CommandLine = tuple[str, list[str]]  # what `parse` returns: the name and the arguments
+MAX_TEXT = 4096  # how much of a line the command core reads (Telegram's own message limit)
 ConfirmHandler = Callable[[Pending, str, Actor], Awaitable[Reply]]
 
 
@@ -134,7 +136,7 @@ _QUOTING = re.compile(r"[\"'\\]")  # what shlex treats specially (no comments: p
 _WORD = re.compile(r"[^ \t\r\n]+")  # shlex's whitespace
 
 
-def parse(text: str) -> tuple[str, list[str]]:
+def parse(text: str) -> CommandLine:
     """'/pause  slow news' -> ('pause', ['slow', 'news']). Accepts 'status' without a slash
     and Telegram's '/status@MyBot' form."""
     stripped = text.strip()
@@ -151,3 +153,12 @@ def parse(text: str) -> tuple[str, list[str]]:
         return "", []
     head = parts[0].removeprefix("/").split("@", 1)[0].casefold()
     return head, parts[1:]
+
+
+def parse_read(text: str, parsed: CommandLine | None = None) -> CommandLine:
+    """The line as the core reads it (its first `MAX_TEXT` characters), parsed; `parsed` is a
+    caller's `parse(text)` of the same text (the access gate has one), reused when it is the
+    same thing."""
+    if parsed is not None and len(text) <= MAX_TEXT:
+        return parsed
+    return parse(text[:MAX_TEXT])

@@ -25,11 +25,13 @@ from bot.commands import strategies as commands_strategies
 from bot.commands.base import (
     ChatNotifier,
     Command,
+    CommandLine,
     ConfirmHandler,
     Context,
     UsageError,
     notice,
     parse,
+    parse_read,
 )
 from bot.confirm import Confirmations, Refused
 from bot.reply import Reply, Role
@@ -39,8 +41,6 @@ from trader.domain import Actor
 __all__ = ["REFUSAL", "Command", "CommandCore", "UsageError", "parse"]
 
 log = logging.getLogger(__name__)
-
-_MAX_TEXT = 4096
 
 
 class CommandCore:
@@ -126,8 +126,12 @@ class CommandCore:
     def commands_for(self, role: Role) -> list[Command]:
         return [c for c in self._commands.values() if c.role <= role and not c.hidden]
 
-    async def handle(self, text: str, actor: Actor, role: Role) -> Reply:
-        name, args = parse(text[:_MAX_TEXT])
+    async def handle(
+        self, text: str, actor: Actor, role: Role, *, parsed: CommandLine | None = None
+    ) -> Reply:
+        """Answer one command line with `role` (already resolved by the access gate, which
+        hands its `parse(text)` as `parsed`, so the line is not parsed again)."""
+        name, args = parse_read(text, parsed)
         command = self._commands.get(name)
         if command is None or command.handler is None:
             if role is Role.STRANGER:

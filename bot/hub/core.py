@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from bot.access import DEFAULT_MAX_AGE, REFUSAL
 from bot.alerts import AlertPolicy
-from bot.commands.base import confirm_buttons, notice, parse
+from bot.commands.base import CommandLine, confirm_buttons, notice, parse_read
 from bot.commands.core import CommandCore
 from bot.confirm import Pending
 from bot.notifier import Notifier
@@ -41,7 +41,6 @@ from trader.domain import Actor, Alert
 T = TypeVar("T")
 ALL = "all"
 ANSWER_WITHIN_S = 8.0
-_MAX_TEXT = 4096
 _FAN_OUT = frozenset({"pause", "resume", "kill", "status"})  # the commands `all` may address
 _OWN = frozenset({"help", "whoami", "confirm", "ack"})  # answered by the hub itself
 
@@ -91,18 +90,21 @@ class HubCore(CommandCore):
 
     # --- routing -------------------------------------------------------------------------
 
-    async def handle(self, text: str, actor: Actor, role: Role) -> Reply:
-        name, args = parse(text[:_MAX_TEXT])
+    async def handle(
+        self, text: str, actor: Actor, role: Role, *, parsed: CommandLine | None = None
+    ) -> Reply:
+        line = parse_read(text, parsed)
+        name, args = line
         target, args = self._target(name, args)
         if name in ("help", "whoami") or (name in _OWN and target is None):
-            return await super().handle(text, actor, role)
+            return await super().handle(text, actor, role, parsed=line)
         if target == ALL:
             return await self._all(name, args, actor, role)
         if target is not None:
             reply = await self._cores[target].handle(shlex.join([name, *args]), actor, role)
             return render_hub.tagged(target, reply) if self.several else reply
         if not self.several:
-            return await self._cores[self.names[0]].handle(text, actor, role)
+            return await self._cores[self.names[0]].handle(text, actor, role, parsed=line)
         if name == "status" and not args:
             return await self._summary(actor, role)
         return self._which(name, args, role)

@@ -86,14 +86,15 @@ class Poller:
     async def run(self) -> None:
         failures = 0
         allowed = self._dispatcher.resolve_used_update_types()
+        # one request, its offset moved on as updates arrive (as aiogram's own loop does):
+        # building and validating a new GetUpdates per poll was measurable per update
+        request = GetUpdates(
+            offset=self._offset, timeout=self.config.timeout, allowed_updates=allowed
+        )
+        request_timeout = self.config.timeout + 15
         while True:
             try:
-                updates = await self._bot(
-                    GetUpdates(
-                        offset=self._offset, timeout=self.config.timeout, allowed_updates=allowed
-                    ),
-                    request_timeout=self.config.timeout + 15,
-                )
+                updates = await self._bot(request, request_timeout=request_timeout)
             except TelegramConflictError as error:
                 await self._on_conflict(error.message)
                 await asyncio.sleep(self.config.conflict_retry)
@@ -125,7 +126,7 @@ class Poller:
             failures = 0
             await self._on_success()
             for update in updates:
-                self._offset = update.update_id + 1
+                self._offset = request.offset = update.update_id + 1
                 await self._handle(update)
 
     async def _on_conflict(self, description: str) -> None:

@@ -262,3 +262,15 @@ async def test_status_says_when_nothing_may_trade_in_live_mode() -> None:
     core, _ = await chat(TradingMode.LIVE)
     status = await core.handle("/status", ADA, Role.VIEWER)
     assert "Strategies trading: none at a stage for live mode (/strategies)" in status.lines
+
+
+async def test_status_follows_the_stages_as_they_change() -> None:
+    core, _ = await chat(TradingMode.LIVE)
+    before = await core.handle("/status", ADA, Role.VIEWER)
+    ask = await core.handle("/promote llm_edge", ADA, Role.OPERATOR)
+    await core.handle(button(ask, "Promote llm_edge to live"), ADA, Role.OPERATOR)
+
+    after = await core.handle("/status", ADA, Role.VIEWER)
+
+    assert "Strategies trading: none at a stage for live mode (/strategies)" in before.lines
+    assert "Strategies trading: llm_edge" in after.lines

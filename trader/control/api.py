@@ -70,7 +70,7 @@ from trader.control.types import (
 from trader.control.why import DecisionChain, DenialFacts, WhySource
 from trader.domain import Actor, Alert, DrawdownMode, TradingMode, TradingState, new_correlation_id
 from trader.limits import parse_amount
-from trader.stages import Stage, StageError, StrategyRecord, parse_stage
+from trader.stages import Stage, StageBook, StageError, StrategyRecord, parse_stage
 from trader.state import AlertSettings, ControlState, RiskLimits, SettingError
 
 __all__ = [
@@ -164,6 +164,7 @@ class ControlAPI:
         self._reporting = Reporting(clock, reports, signals)
         self._why = why
         self._started_at = clock.now()
+        self._trading_in: tuple[StageBook | None, tuple[str, ...]] = (None, ())
 
     @property
     def name(self) -> str:
@@ -206,8 +207,18 @@ class ControlAPI:
             llm_spend_today=spent,
             llm_budget=budget,
             pending_approvals=len(await desk.pending_approvals()),
-            trading_strategies=self._state.stages.trading_in(self._mode),
+            trading_strategies=self._strategies_trading(),
         )
+
+    def _strategies_trading(self) -> tuple[str, ...]:
+        """`stages.trading_in(mode)`, worked out again only when the stages change (the book
+        is immutable: a promotion or a demotion replaces it)."""
+        book = self._state.stages
+        seen, names = self._trading_in
+        if seen is not book:
+            names = book.trading_in(self._mode)
+            self._trading_in = (book, names)
+        return names
 
     async def positions(self, actor: Actor) -> list[PositionView]:
         self._audit(actor, "positions")
