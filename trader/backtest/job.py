@@ -93,6 +93,7 @@ class BacktestJobs:
         self._started: dict[str, float] = {}  # job id: time.monotonic() at start
         self._kill_at: dict[str, float] = {}  # job id: when a SIGTERMed child gets SIGKILL
         self._starting = threading.Lock()  # two /backtest at once: one child, one refusal
+        self._stopping = threading.Lock()  # `status` (loop) and `start` (thread) both stop runs
 
     def start(self, strategy: str, days: int) -> BacktestStatus:
         """Blocking: waits up to `STOP_GRACE_S` for a child stopped at its deadline."""
@@ -156,7 +157,12 @@ class BacktestJobs:
         )
 
     def _enforce_deadline(self, request: BacktestRequest, process: BaseProcess) -> None:
-        """Never waits: SIGTERM at the deadline, SIGKILL at a check after the grace."""
+        """Never waits (but for the other thread's check): SIGTERM at the deadline, SIGKILL at a
+        check after the grace."""
+        with self._stopping:
+            self._stop_if_late(request, process)
+
+    def _stop_if_late(self, request: BacktestRequest, process: BaseProcess) -> None:
         if not process.is_alive():
             return
         now = self._monotonic()
