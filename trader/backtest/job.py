@@ -92,11 +92,15 @@ class BacktestJobs:
         self._jobs: dict[str, tuple[BacktestRequest, BaseProcess]] = {}
         self._started: dict[str, float] = {}  # job id: time.monotonic() at start
         self._kill_at: dict[str, float] = {}  # job id: when a SIGTERMed child gets SIGKILL
+        # job id: why it was stopped (kept here, not written to the progress file, which the
+        # dying child may still be rewriting through the same temporary file)
+        self._timed_out: dict[str, str] = {}
         self._starting = threading.Lock()  # two /backtest at once: one child, one refusal
         self._stopping = threading.Lock()  # `status` (loop) and `start` (thread) both stop runs
 
     def start(self, strategy: str, days: int) -> BacktestStatus:
-        """Blocking: waits up to `STOP_GRACE_S` for a child stopped at its deadline."""
+        """Blocking: waits for a child stopped at its deadline to end (up to `STOP_GRACE_S`
+        after its SIGTERM, then as long again after a SIGKILL)."""
         with self._starting:
             return self._start(strategy, days)
 
@@ -141,7 +145,10 @@ class BacktestJobs:
         progress = _read(request.progress_path)
         state = progress.get("state", "running")
         lines = tuple(progress.get("lines", ()))
-        if state == "running" and not process.is_alive():
+        reason = self._timed_out.get(job_id)
+        if state == "running" and reason is not None:
+            state, lines = "failed", (reason,)
+        elif state == "running" and not process.is_alive():
             code = process.exitcode
             state, lines = "failed", (f"the backtest process ended with exit code {code}",)
         image = progress.get("image")
@@ -176,15 +183,14 @@ class BacktestJobs:
             return
         process.terminate()
         self._kill_at[request.job_id] = now + STOP_GRACE_S
-        if _read(request.progress_path).get("state", "running") != "running":
-            return  # it finished just in time
         reason = f"timed out: still running after {limit:g} s (BACKTEST_TIMEOUT_S); stopped"
-        _write(request.progress_path, {"state": "failed", "lines": [reason]})
+        self._timed_out[request.job_id] = reason  # unless it finished just in time (status)
 
     def close(self) -> None:
         """Stop every run still going (the app is stopping). Blocking, up to twice the grace
-        in all however many there are: call it off the event loop."""
-        stop(*(process for _, process in self._jobs.values()))
+        in all however many there are, after a start in progress: call it off the event loop."""
+        with self._starting:  # a start in progress adds its child first
+            stop(*(process for _, process in list(self._jobs.values())))
 
 
 def stop(*processes: BaseProcess) -> None:
