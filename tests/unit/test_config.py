@@ -189,10 +189,12 @@ def test_every_documented_value_is_read_back_from_the_environment(
 def test_every_signature_type_is_settable_from_env_and_dot_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    funder = "POLYMARKET_FUNDER=0x" + "12" * 20 + "\n"
+    address = "0x" + "12" * 20
+    funder = "" if kind == "0" else f"POLYMARKET_FUNDER={address}\n"  # an EOA has none
     from_file = load_settings(write_env(tmp_path, f"POLYMARKET_SIGNATURE_TYPE={kind}\n{funder}"))
     monkeypatch.setenv("POLYMARKET_SIGNATURE_TYPE", kind)
-    monkeypatch.setenv("POLYMARKET_FUNDER", "0x" + "12" * 20)
+    if funder:
+        monkeypatch.setenv("POLYMARKET_FUNDER", address)
     from_env = load_settings(None)
     assert from_file.polymarket_signature_type == from_env.polymarket_signature_type == int(kind)
     assert from_env.venue().signature_type == int(kind)
@@ -355,6 +357,18 @@ def test_relayer_key_and_its_address_go_together(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError) as caught:
         load_settings(None)
     assert [line.split(":")[0] for line in caught.value.problems] == ["POLYMARKET_RELAYER_API_KEY"]
+
+
+def test_a_funder_with_an_eoa_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK would take a funder the key does not own for another kind of wallet."""
+    monkeypatch.setenv("POLYMARKET_SIGNATURE_TYPE", "0")
+    monkeypatch.setenv("POLYMARKET_FUNDER", "0x" + "12" * 20)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith("POLYMARKET_FUNDER: not used with")
 
 
 def test_wallet_settings_each_problem_is_one_line_naming_its_setting(

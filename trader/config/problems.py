@@ -90,6 +90,12 @@ def _wallet_problems(settings: Settings) -> list[str]:
             "POLYMARKET_FUNDER: required when POLYMARKET_SIGNATURE_TYPE is 1 or 2 (the proxy or "
             "Safe address shown on polymarket.com)"
         )
+    if kind == 0 and settings.polymarket_funder:
+        problems.append(
+            "POLYMARKET_FUNDER: not used with POLYMARKET_SIGNATURE_TYPE=0 (an EOA trades from the "
+            "key's own address): unset it, or set the type of the wallet it names (1 proxy, 2 "
+            "Safe, 3 deposit wallet)"
+        )
     key, address = settings.polymarket_relayer_api_key, settings.polymarket_relayer_api_key_address
     if key is not None and address is None:
         problems.append(
