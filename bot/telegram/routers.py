@@ -34,7 +34,8 @@ from trader.domain import Actor
 
 
 async def answer_message(message: Message, core: CommandCore, outbox: Outbox, actor: Actor) -> None:
-    request = Request(actor, message.text or "", sent_at=message.date)
+    # a photo's caption is read as its text, as the root filter reads it (aiogram's Command did)
+    request = Request(actor, message.text or message.caption or "", sent_at=message.date)
     verdict = await core.access.handle(request)
     if verdict.deliver:
         await outbox.send_following(message.chat.id, verdict.reply)

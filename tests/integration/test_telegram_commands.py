@@ -42,6 +42,29 @@ async def test_status_for_operator_and_viewer(stack: ChatStack, api: FakeBotAPI)
     assert viewer_reply.startswith("Polyops status")
 
 
+async def test_a_command_as_a_photos_caption_is_answered_as_the_command(
+    stack: ChatStack, api: FakeBotAPI
+) -> None:
+    before = len(api.to(OPERATOR_ID))
+    sender = {"id": OPERATOR_ID, "is_bot": False, "first_name": "Op"}
+    photo = {"file_id": "f1", "file_unique_id": "u1", "width": 1, "height": 1}
+    api.push_raw(
+        {
+            "message": {
+                "message_id": 9001,
+                "date": api.now(),
+                "chat": {"id": OPERATOR_ID, "type": "private"},
+                "from": sender,
+                "photo": [photo],
+                "caption": "/status",
+            }
+        }
+    )
+    await eventually(lambda: len(api.to(OPERATOR_ID)) > before)
+
+    assert api.to(OPERATOR_ID)[before].plain.startswith("Polyops status")
+
+
 async def test_stranger_gets_one_short_refusal_and_nothing_else(
     stack: ChatStack, api: FakeBotAPI
 ) -> None:
