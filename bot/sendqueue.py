@@ -10,6 +10,12 @@ collection).
 
 Rate limits, retries and the transport's own errors stay with the outbox that owns the queue:
 its jobs pace and retry their requests themselves, and its `on_error` counts and logs.
+
+`run` is `submit` for a caller that waits for the result anyway (a command's answer): when the
+key is idle it runs the job in the caller's task, saving the two task switches to the worker
+and back (a measurable part of a `/status` round trip); otherwise it queues and waits. Either
+way the order holds: a key's jobs, in the worker or in a caller, hold the key's lock in turn,
+and a job is run in place only when none is queued or in hand. `drain` and `close` see both.
 """
 
 from __future__ import annotations
@@ -50,7 +56,10 @@ class KeyedSendQueue(Generic[K, R]):
         self._task_name = task_name
         self._queues: dict[K, asyncio.Queue[_Job[R]]] = {}
         self._workers: dict[K, asyncio.Task[None]] = {}
+        self._locks: dict[K, asyncio.Lock] = {}
         self._pending: set[asyncio.Future[R]] = set()
+        self._in_place: dict[asyncio.Task[object], asyncio.Future[None]] = {}  # caller: done
+        self._stopped: set[asyncio.Task[object]] = set()  # callers `close` cancelled
         self.closed = False
 
     def submit(self, key: K, run: Callable[[], Awaitable[R]]) -> asyncio.Future[R]:
@@ -69,17 +78,52 @@ class KeyedSendQueue(Generic[K, R]):
             )
         return job.done
 
+    async def run(self, key: K, run: Callable[[], Awaitable[R]]) -> R:
+        """`await submit(key, run)`, run in the caller's task when `key` is idle."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        queue = self._queues.get(key)
+        task = asyncio.current_task()
+        if self.closed or task is None or lock.locked() or (queue is not None and queue.qsize()):
+            return await self.submit(key, run)
+        done = asyncio.get_running_loop().create_future()
+        self._in_place[task] = done
+        try:
+            async with lock:  # a job queued meanwhile waits in the worker for this one
+                return await self._attempt(key, run)
+        except asyncio.CancelledError:
+            if task not in self._stopped:
+                raise
+            self._stopped.discard(task)
+            task.uncancel()  # our own stop, not the caller's: answered as a queued job is
+            return self._unsent()
+        finally:
+            self._stopped.discard(task)
+            del self._in_place[task]
+            done.set_result(None)
+
     async def drain(self) -> None:
-        """Wait until every queued job has been handled."""
+        """Wait until every queued job, and every job run in place, has been handled."""
         for queue in list(self._queues.values()):
             await queue.join()
+        if self._in_place:
+            await asyncio.wait([asyncio.shield(done) for done in self._in_place.values()])
 
     async def close(self) -> int:
-        """Stop the workers and settle every future still pending with `unsent()`; returns
-        how many jobs were still queued (not counting one a worker had in hand)."""
+        """Stop the workers and the jobs run in place (their callers get `unsent()`), and
+        settle every future still pending with `unsent()`; returns how many jobs were still
+        queued (not counting one a worker or a caller had in hand)."""
         self.closed = True
         for task in self._workers.values():
             task.cancel()
+        me = asyncio.current_task()
+        callers = {caller: done for caller, done in self._in_place.items() if caller is not me}
+        for caller in callers:
+            self._stopped.add(caller)
+            caller.cancel()
+        if callers:
+            await asyncio.wait([asyncio.shield(done) for done in callers.values()])
         for task in self._workers.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -89,14 +133,22 @@ class KeyedSendQueue(Generic[K, R]):
             _settle(future, self._unsent())
         return left
 
+    async def _attempt(self, key: K, run: Callable[[], Awaitable[R]]) -> R:
+        """The job's result, or `on_error`'s for what it raised (which may raise in turn)."""
+        try:
+            return await run()
+        except Exception as error:
+            return self._on_error(key, error)
+
     async def _work(self, key: K, queue: asyncio.Queue[_Job[R]]) -> None:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
         while True:
             job = await queue.get()
             try:
-                try:
-                    result = await job.run()
-                except Exception as error:
-                    result = self._on_error(key, error)
+                async with lock:
+                    result = await self._attempt(key, job.run)
             except Exception as error:
                 if not job.done.done():
                     job.done.set_exception(error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -21,10 +22,19 @@ MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
 
+# What Telegram could show a link preview for: a scheme, "www.", a domain-like word
+# ("polymarket.com", "t.me/x") or a dotted address. Broad on purpose: a false match only sends
+# the option that turns previews off; a miss would show a preview under an alert.
+_LINKISH = re.compile(r"://|www\.|[a-z0-9-]\.[a-z]{2,}|\d\.\d+\.\d+\.\d", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     html: str
     plain: str
+    # the text may hold a link: send it with previews off (a status line, which holds none,
+    # is sent without the option: one field less to encode per message)
+    links: bool = True
 
 
 def parts(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Part]:
@@ -33,7 +43,8 @@ def parts(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Part]:
     out: list[Part] = []
     for index, chunk in enumerate(chunks):
         text = chunk if chunk.strip() else "."
-        out.append(Part(_html(text, reply.title if index == 0 else None), text))
+        html_text = _html(text, reply.title if index == 0 else None)
+        out.append(Part(html_text, text, _LINKISH.search(text) is not None))
     return out
 
 

@@ -95,24 +95,23 @@ class Outbox:
             self._remember(key, chat_id, None)
         return self._submit(chat_id, run)
 
-    def send_following(self, chat_id: int, reply: Reply) -> asyncio.Future[list[int]]:
-        """Send `reply`, then follow it (`Reply.follow`): each later reply edits the sent
-        message, or, with images, is sent as a new one. Runs beside the chat's queue, so the
-        chat answers other commands meanwhile; stopped by `close()`."""
-        sent = self.send(chat_id, reply)
-        if reply.follow is not None:
+    async def answer(self, chat_id: int, reply: Reply) -> list[int]:
+        """Send a command's answer and wait for it (in the caller's task when the chat's queue
+        is idle: `KeyedSendQueue.run`), then follow it (`Reply.follow`): each later reply
+        edits the sent message, or, with images, is sent as a new one. The following runs
+        beside the chat's queue, so the chat answers other commands meanwhile; stopped by
+        `close()`."""
+        ids = await self._sends.run(chat_id, lambda: self._deliver(chat_id, reply))
+        if reply.follow is not None and not self._sends.closed:
             task = asyncio.create_task(
-                self._follow(chat_id, sent, reply.follow), name=f"telegram-follow-{chat_id}"
+                self._follow(chat_id, ids, reply.follow), name=f"telegram-follow-{chat_id}"
             )
             self._following.add(task)
             task.add_done_callback(self._following.discard)
-        return sent
+        return ids
 
-    async def _follow(
-        self, chat_id: int, sent: asyncio.Future[list[int]], follow: Callable[[], Any]
-    ) -> None:
+    async def _follow(self, chat_id: int, ids: list[int], follow: Callable[[], Any]) -> None:
         try:
-            ids = await sent
             async for update in follow():
                 if update.images or not ids:
                     await self.send(chat_id, update)
@@ -201,6 +200,8 @@ class Outbox:
         return ids
 
     async def _text(self, chat_id: int, part: fmt.Part, markup: Any, silent: bool) -> int:
+        preview = _NO_PREVIEW if part.links else None  # no link, no preview to turn off
+
         async def html() -> Message:
             return await self._bot.send_message(
                 chat_id,
@@ -208,7 +209,7 @@ class Outbox:
                 parse_mode="HTML",
                 reply_markup=markup,
                 disable_notification=silent or None,  # unset: Telegram's default, notify
-                link_preview_options=_NO_PREVIEW,
+                link_preview_options=preview,
             )
 
         async def plain() -> Message:
@@ -218,7 +219,7 @@ class Outbox:
                 parse_mode=None,
                 reply_markup=markup,
                 disable_notification=silent or None,  # unset: Telegram's default, notify
-                link_preview_options=_NO_PREVIEW,
+                link_preview_options=preview,
             )
 
         message = await self._with_fallback(chat_id, html, plain)
@@ -264,6 +265,7 @@ class Outbox:
     ) -> list[int]:
         texts = fmt.parts(reply)
         markup = fmt.keyboard(reply) if len(texts) == 1 and not reply.images else None
+        preview = _NO_PREVIEW if texts[0].links else None
 
         async def html() -> Any:
             return await self._bot.edit_message_text(
@@ -272,7 +274,7 @@ class Outbox:
                 message_id=message_id,
                 parse_mode="HTML",
                 reply_markup=markup,
-                link_preview_options=_NO_PREVIEW,
+                link_preview_options=preview,
             )
 
         async def plain() -> Any:
@@ -282,7 +284,7 @@ class Outbox:
                 message_id=message_id,
                 parse_mode=None,
                 reply_markup=markup,
-                link_preview_options=_NO_PREVIEW,
+                link_preview_options=preview,
             )
 
         try:

@@ -42,6 +42,9 @@ class PollingConfig:
     conflict_retry: float = 30.0
     error_retry_max: float = 30.0
     concurrency: int = 32  # updates handled at once
+    # seconds a stop waits for the updates in hand: an answer Telegram keeps refusing (an
+    # outage) is retried for ever, and the rest of the shutdown must not wait for it
+    finish_timeout: float = 5.0
 
 
 def conflict_alert(description: str) -> Alert:
@@ -163,6 +166,13 @@ class Poller:
             self._slots.release()
 
     async def finish(self) -> None:
-        """Wait for the updates being handled (after the loop was cancelled)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Wait for the updates being handled (after the loop was cancelled), for
+        `finish_timeout` at most; those still running then are cancelled (logged)."""
+        if not self._tasks:
+            return
+        _, running = await asyncio.wait(set(self._tasks), timeout=self.config.finish_timeout)
+        if running:
+            log.warning("telegram: %d update(s) unfinished at stop, cancelled", len(running))
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)

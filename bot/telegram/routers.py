@@ -38,7 +38,7 @@ async def answer_message(message: Message, core: CommandCore, outbox: Outbox, ac
     request = Request(actor, message.text or message.caption or "", sent_at=message.date)
     verdict = await core.access.handle(request)
     if verdict.deliver:
-        await outbox.send_following(message.chat.id, verdict.reply)
+        await outbox.answer(message.chat.id, verdict.reply)
 
 
 # Tried before the others. The order changes no match (a command name is in one router

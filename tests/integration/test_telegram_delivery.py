@@ -4,7 +4,9 @@ the getUpdates conflict, photos."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
+import json
 import weakref
 
 from aiogram.methods import Response
@@ -55,6 +57,24 @@ async def test_a_10000_character_reply_arrives_as_several_messages_in_order(
     assert [m.buttons for m in messages] == [[], [], [("Refresh", "cm:status:")]]
 
 
+async def test_link_previews_are_turned_off_only_where_a_link_could_show_one(
+    stack: ChatStack, api: FakeBotAPI
+) -> None:
+    def previews(method: str) -> list[object]:
+        sent = [params.get("link_preview_options") for name, params in api.calls if name == method]
+        return [None if value is None else json.loads(value) for value in sent]
+
+    outbox = stack.transport.outbox
+    (linked,) = await outbox.send(OPERATOR_ID, Reply("Read", ("see polymarket.com/event/x",)))
+    await outbox.send(OPERATOR_ID, Reply("Up 3s", ("Equity $500.00 · v0.1.0 · 2.0%",)))
+    await outbox.edit(OPERATOR_ID, linked, Reply("Read", ("now https://t.me/polyops",)))
+    await outbox.edit(OPERATOR_ID, linked, Reply("Read", ("no link left",)))
+
+    off = {"is_disabled": True}
+    assert previews("sendMessage") == [off, None]
+    assert previews("editMessageText") == [off, None]
+
+
 async def test_a_title_full_of_markup_characters_arrives_intact(
     stack: ChatStack, api: FakeBotAPI
 ) -> None:
@@ -88,6 +108,22 @@ async def test_network_and_server_errors_are_retried(stack: ChatStack, api: Fake
     await stack.transport.outbox.send(OPERATOR_ID, Reply("still here"))
 
     assert api.texts(OPERATOR_ID) == ["still here"]
+
+
+async def test_stop_returns_while_telegram_refuses_a_command_answer(
+    stack: ChatStack, api: FakeBotAPI
+) -> None:
+    # Telegram answers every sendMessage with 502 (an outage): the /status answer is retried
+    # for ever in the update's task; stopping must not wait for it for ever
+    poller = stack.transport.poller
+    poller.config = dataclasses.replace(poller.config, finish_timeout=0.5)
+    api.fail("sendMessage", 502, "Bad Gateway", times=10**9)
+    api.send_text(OPERATOR_ID, "/status")
+    await eventually(lambda: len(api.refused) >= 3)
+
+    await asyncio.wait_for(stack.stop(), timeout=15)
+
+    assert api.to(OPERATOR_ID) == []
 
 
 async def test_a_chat_that_blocked_the_bot_does_not_block_the_queue(

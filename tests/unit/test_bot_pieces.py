@@ -176,3 +176,22 @@ def test_a_hub_button_carries_its_instance_and_a_lone_traders_keeps_its_form() -
     shortcut = AtCommandCallback.unpack(pack("status @beta") or "")
     assert shortcut.as_command() == "status @beta"
     assert pack("confirm 3fa9c1d2e0aa flatten") == "cf:3fa9c1d2e0aa:flatten"
+
+
+@pytest.mark.parametrize(
+    ("line", "links"),
+    [
+        ("see polymarket.com/event/x", True),
+        ("https://x", True),
+        ("www.example", True),
+        ("t.me/polyops", True),
+        ("dashboard at 127.0.0.1:8080", True),
+        ("Equity $500.00 · 2.0% · v0.1.0", False),
+        ("Will the U.S. election be called by Dec. 31?", False),
+        ("e.g. rain", False),
+    ],
+)
+def test_a_part_says_whether_it_may_hold_a_link(line: str, links: bool) -> None:
+    (part,) = fmt.parts(Reply("Title", (line,)))
+
+    assert part.links is links

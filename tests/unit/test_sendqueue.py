@@ -98,3 +98,91 @@ async def test_close_stops_the_workers_and_settles_pending_futures() -> None:
     assert [future.result() for future in queued] == [[], []]
     assert "end a1" not in log
     assert "start a2" not in log
+
+
+async def test_run_on_an_idle_key_runs_in_the_callers_task() -> None:
+    queue = make()
+    ran_in: list[asyncio.Task[object] | None] = []
+
+    async def where() -> list[str]:
+        ran_in.append(asyncio.current_task())
+        return ["here"]
+
+    assert await queue.run("a", where) == ["here"]
+    assert ran_in == [asyncio.current_task()]
+    await queue.close()
+
+
+async def test_run_keeps_the_order_with_queued_jobs_either_way() -> None:
+    queue, gate = make(), asyncio.Event()
+    log: list[str] = []
+    first = queue.submit("a", job(log, "a1", gate))  # queued, then in the worker's hand
+    behind = asyncio.create_task(queue.run("a", job(log, "a2")))  # the key is busy: queued
+    await eventually(lambda: log == ["start a1"])
+    gate.set()
+    assert await behind == ["a2"]
+    assert await first == ["a1"]
+
+    gate.clear()
+    in_place = asyncio.create_task(queue.run("a", job(log, "a3", gate)))  # idle: in place
+    await eventually(lambda: "start a3" in log)
+    later = queue.submit("a", job(log, "a4"))  # the worker waits for the job in place
+    await asyncio.sleep(0.01)
+    assert "start a4" not in log
+    gate.set()
+    assert await in_place == ["a3"]
+    assert await later == ["a4"]
+    assert log == [f"{what} a{index}" for index in range(1, 5) for what in ("start", "end")]
+    await queue.close()
+
+
+async def test_run_sends_errors_through_the_hook() -> None:
+    queue = make()
+
+    async def known() -> list[str]:
+        raise Known("unreachable")
+
+    async def unknown() -> list[str]:
+        raise ValueError("boom")
+
+    assert await queue.run("a", known) == ["a: unreachable"]
+    with pytest.raises(ValueError, match="boom"):
+        await queue.run("a", unknown)
+    await queue.close()
+
+
+async def test_drain_and_close_see_a_job_run_in_place() -> None:
+    queue, gate = make(), asyncio.Event()
+    log: list[str] = []
+
+    async def caller() -> tuple[list[str], int]:
+        result = await queue.run("a", job(log, "a1", gate))
+        task = asyncio.current_task()
+        return result, task.cancelling() if task else -1
+
+    in_place = asyncio.create_task(caller())
+    await eventually(lambda: log == ["start a1"])
+
+    drained = asyncio.create_task(queue.drain())
+    await asyncio.sleep(0.01)
+    assert not drained.done()  # the job in the caller's hand is not handled yet
+
+    assert await queue.close() == 0
+    # stopped, answered as an unsent queued job is, and the caller's task not left cancelling
+    assert await in_place == ([], 0)
+    assert "end a1" not in log
+    await asyncio.wait_for(drained, timeout=5)
+
+
+async def test_a_caller_cancelled_by_someone_else_stays_cancelled() -> None:
+    queue, gate = make(), asyncio.Event()
+    log: list[str] = []
+    in_place = asyncio.create_task(queue.run("a", job(log, "a1", gate)))
+    await eventually(lambda: log == ["start a1"])
+
+    in_place.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await in_place
+    assert await queue.run("a", job(log, "a2")) == ["a2"]  # the key is free again
+    await queue.close()
