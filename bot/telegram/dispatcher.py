@@ -22,19 +22,20 @@ from bot.commands.core import CommandCore
 from bot.reply import Role
 from bot.telegram.middlewares import ActorMiddleware
 from bot.telegram.outbox import Outbox
-from bot.telegram.routers import button_routers, command_routers, fallback_router
+from bot.telegram.routers import button_routers, fallback_router, include_commands
 
 log = logging.getLogger(__name__)
 
 
 def create_dispatcher(core: CommandCore, outbox: Outbox) -> Dispatcher:
-    dispatcher = Dispatcher(name="polyops")
+    dispatcher = Dispatcher(name="polyops", disable_fsm=True)
     dispatcher["core"] = core
     dispatcher["outbox"] = outbox
     actors = ActorMiddleware()
     for observer in (dispatcher.message, dispatcher.callback_query):
         observer.outer_middleware(actors)
-    dispatcher.include_routers(*command_routers(core), *button_routers(), fallback_router())
+    include_commands(dispatcher, core)
+    dispatcher.include_routers(*button_routers(), fallback_router())
     return dispatcher
 
 

@@ -41,27 +41,30 @@ async def answer_message(message: Message, core: CommandCore, outbox: Outbox, ac
         await outbox.answer(message.chat.id, verdict.reply)
 
 
-# Tried before the others. The order changes no match (a command name is in one router
-# only), only how many routers a command passes before its own, each a few microseconds of
-# aiogram's propagation: /status, the command operators send most, passes none.
+# Answered by the dispatcher itself, whose own handlers are tried before any router: the
+# order changes no match (a command name is in one feature only), only how many routers a
+# command passes before its own, each a few microseconds of aiogram's propagation. /status,
+# the command operators send most, passes none.
 TRIED_FIRST = ("status",)
 
 
-def command_routers(core: CommandCore) -> list[Router]:
+def include_commands(dispatcher: Router, core: CommandCore) -> None:
+    """The command handlers: `TRIED_FIRST` features on `dispatcher` itself, one router per
+    other feature, each with a root filter on its command names."""
     by_feature: defaultdict[str, list[str]] = defaultdict(list)
     for command in core.all_commands():
         by_feature[command.feature].append(command.name)
-    routers = []
-    ordered = sorted(by_feature.items(), key=lambda item: item[0] not in TRIED_FIRST)
-    for feature, names in ordered:
+    for feature, names in by_feature.items():
+        if feature in TRIED_FIRST:
+            dispatcher.message.register(answer_message, CommandNames(names))
+            continue
         router = Router(name=f"commands.{feature}")
         # a root filter: an update for another feature's command leaves this router at once,
         # before aiogram wraps the handlers' middlewares for it (the costly part of a miss);
         # a set lookup, not aiogram's Command (which tokenises the text in every router)
         router.message.filter(CommandNames(names))
         router.message.register(answer_message)
-        routers.append(router)
-    return routers
+        dispatcher.include_router(router)
 
 
 def fallback_router() -> Router:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -33,7 +33,7 @@ from bot.commands.core import CommandCore
 from bot.notifier import Notifier
 from bot.reply import Reply, Role
 from bot.telegram.dispatcher import create_dispatcher, register_commands
-from bot.telegram.middlewares import KeepAnswerModels, roster_of
+from bot.telegram.middlewares import answer_models, roster_of
 from bot.telegram.outbox import FloodPolicy, Outbox
 from bot.telegram.polling import Poller, PollingConfig
 from trader.control.api import Clock
@@ -114,6 +114,7 @@ class TelegramTransport:
         self._running = False
         self._runner: web.AppRunner | None = None
         self._channel_added = False
+        self.answers: tuple[type[Any], ...] = ()
 
     @property
     def state(self) -> str:
@@ -128,6 +129,7 @@ class TelegramTransport:
     async def start(self) -> None:
         """Check the token, set the command menus, join the notifier; with a webhook, also
         serve it. Raises `TelegramError` if Telegram refuses the token."""
+        self.answers = answer_models()  # held: built once, not after every collection
         try:
             me = await self.bot.get_me()
         except TelegramUnauthorizedError:
@@ -208,7 +210,6 @@ def build_telegram(
 ) -> TelegramTransport:
     """Build (not start) the transport: nothing connects until `start()`."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
-    session.middleware(KeepAnswerModels())
     bot = Bot(
         token=settings.token.get_secret_value(),
         session=session,

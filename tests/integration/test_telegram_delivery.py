@@ -9,10 +9,11 @@ import gc
 import json
 import weakref
 
-from aiogram.methods import Response
+from aiogram.methods import Response, SendMessage
 from aiogram.types import Message
 
 from bot.reply import Button, Reply
+from bot.telegram.middlewares import USED_METHODS
 from tests.support.chat_stack import ChatStack
 from tests.support.telegram_fixtures import stack
 from tests.support.telegram_server import (
@@ -237,9 +238,18 @@ async def test_the_answer_models_are_built_once_not_after_every_collection(
     build it again (issue 21: milliseconds on a /status round trip)."""
     api.send_text(OPERATOR_ID, "/status")
     await eventually(lambda: len(api.to(OPERATOR_ID)) == 1)
-    answer = weakref.ref(Response[Message])
+    (status,) = api.to(OPERATOR_ID)
+    api.press(OPERATOR_ID, status, "cm:status:")  # a button: answerCallbackQuery
+    await eventually(lambda: len(api.to(OPERATOR_ID)) == 2)
+    await stack.transport.outbox.edit(OPERATOR_ID, status.message_id, Reply("Edited"))
+    await stack.transport.outbox.send(OPERATOR_ID, Reply("Equity", images=(PNG,)))
+    answers = [weakref.ref(Response[method.__returning__]) for method in USED_METHODS]
 
     gc.collect()
 
-    assert answer() is not None
-    assert answer() is Response[Message]
+    assert all(answer() is not None for answer in answers)
+    assert weakref.ref(Response[Message])() is answers[USED_METHODS.index(SendMessage)]()
+    # every method the transport called is one whose answer it holds
+    called = {name for name, _ in api.calls}
+    assert {"sendMessage", "editMessageText", "answerCallbackQuery", "sendPhoto"} <= called
+    assert called <= {method.__api_method__ for method in USED_METHODS}

@@ -183,6 +183,7 @@ def test_a_hub_button_carries_its_instance_and_a_lone_traders_keeps_its_form() -
     [
         ("see polymarket.com/event/x", True),
         ("https://x", True),
+        ("http://localhost:8080/health", True),
         ("www.example", True),
         ("t.me/polyops", True),
         ("dashboard at 127.0.0.1:8080", True),
