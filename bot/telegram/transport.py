@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -36,6 +35,7 @@ from bot.telegram.dispatcher import create_dispatcher, register_commands
 from bot.telegram.middlewares import answer_models, roster_of
 from bot.telegram.outbox import FloodPolicy, Outbox
 from bot.telegram.polling import Poller, PollingConfig
+from bot.telegram.session import JsonBodySession
 from trader.control.api import Clock
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def build_telegram(
     webhook: WebhookConfig | None = None,
 ) -> TelegramTransport:
     """Build (not start) the transport: nothing connects until `start()`."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
+    session = JsonBodySession(api=TelegramAPIServer.from_base(settings.api_base))
     bot = Bot(
         token=settings.token.get_secret_value(),
         session=session,

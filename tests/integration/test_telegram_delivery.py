@@ -74,6 +74,8 @@ async def test_link_previews_are_turned_off_only_where_a_link_could_show_one(
     off = {"is_disabled": True}
     assert previews("sendMessage") == [off, None]
     assert previews("editMessageText") == [off, None]
+    # the transport's session sent each of them (and the start-up's calls) as JSON
+    assert api.json_bodies == len(api.calls)
 
 
 async def test_a_title_full_of_markup_characters_arrives_intact(

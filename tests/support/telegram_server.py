@@ -147,6 +147,7 @@ class FakeBotAPI:
     sent: list[Sent] = field(default_factory=list)
     _by_chat: dict[int, list[Sent]] = field(default_factory=dict, init=False, repr=False)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    json_bodies: int = 0  # requests that came as application/json (the rest as forms)
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
@@ -284,11 +285,10 @@ class FakeBotAPI:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
-        params: dict[str, Any] = {}
-        if request.can_read_body:
-            form = await request.post()
-            for key, value in form.items():
-                params[key] = value.file.read() if isinstance(value, web.FileField) else value
+        try:
+            params = await self._params(request)
+        except _ApiError as error:
+            return _error(error.status, error.description)
         self.calls.append((method, params))
         failure = self._failure_for(method, params)
         if failure is not None:
@@ -307,6 +307,28 @@ class FakeBotAPI:
             self.refused.append((method, error.description))
             return _error(error.status, error.description)
         return web.json_response({"ok": True, "result": result})
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        """A request's fields, from a form or (as Telegram takes it) a JSON body; kept as a
+        form's strings either way, so the methods read one shape."""
+        params: dict[str, Any] = {}
+        if not request.can_read_body:
+            return params
+        if request.content_type == "application/json":
+            self.json_bodies += 1
+            try:
+                body = await request.json()
+            except ValueError:
+                raise _ApiError(400, "Bad Request: can't parse JSON object") from None
+            if not isinstance(body, dict):
+                raise _ApiError(400, "Bad Request: can't parse JSON object")
+            for key, value in body.items():
+                params[key] = value if isinstance(value, str) else json.dumps(value)
+            return params
+        form = await request.post()
+        for key, value in form.items():
+            params[key] = value.file.read() if isinstance(value, web.FileField) else value
+        return params
 
     def _failure_for(self, method: str, params: dict[str, Any]) -> Failure | None:
         for failure in self.failures:
