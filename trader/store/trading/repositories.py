@@ -16,14 +16,7 @@ from sqlalchemy import case, func, select
 from trader.domain import ZERO, Fill, Market, OrderStatus, Position, TradeStatus
 from trader.stages import StrategyRecord
 from trader.store.repositories import Repository, column_values, dialect_of, upsert
-from trader.store.tables import (
-    FillRow,
-    ForecastRow,
-    MarketRow,
-    OrderRow,
-    PositionRow,
-    table_of,
-)
+from trader.store.tables import FillRow, ForecastRow, MarketRow, OrderRow, PositionRow, table_of
 from trader.store.trading.rows import (
     OPEN_STATUSES,
     fill_from_row,
