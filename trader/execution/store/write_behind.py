@@ -73,7 +73,8 @@ class WriteBehind:
         """Write these queued entries now, by `write` (one transaction doing what they do), if
         nothing is queued ahead of them; True if so. Otherwise, or if `write` fails, they stay
         queued for the writer task, each with its own retries (a barrier first), as if this
-        had not been called. The hot path's one commit for a fill (trader/execution/engine.py)."""
+        had not been called. The hot path's one commit for a fill
+        (trader/execution/engine/answers.py)."""
         written = False
         try:
             async with self._lock:
