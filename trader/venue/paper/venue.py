@@ -28,6 +28,10 @@ execution core calls in paper as in live. Each is confirmed at once; the journal
 accepted ones (in the app: the `chain_operations` rows with a tx id) and `start()` replays them
 with the fills, so a restart agrees with the database. `feed_age` is
 the source's market-socket liveness (None for sources without a socket).
+
+Beside this module: `trader.venue.paper.ports` (what the venue is handed: the market data
+source, the fill journal), `trader.venue.paper.chain` (`PaperChainOps`, `PaperVenue`'s base:
+redeem, merge, tx status), `trader.venue.paper.history` (the fills as kept tuples).
 """
 
 from __future__ import annotations
