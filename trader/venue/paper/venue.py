@@ -28,6 +28,10 @@ execution core calls in paper as in live. Each is confirmed at once; the journal
 accepted ones (in the app: the `chain_operations` rows with a tx id) and `start()` replays them
 with the fills, so a restart agrees with the database. `feed_age` is
 the source's market-socket liveness (None for sources without a socket).
+
+Beside this module: `trader.venue.paper.ports` (what the venue is handed: the market data
+source, the fill journal), `trader.venue.paper.chain` (`PaperChainOps`, `PaperVenue`'s base:
+redeem, merge, tx status), `trader.venue.paper.history` (the fills as kept tuples).
 """
 
 from __future__ import annotations
@@ -36,10 +40,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Final, Protocol, runtime_checkable
 
 from trader.clock import Clock
 from trader.domain import (
@@ -54,69 +57,38 @@ from trader.domain import (
     OrderStatus,
     Payouts,
     Position,
-    Side,
-    TradeStatus,
 )
 from trader.domain import Order as DomainOrder
 from trader.fees import taker_fee
-from trader.venue.base import (
-    CancelResult,
-    OrderRejected,
-    PreparedOrder,
-    SubmitResult,
-    VenueError,
-)
-from trader.venue.chain import ChainKind, ChainTx, ChainTxState
+from trader.venue.base import CancelResult, OrderRejected, PreparedOrder, SubmitResult
+from trader.venue.chain import ChainTx
 from trader.venue.fanout import FanOut
 from trader.venue.paper.book import KEEP_CLOSED, PaperOrderBook
+from trader.venue.paper.chain import PaperChainOps
+from trader.venue.paper.history import (
+    KEPT_LIQUIDITY,
+    KEPT_MARKET,
+    KEPT_TIMESTAMP,
+    KeptFill,
+    fill_of,
+    kept_fill,
+)
 from trader.venue.paper.ledger import NOT_TRADES, ChainRecord, PaperLedger
+from trader.venue.paper.ports import (
+    FillJournal,
+    KeepsChainRecords,
+    KeepsTransfers,
+    MarketDataSource,
+)
 from trader.venue.rounding import round_order
+
+# the ports are re-exported: `from trader.venue.paper.venue import FillJournal` as before
+__all__ = ["FillJournal", "KeepsChainRecords", "KeepsTransfers", "MarketDataSource", "PaperVenue"]
 
 log = logging.getLogger(__name__)
 
 
-class MarketDataSource(Protocol):
-    async def list_markets(self, *, limit: int = 500) -> Sequence[Market]: ...
-
-    async def get_book(self, token_id: str) -> Book: ...
-
-    def book_updates(self, token_ids: Sequence[str]) -> AsyncIterator[Book]: ...
-
-    def book_age(self, token_id: str) -> float | None: ...
-
-    def feed_age(self) -> float | None:
-        """Seconds since the market feed last delivered anything; inf while disconnected; None
-        when there is no feed to watch."""
-        ...
-
-    async def resolved_markets(self, condition_ids: Sequence[str]) -> dict[str, Payouts]:
-        """Resolved markets among `condition_ids` -> payout per share by token."""
-        ...
-
-
-class FillJournal(Protocol):
-    """Where paper fills are remembered (the database in the app, a list in tests)."""
-
-    async def load(self) -> list[Fill]: ...
-
-    async def record(self, fill: Fill) -> None: ...
-
-
-@runtime_checkable
-class KeepsChainRecords(Protocol):
-    """A journal that also remembers the redemptions and merges the paper venue accepted."""
-
-    async def chain_records(self) -> list[ChainRecord]: ...
-
-
-@runtime_checkable
-class KeepsTransfers(Protocol):
-    """A journal that also knows what the operator deposited less withdrew."""
-
-    async def transfers(self) -> Decimal: ...
-
-
-class PaperVenue:
+class PaperVenue(PaperChainOps):
     name = "paper"
 
     def __init__(
@@ -134,7 +106,7 @@ class PaperVenue:
         self._clock = clock
         self._journal = journal
         self._ledger: PaperLedger | None = None
-        self._history: list[_KeptFill] = []  # every fill, kept as `_kept` makes it
+        self._history: list[KeptFill] = []  # every fill, kept as `kept_fill` makes it
         self._book = PaperOrderBook(keep_closed=keep_closed)
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._fills = FanOut[Fill]()
@@ -149,7 +121,7 @@ class PaperVenue:
         if self._ledger is None:
             # the execution core's bookkeeping (settlements, merges) is not the venue's doing
             loaded = await self._journal.load()
-            self._history = [_kept(f) for f in loaded if f.liquidity not in NOT_TRADES]
+            self._history = [kept_fill(f) for f in loaded if f.liquidity not in NOT_TRADES]
             records: list[ChainRecord] = []
             if isinstance(self._journal, KeepsChainRecords):
                 records = await self._journal.chain_records()
@@ -165,20 +137,13 @@ class PaperVenue:
         pending = sorted(records, key=lambda r: r.at)
         fills, self._history = self._history, []
         for kept in fills:
-            fill = _fill_of(kept)
+            fill = fill_of(kept)
             while pending and pending[0].at < fill.timestamp:  # a tie: the fill first
                 self._apply_chain(ledger, pending.pop(0))
             ledger.apply(fill)
             self._history.append(kept)
         for record in pending:
             self._apply_chain(ledger, record)
-
-    def _apply_chain(self, ledger: PaperLedger, record: ChainRecord) -> None:
-        for fill in ledger.chain_fills(record):
-            ledger.apply(fill)
-            self._history.append(_kept(fill))
-        kind: ChainKind = "merge" if record.kind == "merge" else "redeem"
-        self._chain[record.tx_id] = ChainTx(record.tx_id, kind, ChainTxState.CONFIRMED)
 
     async def transfer(self, amount: Decimal) -> None:
         """The operator deposits (> 0) or withdraws (< 0) paper money; the journal keeps it
@@ -236,60 +201,6 @@ class PaperVenue:
                     if canceled:
                         log.info("paper market %s resolved: %d orders ended", market, len(canceled))
         return resolved
-
-    # --- chain operations (trader.venue.chain.ChainOps) ------------------------------------
-
-    async def redeem(
-        self, condition_id: str, *, neg_risk: bool, amounts: Mapping[str, Decimal]
-    ) -> ChainTx:
-        """Pay the held shares of a resolved market out at their payout, at once."""
-        payouts = self._payouts.get(condition_id)
-        if payouts is None:
-            payouts = (await self._source.resolved_markets([condition_id])).get(condition_id)
-        if payouts is None:
-            raise VenueError(f"market {condition_id} has not resolved", code="not_resolved")
-        prices = {token: payouts.get(token, ZERO) for token in amounts}
-        return await self._accept("redeem", condition_id, amounts, prices)
-
-    async def merge(self, condition_id: str, *, neg_risk: bool, amount: Decimal) -> ChainTx:
-        """Give up `amount` of each side of the market for `amount` pUSD, at once."""
-        ledger = self._started()
-        tokens = self._tokens.get(condition_id) or tuple(
-            p.token_id for p in ledger.positions() if p.market == condition_id
-        )
-        if len(tokens) != 2 or amount <= ZERO:
-            raise VenueError(f"cannot merge in {condition_id}", code="merge_refused")
-        free = [ledger.position_size(t) - self._book.reserved_shares(t) for t in tokens]
-        if min(free) < amount:
-            raise VenueError(
-                f"merging {amount} pairs needs {amount} of each side; {min(free)} free",
-                code="not_enough_balance",
-            )
-        half = Decimal("0.5")
-        return await self._accept(
-            "merge", condition_id, dict.fromkeys(tokens, amount), dict.fromkeys(tokens, half)
-        )
-
-    async def tx_status(self, tx_id: str) -> ChainTx:
-        known = self._chain.get(tx_id)
-        if known is None:  # never accepted, or accepted and lost with the process
-            return ChainTx(tx_id, "redeem", ChainTxState.UNKNOWN, message="unknown transaction")
-        return known
-
-    async def _accept(
-        self,
-        kind: str,
-        market: str,
-        amounts: Mapping[str, Decimal],
-        prices: Mapping[str, Decimal],
-    ) -> ChainTx:
-        async with self._lock:
-            ledger = self._started()
-            tx_id = f"paper-tx-{uuid.uuid4().hex}"
-            record = ChainRecord(tx_id, kind, market, self._clock.now(), dict(amounts), prices)
-            self._apply_chain(ledger, record)
-            log.info("paper %s of %s accepted: %s", kind, market, tx_id)
-            return self._chain[tx_id]
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -355,11 +266,11 @@ class PaperVenue:
         self, *, market: str | None = None, after: datetime | None = None
     ) -> Sequence[Fill]:
         return [  # redemptions and merges are not trades
-            _fill_of(k)
+            fill_of(k)
             for k in self._history
-            if k[_LIQUIDITY] not in NOT_TRADES
-            and market in (None, k[_MARKET])
-            and (after is None or k[_TIMESTAMP] > after)
+            if k[KEPT_LIQUIDITY] not in NOT_TRADES
+            and market in (None, k[KEPT_MARKET])
+            and (after is None or k[KEPT_TIMESTAMP] > after)
         ]
 
     def fills(self) -> AsyncIterator[Fill]:
@@ -383,11 +294,6 @@ class PaperVenue:
         return frozenset(t for t, task in self._watchers.items() if not task.done())
 
     # --- internals --------------------------------------------------------------------------
-
-    def _started(self) -> PaperLedger:
-        if self._ledger is None:
-            raise RuntimeError("PaperVenue.start() has not been awaited")
-        return self._ledger
 
     async def _latest_book(self, token_id: str) -> Book:
         cached = self._book.latest_book(token_id)
@@ -436,7 +342,7 @@ class PaperVenue:
         )
         await self._journal.record(fill)
         self._started().apply(fill)
-        self._history.append(_kept(fill))
+        self._history.append(kept_fill(fill))
         self._fills.publish(fill)
         return fill
 
@@ -492,47 +398,3 @@ async def _close(updates: AsyncIterator[Book]) -> None:
     closer = getattr(updates, "aclose", None)
     if closer is not None:
         await closer()
-
-
-# A fill as the venue keeps it for `trades()`: its fields in order, the enums as their values.
-# A tuple of strings, Decimals and datetimes is untracked by the garbage collector, so a paper
-# trader's history (every fill it ever made) adds nothing to a full collection's walk, as a
-# `Fill` instance each did (135 ms at 100,000 fills in bench/hot_path.py).
-_KeptFill = tuple[str, str, str, str, Decimal, Decimal, Decimal, datetime, str, str, str]
-_TIMESTAMP: Final = 7
-_MARKET: Final = 8
-_LIQUIDITY: Final = 10
-
-
-def _kept(fill: Fill) -> _KeptFill:
-    f = fill
-    return (
-        f.trade_id,
-        f.order_id,
-        f.token_id,
-        f.side.value,
-        f.price,
-        f.size,
-        f.fee,
-        f.timestamp,
-        f.market,
-        f.status.value,
-        f.liquidity,
-    )
-
-
-def _fill_of(kept: _KeptFill) -> Fill:
-    trade_id, order_id, token_id, side, price, size, fee, at, market, status, liquidity = kept
-    return Fill(
-        trade_id,
-        order_id,
-        token_id,
-        Side(side),
-        price,
-        size,
-        fee,
-        at,
-        market,
-        TradeStatus(status),
-        liquidity,
-    )
