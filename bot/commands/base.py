@@ -134,11 +134,14 @@ def token_arg(args: Sequence[str], what: str) -> str:
 
 _QUOTING = re.compile(r"[\"'\\]")  # what shlex treats specially (no comments: posix split)
 _WORD = re.compile(r"[^ \t\r\n]+")  # shlex's whitespace
+_OTHER_SPACE = re.compile(r"[^\S \t\r\n]")  # Unicode whitespace shlex does not split on
 
 
 def parse(text: str) -> CommandLine:
     """'/pause  slow news' -> ('pause', ['slow', 'news']). Accepts 'status' without a slash
     and Telegram's '/status@MyBot' form."""
+    if not text.isascii():  # a phone's no-break or wide space: a space, as str.split sees it
+        text = _OTHER_SPACE.sub(" ", text)
     stripped = text.strip()
     if not stripped:
         return "", []

@@ -159,6 +159,11 @@ def test_callback_data_that_cannot_fit_is_not_packed() -> None:
         ('/pause "unbalanced', ("pause", ['"unbalanced'])),
         ("", ("", [])),
         ('""', ("", [])),
+        # a phone's no-break or wide space separates words as a space does (the root filter
+        # already matched "/status\u00a0x" as /status)
+        ("/pause\u00a0slow news", ("pause", ["slow", "news"])),
+        ("/status\u2003x", ("status", ["x"])),
+        ("/pause\u00a0'slow\u00a0news'", ("pause", ["slow news"])),
     ],
 )
 def test_parse(text: str, expected: tuple[str, list[str]]) -> None:
