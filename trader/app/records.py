@@ -49,6 +49,7 @@ class RecordsAssembly:
             stage_defaults=parse_stage_setting(settings.strategy_stages),
         )
         self.started = False  # the event log's writer runs (so a shutdown event is recorded)
+        self._shutdown_recorded = False
 
     async def start(self) -> None:
         await ensure_schema_current(self.engine)
@@ -57,7 +58,11 @@ class RecordsAssembly:
         await self.state.load()
 
     async def close(self, shutdown: Mapping[str, Any]) -> None:
+        """Record the shutdown (once), flush and dispose; called again after a close that was
+        cut short, it tries the flush again."""
         if self.started:
-            self.events.append("shutdown", shutdown, actor=str(SYSTEM_ACTOR))
+            if not self._shutdown_recorded:
+                self._shutdown_recorded = True
+                self.events.append("shutdown", shutdown, actor=str(SYSTEM_ACTOR))
             await self.events.close()
         await self.engine.dispose()

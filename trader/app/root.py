@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import signal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,6 +58,7 @@ from .trading import TradingAssembly
 __all__ = ["SHUTDOWN_BUDGET_S", "App", "ConsoleIO"]
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 25.0
+RECORDS_CLOSE_S = 10.0  # the event log's last flush, after a shutdown that ran out of time
 # components that only serve people: their tripping raises the alert without halting trading
 _TRIP_WITHOUT_HALT = frozenset({"http", "console", "systemd"})
 
@@ -285,13 +287,26 @@ class App:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=duration)
         finally:
-            try:
-                await asyncio.wait_for(self.stop(), timeout=SHUTDOWN_BUDGET_S)
-            except TimeoutError:
-                log.error("shutdown took longer than %.0fs; exiting", SHUTDOWN_BUDGET_S)
+            await self.shutdown()
             for sig in signals:
                 loop.remove_signal_handler(sig)
         return 0
+
+    async def shutdown(self, budget: float = SHUTDOWN_BUDGET_S) -> None:
+        """`stop()` within `budget` seconds. A step that outlasts it (a chat transport stuck
+        on an outage, a venue that does not answer) is abandoned, but the event log's last
+        flush still runs (for `RECORDS_CLOSE_S` at most): what the trader did is on disk, or
+        in the spill file, before the process exits."""
+        try:
+            await asyncio.wait_for(self.stop(), timeout=budget)
+        except TimeoutError:
+            log.error("shutdown took longer than %.0fs; closing the records and exiting", budget)
+            try:
+                await asyncio.wait_for(
+                    self.records.close(self._shutdown_payload()), RECORDS_CLOSE_S
+                )
+            except Exception:
+                log.exception("the event log could not be closed")
 
     def _on_signal(self) -> None:
         if self.stopping.is_set():
@@ -322,15 +337,7 @@ class App:
         if liveness is not None:
             with contextlib.suppress(Exception):
                 await liveness.write_final()
-        await self.records.close(
-            {
-                "pid": os.getpid(),
-                "trading_state": self._trading_state(),
-                "open_orders": trading.execution.desk.portfolio_view().open_orders
-                if trading is not None
-                else None,
-            }
-        )
+        await self.records.close(self._shutdown_payload())
         if chat is not None:
             chat.say_stopped()
 
@@ -345,6 +352,16 @@ class App:
             if not quiet:
                 log.error("an order decision did not finish within 10 s; stopping anyway")
             await self.supervisor.stop()
+
+    def _shutdown_payload(self) -> dict[str, Any]:
+        trading = self.trading
+        return {
+            "pid": os.getpid(),
+            "trading_state": self._trading_state(),
+            "open_orders": trading.execution.desk.portfolio_view().open_orders
+            if trading is not None
+            else None,
+        }
 
     def _trading_state(self) -> str | None:
         return self.trading.execution.trading.state.value if self.trading is not None else None
