@@ -66,7 +66,14 @@ TARGETS = (
             0.002,
             "$",
         )
-        for run in ("screen on + batch", "screen on", "screen off + batch", "screen off")
+        for run in (
+            "screen on + batch",
+            "screen on + batch, warm cycle 15 min later",
+            "screen on + batch, warm cycle 30 min later, half the markets with a new news item",
+            "screen on",
+            "screen off + batch",
+            "screen off",
+        )
     ),
     Target(
         "recorder cost per book update on the hot path (kept), p50",

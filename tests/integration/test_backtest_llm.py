@@ -82,6 +82,10 @@ async def test_llm_mode_asks_only_about_markets_opened_after_the_cutoff_with_pas
     # on fresh news, so the first prompts lack it and a later one has it
     assert "MIDWORD" not in prompts[0]
     assert any("MIDWORD" in p for p in prompts)
+    # the simulated now reaches the model: the run's start first, the 3 h cycle's with MIDWORD
+    assert f"Current time: {START:%Y-%m-%d %H:%M} UTC" in prompts[0]
+    later = next(p for p in prompts if "MIDWORD" in p)
+    assert f"Current time: {START + timedelta(hours=3):%Y-%m-%d %H:%M} UTC" in later
     summary = summarise(run)
     (note,) = summary["notes"]
     assert "training cut-off" in note

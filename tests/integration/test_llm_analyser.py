@@ -24,7 +24,7 @@ from trader.signals.prompts import (
     FORECAST_TOOL,
     ScreenOutput,
     market_context,
-    sample_instruction,
+    sample_turn,
 )
 from trader.signals.records import InMemoryUsageRecorder
 from trader.signals.values import AnalysisRequest, FailureKind, NewsItem, NewsMatch
@@ -113,10 +113,14 @@ async def test_the_prompt_is_laid_out_stable_first_with_two_cache_breakpoints(
                     "text": market_context(REQUEST),
                     "cache_control": {"type": "ephemeral", "ttl": "5m"},
                 },
-                {"type": "text", "text": sample_instruction(2)},  # per sample: after both
+                # per sample, after both breakpoints: the current time and the instruction
+                {"type": "text", "text": sample_turn(REQUEST, 2)},
             ],
         }
     ]
+    cached, uncached = body["messages"][0]["content"]
+    assert "Current time" not in cached["text"]  # a later cycle can read the context
+    assert uncached["text"].startswith("Current time: 2026-03-01 12:00 UTC\n")
     credentials = server.headers[0].get("x-api-key") or server.headers[0]["authorization"]
     assert API_KEY in credentials  # this SDK version sends it as a bearer token
     assert server.headers[0]["anthropic-version"]
@@ -145,7 +149,7 @@ async def test_a_markets_second_sample_reads_its_context_from_the_cache(
     assert first.cache_write_tokens > 0
     assert second.cache_read_tokens == first.cache_write_tokens
     assert second.cache_write_tokens == 0
-    assert second.input_tokens == len(sample_instruction(1)) // 4
+    assert second.input_tokens == len(sample_turn(REQUEST, 1)) // 4
     assert second.cost < first.cost / 2
     # another market reads the shared prefix and writes only its own context
     assert 0 < third.cache_read_tokens < first.cache_write_tokens
@@ -318,7 +322,7 @@ async def test_budget_parallel_calls_never_spend_past_a_budget_for_five_and_a_ha
 ) -> None:
     config = LLMConfig()
     price = config.prices[config.analysis_model]
-    prompt = ANALYSIS_SYSTEM + market_context(REQUEST) + sample_instruction(0)
+    prompt = ANALYSIS_SYSTEM + market_context(REQUEST) + sample_turn(REQUEST, 0)
     worst = price.worst_case(
         prompt_tokens=estimate_tokens(prompt) + estimate_tokens(json.dumps(FORECAST_TOOL)) + 400,
         max_output_tokens=config.max_tokens,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from trader.signals.prompts import (
     parse_analysis,
     parse_screen,
     sample_instruction,
+    sample_turn,
 )
 from trader.signals.values import AnalysisRequest, NewsItem, NewsMatch, RetrievedArticle
 
@@ -161,10 +163,39 @@ def test_samples_differ_by_framing_and_share_the_markets_context() -> None:
     assert len(set(prompts)) == 5  # five distinct framings
     for sample, prompt in enumerate(prompts):
         # the shared context comes first (the cached block), the sample's part after it
-        assert prompt == f"{context}\n{sample_instruction(sample)}"
+        assert prompt == f"{context}\n{sample_turn(request, sample)}"
+        assert sample_turn(request, sample).endswith(sample_instruction(sample))
         assert FRAMINGS[sample] in prompt
         assert all(f"Headline {i}" in prompt for i in range(6))  # every sample sees every item
     assert "Independent estimate" not in context
+
+
+def test_the_model_is_told_the_current_time_once_after_the_cached_context() -> None:
+    request = _cited_request()
+    later = replace(request, now=NOW + timedelta(minutes=15))
+
+    prompt = analysis_prompt(later, sample=1)
+
+    assert prompt.count("Current time:") == 1
+    assert "Current time: 2026-03-01 12:15 UTC\nIndependent estimate #2." in prompt
+    assert prompt.startswith(market_context(later))  # the time comes after the cached block
+    assert "Current time" in sample_turn(later, 1)
+    assert "current time follows them" in ANALYSIS_SYSTEM  # the system prompt says where
+
+
+def test_the_markets_context_depends_on_its_evidence_not_on_the_time_it_is_asked() -> None:
+    request = _cited_request()
+    fresh = NewsItem("n3", "Title 3", "https://x.test/3", "new body", NOW, "w")
+
+    # three hours on, the price a bucket higher (the triage re-analyses on that alone)
+    later = replace(request, now=NOW + timedelta(hours=3), market_probability=Decimal("0.44"))
+    more_news = replace(later, news=(*request.news, NewsMatch(fresh, 0.5)))
+    no_articles = replace(later, retrieved=())
+
+    assert market_context(later) == market_context(request)  # a later cycle reads it cached
+    assert "12:00 UTC |" in market_context(later)  # the items keep their own times
+    assert market_context(more_news) != market_context(request)  # new evidence: written anew
+    assert market_context(no_articles) != market_context(request)
 
 
 def test_a_forced_tool_call_input_is_validated_like_text() -> None:

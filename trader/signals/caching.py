@@ -3,11 +3,15 @@
 A request is laid out stable first (the API caches by prefix, in the order tools, system,
 messages): the forced tool and the system prompt, the same for every market, end at the first
 `cache_control` breakpoint (`prefix_ttl`, an hour by default: with cycles less than an hour apart
-each read renews it, so it is written about once a run); the market's context (question, rules,
-news: the same for all samples of one market) ends at the second (`context_ttl`, five minutes,
-since the samples of a market follow each other within seconds; `batch_context_ttl`, an hour,
-for batched ones, which may be processed minutes after the first sample). The sample's own
-instruction comes last and is billed as plain input. A cache write costs 1.25x the input price
+each read renews it, so it is written about once a run); the market's context (question, end
+date, rules, news, retrieved articles: the same for all samples of one market, and for a later
+cycle's while that evidence is unchanged) ends at the second (`context_ttl`, five minutes, since
+the samples of a market analysed directly follow each other within seconds;
+`batch_context_ttl`, an hour, for a market whose samples are batched, which may be processed
+minutes after the first sample, the direct call that primes the prefix included; a read renews
+it, so a later cycle within the hour reads an unchanged context again). The current time and the
+sample's own instruction come last and are billed as plain input: the time there, not in the
+context, keeps a context the same from cycle to cycle. A cache write costs 1.25x the input price
 (2x for an hour) and a read 0.1x, so a context read by two later samples costs 1.45x (2.2x
 batched) where three plain sends cost 3x.
 
@@ -113,7 +117,10 @@ def request_params(
     batch: bool = False,
 ) -> dict[str, Any]:
     """The keyword arguments of `messages.create` (and of one batch request): the tool and the
-    system prompt up to the first breakpoint, then `context` up to the second, then `user`."""
+    system prompt up to the first breakpoint, then `context` up to the second, then `user`.
+    `batch`: the market's samples go through the Message Batches API (this request, or the
+    later samples of a market whose first one primes the prefix directly), so its context lives
+    `batch_context_ttl`."""
     content: str | list[dict[str, Any]] = user
     if context is not None:
         ttl = config.batch_context_ttl if batch else config.context_ttl

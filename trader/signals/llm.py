@@ -3,7 +3,8 @@
 Each call: a budget reservation of the worst-case cost, for a direct call a concurrency slot
 (semaphore) and a rate-limit token (token bucket on the injected clock), the request laid out
 for prompt caching (`trader.signals.caching`: breakpoints after the shared system prompt and
-after the market's context, the sample's instruction last), then settlement of the reservation
+after the market's context, the current time and the sample's instruction last, uncached), then
+settlement of the reservation
 to the actual cost and one `UsageRecord`. A batched call holds no slot and takes no token while
 it waits for its batch: it is one line of one request, not a request; while the shared prefix
 is cold, the first call of a kind goes alone, directly, and the others wait for it to write
@@ -58,7 +59,7 @@ from trader.signals.prompts import (
     market_context,
     parse_analysis,
     parse_screen_group,
-    sample_instruction,
+    sample_turn,
     screen_group_prompt,
 )
 from trader.signals.records import LLMStats, UsageRecord, UsageRecorder
@@ -180,7 +181,7 @@ class LLMAnalyser:
 
     async def estimate(self, request: AnalysisRequest, *, sample: int = 0) -> SampleOutcome:
         """One independent estimate with the analysis model (batched when not urgent)."""
-        model = self.config.analysis_model
+        model, batchable = self.config.analysis_model, self._batchable(request)
 
         async def send(batch: bool) -> Estimate | SampleOutcome:
             return await self._call(
@@ -189,14 +190,17 @@ class LLMAnalyser:
                 model=model,
                 system=ANALYSIS_SYSTEM,
                 context=market_context(request),
-                user=sample_instruction(sample),
+                user=sample_turn(request, sample),
                 max_tokens=self.config.max_tokens,
                 market=request.market.condition_id,
                 tool=FORECAST_TOOL,
                 parse=lambda answer: parse_analysis(answer, request),
+                # a batchable market's context lives as a batched one's even when this call
+                # primes the prefix directly: its other samples are read from a batch
+                batched_market=batchable,
             )
 
-        outcome = await self.priming.route((model, "analysis"), self._batchable(request), send)
+        outcome = await self.priming.route((model, "analysis"), batchable, send)
         if isinstance(outcome, Estimate):
             return SampleOutcome(outcome)
         return outcome
@@ -274,6 +278,7 @@ class LLMAnalyser:
         parse: Callable[[Mapping[str, Any]], T],
         context: str | None = None,
         batch: bool = False,
+        batched_market: bool = False,
     ) -> T | SampleOutcome:
         price = self.config.prices[model]
         if batch:
@@ -286,7 +291,7 @@ class LLMAnalyser:
             tool=tool,
             config=self.config.cache,
             context=context,
-            batch=batch,
+            batch=batch or batched_market,
         )
         prompt = system + (context or "") + user
         worst = price.worst_case(

@@ -9,12 +9,16 @@ The screen is a forced call of `SCREEN_TOOL`.
 
 The prompt is ordered for prompt caching, stable first: the tools and the system prompt (the
 same for every market: the shared prefix), then the market's context (`market_context`: the
-time, question, rules and every news item, the same for all samples of one market: the second
-cached block), then the sample's own instruction (`sample_instruction`). The analyser puts a
-`cache_control` breakpoint after each of the first two, so a market's later samples read its
-context from the cache. Anything added per market (retrieved sources, say) belongs inside
-`market_context`; anything that varies per sample belongs in `sample_instruction`, after the
-breakpoint, or it breaks the cache.
+question, end date, rules, every news item and every retrieved article, the same for all samples
+of one market and, while that evidence is unchanged, from one cycle to the next: the second
+cached block), then the sample's own part (`sample_turn`: the current time, then the sample's
+instruction, `sample_instruction`). The analyser puts a `cache_control` breakpoint after each of
+the first two, so a market's later samples, and its samples in a later cycle within the
+context's lifetime, read its context from the cache. The current time is after the breakpoint
+on purpose: inside the context it would make every cycle write every market's context again.
+Anything added per market that is evidence (retrieved sources, say) belongs inside
+`market_context`; anything that varies per sample or per cycle belongs in `sample_turn`, after
+the breakpoint, or it breaks the cache.
 
 The samples of one market differ on purpose, by framing: sample `n` is given `FRAMINGS[n mod 5]`
 (as asked, the case for NO first, the case for YES first, what must happen for YES, the no-news
@@ -247,11 +251,13 @@ def _news_block(request: AnalysisRequest) -> str:
 
 
 def market_context(request: AnalysisRequest) -> str:
-    """What every sample of one market is shown: the cached per-market block of the prompt."""
+    """What every sample of one market is shown: the cached per-market block of the prompt. It
+    depends only on the market's evidence (question, end date, rules, news, retrieved articles),
+    not on the time it is asked at."""
     market = request.market
     end = f"{market.end_date:%Y-%m-%d %H:%M} UTC" if market.end_date else "not stated"
     return (
-        f"Current time: {request.now:%Y-%m-%d %H:%M} UTC\n"
+        # no current time here: it is in `sample_turn`, after the breakpoint (see the module doc)
         f"Question: {market.question}\n"
         f"End date: {end}\n"
         f"Resolution rules:\n<rules>\n{market.description or '(none given)'}\n</rules>\n"
@@ -270,10 +276,20 @@ def sample_instruction(sample: int) -> str:
     )
 
 
+def current_time(request: AnalysisRequest) -> str:
+    return f"Current time: {request.now:%Y-%m-%d %H:%M} UTC"
+
+
+def sample_turn(request: AnalysisRequest, sample: int) -> str:
+    """What follows the cached context in one sample's request, billed as plain input: the
+    current time (the only place the model is told it), then the sample's instruction."""
+    return f"{current_time(request)}\n{sample_instruction(sample)}"
+
+
 def analysis_prompt(request: AnalysisRequest, *, sample: int = 0) -> str:
     """The user turn for one market as one text (for providers that cache prefixes on their
-    own): the market's context, then the sample's instruction."""
-    return f"{market_context(request)}\n{sample_instruction(sample)}"
+    own): the market's context, then the sample's part (the current time and its instruction)."""
+    return f"{market_context(request)}\n{sample_turn(request, sample)}"
 
 
 def _headlines(request: AnalysisRequest) -> str:

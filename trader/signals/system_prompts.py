@@ -98,10 +98,11 @@ only what the rules count.
 For any other kind, reason from the rules the same way: what exactly must be observed, by whom, \
 and by when.
 
-Reading the supplied items: each market comes with the current time, its question, its end date \
-and its rules, then the news items numbered [1], [2] and so on, each with its time, its source, \
-its title and a summary, and sometimes retrieved articles numbered [A1], [A2] and so on. Work \
-out each item's age from the current time, and how long remains before the end date. A summary \
+Reading the supplied items: each market comes with its question, its end date and its rules, \
+then the news items numbered [1], [2] and so on, each with its time, its source, its title and a \
+summary, and sometimes retrieved articles numbered [A1], [A2] and so on; the current time \
+follows them. Work out each item's age from the current time, and how long remains before the \
+end date. A summary \
 is a fragment: do not read into it more than it says, and when it and its title differ, trust \
 the more specific and more cautious of the two. Cite the items you relied on by their numbers \
 alone, such as 2 or A1, never by their titles or links.
