@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.render.common import RenderContext
 from bot.render.reports import signals as render_signals
-from polysim.synthetic.signals import StaticBooks, Universe, universe
+from polysim.synthetic.signals import StaticBooks, Universe, binary_books, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply
 from tests.support.feed_server import FakeFeedServer, FeedDocument, http_date, rss
 from tests.support.openai_server import FakeOpenAIServer
@@ -131,6 +131,7 @@ class Rig:
         self.markets: Callable[[], Awaitable[tuple[Market, ...]]] = self._world_markets
         self.runtime: SignalRuntime | None = None
         self.metrics = Metrics()
+        self.books = StaticBooks(dict(world.books))  # moved by a test between cycles
 
     async def _world_markets(self) -> tuple[Market, ...]:
         return self.world.markets
@@ -149,7 +150,7 @@ class Rig:
             clock=self.clock,
             bus=self.bus,
             markets=self._markets,
-            books=StaticBooks(dict(self.world.books)),
+            books=self.books,
             http=self.http,
             bankroll=self._bankroll,
             events=self.events,
@@ -314,6 +315,40 @@ async def test_an_llm_cycle_calls_the_api_once_per_change_even_across_a_restart(
     assert published_third == []
     # the day's spend read back from llm_usage, against the default $5 budget
     assert await restarted.llm_spend_today() == (spent, Decimal(5))
+
+
+@pytest.mark.parametrize("reuse_s", [3600, 0])
+async def test_a_price_move_on_the_same_evidence_reuses_the_samples(
+    make_rig: MakeRig,
+    feeds: FakeFeedServer,
+    anthropic_api: FakeAnthropicServer,
+    world: Universe,
+    reuse_s: int,
+) -> None:
+    rig = make_rig(llm_config(serve_news(feeds, world), anthropic_api, forecast_reuse_s=reuse_s))
+    await rig.build()
+    await rig.cycle()
+    assert len(anthropic_api.requests) == 12
+
+    # ten minutes later every price has moved two buckets; the news has not changed
+    rig.clock.advance(600)
+    for market in world.markets:
+        mid = world.books[market.tokens[0].token_id].mid
+        assert mid is not None
+        rig.books.update(binary_books(market, mid + Decimal("0.04"), rig.clock.now()))
+    second, _ = await rig.cycle()
+
+    assert second.analysed == 4  # the triage sent each market back: its price moved
+    analysed = [payload for kind, payload, _ in rig.events.seen if kind == "market_analysed"]
+    whys = [payload["analysis"] for payload in analysed[4:]]
+    if reuse_s:
+        assert len(anthropic_api.requests) == 12  # no new samples: the same evidence
+        assert second.llm.calls == 0
+        assert second.sources == {"llm": 4}
+        assert whys == ["LLM ensemble: 3/3 samples, reused from 12:00 UTC (the same evidence)"] * 4
+    else:
+        assert len(anthropic_api.requests) == 24
+        assert not any("reused" in why for why in whys)
 
 
 async def test_the_screen_decides_which_markets_get_the_deep_analysis_and_its_cost_shows(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -245,3 +246,86 @@ async def test_a_failed_screen_does_not_block_the_analysis() -> None:
         screener=Screen(SampleOutcome(None, FailureKind.TIMEOUT)),
     )
     assert (await svc.analyse(request())).source is Source.LLM
+
+
+HOUR = timedelta(hours=1)
+
+
+def at(base: AnalysisRequest, *, minutes: float, price: str) -> AnalysisRequest:
+    return replace(
+        base, now=base.now + timedelta(minutes=minutes), market_probability=Decimal(price)
+    )
+
+
+async def test_the_same_evidence_reuses_the_samples_at_the_new_price() -> None:
+    llm = ScriptedAnalyser([ok("0.70"), ok("0.72"), ok("0.74")])
+    svc = service(llm, forecast_reuse=HOUR)
+    first = await svc.analyse(request("0.50", ("Senate passes bill",)))
+
+    again = await svc.analyse(
+        at(request("0.50", ("Senate passes bill",)), minutes=20, price="0.60")
+    )
+
+    assert llm.calls == 3  # no new samples
+    assert first.forecast is not None
+    assert again.forecast is not None
+    assert again.why == "LLM ensemble: 3/3 samples, reused from 00:00 UTC (the same evidence)"
+    assert again.conclusive
+    assert again.llm_samples == 0
+    assert again.screen == ""
+    assert again.forecast.sample_probabilities == first.forecast.sample_probabilities
+    assert again.forecast.aggregate == first.forecast.aggregate
+    # pooled again with the new price: the blend follows the market
+    assert again.forecast.model_probability > first.forecast.model_probability
+    assert again.forecast.market_probability == Decimal("0.60")
+
+
+@pytest.mark.parametrize(
+    ("minutes", "titles", "why"),
+    [
+        (20, ("Senate passes bill", "Vote delayed"), "new news"),
+        (61, ("Senate passes bill",), "past the window"),
+        (-5, ("Senate passes bill",), "a now before the samples (another run)"),
+    ],
+)
+async def test_new_evidence_or_stale_samples_draw_new_ones(
+    minutes: float, titles: tuple[str, ...], why: str
+) -> None:
+    llm = ScriptedAnalyser([ok("0.70"), ok("0.72"), ok("0.74")] * 2)
+    svc = service(llm, forecast_reuse=HOUR)
+    await svc.analyse(request("0.50", ("Senate passes bill",)))
+
+    again = await svc.analyse(at(request("0.50", titles), minutes=minutes, price="0.55"))
+
+    assert llm.calls == 6, why
+    assert "reused" not in again.why
+
+
+async def test_a_market_near_its_end_reuses_for_a_tenth_of_the_time_left() -> None:
+    closing = replace(request("0.50"), market=replace(MARKET, end_date=NOW + timedelta(hours=2)))
+    llm = ScriptedAnalyser([ok("0.70"), ok("0.72"), ok("0.74")] * 3)
+    svc = service(llm, forecast_reuse=HOUR)
+    await svc.analyse(closing)
+
+    soon = await svc.analyse(at(closing, minutes=10, price="0.52"))  # 10 min <= 110 min / 10
+    late = await svc.analyse(at(closing, minutes=15, price="0.52"))  # 15 min > 105 min / 10
+
+    assert "reused" in soon.why
+    assert "reused" not in late.why
+    assert llm.calls == 6
+
+
+async def test_only_a_usable_llm_ensemble_is_kept_and_reuse_is_off_by_default() -> None:
+    failing = ScriptedAnalyser([failed(FailureKind.TIMEOUT)] * 3 + [ok("0.7")] * 3)
+    svc = service(failing, forecast_reuse=HOUR)
+    fallback = await svc.analyse(request("0.50"))
+    assert fallback.source is Source.HEURISTIC
+    assert "reused" not in (await svc.analyse(at(request("0.50"), minutes=1, price="0.5"))).why
+    assert failing.calls == 6
+
+    plain = ScriptedAnalyser([ok("0.7")] * 6)
+    default = service(plain)
+    await default.analyse(request("0.50"))
+    await default.analyse(at(request("0.50"), minutes=1, price="0.5"))
+    assert default.reuse is None
+    assert plain.calls == 6

@@ -25,6 +25,9 @@ class ForecastSettings(BaseModel):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_screen: bool = True  # the triage model decides which markets get the deep analysis
     llm_batch: bool = False  # non-urgent analyses through the Message Batches API (half price)
+    # a market analysed again on the same evidence (its price moved) reuses its last samples
+    # this long instead of paying for new ones; 0: never
+    llm_forecast_reuse_s: int = Field(default=3600, ge=0, le=86_400)
     # a second, OpenAI-compatible provider (OpenAI, vLLM, llama.cpp...) through the openai SDK
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

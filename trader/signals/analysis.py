@@ -9,6 +9,10 @@
   model answered but unusably (bad JSON, probability out of range), no forecast at all: an
   unusable answer is never replaced by a weaker model's and never traded on.
 
+- The same evidence as the market's last LLM ensemble, within `forecast_reuse` (the triage
+  sends a market back when only its price moved): that ensemble's samples, pooled again at the
+  new price, "reused from HH:MM UTC" (`trader/signals/reuse.py`); no call is made.
+
 The fallback can be switched off (`fallback_to_heuristic=False`), then those cases give no
 forecast. `AnalysisResult.conclusive` says whether the primary source reached a verdict, which
 is when the triage may remember the market as analysed.
@@ -18,12 +22,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from trader.clock import Clock
 from trader.domain import ZERO
-from trader.signals.ensemble import Analyser, EnsembleConfig, EnsembleResult, run_ensemble
+from trader.signals.ensemble import (
+    Analyser,
+    EnsembleConfig,
+    EnsembleResult,
+    combine,
+    run_ensemble,
+    shown_sources,
+)
 from trader.signals.heuristic import HeuristicModel
 from trader.signals.pooling import CalibrationHolder
 from trader.signals.values import (
@@ -36,6 +48,7 @@ from trader.signals.values import (
 
 if TYPE_CHECKING:  # the screen's answer; the LLM path is imported only with a key
     from trader.signals.prompts import ScreenOutput
+    from trader.signals.reuse import ForecastReuse, Reused
 
 
 class Screener(Protocol):
@@ -47,6 +60,8 @@ class AnalysisConfig:
     fallback_to_heuristic: bool = True
     breaker_threshold: int = 3
     breaker_cooldown: float = 300.0  # seconds
+    # an LLM ensemble's samples are reused for the same evidence this long (None: never)
+    forecast_reuse: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +104,11 @@ class AnalysisService:
         self.calibration = calibration or CalibrationHolder(self.ensemble.pooling)
         self._consecutive_api_failures = 0
         self._open_until: float | None = None
+        self.reuse: ForecastReuse | None = None
+        if llm is not None and self.config.forecast_reuse is not None:
+            from trader.signals.reuse import ForecastReuse  # the LLM path: only with a key
+
+            self.reuse = ForecastReuse(self.config.forecast_reuse)
 
     @property
     def primary(self) -> Source:
@@ -105,6 +125,9 @@ class AnalysisService:
                 request,
                 f"LLM API failing ({self._consecutive_api_failures} markets in a row)",
             )
+        kept = self.reuse.find(request) if self.reuse is not None else None
+        if kept is not None:  # nothing new to draw from: no screen, no samples
+            return self._reused(request, kept)
         screen, cost = "", ZERO
         if self._screener is not None:
             screened = await self._screener.screen(request)
@@ -120,7 +143,28 @@ class AnalysisService:
             self._llm, request, self.ensemble, calibration=self.calibration.current
         )
         judged = await self._judge(request, result)
+        forecast = judged.forecast
+        if self.reuse is not None and forecast is not None and forecast.source is self._llm.source:
+            estimates = [o.estimate for o in result.outcomes if o.estimate is not None]
+            self.reuse.keep(request, estimates, len(result.outcomes))
         return replace(judged, screen=screen, screen_cost=cost)
+
+    def _reused(self, request: AnalysisRequest, kept: Reused) -> AnalysisResult:
+        assert self._llm is not None  # reuse is built only with the LLM
+        forecast = combine(
+            request.market.condition_id,
+            kept.estimates,
+            request.market_probability,
+            self.ensemble,
+            self._llm.source,
+            self.calibration.current,
+        )
+        forecast = replace(forecast, retrieved=shown_sources(request))
+        why = (
+            f"LLM ensemble: {len(kept.estimates)}/{kept.asked} samples, reused from "
+            f"{kept.made_at:%H:%M} UTC (the same evidence)"
+        )
+        return AnalysisResult(forecast, why, conclusive=True)
 
     async def _judge(self, request: AnalysisRequest, result: EnsembleResult) -> AnalysisResult:
         asked = len(result.outcomes)

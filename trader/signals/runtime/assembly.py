@@ -4,6 +4,7 @@ the LLM providers (and their SDKs) loaded only when their key is set."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -13,6 +14,7 @@ from trader.bus import Bus
 from trader.clock import Clock
 from trader.domain import Position
 from trader.events import EventSink
+from trader.signals.analysis import AnalysisConfig
 from trader.signals.budget import DailyBudget
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.exit_prices import RestingOrder
@@ -199,6 +201,11 @@ def build_signal_runtime(
         stages=stages,
         retriever=retriever,
         maker=config.maker,
+        analysis=AnalysisConfig(
+            forecast_reuse=timedelta(seconds=config.forecast_reuse_s)
+            if config.forecast_reuse_s
+            else None
+        ),
     )
     runtime = SignalRuntime(
         config=config,

@@ -46,6 +46,7 @@ class SignalRuntimeConfig:
     screen_chain: tuple[str, ...] = ("anthropic", "openai")
     screen: bool = True  # the triage model screens markets before the deep analysis
     batch: bool = False  # non-urgent analyses through the Message Batches API
+    forecast_reuse_s: int = 3600  # samples reused for the same evidence (0: never)
     search: SearchSettings = field(default_factory=SearchSettings)  # retrieval; off by default
     exits: ExitConfig = field(default_factory=ExitConfig)  # EXITS_ENABLED, EXIT_*
     maker: MakerPolicy | None = None  # entries rest post-only (MAKER_ENTRY); None: they take
@@ -83,6 +84,7 @@ def signal_runtime_config(settings: Settings) -> SignalRuntimeConfig:
         ),
         screen=settings.llm_screen,
         batch=settings.llm_batch,
+        forecast_reuse_s=settings.llm_forecast_reuse_s,
         openai_api_key=settings.openai_api_key,
         openai_base_url=settings.openai_base_url,
         openai_analysis_model=settings.openai_analysis_model,

@@ -1,0 +1,78 @@
+"""A deep analysis drawn again from the same evidence is not paid for twice.
+
+The deep analysis never sees the price (the screen does): its samples are drawn from the
+market's evidence alone, the block `prompts.market_context` shows every sample (question, end
+date, rules, news, retrieved articles). The triage still sends a market back to analysis when
+its price moves a bucket, so the edge is judged at the new price; with nothing else changed,
+new samples would be drawn from the very prompt the last ones were, at the full price of an
+analysis. `ForecastReuse` keeps the usable sample estimates of each market's last LLM ensemble
+under a digest of that evidence, and hands them back while they are fresh: they are combined
+again at the new price and calibration, so only the pooling with the market is redone.
+
+Fresh means: the same evidence, byte for byte; made at most `window` before the request's
+`now` (the request's clock, so a backtest on simulated time behaves the same; a `now` before
+the entry's is another run and never reuses it); and, for a market with an end date, by less
+than a tenth of the time it has left (an hour-old forecast of a market closing in two hours is
+not reused). New news, new articles or edited rules are new evidence and get new samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from trader.signals.prompts import market_context
+from trader.signals.values import AnalysisRequest, Estimate
+
+MAX_MARKETS = 2_000  # entries kept, least recently used dropped first
+
+
+@dataclass(frozen=True, slots=True)
+class Reused:
+    made_at: datetime  # the request's `now` when the samples were drawn
+    estimates: tuple[Estimate, ...]
+    asked: int  # samples asked for then
+
+
+class ForecastReuse:
+    def __init__(self, window: timedelta, *, max_markets: int = MAX_MARKETS) -> None:
+        if window <= timedelta(0):
+            raise ValueError("the reuse window must be positive")
+        self.window = window
+        self._max = max_markets
+        self._kept: OrderedDict[str, tuple[bytes, Reused]] = OrderedDict()
+
+    def find(self, request: AnalysisRequest) -> Reused | None:
+        """The kept samples for this evidence, if still fresh at `request.now`."""
+        entry = self._kept.get(request.market.condition_id)
+        if entry is None:
+            return None
+        digest, kept = entry
+        age = request.now - kept.made_at
+        if digest != _evidence(request) or not timedelta(0) <= age <= self._limit(request):
+            return None
+        self._kept.move_to_end(request.market.condition_id)
+        return kept
+
+    def keep(self, request: AnalysisRequest, estimates: Sequence[Estimate], asked: int) -> None:
+        market = request.market.condition_id
+        self._kept[market] = (_evidence(request), Reused(request.now, tuple(estimates), asked))
+        self._kept.move_to_end(market)
+        while len(self._kept) > self._max:
+            self._kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def _limit(self, request: AnalysisRequest) -> timedelta:
+        end = request.market.end_date
+        if end is None:
+            return self.window
+        return min(self.window, max(timedelta(0), end - request.now) / 10)
+
+
+def _evidence(request: AnalysisRequest) -> bytes:
+    return hashlib.blake2b(market_context(request).encode(), digest_size=16).digest()
