@@ -58,13 +58,20 @@ class KeyedSendQueue(Generic[K, R]):
         self._workers: dict[K, asyncio.Task[None]] = {}
         self._locks: dict[K, asyncio.Lock] = {}
         self._pending: set[asyncio.Future[R]] = set()
-        self._in_place: dict[asyncio.Task[object], asyncio.Future[None]] = {}  # caller: done
+        # a caller running a job in place: its key, and a future set when the job is done
+        self._in_place: dict[asyncio.Task[object], tuple[K, asyncio.Future[None]]] = {}
         self._stopped: set[asyncio.Task[object]] = set()  # callers `close` cancelled
         self.closed = False
+        self.after_close = 0  # jobs refused because the queue was closed
 
     def submit(self, key: K, run: Callable[[], Awaitable[R]]) -> asyncio.Future[R]:
-        """Queue `run` behind `key`'s earlier jobs; the future settles with its result."""
+        """Queue `run` behind `key`'s earlier jobs; the future settles with its result. Once
+        the queue is closed nothing runs: the future is settled with `unsent()` at once."""
         job: _Job[R] = _Job(run)
+        if self.closed:
+            self.after_close += 1
+            job.done.set_result(self._unsent())
+            return job.done
         self._pending.add(job.done)
         job.done.add_done_callback(self._pending.discard)
         queue = self._queues.get(key)
@@ -79,16 +86,23 @@ class KeyedSendQueue(Generic[K, R]):
         return job.done
 
     async def run(self, key: K, run: Callable[[], Awaitable[R]]) -> R:
-        """`await submit(key, run)`, run in the caller's task when `key` is idle."""
+        """`await submit(key, run)`, run in the caller's task when `key` is idle. Called again
+        from inside a job it runs in place, it runs at once for the same key (it is part of
+        that job) and queues for another."""
+        task = asyncio.current_task()
+        if self.closed or task is None:
+            return await self.submit(key, run)
+        inside = self._in_place.get(task)
+        if inside is not None:  # a job run in place asks again: never wait for ourselves
+            return await (self._attempt(key, run) if inside[0] == key else self.submit(key, run))
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         queue = self._queues.get(key)
-        task = asyncio.current_task()
-        if self.closed or task is None or lock.locked() or (queue is not None and queue.qsize()):
+        if lock.locked() or (queue is not None and queue.qsize()):
             return await self.submit(key, run)
         done = asyncio.get_running_loop().create_future()
-        self._in_place[task] = done
+        self._in_place[task] = (key, done)
         try:
             async with lock:  # a job queued meanwhile waits in the worker for this one
                 return await self._attempt(key, run)
@@ -96,8 +110,9 @@ class KeyedSendQueue(Generic[K, R]):
             if task not in self._stopped:
                 raise
             self._stopped.discard(task)
-            task.uncancel()  # our own stop, not the caller's: answered as a queued job is
-            return self._unsent()
+            if task.uncancel() > 0:  # cancelled by someone else as well: theirs stands
+                raise
+            return self._unsent()  # our own stop: answered as a queued job is
         finally:
             self._stopped.discard(task)
             del self._in_place[task]
@@ -108,7 +123,7 @@ class KeyedSendQueue(Generic[K, R]):
         for queue in list(self._queues.values()):
             await queue.join()
         if self._in_place:
-            await asyncio.wait([asyncio.shield(done) for done in self._in_place.values()])
+            await asyncio.wait([asyncio.shield(done) for _, done in self._in_place.values()])
 
     async def close(self) -> int:
         """Stop the workers and the jobs run in place (their callers get `unsent()`), and
@@ -118,7 +133,7 @@ class KeyedSendQueue(Generic[K, R]):
         for task in self._workers.values():
             task.cancel()
         me = asyncio.current_task()
-        callers = {caller: done for caller, done in self._in_place.items() if caller is not me}
+        callers = {caller: done for caller, (_, done) in self._in_place.items() if caller is not me}
         for caller in callers:
             self._stopped.add(caller)
             caller.cancel()

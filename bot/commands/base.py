@@ -140,8 +140,8 @@ _OTHER_SPACE = re.compile(r"[^\S \t\r\n]")  # Unicode whitespace shlex does not 
 def parse(text: str) -> CommandLine:
     """'/pause  slow news' -> ('pause', ['slow', 'news']). Accepts 'status' without a slash
     and Telegram's '/status@MyBot' form."""
-    if not text.isascii():  # a phone's no-break or wide space: a space, as str.split sees it
-        text = _OTHER_SPACE.sub(" ", text)
+    if not (text.isascii() and text.isprintable()):  # a phone's no-break or wide space, a
+        text = _OTHER_SPACE.sub(" ", text)  # form feed: a space, as str.split sees them
     stripped = text.strip()
     if not stripped:
         return "", []

@@ -101,6 +101,7 @@ class Outbox:
         edits the sent message, or, with images, is sent as a new one. The following runs
         beside the chat's queue, so the chat answers other commands meanwhile; stopped by
         `close()`."""
+        self._note_if_closed(chat_id)
         ids = await self._sends.run(chat_id, lambda: self._deliver(chat_id, reply))
         if reply.follow is not None and not self._sends.closed:
             task = asyncio.create_task(
@@ -157,7 +158,14 @@ class Outbox:
     def _submit(
         self, chat_id: int, run: Callable[[], Awaitable[list[int]]]
     ) -> asyncio.Future[list[int]]:
+        self._note_if_closed(chat_id)
         return self._sends.submit(chat_id, run)
+
+    def _note_if_closed(self, chat_id: int) -> None:
+        """After `close()` nothing is sent (the queue settles the message unsent): say so."""
+        if self._sends.closed:
+            self.stats["after_close"] += 1
+            log.warning("telegram outbox closed: a message to chat %s was not sent", chat_id)
 
     def _failed(self, chat_id: int, error: Exception) -> list[int]:
         """An unreachable chat is skipped (its future gets no ids); anything else fails it."""

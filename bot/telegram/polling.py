@@ -172,7 +172,10 @@ class Poller:
             return
         _, running = await asyncio.wait(set(self._tasks), timeout=self.config.finish_timeout)
         if running:
-            log.warning("telegram: %d update(s) unfinished at stop, cancelled", len(running))
+            names = ", ".join(sorted(task.get_name() for task in running))
+            log.warning(
+                "telegram: %d update(s) unfinished at stop, cancelled: %s", len(running), names
+            )
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)

@@ -164,6 +164,7 @@ def test_callback_data_that_cannot_fit_is_not_packed() -> None:
         ("/pause\u00a0slow news", ("pause", ["slow", "news"])),
         ("/status\u2003x", ("status", ["x"])),
         ("/pause\u00a0'slow\u00a0news'", ("pause", ["slow news"])),
+        ("/pause\x0cslow", ("pause", ["slow"])),  # ASCII separators str.split splits on
     ],
 )
 def test_parse(text: str, expected: tuple[str, list[str]]) -> None:
@@ -192,6 +193,9 @@ def test_a_hub_button_carries_its_instance_and_a_lone_traders_keeps_its_form() -
         ("www.example", True),
         ("t.me/polyops", True),
         ("dashboard at 127.0.0.1:8080", True),
+        ("президент.рф/news", True),
+        ("例子.中国", True),
+        ("example．com", True),
         ("Equity $500.00 · 2.0% · v0.1.0", False),
         ("Will the U.S. election be called by Dec. 31?", False),
         ("e.g. rain", False),

@@ -186,3 +186,43 @@ async def test_a_caller_cancelled_by_someone_else_stays_cancelled() -> None:
         await in_place
     assert await queue.run("a", job(log, "a2")) == ["a2"]  # the key is free again
     await queue.close()
+
+
+async def test_nothing_runs_once_the_queue_is_closed() -> None:
+    queue = make()
+    log: list[str] = []
+    await queue.close()
+
+    assert await asyncio.wait_for(queue.submit("a", job(log, "late")), timeout=5) == []
+    assert await asyncio.wait_for(queue.run("a", job(log, "later")), timeout=5) == []
+    assert log == []
+    assert queue.after_close == 2
+
+
+async def test_an_outside_cancel_survives_the_close_that_cancels_the_same_caller() -> None:
+    queue, gate = make(), asyncio.Event()
+    log: list[str] = []
+    in_place = asyncio.create_task(queue.run("a", job(log, "a1", gate)))
+    await eventually(lambda: log == ["start a1"])
+
+    in_place.cancel()  # someone else's cancel, not yet delivered...
+    await queue.close()  # ...when the close cancels the same caller
+
+    with pytest.raises(asyncio.CancelledError):
+        await in_place
+
+
+async def test_a_job_run_in_place_may_send_more_without_waiting_for_itself() -> None:
+    queue = make()
+    log: list[str] = []
+
+    async def outer() -> list[str]:
+        same = await queue.run("a", job(log, "a-more"))  # part of this job: runs at once
+        other = await queue.run("b", job(log, "b1"))  # another key: its own queue
+        return ["outer", *same, *other]
+
+    result = await asyncio.wait_for(queue.run("a", outer), timeout=5)
+
+    assert result == ["outer", "a-more", "b1"]
+    assert await asyncio.wait_for(queue.run("a", job(log, "a2")), timeout=5) == ["a2"]
+    await queue.close()
