@@ -1,6 +1,6 @@
-"""A shutdown step that never ends (a chat transport stuck on an outage, say) costs the
-shutdown budget, not the event log: once the budget is spent the log's last flush still
-runs, so the `shutdown` event and everything before it are on disk."""
+"""A shutdown step that never ends (a chat transport stuck on an outage, say) or fails costs
+the rest of the stop, not the event log: once the budget is spent, or the step raised, the
+log's last flush still runs, so the `shutdown` event and everything before it are on disk."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ def _plain_http_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     avoid_ca_bundle(monkeypatch, tmp_path)
 
 
-async def test_the_event_log_is_flushed_when_a_step_outlasts_the_budget(tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", ["hangs", "raises"])
+async def test_the_event_log_is_flushed_when_a_step_hangs_or_fails(
+    tmp_path: Path, step: str
+) -> None:
     sim = await serve("127.0.0.1", 0, SCENARIO, seed=7)
     feed, feed_url = await start_feed("127.0.0.1", free_port())
     database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
@@ -49,6 +52,8 @@ async def test_the_event_log_is_flushed_when_a_step_outlasts_the_budget(tmp_path
 
         async def never_stops() -> None:
             stuck.set()
+            if step == "raises":
+                raise RuntimeError("the transport fell over")
             await asyncio.Event().wait()
 
         real_stop = app.chat.stop_telegram
