@@ -345,6 +345,9 @@ async def test_a_price_move_on_the_same_evidence_reuses_the_samples(
         assert len(anthropic_api.requests) == 12  # no new samples: the same evidence
         assert second.llm.calls == 0
         assert second.sources == {"llm": 4}
+        assert second.reused == 4
+        assert rig.runtime is not None
+        assert "4 analysed (4 on reused samples)" in rig.runtime.describe_last_cycle()
         assert whys == ["LLM ensemble: 3/3 samples, reused from 12:00 UTC (the same evidence)"] * 4
     else:
         assert len(anthropic_api.requests) == 24

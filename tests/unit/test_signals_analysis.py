@@ -329,3 +329,38 @@ async def test_only_a_usable_llm_ensemble_is_kept_and_reuse_is_off_by_default() 
     await default.analyse(at(request("0.50"), minutes=1, price="0.5"))
     assert default.reuse is None
     assert plain.calls == 6
+
+
+class ScriptedScreen:
+    def __init__(self, *answers: bool) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    async def screen(self, request: AnalysisRequest) -> ScreenOutput | SampleOutcome:
+        self.calls += 1
+        go = self.answers.pop(0)
+        reason = "worth a look" if go else "the price leaves nothing to find"
+        return ScreenOutput(analyse=go, reason=reason)
+
+
+async def test_the_screen_still_decides_before_samples_are_reused() -> None:
+    llm = ScriptedAnalyser([ok("0.70"), ok("0.72"), ok("0.74")])
+    screen = ScriptedScreen(True, False, True)
+    svc = AnalysisService(
+        heuristic=HeuristicModel(),
+        llm=llm,
+        clock=FakeClock(),
+        ensemble=EnsembleConfig(samples=3, min_valid=2),
+        screener=screen,
+        config=AnalysisConfig(forecast_reuse=HOUR),
+    )
+    await svc.analyse(request("0.50", ("Senate passes bill",)))
+
+    out = await svc.analyse(at(request("0.50", ("Senate passes bill",)), minutes=5, price="0.95"))
+    back = await svc.analyse(at(request("0.50", ("Senate passes bill",)), minutes=9, price="0.60"))
+
+    assert out.forecast is None  # the screen saw 0.95 and said no: nothing reused, no trade
+    assert out.why == "screened out: the price leaves nothing to find"
+    assert back.reused
+    assert back.screen == "analyse: worth a look"
+    assert (screen.calls, llm.calls) == (3, 3)

@@ -10,8 +10,9 @@
   unusable answer is never replaced by a weaker model's and never traded on.
 
 - The same evidence as the market's last LLM ensemble, within `forecast_reuse` (the triage
-  sends a market back when only its price moved): that ensemble's samples, pooled again at the
-  new price, "reused from HH:MM UTC" (`trader/signals/reuse.py`); no call is made.
+  sends a market back when only its price moved): after the screen (which sees the price),
+  that ensemble's samples, pooled again at the new price, "reused from HH:MM UTC"
+  (`trader/signals/reuse.py`); no sample is drawn.
 
 The fallback can be switched off (`fallback_to_heuristic=False`), then those cases give no
 forecast. `AnalysisResult.conclusive` says whether the primary source reached a verdict, which
@@ -72,6 +73,7 @@ class AnalysisResult:
     llm_samples: int = 0  # samples the LLM was asked for (budget refusals included)
     screen: str = ""  # the triage model's decision and reason; "" when no screen ran
     screen_cost: Decimal = ZERO
+    reused: bool = False  # the samples were the last ones drawn from the same evidence
 
     @property
     def source(self) -> Source | None:
@@ -125,9 +127,6 @@ class AnalysisService:
                 request,
                 f"LLM API failing ({self._consecutive_api_failures} markets in a row)",
             )
-        kept = self.reuse.find(request) if self.reuse is not None else None
-        if kept is not None:  # nothing new to draw from: no screen, no samples
-            return self._reused(request, kept)
         screen, cost = "", ZERO
         if self._screener is not None:
             screened = await self._screener.screen(request)
@@ -139,6 +138,11 @@ class AnalysisService:
                     why = f"screened out: {screened.reason}"
                     return AnalysisResult(None, why, True, screen=why, screen_cost=cost)
                 screen = f"analyse: {screened.reason}"
+        # after the screen, which sees the price (a move toward 0 or 1 may leave nothing to
+        # find); nothing new to draw the samples from: the last ones, pooled at this price
+        kept = self.reuse.find(request) if self.reuse is not None else None
+        if kept is not None:
+            return replace(self._reused(request, kept), screen=screen, screen_cost=cost)
         result = await run_ensemble(
             self._llm, request, self.ensemble, calibration=self.calibration.current
         )
@@ -164,7 +168,7 @@ class AnalysisService:
             f"LLM ensemble: {len(kept.estimates)}/{kept.asked} samples, reused from "
             f"{kept.made_at:%H:%M} UTC (the same evidence)"
         )
-        return AnalysisResult(forecast, why, conclusive=True)
+        return AnalysisResult(forecast, why, conclusive=True, reused=True)
 
     async def _judge(self, request: AnalysisRequest, result: EnsembleResult) -> AnalysisResult:
         asked = len(result.outcomes)

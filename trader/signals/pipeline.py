@@ -108,6 +108,7 @@ class MarketReport:
     screen_cost: Decimal = Decimal(0)
     retrieval: str = ""  # what the news search found; "" when it did not run
     retrieval_failures: tuple[str, ...] = ()  # one line per search provider that failed
+    reused: bool = False  # the analysis reused the samples of the same evidence (no call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,12 @@ class CycleReport:
                 provider = line.split(" ", 1)[0]
                 counts[provider] = counts.get(provider, 0) + 1
         return counts
+
+    @property
+    def reused(self) -> int:
+        """Markets analysed on the samples of the same evidence (no sample drawn): they count
+        in `analysed`, at the cost of their screens only."""
+        return sum(1 for m in self.markets if m.reused)
 
     @property
     def cost_per_analysed(self) -> Decimal | None:
@@ -325,6 +332,7 @@ class SignalPipeline:
             analysis=analysis.why if analysis else "",
             screen=analysis.screen if analysis else "",
             screen_cost=analysis.screen_cost if analysis else Decimal(0),
+            reused=analysis.reused if analysis else False,
             model_probability=forecast.model_probability if forecast else None,
             source=str(forecast.source) if forecast else "",
             edge=evaluation.sizing.edge if evaluation.sizing else None,

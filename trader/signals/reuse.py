@@ -7,7 +7,12 @@ its price moves a bucket, so the edge is judged at the new price; with nothing e
 new samples would be drawn from the very prompt the last ones were, at the full price of an
 analysis. `ForecastReuse` keeps the usable sample estimates of each market's last LLM ensemble
 under a digest of that evidence, and hands them back while they are fresh: they are combined
-again at the new price and calibration, so only the pooling with the market is redone.
+again at the new price and calibration, so only the pooling with the market is redone. The
+screen still runs first (it sees the price). Kept in memory: a restart draws new samples.
+
+Each reuse is still a forecast row of its own (the exits read the blend a trade was entered
+on from the latest traded row), so the calibration refit counts a reused sample set once per
+decision, as it counts the near-identical sets a re-analysis drew before there was reuse.
 
 Fresh means: the same evidence, byte for byte; made at most `window` before the request's
 `now` (the request's clock, so a backtest on simulated time behaves the same; a `now` before
@@ -21,13 +26,13 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from trader.signals.prompts import market_context
 from trader.signals.values import AnalysisRequest, Estimate
 
-MAX_MARKETS = 2_000  # entries kept, least recently used dropped first
+MAX_MARKETS = 1_000  # entries kept, least recently used dropped first
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,10 @@ class ForecastReuse:
 
     def keep(self, request: AnalysisRequest, estimates: Sequence[Estimate], asked: int) -> None:
         market = request.market.condition_id
-        self._kept[market] = (_evidence(request), Reused(request.now, tuple(estimates), asked))
+        # the pooling reads the numbers and the key factors, never a sample's reasoning (up to
+        # some thousands of characters each): not kept
+        lean = tuple(replace(estimate, reasoning="") for estimate in estimates)
+        self._kept[market] = (_evidence(request), Reused(request.now, lean, asked))
         self._kept.move_to_end(market)
         while len(self._kept) > self._max:
             self._kept.popitem(last=False)

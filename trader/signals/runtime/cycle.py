@@ -109,9 +109,10 @@ class SignalRuntime:
         report = self.last_report
         if report is None:
             return "No signal cycle has completed yet."
+        reused = f" ({report.reused} on reused samples)" if report.reused else ""
         return (
             f"Signal cycle done ({self.analyser}): {report.selected} of {report.candidates} "
-            f"markets selected, {report.analysed} analysed, "
+            f"markets selected, {report.analysed} analysed{reused}, "
             f"{len(self.last_published)} intent(s) published."
         )
 
@@ -304,6 +305,7 @@ class SignalRuntime:
             "candidates": report.candidates,
             "selected": report.selected,
             "analysed": report.analysed,
+            "reused": report.reused,
             "trades": len(report.trades),
             "intents": len(self.last_published),
             "sources": report.sources,
