@@ -172,6 +172,9 @@ async def chat_day(
     `headlines`, the simulator with `world` and a migrated database for a live-mode app (the
     Polymarket SDK with a random key) configured with `extra`; all closed on the way out."""
     processes = Processes(workdir)
+    # the day's fake model changes its mind (`Views`) without new news, which a real model's
+    # samples on the same evidence would not: the same evidence is drawn again, not reused
+    extra = {"LLM_FORECAST_REUSE_S": "0", **extra}
     api, llm = await FakeBotAPI().start(), FakeAnthropicServer(responder=views)
     await llm.start()
     feed = await NewsFeed(list(headlines)).start()
