@@ -10,7 +10,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,7 @@ from tests.support.news_search import (
 from trader.clock import FakeClock
 from trader.signals.budget import estimate_tokens
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
+from trader.signals.prompts import market_context
 from trader.signals.records import InMemoryUsageRecorder
 from trader.signals.retrieval.articles import EXTRACT_THREAD_PREFIX, close_extractor, extract
 from trader.signals.retrieval.exa import ExaConfig, ExaProvider
@@ -41,7 +42,7 @@ from trader.signals.retrieval.gdelt import GdeltConfig, GdeltProvider
 from trader.signals.retrieval.guard import Resolver, system_resolver
 from trader.signals.retrieval.render import article_text
 from trader.signals.retrieval.retriever import RetrievalConfig, Retriever
-from trader.signals.values import AnalysisRequest
+from trader.signals.values import AnalysisRequest, NewsItem, NewsMatch
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 FAST = LLMConfig(requests_per_second=1000.0, burst=1000.0)
@@ -435,3 +436,79 @@ async def test_gdelt_requests_are_spaced_by_its_minimum_interval_even_when_asked
 
     assert [round(t - sent[0], 6) for t in sent] == [0.0, 5.0, 10.0, 22.0, 27.0]
     assert len(rig.gdelt.requests) == 5
+
+
+def with_news(base: AnalysisRequest, *ids: str, now: datetime = NOW) -> AnalysisRequest:
+    items = (NewsItem(i, f"Wire {i}", "", "", NOW - timedelta(hours=1), "wire") for i in ids)
+    return replace(base, news=tuple(NewsMatch(item, 0.5) for item in items), now=now)
+
+
+async def test_an_unchanged_market_within_the_window_is_not_searched_again(rig: Rig) -> None:
+    url = rig.site.serve("/fed-cut", Page("Fed set to cut rates in March", FED))
+    rig.gdelt.add(url, "Fed set to cut rates in March", NOW - timedelta(hours=5))
+    retriever = rig.retriever()
+    first_request = with_news(request(), "n1", "n2")
+    later = with_news(request(), "n1", "n2", now=NOW + timedelta(minutes=59))
+
+    first = await retriever.retrieve(first_request)
+    asked = (len(rig.model.requests), len(rig.gdelt.requests), rig.site.hits["/fed-cut"])
+    rig.gdelt.add(f"{url}-2", "A later Fed story", NOW + timedelta(minutes=30))
+    again = await retriever.retrieve(later)
+
+    assert asked == (1, 2, 1)  # one query call, two searches, one page read
+    assert (len(rig.model.requests), len(rig.gdelt.requests), rig.site.hits["/fed-cut"]) == asked
+    assert again.articles == first.articles
+    assert (again.queries, again.query_source) == (first.queries, "llm")
+    assert (first.reused_from, again.reused_from) == (None, NOW)
+    assert again.describe() == first.describe() + "; reused from 2026-03-01 12:00 UTC"
+    pairs = ((first_request, first), (later, again))
+    shown = [market_context(replace(r, retrieved=found.articles)) for r, found in pairs]
+    assert shown[0] == shown[1]  # the cached prompt context: byte-identical
+
+
+@pytest.mark.parametrize(
+    ("news", "minutes"),
+    [
+        (("n1", "n3"), 10),  # new news
+        (("n1",), 61),  # past the window
+        (("n1",), -1),  # an earlier now: another run
+    ],
+)
+async def test_new_news_or_a_time_outside_the_window_searches_again(
+    rig: Rig, news: tuple[str, ...], minutes: int
+) -> None:
+    retriever = rig.retriever()
+    await retriever.retrieve(with_news(request(), "n1"))
+
+    again = await retriever.retrieve(
+        with_news(request(), *news, now=NOW + timedelta(minutes=minutes))
+    )
+
+    assert (len(rig.model.requests), len(rig.gdelt.requests)) == (2, 4)
+    assert again.reused_from is None
+
+
+async def test_a_failed_provider_or_query_writer_or_reuse_off_searches_again(rig: Rig) -> None:
+    rig.gdelt.status = 503
+    failing = rig.retriever()
+    await failing.retrieve(request())
+    rig.gdelt.status = 200
+    recovered = await failing.retrieve(request())
+    reused = await failing.retrieve(request())
+    off = rig.retriever(reuse=timedelta(0))
+    await off.retrieve(request())
+    await off.retrieve(request())
+    searched = len(rig.gdelt.requests)
+    rig.model.responder = lambda body: Reply.error(500)
+    no_writer = rig.retriever()
+    await no_writer.retrieve(request())
+    once = len(rig.gdelt.requests) - searched
+    await no_writer.retrieve(request())
+
+    assert (recovered.failures, recovered.reused_from) == ((), None)  # asked again
+    assert reused.reused_from == NOW  # the clean one is kept
+    assert len(off.reused) == 0
+    assert searched == 2 * 2 + 2 * 2  # failed, recovered; reuse off, twice
+    # heuristic queries (the model did not answer): searched again, the model asked again
+    assert len(rig.gdelt.requests) == searched + 2 * once
+    assert len(no_writer.reused) == 0

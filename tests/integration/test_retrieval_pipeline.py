@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.render.common import RenderContext
 from bot.render.reports import signals as render_signals
-from polysim.synthetic.signals import StaticBooks, universe
+from polysim.synthetic.signals import StaticBooks, binary_books, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply, answer_text
 from tests.support.news_search import FakeArticleSite, FakeGdeltServer, Page
 from trader.bus import Bus
@@ -27,7 +28,7 @@ from trader.clock import FakeClock
 from trader.domain import TradingMode
 from trader.signals.ensemble import EnsembleConfig
 from trader.signals.llm import LLMAnalyser, LLMConfig, make_client
-from trader.signals.pipeline import PipelineConfig, build_pipeline
+from trader.signals.pipeline import PipelineConfig, SignalPipeline, build_pipeline
 from trader.signals.pooling import PoolingConfig
 from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecorder
 from trader.signals.retrieval.assembly import SearchSettings
@@ -75,13 +76,15 @@ async def servers() -> AsyncIterator[tuple[FakeGdeltServer, FakeArticleSite, Fak
         yield gdelt, site, model
 
 
-async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_forecast_keeps_them(
-    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
-) -> None:
-    gdelt, site, model = servers
-    world = universe(1, NOW)
-    clock = FakeClock(NOW)
-    recorded = InMemoryForecastRecorder()
+@asynccontextmanager
+async def edge_pipeline(
+    gdelt: FakeGdeltServer,
+    model: FakeAnthropicServer,
+    clock: FakeClock,
+    books: StaticBooks,
+    recorded: InMemoryForecastRecorder,
+) -> AsyncIterator[SignalPipeline]:
+    """The LLM edge pipeline with the screen, three samples and GDELT's retrieval."""
     async with httpx.AsyncClient() as http:
         sdk = make_client("sk-test", base_url=model.url, timeout=5.0, max_retries=0)
         llm = LLMAnalyser(
@@ -91,25 +94,37 @@ async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_fo
             config=LLMConfig(requests_per_second=1000.0, burst=1000.0),
         )
         provider = GdeltProvider(http, clock, GdeltConfig(base_url=gdelt.url, min_interval=0))
-        built = build_pipeline(
-            books=StaticBooks(dict(world.books)),
-            clock=clock,
-            news=None,
-            llm=llm,
-            screen=True,
-            triage=Triage(TriageConfig(require_news=False)),
-            ensemble=EnsembleConfig(samples=3, min_valid=2),
-            sizing=SizingConfig(min_edge=Decimal("0.01")),
-            forecasts=recorded,
-            config=PipelineConfig(concurrency=1),
-            retriever=Retriever(
-                [provider], http, writer=llm, config=RetrievalConfig(private_hosts=True)
-            ),
-        )
+        try:
+            yield build_pipeline(
+                books=books,
+                clock=clock,
+                news=None,
+                llm=llm,
+                screen=True,
+                triage=Triage(TriageConfig(require_news=False)),
+                ensemble=EnsembleConfig(samples=3, min_valid=2),
+                sizing=SizingConfig(min_edge=Decimal("0.01")),
+                forecasts=recorded,
+                config=PipelineConfig(concurrency=1),
+                retriever=Retriever(
+                    [provider], http, writer=llm, config=RetrievalConfig(private_hosts=True)
+                ),
+            )
+        finally:
+            await sdk.close()
+
+
+async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_forecast_keeps_them(
+    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
+) -> None:
+    gdelt, site, model = servers
+    world = universe(1, NOW)
+    recorded = InMemoryForecastRecorder()
+    books = StaticBooks(dict(world.books))
+    async with edge_pipeline(gdelt, model, FakeClock(NOW), books, recorded) as built:
         result = await built.run_cycle(
             world.markets, bankroll=Decimal(1000), mode=TradingMode.PAPER
         )
-        await sdk.close()
 
     tools = [FakeAnthropicServer.forced_tool(r) for r in model.requests]
     assert tools == ["write_search_queries", "screen_markets", *["submit_forecast"] * 3]
@@ -140,6 +155,37 @@ async def test_the_analysis_sees_the_articles_after_the_cached_prompt_and_the_fo
         "agreement signed talks sourcelang:english",
         "draft initialled sourcelang:english",
     ]
+
+
+async def test_a_price_move_within_the_hour_reuses_the_search_and_the_cached_context(
+    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
+) -> None:
+    gdelt, site, model = servers
+    world = universe(1, NOW)
+    [market] = world.markets
+    clock, books = FakeClock(NOW), StaticBooks(dict(world.books))
+    yes = world.books[market.tokens[0].token_id]
+    async with edge_pipeline(gdelt, model, clock, books, InMemoryForecastRecorder()) as built:
+        await built.run_cycle(world.markets, bankroll=Decimal(1000), mode=TradingMode.PAPER)
+        first = len(model.requests)
+        searched, read = len(gdelt.requests), site.hits["/deal"]
+        clock.advance(20 * 60)
+        moved = yes.mid + Decimal("0.05")  # into another price bucket: analysed again
+        books.update(binary_books(market, moved, clock.now()))
+        second = await built.run_cycle(
+            world.markets, bankroll=Decimal(1000), mode=TradingMode.PAPER
+        )
+
+    tools = [FakeAnthropicServer.forced_tool(r) for r in model.requests[first:]]
+    assert tools == ["screen_markets", *["submit_forecast"] * 3]  # no query-writing call
+    assert (len(gdelt.requests), site.hits["/deal"]) == (searched, read)  # no search, no read
+    before, after = (model.requests[n]["messages"][0]["content"][0] for n in (2, first + 1))
+    assert after["text"] == before["text"]  # the market's cached context, byte for byte
+    assert after["cache_control"] == before["cache_control"]
+    [report] = second.report.markets
+    assert report.retrieval.endswith("; reused from 2026-03-01 12:00 UTC")
+    assert report.trace is not None  # the market_analysed event, behind /why
+    assert report.trace.to_json()["retrieval"]["reused_from"] == NOW
 
 
 async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_provider(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -306,6 +307,9 @@ def test_retrieval_is_on_with_an_llm_key_and_off_without_one() -> None:
     assert search_settings(with_exa).providers == ("gdelt", "exa")
     assert search_settings(switched_off).providers == ()
     assert search_settings(with_key).retrieval.token_budget == 3000
+    assert search_settings(with_key).retrieval.reuse == timedelta(hours=1)
+    off = load_settings(None, anthropic_api_key="sk-ant-x", retrieval_reuse_s=0)
+    assert search_settings(off).retrieval.reuse == timedelta(0)
 
 
 @pytest.mark.parametrize(
@@ -317,6 +321,8 @@ def test_retrieval_is_on_with_an_llm_key_and_off_without_one() -> None:
         ("EXA_BASE_URL=ftp://exa", "EXA_BASE_URL"),
         ("RETRIEVAL_TOKEN_BUDGET=10", "RETRIEVAL_TOKEN_BUDGET"),
         ("RETRIEVAL_MAX_QUERIES=0", "RETRIEVAL_MAX_QUERIES"),
+        ("RETRIEVAL_REUSE_S=-1", "RETRIEVAL_REUSE_S"),
+        ("RETRIEVAL_REUSE_S=an hour", "RETRIEVAL_REUSE_S"),
     ],
 )
 def test_a_bad_retrieval_setting_is_named(tmp_path: Path, line: str, setting: str) -> None:

@@ -1,5 +1,6 @@
 """The pure parts of retrieval: query cleaning and the heuristic's queries, GDELT's query
-syntax, times, canonical links, near-duplicate texts and the per-sample subsets."""
+syntax, times, canonical links, near-duplicate texts, the per-sample subsets and the reuse of
+a market's retrieval."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from trader.signals.retrieval.digest import Deduper, canonical_url, summarise
 from trader.signals.retrieval.gdelt import gdelt_query
 from trader.signals.retrieval.queries import heuristic_queries, parse_queries
 from trader.signals.retrieval.render import subset
+from trader.signals.retrieval.retriever import Retrieval
+from trader.signals.retrieval.reuse import ReusedRetrievals
 from trader.signals.values import AnalysisRequest, RetrievedArticle
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -93,3 +96,21 @@ def test_later_samples_leave_out_a_different_third() -> None:
     assert subset(items, 1) == (0, 2, 3, 5)
     assert subset(items, 2) == (0, 1, 3, 4)
     assert subset(items[:2], 1) == (0, 1)
+
+
+def test_reuse_forgets_the_least_recently_used_market_and_a_changed_question() -> None:
+    def asked(market: str, question: str = "Will it happen?") -> AnalysisRequest:
+        found = make_market(market, question, end_date=NOW + timedelta(days=9))
+        return AnalysisRequest(found, Decimal("0.5"), (), NOW)
+
+    reused = ReusedRetrievals(timedelta(hours=1), capacity=2)
+    for market in ("0xa", "0xb"):
+        reused.keep(asked(market), Retrieval(("q",), "llm", ()))
+    assert reused.find(asked("0xa")) is not None  # 0xa used: 0xb is now the oldest
+    reused.keep(asked("0xc"), Retrieval(("q",), "llm", ()))
+    reused.keep(asked("0xd"), Retrieval(("q",), "llm", ()))
+
+    assert len(reused) == 2
+    assert reused.find(asked("0xb")) is None
+    assert reused.find(asked("0xd")) is not None
+    assert reused.find(asked("0xd", "Will it happen by May?")) is None  # other queries

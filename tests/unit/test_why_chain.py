@@ -429,3 +429,17 @@ def test_the_retrieved_articles_are_listed_with_the_news_by_provider() -> None:
         ("Fed officials signal a March cut", "gdelt"),
     ]
     assert "Fed officials signal a March cut — gdelt" in text
+
+
+def test_a_reused_search_says_so_and_when_it_ran() -> None:
+    log, cycle = full_log()
+    article = {"title": "Fed holds", "provider": "exa", "published": "2026-03-09T11:00:00+00:00"}
+    retrieval = {"articles": [article], "reused_from": "2026-03-09T12:05:00+00:00"}
+    log.events[0] = dataclasses.replace(log.events[0], payload=analysed(retrieval=retrieval))
+    records = ChainRecords("last", CORR, log.events, cycle, [order_row()], outcomes={YES: "Yes"})
+
+    chain = reconstruct(records)
+
+    assert chain.analysis is not None
+    assert chain.analysis.news[-1].source == "exa, reused from 12:05 UTC"
+    assert "Fed holds — exa, reused from 12:05 UTC" in render_why.chain_text(chain, UTC_RENDER)

@@ -49,6 +49,9 @@ class ForecastSettings(BaseModel):
     retrieval_max_articles: int = Field(default=6, ge=1, le=30)
     retrieval_token_budget: int = Field(default=3000, ge=100, le=50_000)
     retrieval_lookback_days: int = Field(default=7, ge=1, le=90)
+    # a market analysed again with unchanged evidence reuses its last clean search this long
+    # (seconds; 0: searches at every analysis); at most a day
+    retrieval_reuse_s: int = Field(default=3600, ge=0, le=86_400)
 
     # forecast pooling and calibration (README "How it trades")
     forecast_model_weight: Decimal = Field(default=Decimal("0.15"), ge=0, le=1)

@@ -240,12 +240,15 @@ def _analysis(event: Event | None, forecast: StoredForecast | None) -> AnalysisF
 
 
 def _retrieved(payload: Mapping[str, Any]) -> tuple[NewsUsed, ...]:
-    """The retrieval's articles, listed with the news: the provider stands as the source."""
+    """The retrieval's articles, listed with the news: the provider stands as the source, with
+    when the search ran when an earlier search was given again (`ReusedRetrievals`)."""
     found = payload.get("retrieval") or {}
+    reused = _time(found.get("reused_from"))
+    since = f", reused from {reused:%H:%M} UTC" if reused is not None else ""
     return tuple(
         NewsUsed(
             str(item.get("title", "")),
-            str(item.get("provider", "")),
+            str(item.get("provider", "")) + since,
             _time(item.get("published")),
             None,
         )

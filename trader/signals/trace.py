@@ -3,7 +3,8 @@
 The signal runtime appends one such event per analysed market (under the intent group's
 correlation id when the market traded, the cycle's otherwise), so `/why` can show the chain
 behind an order from the event log alone: the news the analysis was given (title, source,
-publication time), the retrieval's queries and articles (provider, publication time), the
+publication time), the retrieval's queries and articles (provider, publication time; when an
+earlier search was given again, the time it ran), the
 screen's verdict, each sample's probability and their median, the market price and the blend
 of the two, the edge after fees and the sizing (Kelly stake, what
 was held, the cap, the limit that bound it). Only facts the pipeline had; nothing is derived
@@ -76,6 +77,7 @@ def _retrieval(found: Retrieval) -> dict[str, Any]:
         ],
         "skipped": found.skipped,
         "failures": [line[:300] for line in found.failures],
+        "reused_from": found.reused_from,  # None: searched for this analysis
     }
 
 

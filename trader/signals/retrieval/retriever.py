@@ -10,6 +10,10 @@ once that day is over; a page dated today stays undated.
 A provider that fails (HTTP error, refused query, timeout) is reported in
 `Retrieval.failures` and in the log, and the other providers' answers are used. A page that
 cannot be fetched keeps its headline. Nothing here raises for a provider's or a page's sake.
+
+A market analysed again with the same evidence (question, rules, matched news) within
+`RetrievalConfig.reuse` of the request's now is given its last clean retrieval again, marked
+with when it ran (`reuse.ReusedRetrievals`): no query call, no search, the same articles.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from trader.signals.retrieval.base import SearchError, SearchHit, SearchProvider
 from trader.signals.retrieval.digest import Deduper, summarise
 from trader.signals.retrieval.guard import FetchError, Resolver, system_resolver
 from trader.signals.retrieval.queries import QueryOutput, clean_queries, heuristic_queries
+from trader.signals.retrieval.reuse import ReusedRetrievals
 from trader.signals.retrieval.settings import RetrievalConfig
 from trader.signals.values import AnalysisRequest, RetrievedArticle, SampleOutcome
 
 log = logging.getLogger(__name__)
+_WRITER_FAILED = "heuristic (LLM "  # the query source when the model did not answer
 
 
 class QueryWriter(Protocol):
@@ -50,6 +56,12 @@ class Retrieval:
     articles: tuple[RetrievedArticle, ...]
     failures: tuple[str, ...] = ()  # one line per provider that failed, naming it
     skipped: dict[str, int] = field(default_factory=dict)  # why hits were not used
+    reused_from: datetime | None = None  # the now of the retrieval given again (None: fresh)
+
+    @property
+    def clean(self) -> bool:
+        """No provider failed and the query writer, when there is one, answered."""
+        return not self.failures and not self.query_source.startswith(_WRITER_FAILED)
 
     def describe(self) -> str:
         providers = sorted({a.provider for a in self.articles})
@@ -61,6 +73,8 @@ class Retrieval:
             text += "; skipped " + ", ".join(f"{k} x{n}" for k, n in sorted(self.skipped.items()))
         if self.failures:
             text += "; failed: " + "; ".join(self.failures)
+        if self.reused_from is not None:
+            text += f"; reused from {self.reused_from:%Y-%m-%d %H:%M} UTC"
         return text
 
 
@@ -88,8 +102,19 @@ class Retriever:
         self._client = client
         self._writer = writer
         self._resolve = resolve
+        self.reused = ReusedRetrievals(self.config.reuse)
 
     async def retrieve(self, request: AnalysisRequest) -> Retrieval:
+        """What the news search finds for `request`: the market's last clean retrieval when
+        its evidence is unchanged and it ran at most `config.reuse` before `request.now`."""
+        reused = self.reused.find(request)
+        if reused is not None:
+            return reused
+        found = await self._retrieve(request)
+        self.reused.keep(request, found)
+        return found
+
+    async def _retrieve(self, request: AnalysisRequest) -> Retrieval:
         queries, source = await self._queries(request)
         hits, failures = await self._search(queries, request.now)
         skipped: Counter[str] = Counter()
@@ -117,7 +142,7 @@ class Retriever:
             if written:
                 return written, "llm"
             return heuristic_queries(request, count), "heuristic (no usable query)"
-        return heuristic_queries(request, count), f"heuristic (LLM {answer.failure})"
+        return heuristic_queries(request, count), f"{_WRITER_FAILED}{answer.failure})"
 
     async def _search(
         self, queries: Sequence[str], now: datetime

@@ -24,6 +24,9 @@ class RetrievalConfig:
     max_articles: int = 6  # read and shown per market
     token_budget: int = 3000  # for the articles as the prompt shows them (estimate_tokens)
     lookback: timedelta = timedelta(days=7)
+    # a market's clean retrieval is given again for this long while its evidence is unchanged
+    # (`reuse.ReusedRetrievals`, RETRIEVAL_REUSE_S); zero searches at every analysis
+    reuse: timedelta = timedelta(hours=1)
     undated: bool = True  # use hits without a publication time (off in a backtest)
     fetch_timeout: float = 10.0
     max_page_bytes: int = 3_000_000
@@ -36,6 +39,8 @@ class RetrievalConfig:
             raise ValueError("retrieval needs at least one query, result and article")
         if self.token_budget < 50:
             raise ValueError("the retrieval token budget must be at least 50 tokens")
+        if self.reuse < timedelta(0):
+            raise ValueError("the retrieval reuse window cannot be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +71,6 @@ def search_settings(settings: Settings) -> SearchSettings:
             max_articles=settings.retrieval_max_articles,
             token_budget=settings.retrieval_token_budget,
             lookback=timedelta(days=settings.retrieval_lookback_days),
+            reuse=timedelta(seconds=settings.retrieval_reuse_s),
         ),
     )
