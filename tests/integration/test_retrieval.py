@@ -460,7 +460,9 @@ async def test_an_unchanged_market_within_the_window_is_not_searched_again(rig: 
     assert again.articles == first.articles
     assert (again.queries, again.query_source) == (first.queries, "llm")
     assert (first.reused_from, again.reused_from) == (None, NOW)
-    assert again.describe() == first.describe() + "; reused from 2026-03-01 12:00 UTC"
+    assert again.describe() == first.describe().replace(
+        "; queries by llm", "; queries by llm; reused from 2026-03-01 12:00 UTC"
+    )
     pairs = ((first_request, first), (later, again))
     shown = [market_context(replace(r, retrieved=found.articles)) for r, found in pairs]
     assert shown[0] == shown[1]  # the cached prompt context: byte-identical

@@ -183,7 +183,7 @@ async def test_a_price_move_within_the_hour_reuses_the_search_and_the_cached_con
     assert after["text"] == before["text"]  # the market's cached context, byte for byte
     assert after["cache_control"] == before["cache_control"]
     [report] = second.report.markets
-    assert report.retrieval.endswith("; reused from 2026-03-01 12:00 UTC")
+    assert "; queries by llm; reused from 2026-03-01 12:00 UTC" in report.retrieval
     assert report.trace is not None  # the market_analysed event, behind /why
     assert report.trace.to_json()["retrieval"]["reused_from"] == NOW
 

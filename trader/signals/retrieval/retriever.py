@@ -69,12 +69,12 @@ class Retrieval:
         if providers:
             text += f" from {', '.join(providers)}"
         text += f"; queries by {self.query_source}"
+        if self.reused_from is not None:  # early: /signals shortens a long line
+            text += f"; reused from {self.reused_from:%Y-%m-%d %H:%M} UTC"
         if self.skipped:
             text += "; skipped " + ", ".join(f"{k} x{n}" for k, n in sorted(self.skipped.items()))
         if self.failures:
             text += "; failed: " + "; ".join(self.failures)
-        if self.reused_from is not None:
-            text += f"; reused from {self.reused_from:%Y-%m-%d %H:%M} UTC"
         return text
 
 
