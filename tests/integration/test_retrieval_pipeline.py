@@ -188,15 +188,9 @@ async def test_a_price_move_within_the_hour_reuses_the_search_and_the_cached_con
     assert report.trace.to_json()["retrieval"]["reused_from"] == NOW
 
 
-async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_provider(
-    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    gdelt, site, model = servers
-    world = universe(2, NOW)
-    clock, bus = FakeClock(NOW), Bus()
-    alerts = bus.alerts.subscribe()
-    config = SignalRuntimeConfig(
+def runtime_config(gdelt: FakeGdeltServer, model: FakeAnthropicServer) -> SignalRuntimeConfig:
+    """The app's signal runtime with an API key, no screen and GDELT's retrieval."""
+    return SignalRuntimeConfig(
         anthropic_api_key=SecretStr("sk-test"),
         anthropic_base_url=model.url,
         ensemble_samples=3,
@@ -209,6 +203,61 @@ async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_
             retrieval=RetrievalConfig(private_hosts=True),  # the article site is on 127.0.0.1
         ),
     )
+
+
+async def test_in_the_app_a_price_move_within_the_hour_costs_no_call_and_no_search(
+    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The search reused, the market's context is the same, so the forecast is reused too."""
+    gdelt, _, model = servers
+    world = universe(1, NOW)
+    [market] = world.markets
+    clock, books = FakeClock(NOW), StaticBooks(dict(world.books))
+    yes = world.books[market.tokens[0].token_id]
+
+    async def markets() -> Any:
+        return world.markets
+
+    async def bankroll() -> Decimal:
+        return Decimal(1000)
+
+    async with httpx.AsyncClient() as http:
+        runtime = build_signal_runtime(
+            runtime_config(gdelt, model),
+            sessions=sessions,
+            clock=clock,
+            bus=Bus(),
+            markets=markets,
+            books=books,
+            http=http,
+            bankroll=bankroll,
+        )
+        try:
+            await runtime.run_cycle()
+            asked, searched = len(model.requests), len(gdelt.requests)
+            clock.advance(20 * 60)
+            books.update(binary_books(market, yes.mid + Decimal("0.05"), clock.now()))
+            second = await runtime.run_cycle()
+        finally:
+            await runtime.close()
+
+    assert (asked, searched) == (1 + 3, 2)  # the queries and three samples; two searches
+    assert (len(model.requests), len(gdelt.requests)) == (asked, searched)
+    [report] = second.markets
+    assert "reused from 2026-03-01 12:00 UTC" in report.retrieval
+    assert "reused from 12:00 UTC" in report.analysis  # the samples, pooled at the new price
+
+
+async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_provider(
+    servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    gdelt, site, model = servers
+    world = universe(2, NOW)
+    clock, bus = FakeClock(NOW), Bus()
+    alerts = bus.alerts.subscribe()
+    config = runtime_config(gdelt, model)
 
     async def markets() -> Any:
         return world.markets
