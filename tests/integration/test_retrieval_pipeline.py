@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.render.common import RenderContext
 from bot.render.reports import signals as render_signals
-from polysim.synthetic.signals import StaticBooks, binary_books, universe
+from polysim.synthetic.signals import StaticBooks, Universe, binary_books, universe
 from tests.support.anthropic_server import FakeAnthropicServer, Reply, answer_text
 from tests.support.news_search import FakeArticleSite, FakeGdeltServer, Page
 from trader.bus import Bus
@@ -34,7 +34,7 @@ from trader.signals.records import InMemoryForecastRecorder, InMemoryUsageRecord
 from trader.signals.retrieval.assembly import SearchSettings
 from trader.signals.retrieval.gdelt import GdeltConfig, GdeltProvider
 from trader.signals.retrieval.retriever import RetrievalConfig, Retriever
-from trader.signals.runtime import SignalRuntimeConfig, build_signal_runtime
+from trader.signals.runtime import SignalRuntime, SignalRuntimeConfig, build_signal_runtime
 from trader.signals.sizing import SizingConfig
 from trader.signals.triage import Triage, TriageConfig
 from trader.signals.values import SourceRef
@@ -188,9 +188,18 @@ async def test_a_price_move_within_the_hour_reuses_the_search_and_the_cached_con
     assert report.trace.to_json()["retrieval"]["reused_from"] == NOW
 
 
-def runtime_config(gdelt: FakeGdeltServer, model: FakeAnthropicServer) -> SignalRuntimeConfig:
+@asynccontextmanager
+async def app_runtime(
+    gdelt: FakeGdeltServer,
+    model: FakeAnthropicServer,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    bus: Bus,
+    world: Universe,
+    books: StaticBooks,
+) -> AsyncIterator[SignalRuntime]:
     """The app's signal runtime with an API key, no screen and GDELT's retrieval."""
-    return SignalRuntimeConfig(
+    config = SignalRuntimeConfig(
         anthropic_api_key=SecretStr("sk-test"),
         anthropic_base_url=model.url,
         ensemble_samples=3,
@@ -204,6 +213,28 @@ def runtime_config(gdelt: FakeGdeltServer, model: FakeAnthropicServer) -> Signal
         ),
     )
 
+    async def markets() -> Any:
+        return world.markets
+
+    async def bankroll() -> Decimal:
+        return Decimal(1000)
+
+    async with httpx.AsyncClient() as http:
+        runtime = build_signal_runtime(
+            config,
+            sessions=sessions,
+            clock=clock,
+            bus=bus,
+            markets=markets,
+            books=books,
+            http=http,
+            bankroll=bankroll,
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
+
 
 async def test_in_the_app_a_price_move_within_the_hour_costs_no_call_and_no_search(
     servers: tuple[FakeGdeltServer, FakeArticleSite, FakeAnthropicServer],
@@ -216,31 +247,12 @@ async def test_in_the_app_a_price_move_within_the_hour_costs_no_call_and_no_sear
     clock, books = FakeClock(NOW), StaticBooks(dict(world.books))
     yes = world.books[market.tokens[0].token_id]
 
-    async def markets() -> Any:
-        return world.markets
-
-    async def bankroll() -> Decimal:
-        return Decimal(1000)
-
-    async with httpx.AsyncClient() as http:
-        runtime = build_signal_runtime(
-            runtime_config(gdelt, model),
-            sessions=sessions,
-            clock=clock,
-            bus=Bus(),
-            markets=markets,
-            books=books,
-            http=http,
-            bankroll=bankroll,
-        )
-        try:
-            await runtime.run_cycle()
-            asked, searched = len(model.requests), len(gdelt.requests)
-            clock.advance(20 * 60)
-            books.update(binary_books(market, yes.mid + Decimal("0.05"), clock.now()))
-            second = await runtime.run_cycle()
-        finally:
-            await runtime.close()
+    async with app_runtime(gdelt, model, sessions, clock, Bus(), world, books) as runtime:
+        await runtime.run_cycle()
+        asked, searched = len(model.requests), len(gdelt.requests)
+        clock.advance(20 * 60)
+        books.update(binary_books(market, yes.mid + Decimal("0.05"), clock.now()))
+        second = await runtime.run_cycle()
 
     assert (asked, searched) == (1 + 3, 2)  # the queries and three samples; two searches
     assert (len(model.requests), len(gdelt.requests)) == (asked, searched)
@@ -257,33 +269,14 @@ async def test_the_runtime_stores_the_retrieved_sources_and_alerts_on_a_failing_
     world = universe(2, NOW)
     clock, bus = FakeClock(NOW), Bus()
     alerts = bus.alerts.subscribe()
-    config = runtime_config(gdelt, model)
+    books = StaticBooks(dict(world.books))
 
-    async def markets() -> Any:
-        return world.markets
-
-    async def bankroll() -> Decimal:
-        return Decimal(1000)
-
-    async with httpx.AsyncClient() as http:
-        runtime = build_signal_runtime(
-            config,
-            sessions=sessions,
-            clock=clock,
-            bus=bus,
-            markets=markets,
-            books=StaticBooks(dict(world.books)),
-            http=http,
-            bankroll=bankroll,
-        )
-        try:
-            await runtime.run_cycle()
-            gdelt.status = 503
-            clock.advance(25 * 3600)  # past the triage's re-analysis age
-            failed = await runtime.run_cycle()
-            view = SignalsAdapter(runtime).last_cycle()  # type: ignore[arg-type]
-        finally:
-            await runtime.close()
+    async with app_runtime(gdelt, model, sessions, clock, bus, world, books) as runtime:
+        await runtime.run_cycle()
+        gdelt.status = 503
+        clock.advance(25 * 3600)  # past the triage's re-analysis age
+        failed = await runtime.run_cycle()
+        view = SignalsAdapter(runtime).last_cycle()  # type: ignore[arg-type]
 
     rows = await SqlForecastStore(sessions, clock).for_market(world.markets[0].condition_id)
     stored = {
