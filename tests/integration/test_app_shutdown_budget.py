@@ -69,6 +69,8 @@ async def test_the_event_log_is_flushed_when_a_step_hangs_or_fails(
         if not shut and app.chat is not None:  # the test failed: stop it the usual way
             app.chat.stop_telegram = real_stop  # type: ignore[method-assign]
             await app.stop()
+        elif app.trading is not None:  # what the abandoned stop did not reach (the process
+            await app.trading.close_clients()  # would exit here): its connections to the sim
         await feed.cleanup()
         await sim.close()
 
