@@ -24,11 +24,11 @@ not reused). New news, new articles or edited rules are new evidence and get new
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from trader.signals.kept import KeptByMarket
 from trader.signals.prompts import market_context
 from trader.signals.values import AnalysisRequest, Estimate
 
@@ -47,30 +47,21 @@ class ForecastReuse:
         if window <= timedelta(0):
             raise ValueError("the reuse window must be positive")
         self.window = window
-        self._max = max_markets
-        self._kept: OrderedDict[str, tuple[bytes, Reused]] = OrderedDict()
+        self._kept: KeptByMarket[Reused] = KeptByMarket(max_markets)
 
     def find(self, request: AnalysisRequest) -> Reused | None:
         """The kept samples for this evidence, if still fresh at `request.now`."""
-        entry = self._kept.get(request.market.condition_id)
-        if entry is None:
-            return None
-        digest, kept = entry
-        age = request.now - kept.made_at
-        if digest != _evidence(request) or not timedelta(0) <= age <= self._limit(request):
-            return None
-        self._kept.move_to_end(request.market.condition_id)
-        return kept
+        found = self._kept.find(
+            request.market.condition_id, _evidence(request), request.now, self._limit(request)
+        )
+        return None if found is None else found[1]
 
     def keep(self, request: AnalysisRequest, estimates: Sequence[Estimate], asked: int) -> None:
-        market = request.market.condition_id
         # the pooling reads the numbers and the key factors, never a sample's reasoning (up to
         # some thousands of characters each): not kept
         lean = tuple(replace(estimate, reasoning="") for estimate in estimates)
-        self._kept[market] = (_evidence(request), Reused(request.now, lean, asked))
-        self._kept.move_to_end(market)
-        while len(self._kept) > self._max:
-            self._kept.popitem(last=False)
+        kept = Reused(request.now, lean, asked)
+        self._kept.keep(request.market.condition_id, _evidence(request), request.now, kept)
 
     def __len__(self) -> int:
         return len(self._kept)

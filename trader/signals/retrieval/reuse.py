@@ -21,11 +21,11 @@ Memory is bounded: the least recently used markets beyond `capacity` are forgott
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from trader.signals.kept import KeptByMarket
 from trader.signals.values import AnalysisRequest
 
 if TYPE_CHECKING:  # the retriever imports this module
@@ -34,13 +34,6 @@ if TYPE_CHECKING:  # the retriever imports this module
 DEFAULT_CAPACITY = 2_000  # markets; far more than a cycle analyses (MAX_MARKETS_PER_CYCLE)
 
 _Key = tuple[str, str, datetime | None, str, frozenset[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    key: _Key
-    now: datetime  # the request's now when it was searched
-    retrieval: Retrieval
 
 
 def reuse_key(request: AnalysisRequest) -> _Key:
@@ -62,28 +55,22 @@ class ReusedRetrievals:
             raise ValueError("the retrieval reuse needs room for at least one market")
         self.window = window
         self.capacity = capacity
-        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        self._kept: KeptByMarket[Retrieval] = KeptByMarket(capacity)
 
     def __len__(self) -> int:
         return len(self._kept)
 
     def find(self, request: AnalysisRequest) -> Retrieval | None:
         """The kept retrieval, marked with when it ran, when it still stands for `request`."""
-        condition_id = request.market.condition_id
-        kept = self._kept.get(condition_id)
-        if kept is None or kept.key != reuse_key(request):
+        market = request.market.condition_id
+        found = self._kept.find(market, reuse_key(request), request.now, self.window)
+        if found is None:
             return None
-        if not timedelta(0) <= request.now - kept.now <= self.window:
-            return None
-        self._kept.move_to_end(condition_id)
-        return replace(kept.retrieval, reused_from=kept.now)
+        ran_at, retrieval = found
+        return replace(retrieval, reused_from=ran_at)
 
     def keep(self, request: AnalysisRequest, retrieval: Retrieval) -> None:
         """Remember a fresh retrieval (one with a failure replaces nothing and is not kept)."""
         if self.window <= timedelta(0) or not retrieval.clean:
             return
-        condition_id = request.market.condition_id
-        self._kept[condition_id] = _Kept(reuse_key(request), request.now, retrieval)
-        self._kept.move_to_end(condition_id)
-        while len(self._kept) > self.capacity:
-            self._kept.popitem(last=False)
+        self._kept.keep(request.market.condition_id, reuse_key(request), request.now, retrieval)
